@@ -1,0 +1,39 @@
+import { Kafka, logLevel, type KafkaConfig, type SASLOptions } from 'kafkajs';
+import type { Config } from '../contracts/config.js';
+import type { Logger } from 'pino';
+
+/** One way to build a kafkajs client from config, used by gateway, processor, infra and tests. */
+export function kafkaFromConfig(
+  cfg: Pick<Config, 'kafkaBrokers' | 'kafkaClientId' | 'kafkaSsl' | 'kafkaSaslMechanism' | 'kafkaSaslUsername' | 'kafkaSaslPassword'>,
+  role: string,
+  log?: Logger,
+  extra: Partial<KafkaConfig> = {},
+): Kafka {
+  let sasl: SASLOptions | undefined;
+  if (cfg.kafkaSaslMechanism) {
+    const mechanism = cfg.kafkaSaslMechanism.toLowerCase();
+    if (mechanism !== 'plain' && mechanism !== 'scram-sha-256' && mechanism !== 'scram-sha-512') {
+      throw new Error(`KAFKA_SASL_MECHANISM must be plain, scram-sha-256 or scram-sha-512, got "${cfg.kafkaSaslMechanism}"`);
+    }
+    sasl = { mechanism, username: cfg.kafkaSaslUsername, password: cfg.kafkaSaslPassword } as SASLOptions;
+  }
+  return new Kafka({
+    clientId: `${cfg.kafkaClientId}-${role}`,
+    brokers: cfg.kafkaBrokers,
+    ssl: cfg.kafkaSsl,
+    sasl,
+    connectionTimeout: 2000,
+    requestTimeout: 10000,
+    logLevel: logLevel.WARN,
+    // kafkajs logs through its own logger; route it into pino so there is one log stream.
+    logCreator: () => (entry) => {
+      if (!log) return;
+      const { message, ...rest } = entry.log;
+      const fields = { kafka: entry.namespace, ...rest };
+      if (entry.level <= logLevel.ERROR) log.error(fields, message);
+      else if (entry.level === logLevel.WARN) log.warn(fields, message);
+      else log.debug(fields, message);
+    },
+    ...extra,
+  });
+}

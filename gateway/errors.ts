@@ -1,0 +1,42 @@
+/**
+ * The gateway's error catalogue: every refusal has a stable code and one HTTP status.
+ * Clients (and our SDK) branch on `code`, never on the message.
+ */
+export const GW_ERRORS = {
+  GW_ERR_MALFORMED_JSON: { status: 400, message: 'Body is not valid JSON' },
+  GW_ERR_BATCH_INVALID: { status: 400, message: 'Body must be {"events": [...]} (or an array of events)' },
+  GW_ERR_ALL_EVENTS_INVALID: { status: 400, message: 'No event in the batch is valid; see results' },
+  GW_ERR_UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'Content-Type must be application/json or text/plain' },
+  GW_ERR_BODY_TOO_LARGE: { status: 413, message: 'Body exceeds the size limit' },
+  GW_ERR_BATCH_TOO_LARGE: { status: 413, message: 'Batch has more events than allowed' },
+  GW_ERR_UNKNOWN_SITE: { status: 401, message: 'Unknown or missing site key' },
+  GW_ERR_ORIGIN_FORBIDDEN: { status: 403, message: 'Origin not allowed for this site' },
+  GW_ERR_RATE_LIMITED: { status: 429, message: 'Too many requests' },
+  GW_ERR_KAFKA_UNAVAILABLE: { status: 503, message: 'Event store unavailable; retry later' },
+  GW_ERR_OVERLOADED: { status: 503, message: 'Too many events in flight; retry later' },
+  GW_ERR_NOT_FOUND: { status: 404, message: 'No such route' },
+  GW_ERR_INTERNAL: { status: 500, message: 'Internal error' },
+} as const;
+
+export type GatewayErrorCode = keyof typeof GW_ERRORS;
+
+/** Reasons an individual event is refused (per-event results and the dead-letter topic). */
+export const EVENT_ERRORS = {
+  GW_ERR_EVENT_NOT_OBJECT: 'Event must be a JSON object',
+  GW_ERR_UNKNOWN_EVENT_TYPE: 'Unknown event type',
+  GW_ERR_EVENT_INVALID: 'Event does not match its schema',
+} as const;
+
+export type EventErrorCode = keyof typeof EVENT_ERRORS;
+
+export class GatewayError extends Error {
+  readonly statusCode: number;
+  constructor(
+    readonly code: GatewayErrorCode,
+    detail?: string,
+    readonly retryAfterS?: number,
+  ) {
+    super(detail ? `${GW_ERRORS[code].message}: ${detail}` : GW_ERRORS[code].message);
+    this.statusCode = GW_ERRORS[code].status;
+  }
+}

@@ -1,0 +1,121 @@
+import { describe, expect, test } from 'vitest';
+import { anonymiseIp } from '../../gateway/anonymise-ip.js';
+import { correctedEventTime, enrichEvent } from '../../gateway/enrich.js';
+import { geoipLiteProvider } from '../../gateway/geo.js';
+import { cachedUserAgentParser, parseUserAgent } from '../../gateway/user-agent.js';
+import { addToCart, purchase, UA } from './fixtures.js';
+
+describe('user agent', () => {
+  test.each([
+    [UA.iphone, { browser: 'Mobile Safari', os: 'iOS', os_version: '17.4', device_type: 'mobile', device_vendor: 'Apple', device_model: 'iPhone', is_bot: false }],
+    [UA.windowsChrome, { browser: 'Chrome', browser_version: '124.0.0.0', os: 'Windows', os_version: '10', device_type: 'desktop', is_bot: false }],
+    [UA.ipad, { os: 'iOS', device_type: 'tablet', device_model: 'iPad' }],
+    [UA.androidSamsung, { browser: 'Chrome', os: 'Android', os_version: '14', device_type: 'mobile', device_vendor: 'Samsung', device_model: 'SM-S918B' }],
+    [UA.linuxFirefox, { browser: 'Firefox', browser_version: '125.0', os: 'Linux', device_type: 'desktop' }],
+    [UA.googlebot, { device_type: 'bot', is_bot: true }],
+    ['', { browser: null, os: null, device_type: 'unknown', is_bot: false }],
+  ])('%s', (ua, expected) => {
+    expect(parseUserAgent(ua)).toMatchObject(expected);
+  });
+
+  test('the cache returns the same result and stays bounded', () => {
+    const parse = cachedUserAgentParser(2);
+    const a = parse(UA.iphone);
+    expect(parse(UA.iphone)).toBe(a);
+    parse(UA.ipad);
+    parse(UA.linuxFirefox); // evicts
+    expect(parse(UA.iphone)).not.toBe(a);
+    expect(parse(UA.iphone)).toEqual(a);
+  });
+});
+
+describe('geo', () => {
+  const geo = geoipLiteProvider();
+  test.each([
+    ['8.8.8.8', 'US'],
+    ['81.2.69.142', 'GB'],
+    ['193.51.208.14', 'FR'],
+    ['202.12.27.33', 'JP'],
+    ['2001:4860:4860::8888', 'US'],
+  ])('%s is in %s', (ip, country) => {
+    const g = geo.lookup(ip);
+    expect(g?.country).toBe(country);
+    expect(g?.location).toMatch(/^-?\d+(\.\d+)?,-?\d+(\.\d+)?$/);
+  });
+  test('private and loopback addresses have no geo', () => {
+    expect(geo.lookup('127.0.0.1')).toBeNull();
+    expect(geo.lookup('10.1.2.3')).toBeNull();
+  });
+});
+
+describe('anonymiseIp', () => {
+  test.each([
+    ['81.2.69.142', '81.2.69.0'],
+    ['::ffff:81.2.69.142', '81.2.69.0'],
+    ['2001:4860:4860::8888', '2001:4860:4860::'],
+    ['2a03:2880:f10c:83:face:b00c:0:25de', '2a03:2880:f10c::'],
+    ['::1', '::'],
+    ['not-an-ip', null],
+    ['', null],
+  ])('%s -> %s', (ip, out) => {
+    expect(anonymiseIp(ip)).toBe(out);
+  });
+});
+
+describe('clock skew', () => {
+  test.each([
+    // client clock 1 h behind: event 2 s before send; received at 10_000_000
+    [10_000_000 - 3_600_000 - 2000, 10_000_000 - 3_600_000, 10_000_000, 10_000_000 - 2000],
+    // client clock 5 min ahead
+    [10_300_000 - 500, 10_300_000, 10_000_000, 10_000_000 - 500],
+    // no sent_at: trust the client, but never the future
+    [9_000_000, null, 10_000_000, 9_000_000],
+    [11_000_000, null, 10_000_000, 10_000_000],
+  ])('ts %i sent %s received %i -> %i', (ts, sent, received, expected) => {
+    expect(correctedEventTime(ts, sent, received)).toBe(expected);
+  });
+});
+
+describe('enrichEvent', () => {
+  const ctx = {
+    ua: parseUserAgent(UA.iphone),
+    geo: geoipLiteProvider().lookup('81.2.69.142'),
+    ip: anonymiseIp('81.2.69.142'),
+    siteId: 'shop',
+    receivedAt: Date.parse('2026-11-22T10:00:00.000Z'),
+    sentAt: Date.parse('2026-11-22T09:00:01.000Z'),
+  };
+  test('adds browser, os, device, geo, times and type fields', () => {
+    const ev = addToCart({ ts: Date.parse('2026-11-22T09:00:00.000Z'), url: 'https://shop.example/p/mug?x=1', referrer: '' });
+    const out = enrichEvent(ev, ctx);
+    expect(out).toMatchObject({
+      event_id: ev.event_id,
+      event_type: 'add_to_cart',
+      site_id: 'shop',
+      timestamp: '2026-11-22T09:59:59.000Z',
+      client_ts: '2026-11-22T09:00:00.000Z',
+      received_at: '2026-11-22T10:00:00.000Z',
+      url_host: 'shop.example',
+      url_path: '/p/mug',
+      referrer: null,
+      browser: 'Mobile Safari',
+      os: 'iOS',
+      device_type: 'mobile',
+      country: 'GB',
+      city: 'St Albans',
+      ip: '81.2.69.0',
+      product_id: 'sku-1',
+      price: 12.5,
+      quantity: 2,
+      currency: 'EUR',
+      order_id: null,
+      revenue: null,
+    });
+    expect(JSON.stringify(out)).not.toContain('81.2.69.142');
+  });
+  test('purchase keeps order, revenue and items', () => {
+    const out = enrichEvent(purchase({ revenue: 99.9 }), ctx);
+    expect(out).toMatchObject({ event_type: 'purchase', revenue: 99.9, currency: 'EUR', product_id: null, price: null });
+    expect(out.items).toEqual([{ product_id: 'sku-1', price: 12.5, quantity: 2 }]);
+  });
+});
