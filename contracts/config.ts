@@ -51,6 +51,7 @@ export const SETTINGS = {
 
   processorGroupId: s('PROCESSOR_GROUP_ID', 'string', 'clickstream-processor', 'processor', 'Kafka consumer group of the processor; instances with the same id share the partitions.'),
   processorBatchSize: s('PROCESSOR_BATCH_SIZE', 'int', '2000', 'processor', 'Most events per Elasticsearch bulk request.'),
+  processorMetricsHost: s('PROCESSOR_METRICS_HOST', 'string', '127.0.0.1', 'processor', 'Address of the processor\'s /healthz and /metrics.'),
   processorMetricsPort: s('PROCESSOR_METRICS_PORT', 'int', '9464', 'processor', 'Port of the processor\'s /healthz and /metrics (0 disables).'),
 
   dataDir: s('DATA_DIR', 'string', '.data', 'infra', 'Where Kafka and Elasticsearch keep their data and logs (project-local).'),

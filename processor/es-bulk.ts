@@ -1,0 +1,50 @@
+import type { Client } from '@elastic/elasticsearch';
+
+export interface Target {
+  index: string;
+  id: string;
+}
+
+export interface Rejected<T> {
+  doc: T;
+  status: number;
+  reason: string;
+}
+
+/** Thrown when Elasticsearch could not take a batch for a reason that may pass (down, 429, 5xx). */
+export class RetryableBulkError extends Error {}
+
+const retryable = (status: number) => status === 0 || status === 408 || status === 429 || status >= 500;
+
+/**
+ * Indexes `docs` with the official bulk helper, each under a deterministic id so that writing
+ * the same batch twice leaves the same documents. Resolves with the documents Elasticsearch
+ * refused for good (mapping errors and the like); rejects with RetryableBulkError when any
+ * document could not be written for a reason that may pass, so the caller retries the batch.
+ */
+export async function bulkIndex<T extends object>(client: Client, docs: T[], target: (doc: T) => Target): Promise<Rejected<T>[]> {
+  if (docs.length === 0) return [];
+  const rejected: Rejected<T>[] = [];
+  let transient = 0;
+  try {
+    await client.helpers.bulk<T>({
+      datasource: docs,
+      onDocument: (doc) => {
+        const t = target(doc);
+        return { index: { _index: t.index, _id: t.id } };
+      },
+      flushBytes: 5_000_000,
+      concurrency: 2,
+      retries: 3,
+      wait: 200,
+      onDrop: (drop) => {
+        if (retryable(drop.status)) transient++;
+        else rejected.push({ doc: drop.document, status: drop.status, reason: drop.error ? `${drop.error.type}: ${drop.error.reason}` : 'rejected' });
+      },
+    });
+  } catch (err) {
+    throw new RetryableBulkError(`bulk request failed: ${(err as Error).message}`);
+  }
+  if (transient > 0) throw new RetryableBulkError(`${transient} documents not written (Elasticsearch busy or unavailable)`);
+  return rejected;
+}
