@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# `npm test`: everything CI checks, on a fresh machine too. Installs what is missing, fetches
+# the Kafka and Elasticsearch jars (cached in .cache/), then typecheck, lint, SDK build with its
+# byte budget, and the whole vitest suite (unit, then integration and end-to-end against real
+# Kafka, Elasticsearch, an S3-compatible server and Chromium started by the test set-up).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/ensure-deps.sh --browser
+echo "› fetching Kafka and Elasticsearch (cached)"
+npm run --silent infra:fetch
+echo "› typecheck"; npx tsc -p .
+echo "› lint"; npx eslint .
+if npm run --silent 2>/dev/null | grep -q 'build:sdk'; then echo "› sdk build + size budget"; npm run --silent build:sdk; npm run --silent size:sdk; fi
+echo "› tests"
+npx vitest run "$@"
