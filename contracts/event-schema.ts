@@ -192,6 +192,8 @@ export const ENRICHED_FIELDS = {
   url_path: 'keyword',
   referrer: 'keyword',
   referrer_host: 'keyword',
+  /** search, social, internal, campaign, direct or other (see REFERRER_TYPES). */
+  referrer_type: 'keyword',
   title: 'text',
   language: 'keyword',
   screen: 'keyword',
@@ -229,6 +231,13 @@ export const ENRICHED_FIELDS = {
   items: 'json',
 } as const satisfies Record<string, FieldKind>;
 
+/**
+ * How a visit arrived: campaign (UTM or ad click id in the page URL), direct (no referrer),
+ * internal (from the same site), search, social, or other (any other site).
+ */
+export const REFERRER_TYPES = ['search', 'social', 'internal', 'campaign', 'direct', 'other'] as const;
+export type ReferrerType = (typeof REFERRER_TYPES)[number];
+
 export type EnrichedFieldName = keyof typeof ENRICHED_FIELDS;
 
 export interface EnrichedEvent {
@@ -248,6 +257,7 @@ export interface EnrichedEvent {
   url_path: string | null;
   referrer: string | null;
   referrer_host: string | null;
+  referrer_type: ReferrerType;
   title: string | null;
   language: string | null;
   screen: string | null;

@@ -1,6 +1,7 @@
 import { SCHEMA_VERSION, type ClientEvent, type EnrichedEvent } from '../contracts/event-schema.js';
 import type { GeoInfo } from './geo.js';
 import type { UaInfo } from './user-agent.js';
+import { CLICK_ID_PARAMS, classifyReferrer } from './referrer.js';
 
 /** What is known once per request and shared by every event in its batch. */
 export interface RequestContext {
@@ -12,35 +13,82 @@ export interface RequestContext {
   receivedAt: number;
   /** Client clock when the batch was sent, if the client said. */
   sentAt: number | null;
+  /** Hosts of the site's own origins, "www." stripped: referrers from them are internal. */
+  siteHosts?: ReadonlySet<string>;
+  /** Keyed hash applied to user ids (USER_ID_HASH_KEY); absent: ids pass through. */
+  hashUserId?: (id: string) => string;
 }
 
-function hostAndPath(url: string | undefined): [string | null, string | null] {
-  if (!url) return [null, null];
+/** What one URL parse yields: host, path, and UTM / click-id hints from the query string. */
+interface ParsedUrl {
+  host: string | null;
+  path: string | null;
+  query: URLSearchParams | null;
+}
+const NO_URL: ParsedUrl = { host: null, path: null, query: null };
+
+function parseUrl(url: string | undefined): ParsedUrl {
+  if (!url) return NO_URL;
   try {
     const u = new URL(url);
-    return [u.hostname || null, u.pathname || null];
+    return { host: u.hostname || null, path: u.pathname || null, query: u.search.length > 1 ? u.searchParams : null };
   } catch {
-    return [null, null];
+    return NO_URL;
   }
+}
+
+const UTM_KEYS = ['utm_source', 'utm_medium', 'utm_campaign', 'utm_term', 'utm_content'] as const;
+type Utm = Record<(typeof UTM_KEYS)[number], string | null>;
+const UTM_MAX = 256;
+
+/**
+ * UTM fields as the event carried them; when it carried none, as the page URL's query has them
+ * (the SDK may not forward them, the pixel never can). One source per event, never a mix.
+ */
+function utmOf(ev: ClientEvent, query: URLSearchParams | null): Utm {
+  const out: Utm = { utm_source: null, utm_medium: null, utm_campaign: null, utm_term: null, utm_content: null };
+  let carried = false;
+  for (const k of UTM_KEYS) {
+    const v = ev[k];
+    if (v) {
+      out[k] = v;
+      carried = true;
+    }
+  }
+  if (!carried && query) {
+    for (const k of UTM_KEYS) {
+      const v = query.get(k);
+      if (v) out[k] = v.length > UTM_MAX ? v.slice(0, UTM_MAX) : v;
+    }
+  }
+  return out;
+}
+
+function hasClickId(query: URLSearchParams | null): boolean {
+  if (!query) return false;
+  for (const k of CLICK_ID_PARAMS) if (query.has(k)) return true;
+  return false;
 }
 
 /**
  * Event time = client time + (received - sent): the client's clock may be wrong, but the
  * interval between the event and the send is measured on that same clock, so adding it to
- * our receive time cancels the skew. Clamped so an event never lies in our future.
+ * our receive time cancels the skew. Clamped so an event never lies in our future (nor
+ * before 1970, whatever nonsense a client sends).
  */
 export function correctedEventTime(clientTs: number, sentAt: number | null, receivedAt: number): number {
-  if (sentAt === null) return Math.min(clientTs, receivedAt);
-  const t = receivedAt - (sentAt - clientTs);
-  return Math.min(t, receivedAt);
+  const t = sentAt === null ? clientTs : receivedAt - (sentAt - clientTs);
+  return Math.max(0, Math.min(t, receivedAt));
 }
 
 const orNull = <T>(v: T | undefined): T | null => (v === undefined ? null : v);
 const iso = (ms: number) => new Date(ms).toISOString();
 
 export function enrichEvent(ev: ClientEvent, ctx: RequestContext): EnrichedEvent {
-  const [url_host, url_path] = hostAndPath(ev.url);
-  const [referrer_host] = hostAndPath(ev.referrer);
+  const page = parseUrl(ev.url);
+  const referrer_host = parseUrl(ev.referrer).host;
+  const utm = utmOf(ev, page.query);
+  const campaign = utm.utm_source !== null || utm.utm_medium !== null || utm.utm_campaign !== null || hasClickId(page.query);
   const geo = ctx.geo;
   return {
     event_id: ev.event_id,
@@ -49,25 +97,22 @@ export function enrichEvent(ev: ClientEvent, ctx: RequestContext): EnrichedEvent
     site_id: ctx.siteId,
     visitor_id: ev.visitor_id,
     session_id: ev.session_id,
-    user_id: orNull(ev.user_id),
+    user_id: ev.user_id === undefined ? null : ctx.hashUserId ? ctx.hashUserId(ev.user_id) : ev.user_id,
     timestamp: iso(correctedEventTime(ev.ts, ctx.sentAt, ctx.receivedAt)),
     client_ts: iso(ev.ts),
     sent_at: ctx.sentAt === null ? null : iso(ctx.sentAt),
     received_at: iso(ctx.receivedAt),
     url: ev.url,
-    url_host,
-    url_path,
+    url_host: page.host,
+    url_path: page.path,
     referrer: ev.referrer || null,
     referrer_host,
+    referrer_type: classifyReferrer({ pageHost: page.host, referrerHost: referrer_host, campaign, siteHosts: ctx.siteHosts }),
     title: orNull(ev.title),
     language: orNull(ev.language),
     screen: orNull(ev.screen),
     viewport: orNull(ev.viewport),
-    utm_source: orNull(ev.utm_source),
-    utm_medium: orNull(ev.utm_medium),
-    utm_campaign: orNull(ev.utm_campaign),
-    utm_term: orNull(ev.utm_term),
-    utm_content: orNull(ev.utm_content),
+    ...utm,
     ...ctx.ua,
     ip: ctx.ip,
     country: geo?.country ?? null,
