@@ -4,19 +4,24 @@ import type { Config } from '../contracts/config.js';
 import { kafkaFromConfig } from '../common/kafka-client.js';
 import type { EventProducer, OutRecord } from './event-producer.js';
 
-export class ProduceTimeoutError extends Error {}
-
 /**
- * kafkajs idempotent producer with acks=all. When a send fails the producer is marked
- * unavailable, so requests get a quick 503 instead of queueing behind a dead broker; a
- * background probe reconnects and marks it available again.
+ * kafkajs idempotent producer with acks=all, one sendBatch per request.
+ *
+ * Availability: unavailable until the first connection succeeds; marked unavailable when a
+ * send fails or takes longer than GATEWAY_PRODUCE_TIMEOUT_MS, so requests get a quick 503
+ * instead of queueing behind a dead or stalled broker. A probe then asks Kafka for metadata
+ * every second; once it answers, a fresh producer (new producer id, so no stale sequence
+ * numbers from sends that were cut off) takes over and requests flow again: the gateway
+ * recovers by itself, without a restart.
  */
 export function kafkaProducer(cfg: Config, log: Logger): EventProducer {
   const kafka = kafkaFromConfig(cfg, 'gateway', log, { retry: { retries: 2, initialRetryTime: 100, maxRetryTime: 1000 } });
-  const producer: Producer = kafka.producer({ idempotent: true, maxInFlightRequests: 5, allowAutoTopicCreation: false });
+  const make = () => kafka.producer({ idempotent: true, maxInFlightRequests: 5, allowAutoTopicCreation: false });
+  let producer: Producer = make();
   let connected: Promise<void> | null = null;
-  let available = true;
+  let available = false;
   let probe: NodeJS.Timeout | null = null;
+  let probing = false;
   let closed = false;
 
   const connect = () => {
@@ -29,61 +34,80 @@ export function kafkaProducer(cfg: Config, log: Logger): EventProducer {
 
   const markDown = (err: unknown) => {
     if (closed) return;
-    if (available) log.warn({ err }, 'kafka unavailable; answering 503 until it is back');
+    if (available) log.warn({ err: err instanceof Error ? err.message : String(err) }, 'kafka unavailable; answering 503 until it is back');
     available = false;
-    if (probe) return;
-    probe = setInterval(async () => {
-      try {
-        const admin = kafka.admin();
-        await admin.connect();
-        await admin.fetchTopicMetadata({ topics: [] });
-        await admin.disconnect();
-        await connect();
-        available = true;
-        log.info('kafka available again');
-        if (probe) clearInterval(probe);
-        probe = null;
-      } catch {
-        // still down; the next tick tries again
-      }
-    }, 1000);
+    probe ??= setInterval(() => void tryRecover(), 1000);
     probe.unref();
   };
 
+  const tryRecover = async () => {
+    if (probing || closed) return;
+    probing = true;
+    const admin = kafka.admin();
+    try {
+      await admin.connect();
+      await admin.fetchTopicMetadata({ topics: [] });
+      const old = producer;
+      producer = make();
+      connected = null;
+      await connect();
+      void old.disconnect().catch(() => undefined);
+      if (closed) return;
+      available = true;
+      log.info('kafka available again');
+      if (probe) clearInterval(probe);
+      probe = null;
+    } catch {
+      // still down; the next tick tries again
+    } finally {
+      await admin.disconnect().catch(() => undefined);
+      probing = false;
+    }
+  };
+
+  connect().then(
+    () => {
+      if (closed) return;
+      available = true;
+      log.info({ brokers: cfg.kafkaBrokers }, 'connected to kafka');
+    },
+    (err) => {
+      log.warn({ err: (err as Error).message, brokers: cfg.kafkaBrokers }, 'kafka not reachable at start; answering 503 until it is');
+      markDown(err);
+    },
+  );
+
   return {
     async send(records: OutRecord[]) {
+      if (closed) throw new Error('producer closed');
       const byTopic = new Map<string, { key: string; value: string }[]>();
       for (const r of records) {
         let list = byTopic.get(r.topic);
         if (!list) byTopic.set(r.topic, (list = []));
         list.push({ key: r.key, value: r.value });
       }
-      let timer: NodeJS.Timeout | undefined;
+      // A send still unanswered after the produce timeout means Kafka is down or stalled.
+      const watchdog = setTimeout(() => markDown(new Error(`no acknowledgement within ${cfg.gatewayProduceTimeoutMs} ms`)), cfg.gatewayProduceTimeoutMs);
       try {
-        await Promise.race([
-          (async () => {
-            await connect();
-            await producer.sendBatch({
-              acks: -1,
-              compression: CompressionTypes.None,
-              topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
-            });
-          })(),
-          new Promise<never>((_, reject) => {
-            timer = setTimeout(() => reject(new ProduceTimeoutError(`no ack from Kafka within ${cfg.gatewayProduceTimeoutMs} ms`)), cfg.gatewayProduceTimeoutMs);
-          }),
-        ]);
+        await connect();
+        await producer.sendBatch({
+          acks: -1,
+          compression: CompressionTypes.None,
+          topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
+        });
       } catch (err) {
         markDown(err);
         throw err;
       } finally {
-        clearTimeout(timer);
+        clearTimeout(watchdog);
       }
     },
     isAvailable: () => available,
     async close() {
       closed = true;
+      available = false;
       if (probe) clearInterval(probe);
+      probe = null;
       await producer.disconnect().catch(() => undefined);
     },
   };

@@ -4,19 +4,44 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 export function gatewayMetrics() {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'gateway_' });
+  const registers = [registry];
   return {
     registry,
-    requests: new Counter({ name: 'gateway_requests_total', help: 'HTTP requests by route and status', labelNames: ['route', 'status'], registers: [registry] }),
-    accepted: new Counter({ name: 'gateway_events_accepted_total', help: 'Events acknowledged by Kafka', labelNames: ['type'], registers: [registry] }),
-    rejected: new Counter({ name: 'gateway_events_rejected_total', help: 'Events refused, by reason code', labelNames: ['code'], registers: [registry] }),
-    duplicates: new Counter({ name: 'gateway_events_duplicate_total', help: 'Events dropped as already accepted', registers: [registry] }),
+    requests: new Counter({
+      name: 'gateway_requests_total',
+      help: 'HTTP requests by route, method and status (every answer, errors and preflights included)',
+      labelNames: ['route', 'method', 'status'],
+      registers,
+    }),
+    errors: new Counter({ name: 'gateway_errors_total', help: 'Refused requests by error code', labelNames: ['code'], registers }),
+    accepted: new Counter({ name: 'gateway_events_accepted_total', help: 'Events acknowledged by Kafka, by type', labelNames: ['type'], registers }),
+    rejected: new Counter({ name: 'gateway_events_rejected_total', help: 'Events refused (and dead-lettered), by reason code', labelNames: ['code'], registers }),
+    duplicates: new Counter({ name: 'gateway_events_duplicate_total', help: 'Events dropped as already accepted', registers }),
+    dropped: new Counter({ name: 'gateway_events_dropped_total', help: 'Valid events deliberately not stored, by reason (bot with BOT_POLICY=drop)', labelNames: ['reason'], registers }),
+    bots: new Counter({ name: 'gateway_bot_events_total', help: 'Valid events from bots, by what BOT_POLICY did with them', labelNames: ['action'], registers }),
+    deadLetters: new Counter({ name: 'gateway_dead_letters_total', help: 'Records written to the dead-letter topic, by code', labelNames: ['code'], registers }),
+    deadLettersLost: new Counter({
+      name: 'gateway_dead_letters_lost_total',
+      help: 'Dead letters of whole bodies (malformed JSON, bad envelope) that could not be written because Kafka was unavailable',
+      registers,
+    }),
+    pixels: new Counter({ name: 'gateway_pixel_requests_total', help: 'GET /v1/p.gif hits by outcome', labelNames: ['outcome'], registers }),
     produceSeconds: new Histogram({
       name: 'gateway_produce_seconds',
-      help: 'Time from send to Kafka acknowledgement',
-      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
-      registers: [registry],
+      help: 'Time from send to Kafka acknowledgement, per request batch',
+      labelNames: ['outcome'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
     }),
-    inFlight: new Gauge({ name: 'gateway_events_in_flight', help: 'Events waiting for a Kafka acknowledgement', registers: [registry] }),
+    produceFailures: new Counter({
+      name: 'gateway_produce_failures_total',
+      help: 'Requests answered 503 for want of Kafka, by reason (unavailable, overloaded, timeout, error)',
+      labelNames: ['reason'],
+      registers,
+    }),
+    inFlight: new Gauge({ name: 'gateway_events_in_flight', help: 'Events waiting for a Kafka acknowledgement', registers }),
+    kafkaAvailable: new Gauge({ name: 'gateway_kafka_available', help: '1 while the gateway believes Kafka takes events, 0 while it answers 503', registers }),
+    dedupEntries: new Gauge({ name: 'gateway_dedup_entries', help: 'Event ids remembered for deduplication', registers }),
   };
 }
 export type GatewayMetrics = ReturnType<typeof gatewayMetrics>;

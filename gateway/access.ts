@@ -1,0 +1,118 @@
+import type { FastifyInstance, FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
+import cors from '@fastify/cors';
+import rateLimit from '@fastify/rate-limit';
+import type { Config } from '../contracts/config.js';
+import { GatewayError } from './errors.js';
+import type { Site, SiteRegistry } from './sites.js';
+
+/**
+ * Who may send events: CORS (per site), write keys (401), origins (403) and rate limits per
+ * client IP and per site (429 with Retry-After). The checks run in the routes' onRequest
+ * hooks, before the body is read, so refused requests cost almost nothing.
+ */
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The site the request is for, once `guard` has let it through. */
+    site: Site | null;
+  }
+}
+
+/** The write key: `?site=KEY` (what the SDK and the pixel use: sendBeacon cannot set headers) or `x-site-key`. */
+export function siteKeyOf(req: FastifyRequest): string | null {
+  const q = (req.query as Record<string, unknown> | undefined)?.site;
+  if (typeof q === 'string') return q;
+  const h = req.headers['x-site-key'];
+  return typeof h === 'string' ? h : null;
+}
+
+/** The origin a request comes from: its Origin header, or for image requests (no Origin) its Referer's origin. */
+function originOf(req: FastifyRequest, useReferer: boolean): string | null {
+  const o = req.headers.origin;
+  if (typeof o === 'string' && o) return o;
+  if (!useReferer) return null;
+  const r = req.headers.referer;
+  if (typeof r !== 'string' || !r) return null;
+  try {
+    const origin = new URL(r).origin;
+    return origin === 'null' ? null : origin;
+  } catch {
+    return null;
+  }
+}
+
+export interface Guards {
+  /** onRequest hooks for an ingest route, in order: per-IP limit, key and origin, per-site limit. */
+  hooks(opts?: { refererAsOrigin?: boolean }): onRequestAsyncHookHandler[];
+}
+
+const CORS_BASE = {
+  methods: ['GET', 'POST', 'OPTIONS'],
+  allowedHeaders: ['content-type', 'x-site-key', 'x-request-id'],
+  exposedHeaders: ['retry-after', 'x-request-id'],
+  maxAge: 86400,
+};
+
+export async function registerAccessControl(app: FastifyInstance, cfg: Config, registry: SiteRegistry): Promise<Guards> {
+  app.decorateRequest('site', null);
+
+  // CORS, per site. A preflight names the site in its query string (the SDK puts the key
+  // there); one for a header-borne key cannot say which site, so any site's origin passes
+  // it and the real request is checked. Only /v1/ routes speak CORS.
+  await app.register(cors, {
+    hideOptionsRoute: true,
+    delegator: (req, cb) => {
+      const origin = req.headers.origin;
+      if (!origin || !req.url.startsWith('/v1/')) return cb(null, { origin: false });
+      const preflight = req.method === 'OPTIONS';
+      const key = siteKeyOf(req);
+      const site = key === null && !registry.open ? null : registry.resolve(key);
+      let allowed: boolean;
+      if (site) allowed = registry.originAllowed(site, origin);
+      else if (key === null) allowed = registry.anySiteAllows(origin);
+      else {
+        if (preflight) return cb(new GatewayError('GW_ERR_UNKNOWN_SITE'));
+        return cb(null, { origin: false });
+      }
+      if (!allowed) {
+        if (preflight) return cb(new GatewayError('GW_ERR_ORIGIN_FORBIDDEN', `${origin} may not send events${site ? ` for site ${site.siteId || '(none)'}` : ''}`));
+        return cb(null, { origin: false });
+      }
+      cb(null, { ...CORS_BASE, origin });
+    },
+  });
+
+  await app.register(rateLimit, { global: false, cache: 50_000 });
+  const windowMs = cfg.gatewayRateLimitWindowS * 1000;
+  const perIp = cfg.gatewayRateLimitIp > 0 ? app.createRateLimit({ max: cfg.gatewayRateLimitIp, timeWindow: windowMs }) : null;
+  const perSite =
+    cfg.gatewayRateLimitSite > 0
+      ? app.createRateLimit({ max: cfg.gatewayRateLimitSite, timeWindow: windowMs, keyGenerator: (req) => `site:${req.site?.siteId ?? ''}` })
+      : null;
+
+  const limited = async (check: NonNullable<typeof perIp>, req: FastifyRequest, what: string) => {
+    const r = await check(req);
+    if (r.isAllowed || !r.isExceeded) return;
+    throw new GatewayError('GW_ERR_RATE_LIMITED', `${what} limit of ${r.max} requests per ${cfg.gatewayRateLimitWindowS} s`, Math.max(1, r.ttlInSeconds));
+  };
+
+  return {
+    hooks({ refererAsOrigin = false } = {}) {
+      const hooks: onRequestAsyncHookHandler[] = [];
+      if (perIp) hooks.push(async (req) => limited(perIp, req, 'per-IP'));
+      hooks.push(async (req) => {
+        const key = siteKeyOf(req);
+        const site = registry.resolve(key);
+        if (!site) throw new GatewayError('GW_ERR_UNKNOWN_SITE', key === null ? 'pass ?site=KEY or the x-site-key header' : undefined);
+        const origin = originOf(req, refererAsOrigin);
+        // No Origin: not a browser page (curl, a server, an old client); the key alone decides.
+        if (origin !== null && !registry.originAllowed(site, origin)) {
+          throw new GatewayError('GW_ERR_ORIGIN_FORBIDDEN', `${origin} may not send events for site ${site.siteId || '(none)'}`);
+        }
+        req.site = site;
+      });
+      if (perSite) hooks.push(async (req) => limited(perSite, req, 'per-site'));
+      return hooks;
+    },
+  };
+}

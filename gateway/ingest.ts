@@ -1,0 +1,186 @@
+import type { FastifyBaseLogger } from 'fastify';
+import type { ClientEvent } from '../contracts/event-schema.js';
+import { BOTS_TOPIC, topicFor } from '../contracts/topics.js';
+import { anonymiseIp, unmapIPv4 } from './anonymise-ip.js';
+import type { BotPolicy } from './bot-policy.js';
+import type { DeadLetters } from './dead-letter.js';
+import type { RecentIds } from './dedup.js';
+import type { Delivery } from './delivery.js';
+import { enrichEvent, type RequestContext } from './enrich.js';
+import { GW_ERRORS } from './errors.js';
+import type { OutRecord } from './event-producer.js';
+import type { GeoProvider } from './geo.js';
+import type { GatewayMetrics } from './metrics.js';
+import type { Site } from './sites.js';
+import type { UaInfo } from './user-agent.js';
+import type { Validation } from './validate.js';
+
+/** The fate of one event of a request, in the order they came. */
+export interface EventResult {
+  index: number;
+  event_id: string | null;
+  status: 'accepted' | 'duplicate' | 'rejected' | 'dropped';
+  code?: string;
+  reason?: string;
+}
+
+export interface IngestReply {
+  status: 200 | 207 | 400;
+  body: {
+    accepted: number;
+    duplicate: number;
+    rejected: number;
+    dropped: number;
+    results: EventResult[];
+    error?: { code: string; message: string };
+  };
+}
+
+export interface IngestInput {
+  events: unknown[];
+  sentAt: number | null;
+  site: Site | null;
+  /** The client address as Fastify resolved it (TRUSTED_PROXIES); never stored as is. */
+  ip: string;
+  userAgent: string;
+  receivedAt: number;
+  log: FastifyBaseLogger;
+}
+
+export interface IngestDeps {
+  topicPrefix: string;
+  validate: (input: unknown) => Validation;
+  parseUa: (ua: string) => UaInfo;
+  geo: GeoProvider;
+  hashUserId?: (id: string) => string;
+  botPolicy: BotPolicy;
+  recent: RecentIds;
+  delivery: Delivery;
+  deadLetters: DeadLetters;
+  metrics: GatewayMetrics;
+  /** How long a retry waits for the outcome of its original still in flight. */
+  waitMs: number;
+}
+
+const clip = (v: unknown, n: number): string | null => (typeof v === 'string' ? v.slice(0, n) : null);
+
+/**
+ * Validates, deduplicates, enriches and produces one request's events, and says what became
+ * of each. Everything per request (user agent, geo, IP) is computed once; every record of the
+ * request (events and dead letters alike) goes to Kafka in one send, and the answer waits for
+ * its acknowledgement: an event is reported accepted only once Kafka has it, and an invalid
+ * one rejected only once its dead letter is stored.
+ */
+export function createIngest(d: IngestDeps) {
+  const botTopic = d.topicPrefix + BOTS_TOPIC;
+
+  return async function ingest(input: IngestInput): Promise<IngestReply> {
+    const { events, site, receivedAt, log } = input;
+    d.delivery.check(events.length); // Kafka down or overloaded: 503 before any work.
+
+    const fullIp = unmapIPv4(input.ip);
+    const ua = d.parseUa(input.userAgent);
+    const siteId = site?.siteId || null;
+    const ctx: RequestContext = {
+      ua,
+      geo: d.geo.lookup(fullIp),
+      ip: anonymiseIp(fullIp),
+      siteId,
+      receivedAt,
+      sentAt: input.sentAt,
+      siteHosts: site?.hosts,
+      hashUserId: d.hashUserId,
+    };
+    const bot = ua.is_bot ? d.botPolicy : null;
+
+    const results: EventResult[] = new Array(events.length);
+    const records: OutRecord[] = [];
+    const acceptedIds: string[] = [];
+    const acceptedTypes: string[] = [];
+    const rejectedCodes: string[] = [];
+    const inBatch = new Set<string>();
+    const deferred: [number, ClientEvent][] = [];
+    const waits = new Set<Promise<void>>();
+    let dropped = 0;
+
+    const accept = (index: number, ev: ClientEvent) => {
+      if (bot === 'drop') {
+        results[index] = { index, event_id: ev.event_id, status: 'dropped', code: 'GW_BOT_DROPPED', reason: 'user agent is a bot (BOT_POLICY=drop)' };
+        dropped++;
+        return;
+      }
+      const topic = bot === 'route' ? botTopic : topicFor(ev.type, d.topicPrefix);
+      records.push({ topic, key: ev.visitor_id, value: JSON.stringify(enrichEvent(ev, ctx)) });
+      acceptedIds.push(ev.event_id);
+      acceptedTypes.push(ev.type);
+      results[index] = { index, event_id: ev.event_id, status: 'accepted' };
+    };
+
+    for (let index = 0; index < events.length; index++) {
+      const raw = events[index];
+      const v = d.validate(raw);
+      if (!v.ok) {
+        const obj = typeof raw === 'object' && raw !== null && !Array.isArray(raw) ? (raw as Record<string, unknown>) : null;
+        results[index] = { index, event_id: clip(obj?.event_id, 64), status: 'rejected', code: v.code, reason: v.reason };
+        records.push(d.deadLetters.record(v.reason, v.code, raw, siteId, index, clip(obj?.visitor_id, 128) || 'invalid'));
+        rejectedCodes.push(v.code);
+        continue;
+      }
+      const ev = v.event;
+      if (inBatch.has(ev.event_id) || d.recent.has(ev.event_id, receivedAt)) {
+        results[index] = { index, event_id: ev.event_id, status: 'duplicate' };
+        continue;
+      }
+      inBatch.add(ev.event_id);
+      const pending = d.recent.pending(ev.event_id);
+      if (pending) {
+        // Its original is on its way to Kafka: wait for the outcome rather than send it twice.
+        deferred.push([index, ev]);
+        waits.add(pending);
+        continue;
+      }
+      accept(index, ev);
+    }
+
+    if (deferred.length > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      const settled = await Promise.race([
+        Promise.all(waits).then(() => true),
+        new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), d.waitMs))),
+      ]);
+      clearTimeout(timer);
+      for (const [index, ev] of deferred) {
+        // Still undecided (Kafka slow, or yet another copy in flight): 503, and the client retries.
+        if (!settled || d.recent.pending(ev.event_id)) throw d.delivery.retryLater('the same events are still on their way to Kafka');
+        if (d.recent.has(ev.event_id)) results[index] = { index, event_id: ev.event_id, status: 'duplicate' };
+        else accept(index, ev);
+      }
+    }
+
+    if (records.length > 0) {
+      const finish = d.recent.begin(acceptedIds);
+      await d.delivery.send(records, log, finish);
+    }
+
+    // Counted once Kafka has them, so a 503 and its retry do not count twice.
+    const m = d.metrics;
+    for (const t of acceptedTypes) m.accepted.inc({ type: t });
+    for (const c of rejectedCodes) {
+      m.rejected.inc({ code: c });
+      m.deadLetters.inc({ code: c });
+    }
+    if (bot) m.bots.inc({ action: bot === 'drop' ? 'dropped' : bot === 'route' ? 'routed' : 'flagged' }, bot === 'drop' ? dropped : acceptedIds.length);
+    if (dropped) m.dropped.inc({ reason: 'bot' }, dropped);
+    const duplicate = events.length - acceptedIds.length - rejectedCodes.length - dropped;
+    if (duplicate) m.duplicates.inc(duplicate);
+    m.dedupEntries.set(d.recent.size);
+
+    const accepted = acceptedIds.length;
+    const rejected = rejectedCodes.length;
+    const status = rejected === 0 ? 200 : rejected === events.length ? 400 : 207;
+    const body: IngestReply['body'] = { accepted, duplicate, rejected, dropped, results };
+    if (status === 400) body.error = { code: 'GW_ERR_ALL_EVENTS_INVALID', message: GW_ERRORS.GW_ERR_ALL_EVENTS_INVALID.message };
+    return { status, body };
+  };
+}
+export type Ingest = ReturnType<typeof createIngest>;
