@@ -1,0 +1,134 @@
+/**
+ * Test helpers for the SDK unit tests (happy-dom). The SDK keeps module state, so each test
+ * imports a fresh copy (`fresh()`), after removing the listeners an earlier copy registered.
+ */
+import { vi } from 'vitest';
+import { Ajv } from 'ajv';
+import { clientEventSchemas, type ClientEvent, type EventBatch } from '../../contracts/event-schema.js';
+
+type Added = [EventTarget, string, EventListenerOrEventListenerObject, unknown];
+const added: Added[] = [];
+for (const target of [window, document] as EventTarget[]) {
+  const orig = target.addEventListener;
+  target.addEventListener = function (this: EventTarget, type: string, l: EventListenerOrEventListenerObject, o?: unknown) {
+    added.push([target, type, l, o]);
+    return orig.call(this, type, l, o as AddEventListenerOptions);
+  } as typeof orig;
+}
+// The SDK calls the global addEventListener: make sure it is the patched window's.
+globalThis.addEventListener = window.addEventListener;
+
+export type Sdk = typeof import('../src/index.js');
+
+/** Resets DOM listeners, storage, URL and timers' owners, then imports a new SDK instance. */
+export async function fresh(opts: { keepStorage?: boolean } = {}): Promise<Sdk> {
+  for (const [t, type, l, o] of added.splice(0)) t.removeEventListener(type, l, o as EventListenerOptions);
+  if (!opts.keepStorage) localStorage.clear();
+  vi.resetModules();
+  return import('../src/index.js');
+}
+
+/** The same page reloaded: the old instance's listeners and timers gone, storage kept, new instance. */
+export const reload = () => {
+  if (vi.isFakeTimers()) {
+    // clearAllTimers also rewinds the fake clock: keep the time.
+    const now = Date.now();
+    vi.clearAllTimers();
+    vi.setSystemTime(now);
+  }
+  return fresh({ keepStorage: true });
+};
+
+export interface Request {
+  url: string;
+  init: RequestInit;
+  batch: EventBatch;
+  /** Date.now() when fetch was called (fake time in timing tests). */
+  at: number;
+}
+
+export interface Net {
+  requests: Request[];
+  beacons: { url: string; data: unknown; batch: EventBatch }[];
+  /** How the next fetches are answered. */
+  reply: (r: (n: number) => Promise<Response>) => void;
+  status: (code: number, headers?: Record<string, string>) => void;
+  offline: () => void;
+  /** fetch hangs until `release()` answers it with `code`. */
+  hang: () => { release: (code?: number) => Promise<void> };
+  beaconResult: (ok: boolean) => void;
+  /** Every event id fetched, in order, with repeats. */
+  ids: () => string[];
+}
+
+export function network(): Net {
+  const requests: Request[] = [];
+  const beacons: Net['beacons'] = [];
+  let answer: (n: number) => Promise<Response> = () => Promise.resolve(new Response('{}', { status: 200 }));
+  let beaconOk = true;
+  vi.stubGlobal(
+    'fetch',
+    vi.fn((url: string, init: RequestInit) => {
+      requests.push({ url, init, batch: JSON.parse(init.body as string), at: Date.now() });
+      return answer(requests.length);
+    }),
+  );
+  Object.defineProperty(navigator, 'sendBeacon', {
+    configurable: true,
+    value: vi.fn((url: string, data: unknown) => {
+      if (!beaconOk) return false;
+      beacons.push({ url, data, batch: JSON.parse(data as string) });
+      return true;
+    }),
+  });
+  const net: Net = {
+    requests,
+    beacons,
+    reply: (r) => (answer = r),
+    status: (code, headers) => (answer = () => Promise.resolve(new Response(code == 204 ? null : '{}', { status: code, headers }))),
+    offline: () => (answer = () => Promise.reject(new TypeError('Failed to fetch'))),
+    hang: () => {
+      let release!: (r: Response) => void;
+      answer = () => new Promise<Response>((r) => (release = r));
+      return {
+        release: async (code = 200) => {
+          release(new Response('{}', { status: code }));
+          await settle();
+        },
+      };
+    },
+    beaconResult: (ok) => (beaconOk = ok),
+    ids: () => requests.flatMap((r) => r.batch.events.map((e) => e.event_id)),
+  };
+  return net;
+}
+
+/** Lets pending promise callbacks (fetch answers) run. */
+export const settle = async () => {
+  for (let i = 0; i < 5; i++) await Promise.resolve();
+};
+
+/** Sets document visibility and fires visibilitychange, as a browser does on tab switch. */
+export function setHidden(hidden: boolean) {
+  Object.defineProperty(document, 'visibilityState', { configurable: true, value: hidden ? 'hidden' : 'visible' });
+  Object.defineProperty(document, 'hidden', { configurable: true, value: hidden });
+  document.dispatchEvent(new Event('visibilitychange', { bubbles: true }));
+}
+
+/** What the SDK keeps in localStorage: [visitor, session, last event time, utm, user, queue]. */
+export function stored(): { visitor: string; session: string; last: number; utm: Record<string, string>; user: string; queue: ClientEvent[] } | null {
+  const raw = localStorage.getItem('cs');
+  if (!raw) return null;
+  const [visitor, session, last, utm, user, queue] = JSON.parse(raw);
+  return { visitor, session, last, utm, user, queue };
+}
+
+const ajv = new Ajv({ allErrors: true });
+const validators = Object.fromEntries(Object.entries(clientEventSchemas).map(([t, s]) => [t, ajv.compile(s)]));
+
+/** Validates an event against the gateway's JSON Schema; returns the errors (empty when valid). */
+export function schemaErrors(e: ClientEvent): string[] {
+  const v = validators[e.type];
+  if (!v) return [`unknown type ${e.type}`];
+  return v(e) ? [] : (v.errors ?? []).map((x) => `${x.instancePath} ${x.message} ${JSON.stringify(x.params)}`);
+}

@@ -1,0 +1,161 @@
+// @vitest-environment happy-dom
+import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
+import type { ClientEvent, ClickEvent, PageViewEvent } from '../../contracts/event-schema.js';
+import { fresh, network, schemaErrors, setHidden, type Net, type Sdk } from './helpers.js';
+
+let sdk: Sdk;
+let net: Net;
+let stop: (() => void) | undefined;
+const T0 = new Date('2026-11-22T10:00:00Z').getTime();
+
+beforeEach(async () => {
+  vi.useFakeTimers({ now: T0 });
+  history.replaceState(null, '', '/');
+  document.title = 'Home';
+  document.body.innerHTML = '';
+  sdk = await fresh();
+  net = network();
+  sdk.init({ siteKey: 'k', batchSize: 100 });
+});
+afterEach(() => {
+  stop?.();
+  stop = undefined;
+  setHidden(false);
+  vi.useRealTimers();
+  vi.unstubAllGlobals();
+});
+
+/** Everything queued so far (sent or not), via a flush at the end. */
+async function all(): Promise<ClientEvent[]> {
+  sdk.flush();
+  await vi.advanceTimersByTimeAsync(0);
+  return net.requests.flatMap((r) => r.batch.events);
+}
+
+describe('auto page views', () => {
+  test('one view at start, one per SPA route change (pushState, replaceState, popstate), with the previous route as referrer', async () => {
+    const { autoPageviews } = await import('../src/plugins/auto-pageviews.js');
+    stop = autoPageviews();
+    history.pushState(null, '', '/products/1');
+    document.title = 'Product 1';
+    await vi.advanceTimersByTimeAsync(0);
+    history.replaceState(null, '', '/products/1'); // same route: no view
+    await vi.advanceTimersByTimeAsync(0);
+    history.replaceState(null, '', '/products/2?color=red');
+    await vi.advanceTimersByTimeAsync(0);
+    history.pushState(null, '', '/cart');
+    await vi.advanceTimersByTimeAsync(0);
+    history.back();
+    dispatchEvent(new PopStateEvent('popstate'));
+    await vi.advanceTimersByTimeAsync(0);
+    const views = (await all()) as PageViewEvent[];
+    const paths = views.map((e) => new URL(e.url).pathname + new URL(e.url).search);
+    expect(views.every((e) => e.type === 'page_view')).toBe(true);
+    expect(paths.slice(0, 4)).toEqual(['/', '/products/1', '/products/2?color=red', '/cart']);
+    expect(views[1].referrer).toBe('http://localhost:3000/');
+    expect(views[1].title).toBe('Product 1'); // read after the router set it
+    expect(views[3].referrer).toBe('http://localhost:3000/products/2?color=red');
+    expect(views).toHaveLength(paths[4] && paths[4] !== '/cart' ? 5 : 4);
+  });
+
+  test('hash routes (#/..., #!/...) are views; in-page anchors are not, unless hash: true', async () => {
+    const { autoPageviews } = await import('../src/plugins/auto-pageviews.js');
+    stop = autoPageviews();
+    location.hash = '#reviews';
+    dispatchEvent(new HashChangeEvent('hashchange'));
+    await vi.advanceTimersByTimeAsync(0);
+    location.hash = '#/checkout';
+    dispatchEvent(new HashChangeEvent('hashchange'));
+    await vi.advanceTimersByTimeAsync(0);
+    location.hash = '#!/thanks';
+    dispatchEvent(new HashChangeEvent('hashchange'));
+    await vi.advanceTimersByTimeAsync(0);
+    const urls = (await all()).map((e) => e.url);
+    expect(urls).toEqual(['http://localhost:3000/', 'http://localhost:3000/#/checkout', 'http://localhost:3000/#!/thanks']);
+
+    stop();
+    net.requests.length = 0;
+    history.replaceState(null, '', '/');
+    stop = autoPageviews({ hash: true });
+    location.hash = '#reviews';
+    dispatchEvent(new HashChangeEvent('hashchange'));
+    await vi.advanceTimersByTimeAsync(0);
+    expect((await all()).map((e) => e.url)).toEqual(['http://localhost:3000/', 'http://localhost:3000/#reviews']);
+  });
+
+  test('stopping restores history.pushState', async () => {
+    const orig = history.pushState;
+    const { autoPageviews } = await import('../src/plugins/auto-pageviews.js');
+    autoPageviews()();
+    expect(history.pushState).toBe(orig);
+  });
+});
+
+describe('auto clicks', () => {
+  test('links and buttons (also when the click lands on a child) are clicks; other elements are not', async () => {
+    document.body.innerHTML = `
+      <a id="nav-cart" href="/cart"><span>Your  cart</span></a>
+      <button id="buy"><b>Add to cart</b></button>
+      <button data-cs-click="hero-cta">Shop now</button>
+      <input type="submit" value="Place order">
+      <p id="para">text</p>`;
+    const { autoClicks } = await import('../src/plugins/auto-clicks.js');
+    stop = autoClicks();
+    for (const sel of ['#nav-cart span', '#buy b', '[data-cs-click]', 'input', '#para']) (document.querySelector(sel) as HTMLElement).click();
+    const clicks = (await all()) as ClickEvent[];
+    expect(clicks.map((e) => [e.element, e.target_url])).toEqual([
+      ['a#nav-cart "Your cart"', 'http://localhost:3000/cart'],
+      ['button#buy "Add to cart"', undefined],
+      ['hero-cta', undefined],
+      ['input "Place order"', undefined],
+    ]);
+    for (const e of clicks) expect(schemaErrors(e)).toEqual([]);
+  });
+
+  test('a custom selector; stop() removes the listener', async () => {
+    document.body.innerHTML = `<div class="tile" id="t1">Tile</div><a href="/x">x</a>`;
+    const { autoClicks } = await import('../src/plugins/auto-clicks.js');
+    stop = autoClicks({ selector: '.tile' });
+    (document.querySelector('.tile') as HTMLElement).click();
+    (document.querySelector('a') as HTMLElement).click();
+    stop();
+    (document.querySelector('.tile') as HTMLElement).click();
+    expect(((await all()) as ClickEvent[]).map((e) => e.element)).toEqual(['div#t1 "Tile"']);
+  });
+});
+
+describe('engagement time', () => {
+  test('visible time is sent when the page is hidden, as a beacon, and only visible time counts', async () => {
+    const { engagement } = await import('../src/plugins/engagement.js');
+    stop = engagement();
+    await vi.advanceTimersByTimeAsync(12_000);
+    setHidden(true); // 12 s visible
+    expect(net.beacons).toHaveLength(1);
+    const [ping] = net.beacons[0].batch.events as PageViewEvent[];
+    expect(ping).toMatchObject({ type: 'page_view', url: 'http://localhost:3000/', title: 'Home', engagement_ms: 12_000 });
+    expect(schemaErrors(ping)).toEqual([]);
+
+    await vi.advanceTimersByTimeAsync(60_000); // hidden: does not count
+    setHidden(false);
+    await vi.advanceTimersByTimeAsync(3000);
+    dispatchEvent(new Event('pagehide')); // 3 s more
+    const pings = net.beacons.flatMap((b) => b.batch.events as PageViewEvent[]).filter((e) => e.engagement_ms);
+    expect(pings.map((e) => e.engagement_ms)).toEqual([12_000, 3000]);
+  });
+
+  test('an SPA route change reports the route being left; short visits (< minMs) are not reported', async () => {
+    const { engagement } = await import('../src/plugins/engagement.js');
+    stop = engagement({ minMs: 1000 });
+    await vi.advanceTimersByTimeAsync(5000);
+    history.pushState(null, '', '/products/1');
+    await vi.advanceTimersByTimeAsync(500);
+    history.pushState(null, '', '/cart');
+    await vi.advanceTimersByTimeAsync(2000);
+    setHidden(true);
+    const pings = (await all()) as PageViewEvent[];
+    expect(pings.map((e) => [new URL(e.url).pathname, e.engagement_ms, e.ts - T0])).toEqual([
+      ['/', 5000, 5000],
+      ['/cart', 2000, 7500],
+    ]);
+  });
+});
