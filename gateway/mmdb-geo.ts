@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { Reader, type CityResponse } from 'maxmind';
 import { ConfigError } from '../contracts/config.js';
-import type { GeoInfo, GeoProvider } from './geo.js';
+import type { GeoProvider } from './geo.js';
+import { unmapIPv4 } from './anonymise-ip.js';
 
 /**
  * Geo from a MaxMind-format database of the user's own (GEOIP_MMDB_PATH): GeoLite2 or
@@ -12,7 +13,7 @@ import type { GeoInfo, GeoProvider } from './geo.js';
 export function mmdbGeoProvider(path: string): GeoProvider {
   let reader: Reader<CityResponse>;
   try {
-    reader = new Reader<CityResponse>(readFileSync(path), { cache: { max: 10_000 } } as never);
+    reader = new Reader<CityResponse>(readFileSync(path));
   } catch (err) {
     throw new ConfigError(`GEOIP_MMDB_PATH: cannot read ${path} as a MaxMind database (${(err as Error).message})`);
   }
@@ -23,7 +24,8 @@ const name = (names: { en?: string } | undefined): string | null => names?.en ||
 
 export function mmdbReaderProvider(reader: Reader<CityResponse>): GeoProvider {
   return {
-    lookup(ip) {
+    lookup(address) {
+      const ip = unmapIPv4(address);
       if (!isIP(ip)) return null;
       let r: CityResponse | null;
       try {

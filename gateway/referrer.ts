@@ -12,14 +12,13 @@ import type { ReferrerType } from '../contracts/event-schema.js';
  */
 
 /** Search engines by registrable name; any country TLD matches (google.co.uk, yandex.ru ...). */
-const SEARCH_BRANDS = new Set(['google', 'bing', 'yandex', 'baidu', 'duckduckgo', 'ecosia', 'qwant', 'naver', 'seznam', 'yahoo', 'startpage', 'sogou', 'so', 'daum', 'ask', 'aol', 'dogpile', 'petalsearch', 'mojeek', 'kagi', 'yep', 'you', 'perplexity', 'lilo', 'swisscows', 'metager', 'presearch']);
+const SEARCH_BRANDS = new Set(['google', 'bing', 'yandex', 'baidu', 'duckduckgo', 'ecosia', 'qwant', 'naver', 'seznam', 'yahoo', 'startpage', 'sogou', 'daum', 'aol', 'dogpile', 'petalsearch', 'mojeek', 'kagi', 'yep', 'perplexity', 'lilo', 'swisscows', 'metager', 'presearch']);
 /** Subdomains of a search brand that are not its search engine. */
 const NOT_SEARCH_SUBDOMAINS = new Set(['mail', 'docs', 'drive', 'sites', 'maps', 'play', 'groups', 'calendar', 'accounts', 'photos', 'translate', 'outlook', 'login', 'answers', 'finance', 'sports']);
 /** Hosts (and their subdomains) of search engines whose brand label alone is too ambiguous. */
-const SEARCH_HOSTS = new Set(['search.brave.com', 'search.yahoo.com', 'search.aol.com', 'search.naver.com', 'go.mail.ru', 'search.seznam.cz', 'search.lilo.org', 'chat.openai.com', 'chatgpt.com']);
+const SEARCH_HOSTS = new Set(['search.brave.com', 'search.yahoo.com', 'search.aol.com', 'search.naver.com', 'go.mail.ru', 'search.seznam.cz', 'search.lilo.org', 'so.com', 'you.com', 'ask.com', 'chat.openai.com', 'chatgpt.com']);
 /** Brands whose bare domain is a portal, not a search engine: only their search subdomains count. */
-const PORTAL_BRANDS = new Set(['yahoo', 'aol', 'naver', 'daum', 'so', 'you', 'ask']);
-const PORTAL_SEARCH_SUBDOMAINS = new Set(['search', 'www', 'm']);
+const PORTAL_BRANDS = new Set(['yahoo', 'aol', 'naver', 'daum']);
 
 /** Social networks, matched on the host and every parent domain. */
 const SOCIAL_HOSTS = new Set([
@@ -63,7 +62,7 @@ export function isSearchHost(host: string): boolean {
   if (!b || !SEARCH_BRANDS.has(b[0])) return false;
   const sub = b[1];
   if (sub.length === 0) return !PORTAL_BRANDS.has(b[0]);
-  if (PORTAL_BRANDS.has(b[0])) return PORTAL_SEARCH_SUBDOMAINS.has(sub[sub.length - 1]) && (sub.length === 1 || sub[0] !== 'mail');
+  if (PORTAL_BRANDS.has(b[0])) return sub[sub.length - 1] === 'search';
   return !NOT_SEARCH_SUBDOMAINS.has(sub[sub.length - 1]) && !NOT_SEARCH_SUBDOMAINS.has(sub[0]);
 }
 

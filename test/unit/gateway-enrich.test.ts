@@ -14,6 +14,23 @@ describe('user agent', () => {
     [UA.linuxFirefox, { browser: 'Firefox', browser_version: '125.0', os: 'Linux', device_type: 'desktop' }],
     [UA.googlebot, { device_type: 'bot', is_bot: true }],
     ['', { browser: null, os: null, device_type: 'unknown', is_bot: false }],
+    [UA.edge, { browser: 'Edge', browser_version: '124.0.2478.80', os: 'Windows', os_version: '10', device_type: 'desktop', is_bot: false }],
+    [UA.macSafari, { browser: 'Safari', browser_version: '17.4.1', os: 'Mac OS', os_version: '10.15.7', device_type: 'desktop', device_vendor: 'Apple' }],
+    [UA.samsungInternet, { browser: 'Samsung Internet', browser_version: '24.0', os: 'Android', os_version: '13', device_type: 'mobile', device_vendor: 'Samsung', device_model: 'SM-A536B' }],
+    [UA.firefoxAndroid, { browser: 'Firefox', browser_version: '125.0', os: 'Android', os_version: '14', device_type: 'mobile' }],
+    [UA.galaxyTab, { browser: 'Chrome', os: 'Android', device_type: 'tablet', device_vendor: 'Samsung', device_model: 'SM-X700' }],
+    [UA.chromeIos, { browser: 'Chrome', browser_version: '124.0.6367.88', os: 'iOS', os_version: '17.4', device_type: 'mobile', device_model: 'iPhone' }],
+    [UA.opera, { browser: 'Opera', browser_version: '109.0.0.0', os: 'Windows', device_type: 'desktop' }],
+    [UA.tizenTv, { os: 'Tizen', device_type: 'smarttv', device_vendor: 'Samsung', is_bot: false }],
+    [UA.xbox, { os: 'Xbox', device_type: 'console', device_vendor: 'Microsoft', device_model: 'Xbox One' }],
+    [UA.chromebook, { browser: 'Chrome', os: 'Chromium OS', device_type: 'desktop' }],
+    [UA.bingbot, { device_type: 'bot', is_bot: true }],
+    [UA.gptbot, { device_type: 'bot', is_bot: true }],
+    [UA.curl, { device_type: 'bot', is_bot: true }],
+    [UA.pythonRequests, { device_type: 'bot', is_bot: true }],
+    [UA.headlessChrome, { browser: 'Chrome Headless', device_type: 'bot', is_bot: true }],
+    [UA.facebookPreview, { device_type: 'bot', is_bot: true }],
+    [UA.googlebotSmartphone, { os: 'Android', device_type: 'bot', is_bot: true }],
   ])('%s', (ua, expected) => {
     expect(parseUserAgent(ua)).toMatchObject(expected);
   });

@@ -1,0 +1,63 @@
+import { pino } from 'pino';
+import type { FastifyInstance, InjectOptions } from 'fastify';
+import { buildApp } from '../../gateway/app.js';
+import type { Config } from '../../contracts/config.js';
+import type { EventProducer, OutRecord } from '../../gateway/event-producer.js';
+import type { GeoProvider } from '../../gateway/geo.js';
+
+/** In-memory stand-in for Kafka (unit tests only; integration tests use the real broker). */
+export class MemoryProducer implements EventProducer {
+  records: OutRecord[] = [];
+  available = true;
+  fail = false;
+  /** While set, sends wait until `release()` (a stalled broker). */
+  hold = false;
+  sends = 0;
+  closed = false;
+  private waiting: (() => void)[] = [];
+
+  async send(records: OutRecord[]) {
+    this.sends++;
+    if (this.hold) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    if (this.fail) throw new Error('broker down');
+    this.records.push(...records);
+  }
+  release() {
+    this.hold = false;
+    for (const w of this.waiting.splice(0)) w();
+  }
+  isAvailable() {
+    return this.available;
+  }
+  async close() {
+    this.closed = true;
+  }
+  on(topic: string) {
+    return this.records.filter((r) => r.topic === topic).map((r) => JSON.parse(r.value));
+  }
+}
+
+export interface Harness {
+  app: FastifyInstance;
+  kafka: MemoryProducer;
+  logs: Record<string, unknown>[];
+}
+
+/** buildApp with the in-memory producer and a logger whose lines the test can read. */
+export async function harness(config: Partial<Config> = {}, geo?: GeoProvider): Promise<Harness> {
+  const kafka = new MemoryProducer();
+  const logs: Record<string, unknown>[] = [];
+  const logger = pino({ level: 'info' }, { write: (line: string) => void logs.push(JSON.parse(line)) });
+  const app = await buildApp({ producer: kafka, logger, config: { gatewayRateLimitIp: 0, gatewayRateLimitSite: 0, ...config }, geo });
+  return { app, kafka, logs };
+}
+
+export function postEvents(app: FastifyInstance, body: unknown, opts: { query?: string; headers?: Record<string, string> } = {}) {
+  const req: InjectOptions = {
+    method: 'POST',
+    url: `/v1/events${opts.query ?? ''}`,
+    headers: { 'content-type': 'application/json', ...opts.headers },
+    payload: typeof body === 'string' ? body : JSON.stringify(body),
+  };
+  return app.inject(req);
+}
