@@ -31,7 +31,7 @@ import type { GatewayMetrics } from './metrics.js';
  */
 
 /** The smallest transparent 1x1 GIF (43 bytes). */
-export const GIF = Buffer.from('R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7', 'base64');
+export const GIF = Buffer.from('R0lGODlhAQABAIAAAP///wAAACH5BAEAAAAALAAAAAABAAEAAAICRAEAOw==', 'base64');
 
 const INT_FIELDS = new Set(['ts', 'engagement_ms']);
 const IGNORED = new Set(['site', '_', 'cb']);
