@@ -1,0 +1,534 @@
+/**
+ * The stateful part of the processor for ONE partition number p: the four event topics'
+ * partition p together (events are keyed by visitor, so a visitor's events of every type land on
+ * the same partition number, and the consumer assigns the four together). No I/O and no clock:
+ * every decision is taken from the events and their offsets, so the consumer, the unit tests and
+ * a replay after a crash all drive the same code to the same documents.
+ *
+ * Time
+ * - Event time is the enriched `timestamp`.
+ * - Lateness is decided per topic-partition, from the data alone: an event is late when it is
+ *   older than the largest event time seen before it in its own topic-partition minus the allowed
+ *   lateness. The order inside one topic-partition is fixed by Kafka, so every run and every
+ *   replay classifies the same events as late (the largest time before the commit point travels
+ *   in the commit's metadata).
+ * - The watermark of the partition (what seals windows and sessions) is the smallest of
+ *   (largest event time - lateness) over the topic-partitions that still have records to read;
+ *   a topic-partition that is caught up with its log end does not hold it back (a rarely used
+ *   topic such as purchases would otherwise stop every window from closing). When nothing is
+ *   behind, the watermark follows the most advanced topic-partition. It never goes back. An event
+ *   older than the watermark but not late in its own topic-partition (possible only when an idle
+ *   topic-partition wakes up with old events) is counted as late too: state it would belong to may
+ *   already be written and evicted.
+ * - Late events are never dropped silently: they stay in the raw index and the archive, and are
+ *   counted in `late_events` of the window that holds their topic-partition's current event time
+ *   (always still open), for every dimension value of the event, and in the metrics.
+ *
+ * Outputs (documents, each with a deterministic id and a value that depends only on the set of
+ * on-time events it covers, never on their order):
+ * - KPI windows per window kind x start x dimension x value x partition; written provisionally
+ *   while open, and once more with `final: true` when the watermark passes their end.
+ * - Sessions (id = session id); `closed: true` after SESSION_GAP of event time without events.
+ * - URL x country stats per window, with time on page settled from consecutive page views.
+ *
+ * Recovery (see ARCHITECTURE.md "Window state after a crash"): every open structure remembers,
+ * per topic, the first offset that contributed to it. The consumer never commits past the
+ * smallest of them, so a replay from the committed offsets rebuilds every open structure from
+ * all of its events. Structures already sealed and written before the commit may be partly
+ * rebuilt by that replay; the commit's metadata carries the horizons below which everything was
+ * sealed (watermark E for windows and sessions, U for URL windows), and such partial rebuilds
+ * are never written.
+ */
+import { createHash } from 'node:crypto';
+import type { EnrichedEvent } from '../../contracts/event-schema.js';
+import * as kpi from './kpi.js';
+import { addToSession, initSession, sessionResult, VisitTracker, type SessionAcc } from './session.js';
+import { addUrlEvent, addUrlTime, initUrl, urlResult, type UrlAcc } from './url-stats.js';
+import { bucketStart, windowStarts, type WindowSpec } from './windows.js';
+
+export interface EngineOptions {
+  partition: number;
+  /** The event topics, in a fixed order; `add` takes the index into this list. */
+  topics: readonly string[];
+  /** KPI window kinds (tumbling and sliding). */
+  windows: readonly WindowSpec[];
+  /** Size of the URL x country windows. */
+  urlWindowMs: number;
+  latenessMs: number;
+  sessionGapMs: number;
+  /** Leave events with is_bot out of KPIs, sessions and URL stats. */
+  excludeBots: boolean;
+}
+
+export type OutIndex = 'kpis' | 'urlStats' | 'sessions';
+export interface OutDoc {
+  index: OutIndex;
+  id: string;
+  doc: Record<string, unknown>;
+}
+
+/** What travels in the offset commit's metadata for each topic-partition. */
+export interface Checkpoint {
+  v: 1;
+  /** Largest event time in this topic-partition before the committed offset (null: none). */
+  m: number | null;
+  /** Watermark of the partition at commit time: windows ending at or before it were final. */
+  E: number | null;
+  /** URL windows ending at or before this were final. */
+  U: number | null;
+  /** Offset processed up to at commit time: a replay is silent until it gets there again. */
+  P: number | null;
+}
+
+export type AddResult = 'ok' | 'late' | 'skipped' | 'bot' | 'invalid';
+export type LateReason = 'behind_partition' | 'behind_watermark';
+
+const fin = (x: number): number | null => (Number.isFinite(x) ? x : null);
+const unfin = (x: number | null | undefined): number => (typeof x === 'number' ? x : -Infinity);
+const iso = (ms: number) => new Date(ms).toISOString();
+
+interface KpiCell {
+  dimension: kpi.Dimension;
+  value: string;
+  acc: kpi.KpiAcc;
+}
+interface KpiBucket {
+  spec: WindowSpec;
+  start: number;
+  end: number;
+  minOff: number[];
+  cells: Map<string, KpiCell>;
+  dirty: Set<string>;
+}
+interface SessionState {
+  acc: SessionAcc;
+  visits: VisitTracker;
+  minOff: number[];
+  /** Starts of the URL windows holding this session's page views. */
+  urlWindows: Set<number>;
+  dirty: boolean;
+}
+interface UrlCell {
+  url: string;
+  country: string;
+  acc: UrlAcc;
+}
+interface UrlBucket {
+  start: number;
+  end: number;
+  minOff: number[];
+  cells: Map<string, UrlCell>;
+  dirty: Set<string>;
+  /** Page views in this window whose time on page is not settled yet. */
+  pending: number;
+}
+
+export class PartitionEngine {
+  readonly partition: number;
+  private readonly o: EngineOptions;
+  private readonly n: number;
+  /** Next offset to process per topic; -1 until known. */
+  private next: number[];
+  private maxTs: number[];
+  /** Per topic: [offset, largest time including it] at every offset where the largest time grew. */
+  private points: [number, number][][];
+  /** Largest time before the first point. */
+  private base: number[];
+  /** Log start and end offsets per topic, from the consumer's poller (unknown: behind). */
+  private low: number[];
+  private high: number[];
+  private wm = -Infinity;
+  private suppressE = -Infinity;
+  private suppressU = -Infinity;
+  private urlHorizon = -Infinity;
+  private replayUntil: number[];
+  private holdMin: number[];
+  private kpiBuckets = new Map<string, KpiBucket>();
+  private sessions = new Map<string, SessionState>();
+  private urlBuckets = new Map<number, UrlBucket>();
+  /** Late events counted since the last `takeLate()`, by reason. */
+  private late: Record<LateReason, number> = { behind_partition: 0, behind_watermark: 0 };
+
+  constructor(options: EngineOptions) {
+    this.o = options;
+    this.partition = options.partition;
+    this.n = options.topics.length;
+    const fill = (x: number) => new Array<number>(this.n).fill(x);
+    this.next = fill(-1);
+    this.maxTs = fill(-Infinity);
+    this.base = fill(-Infinity);
+    this.points = Array.from({ length: this.n }, () => []);
+    this.low = fill(-1);
+    this.high = fill(-1);
+    this.replayUntil = fill(-1);
+    this.holdMin = fill(Infinity);
+  }
+
+  /**
+   * Before the first event: the committed offset of topic `t` (null when the group never
+   * committed) and the checkpoint that came with it.
+   */
+  restore(t: number, committed: number | null, cp: Checkpoint | null): void {
+    if (committed !== null && committed >= 0) this.next[t] = committed;
+    if (cp && cp.v === 1) {
+      this.base[t] = this.maxTs[t] = unfin(cp.m);
+      this.suppressE = Math.max(this.suppressE, unfin(cp.E));
+      this.suppressU = Math.max(this.suppressU, unfin(cp.U));
+      this.urlHorizon = Math.max(this.urlHorizon, unfin(cp.U));
+      if (cp.P !== null) this.replayUntil[t] = cp.P;
+    }
+    this.holdMin[t] = this.next[t] >= 0 ? this.next[t] : Infinity;
+    this.updateWatermark();
+  }
+
+  /** Log start and end offsets of topic `t`, as last seen by the consumer. */
+  setLogOffsets(t: number, low: number, high: number): void {
+    this.low[t] = low;
+    this.high[t] = high;
+    this.updateWatermark();
+  }
+
+  private caughtUp(t: number): boolean {
+    if (this.high[t] < 0) return false;
+    if (this.next[t] >= 0) return this.next[t] >= this.high[t];
+    return this.low[t] >= this.high[t];
+  }
+
+  private updateWatermark(): void {
+    let behind = Infinity;
+    let anyBehind = false;
+    let most = -Infinity;
+    for (let t = 0; t < this.n; t++) {
+      if (this.maxTs[t] > most) most = this.maxTs[t];
+      if (!this.caughtUp(t)) {
+        anyBehind = true;
+        if (this.maxTs[t] < behind) behind = this.maxTs[t];
+      }
+    }
+    const candidate = (anyBehind ? behind : most) - this.o.latenessMs;
+    if (candidate > this.wm) this.wm = candidate;
+  }
+
+  get watermark(): number {
+    return this.wm;
+  }
+
+  /** True while a replay after a restart has not yet reached the offsets processed before. */
+  get replaying(): boolean {
+    for (let t = 0; t < this.n; t++) if (this.next[t] < this.replayUntil[t]) return true;
+    return false;
+  }
+
+  get openWindows(): number {
+    return this.kpiBuckets.size + this.urlBuckets.size;
+  }
+  get openSessions(): number {
+    return this.sessions.size;
+  }
+
+  /** Late events since the last call, by reason. */
+  takeLate(): Record<LateReason, number> {
+    const out = this.late;
+    this.late = { behind_partition: 0, behind_watermark: 0 };
+    return out;
+  }
+
+  /** One event of topic `t` at `offset`; offsets of one topic must come in increasing order. */
+  add(e: EnrichedEvent, t: number, offset: number): AddResult {
+    if (this.next[t] >= 0 && offset < this.next[t]) return 'skipped';
+    this.next[t] = offset + 1;
+    const ts = Date.parse(e.timestamp);
+    if (!Number.isFinite(ts)) {
+      this.updateWatermark();
+      return 'invalid';
+    }
+    const before = this.maxTs[t];
+    const wmBefore = this.wm;
+    if (ts > before) {
+      this.maxTs[t] = ts;
+      this.points[t].push([offset, ts]);
+    }
+    const lateInPartition = ts < before - this.o.latenessMs;
+    const lateForWatermark = !lateInPartition && ts < wmBefore;
+    this.updateWatermark();
+    if (this.o.excludeBots && e.is_bot) return 'bot';
+    if (lateInPartition || lateForWatermark) {
+      this.late[lateInPartition ? 'behind_partition' : 'behind_watermark']++;
+      this.addLateMarker(e, t, offset, Math.max(before, wmBefore));
+      return 'late';
+    }
+    this.addKpi(e, t, offset, ts);
+    this.addSession(e, t, offset, ts);
+    this.addUrl(e, t, offset, ts);
+    return 'ok';
+  }
+
+  private kpiBucket(spec: WindowSpec, start: number, t: number, offset: number): KpiBucket {
+    const key = `${spec.kind}|${start}`;
+    let b = this.kpiBuckets.get(key);
+    if (!b) {
+      b = { spec, start, end: start + spec.sizeMs, minOff: new Array(this.n).fill(Infinity), cells: new Map(), dirty: new Set() };
+      this.kpiBuckets.set(key, b);
+    }
+    if (offset < b.minOff[t]) b.minOff[t] = offset;
+    return b;
+  }
+
+  private kpiCells(b: KpiBucket, e: EnrichedEvent, f: (acc: kpi.KpiAcc) => void): void {
+    for (const [dimension, value] of kpi.dimensionValues(e)) {
+      const key = `${dimension}\u0000${value}`;
+      let cell = b.cells.get(key);
+      if (!cell) {
+        cell = { dimension, value, acc: kpi.init() };
+        b.cells.set(key, cell);
+      }
+      f(cell.acc);
+      b.dirty.add(key);
+    }
+  }
+
+  private addKpi(e: EnrichedEvent, t: number, offset: number, ts: number): void {
+    for (const spec of this.o.windows) {
+      for (const start of windowStarts(ts, spec)) {
+        this.kpiCells(this.kpiBucket(spec, start, t, offset), e, (acc) => kpi.add(acc, e));
+      }
+    }
+  }
+
+  /** `at` is at or after the watermark, so the windows holding it are still open. */
+  private addLateMarker(e: EnrichedEvent, t: number, offset: number, at: number): void {
+    for (const spec of this.o.windows) {
+      for (const start of windowStarts(at, spec)) {
+        this.kpiCells(this.kpiBucket(spec, start, t, offset), e, kpi.addLate);
+      }
+    }
+  }
+
+  private addSession(e: EnrichedEvent, t: number, offset: number, ts: number): void {
+    let s = this.sessions.get(e.session_id);
+    if (!s) {
+      s = { acc: initSession(e.session_id), visits: new VisitTracker(), minOff: new Array(this.n).fill(Infinity), urlWindows: new Set(), dirty: true };
+      this.sessions.set(e.session_id, s);
+    }
+    if (offset < s.minOff[t]) s.minOff[t] = offset;
+    addToSession(s.acc, e, ts);
+    s.visits.add(e, ts);
+    s.dirty = true;
+    if (kpi.isView(e)) {
+      const start = bucketStart(ts, this.o.urlWindowMs);
+      s.urlWindows.add(start);
+      this.urlBucket(start, t, offset).pending++;
+    }
+  }
+
+  private urlBucket(start: number, t: number, offset: number): UrlBucket {
+    let b = this.urlBuckets.get(start);
+    if (!b) {
+      b = { start, end: start + this.o.urlWindowMs, minOff: new Array(this.n).fill(Infinity), cells: new Map(), dirty: new Set(), pending: 0 };
+      this.urlBuckets.set(start, b);
+    }
+    if (offset < b.minOff[t]) b.minOff[t] = offset;
+    return b;
+  }
+
+  private urlCell(b: UrlBucket, url: string, country: string | null): [string, UrlCell] {
+    const c = country || kpi.UNKNOWN;
+    const key = `${url}\u0000${c}`;
+    let cell = b.cells.get(key);
+    if (!cell) {
+      cell = { url, country: c, acc: initUrl() };
+      b.cells.set(key, cell);
+    }
+    return [key, cell];
+  }
+
+  private addUrl(e: EnrichedEvent, t: number, offset: number, ts: number): void {
+    const b = this.urlBucket(bucketStart(ts, this.o.urlWindowMs), t, offset);
+    const [key, cell] = this.urlCell(b, e.url, e.country);
+    addUrlEvent(cell.acc, e);
+    b.dirty.add(key);
+  }
+
+  private absorb(into: number[], from: number[]): void {
+    for (let t = 0; t < this.n; t++) if (from[t] < into[t]) into[t] = from[t];
+  }
+
+  /**
+   * Seals what the watermark has passed and returns the documents to write: final documents of
+   * sealed structures (always), and, when `provisional`, the current value of every open
+   * structure that changed since the last call (not while replaying). Also computes how far
+   * each topic may be committed.
+   */
+  drain(provisional: boolean): OutDoc[] {
+    const out: OutDoc[] = [];
+    const emitOpen = provisional && !this.replaying;
+    const hold = this.next.map((x) => (x >= 0 ? x : Infinity));
+    const gap = this.o.sessionGapMs;
+
+    // Sessions first: settling page views feeds the URL windows sealed below.
+    for (const [id, s] of this.sessions) {
+      const sealed = this.wm > s.acc.end + gap;
+      const settled = s.visits.finalize(this.wm);
+      if (sealed) settled.push(...s.visits.close());
+      for (const v of settled) {
+        const start = bucketStart(v.ts, this.o.urlWindowMs);
+        const b = this.urlBuckets.get(start);
+        if (!b) continue; // cannot happen: a window with a pending view is never sealed
+        const [key, cell] = this.urlCell(b, v.url, v.country);
+        addUrlTime(cell.acc, v.ms);
+        b.pending--;
+        b.dirty.add(key);
+        this.absorb(b.minOff, s.minOff);
+      }
+      if (sealed) {
+        for (const start of s.urlWindows) {
+          const b = this.urlBuckets.get(start);
+          if (b) this.absorb(b.minOff, s.minOff);
+        }
+        if (s.acc.end + gap >= this.suppressE) out.push(this.sessionDoc(s, true));
+        this.sessions.delete(id);
+        continue;
+      }
+      this.absorb(hold, s.minOff);
+      if (emitOpen && s.dirty && s.acc.end + gap >= this.suppressE) {
+        out.push(this.sessionDoc(s, false));
+        s.dirty = false;
+      }
+    }
+
+    for (const [key, b] of this.kpiBuckets) {
+      const sealed = this.wm >= b.end;
+      if (sealed || emitOpen) {
+        const silent = b.end <= this.suppressE;
+        if (!silent) {
+          for (const [ck, cell] of b.cells) if (sealed || b.dirty.has(ck)) out.push(this.kpiDoc(b, cell, sealed));
+        }
+        b.dirty.clear();
+      }
+      if (sealed) this.kpiBuckets.delete(key);
+      else this.absorb(hold, b.minOff);
+    }
+
+    // URL windows seal oldest first, so "every URL window ending at or before U is final" holds.
+    const starts = [...this.urlBuckets.keys()].sort((a, b) => a - b);
+    let sealing = true;
+    for (const start of starts) {
+      const b = this.urlBuckets.get(start)!;
+      const sealed = sealing && this.wm >= b.end && b.pending === 0;
+      if (!sealed) sealing = false;
+      if (sealed || emitOpen) {
+        const silent = b.end <= this.suppressU;
+        if (!silent) {
+          for (const [ck, cell] of b.cells) if (sealed || b.dirty.has(ck)) out.push(this.urlDoc(b, cell, sealed));
+        }
+        b.dirty.clear();
+      }
+      if (sealed) {
+        if (b.end > this.urlHorizon) this.urlHorizon = b.end;
+        this.urlBuckets.delete(start);
+      } else this.absorb(hold, b.minOff);
+    }
+    this.holdMin = hold;
+    return out;
+  }
+
+  private kpiDoc(b: KpiBucket, cell: KpiCell, final: boolean): OutDoc {
+    const start = iso(b.start);
+    return {
+      index: 'kpis',
+      id: `${b.spec.kind}|${start}|${cell.dimension}|${cell.value}|${this.partition}`,
+      doc: {
+        window_kind: b.spec.kind,
+        window_start: start,
+        window_end: iso(b.end),
+        dimension: cell.dimension,
+        dimension_value: cell.value,
+        partition: this.partition,
+        ...kpi.result(cell.acc),
+        final,
+      },
+    };
+  }
+
+  private urlDoc(b: UrlBucket, cell: UrlCell, final: boolean): OutDoc {
+    const start = iso(b.start);
+    return {
+      index: 'urlStats',
+      id: urlStatsId(start, cell.url, cell.country, this.partition),
+      doc: {
+        window_start: start,
+        window_end: iso(b.end),
+        url: cell.url,
+        country: cell.country,
+        partition: this.partition,
+        ...urlResult(cell.acc),
+        final,
+      },
+    };
+  }
+
+  private sessionDoc(s: SessionState, closed: boolean): OutDoc {
+    return { index: 'sessions', id: s.acc.sessionId, doc: { ...sessionResult(s.acc, closed), partition: this.partition } };
+  }
+
+  /**
+   * The offset of topic `t` that may be committed after the last `drain` was written (null:
+   * nothing processed or restored yet), and the checkpoint to store with it.
+   */
+  commitPoint(t: number): { offset: number; checkpoint: Checkpoint } | null {
+    const offset = Math.min(this.holdMin[t], this.next[t] >= 0 ? this.next[t] : Infinity);
+    if (!Number.isFinite(offset)) return null;
+    return {
+      offset,
+      checkpoint: {
+        v: 1,
+        m: fin(this.maxBefore(t, offset)),
+        // After a restart the watermark starts below the restored horizon; never lower it.
+        E: fin(Math.max(this.wm, this.suppressE)),
+        U: fin(Math.max(this.urlHorizon, this.suppressU)),
+        P: this.next[t] >= 0 ? this.next[t] : null,
+      },
+    };
+  }
+
+  /** The offset was committed: forget what only an older commit point needed. */
+  committed(t: number, offset: number): void {
+    const p = this.points[t];
+    let i = 0;
+    while (i < p.length && p[i][0] < offset) i++;
+    if (i > 0) {
+      this.base[t] = p[i - 1][1];
+      p.splice(0, i);
+    }
+  }
+
+  private maxBefore(t: number, offset: number): number {
+    const p = this.points[t];
+    let lo = 0;
+    let hi = p.length; // first index with p[i][0] >= offset
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (p[mid][0] < offset) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo === 0 ? this.base[t] : p[lo - 1][1];
+  }
+}
+
+export function urlStatsId(windowStartIso: string, url: string, country: string, partition: number): string {
+  return createHash('sha1').update(`${windowStartIso}\u0000${url}\u0000${country}\u0000${partition}`).digest('hex');
+}
+
+export function encodeCheckpoint(cp: Checkpoint): string {
+  return JSON.stringify(cp);
+}
+
+export function decodeCheckpoint(text: string | null | undefined): Checkpoint | null {
+  if (!text) return null;
+  try {
+    const x = JSON.parse(text) as Checkpoint;
+    return x && x.v === 1 ? x : null;
+  } catch {
+    return null;
+  }
+}

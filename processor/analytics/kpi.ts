@@ -1,0 +1,150 @@
+/**
+ * The window KPI aggregate as pure functions: `init`, `add`, `addLate`, `result`.
+ *
+ * Every field is a count, a sum in integer units or a set, so the result does not depend on
+ * the order events were added in: a replay in another interleaving of the four topics gives
+ * the same document. Revenue is summed in 1/10,000 of the currency unit (integers) because a
+ * floating-point sum depends on the order of its terms.
+ */
+import type { EnrichedEvent } from '../../contracts/event-schema.js';
+
+/** The fields of an enriched event the aggregations read. */
+export type KpiEvent = Pick<
+  EnrichedEvent,
+  | 'event_id'
+  | 'event_type'
+  | 'visitor_id'
+  | 'session_id'
+  | 'site_id'
+  | 'country'
+  | 'device_type'
+  | 'url'
+  | 'revenue'
+  | 'engagement_ms'
+>;
+
+export interface KpiAcc {
+  pageViews: number;
+  clicks: number;
+  addToCart: number;
+  purchases: number;
+  /** Revenue in 1/10,000 units. */
+  revenueUnits: number;
+  visitors: Set<string>;
+  visitorsCart: Set<string>;
+  visitorsBought: Set<string>;
+  sessions: Set<string>;
+  lateEvents: number;
+}
+
+export interface KpiResult {
+  page_views: number;
+  clicks: number;
+  add_to_cart: number;
+  purchases: number;
+  revenue: number;
+  unique_visitors: number;
+  visitors_added_to_cart: number;
+  visitors_purchased: number;
+  visitors_carted_and_purchased: number;
+  sessions: number;
+  /** visitors who bought / visitors (0 when there were no visitors). */
+  conversion_rate: number;
+  /** visitors who added to cart and bought / visitors who added to cart (0 when none added). */
+  cart_to_purchase_rate: number;
+  late_events: number;
+}
+
+export const REVENUE_SCALE = 10_000;
+
+export const toUnits = (amount: number | null | undefined): number =>
+  typeof amount === 'number' && Number.isFinite(amount) ? Math.round(amount * REVENUE_SCALE) : 0;
+
+/**
+ * A page_view carrying `engagement_ms` is the SDK's engagement report for a view already
+ * counted (see sdk/src/plugins/engagement.ts): it is activity, not a new view.
+ */
+export const isView = (e: Pick<KpiEvent, 'event_type' | 'engagement_ms'>): boolean =>
+  e.event_type === 'page_view' && (e.engagement_ms === null || e.engagement_ms === undefined);
+
+export function init(): KpiAcc {
+  return {
+    pageViews: 0,
+    clicks: 0,
+    addToCart: 0,
+    purchases: 0,
+    revenueUnits: 0,
+    visitors: new Set(),
+    visitorsCart: new Set(),
+    visitorsBought: new Set(),
+    sessions: new Set(),
+    lateEvents: 0,
+  };
+}
+
+/** Adds one (on-time) event. Mutates and returns `acc`, which the caller owns. */
+export function add(acc: KpiAcc, e: KpiEvent): KpiAcc {
+  switch (e.event_type) {
+    case 'page_view':
+      if (isView(e)) acc.pageViews++;
+      break;
+    case 'click':
+      acc.clicks++;
+      break;
+    case 'add_to_cart':
+      acc.addToCart++;
+      acc.visitorsCart.add(e.visitor_id);
+      break;
+    case 'purchase':
+      acc.purchases++;
+      acc.revenueUnits += toUnits(e.revenue);
+      acc.visitorsBought.add(e.visitor_id);
+      break;
+  }
+  acc.visitors.add(e.visitor_id);
+  acc.sessions.add(e.session_id);
+  return acc;
+}
+
+/** Counts an event that came after the watermark had passed it (not added to any count). */
+export function addLate(acc: KpiAcc): KpiAcc {
+  acc.lateEvents++;
+  return acc;
+}
+
+const ratio = (num: number, den: number) => (den === 0 ? 0 : num / den);
+
+export function result(acc: KpiAcc): KpiResult {
+  let cartedAndBought = 0;
+  for (const v of acc.visitorsCart) if (acc.visitorsBought.has(v)) cartedAndBought++;
+  return {
+    page_views: acc.pageViews,
+    clicks: acc.clicks,
+    add_to_cart: acc.addToCart,
+    purchases: acc.purchases,
+    revenue: acc.revenueUnits / REVENUE_SCALE,
+    unique_visitors: acc.visitors.size,
+    visitors_added_to_cart: acc.visitorsCart.size,
+    visitors_purchased: acc.visitorsBought.size,
+    visitors_carted_and_purchased: cartedAndBought,
+    sessions: acc.sessions.size,
+    conversion_rate: ratio(acc.visitorsBought.size, acc.visitors.size),
+    cart_to_purchase_rate: ratio(cartedAndBought, acc.visitorsCart.size),
+    late_events: acc.lateEvents,
+  };
+}
+
+/** The dimensions every window is cut by; `all` has the single value `all`. */
+export const DIMENSIONS = ['all', 'site', 'country', 'device'] as const;
+export type Dimension = (typeof DIMENSIONS)[number];
+
+export const UNKNOWN = 'unknown';
+
+export function dimensionValues(e: Pick<KpiEvent, 'site_id' | 'country' | 'device_type'>): [Dimension, string][] {
+  return [
+    ['all', 'all'],
+    ['site', e.site_id || UNKNOWN],
+    ['country', e.country || UNKNOWN],
+    ['device', e.device_type || UNKNOWN],
+  ];
+}

@@ -1,0 +1,214 @@
+/**
+ * Sessions and time on page, as pure functions.
+ *
+ * A session is every event carrying one `session_id` (the SDK starts a new id after 30 minutes
+ * without an event). Its document is a function of the SET of its events: start and end are the
+ * smallest and largest event times, entry and exit pages the first and last page view in
+ * (time, event id) order, so the arrival order of the four topics never changes it.
+ *
+ * Time on page (seed 000's aggregate, done correctly): the session's page views sorted by
+ * (time, event id); a view's time is the time until the next view of the same session. The last
+ * view of a session has no following view: its time is the sum of the `engagement_ms` reports the
+ * SDK's engagement plugin sent for that URL after it, if any; otherwise it is left out of the
+ * average (counted in `views_without_time`), because nothing says when the visitor left.
+ */
+import { isView, toUnits, REVENUE_SCALE, type KpiEvent } from './kpi.js';
+
+/** Total order of events inside a session: time, then event id. */
+export function before(aTs: number, aId: string, bTs: number, bId: string): boolean {
+  return aTs < bTs || (aTs === bTs && aId < bId);
+}
+
+export type SessionEvent = KpiEvent;
+
+interface Mark {
+  ts: number;
+  id: string;
+}
+interface PageMark extends Mark {
+  url: string;
+}
+
+export interface SessionAcc {
+  sessionId: string;
+  first: (Mark & { visitor_id: string; site_id: string | null; country: string | null; device_type: string | null }) | null;
+  start: number;
+  end: number;
+  events: number;
+  pages: number;
+  entry: PageMark | null;
+  exit: PageMark | null;
+  addedToCart: boolean;
+  purchased: boolean;
+  revenueUnits: number;
+}
+
+export interface SessionDoc {
+  session_id: string;
+  visitor_id: string;
+  site_id: string | null;
+  start: string;
+  end: string;
+  duration_ms: number;
+  pages: number;
+  events: number;
+  entry_page: string | null;
+  exit_page: string | null;
+  country: string | null;
+  device_type: string | null;
+  added_to_cart: boolean;
+  purchased: boolean;
+  revenue: number;
+  closed: boolean;
+}
+
+export function initSession(sessionId: string): SessionAcc {
+  return {
+    sessionId,
+    first: null,
+    start: Infinity,
+    end: -Infinity,
+    events: 0,
+    pages: 0,
+    entry: null,
+    exit: null,
+    addedToCart: false,
+    purchased: false,
+    revenueUnits: 0,
+  };
+}
+
+/** Adds one event at event time `ts` (epoch ms). Mutates and returns `acc`. */
+export function addToSession(acc: SessionAcc, e: SessionEvent, ts: number): SessionAcc {
+  acc.events++;
+  if (ts < acc.start) acc.start = ts;
+  if (ts > acc.end) acc.end = ts;
+  if (!acc.first || before(ts, e.event_id, acc.first.ts, acc.first.id)) {
+    acc.first = { ts, id: e.event_id, visitor_id: e.visitor_id, site_id: e.site_id, country: e.country, device_type: e.device_type };
+  }
+  if (isView(e)) {
+    acc.pages++;
+    if (!acc.entry || before(ts, e.event_id, acc.entry.ts, acc.entry.id)) acc.entry = { ts, id: e.event_id, url: e.url };
+    if (!acc.exit || before(acc.exit.ts, acc.exit.id, ts, e.event_id)) acc.exit = { ts, id: e.event_id, url: e.url };
+  } else if (e.event_type === 'add_to_cart') {
+    acc.addedToCart = true;
+  } else if (e.event_type === 'purchase') {
+    acc.purchased = true;
+    acc.revenueUnits += toUnits(e.revenue);
+  }
+  return acc;
+}
+
+export function sessionResult(acc: SessionAcc, closed: boolean): SessionDoc {
+  return {
+    session_id: acc.sessionId,
+    visitor_id: acc.first?.visitor_id ?? '',
+    site_id: acc.first?.site_id ?? null,
+    start: new Date(acc.start).toISOString(),
+    end: new Date(acc.end).toISOString(),
+    duration_ms: acc.end - acc.start,
+    pages: acc.pages,
+    events: acc.events,
+    entry_page: acc.entry?.url ?? null,
+    exit_page: acc.exit?.url ?? null,
+    country: acc.first?.country ?? null,
+    device_type: acc.first?.device_type ?? null,
+    added_to_cart: acc.addedToCart,
+    purchased: acc.purchased,
+    revenue: acc.revenueUnits / REVENUE_SCALE,
+    closed,
+  };
+}
+
+// ---------------------------------------------------------------------------
+// Time on page.
+
+export interface Visit {
+  ts: number;
+  id: string;
+  url: string;
+  country: string | null;
+}
+export interface VisitTime extends Visit {
+  /** Time on page in ms, or null when it cannot be known (last view, no engagement report). */
+  ms: number | null;
+}
+interface Report extends Mark {
+  url: string;
+  ms: number;
+}
+
+/** Reference definition over a whole session (any order): one entry per page view. */
+export function visitTimes(events: { ts: number; e: SessionEvent }[]): VisitTime[] {
+  const sorted = [...events].sort((a, b) => (before(a.ts, a.e.event_id, b.ts, b.e.event_id) ? -1 : before(b.ts, b.e.event_id, a.ts, a.e.event_id) ? 1 : 0));
+  const views = sorted.filter((x) => isView(x.e));
+  return views.map((v, i) => {
+    const visit = { ts: v.ts, id: v.e.event_id, url: v.e.url, country: v.e.country };
+    const next = views[i + 1];
+    if (next) return { ...visit, ms: next.ts - v.ts };
+    let engaged = 0;
+    for (const x of sorted) {
+      if (x.e.event_type === 'page_view' && !isView(x.e) && x.e.url === v.e.url && before(v.ts, v.e.event_id, x.ts, x.e.event_id)) engaged += x.e.engagement_ms ?? 0;
+    }
+    return { ...visit, ms: engaged > 0 ? engaged : null };
+  });
+}
+
+/**
+ * The same definition, computed incrementally while events arrive in any order within the
+ * allowed lateness. `finalize(wm)` settles every view whose successor is older than the
+ * watermark (no on-time event can fall between them any more); `close()` settles the rest when
+ * the session ends. The views handed out equal `visitTimes` over the whole session.
+ */
+export class VisitTracker {
+  /** Page views not settled yet, in (time, id) order. */
+  private pending: Visit[] = [];
+  /** The latest page view seen (settled or not). */
+  private latest: Mark | null = null;
+  /** Engagement reports after the latest view: only those can count for the last view. */
+  private reports: Report[] = [];
+
+  get unsettled(): readonly Visit[] {
+    return this.pending;
+  }
+
+  add(e: SessionEvent, ts: number): void {
+    if (isView(e)) {
+      const v: Visit = { ts, id: e.event_id, url: e.url, country: e.country };
+      let i = this.pending.length;
+      while (i > 0 && before(ts, e.event_id, this.pending[i - 1].ts, this.pending[i - 1].id)) i--;
+      this.pending.splice(i, 0, v);
+      if (!this.latest || before(this.latest.ts, this.latest.id, ts, e.event_id)) {
+        this.latest = { ts, id: e.event_id };
+        this.reports = this.reports.filter((r) => before(ts, e.event_id, r.ts, r.id));
+      }
+    } else if (e.event_type === 'page_view') {
+      if (!this.latest || before(this.latest.ts, this.latest.id, ts, e.event_id)) {
+        this.reports.push({ ts, id: e.event_id, url: e.url, ms: e.engagement_ms ?? 0 });
+      }
+    }
+  }
+
+  /** Settles every view followed by a view older than `watermark`. */
+  finalize(watermark: number): VisitTime[] {
+    const out: VisitTime[] = [];
+    while (this.pending.length >= 2 && this.pending[1].ts < watermark) {
+      const v = this.pending.shift()!;
+      out.push({ ...v, ms: this.pending[0].ts - v.ts });
+    }
+    return out;
+  }
+
+  /** The session is over: settles every remaining view. */
+  close(): VisitTime[] {
+    const out = this.finalize(Infinity);
+    const last = this.pending.shift();
+    if (last) {
+      let engaged = 0;
+      for (const r of this.reports) if (r.url === last.url && before(last.ts, last.id, r.ts, r.id)) engaged += r.ms;
+      out.push({ ...last, ms: engaged > 0 ? engaged : null });
+    }
+    this.reports = [];
+    return out;
+  }
+}

@@ -1,0 +1,61 @@
+/**
+ * Seed 000's aggregate, per window x URL x country, as pure functions: unique users, page
+ * views, clicks, and time on page from the session's consecutive page views (see session.ts).
+ * `avg_time_spent_ms` = total time / views whose time is known; views whose time cannot be
+ * known (the last view of a session without an engagement report) are counted in
+ * `views_without_time` and left out of the average.
+ */
+import { isView, type KpiEvent } from './kpi.js';
+
+export interface UrlAcc {
+  users: Set<string>;
+  pageViews: number;
+  clicks: number;
+  timeMs: number;
+  timeSamples: number;
+  viewsWithoutTime: number;
+}
+
+export interface UrlResult {
+  unique_users: number;
+  page_views: number;
+  clicks: number;
+  time_spent_ms: number;
+  time_spent_samples: number;
+  views_without_time: number;
+  avg_time_spent_ms: number | null;
+}
+
+export function initUrl(): UrlAcc {
+  return { users: new Set(), pageViews: 0, clicks: 0, timeMs: 0, timeSamples: 0, viewsWithoutTime: 0 };
+}
+
+/** Any on-time event on the URL: its visitor counts as a user; views and clicks are counted. */
+export function addUrlEvent(acc: UrlAcc, e: Pick<KpiEvent, 'event_type' | 'engagement_ms' | 'visitor_id'>): UrlAcc {
+  acc.users.add(e.visitor_id);
+  if (isView(e)) acc.pageViews++;
+  else if (e.event_type === 'click') acc.clicks++;
+  return acc;
+}
+
+/** A settled page view of this URL: its time on page, or null when unknown. */
+export function addUrlTime(acc: UrlAcc, ms: number | null): UrlAcc {
+  if (ms === null) acc.viewsWithoutTime++;
+  else {
+    acc.timeMs += ms;
+    acc.timeSamples++;
+  }
+  return acc;
+}
+
+export function urlResult(acc: UrlAcc): UrlResult {
+  return {
+    unique_users: acc.users.size,
+    page_views: acc.pageViews,
+    clicks: acc.clicks,
+    time_spent_ms: acc.timeMs,
+    time_spent_samples: acc.timeSamples,
+    views_without_time: acc.viewsWithoutTime,
+    avg_time_spent_ms: acc.timeSamples === 0 ? null : acc.timeMs / acc.timeSamples,
+  };
+}
