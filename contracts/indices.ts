@@ -64,10 +64,16 @@ export const kpiMappings = {
     unique_visitors: cnt,
     visitors_added_to_cart: cnt,
     visitors_purchased: cnt,
+    /** Visitors who added to cart and bought in the window: numerator of cart_to_purchase_rate. */
+    visitors_carted_and_purchased: cnt,
     sessions: cnt,
+    /** visitors_purchased / unique_visitors (global: sum both over partitions, then divide). */
     conversion_rate: num,
+    /** visitors_carted_and_purchased / visitors_added_to_cart. */
     cart_to_purchase_rate: num,
     late_events: cnt,
+    /** True once the watermark passed window_end: the values will not change any more. */
+    final: { type: 'boolean' },
     updated_at: date,
   },
 } as const;
@@ -84,8 +90,12 @@ export const urlStatsMappings = {
     page_views: cnt,
     clicks: cnt,
     time_spent_ms: cnt,
+    /** Page views whose time on page is known (followed by another view, or engagement reported). */
     time_spent_samples: cnt,
+    /** Last page views of sessions with no engagement report: left out of the average. */
+    views_without_time: cnt,
     avg_time_spent_ms: num,
+    final: { type: 'boolean' },
     updated_at: date,
   },
 } as const;
@@ -109,6 +119,7 @@ export const sessionMappings = {
     purchased: { type: 'boolean' },
     revenue: num,
     closed: { type: 'boolean' },
+    partition: cnt,
     updated_at: date,
   },
 } as const;
