@@ -37,7 +37,12 @@ export interface BaseClientEvent {
 
 export interface PageViewEvent extends BaseClientEvent {
   type: 'page_view';
-  /** Engagement time on the previous view, when the SDK's engagement plugin measured it. */
+  /**
+   * Set only on an engagement report from the SDK's engagement plugin (sdk/src/plugins/engagement.ts):
+   * such a page_view is NOT a new view. It reports the visible time spent on `url` since the previous
+   * report of the same view (reports add up), sent when the page is hidden or the SPA route changes.
+   * Views are page_view events without engagement_ms.
+   */
   engagement_ms?: number;
 }
 export interface ClickEvent extends BaseClientEvent {
