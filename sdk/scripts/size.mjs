@@ -74,10 +74,10 @@ for (const [name, what, code0, gated, pluginCode, external] of rows) {
   measured.push({ name, what, raw, gzip, brotli, gated: Boolean(gated) });
 }
 
-const pad = (s, n) => String(s).padEnd(n);
+const pad = (s, n) => String(s).padEnd(n - 1) + ' ';
 const lpad = (s, n) => String(s).padStart(n);
-console.log(`${pad('entry point', 30)}${pad('', 42)}${lpad('raw', 7)}${lpad('gzip', 7)}${lpad('brotli', 8)}`);
-for (const m of measured) console.log(`${pad(m.name, 30)}${pad(m.what, 42)}${lpad(m.raw, 7)}${lpad(m.gzip, 7)}${lpad(m.brotli, 8)}`);
+console.log(`${pad('entry point', 34)}${pad('', 42)}${lpad('raw', 7)}${lpad('gzip', 7)}${lpad('brotli', 8)}`);
+for (const m of measured) console.log(`${pad(m.name, 34)}${pad(m.what, 42)}${lpad(m.raw, 7)}${lpad(m.gzip, 7)}${lpad(m.brotli, 8)}`);
 
 mkdirSync(here('../dist'), { recursive: true });
 writeFileSync(here('../dist/size.json'), JSON.stringify({ budget: BUDGET, aim: AIM, entries: measured }, null, 2) + '\n');
