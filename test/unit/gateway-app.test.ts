@@ -1,30 +1,12 @@
 import { afterEach, describe, expect, test } from 'vitest';
-import { pino } from 'pino';
 import type { FastifyInstance } from 'fastify';
-import { buildApp } from '../../gateway/app.js';
-import type { EventProducer, OutRecord } from '../../gateway/event-producer.js';
+import { harness, type MemoryProducer } from './gateway-harness.js';
 import { addToCart, pageView, UA } from './fixtures.js';
-
-/** In-memory stand-in for Kafka (unit tests only; integration tests use the real broker). */
-class MemoryProducer implements EventProducer {
-  records: OutRecord[] = [];
-  available = true;
-  fail = false;
-  async send(records: OutRecord[]) {
-    if (this.fail) throw new Error('broker down');
-    this.records.push(...records);
-  }
-  isAvailable() {
-    return this.available;
-  }
-  async close() {}
-}
 
 let app: FastifyInstance;
 let kafka: MemoryProducer;
 async function build(config = {}) {
-  kafka = new MemoryProducer();
-  app = await buildApp({ producer: kafka, logger: pino({ level: 'silent' }), config });
+  ({ app, kafka } = await harness(config));
   return app;
 }
 afterEach(async () => app?.close());

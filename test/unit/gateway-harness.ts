@@ -14,17 +14,18 @@ export class MemoryProducer implements EventProducer {
   hold = false;
   sends = 0;
   closed = false;
-  private waiting: (() => void)[] = [];
+  private waiting: ((failed: boolean) => void)[] = [];
 
   async send(records: OutRecord[]) {
     this.sends++;
-    if (this.hold) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    if (this.hold && (await new Promise<boolean>((resolve) => this.waiting.push(resolve)))) throw new Error('broker down');
     if (this.fail) throw new Error('broker down');
     this.records.push(...records);
   }
-  release() {
+  /** Lets held sends go on; with `failHeld` they fail (the broker never took them). */
+  release(failHeld = false) {
     this.hold = false;
-    for (const w of this.waiting.splice(0)) w();
+    for (const w of this.waiting.splice(0)) w(failHeld);
   }
   isAvailable() {
     return this.available;

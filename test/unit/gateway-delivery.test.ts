@@ -1,0 +1,206 @@
+import { afterEach, describe, expect, test } from 'vitest';
+import { RecentIds } from '../../gateway/dedup.js';
+import { harness, postEvents, type Harness } from './gateway-harness.js';
+import { pageView, UA } from './fixtures.js';
+
+let h: Harness | undefined;
+afterEach(async () => {
+  h?.kafka.release();
+  await h?.app.close();
+  h = undefined;
+});
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('Kafka slow or down', () => {
+  test('a stalled broker: 503 with Retry-After after the produce timeout, not later', async () => {
+    h = await harness({ gatewayProduceTimeoutMs: 150, gatewayRetryAfterS: 3 });
+    h.kafka.hold = true;
+    const t0 = Date.now();
+    const res = await postEvents(h.app, { events: [pageView()] });
+    const took = Date.now() - t0;
+    expect(res.statusCode).toBe(503);
+    expect(res.headers['retry-after']).toBe('3');
+    expect(res.json().error.code).toBe('GW_ERR_KAFKA_UNAVAILABLE');
+    expect(took).toBeGreaterThanOrEqual(140);
+    expect(took).toBeLessThan(2000);
+  });
+
+  test('in-flight events are bounded: beyond GATEWAY_MAX_IN_FLIGHT requests get 503 at once', async () => {
+    h = await harness({ gatewayMaxInFlight: 5, gatewayProduceTimeoutMs: 5000 });
+    h.kafka.hold = true;
+    const first = postEvents(h.app, { events: [pageView(), pageView(), pageView()] });
+    await sleep(20);
+    const t0 = Date.now();
+    const second = await postEvents(h.app, { events: [pageView(), pageView(), pageView()] });
+    expect(second.statusCode).toBe(503);
+    expect(second.json().error.code).toBe('GW_ERR_OVERLOADED');
+    expect(second.headers['retry-after']).toBe('1');
+    expect(Date.now() - t0).toBeLessThan(500);
+    expect((await h.app.inject('/metrics')).body).toMatch(/gateway_events_in_flight 3/);
+    h.kafka.release();
+    expect((await first).statusCode).toBe(200);
+    expect((await h.app.inject('/metrics')).body).toMatch(/gateway_events_in_flight 0/);
+  });
+
+  test('an acknowledgement that comes after the 503 is remembered: the retry is a duplicate, not a second copy', async () => {
+    h = await harness({ gatewayProduceTimeoutMs: 100 });
+    const batch = { events: [pageView(), pageView()] };
+    h.kafka.hold = true;
+    expect((await postEvents(h.app, batch)).statusCode).toBe(503);
+    h.kafka.release(); // the stalled send completes after all
+    await sleep(10);
+    const retry = await postEvents(h.app, batch);
+    expect(retry.statusCode).toBe(200);
+    expect(retry.json()).toMatchObject({ accepted: 0, duplicate: 2 });
+    expect(h.kafka.records).toHaveLength(2);
+  });
+
+  test('a retry racing its original waits for it instead of producing twice', async () => {
+    h = await harness({ gatewayProduceTimeoutMs: 2000 });
+    const batch = { events: [pageView(), pageView()] };
+    h.kafka.hold = true;
+    const original = postEvents(h.app, batch);
+    await sleep(20);
+    const retry = postEvents(h.app, { events: [...batch.events, pageView()] });
+    await sleep(20);
+    h.kafka.release();
+    expect((await original).json()).toMatchObject({ accepted: 2 });
+    expect((await retry).json()).toMatchObject({ accepted: 1, duplicate: 2 });
+    expect(h.kafka.records).toHaveLength(3);
+  });
+
+  test('a retry racing an original that fails is produced', async () => {
+    h = await harness({ gatewayProduceTimeoutMs: 2000 });
+    const batch = { events: [pageView()] };
+    h.kafka.hold = true;
+    const original = postEvents(h.app, batch);
+    await sleep(20);
+    const retry = postEvents(h.app, batch);
+    await sleep(20);
+    h.kafka.release(true); // the original's send fails
+    expect((await original).statusCode).toBe(503);
+    expect((await retry).json()).toMatchObject({ accepted: 1, duplicate: 0 });
+    expect(h.kafka.records).toHaveLength(1);
+  });
+
+  test('graceful shutdown: close waits for in-flight sends, then disconnects the producer', async () => {
+    h = await harness({ gatewayProduceTimeoutMs: 5000 });
+    h.kafka.hold = true;
+    const pending = postEvents(h.app, { events: [pageView()] });
+    await sleep(20);
+    const closing = h.app.close();
+    await sleep(50);
+    expect(h.kafka.closed).toBe(false);
+    h.kafka.release();
+    await closing;
+    expect((await pending).statusCode).toBe(200);
+    expect(h.kafka.closed).toBe(true);
+    expect(h.kafka.records).toHaveLength(1);
+    h = undefined;
+  });
+});
+
+describe('dedup window', () => {
+  test('bounded in count: the oldest ids are forgotten first', () => {
+    const r = new RecentIds(3, 60_000);
+    for (const id of ['a', 'b', 'c', 'd']) r.add(id, 1000);
+    expect(r.size).toBe(3);
+    expect(r.has('a', 1000)).toBe(false);
+    expect(r.has('d', 1000)).toBe(true);
+  });
+  test('bounded in time: ids older than the window are forgotten', () => {
+    const r = new RecentIds(100, 1000);
+    r.add('a', 0);
+    expect(r.has('a', 999)).toBe(true);
+    expect(r.has('a', 1000)).toBe(false);
+    r.add('b', 5000); // adding evicts the expired
+    expect(r.size).toBe(1);
+  });
+  test('GATEWAY_DEDUP_WINDOW_S=0 disables it', async () => {
+    h = await harness({ gatewayDedupWindowS: 0 });
+    const batch = { events: [pageView()] };
+    await postEvents(h.app, batch);
+    expect((await postEvents(h.app, batch)).json()).toMatchObject({ accepted: 1 });
+  });
+  test('the same id twice in one batch: the second is a duplicate', async () => {
+    h = await harness();
+    const ev = pageView();
+    expect((await postEvents(h.app, { events: [ev, ev] })).json()).toMatchObject({ accepted: 1, duplicate: 1 });
+  });
+  test('a rejected event is not remembered: fixed and resent, it is accepted', async () => {
+    h = await harness();
+    const ev = pageView();
+    await postEvents(h.app, { events: [{ ...ev, ts: 'now' }] });
+    expect((await postEvents(h.app, { events: [ev] })).json()).toMatchObject({ accepted: 1 });
+  });
+});
+
+describe('BOT_POLICY', () => {
+  const fromBot = (h: Harness) => postEvents(h.app, { events: [pageView(), pageView()] }, { headers: { 'user-agent': UA.googlebot } });
+
+  test('flag (default): stored in the type topic with is_bot', async () => {
+    h = await harness();
+    expect((await fromBot(h)).json()).toMatchObject({ accepted: 2 });
+    expect(h.kafka.on('page_views').map((e) => [e.is_bot, e.device_type])).toEqual([
+      [true, 'bot'],
+      [true, 'bot'],
+    ]);
+  });
+
+  test('route: to the bots topic, never the type topic', async () => {
+    h = await harness({ botPolicy: 'route', topicPrefix: 'x_' });
+    expect((await fromBot(h)).json()).toMatchObject({ accepted: 2 });
+    expect(h.kafka.on('x_page_views')).toHaveLength(0);
+    expect(h.kafka.on('x_bots').map((e) => e.event_type)).toEqual(['page_view', 'page_view']);
+    await postEvents(h.app, { events: [pageView()] }, { headers: { 'user-agent': UA.iphone } });
+    expect(h.kafka.on('x_page_views')).toHaveLength(1);
+  });
+
+  test('drop: not stored, but reported per event and counted', async () => {
+    h = await harness({ botPolicy: 'drop' });
+    const res = await fromBot(h);
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toMatchObject({ accepted: 0, dropped: 2 });
+    expect(res.json().results[0]).toMatchObject({ status: 'dropped', code: 'GW_BOT_DROPPED' });
+    expect(h.kafka.records).toHaveLength(0);
+    const metrics = (await h.app.inject('/metrics')).body;
+    expect(metrics).toMatch(/gateway_events_dropped_total\{reason="bot"\} 2/);
+    expect(metrics).toMatch(/gateway_bot_events_total\{action="dropped"\} 2/);
+  });
+
+  test('invalid events from bots are still dead-lettered', async () => {
+    h = await harness({ botPolicy: 'drop' });
+    await postEvents(h.app, { events: [{ type: 'page_view' }] }, { headers: { 'user-agent': UA.googlebot } });
+    expect(h.kafka.on('events_dead_letter')).toHaveLength(1);
+  });
+});
+
+describe('observability', () => {
+  test('/metrics: requests by route and status for every route (errors and 404 too), latency histogram, Kafka state', async () => {
+    h = await harness();
+    await postEvents(h.app, { events: [pageView()] });
+    await postEvents(h.app, '{nope');
+    await h.app.inject('/nowhere');
+    await h.app.inject('/healthz');
+    const text = (await h.app.inject('/metrics')).body;
+    expect(text).toMatch(/gateway_requests_total\{route="\/v1\/events",method="POST",status="200"\} 1/);
+    expect(text).toMatch(/gateway_requests_total\{route="\/v1\/events",method="POST",status="400"\} 1/);
+    expect(text).toMatch(/gateway_requests_total\{route="unmatched",method="GET",status="404"\} 1/);
+    expect(text).toMatch(/gateway_requests_total\{route="\/healthz",method="GET",status="200"\} 1/);
+    expect(text).toMatch(/gateway_produce_seconds_bucket\{le="0.005",outcome="ack"\} \d/);
+    expect(text).toMatch(/gateway_dead_letters_total\{code="GW_ERR_MALFORMED_JSON"\} 1/);
+    expect(text).toMatch(/gateway_kafka_available 1/);
+    expect(text).toMatch(/gateway_events_in_flight 0/);
+  });
+
+  test('every answer carries its request id; a caller\'s x-request-id is kept and logged', async () => {
+    h = await harness({ gatewayProduceTimeoutMs: 50 });
+    h.kafka.hold = true;
+    const res = await postEvents(h.app, { events: [pageView()] }, { headers: { 'x-request-id': 'trace-abc' } });
+    expect(res.headers['x-request-id']).toBe('trace-abc');
+    expect(res.json().request_id).toBe('trace-abc');
+    expect(h.logs.some((l) => l.reqId === 'trace-abc' && l.level === 40)).toBe(true);
+    const other = await h.app.inject('/healthz');
+    expect(other.headers['x-request-id']).toBeTruthy();
+  });
+});
