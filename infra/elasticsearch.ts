@@ -1,0 +1,221 @@
+import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type { ElasticsearchDist } from './fetch.js';
+import { findJava } from './java.js';
+import { JvmProcess } from './jvm-process.js';
+import { assertPortsFree } from './ports.js';
+import { waitHealthy, type Service } from './service.js';
+
+export interface ElasticsearchNodeOptions {
+  /** Folder of this node: config, data, logs and tmp live under it. */
+  dir: string;
+  port: number;
+  transportPort: number;
+  /** JVM heap, e.g. 1g. */
+  heap: string;
+  startTimeoutMs: number;
+  log: (msg: string) => void;
+  /** Force running as `nobody` (normally only chosen when root runs Java 21+); for tests of that path. */
+  runAsNobody?: boolean;
+}
+
+const NOBODY = 65534;
+
+/**
+ * A real Elasticsearch 8 node (the integ-test-zip distribution from Maven Central), single-node
+ * discovery on 127.0.0.1, no security. It is started through the distribution's own launcher
+ * (org.elasticsearch.launcher.CliToolLauncher, what bin/elasticsearch runs), which builds the
+ * server JVM's options and forks it; the server JVM exits when the launcher dies.
+ *
+ * Running as root: Elasticsearch refuses to start when it can tell it runs as root, and it tells
+ * through its native access layer (JNA on Java 17-20). When we are root on Java < 21, the server
+ * JVM gets -Djna.nounpack=true: together with Elasticsearch's own -Djna.nosys=true, JNA finds no
+ * native library, Elasticsearch falls back to "native access not available" (the same path as a
+ * platform without JNA), logs that it cannot check for root, and starts. What is lost is only
+ * what native access gives: memory locking, the seccomp system-call filter and native zstd / vector
+ * code, none of which this single local node uses. On Java 21+ Elasticsearch uses the JDK's own
+ * foreign-function API instead, so there the node is run as user `nobody` (spawn uid/gid; no
+ * useradd needed) with its folder chowned to it.
+ */
+export class ElasticsearchNode implements Service {
+  readonly name = 'elasticsearch';
+  readonly url: string;
+  readonly logFile: string;
+  private proc: JvmProcess | undefined;
+  private healthy = false;
+  private readonly confDir: string;
+  private readonly dataDir: string;
+  private readonly logsDir: string;
+  private readonly tmpDir: string;
+
+  constructor(
+    private readonly dist: ElasticsearchDist,
+    private readonly opts: ElasticsearchNodeOptions,
+  ) {
+    this.url = `http://127.0.0.1:${opts.port}`;
+    this.confDir = path.join(opts.dir, 'config');
+    this.dataDir = path.join(opts.dir, 'data');
+    this.logsDir = path.join(opts.dir, 'logs');
+    this.tmpDir = path.join(opts.dir, 'tmp');
+    this.logFile = path.join(this.logsDir, 'console.log');
+  }
+
+  get running(): boolean {
+    return this.healthy && !!this.proc?.alive;
+  }
+
+  get pid(): number | undefined {
+    return this.proc?.alive ? this.proc.pid : undefined;
+  }
+
+  /** How this node deals with being started by root (see the class comment). */
+  rootMode(): 'not-root' | 'jna-disabled' | 'run-as-nobody' {
+    if (this.opts.runAsNobody) return 'run-as-nobody';
+    if (process.getuid?.() !== 0) return 'not-root';
+    return findJava().feature < 21 ? 'jna-disabled' : 'run-as-nobody';
+  }
+
+  async start(): Promise<void> {
+    if (this.proc?.alive) throw new Error('elasticsearch is already running');
+    const t0 = Date.now();
+    await assertPortsFree([
+      { port: this.opts.port, what: 'Elasticsearch HTTP', setting: 'ES_PORT' },
+      { port: this.opts.transportPort, what: 'Elasticsearch transport', setting: 'ES_TRANSPORT_PORT' },
+    ]);
+    const mode = this.rootMode();
+    this.writeConfig(mode);
+    const java = findJava();
+    const home = this.dist.home;
+    this.proc = new JvmProcess({
+      name: 'elasticsearch',
+      command: java.bin,
+      // What bin/elasticsearch-cli runs, minus the shell script and its separate Java version check.
+      args: [
+        '-Xms4m',
+        '-Xmx64m',
+        '-XX:+UseSerialGC',
+        '-Dcli.name=server',
+        `-Dcli.script=${path.join(home, 'bin', 'elasticsearch')}`,
+        '-Dcli.libs=lib/tools/server-cli',
+        `-Des.path.home=${home}`,
+        `-Des.path.conf=${this.confDir}`,
+        '-Des.distribution.type=zip',
+        '-Des.java.type=ES_JAVA_HOME',
+        '-cp',
+        [path.join(home, 'lib', '*'), path.join(home, 'lib', 'cli-launcher', '*')].join(path.delimiter),
+        'org.elasticsearch.launcher.CliToolLauncher',
+      ],
+      cwd: home,
+      env: {
+        ...process.env,
+        ES_HOME: home,
+        ES_PATH_CONF: this.confDir,
+        ES_JAVA_HOME: java.home,
+        ES_TMPDIR: this.tmpDir,
+        // Options belong in config/jvm.options.d (written below); a stray value would override the heap.
+        ES_JAVA_OPTS: '',
+        JAVA_TOOL_OPTIONS: '',
+        _JAVA_OPTIONS: '',
+      },
+      logFile: this.logFile,
+      ...(mode === 'run-as-nobody' ? { uid: NOBODY, gid: NOBODY } : {}),
+    });
+    this.proc.onUnexpectedExit = (e) => {
+      this.healthy = false;
+      this.opts.log(`elasticsearch exited unexpectedly (${e.signal ?? `exit code ${e.code}`}); log: ${this.logFile}`);
+    };
+    try {
+      await waitHealthy(this.proc, () => this.probe(), {
+        timeoutMs: this.opts.startTimeoutMs,
+        what: '_cluster/health yellow',
+      });
+    } catch (err) {
+      await this.proc.stop(5_000);
+      throw err;
+    }
+    this.healthy = true;
+    this.opts.log(
+      `elasticsearch ready on ${this.url} in ${((Date.now() - t0) / 1000).toFixed(1)} s (pid ${this.proc.pid}${mode === 'not-root' ? '' : `, root: ${mode}`})`,
+    );
+  }
+
+  async stop(): Promise<void> {
+    this.healthy = false;
+    await this.proc?.stop(30_000);
+  }
+
+  async kill(): Promise<void> {
+    this.healthy = false;
+    await this.proc?.kill();
+  }
+
+  private async probe(): Promise<boolean> {
+    const res = await fetch(`${this.url}/_cluster/health?wait_for_status=yellow&timeout=2s`, {
+      signal: AbortSignal.timeout(5_000),
+    });
+    if (!res.ok) throw new Error(`_cluster/health answered ${res.status}`);
+    const body = (await res.json()) as { status?: string };
+    return body.status === 'yellow' || body.status === 'green';
+  }
+
+  private writeConfig(mode: ReturnType<ElasticsearchNode['rootMode']>): void {
+    for (const dir of [this.confDir, path.join(this.confDir, 'jvm.options.d'), this.dataDir, this.logsDir, this.tmpDir]) {
+      mkdirSync(dir, { recursive: true });
+    }
+    const settings: Record<string, string | number | boolean> = {
+      'cluster.name': 'clickstream-local',
+      'node.name': 'node-1',
+      'discovery.type': 'single-node',
+      'network.host': '127.0.0.1',
+      'http.port': this.opts.port,
+      'transport.port': this.opts.transportPort,
+      'path.data': this.dataDir,
+      'path.logs': this.logsDir,
+      // A shared development machine's disk must not turn indices read-only.
+      'cluster.routing.allocation.disk.threshold_enabled': false,
+      // Tests delete indices by wildcard.
+      'action.destructive_requires_name': false,
+      // Loopback only, for local development and tests: no TLS, no users.
+      'xpack.security.enabled': false,
+    };
+    writeFileSync(
+      path.join(this.confDir, 'elasticsearch.yml'),
+      `# Written by infra/elasticsearch.ts at every start; edit that file instead.\n${Object.entries(settings)
+        .map(([k, v]) => `${k}: ${typeof v === 'string' ? JSON.stringify(v) : v}`)
+        .join('\n')}\n`,
+    );
+    // The distribution's jvm.options, with the files it writes moved from ES_HOME into our logs folder.
+    const distConf = path.join(this.dist.home, 'config');
+    const jvmOptions = readFileSync(path.join(distConf, 'jvm.options'), 'utf8')
+      .replace(/file=(?:logs\/)?gc\.log/g, `file=${path.join(this.logsDir, 'gc.log')}`)
+      .replace(/filecount=\d+,filesize=\d+m/g, 'filecount=4,filesize=16m')
+      .replace(/-XX:ErrorFile=(?:logs\/)?hs_err/g, `-XX:ErrorFile=${this.logsDir}/hs_err`)
+      // A 1 GB heap dump per out-of-memory is not wanted on a development machine.
+      .replace(/^-XX:\+HeapDumpOnOutOfMemoryError$/m, '');
+    writeFileSync(path.join(this.confDir, 'jvm.options'), jvmOptions);
+    writeFileSync(
+      path.join(this.confDir, 'jvm.options.d', 'infra.options'),
+      [
+        `-Xms${this.opts.heap}`,
+        `-Xmx${this.opts.heap}`,
+        // The launcher asks for the whole heap to be touched at start: slower to start, and the full
+        // heap resident at once on a machine shared with the other services and tests.
+        '-XX:-AlwaysPreTouch',
+        ...(mode === 'jna-disabled' ? ['-Djna.nounpack=true'] : []),
+        '',
+      ].join('\n'),
+    );
+    const log4j = path.join(this.confDir, 'log4j2.properties');
+    if (!existsSync(log4j)) writeFileSync(log4j, readFileSync(path.join(distConf, 'log4j2.properties')));
+    if (mode === 'run-as-nobody') chownTree(this.opts.dir, NOBODY, NOBODY);
+  }
+}
+
+function chownTree(dir: string, uid: number, gid: number): void {
+  chownSync(dir, uid, gid);
+  for (const entry of readdirSync(dir)) {
+    const p = path.join(dir, entry);
+    if (statSync(p).isDirectory()) chownTree(p, uid, gid);
+    else chownSync(p, uid, gid);
+  }
+}

@@ -1,0 +1,208 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { Kafka, logLevel } from 'kafkajs';
+import type { KafkaDist } from './fetch.js';
+import { findJava } from './java.js';
+import { JvmProcess, tailFile } from './jvm-process.js';
+import { assertPortsFree } from './ports.js';
+import { StartError, waitHealthy, type Service } from './service.js';
+
+export interface KafkaBrokerOptions {
+  /** Folder of this broker: config, log and data (log.dirs) live under it. */
+  dir: string;
+  port: number;
+  controllerPort: number;
+  /** JVM heap, e.g. 512m. */
+  heap: string;
+  /** num.partitions for topics created without an explicit count. */
+  defaultPartitions: number;
+  startTimeoutMs: number;
+  log: (msg: string) => void;
+}
+
+/**
+ * A real Apache Kafka broker in KRaft combined mode (broker and controller in one JVM, no
+ * ZooKeeper), bound to 127.0.0.1, run straight from the jars Maven fetched (main class kafka.Kafka).
+ */
+export class KafkaBroker implements Service {
+  readonly name = 'kafka';
+  readonly brokers: string[];
+  readonly logFile: string;
+  private readonly configFile: string;
+  private readonly log4jFile: string;
+  private readonly dataDir: string;
+  private proc: JvmProcess | undefined;
+  private healthy = false;
+
+  constructor(
+    private readonly dist: KafkaDist,
+    private readonly opts: KafkaBrokerOptions,
+  ) {
+    this.brokers = [`127.0.0.1:${opts.port}`];
+    this.logFile = path.join(opts.dir, 'kafka.log');
+    this.configFile = path.join(opts.dir, 'server.properties');
+    this.log4jFile = path.join(opts.dir, 'log4j.properties');
+    this.dataDir = path.join(opts.dir, 'data');
+  }
+
+  get running(): boolean {
+    return this.healthy && !!this.proc?.alive;
+  }
+
+  get pid(): number | undefined {
+    return this.proc?.alive ? this.proc.pid : undefined;
+  }
+
+  async start(): Promise<void> {
+    if (this.proc?.alive) throw new Error('kafka is already running');
+    const t0 = Date.now();
+    const { port, controllerPort } = this.opts;
+    await assertPortsFree([
+      { port, what: 'Kafka', setting: 'KAFKA_PORT' },
+      { port: controllerPort, what: 'Kafka controller', setting: 'KAFKA_CONTROLLER_PORT' },
+    ]);
+    this.writeConfig();
+    if (!existsSync(path.join(this.dataDir, 'meta.properties'))) await this.format();
+    this.proc = this.spawn(['kafka.Kafka', this.configFile]);
+    this.proc.onUnexpectedExit = (e) => {
+      this.healthy = false;
+      this.opts.log(`kafka exited unexpectedly (${e.signal ?? `exit code ${e.code}`}); log: ${this.logFile}`);
+    };
+    try {
+      await waitHealthy(this.proc, () => this.probe(), { timeoutMs: this.opts.startTimeoutMs, what: 'metadata request' });
+    } catch (err) {
+      await this.proc.stop(5_000);
+      throw err;
+    }
+    this.healthy = true;
+    this.opts.log(`kafka ready on ${this.brokers.join(',')} in ${((Date.now() - t0) / 1000).toFixed(1)} s (pid ${this.proc.pid})`);
+  }
+
+  async stop(): Promise<void> {
+    this.healthy = false;
+    await this.proc?.stop(30_000);
+  }
+
+  async kill(): Promise<void> {
+    this.healthy = false;
+    await this.proc?.kill();
+  }
+
+  /** A metadata request that lists this broker: it is up, registered with its controller and unfenced. */
+  private async probe(): Promise<boolean> {
+    const admin = new Kafka({
+      clientId: 'infra-health',
+      brokers: this.brokers,
+      logLevel: logLevel.NOTHING,
+      connectionTimeout: 1_000,
+      requestTimeout: 2_000,
+      retry: { retries: 0 },
+    }).admin();
+    try {
+      await admin.connect();
+      const cluster = await admin.describeCluster();
+      return cluster.brokers.length > 0 && cluster.controller !== null;
+    } finally {
+      await admin.disconnect().catch(() => {});
+    }
+  }
+
+  private writeConfig(): void {
+    const { port, controllerPort, defaultPartitions } = this.opts;
+    mkdirSync(this.dataDir, { recursive: true });
+    const props: Record<string, string | number | boolean> = {
+      'process.roles': 'broker,controller',
+      'node.id': 1,
+      'controller.quorum.voters': `1@127.0.0.1:${controllerPort}`,
+      listeners: `PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort}`,
+      'advertised.listeners': `PLAINTEXT://127.0.0.1:${port}`,
+      'controller.listener.names': 'CONTROLLER',
+      'inter.broker.listener.name': 'PLAINTEXT',
+      'listener.security.protocol.map': 'CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT',
+      'log.dirs': this.dataDir,
+      'num.partitions': defaultPartitions,
+      'default.replication.factor': 1,
+      'min.insync.replicas': 1,
+      'offsets.topic.replication.factor': 1,
+      // 50 by default: fewer makes the first consumer group of a fresh broker join faster.
+      'offsets.topic.num.partitions': 10,
+      'transaction.state.log.replication.factor': 1,
+      'transaction.state.log.min.isr': 1,
+      'group.initial.rebalance.delay.ms': 0,
+      // After a crash the restarted broker cannot register until its old session expires
+      // (9 s by default): a shorter session makes kill-and-restart tests quicker. Heartbeats are
+      // local, so 8 of them per session leaves a wide margin.
+      'broker.session.timeout.ms': 4_000,
+      'broker.heartbeat.interval.ms': 500,
+      'auto.create.topics.enable': false,
+      'delete.topic.enable': true,
+      'log.retention.hours': 168,
+    };
+    writeFileSync(
+      this.configFile,
+      `# Written by infra/kafka.ts at every start; edit that file instead.\n${Object.entries(props)
+        .map(([k, v]) => `${k}=${v}`)
+        .join('\n')}\n`,
+    );
+    writeFileSync(
+      this.log4jFile,
+      [
+        'log4j.rootLogger=INFO, stdout',
+        'log4j.appender.stdout=org.apache.log4j.ConsoleAppender',
+        'log4j.appender.stdout.layout=org.apache.log4j.PatternLayout',
+        'log4j.appender.stdout.layout.ConversionPattern=[%d] %p %m (%c)%n',
+        'log4j.logger.kafka.request.logger=WARN',
+        'log4j.logger.state.change.logger=WARN',
+        'log4j.logger.kafka.log.LogCleaner=WARN',
+        'log4j.logger.org.apache.kafka.storage.internals.log=WARN',
+        'log4j.logger.kafka.log=WARN',
+        'log4j.logger.org.apache.kafka.clients=WARN',
+        '',
+      ].join('\n'),
+    );
+  }
+
+  /** Formats the KRaft log dir once (only when it has no meta.properties). */
+  private async format(): Promise<void> {
+    const t0 = Date.now();
+    // A Kafka cluster id is 16 random bytes in URL-safe base64 without padding.
+    const clusterId = randomBytes(16).toString('base64url');
+    const proc = this.spawn(['kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', this.configFile, '--ignore-formatted'], '128m');
+    const exit = await proc.exited;
+    if (exit.code !== 0) {
+      throw new StartError(
+        `formatting Kafka storage in ${this.dataDir} failed (${exit.signal ?? `exit code ${exit.code}`}).\n--- last lines of ${this.logFile} ---\n${tailFile(this.logFile)}`,
+      );
+    }
+    this.opts.log(`kafka storage formatted in ${((Date.now() - t0) / 1000).toFixed(1)} s (cluster id ${clusterId})`);
+  }
+
+  private spawn(mainAndArgs: string[], heap = this.opts.heap): JvmProcess {
+    const java = findJava();
+    const jvm = [
+      `-Xms${heap}`,
+      `-Xmx${heap}`,
+      // The flags of Kafka's own kafka-run-class.sh / kafka-server-start.sh.
+      '-server',
+      '-XX:+UseG1GC',
+      '-XX:MaxGCPauseMillis=20',
+      '-XX:InitiatingHeapOccupancyPercent=35',
+      '-XX:+ExplicitGCInvokesConcurrent',
+      '-XX:MaxInlineLevel=15',
+      '-XX:+ExitOnOutOfMemoryError',
+      '-Djava.awt.headless=true',
+      `-Dlog4j.configuration=file:${this.log4jFile}`,
+      `-Dkafka.logs.dir=${this.opts.dir}`,
+      '-cp',
+      this.dist.classpath.join(path.delimiter),
+    ];
+    return new JvmProcess({
+      name: 'kafka',
+      command: java.bin,
+      args: [...jvm, ...mainAndArgs],
+      cwd: this.opts.dir,
+      logFile: this.logFile,
+    });
+  }
+}

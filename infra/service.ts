@@ -1,0 +1,54 @@
+import { tailFile, type JvmProcess } from './jvm-process.js';
+
+/** One local JVM service (Kafka broker or Elasticsearch node) that can be stopped and started again on the same data. */
+export interface Service {
+  readonly name: string;
+  /** True between a successful start() and stop()/kill() (or an unexpected exit). */
+  readonly running: boolean;
+  readonly pid: number | undefined;
+  /** Where the JVM's output goes; its tail is quoted when the service fails to start. */
+  readonly logFile: string;
+  /** Starts the JVM on the existing data and resolves once it answers health checks. */
+  start(): Promise<void>;
+  /** SIGTERM, wait, SIGKILL; resolves once the JVM is gone. */
+  stop(): Promise<void>;
+  /** SIGKILL, like a crash. */
+  kill(): Promise<void>;
+}
+
+export class StartError extends Error {}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Polls `probe` until it resolves true. Fails fast when the JVM exits, and after `timeoutMs` with
+ * the last error seen and the tail of the service's log.
+ */
+export async function waitHealthy(
+  proc: JvmProcess,
+  probe: () => Promise<boolean>,
+  { timeoutMs, intervalMs = 250, what }: { timeoutMs: number; intervalMs?: number; what: string },
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError = '';
+  for (;;) {
+    if (!proc.alive) {
+      const e = proc.exit!;
+      throw new StartError(
+        `${proc.name} exited while starting (${e.signal ?? `exit code ${e.code}`}).\n--- last lines of ${proc.logFile} ---\n${tailFile(proc.logFile)}`,
+      );
+    }
+    try {
+      if (await probe()) return;
+    } catch (err) {
+      lastError = err instanceof Error ? err.message : String(err);
+    }
+    if (Date.now() >= deadline) {
+      throw new StartError(
+        `${proc.name} was not healthy (${what}) after ${Math.round(timeoutMs / 1000)} s (START_TIMEOUT_S)` +
+          `${lastError ? `; last error: ${lastError}` : ''}.\n--- last lines of ${proc.logFile} ---\n${tailFile(proc.logFile)}`,
+      );
+    }
+    await sleep(intervalMs);
+  }
+}
