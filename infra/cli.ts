@@ -26,7 +26,7 @@ async function main(command: string): Promise<void> {
         ensureTopics(cfg.kafkaBrokers, { log }),
         installTemplates(cfg.esUrl, cfg.esIndexPrefix, { log }),
       ]);
-      log(`topics on ${cfg.kafkaBrokers.join(',')}: ${topics.topics.map((t) => `${t.topic} (${t.partitions})`).join(', ')}`);
+      log(`topics on ${cfg.kafkaBrokers.join(',')}: ${topics.topics.map((t) => `${t.topic} (${t.partitions})`).sort().join(', ')}`);
       log(`index templates on ${cfg.esUrl}: ${templates.join(', ')}`);
       return;
     }
@@ -54,7 +54,7 @@ async function main(command: string): Promise<void> {
       console.log(`
   Kafka           ${services.kafkaBrokers.join(',')}   (KRaft, pid ${services.kafka.pid}, log ${services.kafka.logFile})
   Elasticsearch   ${services.esUrl}   (pid ${services.elasticsearch.pid}, log ${services.elasticsearch.logFile})
-  Topics          ${services.topics.join(', ')}
+  Topics          ${[...services.topics].sort().join(', ')}
   Index templates ${services.templates.join(', ')}
   Data            ${services.dataDir}
 
