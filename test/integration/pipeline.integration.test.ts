@@ -43,6 +43,13 @@ function events(n: number, seed: number): ClientEvent[] {
   return out.slice(0, n);
 }
 
+/** A gateway answers 503 until its producer has connected; wait for /readyz like a load balancer would. */
+async function listenReady(app: FastifyInstance): Promise<string> {
+  const base = await app.listen({ host: '127.0.0.1', port: 0 });
+  await waitFor(async () => (await fetch(`${base}/readyz`)).status === 200, 'gateway ready', 30_000);
+  return base;
+}
+
 async function post(base: string, body: unknown, headers: Record<string, string> = {}) {
   const res = await fetch(`${base}/v1/events?site=it`, {
     method: 'POST',
@@ -62,7 +69,7 @@ describe('gateway -> Kafka -> processor -> Elasticsearch', () => {
   beforeAll(async () => {
     cfg = await isolatedConfig();
     app = await buildApp({ config: cfg, logger: pino({ level: 'warn' }) });
-    base = await app.listen({ host: '127.0.0.1', port: 0 });
+    base = await listenReady(app);
     processor = await startProcessor(cfg);
     es = esFromConfig({ esUrl, esUsername: '', esPassword: '', esApiKey: '' });
   });
@@ -167,7 +174,7 @@ describe('processor killed with SIGKILL mid-stream', () => {
   test('after a restart every event is in Elasticsearch exactly once', async () => {
     const cfg = await isolatedConfig();
     const app = await buildApp({ config: cfg, logger: pino({ level: 'warn' }) });
-    const base = await app.listen({ host: '127.0.0.1', port: 0 });
+    const base = await listenReady(app);
     const es = esFromConfig({ esUrl, esUsername: '', esPassword: '', esApiKey: '' });
     const pattern = `${cfg.esIndexPrefix}-events-*`;
     try {
