@@ -1,9 +1,10 @@
-import type { Consumer, EachBatchPayload, Kafka, Producer } from 'kafkajs';
+import type { Admin, Consumer, EachBatchPayload, Kafka, Producer } from 'kafkajs';
 import type { Logger } from 'pino';
 import type { Config } from '../contracts/config.js';
 import type { DeadLetter, EnrichedEvent } from '../contracts/event-schema.js';
 import { DEAD_LETTER_TOPIC, EVENT_TOPICS } from '../contracts/topics.js';
-import type { Sink } from './sink.js';
+import { CoPartitionedAssigner } from './assigner.js';
+import type { AssignedPartition, Sink } from './sink.js';
 import type { ProcessorMetrics } from './metrics.js';
 
 export interface RunnerOptions {
@@ -14,6 +15,8 @@ export interface RunnerOptions {
   metrics: ProcessorMetrics;
   /** Refused records collected during a batch; sent to the dead-letter topic before the commit. */
   deadLetters: DeadLetterBuffer;
+  /** How often log end offsets are read (lag, idle partitions). */
+  offsetsPollMs?: number;
 }
 
 export class DeadLetterBuffer {
@@ -32,63 +35,195 @@ export class DeadLetterBuffer {
     this.items = [];
     return out;
   }
+  /** Puts back records a failed flush could not send. */
+  restore(items: DeadLetter[]): void {
+    this.items = [...items, ...this.items];
+  }
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Runs one async section at a time: batches, flushes, rebalances and offset polls never interleave. */
+class Mutex {
+  private tail: Promise<unknown> = Promise.resolve();
+  run<T>(f: () => Promise<T>): Promise<T> {
+    const next = this.tail.then(f, f);
+    this.tail = next.catch(() => undefined);
+    return next;
+  }
+}
+
+interface PartitionState {
+  topic: string;
+  partition: number;
+  /** Next offset to hand to the sinks; null until the first event (fresh group). */
+  next: bigint | null;
+  committed: string | null;
+  committedMeta: string | null;
+  high: bigint | null;
+}
+
+const key = (topic: string, partition: number) => `${topic}\u0000${partition}`;
+
 /**
- * The processor's consumer loop: for each fetched batch of one partition, every event goes to
- * every sink, then every sink is flushed, and only then is the offset committed. A flush that
- * fails is retried with backoff while the partition stays paused behind it, so nothing is
- * skipped and nothing is committed before it is durable.
+ * The processor's consumer loop.
+ *
+ * - The four event topics' partition p go to one instance together (CoPartitionedAssigner).
+ * - Before the first event of a newly assigned partition p, every sink gets the committed
+ *   offsets of the four topic-partitions and the checkpoint it stored with them.
+ * - Every event goes to every sink in offset order. Every PROCESSOR_FLUSH_INTERVAL_MS (or
+ *   PROCESSOR_BATCH_SIZE events) every sink is flushed; a failed flush is retried with backoff
+ *   while consumption waits behind it (backpressure), and only after every sink has flushed are
+ *   offsets committed: for each topic-partition the smallest `committableOffset` of all sinks,
+ *   with every sink's checkpoint in the commit's metadata.
+ * - After a rebalance Kafka hands back partitions from their committed offset, which may be far
+ *   behind what this instance already holds in memory: events below the partition's `next`
+ *   offset are skipped, so no sink sees an event twice in one lifetime.
  */
 export async function startConsumer(opts: RunnerOptions): Promise<{ consumer: Consumer; stop: () => Promise<void> }> {
   const { config, kafka, sinks, log, metrics, deadLetters } = opts;
   const consumer = kafka.consumer({
     groupId: config.processorGroupId,
+    partitionAssigners: [CoPartitionedAssigner],
     sessionTimeout: 30_000,
     heartbeatInterval: 3_000,
-    maxBytesPerPartition: 2 * 1024 * 1024,
+    maxBytesPerPartition: 1024 * 1024,
+    maxWaitTimeInMs: 100,
     retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 300, maxRetryTime: 5_000 },
   });
   const producer: Producer = kafka.producer({ idempotent: true, allowAutoTopicCreation: false });
-  await producer.connect();
-  await consumer.connect();
+  const admin: Admin = kafka.admin();
+  await Promise.all([producer.connect(), consumer.connect(), admin.connect()]);
   const topics = EVENT_TOPICS.map((t) => config.topicPrefix + t);
   // A new group starts from the beginning: events produced before the first processor ran still count.
   await consumer.subscribe({ topics, fromBeginning: true });
 
+  const mutex = new Mutex();
+  const parts = new Map<string, PartitionState>();
+  let owned = new Set<string>();
+  let sinceFlush = 0;
+  let lastFlush = performance.now();
+  let stopping = false;
+
   consumer.on(consumer.events.GROUP_JOIN, (e) => {
-    log.info({ assignment: e.payload.memberAssignment }, 'partitions assigned');
+    const assignment = e.payload.memberAssignment as Record<string, number[]>;
+    const next = new Set<string>();
+    for (const [topic, ps] of Object.entries(assignment)) for (const p of ps) next.add(key(topic, p));
+    log.info({ assignment }, 'partitions assigned');
+    void mutex.run(async () => {
+      for (const [k, st] of parts) {
+        if (next.has(k)) continue;
+        for (const sink of sinks) sink.revoke?.(st.topic, st.partition);
+        parts.delete(k);
+        metrics.lag.remove({ topic: st.topic, partition: String(st.partition) });
+      }
+      owned = next;
+    });
   });
 
-  const flushAll = async (payload: EachBatchPayload): Promise<boolean> => {
+  /** Hands the sinks the committed offsets and checkpoints of partition number p (all topics). */
+  const initPartition = async (partition: number): Promise<void> => {
+    const missing = topics.filter((t) => owned.has(key(t, partition)) && !parts.has(key(t, partition)));
+    if (missing.length === 0) return;
+    const fetched = await admin.fetchOffsets({ groupId: config.processorGroupId, topics: missing });
+    const assigned: { topic: string; partition: number; committed: string | null; meta: string | null }[] = [];
+    for (const { topic, partitions } of fetched) {
+      const p = partitions.find((x) => x.partition === partition);
+      const committed = p && p.offset !== '-1' ? p.offset : null;
+      assigned.push({ topic, partition, committed, meta: p?.metadata ?? null });
+    }
+    for (const sink of sinks) {
+      if (!sink.assign) continue;
+      const list: AssignedPartition[] = assigned.map((a) => ({ topic: a.topic, partition: a.partition, committed: a.committed, checkpoint: checkpointOf(a.meta, sink.name) }));
+      await sink.assign(list);
+    }
+    for (const a of assigned) {
+      parts.set(key(a.topic, partition), { topic: a.topic, partition, next: a.committed === null ? null : BigInt(a.committed), committed: a.committed, committedMeta: a.meta, high: null });
+    }
+    log.info({ partition, topics: assigned.map((a) => `${a.topic}@${a.committed ?? 'start'}`) }, 'partition state restored from the committed offsets');
+  };
+
+  const flushSinks = async () => {
+    const started = performance.now();
+    for (const sink of sinks) await sink.flush();
+    const dead = deadLetters.take();
+    if (dead.length) {
+      try {
+        await producer.send({
+          topic: config.topicPrefix + DEAD_LETTER_TOPIC,
+          acks: -1,
+          messages: dead.map((d) => ({ key: 'processor', value: JSON.stringify(d) })),
+        });
+      } catch (err) {
+        deadLetters.restore(dead);
+        throw err;
+      }
+      metrics.deadLettered.inc(dead.length);
+    }
+    metrics.flushSeconds.observe((performance.now() - started) / 1000);
+  };
+
+  const commit = async () => {
+    const list: { topic: string; partition: number; offset: string; metadata: string }[] = [];
+    for (const st of parts.values()) {
+      let offset = st.next ?? (st.committed === null ? null : BigInt(st.committed));
+      if (offset === null) continue;
+      for (const sink of sinks) {
+        const held = sink.committableOffset?.(st.topic, st.partition);
+        if (held !== undefined && BigInt(held) < offset) offset = BigInt(held);
+      }
+      const meta: Record<string, string> = {};
+      for (const sink of sinks) {
+        const cp = sink.checkpoint?.(st.topic, st.partition, offset.toString());
+        if (cp !== undefined) meta[sink.name] = cp;
+      }
+      const metadata = JSON.stringify(meta);
+      if (offset.toString() === st.committed && metadata === st.committedMeta) continue;
+      list.push({ topic: st.topic, partition: st.partition, offset: offset.toString(), metadata });
+    }
+    if (list.length === 0) return;
+    try {
+      await consumer.commitOffsets(list);
+    } catch (err) {
+      // A rebalance is under way: the next owner replays from the last commit, nothing is lost.
+      log.warn({ err: (err as Error).message }, 'offset commit failed; will retry at the next flush');
+      return;
+    }
+    for (const c of list) {
+      const st = parts.get(key(c.topic, c.partition));
+      if (!st) continue;
+      st.committed = c.offset;
+      st.committedMeta = c.metadata;
+      for (const sink of sinks) sink.committed?.(c.topic, c.partition, c.offset);
+    }
+    metrics.commits.inc(list.length);
+  };
+
+  /** Flush every sink (retrying with backoff while `payload` is current), then commit. */
+  const flushAndCommit = async (payload?: EachBatchPayload): Promise<boolean> => {
     let delay = 200;
     for (;;) {
       try {
-        const started = performance.now();
-        for (const sink of sinks) await sink.flush();
-        const dead = deadLetters.take();
-        if (dead.length) {
-          await producer.send({
-            topic: config.topicPrefix + DEAD_LETTER_TOPIC,
-            acks: -1,
-            messages: dead.map((d) => ({ key: 'processor', value: JSON.stringify(d) })),
-          });
-          metrics.deadLettered.inc(dead.length);
-        }
-        metrics.flushSeconds.observe((performance.now() - started) / 1000);
-        return true;
+        await flushSinks();
+        break;
       } catch (err) {
         metrics.flushErrors.inc();
-        log.warn({ err: (err as Error).message, retryInMs: delay }, 'flush failed; holding this partition and retrying');
-        if (!payload.isRunning() || payload.isStale()) return false;
+        log.warn({ err: (err as Error).message, retryInMs: delay }, 'flush failed; holding consumption and retrying');
+        if (!payload || !payload.isRunning() || payload.isStale() || stopping) return false;
+        metrics.backpressure.set(1);
         await sleep(delay);
-        delay = Math.min(delay * 2, 5_000);
+        delay = Math.min(delay * 2, 10_000);
         await payload.heartbeat().catch(() => undefined);
       }
     }
+    metrics.backpressure.set(0);
+    sinceFlush = 0;
+    lastFlush = performance.now();
+    await commit();
+    return true;
   };
+
+  const due = () => sinceFlush >= config.processorBatchSize || performance.now() - lastFlush >= config.processorFlushIntervalMs;
 
   await consumer.run({
     autoCommit: false,
@@ -97,43 +232,115 @@ export async function startConsumer(opts: RunnerOptions): Promise<{ consumer: Co
     eachBatch: async (payload) => {
       const { batch } = payload;
       if (batch.messages.length === 0) return;
-      for (const m of batch.messages) {
-        let ev: EnrichedEvent | null = null;
-        try {
-          ev = JSON.parse(m.value?.toString('utf8') ?? '') as EnrichedEvent;
-        } catch {
-          // fall through
+      const processed = await mutex.run(async () => {
+        if (!payload.isRunning() || payload.isStale()) return false;
+        const k = key(batch.topic, batch.partition);
+        if (!owned.has(k)) return false;
+        if (!parts.has(k)) await initPartition(batch.partition);
+        const st = parts.get(k);
+        if (!st) return false;
+        let added = 0;
+        for (const m of batch.messages) {
+          const off = BigInt(m.offset);
+          if (st.next !== null && off < st.next) continue;
+          st.next = off + 1n;
+          let ev: EnrichedEvent | null = null;
+          try {
+            ev = JSON.parse(m.value?.toString('utf8') ?? '') as EnrichedEvent;
+          } catch {
+            // fall through
+          }
+          if (!ev || typeof ev.event_id !== 'string' || typeof ev.timestamp !== 'string' || typeof ev.event_type !== 'string') {
+            deadLetters.push(`processor could not read ${batch.topic}/${batch.partition}@${m.offset}`, 'PR_ERR_UNREADABLE', m.value?.toString('utf8') ?? null);
+            continue;
+          }
+          const position = { topic: batch.topic, partition: batch.partition, offset: m.offset };
+          for (const sink of sinks) await sink.add(ev, position);
+          added++;
         }
-        if (!ev || typeof ev.event_id !== 'string' || typeof ev.timestamp !== 'string') {
-          deadLetters.push(`processor could not read ${batch.topic}/${batch.partition}@${m.offset}`, 'PR_ERR_UNREADABLE', m.value?.toString('utf8') ?? null);
-          continue;
-        }
-        const position = { topic: batch.topic, partition: batch.partition, offset: m.offset };
-        for (const sink of sinks) await sink.add(ev, position);
-      }
-      if (!(await flushAll(payload))) return;
-
-      const last = batch.messages[batch.messages.length - 1].offset;
-      let commit = BigInt(last) + 1n;
-      for (const sink of sinks) {
-        const held = sink.committableOffset?.(batch.topic, batch.partition);
-        if (held !== undefined && BigInt(held) < commit) commit = BigInt(held);
-      }
-      await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: commit.toString() }]);
-      payload.resolveOffset(last);
-      metrics.events.inc({ topic: batch.topic }, batch.messages.length);
-      const lag = Number(BigInt(batch.highWatermark) - BigInt(last) - 1n);
-      metrics.lag.set({ topic: batch.topic, partition: String(batch.partition) }, Math.max(0, lag));
+        sinceFlush += added;
+        metrics.events.inc({ topic: batch.topic }, added);
+        st.high = BigInt(batch.highWatermark);
+        metrics.lag.set({ topic: batch.topic, partition: String(batch.partition) }, Math.max(0, Number(st.high - (st.next ?? 0n))));
+        if (due()) return flushAndCommit(payload);
+        return true;
+      });
+      if (!processed) return;
+      payload.resolveOffset(batch.messages[batch.messages.length - 1].offset);
       await payload.heartbeat();
     },
   });
 
+  // Flush on time even when no batch arrives (idle input must still reach Elasticsearch and the
+  // archive, and windows sealed by a moving watermark must be written).
+  const flushTimer = setInterval(() => {
+    if (stopping || parts.size === 0) return;
+    if (performance.now() - lastFlush < config.processorFlushIntervalMs) return;
+    void mutex.run(() => flushAndCommit()).catch((err) => log.warn({ err: (err as Error).message }, 'timed flush failed'));
+  }, Math.max(50, Math.floor(config.processorFlushIntervalMs / 2)));
+
+  // Log end offsets: consumer lag for /metrics, and which partitions are caught up (an idle
+  // topic-partition must not hold the watermark back).
+  let lastCount = 0;
+  let lastAt = performance.now();
+  const pollOffsets = async () => {
+    const ends = new Map<string, { low: string; high: string }>();
+    for (const topic of topics) {
+      for (const p of await admin.fetchTopicOffsets(topic)) ends.set(key(topic, p.partition), { low: p.low, high: p.high });
+    }
+    await mutex.run(async () => {
+      for (const [k, st] of parts) {
+        const end = ends.get(k);
+        if (!end) continue;
+        st.high = BigInt(end.high);
+        const position = st.next ?? BigInt(end.low);
+        metrics.lag.set({ topic: st.topic, partition: String(st.partition) }, Math.max(0, Number(st.high - position)));
+        for (const sink of sinks) sink.logOffsets?.(st.topic, st.partition, end.low, end.high);
+      }
+    });
+    const total = (await metrics.events.get()).values.reduce((s, v) => s + v.value, 0);
+    const now = performance.now();
+    metrics.eventsPerSecond.set(((total - lastCount) * 1000) / Math.max(1, now - lastAt));
+    lastCount = total;
+    lastAt = now;
+  };
+  const pollMs = opts.offsetsPollMs ?? 1000;
+  let polling = true;
+  const pollLoop = (async () => {
+    while (polling) {
+      await pollOffsets().catch((err) => log.debug({ err: (err as Error).message }, 'offset poll failed'));
+      await sleep(pollMs);
+    }
+  })();
+
   return {
     consumer,
     async stop() {
+      stopping = true;
+      clearInterval(flushTimer);
+      polling = false;
+      await pollLoop;
+      await mutex.run(async () => {
+        try {
+          await flushSinks();
+          await commit();
+        } catch (err) {
+          log.warn({ err: (err as Error).message }, 'last flush failed; the next start replays from the last commit');
+        }
+      });
       await consumer.disconnect();
       for (const sink of sinks) await sink.close?.();
-      await producer.disconnect();
+      await Promise.all([producer.disconnect(), admin.disconnect()]);
     },
   };
+}
+
+function checkpointOf(meta: string | null, sink: string): string | undefined {
+  if (!meta) return undefined;
+  try {
+    const x = JSON.parse(meta) as Record<string, unknown>;
+    return typeof x[sink] === 'string' ? (x[sink] as string) : undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -22,7 +22,13 @@ const retryable = (status: number) => status === 0 || status === 408 || status =
  * refused for good (mapping errors and the like); rejects with RetryableBulkError when any
  * document could not be written for a reason that may pass, so the caller retries the batch.
  */
-export async function bulkIndex<T extends object>(client: Client, docs: T[], target: (doc: T) => Target): Promise<Rejected<T>[]> {
+export async function bulkIndex<T extends object>(
+  client: Client,
+  docs: T[],
+  target: (doc: T) => Target,
+  /** The document body to index, when it is not `doc` itself. */
+  body?: (doc: T) => object,
+): Promise<Rejected<T>[]> {
   if (docs.length === 0) return [];
   const rejected: Rejected<T>[] = [];
   let transient = 0;
@@ -31,7 +37,8 @@ export async function bulkIndex<T extends object>(client: Client, docs: T[], tar
       datasource: docs,
       onDocument: (doc) => {
         const t = target(doc);
-        return { index: { _index: t.index, _id: t.id } };
+        const action = { index: { _index: t.index, _id: t.id } };
+        return body ? [action, body(doc)] : action;
       },
       flushBytes: 5_000_000,
       concurrency: 2,

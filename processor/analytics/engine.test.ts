@@ -105,7 +105,7 @@ describe('PartitionEngine', () => {
     const events = generateTraffic({ seed, visitors: 60, startMs: T0, spanMs: 40 * min, maxDelayMs: 20_000, lateShare: 0.02, botShare: 0.05, maxSessions: 3 }).map((g) => g.event);
     const logs = logsOf(events);
     const clean = simulate(logs, options, { seed, maxBatch: 8 });
-    const crashed = simulate(logs, options, { seed: seed * 7 + 1, maxBatch: 30, crashChance: 0.08, maxCrashes: 15 });
+    const crashed = simulate(logs, options, { seed: seed * 7 + 1, maxBatch: 30, crashChance: 0.08, maxCrashes: 15, otherSinkLag: seed % 2 ? 25 : 0 });
     expect(crashed.crashes).toBeGreaterThan(0);
     expect(crashed.docs).toEqual(clean.docs);
     expect(strip(clean.docs)).toEqual(strip(referenceDocs(logs, options)));

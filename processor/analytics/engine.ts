@@ -478,16 +478,22 @@ export class PartitionEngine {
   commitPoint(t: number): { offset: number; checkpoint: Checkpoint } | null {
     const offset = Math.min(this.holdMin[t], this.next[t] >= 0 ? this.next[t] : Infinity);
     if (!Number.isFinite(offset)) return null;
+    return { offset, checkpoint: this.checkpointAt(t, offset) };
+  }
+
+  /**
+   * The checkpoint for committing `offset` of topic `t`, which may be below `commitPoint`
+   * (another sink may hold the partition further back): the largest event time is the one
+   * before that offset, so a replay from it classifies late events exactly as before.
+   */
+  checkpointAt(t: number, offset: number): Checkpoint {
     return {
-      offset,
-      checkpoint: {
-        v: 1,
-        m: fin(this.maxBefore(t, offset)),
-        // After a restart the watermark starts below the restored horizon; never lower it.
-        E: fin(Math.max(this.wm, this.suppressE)),
-        U: fin(Math.max(this.urlHorizon, this.suppressU)),
-        P: this.next[t] >= 0 ? this.next[t] : null,
-      },
+      v: 1,
+      m: fin(this.maxBefore(t, offset)),
+      // After a restart the watermark starts below the restored horizon; never lower it.
+      E: fin(Math.max(this.wm, this.suppressE)),
+      U: fin(Math.max(this.urlHorizon, this.suppressU)),
+      P: this.next[t] >= 0 ? this.next[t] : null,
     };
   }
 

@@ -4,9 +4,15 @@ import { eventIndexFor } from '../../contracts/indices.js';
 import { bulkIndex } from '../es-bulk.js';
 import type { Sink } from '../sink.js';
 
+const key = (topic: string, partition: number) => `${topic}\u0000${partition}`;
+
 /**
  * Raw enriched events into the daily event index, `_id` = event id: a replay overwrites
  * the same documents, so a crash between bulk and commit doubles nothing.
+ *
+ * Other sinks hold commits back (open sessions: 30 minutes and more), so a restart replays
+ * events this sink already indexed; its checkpoint records the offset indexed up to, and it
+ * skips the replayed events below it instead of indexing them again.
  */
 export function esEventsSink(
   client: Client,
@@ -15,9 +21,25 @@ export function esEventsSink(
   onBulk?: (seconds: number, count: number) => void,
 ): Sink {
   let buffer: EnrichedEvent[] = [];
+  /** Per topic-partition: next offset not yet indexed (after the last successful flush: all added). */
+  const added = new Map<string, bigint>();
+  const skipBelow = new Map<string, bigint>();
   return {
     name: 'es-events',
-    add(event) {
+    assign(parts) {
+      for (const p of parts) {
+        const k = key(p.topic, p.partition);
+        added.delete(k);
+        if (p.checkpoint && /^\d+$/.test(p.checkpoint)) skipBelow.set(k, BigInt(p.checkpoint));
+        else skipBelow.delete(k);
+      }
+    },
+    add(event, pos) {
+      const k = key(pos.topic, pos.partition);
+      const off = BigInt(pos.offset);
+      added.set(k, off + 1n);
+      const skip = skipBelow.get(k);
+      if (skip !== undefined && off < skip) return;
       buffer.push(event);
     },
     async flush() {
@@ -27,6 +49,20 @@ export function esEventsSink(
       onBulk?.((performance.now() - started) / 1000, buffer.length);
       for (const r of rejected) onReject(r.doc, `elasticsearch refused the event (${r.status}): ${r.reason}`);
       buffer = [];
+    },
+    checkpoint(topic, partition) {
+      const k = key(topic, partition);
+      const a = added.get(k);
+      const s = skipBelow.get(k);
+      const upTo = a === undefined ? s : s === undefined || a > s ? a : s;
+      return upTo === undefined ? undefined : upTo.toString();
+    },
+    revoke(topic, partition) {
+      const k = key(topic, partition);
+      added.delete(k);
+      skipBelow.delete(k);
+      // Buffered events of the partition are still written at the next flush: harmless, the
+      // documents are keyed by event id.
     },
   };
 }

@@ -18,6 +18,8 @@ export interface SimOptions {
   maxCrashes?: number;
   /** Write provisional documents (as the sink does every emit interval). */
   provisional?: boolean;
+  /** Another sink (the archive) holds commits up to this many offsets further back, at random. */
+  otherSinkLag?: number;
 }
 
 export interface SimResult {
@@ -68,8 +70,10 @@ export function simulate(topicLogs: EnrichedEvent[][], options: EngineOptions, s
       for (let u = 0; u < n; u++) {
         const cp = engine.commitPoint(u);
         if (!cp) continue;
-        committed[u] = { offset: cp.offset, metadata: encodeCheckpoint(cp.checkpoint) };
-        engine.committed(u, cp.offset);
+        let offset = cp.offset;
+        if (sim.otherSinkLag) offset = Math.max(committed[u]?.offset ?? 0, offset - Math.floor(r() * sim.otherSinkLag));
+        committed[u] = { offset, metadata: encodeCheckpoint(engine.checkpointAt(u, offset)) };
+        engine.committed(u, offset);
       }
     }
     if (crashed) continue;

@@ -1,0 +1,116 @@
+import type { Client } from '@elastic/elasticsearch';
+import type { EnrichedEvent } from '../../contracts/event-schema.js';
+import { indexNames } from '../../contracts/indices.js';
+import { decodeCheckpoint, encodeCheckpoint, PartitionEngine, type EngineOptions, type LateReason, type OutDoc, type OutIndex } from '../analytics/engine.js';
+import { bulkIndex } from '../es-bulk.js';
+import type { AssignedPartition, Sink, SourcePosition } from '../sink.js';
+
+export interface AnalyticsSinkOptions {
+  client: Client;
+  indexPrefix: string;
+  /** The event topics as consumed (with prefix), in one fixed order. */
+  topics: readonly string[];
+  engine: Omit<EngineOptions, 'partition' | 'topics'>;
+  /** Provisional documents of open windows and sessions are written at most this often. */
+  emitIntervalMs: number;
+  onBulk?: (seconds: number, count: number) => void;
+  onLate?: (reason: LateReason, count: number) => void;
+  onReject?: (doc: Record<string, unknown>, reason: string) => void;
+  now?: () => number;
+}
+
+export interface AnalyticsSink extends Sink {
+  /** Per partition: watermark, open windows and sessions (for /metrics). */
+  stats(): { partition: number; watermark: number; openWindows: number; openSessions: number; replaying: boolean }[];
+}
+
+/**
+ * KPI windows, URL x country stats and sessions into Elasticsearch, one PartitionEngine per
+ * partition number (the consumer assigns the four topics' partition p together). Documents
+ * are keyed deterministically, so writing them again after a replay overwrites them with the
+ * same values. Offsets are held back to the first event of any open window or session.
+ */
+export function analyticsSink(o: AnalyticsSinkOptions): AnalyticsSink {
+  const engines = new Map<number, PartitionEngine>();
+  const topicIndex = new Map(o.topics.map((t, i) => [t, i]));
+  const names = indexNames(o.indexPrefix);
+  const index: Record<OutIndex, string> = { kpis: names.kpis, urlStats: names.urlStats, sessions: names.sessions };
+  const now = o.now ?? Date.now;
+  let lastEmit = 0;
+  /** Written on the next flush; the last document for an id wins. */
+  const pending = new Map<string, OutDoc>();
+
+  const engineFor = (partition: number): PartitionEngine => {
+    let e = engines.get(partition);
+    if (!e) {
+      e = new PartitionEngine({ ...o.engine, partition, topics: o.topics });
+      engines.set(partition, e);
+    }
+    return e;
+  };
+
+  return {
+    name: 'analytics',
+    assign(parts: AssignedPartition[]) {
+      for (const p of parts) {
+        const t = topicIndex.get(p.topic);
+        if (t === undefined) continue;
+        engineFor(p.partition).restore(t, p.committed === null ? null : Number(p.committed), decodeCheckpoint(p.checkpoint));
+      }
+    },
+    add(event: EnrichedEvent, pos: SourcePosition) {
+      const t = topicIndex.get(pos.topic);
+      if (t === undefined) return;
+      engineFor(pos.partition).add(event, t, Number(pos.offset));
+    },
+    async flush() {
+      const provisional = now() - lastEmit >= o.emitIntervalMs;
+      for (const e of engines.values()) {
+        for (const d of e.drain(provisional)) pending.set(`${d.index}\u0000${d.id}`, d);
+        if (o.onLate) for (const [reason, n] of Object.entries(e.takeLate())) if (n) o.onLate(reason as LateReason, n);
+      }
+      if (provisional) lastEmit = now();
+      if (pending.size === 0) return;
+      const docs = [...pending.values()];
+      const started = performance.now();
+      const rejected = await bulkIndex(client(), docs, (d) => ({ index: index[d.index], id: d.id }), (d) => d.doc);
+      o.onBulk?.((performance.now() - started) / 1000, docs.length);
+      for (const r of rejected) o.onReject?.(r.doc.doc, `elasticsearch refused a ${r.doc.index} document (${r.status}): ${r.reason}`);
+      pending.clear();
+    },
+    committableOffset(topic, partition) {
+      const t = topicIndex.get(topic);
+      const e = engines.get(partition);
+      if (t === undefined || !e) return undefined;
+      const cp = e.commitPoint(t);
+      return cp ? String(cp.offset) : undefined;
+    },
+    checkpoint(topic, partition, offset) {
+      const t = topicIndex.get(topic);
+      const e = engines.get(partition);
+      if (t === undefined || !e) return undefined;
+      return encodeCheckpoint(e.checkpointAt(t, Number(offset)));
+    },
+    committed(topic, partition, offset) {
+      const t = topicIndex.get(topic);
+      if (t !== undefined) engines.get(partition)?.committed(t, Number(offset));
+    },
+    logOffsets(topic, partition, low, high) {
+      const t = topicIndex.get(topic);
+      if (t !== undefined) engines.get(partition)?.setLogOffsets(t, Number(low), Number(high));
+    },
+    revoke(_topic, partition) {
+      // The four topics of a partition move together: drop the engine and whatever it had not
+      // written (the new owner replays from the committed offsets).
+      engines.delete(partition);
+      for (const [k, d] of pending) if (d.doc.partition === partition) pending.delete(k);
+    },
+    stats() {
+      return [...engines.values()].map((e) => ({ partition: e.partition, watermark: e.watermark, openWindows: e.openWindows, openSessions: e.openSessions, replaying: e.replaying }));
+    },
+  };
+
+  function client() {
+    return o.client;
+  }
+}

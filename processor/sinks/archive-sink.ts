@@ -1,0 +1,205 @@
+/**
+ * The Parquet archive: every enriched event, once, in objects named by where they came from.
+ *
+ *   type=<event_type>/date=YYYY-MM-DD/hour=HH/<topic>-<partition>-<firstOffset>-<lastOffset>.parquet
+ *
+ * A "chunk" is a run of consecutive offsets of one topic-partition. Its events are split by
+ * event type and by the UTC hour of their event time, one object per (type, date, hour); all
+ * objects of a chunk carry the chunk's offset range in their name.
+ *
+ * Boundaries come from the data: a chunk is cut when it spans ARCHIVE_MAX_EVENTS offsets. To
+ * bound how stale the archive gets, a chunk older than ARCHIVE_MAX_AGE_S (wall clock) is also
+ * cut at the next flush; that boundary depends on timing, so it is recorded before any object
+ * of the chunk is written, in a small manifest `_chunks/<topic>/<partition>/<firstOffset>.json`
+ * ({first, last, objects}). Whenever a chunk is started at offset a (always, not only after a
+ * restart) the manifest for a is read first: if one exists, a chunk starting at a was cut
+ * before (and possibly written, wholly or in part, before a crash), so the new chunk takes its
+ * boundary and rewrites the same objects with the same rows. A replay after a crash therefore
+ * never produces an object that overlaps another one. Manifests are deleted once a commit
+ * records that their chunk is archived.
+ *
+ * Commits: the sink's committableOffset is the first offset of the oldest chunk not yet
+ * written; its checkpoint (in the commit's metadata) is the first offset not archived, so a
+ * restart skips events already archived even when another sink makes it replay from further back.
+ */
+import type { Logger } from 'pino';
+import type { EnrichedEvent } from '../../contracts/event-schema.js';
+import { encodeParquet, type ArchivedEvent } from '../archive/parquet.js';
+import type { ObjectStore } from '../archive/object-store.js';
+import type { Sink, SourcePosition } from '../sink.js';
+
+export interface ArchiveSinkOptions {
+  store: ObjectStore;
+  maxEvents: number;
+  maxAgeMs: number;
+  onWrite?: (seconds: number, bytes: number) => void;
+  log?: Logger;
+  now?: () => number;
+}
+
+interface Chunk {
+  first: bigint;
+  last: bigint;
+  /** The last offset in the chunk's name: the last event's, or the manifest's when adopted. */
+  nameLast: bigint | null;
+  /** From an existing manifest: the chunk must end exactly there. */
+  forcedLast: bigint | null;
+  rows: ArchivedEvent[];
+  openedAt: number;
+}
+
+interface PartitionArchive {
+  topic: string;
+  partition: number;
+  /** Offsets below this are archived already. */
+  resumeFrom: bigint | null;
+  open: Chunk | null;
+  /** Cut, not yet written, oldest first. */
+  ready: Chunk[];
+  /** Manifests of written chunks: deleted once a commit covers them. */
+  manifests: { key: string; last: bigint }[];
+  offered: bigint | null;
+}
+
+interface Manifest {
+  topic: string;
+  partition: number;
+  first: string;
+  last: string;
+  objects: string[];
+}
+
+const key = (topic: string, partition: number) => `${topic}\u0000${partition}`;
+const safe = (s: string) => s.replace(/[^A-Za-z0-9_.-]/g, '_');
+
+export function manifestKey(topic: string, partition: number, first: bigint): string {
+  return `_chunks/${safe(topic)}/${partition}/${first}.json`;
+}
+
+/** Object key of the part of a chunk with the given event type and event hour. */
+export function objectKey(type: string, isoTime: string, topic: string, partition: number, first: bigint, last: bigint): string {
+  const ms = Date.parse(isoTime);
+  const d = Number.isFinite(ms) ? new Date(ms).toISOString() : '1970-01-01T00';
+  return `type=${safe(type)}/date=${d.slice(0, 10)}/hour=${d.slice(11, 13)}/${safe(topic)}-${partition}-${first}-${last}.parquet`;
+}
+
+export function archiveSink(o: ArchiveSinkOptions): Sink & { store: ObjectStore } {
+  const parts = new Map<string, PartitionArchive>();
+  const now = o.now ?? Date.now;
+  const stale: string[] = [];
+
+  const state = (topic: string, partition: number): PartitionArchive => {
+    const k = key(topic, partition);
+    let st = parts.get(k);
+    if (!st) {
+      st = { topic, partition, resumeFrom: null, open: null, ready: [], manifests: [], offered: null };
+      parts.set(k, st);
+    }
+    return st;
+  };
+
+  const cut = (st: PartitionArchive) => {
+    if (!st.open) return;
+    const c = st.open;
+    c.nameLast = c.forcedLast ?? c.last;
+    st.ready.push(c);
+    st.open = null;
+  };
+
+  const write = async (st: PartitionArchive, c: Chunk) => {
+    const last = c.nameLast!;
+    const groups = new Map<string, ArchivedEvent[]>();
+    for (const r of c.rows) {
+      const k = objectKey(r.event.event_type, r.event.timestamp ?? r.event.received_at, st.topic, st.partition, c.first, last);
+      const g = groups.get(k);
+      if (g) g.push(r);
+      else groups.set(k, [r]);
+    }
+    const mKey = manifestKey(st.topic, st.partition, c.first);
+    if (c.forcedLast === null) {
+      const m: Manifest = { topic: st.topic, partition: st.partition, first: String(c.first), last: String(last), objects: [...groups.keys()].sort() };
+      await o.store.put(mKey, new TextEncoder().encode(JSON.stringify(m)), 'application/json');
+    }
+    for (const [k, rows] of groups) {
+      const started = performance.now();
+      const body = encodeParquet(rows);
+      await o.store.put(k, body, 'application/vnd.apache.parquet');
+      o.onWrite?.((performance.now() - started) / 1000, body.byteLength);
+    }
+    st.manifests.push({ key: mKey, last });
+    st.resumeFrom = last + 1n;
+  };
+
+  return {
+    name: 'archive',
+    store: o.store,
+    assign(assigned) {
+      for (const p of assigned) {
+        const st = state(p.topic, p.partition);
+        st.open = null;
+        st.ready = [];
+        st.manifests = [];
+        st.resumeFrom = p.checkpoint && /^\d+$/.test(p.checkpoint) ? BigInt(p.checkpoint) : null;
+      }
+    },
+    async add(event: EnrichedEvent, pos: SourcePosition) {
+      const st = state(pos.topic, pos.partition);
+      const off = BigInt(pos.offset);
+      if (st.resumeFrom !== null && off < st.resumeFrom) return;
+      if (st.open?.forcedLast != null && off > st.open.forcedLast) cut(st);
+      if (!st.open) {
+        const text = await o.store.get(manifestKey(pos.topic, pos.partition, off));
+        const m = text ? (JSON.parse(new TextDecoder().decode(text)) as Manifest) : null;
+        if (m) o.log?.info({ topic: pos.topic, partition: pos.partition, first: m.first, last: m.last }, 'archive: resuming a chunk cut before a restart');
+        st.open = { first: off, last: off, nameLast: null, forcedLast: m ? BigInt(m.last) : null, rows: [], openedAt: now() };
+      }
+      const c = st.open;
+      c.rows.push({ event, partition: pos.partition, offset: off });
+      c.last = off;
+      if (c.forcedLast !== null ? off >= c.forcedLast : off - c.first + 1n >= BigInt(o.maxEvents)) cut(st);
+    },
+    async flush() {
+      const t = now();
+      await Promise.all(
+        [...parts.values()].map(async (st) => {
+          if (st.open && st.open.forcedLast === null && t - st.open.openedAt >= o.maxAgeMs) cut(st);
+          while (st.ready.length) {
+            await write(st, st.ready[0]);
+            st.ready.shift();
+          }
+        }),
+      );
+      while (stale.length) {
+        const k = stale.shift()!;
+        await o.store.delete(k).catch(() => undefined);
+      }
+    },
+    committableOffset(topic, partition) {
+      const st = parts.get(key(topic, partition));
+      if (!st) return undefined;
+      const c = st.ready[0] ?? st.open;
+      return c ? String(c.first) : undefined;
+    },
+    checkpoint(topic, partition) {
+      const st = parts.get(key(topic, partition));
+      if (!st || st.resumeFrom === null) return undefined;
+      st.offered = st.resumeFrom;
+      return String(st.resumeFrom);
+    },
+    committed(topic, partition) {
+      const st = parts.get(key(topic, partition));
+      if (!st || st.offered === null) return;
+      const upTo = st.offered;
+      st.manifests = st.manifests.filter((m) => {
+        if (m.last < upTo) {
+          stale.push(m.key);
+          return false;
+        }
+        return true;
+      });
+    },
+    revoke(topic, partition) {
+      parts.delete(key(topic, partition));
+    },
+  };
+}
