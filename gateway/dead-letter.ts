@@ -2,6 +2,48 @@ import type { DeadLetter } from '../contracts/event-schema.js';
 import { DEAD_LETTER_TOPIC } from '../contracts/topics.js';
 import type { OutRecord } from './event-producer.js';
 
+/**
+ * JSON of `value`, the same text JSON.stringify gives for parsed JSON, but cut below
+ * `maxDepth` levels ("…") and once about `maxChars` characters are written: a dead letter
+ * keeps a bounded raw payload whatever the client sent, and a 30,000-deep array costs no
+ * stack overflow.
+ */
+export function shallowJson(value: unknown, maxDepth: number, maxChars: number): string {
+  let out = '';
+  const walk = (v: unknown, depth: number): void => {
+    if (v === null || typeof v !== 'object') {
+      out += JSON.stringify(v) ?? 'null';
+      return;
+    }
+    if (depth >= maxDepth) {
+      out += '"…"';
+      return;
+    }
+    if (Array.isArray(v)) {
+      out += '[';
+      for (let i = 0; i < v.length && out.length <= maxChars; i++) {
+        if (i) out += ',';
+        walk(v[i], depth + 1);
+      }
+      out += ']';
+      return;
+    }
+    out += '{';
+    let first = true;
+    for (const k in v) {
+      if (!Object.hasOwn(v, k)) continue;
+      if (out.length > maxChars) break;
+      if (!first) out += ',';
+      first = false;
+      out += `${JSON.stringify(k)}:`;
+      walk((v as Record<string, unknown>)[k], depth + 1);
+    }
+    out += '}';
+  };
+  walk(value, 0);
+  return out;
+}
+
 /** Builds records for the dead-letter topic: reason, code, bounded raw payload, site and time. */
 export function deadLetters(topicPrefix: string, rawLimit: number) {
   const topic = topicPrefix + DEAD_LETTER_TOPIC;
@@ -9,13 +51,8 @@ export function deadLetters(topicPrefix: string, rawLimit: number) {
 
   const rawOf = (value: unknown): string => {
     if (typeof value === 'string') return truncate(value);
-    try {
-      // Deeply nested or cyclic values make stringify throw: keep a marker rather than nothing.
-      const s = JSON.stringify(value);
-      return truncate(s === undefined ? String(value) : s);
-    } catch {
-      return '[unserialisable]';
-    }
+    const s = shallowJson(value, 64, rawLimit);
+    return s.length > rawLimit ? `${s.slice(0, rawLimit)}…[truncated]` : s;
   };
 
   return {

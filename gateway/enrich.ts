@@ -17,6 +17,9 @@ export interface RequestContext {
   siteHosts?: ReadonlySet<string>;
   /** Keyed hash applied to user ids (USER_ID_HASH_KEY); absent: ids pass through. */
   hashUserId?: (id: string) => string;
+  /** ISO forms of receivedAt / sentAt, computed once per request (filled in on first use). */
+  receivedIso?: string;
+  sentIso?: string | null;
 }
 
 /** What one URL parse yields: host, path, and UTM / click-id hints from the query string. */
@@ -100,8 +103,8 @@ export function enrichEvent(ev: ClientEvent, ctx: RequestContext): EnrichedEvent
     user_id: ev.user_id === undefined ? null : ctx.hashUserId ? ctx.hashUserId(ev.user_id) : ev.user_id,
     timestamp: iso(correctedEventTime(ev.ts, ctx.sentAt, ctx.receivedAt)),
     client_ts: iso(ev.ts),
-    sent_at: ctx.sentAt === null ? null : iso(ctx.sentAt),
-    received_at: iso(ctx.receivedAt),
+    sent_at: (ctx.sentIso ??= ctx.sentAt === null ? null : iso(ctx.sentAt)),
+    received_at: (ctx.receivedIso ??= iso(ctx.receivedAt)),
     url: ev.url,
     url_host: page.host,
     url_path: page.path,

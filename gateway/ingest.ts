@@ -62,6 +62,12 @@ export interface IngestDeps {
   waitMs: number;
 }
 
+function tally(values: string[]): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const v of values) out.set(v, (out.get(v) ?? 0) + 1);
+  return out;
+}
+
 const clip = (v: unknown, n: number): string | null => (typeof v === 'string' ? v.slice(0, n) : null);
 
 /**
@@ -164,10 +170,10 @@ export function createIngest(d: IngestDeps) {
 
     // Counted once Kafka has them, so a 503 and its retry do not count twice.
     const m = d.metrics;
-    for (const t of acceptedTypes) m.accepted.inc({ type: t });
-    for (const c of rejectedCodes) {
-      m.rejected.inc({ code: c });
-      m.deadLetters.inc({ code: c });
+    for (const [t, n] of tally(acceptedTypes)) m.accepted.inc({ type: t }, n);
+    for (const [c, n] of tally(rejectedCodes)) {
+      m.rejected.inc({ code: c }, n);
+      m.deadLetters.inc({ code: c }, n);
     }
     if (bot) m.bots.inc({ action: bot === 'drop' ? 'dropped' : bot === 'route' ? 'routed' : 'flagged' }, bot === 'drop' ? dropped : acceptedIds.length);
     if (dropped) m.dropped.inc({ reason: 'bot' }, dropped);

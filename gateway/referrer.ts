@@ -85,12 +85,22 @@ export interface ReferrerInput {
   siteHosts?: ReadonlySet<string>;
 }
 
+/** Search / social / other by referrer host: a site sees few distinct ones, so they are cached. */
+const hostClass = new Map<string, ReferrerType>();
+function classifyHost(host: string): ReferrerType {
+  let c = hostClass.get(host);
+  if (c === undefined) {
+    c = isSearchHost(host) ? 'search' : isSocialHost(host) ? 'social' : 'other';
+    if (hostClass.size >= 10_000) hostClass.clear();
+    hostClass.set(host, c);
+  }
+  return c;
+}
+
 export function classifyReferrer({ pageHost, referrerHost, campaign, siteHosts }: ReferrerInput): ReferrerType {
   if (campaign) return 'campaign';
   if (!referrerHost) return 'direct';
   const ref = stripWww(referrerHost);
   if ((pageHost && ref === stripWww(pageHost)) || siteHosts?.has(ref)) return 'internal';
-  if (isSearchHost(referrerHost)) return 'search';
-  if (isSocialHost(referrerHost)) return 'social';
-  return 'other';
+  return classifyHost(referrerHost);
 }
