@@ -30,7 +30,7 @@ export const plugins = () => [
 export const terserOptions = {
   ecma: 2020,
   module: true,
-  compress: { passes: 3, unsafe_arrows: true, unsafe_methods: true, pure_getters: true },
+  compress: { passes: 3, unsafe_arrows: true, unsafe_methods: false, pure_getters: true },
   format: { comments: false },
 };
 

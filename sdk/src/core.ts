@@ -59,7 +59,7 @@ const beaconed = new WeakSet<ClientEvent>();
 let vid: string;
 let sid: string;
 let uid: string;
-let last: number;
+let last = 0;
 let utm: Record<string, string>;
 /** 1: a request is in flight; 2: waiting to retry (backoff, Retry-After). Nothing else is sent meanwhile. */
 let busy = 0;
@@ -67,17 +67,8 @@ let busy = 0;
 let timer: ReturnType<typeof setTimeout> | 0 = 0;
 /** Failed attempts in a row. */
 let attempt = 0;
-/** What is stored: JSON [visitor, session, last event time, utm, user, queue]. Memory copy: the fallback. */
-let mem: string;
-
-/** The stored state, parsed; throws when there is none (callers catch). */
-const load = (): [string, string, number, Record<string, string>, string, ClientEvent[]] => {
-  try {
-    return JSON.parse(localStorage[KEY]);
-  } catch {
-    return JSON.parse(mem);
-  }
-};
+/** The stored state, JSON [visitor, session, last event time, utm, user, queue]; throws when there is none or no storage (callers catch and keep what memory holds). */
+const load = (): [string, string, number, Record<string, string>, string, ClientEvent[]] => JSON.parse(localStorage[KEY]);
 
 /** A random id, 20 to 51 characters of [0-9a-z_]: base-36 time (8 characters), then 128 random bits. */
 const uuid = (): string =>
@@ -92,14 +83,12 @@ const body = (events: ClientEvent[]) => JSON.stringify({ sent_at: Date.now(), ev
 function store() {
   let s: string;
   while (((s = JSON.stringify([vid, sid, last, utm, uid, q])).length > maxBytes && q.length) || q.length > maxQueue) q.shift();
-  if (c == 1) {
-    mem = s;
+  if (c == 1)
     try {
       localStorage[KEY] = s;
     } catch {
       /* full or disabled: memory only */
     }
-  }
 }
 
 const tick = () => {
@@ -141,30 +130,29 @@ export function flush(beacon?: boolean): void {
   busy = 1;
   const b = q.slice(0, batchSize);
   const text = body(b);
-  const done = (retryAfter?: string | null) => {
-    if (retryAfter !== undefined) {
-      // Network error, 5xx or 429: the same events (same ids) again, later.
-      busy = 2;
-      clearTimeout(timer);
-      timer = setTimeout(
-        () => {
-          busy = 0;
-          tick();
-        },
-        +retryAfter! > 0 ? +retryAfter! * 1e3 : Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** attempt++) * (0.5 + Math.random() / 2),
-      );
-    } else {
+  // Network error, 5xx or 429: the same events (same ids) again, after Retry-After seconds when
+  // the answer gives them (a number; NaN for an HTTP date or an Error, which means the backoff).
+  const retry = (retryAfter: unknown) => {
+    busy = 2;
+    clearTimeout(timer);
+    timer = setTimeout(
+      () => {
+        busy = 0;
+        tick();
+      },
+      (retryAfter as number) > 0 ? (retryAfter as number) * 1e3 : Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** attempt++) * (0.5 + Math.random() / 2),
+    );
+  };
+  fetch(ep, { method: 'POST', body: text, keepalive: text.length < 6e4 }).then((r) => {
+    if (r.status == 429 || r.status > 499) retry(+r.headers.get('retry-after')!);
+    else {
       // Accepted (2xx, with per-event results) or refused for good (other 4xx): never sent again.
       busy = attempt = 0;
       q = q.filter((e) => !b.includes(e));
       store();
       schedule();
     }
-  };
-  fetch(ep, { method: 'POST', body: text, keepalive: text.length < 6e4 }).then(
-    (r) => done(r.status == 429 || r.status > 499 ? r.headers.get('retry-after') : undefined),
-    () => done(null),
-  );
+  }, retry);
 }
 
 /** Records an event of any type; the exported builders are thin wrappers around this. */
@@ -172,10 +160,12 @@ export function track(type: EventType, props?: Props): void {
   if (!ep || c < 0) return;
   const now = Date.now();
   try {
-    // Re-read: another tab may have kept the session alive, identified or reset.
-    [vid, sid, last, utm, uid] = load();
+    // Re-read: another tab may have kept the session alive (and identified or reset). Only a state
+    // more recent than ours: a write that failed (storage full) leaves an older one behind.
+    const st = load();
+    if (st[2] > last) [vid, sid, last, utm, uid] = st;
   } catch {
-    /* not stored (first event, no consent yet): memory holds it */
+    /* not stored (first event, no consent yet, no storage): memory holds it */
   }
   if (!sid || now - last > SESSION_MS) {
     sid = uuid();

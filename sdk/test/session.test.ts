@@ -112,4 +112,39 @@ describe('sessions', () => {
     expect(knownNextPage.visitor_id).toBe(anon.visitor_id);
     expect(stored()!.visitor).toBe(afterReset.visitor_id);
   });
+
+  test('when writes start failing (storage full), an older stored state never comes back', async () => {
+    sdk.init({ siteKey: 'k', batchSize: 1 });
+    sdk.page();
+    const before = events()[0];
+    const setItem = vi.spyOn(Storage.prototype, 'setItem').mockImplementation(() => {
+      throw new DOMException('full', 'QuotaExceededError');
+    });
+    // Property assignment (localStorage.cs = ...) goes through the same quota check in browsers.
+    const real = Object.getOwnPropertyDescriptor(window, 'localStorage')!;
+    const stale = localStorage.getItem('cs');
+    Object.defineProperty(window, 'localStorage', {
+      configurable: true,
+      value: new Proxy(localStorage, {
+        get: (t, k) => (k === 'cs' ? stale : Reflect.get(t, k)),
+        set: () => {
+          throw new DOMException('full', 'QuotaExceededError');
+        },
+      }),
+    });
+    try {
+      await vi.advanceTimersByTimeAsync(MIN);
+      sdk.reset();
+      sdk.click('after-reset');
+      await vi.advanceTimersByTimeAsync(20 * MIN);
+      sdk.click('later');
+      const [, afterReset, later] = events();
+      expect(afterReset.visitor_id).not.toBe(before.visitor_id);
+      expect(later.visitor_id).toBe(afterReset.visitor_id);
+      expect(later.session_id).toBe(afterReset.session_id);
+    } finally {
+      Object.defineProperty(window, 'localStorage', real);
+      setItem.mockRestore();
+    }
+  });
 });
