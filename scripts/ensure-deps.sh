@@ -11,8 +11,11 @@ apt_install() {
 }
 
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  echo "› npm ci"
-  npm ci --no-audit --no-fund --loglevel=error
+  # `npm install` with the committed lock file, not `npm ci`: this registry does not serve every
+  # platform's optional binaries (rollup's for other OSes), which `npm ci` insists on finding
+  # in the lock; `npm install` installs the same locked versions and skips the missing ones.
+  echo "› npm install (locked versions)"
+  npm install --no-audit --no-fund --loglevel=error
 fi
 command -v java >/dev/null || { echo "› installing Java 17"; apt_install openjdk-17-jre-headless; }
 command -v mvn >/dev/null || { echo "› installing Maven"; apt_install maven; }
