@@ -110,7 +110,8 @@ export async function buildApp(opts: BuildOptions = {}): Promise<FastifyInstance
   app.addHook('onResponse', async (req, reply) => {
     const status = reply.statusCode;
     metrics.requests.inc({ route: req.routeOptions.url ?? 'unmatched', method: req.method, status });
-    if (status >= 500) req.log.warn({ status, method: req.method, url: req.url.slice(0, 256), ms: Math.round(reply.elapsedTime) }, 'request failed');
+    // 503s are expected while Kafka is down (counted, and logged once when it goes): no line each.
+    if (status >= 500 && status !== 503) req.log.warn({ status, method: req.method, url: req.url.slice(0, 256), ms: Math.round(reply.elapsedTime) }, 'request failed');
   });
 
   const guards = await registerAccessControl(app, cfg, sites);

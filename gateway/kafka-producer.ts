@@ -1,4 +1,4 @@
-import { CompressionTypes, type Producer } from 'kafkajs';
+import { CompressionTypes, Partitioners, type Producer } from 'kafkajs';
 import type { Logger } from 'pino';
 import type { Config } from '../contracts/config.js';
 import { kafkaFromConfig } from '../common/kafka-client.js';
@@ -16,7 +16,9 @@ import type { EventProducer, OutRecord } from './event-producer.js';
  */
 export function kafkaProducer(cfg: Config, log: Logger): EventProducer {
   const kafka = kafkaFromConfig(cfg, 'gateway', log, { retry: { retries: 2, initialRetryTime: 100, maxRetryTime: 1000 } });
-  const make = () => kafka.producer({ idempotent: true, maxInFlightRequests: 5, allowAutoTopicCreation: false });
+  // The Java client's partitioner (murmur2 of the key), named so kafkajs does not warn about its default.
+  const make = () =>
+    kafka.producer({ idempotent: true, maxInFlightRequests: 5, allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner });
   let producer: Producer = make();
   let connected: Promise<void> | null = null;
   let available = false;
