@@ -16,6 +16,8 @@ import type { EventProducer, OutRecord } from './event-producer.js';
  */
 export function kafkaProducer(cfg: Config, log: Logger): EventProducer {
   const kafka = kafkaFromConfig(cfg, 'gateway', log, { retry: { retries: 2, initialRetryTime: 100, maxRetryTime: 1000 } });
+  // The probe's own client logs nothing: an outage is logged once, not six lines a second.
+  const quiet = kafkaFromConfig(cfg, 'gateway-probe', undefined, { retry: { retries: 0 } });
   // The Java client's partitioner (murmur2 of the key), named so kafkajs does not warn about its default.
   const make = () =>
     kafka.producer({ idempotent: true, maxInFlightRequests: 5, allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner });
@@ -45,7 +47,7 @@ export function kafkaProducer(cfg: Config, log: Logger): EventProducer {
   const tryRecover = async () => {
     if (probing || closed) return;
     probing = true;
-    const admin = kafka.admin();
+    const admin = quiet.admin();
     try {
       await admin.connect();
       await admin.fetchTopicMetadata({ topics: [] });
