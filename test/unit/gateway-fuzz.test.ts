@@ -250,7 +250,14 @@ test(`fuzz: ${RUNS} generated bodies, never a 5xx, every event accounted for`, {
       });
       count(String(res.statusCode));
       expect(res.statusCode).toBeLessThan(500);
-      const body = res.json() as Record<string, any>;
+      const body = res.json() as {
+        results?: unknown;
+        error?: { code: string };
+        accepted: number;
+        rejected: number;
+        duplicate: number;
+        dropped: number;
+      };
       const produced = h.kafka.records.map((r) => ({ topic: r.topic, key: r.key, value: JSON.parse(r.value) }));
       const dead = produced.filter((r) => r.topic === DLQ).map((r) => r.value);
 
