@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { ElasticsearchDist } from './fetch.js';
@@ -15,11 +16,13 @@ export interface ElasticsearchNodeOptions {
   heap: string;
   startTimeoutMs: number;
   log: (msg: string) => void;
-  /** Force running as `nobody` (normally only chosen when root runs Java 21+); for tests of that path. */
-  runAsNobody?: boolean;
+  /** When started by root: force one way of dealing with it (see the class comment); chosen automatically by default. */
+  rootMode?: RootMode;
 }
 
 const NOBODY = 65534;
+
+export type RootMode = 'run-as-nobody' | 'jna-disabled';
 
 /**
  * A real Elasticsearch 8 node (the integ-test-zip distribution from Maven Central), single-node
@@ -27,15 +30,17 @@ const NOBODY = 65534;
  * (org.elasticsearch.launcher.CliToolLauncher, what bin/elasticsearch runs), which builds the
  * server JVM's options and forks it; the server JVM exits when the launcher dies.
  *
- * Running as root: Elasticsearch refuses to start when it can tell it runs as root, and it tells
- * through its native access layer (JNA on Java 17-20). When we are root on Java < 21, the server
- * JVM gets -Djna.nounpack=true: together with Elasticsearch's own -Djna.nosys=true, JNA finds no
- * native library, Elasticsearch falls back to "native access not available" (the same path as a
- * platform without JNA), logs that it cannot check for root, and starts. What is lost is only
- * what native access gives: memory locking, the seccomp system-call filter and native zstd / vector
- * code, none of which this single local node uses. On Java 21+ Elasticsearch uses the JDK's own
- * foreign-function API instead, so there the node is run as user `nobody` (spawn uid/gid; no
- * useradd needed) with its folder chowned to it.
+ * Running as root: Elasticsearch refuses to start as root. When we are root:
+ * 1. run-as-nobody (preferred): the launcher is spawned with uid/gid 65534 (`nobody`, which every
+ *    Debian has: no useradd) and the node's folder is chowned to it. A complete Elasticsearch,
+ *    native code included. Needs the distribution in .cache/ and the data folder's parents to be
+ *    readable by nobody; checked before every start, as nobody.
+ * 2. jna-disabled (fallback when nobody cannot read them, Java 17-20 only): Elasticsearch tells
+ *    root through its native access layer, JNA on Java < 21. The server JVM gets
+ *    -Djna.nounpack=true: with Elasticsearch's own -Djna.nosys=true, JNA finds no native library,
+ *    Elasticsearch takes its fallback for platforms without native access ("cannot check if
+ *    running as root"), and starts. Lost: memory locking, the seccomp filter, native vector code and
+ *    zstd, so an index with `index.codec: best_compression` (or logsdb / time_series) fails.
  */
 export class ElasticsearchNode implements Service {
   readonly name = 'elasticsearch';
@@ -68,11 +73,29 @@ export class ElasticsearchNode implements Service {
     return this.proc?.alive ? this.proc.pid : undefined;
   }
 
-  /** How this node deals with being started by root (see the class comment). */
-  rootMode(): 'not-root' | 'jna-disabled' | 'run-as-nobody' {
-    if (this.opts.runAsNobody) return 'run-as-nobody';
+  /**
+   * How this node deals with being started by root (see the class comment). Call after the node's
+   * folders exist: for run-as-nobody they are chowned, then nobody's access is checked.
+   */
+  private chooseRootMode(): 'not-root' | RootMode {
+    if (this.opts.rootMode) return this.opts.rootMode;
     if (process.getuid?.() !== 0) return 'not-root';
-    return findJava().feature < 21 ? 'jna-disabled' : 'run-as-nobody';
+    chownTree(this.opts.dir, NOBODY, NOBODY);
+    const home = this.dist.home;
+    const check = spawnSync('/bin/sh', ['-c', 'test -r "$1" && test -x "$2" && test -w "$3" && test -w "$4"', 'check', path.join(home, 'lib', 'cli-launcher'), path.join(home, 'modules'), this.confDir, this.dataDir], {
+      uid: NOBODY,
+      gid: NOBODY,
+      stdio: 'ignore',
+    });
+    if (check.status === 0) return 'run-as-nobody';
+    if (findJava().feature < 21) {
+      this.opts.log(`elasticsearch: user nobody cannot read ${home} or write ${this.opts.dir}; running as root with JNA disabled instead`);
+      return 'jna-disabled';
+    }
+    throw new Error(
+      `Elasticsearch cannot run as root, and user nobody cannot read ${home} or write ${this.opts.dir}: ` +
+        'make the project folder readable by others (chmod o+rx on it and its parents), or run as a non-root user',
+    );
   }
 
   async start(): Promise<void> {
@@ -82,7 +105,8 @@ export class ElasticsearchNode implements Service {
       { port: this.opts.port, what: 'Elasticsearch HTTP', setting: 'ES_PORT' },
       { port: this.opts.transportPort, what: 'Elasticsearch transport', setting: 'ES_TRANSPORT_PORT' },
     ]);
-    const mode = this.rootMode();
+    this.makeDirs();
+    const mode = this.chooseRootMode();
     this.writeConfig(mode);
     const java = findJava();
     const home = this.dist.home;
@@ -158,10 +182,13 @@ export class ElasticsearchNode implements Service {
     return body.status === 'yellow' || body.status === 'green';
   }
 
-  private writeConfig(mode: ReturnType<ElasticsearchNode['rootMode']>): void {
+  private makeDirs(): void {
     for (const dir of [this.confDir, path.join(this.confDir, 'jvm.options.d'), this.dataDir, this.logsDir, this.tmpDir]) {
       mkdirSync(dir, { recursive: true });
     }
+  }
+
+  private writeConfig(mode: 'not-root' | RootMode): void {
     const settings: Record<string, string | number | boolean> = {
       'cluster.name': 'clickstream-local',
       'node.name': 'node-1',
