@@ -1,4 +1,6 @@
 import { rmSync } from 'node:fs';
+import { Client } from '@elastic/elasticsearch';
+import { Kafka, logLevel } from 'kafkajs';
 import path from 'node:path';
 import { loadConfig, type Config } from '../contracts/config.js';
 import { ALL_TOPICS } from '../contracts/topics.js';
@@ -120,10 +122,11 @@ export async function startServices(opts: StartServicesOptions = {}): Promise<Ru
     throw failed.length === 1 ? failed[0].reason : new AggregateError(failed.map((f) => f.reason), failed.map((f) => String(f.reason?.message ?? f.reason)).join('\n\n'));
   }
 
+  const esClient = new Client({ node: elasticsearch.url });
   try {
     const [topics, templates] = await Promise.all([
-      ensureTopics(kafka.brokers, { prefix: topicPrefix, partitions, replication: 1, topics: ALL_TOPICS, log }),
-      installTemplates(elasticsearch.url, indexPrefix, { replicas: 0, log }),
+      ensureTopics(kafka.brokers, { prefix: topicPrefix, partitions, replication: 1, topics: ALL_TOPICS, log, kafka: localKafka(kafka.brokers) }),
+      installTemplates(elasticsearch.url, indexPrefix, { replicas: 0, log, client: esClient }).finally(() => esClient.close()),
     ]);
     log(`services ready in ${((Date.now() - t0) / 1000).toFixed(1)} s (data in ${dataDir})`);
     return {
@@ -140,6 +143,11 @@ export async function startServices(opts: StartServicesOptions = {}): Promise<Ru
     await stop();
     throw err;
   }
+}
+
+/** The local broker speaks plaintext: KAFKA_SSL / KAFKA_SASL_* of the environment are for other clusters. */
+function localKafka(brokers: string[]): Kafka {
+  return new Kafka({ clientId: 'infra', brokers, logLevel: logLevel.NOTHING, connectionTimeout: 2_000 });
 }
 
 let signalHandlersInstalled = false;
@@ -207,7 +215,7 @@ export async function startKafka(opts: StartKafkaOptions): Promise<KafkaBroker> 
   await broker.start();
   if (opts.createTopics ?? true) {
     try {
-      await ensureTopics(broker.brokers, { prefix: opts.topicPrefix ?? cfg.topicPrefix, partitions, replication: 1, log });
+      await ensureTopics(broker.brokers, { prefix: opts.topicPrefix ?? cfg.topicPrefix, partitions, replication: 1, log, kafka: localKafka(broker.brokers) });
     } catch (err) {
       await broker.stop();
       throw err;
