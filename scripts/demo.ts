@@ -1,27 +1,68 @@
 /**
  * `npm run demo`: the whole pipeline on this machine with embedded defaults. Starts Kafka and
- * Elasticsearch (fetched from Maven Central on first run), the gateway, the processor and a
- * synthetic traffic generator; prints what runs where; Ctrl-C stops everything.
+ * Elasticsearch (fetched from Maven Central on first run), the gateway (serving the demo shop),
+ * the processor as a child process of its own, and a synthetic traffic generator; prints what
+ * runs where; Ctrl-C stops everything.
+ *
+ * The demo supervises like a process manager would: a processor that dies (say, kill -9) is
+ * started again, and so is a Kafka broker that exits, after DEMO_RESTART_S seconds; meanwhile
+ * the gateway answers 503 and the processor replays from its last commit.
  */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../contracts/config.js';
 import { indexNames } from '../contracts/indices.js';
 import { startServices } from '../infra/services.js';
 import { buildApp } from '../gateway/app.js';
 import { serveDemoShop } from './serve-demo-shop.js';
-import { startProcessor } from '../processor/main.js';
 import { runTraffic } from './traffic-generator.js';
 
+const root = fileURLToPath(new URL('..', import.meta.url));
+// The banner and the traffic ticker are the demo's output; services log warnings and errors only.
+process.env.LOG_LEVEL ??= 'warn';
 const cfg = loadConfig();
+const restartMs = Number(process.env.DEMO_RESTART_S ?? 10) * 1000;
 const t0 = Date.now();
 console.log('› starting Kafka and Elasticsearch (first run downloads them from Maven Central)…');
 const services = await startServices({ dataDir: cfg.dataDir });
 console.log(`› services healthy in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
 
+const childEnv = { ...process.env, KAFKA_BROKERS: services.kafkaBrokers.join(','), ES_URL: services.esUrl };
+let stopping = false;
+
+let processor: ChildProcess;
+function startProcessorChild(): void {
+  processor = spawn(process.execPath, ['--import', 'tsx', 'processor/main.ts'], { cwd: root, env: childEnv, stdio: 'inherit' });
+  processor.once('exit', (code, signal) => {
+    if (stopping) return;
+    console.log(`› processor exited (${signal ?? `code ${code}`}); starting it again in 2 s, it resumes from its last commit`);
+    setTimeout(() => !stopping && startProcessorChild(), 2000);
+  });
+}
+startProcessorChild();
+
 const gateway = await buildApp({ config: { kafkaBrokers: services.kafkaBrokers, esUrl: services.esUrl } });
 await serveDemoShop(gateway);
 await gateway.listen({ host: cfg.gatewayHost, port: cfg.gatewayPort });
-const processor = await startProcessor({ kafkaBrokers: services.kafkaBrokers, esUrl: services.esUrl });
 const endpoint = `http://${cfg.gatewayHost}:${cfg.gatewayPort}`;
+
+// Kafka that exits (crash or kill) comes back on the same data after a pause.
+let kafkaRestarting = false;
+const kafkaWatch = setInterval(() => {
+  if (stopping || kafkaRestarting || services.kafka.running) return;
+  kafkaRestarting = true;
+  console.log(`› Kafka exited; starting it again in ${restartMs / 1000} s (DEMO_RESTART_S). Until then the gateway answers 503.`);
+  setTimeout(async () => {
+    try {
+      if (!stopping) await services.kafka.start();
+      console.log(`› Kafka is back (pid ${services.kafka.pid})`);
+    } catch (err) {
+      console.error(`› Kafka did not come back: ${(err as Error).message}`);
+    } finally {
+      kafkaRestarting = false;
+    }
+  }, restartMs);
+}, 1000);
 
 const abort = new AbortController();
 let accepted = 0;
@@ -41,30 +82,35 @@ const idx = indexNames(cfg.esIndexPrefix);
 console.log(`
   Clickstream pipeline is running (Ctrl-C stops everything)
 
-  Gateway           ${endpoint}   POST /v1/events, /healthz, /readyz, /metrics
+  Gateway           ${endpoint}   POST /v1/events, /healthz, /readyz, /metrics   (pid ${process.pid}, this process)
   Demo shop         ${endpoint}/demo/
-  Kafka             ${services.kafkaBrokers.join(',')}   topics page_views, clicks, add_to_cart, purchases, events_dead_letter
-  Elasticsearch     ${services.esUrl}   indices ${idx.eventsPattern}, ${idx.kpis}, ${idx.urlStats}, ${idx.sessions}, ${idx.alerts}
-  Processor metrics http://${cfg.processorMetricsHost}:${cfg.processorMetricsPort}/metrics
-  Traffic generator ${cfg.demoRate} events/s (DEMO_RATE)
+  Processor         pid ${processor!.pid}   metrics http://${cfg.processorMetricsHost}:${cfg.processorMetricsPort}/metrics
+  Kafka             ${services.kafkaBrokers.join(',')}   pid ${services.kafka.pid}   topics page_views, clicks, add_to_cart, purchases, events_dead_letter
+  Elasticsearch     ${services.esUrl}   pid ${services.elasticsearch.pid}
+                    indices ${idx.eventsPattern}, ${idx.kpis}, ${idx.urlStats}, ${idx.sessions}, ${idx.alerts}
+  Traffic generator ${cfg.demoRate} events/s (DEMO_RATE; 0 for none)
 
   Try:  curl -s '${services.esUrl}/${idx.eventsPattern}/_count'
 `);
 
-const ticker = setInterval(() => {
-  console.log(`  traffic: ${accepted} events accepted, ${refused} refused`);
-}, 10_000);
+const ticker =
+  cfg.demoRate > 0 ? setInterval(() => console.log(`  traffic: ${accepted} events accepted, ${refused} refused`), 10_000) : undefined;
 
-let stopping = false;
 async function stop(sig: string) {
   if (stopping) return;
   stopping = true;
   console.log(`\n› ${sig}: stopping traffic, gateway, processor, Kafka and Elasticsearch…`);
   clearInterval(ticker);
+  clearInterval(kafkaWatch);
   abort.abort();
   await traffic.catch(() => undefined);
   await gateway.close().catch((e) => console.error(e));
-  await processor.stop().catch((e) => console.error(e));
+  if (processor.exitCode === null && processor.signalCode === null) {
+    const exited = new Promise((r) => processor.once('exit', r));
+    processor.kill('SIGTERM');
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 15_000))]);
+    processor.kill('SIGKILL');
+  }
   await services.stop();
   console.log('› stopped');
   process.exit(0);
