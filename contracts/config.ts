@@ -12,7 +12,7 @@ interface Setting<K extends Kind = Kind> {
   default: string;
   doc: string;
   /** Which parts read it. */
-  scope: 'all' | 'gateway' | 'processor' | 'infra' | 'demo';
+  scope: 'all' | 'gateway' | 'processor' | 'infra' | 'demo' | 'dashboard' | 'kibana';
 }
 
 const s = <K extends Kind>(env: string, kind: K, def: string, scope: Setting['scope'], doc: string): Setting<K> => ({
@@ -88,6 +88,18 @@ export const SETTINGS = {
   s3AccessKeyId: s('S3_ACCESS_KEY_ID', 'string', '', 'processor', 'S3 access key id (empty: the AWS SDK\'s default credential chain).'),
   s3SecretAccessKey: s('S3_SECRET_ACCESS_KEY', 'string', '', 'processor', 'S3 secret access key.'),
   s3ForcePathStyle: s('S3_FORCE_PATH_STYLE', 'bool', 'true', 'processor', 'Path-style bucket addressing (MinIO and most S3-compatible servers need it).'),
+
+  dashboardHost: s('DASHBOARD_HOST', 'string', '127.0.0.1', 'dashboard', 'Address the live dashboard (page and JSON API) listens on.'),
+  dashboardPort: s('DASHBOARD_PORT', 'int', '8081', 'dashboard', 'Port the live dashboard listens on.'),
+  dashboardUsername: s('DASHBOARD_USERNAME', 'string', '', 'dashboard', 'Basic-auth user required by the dashboard (page and API); empty: no authentication (keep DASHBOARD_HOST on loopback then).'),
+  dashboardPassword: s('DASHBOARD_PASSWORD', 'string', '', 'dashboard', 'Basic-auth password of DASHBOARD_USERNAME.'),
+  dashboardRefreshS: s('DASHBOARD_REFRESH_S', 'int', '5', 'dashboard', 'How often the dashboard page fetches fresh numbers, in seconds.'),
+
+  kibanaUrl: s('KIBANA_URL', 'string', 'http://127.0.0.1:5601', 'kibana', 'Kibana base URL `npm run kibana:import` posts the saved objects to (with its base path, if any).'),
+  kibanaSpace: s('KIBANA_SPACE', 'string', '', 'kibana', 'Kibana space to import into (empty: the default space).'),
+  kibanaUsername: s('KIBANA_USERNAME', 'string', '', 'kibana', 'Kibana basic-auth user for the import (empty: none).'),
+  kibanaPassword: s('KIBANA_PASSWORD', 'string', '', 'kibana', 'Kibana basic-auth password.'),
+  kibanaApiKey: s('KIBANA_API_KEY', 'string', '', 'kibana', 'Kibana (Elasticsearch) API key for the import, base64 `id:key` as Kibana shows it (takes precedence over user/password).'),
 
   dataDir: s('DATA_DIR', 'string', '.data', 'infra', 'Where Kafka and Elasticsearch keep their data and logs (project-local).'),
   kafkaPort: s('KAFKA_PORT', 'int', '9092', 'infra', 'Port of the local Kafka broker.'),
