@@ -1,0 +1,675 @@
+/**
+ * End to end in a real browser: Debian's chromium (driven by playwright-core) on the demo shop
+ * (sdk/demo, served by a real gateway with serveDemoShop) -> gateway -> real Kafka -> processor ->
+ * real Elasticsearch, with exact counts per visitor. See sdk/test/E2E.md for the plan.
+ *
+ * Pages come straight from the gateway; the SDK posts through a TCP proxy in the test (a
+ * different port, so the shop talks to its endpoint cross-origin, with the gateway's CORS) that
+ * can cut the network (every open socket reset, new ones refused: fetch and beacons, of a live
+ * page or of one unloading, all fail alike, while navigation keeps working) or lose the gateway's
+ * answers (the request got through and was acknowledged by Kafka, the browser never hears it).
+ *
+ * What "sent" means: an init script in every page records the event ids of every body the SDK
+ * hands to fetch or sendBeacon (in localStorage, so it survives reloads and closed tabs). Each
+ * scenario then checks, for its own visitor (one browser context each):
+ *  - counts by type in Elasticsearch equal the steps taken (views, clicks, add_to_cart, purchase);
+ *    engagement reports (page_view with engagement_ms) equal what the SDK sent, and include the
+ *    pages the test deliberately stayed on for 1.5 s;
+ *  - the ids in Elasticsearch equal the ids the SDK sent: none missing, none doubled (one hit per
+ *    id across every daily index), and each id is on the Kafka topics exactly once (the gateway
+ *    dropped the resent copies);
+ *  - the SDK's stored queue is empty at the end.
+ *
+ * Chromium: CHROMIUM_PATH or /usr/bin/chromium (`scripts/ensure-deps.sh --browser` installs it).
+ */
+import { execSync } from 'node:child_process';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import net from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest';
+import type { FastifyInstance } from 'fastify';
+import { pino } from 'pino';
+import { Kafka, logLevel, type Consumer } from 'kafkajs';
+import type { Client } from '@elastic/elasticsearch';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { buildApp } from '../../gateway/app.js';
+import { startProcessor } from '../../processor/main.js';
+import { serveDemoShop } from '../../scripts/serve-demo-shop.js';
+import { esFromConfig } from '../../common/es-client.js';
+import { ensureTopics } from '../../infra/setup-topics.js';
+import { installTemplates } from '../../infra/setup-indices.js';
+import { EVENT_TOPICS } from '../../contracts/topics.js';
+import type { Config } from '../../contracts/config.js';
+import { unique, waitFor } from '../integration/helpers.js';
+
+const brokers = inject('kafkaBrokers');
+const esUrl = inject('esUrl');
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
+const SITE = 'e2e';
+
+// ---------------------------------------------------------------------------------------------
+// The SDK build: made when missing or older than its sources.
+
+function ensureSdkBuilt(): void {
+  const built = `${root}sdk/dist/clickstream.full.min.js`;
+  const newestSource = (dir: string): number =>
+    Math.max(
+      0,
+      ...readdirSync(dir, { withFileTypes: true }).map((d) =>
+        d.isDirectory() ? newestSource(`${dir}/${d.name}`) : statSync(`${dir}/${d.name}`).mtimeMs,
+      ),
+    );
+  if (existsSync(built) && statSync(built).mtimeMs >= newestSource(`${root}sdk/src`)) return;
+  execSync('npm run --silent build:sdk', { cwd: root, stdio: 'pipe' });
+  if (!existsSync(built)) throw new Error(`npm run build:sdk did not produce ${built}`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// A TCP proxy between the browser and the gateway, for the SDK's requests only.
+
+interface Proxy {
+  port: number;
+  /** Resets every open connection and every new one until restore(). */
+  cut(): void;
+  restore(): void;
+  /** Requests go through to the gateway, its answers are thrown away (the connection is reset). */
+  loseAnswers(on: boolean): void;
+  stats: { passed: number; refused: number; answersLost: number };
+  close(): Promise<void>;
+}
+
+async function startProxy(targetPort: number): Promise<Proxy> {
+  let mode: 'pass' | 'cut' | 'lose' = 'pass';
+  const open = new Set<net.Socket>();
+  const stats = { passed: 0, refused: 0, answersLost: 0 };
+  const server = net.createServer((client) => {
+    client.on('error', () => {});
+    if (mode === 'cut') {
+      stats.refused++;
+      client.resetAndDestroy();
+      return;
+    }
+    stats.passed++;
+    const upstream = net.connect(targetPort, '127.0.0.1');
+    upstream.on('error', () => {});
+    const pair = [client, upstream];
+    for (const s of pair) open.add(s);
+    const drop = () => {
+      for (const s of pair) {
+        open.delete(s);
+        if (!s.destroyed) s.resetAndDestroy();
+      }
+    };
+    client.on('close', drop);
+    upstream.on('close', drop);
+    client.pipe(upstream);
+    upstream.on('data', (chunk) => {
+      if (mode === 'lose') {
+        stats.answersLost++;
+        drop();
+      } else client.write(chunk);
+    });
+    upstream.on('end', () => client.end());
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const resetAll = () => {
+    for (const s of open) if (!s.destroyed) s.resetAndDestroy();
+    open.clear();
+  };
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    cut() {
+      mode = 'cut';
+      resetAll();
+    },
+    restore() {
+      mode = 'pass';
+    },
+    loseAnswers(on) {
+      mode = on ? 'lose' : 'pass';
+    },
+    stats,
+    close: () =>
+      new Promise<void>((resolve) => {
+        resetAll();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+async function freePort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
+  const port = (s.address() as net.AddressInfo).port;
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+// ---------------------------------------------------------------------------------------------
+// In the page: what the SDK sent, and what it still holds.
+
+interface SentRecord {
+  /** fetch or beacon */
+  t: string;
+  /** Status of a fetch ("net" for a network error), whether a beacon was taken by the browser. */
+  s?: string | boolean;
+  page: string;
+  /** [event_id, type, 1 when it is an engagement report] */
+  ev: [string, string, number][];
+}
+
+/**
+ * Runs before any script of every page: records every body sent to the endpoint, in
+ * localStorage (synchronous, so what a page beacons while it unloads is recorded too). The demo's
+ * own panel wraps fetch and sendBeacon again on top of this. The panel is kept closed so that it
+ * covers no button.
+ */
+const RECORDER = `(() => {
+  if (location.protocol !== 'http:') return;
+  var KEY = 'e2e_sent';
+  var isEndpoint = function (u) { return /\\/v1\\/events/.test(String(u)); };
+  var add = function (t, body) {
+    try {
+      var list = JSON.parse(localStorage.getItem(KEY) || '[]');
+      var ev = (JSON.parse(body).events || []).map(function (e) { return [e.event_id, e.type, e.engagement_ms != null ? 1 : 0]; });
+      list.push({ t: t, page: location.pathname, ev: ev });
+      localStorage.setItem(KEY, JSON.stringify(list));
+      return list.length - 1;
+    } catch (e) { return -1; }
+  };
+  var mark = function (i, s) {
+    try {
+      var list = JSON.parse(localStorage.getItem(KEY) || '[]');
+      if (list[i]) { list[i].s = s; localStorage.setItem(KEY, JSON.stringify(list)); }
+    } catch (e) {}
+  };
+  var f = window.fetch;
+  window.fetch = function (input, init) {
+    var url = typeof input === 'string' ? input : input && input.url;
+    if (!isEndpoint(url) || !init || typeof init.body !== 'string') return f.apply(this, arguments);
+    var i = add('fetch', init.body);
+    return f.apply(this, arguments).then(
+      function (r) { mark(i, String(r.status)); return r; },
+      function (err) { mark(i, 'net'); throw err; });
+  };
+  var b = navigator.sendBeacon.bind(navigator);
+  navigator.sendBeacon = function (url, data) {
+    var ok = b(url, data);
+    if (isEndpoint(url) && typeof data === 'string') { var i = add('beacon', data); mark(i, ok); }
+    return ok;
+  };
+  try { sessionStorage.setItem('demo_panel', 'closed'); } catch (e) {}
+})();`;
+
+type Stored = [string, string, number, Record<string, string>, string, { event_id: string; type: string }[]];
+
+async function stored(page: Page): Promise<Stored> {
+  return page.evaluate(() => JSON.parse(localStorage.getItem('cs') || 'null'));
+}
+
+async function sentRecords(page: Page): Promise<SentRecord[]> {
+  return page.evaluate(() => JSON.parse(localStorage.getItem('e2e_sent') || '[]'));
+}
+
+/** The SDK's script has loaded (its methods are on window.clickstream) and the page is parsed. */
+async function sdkReady(page: Page): Promise<void> {
+  await page.waitForFunction(
+    () => typeof (window as unknown as { clickstream?: { flush?: unknown } }).clickstream?.flush === 'function' && document.readyState !== 'loading',
+    null,
+    { timeout: 10_000 },
+  );
+}
+
+async function queueEmpty(page: Page, timeout = 20_000): Promise<void> {
+  await page.waitForFunction(
+    () => {
+      const s = localStorage.getItem('cs');
+      return !!s && JSON.parse(s)[5].length === 0;
+    },
+    null,
+    { timeout, polling: 100 },
+  );
+}
+
+/** Clicks something that leads to another page of the shop, and waits for the SDK there. */
+async function clickTo(page: Page, selector: string, url: RegExp): Promise<void> {
+  await Promise.all([page.waitForURL(url, { waitUntil: 'domcontentloaded' }), page.click(selector)]);
+  await sdkReady(page);
+}
+
+const dwell = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+// ---------------------------------------------------------------------------------------------
+// The pipeline under test.
+
+describe('demo shop in Chromium -> gateway -> Kafka -> processor -> Elasticsearch', () => {
+  let cfg: Partial<Config>;
+  let app: FastifyInstance | undefined;
+  let gateway: string;
+  let proxy: Proxy | undefined;
+  let processor: Awaited<ReturnType<typeof startProcessor>> | undefined;
+  let es: Client | undefined;
+  let consumer: Consumer | undefined;
+  let browser: Browser | undefined;
+  const contexts: BrowserContext[] = [];
+  /** event id -> how many times it is on the event topics */
+  const onKafka = new Map<string, number>();
+
+  beforeAll(async () => {
+    if (!existsSync(CHROMIUM)) {
+      throw new Error(`No Chromium at ${CHROMIUM}: run scripts/ensure-deps.sh --browser (apt-get install -y chromium) or set CHROMIUM_PATH`);
+    }
+    ensureSdkBuilt();
+
+    const topicPrefix = `${unique('e2e')}_`;
+    const esIndexPrefix = unique('e2e').toLowerCase();
+    await Promise.all([ensureTopics(brokers, { prefix: topicPrefix, partitions: 3 }), installTemplates(esUrl, esIndexPrefix)]);
+    const port = await freePort();
+    gateway = `http://127.0.0.1:${port}`;
+    cfg = {
+      kafkaBrokers: brokers,
+      esUrl,
+      topicPrefix,
+      esIndexPrefix,
+      sites: `${SITE}:${gateway}`,
+      processorGroupId: unique('group'),
+      processorMetricsPort: 0,
+      archiveBackend: 'none',
+      logLevel: 'warn',
+    };
+
+    const started = Promise.all([
+      (async () => {
+        app = await buildApp({ config: cfg, logger: pino({ level: 'warn' }) });
+        await serveDemoShop(app);
+        await app.listen({ host: '127.0.0.1', port });
+        await waitFor(async () => (await fetch(`${gateway}/readyz`)).status === 200, 'gateway ready', 30_000);
+        proxy = await startProxy(port);
+      })(),
+      (async () => {
+        processor = await startProcessor(cfg);
+      })(),
+      (async () => {
+        const kafka = new Kafka({ clientId: 'e2e-reader', brokers, logLevel: logLevel.NOTHING });
+        consumer = kafka.consumer({ groupId: unique('e2e-reader') });
+        await consumer.connect();
+        await consumer.subscribe({ topics: EVENT_TOPICS.map((t) => topicPrefix + t), fromBeginning: true });
+        await consumer.run({
+          eachMessage: async ({ message }) => {
+            const id = (JSON.parse(message.value!.toString()) as { event_id: string }).event_id;
+            onKafka.set(id, (onKafka.get(id) ?? 0) + 1);
+          },
+        });
+      })(),
+      (async () => {
+        browser = await chromium.launch({
+          executablePath: CHROMIUM,
+          args: ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+        });
+      })(),
+    ]);
+    es = esFromConfig({ esUrl, esUsername: '', esPassword: '', esApiKey: '' });
+    await started;
+  });
+
+  afterAll(async () => {
+    // Everything is closed even when something before it fails.
+    const steps: [string, () => Promise<unknown> | undefined][] = [
+      ['contexts', () => Promise.all(contexts.map((c) => c.close().catch(() => {})))],
+      ['browser', () => browser?.close()],
+      ['proxy', () => proxy?.close()],
+      ['consumer', () => consumer?.disconnect()],
+      ['processor', () => processor?.stop()],
+      ['gateway', () => app?.close()],
+      ['es', () => es?.close()],
+    ];
+    for (const [what, step] of steps) {
+      try {
+        await step();
+      } catch (err) {
+        console.error(`afterAll: closing ${what} failed`, err);
+      }
+    }
+  });
+
+  async function newContext(): Promise<BrowserContext> {
+    const context = await browser!.newContext();
+    contexts.push(context);
+    await context.addInitScript(RECORDER);
+    return context;
+  }
+
+  /** The first page of a context: tells the demo (which remembers it) the site key and the proxied endpoint. */
+  async function openShop(context: BrowserContext, path: string): Promise<Page> {
+    const page = await context.newPage();
+    await page.goto(`${gateway}/demo/${path}?site=${SITE}&endpoint=${encodeURIComponent(`http://127.0.0.1:${proxy!.port}/v1/events`)}`);
+    await sdkReady(page);
+    return page;
+  }
+
+  interface Doc {
+    _id: string;
+    _index: string;
+    event_id: string;
+    event_type: string;
+    visitor_id: string;
+    session_id: string;
+    engagement_ms: number | null;
+    url_path: string | null;
+    element: string | null;
+    product_id: string | null;
+    price: number | null;
+    quantity: number | null;
+    currency: string | null;
+    order_id: string | null;
+    revenue: number | null;
+    items: unknown;
+    site_id: string | null;
+    browser: string | null;
+  }
+
+  async function docsOf(visitor: string): Promise<Doc[]> {
+    const index = `${cfg.esIndexPrefix}-events-*`;
+    await es!.indices.refresh({ index, allow_no_indices: true, ignore_unavailable: true });
+    const r = await es!.search<Omit<Doc, '_id' | '_index'>>({
+      index,
+      size: 1000,
+      allow_no_indices: true,
+      ignore_unavailable: true,
+      query: { term: { visitor_id: visitor } },
+    });
+    return r.hits.hits.map((h) => ({ ...(h._source as Omit<Doc, '_id' | '_index'>), _id: h._id!, _index: h._index }));
+  }
+
+  async function duplicatesDropped(): Promise<number> {
+    const text = await (await fetch(`${gateway}/metrics`)).text();
+    return Number(/^gateway_events_duplicate_total (\d+)/m.exec(text)?.[1] ?? 0);
+  }
+
+  interface Expected {
+    views: number;
+    clicks: number;
+    addToCart: number;
+    purchases: number;
+    /** URL paths that must have an engagement report (the test stayed 1.5 s on them). */
+    engagedPaths: string[];
+    /** At most this many engagement reports (one per page left). */
+    maxEngagement: number;
+  }
+
+  /**
+   * Waits until Elasticsearch holds every event the SDK of `page`'s context sent for its visitor
+   * and nothing more arrives for 2 s, then checks counts, ids and Kafka. Returns the documents.
+   */
+  async function checkExactlyOnce(page: Page, expected: Expected, label: string): Promise<{ docs: Doc[]; summary: Record<string, unknown> }> {
+    const [visitor] = await stored(page);
+    const records = await sentRecords(page);
+    const sent = new Map<string, { type: string; engagement: boolean }>();
+    for (const r of records) for (const [id, type, eng] of r.ev) sent.set(id, { type, engagement: eng === 1 });
+    const idsSent = [...sent.keys()].sort();
+
+    let docs: Doc[] = [];
+    let stableSince = 0;
+    let lastLen = -1;
+    await waitFor(
+      async () => {
+        docs = await docsOf(visitor);
+        if (docs.length !== lastLen) {
+          lastLen = docs.length;
+          stableSince = Date.now();
+        }
+        return docs.length >= idsSent.length && Date.now() - stableSince >= 2000;
+      },
+      `${label}: ${idsSent.length} events of visitor ${visitor} in Elasticsearch, then nothing more for 2 s`,
+      45_000,
+      250,
+    );
+
+    // By event id: the same ids, each once (a copy in another daily index would be a second hit).
+    const idsInEs = docs.map((d) => d._id).sort();
+    expect(new Set(idsInEs).size, `${label}: an event id has two documents`).toBe(idsInEs.length);
+    expect(idsInEs, `${label}: ids in Elasticsearch vs ids the SDK sent`).toEqual(idsSent);
+    for (const d of docs) expect(d.event_id).toBe(d._id);
+
+    // On Kafka: each id once (the gateway dropped every resent copy); nothing of this visitor is missing.
+    await waitFor(async () => idsSent.every((id) => onKafka.has(id)), `${label}: every sent id on the Kafka topics`, 20_000);
+    const kafkaCopies = idsSent.map((id) => onKafka.get(id));
+    expect(
+      idsSent.filter((id) => onKafka.get(id) !== 1),
+      `${label}: ids on the Kafka topics more than once`,
+    ).toEqual([]);
+
+    // By type.
+    const count = (pred: (d: Doc) => boolean) => docs.filter(pred).length;
+    const views = count((d) => d.event_type === 'page_view' && d.engagement_ms == null);
+    const engagement = docs.filter((d) => d.event_type === 'page_view' && d.engagement_ms != null);
+    const clicks = count((d) => d.event_type === 'click');
+    const adds = count((d) => d.event_type === 'add_to_cart');
+    const purchases = count((d) => d.event_type === 'purchase');
+    const sentEngagement = [...sent.values()].filter((e) => e.engagement).length;
+    const summary = {
+      visitor,
+      inEs: docs.length,
+      sent: idsSent.length,
+      requests: { fetch: records.filter((r) => r.t === 'fetch').length, beacon: records.filter((r) => r.t === 'beacon').length },
+      fetchOutcomes: records.filter((r) => r.t === 'fetch').map((r) => r.s),
+      page_view: views + engagement.length,
+      views,
+      engagement: engagement.map((d) => `${d.url_path} ${d.engagement_ms}ms`),
+      click: clicks,
+      add_to_cart: adds,
+      purchase: purchases,
+      kafkaCopiesMax: Math.max(...(kafkaCopies as number[])),
+    };
+    console.log(`[e2e] ${label}: ${JSON.stringify(summary)}`);
+    expect({ views, clicks, adds, purchases }, `${label}: counts by type`).toEqual({
+      views: expected.views,
+      clicks: expected.clicks,
+      adds: expected.addToCart,
+      purchases: expected.purchases,
+    });
+    expect(engagement.length, `${label}: engagement reports in ES vs sent`).toBe(sentEngagement);
+    expect(engagement.length).toBeLessThanOrEqual(expected.maxEngagement);
+    const engagedPaths = engagement.map((d) => d.url_path);
+    for (const p of expected.engagedPaths) expect(engagedPaths, `${label}: engagement report for ${p}`).toContain(p);
+    // One visitor, one session, this site, seen as Chrome.
+    expect(new Set(docs.map((d) => d.session_id)).size).toBe(1);
+    for (const d of docs) {
+      expect(d.site_id).toBe(SITE);
+      expect(d.browser).toMatch(/Chrome/);
+    }
+    // Nothing left behind in the browser.
+    expect((await stored(page))[5], `${label}: stored queue at the end`).toEqual([]);
+    return { docs, summary };
+  }
+
+  // -------------------------------------------------------------------------------------------
+
+  test('click-through: product, add to cart, cart, checkout, purchase, thank-you', async () => {
+    const context = await newContext();
+    const page = await openShop(context, 'index.html');
+    await clickTo(page, '#link-mug', /product-mug\.html/);
+    await page.fill('#qty', '2');
+    await page.click('#add-to-cart');
+    await page.waitForSelector('#go-to-cart', { state: 'visible' });
+    await dwell(1500); // an engagement report for the product page
+    await clickTo(page, '#go-to-cart', /cart\.html/);
+    await page.waitForSelector('#checkout', { state: 'visible' });
+    await dwell(1500); // and one for the cart
+    await clickTo(page, '#checkout', /checkout\.html/);
+    await clickTo(page, '#place-order', /thanks\.html/);
+    const orderId = (await page.textContent('#order'))!.trim();
+    expect(orderId).toMatch(/^o-/);
+    await queueEmpty(page);
+
+    const { docs } = await checkExactlyOnce(
+      page,
+      { views: 5, clicks: 5, addToCart: 1, purchases: 1, engagedPaths: ['/demo/product-mug.html', '/demo/cart.html'], maxEngagement: 4 },
+      'click-through',
+    );
+    expect(docs.filter((d) => d.event_type === 'page_view' && d.engagement_ms == null).map((d) => d.url_path).sort()).toEqual(
+      ['/demo/cart.html', '/demo/checkout.html', '/demo/index.html', '/demo/product-mug.html', '/demo/thanks.html'],
+    );
+    expect(docs.filter((d) => d.event_type === 'click').map((d) => d.element?.split(' ')[0]).sort()).toEqual(
+      ['a#checkout', 'a#go-to-cart', 'a#link-mug', 'button#add-to-cart', 'button#place-order'],
+    );
+    expect(docs.find((d) => d.event_type === 'add_to_cart')).toMatchObject({ product_id: 'mug', quantity: 2, price: 12, currency: 'EUR' });
+    expect(docs.find((d) => d.event_type === 'purchase')).toMatchObject({
+      order_id: orderId,
+      revenue: 24,
+      currency: 'EUR',
+      items: [{ product_id: 'mug', price: 12, quantity: 2 }],
+    });
+  });
+
+  test('network cut while browsing, then restored; answers lost once: every event arrives exactly once', async () => {
+    const context = await newContext();
+    const page = await openShop(context, 'product-mug.html');
+    await queueEmpty(page); // the first batch (the view) is acknowledged
+    const dupsBefore = await duplicatesDropped();
+
+    proxy!.cut();
+    const passedAtCut = proxy!.stats.passed;
+    const sentBeforeCut = (await sentRecords(page)).length;
+    await page.click('#add-to-cart');
+    await page.click('#add-to-cart');
+    await clickTo(page, '#go-to-cart', /cart\.html/); // 5 events: a fetch, then the pagehide beacon, both lost
+    await clickTo(page, 'nav a:text-is("Products")', /index\.html/);
+    await clickTo(page, '#link-tee', /product-tee\.html/);
+    await page.click('#add-to-cart');
+    await dwell(2000); // at least one retry on this page fails too
+    const whileCut = (await sentRecords(page)).slice(sentBeforeCut);
+    expect(whileCut.some((r) => r.t === 'beacon'), 'a beacon was tried while cut').toBe(true);
+    expect(whileCut.filter((r) => r.t === 'fetch').every((r) => r.s === 'net'), 'every fetch failed while cut').toBe(true);
+    expect(proxy!.stats.passed, 'nothing reached the gateway while cut').toBe(passedAtCut);
+    // Everything recorded since the cut is still in the stored queue.
+    const queuedIds = new Set((await stored(page))[5].map((e) => e.event_id));
+    const triedIds = whileCut.flatMap((r) => r.ev.map((e) => e[0]));
+    expect(triedIds.filter((id) => !queuedIds.has(id))).toEqual([]);
+    expect(queuedIds.size).toBeGreaterThanOrEqual(9); // 3 clicks + 2 add + nav click + link click + add click, 2 views, add
+
+    proxy!.restore();
+    await queueEmpty(page, 30_000);
+
+    // The gateway's answers are lost: it has the events, the browser retries them.
+    proxy!.loseAnswers(true);
+    const lostBefore = proxy!.stats.answersLost;
+    await page.click('#add-to-cart');
+    await page.click('#add-to-cart'); // 4 events: sent by the 2 s timer
+    await waitFor(async () => proxy!.stats.answersLost > lostBefore, 'an answer lost', 10_000, 50);
+    proxy!.loseAnswers(false);
+    await queueEmpty(page, 30_000);
+    expect(await duplicatesDropped(), 'the gateway dropped the resent copies').toBeGreaterThan(dupsBefore);
+
+    await checkExactlyOnce(
+      page,
+      // views: mug, cart, index, tee; clicks: 2 add (mug) + go-to-cart + Products + link-tee + 3 add (tee); adds: 2 + 3
+      { views: 4, clicks: 8, addToCart: 5, purchases: 0, engagedPaths: [], maxEngagement: 3 },
+      'network cut',
+    );
+  });
+
+  test('reload while the network is cut: the stored queue survives and is delivered once after restoring', async () => {
+    const context = await newContext();
+    const page = await openShop(context, 'index.html');
+    await queueEmpty(page);
+
+    proxy!.cut();
+    const passedAtCut = proxy!.stats.passed;
+    await clickTo(page, '#link-cap', /product-cap\.html/);
+    await page.click('#add-to-cart');
+    const before = (await stored(page))[5].map((e) => e.event_id);
+    expect(before.length).toBeGreaterThanOrEqual(4); // link click, view, add click, add_to_cart (+ maybe an engagement report)
+    await page.reload();
+    await sdkReady(page);
+    const after = (await stored(page))[5];
+    expect(after.map((e) => e.event_id).slice(0, before.length), 'the queue survived the reload, in order').toEqual(before);
+    expect(after.length, 'plus the reloaded page view').toBeGreaterThan(before.length);
+    expect(after.filter((e) => e.type === 'page_view').length).toBeGreaterThanOrEqual(2);
+    await dwell(1000);
+    expect(proxy!.stats.passed, 'nothing reached the gateway while cut').toBe(passedAtCut);
+    // Nothing but the first view is in Elasticsearch for this visitor.
+    const [visitor] = await stored(page);
+    const early = await docsOf(visitor);
+    expect(early.filter((d) => before.includes(d._id))).toEqual([]);
+    expect(early.length).toBeLessThanOrEqual(1);
+
+    proxy!.restore();
+    await queueEmpty(page, 30_000);
+    await checkExactlyOnce(
+      page,
+      // views: index, cap, cap again; clicks: link-cap, add; adds: 1
+      { views: 3, clicks: 2, addToCart: 1, purchases: 0, engagedPaths: [], maxEngagement: 2 },
+      'reload while cut',
+    );
+  });
+
+  test('tab closed right after a purchase on the thank-you page: the purchase arrives', async () => {
+    // Online: the purchase leaves in the checkout page's pagehide beacon; nothing else is opened
+    // until it is in Elasticsearch.
+    const context = await newContext();
+    const page = await openShop(context, 'product-notebook.html');
+    await page.click('#add-to-cart');
+    await clickTo(page, '#go-to-cart', /cart\.html/);
+    await clickTo(page, '#checkout', /checkout\.html/);
+    await Promise.all([page.waitForURL(/thanks\.html/, { waitUntil: 'domcontentloaded' }), page.click('#place-order')]);
+    const orderId = (await page.textContent('#order'))!.trim();
+    const visitor = await page.evaluate(() => JSON.parse(localStorage.getItem('cs')!)[0] as string);
+    await page.close(); // at once: no wait, no flush
+    const purchase = await waitFor(
+      async () => (await docsOf(visitor)).find((d) => d.event_type === 'purchase'),
+      'the purchase in Elasticsearch after the tab was closed',
+      20_000,
+    );
+    expect(purchase).toMatchObject({ order_id: orderId, revenue: 7.9, currency: 'EUR', items: [{ product_id: 'notebook', price: 7.9, quantity: 1 }] });
+
+    // What the closed tab left in the queue (its own view, at least) goes out from the next page.
+    const next = await context.newPage();
+    await next.goto(`${gateway}/demo/index.html`);
+    await sdkReady(next);
+    const records = await sentRecords(next);
+    expect(
+      records.some((r) => r.t === 'beacon' && r.page === '/demo/checkout.html' && r.ev.some((e) => e[1] === 'purchase')),
+      'the purchase was beaconed when the checkout page was left',
+    ).toBe(true);
+    await queueEmpty(next);
+    await checkExactlyOnce(
+      next,
+      // views: notebook, cart, checkout, thanks, index; clicks: add, go-to-cart, checkout, place-order
+      { views: 5, clicks: 4, addToCart: 1, purchases: 1, engagedPaths: [], maxEngagement: 4 },
+      'tab closed',
+    );
+  });
+
+  test('tab closed after a purchase made while the network was cut: the purchase arrives once from the stored queue', async () => {
+    const context = await newContext();
+    const page = await openShop(context, 'product-cap.html');
+    await page.click('#add-to-cart');
+    await clickTo(page, '#go-to-cart', /cart\.html/);
+    await clickTo(page, '#checkout', /checkout\.html/);
+    await queueEmpty(page);
+    proxy!.cut();
+    const passedAtCut = proxy!.stats.passed;
+    await Promise.all([page.waitForURL(/thanks\.html/, { waitUntil: 'domcontentloaded' }), page.click('#place-order')]);
+    const orderId = (await page.textContent('#order'))!.trim();
+    const visitor = await page.evaluate(() => JSON.parse(localStorage.getItem('cs')!)[0] as string);
+    await page.close();
+    await dwell(1000);
+    expect(proxy!.stats.passed, 'nothing reached the gateway while cut').toBe(passedAtCut);
+    expect((await docsOf(visitor)).some((d) => d.event_type === 'purchase')).toBe(false);
+
+    proxy!.restore();
+    const next = await context.newPage();
+    await next.goto(`${gateway}/demo/index.html`);
+    await sdkReady(next);
+    await queueEmpty(next);
+    const { docs } = await checkExactlyOnce(
+      next,
+      // views: cap, cart, checkout, thanks, index; clicks: add, go-to-cart, checkout, place-order
+      { views: 5, clicks: 4, addToCart: 1, purchases: 1, engagedPaths: [], maxEngagement: 4 },
+      'tab closed while cut',
+    );
+    expect(docs.find((d) => d.event_type === 'purchase')).toMatchObject({ order_id: orderId, revenue: 18.5 });
+  });
+});
