@@ -2,6 +2,12 @@ import { Kafka, logLevel, type KafkaConfig, type SASLOptions } from 'kafkajs';
 import type { Config } from '../contracts/config.js';
 import type { Logger } from 'pino';
 
+const TRANSIENT =
+  /rebalanc|coordinator is loading|coordinator is not available|not the correct coordinator|Restarting the consumer|leadership election|not the leader/i;
+
+// Our producers either name their partitioner or do not care which one is used.
+process.env.KAFKAJS_NO_PARTITIONER_WARNING ??= '1';
+
 /** One way to build a kafkajs client from config, used by gateway, processor, infra and tests. */
 export function kafkaFromConfig(
   cfg: Pick<Config, 'kafkaBrokers' | 'kafkaClientId' | 'kafkaSsl' | 'kafkaSaslMechanism' | 'kafkaSaslUsername' | 'kafkaSaslPassword'>,
@@ -30,7 +36,10 @@ export function kafkaFromConfig(
       if (!log) return;
       const { message, ...rest } = entry.log;
       const fields = { kafka: entry.namespace, ...rest };
-      if (entry.level <= logLevel.ERROR) log.error(fields, message);
+      // kafkajs reports the ordinary life of a group (rebalances, a coordinator still loading after
+      // a broker restart) as errors; they are retried by kafkajs itself, so they are debug here.
+      if (TRANSIENT.test(`${message} ${String((rest as { error?: unknown }).error ?? '')}`)) log.debug(fields, message);
+      else if (entry.level <= logLevel.ERROR) log.error(fields, message);
       else if (entry.level === logLevel.WARN) log.warn(fields, message);
       else log.debug(fields, message);
     },
