@@ -1,0 +1,181 @@
+import { readFileSync } from 'node:fs';
+import { timingSafeEqual } from 'node:crypto';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
+import { pino, type Logger } from 'pino';
+import { errors as esErrors, type Client } from '@elastic/elasticsearch';
+import { ConfigError, loadConfig, type Config } from '../contracts/config.js';
+import { indexNames } from '../contracts/indices.js';
+import { esFromConfig } from '../common/es-client.js';
+import { sliding, tumbling } from '../processor/analytics/windows.js';
+import {
+  alertSearch,
+  alertsResponse,
+  kpiResponse,
+  kpiSearch,
+  ParamError,
+  parseAlertQuery,
+  parseKpiQuery,
+  parseSessionQuery,
+  parseUrlQuery,
+  sessionSearch,
+  sessionsResponse,
+  urlStatsResponse,
+  urlStatsSearch,
+  type SessionDoc,
+} from './queries.js';
+
+export interface DashboardOptions {
+  config?: Partial<Config>;
+  /** Defaults to a client built from config (closed with the app; a given one is left open). */
+  es?: Client;
+  logger?: Logger;
+  /** Clock for relative times (`now-15m`); tests pin it. */
+  now?: () => number;
+}
+
+const PUBLIC = new URL('./public/', import.meta.url);
+const ASSETS: Record<string, { file: string; type: string }> = {
+  '/': { file: 'index.html', type: 'text/html; charset=utf-8' },
+  '/dashboard.js': { file: 'dashboard.js', type: 'text/javascript; charset=utf-8' },
+  '/dashboard.css': { file: 'dashboard.css', type: 'text/css; charset=utf-8' },
+};
+
+const SECURITY_HEADERS = {
+  'content-security-policy':
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+  'x-frame-options': 'DENY',
+};
+
+/** The KPI window kinds the processor writes with this config (processor/main.ts windowSpecsFromConfig). */
+export function windowKinds(cfg: Pick<Config, 'kpiTumblingS' | 'kpiSlidingSizeS' | 'kpiSlidingStepS'>): string[] {
+  const kinds = [tumbling(cfg.kpiTumblingS * 1000).kind];
+  if (cfg.kpiSlidingSizeS > 0) {
+    const s = sliding(cfg.kpiSlidingSizeS * 1000, cfg.kpiSlidingStepS * 1000).kind;
+    if (s !== kinds[0]) kinds.push(s);
+  }
+  return kinds;
+}
+
+function sameSecret(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+/**
+ * The live dashboard: a static page (dashboard/public, no framework) and its JSON API over the
+ * processor's Elasticsearch documents, per-partition partials summed exactly at query time
+ * (dashboard/sums.ts).
+ *
+ *   GET /api/meta        window kinds, refresh interval, index names
+ *   GET /api/kpis        ?window=tumbling_1m&from=now-30m&to=now&dimension=all&value=all&limit=
+ *   GET /api/url-stats   ?from=now-15m&to=&limit=10&countries=5&country=
+ *   GET /api/sessions    ?from=now-1h&to=&limit=20&closed=&visitor=&site=
+ *   GET /api/alerts      ?from=now-24h&to=&limit=50&kind=&severity=&site=&visitor=
+ *   GET /healthz, /readyz (Elasticsearch reachable)
+ *
+ * Times: now, now-15m (s, m, h, d), epoch ms or ISO dates. Bad parameters: 400
+ * `{error: {code: 'DASH_ERR_PARAM', message}}`; Elasticsearch failing: 502 `DASH_ERR_ES`.
+ * Config errors throw here, before anything listens.
+ */
+export async function buildDashboard(opts: DashboardOptions = {}): Promise<FastifyInstance> {
+  const cfg = loadConfig(opts.config);
+  if (cfg.dashboardUsername && !cfg.dashboardPassword) throw new ConfigError('DASHBOARD_USERNAME is set but DASHBOARD_PASSWORD is empty');
+  const log = opts.logger ?? pino({ level: cfg.logLevel, base: { service: 'dashboard' } });
+  const es = opts.es ?? esFromConfig(cfg);
+  const ownClient = !opts.es;
+  const now = opts.now ?? Date.now;
+  const idx = indexNames(cfg.esIndexPrefix);
+  const kinds = windowKinds(cfg);
+  const assets = Object.fromEntries(Object.entries(ASSETS).map(([path, a]) => [path, { type: a.type, body: readFileSync(new URL(a.file, PUBLIC)) }]));
+
+  const app = Fastify({ loggerInstance: log as FastifyBaseLogger, disableRequestLogging: true });
+
+  app.addHook('onSend', async (_req, reply, payload) => {
+    reply.headers(SECURITY_HEADERS);
+    return payload;
+  });
+
+  if (cfg.dashboardUsername) {
+    const expected = `Basic ${Buffer.from(`${cfg.dashboardUsername}:${cfg.dashboardPassword}`).toString('base64')}`;
+    app.addHook('onRequest', async (req, reply) => {
+      if (req.url === '/healthz') return;
+      if (!sameSecret(req.headers.authorization ?? '', expected)) {
+        reply.header('www-authenticate', 'Basic realm="clickstream dashboard", charset="UTF-8"');
+        return reply.code(401).send({ error: { code: 'DASH_ERR_AUTH', message: 'authentication required' } });
+      }
+    });
+  } else if (!['127.0.0.1', '::1', 'localhost'].includes(cfg.dashboardHost)) {
+    log.warn({ host: cfg.dashboardHost }, 'dashboard listens beyond loopback without authentication: set DASHBOARD_USERNAME / DASHBOARD_PASSWORD');
+  }
+
+  app.setErrorHandler((err, req, reply) => {
+    if (err instanceof ParamError) return reply.code(400).send({ error: { code: 'DASH_ERR_PARAM', message: err.message } });
+    if (err instanceof esErrors.ElasticsearchClientError) {
+      req.log.warn({ err, url: req.url }, 'dashboard query failed');
+      return reply.code(502).send({ error: { code: 'DASH_ERR_ES', message: `Elasticsearch query failed: ${err.message}` } });
+    }
+    const status = (err as { statusCode?: number }).statusCode;
+    if (status && status >= 400 && status < 500) return reply.code(status).send({ error: { code: 'DASH_ERR_REQUEST', message: (err as Error).message } });
+    req.log.error({ err, url: req.url }, 'dashboard request failed');
+    return reply.code(500).send({ error: { code: 'DASH_ERR_INTERNAL', message: 'internal error' } });
+  });
+
+  for (const [path, a] of Object.entries(assets)) {
+    app.get(path, async (_req, reply) => reply.type(a.type).header('cache-control', 'no-cache').send(a.body));
+  }
+
+  const api = (reply: FastifyReply) => reply.header('cache-control', 'no-store');
+  type Q = { Querystring: Record<string, string | undefined> };
+
+  app.get('/api/meta', async (_req, reply) => {
+    api(reply);
+    return { windows: kinds, default_window: kinds[0], refresh_s: cfg.dashboardRefreshS, indices: idx, now: new Date(now()).toISOString() };
+  });
+
+  app.get<Q>('/api/kpis', async (req, reply) => {
+    const q = parseKpiQuery(req.query, now(), kinds[0]);
+    const res = await es.search(kpiSearch(idx.kpis, q));
+    api(reply);
+    return kpiResponse(q, res);
+  });
+
+  app.get<Q>('/api/url-stats', async (req, reply) => {
+    const q = parseUrlQuery(req.query, now());
+    const res = await es.search(urlStatsSearch(idx.urlStats, q));
+    api(reply);
+    return urlStatsResponse(q, res);
+  });
+
+  app.get<Q>('/api/sessions', async (req, reply) => {
+    const q = parseSessionQuery(req.query, now());
+    const res = await es.search<SessionDoc>(sessionSearch(idx.sessions, q));
+    api(reply);
+    return sessionsResponse(q, res);
+  });
+
+  app.get<Q>('/api/alerts', async (req, reply) => {
+    const q = parseAlertQuery(req.query, now());
+    const res = await es.search<Record<string, unknown>>(alertSearch(idx.alerts, q));
+    api(reply);
+    return alertsResponse(q, res);
+  });
+
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/readyz', async (_req, reply) => {
+    try {
+      // GET / is missing from the integ-test distribution (client.ping() fails): ask for health.
+      const h = await es.cluster.health({ timeout: '2s' });
+      return { status: 'ready', elasticsearch: h.status };
+    } catch (err) {
+      return reply.code(503).send({ status: 'unavailable', error: (err as Error).message });
+    }
+  });
+
+  app.addHook('onClose', async () => {
+    if (ownClient) await es.close();
+  });
+  return app;
+}
