@@ -1,6 +1,6 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import { pino, type Logger } from 'pino';
-import { loadConfig, type Config } from '../contracts/config.js';
+import { ConfigError, loadConfig, type Config } from '../contracts/config.js';
 import { registerAccessControl } from './access.js';
 import { toBatch } from './batch.js';
 import { parseBotPolicy } from './bot-policy.js';
@@ -11,6 +11,7 @@ import { GatewayError, GW_ERRORS, type GatewayErrorCode } from './errors.js';
 import type { EventProducer } from './event-producer.js';
 import { geoipLiteProvider, type GeoProvider } from './geo.js';
 import { createIngest } from './ingest.js';
+import { coalescingProducer } from './coalescing-producer.js';
 import { kafkaProducer } from './kafka-producer.js';
 import { gatewayMetrics } from './metrics.js';
 import { mmdbGeoProvider } from './mmdb-geo.js';
@@ -44,6 +45,9 @@ class BodyError extends GatewayError {
 export async function buildApp(opts: BuildOptions = {}): Promise<FastifyInstance> {
   const cfg = loadConfig(opts.config);
   const log = opts.logger ?? pino({ level: cfg.logLevel, base: { service: 'gateway' } });
+  if (cfg.gatewayMaxInFlight < cfg.gatewayMaxBatch) {
+    throw new ConfigError(`GATEWAY_MAX_IN_FLIGHT (${cfg.gatewayMaxInFlight}) must be at least GATEWAY_MAX_BATCH (${cfg.gatewayMaxBatch}), or full batches could never be taken`);
+  }
   const sites = siteRegistry(cfg);
   const botPolicy = parseBotPolicy(cfg.botPolicy);
   const geo = opts.geo ?? (cfg.geoipMmdbPath ? mmdbGeoProvider(cfg.geoipMmdbPath) : geoipLiteProvider());
@@ -67,7 +71,8 @@ export async function buildApp(opts: BuildOptions = {}): Promise<FastifyInstance
   }
   if (cfg.trustedProxies.length) log.info({ trustedProxies: cfg.trustedProxies }, 'X-Forwarded-For trusted from these proxies only');
 
-  const producer = opts.producer ?? kafkaProducer(cfg, log);
+  // Requests arriving during a send share the next one (group commit): see coalescing-producer.ts.
+  const producer = opts.producer ?? coalescingProducer(kafkaProducer(cfg, log));
   const metrics = gatewayMetrics();
   const delivery = new Delivery(
     producer,

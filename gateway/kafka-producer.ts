@@ -23,6 +23,19 @@ export function kafkaProducer(cfg: Config, log: Logger): EventProducer {
     kafka.producer({ idempotent: true, maxInFlightRequests: 5, allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner });
   let producer: Producer = make();
   let connected: Promise<void> | null = null;
+  /** Sends still waiting on each producer: a replaced producer is disconnected only once they settle. */
+  const sending = new Map<Producer, number>();
+  const retired = new Set<Producer>();
+  const retire = (p: Producer) => {
+    if ((sending.get(p) ?? 0) === 0) void p.disconnect().catch(() => undefined);
+    else {
+      retired.add(p);
+      // Never keep a dead client forever: its sends have long been answered 503 by then.
+      setTimeout(() => {
+        if (retired.delete(p)) void p.disconnect().catch(() => undefined);
+      }, 60_000).unref();
+    }
+  };
   let available = false;
   let probe: NodeJS.Timeout | null = null;
   let probing = false;
@@ -48,14 +61,19 @@ export function kafkaProducer(cfg: Config, log: Logger): EventProducer {
     if (probing || closed) return;
     probing = true;
     const admin = quiet.admin();
+    let fresh: Producer | null = null;
     try {
       await admin.connect();
       await admin.fetchTopicMetadata({ topics: [] });
+      fresh = make();
+      await fresh.connect();
       const old = producer;
-      producer = make();
-      connected = null;
-      await connect();
-      void old.disconnect().catch(() => undefined);
+      producer = fresh;
+      connected = Promise.resolve();
+      fresh = null;
+      // Sends cut off by the outage may still be answered (a stalled broker resumes): let them
+      // finish, so their acknowledgements reach dedup and a retry is not written twice.
+      retire(old);
       if (closed) return;
       available = true;
       log.info('kafka available again');
@@ -63,6 +81,7 @@ export function kafkaProducer(cfg: Config, log: Logger): EventProducer {
       probe = null;
     } catch {
       // still down; the next tick tries again
+      if (fresh) void fresh.disconnect().catch(() => undefined);
     } finally {
       await admin.disconnect().catch(() => undefined);
       probing = false;
@@ -92,9 +111,11 @@ export function kafkaProducer(cfg: Config, log: Logger): EventProducer {
       }
       // A send still unanswered after the produce timeout means Kafka is down or stalled.
       const watchdog = setTimeout(() => markDown(new Error(`no acknowledgement within ${cfg.gatewayProduceTimeoutMs} ms`)), cfg.gatewayProduceTimeoutMs);
+      const p = producer;
+      sending.set(p, (sending.get(p) ?? 0) + 1);
       try {
         await connect();
-        await producer.sendBatch({
+        await p.sendBatch({
           acks: -1,
           compression: CompressionTypes.None,
           topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
@@ -104,6 +125,12 @@ export function kafkaProducer(cfg: Config, log: Logger): EventProducer {
         throw err;
       } finally {
         clearTimeout(watchdog);
+        const left = (sending.get(p) ?? 1) - 1;
+        if (left > 0) sending.set(p, left);
+        else {
+          sending.delete(p);
+          if (retired.delete(p)) void p.disconnect().catch(() => undefined);
+        }
       }
     },
     isAvailable: () => available,
@@ -112,7 +139,7 @@ export function kafkaProducer(cfg: Config, log: Logger): EventProducer {
       available = false;
       if (probe) clearInterval(probe);
       probe = null;
-      await producer.disconnect().catch(() => undefined);
+      await Promise.all([producer, ...retired].map((p) => p.disconnect().catch(() => undefined)));
     },
   };
 }

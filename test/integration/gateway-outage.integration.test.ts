@@ -2,7 +2,8 @@
  * Kafka stopped in the middle of a load, against a real broker of this test's own (the shared
  * one of the global set-up stays up for the other tests): clients get 503 quickly and never
  * hang, nothing the gateway acknowledged is lost, and the gateway recovers by itself when
- * Kafka returns, without a restart. Run twice: a clean stop (SIGTERM) and a crash (SIGKILL).
+ * Kafka returns, without a restart. Three ways down: a clean stop (SIGTERM), a crash (SIGKILL)
+ * and a stall (SIGSTOP: the broker holds its connections open and answers nothing).
  */
 import { rmSync } from 'node:fs';
 import net from 'node:net';
@@ -143,6 +144,7 @@ describe('gateway with Kafka stopped in the middle of a load', () => {
   }, 300_000);
 
   afterAll(async () => {
+    if (broker?.pid) process.kill(broker.pid, 'SIGCONT'); // in case a stalled run failed half-way
     await app?.close();
     await broker?.stop();
     if (dir) rmSync(dir, { recursive: true, force: true });
@@ -151,6 +153,7 @@ describe('gateway with Kafka stopped in the middle of a load', () => {
   test.each([
     ['stopped (SIGTERM)', 'stop'],
     ['killed (SIGKILL)', 'kill'],
+    ['stalled (SIGSTOP, then SIGCONT)', 'stall'],
   ] as const)(
     'Kafka %s: 503 quickly, nothing acknowledged lost, recovery by itself',
     async (_name, how) => {
@@ -158,7 +161,9 @@ describe('gateway with Kafka stopped in the middle of a load', () => {
       await waitFor(async () => traffic.acked.size >= 400, 'traffic flowing', 60_000);
 
       const downAt = Date.now();
-      await (how === 'stop' ? broker.stop() : broker.kill());
+      const pid = broker.pid!;
+      if (how === 'stall') process.kill(pid, 'SIGSTOP');
+      else await (how === 'stop' ? broker.stop() : broker.kill());
       const stoppedAt = Date.now();
       // While Kafka is down: /readyz says so and answers are 503 with Retry-After, fast.
       await waitFor(async () => (await fetch(`${base}/readyz`)).status === 503, '/readyz 503', 30_000);
@@ -175,7 +180,8 @@ describe('gateway with Kafka stopped in the middle of a load', () => {
 
       // Kafka back: the gateway takes events again on its own.
       const ackedBefore = traffic.acked.size;
-      await broker.start();
+      if (how === 'stall') process.kill(pid, 'SIGCONT');
+      else await broker.start();
       const upAt = Date.now();
       await waitFor(async () => traffic.acked.size > ackedBefore + 200, 'traffic acknowledged again after the restart', 90_000, 200);
       const recoveredIn = Date.now() - upAt;

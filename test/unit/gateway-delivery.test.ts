@@ -26,7 +26,7 @@ describe('Kafka slow or down', () => {
   });
 
   test('in-flight events are bounded: beyond GATEWAY_MAX_IN_FLIGHT requests get 503 at once', async () => {
-    h = await harness({ gatewayMaxInFlight: 5, gatewayProduceTimeoutMs: 5000 });
+    h = await harness({ gatewayMaxInFlight: 5, gatewayMaxBatch: 5, gatewayProduceTimeoutMs: 5000 });
     h.kafka.hold = true;
     const first = postEvents(h.app, { events: [pageView(), pageView(), pageView()] });
     await sleep(20);
@@ -98,6 +98,10 @@ describe('Kafka slow or down', () => {
     expect(h.kafka.records).toHaveLength(1);
     h = undefined;
   });
+});
+
+test('GATEWAY_MAX_IN_FLIGHT below GATEWAY_MAX_BATCH is refused at start', async () => {
+  await expect(harness({ gatewayMaxInFlight: 10, gatewayMaxBatch: 20 })).rejects.toThrow(/GATEWAY_MAX_IN_FLIGHT/);
 });
 
 describe('dedup window', () => {
