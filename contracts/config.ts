@@ -113,6 +113,7 @@ export const SETTINGS = {
   startTimeoutS: s('START_TIMEOUT_S', 'int', '180', 'infra', 'How long infra waits for Kafka and Elasticsearch to be healthy before it gives up.'),
 
   demoRate: s('DEMO_RATE', 'int', '20', 'demo', 'Events per second the demo traffic generator sends (0: none).'),
+  demoRestartS: s('DEMO_RESTART_S', 'int', '10', 'demo', 'The demo starts a Kafka broker that exited again after this many seconds (a crashed processor after 2 s).'),
 } as const;
 
 export type SettingName = keyof typeof SETTINGS;

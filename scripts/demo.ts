@@ -21,7 +21,7 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 // The banner and the traffic ticker are the demo's output; services log warnings and errors only.
 process.env.LOG_LEVEL ??= 'warn';
 const cfg = loadConfig();
-const restartMs = Number(process.env.DEMO_RESTART_S ?? 10) * 1000;
+const restartMs = cfg.demoRestartS * 1000;
 const t0 = Date.now();
 console.log('› starting Kafka and Elasticsearch (first run downloads them from Maven Central)…');
 const services = await startServices({ dataDir: cfg.dataDir });
