@@ -1,0 +1,179 @@
+/**
+ * The dashboard's parameters, the searches it sends, and the Fastify app around them with a
+ * fake Elasticsearch client (the real one is in test/integration/dashboard.integration.test.ts).
+ */
+import { afterEach, describe, expect, test } from 'vitest';
+import { pino } from 'pino';
+import { errors, type Client } from '@elastic/elasticsearch';
+import type { FastifyInstance } from 'fastify';
+import { buildDashboard, windowKinds } from '../../dashboard/app.js';
+import { kpiSearch, ParamError, parseKpiQuery, parseTime, parseUrlQuery, urlStatsSearch } from '../../dashboard/queries.js';
+import { ConfigError } from '../../contracts/config.js';
+
+const NOW = Date.UTC(2026, 2, 1, 12, 0, 0);
+
+describe('parseTime', () => {
+  test.each([
+    [undefined, 42],
+    ['', 42],
+    ['now', NOW],
+    ['now-15m', NOW - 15 * 60_000],
+    ['-2h', NOW - 7_200_000],
+    ['now-30s', NOW - 30_000],
+    ['now-1d', NOW - 86_400_000],
+    ['1767225600000', 1767225600000],
+    ['2026-03-01T10:00:00Z', Date.UTC(2026, 2, 1, 10)],
+    ['2026-03-01T10:00:00.000+01:00', Date.UTC(2026, 2, 1, 9)],
+    ['2026-03-01', Date.UTC(2026, 2, 1)],
+  ])('%j', (raw, want) => {
+    expect(parseTime(raw, NOW, 42)).toBe(want);
+  });
+  test.each(['yesterday', 'now-15x', 'now+5m', '1 May 2026', '12.5', '2026-13-45T99:00:00Z'])('refuses %j', (raw) => {
+    expect(() => parseTime(raw, NOW, 0)).toThrow(ParamError);
+  });
+});
+
+describe('parseKpiQuery', () => {
+  test('defaults: the first window kind, all/all, the last 30 minutes', () => {
+    expect(parseKpiQuery({}, NOW, 'tumbling_1m')).toEqual({ window: 'tumbling_1m', dimension: 'all', value: 'all', from: NOW - 30 * 60_000, to: NOW, limit: 1500 });
+  });
+  test.each([
+    [{ window: 'hourly' }, /window/],
+    [{ window: 'tumbling_1m"}' }, /window/],
+    [{ dimension: 'browser' }, /dimension/],
+    [{ dimension: 'country' }, /value is required/],
+    [{ from: 'now', to: 'now-1h' }, /before/],
+    [{ limit: '0' }, /limit/],
+    [{ limit: '10001' }, /limit/],
+    [{ limit: '1e3' }, /limit/],
+    [{ dimension: 'site', value: 'a\u0000b' }, /value/],
+  ])('%j is refused', (q, msg) => {
+    expect(() => parseKpiQuery(q, NOW, 'tumbling_1m')).toThrow(msg);
+  });
+  test('all/all ignores a value', () => {
+    expect(parseKpiQuery({ value: 'FR' }, NOW, 'tumbling_1m').value).toBe('all');
+  });
+});
+
+describe('the searches sent to Elasticsearch', () => {
+  test('KPIs: one window kind, one dimension value, windows starting in [from, to), sums and finality per window', () => {
+    const q = parseKpiQuery({ window: 'sliding_5m_1m', dimension: 'country', value: 'FR', from: '1000', to: '2000' }, NOW, 'tumbling_1m');
+    const s = kpiSearch('p-kpis', q);
+    expect(s.index).toBe('p-kpis');
+    expect(s.size).toBe(0);
+    expect(s.query).toEqual({
+      bool: {
+        filter: [
+          { term: { window_kind: 'sliding_5m_1m' } },
+          { term: { dimension: 'country' } },
+          { term: { dimension_value: 'FR' } },
+          { range: { window_start: { gte: 1000, lt: 2000, format: 'epoch_millis' } } },
+        ],
+      },
+    });
+    const windows = s.aggs!.windows;
+    expect(windows.terms).toMatchObject({ field: 'window_start', order: { _key: 'desc' } });
+    expect(windows.aggs).toMatchObject({ revenue: { sum: { field: 'revenue' } }, unique_visitors: { sum: { field: 'unique_visitors' } }, window_end: { max: { field: 'window_end' } } });
+    // No scripts, runtime fields or pipeline aggregations: the local Elasticsearch has none.
+    expect(JSON.stringify(s)).not.toMatch(/script|runtime_mappings|bucket_/);
+  });
+  test('URL stats: URLs then countries, both ordered by summed page views, ties by key', () => {
+    const s = urlStatsSearch('p-url-stats', parseUrlQuery({ limit: '3', countries: '2', country: 'FR' }, NOW));
+    expect(s.aggs!.urls.terms).toMatchObject({ field: 'url', size: 3, order: [{ page_views: 'desc' }, { _key: 'asc' }] });
+    expect(s.aggs!.urls.aggs!.countries.terms).toMatchObject({ field: 'country', size: 2 });
+    expect(JSON.stringify(s.query)).toContain('"country":"FR"');
+    expect(JSON.stringify(s)).not.toMatch(/script|runtime_mappings|bucket_/);
+  });
+});
+
+test('window kinds follow the processor settings', () => {
+  expect(windowKinds({ kpiTumblingS: 60, kpiSlidingSizeS: 300, kpiSlidingStepS: 60 })).toEqual(['tumbling_1m', 'sliding_5m_1m']);
+  expect(windowKinds({ kpiTumblingS: 30, kpiSlidingSizeS: 0, kpiSlidingStepS: 60 })).toEqual(['tumbling_30s']);
+  expect(windowKinds({ kpiTumblingS: 60, kpiSlidingSizeS: 60, kpiSlidingStepS: 60 })).toEqual(['tumbling_1m']);
+});
+
+describe('the app, with a fake Elasticsearch client', () => {
+  let app: FastifyInstance | undefined;
+  afterEach(async () => {
+    await app?.close();
+    app = undefined;
+  });
+
+  const fakeEs = (search: (req: unknown) => unknown) =>
+    ({
+      search: async (req: unknown) => search(req),
+      cluster: { health: async () => ({ status: 'green' }) },
+      close: async () => {},
+    }) as unknown as Client;
+  const build = (es: Client, config = {}) => buildDashboard({ es, config: { esIndexPrefix: 'cs', ...config }, logger: pino({ level: 'silent' }), now: () => NOW });
+
+  test('serves the page and its assets with a strict CSP; the API is not cached', async () => {
+    app = await build(fakeEs(() => ({ hits: { total: { value: 0 }, hits: [] } })));
+    const page = await app.inject('/');
+    expect(page.statusCode).toBe(200);
+    expect(page.headers['content-type']).toContain('text/html');
+    expect(page.body).toContain('<script src="dashboard.js"');
+    expect(page.headers['content-security-policy']).toContain("script-src 'self'");
+    expect(page.headers['content-security-policy']).not.toContain('unsafe-inline');
+    for (const asset of ['/dashboard.js', '/dashboard.css']) expect((await app.inject(asset)).statusCode).toBe(200);
+    const meta = await app.inject('/api/meta');
+    expect(meta.json()).toMatchObject({ windows: ['tumbling_1m', 'sliding_5m_1m'], default_window: 'tumbling_1m', refresh_s: 5, indices: { kpis: 'cs-kpis' } });
+    expect(meta.headers['cache-control']).toBe('no-store');
+  });
+
+  test('queries the prefixed indices and answers the summed windows', async () => {
+    const seen: { index?: string }[] = [];
+    app = await build(
+      fakeEs((req) => {
+        seen.push(req as { index?: string });
+        return {
+          hits: { total: { value: 0 }, hits: [] },
+          aggregations: {
+            windows: {
+              sum_other_doc_count: 0,
+              buckets: [{ key: NOW - 60_000, doc_count: 2, window_end: { value: NOW }, not_final: { doc_count: 0 }, page_views: { value: 5 }, unique_visitors: { value: 4 }, visitors_purchased: { value: 1 }, revenue: { value: 0.30000000000000004 } }],
+            },
+          },
+        };
+      }),
+    );
+    const r = await app.inject('/api/kpis?from=now-5m');
+    expect(r.statusCode).toBe(200);
+    expect(seen[0].index).toBe('cs-kpis');
+    expect(r.json()).toMatchObject({ window: 'tumbling_1m', windows: [{ partitions: 2, page_views: 5, conversion_rate: 0.25, revenue: 0.3, final: true }], totals: { page_views: 5, revenue: 0.3 } });
+    await app.inject('/api/url-stats');
+    await app.inject('/api/sessions');
+    await app.inject('/api/alerts');
+    expect(seen.map((s) => s.index)).toEqual(['cs-kpis', 'cs-url-stats', 'cs-sessions', 'cs-alerts']);
+  });
+
+  test('bad parameters: 400 with a code; Elasticsearch failing: 502', async () => {
+    app = await build(
+      fakeEs(() => {
+        throw new errors.ConnectionError('connect ECONNREFUSED 127.0.0.1:9200');
+      }),
+    );
+    const bad = await app.inject('/api/kpis?window=x');
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json()).toMatchObject({ error: { code: 'DASH_ERR_PARAM' } });
+    const down = await app.inject('/api/kpis');
+    expect(down.statusCode).toBe(502);
+    expect(down.json()).toMatchObject({ error: { code: 'DASH_ERR_ES' } });
+  });
+
+  test('basic auth when configured (except /healthz)', async () => {
+    app = await build(fakeEs(() => ({ hits: { total: { value: 0 }, hits: [] } })), { dashboardUsername: 'ops', dashboardPassword: 's3cret' });
+    expect((await app.inject('/')).statusCode).toBe(401);
+    expect((await app.inject('/')).headers['www-authenticate']).toContain('Basic');
+    expect((await app.inject('/api/meta')).statusCode).toBe(401);
+    const wrong = `Basic ${Buffer.from('ops:nope').toString('base64')}`;
+    expect((await app.inject({ url: '/api/meta', headers: { authorization: wrong } })).statusCode).toBe(401);
+    const right = `Basic ${Buffer.from('ops:s3cret').toString('base64')}`;
+    expect((await app.inject({ url: '/api/meta', headers: { authorization: right } })).statusCode).toBe(200);
+    expect((await app.inject('/healthz')).statusCode).toBe(200);
+  });
+
+  test('a user without a password is a configuration error', async () => {
+    await expect(build(fakeEs(() => ({})), { dashboardUsername: 'ops' })).rejects.toThrow(ConfigError);
+  });
+});
