@@ -105,20 +105,32 @@ test('GATEWAY_MAX_IN_FLIGHT below GATEWAY_MAX_BATCH is refused at start', async 
 });
 
 describe('dedup window', () => {
-  test('bounded in count: the oldest ids are forgotten first', () => {
-    const r = new RecentIds(3, 60_000);
-    for (const id of ['a', 'b', 'c', 'd']) r.add(id, 1000);
-    expect(r.size).toBe(3);
+  test('bounded in count: the oldest ids are forgotten first, never more than max kept', () => {
+    const r = new RecentIds(4, 60_000);
+    for (const id of ['a', 'b', 'c', 'd', 'e', 'f', 'g']) {
+      r.add(id, 1000);
+      expect(r.size).toBeLessThanOrEqual(4);
+    }
     expect(r.has('a', 1000)).toBe(false);
-    expect(r.has('d', 1000)).toBe(true);
+    expect(r.has('f', 1000)).toBe(true);
+    expect(r.has('g', 1000)).toBe(true);
   });
   test('bounded in time: ids older than the window are forgotten', () => {
     const r = new RecentIds(100, 1000);
     r.add('a', 0);
     expect(r.has('a', 999)).toBe(true);
     expect(r.has('a', 1000)).toBe(false);
-    r.add('b', 5000); // adding evicts the expired
-    expect(r.size).toBe(1);
+    r.add('b', 5000);
+    r.add('c', 7000); // two windows later the generation holding "a" is gone
+    expect(r.size).toBe(2);
+  });
+  test('adding stays fast however many ids went through (no FIFO walk)', () => {
+    const r = new RecentIds(20_000, 60_000);
+    const t0 = performance.now();
+    for (let i = 0; i < 400_000; i++) r.add(`id-${i}`, 1000);
+    expect(performance.now() - t0).toBeLessThan(2000);
+    expect(r.size).toBeLessThanOrEqual(20_000);
+    expect(r.has('id-399999', 1000)).toBe(true);
   });
   test('GATEWAY_DEDUP_WINDOW_S=0 disables it', async () => {
     h = await harness({ gatewayDedupWindowS: 0 });
