@@ -178,6 +178,16 @@ describe('rate limits', () => {
     expect((await send('blog')).statusCode).toBe(200);
   });
 
+  test('a browser can read a 429 (CORS headers kept, Retry-After exposed): the SDK backs off by it', async () => {
+    h = await harness({ sites: SITES, gatewayRateLimitSite: 1 });
+    await postEvents(h.app, { events: [pageView()] }, { query: '?site=shop', headers: shopOrigin });
+    const limited = await postEvents(h.app, { events: [pageView()] }, { query: '?site=shop', headers: shopOrigin });
+    expect(limited.statusCode).toBe(429);
+    expect(limited.headers['access-control-allow-origin']).toBe('https://shop.example');
+    expect(limited.headers['access-control-expose-headers']).toContain('retry-after');
+    expect(Number(limited.headers['retry-after'])).toBeGreaterThan(0);
+  });
+
   test('limits are counted in /metrics under their status', async () => {
     h = await harness({ gatewayRateLimitIp: 1 });
     await postEvents(h.app, { events: [pageView()] });
