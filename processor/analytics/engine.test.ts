@@ -109,7 +109,15 @@ describe('PartitionEngine', () => {
     expect(crashed.crashes).toBeGreaterThan(0);
     expect(crashed.docs).toEqual(clean.docs);
     expect(strip(clean.docs)).toEqual(strip(referenceDocs(logs, options)));
-  });
+  }, 60_000);
+
+  test.each([[31], [32], [33], [34]])('dense traffic, crashes between commits: same documents as the independent computation (seed %i)', (seed) => {
+    const events = generateTraffic({ seed, visitors: 400, startMs: T0, spanMs: 60 * min, maxDelayMs: 10_000, lateShare: 0.005, botShare: 0.05, maxSessions: 2 }).map((g) => g.event);
+    const logs = logsOf(events);
+    const crashed = simulate(logs, options, { seed, maxBatch: 150, crashChance: 0.03, maxCrashes: 8, otherSinkLag: 40 });
+    expect(crashed.crashes).toBeGreaterThan(2);
+    expect(strip(crashed.docs)).toEqual(strip(referenceDocs(logs, options)));
+  }, 60_000);
 
   test('a checkpoint restores lateness: an event late before the crash is late after it', () => {
     const pv = topics.indexOf('page_views');

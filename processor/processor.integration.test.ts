@@ -1,0 +1,269 @@
+/**
+ * The processor against the real Kafka and Elasticsearch of the global set-up and a real
+ * S3-compatible server (MinIO, test/minio.ts): a known set of generated events (with late events
+ * and bots) goes in, and every KPI window, URL x country and session document in Elasticsearch,
+ * every raw event, and every event read back from the Parquet archive are compared with an
+ * independent computation from the same topic-partitions (processor/testing/reference.ts).
+ *
+ * Then the same comparison after SIGKILLs at random moments, and with three instances in one
+ * consumer group, one of them killed mid-stream.
+ */
+import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest';
+import { isDeepStrictEqual } from 'node:util';
+import type { ChildProcess } from 'node:child_process';
+import type { Client } from '@elastic/elasticsearch';
+import { Kafka, logLevel } from 'kafkajs';
+import { EVENT_TOPICS } from '../contracts/topics.js';
+import type { Config } from '../contracts/config.js';
+import { esFromConfig } from '../common/es-client.js';
+import { S3ObjectStore, type ObjectStore } from './archive/object-store.js';
+import { startProcessor } from './main.js';
+import { generateTraffic, rng } from './testing/traffic.js';
+import {
+  archivedEvents,
+  diffDocs,
+  expectedDocs,
+  isolatedConfig,
+  killHard,
+  outputDocs,
+  produce,
+  produceClosingEvents,
+  readLogs,
+  spawnProcessor,
+  type LogRecord,
+} from './testing/it-harness.js';
+import { createBucket, startMinio, type Minio } from '../test/minio.js';
+
+// Node 20 is this project's platform; the AWS SDK's notice about its future releases is noise here.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
+
+const brokers = inject('kafkaBrokers');
+const esUrl = inject('esUrl');
+const PARTITIONS = 3;
+const HOUR = 3_600_000;
+
+let minio: Minio;
+let es: Client;
+const children: ChildProcess[] = [];
+
+beforeAll(async () => {
+  minio = await startMinio();
+  await createBucket(minio, 'archive-it');
+  es = esFromConfig({ esUrl, esUsername: '', esPassword: '', esApiKey: '' });
+}, 1_800_000);
+
+afterAll(async () => {
+  for (const c of children) await killHard(c);
+  await es?.close();
+  await minio?.stop();
+});
+
+function s3Config(prefix: string): Partial<Config> {
+  return {
+    archiveBackend: 's3',
+    s3Endpoint: minio.endpoint,
+    s3Bucket: 'archive-it',
+    s3Prefix: `${prefix}/`,
+    s3AccessKeyId: minio.accessKeyId,
+    s3SecretAccessKey: minio.secretAccessKey,
+    s3ForcePathStyle: true,
+  };
+}
+
+function storeFor(cfg: Partial<Config>): ObjectStore {
+  return new S3ObjectStore({
+    endpoint: cfg.s3Endpoint,
+    bucket: cfg.s3Bucket!,
+    prefix: cfg.s3Prefix,
+    region: 'us-east-1',
+    accessKeyId: cfg.s3AccessKeyId,
+    secretAccessKey: cfg.s3SecretAccessKey,
+    forcePathStyle: true,
+  });
+}
+
+/** Generated input: recent event times (so no retention applies), in arrival order. */
+function input(seed: number, visitors: number, opts: { late?: boolean } = {}) {
+  const start = Math.floor(Date.now() / HOUR) * HOUR - 3 * HOUR;
+  const events = generateTraffic({
+    seed,
+    visitors,
+    startMs: start,
+    spanMs: 90 * 60_000,
+    maxDelayMs: 10_000,
+    lateShare: opts.late ? 0.01 : 0,
+    lateByMs: 5 * 60_000,
+    botShare: 0.05,
+    maxSessions: 2,
+  }).map((g) => g.event);
+  const end = Math.max(...events.map((e) => Date.parse(e.timestamp)));
+  return { events, closeAt: end + 2 * HOUR };
+}
+
+async function committedOffsets(cfg: Partial<Config>) {
+  const admin = new Kafka({ clientId: 'it-admin', brokers, logLevel: logLevel.NOTHING }).admin();
+  await admin.connect();
+  try {
+    const r = await admin.fetchOffsets({ groupId: cfg.processorGroupId!, topics: EVENT_TOPICS.map((t) => cfg.topicPrefix + t) });
+    return r.flatMap((t) => t.partitions.map((p) => ({ topic: t.topic, ...p })));
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** Waits until Elasticsearch holds exactly the expected documents (or fails with a diff). */
+async function expectDocs(cfg: Partial<Config>, expected: Map<string, Record<string, unknown>>, timeoutMs: number) {
+  const deadline = Date.now() + timeoutMs;
+  let diff: string[] = [];
+  for (;;) {
+    const actual = await outputDocs(es, cfg.esIndexPrefix!);
+    diff = diffDocs(actual, expected);
+    if (diff.length === 0) return actual;
+    if (Date.now() > deadline) break;
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  expect(diff).toEqual([]);
+}
+
+async function expectRawEvents(cfg: Partial<Config>, records: LogRecord[], timeoutMs: number) {
+  const index = `${cfg.esIndexPrefix}-events-*`;
+  const ids = new Set(records.map((r) => r.event.event_id));
+  const deadline = Date.now() + timeoutMs;
+  let count = -1;
+  while (Date.now() < deadline) {
+    await es.indices.refresh({ index });
+    count = (await es.count({ index })).count;
+    if (count === ids.size) return;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  expect(count).toBe(ids.size);
+}
+
+async function expectArchive(cfg: Partial<Config>, records: LogRecord[], timeoutMs: number) {
+  const store = storeFor(cfg);
+  const deadline = Date.now() + timeoutMs;
+  let archived = new Map();
+  for (;;) {
+    archived = await archivedEvents(store, cfg.topicPrefix!); // throws on any duplicate
+    if (archived.size >= records.length || Date.now() > deadline) break;
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  expect(archived.size).toBe(records.length);
+  for (const r of records) {
+    const got = archived.get(`${r.topic}/${r.partition}/${r.offset}`);
+    if (!isDeepStrictEqual(got, r.event)) expect(got).toEqual(r.event);
+  }
+  // Laid out by type, date and hour, named by partition and offset range.
+  for (const key of await store.list('type=')) {
+    if (key.startsWith('_')) continue;
+    expect(key).toMatch(/^type=(page_view|click|add_to_cart|purchase)\/date=\d{4}-\d{2}-\d{2}\/hour=\d{2}\/.+-\d+-\d+-\d+\.parquet$/);
+  }
+}
+
+describe('processor end to end', () => {
+  test('KPI, URL and session documents, raw events and the S3 archive equal an independent computation', async () => {
+    const cfg = await isolatedConfig(brokers, esUrl, PARTITIONS);
+    Object.assign(cfg, s3Config(cfg.topicPrefix!.replace(/_$/, '')));
+    const { events, closeAt } = input(101, 400, { late: true });
+    await produce(brokers, cfg.topicPrefix!, events);
+    await produceClosingEvents(brokers, cfg.topicPrefix!, PARTITIONS, closeAt);
+    const records = await readLogs(brokers, cfg.topicPrefix!, events.length + 4 * PARTITIONS);
+    const expected = expectedDocs(records, PARTITIONS, cfg);
+    // The input really exercises what is compared.
+    const values = [...expected.values()];
+    expect(values.some((d) => (d.late_events as number) > 0)).toBe(true);
+    expect(values.some((d) => (d.time_spent_samples as number) > 0)).toBe(true);
+    expect(values.some((d) => d.closed === true && d.purchased === true)).toBe(true);
+    expect(values.some((d) => d.window_kind === 'sliding_5m_1m' && d.final === true)).toBe(true);
+
+    const processor = await startProcessor(cfg);
+    try {
+      const docs = await expectDocs(cfg, expected, 120_000);
+      expect(docs!.size).toBeGreaterThan(1000);
+      await expectRawEvents(cfg, records, 30_000);
+      await expectArchive(cfg, records, 30_000);
+      // Offsets were committed, with every sink's checkpoint in the metadata.
+      const committed = await committedOffsets(cfg);
+      console.log(JSON.stringify(committed.slice(0, 4)));
+      expect(committed.some((c) => Number(c.offset) > 0)).toBe(true);
+      for (const c of committed) expect(Object.keys(JSON.parse(c.metadata ?? '{}')).sort()).toEqual(['analytics', 'archive', 'es-events']);
+      const metrics = await processor.metrics.registry.metrics();
+      expect(metrics).toMatch(/processor_late_events_total\{reason="behind_partition"\} [1-9]/);
+      expect(metrics).toMatch(/processor_consumer_lag\{[^}]*\} 0/);
+    } finally {
+      await processor.stop();
+    }
+  }, 300_000);
+});
+
+describe('crash equivalence', () => {
+  test('SIGKILL at random moments, restart: the same documents and the same archive as the independent computation', async () => {
+    const cfg = await isolatedConfig(brokers, esUrl, PARTITIONS, { processorBatchSize: 200 });
+    Object.assign(cfg, s3Config(cfg.topicPrefix!.replace(/_$/, '')));
+    const { events, closeAt } = input(202, 1500);
+    const r = rng(7);
+    const rawIndex = `${cfg.esIndexPrefix}-events-*`;
+    const progress = async () => {
+      await es.indices.refresh({ index: rawIndex, allow_no_indices: true, ignore_unavailable: true });
+      return (await es.count({ index: rawIndex, allow_no_indices: true, ignore_unavailable: true })).count;
+    };
+    // Input keeps arriving while the processor runs and is killed: after each third of the
+    // input, one kill at a random moment after the processor has made progress (it dies
+    // mid-work, with open windows and sessions, unwritten archive chunks and uncommitted
+    // offsets), and one at a random moment after the restart.
+    let child = spawnProcessor(cfg);
+    children.push(child);
+    const killedAt: number[] = [];
+    const third = Math.ceil(events.length / 3);
+    for (let i = 0; i < events.length; i += third) {
+      await produce(brokers, cfg.topicPrefix!, events.slice(i, i + third));
+      for (let k = 0; k < 2; k++) {
+        if (k === 0) {
+          const before = await progress();
+          const deadline = Date.now() + 30_000;
+          while ((await progress()) <= before && Date.now() < deadline) await new Promise((res) => setTimeout(res, 100));
+          await new Promise((res) => setTimeout(res, Math.floor(r() * 1500)));
+        } else {
+          // Any moment: while starting, restoring, replaying or consuming.
+          await new Promise((res) => setTimeout(res, 500 + Math.floor(r() * 6000)));
+        }
+        await killHard(child);
+        killedAt.push(await progress());
+        child = spawnProcessor(cfg);
+        children.push(child);
+      }
+    }
+    const kills = killedAt.length;
+    expect(killedAt.some((n) => n > 0 && n < events.length)).toBe(true);
+    await produceClosingEvents(brokers, cfg.topicPrefix!, PARTITIONS, closeAt);
+    const records = await readLogs(brokers, cfg.topicPrefix!, events.length + 4 * PARTITIONS);
+    const expected = expectedDocs(records, PARTITIONS, cfg);
+    expect(kills).toBeGreaterThanOrEqual(5);
+    await expectDocs(cfg, expected, 180_000);
+    await expectRawEvents(cfg, records, 60_000);
+    await expectArchive(cfg, records, 60_000);
+    await killHard(child);
+  }, 600_000);
+});
+
+describe('scale-out', () => {
+  test('three instances in one group, one killed mid-stream: the same documents as the independent computation', async () => {
+    const cfg = await isolatedConfig(brokers, esUrl, PARTITIONS, { processorBatchSize: 200 });
+    Object.assign(cfg, s3Config(cfg.topicPrefix!.replace(/_$/, '')));
+    const { events, closeAt } = input(303, 1200);
+    const instances = [spawnProcessor(cfg), spawnProcessor(cfg), spawnProcessor(cfg)];
+    children.push(...instances);
+    const half = Math.ceil(events.length / 2);
+    await produce(brokers, cfg.topicPrefix!, events.slice(0, half));
+    await new Promise((res) => setTimeout(res, 8000));
+    await killHard(instances[1]);
+    await produce(brokers, cfg.topicPrefix!, events.slice(half));
+    await produceClosingEvents(brokers, cfg.topicPrefix!, PARTITIONS, closeAt);
+    const records = await readLogs(brokers, cfg.topicPrefix!, events.length + 4 * PARTITIONS);
+    const expected = expectedDocs(records, PARTITIONS, cfg);
+    await expectDocs(cfg, expected, 240_000);
+    await expectRawEvents(cfg, records, 60_000);
+    await expectArchive(cfg, records, 60_000);
+    for (const c of instances) await killHard(c);
+  }, 600_000);
+});

@@ -1,0 +1,249 @@
+/**
+ * Helpers for the processor's integration tests against the real Kafka, Elasticsearch and
+ * MinIO: isolated topics/indices per test, producing generated events the way the gateway does,
+ * reading the topics back (the input of the independent computation), reading every document
+ * the processor wrote, and every event in the Parquet archive.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { isDeepStrictEqual } from 'node:util';
+import { Kafka, logLevel } from 'kafkajs';
+import type { Client } from '@elastic/elasticsearch';
+import type { Config } from '../../contracts/config.js';
+import type { EnrichedEvent, EventType } from '../../contracts/event-schema.js';
+import { indexNames } from '../../contracts/indices.js';
+import { EVENT_TOPICS, TOPIC_BY_TYPE } from '../../contracts/topics.js';
+import { ensureTopics } from '../../infra/setup-topics.js';
+import { installTemplates } from '../../infra/setup-indices.js';
+import { decodeParquet } from '../archive/parquet.js';
+import type { ObjectStore } from '../archive/object-store.js';
+import { windowSpecsFromConfig } from '../main.js';
+import { referenceDocs } from './reference.js';
+import { enriched } from './traffic.js';
+
+export const uniqueName = (what: string) => `t${randomBytes(4).toString('hex')}_${what}`;
+
+export async function isolatedConfig(brokers: string[], esUrl: string, partitions: number, extra: Partial<Config> = {}): Promise<Partial<Config>> {
+  const topicPrefix = `${uniqueName('proc')}_`;
+  const esIndexPrefix = uniqueName('cs').toLowerCase();
+  await ensureTopics(brokers, { prefix: topicPrefix, partitions });
+  await installTemplates(esUrl, esIndexPrefix);
+  return {
+    kafkaBrokers: brokers,
+    esUrl,
+    topicPrefix,
+    esIndexPrefix,
+    processorGroupId: uniqueName('group'),
+    processorMetricsPort: 0,
+    processorFlushIntervalMs: 200,
+    kpiEmitIntervalMs: 200,
+    kpiAllowedLatenessS: 30,
+    archiveMaxEvents: 400,
+    archiveMaxAgeS: 1,
+    esRetentionIntervalS: 0,
+    logLevel: 'warn',
+    ...extra,
+  };
+}
+
+/** Config as environment variables, for a processor in a child process. */
+export function configEnv(cfg: Partial<Config>): Record<string, string> {
+  const names: Record<string, string> = {
+    kafkaBrokers: 'KAFKA_BROKERS',
+    esUrl: 'ES_URL',
+    topicPrefix: 'TOPIC_PREFIX',
+    esIndexPrefix: 'ES_INDEX_PREFIX',
+    processorGroupId: 'PROCESSOR_GROUP_ID',
+    processorMetricsPort: 'PROCESSOR_METRICS_PORT',
+    processorFlushIntervalMs: 'PROCESSOR_FLUSH_INTERVAL_MS',
+    processorBatchSize: 'PROCESSOR_BATCH_SIZE',
+    kpiEmitIntervalMs: 'KPI_EMIT_INTERVAL_MS',
+    kpiAllowedLatenessS: 'KPI_ALLOWED_LATENESS_S',
+    archiveBackend: 'ARCHIVE_BACKEND',
+    archiveDir: 'ARCHIVE_DIR',
+    archiveMaxEvents: 'ARCHIVE_MAX_EVENTS',
+    archiveMaxAgeS: 'ARCHIVE_MAX_AGE_S',
+    esRetentionIntervalS: 'ES_RETENTION_INTERVAL_S',
+    s3Endpoint: 'S3_ENDPOINT',
+    s3Bucket: 'S3_BUCKET',
+    s3Prefix: 'S3_PREFIX',
+    s3AccessKeyId: 'S3_ACCESS_KEY_ID',
+    s3SecretAccessKey: 'S3_SECRET_ACCESS_KEY',
+    s3ForcePathStyle: 'S3_FORCE_PATH_STYLE',
+    logLevel: 'LOG_LEVEL',
+  };
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(cfg)) {
+    const name = names[k];
+    if (!name) throw new Error(`configEnv: no variable for ${k}`);
+    env[name] = Array.isArray(v) ? v.join(',') : String(v);
+  }
+  return env;
+}
+
+export function spawnProcessor(cfg: Partial<Config>): ChildProcess {
+  return spawn(process.execPath, ['--import', 'tsx', 'processor/main.ts'], {
+    env: { ...process.env, ...configEnv(cfg) },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+}
+
+export async function killHard(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGKILL');
+  await exited;
+}
+
+/** Produces events as the gateway does: topic per type, keyed by visitor, acks=all, in order. */
+export async function produce(brokers: string[], topicPrefix: string, events: EnrichedEvent[], chunk = 500): Promise<void> {
+  const kafka = new Kafka({ clientId: 'it-producer', brokers, logLevel: logLevel.NOTHING });
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  await producer.connect();
+  try {
+    for (let i = 0; i < events.length; i += chunk) {
+      const byTopic = new Map<string, { key: string; value: string }[]>();
+      for (const e of events.slice(i, i + chunk)) {
+        const topic = topicPrefix + TOPIC_BY_TYPE[e.event_type];
+        const list = byTopic.get(topic) ?? [];
+        list.push({ key: e.visitor_id, value: JSON.stringify(e) });
+        byTopic.set(topic, list);
+      }
+      await producer.sendBatch({ acks: -1, topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) });
+    }
+  } finally {
+    await producer.disconnect();
+  }
+}
+
+/**
+ * One event far after the input into every topic-partition, so the watermark passes every
+ * window and session of the input and everything gets final.
+ */
+export async function produceClosingEvents(brokers: string[], topicPrefix: string, partitions: number, atMs: number): Promise<void> {
+  const kafka = new Kafka({ clientId: 'it-closer', brokers, logLevel: logLevel.NOTHING });
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  await producer.connect();
+  try {
+    for (const [type, topic] of Object.entries(TOPIC_BY_TYPE) as [EventType, string][]) {
+      const messages = Array.from({ length: partitions }, (_, p) => {
+        const e = enriched({
+          event_id: `closer-${topic}-${p}`,
+          event_type: type,
+          timestamp: new Date(atMs).toISOString(),
+          visitor_id: `closer-${topic}-${p}`,
+          session_id: `closer-${topic}-${p}`,
+          url: '/closing',
+          revenue: type === 'purchase' ? 1 : null,
+        });
+        return { partition: p, key: e.visitor_id, value: JSON.stringify(e) };
+      });
+      await producer.send({ topic: topicPrefix + topic, acks: -1, messages });
+    }
+  } finally {
+    await producer.disconnect();
+  }
+}
+
+export interface LogRecord {
+  topic: string;
+  partition: number;
+  offset: bigint;
+  event: EnrichedEvent;
+}
+
+/** Every record of the four event topics, read back in offset order. */
+export async function readLogs(brokers: string[], topicPrefix: string, expected: number, timeoutMs = 60_000): Promise<LogRecord[]> {
+  const kafka = new Kafka({ clientId: 'it-reader', brokers, logLevel: logLevel.NOTHING });
+  const consumer = kafka.consumer({ groupId: uniqueName('reader'), maxWaitTimeInMs: 100 });
+  const out: LogRecord[] = [];
+  await consumer.connect();
+  await consumer.subscribe({ topics: EVENT_TOPICS.map((t) => topicPrefix + t), fromBeginning: true });
+  let done!: () => void;
+  const finished = new Promise<void>((r) => (done = r));
+  await consumer.run({
+    eachMessage: async ({ topic, partition, message }) => {
+      out.push({ topic: topic.slice(topicPrefix.length), partition, offset: BigInt(message.offset), event: JSON.parse(message.value!.toString()) });
+      if (out.length >= expected) done();
+    },
+  });
+  await Promise.race([finished, new Promise((r) => setTimeout(r, timeoutMs))]);
+  await consumer.disconnect();
+  if (out.length !== expected) throw new Error(`read ${out.length} records, expected ${expected}`);
+  return out.sort((a, b) => a.topic.localeCompare(b.topic) || a.partition - b.partition || Number(a.offset - b.offset));
+}
+
+/** The independent computation of every KPI, URL-stats and session document, per partition. */
+export function expectedDocs(records: LogRecord[], partitions: number, cfg: Partial<Config>): Map<string, Record<string, unknown>> {
+  const out = new Map<string, Record<string, unknown>>();
+  const windows = windowSpecsFromConfig({ kpiTumblingS: cfg.kpiTumblingS ?? 60, kpiSlidingSizeS: cfg.kpiSlidingSizeS ?? 300, kpiSlidingStepS: cfg.kpiSlidingStepS ?? 60 });
+  for (let p = 0; p < partitions; p++) {
+    const logs = EVENT_TOPICS.map((t) => records.filter((r) => r.topic === t && r.partition === p).map((r) => r.event));
+    const docs = referenceDocs(logs, {
+      partition: p,
+      windows,
+      urlWindowMs: (cfg.kpiTumblingS ?? 60) * 1000,
+      latenessMs: (cfg.kpiAllowedLatenessS ?? 60) * 1000,
+      sessionGapMs: (cfg.sessionGapS ?? 1800) * 1000,
+      excludeBots: cfg.kpiExcludeBots ?? true,
+    });
+    for (const [k, v] of docs) out.set(k, v);
+  }
+  return out;
+}
+
+/** Every KPI, URL-stats and session document in Elasticsearch, keyed like `expectedDocs`. */
+export async function outputDocs(es: Client, indexPrefix: string): Promise<Map<string, Record<string, unknown>>> {
+  const names = indexNames(indexPrefix);
+  const out = new Map<string, Record<string, unknown>>();
+  for (const [kind, index] of [
+    ['kpis', names.kpis],
+    ['urlStats', names.urlStats],
+    ['sessions', names.sessions],
+  ] as const) {
+    await es.indices.refresh({ index, ignore_unavailable: true, allow_no_indices: true });
+    const exists = await es.indices.exists({ index });
+    if (!exists) continue;
+    for await (const page of es.helpers.scrollSearch<Record<string, unknown>>({ index, size: 2000, query: { match_all: {} } })) {
+      for (const h of page.body.hits.hits) {
+        const doc = { ...h._source! };
+        if (kind === 'urlStats') delete doc.final;
+        out.set(`${kind}/${h._id}`, doc);
+      }
+    }
+  }
+  return out;
+}
+
+/** Differences between two document maps, for a readable failure (first few). */
+export function diffDocs(actual: Map<string, unknown>, expected: Map<string, unknown>, max = 5): string[] {
+  const out: string[] = [];
+  for (const [k, v] of expected) {
+    if (!actual.has(k)) out.push(`missing ${k}`);
+    else if (!isDeepStrictEqual(actual.get(k), v)) out.push(`differs ${k}: got ${JSON.stringify(actual.get(k))} want ${JSON.stringify(v)}`);
+    if (out.length >= max) return out;
+  }
+  for (const k of actual.keys()) {
+    if (!expected.has(k)) out.push(`unexpected ${k}`);
+    if (out.length >= max) return out;
+  }
+  return out;
+}
+
+/** Every event in the archive: `${topic}/${partition}/${offset}` -> event (throws on a duplicate). */
+export async function archivedEvents(store: ObjectStore, topicPrefix: string): Promise<Map<string, EnrichedEvent>> {
+  const out = new Map<string, EnrichedEvent>();
+  for (const key of await store.list('type=')) {
+    if (!key.endsWith('.parquet')) continue;
+    const topic = key
+      .slice(key.lastIndexOf('/') + 1)
+      .replace(/-\d+-\d+-\d+\.parquet$/, '')
+      .slice(topicPrefix.length);
+    for (const r of await decodeParquet((await store.get(key))!)) {
+      const id = `${topic}/${r.partition}/${r.offset}`;
+      if (out.has(id)) throw new Error(`archived twice: ${id} (in ${key})`);
+      out.set(id, r.event);
+    }
+  }
+  return out;
+}
