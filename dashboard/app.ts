@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { timingSafeEqual } from 'node:crypto';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
 import { pino, type Logger } from 'pino';
 import { errors as esErrors, type Client } from '@elastic/elasticsearch';
 import { ConfigError, loadConfig, type Config } from '../contracts/config.js';
@@ -91,7 +91,7 @@ export async function buildDashboard(opts: DashboardOptions = {}): Promise<Fasti
   const kinds = windowKinds(cfg);
   const assets = Object.fromEntries(Object.entries(ASSETS).map(([path, a]) => [path, { type: a.type, body: readFileSync(new URL(a.file, PUBLIC)) }]));
 
-  const app = Fastify({ loggerInstance: log as FastifyBaseLogger, disableRequestLogging: true });
+  const app = Fastify({ loggerInstance: log as FastifyBaseLogger, logController: new LogController({ disableRequestLogging: true }) });
 
   app.addHook('onSend', async (_req, reply, payload) => {
     reply.headers(SECURITY_HEADERS);

@@ -1,0 +1,172 @@
+/**
+ * Partial documents shaped exactly like the processor's (processor/analytics/engine.ts kpiDoc,
+ * urlDoc, sessionDoc), written straight into Elasticsearch so the dashboard's sums can be checked
+ * against known values.
+ */
+import { createHash } from 'node:crypto';
+import type { Client } from '@elastic/elasticsearch';
+import { indexNames } from '../../contracts/indices.js';
+import type { KpiPartial, KpiSums, UrlPartial, UrlSums } from '../../dashboard/sums.js';
+
+const iso = (t: number) => new Date(t).toISOString();
+const rate = (n: number, d: number) => (d === 0 ? 0 : n / d);
+
+export interface KpiFixture extends KpiPartial {
+  window_kind: string;
+  dimension: string;
+  dimension_value: string;
+  partition: number;
+}
+
+/** One partition's KPI document for one window, with its own (partition-local) rates as the processor stores them. */
+export function kpiDoc(
+  kind: string,
+  start: number,
+  sizeMs: number,
+  partition: number,
+  counts: Partial<KpiSums>,
+  opts: { dimension?: string; value?: string; final?: boolean } = {},
+): KpiFixture {
+  const c: KpiSums = {
+    page_views: 0,
+    clicks: 0,
+    add_to_cart: 0,
+    purchases: 0,
+    revenue: 0,
+    unique_visitors: 0,
+    visitors_added_to_cart: 0,
+    visitors_purchased: 0,
+    visitors_carted_and_purchased: 0,
+    sessions: 0,
+    late_events: 0,
+    ...counts,
+  };
+  return {
+    window_kind: kind,
+    window_start: iso(start),
+    window_end: iso(start + sizeMs),
+    dimension: opts.dimension ?? 'all',
+    dimension_value: opts.value ?? 'all',
+    partition,
+    ...c,
+    conversion_rate: rate(c.visitors_purchased, c.unique_visitors),
+    cart_to_purchase_rate: rate(c.visitors_carted_and_purchased, c.visitors_added_to_cart),
+    final: opts.final ?? true,
+  };
+}
+
+export interface UrlFixture extends UrlPartial {
+  window_end: string;
+  partition: number;
+}
+
+export function urlDoc(start: number, sizeMs: number, url: string, country: string, partition: number, s: Partial<UrlSums>, final = true): UrlFixture {
+  const v: UrlSums = { unique_users: 0, page_views: 0, clicks: 0, time_spent_ms: 0, time_spent_samples: 0, views_without_time: 0, ...s };
+  return {
+    window_start: iso(start),
+    window_end: iso(start + sizeMs),
+    url,
+    country,
+    partition,
+    ...v,
+    avg_time_spent_ms: v.time_spent_samples === 0 ? null : v.time_spent_ms / v.time_spent_samples,
+    final,
+  } as UrlFixture;
+}
+
+export interface SessionFixture {
+  session_id: string;
+  visitor_id: string;
+  site_id: string;
+  start: string;
+  end: string;
+  duration_ms: number;
+  pages: number;
+  events: number;
+  entry_page: string | null;
+  exit_page: string | null;
+  country: string | null;
+  device_type: string | null;
+  added_to_cart: boolean;
+  purchased: boolean;
+  revenue: number;
+  closed: boolean;
+  partition: number;
+}
+
+export function sessionDoc(id: string, start: number, end: number, o: Partial<SessionFixture> = {}): SessionFixture {
+  return {
+    session_id: id,
+    visitor_id: `v-${id}`,
+    site_id: 'shop',
+    start: iso(start),
+    end: iso(end),
+    duration_ms: end - start,
+    pages: 1,
+    events: 1,
+    entry_page: 'https://shop.example/',
+    exit_page: 'https://shop.example/',
+    country: 'FR',
+    device_type: 'desktop',
+    added_to_cart: false,
+    purchased: false,
+    revenue: 0,
+    closed: true,
+    partition: 0,
+    ...o,
+  };
+}
+
+export interface AlertFixture {
+  alert_id: string;
+  kind: string;
+  severity: string;
+  visitor_id?: string;
+  site_id?: string;
+  message: string;
+  value: number;
+  threshold: number;
+  window_start?: string;
+  window_end?: string;
+  event_time?: string;
+  raised_at: string;
+}
+
+export function alertDoc(id: string, raisedAt: number, o: Partial<AlertFixture> = {}): AlertFixture {
+  return {
+    alert_id: id,
+    kind: 'click_burst',
+    severity: 'high',
+    visitor_id: `v-${id}`,
+    site_id: 'shop',
+    message: `visitor v-${id} clicked 40 times in 10 s`,
+    value: 40,
+    threshold: 20,
+    event_time: iso(raisedAt - 2000),
+    raised_at: iso(raisedAt),
+    ...o,
+  };
+}
+
+/** Bulk-indexes the documents with the processor's deterministic ids and refreshes. */
+export async function writeFixtures(
+  es: Client,
+  prefix: string,
+  f: { kpis?: KpiFixture[]; urls?: UrlFixture[]; sessions?: SessionFixture[]; alerts?: AlertFixture[] },
+): Promise<void> {
+  const n = indexNames(prefix);
+  const ops: object[] = [];
+  for (const d of f.kpis ?? []) ops.push({ index: { _index: n.kpis, _id: `${d.window_kind}|${d.window_start}|${d.dimension}|${d.dimension_value}|${d.partition}` } }, d);
+  for (const d of f.urls ?? []) {
+    const id = createHash('sha1').update(`${d.window_start}\u0000${d.url}\u0000${d.country}\u0000${d.partition}`).digest('hex');
+    ops.push({ index: { _index: n.urlStats, _id: id } }, d);
+  }
+  for (const d of f.sessions ?? []) ops.push({ index: { _index: n.sessions, _id: d.session_id } }, d);
+  for (const d of f.alerts ?? []) ops.push({ index: { _index: n.alerts, _id: d.alert_id } }, d);
+  if (!ops.length) return;
+  const res = await es.bulk({ refresh: true, operations: ops });
+  if (res.errors) {
+    const first = res.items.find((i) => Object.values(i)[0]?.error);
+    throw new Error(`bulk refused a fixture: ${JSON.stringify(first)}`);
+  }
+}
