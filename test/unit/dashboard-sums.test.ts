@@ -49,7 +49,7 @@ describe('roundRevenue: a float sum of 1/10,000 multiples back to the exact deci
 });
 
 describe('sumKpiPartials: the partials of one window across partitions', () => {
-  test.each<{ name: string; parts: Partial<KpiSums>[]; want: Partial<KpiSums> & { conversion_rate: number | null; cart_to_purchase_rate: number | null } }>([
+  test.each<{ name: string; parts: Partial<KpiSums>[]; want: Partial<KpiSums> & { conversion_rate?: number | null; cart_to_purchase_rate?: number | null } }>([
     {
       name: 'conversion is Σ bought / Σ visitors, not the mean of the partitions rates (1/5, 1/2, 2/13)',
       parts: [
