@@ -61,6 +61,8 @@ interface PartitionState {
   committed: string | null;
   committedMeta: string | null;
   high: bigint | null;
+  /** Per sink (by index): next offset that sink has not been given yet. */
+  sinkNext: bigint[];
 }
 
 const key = (topic: string, partition: number) => `${topic}\u0000${partition}`;
@@ -138,7 +140,15 @@ export async function startConsumer(opts: RunnerOptions): Promise<{ consumer: Co
       await sink.assign(list);
     }
     for (const a of assigned) {
-      parts.set(key(a.topic, partition), { topic: a.topic, partition, next: a.committed === null ? null : BigInt(a.committed), committed: a.committed, committedMeta: a.meta, high: null });
+      parts.set(key(a.topic, partition), {
+        topic: a.topic,
+        partition,
+        next: a.committed === null ? null : BigInt(a.committed),
+        committed: a.committed,
+        committedMeta: a.meta,
+        high: null,
+        sinkNext: sinks.map(() => -1n),
+      });
     }
     log.info({ partition, topics: assigned.map((a) => `${a.topic}@${a.committed ?? 'start'}`) }, 'partition state restored from the committed offsets');
   };
@@ -243,7 +253,6 @@ export async function startConsumer(opts: RunnerOptions): Promise<{ consumer: Co
         for (const m of batch.messages) {
           const off = BigInt(m.offset);
           if (st.next !== null && off < st.next) continue;
-          st.next = off + 1n;
           let ev: EnrichedEvent | null = null;
           try {
             ev = JSON.parse(m.value?.toString('utf8') ?? '') as EnrichedEvent;
@@ -252,10 +261,18 @@ export async function startConsumer(opts: RunnerOptions): Promise<{ consumer: Co
           }
           if (!ev || typeof ev.event_id !== 'string' || typeof ev.timestamp !== 'string' || typeof ev.event_type !== 'string') {
             deadLetters.push(`processor could not read ${batch.topic}/${batch.partition}@${m.offset}`, 'PR_ERR_UNREADABLE', m.value?.toString('utf8') ?? null);
+            st.next = off + 1n;
             continue;
           }
           const position = { topic: batch.topic, partition: batch.partition, offset: m.offset };
-          for (const sink of sinks) await sink.add(ev, position);
+          // If a sink throws, kafkajs delivers the batch again: sinks that already have this
+          // event must not get it twice, so each sink's own position is tracked.
+          for (let i = 0; i < sinks.length; i++) {
+            if (st.sinkNext[i] > off) continue;
+            await sinks[i].add(ev, position);
+            st.sinkNext[i] = off + 1n;
+          }
+          st.next = off + 1n;
           added++;
         }
         sinceFlush += added;

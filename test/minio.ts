@@ -49,16 +49,20 @@ function freePort(): Promise<number> {
 
 export interface Minio {
   endpoint: string;
+  port: number;
+  dataDir: string;
   accessKeyId: string;
   secretAccessKey: string;
   region: string;
-  stop(): Promise<void>;
+  /** Stops the server; `keepData` leaves its data directory for a restart on the same port. */
+  stop(opts?: { keepData?: boolean }): Promise<void>;
 }
 
-export async function startMinio(): Promise<Minio> {
+/** Starts MinIO; with `port` and `dataDir` of a stopped one, restarts it with its data. */
+export async function startMinio(again: { port?: number; dataDir?: string } = {}): Promise<Minio> {
   const bin = await ensureMinio();
-  const [port, consolePort] = [await freePort(), await freePort()];
-  const dataDir = mkdtempSync(join(tmpdir(), 'minio-'));
+  const [port, consolePort] = [again.port ?? (await freePort()), await freePort()];
+  const dataDir = again.dataDir ?? mkdtempSync(join(tmpdir(), 'minio-'));
   const accessKeyId = 'clickstream-test';
   const secretAccessKey = 'clickstream-test-secret';
   const child = spawn(bin, ['server', dataDir, '--address', `127.0.0.1:${port}`, '--console-address', `127.0.0.1:${consolePort}`, '--quiet'], {
@@ -85,17 +89,19 @@ export async function startMinio(): Promise<Minio> {
   }
   return {
     endpoint,
+    port,
+    dataDir,
     accessKeyId,
     secretAccessKey,
     region: 'us-east-1',
-    async stop() {
+    async stop(opts = {}) {
       if (child.exitCode === null) {
         const exited = new Promise((r) => child.once('exit', r));
         child.kill('SIGTERM');
         await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
         if (child.exitCode === null) child.kill('SIGKILL');
       }
-      rmSync(dataDir, { recursive: true, force: true });
+      if (!opts.keepData) rmSync(dataDir, { recursive: true, force: true });
     },
   };
 }

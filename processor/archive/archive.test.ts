@@ -78,6 +78,35 @@ describe('archive sink', () => {
     }
   });
 
+  test('the store down: add never fails, flush fails until it is back, then nothing is lost or doubled', async () => {
+    const inner = store();
+    let down = false;
+    const check = () => {
+      if (down) throw new Error('connect ECONNREFUSED');
+    };
+    const flaky: ObjectStore = {
+      description: 'flaky',
+      put: async (k, b) => (check(), inner.put(k, b)),
+      get: async (k) => (check(), inner.get(k)),
+      list: async (p) => (check(), inner.list(p)),
+      delete: async (k) => (check(), inner.delete(k)),
+    };
+    const sink = archiveSink({ store: flaky, maxEvents: 30, maxAgeMs: 1e12 });
+    const evs = events(100);
+    for (let i = 0; i < 40; i++) await sink.add(evs[i], { topic, partition: 0, offset: String(i) });
+    await sink.flush();
+    down = true;
+    for (let i = 40; i < 100; i++) await sink.add(evs[i], { topic, partition: 0, offset: String(i) });
+    await expect(sink.flush()).rejects.toThrow(/ECONNREFUSED/);
+    await expect(sink.flush()).rejects.toThrow(/ECONNREFUSED/);
+    expect(sink.committableOffset!(topic, 0)).toBe('30');
+    down = false;
+    await sink.flush();
+    expect(sink.committableOffset!(topic, 0)).toBe('90');
+    const archived = await readArchive(inner);
+    expect(archived.map((a) => a.offset).sort((a, b) => Number(a - b))).toEqual(Array.from({ length: 90 }, (_, i) => BigInt(i)));
+  });
+
   test.each(Array.from({ length: 8 }, (_, i) => [i + 1]))('crashes at random moments, with age cuts, never overlap or lose events (seed %i)', async (seed) => {
     const r = rng(seed);
     const s = store();

@@ -11,10 +11,11 @@
  * bound how stale the archive gets, a chunk older than ARCHIVE_MAX_AGE_S (wall clock) is also
  * cut at the next flush; that boundary depends on timing, so it is recorded before any object
  * of the chunk is written, in a small manifest `_chunks/<topic>/<partition>/<firstOffset>.json`
- * ({first, last, objects}). Whenever a chunk is started at offset a (always, not only after a
- * restart) the manifest for a is read first: if one exists, a chunk starting at a was cut
- * before (and possibly written, wholly or in part, before a crash), so the new chunk takes its
- * boundary and rewrites the same objects with the same rows. A replay after a crash therefore
+ * ({first, last, objects}). Whenever a chunk starts at offset a (always, not only after a
+ * restart) the manifest for a is read before the chunk is cut (at the next flush: `add` does no
+ * I/O): if one exists, a chunk starting at a was cut before (and possibly written, wholly or in
+ * part, before a crash), so the new chunk takes its boundary and rewrites the same objects with
+ * the same rows. A replay after a crash therefore
  * never produces an object that overlaps another one. Manifests are deleted once a commit
  * records that their chunk is archived.
  *
@@ -44,6 +45,8 @@ interface Chunk {
   nameLast: bigint | null;
   /** From an existing manifest: the chunk must end exactly there. */
   forcedLast: bigint | null;
+  /** Whether the manifest of `first` has been looked up (done in `flush`, never in `add`). */
+  checked: boolean;
   rows: ArchivedEvent[];
   openedAt: number;
 }
@@ -106,6 +109,35 @@ export function archiveSink(o: ArchiveSinkOptions): Sink & { store: ObjectStore 
     st.open = null;
   };
 
+  /** Cuts the checked open chunk where its boundary lies, if it has reached it. */
+  const cutIfFull = (st: PartitionArchive) => {
+    const c = st.open;
+    if (!c || !c.checked) return;
+    const end = c.forcedLast ?? c.first + BigInt(o.maxEvents) - 1n;
+    if (c.last < end) return;
+    // Rows past the boundary start the next chunk (unchecked: its manifest is looked up next).
+    const rest = c.rows.filter((r) => r.offset > end);
+    c.rows = c.rows.filter((r) => r.offset <= end);
+    c.last = c.rows[c.rows.length - 1].offset;
+    cut(st);
+    if (rest.length) {
+      st.open = { first: rest[0].offset, last: rest[rest.length - 1].offset, nameLast: null, forcedLast: null, checked: false, rows: rest, openedAt: c.openedAt };
+    }
+  };
+
+  /** Looks up the manifests of open chunks not checked yet, adopting their boundaries. */
+  const resolve = async (st: PartitionArchive) => {
+    while (st.open && !st.open.checked) {
+      const c = st.open;
+      const text = await o.store.get(manifestKey(st.topic, st.partition, c.first));
+      const m = text ? (JSON.parse(new TextDecoder().decode(text)) as Manifest) : null;
+      if (m) o.log?.info({ topic: st.topic, partition: st.partition, first: m.first, last: m.last }, 'archive: resuming a chunk cut before a restart');
+      c.forcedLast = m ? BigInt(m.last) : null;
+      c.checked = true;
+      cutIfFull(st);
+    }
+  };
+
   const write = async (st: PartitionArchive, c: Chunk) => {
     const last = c.nameLast!;
     const groups = new Map<string, ArchivedEvent[]>();
@@ -142,26 +174,25 @@ export function archiveSink(o: ArchiveSinkOptions): Sink & { store: ObjectStore 
         st.resumeFrom = p.checkpoint && /^\d+$/.test(p.checkpoint) ? BigInt(p.checkpoint) : null;
       }
     },
-    async add(event: EnrichedEvent, pos: SourcePosition) {
+    add(event: EnrichedEvent, pos: SourcePosition) {
+      // No I/O here (an add that fails would leave the sinks out of step): the manifest of a new
+      // chunk's first offset is looked up at the next flush, and until then the chunk is not cut.
       const st = state(pos.topic, pos.partition);
       const off = BigInt(pos.offset);
       if (st.resumeFrom !== null && off < st.resumeFrom) return;
+      if (st.open && off <= st.open.last) return; // given twice
       if (st.open?.forcedLast != null && off > st.open.forcedLast) cut(st);
-      if (!st.open) {
-        const text = await o.store.get(manifestKey(pos.topic, pos.partition, off));
-        const m = text ? (JSON.parse(new TextDecoder().decode(text)) as Manifest) : null;
-        if (m) o.log?.info({ topic: pos.topic, partition: pos.partition, first: m.first, last: m.last }, 'archive: resuming a chunk cut before a restart');
-        st.open = { first: off, last: off, nameLast: null, forcedLast: m ? BigInt(m.last) : null, rows: [], openedAt: now() };
-      }
+      if (!st.open) st.open = { first: off, last: off, nameLast: null, forcedLast: null, checked: false, rows: [], openedAt: now() };
       const c = st.open;
       c.rows.push({ event, partition: pos.partition, offset: off });
       c.last = off;
-      if (c.forcedLast !== null ? off >= c.forcedLast : off - c.first + 1n >= BigInt(o.maxEvents)) cut(st);
+      if (c.checked) cutIfFull(st);
     },
     async flush() {
       const t = now();
       await Promise.all(
         [...parts.values()].map(async (st) => {
+          await resolve(st);
           if (st.open && st.open.forcedLast === null && t - st.open.openedAt >= o.maxAgeMs) cut(st);
           while (st.ready.length) {
             await write(st, st.ready[0]);
