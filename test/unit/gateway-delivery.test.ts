@@ -10,6 +10,13 @@ afterEach(async () => {
   h = undefined;
 });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Waits until the held request has reached the producer (no fixed sleeps: CI machines are busy). */
+async function sending(n: number) {
+  for (const deadline = Date.now() + 10_000; h!.kafka.sends < n; ) {
+    if (Date.now() > deadline) throw new Error(`no send after 10 s (${h!.kafka.sends})`);
+    await sleep(5);
+  }
+}
 
 describe('Kafka slow or down', () => {
   test('a stalled broker: 503 with Retry-After after the produce timeout, not later', async () => {
@@ -29,7 +36,7 @@ describe('Kafka slow or down', () => {
     h = await harness({ gatewayMaxInFlight: 5, gatewayMaxBatch: 5, gatewayProduceTimeoutMs: 5000 });
     h.kafka.hold = true;
     const first = postEvents(h.app, { events: [pageView(), pageView(), pageView()] });
-    await sleep(20);
+    await sending(1);
     const t0 = Date.now();
     const second = await postEvents(h.app, { events: [pageView(), pageView(), pageView()] });
     expect(second.statusCode).toBe(503);
@@ -60,9 +67,9 @@ describe('Kafka slow or down', () => {
     const batch = { events: [pageView(), pageView()] };
     h.kafka.hold = true;
     const original = postEvents(h.app, batch);
-    await sleep(20);
+    await sending(1);
     const retry = postEvents(h.app, { events: [...batch.events, pageView()] });
-    await sleep(20);
+    await sleep(50);
     h.kafka.release();
     expect((await original).json()).toMatchObject({ accepted: 2 });
     expect((await retry).json()).toMatchObject({ accepted: 1, duplicate: 2 });
@@ -74,9 +81,9 @@ describe('Kafka slow or down', () => {
     const batch = { events: [pageView()] };
     h.kafka.hold = true;
     const original = postEvents(h.app, batch);
-    await sleep(20);
+    await sending(1);
     const retry = postEvents(h.app, batch);
-    await sleep(20);
+    await sleep(50);
     h.kafka.release(true); // the original's send fails
     expect((await original).statusCode).toBe(503);
     expect((await retry).json()).toMatchObject({ accepted: 1, duplicate: 0 });
@@ -87,7 +94,7 @@ describe('Kafka slow or down', () => {
     h = await harness({ gatewayProduceTimeoutMs: 5000 });
     h.kafka.hold = true;
     const pending = postEvents(h.app, { events: [pageView()] });
-    await sleep(20);
+    await sending(1);
     const closing = h.app.close();
     await sleep(50);
     expect(h.kafka.closed).toBe(false);
