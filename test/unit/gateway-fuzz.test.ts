@@ -234,7 +234,7 @@ afterAll(async () => h?.app.close());
 
 const WHOLE_BODY_DEAD_LETTERED = new Set(['GW_ERR_MALFORMED_JSON', 'GW_ERR_BATCH_INVALID', 'GW_ERR_BATCH_TOO_LARGE']);
 
-test(`fuzz: ${RUNS} generated bodies, never a 5xx, every event accounted for`, { timeout: 120_000 }, async () => {
+test(`fuzz: ${RUNS} generated bodies, never a 5xx, every event accounted for`, { timeout: 300_000 }, async () => {
   const accepted = new Set<string>();
   const stats: Record<string, number> = {};
   const count = (k: string) => (stats[k] = (stats[k] ?? 0) + 1);
