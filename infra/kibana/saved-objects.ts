@@ -1,0 +1,476 @@
+/**
+ * The Kibana saved objects (Kibana 8.9 or later, 8.x) shipped in infra/kibana/clickstream.ndjson:
+ * one data view per index pattern, Lens visualizations, two saved searches and the dashboard.
+ * The ndjson is generated from this file (`npm run kibana:build`) so column ids, formula helper
+ * columns and references stay consistent; test/unit/kibana-saved-objects.test.ts parses the
+ * ndjson and checks every field it names against the contract mappings.
+ *
+ * KPI and URL-stats documents are per-partition partials (contracts/indices.ts): every panel on
+ * them sums (`sum`) and computes rates as formulas of sums, Σ numerator / Σ denominator (Lens
+ * evaluates formulas in Kibana, so no Elasticsearch script is involved). KPI panels filter one
+ * window kind and the `all` dimension, or the dimensions would be added on top of each other.
+ *
+ * Format notes: objects carry coreMigrationVersion 8.8.0 and the typeMigrationVersion of the
+ * shape they are written in (lens 8.9.0: `formBased` datasource), so Kibana migrates them forward
+ * on import; the dashboard references its panels (`<panelIndex>:panel_<panelIndex>`).
+ */
+import { writeFileSync } from 'node:fs';
+import { indexNames } from '../../contracts/indices.js';
+import { tumbling } from '../../processor/analytics/windows.js';
+
+export const KIBANA_NDJSON = new URL('./clickstream.ndjson', import.meta.url);
+
+/** The names the shipped file is written with; kibana-import.ts rewrites them for other settings. */
+export const DEFAULT_PREFIX = 'clickstream';
+export const DEFAULT_TUMBLING_KIND = tumbling(60_000).kind; // tumbling_1m
+/** Date-histogram interval of KPI and URL panels: one bucket per tumbling window. */
+export const DEFAULT_INTERVAL = '1m';
+
+export interface SavedObject {
+  type: 'index-pattern' | 'lens' | 'search' | 'dashboard';
+  id: string;
+  attributes: Record<string, unknown>;
+  references: { type: string; id: string; name: string }[];
+  coreMigrationVersion: string;
+  typeMigrationVersion: string;
+  managed: boolean;
+}
+
+const CORE = '8.8.0';
+const TYPE_VERSION: Record<SavedObject['type'], string> = { 'index-pattern': '8.0.0', lens: '8.9.0', search: '8.0.0', dashboard: '8.7.0' };
+const obj = (type: SavedObject['type'], id: string, attributes: Record<string, unknown>, references: SavedObject['references'] = []): SavedObject => ({
+  type,
+  id,
+  attributes,
+  references,
+  coreMigrationVersion: CORE,
+  typeMigrationVersion: TYPE_VERSION[type],
+  managed: false,
+});
+
+// ---------------------------------------------------------------------------------------------
+// Data views
+
+const names = indexNames(DEFAULT_PREFIX);
+export const DATA_VIEWS = {
+  events: { id: 'clickstream-dv-events', title: names.eventsPattern, time: 'timestamp', name: 'Clickstream: raw events' },
+  kpis: { id: 'clickstream-dv-kpis', title: names.kpis, time: 'window_start', name: 'Clickstream: window KPIs (per-partition partials)' },
+  urlStats: { id: 'clickstream-dv-url-stats', title: names.urlStats, time: 'window_start', name: 'Clickstream: URL x country (per-partition partials)' },
+  sessions: { id: 'clickstream-dv-sessions', title: names.sessions, time: 'start', name: 'Clickstream: sessions' },
+  alerts: { id: 'clickstream-dv-alerts', title: names.alerts, time: 'raised_at', name: 'Clickstream: alerts' },
+} as const;
+type DataViewKey = keyof typeof DATA_VIEWS;
+
+const percent = { id: 'percent', params: { pattern: '0.[00]%' } };
+const money = { id: 'number', params: { pattern: '0,0.00' } };
+const duration = { id: 'duration', params: { inputFormat: 'milliseconds', outputFormat: 'humanizePrecise', outputPrecision: 1 } };
+const FIELD_FORMATS: Record<DataViewKey, Record<string, object>> = {
+  events: { price: money, revenue: money, engagement_ms: duration },
+  kpis: { conversion_rate: percent, cart_to_purchase_rate: percent, revenue: money },
+  urlStats: { avg_time_spent_ms: duration, time_spent_ms: duration },
+  sessions: { duration_ms: duration, revenue: money },
+  alerts: {},
+};
+
+function dataView(key: DataViewKey): SavedObject {
+  const v = DATA_VIEWS[key];
+  return obj('index-pattern', v.id, {
+    title: v.title,
+    name: v.name,
+    timeFieldName: v.time,
+    // Fields are read from the mappings when the data view is opened; none are stored.
+    fields: '[]',
+    fieldAttrs: '{}',
+    fieldFormatMap: JSON.stringify(FIELD_FORMATS[key]),
+    runtimeFieldMap: '{}',
+    sourceFilters: '[]',
+    typeMeta: '{}',
+    // The alerts index exists only once an alert was raised: the data view works before that.
+    allowNoIndex: true,
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Lens columns
+
+type Column = Record<string, unknown>;
+type Format = { id: string; params?: Record<string, unknown> };
+type Ast = string | number | { type: 'function'; name: string; args: Ast[]; location: { min: number; max: number }; text: string };
+
+const dateHistogram = (field: string, interval: string): Column => ({
+  label: field,
+  dataType: 'date',
+  operationType: 'date_histogram',
+  sourceField: field,
+  isBucketed: true,
+  scale: 'interval',
+  params: { interval, includeEmptyRows: true, dropPartials: false },
+});
+
+const sum = (field: string, label: string, format?: Format): Column => ({
+  label,
+  customLabel: true,
+  dataType: 'number',
+  operationType: 'sum',
+  sourceField: field,
+  isBucketed: false,
+  scale: 'ratio',
+  params: { emptyAsNull: false, ...(format ? { format } : {}) },
+});
+
+const count = (label: string, filter?: string, format?: Format): Column => ({
+  label,
+  customLabel: true,
+  dataType: 'number',
+  operationType: 'count',
+  sourceField: '___records___',
+  isBucketed: false,
+  scale: 'ratio',
+  ...(filter ? { filter: { query: filter, language: 'kuery' } } : {}),
+  params: { emptyAsNull: false, ...(format ? { format } : {}) },
+});
+
+const terms = (field: string, label: string, size: number, orderBy: string): Column => ({
+  label,
+  customLabel: true,
+  dataType: 'string',
+  operationType: 'terms',
+  sourceField: field,
+  isBucketed: true,
+  scale: 'ordinal',
+  params: { size, orderBy: { type: 'column', columnId: orderBy }, orderDirection: 'desc', otherBucket: false, missingBucket: false, parentFormat: { id: 'terms' } },
+});
+
+/**
+ * A Lens formula column `id` with its helper columns, as Lens itself stores one: the parts
+ * `${id}X0`, `${id}X1` ... (plain operations), then `${id}X<n>` the math over them, then `id`.
+ * `ast` builds the math from the parts' column ids.
+ */
+function formula(id: string, label: string, text: string, parts: Column[], ast: (p: string[]) => Ast, format: Format): Record<string, Column> {
+  const partIds = parts.map((_, i) => `${id}X${i}`);
+  const mathId = `${id}X${parts.length}`;
+  const out: Record<string, Column> = {};
+  parts.forEach((p, i) => (out[partIds[i]] = { ...p, label: `Part of ${label}`, customLabel: true }));
+  out[mathId] = {
+    label: `Part of ${label}`,
+    customLabel: true,
+    dataType: 'number',
+    operationType: 'math',
+    isBucketed: false,
+    scale: 'ratio',
+    params: { tinymathAst: ast(partIds) },
+    references: partIds,
+  };
+  out[id] = {
+    label,
+    customLabel: true,
+    dataType: 'number',
+    operationType: 'formula',
+    isBucketed: false,
+    scale: 'ratio',
+    params: { formula: text, isFormulaBroken: false, format },
+    references: [mathId],
+  };
+  return out;
+}
+
+const divide = (text: string, a: Ast, b: Ast, min = 0): Ast => ({ type: 'function', name: 'divide', args: [a, b], location: { min, max: min + text.length }, text });
+
+/** Σ num / Σ den, the only way a rate is computed from partials. */
+function ratioFormula(id: string, label: string, numField: string, denField: string, format: Format = { id: 'percent', params: { decimals: 2 } }) {
+  const text = `sum(${numField}) / sum(${denField})`;
+  return formula(id, label, text, [sum(numField, ''), sum(denField, '')], ([a, b]) => divide(text, a, b), format);
+}
+
+interface Layer {
+  id: string;
+  dataView: DataViewKey;
+  columns: Record<string, Column>;
+  /** Bucket columns first, then metrics; helper columns of formulas are appended. */
+  order: string[];
+}
+
+function lens(id: string, title: string, description: string, visualizationType: string, layer: Layer, visualization: object, query = ''): SavedObject {
+  const columnOrder = [...layer.order, ...Object.keys(layer.columns).filter((c) => !layer.order.includes(c))];
+  return obj(
+    'lens',
+    id,
+    {
+      title,
+      description,
+      visualizationType,
+      state: {
+        datasourceStates: { formBased: { layers: { [layer.id]: { columns: layer.columns, columnOrder, incompleteColumns: {}, sampling: 1 } } } },
+        visualization,
+        query: { query, language: 'kuery' },
+        filters: [],
+        internalReferences: [],
+        adHocDataViews: {},
+      },
+    },
+    [{ type: 'index-pattern', id: DATA_VIEWS[layer.dataView].id, name: `indexpattern-datasource-layer-${layer.id}` }],
+  );
+}
+
+const xy = (layerId: string, seriesType: string, x: string, accessors: string[], extra: Record<string, unknown> = {}) => ({
+  legend: { isVisible: true, position: 'bottom', legendSize: 'auto' },
+  valueLabels: 'hide',
+  fittingFunction: 'None',
+  preferredSeriesType: seriesType,
+  axisTitlesVisibilitySettings: { x: false, yLeft: false, yRight: false },
+  tickLabelsVisibilitySettings: { x: true, yLeft: true, yRight: true },
+  gridlinesVisibilitySettings: { x: true, yLeft: true, yRight: true },
+  yLeftExtent: { mode: 'full' },
+  layers: [{ layerId, layerType: 'data', seriesType, xAccessor: x, accessors, ...extra }],
+});
+
+const metric = (layerId: string, accessor: string) => ({ layerId, layerType: 'data', metricAccessor: accessor });
+
+/** Every KPI panel reads one window kind and the `all` cut (each event is also in every other dimension). */
+export const KPI_QUERY = `window_kind : "${DEFAULT_TUMBLING_KIND}" and dimension : "all"`;
+
+function kpiMetric(field: string, title: string, format?: Format): SavedObject {
+  const layerId = `layer-${field}`;
+  return lens(
+    `clickstream-kpi-${field.replaceAll('_', '-')}`,
+    title,
+    `Sum of ${field} over the tumbling windows in the time range (the partials of every partition added).`,
+    'lnsMetric',
+    { id: layerId, dataView: 'kpis', columns: { m: sum(field, title, format) }, order: ['m'] },
+    metric(layerId, 'm'),
+    KPI_QUERY,
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+// The objects
+
+export function savedObjects(): SavedObject[] {
+  const I = DEFAULT_INTERVAL;
+  const lensObjects: SavedObject[] = [
+    kpiMetric('page_views', 'Page views'),
+    kpiMetric('clicks', 'Clicks'),
+    kpiMetric('add_to_cart', 'Add to cart'),
+    kpiMetric('purchases', 'Purchases'),
+    kpiMetric('revenue', 'Revenue', { id: 'number', params: { decimals: 2 } }),
+    lens(
+      'clickstream-sessions-count',
+      'Sessions',
+      'Sessions that started in the time range (one document per session).',
+      'lnsMetric',
+      { id: 'layer-sessions', dataView: 'sessions', columns: { m: count('Sessions') }, order: ['m'] },
+      metric('layer-sessions', 'm'),
+    ),
+    lens(
+      'clickstream-kpi-events-over-time',
+      'Page views, clicks, add to cart and purchases per window',
+      'Each point sums the per-partition partials of one window.',
+      'lnsXY',
+      {
+        id: 'layer-events',
+        dataView: 'kpis',
+        columns: {
+          x: dateHistogram('window_start', I),
+          page_views: sum('page_views', 'Page views'),
+          clicks: sum('clicks', 'Clicks'),
+          add_to_cart: sum('add_to_cart', 'Add to cart'),
+          purchases: sum('purchases', 'Purchases'),
+        },
+        order: ['x', 'page_views', 'clicks', 'add_to_cart', 'purchases'],
+      },
+      xy('layer-events', 'line', 'x', ['page_views', 'clicks', 'add_to_cart', 'purchases']),
+      KPI_QUERY,
+    ),
+    lens(
+      'clickstream-kpi-revenue-over-time',
+      'Revenue per window',
+      'Purchase revenue per window, summed over partitions.',
+      'lnsXY',
+      {
+        id: 'layer-revenue',
+        dataView: 'kpis',
+        columns: { x: dateHistogram('window_start', I), revenue: sum('revenue', 'Revenue', { id: 'number', params: { decimals: 2 } }) },
+        order: ['x', 'revenue'],
+      },
+      xy('layer-revenue', 'bar', 'x', ['revenue']),
+      KPI_QUERY,
+    ),
+    lens(
+      'clickstream-kpi-conversion-over-time',
+      'Conversion rate per window',
+      'Σ visitors_purchased / Σ unique_visitors and Σ visitors_carted_and_purchased / Σ visitors_added_to_cart per window: rates recomputed from summed parts, never averaged. When Kibana widens the interval for a long range, a bucket pools several windows (still a ratio of sums).',
+      'lnsXY',
+      {
+        id: 'layer-conversion',
+        dataView: 'kpis',
+        columns: {
+          x: dateHistogram('window_start', I),
+          ...ratioFormula('conversion', 'Conversion rate', 'visitors_purchased', 'unique_visitors'),
+          ...ratioFormula('cart_to_purchase', 'Cart to purchase rate', 'visitors_carted_and_purchased', 'visitors_added_to_cart'),
+        },
+        order: ['x', 'conversion', 'cart_to_purchase'],
+      },
+      xy('layer-conversion', 'line', 'x', ['conversion', 'cart_to_purchase']),
+      KPI_QUERY,
+    ),
+    lens(
+      'clickstream-kpi-visitors-sessions',
+      'Visitors and sessions per window',
+      'Distinct visitors and sessions of each window: exact per window (a visitor lives on one partition, so partition counts add up).',
+      'lnsXY',
+      {
+        id: 'layer-visitors',
+        dataView: 'kpis',
+        columns: {
+          x: dateHistogram('window_start', I),
+          unique_visitors: sum('unique_visitors', 'Unique visitors'),
+          sessions: sum('sessions', 'Sessions'),
+        },
+        order: ['x', 'unique_visitors', 'sessions'],
+      },
+      xy('layer-visitors', 'line', 'x', ['unique_visitors', 'sessions']),
+      KPI_QUERY,
+    ),
+    lens(
+      'clickstream-url-country-table',
+      'Top URLs x country',
+      'URLs by page views, then countries. Unique users are distinct per window and summed over the windows in the time range. Average time on page = Σ time_spent_ms / Σ time_spent_samples (views whose time is known).',
+      'lnsDatatable',
+      {
+        id: 'layer-urls',
+        dataView: 'urlStats',
+        columns: {
+          url: terms('url', 'URL', 20, 'page_views'),
+          country: terms('country', 'Country', 5, 'page_views'),
+          unique_users: sum('unique_users', 'Unique users (per window, summed)'),
+          page_views: sum('page_views', 'Page views'),
+          clicks: sum('clicks', 'Clicks'),
+          ...formula(
+            'avg_time',
+            'Avg time on page (s)',
+            'sum(time_spent_ms) / sum(time_spent_samples) / 1000',
+            [sum('time_spent_ms', ''), sum('time_spent_samples', '')],
+            ([a, b]) => divide('sum(time_spent_ms) / sum(time_spent_samples) / 1000', divide('sum(time_spent_ms) / sum(time_spent_samples) ', a, b), 1000),
+            { id: 'number', params: { decimals: 1 } },
+          ),
+        },
+        order: ['url', 'country', 'unique_users', 'page_views', 'clicks', 'avg_time'],
+      },
+      {
+        layerId: 'layer-urls',
+        layerType: 'data',
+        columns: ['url', 'country', 'unique_users', 'page_views', 'clicks', 'avg_time'].map((columnId) => ({ columnId, isTransposed: false })),
+        rowHeight: 'single',
+        rowHeightLines: 1,
+      },
+    ),
+    lens(
+      'clickstream-alerts-over-time',
+      'Alerts over time by kind',
+      'Alerts raised, by kind.',
+      'lnsXY',
+      {
+        id: 'layer-alerts',
+        dataView: 'alerts',
+        columns: {
+          x: { ...dateHistogram('raised_at', 'auto') },
+          kind: terms('kind', 'Kind', 10, 'alerts'),
+          alerts: count('Alerts'),
+        },
+        order: ['kind', 'x', 'alerts'],
+      },
+      xy('layer-alerts', 'bar_stacked', 'x', ['alerts'], { splitAccessor: 'kind' }),
+    ),
+  ];
+
+  const search = (id: string, title: string, dv: DataViewKey, columns: string[], sort: [string, 'asc' | 'desc'][], description: string): SavedObject =>
+    obj(
+      'search',
+      id,
+      {
+        title,
+        description,
+        columns,
+        sort,
+        grid: {},
+        hideChart: true,
+        isTextBasedQuery: false,
+        kibanaSavedObjectMeta: {
+          searchSourceJSON: JSON.stringify({ query: { query: '', language: 'kuery' }, filter: [], indexRefName: 'kibanaSavedObjectMeta.searchSourceJSON.index' }),
+        },
+      },
+      [{ type: 'index-pattern', id: DATA_VIEWS[dv].id, name: 'kibanaSavedObjectMeta.searchSourceJSON.index' }],
+    );
+  const searches = [
+    search(
+      'clickstream-recent-sessions',
+      'Recent sessions',
+      'sessions',
+      ['end', 'visitor_id', 'country', 'device_type', 'pages', 'duration_ms', 'entry_page', 'exit_page', 'added_to_cart', 'purchased', 'revenue', 'closed'],
+      [['end', 'desc']],
+      'Sessions started in the time range, most recently active first.',
+    ),
+    search(
+      'clickstream-alerts-table',
+      'Alerts',
+      'alerts',
+      ['kind', 'severity', 'visitor_id', 'site_id', 'message', 'value', 'threshold', 'event_time'],
+      [['raised_at', 'desc']],
+      'Anomaly alerts (click bursts, KPI anomalies), newest first.',
+    ),
+  ];
+
+  // The dashboard: a 48-column grid.
+  const layout: [string, SavedObject['type'], number, number, number, number][] = [
+    ['clickstream-kpi-page-views', 'lens', 0, 0, 8, 6],
+    ['clickstream-kpi-clicks', 'lens', 8, 0, 8, 6],
+    ['clickstream-kpi-add-to-cart', 'lens', 16, 0, 8, 6],
+    ['clickstream-kpi-purchases', 'lens', 24, 0, 8, 6],
+    ['clickstream-kpi-revenue', 'lens', 32, 0, 8, 6],
+    ['clickstream-sessions-count', 'lens', 40, 0, 8, 6],
+    ['clickstream-kpi-events-over-time', 'lens', 0, 6, 24, 13],
+    ['clickstream-kpi-revenue-over-time', 'lens', 24, 6, 24, 13],
+    ['clickstream-kpi-conversion-over-time', 'lens', 0, 19, 24, 13],
+    ['clickstream-kpi-visitors-sessions', 'lens', 24, 19, 24, 13],
+    ['clickstream-url-country-table', 'lens', 0, 32, 48, 16],
+    ['clickstream-recent-sessions', 'search', 0, 48, 48, 15],
+    ['clickstream-alerts-over-time', 'lens', 0, 63, 16, 15],
+    ['clickstream-alerts-table', 'search', 16, 63, 32, 15],
+  ];
+  const panels = layout.map(([, type, x, y, w, h], i) => {
+    const p = `p${i + 1}`;
+    return { version: '8.9.0', type, gridData: { x, y, w, h, i: p }, panelIndex: p, embeddableConfig: { enhancements: {} }, panelRefName: `panel_${p}` };
+  });
+  const dashboard = obj(
+    'dashboard',
+    'clickstream-dashboard',
+    {
+      title: 'Clickstream KPIs',
+      description:
+        'Window KPIs, URL x country statistics, sessions and alerts from the clickstream processor. KPI and URL documents are per-partition partials: panels sum them, and rates are ratios of sums.',
+      panelsJSON: JSON.stringify(panels),
+      optionsJSON: JSON.stringify({ useMargins: true, syncColors: false, syncCursor: true, syncTooltips: false, hidePanelTitles: false }),
+      timeRestore: true,
+      timeFrom: 'now-1h',
+      timeTo: 'now',
+      refreshInterval: { pause: false, value: 10_000 },
+      version: 1,
+      kibanaSavedObjectMeta: { searchSourceJSON: JSON.stringify({ query: { query: '', language: 'kuery' }, filter: [] }) },
+    },
+    layout.map(([id, type], i) => ({ type, id, name: `p${i + 1}:panel_p${i + 1}` })),
+  );
+
+  return [...(Object.keys(DATA_VIEWS) as DataViewKey[]).map(dataView), ...lensObjects, ...searches, dashboard];
+}
+
+/** One object per line, in a fixed order (what the import API takes). */
+export function renderNdjson(objects: SavedObject[] = savedObjects()): string {
+  return objects.map((o) => JSON.stringify(o)).join('\n') + '\n';
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  if (process.argv.includes('--write')) {
+    writeFileSync(KIBANA_NDJSON, renderNdjson());
+    console.log(`wrote ${KIBANA_NDJSON.pathname}`);
+  } else process.stdout.write(renderNdjson());
+}
