@@ -1,0 +1,561 @@
+/**
+ * bench:processor — the processor's throughput beside the limits of the two systems it sits
+ * between, measured in the same run on the same data, and its freshness under live traffic.
+ *
+ * Per repetition (fresh topics and indices each time), with N enriched events produced first
+ * (traffic generator, enriched by the gateway's own code, keyed by visitor like the gateway):
+ *   (a) Kafka's limit: Kafka's consumer perf tool (ConsumerPerformance, the broker's version) on
+ *       the four topics, and a bare kafkajs consumer loop (fetch + JSON.parse, nothing else);
+ *   (b) Elasticsearch's limit: a plain loop of bulk requests (PROCESSOR_BATCH_SIZE documents,
+ *       one at a time, the official client) indexing the same documents under their event ids;
+ *   (c) the real processor (its own process, every sink: raw events, KPI windows, URL stats,
+ *       sessions, Parquet archive) from a fresh consumer group until every event is counted in
+ *       its KPI window in Elasticsearch.
+ * Then freshness: gateway + processor running, synthetic traffic at --rate events/s through the
+ * gateway, and probe events (each with a site of its own) whose first appearance in a KPI window
+ * document is watched for: freshness = request sent -> document visible to a search.
+ *
+ *   npm run bench:processor -- [--events 200000] [--reps 3] [--rate 10000] [--fresh-duration 20]
+ *                              [--fresh-segments 3] [--probes-per-s 5]
+ *
+ * Kafka on 49092/49093, Elasticsearch on 49200/49300, data in .data/bench/processor; all stopped
+ * at the end, also on failure.
+ */
+import autocannon from 'autocannon';
+import path from 'node:path';
+import { Client } from '@elastic/elasticsearch';
+import { CompressionTypes, Kafka, logLevel, Partitioners } from 'kafkajs';
+import type { EnrichedEvent } from '../contracts/event-schema.js';
+import { eventIndexFor, indexNames } from '../contracts/indices.js';
+import { EVENT_TOPICS, topicFor } from '../contracts/topics.js';
+import { anonymiseIp, unmapIPv4 } from '../gateway/anonymise-ip.js';
+import { enrichEvent, type RequestContext } from '../gateway/enrich.js';
+import { geoipLiteProvider } from '../gateway/geo.js';
+import { cachedUserAgentParser } from '../gateway/user-agent.js';
+import { ensureTopics } from '../infra/setup-topics.js';
+import { installTemplates } from '../infra/setup-indices.js';
+import { startServices } from '../infra/services.js';
+import { resolveDataDir } from '../infra/paths.js';
+import { loadConfig } from '../contracts/config.js';
+import { parseArgs } from './lib/args.js';
+import { bodyPool } from './lib/bodies.js';
+import { NodeChild, cpuSecondsOf, httpOk } from './lib/child.js';
+import { consumerPerformance, kafkaToolsClasspath } from './lib/kafka-tools.js';
+import { log, onCleanup, runBench, sleep } from './lib/run.js';
+import { int, loadAverage, median, ms, pct, percentile, secs, table } from './lib/stats.js';
+
+const a = parseArgs();
+const N = a.num('events', 200_000);
+const REPS = a.num('reps', 3);
+const RATE = a.num('rate', 10_000);
+const FRESH_SEGMENTS = a.num('fresh-segments', 3);
+const FRESH_DURATION = a.num('fresh-duration', 20);
+const FRESH_WARMUP = a.num('fresh-warmup', 10);
+const PROBES_PER_S = a.num('probes-per-s', 5);
+const BATCH = a.num('bulk-size', 2000);
+const SKIP = new Set(a.str('skip', '').split(',').filter(Boolean));
+const PORTS = {
+  kafka: a.num('kafka-port', 49092),
+  controller: a.num('controller-port', 49093),
+  es: a.num('es-port', 49200),
+  esTransport: a.num('es-transport-port', 49300),
+  gateway: a.num('gateway-port', 49080),
+  metrics: a.num('metrics-port', 49464),
+};
+const DATA_DIR = resolveDataDir(a.str('data-dir', '.data/bench/processor'));
+const PARTITIONS = 6;
+const TARGET_FRESHNESS_P95_MS = 2000;
+const TARGET_RATIO = 0.7;
+const RUN_TAG = Date.now().toString(36);
+const KAFKA_VERSION = loadConfig().kafkaVersion;
+
+/** N enriched events as the gateway would write them: one request's context per batch of 20. */
+function enrichedEvents(n: number, simulatedRate: number): { docs: EnrichedEvent[]; kpiCounted: number } {
+  const pool = bodyPool({ size: 2000, eventsPerBody: 20, seed: 7, tag: `p${RUN_TAG}` });
+  const parseUa = cachedUserAgentParser();
+  const geo = geoipLiteProvider();
+  const docs: EnrichedEvent[] = [];
+  const start = Date.now() - Math.ceil((n / simulatedRate) * 1000) - 10_000;
+  let kpiCounted = 0;
+  for (let k = 0; docs.length < n; k++) {
+    const b = pool.events(k);
+    const ip = unmapIPv4(b.ip);
+    const ua = parseUa(b.ua);
+    const receivedAt = start + Math.floor((k * 20 * 1000) / simulatedRate);
+    const ctx: RequestContext = { ua, geo: geo.lookup(ip), ip: anonymiseIp(ip), siteId: 'bench', receivedAt, sentAt: b.sentAt };
+    for (const ev of b.events) {
+      if (docs.length >= n) break;
+      const doc = enrichEvent(ev, ctx);
+      docs.push(doc);
+      // What a KPI window counts: no bots, no engagement reports (page_view with engagement_ms).
+      if (!doc.is_bot && !(doc.event_type === 'page_view' && doc.engagement_ms !== null)) kpiCounted++;
+    }
+  }
+  return { docs, kpiCounted };
+}
+
+async function produceAll(brokers: string[], prefix: string, docs: EnrichedEvent[]): Promise<{ seconds: number; perTopic: Map<string, number> }> {
+  const kafka = new Kafka({ clientId: 'bench-loader', brokers, logLevel: logLevel.NOTHING });
+  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, allowAutoTopicCreation: false });
+  await producer.connect();
+  const perTopic = new Map<string, number>();
+  const t0 = performance.now();
+  try {
+    for (let i = 0; i < docs.length; i += 5000) {
+      const byTopic = new Map<string, { key: string; value: string }[]>();
+      for (const d of docs.slice(i, i + 5000)) {
+        const topic = topicFor(d.event_type, prefix);
+        let list = byTopic.get(topic);
+        if (!list) byTopic.set(topic, (list = []));
+        list.push({ key: d.visitor_id, value: JSON.stringify(d) });
+        perTopic.set(topic, (perTopic.get(topic) ?? 0) + 1);
+      }
+      await producer.sendBatch({ acks: -1, compression: CompressionTypes.None, topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) });
+    }
+  } finally {
+    await producer.disconnect();
+  }
+  return { seconds: (performance.now() - t0) / 1000, perTopic };
+}
+
+/** A bare kafkajs consumer: fetch and JSON.parse every record of the four topics, nothing else. */
+async function kafkajsLoop(brokers: string[], prefix: string, n: number): Promise<number> {
+  const kafka = new Kafka({ clientId: 'bench-kafkajs', brokers, logLevel: logLevel.NOTHING });
+  const consumer = kafka.consumer({ groupId: `bench-kafkajs-${prefix}${RUN_TAG}`, maxBytesPerPartition: 1024 * 1024, maxWaitTimeInMs: 100 });
+  await consumer.connect();
+  let seen = 0;
+  let first = 0;
+  let last = 0;
+  let ids = 0;
+  const done = new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`kafkajs loop: ${seen} of ${n} records after 300 s`)), 300_000);
+    void consumer.subscribe({ topics: EVENT_TOPICS.map((t) => prefix + t), fromBeginning: true }).then(() =>
+      consumer.run({
+        autoCommit: false,
+        eachBatch: async ({ batch }) => {
+          if (!first) first = performance.now();
+          for (const m of batch.messages) {
+            const v = JSON.parse(m.value!.toString('utf8')) as EnrichedEvent;
+            if (v.event_id) ids++;
+          }
+          seen += batch.messages.length;
+          if (seen >= n) {
+            last = performance.now();
+            clearTimeout(timer);
+            resolve();
+          }
+        },
+      }),
+    );
+  });
+  try {
+    await done;
+  } finally {
+    await consumer.disconnect();
+  }
+  if (ids < n) throw new Error(`kafkajs loop: ${ids} readable events of ${n}`);
+  return n / ((last - first) / 1000);
+}
+
+/** The plain bulk loop: BATCH documents per request, one request at a time, ids = event ids. */
+async function bulkLoop(es: Client, prefix: string, docs: EnrichedEvent[]): Promise<number> {
+  const t0 = performance.now();
+  for (let i = 0; i < docs.length; i += BATCH) {
+    const operations: object[] = [];
+    for (const d of docs.slice(i, i + BATCH)) operations.push({ index: { _index: eventIndexFor(prefix, d.timestamp), _id: d.event_id } }, d);
+    const res = await es.bulk({ operations });
+    if (res.errors) {
+      const bad = res.items.find((it) => it.index?.error);
+      throw new Error(`bulk loop: Elasticsearch refused documents: ${JSON.stringify(bad?.index?.error)}`);
+    }
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  await es.indices.refresh({ index: `${prefix}-events-*` });
+  const { count } = await es.count({ index: `${prefix}-events-*` });
+  if (count !== docs.length) throw new Error(`bulk loop: ${count} documents in Elasticsearch, ${docs.length} written`);
+  return docs.length / seconds;
+}
+
+async function metricValue(name: string): Promise<number> {
+  const res = await fetch(`http://127.0.0.1:${PORTS.metrics}/metrics`, { signal: AbortSignal.timeout(2000) });
+  const text = await res.text();
+  let sum = 0;
+  for (const line of text.split('\n')) if (line.startsWith(name) && (line[name.length] === '{' || line[name.length] === ' ')) sum += Number(line.slice(line.lastIndexOf(' ') + 1));
+  return sum;
+}
+
+/** Events counted in tumbling KPI windows (dimension "all"), summed over partitions. */
+async function kpiTotal(es: Client, prefix: string): Promise<number> {
+  const res = await es.search({
+    index: indexNames(prefix).kpis,
+    size: 0,
+    ignore_unavailable: true,
+    query: { bool: { filter: [{ term: { dimension: 'all' } }, { prefix: { window_kind: 'tumbling_' } }] } },
+    aggs: { pv: { sum: { field: 'page_views' } }, cl: { sum: { field: 'clicks' } }, ac: { sum: { field: 'add_to_cart' } }, pu: { sum: { field: 'purchases' } } },
+  });
+  const ag = res.aggregations as Record<string, { value: number }> | undefined;
+  if (!ag) return 0;
+  return ag.pv.value + ag.cl.value + ag.ac.value + ag.pu.value;
+}
+
+function processorEnv(services: { kafkaBrokers: string[]; esUrl: string }, topicPrefix: string, indexPrefix: string, group: string): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    NODE_ENV: 'production',
+    KAFKA_BROKERS: services.kafkaBrokers.join(','),
+    ES_URL: services.esUrl,
+    TOPIC_PREFIX: topicPrefix,
+    ES_INDEX_PREFIX: indexPrefix,
+    PROCESSOR_GROUP_ID: group,
+    PROCESSOR_METRICS_HOST: '127.0.0.1',
+    PROCESSOR_METRICS_PORT: String(PORTS.metrics),
+    ARCHIVE_BACKEND: 'local',
+    ARCHIVE_DIR: path.join(DATA_DIR, 'archive', topicPrefix || 'default'),
+    LOG_LEVEL: 'warn',
+  };
+}
+
+interface Segment {
+  p50: number;
+  p95: number;
+  p99: number;
+  max: number;
+  n: number;
+  missing: number;
+  rate: number;
+  load: string;
+  non2xx: number;
+}
+
+interface Rep {
+  kafkaTool: number;
+  kafkaToolWall: number;
+  kafkajs: number;
+  bulk: number;
+  processor: number;
+  processorConsume: number;
+  startupS: number;
+  late: number;
+  cpu: { processor: number; kafka: number; es: number };
+  load: string;
+}
+
+await runBench('bench:processor', 3600, async () => {
+  log(`processor bench: ${int(N)} events x ${REPS} repetitions, then freshness at ${int(RATE)} events/s; loadavg / cpu pressure ${await loadAverage()}`);
+  const t0 = performance.now();
+  const { docs, kpiCounted } = enrichedEvents(N, RATE);
+  log(`generated ${int(N)} enriched events (${int(kpiCounted)} counted by KPI windows) in ${secs((performance.now() - t0) / 1000)}`);
+  const classpath = SKIP.has('kafka-tool') ? [] : await kafkaToolsClasspath(KAFKA_VERSION);
+
+  const services = await startServices({
+    dataDir: DATA_DIR,
+    fresh: true,
+    kafkaPort: PORTS.kafka,
+    controllerPort: PORTS.controller,
+    esPort: PORTS.es,
+    esTransportPort: PORTS.esTransport,
+    partitions: PARTITIONS,
+    topicPrefix: 'bench-',
+    indexPrefix: 'bench',
+    log: (m) => log(`[infra] ${m}`),
+  });
+  onCleanup('kafka and elasticsearch', () => services.stop());
+  const es = new Client({ node: services.esUrl, requestTimeout: 60_000 });
+  onCleanup('es client', () => es.close());
+
+  // Every topic up front: creating topics while others are being deleted upsets the metadata calls.
+  for (let r = 1; r <= REPS; r++) await ensureTopics(services.kafkaBrokers, { prefix: `r${r}-`, partitions: PARTITIONS, replication: 1, topics: EVENT_TOPICS, log: () => {} });
+  if (!SKIP.has('freshness')) await ensureTopics(services.kafkaBrokers, { prefix: 'fr-', partitions: PARTITIONS, replication: 1, log: () => {} });
+
+  const reps: Rep[] = [];
+  for (let r = 1; r <= REPS; r++) {
+    const topicPrefix = `r${r}-`;
+    const procPrefix = `benchp${r}`;
+    const bulkPrefix = `benchb${r}`;
+    await installTemplates(services.esUrl, procPrefix, { replicas: 0 });
+    await installTemplates(services.esUrl, bulkPrefix, { replicas: 0 });
+    const produced = await produceAll(services.kafkaBrokers, topicPrefix, docs);
+    log(`#${r}: produced ${int(N)} events to ${topicPrefix}* in ${secs(produced.seconds)} (${int(N / produced.seconds)}/s)`);
+
+    // (a) Kafka's own consumer, topic by topic; throughput = all records / sum of fetch times.
+    let toolRate = NaN;
+    let toolWall = NaN;
+    if (!SKIP.has('kafka-tool')) {
+      let fetchMs = 0;
+      let wallMs = 0;
+      let msgs = 0;
+      for (const [topic, count] of produced.perTopic) {
+        const res = await consumerPerformance({ classpath, bootstrap: services.kafkaBrokers[0], topic, messages: count, group: `bench-perf-${topic}${RUN_TAG}`, logDir: path.join(DATA_DIR, 'logs') });
+        if (res.messages < count) throw new Error(`ConsumerPerformance read ${res.messages} of ${count} records of ${topic}`);
+        fetchMs += res.fetchMs;
+        wallMs += res.wallMs;
+        msgs += res.messages;
+      }
+      toolRate = msgs / (fetchMs / 1000);
+      toolWall = msgs / (wallMs / 1000);
+      log(`#${r}: Kafka ConsumerPerformance ${int(toolRate)} records/s (fetch time; ${int(toolWall)}/s counting its JVM start-ups)`);
+    }
+    const kjs = await kafkajsLoop(services.kafkaBrokers, topicPrefix, N);
+    log(`#${r}: bare kafkajs loop ${int(kjs)} records/s`);
+
+    // (b) Elasticsearch's limit on the same documents.
+    const bulk = await bulkLoop(es, bulkPrefix, docs);
+    log(`#${r}: plain bulk loop ${int(bulk)} documents/s`);
+    await es.indices.delete({ index: `${bulkPrefix}-*`, ignore_unavailable: true, allow_no_indices: true });
+
+    // (c) The processor, from a fresh group, until every event is counted in its KPI window.
+    const load = await loadAverage();
+    const cpu0 = { kafka: cpuSecondsOf(services.kafka.pid), es: cpuSecondsOf(services.elasticsearch.pid) };
+    const tSpawn = performance.now();
+    const proc = new NodeChild(`processor-${r}`, 'processor/main.ts', {
+      env: processorEnv(services, topicPrefix, procPrefix, `bench-proc-${r}-${RUN_TAG}`),
+      logFile: path.join(DATA_DIR, 'logs', `processor-${r}.log`),
+    });
+    onCleanup(`processor-${r}`, () => proc.stop());
+    await proc.waitReady(() => httpOk(`http://127.0.0.1:${PORTS.metrics}/healthz`), 60_000);
+    let tFirst = 0;
+    let tConsumed = 0;
+    let tCounted: number;
+    let late: number;
+    const deadline = performance.now() + 600_000;
+    for (;;) {
+      if (!proc.alive) throw new Error(`processor exited; see ${proc.logFile}`);
+      const consumed = await metricValue('processor_events_total').catch(() => 0);
+      const now = performance.now();
+      if (!tFirst && consumed > 0) tFirst = now;
+      if (!tConsumed && consumed >= N) tConsumed = now;
+      if (tConsumed) {
+        late = await metricValue('processor_late_events_total').catch(() => 0);
+        const counted = await kpiTotal(es, procPrefix).catch(() => 0);
+        if (counted >= kpiCounted - late) {
+          tCounted = now;
+          break;
+        }
+      }
+      if (now > deadline) throw new Error(`processor: ${consumed} of ${N} consumed after 600 s`);
+      await sleep(100);
+    }
+    const { count: raw } = await es.count({ index: `${procPrefix}-events-*` });
+    const cpuProc = proc.cpuSeconds();
+    const rep: Rep = {
+      kafkaTool: toolRate,
+      kafkaToolWall: toolWall,
+      kafkajs: kjs,
+      bulk,
+      processor: N / ((tCounted - tFirst) / 1000),
+      processorConsume: N / ((tConsumed - tFirst) / 1000),
+      startupS: (tFirst - tSpawn) / 1000,
+      late,
+      cpu: {
+        processor: cpuProc,
+        kafka: cpuSecondsOf(services.kafka.pid) - cpu0.kafka,
+        es: cpuSecondsOf(services.elasticsearch.pid) - cpu0.es,
+      },
+      load,
+    };
+    reps.push(rep);
+    log(
+      `#${r}: processor ${int(rep.processor)} events/s counted in KPI windows (${int(rep.processorConsume)}/s consumed; first event ${secs(rep.startupS)} after start; ${int(raw)} raw documents; ${int(late)} late)`,
+    );
+    await proc.stop();
+    // Leave the next repetition a quiet machine: drop this one's topics and indices.
+    await es.indices.delete({ index: `${procPrefix}-*`, ignore_unavailable: true, allow_no_indices: true }).catch(() => {});
+    const admin = new Kafka({ clientId: 'bench-admin', brokers: services.kafkaBrokers, logLevel: logLevel.NOTHING }).admin();
+    await admin.connect();
+    await admin.deleteTopics({ topics: EVENT_TOPICS.map((t) => topicPrefix + t) }).catch(() => {});
+    await admin.disconnect();
+  }
+
+  // Freshness: gateway + processor live, traffic at RATE events/s, probes watched in Elasticsearch.
+  let fresh: { segments: Segment[]; all: number[] } | null = null;
+  if (!SKIP.has('freshness')) {
+    const topicPrefix = 'fr-';
+    const indexPrefix = 'benchf';
+    await installTemplates(services.esUrl, indexPrefix, { replicas: 0 });
+    const gw = new NodeChild('gateway', 'gateway/server.ts', {
+      env: {
+        ...process.env,
+        NODE_ENV: 'production',
+        GATEWAY_HOST: '127.0.0.1',
+        GATEWAY_PORT: String(PORTS.gateway),
+        KAFKA_BROKERS: services.kafkaBrokers.join(','),
+        TOPIC_PREFIX: topicPrefix,
+        LOG_LEVEL: 'warn',
+        GATEWAY_RATE_LIMIT_IP: '1000000000',
+        GATEWAY_RATE_LIMIT_SITE: '1000000000',
+        TRUSTED_PROXIES: '127.0.0.1',
+        SITES: '',
+        SITES_FILE: '',
+      },
+      logFile: path.join(DATA_DIR, 'logs', 'gateway.log'),
+    });
+    onCleanup('gateway', () => gw.stop());
+    const proc = new NodeChild('processor-fresh', 'processor/main.ts', {
+      env: processorEnv(services, topicPrefix, indexPrefix, `bench-fresh-${RUN_TAG}`),
+      logFile: path.join(DATA_DIR, 'logs', 'processor-fresh.log'),
+    });
+    onCleanup('processor-fresh', () => proc.stop());
+    await gw.waitReady(() => httpOk(`http://127.0.0.1:${PORTS.gateway}/readyz`), 60_000);
+    await proc.waitReady(() => httpOk(`http://127.0.0.1:${PORTS.metrics}/healthz`), 60_000);
+
+    const pool = bodyPool({ size: 2000, eventsPerBody: 20, seed: 11, tag: `f${RUN_TAG}` });
+    const reqRate = RATE / 20;
+    const traffic = (seconds: number) =>
+      autocannon({
+        url: `http://127.0.0.1:${PORTS.gateway}`,
+        connections: 32,
+        duration: seconds,
+        overallRate: reqRate,
+        timeout: 10,
+        requests: [
+          {
+            method: 'POST',
+            path: '/v1/events?site=shop',
+            setupRequest: (req) => {
+              // The gateway corrects event times by receive time - sent_at: the events land in the
+              // last 5 s before now, whatever the pool's fixed client date.
+              const b = pool.next();
+              req.body = b.body;
+              req.headers = { 'content-type': 'application/json', 'user-agent': b.ua, 'x-forwarded-for': b.ip };
+              return req;
+            },
+          },
+        ],
+      });
+
+    log(`freshness: warm-up ${FRESH_WARMUP} s at ${int(RATE)} events/s`);
+    await traffic(FRESH_WARMUP);
+    const kpis = indexNames(indexPrefix).kpis;
+    const segments: Segment[] = [];
+    const all: number[] = [];
+    for (let s = 1; s <= FRESH_SEGMENTS; s++) {
+      const load = await loadAverage();
+      const tag = `probe-${RUN_TAG}-${s}-`;
+      const sent = new Map<string, number>();
+      const seen = new Map<string, number>();
+      let stop = false;
+      let stopAt = Infinity;
+      // Probes: one page view each, for a site of its own, so its KPI document tells when it was counted.
+      const probing = (async () => {
+        for (let k = 0; !stop; k++) {
+          const site = `${tag}${k}`;
+          const t = Date.now();
+          const body = JSON.stringify({
+            sent_at: t,
+            events: [{ event_id: `${site}-e`, type: 'page_view', ts: t, visitor_id: `v-${site}`, session_id: `s-${site}`, url: 'https://shop.example/probe' }],
+          });
+          const started = performance.now();
+          void fetch(`http://127.0.0.1:${PORTS.gateway}/v1/events?site=${site}`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-forwarded-for': '81.2.69.142' }, body })
+            .then(async (res) => {
+              await res.arrayBuffer();
+              if (res.status === 200) sent.set(site, started);
+            })
+            .catch(() => {});
+          await sleep(1000 / PROBES_PER_S);
+        }
+      })();
+      // Watch Elasticsearch for the probes' KPI documents, as a dashboard would see them (search, not get).
+      const watching = (async () => {
+        while (!stop || seen.size < sent.size) {
+          const res = await es
+            .search<{ dimension_value: string }>({
+              index: kpis,
+              size: 10_000,
+              ignore_unavailable: true,
+              _source: ['dimension_value'],
+              query: { bool: { filter: [{ term: { dimension: 'site' } }, { prefix: { dimension_value: tag } }, { prefix: { window_kind: 'tumbling_' } }] } },
+            })
+            .catch(() => null);
+          const now = performance.now();
+          for (const h of res?.hits.hits ?? []) {
+            const v = h._source?.dimension_value;
+            if (v && !seen.has(v)) seen.set(v, now);
+          }
+          if (stop && now > stopAt + 15_000) break;
+          await sleep(100);
+        }
+      })();
+      const res = await traffic(FRESH_DURATION);
+      stop = true;
+      stopAt = performance.now();
+      await probing;
+      await watching;
+      const f: number[] = [];
+      for (const [site, t] of sent) {
+        const v = seen.get(site);
+        if (v !== undefined) f.push(v - t);
+      }
+      all.push(...f);
+      segments.push({
+        p50: percentile(f, 50),
+        p95: percentile(f, 95),
+        p99: percentile(f, 99),
+        max: Math.max(...f),
+        n: f.length,
+        missing: sent.size - f.length,
+        rate: (res['2xx'] * 20) / res.duration,
+        load,
+        non2xx: res.non2xx,
+      });
+      const g = segments[segments.length - 1];
+      log(`freshness #${s}: ${g.n} probes, p50 ${ms(g.p50, 0)}, p95 ${ms(g.p95, 0)}, p99 ${ms(g.p99, 0)}, max ${ms(g.max, 0)}${g.missing ? `, ${g.missing} NOT SEEN` : ''}; traffic ${int(g.rate)} events/s accepted`);
+    }
+    fresh = { segments, all };
+    await proc.stop();
+    await gw.stop();
+  }
+
+  const med = (f: (r: Rep) => number) => median(reps.map(f));
+  const limitTool = med((r) => r.kafkaTool);
+  const limitKjs = med((r) => r.kafkajs);
+  const limitBulk = med((r) => r.bulk);
+  const proc = med((r) => r.processor);
+  const consume = med((r) => r.processorConsume);
+  console.log('\n=== bench:processor ===');
+  console.log(`${int(N)} events (traffic generator, enriched by the gateway's code), ${PARTITIONS} partitions, ${REPS} repetitions; Kafka 3.9.1 and Elasticsearch 8.19 on this machine`);
+  console.log(
+    table(
+      ['rep', 'Kafka tool rec/s', 'kafkajs rec/s', 'ES bulk docs/s', 'processor ev/s', 'consumed ev/s', 'start-up', 'cpu s proc/kafka/es', 'proc cpu µs/event', 'load / cpu psi'],
+      reps.map((r, i) => [
+        `#${i + 1}`,
+        int(r.kafkaTool),
+        int(r.kafkajs),
+        int(r.bulk),
+        int(r.processor),
+        int(r.processorConsume),
+        secs(r.startupS),
+        `${r.cpu.processor.toFixed(0)}/${r.cpu.kafka.toFixed(0)}/${r.cpu.es.toFixed(0)}`,
+        int((r.cpu.processor / N) * 1e6),
+        r.load,
+      ]),
+    ),
+  );
+  console.log('');
+  console.log(
+    table(
+      ['stage (median)', 'per second', 'limit measured in the same run', 'ratio'],
+      [
+        ['Kafka: ConsumerPerformance', int(limitTool), 'Kafka\'s own consumer', '-'],
+        ['Kafka: bare kafkajs loop (+JSON.parse)', int(limitKjs), `ConsumerPerformance ${int(limitTool)}/s`, pct(limitKjs / limitTool)],
+        ['Elasticsearch: plain bulk loop', int(limitBulk), 'Elasticsearch\'s own bulk', '-'],
+        ['processor: consumed (all sinks flushed)', int(consume), `ConsumerPerformance ${int(limitTool)}/s`, pct(consume / limitTool)],
+        ['processor: consumed', int(consume), `kafkajs loop ${int(limitKjs)}/s`, pct(consume / limitKjs)],
+        ['processor: counted in KPI windows', int(proc), `ES bulk loop ${int(limitBulk)}/s`, pct(proc / limitBulk)],
+      ],
+    ),
+  );
+  console.log(`target: each stage >= ${pct(TARGET_RATIO)} of its limit; processor end to end vs Elasticsearch's limit: ${pct(proc / limitBulk)} (${proc / limitBulk >= TARGET_RATIO ? 'meets' : 'BELOW'} the target)`);
+  if (fresh) {
+    const p95s = fresh.segments.map((s) => s.p95);
+    const overall = percentile(fresh.all, 95);
+    console.log('');
+    console.log(`freshness at ${int(RATE)} events/s through the gateway (request sent -> KPI window document visible to a search; ${PROBES_PER_S} probes/s, polled every 100 ms):`);
+    console.log(
+      table(
+        ['segment', 'probes', 'p50', 'p95', 'p99', 'max', 'not seen', 'traffic ev/s', 'non2xx', 'load / cpu psi'],
+        fresh.segments.map((s, i) => [`#${i + 1} (${FRESH_DURATION} s)`, s.n, ms(s.p50, 0), ms(s.p95, 0), ms(s.p99, 0), ms(s.max, 0), s.missing, int(s.rate), s.non2xx, s.load]),
+      ),
+    );
+    console.log(`p95 freshness: median of segments ${ms(median(p95s), 0)}, all probes ${ms(overall, 0)}; target < ${int(TARGET_FRESHNESS_P95_MS)} ms (${median(p95s) < TARGET_FRESHNESS_P95_MS ? 'met' : 'NOT met'})`);
+  }
+});
