@@ -14,6 +14,7 @@ import { loadConfig } from '../contracts/config.js';
 import { indexNames } from '../contracts/indices.js';
 import { startServices } from '../infra/services.js';
 import { buildApp } from '../gateway/app.js';
+import { buildDashboard } from '../dashboard/app.js';
 import { serveDemoShop } from './serve-demo-shop.js';
 import { runTraffic } from './traffic-generator.js';
 
@@ -45,6 +46,10 @@ const gateway = await buildApp({ config: { kafkaBrokers: services.kafkaBrokers, 
 await serveDemoShop(gateway);
 await gateway.listen({ host: cfg.gatewayHost, port: cfg.gatewayPort });
 const endpoint = `http://${cfg.gatewayHost}:${cfg.gatewayPort}`;
+
+// The live dashboard reads what the processor writes to Elasticsearch.
+const dashboard = await buildDashboard({ config: { esUrl: services.esUrl } });
+const dashboardUrl = `${await dashboard.listen({ host: cfg.dashboardHost, port: cfg.dashboardPort })}/`;
 
 // Kafka that exits (crash or kill) comes back on the same data after a pause.
 let kafkaRestarting = false;
@@ -84,6 +89,7 @@ console.log(`
 
   Gateway           ${endpoint}   POST /v1/events, /healthz, /readyz, /metrics   (pid ${process.pid}, this process)
   Demo shop         ${endpoint}/demo/
+  Live dashboard    ${dashboardUrl}   KPIs, top URLs x country, sessions, alerts (JSON under api/)
   Processor         pid ${processor!.pid}   metrics http://${cfg.processorMetricsHost}:${cfg.processorMetricsPort}/metrics
   Kafka             ${services.kafkaBrokers.join(',')}   pid ${services.kafka.pid}   topics page_views, clicks, add_to_cart, purchases, events_dead_letter
   Elasticsearch     ${services.esUrl}   pid ${services.elasticsearch.pid}
@@ -91,6 +97,7 @@ console.log(`
   Traffic generator ${cfg.demoRate} events/s (DEMO_RATE; 0 for none)
 
   Try:  curl -s '${services.esUrl}/${idx.eventsPattern}/_count'
+        KIBANA_URL=http://127.0.0.1:5601 npm run kibana:import   (with a Kibana 8.9+ of your own on ${services.esUrl})
 `);
 
 const ticker =
@@ -99,12 +106,13 @@ const ticker =
 async function stop(sig: string) {
   if (stopping) return;
   stopping = true;
-  console.log(`\n› ${sig}: stopping traffic, gateway, processor, Kafka and Elasticsearch…`);
+  console.log(`\n› ${sig}: stopping traffic, gateway, dashboard, processor, Kafka and Elasticsearch…`);
   clearInterval(ticker);
   clearInterval(kafkaWatch);
   abort.abort();
   await traffic.catch(() => undefined);
   await gateway.close().catch((e) => console.error(e));
+  await dashboard.close().catch((e) => console.error(e));
   if (processor.exitCode === null && processor.signalCode === null) {
     const exited = new Promise((r) => processor.once('exit', r));
     processor.kill('SIGTERM');
