@@ -148,6 +148,13 @@ export function createIngest(d: IngestDeps) {
       accept(index, ev);
     }
 
+    // Claim the ids this request sends before waiting on anything: a third request carrying one
+    // of them then waits for this one instead of producing a second copy.
+    const claims = acceptedIds.length > 0 ? [d.recent.begin([...acceptedIds])] : [];
+    const settle = (acked: boolean) => {
+      for (const finish of claims) finish(acked);
+    };
+
     if (deferred.length > 0) {
       let timer: NodeJS.Timeout | undefined;
       const settled = await Promise.race([
@@ -155,18 +162,21 @@ export function createIngest(d: IngestDeps) {
         new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), d.waitMs))),
       ]);
       clearTimeout(timer);
+      const claimed = acceptedIds.length;
       for (const [index, ev] of deferred) {
         // Still undecided (Kafka slow, or yet another copy in flight): 503, and the client retries.
-        if (!settled || d.recent.pending(ev.event_id)) throw d.delivery.retryLater('the same events are still on their way to Kafka');
+        if (!settled || d.recent.pending(ev.event_id)) {
+          settle(false);
+          throw d.delivery.retryLater('the same events are still on their way to Kafka');
+        }
         if (d.recent.has(ev.event_id)) results[index] = { index, event_id: ev.event_id, status: 'duplicate' };
         else accept(index, ev);
       }
+      if (acceptedIds.length > claimed) claims.push(d.recent.begin(acceptedIds.slice(claimed)));
     }
 
-    if (records.length > 0) {
-      const finish = d.recent.begin(acceptedIds);
-      await d.delivery.send(records, log, finish);
-    }
+    if (records.length > 0) await d.delivery.send(records, log, settle);
+    else settle(false);
 
     // Counted once Kafka has them, so a 503 and its retry do not count twice.
     const m = d.metrics;

@@ -76,6 +76,26 @@ describe('Kafka slow or down', () => {
     expect(h.kafka.records).toHaveLength(3);
   });
 
+  test('a copy of an event whose request is still waiting on another original is not produced twice', async () => {
+    // Seen in the browser e2e: [x] in flight; [x, y] waits for x; [y] (a beacon copy) arrives meanwhile.
+    h = await harness({ gatewayProduceTimeoutMs: 2000 });
+    const [x, y] = [pageView(), pageView()];
+    h.kafka.hold = true;
+    const first = postEvents(h.app, { events: [x] });
+    await sending(1);
+    const second = postEvents(h.app, { events: [x, y] });
+    await sleep(50);
+    const third = postEvents(h.app, { events: [y] });
+    await sleep(50);
+    h.kafka.release();
+    const replies = await Promise.all([first, second, third]);
+    expect(replies.map((r) => r.statusCode)).toEqual([200, 200, 200]);
+    expect(replies[1].json()).toMatchObject({ accepted: 1, duplicate: 1 });
+    expect(replies[2].json()).toMatchObject({ accepted: 0, duplicate: 1 });
+    const ids = h.kafka.records.map((r) => JSON.parse(r.value).event_id).sort();
+    expect(ids).toEqual([x.event_id, y.event_id].sort());
+  });
+
   test('a retry racing an original that fails is produced', async () => {
     h = await harness({ gatewayProduceTimeoutMs: 2000 });
     const batch = { events: [pageView()] };
