@@ -33,8 +33,11 @@ const fmtMs = (ms) => {
   if (s < 60) return `${s.toFixed(1)} s`;
   return `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`;
 };
-const fmtTime = (t) => new Date(t).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
-const fmtDateTime = (t) => new Date(t).toLocaleString([], { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', second: '2-digit' });
+const fmtTime = (t) => new Date(t).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
+const fmtDateTime = (t) => new Date(t).toLocaleString([], { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' });
+/** Time of day for today, date and time otherwise. */
+const fmtWhen = (t) =>
+  new Date(t).toDateString() === new Date().toDateString() ? new Date(t).toLocaleTimeString([], { hourCycle: 'h23' }) : fmtDateTime(t);
 const shortUrl = (u) => {
   try {
     const x = new URL(u);
@@ -84,11 +87,16 @@ function fillTable(table, columns, rows, emptyText) {
 // ---------------------------------------------------------------------------------------------
 // Charts: time on x over the selected range, one or more series, lines or bars.
 
-function niceMax(v) {
-  if (!(v > 0)) return 1;
-  const p = 10 ** Math.floor(Math.log10(v));
-  for (const m of [1, 2, 2.5, 5, 10]) if (m * p >= v) return m * p;
-  return 10 * p;
+/** A round axis maximum and its tick step (at most five steps). */
+function niceScale(v) {
+  if (!(v > 0)) return { max: 1, step: 0.25 };
+  const p = 10 ** Math.floor(Math.log10(v / 5));
+  for (const m of [1, 2, 2.5, 5, 10, 20]) {
+    const step = m * p;
+    const n = Math.ceil(v / step - 1e-9);
+    if (n <= 5) return { max: n * step, step };
+  }
+  return { max: v, step: v / 4 };
 }
 
 /**
@@ -104,15 +112,14 @@ function drawChart(container, { windows, series, kind, yFmt, from, to }) {
   const root = svg('svg', { viewBox: `0 0 ${W} ${H}`, role: 'img' });
   const x = (t) => m.l + ((t - from) / (to - from)) * pw;
   const values = windows.flatMap((w) => series.map((s) => s.value(w)).filter((v) => v !== null && v !== undefined));
-  const max = niceMax(Math.max(0, ...values));
+  const { max, step: yStep } = niceScale(Math.max(0, ...values));
   const y = (v) => m.t + ph - (v / max) * ph;
 
-  for (let i = 0; i <= 4; i++) {
-    const v = (max * i) / 4;
+  for (let v = 0; v <= max + yStep / 2; v += yStep) {
     root.append(svg('line', { class: 'grid', x1: m.l, x2: W - m.r, y1: y(v), y2: y(v) }));
     root.append(svg('text', { class: 'axis', x: m.l - 6, y: y(v) + 3, 'text-anchor': 'end' }, yFmt(v)));
   }
-  const ticks = 5;
+  const ticks = Math.max(2, Math.min(6, Math.floor(pw / 80)));
   for (let i = 0; i <= ticks; i++) {
     const t = from + ((to - from) * i) / ticks;
     root.append(svg('text', { class: 'axis', x: x(t), y: H - 6, 'text-anchor': i === 0 ? 'start' : i === ticks ? 'end' : 'middle' }, fmtTime(t)));
@@ -193,10 +200,10 @@ function renderTiles(tumbling, rateWindow, rateKind, sessions) {
     tile('Add to cart', fmtInt(t?.add_to_cart), span),
     tile('Purchases', fmtInt(t?.purchases), span),
     tile('Revenue', fmtMoney(t?.revenue), 'sum of purchase revenue'),
-    tile('Conversion rate', fmtPct(rw?.conversion_rate), rw ? `${fmtInt(rw.visitors_purchased)} of ${fmtInt(rw.unique_visitors)} visitors bought · ${rwLabel}` : rwLabel),
-    tile('Cart → purchase', fmtPct(rw?.cart_to_purchase_rate), rw ? `${fmtInt(rw.visitors_carted_and_purchased)} of ${fmtInt(rw.visitors_added_to_cart)} carts · ${rwLabel}` : rwLabel),
+    tile('Conversion rate', fmtPct(rw?.conversion_rate), rw ? `${fmtInt(rw.visitors_purchased)} of ${fmtInt(rw.unique_visitors)} visitors bought` : rwLabel),
+    tile('Cart → purchase', fmtPct(rw?.cart_to_purchase_rate), rw ? `${fmtInt(rw.visitors_carted_and_purchased)} of ${fmtInt(rw.visitors_added_to_cart)} carts bought` : rwLabel),
     tile('Visitors', fmtInt(rw?.unique_visitors), rwLabel),
-    tile('Sessions', fmtInt(sessions?.summary.sessions), sessions ? `${fmtInt(sessions.summary.open)} open · ${fmtPct(sessions.summary.purchase_rate)} bought · avg ${fmtMs(sessions.summary.avg_duration_ms)}` : ''),
+    tile('Sessions', fmtInt(sessions?.summary.sessions), sessions ? `${fmtInt(sessions.summary.open)} open · avg ${fmtMs(sessions.summary.avg_duration_ms)}` : ''),
   ];
   $('tiles').replaceChildren(...tiles);
 }
@@ -225,7 +232,7 @@ function renderCharts(kpis, from, to) {
     from,
     to,
     kind: 'line',
-    yFmt: (v) => fmtPct(v),
+    yFmt: (v, exact) => (exact ? fmtPct(v) : `${+(v * 100).toFixed(1)} %`),
     series: [
       { key: 'conversion_rate', name: 'conversion', cls: 's4', value: (w) => w.conversion_rate },
       { key: 'cart_to_purchase_rate', name: 'cart → purchase', cls: 's5', value: (w) => w.cart_to_purchase_rate },
@@ -258,13 +265,12 @@ function renderUrls(u) {
 function renderSessions(s) {
   fillTable(
     $('sessions'),
-    [{ label: 'Last event' }, { label: 'Visitor' }, { label: 'Country' }, { label: 'Device' }, { label: 'Pages', num: true }, { label: 'Duration', num: true }, { label: 'Entry page' }, { label: 'Outcome' }, { label: 'Revenue', num: true }],
+    [{ label: 'Last event' }, { label: 'Visitor' }, { label: 'Where' }, { label: 'Pages', num: true }, { label: 'Duration', num: true }, { label: 'Entry page' }, { label: 'Outcome' }, { label: 'Revenue', num: true }],
     s.sessions.map((x) => ({
       cells: [
-        fmtDateTime(x.end),
-        { text: String(x.visitor_id).slice(0, 12), title: x.visitor_id },
-        x.country || '–',
-        x.device_type || '–',
+        { text: fmtWhen(Date.parse(x.end)), title: x.end },
+        { text: String(x.visitor_id).slice(0, 14), title: x.visitor_id },
+        `${x.country || '–'} · ${x.device_type || '–'}`,
         fmtInt(x.pages),
         fmtMs(x.duration_ms),
         { text: x.entry_page ? shortUrl(x.entry_page) : '–', cls: 'url', title: x.entry_page || '' },
@@ -281,15 +287,14 @@ function renderSessions(s) {
 function renderAlerts(a) {
   fillTable(
     $('alerts'),
-    [{ label: 'Raised' }, { label: 'Kind' }, { label: 'Severity' }, { label: 'Visitor / site' }, { label: 'Value', num: true }, { label: 'Threshold', num: true }, { label: 'Message' }],
+    [{ label: 'Raised' }, { label: 'Kind' }, { label: 'Severity' }, { label: 'Who' }, { label: 'Value / threshold', num: true }, { label: 'Message' }],
     a.alerts.map((x) => ({
       cells: [
-        fmtDateTime(x.raised_at),
+        { text: fmtWhen(Date.parse(x.raised_at)), title: x.raised_at },
         x.kind || '–',
         { node: el('span', { class: `pill ${x.severity || ''}` }, x.severity || '–') },
-        { text: String(x.visitor_id || x.site_id || '–').slice(0, 16), title: x.visitor_id || x.site_id || '' },
-        typeof x.value === 'number' ? x.value.toLocaleString() : '–',
-        typeof x.threshold === 'number' ? x.threshold.toLocaleString() : '–',
+        { text: String(x.visitor_id || x.site_id || '–').slice(0, 14), title: x.visitor_id || x.site_id || '' },
+        `${typeof x.value === 'number' ? x.value.toLocaleString() : '–'} / ${typeof x.threshold === 'number' ? x.threshold.toLocaleString() : '–'}`,
         { text: x.message || '', cls: 'url', title: x.message || '' },
       ],
     })),
