@@ -462,16 +462,9 @@ describe('demo shop in Chromium -> gateway -> Kafka -> processor -> Elasticsearc
     expect(new Set(idsInEs).size, `${label}: an event id has two documents`).toBe(idsInEs.length);
     expect(idsInEs, `${label}: ids in Elasticsearch vs ids the SDK sent`).toEqual(idsSent);
     for (const d of docs) expect(d.event_id).toBe(d._id);
-    // Each id once on the Kafka topics too (the gateway drops resent copies by event id). Known
-    // gateway race (gateway/ingest.ts): a fresh event in a request that also waits for another
-    // request's in-flight events is not marked in flight until that wait ends, so a concurrent
-    // request carrying it (two beacons of overlapping events, as when a tab closes right after a
-    // navigation) produces it again. Elasticsearch is unaffected (_id = event id). Strict with
-    // E2E_STRICT_KAFKA=1; a warning otherwise, until the gateway is fixed.
-    if (kafkaDoubled.length) {
-      if (process.env.E2E_STRICT_KAFKA === '1') expect(kafkaDoubled, `${label}: ids on the Kafka topics more than once`).toEqual([]);
-      else console.warn(`[e2e] ${label}: ids on the Kafka topics more than once (gateway dedup race): ${kafkaDoubled.join('; ')}`);
-    }
+    // Each id once on the Kafka topics too: the gateway drops resent copies by event id, also a copy
+    // racing a request that is itself waiting on another in-flight original.
+    expect(kafkaDoubled, `${label}: ids on the Kafka topics more than once`).toEqual([]);
 
     expect({ views, clicks, adds, purchases }, `${label}: counts by type`).toEqual({
       views: expected.views,
