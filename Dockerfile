@@ -1,4 +1,4 @@
-# One image for the gateway and the processor (the command picks which).
+# One image for the gateway, the processor and the dashboard (the command picks which).
 FROM node:20-bookworm-slim
 WORKDIR /app
 COPY package.json package-lock.json ./
@@ -7,10 +7,11 @@ COPY contracts ./contracts
 COPY common ./common
 COPY gateway ./gateway
 COPY processor ./processor
+COPY dashboard ./dashboard
 COPY infra ./infra
 COPY scripts ./scripts
 COPY sdk/demo ./sdk/demo
 ENV NODE_ENV=production GATEWAY_HOST=0.0.0.0 PROCESSOR_METRICS_HOST=0.0.0.0
 USER node
-EXPOSE 8080 9464
+EXPOSE 8080 8081 9464
 CMD ["npx", "tsx", "gateway/server.ts"]
