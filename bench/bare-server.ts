@@ -6,7 +6,7 @@
  */
 import Fastify from 'fastify';
 
-const port = Number(process.env.BARE_PORT ?? 49081);
+const port = Number(process.env.BARE_PORT ?? 28081);
 const app = Fastify({ logger: false, bodyLimit: 524_288 });
 app.removeAllContentTypeParsers();
 app.addContentTypeParser(['application/json', 'text/plain'], { parseAs: 'string' }, (_req, body, done) => {

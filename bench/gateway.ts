@@ -2,7 +2,7 @@
  * bench:gateway — how many enriched events per second the real gateway takes (batches of 20,
  * Kafka on this machine, acks=all), beside a bare Fastify route that only parses the same
  * batches, measured in the same run; then p50/p99 latency at half the gateway's measured
- * maximum. Everything on 127.0.0.1; Kafka on its own ports (49092/49093) with its data in
+ * maximum. Everything on 127.0.0.1; Kafka on its own ports (29092/29093, below the ephemeral range) with its data in
  * .data/bench/gateway, stopped at the end, also on failure.
  *
  *   npm run bench:gateway -- [--reps 3] [--duration 10] [--connections 64] [--half-duration 10]
@@ -19,6 +19,7 @@ import { Kafka, logLevel } from 'kafkajs';
 import { EVENT_TOPICS } from '../contracts/topics.js';
 import { startKafka } from '../infra/services.js';
 import { resolveDataDir } from '../infra/paths.js';
+import { assertPortsFree } from '../infra/ports.js';
 import { parseArgs } from './lib/args.js';
 import { bodyPool, type BodyPool } from './lib/bodies.js';
 import { NodeChild, cpuSecondsOf, httpOk } from './lib/child.js';
@@ -34,7 +35,15 @@ const CONNECTIONS = a.num('connections', 64);
 const HALF_DURATION = a.num('half-duration', 10);
 const POOL = a.num('pool', 2000);
 const PROFILE = a.flag('profile');
-const PORTS = { kafka: a.num('kafka-port', 49092), controller: a.num('controller-port', 49093), gateway: a.num('gateway-port', 49080), bare: a.num('bare-port', 49081) };
+const PORTS = {
+  kafka: a.num('kafka-port', 29092),
+  controller: a.num('controller-port', 29093),
+  gateway: a.num('gateway-port', 28080),
+  bare: a.num('bare-port', 28081),
+  stub: a.num('stub-port', 28082),
+};
+/** --no-stub: skip the gateway with Kafka stubbed out. */
+const NO_STUB = a.flag('no-stub');
 const DATA_DIR = resolveDataDir(a.str('data-dir', '.data/bench/gateway'));
 
 /** The brief's targets. */
@@ -177,6 +186,12 @@ async function kafkaRecords(brokers: string[]): Promise<number> {
 }
 
 await runBench('bench:gateway', 1800, async () => {
+  // Kafka checks its own ports; these are the benchmark's processes'.
+  await assertPortsFree([
+    { port: PORTS.gateway, what: 'gateway', setting: '--gateway-port' },
+    { port: PORTS.bare, what: 'bare route', setting: '--bare-port' },
+    { port: PORTS.stub, what: 'stubbed gateway', setting: '--stub-port' },
+  ]);
   log(`gateway bench: ${REPS} x ${DURATION} s at max load per target (${CONNECTIONS} connections), then ${REPS} x ${HALF_DURATION} s at half load; loadavg ${await loadAverage()}`);
   const pool = bodyPool({ size: POOL, eventsPerBody: 20, seed: 42 });
   log(`pool of ${POOL} bodies of 20 events (traffic generator, seed 42), ${int(pool.avgBytes)} bytes each on average`);
@@ -194,30 +209,47 @@ await runBench('bench:gateway', 1800, async () => {
   const bare = new NodeChild('bare', 'bench/bare-server.ts', { env: { ...process.env, NODE_ENV: 'production', BARE_PORT: String(PORTS.bare) }, logFile: path.join(DATA_DIR, 'logs', 'bare.log') });
   onCleanup('bare', () => bare.stop());
   await bare.waitReady(() => httpOk(`http://127.0.0.1:${PORTS.bare}/healthz`), 30_000);
+  const stub = NO_STUB
+    ? null
+    : new NodeChild('stub', 'bench/stub-gateway-server.ts', { env: { ...gatewayEnv(), GATEWAY_PORT: String(PORTS.stub) }, logFile: path.join(DATA_DIR, 'logs', 'stub.log') });
+  if (stub) {
+    onCleanup('stub', () => stub.stop());
+    await stub.waitReady(() => httpOk(`http://127.0.0.1:${PORTS.stub}/readyz`), 60_000);
+  }
 
   const records0 = await kafkaRecords(kafka.brokers);
   let gatewayAccepted = 0;
 
+  type Target = 'bare' | 'stub' | 'gateway';
+  const run = (which: Target, what: string, duration: number) =>
+    which === 'bare'
+      ? measure(what, bare, undefined, pool, { port: PORTS.bare, duration, connections: CONNECTIONS })
+      : which === 'stub'
+        ? measure(what, stub!, undefined, pool, { port: PORTS.stub, duration, connections: CONNECTIONS })
+        : measure(what, gw, kafka.pid, pool, { port: PORTS.gateway, duration, connections: CONNECTIONS });
+  const targets: Target[] = stub ? ['bare', 'stub', 'gateway'] : ['bare', 'gateway'];
+
   // Warm-up: JIT, connections, Kafka's first segments and producer state.
   log(`warm-up ${WARMUP} s each`);
-  await measure('warm-up bare', bare, undefined, pool, { port: PORTS.bare, duration: WARMUP, connections: CONNECTIONS });
-  gatewayAccepted += (await measure('warm-up gateway', gw, kafka.pid, pool, { port: PORTS.gateway, duration: WARMUP, connections: CONNECTIONS })).ok * 20;
+  for (const t of targets) {
+    const m = await run(t, `warm-up ${t}`, WARMUP);
+    if (t === 'gateway') gatewayAccepted += m.ok * 20;
+  }
 
-  const bareRuns: Measured[] = [];
-  const gwRuns: Measured[] = [];
+  const runs: Record<Target, Measured[]> = { bare: [], stub: [], gateway: [] };
   for (let i = 1; i <= REPS; i++) {
-    // Alternate the order so that a burst of noise from the machine does not always hit the same target.
-    const order = i % 2 ? (['bare', 'gateway'] as const) : (['gateway', 'bare'] as const);
+    // Rotate the order so that a burst of noise from the machine does not always hit the same target.
+    const order = targets.map((_, j) => targets[(i - 1 + j) % targets.length]);
     for (const which of order) {
-      const m =
-        which === 'bare'
-          ? await measure(`bare #${i}`, bare, undefined, pool, { port: PORTS.bare, duration: DURATION, connections: CONNECTIONS })
-          : await measure(`gateway #${i}`, gw, kafka.pid, pool, { port: PORTS.gateway, duration: DURATION, connections: CONNECTIONS });
-      (which === 'bare' ? bareRuns : gwRuns).push(m);
+      const m = await run(which, `${which} #${i}`, DURATION);
+      runs[which].push(m);
       if (which === 'gateway') gatewayAccepted += m.ok * 20;
       log(`${m.what}: ${int(m.reqPerS)} req/s, ${int(m.eventsPerS)} events/s, p50 ${ms(m.p50)}, p99 ${ms(m.p99)}, codes ${m.codes}${m.errors ? `, ${m.errors} errors` : ''}`);
     }
   }
+  const bareRuns = runs.bare;
+  const gwRuns = runs.gateway;
+  const stubRuns = runs.stub;
 
   const gwMax = median(gwRuns.map((m) => m.reqPerS));
   const half = Math.max(1, Math.round(gwMax / 2));
@@ -277,13 +309,16 @@ await runBench('bench:gateway', 1800, async () => {
   const halfP50 = median(halfRuns.map((m) => m.p50));
   console.log('\n=== bench:gateway ===');
   console.log(`${REPS} runs of ${DURATION} s per target, ${CONNECTIONS} connections, batches of 20 events (${int(pool.avgBytes)} B), Kafka 3.9.1 on this machine, acks=all`);
-  console.log(table(HEADER, [...bareRuns, ...gwRuns, ...halfRuns, ...targetHalfRuns].map(row)));
+  console.log(table(HEADER, [...bareRuns, ...stubRuns, ...gwRuns, ...halfRuns, ...targetHalfRuns].map(row)));
   console.log('');
   console.log(
     table(
       ['median', 'req/s', 'events/s', 'p50', 'p99'],
       [
         ['bare Fastify route (parse only)', int(bareMed), int(bareMed * 20), ms(median(bareRuns.map((m) => m.p50))), ms(median(bareRuns.map((m) => m.p99)))],
+        ...(stubRuns.length
+          ? [['gateway, Kafka stubbed (acks at once)', int(median(stubRuns.map((m) => m.reqPerS))), int(median(stubRuns.map((m) => m.eventsPerS))), ms(median(stubRuns.map((m) => m.p50))), ms(median(stubRuns.map((m) => m.p99)))]]
+          : []),
         ['gateway (enrich + Kafka acks=all)', int(gwMax), int(gwEvents), ms(median(gwRuns.map((m) => m.p50))), ms(median(gwRuns.map((m) => m.p99)))],
         [`gateway at half its max (${int(half)} req/s)`, int(median(halfRuns.map((m) => m.reqPerS))), int(median(halfRuns.map((m) => m.eventsPerS))), ms(halfP50), ms(halfP99)],
         ...(targetHalfRuns.length
@@ -294,6 +329,17 @@ await runBench('bench:gateway', 1800, async () => {
   );
   console.log('');
   console.log(`ratio gateway / bare route (same run):       ${pct(gwMax / bareMed)} (${int(gwMax)} / ${int(bareMed)} req/s)`);
+  if (stubRuns.length) console.log(`ratio gateway with Kafka stubbed / bare:     ${pct(median(stubRuns.map((m) => m.reqPerS)) / bareMed)}`);
+  const cpuMs = (xs: Measured[], f: (m: Measured) => number) => median(xs.map(f));
+  const cpuBare = cpuMs(bareRuns, (m) => m.cpuMsPerReq.server);
+  const cpuStub = stubRuns.length ? cpuMs(stubRuns, (m) => m.cpuMsPerReq.server) : NaN;
+  const cpuGw = cpuMs(gwRuns, (m) => m.cpuMsPerReq.server);
+  const cpuBroker = cpuMs(gwRuns, (m) => m.cpuMsPerReq.kafka);
+  console.log(
+    `CPU per request (median, ms): HTTP + parse ${cpuBare.toFixed(3)}` +
+      (stubRuns.length ? `; + validation, enrichment, dedup, serialisation ${(cpuStub - cpuBare).toFixed(3)}; + Kafka client ${(cpuGw - cpuStub).toFixed(3)}` : `; gateway ${cpuGw.toFixed(3)}`) +
+      `; Kafka broker ${cpuBroker.toFixed(3)}. One core at these costs: bare ${int(1000 / cpuBare)} req/s, gateway ${int(1000 / cpuGw)} req/s = ${int((20 * 1000) / cpuGw)} events/s (+ the broker's share)`,
+  );
   console.log(`gateway events/s vs target ${int(TARGET_EVENTS_PER_S)}:        ${pct(gwEvents / TARGET_EVENTS_PER_S)}`);
   console.log(`p99 at half the measured max vs ${TARGET_P99_MS} ms:       ${ms(halfP99)} (${halfP99 < TARGET_P99_MS ? 'under' : 'OVER'} the target)`);
   console.log(`bare route vs the brief's ~${int(BARE_REFERENCE_REQ_PER_S)} req/s:      ${pct(bareMed / BARE_REFERENCE_REQ_PER_S)} (this machine, this run)`);

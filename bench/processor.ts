@@ -18,7 +18,8 @@
  *   npm run bench:processor -- [--events 200000] [--reps 3] [--rate 10000] [--fresh-duration 20]
  *                              [--fresh-segments 3] [--probes-per-s 5]
  *
- * Kafka on 49092/49093, Elasticsearch on 49200/49300, data in .data/bench/processor; all stopped
+ * Kafka on 29092/29093, Elasticsearch on 29200/29300 (below the ephemeral port range, where a
+ * client connection's local port can block a listener), data in .data/bench/processor; all stopped
  * at the end, also on failure.
  */
 import autocannon from 'autocannon';
@@ -36,8 +37,10 @@ import { ensureTopics } from '../infra/setup-topics.js';
 import { installTemplates } from '../infra/setup-indices.js';
 import { startServices } from '../infra/services.js';
 import { resolveDataDir } from '../infra/paths.js';
+import { assertPortsFree } from '../infra/ports.js';
 import { loadConfig } from '../contracts/config.js';
 import { parseArgs } from './lib/args.js';
+import { USER_AGENTS } from '../scripts/traffic-generator.js';
 import { bodyPool } from './lib/bodies.js';
 import { NodeChild, cpuSecondsOf, httpOk } from './lib/child.js';
 import { consumerPerformance, kafkaToolsClasspath } from './lib/kafka-tools.js';
@@ -55,12 +58,12 @@ const PROBES_PER_S = a.num('probes-per-s', 5);
 const BATCH = a.num('bulk-size', 2000);
 const SKIP = new Set(a.str('skip', '').split(',').filter(Boolean));
 const PORTS = {
-  kafka: a.num('kafka-port', 49092),
-  controller: a.num('controller-port', 49093),
-  es: a.num('es-port', 49200),
-  esTransport: a.num('es-transport-port', 49300),
-  gateway: a.num('gateway-port', 49080),
-  metrics: a.num('metrics-port', 49464),
+  kafka: a.num('kafka-port', 29092),
+  controller: a.num('controller-port', 29093),
+  es: a.num('es-port', 29200),
+  esTransport: a.num('es-transport-port', 29300),
+  gateway: a.num('gateway-port', 28080),
+  metrics: a.num('metrics-port', 29464),
 };
 const DATA_DIR = resolveDataDir(a.str('data-dir', '.data/bench/processor'));
 const PARTITIONS = 6;
@@ -94,7 +97,10 @@ function enrichedEvents(n: number, simulatedRate: number): { docs: EnrichedEvent
   return { docs, kpiCounted };
 }
 
-async function produceAll(brokers: string[], prefix: string, docs: EnrichedEvent[]): Promise<{ seconds: number; perTopic: Map<string, number> }> {
+/** Kafka's perf tool reads one topic: it gets a copy of all N records in a topic of its own. */
+const PERF_TOPIC = 'all_events_copy';
+
+async function produceAll(brokers: string[], prefix: string, docs: EnrichedEvent[], copyTo?: string): Promise<{ seconds: number; perTopic: Map<string, number> }> {
   const kafka = new Kafka({ clientId: 'bench-loader', brokers, logLevel: logLevel.NOTHING });
   const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, allowAutoTopicCreation: false });
   await producer.connect();
@@ -107,8 +113,14 @@ async function produceAll(brokers: string[], prefix: string, docs: EnrichedEvent
         const topic = topicFor(d.event_type, prefix);
         let list = byTopic.get(topic);
         if (!list) byTopic.set(topic, (list = []));
-        list.push({ key: d.visitor_id, value: JSON.stringify(d) });
+        const value = JSON.stringify(d);
+        list.push({ key: d.visitor_id, value });
         perTopic.set(topic, (perTopic.get(topic) ?? 0) + 1);
+        if (copyTo) {
+          let copy = byTopic.get(copyTo);
+          if (!copy) byTopic.set(copyTo, (copy = []));
+          copy.push({ key: d.visitor_id, value });
+        }
       }
       await producer.sendBatch({ acks: -1, compression: CompressionTypes.None, topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) });
     }
@@ -225,6 +237,8 @@ interface Segment {
   rate: number;
   load: string;
   non2xx: number;
+  /** Records the processor had not read yet when the segment's probes were last watched. */
+  lag: number;
 }
 
 interface Rep {
@@ -241,6 +255,11 @@ interface Rep {
 }
 
 await runBench('bench:processor', 3600, async () => {
+  // Kafka and Elasticsearch check their own ports; these are the benchmark's processes'.
+  await assertPortsFree([
+    { port: PORTS.gateway, what: 'gateway', setting: '--gateway-port' },
+    { port: PORTS.metrics, what: 'processor metrics', setting: '--metrics-port' },
+  ]);
   log(`processor bench: ${int(N)} events x ${REPS} repetitions, then freshness at ${int(RATE)} events/s; loadavg / cpu pressure ${await loadAverage()}`);
   const t0 = performance.now();
   const { docs, kpiCounted } = enrichedEvents(N, RATE);
@@ -264,7 +283,7 @@ await runBench('bench:processor', 3600, async () => {
   onCleanup('es client', () => es.close());
 
   // Every topic up front: creating topics while others are being deleted upsets the metadata calls.
-  for (let r = 1; r <= REPS; r++) await ensureTopics(services.kafkaBrokers, { prefix: `r${r}-`, partitions: PARTITIONS, replication: 1, topics: EVENT_TOPICS, log: () => {} });
+  for (let r = 1; r <= REPS; r++) await ensureTopics(services.kafkaBrokers, { prefix: `r${r}-`, partitions: PARTITIONS, replication: 1, topics: [...EVENT_TOPICS, PERF_TOPIC], log: () => {} });
   if (!SKIP.has('freshness')) await ensureTopics(services.kafkaBrokers, { prefix: 'fr-', partitions: PARTITIONS, replication: 1, log: () => {} });
 
   const reps: Rep[] = [];
@@ -274,26 +293,18 @@ await runBench('bench:processor', 3600, async () => {
     const bulkPrefix = `benchb${r}`;
     await installTemplates(services.esUrl, procPrefix, { replicas: 0 });
     await installTemplates(services.esUrl, bulkPrefix, { replicas: 0 });
-    const produced = await produceAll(services.kafkaBrokers, topicPrefix, docs);
-    log(`#${r}: produced ${int(N)} events to ${topicPrefix}* in ${secs(produced.seconds)} (${int(N / produced.seconds)}/s)`);
+    const produced = await produceAll(services.kafkaBrokers, topicPrefix, docs, SKIP.has('kafka-tool') ? undefined : topicPrefix + PERF_TOPIC);
+    log(`#${r}: produced ${int(N)} events to the four topics ${topicPrefix}* (and a copy for the perf tool) in ${secs(produced.seconds)}`);
 
-    // (a) Kafka's own consumer, topic by topic; throughput = all records / sum of fetch times.
+    // (a) Kafka's own consumer on a topic holding the same N records (same keys, values, partitions).
     let toolRate = NaN;
     let toolWall = NaN;
     if (!SKIP.has('kafka-tool')) {
-      let fetchMs = 0;
-      let wallMs = 0;
-      let msgs = 0;
-      for (const [topic, count] of produced.perTopic) {
-        const res = await consumerPerformance({ classpath, bootstrap: services.kafkaBrokers[0], topic, messages: count, group: `bench-perf-${topic}${RUN_TAG}`, logDir: path.join(DATA_DIR, 'logs') });
-        if (res.messages < count) throw new Error(`ConsumerPerformance read ${res.messages} of ${count} records of ${topic}`);
-        fetchMs += res.fetchMs;
-        wallMs += res.wallMs;
-        msgs += res.messages;
-      }
-      toolRate = msgs / (fetchMs / 1000);
-      toolWall = msgs / (wallMs / 1000);
-      log(`#${r}: Kafka ConsumerPerformance ${int(toolRate)} records/s (fetch time; ${int(toolWall)}/s counting its JVM start-ups)`);
+      const res = await consumerPerformance({ classpath, bootstrap: services.kafkaBrokers[0], topic: topicPrefix + PERF_TOPIC, messages: N, group: `bench-perf-${topicPrefix}${RUN_TAG}`, logDir: path.join(DATA_DIR, 'logs') });
+      if (res.messages < N) throw new Error(`ConsumerPerformance read ${res.messages} of ${N} records`);
+      toolRate = res.messages / (res.fetchMs / 1000);
+      toolWall = res.messages / (res.wallMs / 1000);
+      log(`#${r}: Kafka ConsumerPerformance ${int(toolRate)} records/s (its fetch time; ${int(toolWall)}/s counting its JVM start-up)`);
     }
     const kjs = await kafkajsLoop(services.kafkaBrokers, topicPrefix, N);
     log(`#${r}: bare kafkajs loop ${int(kjs)} records/s`);
@@ -362,7 +373,7 @@ await runBench('bench:processor', 3600, async () => {
     await es.indices.delete({ index: `${procPrefix}-*`, ignore_unavailable: true, allow_no_indices: true }).catch(() => {});
     const admin = new Kafka({ clientId: 'bench-admin', brokers: services.kafkaBrokers, logLevel: logLevel.NOTHING }).admin();
     await admin.connect();
-    await admin.deleteTopics({ topics: EVENT_TOPICS.map((t) => topicPrefix + t) }).catch(() => {});
+    await admin.deleteTopics({ topics: [...EVENT_TOPICS, PERF_TOPIC].map((t) => topicPrefix + t) }).catch(() => {});
     await admin.disconnect();
   }
 
@@ -435,7 +446,7 @@ await runBench('bench:processor', 3600, async () => {
       const seen = new Map<string, number>();
       let stop = false;
       let stopAt = Infinity;
-      // Probes: one page view each, for a site of its own, so its KPI document tells when it was counted.
+      // Probes: one page view each from a browser (bots are kept out of KPIs), for a site of its own, so its KPI document tells when it was counted.
       const probing = (async () => {
         for (let k = 0; !stop; k++) {
           const site = `${tag}${k}`;
@@ -445,7 +456,7 @@ await runBench('bench:processor', 3600, async () => {
             events: [{ event_id: `${site}-e`, type: 'page_view', ts: t, visitor_id: `v-${site}`, session_id: `s-${site}`, url: 'https://shop.example/probe' }],
           });
           const started = performance.now();
-          void fetch(`http://127.0.0.1:${PORTS.gateway}/v1/events?site=${site}`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-forwarded-for': '81.2.69.142' }, body })
+          void fetch(`http://127.0.0.1:${PORTS.gateway}/v1/events?site=${site}`, { method: 'POST', headers: { 'content-type': 'application/json', 'user-agent': USER_AGENTS[0], 'x-forwarded-for': '81.2.69.142' }, body })
             .then(async (res) => {
               await res.arrayBuffer();
               if (res.status === 200) sent.set(site, started);
@@ -480,6 +491,7 @@ await runBench('bench:processor', 3600, async () => {
       stopAt = performance.now();
       await probing;
       await watching;
+      const lag = await metricValue('processor_consumer_lag').catch(() => NaN);
       const f: number[] = [];
       for (const [site, t] of sent) {
         const v = seen.get(site);
@@ -490,15 +502,16 @@ await runBench('bench:processor', 3600, async () => {
         p50: percentile(f, 50),
         p95: percentile(f, 95),
         p99: percentile(f, 99),
-        max: Math.max(...f),
+        max: f.length ? Math.max(...f) : NaN,
         n: f.length,
         missing: sent.size - f.length,
         rate: (res['2xx'] * 20) / res.duration,
         load,
         non2xx: res.non2xx,
+        lag,
       });
       const g = segments[segments.length - 1];
-      log(`freshness #${s}: ${g.n} probes, p50 ${ms(g.p50, 0)}, p95 ${ms(g.p95, 0)}, p99 ${ms(g.p99, 0)}, max ${ms(g.max, 0)}${g.missing ? `, ${g.missing} NOT SEEN` : ''}; traffic ${int(g.rate)} events/s accepted`);
+      log(`freshness #${s}: processor lag ${int(g.lag)} records; ${g.n} probes, p50 ${ms(g.p50, 0)}, p95 ${ms(g.p95, 0)}, p99 ${ms(g.p99, 0)}, max ${ms(g.max, 0)}${g.missing ? `, ${g.missing} NOT SEEN` : ''}; traffic ${int(g.rate)} events/s accepted`);
     }
     fresh = { segments, all };
     await proc.stop();
@@ -552,8 +565,8 @@ await runBench('bench:processor', 3600, async () => {
     console.log(`freshness at ${int(RATE)} events/s through the gateway (request sent -> KPI window document visible to a search; ${PROBES_PER_S} probes/s, polled every 100 ms):`);
     console.log(
       table(
-        ['segment', 'probes', 'p50', 'p95', 'p99', 'max', 'not seen', 'traffic ev/s', 'non2xx', 'load / cpu psi'],
-        fresh.segments.map((s, i) => [`#${i + 1} (${FRESH_DURATION} s)`, s.n, ms(s.p50, 0), ms(s.p95, 0), ms(s.p99, 0), ms(s.max, 0), s.missing, int(s.rate), s.non2xx, s.load]),
+        ['segment', 'probes', 'p50', 'p95', 'p99', 'max', 'not seen', 'traffic ev/s', 'non2xx', 'processor lag after', 'load / cpu psi'],
+        fresh.segments.map((s, i) => [`#${i + 1} (${FRESH_DURATION} s)`, s.n, ms(s.p50, 0), ms(s.p95, 0), ms(s.p99, 0), ms(s.max, 0), s.missing, int(s.rate), s.non2xx, int(s.lag), s.load]),
       ),
     );
     console.log(`p95 freshness: median of segments ${ms(median(p95s), 0)}, all probes ${ms(overall, 0)}; target < ${int(TARGET_FRESHNESS_P95_MS)} ms (${median(p95s) < TARGET_FRESHNESS_P95_MS ? 'met' : 'NOT met'})`);
