@@ -76,7 +76,7 @@ function sameSecret(a: string, b: string): boolean {
  *   GET /api/alerts      ?from=now-24h&to=&limit=50&kind=&severity=&site=&visitor=
  *   GET /healthz, /readyz (Elasticsearch reachable)
  *
- * Times: now, now-15m (s, m, h, d), epoch ms or ISO dates. Bad parameters: 400
+ * Times: now, now-15m, now+5m (s, m, h, d), epoch ms or ISO dates. Bad parameters: 400
  * `{error: {code: 'DASH_ERR_PARAM', message}}`; Elasticsearch failing: 502 `DASH_ERR_ES`.
  * Config errors throw here, before anything listens.
  */

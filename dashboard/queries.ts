@@ -28,22 +28,22 @@ type Query = Record<string, string | undefined>;
 const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
 /**
- * A point in time: `now`, `now-15m` (or `-15m`; units s, m, h, d), epoch milliseconds, or an ISO
- * 8601 date. Missing or empty: `def`.
+ * A point in time: `now`, `now-15m` (or `-15m`), `now+5m` (units s, m, h, d), epoch milliseconds,
+ * or an ISO 8601 date. Missing or empty: `def`.
  */
 export function parseTime(raw: string | undefined, now: number, def: number, name = 'time'): number {
   if (raw === undefined || raw === '') return def;
   const v = raw.trim();
   if (v === 'now') return now;
-  const rel = /^(?:now)?-(\d{1,9})([smhd])$/.exec(v);
-  if (rel) return now - Number(rel[1]) * UNIT_MS[rel[2]];
+  const rel = /^(?:now-|-|now\+)(\d{1,9})([smhd])$/.exec(v);
+  if (rel) return now + (v.includes('+') ? 1 : -1) * Number(rel[1]) * UNIT_MS[rel[2]];
   if (/^\d{1,15}$/.test(v)) return Number(v);
   // Date.parse also takes loose forms ("1 May"); ask for an ISO date so a typo is an error.
   if (/^\d{4}-\d{2}-\d{2}([T ][\d:.]+(Z|[+-]\d{2}:?\d{2})?)?$/.test(v)) {
     const t = Date.parse(v);
     if (Number.isFinite(t)) return t;
   }
-  throw new ParamError(`${name} must be now, now-<n><s|m|h|d>, epoch milliseconds or an ISO date; got "${raw}"`);
+  throw new ParamError(`${name} must be now, now-<n><s|m|h|d>, now+<n><s|m|h|d>, epoch milliseconds or an ISO date; got "${raw}"`);
 }
 
 export function parseIntParam(raw: string | undefined, def: number, min: number, max: number, name: string): number {

@@ -13,10 +13,17 @@ import { buildDashboard } from '../../dashboard/app.js';
 import { kpiWindowsFromPartials, sumUrlPartials } from '../../dashboard/sums.js';
 import { esFromConfig } from '../../common/es-client.js';
 import { installTemplates } from '../../infra/setup-indices.js';
+import { ensureTopics } from '../../infra/setup-topics.js';
+import { buildApp } from '../../gateway/app.js';
+import { startProcessor } from '../../processor/main.js';
+import type { Config } from '../../contracts/config.js';
+import type { ClientEvent } from '../../contracts/event-schema.js';
+import { makeVisit, rng, USER_AGENTS } from '../../scripts/traffic-generator.js';
 import { alertDoc, kpiDoc, sessionDoc, urlDoc, writeFixtures, type KpiFixture, type UrlFixture } from './dashboard-fixtures.js';
-import { unique } from './helpers.js';
+import { unique, waitFor } from './helpers.js';
 
 const esUrl = inject('esUrl');
+const brokers = inject('kafkaBrokers');
 const MIN = 60_000;
 const T = Date.UTC(2026, 2, 1, 10, 0, 0);
 const W1 = T;
@@ -254,5 +261,101 @@ describe('dashboard API over real Elasticsearch', () => {
       expect(r.body).toMatchObject({ error: { code: 'DASH_ERR_PARAM' } });
     }
     expect((await get('/readyz')).status).toBe(200);
+  });
+});
+
+describe('dashboard API over what the real gateway and processor wrote', () => {
+  let cfg: Partial<Config>;
+  let gateway: FastifyInstance;
+  let dashboard: FastifyInstance;
+  let processor: Awaited<ReturnType<typeof startProcessor>>;
+
+  beforeAll(async () => {
+    const topicPrefix = `${unique('dp')}_`;
+    cfg = {
+      kafkaBrokers: brokers,
+      esUrl,
+      topicPrefix,
+      esIndexPrefix: unique('dashp').toLowerCase(),
+      processorGroupId: unique('group'),
+      processorMetricsPort: 0,
+      archiveBackend: 'none',
+      logLevel: 'warn',
+    };
+    await ensureTopics(brokers, { prefix: topicPrefix, partitions: 3 });
+    await installTemplates(esUrl, cfg.esIndexPrefix!);
+    gateway = await buildApp({ config: cfg, logger: pino({ level: 'warn' }) });
+    const base = await gateway.listen({ host: '127.0.0.1', port: 0 });
+    await waitFor(async () => (await fetch(`${base}/readyz`)).status === 200, 'gateway ready', 30_000);
+    processor = await startProcessor(cfg);
+    dashboard = await buildDashboard({ config: cfg, logger: pino({ level: 'warn' }) });
+
+    // Visits of the traffic generator, squeezed into a few seconds of event time so that no event
+    // is late (lateness would move it out of the counts) and sent as one non-bot browser.
+    const r = rng(7);
+    const now = Date.now();
+    const events: ClientEvent[] = [];
+    while (events.length < 400) events.push(...makeVisit(r, now).events);
+    events.forEach((e, i) => (e.ts = now - 20_000 + i * 5));
+    sent.push(...events);
+    for (let i = 0; i < events.length; i += 50) {
+      const res = await fetch(`${base}/v1/events?site=it`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'user-agent': USER_AGENTS[2] },
+        body: JSON.stringify({ sent_at: Date.now(), events: events.slice(i, i + 50) }),
+      });
+      expect(res.status).toBe(200);
+    }
+  });
+  afterAll(async () => {
+    await processor?.stop();
+    await gateway?.close();
+    await dashboard?.close();
+  });
+  const sent: ClientEvent[] = [];
+
+  test('KPI totals, URL page views and sessions equal what was sent', async () => {
+    const count = (t: string) => sent.filter((e) => e.type === t).length;
+    const revenue = Math.round(sent.reduce((s, e) => s + (e.type === 'purchase' ? e.revenue * 10_000 : 0), 0)) / 10_000;
+    const want = { page_views: count('page_view'), clicks: count('click'), add_to_cart: count('add_to_cart'), purchases: count('purchase'), late_events: 0, revenue };
+    const range = 'from=now-10m&to=now%2B10m';
+    let last: unknown;
+    await waitFor(
+      async () => {
+        const body = (await dashboard.inject(`/api/kpis?${range}`)).json() as { totals: typeof want };
+        last = body.totals;
+        return JSON.stringify(body.totals) === JSON.stringify(want) || undefined;
+      },
+      `KPI totals ${JSON.stringify(want)}`,
+      60_000,
+      500,
+    ).catch((err: Error) => {
+      throw new Error(`${err.message}; last seen ${JSON.stringify(last)}`);
+    });
+
+    // Every URL an event happened on has a row (the purchase's thank-you page with 0 views too).
+    const views = new Map<string, number>();
+    for (const e of sent) views.set(e.url, (views.get(e.url) ?? 0) + (e.type === 'page_view' ? 1 : 0));
+    const wantViews = JSON.stringify(Object.fromEntries([...views].sort()));
+    await waitFor(
+      async () => {
+        const body = (await dashboard.inject(`/api/url-stats?${range}&limit=500`)).json() as { urls: { url: string; page_views: number }[] };
+        last = JSON.stringify(Object.fromEntries(body.urls.map((u) => [u.url, u.page_views]).sort()));
+        return last === wantViews || undefined;
+      },
+      'URL page views',
+      60_000,
+      500,
+    ).catch((err: Error) => {
+      throw new Error(`${err.message} ${wantViews}; last seen ${String(last)}`);
+    });
+
+    const sessions = new Set(sent.map((e) => e.session_id));
+    await waitFor(
+      async () => ((await dashboard.inject(`/api/sessions?${range}&limit=0`)).json() as { summary: { sessions: number } }).summary.sessions === sessions.size || undefined,
+      `${sessions.size} sessions`,
+      60_000,
+      500,
+    );
   });
 });

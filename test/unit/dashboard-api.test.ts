@@ -21,6 +21,7 @@ describe('parseTime', () => {
     ['-2h', NOW - 7_200_000],
     ['now-30s', NOW - 30_000],
     ['now-1d', NOW - 86_400_000],
+    ['now+5m', NOW + 300_000],
     ['1767225600000', 1767225600000],
     ['2026-03-01T10:00:00Z', Date.UTC(2026, 2, 1, 10)],
     ['2026-03-01T10:00:00.000+01:00', Date.UTC(2026, 2, 1, 9)],
@@ -28,7 +29,7 @@ describe('parseTime', () => {
   ])('%j', (raw, want) => {
     expect(parseTime(raw, NOW, 42)).toBe(want);
   });
-  test.each(['yesterday', 'now-15x', 'now+5m', '1 May 2026', '12.5', '2026-13-45T99:00:00Z'])('refuses %j', (raw) => {
+  test.each(['yesterday', 'now-15x', '+5m', 'now-+5m', '1 May 2026', '12.5', '2026-13-45T99:00:00Z'])('refuses %j', (raw) => {
     expect(() => parseTime(raw, NOW, 0)).toThrow(ParamError);
   });
 });
