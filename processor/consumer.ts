@@ -290,10 +290,15 @@ export async function startConsumer(opts: RunnerOptions): Promise<{ consumer: Co
 
   // Flush on time even when no batch arrives (idle input must still reach Elasticsearch and the
   // archive, and windows sealed by a moving watermark must be written).
+  let timedFlushQueued = false;
   const flushTimer = setInterval(() => {
-    if (stopping || parts.size === 0) return;
+    if (stopping || parts.size === 0 || timedFlushQueued) return;
     if (performance.now() - lastFlush < config.processorFlushIntervalMs) return;
-    void mutex.run(() => flushAndCommit()).catch((err) => log.warn({ err: (err as Error).message }, 'timed flush failed'));
+    timedFlushQueued = true;
+    void mutex
+      .run(() => flushAndCommit())
+      .catch((err) => log.warn({ err: (err as Error).message }, 'timed flush failed'))
+      .finally(() => (timedFlushQueued = false));
   }, Math.max(50, Math.floor(config.processorFlushIntervalMs / 2)));
 
   // Log end offsets: consumer lag for /metrics, and which partitions are caught up (an idle
@@ -301,11 +306,14 @@ export async function startConsumer(opts: RunnerOptions): Promise<{ consumer: Co
   let lastCount = 0;
   let lastAt = performance.now();
   const pollOffsets = async () => {
-    const ends = new Map<string, { low: string; high: string }>();
-    for (const topic of topics) {
-      for (const p of await admin.fetchTopicOffsets(topic)) ends.set(key(topic, p.partition), { low: p.low, high: p.high });
-    }
     await mutex.run(async () => {
+      // Read inside the lock, so the end offsets handed to the sinks are never older than the
+      // events processed after them: a stale end offset could make a topic-partition look caught
+      // up (and let the watermark run past events it has not read yet).
+      const ends = new Map<string, { low: string; high: string }>();
+      for (const topic of topics) {
+        for (const p of await admin.fetchTopicOffsets(topic)) ends.set(key(topic, p.partition), { low: p.low, high: p.high });
+      }
       for (const [k, st] of parts) {
         const end = ends.get(k);
         if (!end) continue;

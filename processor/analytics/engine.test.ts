@@ -119,6 +119,27 @@ describe('PartitionEngine', () => {
     expect(strip(crashed.docs)).toEqual(strip(referenceDocs(logs, options)));
   }, 60_000);
 
+  test.each([
+    [41, 0],
+    [42, 1],
+    [43, 2],
+  ])('live input with caught-up partitions and slightly stale end offsets, crashes: same documents (seed %i, staleness %i)', (seed, staleSteps) => {
+    // Staleness stays well under the allowed lateness in event time (2 steps of at most 12
+    // arrivals is about 20 s here, lateness 30 s): the consumer reads end offsets at most ~1 s
+    // before using them, and the default lateness is 60 s.
+    const generated = generateTraffic({ seed, visitors: 150, startMs: T0, spanMs: 40 * min, maxDelayMs: 10_000, botShare: 0.05, maxSessions: 2 });
+    const events = generated.map((g) => g.event);
+    const logs = logsOf(events);
+    const arrival = events.map((e) => topics.indexOf(TOPIC_BY_TYPE[e.event_type]));
+    const live = { arrival, appendPerStep: 12, staleSteps };
+    const clean = simulate(logs, options, { seed, maxBatch: 20, live });
+    const crashed = simulate(logs, options, { seed: seed + 100, maxBatch: 40, crashChance: 0.03, maxCrashes: 8, live });
+    expect(crashed.crashes).toBeGreaterThan(0);
+    expect(clean.late).toBe(0);
+    expect(strip(clean.docs)).toEqual(strip(referenceDocs(logs, options)));
+    expect(crashed.docs).toEqual(clean.docs);
+  }, 60_000);
+
   test('a checkpoint restores lateness: an event late before the crash is late after it', () => {
     const pv = topics.indexOf('page_views');
     const mk = (id: string, sec: number) => enriched({ event_id: id, event_type: 'page_view', timestamp: new Date(T0 + sec * 1000).toISOString(), visitor_id: id, session_id: id, url: '/a' });

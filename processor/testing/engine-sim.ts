@@ -20,6 +20,13 @@ export interface SimOptions {
   provisional?: boolean;
   /** Another sink (the archive) holds commits up to this many offsets further back, at random. */
   otherSinkLag?: number;
+  /**
+   * Live input: events become visible in arrival order while the engine runs (`arrival` gives,
+   * for each arrival, its topic index; the n-th arrival of topic t is offset n of t), up to
+   * `appendPerStep` per step, and the log end offsets the engine sees are up to `staleSteps`
+   * steps old (as from the consumer's poller).
+   */
+  live?: { arrival: number[]; appendPerStep: number; staleSteps: number };
 }
 
 export interface SimResult {
@@ -38,22 +45,51 @@ export function simulate(topicLogs: EnrichedEvent[][], options: EngineOptions, s
   let late = 0;
   const crash = () => crashes < (sim.maxCrashes ?? 10) && r() < (sim.crashChance ?? 0);
 
+  // Live input: how many arrivals are visible, and the visible length of each topic after each step.
+  let visible = sim.live ? 0 : Infinity;
+  const history: number[][] = [];
+  const visibleLengths = (): number[] => {
+    if (!sim.live) return topicLogs.map((l) => l.length);
+    const lens = new Array<number>(n).fill(0);
+    for (let i = 0; i < Math.min(visible, sim.live.arrival.length); i++) lens[sim.live.arrival[i]]++;
+    return lens;
+  };
+  const step = () => {
+    if (!sim.live) return;
+    visible += 1 + Math.floor(r() * sim.live.appendPerStep);
+    history.push(visibleLengths());
+  };
+  const seenEnds = (): number[] => {
+    if (!sim.live) return topicLogs.map((l) => l.length);
+    const lag = Math.floor(r() * (sim.live.staleSteps + 1));
+    return history[Math.max(0, history.length - 1 - lag)] ?? new Array<number>(n).fill(0);
+  };
+
   for (;;) {
     const engine = new PartitionEngine(options);
     const pos: number[] = [];
+    step();
+    const ends = seenEnds();
     for (let t = 0; t < n; t++) {
       const c = committed[t];
       engine.restore(t, c ? c.offset : null, c ? (decodeCheckpoint(c.metadata) as Checkpoint) : null);
-      engine.setLogOffsets(t, 0, topicLogs[t].length);
+      engine.setLogOffsets(t, 0, ends[t]);
       pos[t] = c ? c.offset : 0;
     }
     let crashed = false;
     for (;;) {
-      const open = [...Array(n).keys()].filter((t) => pos[t] < topicLogs[t].length);
-      if (open.length === 0) break;
+      step();
+      const lens = visibleLengths();
+      const ends = seenEnds();
+      for (let t = 0; t < n; t++) engine.setLogOffsets(t, 0, ends[t]);
+      const open = [...Array(n).keys()].filter((t) => pos[t] < lens[t]);
+      if (open.length === 0) {
+        if (lens.every((l, t) => l === topicLogs[t].length)) break;
+        continue;
+      }
       const t = open[Math.floor(r() * open.length)];
       const size = 1 + Math.floor(r() * sim.maxBatch);
-      const end = Math.min(topicLogs[t].length, pos[t] + size);
+      const end = Math.min(lens[t], pos[t] + size);
       for (let o = pos[t]; o < end; o++) if (engine.add(topicLogs[t][o], t, o) === 'late') late++;
       pos[t] = end;
       if (crash()) {
@@ -77,6 +113,7 @@ export function simulate(topicLogs: EnrichedEvent[][], options: EngineOptions, s
       }
     }
     if (crashed) continue;
+    for (let t = 0; t < n; t++) engine.setLogOffsets(t, 0, topicLogs[t].length);
     for (const d of engine.drain(true)) docs.set(`${d.index}/${d.id}`, d.doc);
     return { docs, crashes, late, engine };
   }
