@@ -72,7 +72,7 @@ export const SETTINGS = {
   kpiSlidingSizeS: s('KPI_SLIDING_SIZE_S', 'int', '300', 'processor', 'Size of the sliding KPI windows, in seconds (0: no sliding windows).'),
   kpiSlidingStepS: s('KPI_SLIDING_STEP_S', 'int', '60', 'processor', 'Step of the sliding KPI windows, in seconds; the size must be a multiple of it.'),
   kpiAllowedLatenessS: s('KPI_ALLOWED_LATENESS_S', 'int', '60', 'processor', 'An event older than the latest event time of its topic-partition by more than this is late: counted in late_events and the metrics, never added to a window or session.'),
-  kpiEmitIntervalMs: s('KPI_EMIT_INTERVAL_MS', 'int', '1000', 'processor', 'How often the current value of open windows and sessions is written (windows are written once more, final, when the watermark passes their end).'),
+  kpiEmitIntervalMs: s('KPI_EMIT_INTERVAL_MS', 'int', '500', 'processor', 'How often the current value of open windows and sessions is written (windows are written once more, final, when the watermark passes their end).'),
   kpiExcludeBots: s('KPI_EXCLUDE_BOTS', 'bool', 'true', 'processor', 'Leave events flagged is_bot out of KPIs, sessions and URL stats (they stay in the raw index and the archive).'),
   sessionGapS: s('SESSION_GAP_S', 'int', '1800', 'processor', 'A session is closed after this many seconds of event time without an event.'),
   esEventsRetentionDays: s('ES_EVENTS_RETENTION_DAYS', 'int', '30', 'processor', 'Daily raw-event indices older than this many days are deleted by the processor\'s retention job (0 keeps them forever).'),
