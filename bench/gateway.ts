@@ -6,10 +6,14 @@
  * .data/bench/gateway, stopped at the end, also on failure.
  *
  *   npm run bench:gateway -- [--reps 3] [--duration 10] [--connections 64] [--half-duration 10]
- *                            [--warmup 3] [--pool 2000] [--profile]
+ *                            [--warmup 3] [--pool 2000] [--no-stub] [--compare-uncoalesced]
+ *                            [--profile [--profile-target stub]]
  *
- * The gateway and the bare route each run in their own Node process; the load generator
- * (autocannon) runs in this one. --profile adds a run of the gateway under `node --cpu-prof`
+ * Targets, each in its own Node process: the bare route, the gateway with Kafka stubbed out
+ * (bench/gateway-variant-server.ts: what the gateway's own work costs), optionally the gateway
+ * without coalesced Kafka sends (--compare-uncoalesced), and the real gateway. The load generator
+ * runs in this process: autocannon's closed loop (64 connections) for the maximum, evenly paced
+ * open-loop requests (lib/paced.ts) for the fixed rates. --profile adds a run of the gateway under `node --cpu-prof`
  * and prints where its CPU time goes.
  */
 import autocannon from 'autocannon';
@@ -25,7 +29,8 @@ import { bodyPool, type BodyPool } from './lib/bodies.js';
 import { NodeChild, cpuSecondsOf, httpOk } from './lib/child.js';
 import { summarise } from './lib/cpuprofile.js';
 import { log, onCleanup, runBench } from './lib/run.js';
-import { int, loadAverage, median, ms, pct, table } from './lib/stats.js';
+import { pacedLoad } from './lib/paced.js';
+import { int, loadAverage, median, ms, pct, percentile, table } from './lib/stats.js';
 
 const a = parseArgs();
 const REPS = a.num('reps', 3);
@@ -35,13 +40,18 @@ const CONNECTIONS = a.num('connections', 64);
 const HALF_DURATION = a.num('half-duration', 10);
 const POOL = a.num('pool', 2000);
 const PROFILE = a.flag('profile');
+/** Which process --profile profiles: the real gateway, or the one with Kafka stubbed out (its own work only). */
+const PROFILE_TARGET = a.str('profile-target', 'gateway') as 'gateway' | 'stub';
 const PORTS = {
   kafka: a.num('kafka-port', 29092),
   controller: a.num('controller-port', 29093),
   gateway: a.num('gateway-port', 28080),
   bare: a.num('bare-port', 28081),
   stub: a.num('stub-port', 28082),
+  uncoalesced: a.num('uncoalesced-port', 28083),
 };
+/** --compare-uncoalesced: also the gateway with one Kafka send per request (no coalescing-producer). */
+const COMPARE_UNCOALESCED = a.flag('compare-uncoalesced');
 /** --no-stub: skip the gateway with Kafka stubbed out. */
 const NO_STUB = a.flag('no-stub');
 const DATA_DIR = resolveDataDir(a.str('data-dir', '.data/bench/gateway'));
@@ -81,13 +91,51 @@ async function measure(
   const load = await loadAverage();
   const cpu0 = { server: server.cpuSeconds(), kafka: cpuSecondsOf(kafkaPid), loadgen: process.cpuUsage() };
   const t0 = performance.now();
+  // Fixed rates: paced, open-loop requests (see lib/paced.ts); maximum load: autocannon's closed loop.
+  const r = opts.rate ? await pacedRun(pool, opts.port, opts.rate, opts.duration) : await autocannonRun(pool, opts.port, opts.duration, opts.connections);
+  const wall = (performance.now() - t0) / 1000;
+  const used = process.cpuUsage(cpu0.loadgen);
+  const serverCpu = server.cpuSeconds() - cpu0.server;
+  const kafkaCpu = cpuSecondsOf(kafkaPid) - cpu0.kafka;
+  return {
+    what,
+    seconds: r.seconds,
+    reqPerS: r.ok / r.seconds,
+    eventsPerS: (r.ok * pool.eventsPerBody) / r.seconds,
+    p50: r.p50,
+    p99: r.p99,
+    ok: r.ok,
+    non2xx: r.non2xx,
+    errors: r.errors,
+    codes: r.codes,
+    cpu: {
+      server: serverCpu / wall,
+      kafka: kafkaCpu / wall,
+      loadgen: (used.user + used.system) / 1e6 / wall,
+    },
+    cpuMsPerReq: { server: (serverCpu * 1000) / Math.max(1, r.total), kafka: (kafkaCpu * 1000) / Math.max(1, r.total) },
+    load,
+  };
+}
+
+interface LoadResult {
+  seconds: number;
+  ok: number;
+  non2xx: number;
+  errors: number;
+  total: number;
+  p50: number;
+  p99: number;
+  codes: string;
+}
+
+async function autocannonRun(pool: BodyPool, port: number, duration: number, connections: number): Promise<LoadResult> {
   const res = await autocannon({
-    url: `http://127.0.0.1:${opts.port}`,
-    connections: opts.connections,
+    url: `http://127.0.0.1:${port}`,
+    connections,
     pipelining: 1,
-    duration: opts.duration,
+    duration,
     timeout: 10,
-    overallRate: opts.rate,
     requests: [
       {
         method: 'POST',
@@ -101,32 +149,32 @@ async function measure(
       },
     ],
   });
-  const wall = (performance.now() - t0) / 1000;
-  const used = process.cpuUsage(cpu0.loadgen);
-  const serverCpu = server.cpuSeconds() - cpu0.server;
-  const kafkaCpu = cpuSecondsOf(kafkaPid) - cpu0.kafka;
-  const ok = res['2xx'];
-  const codes = Object.entries(res.statusCodeStats ?? {})
-    .map(([c, v]) => `${c}:${v.count ?? 0}`)
-    .join(' ');
   return {
-    what,
     seconds: res.duration,
-    reqPerS: ok / res.duration,
-    eventsPerS: (ok * pool.eventsPerBody) / res.duration,
-    p50: res.latency.p50,
-    p99: res.latency.p99,
-    ok,
+    ok: res['2xx'],
     non2xx: res.non2xx,
     errors: res.errors,
-    codes,
-    cpu: {
-      server: serverCpu / wall,
-      kafka: kafkaCpu / wall,
-      loadgen: (used.user + used.system) / 1e6 / wall,
-    },
-    cpuMsPerReq: { server: (serverCpu * 1000) / Math.max(1, res.requests.total), kafka: (kafkaCpu * 1000) / Math.max(1, res.requests.total) },
-    load,
+    total: res.requests.total,
+    p50: res.latency.p50,
+    p99: res.latency.p99,
+    codes: Object.entries(res.statusCodeStats ?? {})
+      .map(([c, v]) => `${c}:${v.count ?? 0}`)
+      .join(' '),
+  };
+}
+
+async function pacedRun(pool: BodyPool, port: number, rate: number, duration: number): Promise<LoadResult> {
+  const codes = new Map<number, number>();
+  const res = await pacedLoad({ port, path: '/v1/events?site=bench', rate, durationS: duration, next: () => pool.next(), onResponse: (status) => codes.set(status, (codes.get(status) ?? 0) + 1) });
+  return {
+    seconds: res.seconds,
+    ok: res.ok,
+    non2xx: res.non2xx,
+    errors: res.errors,
+    total: res.ok + res.non2xx,
+    p50: percentile(res.latencies, 50),
+    p99: percentile(res.latencies, 99),
+    codes: [...codes].map(([c, n]) => `${c}:${n}`).join(' '),
   };
 }
 
@@ -191,6 +239,7 @@ await runBench('bench:gateway', 1800, async () => {
     { port: PORTS.gateway, what: 'gateway', setting: '--gateway-port' },
     { port: PORTS.bare, what: 'bare route', setting: '--bare-port' },
     { port: PORTS.stub, what: 'stubbed gateway', setting: '--stub-port' },
+    { port: PORTS.uncoalesced, what: 'uncoalesced gateway', setting: '--uncoalesced-port' },
   ]);
   log(`gateway bench: ${REPS} x ${DURATION} s at max load per target (${CONNECTIONS} connections), then ${REPS} x ${HALF_DURATION} s at half load; loadavg ${await loadAverage()}`);
   const pool = bodyPool({ size: POOL, eventsPerBody: 20, seed: 42 });
@@ -209,47 +258,54 @@ await runBench('bench:gateway', 1800, async () => {
   const bare = new NodeChild('bare', 'bench/bare-server.ts', { env: { ...process.env, NODE_ENV: 'production', BARE_PORT: String(PORTS.bare) }, logFile: path.join(DATA_DIR, 'logs', 'bare.log') });
   onCleanup('bare', () => bare.stop());
   await bare.waitReady(() => httpOk(`http://127.0.0.1:${PORTS.bare}/healthz`), 30_000);
-  const stub = NO_STUB
-    ? null
-    : new NodeChild('stub', 'bench/stub-gateway-server.ts', { env: { ...gatewayEnv(), GATEWAY_PORT: String(PORTS.stub) }, logFile: path.join(DATA_DIR, 'logs', 'stub.log') });
-  if (stub) {
-    onCleanup('stub', () => stub.stop());
-    await stub.waitReady(() => httpOk(`http://127.0.0.1:${PORTS.stub}/readyz`), 60_000);
-  }
+  const variant = (name: 'stub' | 'uncoalesced', port: number, nodeFlags: string[] = []) => {
+    const child = new NodeChild(name, 'bench/gateway-variant-server.ts', {
+      env: { ...gatewayEnv(), VARIANT: name, GATEWAY_PORT: String(port) },
+      logFile: path.join(DATA_DIR, 'logs', `${name}${nodeFlags.length ? '-profiled' : ''}.log`),
+      nodeFlags,
+    });
+    onCleanup(name, () => child.stop());
+    return child.waitReady(() => httpOk(`http://127.0.0.1:${port}/readyz`), 60_000).then(() => child);
+  };
+  const stub = NO_STUB ? null : await variant('stub', PORTS.stub);
+  const uncoalesced = COMPARE_UNCOALESCED ? await variant('uncoalesced', PORTS.uncoalesced) : null;
 
   const records0 = await kafkaRecords(kafka.brokers);
   let gatewayAccepted = 0;
 
-  type Target = 'bare' | 'stub' | 'gateway';
+  type Target = 'bare' | 'stub' | 'uncoalesced' | 'gateway';
   const run = (which: Target, what: string, duration: number) =>
     which === 'bare'
       ? measure(what, bare, undefined, pool, { port: PORTS.bare, duration, connections: CONNECTIONS })
       : which === 'stub'
         ? measure(what, stub!, undefined, pool, { port: PORTS.stub, duration, connections: CONNECTIONS })
-        : measure(what, gw, kafka.pid, pool, { port: PORTS.gateway, duration, connections: CONNECTIONS });
-  const targets: Target[] = stub ? ['bare', 'stub', 'gateway'] : ['bare', 'gateway'];
+        : which === 'uncoalesced'
+          ? measure(what, uncoalesced!, kafka.pid, pool, { port: PORTS.uncoalesced, duration, connections: CONNECTIONS })
+          : measure(what, gw, kafka.pid, pool, { port: PORTS.gateway, duration, connections: CONNECTIONS });
+  const targets: Target[] = ['bare', ...(stub ? (['stub'] as const) : []), ...(uncoalesced ? (['uncoalesced'] as const) : []), 'gateway'];
 
   // Warm-up: JIT, connections, Kafka's first segments and producer state.
   log(`warm-up ${WARMUP} s each`);
   for (const t of targets) {
     const m = await run(t, `warm-up ${t}`, WARMUP);
-    if (t === 'gateway') gatewayAccepted += m.ok * 20;
+    if (t === 'gateway' || t === 'uncoalesced') gatewayAccepted += m.ok * 20;
   }
 
-  const runs: Record<Target, Measured[]> = { bare: [], stub: [], gateway: [] };
+  const runs: Record<Target, Measured[]> = { bare: [], stub: [], uncoalesced: [], gateway: [] };
   for (let i = 1; i <= REPS; i++) {
     // Rotate the order so that a burst of noise from the machine does not always hit the same target.
     const order = targets.map((_, j) => targets[(i - 1 + j) % targets.length]);
     for (const which of order) {
       const m = await run(which, `${which} #${i}`, DURATION);
       runs[which].push(m);
-      if (which === 'gateway') gatewayAccepted += m.ok * 20;
+      if (which === 'gateway' || which === 'uncoalesced') gatewayAccepted += m.ok * 20;
       log(`${m.what}: ${int(m.reqPerS)} req/s, ${int(m.eventsPerS)} events/s, p50 ${ms(m.p50)}, p99 ${ms(m.p99)}, codes ${m.codes}${m.errors ? `, ${m.errors} errors` : ''}`);
     }
   }
   const bareRuns = runs.bare;
   const gwRuns = runs.gateway;
   const stubRuns = runs.stub;
+  const uncoalescedRuns = runs.uncoalesced;
 
   const gwMax = median(gwRuns.map((m) => m.reqPerS));
   const half = Math.max(1, Math.round(gwMax / 2));
@@ -274,15 +330,25 @@ await runBench('bench:gateway', 1800, async () => {
 
   let profileText = '';
   if (PROFILE) {
-    await gw.stop();
     const dir = path.join(DATA_DIR, 'profile');
     rmSync(dir, { recursive: true, force: true });
     mkdirSync(dir, { recursive: true });
-    gw = await startGateway('gateway-profiled', ['--cpu-prof', `--cpu-prof-dir=${dir}`]);
-    await measure('profile warm-up', gw, kafka.pid, pool, { port: PORTS.gateway, duration: WARMUP, connections: CONNECTIONS });
-    const m = await measure('gateway (profiled)', gw, kafka.pid, pool, { port: PORTS.gateway, duration: DURATION, connections: CONNECTIONS });
-    log(`profiled run: ${int(m.reqPerS)} req/s, ${int(m.eventsPerS)} events/s (profiling costs some)`);
-    await gw.stop();
+    const flags = ['--cpu-prof', `--cpu-prof-dir=${dir}`];
+    let profiled: NodeChild;
+    let port: number;
+    if (PROFILE_TARGET === 'stub') {
+      await stub?.stop();
+      profiled = await variant('stub', PORTS.stub, flags);
+      port = PORTS.stub;
+    } else {
+      await gw.stop();
+      gw = profiled = await startGateway('gateway-profiled', flags);
+      port = PORTS.gateway;
+    }
+    await measure('profile warm-up', profiled, kafka.pid, pool, { port, duration: WARMUP, connections: CONNECTIONS });
+    const m = await measure(`${PROFILE_TARGET} (profiled)`, profiled, kafka.pid, pool, { port, duration: DURATION, connections: CONNECTIONS });
+    log(`profiled run of the ${PROFILE_TARGET}: ${int(m.reqPerS)} req/s, ${int(m.eventsPerS)} events/s (profiling costs some)`);
+    await profiled.stop();
     const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
     if (!file) throw new Error(`no .cpuprofile written in ${dir}`);
     // The measured run and the shutdown after it; not start-up, module loading or the warm-up.
@@ -290,7 +356,7 @@ await runBench('bench:gateway', 1800, async () => {
     const busy = s.totalMs - s.idleMs;
     const share = (x: number) => `${((x / busy) * 100).toFixed(1)}%`;
     profileText = [
-      `CPU profile of the gateway process (${path.join(dir, file)}), ${(busy / 1000).toFixed(1)} s busy of ${(s.totalMs / 1000).toFixed(1)} s, shares of busy time:`,
+      `CPU profile of the ${PROFILE_TARGET === 'stub' ? 'gateway with Kafka stubbed out' : 'gateway'} process (${path.join(dir, file)}), ${(busy / 1000).toFixed(1)} s busy of ${(s.totalMs / 1000).toFixed(1)} s, shares of busy time:`,
       '',
       'by area (self time):',
       table(['area', 'ms', 'share'], s.byArea.filter((x) => x.area !== 'idle').slice(0, 18).map((x) => [x.area, int(x.ms), share(x.ms)])),
@@ -309,7 +375,7 @@ await runBench('bench:gateway', 1800, async () => {
   const halfP50 = median(halfRuns.map((m) => m.p50));
   console.log('\n=== bench:gateway ===');
   console.log(`${REPS} runs of ${DURATION} s per target, ${CONNECTIONS} connections, batches of 20 events (${int(pool.avgBytes)} B), Kafka 3.9.1 on this machine, acks=all`);
-  console.log(table(HEADER, [...bareRuns, ...stubRuns, ...gwRuns, ...halfRuns, ...targetHalfRuns].map(row)));
+  console.log(table(HEADER, [...bareRuns, ...stubRuns, ...uncoalescedRuns, ...gwRuns, ...halfRuns, ...targetHalfRuns].map(row)));
   console.log('');
   console.log(
     table(
@@ -318,6 +384,9 @@ await runBench('bench:gateway', 1800, async () => {
         ['bare Fastify route (parse only)', int(bareMed), int(bareMed * 20), ms(median(bareRuns.map((m) => m.p50))), ms(median(bareRuns.map((m) => m.p99)))],
         ...(stubRuns.length
           ? [['gateway, Kafka stubbed (acks at once)', int(median(stubRuns.map((m) => m.reqPerS))), int(median(stubRuns.map((m) => m.eventsPerS))), ms(median(stubRuns.map((m) => m.p50))), ms(median(stubRuns.map((m) => m.p99)))]]
+          : []),
+        ...(uncoalescedRuns.length
+          ? [['gateway, one Kafka send per request', int(median(uncoalescedRuns.map((m) => m.reqPerS))), int(median(uncoalescedRuns.map((m) => m.eventsPerS))), ms(median(uncoalescedRuns.map((m) => m.p50))), ms(median(uncoalescedRuns.map((m) => m.p99)))]]
           : []),
         ['gateway (enrich + Kafka acks=all)', int(gwMax), int(gwEvents), ms(median(gwRuns.map((m) => m.p50))), ms(median(gwRuns.map((m) => m.p99)))],
         [`gateway at half its max (${int(half)} req/s)`, int(median(halfRuns.map((m) => m.reqPerS))), int(median(halfRuns.map((m) => m.eventsPerS))), ms(halfP50), ms(halfP99)],
@@ -330,6 +399,7 @@ await runBench('bench:gateway', 1800, async () => {
   console.log('');
   console.log(`ratio gateway / bare route (same run):       ${pct(gwMax / bareMed)} (${int(gwMax)} / ${int(bareMed)} req/s)`);
   if (stubRuns.length) console.log(`ratio gateway with Kafka stubbed / bare:     ${pct(median(stubRuns.map((m) => m.reqPerS)) / bareMed)}`);
+  if (uncoalescedRuns.length) console.log(`gateway with / without coalesced sends:      ${(gwMax / median(uncoalescedRuns.map((m) => m.reqPerS))).toFixed(2)}x`);
   const cpuMs = (xs: Measured[], f: (m: Measured) => number) => median(xs.map(f));
   const cpuBare = cpuMs(bareRuns, (m) => m.cpuMsPerReq.server);
   const cpuStub = stubRuns.length ? cpuMs(stubRuns, (m) => m.cpuMsPerReq.server) : NaN;

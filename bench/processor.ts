@@ -16,13 +16,13 @@
  * document is watched for: freshness = request sent -> document visible to a search.
  *
  *   npm run bench:processor -- [--events 200000] [--reps 3] [--rate 10000] [--fresh-duration 20]
- *                              [--fresh-segments 3] [--probes-per-s 5]
+ *                              [--fresh-segments 3] [--probes-per-s 5] [--skip kafka-tool,freshness]
+ *                              [--processor-env KPI_EMIT_INTERVAL_MS=500,...]
  *
  * Kafka on 29092/29093, Elasticsearch on 29200/29300 (below the ephemeral port range, where a
  * client connection's local port can block a listener), data in .data/bench/processor; all stopped
  * at the end, also on failure.
  */
-import autocannon from 'autocannon';
 import path from 'node:path';
 import { Client } from '@elastic/elasticsearch';
 import { CompressionTypes, Kafka, logLevel, Partitioners } from 'kafkajs';
@@ -44,6 +44,7 @@ import { USER_AGENTS } from '../scripts/traffic-generator.js';
 import { bodyPool } from './lib/bodies.js';
 import { NodeChild, cpuSecondsOf, httpOk } from './lib/child.js';
 import { consumerPerformance, kafkaToolsClasspath } from './lib/kafka-tools.js';
+import { pacedLoad } from './lib/paced.js';
 import { log, onCleanup, runBench, sleep } from './lib/run.js';
 import { int, loadAverage, median, ms, pct, percentile, secs, table } from './lib/stats.js';
 
@@ -57,6 +58,14 @@ const FRESH_WARMUP = a.num('fresh-warmup', 10);
 const PROBES_PER_S = a.num('probes-per-s', 5);
 const BATCH = a.num('bulk-size', 2000);
 const SKIP = new Set(a.str('skip', '').split(',').filter(Boolean));
+/** --processor-env KPI_EMIT_INTERVAL_MS=500,PROCESSOR_FLUSH_INTERVAL_MS=250: settings to try on the processor. */
+const PROCESSOR_ENV = Object.fromEntries(
+  a
+    .str('processor-env', '')
+    .split(',')
+    .filter(Boolean)
+    .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+);
 const PORTS = {
   kafka: a.num('kafka-port', 29092),
   controller: a.num('controller-port', 29093),
@@ -224,6 +233,7 @@ function processorEnv(services: { kafkaBrokers: string[]; esUrl: string }, topic
     ARCHIVE_BACKEND: 'local',
     ARCHIVE_DIR: path.join(DATA_DIR, 'archive', topicPrefix || 'default'),
     LOG_LEVEL: 'warn',
+    ...PROCESSOR_ENV,
   };
 }
 
@@ -261,6 +271,7 @@ await runBench('bench:processor', 3600, async () => {
     { port: PORTS.metrics, what: 'processor metrics', setting: '--metrics-port' },
   ]);
   log(`processor bench: ${int(N)} events x ${REPS} repetitions, then freshness at ${int(RATE)} events/s; loadavg / cpu pressure ${await loadAverage()}`);
+  if (Object.keys(PROCESSOR_ENV).length) log(`processor settings: ${JSON.stringify(PROCESSOR_ENV)}`);
   const t0 = performance.now();
   const { docs, kpiCounted } = enrichedEvents(N, RATE);
   log(`generated ${int(N)} enriched events (${int(kpiCounted)} counted by KPI windows) in ${secs((performance.now() - t0) / 1000)}`);
@@ -411,28 +422,10 @@ await runBench('bench:processor', 3600, async () => {
 
     const pool = bodyPool({ size: 2000, eventsPerBody: 20, seed: 11, tag: `f${RUN_TAG}` });
     const reqRate = RATE / 20;
-    const traffic = (seconds: number) =>
-      autocannon({
-        url: `http://127.0.0.1:${PORTS.gateway}`,
-        connections: 32,
-        duration: seconds,
-        overallRate: reqRate,
-        timeout: 10,
-        requests: [
-          {
-            method: 'POST',
-            path: '/v1/events?site=shop',
-            setupRequest: (req) => {
-              // The gateway corrects event times by receive time - sent_at: the events land in the
-              // last 5 s before now, whatever the pool's fixed client date.
-              const b = pool.next();
-              req.body = b.body;
-              req.headers = { 'content-type': 'application/json', 'user-agent': b.ua, 'x-forwarded-for': b.ip };
-              return req;
-            },
-          },
-        ],
-      });
+    // Paced, open-loop traffic (evenly spaced requests; lib/paced.ts), like many browsers.
+    // The gateway corrects event times by receive time - sent_at: the events land in the last
+    // 5 s before now, whatever the pool's fixed client date.
+    const traffic = (seconds: number) => pacedLoad({ port: PORTS.gateway, path: '/v1/events?site=shop', rate: reqRate, durationS: seconds, next: () => pool.next() });
 
     log(`freshness: warm-up ${FRESH_WARMUP} s at ${int(RATE)} events/s`);
     await traffic(FRESH_WARMUP);
@@ -505,9 +498,9 @@ await runBench('bench:processor', 3600, async () => {
         max: f.length ? Math.max(...f) : NaN,
         n: f.length,
         missing: sent.size - f.length,
-        rate: (res['2xx'] * 20) / res.duration,
+        rate: (res.ok * 20) / res.seconds,
         load,
-        non2xx: res.non2xx,
+        non2xx: res.non2xx + res.errors,
         lag,
       });
       const g = segments[segments.length - 1];

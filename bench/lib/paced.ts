@@ -1,0 +1,89 @@
+/**
+ * An open-loop load generator for fixed rates: requests leave at evenly spaced times, whatever
+ * the answers do, and each latency is measured from the time the request was due (so a stalled
+ * server is not hidden by requests that were never sent: no coordinated omission). autocannon's
+ * overallRate sends each connection's budget for a second at the start of that second, which
+ * turns a steady load into one burst per second; its latencies then mostly measure the burst.
+ */
+import http from 'node:http';
+import type { Body } from './bodies.js';
+
+export interface PacedResult {
+  seconds: number;
+  sent: number;
+  ok: number;
+  non2xx: number;
+  errors: number;
+  /** Milliseconds from due time to the end of the response, for every answered request. */
+  latencies: number[];
+}
+
+export async function pacedLoad(opts: {
+  port: number;
+  path: string;
+  /** Requests per second. */
+  rate: number;
+  durationS: number;
+  next: () => Body;
+  /** Most sockets open at once (requests beyond wait for one: their latency counts the wait). */
+  maxSockets?: number;
+  /** Called with each answered request's status and due time (ms, performance.now()). */
+  onResponse?: (status: number, dueAt: number) => void;
+}): Promise<PacedResult> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: opts.maxSockets ?? 256 });
+  const interval = 1000 / opts.rate;
+  const t0 = performance.now();
+  const end = t0 + opts.durationS * 1000;
+  const res: PacedResult = { seconds: 0, sent: 0, ok: 0, non2xx: 0, errors: 0, latencies: [] };
+  let pending = 0;
+  let drained: () => void = () => {};
+
+  const send = (due: number) => {
+    const b = opts.next();
+    pending++;
+    res.sent++;
+    const req = http.request(
+      {
+        host: '127.0.0.1',
+        port: opts.port,
+        path: opts.path,
+        method: 'POST',
+        agent,
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(b.body), 'user-agent': b.ua, 'x-forwarded-for': b.ip },
+        timeout: 10_000,
+      },
+      (r) => {
+        r.resume();
+        r.on('end', () => {
+          res.latencies.push(performance.now() - due);
+          if (r.statusCode && r.statusCode < 300) res.ok++;
+          else res.non2xx++;
+          opts.onResponse?.(r.statusCode ?? 0, due);
+          if (--pending === 0) drained();
+        });
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', () => {
+      res.errors++;
+      if (--pending === 0) drained();
+    });
+    req.end(b.body);
+  };
+
+  await new Promise<void>((resolve) => {
+    let k = 0;
+    const tick = () => {
+      const now = performance.now();
+      // Every request due by now leaves now (a late timer sends the ones it owes, with their due times).
+      while (t0 + k * interval <= now && t0 + k * interval < end) send(t0 + k++ * interval);
+      if (t0 + k * interval >= end) return resolve();
+      setTimeout(tick, Math.max(0, t0 + k * interval - performance.now()));
+    };
+    tick();
+  });
+  res.seconds = (performance.now() - t0) / 1000;
+  if (pending > 0) await new Promise<void>((resolve) => ((drained = resolve), setTimeout(resolve, 15_000)));
+  agent.destroy();
+  return res;
+}
