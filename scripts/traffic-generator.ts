@@ -92,33 +92,60 @@ export interface TrafficOptions {
   onBatch?: (status: number, events: number) => void;
 }
 
-/** Posts visits to the gateway until the signal aborts. Event times are "now", as from real browsers. */
+interface ActiveVisit {
+  visit: Visit;
+  next: number;
+}
+
+const TICK_MS = 250;
+
+/**
+ * Posts visits to the gateway until the signal aborts, in real time: many visits run at once,
+ * and each event is sent when its moment comes (a visit lasts a minute or two, as in a browser),
+ * so event times arrive in order, as from real browsers, and nothing looks late to the processor.
+ */
 export async function runTraffic(opts: TrafficOptions): Promise<{ sent: number; failed: number }> {
   const r = rng(opts.seed ?? Date.now());
+  const url = opts.site ? `${opts.endpoint}?site=${encodeURIComponent(opts.site)}` : opts.endpoint;
+  const active: ActiveVisit[] = [];
   let sent = 0;
   let failed = 0;
-  const url = opts.site ? `${opts.endpoint}?site=${encodeURIComponent(opts.site)}` : opts.endpoint;
-  while (!opts.signal?.aborted) {
-    const started = Date.now();
-    const visit = makeVisit(r, started);
-    // A real browser sends as events happen; the demo compresses a visit into one batch.
-    const span = visit.events[visit.events.length - 1].ts - started;
-    for (const e of visit.events) e.ts = started - span + (e.ts - started);
+  let owed = 0; // events the rate asks for that no visit has been started for yet
+
+  const post = async (visit: Visit, events: ClientEvent[]) => {
     try {
       const res = await fetch(url, {
         method: 'POST',
         headers: { 'content-type': 'application/json', 'user-agent': visit.ua, 'x-forwarded-for': visit.ip },
-        body: JSON.stringify({ sent_at: Date.now(), events: visit.events }),
+        body: JSON.stringify({ sent_at: Date.now(), events }),
         signal: opts.signal,
       });
-      opts.onBatch?.(res.status, visit.events.length);
-      if (res.ok) sent += visit.events.length;
-      else failed += visit.events.length;
+      opts.onBatch?.(res.status, events.length);
+      if (res.ok) sent += events.length;
+      else failed += events.length;
     } catch {
-      if (opts.signal?.aborted) break;
-      failed += visit.events.length;
+      if (!opts.signal?.aborted) failed += events.length;
     }
-    const wait = (visit.events.length / Math.max(opts.rate, 0.1)) * 1000 - (Date.now() - started);
+  };
+
+  while (!opts.signal?.aborted) {
+    const now = Date.now();
+    owed += (opts.rate * TICK_MS) / 1000;
+    while (owed > 0) {
+      const visit = makeVisit(r, now);
+      owed -= visit.events.length;
+      active.push({ visit, next: 0 });
+    }
+    const posts: Promise<void>[] = [];
+    for (let i = active.length - 1; i >= 0; i--) {
+      const a = active[i];
+      const due: ClientEvent[] = [];
+      while (a.next < a.visit.events.length && a.visit.events[a.next].ts <= now) due.push(a.visit.events[a.next++]);
+      if (due.length) posts.push(post(a.visit, due));
+      if (a.next >= a.visit.events.length) active.splice(i, 1);
+    }
+    await Promise.all(posts);
+    const wait = TICK_MS - (Date.now() - now);
     if (wait > 0) await new Promise((res) => setTimeout(res, wait));
   }
   return { sent, failed };
