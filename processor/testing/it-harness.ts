@@ -5,6 +5,8 @@
  * the processor wrote, and every event in the Parquet archive.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { openSync } from 'node:fs';
+import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import { Kafka, logLevel } from 'kafkajs';
@@ -81,10 +83,14 @@ export function configEnv(cfg: Partial<Config>): Record<string, string> {
   return env;
 }
 
+let spawned = 0;
+/** A processor in a child process; with IT_LOG_DIR set, its log goes to a file there. */
 export function spawnProcessor(cfg: Partial<Config>): ChildProcess {
+  const dir = process.env.IT_LOG_DIR;
+  const out = dir ? openSync(join(dir, `processor-${process.pid}-${++spawned}.log`), 'a') : 'ignore';
   return spawn(process.execPath, ['--import', 'tsx', 'processor/main.ts'], {
-    env: { ...process.env, ...configEnv(cfg) },
-    stdio: ['ignore', 'ignore', 'inherit'],
+    env: { ...process.env, ...configEnv(cfg), ...(dir ? { LOG_LEVEL: process.env.IT_LOG_LEVEL ?? 'info' } : {}) },
+    stdio: ['ignore', out, 'inherit'],
   });
 }
 
