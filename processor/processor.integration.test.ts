@@ -114,7 +114,7 @@ async function committedOffsets(cfg: Partial<Config>) {
 /** Waits until Elasticsearch holds exactly the expected documents (or fails with a diff). */
 async function expectDocs(cfg: Partial<Config>, expected: Map<string, Record<string, unknown>>, timeoutMs: number) {
   const deadline = Date.now() + timeoutMs;
-  let diff: string[] = [];
+  let diff: string[];
   for (;;) {
     const actual = await outputDocs(es, cfg.esIndexPrefix!);
     diff = diffDocs(actual, expected, Number(process.env.IT_MAX_DIFFS ?? 5));
@@ -157,7 +157,7 @@ async function expectRawEvents(cfg: Partial<Config>, records: LogRecord[], timeo
 async function expectArchive(cfg: Partial<Config>, records: LogRecord[], timeoutMs: number) {
   const store = storeFor(cfg);
   const deadline = Date.now() + timeoutMs;
-  let archived = new Map();
+  let archived: Map<string, unknown>;
   for (;;) {
     archived = await archivedEvents(store, cfg.topicPrefix!); // throws on any duplicate
     if (archived.size >= records.length || Date.now() > deadline) break;
