@@ -17,12 +17,13 @@
  *
  *   npm run bench:processor -- [--events 200000] [--reps 3] [--rate 10000] [--fresh-duration 20]
  *                              [--fresh-segments 3] [--probes-per-s 5] [--skip kafka-tool,freshness]
- *                              [--processor-env KPI_EMIT_INTERVAL_MS=500,...]
+ *                              [--processor-env KPI_EMIT_INTERVAL_MS=500,...] [--profile]
  *
  * Kafka on 29092/29093, Elasticsearch on 29200/29300 (below the ephemeral port range, where a
  * client connection's local port can block a listener), data in .data/bench/processor; all stopped
  * at the end, also on failure.
  */
+import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { Client } from '@elastic/elasticsearch';
 import { CompressionTypes, Kafka, logLevel, Partitioners } from 'kafkajs';
@@ -42,7 +43,8 @@ import { loadConfig } from '../contracts/config.js';
 import { parseArgs } from './lib/args.js';
 import { USER_AGENTS } from '../scripts/traffic-generator.js';
 import { bodyPool } from './lib/bodies.js';
-import { NodeChild, cpuSecondsOf, httpOk } from './lib/child.js';
+import { NodeChild, cpuSecondsOf, cpuSecondsOfTree, httpOk } from './lib/child.js';
+import { summarise } from './lib/cpuprofile.js';
 import { consumerPerformance, kafkaToolsClasspath } from './lib/kafka-tools.js';
 import { pacedLoad } from './lib/paced.js';
 import { log, onCleanup, runBench, sleep } from './lib/run.js';
@@ -57,6 +59,10 @@ const FRESH_DURATION = a.num('fresh-duration', 20);
 const FRESH_WARMUP = a.num('fresh-warmup', 10);
 const PROBES_PER_S = a.num('probes-per-s', 5);
 const BATCH = a.num('bulk-size', 2000);
+/** --profile: the last repetition's processor runs under node --cpu-prof; where its time goes is printed. */
+const PROFILE = a.flag('profile');
+/** Functions whose inclusive time the profile summary reports (names as V8 sees them). */
+const PROFILED_FUNCTIONS = ['flushSinks', 'flush', 'add', 'bulkIndex', 'drain', 'encode', 'writeParquet', 'parquetWriteBuffer', 'stringify', 'parse', 'eachBatch'];
 const SKIP = new Set(a.str('skip', '').split(',').filter(Boolean));
 /** --processor-env KPI_EMIT_INTERVAL_MS=500,PROCESSOR_FLUSH_INTERVAL_MS=250: settings to try on the processor. */
 const PROCESSOR_ENV = Object.fromEntries(
@@ -80,6 +86,23 @@ const TARGET_FRESHNESS_P95_MS = 2000;
 const TARGET_RATIO = 0.7;
 const RUN_TAG = Date.now().toString(36);
 const KAFKA_VERSION = loadConfig().kafkaVersion;
+
+/**
+ * ensureTopics, again when it fails with UNKNOWN_TOPIC_OR_PARTITION: kafkajs's createTopics
+ * (waitForLeaders) can read the metadata of a just-created topic before the broker has it,
+ * which infra/setup-topics.ts does not count as retriable. Creating topics is idempotent.
+ */
+async function createTopics(brokers: string[], prefix: string, topics?: readonly string[]): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await ensureTopics(brokers, { prefix, partitions: PARTITIONS, replication: 1, topics, log: () => {} });
+      return;
+    } catch (err) {
+      if (attempt >= 5 || !/UNKNOWN_TOPIC_OR_PARTITION/.test(String((err as Error).message))) throw err;
+      await sleep(500 * attempt);
+    }
+  }
+}
 
 /** N enriched events as the gateway would write them: one request's context per batch of 20. */
 function enrichedEvents(n: number, simulatedRate: number): { docs: EnrichedEvent[]; kpiCounted: number } {
@@ -116,9 +139,10 @@ async function produceAll(brokers: string[], prefix: string, docs: EnrichedEvent
   const perTopic = new Map<string, number>();
   const t0 = performance.now();
   try {
-    for (let i = 0; i < docs.length; i += 5000) {
+    // 2,000 records a send: a partition's record batch stays well under the broker's 1 MB message.max.bytes.
+    for (let i = 0; i < docs.length; i += 2000) {
       const byTopic = new Map<string, { key: string; value: string }[]>();
-      for (const d of docs.slice(i, i + 5000)) {
+      for (const d of docs.slice(i, i + 2000)) {
         const topic = topicFor(d.event_type, prefix);
         let list = byTopic.get(topic);
         if (!list) byTopic.set(topic, (list = []));
@@ -294,10 +318,11 @@ await runBench('bench:processor', 3600, async () => {
   onCleanup('es client', () => es.close());
 
   // Every topic up front: creating topics while others are being deleted upsets the metadata calls.
-  for (let r = 1; r <= REPS; r++) await ensureTopics(services.kafkaBrokers, { prefix: `r${r}-`, partitions: PARTITIONS, replication: 1, topics: [...EVENT_TOPICS, PERF_TOPIC], log: () => {} });
-  if (!SKIP.has('freshness')) await ensureTopics(services.kafkaBrokers, { prefix: 'fr-', partitions: PARTITIONS, replication: 1, log: () => {} });
+  for (let r = 1; r <= REPS; r++) await createTopics(services.kafkaBrokers, `r${r}-`, [...EVENT_TOPICS, PERF_TOPIC]);
+  if (!SKIP.has('freshness')) await createTopics(services.kafkaBrokers, 'fr-');
 
   const reps: Rep[] = [];
+  let profileText = '';
   for (let r = 1; r <= REPS; r++) {
     const topicPrefix = `r${r}-`;
     const procPrefix = `benchp${r}`;
@@ -327,11 +352,18 @@ await runBench('bench:processor', 3600, async () => {
 
     // (c) The processor, from a fresh group, until every event is counted in its KPI window.
     const load = await loadAverage();
-    const cpu0 = { kafka: cpuSecondsOf(services.kafka.pid), es: cpuSecondsOf(services.elasticsearch.pid) };
+    const cpu0 = { kafka: cpuSecondsOf(services.kafka.pid), es: cpuSecondsOfTree(services.elasticsearch.pid) };
     const tSpawn = performance.now();
+    const profileDir = path.join(DATA_DIR, 'profile');
+    const profiled = PROFILE && r === REPS;
+    if (profiled) {
+      rmSync(profileDir, { recursive: true, force: true });
+      mkdirSync(profileDir, { recursive: true });
+    }
     const proc = new NodeChild(`processor-${r}`, 'processor/main.ts', {
       env: processorEnv(services, topicPrefix, procPrefix, `bench-proc-${r}-${RUN_TAG}`),
       logFile: path.join(DATA_DIR, 'logs', `processor-${r}.log`),
+      nodeFlags: profiled ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [],
     });
     onCleanup(`processor-${r}`, () => proc.stop());
     await proc.waitReady(() => httpOk(`http://127.0.0.1:${PORTS.metrics}/healthz`), 60_000);
@@ -371,7 +403,7 @@ await runBench('bench:processor', 3600, async () => {
       cpu: {
         processor: cpuProc,
         kafka: cpuSecondsOf(services.kafka.pid) - cpu0.kafka,
-        es: cpuSecondsOf(services.elasticsearch.pid) - cpu0.es,
+        es: cpuSecondsOfTree(services.elasticsearch.pid) - cpu0.es,
       },
       load,
     };
@@ -380,6 +412,22 @@ await runBench('bench:processor', 3600, async () => {
       `#${r}: processor ${int(rep.processor)} events/s counted in KPI windows (${int(rep.processorConsume)}/s consumed; first event ${secs(rep.startupS)} after start; ${int(raw)} raw documents; ${int(late)} late)`,
     );
     await proc.stop();
+    if (profiled) {
+      const file = readdirSync(profileDir).find((f) => f.endsWith('.cpuprofile'));
+      if (!file) throw new Error(`no .cpuprofile written in ${profileDir}`);
+      const sum = summarise(path.join(profileDir, file), PROFILED_FUNCTIONS, ((tCounted - tFirst) / 1000 + 3) * 1000);
+      const busy = sum.totalMs - sum.idleMs;
+      const share = (x: number) => `${((x / busy) * 100).toFixed(1)}%`;
+      profileText = [
+        `CPU profile of the processor (repetition #${r}, ${path.join(profileDir, file)}), ${(busy / 1000).toFixed(1)} s busy of ${(sum.totalMs / 1000).toFixed(1)} s while it caught up; shares of busy time:`,
+        '',
+        table(['area (self time)', 'ms', 'share'], sum.byArea.filter((x) => x.area !== 'idle').slice(0, 20).map((x) => [x.area, int(x.ms), share(x.ms)])),
+        '',
+        table(['function (self time)', 'where', 'ms', 'share'], sum.byFunction.filter((x) => x.area !== 'idle').slice(0, 30).map((x) => [x.fn, x.where, int(x.ms), share(x.ms)])),
+        '',
+        table(['function (inclusive)', 'ms', 'share'], sum.inclusive.map((x) => [x.fn, int(x.ms), share(x.ms)])),
+      ].join('\n');
+    }
     // Leave the next repetition a quiet machine: drop this one's topics and indices.
     await es.indices.delete({ index: `${procPrefix}-*`, ignore_unavailable: true, allow_no_indices: true }).catch(() => {});
     const admin = new Kafka({ clientId: 'bench-admin', brokers: services.kafkaBrokers, logLevel: logLevel.NOTHING }).admin();
@@ -551,6 +599,7 @@ await runBench('bench:processor', 3600, async () => {
     ),
   );
   console.log(`target: each stage >= ${pct(TARGET_RATIO)} of its limit; processor end to end vs Elasticsearch's limit: ${pct(proc / limitBulk)} (${proc / limitBulk >= TARGET_RATIO ? 'meets' : 'BELOW'} the target)`);
+  if (profileText) console.log(`\n${profileText}`);
   if (fresh) {
     const p95s = fresh.segments.map((s) => s.p95);
     const overall = percentile(fresh.all, 95);

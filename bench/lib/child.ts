@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { PROJECT_ROOT } from '../../infra/paths.js';
 import { tailFile } from '../../infra/jvm-process.js';
@@ -18,6 +18,25 @@ export function cpuSecondsOf(pid: number | undefined): number {
   } catch {
     return NaN;
   }
+}
+
+/** CPU seconds of a process and all its descendants (Elasticsearch's launcher forks the server JVM). */
+export function cpuSecondsOfTree(pid: number | undefined): number {
+  if (!pid) return NaN;
+  let total = cpuSecondsOf(pid);
+  if (!Number.isFinite(total)) return NaN;
+  try {
+    for (const task of readdirSync(`/proc/${pid}/task`)) {
+      const kids = readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8').trim();
+      for (const k of kids ? kids.split(/\s+/) : []) {
+        const c = cpuSecondsOfTree(Number(k));
+        if (Number.isFinite(c)) total += c;
+      }
+    }
+  } catch {
+    // the process or a task went away meanwhile
+  }
+  return total;
 }
 
 /**
