@@ -284,6 +284,9 @@ interface Rep {
   processorConsume: number;
   startupS: number;
   late: number;
+  /** Documents the processor wrote to Elasticsearch (all indices, rewrites included), and per second. */
+  esWrites: number;
+  esWritesPerS: number;
   cpu: { processor: number; kafka: number; es: number };
   load: string;
 }
@@ -387,9 +390,13 @@ await runBench('bench:processor', 3600, async () => {
         }
       }
       if (now > deadline) throw new Error(`processor: ${consumed} of ${N} consumed after 600 s`);
-      await sleep(100);
+      await sleep(250);
     }
     const { count: raw } = await es.count({ index: `${procPrefix}-events-*` });
+    // Every document write the processor made (raw events, KPI windows, URL stats, sessions; a
+    // provisional document written again counts again): its real load on Elasticsearch.
+    const stats = await es.indices.stats({ index: `${procPrefix}-*`, metric: 'indexing' });
+    const esWrites = stats._all.primaries?.indexing?.index_total ?? NaN;
     const cpuProc = proc.cpuSeconds();
     const rep: Rep = {
       kafkaTool: toolRate,
@@ -400,6 +407,8 @@ await runBench('bench:processor', 3600, async () => {
       processorConsume: N / ((tConsumed - tFirst) / 1000),
       startupS: (tFirst - tSpawn) / 1000,
       late,
+      esWrites,
+      esWritesPerS: esWrites / ((tCounted - tFirst) / 1000),
       cpu: {
         processor: cpuProc,
         kafka: cpuSecondsOf(services.kafka.pid) - cpu0.kafka,
@@ -409,7 +418,7 @@ await runBench('bench:processor', 3600, async () => {
     };
     reps.push(rep);
     log(
-      `#${r}: processor ${int(rep.processor)} events/s counted in KPI windows (${int(rep.processorConsume)}/s consumed; first event ${secs(rep.startupS)} after start; ${int(raw)} raw documents; ${int(late)} late)`,
+      `#${r}: processor ${int(rep.processor)} events/s counted in KPI windows (${int(rep.processorConsume)}/s consumed; first event ${secs(rep.startupS)} after start; ${int(raw)} raw documents; ${int(esWrites)} document writes in all, ${int(rep.esWritesPerS)}/s; ${int(late)} late)`,
     );
     await proc.stop();
     if (profiled) {
@@ -595,6 +604,7 @@ await runBench('bench:processor', 3600, async () => {
         ['processor: consumed (all sinks flushed)', int(consume), `ConsumerPerformance ${int(limitTool)}/s`, pct(consume / limitTool)],
         ['processor: consumed', int(consume), `kafkajs loop ${int(limitKjs)}/s`, pct(consume / limitKjs)],
         ['processor: counted in KPI windows', int(proc), `ES bulk loop ${int(limitBulk)}/s`, pct(proc / limitBulk)],
+        ['processor: Elasticsearch document writes', int(med((r) => r.esWritesPerS)), `ES bulk loop ${int(limitBulk)}/s`, pct(med((r) => r.esWritesPerS) / limitBulk)],
       ],
     ),
   );
