@@ -87,8 +87,8 @@ export async function startConsumer(opts: RunnerOptions): Promise<{ consumer: Co
   const consumer = kafka.consumer({
     groupId: config.processorGroupId,
     partitionAssigners: [CoPartitionedAssigner],
-    sessionTimeout: 30_000,
-    heartbeatInterval: 3_000,
+    sessionTimeout: config.processorSessionTimeoutMs,
+    heartbeatInterval: Math.max(500, Math.min(3_000, Math.floor(config.processorSessionTimeoutMs / 5))),
     maxBytesPerPartition: 1024 * 1024,
     maxWaitTimeInMs: 100,
     retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 300, maxRetryTime: 5_000 },

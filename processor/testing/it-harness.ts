@@ -38,6 +38,8 @@ export async function isolatedConfig(brokers: string[], esUrl: string, partition
     processorGroupId: uniqueName('group'),
     processorMetricsPort: 0,
     processorFlushIntervalMs: 200,
+    // A killed instance's partitions move on after 8 s instead of 30.
+    processorSessionTimeoutMs: 8000,
     kpiEmitIntervalMs: 200,
     kpiAllowedLatenessS: 30,
     archiveMaxEvents: 400,
@@ -58,6 +60,7 @@ export function configEnv(cfg: Partial<Config>): Record<string, string> {
     processorGroupId: 'PROCESSOR_GROUP_ID',
     processorMetricsPort: 'PROCESSOR_METRICS_PORT',
     processorFlushIntervalMs: 'PROCESSOR_FLUSH_INTERVAL_MS',
+    processorSessionTimeoutMs: 'PROCESSOR_SESSION_TIMEOUT_MS',
     processorBatchSize: 'PROCESSOR_BATCH_SIZE',
     kpiEmitIntervalMs: 'KPI_EMIT_INTERVAL_MS',
     kpiAllowedLatenessS: 'KPI_ALLOWED_LATENESS_S',
