@@ -56,7 +56,7 @@ const REPS = a.num('reps', 3);
 const RATE = a.num('rate', 10_000);
 const FRESH_SEGMENTS = a.num('fresh-segments', 3);
 const FRESH_DURATION = a.num('fresh-duration', 20);
-const FRESH_WARMUP = a.num('fresh-warmup', 10);
+const FRESH_WARMUP = a.num('fresh-warmup', 15);
 const PROBES_PER_S = a.num('probes-per-s', 5);
 const BATCH = a.num('bulk-size', 2000);
 /** --profile: the last repetition's processor runs under node --cpu-prof; where its time goes is printed. */
@@ -484,8 +484,18 @@ await runBench('bench:processor', 3600, async () => {
     // 5 s before now, whatever the pool's fixed client date.
     const traffic = (seconds: number) => pacedLoad({ port: PORTS.gateway, path: '/v1/events?site=shop', rate: reqRate, durationS: seconds, next: () => pool.next() });
 
-    log(`freshness: warm-up ${FRESH_WARMUP} s at ${int(RATE)} events/s`);
-    await traffic(FRESH_WARMUP);
+    // Warm-up: at least FRESH_WARMUP s, then until the processor has caught up with the traffic
+    // (lag under half a second of it: a fresh group joining and the first indices being created
+    // hold it back at first), at most 90 s; a processor slower than the traffic never catches up.
+    const warmStart = performance.now();
+    let warmLag: number;
+    for (;;) {
+      await traffic(5);
+      warmLag = await metricValue('processor_consumer_lag').catch(() => NaN);
+      const elapsed = (performance.now() - warmStart) / 1000;
+      if ((elapsed >= FRESH_WARMUP && warmLag < RATE / 2) || elapsed >= 90) break;
+    }
+    log(`freshness: warmed up for ${secs((performance.now() - warmStart) / 1000, 0)} at ${int(RATE)} events/s; processor lag ${int(warmLag)} records`);
     const kpis = indexNames(indexPrefix).kpis;
     const segments: Segment[] = [];
     const all: number[] = [];

@@ -32,8 +32,12 @@ export function log(msg: string): void {
 
 /** Runs `body` with a hard deadline (seconds); exits 0 on success, 1 on failure, 3 on timeout. */
 export async function runBench(name: string, deadlineS: number, body: () => Promise<void>): Promise<never> {
+  // process.on, not once: infra's own handler stands back while another listener is registered.
+  let signalled = false;
   for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(sig, () => {
+    process.on(sig, () => {
+      if (signalled) return;
+      signalled = true;
       log(`${sig}: stopping`);
       void runCleanups().then(() => process.exit(130));
     });
