@@ -18,7 +18,7 @@ test('every metric the alerting rules use is exported by the gateway or the proc
   for (const registry of [gatewayMetrics().registry, processorMetrics().registry]) {
     for (const m of await registry.getMetricsAsJSON()) {
       exported.add(m.name);
-      if (m.type === 'histogram') for (const s of ['_bucket', '_sum', '_count']) exported.add(m.name + s);
+      if (String(m.type) === 'histogram') for (const s of ['_bucket', '_sum', '_count']) exported.add(m.name + s);
     }
   }
   expect(used.filter((n) => !exported.has(n))).toEqual([]);
