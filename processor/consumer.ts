@@ -115,6 +115,7 @@ export async function startConsumer(opts: RunnerOptions): Promise<{ consumer: Co
     void mutex.run(async () => {
       for (const [k, st] of parts) {
         if (next.has(k)) continue;
+        log.info({ topic: st.topic, partition: st.partition }, 'partition revoked: state dropped');
         for (const sink of sinks) sink.revoke?.(st.topic, st.partition);
         parts.delete(k);
         metrics.lag.remove({ topic: st.topic, partition: String(st.partition) });
@@ -219,7 +220,10 @@ export async function startConsumer(opts: RunnerOptions): Promise<{ consumer: Co
       } catch (err) {
         metrics.flushErrors.inc();
         log.warn({ err: (err as Error).message, retryInMs: delay }, 'flush failed; holding consumption and retrying');
-        if (!payload || !payload.isRunning() || payload.isStale() || stopping) return false;
+        if (!payload || !payload.isRunning() || payload.isStale() || stopping) {
+          if (payload) log.info('flush abandoned for this batch: the consumer is stopping or rebalancing');
+          return false;
+        }
         metrics.backpressure.set(1);
         await sleep(delay);
         delay = Math.min(delay * 2, 10_000);
@@ -243,9 +247,11 @@ export async function startConsumer(opts: RunnerOptions): Promise<{ consumer: Co
       const { batch } = payload;
       if (batch.messages.length === 0) return;
       const processed = await mutex.run(async () => {
-        if (!payload.isRunning() || payload.isStale()) return false;
         const k = key(batch.topic, batch.partition);
-        if (!owned.has(k)) return false;
+        if (!payload.isRunning() || payload.isStale() || !owned.has(k)) {
+          log.debug({ topic: batch.topic, partition: batch.partition, first: batch.firstOffset() }, 'batch of an old assignment ignored');
+          return false;
+        }
         if (!parts.has(k)) await initPartition(batch.partition);
         const st = parts.get(k);
         if (!st) return false;
@@ -322,6 +328,7 @@ export async function startConsumer(opts: RunnerOptions): Promise<{ consumer: Co
         metrics.lag.set({ topic: st.topic, partition: String(st.partition) }, Math.max(0, Number(st.high - position)));
         for (const sink of sinks) sink.logOffsets?.(st.topic, st.partition, end.low, end.high);
       }
+      for (const sink of sinks) sink.logOffsetsDone?.();
     });
     const total = (await metrics.events.get()).values.reduce((s, v) => s + v.value, 0);
     const now = performance.now();

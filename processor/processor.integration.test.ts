@@ -245,9 +245,15 @@ describe('backpressure', () => {
       }
       expect(await metric('processor_backpressure')).toBe(1);
       expect(await metric('processor_flush_errors_total')).toBeGreaterThanOrEqual(2);
+      // Long enough for the backoff to outgrow the session timeout, unless told otherwise.
+      await new Promise((r) => setTimeout(r, Number(process.env.IT_OUTAGE_MS ?? 15_000)));
       current = await startMinio({ port: own.port, dataDir: own.dataDir });
       const records = await readLogs(brokers, cfg.topicPrefix!, events.length + 4 * PARTITIONS);
-      await expectDocs(cfg, expectedDocs(records, PARTITIONS, cfg), 120_000);
+      try {
+        await expectDocs(cfg, expectedDocs(records, PARTITIONS, cfg), 120_000);
+      } finally {
+        if (process.env.IT_DEBUG) console.log(await processor.metrics.registry.getSingleMetricAsString('processor_late_events_total'));
+      }
       await expectRawEvents(cfg, records, 60_000);
       await expectArchive(cfg, records, 60_000);
       expect(await metric('processor_backpressure')).toBe(0);

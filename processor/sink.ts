@@ -55,6 +55,8 @@ export interface Sink {
   committed?(topic: string, partition: number, offset: string): void;
   /** The log start and end offsets of an assigned partition, as last seen (for lag and idleness). */
   logOffsets?(topic: string, partition: number, low: string, high: string): void;
+  /** Every assigned partition's `logOffsets` of one poll has been given (read just now). */
+  logOffsetsDone?(): void;
   /** Called when partitions are revoked from this instance: drop state held for them. */
   revoke?(topic: string, partition: number): void;
   /** Called once at shutdown, after the last flush. */

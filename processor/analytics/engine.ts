@@ -14,9 +14,10 @@
  *   in the commit's metadata).
  * - The watermark of the partition (what seals windows and sessions) is the smallest of
  *   (largest event time - lateness) over the topic-partitions that still have records to read;
- *   a topic-partition that is caught up with its log end does not hold it back (a rarely used
- *   topic such as purchases would otherwise stop every window from closing). When nothing is
- *   behind, the watermark follows the most advanced topic-partition. It never goes back. An event
+ *   a topic-partition found idle (read up to its log end) at the last poll of end offsets does
+ *   not hold it back until the partition's next event (a rarely used topic such as purchases
+ *   would otherwise stop every window from closing). When nothing is behind, the watermark
+ *   follows the most advanced topic-partition. It never goes back. An event
  *   older than the watermark but not late in its own topic-partition (possible only when an idle
  *   topic-partition wakes up with old events) is counted as late too: state it would belong to may
  *   already be written and evicted.
@@ -137,6 +138,10 @@ export class PartitionEngine {
   /** Log start and end offsets per topic, from the consumer's poller (unknown: behind). */
   private low: number[];
   private high: number[];
+  /** Per topic: read up to its end at the last poll of end offsets. */
+  private idle: boolean[];
+  /** An event arrived since the last poll. */
+  private sincePoll = true;
   private wm = -Infinity;
   private suppressE = -Infinity;
   private suppressU = -Infinity;
@@ -160,6 +165,7 @@ export class PartitionEngine {
     this.points = Array.from({ length: this.n }, () => []);
     this.low = fill(-1);
     this.high = fill(-1);
+    this.idle = new Array<boolean>(this.n).fill(false);
     this.replayUntil = fill(-1);
     this.holdMin = fill(Infinity);
   }
@@ -181,10 +187,22 @@ export class PartitionEngine {
     this.updateWatermark();
   }
 
-  /** Log start and end offsets of topic `t`, as last seen by the consumer. */
+  /**
+   * Log start and end offsets of topic `t`, freshly read by the consumer; `pollDone()` applies
+   * the readings of all topics at once.
+   */
   setLogOffsets(t: number, low: number, high: number): void {
     this.low[t] = low;
     this.high[t] = high;
+  }
+
+  /**
+   * The end offsets just set are current: every topic-partition read up to its end is idle
+   * until the next event of the partition (any topic) arrives.
+   */
+  pollDone(): void {
+    for (let t = 0; t < this.n; t++) this.idle[t] = this.caughtUp(t);
+    this.sincePoll = false;
     this.updateWatermark();
   }
 
@@ -194,13 +212,21 @@ export class PartitionEngine {
     return this.low[t] >= this.high[t];
   }
 
+  /**
+   * Idle topic-partitions are left out only right after a poll of the end offsets: once any
+   * event of the partition has arrived since, a topic-partition idle at the poll may have
+   * received events too (produced in the same burst), so only one that never had an event
+   * stays out. The watermark thus jumps past an idle topic-partition at poll instants only,
+   * with end offsets read inside the same lock as the batches.
+   */
   private updateWatermark(): void {
     let behind = Infinity;
     let anyBehind = false;
     let most = -Infinity;
     for (let t = 0; t < this.n; t++) {
       if (this.maxTs[t] > most) most = this.maxTs[t];
-      if (!this.caughtUp(t)) {
+      const idle = this.idle[t] && (!this.sincePoll || this.maxTs[t] === -Infinity);
+      if (!idle) {
         anyBehind = true;
         if (this.maxTs[t] < behind) behind = this.maxTs[t];
       }
@@ -237,6 +263,7 @@ export class PartitionEngine {
   add(e: EnrichedEvent, t: number, offset: number): AddResult {
     if (this.next[t] >= 0 && offset < this.next[t]) return 'skipped';
     this.next[t] = offset + 1;
+    this.sincePoll = true;
     const ts = Date.parse(e.timestamp);
     if (!Number.isFinite(ts)) {
       this.updateWatermark();

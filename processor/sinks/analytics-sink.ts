@@ -99,6 +99,9 @@ export function analyticsSink(o: AnalyticsSinkOptions): AnalyticsSink {
       const t = topicIndex.get(topic);
       if (t !== undefined) engines.get(partition)?.setLogOffsets(t, Number(low), Number(high));
     },
+    logOffsetsDone() {
+      for (const e of engines.values()) e.pollDone();
+    },
     revoke(_topic, partition) {
       // The four topics of a partition move together: drop the engine and whatever it had not
       // written (the new owner replays from the committed offsets).

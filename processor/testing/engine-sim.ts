@@ -26,7 +26,7 @@ export interface SimOptions {
    * `appendPerStep` per step, and the log end offsets the engine sees are up to `staleSteps`
    * steps old (as from the consumer's poller).
    */
-  live?: { arrival: number[]; appendPerStep: number; staleSteps: number };
+  live?: { arrival: number[]; appendPerStep: number; staleSteps: number; burstEvery?: number };
 }
 
 export interface SimResult {
@@ -54,9 +54,10 @@ export function simulate(topicLogs: EnrichedEvent[][], options: EngineOptions, s
     for (let i = 0; i < Math.min(visible, sim.live.arrival.length); i++) lens[sim.live.arrival[i]]++;
     return lens;
   };
+  let steps = 0;
   const step = () => {
     if (!sim.live) return;
-    visible += 1 + Math.floor(r() * sim.live.appendPerStep);
+    if (steps++ % (sim.live.burstEvery ?? 1) === 0) visible += 1 + Math.floor(r() * sim.live.appendPerStep);
     history.push(visibleLengths());
   };
   const seenEnds = (): number[] => {
@@ -76,12 +77,14 @@ export function simulate(topicLogs: EnrichedEvent[][], options: EngineOptions, s
       engine.setLogOffsets(t, 0, ends[t]);
       pos[t] = c ? c.offset : 0;
     }
+    engine.pollDone();
     let crashed = false;
     for (;;) {
       step();
       const lens = visibleLengths();
       const ends = seenEnds();
       for (let t = 0; t < n; t++) engine.setLogOffsets(t, 0, ends[t]);
+      engine.pollDone();
       const open = [...Array(n).keys()].filter((t) => pos[t] < lens[t]);
       if (open.length === 0) {
         if (lens.every((l, t) => l === topicLogs[t].length)) break;
@@ -114,6 +117,7 @@ export function simulate(topicLogs: EnrichedEvent[][], options: EngineOptions, s
     }
     if (crashed) continue;
     for (let t = 0; t < n; t++) engine.setLogOffsets(t, 0, topicLogs[t].length);
+    engine.pollDone();
     for (const d of engine.drain(true)) docs.set(`${d.index}/${d.id}`, d.doc);
     return { docs, crashes, late, engine };
   }
