@@ -226,7 +226,8 @@ export async function startConsumer(opts: RunnerOptions): Promise<{ consumer: Co
         }
         metrics.backpressure.set(1);
         await sleep(delay);
-        delay = Math.min(delay * 2, 10_000);
+        // Capped well below the session timeout: the heartbeat below keeps the partitions here.
+        delay = Math.min(delay * 2, 10_000, Math.max(200, Math.floor(config.processorSessionTimeoutMs / 3)));
         await payload.heartbeat().catch(() => undefined);
       }
     }
