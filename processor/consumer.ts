@@ -156,7 +156,11 @@ export async function startConsumer(opts: RunnerOptions): Promise<{ consumer: Co
 
   const flushSinks = async () => {
     const started = performance.now();
-    for (const sink of sinks) await sink.flush();
+    // The sinks write to different places: flush them side by side. If any fails, the whole
+    // flush is retried (a sink that succeeded has nothing left to write).
+    const results = await Promise.allSettled(sinks.map((sink) => sink.flush()));
+    const failed = results.find((r) => r.status === 'rejected');
+    if (failed) throw (failed as PromiseRejectedResult).reason;
     const dead = deadLetters.take();
     if (dead.length) {
       try {
@@ -261,8 +265,9 @@ export async function startConsumer(opts: RunnerOptions): Promise<{ consumer: Co
           const off = BigInt(m.offset);
           if (st.next !== null && off < st.next) continue;
           let ev: EnrichedEvent | null = null;
+          const text = m.value?.toString('utf8') ?? '';
           try {
-            ev = JSON.parse(m.value?.toString('utf8') ?? '') as EnrichedEvent;
+            ev = JSON.parse(text) as EnrichedEvent;
           } catch {
             // fall through
           }
@@ -271,7 +276,7 @@ export async function startConsumer(opts: RunnerOptions): Promise<{ consumer: Co
             st.next = off + 1n;
             continue;
           }
-          const position = { topic: batch.topic, partition: batch.partition, offset: m.offset };
+          const position = { topic: batch.topic, partition: batch.partition, offset: m.offset, raw: text };
           // If a sink throws, kafkajs delivers the batch again: sinks that already have this
           // event must not get it twice, so each sink's own position is tracked.
           for (let i = 0; i < sinks.length; i++) {

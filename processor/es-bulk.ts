@@ -26,8 +26,8 @@ export async function bulkIndex<T extends object>(
   client: Client,
   docs: T[],
   target: (doc: T) => Target,
-  /** The document body to index, when it is not `doc` itself. */
-  body?: (doc: T) => object,
+  /** The document body to index (an object, or JSON text sent as is), when it is not `doc` itself. */
+  body?: (doc: T) => object | string,
 ): Promise<Rejected<T>[]> {
   if (docs.length === 0) return [];
   const rejected: Rejected<T>[] = [];
@@ -40,6 +40,8 @@ export async function bulkIndex<T extends object>(
         const action = { index: { _index: t.index, _id: t.id } };
         return body ? [action, body(doc)] : action;
       },
+      // Only what tells success from failure comes back: parsing a 2,000-item response costs.
+      filter_path: 'errors,items.*.error,items.*.status',
       flushBytes: 5_000_000,
       concurrency: 2,
       retries: 3,

@@ -5,6 +5,8 @@ export interface SourcePosition {
   topic: string;
   partition: number;
   offset: string;
+  /** The record's value as received (the enriched event's JSON), when the consumer has it. */
+  raw?: string;
 }
 
 /** A topic-partition handed to this instance, with what the group last committed for it. */

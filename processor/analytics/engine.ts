@@ -150,6 +150,11 @@ export class PartitionEngine {
   private holdMin: number[];
   private kpiBuckets = new Map<string, KpiBucket>();
   private sessions = new Map<string, SessionState>();
+  /** Sessions changed since the last drain (or changed and not yet written). */
+  private dirtySessions = new Set<SessionState>();
+  /** Smallest first offset per topic over open sessions, as of the last full visit. */
+  private sessionHold: number[];
+  private lastDrainWm = NaN;
   private urlBuckets = new Map<number, UrlBucket>();
   /** Late events counted since the last `takeLate()`, by reason. */
   private late: Record<LateReason, number> = { behind_partition: 0, behind_watermark: 0 };
@@ -168,6 +173,7 @@ export class PartitionEngine {
     this.idle = new Array<boolean>(this.n).fill(false);
     this.replayUntil = fill(-1);
     this.holdMin = fill(Infinity);
+    this.sessionHold = fill(Infinity);
   }
 
   /**
@@ -341,6 +347,7 @@ export class PartitionEngine {
     addToSession(s.acc, e, ts);
     s.visits.add(e, ts);
     s.dirty = true;
+    this.dirtySessions.add(s);
     if (kpi.isView(e)) {
       const start = bucketStart(ts, this.o.urlWindowMs);
       s.urlWindows.add(start);
@@ -392,8 +399,18 @@ export class PartitionEngine {
     const hold = this.next.map((x) => (x >= 0 ? x : Infinity));
     const gap = this.o.sessionGapMs;
 
-    // Sessions first: settling page views feeds the URL windows sealed below.
-    for (const [id, s] of this.sessions) {
+    // Sessions first: settling page views feeds the URL windows sealed below. Only a moved
+    // watermark can settle views or close sessions; otherwise only the sessions that changed are
+    // visited (their offsets were already part of the hold, which new sessions cannot lower).
+    const full = this.wm !== this.lastDrainWm;
+    this.lastDrainWm = this.wm;
+    const visit: Iterable<[string, SessionState]> = full ? this.sessions : [...this.dirtySessions].map((s) => [s.acc.sessionId, s] as [string, SessionState]);
+    this.dirtySessions.clear();
+    if (!full) {
+      for (let t = 0; t < this.n; t++) if (this.sessionHold[t] < hold[t]) hold[t] = this.sessionHold[t];
+    }
+    const sessionHold = full ? new Array<number>(this.n).fill(Infinity) : this.sessionHold;
+    for (const [id, s] of visit) {
       const sealed = this.wm > s.acc.end + gap;
       const settled = s.visits.finalize(this.wm);
       if (sealed) settled.push(...s.visits.close());
@@ -417,11 +434,16 @@ export class PartitionEngine {
         continue;
       }
       this.absorb(hold, s.minOff);
-      if (emitOpen && s.dirty && s.acc.end + gap >= this.suppressE) {
-        out.push(this.sessionDoc(s, false));
-        s.dirty = false;
+      this.absorb(sessionHold, s.minOff);
+      if (s.dirty) {
+        if (s.acc.end + gap < this.suppressE) s.dirty = false; // written before the restart
+        else if (emitOpen) {
+          out.push(this.sessionDoc(s, false));
+          s.dirty = false;
+        } else this.dirtySessions.add(s);
       }
     }
+    this.sessionHold = sessionHold;
 
     for (const [key, b] of this.kpiBuckets) {
       const sealed = this.wm >= b.end;

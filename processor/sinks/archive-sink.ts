@@ -81,9 +81,16 @@ export function manifestKey(topic: string, partition: number, first: bigint): st
 
 /** Object key of the part of a chunk with the given event type and event hour. */
 export function objectKey(type: string, isoTime: string, topic: string, partition: number, first: bigint, last: bigint): string {
-  const ms = Date.parse(isoTime);
-  const d = Number.isFinite(ms) ? new Date(ms).toISOString() : '1970-01-01T00';
+  const d = utcHour(isoTime);
   return `type=${safe(type)}/date=${d.slice(0, 10)}/hour=${d.slice(11, 13)}/${safe(topic)}-${partition}-${first}-${last}.parquet`;
+}
+
+const CANONICAL = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/;
+/** "YYYY-MM-DDTHH" of a time, in UTC (no Date for the canonical ISO form the gateway writes). */
+function utcHour(isoTime: string): string {
+  if (CANONICAL.test(isoTime)) return isoTime.slice(0, 13);
+  const ms = Date.parse(isoTime);
+  return Number.isFinite(ms) ? new Date(ms).toISOString().slice(0, 13) : '1970-01-01T00';
 }
 
 export function archiveSink(o: ArchiveSinkOptions): Sink & { store: ObjectStore } {
@@ -140,12 +147,17 @@ export function archiveSink(o: ArchiveSinkOptions): Sink & { store: ObjectStore 
 
   const write = async (st: PartitionArchive, c: Chunk) => {
     const last = c.nameLast!;
-    const groups = new Map<string, ArchivedEvent[]>();
+    const byHour = new Map<string, ArchivedEvent[]>();
     for (const r of c.rows) {
-      const k = objectKey(r.event.event_type, r.event.timestamp ?? r.event.received_at, st.topic, st.partition, c.first, last);
-      const g = groups.get(k);
+      const h = `${r.event.event_type}|${utcHour(r.event.timestamp ?? r.event.received_at)}`;
+      const g = byHour.get(h);
       if (g) g.push(r);
-      else groups.set(k, [r]);
+      else byHour.set(h, [r]);
+    }
+    const groups = new Map<string, ArchivedEvent[]>();
+    for (const rows of byHour.values()) {
+      const e = rows[0].event;
+      groups.set(objectKey(e.event_type, e.timestamp ?? e.received_at, st.topic, st.partition, c.first, last), rows);
     }
     const mKey = manifestKey(st.topic, st.partition, c.first);
     if (c.forcedLast === null) {

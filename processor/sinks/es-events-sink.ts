@@ -20,7 +20,8 @@ export function esEventsSink(
   onReject: (doc: EnrichedEvent, reason: string) => void,
   onBulk?: (seconds: number, count: number) => void,
 ): Sink {
-  let buffer: EnrichedEvent[] = [];
+  /** The event, and its JSON as read from Kafka when there (indexed as is: no re-serialising). */
+  let buffer: { event: EnrichedEvent; raw?: string }[] = [];
   /** Per topic-partition: next offset not yet indexed (after the last successful flush: all added). */
   const added = new Map<string, bigint>();
   const skipBelow = new Map<string, bigint>();
@@ -40,14 +41,21 @@ export function esEventsSink(
       added.set(k, off + 1n);
       const skip = skipBelow.get(k);
       if (skip !== undefined && off < skip) return;
-      buffer.push(event);
+      // A bulk body is one document per line: only single-line JSON is sent as is.
+      buffer.push({ event, raw: pos.raw && !pos.raw.includes('\n') ? pos.raw : undefined });
     },
     async flush() {
       if (buffer.length === 0) return;
       const started = performance.now();
-      const rejected = await bulkIndex(client, buffer, (e) => ({ index: eventIndexFor(indexPrefix, e.timestamp), id: e.event_id }));
-      onBulk?.((performance.now() - started) / 1000, buffer.length);
-      for (const r of rejected) onReject(r.doc, `elasticsearch refused the event (${r.status}): ${r.reason}`);
+      const docs = buffer;
+      const rejected = await bulkIndex(
+        client,
+        docs,
+        (d) => ({ index: eventIndexFor(indexPrefix, d.event.timestamp), id: d.event.event_id }),
+        (d) => d.raw ?? d.event,
+      );
+      onBulk?.((performance.now() - started) / 1000, docs.length);
+      for (const r of rejected) onReject(r.doc.event, `elasticsearch refused the event (${r.status}): ${r.reason}`);
       buffer = [];
     },
     checkpoint(topic, partition) {
