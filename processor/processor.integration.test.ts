@@ -215,30 +215,32 @@ describe('backpressure', () => {
   test('S3 down: consumption waits and retries with backoff; when it is back, nothing is lost or doubled', async () => {
     const own = await startMinio();
     let current = own;
-    await createBucket(own, 'backpressure');
-    const cfg = await isolatedConfig(brokers, esUrl, PARTITIONS);
-    Object.assign(cfg, {
-      archiveBackend: 's3',
-      s3Endpoint: own.endpoint,
-      s3Bucket: 'backpressure',
-      s3Prefix: 'bp/',
-      s3AccessKeyId: own.accessKeyId,
-      s3SecretAccessKey: own.secretAccessKey,
-      s3ForcePathStyle: true,
-    } satisfies Partial<Config>);
-    const { events, closeAt } = input(404, 300);
-    const half = Math.ceil(events.length / 2);
-    const processor = await startProcessor(cfg);
+    let processor: Awaited<ReturnType<typeof startProcessor>> | undefined;
     try {
+      await createBucket(own, 'backpressure');
+      const cfg = await isolatedConfig(brokers, esUrl, PARTITIONS);
+      Object.assign(cfg, {
+        archiveBackend: 's3',
+        s3Endpoint: own.endpoint,
+        s3Bucket: 'backpressure',
+        s3Prefix: 'bp/',
+        s3AccessKeyId: own.accessKeyId,
+        s3SecretAccessKey: own.secretAccessKey,
+        s3ForcePathStyle: true,
+      } satisfies Partial<Config>);
+      const { events, closeAt } = input(404, 300);
+      const half = Math.ceil(events.length / 2);
+      const running = await startProcessor(cfg);
+      processor = running;
+      const metric = async (name: string) => {
+        const m = (await running.metrics.registry.getSingleMetricAsString(name)).match(/ (\d+(?:\.\d+)?)$/m);
+        return m ? Number(m[1]) : 0;
+      };
       await produce(brokers, cfg.topicPrefix!, events.slice(0, half));
-      await expectRawEvents(cfg, (await readLogs(brokers, cfg.topicPrefix!, half)), 60_000);
+      await expectRawEvents(cfg, await readLogs(brokers, cfg.topicPrefix!, half), 60_000);
       await current.stop({ keepData: true });
       await produce(brokers, cfg.topicPrefix!, events.slice(half));
       await produceClosingEvents(brokers, cfg.topicPrefix!, PARTITIONS, closeAt);
-      const metric = async (name: string) => {
-        const m = (await processor.metrics.registry.getSingleMetricAsString(name)).match(/ (\d+(?:\.\d+)?)$/m);
-        return m ? Number(m[1]) : 0;
-      };
       const deadline = Date.now() + 60_000;
       while (Date.now() < deadline && !((await metric('processor_backpressure')) === 1 && (await metric('processor_flush_errors_total')) >= 2)) {
         await new Promise((r) => setTimeout(r, 250));
@@ -252,13 +254,13 @@ describe('backpressure', () => {
       try {
         await expectDocs(cfg, expectedDocs(records, PARTITIONS, cfg), 120_000);
       } finally {
-        if (process.env.IT_DEBUG) console.log(await processor.metrics.registry.getSingleMetricAsString('processor_late_events_total'));
+        if (process.env.IT_DEBUG) console.log(await running.metrics.registry.getSingleMetricAsString('processor_late_events_total'));
       }
       await expectRawEvents(cfg, records, 60_000);
       await expectArchive(cfg, records, 60_000);
       expect(await metric('processor_backpressure')).toBe(0);
     } finally {
-      await processor.stop();
+      await processor?.stop();
       await current.stop();
     }
   }, 300_000);

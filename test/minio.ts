@@ -71,6 +71,9 @@ export async function startMinio(again: { port?: number; dataDir?: string } = {}
   });
   let stderr = '';
   child.stderr?.on('data', (d) => (stderr += String(d)));
+  // Never outlive the tests (an interrupted run does not reach stop()).
+  const orphanGuard = () => child.kill('SIGKILL');
+  process.once('exit', orphanGuard);
   const endpoint = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 60_000;
   for (;;) {
@@ -95,6 +98,7 @@ export async function startMinio(again: { port?: number; dataDir?: string } = {}
     secretAccessKey,
     region: 'us-east-1',
     async stop(opts = {}) {
+      process.removeListener('exit', orphanGuard);
       if (child.exitCode === null) {
         const exited = new Promise((r) => child.once('exit', r));
         child.kill('SIGTERM');
