@@ -157,6 +157,14 @@ describe('PartitionEngine', () => {
     expect(strip(run.docs)).toEqual(strip(referenceDocs(logs, options)));
   }, 60_000);
 
+  test.each([[61], [62], [63]])('a flush in flight while the next batches are added: same documents after crashes (seed %i)', (seed) => {
+    const events = generateTraffic({ seed, visitors: 300, startMs: T0, spanMs: 60 * min, maxDelayMs: 10_000, lateShare: 0.01, botShare: 0.05, maxSessions: 2 }).map((g) => g.event);
+    const logs = logsOf(events);
+    const run = simulate(logs, options, { seed, maxBatch: 120, crashChance: 0.03, maxCrashes: 8, otherSinkLag: 30, overlap: true });
+    expect(run.crashes).toBeGreaterThan(1);
+    expect(strip(run.docs)).toEqual(strip(referenceDocs(logs, options)));
+  }, 60_000);
+
   test('a checkpoint restores lateness: an event late before the crash is late after it', () => {
     const pv = topics.indexOf('page_views');
     const mk = (id: string, sec: number) => enriched({ event_id: id, event_type: 'page_view', timestamp: new Date(T0 + sec * 1000).toISOString(), visitor_id: id, session_id: id, url: '/a' });

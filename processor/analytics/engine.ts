@@ -148,6 +148,10 @@ export class PartitionEngine {
   private urlHorizon = -Infinity;
   private replayUntil: number[];
   private holdMin: number[];
+  /** As of the last drain (what a commit after writing that drain may claim). */
+  private drainNext: number[];
+  private drainWm = -Infinity;
+  private drainU = -Infinity;
   private kpiBuckets = new Map<string, KpiBucket>();
   private sessions = new Map<string, SessionState>();
   /** Sessions changed since the last drain (or changed and not yet written). */
@@ -174,6 +178,7 @@ export class PartitionEngine {
     this.replayUntil = fill(-1);
     this.holdMin = fill(Infinity);
     this.sessionHold = fill(Infinity);
+    this.drainNext = fill(-1);
   }
 
   /**
@@ -190,7 +195,10 @@ export class PartitionEngine {
       if (cp.P !== null) this.replayUntil[t] = cp.P;
     }
     this.holdMin[t] = this.next[t] >= 0 ? this.next[t] : Infinity;
+    this.drainNext[t] = this.next[t];
     this.updateWatermark();
+    this.drainWm = this.wm;
+    this.drainU = this.urlHorizon;
   }
 
   /**
@@ -397,6 +405,10 @@ export class PartitionEngine {
     const out: OutDoc[] = [];
     const emitOpen = provisional && !this.replaying;
     const hold = this.next.map((x) => (x >= 0 ? x : Infinity));
+    // The consumer may go on adding events while these documents are written: what a commit
+    // after the write may claim is fixed here.
+    this.drainNext = [...this.next];
+    this.drainWm = this.wm;
     const gap = this.o.sessionGapMs;
 
     // Sessions first: settling page views feeds the URL windows sealed below. Only a moved
@@ -478,6 +490,7 @@ export class PartitionEngine {
       } else this.absorb(hold, b.minOff);
     }
     this.holdMin = hold;
+    this.drainU = this.urlHorizon;
     return out;
   }
 
@@ -521,11 +534,12 @@ export class PartitionEngine {
   }
 
   /**
-   * The offset of topic `t` that may be committed after the last `drain` was written (null:
-   * nothing processed or restored yet), and the checkpoint to store with it.
+   * The offset of topic `t` that may be committed once the documents of the last `drain` are
+   * written (null: nothing processed or restored yet), and the checkpoint to store with it.
+   * Events added after that drain do not move it.
    */
   commitPoint(t: number): { offset: number; checkpoint: Checkpoint } | null {
-    const offset = Math.min(this.holdMin[t], this.next[t] >= 0 ? this.next[t] : Infinity);
+    const offset = Math.min(this.holdMin[t], this.drainNext[t] >= 0 ? this.drainNext[t] : Infinity);
     if (!Number.isFinite(offset)) return null;
     return { offset, checkpoint: this.checkpointAt(t, offset) };
   }
@@ -540,9 +554,9 @@ export class PartitionEngine {
       v: 1,
       m: fin(this.maxBefore(t, offset)),
       // After a restart the watermark starts below the restored horizon; never lower it.
-      E: fin(Math.max(this.wm, this.suppressE)),
-      U: fin(Math.max(this.urlHorizon, this.suppressU)),
-      P: this.next[t] >= 0 ? this.next[t] : null,
+      E: fin(Math.max(this.drainWm, this.suppressE)),
+      U: fin(Math.max(this.drainU, this.suppressU)),
+      P: this.drainNext[t] >= 0 ? this.drainNext[t] : null,
     };
   }
 

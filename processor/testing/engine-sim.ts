@@ -6,7 +6,7 @@
  * The "Elasticsearch" here is a map from index/id to the last document written.
  */
 import type { EnrichedEvent } from '../../contracts/event-schema.js';
-import { PartitionEngine, type Checkpoint, type EngineOptions, encodeCheckpoint, decodeCheckpoint } from '../analytics/engine.js';
+import { PartitionEngine, type Checkpoint, type EngineOptions, type OutDoc, encodeCheckpoint, decodeCheckpoint } from '../analytics/engine.js';
 import { rng } from './traffic.js';
 
 export interface SimOptions {
@@ -27,6 +27,8 @@ export interface SimOptions {
    * steps old (as from the consumer's poller).
    */
   live?: { arrival: number[]; appendPerStep: number; staleSteps: number; burstEvery?: number };
+  /** One flush in flight: a drain's documents are written and committed after the next batch. */
+  overlap?: boolean;
 }
 
 export interface SimResult {
@@ -79,6 +81,7 @@ export function simulate(topicLogs: EnrichedEvent[][], options: EngineOptions, s
     }
     engine.pollDone();
     let crashed = false;
+    let inFlight: OutDoc[] | null = null;
     for (;;) {
       step();
       const lens = visibleLengths();
@@ -100,12 +103,37 @@ export function simulate(topicLogs: EnrichedEvent[][], options: EngineOptions, s
         crashed = true;
         break;
       }
+      if (sim.overlap) {
+        // The previous drain's documents are written (and committed) only now, after this
+        // batch was added: the consumer goes on consuming while a flush is in flight.
+        if (inFlight) for (const d of inFlight) docs.set(`${d.index}/${d.id}`, d.doc);
+        const wasInFlight = inFlight !== null;
+        inFlight = null;
+        if (crash()) {
+          crashes++;
+          crashed = true;
+          break;
+        }
+        if (wasInFlight) commitAll();
+        inFlight = engine.drain(sim.provisional ?? true);
+        continue;
+      }
       for (const d of engine.drain(sim.provisional ?? true)) docs.set(`${d.index}/${d.id}`, d.doc);
       if (crash()) {
         crashes++;
         crashed = true;
         break;
       }
+      commitAll();
+    }
+    if (crashed) continue;
+    if (inFlight) for (const d of inFlight) docs.set(`${d.index}/${d.id}`, d.doc);
+    for (let t = 0; t < n; t++) engine.setLogOffsets(t, 0, topicLogs[t].length);
+    engine.pollDone();
+    for (const d of engine.drain(true)) docs.set(`${d.index}/${d.id}`, d.doc);
+    return { docs, crashes, late, engine };
+
+    function commitAll() {
       for (let u = 0; u < n; u++) {
         const cp = engine.commitPoint(u);
         if (!cp) continue;
@@ -115,11 +143,6 @@ export function simulate(topicLogs: EnrichedEvent[][], options: EngineOptions, s
         engine.committed(u, offset);
       }
     }
-    if (crashed) continue;
-    for (let t = 0; t < n; t++) engine.setLogOffsets(t, 0, topicLogs[t].length);
-    engine.pollDone();
-    for (const d of engine.drain(true)) docs.set(`${d.index}/${d.id}`, d.doc);
-    return { docs, crashes, late, engine };
   }
 }
 
