@@ -74,10 +74,12 @@ const key = (topic: string, partition: number) => `${topic}\u0000${partition}`;
  * - Before the first event of a newly assigned partition p, every sink gets the committed
  *   offsets of the four topic-partitions and the checkpoint it stored with them.
  * - Every event goes to every sink in offset order. Every PROCESSOR_FLUSH_INTERVAL_MS (or
- *   PROCESSOR_BATCH_SIZE events) every sink is flushed; a failed flush is retried with backoff
- *   while consumption waits behind it (backpressure), and only after every sink has flushed are
- *   offsets committed: for each topic-partition the smallest `committableOffset` of all sinks,
- *   with every sink's checkpoint in the commit's metadata.
+ *   PROCESSOR_BATCH_SIZE events) a flush starts: each sink takes what it has (synchronously) and
+ *   writes it while consumption goes on; one flush at a time, so the next one due waits for it
+ *   (backpressure: a failing flush is retried with backoff and consumption waits behind it).
+ *   Only after every sink has flushed are offsets committed, no further than the flush covered:
+ *   for each topic-partition the smallest of the offset reached when the flush began and every
+ *   sink's `committableOffset`, with every sink's checkpoint in the commit's metadata.
  * - After a rebalance Kafka hands back partitions from their committed offset, which may be far
  *   behind what this instance already holds in memory: events below the partition's `next`
  *   offset are skipped, so no sink sees an event twice in one lifetime.
@@ -112,7 +114,10 @@ export async function startConsumer(opts: RunnerOptions): Promise<{ consumer: Co
     const next = new Set<string>();
     for (const [topic, ps] of Object.entries(assignment)) for (const p of ps) next.add(key(topic, p));
     log.info({ assignment }, 'partitions assigned');
+    // At once: from now on no commit touches a partition given away.
+    owned = next;
     void mutex.run(async () => {
+      await awaitFlush();
       for (const [k, st] of parts) {
         if (next.has(k)) continue;
         log.info({ topic: st.topic, partition: st.partition }, 'partition revoked: state dropped');
@@ -120,7 +125,6 @@ export async function startConsumer(opts: RunnerOptions): Promise<{ consumer: Co
         parts.delete(k);
         metrics.lag.remove({ topic: st.topic, partition: String(st.partition) });
       }
-      owned = next;
     });
   });
 
@@ -154,15 +158,17 @@ export async function startConsumer(opts: RunnerOptions): Promise<{ consumer: Co
     log.info({ partition, topics: assigned.map((a) => `${a.topic}@${a.committed ?? 'start'}`) }, 'partition state restored from the committed offsets');
   };
 
+  /**
+   * Flushes every sink side by side, and sends the dead letters. Each sink takes what it will
+   * make durable when called (synchronously), so events added while the writes run belong to
+   * the next flush. If any fails, the whole flush is retried (a sink that succeeded has nothing
+   * left to write).
+   */
   const flushSinks = async () => {
     const started = performance.now();
-    // The sinks write to different places: flush them side by side. If any fails, the whole
-    // flush is retried (a sink that succeeded has nothing left to write).
-    const results = await Promise.allSettled(sinks.map((sink) => sink.flush()));
-    const failed = results.find((r) => r.status === 'rejected');
-    if (failed) throw (failed as PromiseRejectedResult).reason;
     const dead = deadLetters.take();
-    if (dead.length) {
+    const sendDead = async () => {
+      if (!dead.length) return;
       try {
         await producer.send({
           topic: config.topicPrefix + DEAD_LETTER_TOPIC,
@@ -174,14 +180,24 @@ export async function startConsumer(opts: RunnerOptions): Promise<{ consumer: Co
         throw err;
       }
       metrics.deadLettered.inc(dead.length);
-    }
+    };
+    const results = await Promise.allSettled([...sinks.map((sink) => sink.flush()), sendDead()]);
+    const failed = results.find((r) => r.status === 'rejected');
+    if (failed) throw (failed as PromiseRejectedResult).reason;
     metrics.flushSeconds.observe((performance.now() - started) / 1000);
   };
 
-  const commit = async () => {
+  /** Next offset per partition when a flush began: what that flush covers. */
+  type Snapshot = Map<string, bigint | null>;
+  const snapshot = (): Snapshot => new Map([...parts].map(([k, st]) => [k, st.next]));
+
+  const commit = async (snap: Snapshot) => {
     const list: { topic: string; partition: number; offset: string; metadata: string }[] = [];
-    for (const st of parts.values()) {
-      let offset = st.next ?? (st.committed === null ? null : BigInt(st.committed));
+    for (const [k, st] of parts) {
+      // Never for a partition given away (the new owner commits it now), nor past the snapshot.
+      if (!owned.has(k)) continue;
+      const at = snap.get(k) ?? null;
+      let offset = at ?? (st.committed === null ? null : BigInt(st.committed));
       if (offset === null) continue;
       for (const sink of sinks) {
         const held = sink.committableOffset?.(st.topic, st.partition);
@@ -214,32 +230,50 @@ export async function startConsumer(opts: RunnerOptions): Promise<{ consumer: Co
     metrics.commits.inc(list.length);
   };
 
-  /** Flush every sink (retrying with backoff while `payload` is current), then commit. */
-  const flushAndCommit = async (payload?: EachBatchPayload): Promise<boolean> => {
+  /**
+   * One flush at a time runs in the background while consumption goes on: flush every sink,
+   * retrying with backoff until it succeeds, then commit what it covered.
+   */
+  let inflight: Promise<void> | null = null;
+  const runFlush = async () => {
     let delay = 200;
     for (;;) {
+      const snap = snapshot();
+      sinceFlush = 0;
+      lastFlush = performance.now();
       try {
         await flushSinks();
-        break;
       } catch (err) {
         metrics.flushErrors.inc();
         log.warn({ err: (err as Error).message, retryInMs: delay }, 'flush failed; holding consumption and retrying');
-        if (!payload || !payload.isRunning() || payload.isStale() || stopping) {
-          if (payload) log.info('flush abandoned for this batch: the consumer is stopping or rebalancing');
-          return false;
-        }
+        if (stopping) return;
         metrics.backpressure.set(1);
         await sleep(delay);
-        // Capped well below the session timeout: the heartbeat below keeps the partitions here.
+        // Capped well below the session timeout (waiting batches heartbeat meanwhile).
         delay = Math.min(delay * 2, 10_000, Math.max(200, Math.floor(config.processorSessionTimeoutMs / 3)));
-        await payload.heartbeat().catch(() => undefined);
+        continue;
       }
+      metrics.backpressure.set(0);
+      await commit(snap);
+      return;
     }
-    metrics.backpressure.set(0);
-    sinceFlush = 0;
-    lastFlush = performance.now();
-    await commit();
-    return true;
+  };
+  /** Starts a flush unless one is running. Call inside the lock: the sinks take their data now. */
+  const startFlush = () => {
+    if (inflight) return;
+    inflight = runFlush()
+      .catch((err) => log.error({ err: (err as Error).message }, 'flush crashed'))
+      .finally(() => {
+        inflight = null;
+      });
+  };
+  /** Waits for the flush in flight, heartbeating so a long outage does not cost the partitions. */
+  const awaitFlush = async (payload?: EachBatchPayload) => {
+    while (inflight) {
+      const current = inflight;
+      await Promise.race([current, sleep(1000)]);
+      if (inflight === current && payload) await payload.heartbeat().catch(() => undefined);
+    }
   };
 
   const due = () => sinceFlush >= config.processorBatchSize || performance.now() - lastFlush >= config.processorFlushIntervalMs;
@@ -291,7 +325,11 @@ export async function startConsumer(opts: RunnerOptions): Promise<{ consumer: Co
         metrics.events.inc({ topic: batch.topic }, added);
         st.high = BigInt(batch.highWatermark);
         metrics.lag.set({ topic: batch.topic, partition: String(batch.partition) }, Math.max(0, Number(st.high - (st.next ?? 0n))));
-        if (due()) return flushAndCommit(payload);
+        if (due()) {
+          // Backpressure: a second flush waits for the first (and its retries) to finish.
+          await awaitFlush(payload);
+          startFlush();
+        }
         return true;
       });
       if (!processed) return;
@@ -304,12 +342,13 @@ export async function startConsumer(opts: RunnerOptions): Promise<{ consumer: Co
   // archive, and windows sealed by a moving watermark must be written).
   let timedFlushQueued = false;
   const flushTimer = setInterval(() => {
-    if (stopping || parts.size === 0 || timedFlushQueued) return;
+    if (stopping || parts.size === 0 || timedFlushQueued || inflight) return;
     if (performance.now() - lastFlush < config.processorFlushIntervalMs) return;
     timedFlushQueued = true;
     void mutex
-      .run(() => flushAndCommit())
-      .catch((err) => log.warn({ err: (err as Error).message }, 'timed flush failed'))
+      .run(async () => {
+        if (!inflight && !stopping && performance.now() - lastFlush >= config.processorFlushIntervalMs) startFlush();
+      })
       .finally(() => (timedFlushQueued = false));
   }, Math.max(50, Math.floor(config.processorFlushIntervalMs / 2)));
 
@@ -359,9 +398,11 @@ export async function startConsumer(opts: RunnerOptions): Promise<{ consumer: Co
       polling = false;
       await pollLoop;
       await mutex.run(async () => {
+        await awaitFlush();
         try {
+          const snap = snapshot();
           await flushSinks();
-          await commit();
+          await commit(snap);
         } catch (err) {
           log.warn({ err: (err as Error).message }, 'last flush failed; the next start replays from the last commit');
         }

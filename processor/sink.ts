@@ -23,7 +23,10 @@ export interface AssignedPartition {
  * Every processor output sits behind this interface. The consumer calls `add` for each
  * event in offset order within a partition, then (every PROCESSOR_FLUSH_INTERVAL_MS or
  * PROCESSOR_BATCH_SIZE events) `flush` on every sink, and commits offsets only after every
- * `flush` has resolved, never past any sink's `committableOffset`.
+ * `flush` has resolved, never past any sink's `committableOffset`, nor past the offsets reached
+ * when the flush was called. The consumer goes on calling `add` while a flush runs (one flush at
+ * a time): `flush` takes what it will make durable at the call, before its first `await`, and
+ * `committableOffset` / `checkpoint` must hold for a commit made when that flush resolves.
  */
 export interface Sink {
   readonly name: string;

@@ -22,8 +22,10 @@ export function esEventsSink(
 ): Sink {
   /** The event, and its JSON as read from Kafka when there (indexed as is: no re-serialising). */
   let buffer: { event: EnrichedEvent; raw?: string }[] = [];
-  /** Per topic-partition: next offset not yet indexed (after the last successful flush: all added). */
+  /** Per topic-partition: next offset after the last event added. */
   const added = new Map<string, bigint>();
+  /** Per topic-partition: everything below is indexed (as of the last successful flush). */
+  const indexed = new Map<string, bigint>();
   const skipBelow = new Map<string, bigint>();
   return {
     name: 'es-events',
@@ -31,6 +33,7 @@ export function esEventsSink(
       for (const p of parts) {
         const k = key(p.topic, p.partition);
         added.delete(k);
+        indexed.delete(k);
         if (p.checkpoint && /^\d+$/.test(p.checkpoint)) skipBelow.set(k, BigInt(p.checkpoint));
         else skipBelow.delete(k);
       }
@@ -45,22 +48,32 @@ export function esEventsSink(
       buffer.push({ event, raw: pos.raw && !pos.raw.includes('\n') ? pos.raw : undefined });
     },
     async flush() {
-      if (buffer.length === 0) return;
-      const started = performance.now();
+      // Taken at once: events added while the bulk runs go to the next flush.
       const docs = buffer;
-      const rejected = await bulkIndex(
-        client,
-        docs,
-        (d) => ({ index: eventIndexFor(indexPrefix, d.event.timestamp), id: d.event.event_id }),
-        (d) => d.raw ?? d.event,
-      );
-      onBulk?.((performance.now() - started) / 1000, docs.length);
-      for (const r of rejected) onReject(r.doc.event, `elasticsearch refused the event (${r.status}): ${r.reason}`);
       buffer = [];
+      const upTo = new Map(added);
+      if (docs.length) {
+        const started = performance.now();
+        let rejected;
+        try {
+          rejected = await bulkIndex(
+            client,
+            docs,
+            (d) => ({ index: eventIndexFor(indexPrefix, d.event.timestamp), id: d.event.event_id }),
+            (d) => d.raw ?? d.event,
+          );
+        } catch (err) {
+          buffer = docs.concat(buffer);
+          throw err;
+        }
+        onBulk?.((performance.now() - started) / 1000, docs.length);
+        for (const r of rejected) onReject(r.doc.event, `elasticsearch refused the event (${r.status}): ${r.reason}`);
+      }
+      for (const [k, v] of upTo) if ((indexed.get(k) ?? -1n) < v) indexed.set(k, v);
     },
     checkpoint(topic, partition) {
       const k = key(topic, partition);
-      const a = added.get(k);
+      const a = indexed.get(k);
       const s = skipBelow.get(k);
       const upTo = a === undefined ? s : s === undefined || a > s ? a : s;
       return upTo === undefined ? undefined : upTo.toString();
@@ -68,6 +81,7 @@ export function esEventsSink(
     revoke(topic, partition) {
       const k = key(topic, partition);
       added.delete(k);
+      indexed.delete(k);
       skipBelow.delete(k);
       // Buffered events of the partition are still written at the next flush: harmless, the
       // documents are keyed by event id.
