@@ -7,17 +7,9 @@
  */
 import { ENRICHED_FIELDS, type EnrichedEvent, type EventType } from '../../contracts/event-schema.js';
 
-/** mulberry32: small, fast, good enough for test data. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+// One seeded PRNG for every generator of test traffic (mulberry32, in the synthetic shoppers).
+import { rng } from '../../scripts/traffic-generator.js';
+export { rng };
 
 export interface TrafficOptions {
   seed: number;
