@@ -69,6 +69,11 @@ const kafkaWatch = setInterval(() => {
   }, restartMs);
 }, 1000);
 
+// The gateway answers 503 until its producer has connected; start the traffic once it is ready.
+for (const deadline = Date.now() + 30_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 200))) {
+  if ((await gateway.inject('/readyz')).statusCode === 200) break;
+}
+
 const abort = new AbortController();
 let accepted = 0;
 let refused = 0;
