@@ -1,5 +1,5 @@
 # One image for the gateway, the processor and the dashboard (the command picks which).
-FROM node:20-bookworm-slim
+FROM node:24-bookworm-slim
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm install --omit=dev --no-audit --no-fund

@@ -3,6 +3,7 @@
 # Elasticsearch jars), and with --browser Debian's chromium for the end-to-end tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/ensure-node.sh
 
 apt_install() {
   if [ "$(id -u)" != 0 ]; then echo "missing $* : install it with apt-get (needs root)" >&2; exit 1; fi

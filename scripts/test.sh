@@ -5,6 +5,8 @@
 # Kafka, Elasticsearch, an S3-compatible server and Chromium started by the test set-up).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/ensure-node.sh
+echo "› node $(node --version)"
 bash scripts/ensure-deps.sh --browser
 echo "› fetching Kafka and Elasticsearch (cached)"
 npm run --silent infra:fetch
