@@ -61,6 +61,8 @@ export const SETTINGS = {
   botPolicy: s('BOT_POLICY', 'string', 'flag', 'gateway', 'What to do with events from bots (isbot): `flag` (keep, is_bot=true), `route` (to the `bots` topic) or `drop` (counted in metrics and in the response, never stored).'),
   geoipMmdbPath: s('GEOIP_MMDB_PATH', 'string', '', 'gateway', 'A MaxMind-format .mmdb file (City or Country) to use for geo instead of geoip-lite\'s bundled GeoLite2 data.'),
   userIdHashKey: s('USER_ID_HASH_KEY', 'string', '', 'gateway', 'When set, user ids are replaced by HMAC-SHA256(key, user_id) in hex before they leave the gateway; also keys the pixel\'s derived visitor ids.'),
+  gatewayServeSdk: s('GATEWAY_SERVE_SDK', 'bool', 'true', 'gateway', 'Serve the SDK\'s script-tag builds at /sdk/ (versioned immutable paths, a short-cached alias, /sdk/manifest.json with the SRI hashes); false when a CDN or the site serves them.'),
+  gatewaySdkDir: s('GATEWAY_SDK_DIR', 'string', '', 'gateway', 'Directory of the built SDK scripts the gateway serves (empty: sdk/dist of the installation, made by `npm run build:sdk`).'),
   logLevel: s('LOG_LEVEL', 'string', 'info', 'all', 'pino log level: fatal, error, warn, info, debug, trace, silent.'),
 
   processorGroupId: s('PROCESSOR_GROUP_ID', 'string', 'clickstream-processor', 'processor', 'Kafka consumer group of the processor; instances with the same id share the partitions.'),

@@ -17,6 +17,7 @@ import { gatewayMetrics } from './metrics.js';
 import { mmdbGeoProvider } from './mmdb-geo.js';
 import { pixelValidator, registerPixel } from './pixel.js';
 import { trustProxyOption, userIdHasher } from './privacy.js';
+import { sdkRoute } from './sdk-route.js';
 import { siteRegistry } from './sites.js';
 import { cachedUserAgentParser } from './user-agent.js';
 import { createValidator } from './validate.js';
@@ -200,6 +201,8 @@ export async function buildApp(opts: BuildOptions = {}): Promise<FastifyInstance
     guards: guards.hooks({ refererAsOrigin: true }),
     visitorKey: cfg.userIdHashKey,
   });
+
+  if (cfg.gatewayServeSdk) await app.register(sdkRoute, { dir: cfg.gatewaySdkDir });
 
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_req, reply) => {

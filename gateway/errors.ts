@@ -15,6 +15,7 @@ export const GW_ERRORS = {
   GW_ERR_KAFKA_UNAVAILABLE: { status: 503, message: 'Event store unavailable; retry later' },
   GW_ERR_OVERLOADED: { status: 503, message: 'Too many events in flight; retry later' },
   GW_ERR_NOT_FOUND: { status: 404, message: 'No such route' },
+  GW_ERR_SDK_NOT_BUILT: { status: 404, message: 'The SDK script is not built on this gateway' },
   GW_ERR_INTERNAL: { status: 500, message: 'Internal error' },
 } as const;
 

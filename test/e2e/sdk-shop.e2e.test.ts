@@ -22,10 +22,8 @@
  *
  * Chromium: CHROMIUM_PATH or /usr/bin/chromium (`scripts/ensure-deps.sh --browser` installs it).
  */
-import { execSync } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import net from 'node:net';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
@@ -41,29 +39,12 @@ import { installTemplates } from '../../infra/setup-indices.js';
 import { EVENT_TOPICS } from '../../contracts/topics.js';
 import type { Config } from '../../contracts/config.js';
 import { unique, waitFor } from '../integration/helpers.js';
+import { ensureSdkBuilt } from './sdk-build.js';
 
 const brokers = inject('kafkaBrokers');
 const esUrl = inject('esUrl');
-const root = fileURLToPath(new URL('../..', import.meta.url));
 const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 const SITE = 'e2e';
-
-// ---------------------------------------------------------------------------------------------
-// The SDK build: made when missing or older than its sources.
-
-function ensureSdkBuilt(): void {
-  const built = `${root}sdk/dist/clickstream.full.min.js`;
-  const newestSource = (dir: string): number =>
-    Math.max(
-      0,
-      ...readdirSync(dir, { withFileTypes: true }).map((d) =>
-        d.isDirectory() ? newestSource(`${dir}/${d.name}`) : statSync(`${dir}/${d.name}`).mtimeMs,
-      ),
-    );
-  if (existsSync(built) && statSync(built).mtimeMs >= newestSource(`${root}sdk/src`)) return;
-  execSync('npm run --silent build:sdk', { cwd: root, stdio: 'pipe' });
-  if (!existsSync(built)) throw new Error(`npm run build:sdk did not produce ${built}`);
-}
 
 // ---------------------------------------------------------------------------------------------
 // A TCP proxy between the browser and the gateway, for the SDK's requests only.

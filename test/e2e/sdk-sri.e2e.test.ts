@@ -1,0 +1,109 @@
+/**
+ * The SDK as a site loads it in production: a page on one origin takes the script from the
+ * gateway on another, by its versioned path with `integrity` and `crossorigin="anonymous"`, in
+ * Debian's Chromium; the script runs, and its page view reaches the real Kafka through the
+ * gateway (sites configured, so not the open demo mode). A page whose integrity attribute does
+ * not match gets the script blocked by the browser and sends nothing.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, expect, inject, test } from 'vitest';
+import type { FastifyInstance } from 'fastify';
+import { pino } from 'pino';
+import { chromium, type Browser } from 'playwright-core';
+import { buildApp } from '../../gateway/app.js';
+import { ensureTopics } from '../../infra/setup-topics.js';
+import { topicFor } from '../../contracts/topics.js';
+import { readTopic, unique } from '../integration/helpers.js';
+import { ensureSdkBuilt } from './sdk-build.js';
+
+const brokers = inject('kafkaBrokers');
+const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
+
+let app: FastifyInstance | undefined;
+let site: http.Server | undefined;
+let browser: Browser | undefined;
+let gateway = '';
+let origin = '';
+let topicPrefix = '';
+let manifest: { scripts: Record<string, { path: string; integrity: string }> };
+
+/** The site's page: the README's loader snippet, then the script tag with the given integrity. */
+const page = (integrity: string) => `<!doctype html><html><head><title>shop</title>
+<script>
+window.clickstream=window.clickstream||function(){(clickstream.q=clickstream.q||[]).push(arguments)};
+clickstream('init', { endpoint: '${gateway}/v1/events', siteKey: 'sri' });
+clickstream('page');
+</script>
+<script async src="${gateway}${manifest.scripts['clickstream.min.js'].path}" integrity="${integrity}" crossorigin="anonymous"
+  onload="window.__sdk='loaded'" onerror="window.__sdk='blocked'"></script>
+</head><body>hello</body></html>`;
+
+beforeAll(async () => {
+  if (!existsSync(CHROMIUM)) throw new Error(`No Chromium at ${CHROMIUM}: run scripts/ensure-deps.sh --browser or set CHROMIUM_PATH`);
+  ensureSdkBuilt();
+  topicPrefix = `${unique('sri')}_`;
+  await ensureTopics(brokers, { prefix: topicPrefix, partitions: 1 });
+
+  // The site: its own origin (another port), pages chosen by path.
+  site = http.createServer((req, res) => {
+    const good = manifest.scripts['clickstream.min.js'].integrity;
+    const bad = `sha384-${createHash('sha384').update('not the script').digest('base64')}`;
+    res.writeHead(200, { 'content-type': 'text/html' }).end(page(req.url === '/tampered' ? bad : good));
+  });
+  await new Promise<void>((r) => site!.listen(0, '127.0.0.1', r));
+  origin = `http://127.0.0.1:${(site.address() as AddressInfo).port}`;
+
+  app = await buildApp({ config: { kafkaBrokers: brokers, topicPrefix, sites: `sri:${origin}`, logLevel: 'warn' }, logger: pino({ level: 'warn' }) });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  gateway = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+  manifest = await (await fetch(`${gateway}/sdk/manifest.json`)).json();
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless=new', '--no-sandbox', '--disable-gpu', '--no-first-run'] });
+});
+
+afterAll(async () => {
+  await browser?.close().catch(() => {});
+  await app?.close().catch(() => {});
+  await new Promise((r) => (site ? site.close(r) : r(undefined)));
+});
+
+test('the versioned script loads cross-origin with its SRI hash and its page view reaches Kafka', async () => {
+  const ctx = await browser!.newContext();
+  try {
+    const tab = await ctx.newPage();
+    const sent = tab.waitForResponse((r) => r.url().startsWith(`${gateway}/v1/events`) && r.request().method() === 'POST', { timeout: 30_000 });
+    const script = tab.waitForResponse((r) => r.url().includes('/clickstream.min.js'));
+    await tab.goto(`${origin}/shop`);
+    const s = await script;
+    expect(s.status()).toBe(200);
+    expect(s.headers()['cache-control']).toBe('public, max-age=31536000, immutable');
+    expect(s.headers()['content-encoding']).toBe('br');
+    await tab.waitForFunction(() => (window as unknown as { __sdk?: string }).__sdk === 'loaded', undefined, { timeout: 10_000 });
+    const res = await sent;
+    expect(res.status()).toBe(200);
+    expect((await res.json()).accepted).toBe(1);
+    const [record] = await readTopic(brokers, topicFor('page_view', topicPrefix), 1);
+    expect(JSON.parse(record.value)).toMatchObject({ event_type: 'page_view', site_id: 'sri', url: `${origin}/shop` });
+  } finally {
+    await ctx.close();
+  }
+});
+
+test('a script whose bytes do not match the integrity attribute is blocked and sends nothing', async () => {
+  const ctx = await browser!.newContext();
+  try {
+    const tab = await ctx.newPage();
+    let posts = 0;
+    tab.on('request', (r) => void (r.url().startsWith(`${gateway}/v1/`) && posts++));
+    await tab.goto(`${origin}/tampered`);
+    await tab.waitForFunction(() => (window as unknown as { __sdk?: string }).__sdk !== undefined, undefined, { timeout: 10_000 });
+    expect(await tab.evaluate(() => (window as unknown as { __sdk: string }).__sdk)).toBe('blocked');
+    // The loader's queue is still the stub's: the SDK never ran.
+    expect(await tab.evaluate(() => (window as unknown as { clickstream: { q?: unknown[] } }).clickstream.q?.length)).toBe(2);
+    expect(posts).toBe(0);
+  } finally {
+    await ctx.close();
+  }
+});
