@@ -221,11 +221,19 @@ async function bulkLoop(es: Client, prefix: string, docs: EnrichedEvent[]): Prom
   return docs.length / seconds;
 }
 
+/**
+ * A metric summed over its labels; consumer figures only of the analytics role (each role
+ * consumes every event in its own group; the KPIs are what freshness is about).
+ */
 async function metricValue(name: string): Promise<number> {
   const res = await fetch(`http://127.0.0.1:${PORTS.metrics}/metrics`, { signal: AbortSignal.timeout(2000) });
   const text = await res.text();
   let sum = 0;
-  for (const line of text.split('\n')) if (line.startsWith(name) && (line[name.length] === '{' || line[name.length] === ' ')) sum += Number(line.slice(line.lastIndexOf(' ') + 1));
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(name) || (line[name.length] !== '{' && line[name.length] !== ' ')) continue;
+    if (line.includes('role="') && !line.includes('role="analytics"')) continue;
+    sum += Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
   return sum;
 }
 

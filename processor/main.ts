@@ -1,12 +1,12 @@
 import { pino } from 'pino';
-import { loadConfig, type Config } from '../contracts/config.js';
+import { ConfigError, loadConfig, type Config } from '../contracts/config.js';
 import { EVENT_TOPICS } from '../contracts/topics.js';
 import { kafkaFromConfig } from '../common/kafka-client.js';
 import { esFromConfig } from '../common/es-client.js';
-import { DeadLetterBuffer, startConsumer } from './consumer.js';
-import { processorMetrics, serveMetrics } from './metrics.js';
+import { DeadLetterBuffer, startConsumer, type Runner } from './consumer.js';
+import { processorMetrics, serveMetrics, type Health } from './metrics.js';
 import { esEventsSink } from './sinks/es-events-sink.js';
-import { analyticsSink } from './sinks/analytics-sink.js';
+import { analyticsSink, type AnalyticsSink } from './sinks/analytics-sink.js';
 import { archiveSink } from './sinks/archive-sink.js';
 import { objectStoreFromConfig } from './archive/object-store.js';
 import { sliding, tumbling, type WindowSpec } from './analytics/windows.js';
@@ -23,43 +23,66 @@ export function windowSpecsFromConfig(config: Pick<Config, 'kpiTumblingS' | 'kpi
   return specs;
 }
 
-/** Builds the sinks from config and starts consuming; returns a stop function. */
+/** The processor's roles: each consumes every event topic in its own consumer group. */
+export const ROLES = ['analytics', 'index', 'archive'] as const;
+export type Role = (typeof ROLES)[number];
+
+/** The roles named in PROCESSOR_ROLES, in a fixed order; throws on an unknown one. */
+export function rolesFromConfig(config: Pick<Config, 'processorRoles'>): Role[] {
+  const wanted = new Set(config.processorRoles);
+  for (const r of wanted) if (!(ROLES as readonly string[]).includes(r)) throw new ConfigError(`PROCESSOR_ROLES: unknown role "${r}" (one of ${ROLES.join(', ')})`);
+  if (wanted.size === 0) throw new ConfigError(`PROCESSOR_ROLES is empty (one or more of ${ROLES.join(', ')})`);
+  return ROLES.filter((r) => wanted.has(r));
+}
+
+/** Consumer group of a role. */
+export const roleGroupId = (config: Pick<Config, 'processorGroupId'>, role: Role) => `${config.processorGroupId}-${role}`;
+
+/** Builds the sinks of every role from config and starts one consumer per role; returns a stop function. */
 export async function startProcessor(overrides: Partial<Config> = {}) {
   const config = loadConfig(overrides);
   const log = pino({ level: config.logLevel, base: { service: 'processor' } });
+  const roles = rolesFromConfig(config);
   const metrics = processorMetrics();
   const es = esFromConfig(config);
-  const deadLetters = new DeadLetterBuffer();
   const topics = EVENT_TOPICS.map((t) => config.topicPrefix + t);
   const observe = (sink: string) => (seconds: number) => {
     metrics.sinkBulkSeconds.observe({ sink }, seconds);
     if (sink !== 'archive') metrics.bulkSeconds.observe(seconds);
   };
 
-  const analytics = analyticsSink({
-    client: es,
-    indexPrefix: config.esIndexPrefix,
-    topics,
-    engine: {
-      windows: windowSpecsFromConfig(config),
-      urlWindowMs: config.kpiTumblingS * 1000,
-      latenessMs: config.kpiAllowedLatenessS * 1000,
-      sessionGapMs: config.sessionGapS * 1000,
-      excludeBots: config.kpiExcludeBots,
-    },
-    emitIntervalMs: config.kpiEmitIntervalMs,
-    onBulk: observe('analytics'),
-    onLate: (reason, n) => metrics.lateEvents.inc({ reason }, n),
-    onReject: (doc, reason) => deadLetters.push(reason, 'PR_ERR_ES_REJECTED', doc),
-  });
-  const sinks: Sink[] = [
-    esEventsSink(es, config.esIndexPrefix, (doc, reason) => deadLetters.push(reason, 'PR_ERR_ES_REJECTED', doc), observe('es-events')),
-    analytics,
-  ];
-  const store = objectStoreFromConfig(config);
-  if (store) {
-    sinks.push(
-      archiveSink({
+  /** Per role: its sinks and its own dead letters (a failed send holds back only that role). */
+  const plans: { role: Role; sinks: Sink[]; deadLetters: DeadLetterBuffer }[] = [];
+  let analytics: AnalyticsSink | null = null;
+  for (const role of roles) {
+    const deadLetters = new DeadLetterBuffer();
+    if (role === 'analytics') {
+      analytics = analyticsSink({
+        client: es,
+        indexPrefix: config.esIndexPrefix,
+        topics,
+        engine: {
+          windows: windowSpecsFromConfig(config),
+          urlWindowMs: config.kpiTumblingS * 1000,
+          latenessMs: config.kpiAllowedLatenessS * 1000,
+          sessionGapMs: config.sessionGapS * 1000,
+          excludeBots: config.kpiExcludeBots,
+        },
+        emitIntervalMs: config.kpiEmitIntervalMs,
+        onBulk: observe('analytics'),
+        onLate: (reason, n) => metrics.lateEvents.inc({ reason }, n),
+        onReject: (doc, reason) => deadLetters.push(reason, 'PR_ERR_ES_REJECTED', doc),
+      });
+      plans.push({ role, sinks: [analytics], deadLetters });
+    } else if (role === 'index') {
+      plans.push({ role, sinks: [esEventsSink(es, config.esIndexPrefix, (doc, reason) => deadLetters.push(reason, 'PR_ERR_ES_REJECTED', doc), observe('es-events'))], deadLetters });
+    } else {
+      const store = objectStoreFromConfig(config);
+      if (!store) {
+        log.warn('archive role skipped: ARCHIVE_BACKEND is none');
+        continue;
+      }
+      const archive = archiveSink({
         store,
         maxEvents: config.archiveMaxEvents,
         maxAgeMs: config.archiveMaxAgeS * 1000,
@@ -69,22 +92,64 @@ export async function startProcessor(overrides: Partial<Config> = {}) {
           metrics.archiveBytes.inc(bytes);
         },
         log,
-      }),
-    );
+      });
+      plans.push({ role, sinks: [archive], deadLetters });
+    }
   }
 
   const kafka = kafkaFromConfig(config, 'processor', log);
-  let running = true;
-  const server = config.processorMetricsPort
-    ? await serveMetrics(metrics, config.processorMetricsHost, config.processorMetricsPort, () => running)
-    : null;
-  const runner = await startConsumer({ config, kafka, sinks, log, metrics, deadLetters });
-  runner.consumer.on(runner.consumer.events.CRASH, (e) => {
-    log.error({ err: e.payload.error }, 'consumer crashed');
-    if (!e.payload.restart) running = false;
-  });
-  const stopRetention = startRetention(es, config.esIndexPrefix, config.esEventsRetentionDays, config.esRetentionIntervalS, log, (n) => metrics.retentionDeleted.inc(n));
+  let crashed = false;
+  const runners: Runner[] = [];
+  const stallMs = config.processorStallS * 1000;
+  const health = (): Health => {
+    if (crashed) return { ok: false, reason: 'stopped' };
+    for (const r of runners) {
+      const h = r.coordinator.health(stallMs);
+      if (!h.ok) return { ok: false, reason: `${r.role}: ${h.reason}` };
+    }
+    return { ok: runners.length > 0, reason: runners.length > 0 ? null : 'starting' };
+  };
+  const server = config.processorMetricsPort ? await serveMetrics(metrics, config.processorMetricsHost, config.processorMetricsPort, () => !crashed, health) : null;
+  try {
+    for (const plan of plans) {
+      const runner = await startConsumer({
+        config,
+        kafka,
+        groupId: roleGroupId(config, plan.role),
+        role: plan.role,
+        sinks: plan.sinks,
+        log,
+        metrics,
+        deadLetters: plan.deadLetters,
+        deadLetterUnreadable: plan.role === 'index',
+      });
+      runner.consumer.on(runner.consumer.events.CRASH, (e) => {
+        log.error({ role: plan.role, err: e.payload.error }, 'consumer crashed');
+        if (!e.payload.restart) crashed = true;
+      });
+      runners.push(runner);
+    }
+  } catch (err) {
+    for (const r of runners) await r.stop().catch(() => undefined);
+    server?.close();
+    await es.close();
+    throw err;
+  }
+  const stopRetention = roles.includes('index')
+    ? startRetention(es, config.esIndexPrefix, config.esEventsRetentionDays, config.esRetentionIntervalS, log, (n) => metrics.retentionDeleted.inc(n))
+    : () => undefined;
+  let lastCount = 0;
+  let lastAt = performance.now();
   const gauges = setInterval(() => {
+    for (const r of runners) metrics.stalled.set({ role: r.role }, r.coordinator.health(stallMs).ok ? 0 : 1);
+    void metrics.events.get().then((m) => {
+      const total = m.values.reduce((s, v) => s + v.value, 0) / Math.max(1, runners.length);
+      const now = performance.now();
+      metrics.eventsPerSecond.set(((total - lastCount) * 1000) / Math.max(1, now - lastAt));
+      lastCount = total;
+      lastAt = now;
+    });
+    if (!analytics) return;
     for (const s of analytics.stats()) {
       const p = String(s.partition);
       if (Number.isFinite(s.watermark)) metrics.watermark.set({ partition: p }, s.watermark / 1000);
@@ -93,15 +158,18 @@ export async function startProcessor(overrides: Partial<Config> = {}) {
     }
   }, 1000);
   gauges.unref();
-  log.info({ topics, group: config.processorGroupId, archive: config.archiveBackend }, 'processor running');
+  log.info({ topics, roles: runners.map((r) => r.role), groups: plans.map((p) => roleGroupId(config, p.role)), archive: config.archiveBackend }, 'processor running');
   return {
     log,
     metrics,
+    roles: runners.map((r) => r.role),
+    health,
     async stop() {
-      running = false;
+      crashed = true;
       clearInterval(gauges);
       stopRetention();
-      await runner.stop();
+      // Side by side: each role's last flush and commit, and leaving its group.
+      await Promise.all(runners.map((r) => r.stop()));
       await es.close();
       server?.close();
     },

@@ -6,11 +6,11 @@ export function processorMetrics() {
   collectDefaultMetrics({ register: registry, prefix: 'processor_' });
   return {
     registry,
-    events: new Counter({ name: 'processor_events_total', help: 'Events consumed and committed', labelNames: ['topic'], registers: [registry] }),
-    lag: new Gauge({ name: 'processor_consumer_lag', help: 'Messages behind the high watermark', labelNames: ['topic', 'partition'], registers: [registry] }),
+    events: new Counter({ name: 'processor_events_total', help: 'Events handed to the sinks of a role', labelNames: ['topic', 'role'], registers: [registry] }),
+    lag: new Gauge({ name: 'processor_consumer_lag', help: 'Messages behind the high watermark, per role (consumer group)', labelNames: ['topic', 'partition', 'role'], registers: [registry] }),
     bulkSeconds: new Histogram({ name: 'processor_bulk_seconds', help: 'Elasticsearch bulk latency', buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [registry] }),
-    flushSeconds: new Histogram({ name: 'processor_flush_seconds', help: 'Time to flush every sink for one batch', buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [registry] }),
-    flushErrors: new Counter({ name: 'processor_flush_errors_total', help: 'Failed flushes (retried)', registers: [registry] }),
+    flushSeconds: new Histogram({ name: 'processor_flush_seconds', help: 'Time to flush every sink of a role for one batch', labelNames: ['role'], buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [registry] }),
+    flushErrors: new Counter({ name: 'processor_flush_errors_total', help: 'Failed flushes (retried)', labelNames: ['role'], registers: [registry] }),
     deadLettered: new Counter({ name: 'processor_dead_lettered_total', help: 'Records sent to the dead-letter topic', registers: [registry] }),
     lateEvents: new Counter({
       name: 'processor_late_events_total',
@@ -19,29 +19,45 @@ export function processorMetrics() {
       registers: [registry],
     }),
     eventsPerSecond: new Gauge({ name: 'processor_events_per_second', help: 'Events handed to the sinks per second, over the last offset poll interval', registers: [registry] }),
-    commits: new Counter({ name: 'processor_offset_commits_total', help: 'Topic-partition offsets committed', registers: [registry] }),
-    backpressure: new Gauge({ name: 'processor_backpressure', help: '1 while consumption waits for a failed flush to succeed', registers: [registry] }),
+    commits: new Counter({ name: 'processor_offset_commits_total', help: 'Topic-partition offsets committed', labelNames: ['role'], registers: [registry] }),
+    backpressure: new Gauge({ name: 'processor_backpressure', help: '1 while consumption of a role waits for a failed flush to succeed', labelNames: ['role'], registers: [registry] }),
     watermark: new Gauge({ name: 'processor_watermark_seconds', help: 'Event-time watermark per partition (epoch seconds)', labelNames: ['partition'], registers: [registry] }),
     openWindows: new Gauge({ name: 'processor_open_windows', help: 'KPI and URL windows held in memory per partition', labelNames: ['partition'], registers: [registry] }),
     openSessions: new Gauge({ name: 'processor_open_sessions', help: 'Sessions held in memory per partition', labelNames: ['partition'], registers: [registry] }),
     sinkBulkSeconds: new Histogram({ name: 'processor_sink_write_seconds', help: 'Write latency per sink (Elasticsearch bulk, archive object put)', labelNames: ['sink'], buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [registry] }),
     archiveObjects: new Counter({ name: 'processor_archive_objects_total', help: 'Parquet objects written to the archive', registers: [registry] }),
     archiveBytes: new Counter({ name: 'processor_archive_bytes_total', help: 'Bytes of Parquet written to the archive', registers: [registry] }),
+    assignedPartitions: new Gauge({ name: 'processor_assigned_partitions', help: 'Topic-partitions this instance holds, per role (0: none, e.g. while the group rebalances)', labelNames: ['role'], registers: [registry] }),
+    stalled: new Gauge({ name: 'processor_stalled', help: '1 while a role holds no partitions, or is behind the log end and has consumed and committed nothing for PROCESSOR_STALL_S', labelNames: ['role'], registers: [registry] }),
+    unreadable: new Counter({ name: 'processor_unreadable_records_total', help: 'Records that are not an enriched event (dead-lettered by one role)', labelNames: ['role'], registers: [registry] }),
     retentionDeleted: new Counter({ name: 'processor_retention_deleted_indices_total', help: 'Daily event indices deleted by the retention job', registers: [registry] }),
   };
 }
 export type ProcessorMetrics = ReturnType<typeof processorMetrics>;
 
-/** /healthz and /metrics for the processor (it has no other HTTP surface). */
-export function serveMetrics(metrics: ProcessorMetrics, host: string, port: number, healthy: () => boolean): Promise<Server> {
+export interface Health {
+  ok: boolean;
+  reason: string | null;
+}
+
+/**
+ * The processor's HTTP surface: /metrics; /healthz (liveness: 503 once a consumer crashed for
+ * good); /readyz (readiness: 503 with the reason while a role holds no partitions or makes no
+ * progress while its log grows).
+ */
+export function serveMetrics(metrics: ProcessorMetrics, host: string, port: number, alive: () => boolean, ready: () => Health): Promise<Server> {
   const server = createServer(async (req, res) => {
     if (req.url === '/metrics') {
       res.setHeader('content-type', metrics.registry.contentType);
       res.end(await metrics.registry.metrics());
     } else if (req.url === '/healthz') {
-      const ok = healthy();
+      const ok = alive();
       res.statusCode = ok ? 200 : 503;
       res.end(JSON.stringify({ status: ok ? 'ok' : 'not running' }));
+    } else if (req.url === '/readyz') {
+      const h = ready();
+      res.statusCode = h.ok ? 200 : 503;
+      res.end(JSON.stringify({ status: h.ok ? 'ready' : 'not ready', reason: h.reason }));
     } else {
       res.statusCode = 404;
       res.end();

@@ -17,7 +17,7 @@ import { EVENT_TOPICS } from '../contracts/topics.js';
 import type { Config } from '../contracts/config.js';
 import { esFromConfig } from '../common/es-client.js';
 import { S3ObjectStore, type ObjectStore } from './archive/object-store.js';
-import { startProcessor } from './main.js';
+import { ROLES, roleGroupId, startProcessor, type Role } from './main.js';
 import { generateTraffic, rng } from './testing/traffic.js';
 import {
   archivedEvents,
@@ -100,11 +100,11 @@ function input(seed: number, visitors: number, opts: { late?: boolean } = {}) {
   return { events, closeAt: end + 2 * HOUR };
 }
 
-async function committedOffsets(cfg: Partial<Config>) {
+async function committedOffsets(cfg: Partial<Config>, role: Role) {
   const admin = new Kafka({ clientId: 'it-admin', brokers, logLevel: logLevel.NOTHING }).admin();
   await admin.connect();
   try {
-    const r = await admin.fetchOffsets({ groupId: cfg.processorGroupId!, topics: EVENT_TOPICS.map((t) => cfg.topicPrefix + t) });
+    const r = await admin.fetchOffsets({ groupId: roleGroupId({ processorGroupId: cfg.processorGroupId! }, role), topics: EVENT_TOPICS.map((t) => cfg.topicPrefix + t) });
     return r.flatMap((t) => t.partitions.map((p) => ({ topic: t.topic, ...p })));
   } finally {
     await admin.disconnect();
@@ -197,11 +197,14 @@ describe('processor end to end', () => {
       expect(docs!.size).toBeGreaterThan(1000);
       await expectRawEvents(cfg, records, 30_000);
       await expectArchive(cfg, records, 30_000);
-      // Offsets were committed, with every sink's checkpoint in the metadata.
-      const committed = await committedOffsets(cfg);
-      console.log(JSON.stringify(committed.slice(0, 4)));
-      expect(committed.some((c) => Number(c.offset) > 0)).toBe(true);
-      for (const c of committed) expect(Object.keys(JSON.parse(c.metadata ?? '{}')).sort()).toEqual(['analytics', 'archive', 'es-events']);
+      // Each role committed in its own group, with its sink's checkpoint in the metadata.
+      const sinkOf: Record<Role, string> = { analytics: 'analytics', index: 'es-events', archive: 'archive' };
+      for (const role of ROLES) {
+        const committed = await committedOffsets(cfg, role);
+        expect(committed.some((c) => Number(c.offset) > 0)).toBe(true);
+        for (const c of committed) expect(Object.keys(JSON.parse(c.metadata ?? '{}'))).toEqual([sinkOf[role]]);
+      }
+      expect(processor.health()).toEqual({ ok: true, reason: null });
       const metrics = await processor.metrics.registry.metrics();
       expect(metrics).toMatch(/processor_late_events_total\{reason="behind_partition"\} [1-9]/);
       expect(metrics).toMatch(/processor_consumer_lag\{[^}]*\} 0/);
@@ -232,8 +235,9 @@ describe('backpressure', () => {
       const half = Math.ceil(events.length / 2);
       const running = await startProcessor(cfg);
       processor = running;
+      // The archive role's figures: S3 is what fails here.
       const metric = async (name: string) => {
-        const m = (await running.metrics.registry.getSingleMetricAsString(name)).match(/ (\d+(?:\.\d+)?)$/m);
+        const m = (await running.metrics.registry.getSingleMetricAsString(name)).match(/\{role="archive"\} (\d+(?:\.\d+)?)$/m);
         return m ? Number(m[1]) : 0;
       };
       await produce(brokers, cfg.topicPrefix!, events.slice(0, half));

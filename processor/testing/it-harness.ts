@@ -58,6 +58,8 @@ export function configEnv(cfg: Partial<Config>): Record<string, string> {
     topicPrefix: 'TOPIC_PREFIX',
     esIndexPrefix: 'ES_INDEX_PREFIX',
     processorGroupId: 'PROCESSOR_GROUP_ID',
+    processorRoles: 'PROCESSOR_ROLES',
+    processorStallS: 'PROCESSOR_STALL_S',
     processorMetricsPort: 'PROCESSOR_METRICS_PORT',
     processorFlushIntervalMs: 'PROCESSOR_FLUSH_INTERVAL_MS',
     processorSessionTimeoutMs: 'PROCESSOR_SESSION_TIMEOUT_MS',
