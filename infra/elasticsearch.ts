@@ -16,6 +16,8 @@ export interface ElasticsearchNodeOptions {
   heap: string;
   startTimeoutMs: number;
   log: (msg: string) => void;
+  /** The node's `path.repo`: where shared-filesystem snapshot repositories may live (default `<dir>/snapshots`). */
+  repoDir?: string;
   /** When started by root: force one way of dealing with it (see the class comment); chosen automatically by default. */
   rootMode?: RootMode;
 }
@@ -52,6 +54,8 @@ export class ElasticsearchNode implements Service {
   private readonly dataDir: string;
   private readonly logsDir: string;
   private readonly tmpDir: string;
+  /** path.repo: `fs` snapshot repositories (npm run backup) live under it. */
+  readonly repoDir: string;
 
   constructor(
     private readonly dist: ElasticsearchDist,
@@ -62,6 +66,7 @@ export class ElasticsearchNode implements Service {
     this.dataDir = path.join(opts.dir, 'data');
     this.logsDir = path.join(opts.dir, 'logs');
     this.tmpDir = path.join(opts.dir, 'tmp');
+    this.repoDir = path.resolve(opts.repoDir ?? path.join(opts.dir, 'snapshots'));
     this.logFile = path.join(this.logsDir, 'console.log');
   }
 
@@ -183,7 +188,7 @@ export class ElasticsearchNode implements Service {
   }
 
   private makeDirs(): void {
-    for (const dir of [this.confDir, path.join(this.confDir, 'jvm.options.d'), this.dataDir, this.logsDir, this.tmpDir]) {
+    for (const dir of [this.confDir, path.join(this.confDir, 'jvm.options.d'), this.dataDir, this.logsDir, this.tmpDir, this.repoDir]) {
       mkdirSync(dir, { recursive: true });
     }
   }
@@ -198,6 +203,8 @@ export class ElasticsearchNode implements Service {
       'transport.port': this.opts.transportPort,
       'path.data': this.dataDir,
       'path.logs': this.logsDir,
+      // Snapshots (npm run backup) go to `fs` repositories, which must lie under path.repo.
+      'path.repo': this.repoDir,
       // A shared development machine's disk must not turn indices read-only.
       'cluster.routing.allocation.disk.threshold_enabled': false,
       // Tests delete indices by wildcard.
@@ -234,7 +241,10 @@ export class ElasticsearchNode implements Service {
     );
     const log4j = path.join(this.confDir, 'log4j2.properties');
     if (!existsSync(log4j)) writeFileSync(log4j, readFileSync(path.join(distConf, 'log4j2.properties')));
-    if (mode === 'run-as-nobody') chownTree(this.opts.dir, NOBODY, NOBODY);
+    if (mode === 'run-as-nobody') {
+      chownTree(this.opts.dir, NOBODY, NOBODY);
+      if (path.relative(path.resolve(this.opts.dir), this.repoDir).startsWith('..')) chownTree(this.repoDir, NOBODY, NOBODY);
+    }
   }
 }
 

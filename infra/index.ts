@@ -1,5 +1,5 @@
 /** The programmatic API of infra/, for tests, the demo and scripts. */
-export { startKafka, startServices, type RunningServices, type StartKafkaOptions, type StartServicesOptions } from './services.js';
+export { startElasticsearch, startKafka, startServices, type RunningServices, type StartElasticsearchOptions, type StartKafkaOptions, type StartServicesOptions } from './services.js';
 export { ensureTopics, type EnsureTopicsOptions, type EnsureTopicsResult } from './setup-topics.js';
 export { installTemplates, type InstallTemplatesOptions } from './setup-indices.js';
 export { fetchAll, fetchElasticsearch, fetchKafka, type ElasticsearchDist, type KafkaDist } from './fetch.js';

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { loadConfig, type Config } from '../contracts/config.js';
 import { ALL_TOPICS } from '../contracts/topics.js';
 import { ElasticsearchNode } from './elasticsearch.js';
-import { fetchAll, fetchKafka } from './fetch.js';
+import { fetchAll, fetchElasticsearch, fetchKafka } from './fetch.js';
 import { liveProcesses } from './jvm-process.js';
 import { KafkaBroker } from './kafka.js';
 import { resolveDataDir } from './paths.js';
@@ -101,6 +101,7 @@ export async function startServices(opts: StartServicesOptions = {}): Promise<Ru
     port: ports.es,
     transportPort: ports.esTransport,
     heap: opts.esHeap ?? cfg.esHeap,
+    ...(cfg.esSnapshotDir ? { repoDir: resolveDataDir(cfg.esSnapshotDir) } : {}),
     startTimeoutMs,
     log,
   });
@@ -222,4 +223,45 @@ export async function startKafka(opts: StartKafkaOptions): Promise<KafkaBroker> 
     }
   }
   return broker;
+}
+
+export interface StartElasticsearchOptions {
+  dataDir: string;
+  port: number;
+  transportPort: number;
+  fresh?: boolean;
+  heap?: string;
+  /** path.repo of the node (default `<dataDir>/elasticsearch/snapshots`). */
+  repoDir?: string;
+  startTimeoutS?: number;
+  log?: (msg: string) => void;
+  config?: Config;
+}
+
+/**
+ * A node of its own, without Kafka: for tests that need a node set up differently from the shared
+ * one (path.repo for snapshots) or that stop and restart it. Index templates are not installed.
+ */
+export async function startElasticsearch(opts: StartElasticsearchOptions): Promise<ElasticsearchNode> {
+  const cfg = opts.config ?? loadConfig();
+  const log = opts.log ?? defaultLog;
+  const dataDir = resolveDataDir(opts.dataDir);
+  await assertPortsFree([
+    { port: opts.port, what: 'Elasticsearch HTTP', setting: 'the port option' },
+    { port: opts.transportPort, what: 'Elasticsearch transport', setting: 'the transportPort option' },
+  ]);
+  if (opts.fresh) rmSync(dataDir, { recursive: true, force: true });
+  const dist = await fetchElasticsearch(cfg.esVersion);
+  const node = new ElasticsearchNode(dist, {
+    dir: path.join(dataDir, 'elasticsearch'),
+    port: opts.port,
+    transportPort: opts.transportPort,
+    heap: opts.heap ?? cfg.esHeap,
+    ...(opts.repoDir ? { repoDir: resolveDataDir(opts.repoDir) } : {}),
+    startTimeoutMs: (opts.startTimeoutS ?? cfg.startTimeoutS) * 1000,
+    log,
+  });
+  installSignalHandlers(log);
+  await node.start();
+  return node;
 }

@@ -11,6 +11,7 @@ import { archiveSink } from './sinks/archive-sink.js';
 import { objectStoreFromConfig } from './archive/object-store.js';
 import { sliding, tumbling, type WindowSpec } from './analytics/windows.js';
 import { startRetention } from './retention.js';
+import { startScheduledSnapshots } from './snapshots.js';
 import type { Sink } from './sink.js';
 
 /** The KPI window kinds from config: one tumbling, and one sliding unless its size is 0. */
@@ -138,6 +139,15 @@ export async function startProcessor(overrides: Partial<Config> = {}) {
   const stopRetention = roles.includes('index')
     ? startRetention(es, config.esIndexPrefix, config.esEventsRetentionDays, config.esRetentionIntervalS, log, (n) => metrics.retentionDeleted.inc(n))
     : () => undefined;
+  // Snapshots are the index role's chore, like retention: one role per deployment runs them.
+  const stopSnapshots = roles.includes('index')
+    ? startScheduledSnapshots(es, config, {
+        intervalS: config.esSnapshotIntervalS,
+        log,
+        onSuccess: () => metrics.snapshotLastSuccess.set(Date.now() / 1000),
+        onFailure: () => metrics.snapshotFailures.inc(),
+      })
+    : () => undefined;
   let lastCount = 0;
   let lastAt = performance.now();
   const gauges = setInterval(() => {
@@ -168,6 +178,7 @@ export async function startProcessor(overrides: Partial<Config> = {}) {
       crashed = true;
       clearInterval(gauges);
       stopRetention();
+      stopSnapshots();
       // Side by side: each role's last flush and commit, and leaving its group.
       await Promise.all(runners.map((r) => r.stop()));
       await es.close();

@@ -30,6 +30,8 @@ export function processorMetrics() {
     assignedPartitions: new Gauge({ name: 'processor_assigned_partitions', help: 'Topic-partitions this instance holds, per role (0: none, e.g. while the group rebalances)', labelNames: ['role'], registers: [registry] }),
     stalled: new Gauge({ name: 'processor_stalled', help: '1 while a role holds no partitions, or is behind the log end and has consumed and committed nothing for PROCESSOR_STALL_S', labelNames: ['role'], registers: [registry] }),
     unreadable: new Counter({ name: 'processor_unreadable_records_total', help: 'Records that are not an enriched event (dead-lettered by one role)', labelNames: ['role'], registers: [registry] }),
+    snapshotLastSuccess: new Gauge({ name: 'processor_snapshot_last_success_seconds', help: 'When this instance last saw the scheduled Elasticsearch snapshot succeed (epoch seconds; 0: not yet)', registers: [registry] }),
+    snapshotFailures: new Counter({ name: 'processor_snapshot_failures_total', help: 'Scheduled Elasticsearch snapshots that failed (tried again a minute later)', registers: [registry] }),
     retentionDeleted: new Counter({ name: 'processor_retention_deleted_indices_total', help: 'Daily event indices deleted by the retention job', registers: [registry] }),
   };
 }

@@ -45,6 +45,7 @@ export async function isolatedConfig(brokers: string[], esUrl: string, partition
     archiveMaxEvents: 400,
     archiveMaxAgeS: 1,
     esRetentionIntervalS: 0,
+    esSnapshotIntervalS: 0,
     logLevel: 'warn',
     ...extra,
   };
@@ -71,6 +72,7 @@ export function configEnv(cfg: Partial<Config>): Record<string, string> {
     archiveMaxEvents: 'ARCHIVE_MAX_EVENTS',
     archiveMaxAgeS: 'ARCHIVE_MAX_AGE_S',
     esRetentionIntervalS: 'ES_RETENTION_INTERVAL_S',
+    esSnapshotIntervalS: 'ES_SNAPSHOT_INTERVAL_S',
     s3Endpoint: 'S3_ENDPOINT',
     s3Bucket: 'S3_BUCKET',
     s3Prefix: 'S3_PREFIX',
