@@ -1,11 +1,20 @@
-import { CompressionTypes, Partitioners, type Producer } from 'kafkajs';
 import type { Logger } from 'pino';
 import type { Config } from '../contracts/config.js';
-import { kafkaFromConfig } from '../common/kafka-client.js';
 import type { EventProducer, OutRecord } from './event-producer.js';
+import type { KafkaDriver, ProducerSession } from './kafka-driver.js';
+import { kafkajsDriver } from './kafkajs-driver.js';
+import { platformaticDriver } from './platformatic-driver.js';
+
+/** The Kafka client library GATEWAY_KAFKA_CLIENT names. */
+export function kafkaDriver(cfg: Config, log: Logger, client = cfg.gatewayKafkaClient): KafkaDriver {
+  if (client === 'platformatic') return platformaticDriver(cfg, log);
+  if (client === 'kafkajs') return kafkajsDriver(cfg, log);
+  throw new Error(`GATEWAY_KAFKA_CLIENT must be platformatic or kafkajs, got "${client}"`);
+}
 
 /**
- * kafkajs idempotent producer with acks=all, one sendBatch per request.
+ * An idempotent producer with acks=all (the client library is the driver's), one send per group of
+ * requests.
  *
  * Availability: unavailable until the first connection succeeds; marked unavailable when a
  * send fails or takes longer than GATEWAY_PRODUCE_TIMEOUT_MS, so requests get a quick 503
@@ -14,25 +23,19 @@ import type { EventProducer, OutRecord } from './event-producer.js';
  * numbers from sends that were cut off) takes over and requests flow again: the gateway
  * recovers by itself, without a restart.
  */
-export function kafkaProducer(cfg: Config, log: Logger): EventProducer {
-  const kafka = kafkaFromConfig(cfg, 'gateway', log, { retry: { retries: 2, initialRetryTime: 100, maxRetryTime: 1000 } });
-  // The probe's own client logs nothing: an outage is logged once, not six lines a second.
-  const quiet = kafkaFromConfig(cfg, 'gateway-probe', undefined, { retry: { retries: 0 } });
-  // The Java client's partitioner (murmur2 of the key), named so kafkajs does not warn about its default.
-  const make = () =>
-    kafka.producer({ idempotent: true, maxInFlightRequests: 5, allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner });
-  let producer: Producer = make();
+export function kafkaProducer(cfg: Config, log: Logger, driver: KafkaDriver = kafkaDriver(cfg, log)): EventProducer {
+  let producer: ProducerSession = driver.create();
   let connected: Promise<void> | null = null;
-  /** Sends still waiting on each producer: a replaced producer is disconnected only once they settle. */
-  const sending = new Map<Producer, number>();
-  const retired = new Set<Producer>();
-  const retire = (p: Producer) => {
-    if ((sending.get(p) ?? 0) === 0) void p.disconnect().catch(() => undefined);
+  /** Sends still waiting on each producer: a replaced producer is closed only once they settle. */
+  const sending = new Map<ProducerSession, number>();
+  const retired = new Set<ProducerSession>();
+  const retire = (p: ProducerSession) => {
+    if ((sending.get(p) ?? 0) === 0) void p.close().catch(() => undefined);
     else {
       retired.add(p);
       // Never keep a dead client forever: its sends have long been answered 503 by then.
       setTimeout(() => {
-        if (retired.delete(p)) void p.disconnect().catch(() => undefined);
+        if (retired.delete(p)) void p.close().catch(() => undefined);
       }, 60_000).unref();
     }
   };
@@ -42,7 +45,7 @@ export function kafkaProducer(cfg: Config, log: Logger): EventProducer {
   let closed = false;
 
   const connect = () => {
-    connected ??= producer.connect().catch((err) => {
+    connected ??= producer.connect().catch((err: unknown) => {
       connected = null;
       throw err;
     });
@@ -60,12 +63,10 @@ export function kafkaProducer(cfg: Config, log: Logger): EventProducer {
   const tryRecover = async () => {
     if (probing || closed) return;
     probing = true;
-    const admin = quiet.admin();
-    let fresh: Producer | null = null;
+    let fresh: ProducerSession | null = null;
     try {
-      await admin.connect();
-      await admin.fetchTopicMetadata({ topics: [] });
-      fresh = make();
+      await driver.probe();
+      fresh = driver.create();
       await fresh.connect();
       const old = producer;
       producer = fresh;
@@ -81,9 +82,8 @@ export function kafkaProducer(cfg: Config, log: Logger): EventProducer {
       probe = null;
     } catch {
       // still down; the next tick tries again
-      if (fresh) void fresh.disconnect().catch(() => undefined);
+      if (fresh) void fresh.close().catch(() => undefined);
     } finally {
-      await admin.disconnect().catch(() => undefined);
       probing = false;
     }
   };
@@ -92,9 +92,9 @@ export function kafkaProducer(cfg: Config, log: Logger): EventProducer {
     () => {
       if (closed) return;
       available = true;
-      log.info({ brokers: cfg.kafkaBrokers }, 'connected to kafka');
+      log.info({ brokers: cfg.kafkaBrokers, client: cfg.gatewayKafkaClient }, 'connected to kafka');
     },
-    (err) => {
+    (err: unknown) => {
       log.warn({ err: (err as Error).message, brokers: cfg.kafkaBrokers }, 'kafka not reachable at start; answering 503 until it is');
       markDown(err);
     },
@@ -103,23 +103,13 @@ export function kafkaProducer(cfg: Config, log: Logger): EventProducer {
   return {
     async send(records: OutRecord[]) {
       if (closed) throw new Error('producer closed');
-      const byTopic = new Map<string, { key: string; value: string }[]>();
-      for (const r of records) {
-        let list = byTopic.get(r.topic);
-        if (!list) byTopic.set(r.topic, (list = []));
-        list.push({ key: r.key, value: r.value });
-      }
       // A send still unanswered after the produce timeout means Kafka is down or stalled.
       const watchdog = setTimeout(() => markDown(new Error(`no acknowledgement within ${cfg.gatewayProduceTimeoutMs} ms`)), cfg.gatewayProduceTimeoutMs);
       const p = producer;
       sending.set(p, (sending.get(p) ?? 0) + 1);
       try {
         await connect();
-        await p.sendBatch({
-          acks: -1,
-          compression: CompressionTypes.None,
-          topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
-        });
+        await p.send(records);
       } catch (err) {
         markDown(err);
         throw err;
@@ -129,7 +119,7 @@ export function kafkaProducer(cfg: Config, log: Logger): EventProducer {
         if (left > 0) sending.set(p, left);
         else {
           sending.delete(p);
-          if (retired.delete(p)) void p.disconnect().catch(() => undefined);
+          if (retired.delete(p)) void p.close().catch(() => undefined);
         }
       }
     },
@@ -139,7 +129,7 @@ export function kafkaProducer(cfg: Config, log: Logger): EventProducer {
       available = false;
       if (probe) clearInterval(probe);
       probe = null;
-      await Promise.all([producer, ...retired].map((p) => p.disconnect().catch(() => undefined)));
+      await Promise.all([producer, ...retired].map((p) => p.close().catch(() => undefined)));
     },
   };
 }
