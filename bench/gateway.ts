@@ -43,13 +43,18 @@ const PROFILE = a.flag('profile');
 /** Which process --profile profiles: the real gateway, or the one with Kafka stubbed out (its own work only). */
 const PROFILE_TARGET = a.str('profile-target', 'gateway') as 'gateway' | 'stub';
 const PORTS = {
-  kafka: a.num('kafka-port', 29092),
-  controller: a.num('controller-port', 29093),
+  // Not 9092 (a local Kafka) nor 29092 (the shared test broker some set-ups keep running).
+  kafka: a.num('kafka-port', 29192),
+  controller: a.num('controller-port', 29193),
   gateway: a.num('gateway-port', 28080),
   bare: a.num('bare-port', 28081),
   stub: a.num('stub-port', 28082),
   uncoalesced: a.num('uncoalesced-port', 28083),
+  kafkajs: a.num('kafkajs-port', 28084),
 };
+/** --clients: the Kafka client libraries to measure the real gateway with; the first one also gets the half-load runs. */
+const CLIENTS = a.str('clients', 'platformatic,kafkajs').split(',').filter(Boolean) as ('platformatic' | 'kafkajs')[];
+for (const c of CLIENTS) if (c !== 'platformatic' && c !== 'kafkajs') throw new Error(`--clients takes platformatic and/or kafkajs, got ${c}`);
 /** --compare-uncoalesced: also the gateway with one Kafka send per request (no coalescing-producer). */
 const COMPARE_UNCOALESCED = a.flag('compare-uncoalesced');
 /** --no-stub: skip the gateway with Kafka stubbed out. */
@@ -194,12 +199,13 @@ const row = (m: Measured) => [
 ];
 const HEADER = ['run', 'req/s', 'events/s', 'p50', 'p99', 'non2xx/err', 'cores server', 'cores kafka', 'cores loadgen', 'cpu ms/req server', 'cpu ms/req kafka', 'load / cpu psi'];
 
-function gatewayEnv(): NodeJS.ProcessEnv {
+function gatewayEnv(client: string = CLIENTS[0] ?? 'platformatic', port = PORTS.gateway): NodeJS.ProcessEnv {
   return {
     ...process.env,
     NODE_ENV: 'production',
     GATEWAY_HOST: '127.0.0.1',
-    GATEWAY_PORT: String(PORTS.gateway),
+    GATEWAY_PORT: String(port),
+    GATEWAY_KAFKA_CLIENT: client,
     KAFKA_BROKERS: `127.0.0.1:${PORTS.kafka}`,
     TOPIC_PREFIX: '',
     LOG_LEVEL: 'warn',
@@ -214,10 +220,10 @@ function gatewayEnv(): NodeJS.ProcessEnv {
   };
 }
 
-async function startGateway(name: string, nodeFlags: string[] = []): Promise<NodeChild> {
-  const gw = new NodeChild(name, 'gateway/server.ts', { env: gatewayEnv(), logFile: path.join(DATA_DIR, 'logs', `${name}.log`), nodeFlags });
+async function startGateway(name: string, nodeFlags: string[] = [], client = CLIENTS[0], port = PORTS.gateway): Promise<NodeChild> {
+  const gw = new NodeChild(name, 'gateway/server.ts', { env: gatewayEnv(client, port), logFile: path.join(DATA_DIR, 'logs', `${name}.log`), nodeFlags });
   onCleanup(name, () => gw.stop());
-  await gw.waitReady(() => httpOk(`http://127.0.0.1:${PORTS.gateway}/readyz`), 60_000);
+  await gw.waitReady(() => httpOk(`http://127.0.0.1:${port}/readyz`), 60_000);
   return gw;
 }
 
@@ -240,6 +246,7 @@ await runBench('bench:gateway', 1800, async () => {
     { port: PORTS.bare, what: 'bare route', setting: '--bare-port' },
     { port: PORTS.stub, what: 'stubbed gateway', setting: '--stub-port' },
     { port: PORTS.uncoalesced, what: 'uncoalesced gateway', setting: '--uncoalesced-port' },
+    { port: PORTS.kafkajs, what: 'gateway with the second client', setting: '--kafkajs-port' },
   ]);
   log(`gateway bench: ${REPS} x ${DURATION} s at max load per target (${CONNECTIONS} connections), then ${REPS} x ${HALF_DURATION} s at half load; loadavg ${await loadAverage()}`);
   const pool = bodyPool({ size: POOL, eventsPerBody: 20, seed: 42 });
@@ -254,13 +261,16 @@ await runBench('bench:gateway', 1800, async () => {
   });
   onCleanup('kafka', () => kafka.stop());
 
+  if (CLIENTS.length === 0) throw new Error('--clients names no client');
   let gw = await startGateway('gateway');
+  // The second client, when asked for: the real gateway again, on its own port, with the other library.
+  const other = CLIENTS[1] ? await startGateway(`gateway-${CLIENTS[1]}`, [], CLIENTS[1], PORTS.kafkajs) : null;
   const bare = new NodeChild('bare', 'bench/bare-server.ts', { env: { ...process.env, NODE_ENV: 'production', BARE_PORT: String(PORTS.bare) }, logFile: path.join(DATA_DIR, 'logs', 'bare.log') });
   onCleanup('bare', () => bare.stop());
   await bare.waitReady(() => httpOk(`http://127.0.0.1:${PORTS.bare}/healthz`), 30_000);
   const variant = (name: 'stub' | 'uncoalesced', port: number, nodeFlags: string[] = []) => {
     const child = new NodeChild(name, 'bench/gateway-variant-server.ts', {
-      env: { ...gatewayEnv(), VARIANT: name, GATEWAY_PORT: String(port) },
+      env: { ...gatewayEnv(CLIENTS[0], port), VARIANT: name },
       logFile: path.join(DATA_DIR, 'logs', `${name}${nodeFlags.length ? '-profiled' : ''}.log`),
       nodeFlags,
     });
@@ -273,7 +283,7 @@ await runBench('bench:gateway', 1800, async () => {
   const records0 = await kafkaRecords(kafka.brokers);
   let gatewayAccepted = 0;
 
-  type Target = 'bare' | 'stub' | 'uncoalesced' | 'gateway';
+  type Target = 'bare' | 'stub' | 'uncoalesced' | 'gateway' | 'other';
   const run = (which: Target, what: string, duration: number) =>
     which === 'bare'
       ? measure(what, bare, undefined, pool, { port: PORTS.bare, duration, connections: CONNECTIONS })
@@ -281,24 +291,28 @@ await runBench('bench:gateway', 1800, async () => {
         ? measure(what, stub!, undefined, pool, { port: PORTS.stub, duration, connections: CONNECTIONS })
         : which === 'uncoalesced'
           ? measure(what, uncoalesced!, kafka.pid, pool, { port: PORTS.uncoalesced, duration, connections: CONNECTIONS })
-          : measure(what, gw, kafka.pid, pool, { port: PORTS.gateway, duration, connections: CONNECTIONS });
-  const targets: Target[] = ['bare', ...(stub ? (['stub'] as const) : []), ...(uncoalesced ? (['uncoalesced'] as const) : []), 'gateway'];
+          : which === 'other'
+            ? measure(what, other!, kafka.pid, pool, { port: PORTS.kafkajs, duration, connections: CONNECTIONS })
+            : measure(what, gw, kafka.pid, pool, { port: PORTS.gateway, duration, connections: CONNECTIONS });
+  const targets: Target[] = ['bare', ...(stub ? (['stub'] as const) : []), ...(uncoalesced ? (['uncoalesced'] as const) : []), 'gateway', ...(other ? (['other'] as const) : [])];
+  const isReal = (t: Target) => t === 'gateway' || t === 'uncoalesced' || t === 'other';
+  const label = (t: Target) => (t === 'gateway' ? `gateway ${CLIENTS[0]}` : t === 'other' ? `gateway ${CLIENTS[1]}` : t);
 
   // Warm-up: JIT, connections, Kafka's first segments and producer state.
   log(`warm-up ${WARMUP} s each`);
   for (const t of targets) {
-    const m = await run(t, `warm-up ${t}`, WARMUP);
-    if (t === 'gateway' || t === 'uncoalesced') gatewayAccepted += m.ok * 20;
+    const m = await run(t, `warm-up ${label(t)}`, WARMUP);
+    if (isReal(t)) gatewayAccepted += m.ok * 20;
   }
 
-  const runs: Record<Target, Measured[]> = { bare: [], stub: [], uncoalesced: [], gateway: [] };
+  const runs: Record<Target, Measured[]> = { bare: [], stub: [], uncoalesced: [], gateway: [], other: [] };
   for (let i = 1; i <= REPS; i++) {
     // Rotate the order so that a burst of noise from the machine does not always hit the same target.
     const order = targets.map((_, j) => targets[(i - 1 + j) % targets.length]);
     for (const which of order) {
-      const m = await run(which, `${which} #${i}`, DURATION);
+      const m = await run(which, `${label(which)} #${i}`, DURATION);
       runs[which].push(m);
-      if (which === 'gateway' || which === 'uncoalesced') gatewayAccepted += m.ok * 20;
+      if (isReal(which)) gatewayAccepted += m.ok * 20;
       log(`${m.what}: ${int(m.reqPerS)} req/s, ${int(m.eventsPerS)} events/s, p50 ${ms(m.p50)}, p99 ${ms(m.p99)}, codes ${m.codes}${m.errors ? `, ${m.errors} errors` : ''}`);
     }
   }
@@ -306,6 +320,7 @@ await runBench('bench:gateway', 1800, async () => {
   const gwRuns = runs.gateway;
   const stubRuns = runs.stub;
   const uncoalescedRuns = runs.uncoalesced;
+  const otherRuns = runs.other;
 
   const gwMax = median(gwRuns.map((m) => m.reqPerS));
   const half = Math.max(1, Math.round(gwMax / 2));
@@ -375,7 +390,7 @@ await runBench('bench:gateway', 1800, async () => {
   const halfP50 = median(halfRuns.map((m) => m.p50));
   console.log('\n=== bench:gateway ===');
   console.log(`${REPS} runs of ${DURATION} s per target, ${CONNECTIONS} connections, batches of 20 events (${int(pool.avgBytes)} B), Kafka 3.9.1 on this machine, acks=all`);
-  console.log(table(HEADER, [...bareRuns, ...stubRuns, ...uncoalescedRuns, ...gwRuns, ...halfRuns, ...targetHalfRuns].map(row)));
+  console.log(table(HEADER, [...bareRuns, ...stubRuns, ...uncoalescedRuns, ...gwRuns, ...otherRuns, ...halfRuns, ...targetHalfRuns].map(row)));
   console.log('');
   console.log(
     table(
@@ -388,7 +403,10 @@ await runBench('bench:gateway', 1800, async () => {
         ...(uncoalescedRuns.length
           ? [['gateway, one Kafka send per request', int(median(uncoalescedRuns.map((m) => m.reqPerS))), int(median(uncoalescedRuns.map((m) => m.eventsPerS))), ms(median(uncoalescedRuns.map((m) => m.p50))), ms(median(uncoalescedRuns.map((m) => m.p99)))]]
           : []),
-        ['gateway (enrich + Kafka acks=all)', int(gwMax), int(gwEvents), ms(median(gwRuns.map((m) => m.p50))), ms(median(gwRuns.map((m) => m.p99)))],
+        [`gateway, ${CLIENTS[0]} (enrich + Kafka acks=all)`, int(gwMax), int(gwEvents), ms(median(gwRuns.map((m) => m.p50))), ms(median(gwRuns.map((m) => m.p99)))],
+        ...(otherRuns.length
+          ? [[`gateway, ${CLIENTS[1]} (enrich + Kafka acks=all)`, int(median(otherRuns.map((m) => m.reqPerS))), int(median(otherRuns.map((m) => m.eventsPerS))), ms(median(otherRuns.map((m) => m.p50))), ms(median(otherRuns.map((m) => m.p99)))]]
+          : []),
         [`gateway at half its max (${int(half)} req/s)`, int(median(halfRuns.map((m) => m.reqPerS))), int(median(halfRuns.map((m) => m.eventsPerS))), ms(halfP50), ms(halfP99)],
         ...(targetHalfRuns.length
           ? [[`gateway at half the target (${int(targetHalf)} req/s)`, int(median(targetHalfRuns.map((m) => m.reqPerS))), int(median(targetHalfRuns.map((m) => m.eventsPerS))), ms(median(targetHalfRuns.map((m) => m.p50))), ms(median(targetHalfRuns.map((m) => m.p99)))]]
@@ -397,7 +415,14 @@ await runBench('bench:gateway', 1800, async () => {
     ),
   );
   console.log('');
-  console.log(`ratio gateway / bare route (same run):       ${pct(gwMax / bareMed)} (${int(gwMax)} / ${int(bareMed)} req/s)`);
+  console.log(`ratio gateway (${CLIENTS[0]}) / bare route (same run): ${pct(gwMax / bareMed)} (${int(gwMax)} / ${int(bareMed)} req/s)`);
+  if (otherRuns.length) {
+    const o = median(otherRuns.map((m) => m.reqPerS));
+    console.log(`ratio gateway (${CLIENTS[1]}) / bare route (same run): ${pct(o / bareMed)} (${int(o)} / ${int(bareMed)} req/s); ${CLIENTS[0]} / ${CLIENTS[1]} ${(gwMax / o).toFixed(2)}x`);
+    console.log(
+      `CPU per request with ${CLIENTS[1]} (median, ms): gateway ${median(otherRuns.map((m) => m.cpuMsPerReq.server)).toFixed(3)}, Kafka broker ${median(otherRuns.map((m) => m.cpuMsPerReq.kafka)).toFixed(3)}`,
+    );
+  }
   if (stubRuns.length) console.log(`ratio gateway with Kafka stubbed / bare:     ${pct(median(stubRuns.map((m) => m.reqPerS)) / bareMed)}`);
   if (uncoalescedRuns.length) console.log(`gateway with / without coalesced sends:      ${(gwMax / median(uncoalescedRuns.map((m) => m.reqPerS))).toFixed(2)}x`);
   const cpuMs = (xs: Measured[], f: (m: Measured) => number) => median(xs.map(f));
