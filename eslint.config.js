@@ -4,7 +4,7 @@ import tseslint from 'typescript-eslint';
 const serverOnly = ['node:*', 'kafkajs', '@aws-sdk/*', '@elastic/*', 'fastify', '@fastify/*', 'pino', 'prom-client', 'geoip-lite', 'ua-parser-js', 'hyparquet*'];
 
 export default tseslint.config(
-  { ignores: ['node_modules/', '.data/', '.cache/', 'sdk/dist/', 'coverage/', '**/*.mjs', 'sdk/demo/**'] },
+  { ignores: ['node_modules/', '.data/', '.cache/', 'dist/', 'sdk/dist/', 'coverage/', '**/*.mjs', 'sdk/demo/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

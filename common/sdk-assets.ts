@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { projectRoot } from './project-root.js';
 
 /**
  * The SDK's script-tag builds as the gateway serves them, and the two facts derived from their
@@ -44,17 +44,7 @@ export function loadSdkAssets(dir: string): { assets: SdkAsset[]; missing: SdkSc
   return { assets, missing };
 }
 
-/**
- * sdk/dist of this installation: found by walking up from this module to the directory holding
- * package.json, so it is the same from the TypeScript sources (tsx) and from the compiled
- * JavaScript in dist/ (whose tree has no package.json of its own).
- */
-export function defaultSdkDir(from: string = fileURLToPath(import.meta.url)): string {
-  let dir = dirname(from);
-  for (;;) {
-    if (existsSync(join(dir, 'package.json'))) return join(dir, 'sdk', 'dist');
-    const up = dirname(dir);
-    if (up === dir) return join(process.cwd(), 'sdk', 'dist');
-    dir = up;
-  }
+/** sdk/dist of this installation (where `npm run build:sdk` writes and the image copies it). */
+export function defaultSdkDir(): string {
+  return join(projectRoot(), 'sdk', 'dist');
 }

@@ -1,9 +1,9 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { projectRoot } from '../common/project-root.js';
 
 /** The repository root (the folder holding package.json), whatever the current directory is. */
-export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+export const PROJECT_ROOT = projectRoot();
 
 /** Downloaded jars and the unpacked Elasticsearch distribution; gitignored, kept between runs. */
 export const CACHE_DIR = path.join(PROJECT_ROOT, '.cache');

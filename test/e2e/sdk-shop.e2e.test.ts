@@ -39,7 +39,7 @@ import { installTemplates } from '../../infra/setup-indices.js';
 import { EVENT_TOPICS } from '../../contracts/topics.js';
 import type { Config } from '../../contracts/config.js';
 import { unique, waitFor } from '../integration/helpers.js';
-import { ensureSdkBuilt } from './sdk-build.js';
+import { ensureSdkBuilt } from './builds.js';
 
 const brokers = inject('kafkaBrokers');
 const esUrl = inject('esUrl');

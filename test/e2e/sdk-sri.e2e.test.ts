@@ -1,6 +1,7 @@
 /**
  * The SDK as a site loads it in production: a page on one origin takes the script from the
- * gateway on another, by its versioned path with `integrity` and `crossorigin="anonymous"`, in
+ * gateway on another (the compiled gateway, `node dist/gateway/server.js` with
+ * NODE_ENV=production, as the image runs it), by its versioned path with `integrity` and `crossorigin="anonymous"`, in
  * Debian's Chromium; the script runs, and its page view reaches the real Kafka through the
  * gateway (sites configured, so not the open demo mode). A page whose integrity attribute does
  * not match gets the script blocked by the browser and sends nothing.
@@ -10,19 +11,17 @@ import { existsSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, expect, inject, test } from 'vitest';
-import type { FastifyInstance } from 'fastify';
-import { pino } from 'pino';
 import { chromium, type Browser } from 'playwright-core';
-import { buildApp } from '../../gateway/app.js';
 import { ensureTopics } from '../../infra/setup-topics.js';
 import { topicFor } from '../../contracts/topics.js';
 import { readTopic, unique } from '../integration/helpers.js';
-import { ensureSdkBuilt } from './sdk-build.js';
+import { DIST, ensureDistBuilt, ensureSdkBuilt } from './builds.js';
+import { freePort, startNodeService, type NodeService } from './node-service.js';
 
 const brokers = inject('kafkaBrokers');
 const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 
-let app: FastifyInstance | undefined;
+let gw: NodeService | undefined;
 let site: http.Server | undefined;
 let browser: Browser | undefined;
 let gateway = '';
@@ -44,6 +43,7 @@ clickstream('page');
 beforeAll(async () => {
   if (!existsSync(CHROMIUM)) throw new Error(`No Chromium at ${CHROMIUM}: run scripts/ensure-deps.sh --browser or set CHROMIUM_PATH`);
   ensureSdkBuilt();
+  ensureDistBuilt();
   topicPrefix = `${unique('sri')}_`;
   await ensureTopics(brokers, { prefix: topicPrefix, partitions: 1 });
 
@@ -56,17 +56,22 @@ beforeAll(async () => {
   await new Promise<void>((r) => site!.listen(0, '127.0.0.1', r));
   origin = `http://127.0.0.1:${(site.address() as AddressInfo).port}`;
 
-  app = await buildApp({ config: { kafkaBrokers: brokers, topicPrefix, sites: `sri:${origin}`, logLevel: 'warn' }, logger: pino({ level: 'warn' }) });
-  await app.listen({ host: '127.0.0.1', port: 0 });
-  gateway = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+  const port = await freePort();
+  gateway = `http://127.0.0.1:${port}`;
+  gw = await startNodeService(
+    `${DIST}/gateway/server.js`,
+    { GATEWAY_HOST: '127.0.0.1', GATEWAY_PORT: String(port), KAFKA_BROKERS: brokers.join(','), TOPIC_PREFIX: topicPrefix, SITES: `sri:${origin}`, LOG_LEVEL: 'warn' },
+    `${gateway}/readyz`,
+  );
   manifest = await (await fetch(`${gateway}/sdk/manifest.json`)).json();
   browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless=new', '--no-sandbox', '--disable-gpu', '--no-first-run'] });
 });
 
 afterAll(async () => {
   await browser?.close().catch(() => {});
-  await app?.close().catch(() => {});
+  const code = await gw?.stop();
   await new Promise((r) => (site ? site.close(r) : r(undefined)));
+  if (gw) expect(code, `the gateway exits 0 on SIGTERM:\n${gw.output().slice(-2000)}`).toBe(0);
 });
 
 test('the versioned script loads cross-origin with its SRI hash and its page view reaches Kafka', async () => {
