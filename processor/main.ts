@@ -10,6 +10,7 @@ import { analyticsSink, type AnalyticsSink } from './sinks/analytics-sink.js';
 import { archiveSink } from './sinks/archive-sink.js';
 import { objectStoreFromConfig } from './archive/object-store.js';
 import { sliding, tumbling, type WindowSpec } from './analytics/windows.js';
+import type { EngineOptions } from './analytics/engine.js';
 import { startRetention } from './retention.js';
 import { startScheduledSnapshots } from './snapshots.js';
 import type { Sink } from './sink.js';
@@ -22,6 +23,19 @@ export function windowSpecsFromConfig(config: Pick<Config, 'kpiTumblingS' | 'kpi
     if (s.kind !== specs[0].kind) specs.push(s);
   }
   return specs;
+}
+
+/** The analytics engine's settings from config: the live processor and the archive replay use the same. */
+export function engineOptionsFromConfig(
+  config: Pick<Config, 'kpiTumblingS' | 'kpiSlidingSizeS' | 'kpiSlidingStepS' | 'kpiAllowedLatenessS' | 'sessionGapS' | 'kpiExcludeBots'>,
+): Omit<EngineOptions, 'partition' | 'topics'> {
+  return {
+    windows: windowSpecsFromConfig(config),
+    urlWindowMs: config.kpiTumblingS * 1000,
+    latenessMs: config.kpiAllowedLatenessS * 1000,
+    sessionGapMs: config.sessionGapS * 1000,
+    excludeBots: config.kpiExcludeBots,
+  };
 }
 
 /** The processor's roles: each consumes every event topic in its own consumer group. */
@@ -62,13 +76,7 @@ export async function startProcessor(overrides: Partial<Config> = {}) {
         client: es,
         indexPrefix: config.esIndexPrefix,
         topics,
-        engine: {
-          windows: windowSpecsFromConfig(config),
-          urlWindowMs: config.kpiTumblingS * 1000,
-          latenessMs: config.kpiAllowedLatenessS * 1000,
-          sessionGapMs: config.sessionGapS * 1000,
-          excludeBots: config.kpiExcludeBots,
-        },
+        engine: engineOptionsFromConfig(config),
         emitIntervalMs: config.kpiEmitIntervalMs,
         onBulk: observe('analytics'),
         onLate: (reason, n) => metrics.lateEvents.inc({ reason }, n),
