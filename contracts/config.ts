@@ -51,7 +51,7 @@ export const SETTINGS = {
   gatewayShutdownTimeoutMs: s('GATEWAY_SHUTDOWN_TIMEOUT_MS', 'int', '10000', 'gateway', 'On SIGTERM, how long the gateway waits for in-flight sends to Kafka before it disconnects.'),
   gatewayDedupWindowS: s('GATEWAY_DEDUP_WINDOW_S', 'int', '600', 'gateway', 'An event id accepted within this many seconds is dropped as a duplicate (0 disables).'),
   gatewayDedupMax: s('GATEWAY_DEDUP_MAX', 'int', '200000', 'gateway', 'Most event ids remembered for deduplication (oldest forgotten first; bounds memory).'),
-  gatewayDeadLetterRawBytes: s('GATEWAY_DEAD_LETTER_RAW_BYTES', 'int', '8192', 'gateway', 'Raw payload kept with each dead letter, in characters (longer ones are truncated and marked).'),
+  deadLetterRawBytes: s('DEAD_LETTER_RAW_BYTES', 'int', '8192', 'all', 'Bytes kept of each dead letter\'s payload, both as parsed (`raw`) and as received (`received`); longer ones are cut and marked.'),
   gatewayCorsOrigins: s('GATEWAY_CORS_ORIGINS', 'list', '*', 'gateway', 'Open mode only (no SITES / SITES_FILE): origins allowed to post events, comma-separated; * for any.'),
   sites: s('SITES', 'string', '', 'gateway', 'Sites allowed to send events: `KEY:ORIGIN,ORIGIN;KEY2:*` (the key is also the site id). Empty with no SITES_FILE: the gateway runs open (demo mode).'),
   sitesFile: s('SITES_FILE', 'string', '', 'gateway', 'JSON file of sites: `{"sites":[{"key":"pk_shop","site_id":"shop","origins":["https://shop.example"]}]}`; merged with SITES.'),

@@ -303,15 +303,3 @@ export interface EnrichedEvent {
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 const _fieldsMatch: Same<EnrichedFieldName, keyof EnrichedEvent> = true;
 void _fieldsMatch;
-
-/** A record on the dead-letter topic: why an event was refused, and what it was. */
-export interface DeadLetter {
-  reason: string;
-  code: string;
-  /** The offending event as received, truncated to a bounded size. */
-  raw: string;
-  site_id: string | null;
-  received_at: string;
-  /** Position of the event in its batch, when it came in one. */
-  index: number | null;
-}

@@ -7,7 +7,7 @@ import { ENRICHED_FIELDS, type FieldKind } from './event-schema.js';
 
 export function indexNames(prefix: string) {
   return {
-    /** Raw events, one index per UTC day of event time: `${prefix}-events-2026.11.22`. */
+    /** Raw events, one index per UTC day the gateway received them: `${prefix}-events-2026.11.22`. */
     eventsPattern: `${prefix}-events-*`,
     kpis: `${prefix}-kpis`,
     urlStats: `${prefix}-url-stats`,
@@ -17,11 +17,13 @@ export function indexNames(prefix: string) {
 }
 
 /**
- * The daily index an event belongs to. Derived from the event's own time (not the wall clock),
- * so a replay writes the same document into the same index.
+ * The daily index an event belongs to: the UTC day of its `received_at`, the gateway's clock.
+ * Not the event time: that one a client claims, and no client input may decide how many indices
+ * (shards) exist; the receive time only moves with the wall clock, so one request creates at
+ * most one index. Stored in the event, so a replay writes the same document into the same index.
  */
-export function eventIndexFor(prefix: string, isoTimestamp: string): string {
-  return `${prefix}-events-${isoTimestamp.slice(0, 10).replaceAll('-', '.')}`;
+export function eventIndexFor(prefix: string, receivedAtIso: string): string {
+  return `${prefix}-events-${receivedAtIso.slice(0, 10).replaceAll('-', '.')}`;
 }
 
 const ES_TYPE: Record<FieldKind, object> = {

@@ -35,7 +35,17 @@ export interface BuildOptions {
 
 /** A whole body refused before its events could be looked at; kept on the dead-letter topic. */
 class BodyError extends GatewayError {
-  raw?: string;
+  /** The body as parsed, when it could be. */
+  parsed?: unknown;
+  /** The body as received. */
+  received?: string;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The body's text as received (set by the content-type parser): dead letters keep it. */
+    bodyText?: string;
+  }
 }
 
 /**
@@ -80,7 +90,7 @@ export async function buildApp(opts: BuildOptions = {}): Promise<FastifyInstance
     { timeoutMs: cfg.gatewayProduceTimeoutMs, maxInFlight: cfg.gatewayMaxInFlight, retryAfterS: cfg.gatewayRetryAfterS },
     metrics,
   );
-  const dl = deadLetters(cfg.topicPrefix, cfg.gatewayDeadLetterRawBytes);
+  const dl = deadLetters(cfg.topicPrefix, cfg.deadLetterRawBytes);
   const validate = createValidator();
   const deps = {
     topicPrefix: cfg.topicPrefix,
@@ -100,12 +110,14 @@ export async function buildApp(opts: BuildOptions = {}): Promise<FastifyInstance
   // Both parsers read the body as text and parse it as JSON: sendBeacon posts text/plain
   // (which needs no CORS preflight), everything else posts application/json.
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser(['application/json', 'text/plain'], { parseAs: 'string' }, (_req, body, done) => {
+  app.decorateRequest('bodyText', undefined);
+  app.addContentTypeParser(['application/json', 'text/plain'], { parseAs: 'string' }, (req, body, done) => {
+    req.bodyText = body as string;
     try {
       done(null, JSON.parse(body as string));
     } catch (err) {
       const e = new BodyError('GW_ERR_MALFORMED_JSON', (err as Error).message);
-      e.raw = body as string;
+      e.received = body as string;
       done(e);
     }
   });
@@ -123,10 +135,11 @@ export async function buildApp(opts: BuildOptions = {}): Promise<FastifyInstance
   const guards = await registerAccessControl(app, cfg, sites);
 
   /** Whole-body refusals are dead-lettered too (best effort: counted when Kafka cannot take them). */
-  const deadLetterBody = async (req: FastifyRequest, code: GatewayErrorCode, message: string, raw: unknown) => {
+  const deadLetterBody = async (req: FastifyRequest, code: GatewayErrorCode, message: string, err: BodyError) => {
     const siteId = req.site?.siteId || null;
     try {
-      await delivery.send([dl.record(message, code, raw, siteId, null, code === 'GW_ERR_MALFORMED_JSON' ? 'malformed' : 'invalid-batch')], req.log);
+      const record = dl.record({ code, reason: message, parsed: err.parsed, received: err.received, siteId }, code === 'GW_ERR_MALFORMED_JSON' ? 'malformed' : 'invalid-batch');
+      await delivery.send([record], req.log);
       metrics.deadLetters.inc({ code });
     } catch {
       metrics.deadLettersLost.inc();
@@ -157,7 +170,7 @@ export async function buildApp(opts: BuildOptions = {}): Promise<FastifyInstance
     } else {
       req.log.error({ err }, 'unhandled error');
     }
-    if (err instanceof BodyError && err.raw !== undefined) await deadLetterBody(req, code, message, err.raw);
+    if (err instanceof BodyError && (err.received !== undefined || err.parsed !== undefined)) await deadLetterBody(req, code, message, err);
     const status = GW_ERRORS[code].status;
     if (retryAfter !== undefined) reply.header('retry-after', String(retryAfter));
     metrics.errors.inc({ code });
@@ -178,7 +191,8 @@ export async function buildApp(opts: BuildOptions = {}): Promise<FastifyInstance
       if (err instanceof GatewayError) {
         const e = new BodyError(err.code);
         e.message = err.message;
-        e.raw = dl.rawOf(req.body);
+        e.parsed = req.body;
+        e.received = req.bodyText;
         throw e;
       }
       throw err;
@@ -191,6 +205,7 @@ export async function buildApp(opts: BuildOptions = {}): Promise<FastifyInstance
       userAgent: req.headers['user-agent'] ?? '',
       receivedAt,
       log: req.log,
+      bodyText: req.bodyText,
     });
     return reply.status(out.status).send({ ...out.body, request_id: req.id });
   });

@@ -10,6 +10,7 @@ import { enrichEvent, type RequestContext } from './enrich.js';
 import { GW_ERRORS } from './errors.js';
 import type { OutRecord } from './event-producer.js';
 import type { GeoProvider } from './geo.js';
+import { eventSpans } from './json-spans.js';
 import type { GatewayMetrics } from './metrics.js';
 import type { Site } from './sites.js';
 import type { UaInfo } from './user-agent.js';
@@ -45,6 +46,8 @@ export interface IngestInput {
   userAgent: string;
   receivedAt: number;
   log: FastifyBaseLogger;
+  /** The body as received, when there is one: refused events keep their own span of it. */
+  bodyText?: string;
 }
 
 export interface IngestDeps {
@@ -108,6 +111,15 @@ export function createIngest(d: IngestDeps) {
     const deferred: [number, ClientEvent][] = [];
     const waits = new Set<Promise<void>>();
     let dropped = 0;
+    let spans: [number, number][] | null | undefined;
+    /** The refused event's own bytes of the body (parsed lazily: only a refusal pays for it). */
+    const receivedOf = (index: number): string | null => {
+      const text = input.bodyText;
+      if (text === undefined) return null;
+      if (spans === undefined) spans = eventSpans(text);
+      const span = spans?.[index];
+      return span ? text.slice(span[0], span[1]) : null;
+    };
 
     const accept = (index: number, ev: ClientEvent) => {
       if (bot === 'drop') {
@@ -128,7 +140,7 @@ export function createIngest(d: IngestDeps) {
       if (!v.ok) {
         const obj = typeof raw === 'object' && raw !== null && !Array.isArray(raw) ? (raw as Record<string, unknown>) : null;
         results[index] = { index, event_id: clip(obj?.event_id, 64), status: 'rejected', code: v.code, reason: v.reason };
-        records.push(d.deadLetters.record(v.reason, v.code, raw, siteId, index, clip(obj?.visitor_id, 128) || 'invalid'));
+        records.push(d.deadLetters.record({ code: v.code, reason: v.reason, parsed: raw, received: receivedOf(index), siteId, index }, clip(obj?.visitor_id, 128) || 'invalid'));
         rejectedCodes.push(v.code);
         continue;
       }

@@ -79,7 +79,8 @@ export async function startConsumer(opts: RunnerOptions): Promise<Runner> {
       await producer.send({
         topic: config.topicPrefix + DEAD_LETTER_TOPIC,
         acks: -1,
-        messages: items.map((d) => ({ key: 'processor', value: JSON.stringify(d) })),
+        // Keyed by the record's topic-partition: one record's dead letters stay in order.
+        messages: items.map((d) => ({ key: d.origin ? `${d.origin.topic}/${d.origin.partition}` : 'processor', value: JSON.stringify(d) })),
       });
     },
   };
@@ -115,7 +116,7 @@ export async function startConsumer(opts: RunnerOptions): Promise<Runner> {
       const processed = await coordinator.batch({
         topic: batch.topic,
         partition: batch.partition,
-        records: batch.messages.map((m) => ({ offset: m.offset, value: m.value ? m.value.toString('utf8') : null })),
+        records: batch.messages.map((m) => ({ offset: m.offset, value: m.value ? m.value.toString('utf8') : null, bytes: m.value })),
         highWatermark: batch.highWatermark,
         current: () => payload.isRunning() && !payload.isStale(),
         heartbeat: () => payload.heartbeat(),

@@ -4,7 +4,7 @@
  * metadata, across rebalances, failing flushes and crashes.
  */
 import { describe, expect, test } from 'vitest';
-import type { DeadLetter } from '../contracts/event-schema.js';
+import type { DeadLetter } from '../contracts/dead-letter.js';
 import { Coordinator, DeadLetterBuffer, type Clock, type ConsumerPort, type InputBatch, type OffsetCommit } from './coordinator.js';
 import { processorMetrics } from './metrics.js';
 import type { AssignedPartition, Sink, SourcePosition } from './sink.js';
@@ -181,7 +181,7 @@ function setup(o: { batchSize?: number; sinks?: number; deadLetterUnreadable?: b
     topics: TOPICS,
     sinks,
     port: kafka.port(),
-    deadLetters: new DeadLetterBuffer(),
+    deadLetters: new DeadLetterBuffer(8192),
     metrics,
     log: quiet,
     flushIntervalMs: 1000,
@@ -376,7 +376,15 @@ describe('coordinator', () => {
       clock.t += 1000;
       c.tick();
       await until(() => kafka.commits.length === 1, 'a commit');
-      expect(kafka.dead.map((d) => [d.code, d.raw])).toEqual(owns ? [['PR_ERR_UNREADABLE', 'not json'], ['PR_ERR_UNREADABLE', 'null']] : []);
+      // A tombstone has no bytes: nothing parsed, nothing received.
+      expect(kafka.dead.map((d) => [d.code, d.raw, d.received, d.origin?.offset])).toEqual(
+        owns
+          ? [
+              ['PR_ERR_UNREADABLE', 'not json', 'not json', '1'],
+              ['PR_ERR_UNREADABLE', '', null, '2'],
+            ]
+          : [],
+      );
       expect(await metric('processor_unreadable_records_total')).toBe(2);
       expect(await metric('processor_flush_errors_total')).toBe(owns ? 1 : 0);
       expect(kafka.committed.get(`${TOPICS[0]}/0`)?.offset).toBe('4');

@@ -20,7 +20,11 @@
  * - A partition given away is never committed again by this instance (the new owner commits it
  *   from the moment it is assigned), even by a flush that was running when it was revoked.
  */
-import type { DeadLetter, EnrichedEvent } from '../contracts/event-schema.js';
+import type { DeadLetter } from '../contracts/dead-letter.js';
+import { DeadLetterBuffer } from './dead-letters.js';
+import { isReadableEvent } from './readable.js';
+
+export { DeadLetterBuffer };
 import type { AssignedPartition, Sink } from './sink.js';
 import type { ProcessorMetrics } from './metrics.js';
 
@@ -83,6 +87,8 @@ export interface InputRecord {
   offset: Offset;
   /** The record's value as text (null for a tombstone). */
   value: string | null;
+  /** The value's bytes as stored, when the adapter has them: an unreadable record's dead letter keeps them exactly. */
+  bytes?: Uint8Array | null;
 }
 
 export interface InputBatch extends TopicPartition {
@@ -114,28 +120,6 @@ export interface CoordinatorOptions {
    */
   deadLetterUnreadable: boolean;
   clock?: Clock;
-}
-
-export class DeadLetterBuffer {
-  private items: DeadLetter[] = [];
-  push(reason: string, code: string, raw: unknown): void {
-    let text: string;
-    try {
-      text = typeof raw === 'string' ? raw : JSON.stringify(raw);
-    } catch {
-      text = String(raw);
-    }
-    this.items.push({ reason, code, raw: text.slice(0, 8192), site_id: null, received_at: new Date().toISOString(), index: null });
-  }
-  take(): DeadLetter[] {
-    const out = this.items;
-    this.items = [];
-    return out;
-  }
-  /** Puts back records a failed flush could not send. */
-  restore(items: DeadLetter[]): void {
-    this.items = [...items, ...this.items];
-  }
 }
 
 /** Runs one async section at a time: batches, flushes, rebalances and offset polls never interleave. */
@@ -249,15 +233,23 @@ export class Coordinator {
       for (const m of b.records) {
         const off = BigInt(m.offset);
         if (st.next !== null && off < st.next) continue;
-        let ev: EnrichedEvent | null = null;
+        let ev: unknown = undefined;
         const text = m.value ?? '';
         try {
-          ev = JSON.parse(text) as EnrichedEvent;
+          ev = JSON.parse(text);
         } catch {
           // fall through
         }
-        if (!ev || typeof ev.event_id !== 'string' || typeof ev.timestamp !== 'string' || typeof ev.event_type !== 'string') {
-          if (this.o.deadLetterUnreadable) this.o.deadLetters.push(`processor could not read ${b.topic}/${b.partition}@${m.offset}`, 'PR_ERR_UNREADABLE', m.value);
+        if (!isReadableEvent(ev)) {
+          if (this.o.deadLetterUnreadable) {
+            this.o.deadLetters.push({
+              code: 'PR_ERR_UNREADABLE',
+              reason: `processor could not read ${b.topic}/${b.partition}@${m.offset}`,
+              parsed: ev,
+              received: m.bytes ?? m.value,
+              origin: { topic: b.topic, partition: b.partition, offset: m.offset },
+            });
+          }
           this.o.metrics.unreadable.inc({ role: this.o.role });
           st.next = off + 1n;
           continue;
@@ -385,21 +377,30 @@ export class Coordinator {
    */
   private async flushSinks(): Promise<void> {
     const started = this.clock.now();
-    const dead = this.o.deadLetters.take();
-    const sendDead = async () => {
-      if (!dead.length) return;
-      try {
-        await this.o.port.sendDeadLetters(dead);
-      } catch (err) {
-        this.o.deadLetters.restore(dead);
-        throw err;
-      }
-      this.o.metrics.deadLettered.inc(dead.length);
-    };
-    const results = await Promise.allSettled([...this.o.sinks.map((sink) => sink.flush()), sendDead()]);
+    const results = await Promise.allSettled(this.o.sinks.map((sink) => sink.flush()));
+    // Also when a sink failed: what the others refused is sent now (their flush is done).
+    await this.sendDeadLetters();
     const failed = results.find((r) => r.status === 'rejected');
     if (failed) throw (failed as PromiseRejectedResult).reason;
     this.o.metrics.flushSeconds.observe({ role: this.o.role }, (this.clock.now() - started) / 1000);
+  }
+
+  /**
+   * Sends every dead letter collected so far: after the sinks' flush (which adds the documents
+   * Elasticsearch refused), before the commit that passes their offsets.
+   */
+  private async sendDeadLetters(): Promise<void> {
+    const dead = this.o.deadLetters.take();
+    if (!dead.length) return;
+    try {
+      await this.o.port.sendDeadLetters(dead);
+    } catch (err) {
+      this.o.deadLetters.restore(dead);
+      throw err;
+    }
+    const byCode = new Map<string, number>();
+    for (const d of dead) byCode.set(d.code, (byCode.get(d.code) ?? 0) + 1);
+    for (const [code, n] of byCode) this.o.metrics.deadLettered.inc({ code }, n);
   }
 
   private snapshot(): Snapshot {

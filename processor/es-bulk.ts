@@ -6,7 +6,10 @@ export interface Target {
 }
 
 export interface Rejected<T> {
+  /** The item of `docs` it came from (not the body sent: that may be JSON text). */
   doc: T;
+  index: string;
+  id: string;
   status: number;
   reason: string;
 }
@@ -32,11 +35,17 @@ export async function bulkIndex<T extends object>(
   if (docs.length === 0) return [];
   const rejected: Rejected<T>[] = [];
   let transient = 0;
+  // The helper reports a refusal with the body it sent: the item is found again by its target.
+  const byTarget = new Map<string, T[]>();
   try {
     await client.helpers.bulk<T>({
       datasource: docs,
       onDocument: (doc) => {
         const t = target(doc);
+        const k = `${t.index}\u0000${t.id}`;
+        const same = byTarget.get(k);
+        if (same) same.push(doc);
+        else byTarget.set(k, [doc]);
         const action = { index: { _index: t.index, _id: t.id } };
         return body ? [action, body(doc)] : action;
       },
@@ -48,7 +57,14 @@ export async function bulkIndex<T extends object>(
       wait: 200,
       onDrop: (drop) => {
         if (retryable(drop.status)) transient++;
-        else rejected.push({ doc: drop.document, status: drop.status, reason: drop.error ? `${drop.error.type}: ${drop.error.reason}` : 'rejected' });
+        else {
+          const op = (drop.operation as { index?: { _index?: string; _id?: string } }).index ?? {};
+          const index = op._index ?? '';
+          const id = op._id ?? '';
+          const doc = byTarget.get(`${index}\u0000${id}`)?.shift();
+          if (doc === undefined) throw new Error(`bulk: refused document ${index}/${id} is not one of the batch`);
+          rejected.push({ doc, index, id, status: drop.status, reason: drop.error ? `${drop.error.type}: ${drop.error.reason}` : 'rejected' });
+        }
       },
     });
   } catch (err) {

@@ -3,9 +3,12 @@ import { ConfigError, loadConfig, type Config } from '../contracts/config.js';
 import { EVENT_TOPICS } from '../contracts/topics.js';
 import { kafkaFromConfig } from '../common/kafka-client.js';
 import { esFromConfig } from '../common/es-client.js';
-import { DeadLetterBuffer, startConsumer, type Runner } from './consumer.js';
+import { startConsumer, type Runner } from './consumer.js';
+import { DeadLetterBuffer } from './dead-letters.js';
+import type { ProcessorErrorCode } from './errors.js';
+import type { OutIndex } from './analytics/engine.js';
 import { processorMetrics, serveMetrics, type Health } from './metrics.js';
-import { esEventsSink } from './sinks/es-events-sink.js';
+import { esEventsSink, type RefusedEvent } from './sinks/es-events-sink.js';
 import { analyticsSink, type AnalyticsSink } from './sinks/analytics-sink.js';
 import { archiveSink } from './sinks/archive-sink.js';
 import { objectStoreFromConfig } from './archive/object-store.js';
@@ -53,6 +56,13 @@ export function rolesFromConfig(config: Pick<Config, 'processorRoles'>): Role[] 
 /** Consumer group of a role. */
 export const roleGroupId = (config: Pick<Config, 'processorGroupId'>, role: Role) => `${config.processorGroupId}-${role}`;
 
+/** The dead-letter code of a document each analytics index refused. */
+const REFUSED_CODE: Record<OutIndex, ProcessorErrorCode> = {
+  kpis: 'PR_ERR_ES_KPI_REJECTED',
+  urlStats: 'PR_ERR_ES_URL_STATS_REJECTED',
+  sessions: 'PR_ERR_ES_SESSION_REJECTED',
+};
+
 /** Builds the sinks of every role from config and starts one consumer per role; returns a stop function. */
 export async function startProcessor(overrides: Partial<Config> = {}) {
   const config = loadConfig(overrides);
@@ -70,7 +80,7 @@ export async function startProcessor(overrides: Partial<Config> = {}) {
   const plans: { role: Role; sinks: Sink[]; deadLetters: DeadLetterBuffer }[] = [];
   let analytics: AnalyticsSink | null = null;
   for (const role of roles) {
-    const deadLetters = new DeadLetterBuffer();
+    const deadLetters = new DeadLetterBuffer(config.deadLetterRawBytes);
     if (role === 'analytics') {
       analytics = analyticsSink({
         client: es,
@@ -80,11 +90,20 @@ export async function startProcessor(overrides: Partial<Config> = {}) {
         emitIntervalMs: config.kpiEmitIntervalMs,
         onBulk: observe('analytics'),
         onLate: (reason, n) => metrics.lateEvents.inc({ reason }, n),
-        onReject: (doc, reason) => deadLetters.push(reason, 'PR_ERR_ES_REJECTED', doc),
+        onReject: (kind, doc, reason) => deadLetters.push({ code: REFUSED_CODE[kind], reason, parsed: doc, siteId: typeof doc.site_id === 'string' ? doc.site_id : null }),
       });
       plans.push({ role, sinks: [analytics], deadLetters });
     } else if (role === 'index') {
-      plans.push({ role, sinks: [esEventsSink(es, config.esIndexPrefix, (doc, reason) => deadLetters.push(reason, 'PR_ERR_ES_REJECTED', doc), observe('es-events'))], deadLetters });
+      const onReject = (r: RefusedEvent) =>
+        deadLetters.push({
+          code: 'PR_ERR_ES_EVENT_REJECTED',
+          reason: r.reason,
+          parsed: r.event,
+          received: r.raw ?? null,
+          siteId: r.event.site_id,
+          origin: { topic: r.position.topic, partition: r.position.partition, offset: r.position.offset },
+        });
+      plans.push({ role, sinks: [esEventsSink(es, config.esIndexPrefix, onReject, observe('es-events'))], deadLetters });
     } else {
       const store = objectStoreFromConfig(config);
       if (!store) {

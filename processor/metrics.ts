@@ -11,7 +11,7 @@ export function processorMetrics() {
     bulkSeconds: new Histogram({ name: 'processor_bulk_seconds', help: 'Elasticsearch bulk latency', buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [registry] }),
     flushSeconds: new Histogram({ name: 'processor_flush_seconds', help: 'Time to flush every sink of a role for one batch', labelNames: ['role'], buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [registry] }),
     flushErrors: new Counter({ name: 'processor_flush_errors_total', help: 'Failed flushes (retried)', labelNames: ['role'], registers: [registry] }),
-    deadLettered: new Counter({ name: 'processor_dead_lettered_total', help: 'Records sent to the dead-letter topic', registers: [registry] }),
+    deadLettered: new Counter({ name: 'processor_dead_lettered_total', help: 'Records sent to the dead-letter topic, by PR_ERR_* code (processor/errors.ts)', labelNames: ['code'], registers: [registry] }),
     lateEvents: new Counter({
       name: 'processor_late_events_total',
       help: 'Events older than their partition\'s latest event time minus the allowed lateness (behind_partition), or older than the watermark (behind_watermark): counted, not added',

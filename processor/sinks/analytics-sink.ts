@@ -15,7 +15,8 @@ export interface AnalyticsSinkOptions {
   emitIntervalMs: number;
   onBulk?: (seconds: number, count: number) => void;
   onLate?: (reason: LateReason, count: number) => void;
-  onReject?: (doc: Record<string, unknown>, reason: string) => void;
+  /** Called for each document Elasticsearch refused for good (never retried), during `flush`. */
+  onReject?: (kind: OutIndex, doc: Record<string, unknown>, reason: string) => void;
   now?: () => number;
 }
 
@@ -75,7 +76,7 @@ export function analyticsSink(o: AnalyticsSinkOptions): AnalyticsSink {
       const started = performance.now();
       const rejected = await bulkIndex(client(), docs, (d) => ({ index: index[d.index], id: d.id }), (d) => d.doc);
       o.onBulk?.((performance.now() - started) / 1000, docs.length);
-      for (const r of rejected) o.onReject?.(r.doc.doc, `elasticsearch refused a ${r.doc.index} document (${r.status}): ${r.reason}`);
+      for (const r of rejected) o.onReject?.(r.doc.index, r.doc.doc, `elasticsearch refused ${r.index}/${r.id} (${r.status}): ${r.reason}`);
       pending.clear();
     },
     committableOffset(topic, partition) {

@@ -2,7 +2,16 @@ import type { Client } from '@elastic/elasticsearch';
 import type { EnrichedEvent } from '../../contracts/event-schema.js';
 import { eventIndexFor } from '../../contracts/indices.js';
 import { bulkIndex } from '../es-bulk.js';
-import type { Sink } from '../sink.js';
+import type { Sink, SourcePosition } from '../sink.js';
+
+/** What the sink knows of an event Elasticsearch refused, for its dead letter. */
+export interface RefusedEvent {
+  event: EnrichedEvent;
+  /** The Kafka record's value as read, when the consumer had it. */
+  raw: string | undefined;
+  position: SourcePosition;
+  reason: string;
+}
 
 const key = (topic: string, partition: number) => `${topic}\u0000${partition}`;
 
@@ -17,11 +26,12 @@ const key = (topic: string, partition: number) => `${topic}\u0000${partition}`;
 export function esEventsSink(
   client: Client,
   indexPrefix: string,
-  onReject: (doc: EnrichedEvent, reason: string) => void,
+  /** Called for each event Elasticsearch refused for good (never retried), during `flush`. */
+  onReject: (refused: RefusedEvent) => void,
   onBulk?: (seconds: number, count: number) => void,
 ): Sink {
   /** The event, and its JSON as read from Kafka when there (indexed as is: no re-serialising). */
-  let buffer: { event: EnrichedEvent; raw?: string }[] = [];
+  let buffer: { event: EnrichedEvent; raw?: string; position: SourcePosition }[] = [];
   /** Per topic-partition: next offset after the last event added. */
   const added = new Map<string, bigint>();
   /** Per topic-partition: everything below is indexed (as of the last successful flush). */
@@ -44,8 +54,7 @@ export function esEventsSink(
       added.set(k, off + 1n);
       const skip = skipBelow.get(k);
       if (skip !== undefined && off < skip) return;
-      // A bulk body is one document per line: only single-line JSON is sent as is.
-      buffer.push({ event, raw: pos.raw && !pos.raw.includes('\n') ? pos.raw : undefined });
+      buffer.push({ event, raw: pos.raw, position: { topic: pos.topic, partition: pos.partition, offset: pos.offset } });
     },
     async flush() {
       // Taken at once: events added while the bulk runs go to the next flush.
@@ -59,15 +68,18 @@ export function esEventsSink(
           rejected = await bulkIndex(
             client,
             docs,
-            (d) => ({ index: eventIndexFor(indexPrefix, d.event.timestamp), id: d.event.event_id }),
-            (d) => d.raw ?? d.event,
+            (d) => ({ index: eventIndexFor(indexPrefix, d.event.received_at), id: d.event.event_id }),
+            // A bulk body is one document per line: only single-line JSON is sent as is.
+            (d) => (d.raw && !d.raw.includes('\n') ? d.raw : d.event),
           );
         } catch (err) {
           buffer = docs.concat(buffer);
           throw err;
         }
         onBulk?.((performance.now() - started) / 1000, docs.length);
-        for (const r of rejected) onReject(r.doc.event, `elasticsearch refused the event (${r.status}): ${r.reason}`);
+        for (const r of rejected) {
+          onReject({ event: r.doc.event, raw: r.doc.raw, position: r.doc.position, reason: `elasticsearch refused the event for ${r.index} (${r.status}): ${r.reason}` });
+        }
       }
       for (const [k, v] of upTo) if ((indexed.get(k) ?? -1n) < v) indexed.set(k, v);
     },

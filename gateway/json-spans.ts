@@ -1,0 +1,96 @@
+/**
+ * Where each event of a request body sits in its text, so a dead letter can keep the event's
+ * bytes as sent (JSON.parse turns `1e400` into Infinity and a 32-digit integer into a float:
+ * the parsed form alone does not show what the client sent). Only called for bodies that
+ * JSON.parse accepted, and only when an event of the body is refused.
+ */
+
+const isWs = (c: number) => c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09 || c === 0xfeff;
+
+function skipWs(t: string, i: number): number {
+  while (i < t.length && isWs(t.charCodeAt(i))) i++;
+  return i;
+}
+
+function skipString(t: string, i: number): number {
+  for (i++; i < t.length; i++) {
+    const c = t.charCodeAt(i);
+    if (c === 0x5c) i++;
+    else if (c === 0x22) return i + 1;
+  }
+  return i;
+}
+
+/** End (exclusive) of the JSON value starting at `i`; iterative, so depth costs no stack. */
+function skipValue(t: string, i: number): number {
+  const c = t.charCodeAt(i);
+  if (c === 0x22) return skipString(t, i);
+  if (c === 0x7b || c === 0x5b) {
+    let depth = 0;
+    for (; i < t.length; i++) {
+      const d = t.charCodeAt(i);
+      if (d === 0x22) i = skipString(t, i) - 1;
+      else if (d === 0x7b || d === 0x5b) depth++;
+      else if (d === 0x7d || d === 0x5d) {
+        depth--;
+        if (depth === 0) return i + 1;
+      }
+    }
+    return i;
+  }
+  while (i < t.length) {
+    const d = t.charCodeAt(i);
+    if (d === 0x2c || d === 0x5d || d === 0x7d || isWs(d)) break;
+    i++;
+  }
+  return i;
+}
+
+function elements(t: string, i: number): [number, number][] {
+  const out: [number, number][] = [];
+  i++;
+  for (;;) {
+    i = skipWs(t, i);
+    if (i >= t.length || t.charCodeAt(i) === 0x5d) return out;
+    const end = skipValue(t, i);
+    out.push([i, end]);
+    i = skipWs(t, end);
+    if (t.charCodeAt(i) === 0x2c) i++;
+  }
+}
+
+/**
+ * The [start, end) of every event in a body JSON.parse accepted: the elements of a top-level
+ * array, of the `events` array of an envelope (the last `events` key, as JSON.parse keeps), or
+ * the whole body when it is one event object. Null when the body is none of these.
+ */
+export function eventSpans(text: string): [number, number][] | null {
+  let i = skipWs(text, 0);
+  const c = text.charCodeAt(i);
+  if (c === 0x5b) return elements(text, i);
+  if (c !== 0x7b) return null;
+  const start = i;
+  let events: [number, number][] | null = null;
+  let hasType = false;
+  i++;
+  for (;;) {
+    i = skipWs(text, i);
+    if (i >= text.length || text.charCodeAt(i) === 0x7d) break;
+    const keyEnd = skipString(text, i);
+    let key: unknown;
+    try {
+      key = JSON.parse(text.slice(i, keyEnd));
+    } catch {
+      return null;
+    }
+    i = skipWs(text, keyEnd) + 1; // the colon
+    i = skipWs(text, i);
+    const end = skipValue(text, i);
+    if (key === 'events') events = text.charCodeAt(i) === 0x5b ? elements(text, i) : null;
+    if (key === 'type') hasType = true;
+    i = skipWs(text, end);
+    if (text.charCodeAt(i) === 0x2c) i++;
+  }
+  if (events) return events;
+  return hasType ? [[start, skipValue(text, start)]] : null;
+}

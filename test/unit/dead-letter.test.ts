@@ -1,0 +1,85 @@
+import { afterEach, describe, expect, test } from 'vitest';
+import type { FastifyInstance } from 'fastify';
+import { buildDeadLetter } from '../../common/dead-letter.js';
+import { eventSpans } from '../../gateway/json-spans.js';
+import { harness, type MemoryProducer } from './gateway-harness.js';
+import { pageView, UA } from './fixtures.js';
+
+describe('buildDeadLetter (shared by gateway and processor)', () => {
+  test('keeps the parsed form and the bytes as received side by side', () => {
+    const d = buildDeadLetter('gateway', { code: 'X', reason: 'r', parsed: { a: Infinity }, received: '{"a":1e400}', siteId: 's', index: 3 }, 100, 0);
+    expect(d).toEqual({
+      source: 'gateway',
+      code: 'X',
+      reason: 'r',
+      raw: '{"a":null}',
+      received: '{"a":1e400}',
+      received_encoding: 'utf8',
+      received_bytes: 11,
+      truncated: false,
+      site_id: 's',
+      received_at: '1970-01-01T00:00:00.000Z',
+      index: 3,
+      origin: null,
+      digests: null,
+    });
+  });
+
+  test('bounds both forms in UTF-8 bytes, on a character boundary, and marks the cut', () => {
+    const d = buildDeadLetter('processor', { code: 'X', reason: 'r', parsed: { s: 'é'.repeat(100) }, received: 'é'.repeat(100) }, 11, 0);
+    expect(d.received).toBe(`${'é'.repeat(5)}…[truncated 190 bytes]`);
+    expect(d.received_bytes).toBe(200);
+    expect(d.raw).toMatch(/^\{"s":"éé…\[truncated \d+ bytes\]$/);
+    expect(d.truncated).toBe(true);
+  });
+
+  test('bytes that are not UTF-8 are kept exactly, as base64', () => {
+    const d = buildDeadLetter('processor', { code: 'X', reason: 'r', received: new Uint8Array([0x7b, 0xff, 0x7d]) }, 100, 0);
+    expect(d).toMatchObject({ received: 'e/99', received_encoding: 'base64', received_bytes: 3, truncated: false, raw: '' });
+  });
+
+  test('with nothing parsed, the parsed form is the text received', () => {
+    expect(buildDeadLetter('gateway', { code: 'X', reason: 'r', received: '{"events": [' }, 100, 0).raw).toBe('{"events": [');
+  });
+});
+
+describe('eventSpans', () => {
+  test.each([
+    ['[{"a":1}, 2 ,"x,]"]', ['{"a":1}', '2', '"x,]"']],
+    ['{"sent_at":1,"events":[ {"b":"}"} ,[1,[2]]]}', ['{"b":"}"}', '[1,[2]]']],
+    ['{"events":[1],"events":[{"c":"\\\\"},3]}', ['{"c":"\\\\"}', '3']],
+    ['\uFEFF {"type":"page_view","x":[1]} ', ['{"type":"page_view","x":[1]}']],
+    ['{"a":1}', null],
+  ])('%s', (text, want) => {
+    const spans = eventSpans(text);
+    expect(spans === null ? null : spans.map(([a, b]) => text.slice(a, b))).toEqual(want);
+  });
+});
+
+describe('gateway dead letters keep the refused event as sent', () => {
+  let app: FastifyInstance;
+  let kafka: MemoryProducer;
+  afterEach(async () => app?.close());
+
+  test('1e400 and a 32-digit integer: the reason matches the stored bytes, not the parsed numbers', async () => {
+    ({ app, kafka } = await harness());
+    const good = JSON.stringify(pageView());
+    const bad1 = `{"event_id":"evt-00000001","type":"page_view","ts":1e400,"visitor_id":"v","session_id":"s","url":"https://a.example/"}`;
+    const bad2 = `{"event_id":"evt-00000002","type":"page_view","ts":17961128754671234567890123456789,"visitor_id":"v","session_id":"s","url":"https://a.example/"}`;
+    const res = await app.inject({
+      method: 'POST',
+      url: '/v1/events?site=shop',
+      headers: { 'content-type': 'application/json', 'user-agent': UA.iphone },
+      payload: `{"events":[${good}, ${bad1},\n${bad2}]}`,
+    });
+    expect(res.statusCode).toBe(207);
+    const dlq = kafka.on('events_dead_letter');
+    expect(dlq.map((d) => [d.index, d.received])).toEqual([
+      [1, bad1],
+      [2, bad2],
+    ]);
+    expect(dlq[0].raw).toContain('"ts":null');
+    expect(dlq[1].raw).toContain('"ts":1.7961128754671235e+31');
+    expect(dlq[0]).toMatchObject({ source: 'gateway', received_encoding: 'utf8', code: 'GW_ERR_EVENT_INVALID' });
+  });
+});
