@@ -155,7 +155,7 @@ export async function replayArchive(o: ReplayOptions): Promise<ReplayResult> {
   const batch = Math.max(500, c.processorBatchSize);
 
   const writeRaw = async (events: EnrichedEvent[]) => {
-    const bad = await bulkIndex(o.es, events, (e) => ({ index: eventIndexFor(c.esIndexPrefix, e.timestamp), id: e.event_id }));
+    const bad = await bulkIndex(o.es, events, (e) => ({ index: eventIndexFor(c.esIndexPrefix, e.received_at), id: e.event_id }));
     for (const r of bad) rejected.push(`event ${r.doc.event_id}: ${r.reason}`);
     counts.rawEvents += events.length - bad.length;
   };
