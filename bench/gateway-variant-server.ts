@@ -8,7 +8,7 @@
  *                        send per request, as before gateway/coalescing-producer.ts).
  */
 import { pino } from 'pino';
-import { loadConfig } from '../contracts/config.js';
+import { loadConfig } from '../common/config.js';
 import { buildApp } from '../gateway/app.js';
 import type { EventProducer } from '../gateway/event-producer.js';
 import { kafkaProducer } from '../gateway/kafka-producer.js';

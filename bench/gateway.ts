@@ -31,6 +31,7 @@ import { summarise } from './lib/cpuprofile.js';
 import { log, onCleanup, runBench } from './lib/run.js';
 import { pacedLoad } from './lib/paced.js';
 import { int, loadAverage, median, ms, pct, percentile, table } from './lib/stats.js';
+import { configToEnv } from '../contracts/config.js';
 
 const a = parseArgs();
 const REPS = a.num('reps', 3);
@@ -203,20 +204,22 @@ function gatewayEnv(client: string = CLIENTS[0] ?? 'platformatic', port = PORTS.
   return {
     ...process.env,
     NODE_ENV: 'production',
-    GATEWAY_HOST: '127.0.0.1',
-    GATEWAY_PORT: String(port),
-    GATEWAY_KAFKA_CLIENT: client,
-    KAFKA_BROKERS: `127.0.0.1:${PORTS.kafka}`,
-    TOPIC_PREFIX: '',
-    LOG_LEVEL: 'warn',
-    // All load comes from one address and one site: the limits stay on (their cost is part of
-    // a request's), set far above anything this run can send.
-    GATEWAY_RATE_LIMIT_IP: '1000000000',
-    GATEWAY_RATE_LIMIT_SITE: '1000000000',
-    // Like a gateway behind a load balancer: the client address (for geo) comes from X-Forwarded-For.
-    TRUSTED_PROXIES: '127.0.0.1',
-    SITES: '',
-    SITES_FILE: '',
+    ...configToEnv({
+      gatewayHost: '127.0.0.1',
+      gatewayPort: port,
+      gatewayKafkaClient: client,
+      kafkaBrokers: [`127.0.0.1:${PORTS.kafka}`],
+      topicPrefix: '',
+      logLevel: 'warn',
+      // All load comes from one address and one site: the limits stay on (their cost is part of
+      // a request's), set far above anything this run can send.
+      gatewayRateLimitIp: 1_000_000_000,
+      gatewayRateLimitSite: 1_000_000_000,
+      // Like a gateway behind a load balancer: the client address (for geo) comes from X-Forwarded-For.
+      trustedProxies: ['127.0.0.1'],
+      sites: '',
+      sitesFile: '',
+    }),
   };
 }
 

@@ -11,7 +11,7 @@
  *   npm run bench:kafka-clients -- [--reps 3] [--duration 8] [--group 64] [--brokers ...]
  */
 import { pino } from 'pino';
-import { loadConfig } from '../contracts/config.js';
+import { loadConfig } from '../common/config.js';
 import { topicFor } from '../contracts/topics.js';
 import type { ClientEvent } from '../contracts/event-schema.js';
 import { startKafka } from '../infra/services.js';

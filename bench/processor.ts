@@ -39,7 +39,8 @@ import { installTemplates } from '../infra/setup-indices.js';
 import { startServices } from '../infra/services.js';
 import { resolveDataDir } from '../infra/paths.js';
 import { assertPortsFree } from '../infra/ports.js';
-import { loadConfig } from '../contracts/config.js';
+import { loadConfig } from '../common/config.js';
+import { configToEnv } from '../contracts/config.js';
 import { parseArgs } from './lib/args.js';
 import { USER_AGENTS } from '../scripts/traffic-generator.js';
 import { bodyPool } from './lib/bodies.js';
@@ -47,7 +48,8 @@ import { NodeChild, cpuSecondsOf, cpuSecondsOfTree, httpOk } from './lib/child.j
 import { summarise } from './lib/cpuprofile.js';
 import { consumerPerformance, kafkaToolsClasspath } from './lib/kafka-tools.js';
 import { pacedLoad } from './lib/paced.js';
-import { log, onCleanup, runBench, sleep } from './lib/run.js';
+import { log, onCleanup, runBench } from './lib/run.js';
+import { sleep } from '../common/wait.js';
 import { int, loadAverage, median, ms, pct, percentile, secs, table } from './lib/stats.js';
 
 const a = parseArgs();
@@ -255,16 +257,18 @@ function processorEnv(services: { kafkaBrokers: string[]; esUrl: string }, topic
   return {
     ...process.env,
     NODE_ENV: 'production',
-    KAFKA_BROKERS: services.kafkaBrokers.join(','),
-    ES_URL: services.esUrl,
-    TOPIC_PREFIX: topicPrefix,
-    ES_INDEX_PREFIX: indexPrefix,
-    PROCESSOR_GROUP_ID: group,
-    PROCESSOR_METRICS_HOST: '127.0.0.1',
-    PROCESSOR_METRICS_PORT: String(PORTS.metrics),
-    ARCHIVE_BACKEND: 'local',
-    ARCHIVE_DIR: path.join(DATA_DIR, 'archive', topicPrefix || 'default'),
-    LOG_LEVEL: 'warn',
+    ...configToEnv({
+      kafkaBrokers: services.kafkaBrokers,
+      esUrl: services.esUrl,
+      topicPrefix,
+      esIndexPrefix: indexPrefix,
+      processorGroupId: group,
+      processorMetricsHost: '127.0.0.1',
+      processorMetricsPort: PORTS.metrics,
+      archiveBackend: 'local',
+      archiveDir: path.join(DATA_DIR, 'archive', topicPrefix || 'default'),
+      logLevel: 'warn',
+    }),
     ...PROCESSOR_ENV,
   };
 }
@@ -463,16 +467,18 @@ await runBench('bench:processor', 3600, async () => {
       env: {
         ...process.env,
         NODE_ENV: 'production',
-        GATEWAY_HOST: '127.0.0.1',
-        GATEWAY_PORT: String(PORTS.gateway),
-        KAFKA_BROKERS: services.kafkaBrokers.join(','),
-        TOPIC_PREFIX: topicPrefix,
-        LOG_LEVEL: 'warn',
-        GATEWAY_RATE_LIMIT_IP: '1000000000',
-        GATEWAY_RATE_LIMIT_SITE: '1000000000',
-        TRUSTED_PROXIES: '127.0.0.1',
-        SITES: '',
-        SITES_FILE: '',
+        ...configToEnv({
+          gatewayHost: '127.0.0.1',
+          gatewayPort: PORTS.gateway,
+          kafkaBrokers: services.kafkaBrokers,
+          topicPrefix,
+          logLevel: 'warn',
+          gatewayRateLimitIp: 1_000_000_000,
+          gatewayRateLimitSite: 1_000_000_000,
+          trustedProxies: ['127.0.0.1'],
+          sites: '',
+          sitesFile: '',
+        }),
       },
       logFile: path.join(DATA_DIR, 'logs', 'gateway.log'),
     });

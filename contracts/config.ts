@@ -157,13 +157,31 @@ function parse(setting: Setting, raw: string): number | boolean | string[] | str
   }
 }
 
-/** Reads every setting from `env` (process.env by default), with `overrides` winning. */
-export function loadConfig(overrides: Partial<Config> = {}, env: Record<string, string | undefined> = process.env): Config {
+/**
+ * Reads every setting from `env`, with `overrides` winning. Services call common/config.ts
+ * `loadConfig`, which passes their process environment.
+ */
+export function parseConfig(env: Record<string, string | undefined>, overrides: Partial<Config> = {}): Config {
   const out: Record<string, unknown> = {};
   for (const [name, setting] of Object.entries(SETTINGS) as [SettingName, Setting][]) {
     out[name] = name in overrides ? overrides[name] : parse(setting, env[setting.env] ?? setting.default);
   }
   return out as Config;
+}
+
+/**
+ * Settings as environment variables (each setting's `env`), for starting a service in a child
+ * process with the same config: lists joined with commas, booleans as true/false.
+ */
+export function configToEnv(cfg: Partial<Config>): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [name, value] of Object.entries(cfg)) {
+    const setting = (SETTINGS as Record<string, Setting>)[name];
+    if (!setting) throw new ConfigError(`configToEnv: no setting named ${name}`);
+    if (value === undefined) continue;
+    env[setting.env] = Array.isArray(value) ? value.join(',') : String(value);
+  }
+  return env;
 }
 
 /** Markdown table of every setting, for the README. */

@@ -1,3 +1,4 @@
+import { ALERT_FIELDS, KPI_FIELDS, SESSION_FIELDS, URL_STATS_FIELDS, type DocFieldKind } from './documents.js';
 import { ENRICHED_FIELDS, type FieldKind } from './event-schema.js';
 
 /**
@@ -43,106 +44,28 @@ export const eventMappings = {
   properties: Object.fromEntries(Object.entries(ENRICHED_FIELDS).map(([name, kind]) => [name, ES_TYPE[kind]])),
 } as const;
 
-const kw = { type: 'keyword' } as const;
-const num = { type: 'double' } as const;
-const cnt = { type: 'long' } as const;
-const date = { type: 'date' } as const;
+const DOC_ES_TYPE: Record<DocFieldKind, object> = {
+  keyword: { type: 'keyword' },
+  'keyword?': { type: 'keyword' },
+  text: { type: 'text' },
+  date: { type: 'date' },
+  'date?': { type: 'date' },
+  long: { type: 'long' },
+  double: { type: 'double' },
+  'double?': { type: 'double' },
+  boolean: { type: 'boolean' },
+};
+
+/** The explicit mapping of an output document's field table (contracts/documents.ts). */
+function docMappings(fields: Record<string, DocFieldKind>) {
+  return { dynamic: 'strict', properties: Object.fromEntries(Object.entries(fields).map(([name, kind]) => [name, DOC_ES_TYPE[kind]])) } as const;
+}
 
 /** Window KPI documents: one per window x dimension x partition (summed at query time). */
-export const kpiMappings = {
-  dynamic: 'strict',
-  properties: {
-    window_kind: kw, // tumbling_1m, sliding_5m ...
-    window_start: date,
-    window_end: date,
-    dimension: kw, // all, site, country, device
-    dimension_value: kw,
-    partition: cnt,
-    page_views: cnt,
-    clicks: cnt,
-    add_to_cart: cnt,
-    purchases: cnt,
-    revenue: num,
-    unique_visitors: cnt,
-    visitors_added_to_cart: cnt,
-    visitors_purchased: cnt,
-    /** Visitors who added to cart and bought in the window: numerator of cart_to_purchase_rate. */
-    visitors_carted_and_purchased: cnt,
-    sessions: cnt,
-    /** visitors_purchased / unique_visitors (global: sum both over partitions, then divide). */
-    conversion_rate: num,
-    /** visitors_carted_and_purchased / visitors_added_to_cart. */
-    cart_to_purchase_rate: num,
-    late_events: cnt,
-    /** True once the watermark passed window_end: the values will not change any more. */
-    final: { type: 'boolean' },
-    updated_at: date,
-  },
-} as const;
-
-export const urlStatsMappings = {
-  dynamic: 'strict',
-  properties: {
-    window_start: date,
-    window_end: date,
-    url: kw,
-    country: kw,
-    partition: cnt,
-    unique_users: cnt,
-    page_views: cnt,
-    clicks: cnt,
-    time_spent_ms: cnt,
-    /** Page views whose time on page is known (followed by another view, or engagement reported). */
-    time_spent_samples: cnt,
-    /** Last page views of sessions with no engagement report: left out of the average. */
-    views_without_time: cnt,
-    avg_time_spent_ms: num,
-    final: { type: 'boolean' },
-    updated_at: date,
-  },
-} as const;
-
-export const sessionMappings = {
-  dynamic: 'strict',
-  properties: {
-    session_id: kw,
-    visitor_id: kw,
-    site_id: kw,
-    start: date,
-    end: date,
-    duration_ms: cnt,
-    pages: cnt,
-    events: cnt,
-    entry_page: kw,
-    exit_page: kw,
-    country: kw,
-    device_type: kw,
-    added_to_cart: { type: 'boolean' },
-    purchased: { type: 'boolean' },
-    revenue: num,
-    closed: { type: 'boolean' },
-    partition: cnt,
-    updated_at: date,
-  },
-} as const;
-
-export const alertMappings = {
-  dynamic: 'strict',
-  properties: {
-    alert_id: kw,
-    kind: kw, // click_burst, kpi_anomaly ...
-    severity: kw,
-    visitor_id: kw,
-    site_id: kw,
-    message: { type: 'text' },
-    value: num,
-    threshold: num,
-    window_start: date,
-    window_end: date,
-    event_time: date,
-    raised_at: date,
-  },
-} as const;
+export const kpiMappings = docMappings(KPI_FIELDS);
+export const urlStatsMappings = docMappings(URL_STATS_FIELDS);
+export const sessionMappings = docMappings(SESSION_FIELDS);
+export const alertMappings = docMappings(ALERT_FIELDS);
 
 /** Every index template infra installs: name -> { patterns, mappings }. */
 export function indexTemplates(prefix: string) {

@@ -3,10 +3,11 @@ import { timingSafeEqual } from 'node:crypto';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
 import { pino, type Logger } from 'pino';
 import { errors as esErrors, type Client } from '@elastic/elasticsearch';
-import { ConfigError, loadConfig, type Config } from '../contracts/config.js';
+import { ConfigError, type Config } from '../contracts/config.js';
+import { loadConfig } from '../common/config.js';
 import { indexNames } from '../contracts/indices.js';
 import { esFromConfig } from '../common/es-client.js';
-import { sliding, tumbling } from '../processor/analytics/windows.js';
+import { windowKinds } from '../contracts/windows.js';
 import {
   alertSearch,
   alertsResponse,
@@ -21,7 +22,7 @@ import {
   sessionsResponse,
   urlStatsResponse,
   urlStatsSearch,
-  type SessionDoc,
+  type SessionRow,
 } from './queries.js';
 
 export interface DashboardOptions {
@@ -47,16 +48,6 @@ const SECURITY_HEADERS = {
   'referrer-policy': 'no-referrer',
   'x-frame-options': 'DENY',
 };
-
-/** The KPI window kinds the processor writes with this config (processor/main.ts windowSpecsFromConfig). */
-export function windowKinds(cfg: Pick<Config, 'kpiTumblingS' | 'kpiSlidingSizeS' | 'kpiSlidingStepS'>): string[] {
-  const kinds = [tumbling(cfg.kpiTumblingS * 1000).kind];
-  if (cfg.kpiSlidingSizeS > 0) {
-    const s = sliding(cfg.kpiSlidingSizeS * 1000, cfg.kpiSlidingStepS * 1000).kind;
-    if (s !== kinds[0]) kinds.push(s);
-  }
-  return kinds;
-}
 
 function sameSecret(a: string, b: string): boolean {
   const x = Buffer.from(a);
@@ -151,7 +142,7 @@ export async function buildDashboard(opts: DashboardOptions = {}): Promise<Fasti
 
   app.get<Q>('/api/sessions', async (req, reply) => {
     const q = parseSessionQuery(req.query, now());
-    const res = await es.search<SessionDoc>(sessionSearch(idx.sessions, q));
+    const res = await es.search<SessionRow>(sessionSearch(idx.sessions, q));
     api(reply);
     return sessionsResponse(q, res);
   });

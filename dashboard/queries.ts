@@ -5,14 +5,12 @@
  * fields, no pipeline aggregations. Ratios are computed in dashboard/sums.ts from the sums.
  */
 import type { estypes } from '@elastic/elasticsearch';
-import { DIMENSIONS } from '../processor/analytics/kpi.js';
+import { DIMENSIONS, fieldNames, KPI_SUM_FIELDS, SESSION_FIELDS, URL_SUM_FIELDS, type SessionDoc } from '../contracts/documents.js';
 import {
   eventTotals,
   finishSessions,
   kpiWindowsFromAgg,
-  KPI_SUM_FIELDS,
   urlStatsFromAgg,
-  URL_SUM_FIELDS,
   type EventTotals,
   type KpiWindow,
   type KpiWindowBucket,
@@ -258,24 +256,9 @@ export function parseSessionQuery(q: Query, now: number): SessionQuery {
   };
 }
 
-export const SESSION_FIELDS = [
-  'session_id',
-  'visitor_id',
-  'site_id',
-  'start',
-  'end',
-  'duration_ms',
-  'pages',
-  'events',
-  'entry_page',
-  'exit_page',
-  'country',
-  'device_type',
-  'added_to_cart',
-  'purchased',
-  'revenue',
-  'closed',
-] as const;
+/** The session fields the API returns: every field of the document but its partition. */
+export const SESSION_API_FIELDS = fieldNames(SESSION_FIELDS).filter((f) => f !== 'partition');
+export type SessionRow = Omit<SessionDoc, 'partition'>;
 
 export function sessionSearch(index: string, q: SessionQuery): estypes.SearchRequest {
   // Sessions active in the range: started before its end, last event at or after its start.
@@ -291,7 +274,7 @@ export function sessionSearch(index: string, q: SessionQuery): estypes.SearchReq
     ...common,
     size: q.limit,
     track_total_hits: true,
-    _source: [...SESSION_FIELDS],
+    _source: SESSION_API_FIELDS,
     query: { bool: { filter } },
     sort: [{ end: 'desc' }, { session_id: 'asc' }],
     aggs: {
@@ -304,18 +287,16 @@ export function sessionSearch(index: string, q: SessionQuery): estypes.SearchReq
   };
 }
 
-export type SessionDoc = Record<(typeof SESSION_FIELDS)[number], unknown>;
-
 export interface SessionsResponse {
   from: string;
   to: string;
   /** Over every session active in the range (not only the listed ones). */
   summary: SessionSummary;
   /** The most recently active sessions first. */
-  sessions: SessionDoc[];
+  sessions: SessionRow[];
 }
 
-export function sessionsResponse(q: SessionQuery, res: estypes.SearchResponse<SessionDoc>): SessionsResponse {
+export function sessionsResponse(q: SessionQuery, res: estypes.SearchResponse<SessionRow>): SessionsResponse {
   const a = (res.aggregations ?? {}) as Record<string, { doc_count?: number; value?: number | null }>;
   const total = res.hits.total;
   const count = (k: string) => a[k]?.doc_count ?? 0;
@@ -334,7 +315,7 @@ export function sessionsResponse(q: SessionQuery, res: estypes.SearchResponse<Se
       duration_ms: sum('duration_ms'),
       revenue: sum('revenue'),
     }),
-    sessions: res.hits.hits.map((h) => h._source as SessionDoc),
+    sessions: res.hits.hits.map((h) => h._source as SessionRow),
   };
 }
 

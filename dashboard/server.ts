@@ -1,4 +1,5 @@
-import { ConfigError, loadConfig, type Config } from '../contracts/config.js';
+import { ConfigError, type Config } from '../contracts/config.js';
+import { loadConfig } from '../common/config.js';
 import { buildDashboard } from './app.js';
 
 /** Starts the dashboard from the environment (and `overrides`); returns the app and its URL. */

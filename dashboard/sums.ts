@@ -15,25 +15,18 @@
  * (REVENUE_SCALE), so a sum does not depend on the order of its terms.
  */
 
-import { REVENUE_SCALE } from '../processor/analytics/kpi.js';
+import {
+  KPI_COUNT_FIELDS,
+  KPI_SUM_FIELDS,
+  REVENUE_SCALE,
+  toRevenueUnits,
+  URL_SUM_FIELDS,
+  type KpiDoc,
+  type KpiSumField,
+  type UrlStatsDoc,
+  type UrlSumField,
+} from '../contracts/documents.js';
 
-export { REVENUE_SCALE };
-
-/** KPI document fields that add up across partitions (and across non-overlapping windows for the event counts). */
-export const KPI_COUNT_FIELDS = [
-  'page_views',
-  'clicks',
-  'add_to_cart',
-  'purchases',
-  'unique_visitors',
-  'visitors_added_to_cart',
-  'visitors_purchased',
-  'visitors_carted_and_purchased',
-  'sessions',
-  'late_events',
-] as const;
-export const KPI_SUM_FIELDS = [...KPI_COUNT_FIELDS, 'revenue'] as const;
-export type KpiSumField = (typeof KPI_SUM_FIELDS)[number];
 export type KpiSums = Record<KpiSumField, number>;
 
 /**
@@ -59,36 +52,17 @@ export interface KpiWindow extends KpiTotals {
   final: boolean;
 }
 
-/** A KPI document as the processor writes it (contracts/indices.ts kpiMappings). */
-export interface KpiPartial extends Partial<KpiSums> {
-  window_kind?: string;
-  window_start: string;
-  window_end: string;
-  dimension?: string;
-  dimension_value?: string;
-  partition?: number;
-  final?: boolean;
-  conversion_rate?: number;
-  cart_to_purchase_rate?: number;
-}
+/** A KPI document as the processor writes it (contracts/documents.ts), possibly from an older version. */
+export type KpiPartial = Pick<KpiDoc, 'window_start' | 'window_end'> & Partial<KpiDoc>;
 
-export const URL_SUM_FIELDS = ['unique_users', 'page_views', 'clicks', 'time_spent_ms', 'time_spent_samples', 'views_without_time'] as const;
-export type UrlSumField = (typeof URL_SUM_FIELDS)[number];
 export type UrlSums = Record<UrlSumField, number>;
 export interface UrlTotals extends UrlSums {
   /** Σ time_spent_ms / Σ time_spent_samples (views whose time is known); null when none is known. */
   avg_time_spent_ms: number | null;
 }
 
-/** A URL x country document as the processor writes it (contracts/indices.ts urlStatsMappings). */
-export interface UrlPartial extends Partial<UrlSums> {
-  window_start: string;
-  window_end?: string;
-  url: string;
-  country: string;
-  partition?: number;
-  avg_time_spent_ms?: number | null;
-}
+/** A URL x country document as the processor writes it (contracts/documents.ts). */
+export type UrlPartial = Pick<UrlStatsDoc, 'window_start' | 'url' | 'country'> & Partial<UrlStatsDoc>;
 
 export interface UrlCountryRow extends UrlTotals {
   country: string;
@@ -100,10 +74,6 @@ export interface UrlRow extends UrlTotals {
 }
 
 export const ratio = (num: number, den: number): number | null => (den > 0 ? num / den : null);
-
-/** An amount in integer 1/10,000 units, as the processor sums revenue. */
-export const revenueUnits = (amount: number | null | undefined): number =>
-  typeof amount === 'number' && Number.isFinite(amount) ? Math.round(amount * REVENUE_SCALE) : 0;
 
 /**
  * A sum of revenue partials computed in floating point (Elasticsearch's `sum`) back to the exact
@@ -134,7 +104,7 @@ export function sumKpiPartials(docs: readonly Partial<KpiSums>[]): KpiTotals {
   let units = 0;
   for (const d of docs) {
     for (const f of KPI_COUNT_FIELDS) s[f] += num(d[f]);
-    units += revenueUnits(d.revenue);
+    units += toRevenueUnits(d.revenue);
   }
   s.revenue = units / REVENUE_SCALE;
   return finishKpi(s);
@@ -170,7 +140,7 @@ export function eventTotals(windows: readonly Pick<KpiSums, (typeof EVENT_TOTAL_
   let units = 0;
   for (const w of windows) {
     for (const f of EVENT_TOTAL_FIELDS) if (f !== 'revenue') out[f] += num(w[f]);
-    units += revenueUnits(w.revenue);
+    units += toRevenueUnits(w.revenue);
   }
   out.revenue = units / REVENUE_SCALE;
   return out;

@@ -1,6 +1,7 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import { pino, type Logger } from 'pino';
-import { ConfigError, loadConfig, type Config } from '../contracts/config.js';
+import { ConfigError, type Config } from '../contracts/config.js';
+import { loadConfig } from '../common/config.js';
 import { registerAccessControl } from './access.js';
 import { toBatch } from './batch.js';
 import { parseBotPolicy } from './bot-policy.js';

@@ -1,4 +1,5 @@
-import { ConfigError, loadConfig, type Config } from '../contracts/config.js';
+import { ConfigError, type Config } from '../contracts/config.js';
+import { loadConfig } from '../common/config.js';
 import { buildApp } from './app.js';
 
 /** Starts the gateway from the environment (and `overrides`). Config errors throw before anything listens. */

@@ -4,7 +4,7 @@
  * npm run infra:setup   only create the topics and index templates on KAFKA_BROKERS / ES_URL
  *                       (an external cluster: TLS, SASL and ES auth come from the usual settings)
  */
-import { loadConfig } from '../contracts/config.js';
+import { loadConfig } from '../common/config.js';
 import { fetchAll } from './fetch.js';
 import { startServices, type RunningServices } from './services.js';
 import { installTemplates } from './setup-indices.js';

@@ -1,3 +1,4 @@
+import { sleep } from '../common/wait.js';
 import { tailFile, type JvmProcess } from './jvm-process.js';
 
 /** One local JVM service (Kafka broker or Elasticsearch node) that can be stopped and started again on the same data. */
@@ -18,7 +19,6 @@ export interface Service {
 
 export class StartError extends Error {}
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * Polls `probe` until it resolves true. Fails fast when the JVM exits, and after `timeoutMs` with

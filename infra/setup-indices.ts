@@ -1,6 +1,6 @@
 import type { Client } from '@elastic/elasticsearch';
 import { esFromConfig } from '../common/es-client.js';
-import { loadConfig } from '../contracts/config.js';
+import { loadConfig } from '../common/config.js';
 import { indexTemplates } from '../contracts/indices.js';
 
 export interface InstallTemplatesOptions {

@@ -1,6 +1,6 @@
 import type { Kafka } from 'kafkajs';
 import { kafkaFromConfig } from '../common/kafka-client.js';
-import { loadConfig } from '../contracts/config.js';
+import { loadConfig } from '../common/config.js';
 import { ALL_TOPICS } from '../contracts/topics.js';
 
 export interface EnsureTopicsOptions {

@@ -1,5 +1,6 @@
 import { pino } from 'pino';
-import { ConfigError, loadConfig, type Config } from '../contracts/config.js';
+import { ConfigError, type Config } from '../contracts/config.js';
+import { loadConfig } from '../common/config.js';
 import { EVENT_TOPICS } from '../contracts/topics.js';
 import { kafkaFromConfig } from '../common/kafka-client.js';
 import { esFromConfig } from '../common/es-client.js';
@@ -12,28 +13,18 @@ import { esEventsSink, type RefusedEvent } from './sinks/es-events-sink.js';
 import { analyticsSink, type AnalyticsSink } from './sinks/analytics-sink.js';
 import { archiveSink } from './sinks/archive-sink.js';
 import { objectStoreFromConfig } from './archive/object-store.js';
-import { sliding, tumbling, type WindowSpec } from './analytics/windows.js';
+import { windowSpecs } from '../contracts/windows.js';
 import type { EngineOptions } from './analytics/engine.js';
 import { startRetention } from './retention.js';
 import { startScheduledSnapshots } from './snapshots.js';
 import type { Sink } from './sink.js';
-
-/** The KPI window kinds from config: one tumbling, and one sliding unless its size is 0. */
-export function windowSpecsFromConfig(config: Pick<Config, 'kpiTumblingS' | 'kpiSlidingSizeS' | 'kpiSlidingStepS'>): WindowSpec[] {
-  const specs = [tumbling(config.kpiTumblingS * 1000)];
-  if (config.kpiSlidingSizeS > 0) {
-    const s = sliding(config.kpiSlidingSizeS * 1000, config.kpiSlidingStepS * 1000);
-    if (s.kind !== specs[0].kind) specs.push(s);
-  }
-  return specs;
-}
 
 /** The analytics engine's settings from config: the live processor and the archive replay use the same. */
 export function engineOptionsFromConfig(
   config: Pick<Config, 'kpiTumblingS' | 'kpiSlidingSizeS' | 'kpiSlidingStepS' | 'kpiAllowedLatenessS' | 'sessionGapS' | 'kpiExcludeBots'>,
 ): Omit<EngineOptions, 'partition' | 'topics'> {
   return {
-    windows: windowSpecsFromConfig(config),
+    windows: windowSpecs(config),
     urlWindowMs: config.kpiTumblingS * 1000,
     latenessMs: config.kpiAllowedLatenessS * 1000,
     sessionGapMs: config.sessionGapS * 1000,

@@ -8,12 +8,12 @@
 import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, expect, inject, test } from 'vitest';
 import type { Client } from '@elastic/elasticsearch';
-import type { Config } from '../contracts/config.js';
+import { configToEnv, type Config } from '../contracts/config.js';
 import { esFromConfig } from '../common/es-client.js';
 import { startProcessor } from './main.js';
 import { S3ObjectStore } from './archive/object-store.js';
 import { generateTraffic } from './testing/traffic.js';
-import { archivedEvents, configEnv, diffDocs, expectedDocs, isolatedConfig, outputDocs, produce, produceClosingEvents, readLogs } from './testing/it-harness.js';
+import { archivedEvents, diffDocs, expectedDocs, isolatedConfig, outputDocs, produce, produceClosingEvents, readLogs } from './testing/it-harness.js';
 import { createBucket, startMinio, type Minio } from '../test/minio.js';
 import { PROJECT_ROOT } from '../infra/paths.js';
 
@@ -53,7 +53,7 @@ function runReplay(cfg: Partial<Config>, from: string, to: string): Promise<{ co
   return new Promise((resolve) => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/replay-archive.ts', '--from', from, '--to', to], {
       cwd: PROJECT_ROOT,
-      env: { ...process.env, ...configEnv(cfg), LOG_LEVEL: 'warn' },
+      env: { ...process.env, ...configToEnv(cfg), LOG_LEVEL: 'warn' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';

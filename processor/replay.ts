@@ -149,7 +149,6 @@ export async function replayArchive(o: ReplayOptions): Promise<ReplayResult> {
   };
   const names = indexNames(c.esIndexPrefix);
   const indexOf: Record<OutIndex, string> = { kpis: names.kpis, urlStats: names.urlStats, sessions: names.sessions };
-  const startField: Record<OutIndex, string> = { kpis: 'window_start', urlStats: 'window_start', sessions: 'start' };
   const rejected: string[] = [];
   const counts = { rawEvents: 0, kpis: 0, urlStats: 0, sessions: 0 };
   const batch = Math.max(500, c.processorBatchSize);
@@ -160,7 +159,7 @@ export async function replayArchive(o: ReplayOptions): Promise<ReplayResult> {
     counts.rawEvents += events.length - bad.length;
   };
   const writeDocs = async (docs: OutDoc[]) => {
-    const mine = docs.filter((d) => inRange(d.doc[startField[d.index]]));
+    const mine = docs.filter((d) => inRange(d.index === 'sessions' ? d.doc.start : d.doc.window_start));
     const bad = await bulkIndex(o.es, mine, (d) => ({ index: indexOf[d.index], id: d.id }), (d) => d.doc);
     for (const r of bad) rejected.push(`${r.doc.index} ${r.doc.id}: ${r.reason}`);
     for (const d of mine) counts[d.index]++;

@@ -1,6 +1,6 @@
 import { expect, test } from 'vitest';
 import { periodStart, projectIndexPatterns, repositoryBody, snapshotName, snapshotsToPrune, SnapshotError, type SnapshotInfo, type SnapshotSettings } from './snapshots.js';
-import { loadConfig } from '../contracts/config.js';
+import { parseConfig } from '../contracts/config.js';
 
 const snap = (name: string, startMs: number, state = 'SUCCESS', prefix: string | null = 'cs'): SnapshotInfo => ({ name, startMs, endMs: startMs + 1, state, indices: [], prefix: prefix ?? undefined });
 
@@ -26,7 +26,7 @@ test('pruning keeps the newest N good snapshots of the prefix and nobody else\'s
 });
 
 test('repository bodies per ES_SNAPSHOT_TYPE', () => {
-  const base: SnapshotSettings = loadConfig({}, {});
+  const base: SnapshotSettings = parseConfig({});
   expect(repositoryBody(base)).toEqual({ type: 'fs', settings: { location: 'clickstream', compress: true } });
   expect(() => repositoryBody({ ...base, esSnapshotType: 's3' })).toThrow(SnapshotError);
   expect(repositoryBody({ ...base, esSnapshotType: 's3', esSnapshotS3Bucket: 'b' })).toEqual({

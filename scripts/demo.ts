@@ -10,7 +10,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { loadConfig } from '../contracts/config.js';
+import { loadConfig } from '../common/config.js';
 import { indexNames } from '../contracts/indices.js';
 import { startServices } from '../infra/services.js';
 import { buildApp } from '../gateway/app.js';

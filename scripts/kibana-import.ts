@@ -9,7 +9,8 @@
  *   npm run kibana:import -- --print    # print the (rewritten) ndjson instead, for a manual upload
  */
 import { readFileSync } from 'node:fs';
-import { ConfigError, loadConfig } from '../contracts/config.js';
+import { ConfigError } from '../contracts/config.js';
+import { loadConfig } from '../common/config.js';
 import { KIBANA_NDJSON, renderNdjson } from '../infra/kibana/saved-objects.js';
 import { customizationFromConfig, customize, importSavedObjects, importUrl, parseNdjson, targetFromConfig } from '../infra/kibana/import.js';
 

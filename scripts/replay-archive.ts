@@ -9,7 +9,7 @@
  */
 import { parseArgs } from 'node:util';
 import { esFromConfig } from '../common/es-client.js';
-import { loadConfig } from '../contracts/config.js';
+import { loadConfig } from '../common/config.js';
 import { objectStoreFromConfig } from '../processor/archive/object-store.js';
 import { replayArchive } from '../processor/replay.js';
 

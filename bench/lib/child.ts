@@ -3,7 +3,7 @@ import { closeSync, mkdirSync, openSync, readFileSync, readdirSync } from 'node:
 import path from 'node:path';
 import { PROJECT_ROOT } from '../../infra/paths.js';
 import { tailFile } from '../../infra/jvm-process.js';
-import { sleep } from './run.js';
+import { sleep } from '../../common/wait.js';
 
 const GUARD = path.join(PROJECT_ROOT, 'bench', 'lib', 'orphan-guard.ts');
 

@@ -58,4 +58,3 @@ export async function runBench(name: string, deadlineS: number, body: () => Prom
   process.exit(code);
 }
 
-export const sleep = (msDelay: number) => new Promise((r) => setTimeout(r, msDelay));

@@ -3,7 +3,7 @@
  * prefix and tumbling window, and posting it to the saved-objects import API.
  */
 import type { Config } from '../../contracts/config.js';
-import { tumbling } from '../../processor/analytics/windows.js';
+import { tumbling } from '../../contracts/windows.js';
 import { DEFAULT_INTERVAL, DEFAULT_PREFIX, DEFAULT_TUMBLING_KIND, type SavedObject } from './saved-objects.js';
 
 export function parseNdjson(text: string): SavedObject[] {

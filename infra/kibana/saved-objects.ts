@@ -16,7 +16,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { indexNames } from '../../contracts/indices.js';
-import { tumbling } from '../../processor/analytics/windows.js';
+import { tumbling } from '../../contracts/windows.js';
 
 export const KIBANA_NDJSON = new URL('./clickstream.ndjson', import.meta.url);
 

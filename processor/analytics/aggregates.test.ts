@@ -4,7 +4,8 @@ import type { EnrichedEvent, EventType } from '../../contracts/event-schema.js';
 import * as kpi from './kpi.js';
 import { addToSession, initSession, sessionResult, visitTimes, VisitTracker } from './session.js';
 import { addUrlEvent, addUrlTime, initUrl, urlResult } from './url-stats.js';
-import { sliding, tumbling, windowStarts } from './windows.js';
+import { sliding, tumbling } from '../../contracts/windows.js';
+import { windowStarts } from './windows.js';
 import { enriched } from '../testing/traffic.js';
 
 const T0 = Date.UTC(2026, 10, 22, 10, 0, 0);

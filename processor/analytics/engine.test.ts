@@ -2,7 +2,7 @@ import { describe, expect, test } from 'vitest';
 import type { EnrichedEvent } from '../../contracts/event-schema.js';
 import { EVENT_TOPICS, TOPIC_BY_TYPE } from '../../contracts/topics.js';
 import { PartitionEngine, type EngineOptions } from './engine.js';
-import { sliding, tumbling } from './windows.js';
+import { sliding, tumbling } from '../../contracts/windows.js';
 import { enriched, generateTraffic } from '../testing/traffic.js';
 import { referenceDocs } from '../testing/reference.js';
 import { simulate } from '../testing/engine-sim.js';

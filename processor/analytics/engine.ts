@@ -41,11 +41,13 @@
  * are never written.
  */
 import { createHash } from 'node:crypto';
+import { kpiDocId, urlStatsIdInput, type Dimension, type KpiDoc, type SessionDoc, type UrlStatsDoc } from '../../contracts/documents.js';
 import type { EnrichedEvent } from '../../contracts/event-schema.js';
 import * as kpi from './kpi.js';
 import { addToSession, initSession, sessionResult, VisitTracker, type SessionAcc } from './session.js';
 import { addUrlEvent, addUrlTime, initUrl, urlResult, type UrlAcc } from './url-stats.js';
-import { bucketStart, windowStarts, type WindowSpec } from './windows.js';
+import type { WindowSpec } from '../../contracts/windows.js';
+import { bucketStart, windowStarts } from './windows.js';
 
 export interface EngineOptions {
   partition: number;
@@ -61,12 +63,9 @@ export interface EngineOptions {
   excludeBots: boolean;
 }
 
-export type OutIndex = 'kpis' | 'urlStats' | 'sessions';
-export interface OutDoc {
-  index: OutIndex;
-  id: string;
-  doc: Record<string, unknown>;
-}
+/** A document to write, with the index it goes to and its deterministic id. */
+export type OutDoc = { index: 'kpis'; id: string; doc: KpiDoc } | { index: 'urlStats'; id: string; doc: UrlStatsDoc } | { index: 'sessions'; id: string; doc: SessionDoc };
+export type OutIndex = OutDoc['index'];
 
 /** What travels in the offset commit's metadata for each topic-partition. */
 export interface Checkpoint {
@@ -89,7 +88,7 @@ const unfin = (x: number | null | undefined): number => (typeof x === 'number' ?
 const iso = (ms: number) => new Date(ms).toISOString();
 
 interface KpiCell {
-  dimension: kpi.Dimension;
+  dimension: Dimension;
   value: string;
   acc: kpi.KpiAcc;
 }
@@ -495,38 +494,30 @@ export class PartitionEngine {
   }
 
   private kpiDoc(b: KpiBucket, cell: KpiCell, final: boolean): OutDoc {
-    const start = iso(b.start);
-    return {
-      index: 'kpis',
-      id: `${b.spec.kind}|${start}|${cell.dimension}|${cell.value}|${this.partition}`,
-      doc: {
-        window_kind: b.spec.kind,
-        window_start: start,
-        window_end: iso(b.end),
-        dimension: cell.dimension,
-        dimension_value: cell.value,
-        partition: this.partition,
-        ...kpi.result(cell.acc),
-        final,
-      },
+    const doc: KpiDoc = {
+      window_kind: b.spec.kind,
+      window_start: iso(b.start),
+      window_end: iso(b.end),
+      dimension: cell.dimension,
+      dimension_value: cell.value,
+      partition: this.partition,
+      ...kpi.result(cell.acc),
+      final,
     };
+    return { index: 'kpis', id: kpiDocId(doc), doc };
   }
 
   private urlDoc(b: UrlBucket, cell: UrlCell, final: boolean): OutDoc {
-    const start = iso(b.start);
-    return {
-      index: 'urlStats',
-      id: urlStatsId(start, cell.url, cell.country, this.partition),
-      doc: {
-        window_start: start,
-        window_end: iso(b.end),
-        url: cell.url,
-        country: cell.country,
-        partition: this.partition,
-        ...urlResult(cell.acc),
-        final,
-      },
+    const doc: UrlStatsDoc = {
+      window_start: iso(b.start),
+      window_end: iso(b.end),
+      url: cell.url,
+      country: cell.country,
+      partition: this.partition,
+      ...urlResult(cell.acc),
+      final,
     };
+    return { index: 'urlStats', id: urlStatsId(doc), doc };
   }
 
   private sessionDoc(s: SessionState, closed: boolean): OutDoc {
@@ -584,8 +575,9 @@ export class PartitionEngine {
   }
 }
 
-export function urlStatsId(windowStartIso: string, url: string, country: string, partition: number): string {
-  return createHash('sha1').update(`${windowStartIso}\u0000${url}\u0000${country}\u0000${partition}`).digest('hex');
+/** The id of a URL x country document: a hash, because URLs are long and may hold any character. */
+export function urlStatsId(d: Parameters<typeof urlStatsIdInput>[0]): string {
+  return createHash('sha1').update(urlStatsIdInput(d)).digest('hex');
 }
 
 export function encodeCheckpoint(cp: Checkpoint): string {

@@ -6,6 +6,7 @@
  * the same document. Revenue is summed in 1/10,000 of the currency unit (integers) because a
  * floating-point sum depends on the order of its terms.
  */
+import { REVENUE_SCALE, toRevenueUnits, type Dimension, type KpiDoc } from '../../contracts/documents.js';
 import type { EnrichedEvent } from '../../contracts/event-schema.js';
 
 /** The fields of an enriched event the aggregations read. */
@@ -28,7 +29,7 @@ export interface KpiAcc {
   clicks: number;
   addToCart: number;
   purchases: number;
-  /** Revenue in 1/10,000 units. */
+  /** Revenue in 1/REVENUE_SCALE units. */
   revenueUnits: number;
   visitors: Set<string>;
   visitorsCart: Set<string>;
@@ -37,28 +38,9 @@ export interface KpiAcc {
   lateEvents: number;
 }
 
-export interface KpiResult {
-  page_views: number;
-  clicks: number;
-  add_to_cart: number;
-  purchases: number;
-  revenue: number;
-  unique_visitors: number;
-  visitors_added_to_cart: number;
-  visitors_purchased: number;
-  visitors_carted_and_purchased: number;
-  sessions: number;
-  /** visitors who bought / visitors (0 when there were no visitors). */
-  conversion_rate: number;
-  /** visitors who added to cart and bought / visitors who added to cart (0 when none added). */
-  cart_to_purchase_rate: number;
-  late_events: number;
-}
+/** The aggregate fields of a KPI document (the window, cut and partition are the engine's). */
+export type KpiResult = Omit<KpiDoc, 'window_kind' | 'window_start' | 'window_end' | 'dimension' | 'dimension_value' | 'partition' | 'final'>;
 
-export const REVENUE_SCALE = 10_000;
-
-export const toUnits = (amount: number | null | undefined): number =>
-  typeof amount === 'number' && Number.isFinite(amount) ? Math.round(amount * REVENUE_SCALE) : 0;
 
 /**
  * A page_view carrying `engagement_ms` is the SDK's engagement report for a view already
@@ -97,7 +79,7 @@ export function add(acc: KpiAcc, e: KpiEvent): KpiAcc {
       break;
     case 'purchase':
       acc.purchases++;
-      acc.revenueUnits += toUnits(e.revenue);
+      acc.revenueUnits += toRevenueUnits(e.revenue);
       acc.visitorsBought.add(e.visitor_id);
       break;
   }
@@ -133,10 +115,6 @@ export function result(acc: KpiAcc): KpiResult {
     late_events: acc.lateEvents,
   };
 }
-
-/** The dimensions every window is cut by; `all` has the single value `all`. */
-export const DIMENSIONS = ['all', 'site', 'country', 'device'] as const;
-export type Dimension = (typeof DIMENSIONS)[number];
 
 export const UNKNOWN = 'unknown';
 

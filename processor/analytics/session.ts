@@ -12,7 +12,8 @@
  * SDK's engagement plugin sent for that URL after it, if any; otherwise it is left out of the
  * average (counted in `views_without_time`), because nothing says when the visitor left.
  */
-import { isView, toUnits, REVENUE_SCALE, type KpiEvent } from './kpi.js';
+import { REVENUE_SCALE, toRevenueUnits, type SessionDoc as SessionDocument } from '../../contracts/documents.js';
+import { isView, type KpiEvent } from './kpi.js';
 
 /** Total order of events inside a session: time, then event id. */
 export function before(aTs: number, aId: string, bTs: number, bId: string): boolean {
@@ -43,24 +44,8 @@ export interface SessionAcc {
   revenueUnits: number;
 }
 
-export interface SessionDoc {
-  session_id: string;
-  visitor_id: string;
-  site_id: string | null;
-  start: string;
-  end: string;
-  duration_ms: number;
-  pages: number;
-  events: number;
-  entry_page: string | null;
-  exit_page: string | null;
-  country: string | null;
-  device_type: string | null;
-  added_to_cart: boolean;
-  purchased: boolean;
-  revenue: number;
-  closed: boolean;
-}
+/** A session document without its partition (the engine's). */
+export type SessionDoc = Omit<Required<SessionDocument>, 'partition'>;
 
 export function initSession(sessionId: string): SessionAcc {
   return {
@@ -94,7 +79,7 @@ export function addToSession(acc: SessionAcc, e: SessionEvent, ts: number): Sess
     acc.addedToCart = true;
   } else if (e.event_type === 'purchase') {
     acc.purchased = true;
-    acc.revenueUnits += toUnits(e.revenue);
+    acc.revenueUnits += toRevenueUnits(e.revenue);
   }
   return acc;
 }

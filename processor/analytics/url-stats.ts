@@ -5,6 +5,7 @@
  * known (the last view of a session without an engagement report) are counted in
  * `views_without_time` and left out of the average.
  */
+import type { UrlStatsDoc } from '../../contracts/documents.js';
 import { isView, type KpiEvent } from './kpi.js';
 
 export interface UrlAcc {
@@ -16,15 +17,8 @@ export interface UrlAcc {
   viewsWithoutTime: number;
 }
 
-export interface UrlResult {
-  unique_users: number;
-  page_views: number;
-  clicks: number;
-  time_spent_ms: number;
-  time_spent_samples: number;
-  views_without_time: number;
-  avg_time_spent_ms: number | null;
-}
+/** The aggregate fields of a URL x country document (the window, URL, country and partition are the engine's). */
+export type UrlResult = Required<Omit<UrlStatsDoc, 'window_start' | 'window_end' | 'url' | 'country' | 'partition' | 'final'>>;
 
 export function initUrl(): UrlAcc {
   return { users: new Set(), pageViews: 0, clicks: 0, timeMs: 0, timeSamples: 0, viewsWithoutTime: 0 };

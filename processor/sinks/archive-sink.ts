@@ -25,6 +25,7 @@
  */
 import type { Logger } from 'pino';
 import type { EnrichedEvent } from '../../contracts/event-schema.js';
+import { topicPartitionKey } from '../../common/topic-partition.js';
 import { encodeParquet, type ArchivedEvent } from '../archive/parquet.js';
 import type { ObjectStore } from '../archive/object-store.js';
 import type { Sink, SourcePosition } from '../sink.js';
@@ -72,7 +73,6 @@ interface Manifest {
   objects: string[];
 }
 
-const key = (topic: string, partition: number) => `${topic}\u0000${partition}`;
 const safe = (s: string) => s.replace(/[^A-Za-z0-9_.-]/g, '_');
 
 export function manifestKey(topic: string, partition: number, first: bigint): string {
@@ -99,7 +99,7 @@ export function archiveSink(o: ArchiveSinkOptions): Sink & { store: ObjectStore 
   const stale: string[] = [];
 
   const state = (topic: string, partition: number): PartitionArchive => {
-    const k = key(topic, partition);
+    const k = topicPartitionKey(topic, partition);
     let st = parts.get(k);
     if (!st) {
       st = { topic, partition, resumeFrom: null, open: null, ready: [], manifests: [], offered: null };
@@ -218,19 +218,19 @@ export function archiveSink(o: ArchiveSinkOptions): Sink & { store: ObjectStore 
       }
     },
     committableOffset(topic, partition) {
-      const st = parts.get(key(topic, partition));
+      const st = parts.get(topicPartitionKey(topic, partition));
       if (!st) return undefined;
       const c = st.ready[0] ?? st.open;
       return c ? String(c.first) : undefined;
     },
     checkpoint(topic, partition) {
-      const st = parts.get(key(topic, partition));
+      const st = parts.get(topicPartitionKey(topic, partition));
       if (!st || st.resumeFrom === null) return undefined;
       st.offered = st.resumeFrom;
       return String(st.resumeFrom);
     },
     committed(topic, partition) {
-      const st = parts.get(key(topic, partition));
+      const st = parts.get(topicPartitionKey(topic, partition));
       if (!st || st.offered === null) return;
       const upTo = st.offered;
       st.manifests = st.manifests.filter((m) => {
@@ -242,7 +242,7 @@ export function archiveSink(o: ArchiveSinkOptions): Sink & { store: ObjectStore 
       });
     },
     revoke(topic, partition) {
-      parts.delete(key(topic, partition));
+      parts.delete(topicPartitionKey(topic, partition));
     },
   };
 }

@@ -1,5 +1,6 @@
 import type { Client } from '@elastic/elasticsearch';
 import type { EnrichedEvent } from '../../contracts/event-schema.js';
+import { topicPartitionKey } from '../../common/topic-partition.js';
 import { eventIndexFor } from '../../contracts/indices.js';
 import { bulkIndex } from '../es-bulk.js';
 import type { Sink, SourcePosition } from '../sink.js';
@@ -13,7 +14,6 @@ export interface RefusedEvent {
   reason: string;
 }
 
-const key = (topic: string, partition: number) => `${topic}\u0000${partition}`;
 
 /**
  * Raw enriched events into the daily event index, `_id` = event id: a replay overwrites
@@ -41,7 +41,7 @@ export function esEventsSink(
     name: 'es-events',
     assign(parts) {
       for (const p of parts) {
-        const k = key(p.topic, p.partition);
+        const k = topicPartitionKey(p.topic, p.partition);
         added.delete(k);
         indexed.delete(k);
         if (p.checkpoint && /^\d+$/.test(p.checkpoint)) skipBelow.set(k, BigInt(p.checkpoint));
@@ -49,7 +49,7 @@ export function esEventsSink(
       }
     },
     add(event, pos) {
-      const k = key(pos.topic, pos.partition);
+      const k = topicPartitionKey(pos.topic, pos.partition);
       const off = BigInt(pos.offset);
       added.set(k, off + 1n);
       const skip = skipBelow.get(k);
@@ -84,14 +84,14 @@ export function esEventsSink(
       for (const [k, v] of upTo) if ((indexed.get(k) ?? -1n) < v) indexed.set(k, v);
     },
     checkpoint(topic, partition) {
-      const k = key(topic, partition);
+      const k = topicPartitionKey(topic, partition);
       const a = indexed.get(k);
       const s = skipBelow.get(k);
       const upTo = a === undefined ? s : s === undefined || a > s ? a : s;
       return upTo === undefined ? undefined : upTo.toString();
     },
     revoke(topic, partition) {
-      const k = key(topic, partition);
+      const k = topicPartitionKey(topic, partition);
       added.delete(k);
       indexed.delete(k);
       skipBelow.delete(k);

@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import { Kafka, logLevel } from 'kafkajs';
 import type { Client } from '@elastic/elasticsearch';
-import type { Config } from '../../contracts/config.js';
+import { configToEnv, type Config } from '../../contracts/config.js';
 import type { EnrichedEvent, EventType } from '../../contracts/event-schema.js';
 import { indexNames } from '../../contracts/indices.js';
 import { EVENT_TOPICS, TOPIC_BY_TYPE } from '../../contracts/topics.js';
@@ -19,7 +19,7 @@ import { ensureTopics } from '../../infra/setup-topics.js';
 import { installTemplates } from '../../infra/setup-indices.js';
 import { decodeParquet } from '../archive/parquet.js';
 import type { ObjectStore } from '../archive/object-store.js';
-import { windowSpecsFromConfig } from '../main.js';
+import { windowSpecs } from '../../contracts/windows.js';
 import { referenceDocs } from './reference.js';
 import { enriched } from './traffic.js';
 
@@ -51,52 +51,13 @@ export async function isolatedConfig(brokers: string[], esUrl: string, partition
   };
 }
 
-/** Config as environment variables, for a processor in a child process. */
-export function configEnv(cfg: Partial<Config>): Record<string, string> {
-  const names: Record<string, string> = {
-    kafkaBrokers: 'KAFKA_BROKERS',
-    esUrl: 'ES_URL',
-    topicPrefix: 'TOPIC_PREFIX',
-    esIndexPrefix: 'ES_INDEX_PREFIX',
-    processorGroupId: 'PROCESSOR_GROUP_ID',
-    processorRoles: 'PROCESSOR_ROLES',
-    processorStallS: 'PROCESSOR_STALL_S',
-    processorMetricsPort: 'PROCESSOR_METRICS_PORT',
-    processorFlushIntervalMs: 'PROCESSOR_FLUSH_INTERVAL_MS',
-    processorSessionTimeoutMs: 'PROCESSOR_SESSION_TIMEOUT_MS',
-    processorBatchSize: 'PROCESSOR_BATCH_SIZE',
-    kpiEmitIntervalMs: 'KPI_EMIT_INTERVAL_MS',
-    kpiAllowedLatenessS: 'KPI_ALLOWED_LATENESS_S',
-    archiveBackend: 'ARCHIVE_BACKEND',
-    archiveDir: 'ARCHIVE_DIR',
-    archiveMaxEvents: 'ARCHIVE_MAX_EVENTS',
-    archiveMaxAgeS: 'ARCHIVE_MAX_AGE_S',
-    esRetentionIntervalS: 'ES_RETENTION_INTERVAL_S',
-    esSnapshotIntervalS: 'ES_SNAPSHOT_INTERVAL_S',
-    s3Endpoint: 'S3_ENDPOINT',
-    s3Bucket: 'S3_BUCKET',
-    s3Prefix: 'S3_PREFIX',
-    s3AccessKeyId: 'S3_ACCESS_KEY_ID',
-    s3SecretAccessKey: 'S3_SECRET_ACCESS_KEY',
-    s3ForcePathStyle: 'S3_FORCE_PATH_STYLE',
-    logLevel: 'LOG_LEVEL',
-  };
-  const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(cfg)) {
-    const name = names[k];
-    if (!name) throw new Error(`configEnv: no variable for ${k}`);
-    env[name] = Array.isArray(v) ? v.join(',') : String(v);
-  }
-  return env;
-}
-
 let spawned = 0;
 /** A processor in a child process; with IT_LOG_DIR set, its log goes to a file there. */
 export function spawnProcessor(cfg: Partial<Config>): ChildProcess {
   const dir = process.env.IT_LOG_DIR;
   const out = dir ? openSync(join(dir, `processor-${process.pid}-${++spawned}.log`), 'a') : 'ignore';
   return spawn(process.execPath, ['--import', 'tsx', 'processor/main.ts'], {
-    env: { ...process.env, ...configEnv(cfg), ...(dir ? { LOG_LEVEL: process.env.IT_LOG_LEVEL ?? 'info' } : {}) },
+    env: { ...process.env, ...configToEnv(cfg), ...(dir ? { LOG_LEVEL: process.env.IT_LOG_LEVEL ?? 'info' } : {}) },
     stdio: ['ignore', out, 'inherit'],
   });
 }
@@ -189,7 +150,7 @@ export async function readLogs(brokers: string[], topicPrefix: string, expected:
 /** The independent computation of every KPI, URL-stats and session document, per partition. */
 export function expectedDocs(records: LogRecord[], partitions: number, cfg: Partial<Config>): Map<string, Record<string, unknown>> {
   const out = new Map<string, Record<string, unknown>>();
-  const windows = windowSpecsFromConfig({ kpiTumblingS: cfg.kpiTumblingS ?? 60, kpiSlidingSizeS: cfg.kpiSlidingSizeS ?? 300, kpiSlidingStepS: cfg.kpiSlidingStepS ?? 60 });
+  const windows = windowSpecs({ kpiTumblingS: cfg.kpiTumblingS ?? 60, kpiSlidingSizeS: cfg.kpiSlidingSizeS ?? 300, kpiSlidingStepS: cfg.kpiSlidingStepS ?? 60 });
   for (let p = 0; p < partitions; p++) {
     const logs = EVENT_TOPICS.map((t) => records.filter((r) => r.topic === t && r.partition === p).map((r) => r.event));
     const docs = referenceDocs(logs, {

@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { EnrichedEvent } from '../../contracts/event-schema.js';
-import type { WindowSpec } from '../analytics/windows.js';
+import type { WindowSpec } from '../../contracts/windows.js';
 
 export interface ReferenceOptions {
   partition: number;

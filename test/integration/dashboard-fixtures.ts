@@ -1,22 +1,17 @@
 /**
- * Partial documents shaped exactly like the processor's (processor/analytics/engine.ts kpiDoc,
- * urlDoc, sessionDoc), written straight into Elasticsearch so the dashboard's sums can be checked
- * against known values.
+ * Partial documents of the types the processor writes (contracts/documents.ts), with its ids,
+ * written straight into Elasticsearch so the dashboard's sums can be checked against known values.
  */
-import { createHash } from 'node:crypto';
 import type { Client } from '@elastic/elasticsearch';
+import { kpiDocId, type AlertDoc, type KpiDoc, type SessionDoc, type UrlStatsDoc } from '../../contracts/documents.js';
 import { indexNames } from '../../contracts/indices.js';
-import type { KpiPartial, KpiSums, UrlPartial, UrlSums } from '../../dashboard/sums.js';
+import type { KpiSums, UrlSums } from '../../dashboard/sums.js';
+import { urlStatsId } from '../../processor/analytics/engine.js';
 
 const iso = (t: number) => new Date(t).toISOString();
 const rate = (n: number, d: number) => (d === 0 ? 0 : n / d);
 
-export interface KpiFixture extends KpiPartial {
-  window_kind: string;
-  dimension: string;
-  dimension_value: string;
-  partition: number;
-}
+export type KpiFixture = KpiDoc;
 
 /** One partition's KPI document for one window, with its own (partition-local) rates as the processor stores them. */
 export function kpiDoc(
@@ -55,10 +50,7 @@ export function kpiDoc(
   };
 }
 
-export interface UrlFixture extends UrlPartial {
-  window_end: string;
-  partition: number;
-}
+export type UrlFixture = UrlStatsDoc;
 
 export function urlDoc(start: number, sizeMs: number, url: string, country: string, partition: number, s: Partial<UrlSums>, final = true): UrlFixture {
   const v: UrlSums = { unique_users: 0, page_views: 0, clicks: 0, time_spent_ms: 0, time_spent_samples: 0, views_without_time: 0, ...s };
@@ -71,28 +63,10 @@ export function urlDoc(start: number, sizeMs: number, url: string, country: stri
     ...v,
     avg_time_spent_ms: v.time_spent_samples === 0 ? null : v.time_spent_ms / v.time_spent_samples,
     final,
-  } as UrlFixture;
+  };
 }
 
-export interface SessionFixture {
-  session_id: string;
-  visitor_id: string;
-  site_id: string;
-  start: string;
-  end: string;
-  duration_ms: number;
-  pages: number;
-  events: number;
-  entry_page: string | null;
-  exit_page: string | null;
-  country: string | null;
-  device_type: string | null;
-  added_to_cart: boolean;
-  purchased: boolean;
-  revenue: number;
-  closed: boolean;
-  partition: number;
-}
+export type SessionFixture = SessionDoc;
 
 export function sessionDoc(id: string, start: number, end: number, o: Partial<SessionFixture> = {}): SessionFixture {
   return {
@@ -117,20 +91,7 @@ export function sessionDoc(id: string, start: number, end: number, o: Partial<Se
   };
 }
 
-export interface AlertFixture {
-  alert_id: string;
-  kind: string;
-  severity: string;
-  visitor_id?: string;
-  site_id?: string;
-  message: string;
-  value: number;
-  threshold: number;
-  window_start?: string;
-  window_end?: string;
-  event_time?: string;
-  raised_at: string;
-}
+export type AlertFixture = AlertDoc;
 
 export function alertDoc(id: string, raisedAt: number, o: Partial<AlertFixture> = {}): AlertFixture {
   return {
@@ -156,11 +117,8 @@ export async function writeFixtures(
 ): Promise<void> {
   const n = indexNames(prefix);
   const ops: object[] = [];
-  for (const d of f.kpis ?? []) ops.push({ index: { _index: n.kpis, _id: `${d.window_kind}|${d.window_start}|${d.dimension}|${d.dimension_value}|${d.partition}` } }, d);
-  for (const d of f.urls ?? []) {
-    const id = createHash('sha1').update(`${d.window_start}\u0000${d.url}\u0000${d.country}\u0000${d.partition}`).digest('hex');
-    ops.push({ index: { _index: n.urlStats, _id: id } }, d);
-  }
+  for (const d of f.kpis ?? []) ops.push({ index: { _index: n.kpis, _id: kpiDocId(d) } }, d);
+  for (const d of f.urls ?? []) ops.push({ index: { _index: n.urlStats, _id: urlStatsId(d) } }, d);
   for (const d of f.sessions ?? []) ops.push({ index: { _index: n.sessions, _id: d.session_id } }, d);
   for (const d of f.alerts ?? []) ops.push({ index: { _index: n.alerts, _id: d.alert_id } }, d);
   if (!ops.length) return;

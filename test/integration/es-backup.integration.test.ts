@@ -12,7 +12,7 @@ import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, expect, inject, test } from 'vitest';
 import { Client } from '@elastic/elasticsearch';
 import { pino } from 'pino';
-import { loadConfig } from '../../contracts/config.js';
+import { loadConfig } from '../../common/config.js';
 import { eventIndexFor, indexNames } from '../../contracts/indices.js';
 import { installTemplates } from '../../infra/setup-indices.js';
 import { startElasticsearch } from '../../infra/services.js';

@@ -13,7 +13,7 @@ import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import { Kafka, logLevel } from 'kafkajs';
 import { buildApp } from '../../gateway/app.js';
-import { loadConfig } from '../../contracts/config.js';
+import { loadConfig } from '../../common/config.js';
 import { EVENT_TOPICS } from '../../contracts/topics.js';
 import type { ClientEvent } from '../../contracts/event-schema.js';
 import { fetchKafka } from '../../infra/fetch.js';
@@ -22,9 +22,9 @@ import { ensureTopics } from '../../infra/setup-topics.js';
 import { PROJECT_ROOT } from '../../infra/paths.js';
 import { addToCart, pageView, purchase, UA } from '../unit/fixtures.js';
 import { unique, waitFor } from './helpers.js';
+import { sleep } from '../../common/wait.js';
 
 const PRODUCE_TIMEOUT_MS = 2000;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

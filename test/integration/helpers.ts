@@ -2,23 +2,10 @@ import { randomBytes } from 'node:crypto';
 import { Kafka, logLevel } from 'kafkajs';
 import type { Client } from '@elastic/elasticsearch';
 
+export { waitFor } from '../../common/wait.js';
+
 /** A name unique to this test run, so tests sharing one Kafka and one Elasticsearch never see each other's data. */
 export const unique = (what: string) => `t${randomBytes(4).toString('hex')}_${what}`;
-
-export async function waitFor<T>(probe: () => Promise<T | undefined | false>, what: string, timeoutMs = 60_000, intervalMs = 250): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v !== undefined && v !== false) return v as T;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
-    await new Promise((r) => setTimeout(r, intervalMs));
-  }
-}
 
 export async function esCount(es: Client, index: string): Promise<number> {
   await es.indices.refresh({ index, allow_no_indices: true, ignore_unavailable: true });

@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { Partitioners } from 'kafkajs';
 import { describe, expect, test } from 'vitest';
-import { loadConfig } from '../../contracts/config.js';
+import { loadConfig } from '../../common/config.js';
 import { fetchKafka } from '../../infra/fetch.js';
 import { partitionOf } from '../../gateway/platformatic-driver.js';
 

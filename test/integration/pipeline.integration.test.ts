@@ -12,7 +12,7 @@ import { startProcessor } from '../../processor/main.js';
 import { esFromConfig } from '../../common/es-client.js';
 import { ensureTopics } from '../../infra/setup-topics.js';
 import { installTemplates } from '../../infra/setup-indices.js';
-import type { Config } from '../../contracts/config.js';
+import { configToEnv, type Config } from '../../contracts/config.js';
 import type { ClientEvent } from '../../contracts/event-schema.js';
 import { makeVisit, rng, USER_AGENTS } from '../../scripts/traffic-generator.js';
 import { esCount, readTopic, unique, waitFor } from './helpers.js';
@@ -154,17 +154,7 @@ describe('processor killed with SIGKILL mid-stream', () => {
 
   function spawnProcessor(cfg: Partial<Config>): ChildProcess {
     const child = spawn(process.execPath, ['--import', 'tsx', 'processor/main.ts'], {
-      env: {
-        ...process.env,
-        KAFKA_BROKERS: brokers.join(','),
-        ES_URL: esUrl,
-        TOPIC_PREFIX: cfg.topicPrefix,
-        ES_INDEX_PREFIX: cfg.esIndexPrefix,
-        PROCESSOR_GROUP_ID: cfg.processorGroupId,
-        PROCESSOR_METRICS_PORT: '0',
-        PROCESSOR_BATCH_SIZE: '50',
-        LOG_LEVEL: 'warn',
-      },
+      env: { ...process.env, ...configToEnv({ ...cfg, processorBatchSize: 50 }) },
       stdio: ['ignore', 'inherit', 'inherit'],
     });
     children.push(child);

@@ -6,7 +6,7 @@ import { afterEach, describe, expect, test } from 'vitest';
 import { pino } from 'pino';
 import { errors, type Client } from '@elastic/elasticsearch';
 import type { FastifyInstance } from 'fastify';
-import { buildDashboard, windowKinds } from '../../dashboard/app.js';
+import { buildDashboard } from '../../dashboard/app.js';
 import { kpiSearch, ParamError, parseKpiQuery, parseTime, parseUrlQuery, urlStatsSearch } from '../../dashboard/queries.js';
 import { ConfigError } from '../../contracts/config.js';
 
@@ -85,12 +85,6 @@ describe('the searches sent to Elasticsearch', () => {
     expect(JSON.stringify(s.query)).toContain('"country":"FR"');
     expect(JSON.stringify(s)).not.toMatch(/script|runtime_mappings|bucket_/);
   });
-});
-
-test('window kinds follow the processor settings', () => {
-  expect(windowKinds({ kpiTumblingS: 60, kpiSlidingSizeS: 300, kpiSlidingStepS: 60 })).toEqual(['tumbling_1m', 'sliding_5m_1m']);
-  expect(windowKinds({ kpiTumblingS: 30, kpiSlidingSizeS: 0, kpiSlidingStepS: 60 })).toEqual(['tumbling_30s']);
-  expect(windowKinds({ kpiTumblingS: 60, kpiSlidingSizeS: 60, kpiSlidingStepS: 60 })).toEqual(['tumbling_1m']);
 });
 
 describe('the app, with a fake Elasticsearch client', () => {

@@ -4,7 +4,6 @@ import {
   finishSessions,
   kpiWindowsFromAgg,
   kpiWindowsFromPartials,
-  KPI_SUM_FIELDS,
   ratio,
   roundRevenue,
   sumKpiPartials,
@@ -16,8 +15,8 @@ import {
   type UrlBucket,
   type UrlPartial,
 } from '../../dashboard/sums.js';
+import { KPI_SUM_FIELDS, REVENUE_SCALE } from '../../contracts/documents.js';
 import { kpiMappings, urlStatsMappings } from '../../contracts/indices.js';
-import { REVENUE_SCALE as PROCESSOR_REVENUE_SCALE } from '../../processor/analytics/kpi.js';
 
 const zero: KpiSums = Object.fromEntries(KPI_SUM_FIELDS.map((f) => [f, 0])) as KpiSums;
 const part = (o: Partial<KpiSums>): Partial<KpiSums> => ({ ...zero, ...o });
@@ -100,8 +99,8 @@ describe('sumKpiPartials: the partials of one window across partitions', () => {
     for (const f of KPI_SUM_FIELDS) expect(['long', 'double'], f).toContain((kpiMappings.properties as Record<string, { type: string }>)[f]?.type);
   });
 
-  test('revenue precision is the processor’s', () => {
-    expect(roundRevenue(1 / PROCESSOR_REVENUE_SCALE)).toBe(0.0001);
+  test('revenue precision is the stored one (REVENUE_SCALE)', () => {
+    expect(roundRevenue(1 / REVENUE_SCALE)).toBe(0.0001);
   });
 });
 

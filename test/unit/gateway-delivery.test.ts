@@ -2,6 +2,7 @@ import { afterEach, describe, expect, test } from 'vitest';
 import { RecentIds } from '../../gateway/dedup.js';
 import { harness, postEvents, type Harness } from './gateway-harness.js';
 import { pageView, UA } from './fixtures.js';
+import { sleep } from '../../common/wait.js';
 
 let h: Harness | undefined;
 afterEach(async () => {
@@ -9,7 +10,6 @@ afterEach(async () => {
   await h?.app.close();
   h = undefined;
 });
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Waits until the held request has reached the producer (no fixed sleeps: CI machines are busy). */
 async function sending(n: number) {
   for (const deadline = Date.now() + 10_000; h!.kafka.sends < n; ) {

@@ -1,0 +1,158 @@
+/**
+ * The documents the processor writes to Elasticsearch and the dashboards read: one field table
+ * per document kind, from which the TypeScript type (here), the index mapping
+ * (contracts/indices.ts), the dashboard's `_source` lists and the test fixtures derive.
+ *
+ * KPI and URL x country documents are per-partition partials: every count adds up exactly
+ * across partitions (a visitor's events all sit on one partition), rates are recomputed from the
+ * summed parts by the reader (see ARCHITECTURE.md "Exact global KPIs").
+ */
+
+/** A document field's Elasticsearch type; a trailing `?` means it may be null or absent. */
+export type DocFieldKind = 'keyword' | 'keyword?' | 'text' | 'date' | 'date?' | 'long' | 'double' | 'double?' | 'boolean';
+
+type ValueOf<K> = K extends 'keyword' | 'text' | 'date'
+  ? string
+  : K extends 'keyword?' | 'date?'
+    ? string | null
+    : K extends 'long' | 'double'
+      ? number
+      : K extends 'double?'
+        ? number | null
+        : K extends 'boolean'
+          ? boolean
+          : never;
+type Nullable<F> = { [N in keyof F]: F[N] extends `${string}?` ? N : never }[keyof F];
+
+/** The document type of a field table: nullable fields may also be left out. */
+export type DocOf<F extends Record<string, DocFieldKind>> = { -readonly [N in Exclude<keyof F, Nullable<F>>]: ValueOf<F[N]> } & {
+  -readonly [N in Nullable<F>]?: ValueOf<F[N]>;
+};
+
+/** Revenue is summed in integer 1/10,000 units of the currency, so a sum does not depend on the order of its terms. */
+export const REVENUE_SCALE = 10_000;
+
+/** An amount in integer 1/REVENUE_SCALE units (0 when missing), as revenue is summed. */
+export const toRevenueUnits = (amount: number | null | undefined): number =>
+  typeof amount === 'number' && Number.isFinite(amount) ? Math.round(amount * REVENUE_SCALE) : 0;
+
+/** The dimensions every KPI window is cut by; `all` has the single value `all`. */
+export const DIMENSIONS = ['all', 'site', 'country', 'device'] as const;
+export type Dimension = (typeof DIMENSIONS)[number];
+
+/** Counts of a KPI document that add up across partitions (distinct counts too: disjoint sets). */
+export const KPI_COUNT_FIELDS = [
+  'page_views',
+  'clicks',
+  'add_to_cart',
+  'purchases',
+  'unique_visitors',
+  'visitors_added_to_cart',
+  'visitors_purchased',
+  /** Visitors who added to cart and bought in the window: numerator of cart_to_purchase_rate. */
+  'visitors_carted_and_purchased',
+  'sessions',
+  'late_events',
+] as const;
+/** Every KPI field summed at query time. */
+export const KPI_SUM_FIELDS = [...KPI_COUNT_FIELDS, 'revenue'] as const;
+export type KpiSumField = (typeof KPI_SUM_FIELDS)[number];
+
+/** One KPI document per window kind x window x dimension value x partition. */
+export const KPI_FIELDS = {
+  /** tumbling_1m, sliding_5m_1m ... (contracts/windows.ts). */
+  window_kind: 'keyword',
+  window_start: 'date',
+  window_end: 'date',
+  dimension: 'keyword',
+  dimension_value: 'keyword',
+  partition: 'long',
+  ...(Object.fromEntries(KPI_COUNT_FIELDS.map((f) => [f, 'long'])) as Record<(typeof KPI_COUNT_FIELDS)[number], 'long'>),
+  revenue: 'double',
+  /** visitors_purchased / unique_visitors of this partition (global: sum both over partitions, then divide). */
+  conversion_rate: 'double',
+  /** visitors_carted_and_purchased / visitors_added_to_cart of this partition. */
+  cart_to_purchase_rate: 'double',
+  /** True once the watermark passed window_end: the values will not change any more. */
+  final: 'boolean',
+} as const satisfies Record<string, DocFieldKind>;
+export type KpiDoc = DocOf<typeof KPI_FIELDS>;
+
+/** Fields of a URL x country document summed at query time. */
+export const URL_SUM_FIELDS = [
+  'unique_users',
+  'page_views',
+  'clicks',
+  'time_spent_ms',
+  /** Page views whose time on page is known (followed by another view, or engagement reported). */
+  'time_spent_samples',
+  /** Last page views of sessions with no engagement report: left out of the average. */
+  'views_without_time',
+] as const;
+export type UrlSumField = (typeof URL_SUM_FIELDS)[number];
+
+/** One URL x country document per tumbling window x URL x country x partition. */
+export const URL_STATS_FIELDS = {
+  window_start: 'date',
+  window_end: 'date',
+  url: 'keyword',
+  country: 'keyword',
+  partition: 'long',
+  ...(Object.fromEntries(URL_SUM_FIELDS.map((f) => [f, 'long'])) as Record<UrlSumField, 'long'>),
+  /** time_spent_ms / time_spent_samples of this partition; null when no view's time is known. */
+  avg_time_spent_ms: 'double?',
+  final: 'boolean',
+} as const satisfies Record<string, DocFieldKind>;
+export type UrlStatsDoc = DocOf<typeof URL_STATS_FIELDS>;
+
+/** One document per session id (a session lives on one partition). */
+export const SESSION_FIELDS = {
+  session_id: 'keyword',
+  visitor_id: 'keyword',
+  site_id: 'keyword?',
+  start: 'date',
+  end: 'date',
+  duration_ms: 'long',
+  pages: 'long',
+  events: 'long',
+  entry_page: 'keyword?',
+  exit_page: 'keyword?',
+  country: 'keyword?',
+  device_type: 'keyword?',
+  added_to_cart: 'boolean',
+  purchased: 'boolean',
+  revenue: 'double',
+  /** True once the watermark is SESSION_GAP_S past the session's last event. */
+  closed: 'boolean',
+  partition: 'long',
+} as const satisfies Record<string, DocFieldKind>;
+export type SessionDoc = DocOf<typeof SESSION_FIELDS>;
+
+/** One document per alert raised; `alert_id` is its deterministic id. */
+export const ALERT_FIELDS = {
+  alert_id: 'keyword',
+  /** click_burst, kpi_anomaly ... */
+  kind: 'keyword',
+  severity: 'keyword',
+  visitor_id: 'keyword?',
+  site_id: 'keyword?',
+  message: 'text',
+  value: 'double',
+  threshold: 'double',
+  window_start: 'date?',
+  window_end: 'date?',
+  event_time: 'date?',
+  raised_at: 'date',
+} as const satisfies Record<string, DocFieldKind>;
+export type AlertDoc = DocOf<typeof ALERT_FIELDS>;
+
+/** The field names of a table, in its order (for `_source` lists and fixtures). */
+export const fieldNames = <F extends Record<string, DocFieldKind>>(fields: F): (keyof F & string)[] => Object.keys(fields);
+
+/** The id of a KPI document: `tumbling_1m|2026-11-22T10:00:00.000Z|country|FR|2`. */
+export const kpiDocId = (d: Pick<KpiDoc, 'window_kind' | 'window_start' | 'dimension' | 'dimension_value' | 'partition'>): string =>
+  `${d.window_kind}|${d.window_start}|${d.dimension}|${d.dimension_value}|${d.partition}`;
+
+/** What the id of a URL x country document hashes (SHA-1, hex; common/document-ids.ts). */
+export const urlStatsIdInput = (d: Pick<UrlStatsDoc, 'window_start' | 'url' | 'country' | 'partition'>): string =>
+  `${d.window_start}\u0000${d.url}\u0000${d.country}\u0000${d.partition}`;
