@@ -40,13 +40,13 @@
  * sealed (watermark E for windows and sessions, U for URL windows), and such partial rebuilds
  * are never written.
  */
-import { createHash } from 'node:crypto';
 import { kpiDocId, urlStatsIdInput, type Dimension, type KpiDoc, type SessionDoc, type UrlStatsDoc } from '../../contracts/documents.js';
 import type { EnrichedEvent } from '../../contracts/event-schema.js';
 import * as kpi from './kpi.js';
 import { addToSession, initSession, sessionResult, VisitTracker, type SessionAcc } from './session.js';
 import { addUrlEvent, addUrlTime, initUrl, urlResult, type UrlAcc } from './url-stats.js';
 import type { WindowSpec } from '../../contracts/windows.js';
+import { sha1Hex } from './sha1.js';
 import { bucketStart, windowStarts } from './windows.js';
 
 export interface EngineOptions {
@@ -577,7 +577,7 @@ export class PartitionEngine {
 
 /** The id of a URL x country document: a hash, because URLs are long and may hold any character. */
 export function urlStatsId(d: Parameters<typeof urlStatsIdInput>[0]): string {
-  return createHash('sha1').update(urlStatsIdInput(d)).digest('hex');
+  return sha1Hex(urlStatsIdInput(d));
 }
 
 export function encodeCheckpoint(cp: Checkpoint): string {
