@@ -2,18 +2,18 @@ import { readFileSync } from 'node:fs';
 import { timingSafeEqual } from 'node:crypto';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
 import { pino, type Logger } from 'pino';
-import { errors as esErrors, type Client } from '@elastic/elasticsearch';
+import type { Client } from '@elastic/elasticsearch';
 import { ConfigError, type Config } from '../contracts/config.js';
 import { loadConfig } from '../common/config.js';
 import { indexNames } from '../contracts/indices.js';
 import { esFromConfig } from '../common/es-client.js';
+import { handleError, handleNotFound, sendError } from './errors.js';
 import { windowKinds } from '../contracts/windows.js';
 import {
   alertSearch,
   alertsResponse,
   kpiResponse,
   kpiSearch,
-  ParamError,
   parseAlertQuery,
   parseKpiQuery,
   parseSessionQuery,
@@ -67,8 +67,9 @@ function sameSecret(a: string, b: string): boolean {
  *   GET /api/alerts      ?from=now-24h&to=&limit=50&kind=&severity=&site=&visitor=
  *   GET /healthz, /readyz (Elasticsearch reachable)
  *
- * Times: now, now-15m, now+5m (s, m, h, d), epoch ms or ISO dates. Bad parameters: 400
- * `{error: {code: 'DASH_ERR_PARAM', message}}`; Elasticsearch failing: 502 `DASH_ERR_ES`.
+ * Times: now, now-15m, now+5m (s, m, h, d), epoch ms or ISO dates. Errors: `{error: {code, message}}`
+ * with the codes and statuses of dashboard/errors.ts (bad parameter: 400 `DASH_ERR_PARAM`,
+ * Elasticsearch failing: 502 `DASH_ERR_ES`).
  * Config errors throw here, before anything listens.
  */
 export async function buildDashboard(opts: DashboardOptions = {}): Promise<FastifyInstance> {
@@ -95,24 +96,15 @@ export async function buildDashboard(opts: DashboardOptions = {}): Promise<Fasti
       if (req.url === '/healthz') return;
       if (!sameSecret(req.headers.authorization ?? '', expected)) {
         reply.header('www-authenticate', 'Basic realm="clickstream dashboard", charset="UTF-8"');
-        return reply.code(401).send({ error: { code: 'DASH_ERR_AUTH', message: 'authentication required' } });
+        return sendError(reply, 'DASH_ERR_AUTH');
       }
     });
   } else if (!['127.0.0.1', '::1', 'localhost'].includes(cfg.dashboardHost)) {
     log.warn({ host: cfg.dashboardHost }, 'dashboard listens beyond loopback without authentication: set DASHBOARD_USERNAME / DASHBOARD_PASSWORD');
   }
 
-  app.setErrorHandler((err, req, reply) => {
-    if (err instanceof ParamError) return reply.code(400).send({ error: { code: 'DASH_ERR_PARAM', message: err.message } });
-    if (err instanceof esErrors.ElasticsearchClientError) {
-      req.log.warn({ err, url: req.url }, 'dashboard query failed');
-      return reply.code(502).send({ error: { code: 'DASH_ERR_ES', message: `Elasticsearch query failed: ${err.message}` } });
-    }
-    const status = (err as { statusCode?: number }).statusCode;
-    if (status && status >= 400 && status < 500) return reply.code(status).send({ error: { code: 'DASH_ERR_REQUEST', message: (err as Error).message } });
-    req.log.error({ err, url: req.url }, 'dashboard request failed');
-    return reply.code(500).send({ error: { code: 'DASH_ERR_INTERNAL', message: 'internal error' } });
-  });
+  app.setErrorHandler(handleError);
+  app.setNotFoundHandler(handleNotFound);
 
   for (const [path, a] of Object.entries(assets)) {
     app.get(path, async (_req, reply) => reply.type(a.type).header('cache-control', 'no-cache').send(a.body));

@@ -5,6 +5,7 @@
  * fields, no pipeline aggregations. Ratios are computed in dashboard/sums.ts from the sums.
  */
 import type { estypes } from '@elastic/elasticsearch';
+import { ParamError } from './errors.js';
 import { DIMENSIONS, fieldNames, KPI_SUM_FIELDS, SESSION_FIELDS, URL_SUM_FIELDS, type SessionDoc } from '../contracts/documents.js';
 import {
   eventTotals,
@@ -19,7 +20,6 @@ import {
   type UrlRow,
 } from './sums.js';
 
-export class ParamError extends Error {}
 
 type Query = Record<string, string | undefined>;
 

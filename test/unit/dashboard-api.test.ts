@@ -7,7 +7,8 @@ import { pino } from 'pino';
 import { errors, type Client } from '@elastic/elasticsearch';
 import type { FastifyInstance } from 'fastify';
 import { buildDashboard } from '../../dashboard/app.js';
-import { kpiSearch, ParamError, parseKpiQuery, parseTime, parseUrlQuery, urlStatsSearch } from '../../dashboard/queries.js';
+import { DASH_ERRORS, ParamError } from '../../dashboard/errors.js';
+import { kpiSearch, parseKpiQuery, parseTime, parseUrlQuery, urlStatsSearch } from '../../dashboard/queries.js';
 import { ConfigError } from '../../contracts/config.js';
 
 const NOW = Date.UTC(2026, 2, 1, 12, 0, 0);
@@ -154,12 +155,16 @@ describe('the app, with a fake Elasticsearch client', () => {
     const down = await app.inject('/api/kpis');
     expect(down.statusCode).toBe(502);
     expect(down.json()).toMatchObject({ error: { code: 'DASH_ERR_ES' } });
+    const missing = await app.inject('/api/nope');
+    expect(missing.statusCode).toBe(DASH_ERRORS.DASH_ERR_NOT_FOUND.status);
+    expect(missing.json()).toEqual({ error: { code: 'DASH_ERR_NOT_FOUND', message: 'No route GET /api/nope' } });
   });
 
   test('basic auth when configured (except /healthz)', async () => {
     app = await build(fakeEs(() => ({ hits: { total: { value: 0 }, hits: [] } })), { dashboardUsername: 'ops', dashboardPassword: 's3cret' });
     expect((await app.inject('/')).statusCode).toBe(401);
     expect((await app.inject('/')).headers['www-authenticate']).toContain('Basic');
+    expect((await app.inject('/api/kpis')).json()).toEqual({ error: { code: 'DASH_ERR_AUTH', message: 'Authentication required' } });
     expect((await app.inject('/api/meta')).statusCode).toBe(401);
     const wrong = `Basic ${Buffer.from('ops:nope').toString('base64')}`;
     expect((await app.inject({ url: '/api/meta', headers: { authorization: wrong } })).statusCode).toBe(401);
