@@ -1,8 +1,8 @@
 import type { FastifyInstance, FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
 import cors from '@fastify/cors';
-import rateLimit from '@fastify/rate-limit';
 import type { Config } from '../contracts/config.js';
 import { GatewayError } from './errors.js';
+import { clientKey, WindowLimiter } from './rate-limit.js';
 import type { Site, SiteRegistry } from './sites.js';
 
 /**
@@ -42,7 +42,7 @@ function originOf(req: FastifyRequest, useReferer: boolean): string | null {
 }
 
 export interface Guards {
-  /** onRequest hooks for an ingest route, in order: per-IP limit, key and origin, per-site limit. */
+  /** onRequest hooks for an ingest route: per-IP limit, key and origin, per-site limit, in that order. */
   hooks(opts?: { refererAsOrigin?: boolean }): onRequestAsyncHookHandler[];
 }
 
@@ -82,25 +82,20 @@ export async function registerAccessControl(app: FastifyInstance, cfg: Config, r
     },
   });
 
-  await app.register(rateLimit, { global: false, cache: 50_000 });
   const windowMs = cfg.gatewayRateLimitWindowS * 1000;
-  const perIp = cfg.gatewayRateLimitIp > 0 ? app.createRateLimit({ max: cfg.gatewayRateLimitIp, timeWindow: windowMs }) : null;
-  const perSite =
-    cfg.gatewayRateLimitSite > 0
-      ? app.createRateLimit({ max: cfg.gatewayRateLimitSite, timeWindow: windowMs, keyGenerator: (req) => `site:${req.site?.siteId ?? ''}` })
-      : null;
+  const perIp = cfg.gatewayRateLimitIp > 0 ? new WindowLimiter(cfg.gatewayRateLimitIp, windowMs) : null;
+  const perSite = cfg.gatewayRateLimitSite > 0 ? new WindowLimiter(cfg.gatewayRateLimitSite, windowMs) : null;
 
-  const limited = async (check: NonNullable<typeof perIp>, req: FastifyRequest, what: string) => {
-    const r = await check(req);
-    if (r.isAllowed || !r.isExceeded) return;
-    throw new GatewayError('GW_ERR_RATE_LIMITED', `${what} limit of ${r.max} requests per ${cfg.gatewayRateLimitWindowS} s`, Math.max(1, r.ttlInSeconds));
+  const limited = (limiter: WindowLimiter, key: string, what: string) => {
+    const retryAfter = limiter.hit(key);
+    if (retryAfter > 0) throw new GatewayError('GW_ERR_RATE_LIMITED', `${what} limit of ${limiter.max} requests per ${cfg.gatewayRateLimitWindowS} s`, retryAfter);
   };
 
   return {
     hooks({ refererAsOrigin = false } = {}) {
-      const hooks: onRequestAsyncHookHandler[] = [];
-      if (perIp) hooks.push(async (req) => limited(perIp, req, 'per-IP'));
-      hooks.push(async (req) => {
+      // One hook for the three checks: each async hook costs a promise and a turn per request.
+      const guard: onRequestAsyncHookHandler = async (req) => {
+        if (perIp) limited(perIp, clientKey(req.ip), 'per-IP');
         const key = siteKeyOf(req);
         const site = registry.resolve(key);
         if (!site) throw new GatewayError('GW_ERR_UNKNOWN_SITE', key === null ? 'pass ?site=KEY or the x-site-key header' : undefined);
@@ -110,9 +105,9 @@ export async function registerAccessControl(app: FastifyInstance, cfg: Config, r
           throw new GatewayError('GW_ERR_ORIGIN_FORBIDDEN', `${origin} may not send events for site ${site.siteId || '(none)'}`);
         }
         req.site = site;
-      });
-      if (perSite) hooks.push(async (req) => limited(perSite, req, 'per-site'));
-      return hooks;
+        if (perSite) limited(perSite, site.siteId, 'per-site');
+      };
+      return [guard];
     },
   };
 }

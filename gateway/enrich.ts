@@ -20,6 +20,8 @@ export interface RequestContext {
   /** ISO forms of receivedAt / sentAt, computed once per request (filled in on first use). */
   receivedIso?: string;
   sentIso?: string | null;
+  /** URLs parsed so far in this request: the events of a batch mostly share their page and referrer. */
+  urls?: Map<string, ParsedUrl>;
 }
 
 /** What one URL parse yields: host, path, and UTM / click-id hints from the query string. */
@@ -87,9 +89,18 @@ export function correctedEventTime(clientTs: number, sentAt: number | null, rece
 const orNull = <T>(v: T | undefined): T | null => (v === undefined ? null : v);
 const iso = (ms: number) => new Date(ms).toISOString();
 
+/** parseUrl, once per distinct URL of a request. */
+function parseUrlOnce(url: string | undefined, ctx: RequestContext): ParsedUrl {
+  if (!url) return NO_URL;
+  const urls = (ctx.urls ??= new Map());
+  let parsed = urls.get(url);
+  if (!parsed) urls.set(url, (parsed = parseUrl(url)));
+  return parsed;
+}
+
 export function enrichEvent(ev: ClientEvent, ctx: RequestContext): EnrichedEvent {
-  const page = parseUrl(ev.url);
-  const referrer_host = parseUrl(ev.referrer).host;
+  const page = parseUrlOnce(ev.url, ctx);
+  const referrer_host = parseUrlOnce(ev.referrer, ctx).host;
   const utm = utmOf(ev, page.query);
   const campaign = utm.utm_source !== null || utm.utm_medium !== null || utm.utm_campaign !== null || hasClickId(page.query);
   const geo = ctx.geo;

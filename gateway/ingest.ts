@@ -7,6 +7,7 @@ import type { DeadLetters } from './dead-letter.js';
 import type { RecentIds } from './dedup.js';
 import type { Delivery } from './delivery.js';
 import { enrichEvent, type RequestContext } from './enrich.js';
+import { enrichedEventSerialiser } from './serialise.js';
 import { GW_ERRORS } from './errors.js';
 import type { OutRecord } from './event-producer.js';
 import type { GeoProvider } from './geo.js';
@@ -32,7 +33,8 @@ export interface IngestReply {
     duplicate: number;
     rejected: number;
     dropped: number;
-    results: EventResult[];
+    /** Per event; left out of a 200 where every event was accepted, unless the caller asked (`wantResults`). */
+    results?: EventResult[];
     error?: { code: string; message: string };
   };
 }
@@ -48,6 +50,8 @@ export interface IngestInput {
   log: FastifyBaseLogger;
   /** The body as received, when there is one: refused events keep their own span of it. */
   bodyText?: string;
+  /** The caller wants the per-event results even when every event was accepted (`?results=1`; the pixel). */
+  wantResults?: boolean;
 }
 
 export interface IngestDeps {
@@ -82,6 +86,7 @@ const clip = (v: unknown, n: number): string | null => (typeof v === 'string' ? 
  */
 export function createIngest(d: IngestDeps) {
   const botTopic = d.topicPrefix + BOTS_TOPIC;
+  const serialise = enrichedEventSerialiser();
 
   return async function ingest(input: IngestInput): Promise<IngestReply> {
     const { events, site, receivedAt, log } = input;
@@ -128,7 +133,7 @@ export function createIngest(d: IngestDeps) {
         return;
       }
       const topic = bot === 'route' ? botTopic : topicFor(ev.type, d.topicPrefix);
-      records.push({ topic, key: ev.visitor_id, value: JSON.stringify(enrichEvent(ev, ctx)) });
+      records.push({ topic, key: ev.visitor_id, value: serialise(enrichEvent(ev, ctx)) });
       acceptedIds.push(ev.event_id);
       acceptedTypes.push(ev.type);
       results[index] = { index, event_id: ev.event_id, status: 'accepted' };
@@ -206,7 +211,8 @@ export function createIngest(d: IngestDeps) {
     const accepted = acceptedIds.length;
     const rejected = rejectedCodes.length;
     const status = rejected === 0 ? 200 : rejected === events.length ? 400 : 207;
-    const body: IngestReply['body'] = { accepted, duplicate, rejected, dropped, results };
+    // The short answer for the common case: nothing to say about any single event.
+    const body: IngestReply['body'] = accepted === events.length && !input.wantResults ? { accepted, duplicate, rejected, dropped } : { accepted, duplicate, rejected, dropped, results };
     if (status === 400) body.error = { code: 'GW_ERR_ALL_EVENTS_INVALID', message: GW_ERRORS.GW_ERR_ALL_EVENTS_INVALID.message };
     return { status, body };
   };

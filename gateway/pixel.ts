@@ -84,6 +84,7 @@ export function registerPixel(app: FastifyInstance, d: PixelDeps): void {
     ev.session_id ??= ev.visitor_id;
 
     const out = await d.ingest({
+      wantResults: true,
       events: [ev],
       sentAt: null,
       site: req.site,
@@ -92,12 +93,12 @@ export function registerPixel(app: FastifyInstance, d: PixelDeps): void {
       receivedAt,
       log: req.log,
     });
-    d.metrics.pixels.inc({ outcome: out.body.results[0]?.status ?? 'unknown' });
+    d.metrics.pixels.inc({ outcome: out.body.results?.[0]?.status ?? 'unknown' });
     return reply
       .status(200)
       .header('content-type', 'image/gif')
       .header('cache-control', 'no-store, no-cache, must-revalidate, private, max-age=0')
-      .header('x-event-status', out.body.results[0]?.status ?? 'unknown')
+      .header('x-event-status', out.body.results?.[0]?.status ?? 'unknown')
       .send(GIF);
   });
 }

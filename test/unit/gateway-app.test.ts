@@ -35,6 +35,20 @@ describe('POST /v1/events', () => {
     expect(enriched).toMatchObject({ event_id: b.event_id, site_id: 'shop', browser: 'Mobile Safari', device_type: 'mobile' });
   });
 
+  test('all accepted: the short answer (no per-event results) unless ?results=1 asks; a duplicate brings them back', async () => {
+    await build();
+    const a = pageView();
+    const short = await post({ events: [a, pageView()] });
+    expect(short.statusCode).toBe(200);
+    expect(short.headers['content-type']).toBe('application/json; charset=utf-8');
+    expect(short.json()).toEqual({ accepted: 2, duplicate: 0, rejected: 0, dropped: 0, request_id: short.headers['x-request-id'] });
+    const asked = await app.inject({ method: 'POST', url: '/v1/events?site=shop&results=1', headers: { 'content-type': 'application/json' }, payload: JSON.stringify({ events: [pageView()] }) });
+    expect(asked.json().results).toEqual([expect.objectContaining({ index: 0, status: 'accepted' })]);
+    const again = await post({ events: [a] }, { 'x-request-id': 'quote"d' });
+    expect(again.json()).toMatchObject({ accepted: 0, duplicate: 1, results: [{ index: 0, event_id: a.event_id, status: 'duplicate' }], request_id: 'quote"d' });
+    expect(kafka.records).toHaveLength(3);
+  });
+
   test('an invalid event is rejected with its reason and dead-lettered; its neighbour goes through (207)', async () => {
     await build();
     const good = pageView();
