@@ -51,7 +51,8 @@ test(`${RUNS} generated batches: raw events in Elasticsearch + processor dead le
       const events = evs.map(([e]) => e);
       const res = await app.inject({
         method: 'POST',
-        url: '/v1/events?site=prop',
+        // results=1: every request's per-event fate, also when all were accepted (the short answer has none).
+        url: '/v1/events?site=prop&results=1',
         headers: { 'content-type': 'application/json', 'user-agent': 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/126.0 Safari/537.36' },
         payload: JSON.stringify(withSentAt ? { sent_at: Date.now(), events } : { events }),
       });
