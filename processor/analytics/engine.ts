@@ -39,14 +39,18 @@
  * rebuilt by that replay; the commit's metadata carries the horizons below which everything was
  * sealed (watermark E for windows and sessions, U for URL windows), and such partial rebuilds
  * are never written.
+ *
+ * Around it: checkpoint.ts (the commit metadata), buckets.ts (the open structures), kpi.ts,
+ * session.ts and url-stats.ts (the aggregates), windows.ts (which windows an event time is in).
  */
-import { kpiDocId, urlStatsIdInput, type Dimension, type KpiDoc, type SessionDoc, type UrlStatsDoc } from '../../contracts/documents.js';
+import { kpiDocId, type KpiDoc, type SessionDoc, type UrlStatsDoc } from '../../contracts/documents.js';
 import type { EnrichedEvent } from '../../contracts/event-schema.js';
 import * as kpi from './kpi.js';
-import { addToSession, initSession, sessionResult, VisitTracker, type SessionAcc } from './session.js';
-import { addUrlEvent, addUrlTime, initUrl, urlResult, type UrlAcc } from './url-stats.js';
+import { addToSession, initSession, sessionResult, VisitTracker } from './session.js';
+import { addUrlEvent, addUrlTime, initUrl, urlResult, urlStatsId } from './url-stats.js';
 import type { WindowSpec } from '../../contracts/windows.js';
-import { sha1Hex } from './sha1.js';
+import { emitCells, lowerEach, type KpiBucket, type KpiCell, type SessionState, type UrlBucket, type UrlCell } from './buckets.js';
+import { timeOrNone, timeOrNull, type Checkpoint } from './checkpoint.js';
 import { bucketStart, windowStarts } from './windows.js';
 
 export interface EngineOptions {
@@ -67,66 +71,15 @@ export interface EngineOptions {
 export type OutDoc = { index: 'kpis'; id: string; doc: KpiDoc } | { index: 'urlStats'; id: string; doc: UrlStatsDoc } | { index: 'sessions'; id: string; doc: SessionDoc };
 export type OutIndex = OutDoc['index'];
 
-/** What travels in the offset commit's metadata for each topic-partition. */
-export interface Checkpoint {
-  v: 1;
-  /** Largest event time in this topic-partition before the committed offset (null: none). */
-  m: number | null;
-  /** Watermark of the partition at commit time: windows ending at or before it were final. */
-  E: number | null;
-  /** URL windows ending at or before this were final. */
-  U: number | null;
-  /** Offset processed up to at commit time: a replay is silent until it gets there again. */
-  P: number | null;
-}
-
 export type AddResult = 'ok' | 'late' | 'skipped' | 'bot' | 'invalid';
 export type LateReason = 'behind_partition' | 'behind_watermark';
 
-const fin = (x: number): number | null => (Number.isFinite(x) ? x : null);
-const unfin = (x: number | null | undefined): number => (typeof x === 'number' ? x : -Infinity);
 const iso = (ms: number) => new Date(ms).toISOString();
-
-interface KpiCell {
-  dimension: Dimension;
-  value: string;
-  acc: kpi.KpiAcc;
-}
-interface KpiBucket {
-  spec: WindowSpec;
-  start: number;
-  end: number;
-  minOff: number[];
-  cells: Map<string, KpiCell>;
-  dirty: Set<string>;
-}
-interface SessionState {
-  acc: SessionAcc;
-  visits: VisitTracker;
-  minOff: number[];
-  /** Starts of the URL windows holding this session's page views. */
-  urlWindows: Set<number>;
-  dirty: boolean;
-}
-interface UrlCell {
-  url: string;
-  country: string;
-  acc: UrlAcc;
-}
-interface UrlBucket {
-  start: number;
-  end: number;
-  minOff: number[];
-  cells: Map<string, UrlCell>;
-  dirty: Set<string>;
-  /** Page views in this window whose time on page is not settled yet. */
-  pending: number;
-}
 
 export class PartitionEngine {
   readonly partition: number;
-  private readonly o: EngineOptions;
-  private readonly n: number;
+  private readonly opts: EngineOptions;
+  private readonly topicCount: number;
   /** Next offset to process per topic; -1 until known. */
   private next: number[];
   private maxTs: number[];
@@ -141,39 +94,48 @@ export class PartitionEngine {
   private idle: boolean[];
   /** An event arrived since the last poll. */
   private sincePoll = true;
-  private wm = -Infinity;
-  private suppressE = -Infinity;
-  private suppressU = -Infinity;
+  /** Event time below which windows are sealed and sessions closed; never goes back. */
+  private currentWatermark = -Infinity;
+  /**
+   * From the checkpoint after a restart (E and U): windows ending at or before these, and sessions
+   * closed before the watermark, were final and written; a replay rebuilds them only partly and
+   * must not write them.
+   */
+  private restoredWatermark = -Infinity;
+  private restoredUrlHorizon = -Infinity;
+  /** Every URL window ending at or before this is sealed (they seal oldest first). */
   private urlHorizon = -Infinity;
+  /** Per topic: the offset processed before the restart; nothing provisional is written until it is reached. */
   private replayUntil: number[];
+  /** Per topic: the first offset some open structure still needs, as of the last drain. */
   private holdMin: number[];
   /** As of the last drain (what a commit after writing that drain may claim). */
   private drainNext: number[];
-  private drainWm = -Infinity;
-  private drainU = -Infinity;
+  private drainWatermark = -Infinity;
+  private drainUrlHorizon = -Infinity;
   private kpiBuckets = new Map<string, KpiBucket>();
   private sessions = new Map<string, SessionState>();
   /** Sessions changed since the last drain (or changed and not yet written). */
   private dirtySessions = new Set<SessionState>();
   /** Smallest first offset per topic over open sessions, as of the last full visit. */
   private sessionHold: number[];
-  private lastDrainWm = NaN;
+  private lastDrainWatermark = NaN;
   private urlBuckets = new Map<number, UrlBucket>();
   /** Late events counted since the last `takeLate()`, by reason. */
   private late: Record<LateReason, number> = { behind_partition: 0, behind_watermark: 0 };
 
   constructor(options: EngineOptions) {
-    this.o = options;
+    this.opts = options;
     this.partition = options.partition;
-    this.n = options.topics.length;
-    const fill = (x: number) => new Array<number>(this.n).fill(x);
+    this.topicCount = options.topics.length;
+    const fill = (x: number) => new Array<number>(this.topicCount).fill(x);
     this.next = fill(-1);
     this.maxTs = fill(-Infinity);
     this.base = fill(-Infinity);
-    this.points = Array.from({ length: this.n }, () => []);
+    this.points = Array.from({ length: this.topicCount }, () => []);
     this.low = fill(-1);
     this.high = fill(-1);
-    this.idle = new Array<boolean>(this.n).fill(false);
+    this.idle = new Array<boolean>(this.topicCount).fill(false);
     this.replayUntil = fill(-1);
     this.holdMin = fill(Infinity);
     this.sessionHold = fill(Infinity);
@@ -187,17 +149,17 @@ export class PartitionEngine {
   restore(t: number, committed: number | null, cp: Checkpoint | null): void {
     if (committed !== null && committed >= 0) this.next[t] = committed;
     if (cp && cp.v === 1) {
-      this.base[t] = this.maxTs[t] = unfin(cp.m);
-      this.suppressE = Math.max(this.suppressE, unfin(cp.E));
-      this.suppressU = Math.max(this.suppressU, unfin(cp.U));
-      this.urlHorizon = Math.max(this.urlHorizon, unfin(cp.U));
+      this.base[t] = this.maxTs[t] = timeOrNone(cp.m);
+      this.restoredWatermark = Math.max(this.restoredWatermark, timeOrNone(cp.E));
+      this.restoredUrlHorizon = Math.max(this.restoredUrlHorizon, timeOrNone(cp.U));
+      this.urlHorizon = Math.max(this.urlHorizon, timeOrNone(cp.U));
       if (cp.P !== null) this.replayUntil[t] = cp.P;
     }
     this.holdMin[t] = this.next[t] >= 0 ? this.next[t] : Infinity;
     this.drainNext[t] = this.next[t];
     this.updateWatermark();
-    this.drainWm = this.wm;
-    this.drainU = this.urlHorizon;
+    this.drainWatermark = this.currentWatermark;
+    this.drainUrlHorizon = this.urlHorizon;
   }
 
   /**
@@ -214,7 +176,7 @@ export class PartitionEngine {
    * until the next event of the partition (any topic) arrives.
    */
   pollDone(): void {
-    for (let t = 0; t < this.n; t++) this.idle[t] = this.caughtUp(t);
+    for (let t = 0; t < this.topicCount; t++) this.idle[t] = this.caughtUp(t);
     this.sincePoll = false;
     this.updateWatermark();
   }
@@ -236,7 +198,7 @@ export class PartitionEngine {
     let behind = Infinity;
     let anyBehind = false;
     let most = -Infinity;
-    for (let t = 0; t < this.n; t++) {
+    for (let t = 0; t < this.topicCount; t++) {
       if (this.maxTs[t] > most) most = this.maxTs[t];
       const idle = this.idle[t] && (!this.sincePoll || this.maxTs[t] === -Infinity);
       if (!idle) {
@@ -244,17 +206,17 @@ export class PartitionEngine {
         if (this.maxTs[t] < behind) behind = this.maxTs[t];
       }
     }
-    const candidate = (anyBehind ? behind : most) - this.o.latenessMs;
-    if (candidate > this.wm) this.wm = candidate;
+    const candidate = (anyBehind ? behind : most) - this.opts.latenessMs;
+    if (candidate > this.currentWatermark) this.currentWatermark = candidate;
   }
 
   get watermark(): number {
-    return this.wm;
+    return this.currentWatermark;
   }
 
   /** True while a replay after a restart has not yet reached the offsets processed before. */
   get replaying(): boolean {
-    for (let t = 0; t < this.n; t++) if (this.next[t] < this.replayUntil[t]) return true;
+    for (let t = 0; t < this.topicCount; t++) if (this.next[t] < this.replayUntil[t]) return true;
     return false;
   }
 
@@ -283,18 +245,18 @@ export class PartitionEngine {
       return 'invalid';
     }
     const before = this.maxTs[t];
-    const wmBefore = this.wm;
+    const watermarkBefore = this.currentWatermark;
     if (ts > before) {
       this.maxTs[t] = ts;
       this.points[t].push([offset, ts]);
     }
-    const lateInPartition = ts < before - this.o.latenessMs;
-    const lateForWatermark = !lateInPartition && ts < wmBefore;
+    const lateInPartition = ts < before - this.opts.latenessMs;
+    const lateForWatermark = !lateInPartition && ts < watermarkBefore;
     this.updateWatermark();
-    if (this.o.excludeBots && e.is_bot) return 'bot';
+    if (this.opts.excludeBots && e.is_bot) return 'bot';
     if (lateInPartition || lateForWatermark) {
       this.late[lateInPartition ? 'behind_partition' : 'behind_watermark']++;
-      this.addLateMarker(e, t, offset, Math.max(before, wmBefore));
+      this.addLateMarker(e, t, offset, Math.max(before, watermarkBefore));
       return 'late';
     }
     this.addKpi(e, t, offset, ts);
@@ -307,7 +269,7 @@ export class PartitionEngine {
     const key = `${spec.kind}|${start}`;
     let b = this.kpiBuckets.get(key);
     if (!b) {
-      b = { spec, start, end: start + spec.sizeMs, minOff: new Array(this.n).fill(Infinity), cells: new Map(), dirty: new Set() };
+      b = { spec, start, end: start + spec.sizeMs, minOff: new Array(this.topicCount).fill(Infinity), cells: new Map(), dirty: new Set() };
       this.kpiBuckets.set(key, b);
     }
     if (offset < b.minOff[t]) b.minOff[t] = offset;
@@ -328,7 +290,7 @@ export class PartitionEngine {
   }
 
   private addKpi(e: EnrichedEvent, t: number, offset: number, ts: number): void {
-    for (const spec of this.o.windows) {
+    for (const spec of this.opts.windows) {
       for (const start of windowStarts(ts, spec)) {
         this.kpiCells(this.kpiBucket(spec, start, t, offset), e, (acc) => kpi.add(acc, e));
       }
@@ -337,7 +299,7 @@ export class PartitionEngine {
 
   /** `at` is at or after the watermark, so the windows holding it are still open. */
   private addLateMarker(e: EnrichedEvent, t: number, offset: number, at: number): void {
-    for (const spec of this.o.windows) {
+    for (const spec of this.opts.windows) {
       for (const start of windowStarts(at, spec)) {
         this.kpiCells(this.kpiBucket(spec, start, t, offset), e, kpi.addLate);
       }
@@ -347,7 +309,7 @@ export class PartitionEngine {
   private addSession(e: EnrichedEvent, t: number, offset: number, ts: number): void {
     let s = this.sessions.get(e.session_id);
     if (!s) {
-      s = { acc: initSession(e.session_id), visits: new VisitTracker(), minOff: new Array(this.n).fill(Infinity), urlWindows: new Set(), dirty: true };
+      s = { acc: initSession(e.session_id), visits: new VisitTracker(), minOff: new Array(this.topicCount).fill(Infinity), urlWindows: new Set(), dirty: true };
       this.sessions.set(e.session_id, s);
     }
     if (offset < s.minOff[t]) s.minOff[t] = offset;
@@ -356,7 +318,7 @@ export class PartitionEngine {
     s.dirty = true;
     this.dirtySessions.add(s);
     if (kpi.isView(e)) {
-      const start = bucketStart(ts, this.o.urlWindowMs);
+      const start = bucketStart(ts, this.opts.urlWindowMs);
       s.urlWindows.add(start);
       this.urlBucket(start, t, offset).pending++;
     }
@@ -365,7 +327,7 @@ export class PartitionEngine {
   private urlBucket(start: number, t: number, offset: number): UrlBucket {
     let b = this.urlBuckets.get(start);
     if (!b) {
-      b = { start, end: start + this.o.urlWindowMs, minOff: new Array(this.n).fill(Infinity), cells: new Map(), dirty: new Set(), pending: 0 };
+      b = { start, end: start + this.opts.urlWindowMs, minOff: new Array(this.topicCount).fill(Infinity), cells: new Map(), dirty: new Set(), pending: 0 };
       this.urlBuckets.set(start, b);
     }
     if (offset < b.minOff[t]) b.minOff[t] = offset;
@@ -384,14 +346,10 @@ export class PartitionEngine {
   }
 
   private addUrl(e: EnrichedEvent, t: number, offset: number, ts: number): void {
-    const b = this.urlBucket(bucketStart(ts, this.o.urlWindowMs), t, offset);
+    const b = this.urlBucket(bucketStart(ts, this.opts.urlWindowMs), t, offset);
     const [key, cell] = this.urlCell(b, e.url, e.country);
     addUrlEvent(cell.acc, e);
     b.dirty.add(key);
-  }
-
-  private absorb(into: number[], from: number[]): void {
-    for (let t = 0; t < this.n; t++) if (from[t] < into[t]) into[t] = from[t];
   }
 
   /**
@@ -407,47 +365,60 @@ export class PartitionEngine {
     // The consumer may go on adding events while these documents are written: what a commit
     // after the write may claim is fixed here.
     this.drainNext = [...this.next];
-    this.drainWm = this.wm;
-    const gap = this.o.sessionGapMs;
+    this.drainWatermark = this.currentWatermark;
+    // Sessions first: settling page views feeds the URL windows sealed below.
+    this.drainSessions(emitOpen, hold, out);
+    this.drainKpiWindows(emitOpen, hold, out);
+    this.drainUrlWindows(emitOpen, hold, out);
+    this.holdMin = hold;
+    this.drainUrlHorizon = this.urlHorizon;
+    return out;
+  }
 
-    // Sessions first: settling page views feeds the URL windows sealed below. Only a moved
-    // watermark can settle views or close sessions; otherwise only the sessions that changed are
-    // visited (their offsets were already part of the hold, which new sessions cannot lower).
-    const full = this.wm !== this.lastDrainWm;
-    this.lastDrainWm = this.wm;
+  /**
+   * Settles page views the watermark has passed (their time on page goes to their URL window),
+   * closes sessions `sessionGapMs` behind it, and lowers `hold` to what open sessions need. Only
+   * a moved watermark can settle views or close sessions; otherwise only the sessions that
+   * changed are visited (their offsets were already part of the hold, which new sessions cannot
+   * lower).
+   */
+  private drainSessions(emitOpen: boolean, hold: number[], out: OutDoc[]): void {
+    const gap = this.opts.sessionGapMs;
+    const watermark = this.currentWatermark;
+    const full = watermark !== this.lastDrainWatermark;
+    this.lastDrainWatermark = watermark;
     const visit: Iterable<[string, SessionState]> = full ? this.sessions : [...this.dirtySessions].map((s) => [s.acc.sessionId, s] as [string, SessionState]);
     this.dirtySessions.clear();
-    if (!full) {
-      for (let t = 0; t < this.n; t++) if (this.sessionHold[t] < hold[t]) hold[t] = this.sessionHold[t];
-    }
-    const sessionHold = full ? new Array<number>(this.n).fill(Infinity) : this.sessionHold;
+    if (!full) lowerEach(hold, this.sessionHold);
+    const sessionHold = full ? new Array<number>(this.topicCount).fill(Infinity) : this.sessionHold;
     for (const [id, s] of visit) {
-      const sealed = this.wm > s.acc.end + gap;
-      const settled = s.visits.finalize(this.wm);
-      if (sealed) settled.push(...s.visits.close());
+      const closed = watermark > s.acc.end + gap;
+      const settled = s.visits.finalize(watermark);
+      if (closed) settled.push(...s.visits.close());
       for (const v of settled) {
-        const start = bucketStart(v.ts, this.o.urlWindowMs);
+        const start = bucketStart(v.ts, this.opts.urlWindowMs);
         const b = this.urlBuckets.get(start);
-        if (!b) continue; // cannot happen: a window with a pending view is never sealed
+        // A URL window with a pending view is never sealed, so it must still be here.
+        if (!b) throw new Error(`engine invariant broken: URL window ${iso(start)} sealed with a page view of session ${id} pending`);
         const [key, cell] = this.urlCell(b, v.url, v.country);
         addUrlTime(cell.acc, v.ms);
         b.pending--;
         b.dirty.add(key);
-        this.absorb(b.minOff, s.minOff);
+        lowerEach(b.minOff, s.minOff);
       }
-      if (sealed) {
+      if (closed) {
         for (const start of s.urlWindows) {
           const b = this.urlBuckets.get(start);
-          if (b) this.absorb(b.minOff, s.minOff);
+          if (b) lowerEach(b.minOff, s.minOff);
         }
-        if (s.acc.end + gap >= this.suppressE) out.push(this.sessionDoc(s, true));
+        if (s.acc.end + gap >= this.restoredWatermark) out.push(this.sessionDoc(s, true));
         this.sessions.delete(id);
         continue;
       }
-      this.absorb(hold, s.minOff);
-      this.absorb(sessionHold, s.minOff);
+      lowerEach(hold, s.minOff);
+      lowerEach(sessionHold, s.minOff);
       if (s.dirty) {
-        if (s.acc.end + gap < this.suppressE) s.dirty = false; // written before the restart
+        if (s.acc.end + gap < this.restoredWatermark) s.dirty = false; // written before the restart
         else if (emitOpen) {
           out.push(this.sessionDoc(s, false));
           s.dirty = false;
@@ -455,42 +426,35 @@ export class PartitionEngine {
       }
     }
     this.sessionHold = sessionHold;
+  }
 
+  /** Seals the KPI windows the watermark has passed (final documents) and emits changed open ones. */
+  private drainKpiWindows(emitOpen: boolean, hold: number[], out: OutDoc[]): void {
     for (const [key, b] of this.kpiBuckets) {
-      const sealed = this.wm >= b.end;
-      if (sealed || emitOpen) {
-        const silent = b.end <= this.suppressE;
-        if (!silent) {
-          for (const [ck, cell] of b.cells) if (sealed || b.dirty.has(ck)) out.push(this.kpiDoc(b, cell, sealed));
-        }
-        b.dirty.clear();
-      }
+      const sealed = this.currentWatermark >= b.end;
+      if (sealed || emitOpen) emitCells(b, sealed, b.end <= this.restoredWatermark, (cell) => this.kpiDoc(b, cell, sealed), out);
       if (sealed) this.kpiBuckets.delete(key);
-      else this.absorb(hold, b.minOff);
+      else lowerEach(hold, b.minOff);
     }
+  }
 
-    // URL windows seal oldest first, so "every URL window ending at or before U is final" holds.
+  /**
+   * Seals URL windows oldest first, each once the watermark passed it and none of its page views
+   * waits for its time on page, so "every URL window ending at or before U is final" holds.
+   */
+  private drainUrlWindows(emitOpen: boolean, hold: number[], out: OutDoc[]): void {
     const starts = [...this.urlBuckets.keys()].sort((a, b) => a - b);
     let sealing = true;
     for (const start of starts) {
       const b = this.urlBuckets.get(start)!;
-      const sealed = sealing && this.wm >= b.end && b.pending === 0;
+      const sealed = sealing && this.currentWatermark >= b.end && b.pending === 0;
       if (!sealed) sealing = false;
-      if (sealed || emitOpen) {
-        const silent = b.end <= this.suppressU;
-        if (!silent) {
-          for (const [ck, cell] of b.cells) if (sealed || b.dirty.has(ck)) out.push(this.urlDoc(b, cell, sealed));
-        }
-        b.dirty.clear();
-      }
+      if (sealed || emitOpen) emitCells(b, sealed, b.end <= this.restoredUrlHorizon, (cell) => this.urlDoc(b, cell, sealed), out);
       if (sealed) {
         if (b.end > this.urlHorizon) this.urlHorizon = b.end;
         this.urlBuckets.delete(start);
-      } else this.absorb(hold, b.minOff);
+      } else lowerEach(hold, b.minOff);
     }
-    this.holdMin = hold;
-    this.drainU = this.urlHorizon;
-    return out;
   }
 
   private kpiDoc(b: KpiBucket, cell: KpiCell, final: boolean): OutDoc {
@@ -543,10 +507,10 @@ export class PartitionEngine {
   checkpointAt(t: number, offset: number): Checkpoint {
     return {
       v: 1,
-      m: fin(this.maxBefore(t, offset)),
+      m: timeOrNull(this.maxBefore(t, offset)),
       // After a restart the watermark starts below the restored horizon; never lower it.
-      E: fin(Math.max(this.drainWm, this.suppressE)),
-      U: fin(Math.max(this.drainU, this.suppressU)),
+      E: timeOrNull(Math.max(this.drainWatermark, this.restoredWatermark)),
+      U: timeOrNull(Math.max(this.drainUrlHorizon, this.restoredUrlHorizon)),
       P: this.drainNext[t] >= 0 ? this.drainNext[t] : null,
     };
   }
@@ -572,24 +536,5 @@ export class PartitionEngine {
       else hi = mid;
     }
     return lo === 0 ? this.base[t] : p[lo - 1][1];
-  }
-}
-
-/** The id of a URL x country document: a hash, because URLs are long and may hold any character. */
-export function urlStatsId(d: Parameters<typeof urlStatsIdInput>[0]): string {
-  return sha1Hex(urlStatsIdInput(d));
-}
-
-export function encodeCheckpoint(cp: Checkpoint): string {
-  return JSON.stringify(cp);
-}
-
-export function decodeCheckpoint(text: string | null | undefined): Checkpoint | null {
-  if (!text) return null;
-  try {
-    const x = JSON.parse(text) as Checkpoint;
-    return x && x.v === 1 ? x : null;
-  } catch {
-    return null;
   }
 }

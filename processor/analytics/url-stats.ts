@@ -5,7 +5,8 @@
  * known (the last view of a session without an engagement report) are counted in
  * `views_without_time` and left out of the average.
  */
-import type { UrlStatsDoc } from '../../contracts/documents.js';
+import { urlStatsIdInput, type UrlStatsDoc } from '../../contracts/documents.js';
+import { sha1Hex } from './sha1.js';
 import { isView, type KpiEvent } from './kpi.js';
 
 export interface UrlAcc {
@@ -52,4 +53,9 @@ export function urlResult(acc: UrlAcc): UrlResult {
     views_without_time: acc.viewsWithoutTime,
     avg_time_spent_ms: acc.timeSamples === 0 ? null : acc.timeMs / acc.timeSamples,
   };
+}
+
+/** The id of a URL x country document: a hash, because URLs are long and may hold any character. */
+export function urlStatsId(d: Parameters<typeof urlStatsIdInput>[0]): string {
+  return sha1Hex(urlStatsIdInput(d));
 }

@@ -1,7 +1,8 @@
 import type { Client } from '@elastic/elasticsearch';
 import type { EnrichedEvent } from '../../contracts/event-schema.js';
 import { indexNames } from '../../contracts/indices.js';
-import { decodeCheckpoint, encodeCheckpoint, PartitionEngine, type EngineOptions, type LateReason, type OutDoc, type OutIndex } from '../analytics/engine.js';
+import { decodeCheckpoint, encodeCheckpoint } from '../analytics/checkpoint.js';
+import { PartitionEngine, type EngineOptions, type LateReason, type OutDoc, type OutIndex } from '../analytics/engine.js';
 import { bulkIndex } from '../es-bulk.js';
 import type { AssignedPartition, Sink, SourcePosition } from '../sink.js';
 

@@ -6,7 +6,8 @@
  * The "Elasticsearch" here is a map from index/id to the last document written.
  */
 import type { EnrichedEvent } from '../../contracts/event-schema.js';
-import { PartitionEngine, type Checkpoint, type EngineOptions, type OutDoc, encodeCheckpoint, decodeCheckpoint } from '../analytics/engine.js';
+import { decodeCheckpoint, encodeCheckpoint, type Checkpoint } from '../analytics/checkpoint.js';
+import { PartitionEngine, type EngineOptions, type OutDoc } from '../analytics/engine.js';
 import { rng } from './traffic.js';
 
 export interface SimOptions {

@@ -6,7 +6,7 @@ import type { Client } from '@elastic/elasticsearch';
 import { kpiDocId, type AlertDoc, type KpiDoc, type SessionDoc, type UrlStatsDoc } from '../../contracts/documents.js';
 import { indexNames } from '../../contracts/indices.js';
 import type { KpiSums, UrlSums } from '../../dashboard/sums.js';
-import { urlStatsId } from '../../processor/analytics/engine.js';
+import { urlStatsId } from '../../processor/analytics/url-stats.js';
 
 const iso = (t: number) => new Date(t).toISOString();
 const rate = (n: number, d: number) => (d === 0 ? 0 : n / d);
