@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { Kafka, logLevel, type KafkaConfig, type SASLOptions } from 'kafkajs';
 import type { Config } from '../contracts/config.js';
 import type { Logger } from 'pino';
@@ -8,9 +9,25 @@ const TRANSIENT =
 // Our producers either name their partitioner or do not care which one is used.
 process.env.KAFKAJS_NO_PARTITIONER_WARNING ??= '1';
 
+export type KafkaClientSettings = Pick<Config, 'kafkaBrokers' | 'kafkaClientId' | 'kafkaSsl' | 'kafkaSslCaFile' | 'kafkaSaslMechanism' | 'kafkaSaslUsername' | 'kafkaSaslPassword'>;
+
+/**
+ * The certificates KAFKA_SSL_CA_FILE names, read once per client (undefined: the system's CAs).
+ * A missing or unreadable file is a configuration error, reported with the setting's name.
+ */
+export function kafkaCa(cfg: Pick<Config, 'kafkaSsl' | 'kafkaSslCaFile'>): Buffer[] | undefined {
+  if (!cfg.kafkaSslCaFile) return undefined;
+  if (!cfg.kafkaSsl) throw new Error('KAFKA_SSL_CA_FILE is set but KAFKA_SSL is false: set KAFKA_SSL=true to use TLS');
+  try {
+    return [readFileSync(cfg.kafkaSslCaFile)];
+  } catch (err) {
+    throw new Error(`KAFKA_SSL_CA_FILE ${cfg.kafkaSslCaFile} cannot be read: ${(err as Error).message}`, { cause: err });
+  }
+}
+
 /** One way to build a kafkajs client from config, used by gateway, processor, infra and tests. */
 export function kafkaFromConfig(
-  cfg: Pick<Config, 'kafkaBrokers' | 'kafkaClientId' | 'kafkaSsl' | 'kafkaSaslMechanism' | 'kafkaSaslUsername' | 'kafkaSaslPassword'>,
+  cfg: KafkaClientSettings,
   role: string,
   log?: Logger,
   extra: Partial<KafkaConfig> = {},
@@ -26,7 +43,7 @@ export function kafkaFromConfig(
   return new Kafka({
     clientId: `${cfg.kafkaClientId}-${role}`,
     brokers: cfg.kafkaBrokers,
-    ssl: cfg.kafkaSsl,
+    ssl: cfg.kafkaSsl ? (kafkaCa(cfg) ? { ca: kafkaCa(cfg) } : true) : false,
     sasl,
     connectionTimeout: 2000,
     requestTimeout: 10000,

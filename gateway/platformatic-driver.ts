@@ -1,10 +1,11 @@
 import { Admin, Producer, ProduceAcks, compatibilityPartitioner, stringSerializers, type SASLOptions } from '@platformatic/kafka';
 import type { Logger } from 'pino';
 import type { Config } from '../contracts/config.js';
+import { kafkaCa, type KafkaClientSettings } from '../common/kafka-client.js';
 import type { OutRecord } from './event-producer.js';
 import type { KafkaDriver } from './kafka-driver.js';
 
-type KafkaSettings = Pick<Config, 'kafkaBrokers' | 'kafkaClientId' | 'kafkaSsl' | 'kafkaSaslMechanism' | 'kafkaSaslUsername' | 'kafkaSaslPassword'>;
+type KafkaSettings = KafkaClientSettings;
 
 const SASL_MECHANISMS = { plain: 'PLAIN', 'scram-sha-256': 'SCRAM-SHA-256', 'scram-sha-512': 'SCRAM-SHA-512' } as const;
 
@@ -18,8 +19,8 @@ export function platformaticConnection(cfg: KafkaSettings) {
   }
   return {
     bootstrapBrokers: cfg.kafkaBrokers,
-    // TLS with the system's CAs and SNI set to the broker's host name, as kafkajs's `ssl: true` does.
-    ...(cfg.kafkaSsl ? { tls: {}, tlsServerName: true } : {}),
+    // TLS with the system's CAs (or KAFKA_SSL_CA_FILE's) and SNI set to the broker's host name, as kafkajs does.
+    ...(cfg.kafkaSsl ? { tls: { ca: kafkaCa(cfg) }, tlsServerName: true } : {}),
     ...(sasl ? { sasl } : {}),
   };
 }

@@ -52,7 +52,11 @@ async function main(command: string): Promise<void> {
         return;
       }
       console.log(`
-  Kafka           ${services.kafkaBrokers.join(',')}   (KRaft, pid ${services.kafka.pid}, log ${services.kafka.logFile})
+  Kafka           ${services.kafkaBrokers.join(',')}   (KRaft, pid ${services.kafka.pid}, log ${services.kafka.logFile})${
+        services.kafkaClient.kafkaSsl
+          ? `\n                  TLS + SASL/SCRAM only: KAFKA_SSL=true KAFKA_SSL_CA_FILE=${services.kafkaClient.kafkaSslCaFile} KAFKA_SASL_MECHANISM=scram-sha-512 KAFKA_SASL_USERNAME=${services.kafkaClient.kafkaSaslUsername}`
+          : ''
+      }
   Elasticsearch   ${services.esUrl}   (pid ${services.elasticsearch.pid}, log ${services.elasticsearch.logFile})
   Topics          ${[...services.topics].sort().join(', ')}
   Index templates ${services.templates.join(', ')}

@@ -1,7 +1,9 @@
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { Kafka, logLevel } from 'kafkajs';
+import { Kafka, logLevel, type KafkaConfig } from 'kafkajs';
+import type { Config } from '../contracts/config.js';
 import type { KafkaDist } from './fetch.js';
 import { findJava } from './java.js';
 import { JvmProcess, tailFile } from './jvm-process.js';
@@ -19,7 +21,25 @@ export interface KafkaBrokerOptions {
   defaultPartitions: number;
   startTimeoutMs: number;
   log: (msg: string) => void;
+  /** TLS and SASL/SCRAM on the client listener (KAFKA_LOCAL_SECURE); plaintext without. */
+  security?: KafkaSecurity;
 }
+
+/**
+ * A secured local broker: one SASL_SSL listener for clients and between brokers (the KRaft
+ * controller listener stays plaintext on loopback). A self-signed certificate for 127.0.0.1 and
+ * localhost is made with the JDK's keytool at the first start (`<dir>/tls/`; clients trust
+ * `caFile`); SCRAM-SHA-256 and -512 credentials for `username` and for the broker's own `admin`
+ * user are created by Kafka's storage tool when the storage is formatted (so changing them
+ * needs a fresh data folder).
+ */
+export interface KafkaSecurity {
+  username: string;
+  password: string;
+}
+
+/** Characters kafka-storage's `--add-scram` syntax cannot carry in a value. */
+const SCRAM_UNSAFE = /[,[\]"=\s]/;
 
 /**
  * A real Apache Kafka broker in KRaft combined mode (broker and controller in one JVM, no
@@ -34,6 +54,9 @@ export class KafkaBroker implements Service {
   private readonly dataDir: string;
   private proc: JvmProcess | undefined;
   private healthy = false;
+  private readonly tlsDir: string;
+  /** PEM certificate clients trust (KAFKA_SSL_CA_FILE) when the broker is secured. */
+  readonly caFile: string | undefined;
 
   constructor(
     private readonly dist: KafkaDist,
@@ -44,6 +67,39 @@ export class KafkaBroker implements Service {
     this.configFile = path.join(opts.dir, 'server.properties');
     this.log4jFile = path.join(opts.dir, 'log4j.properties');
     this.dataDir = path.join(opts.dir, 'data');
+    this.tlsDir = path.join(opts.dir, 'tls');
+    this.caFile = opts.security ? path.join(this.tlsDir, 'ca.pem') : undefined;
+    if (opts.security) {
+      for (const [what, v] of [['user name', opts.security.username], ['password', opts.security.password]]) {
+        if (!v || SCRAM_UNSAFE.test(v)) throw new Error(`the secured local broker needs a SASL ${what} without spaces, commas, brackets, quotes or '=' (KAFKA_SASL_USERNAME / KAFKA_SASL_PASSWORD)`);
+      }
+    }
+  }
+
+  /** Client settings for this broker: plaintext, or TLS with its CA and SCRAM-SHA-512 login. */
+  get clientConfig(): Pick<Config, 'kafkaBrokers' | 'kafkaSsl' | 'kafkaSslCaFile' | 'kafkaSaslMechanism' | 'kafkaSaslUsername' | 'kafkaSaslPassword'> {
+    const sec = this.opts.security;
+    return {
+      kafkaBrokers: this.brokers,
+      kafkaSsl: !!sec,
+      kafkaSslCaFile: this.caFile ?? '',
+      kafkaSaslMechanism: sec ? 'scram-sha-512' : '',
+      kafkaSaslUsername: sec?.username ?? '',
+      kafkaSaslPassword: sec?.password ?? '',
+    };
+  }
+
+  /** A kafkajs client for infra's own work on this broker (health, topics), as its admin when secured. */
+  adminClient(clientId = 'infra', extra: Partial<KafkaConfig> = {}): Kafka {
+    const sec = this.opts.security;
+    return new Kafka({
+      clientId,
+      brokers: this.brokers,
+      logLevel: logLevel.NOTHING,
+      connectionTimeout: 2_000,
+      ...(sec ? { ssl: { ca: [readFileSync(this.caFile!)] }, sasl: { mechanism: 'scram-sha-512', username: 'admin', password: this.adminPassword() } } : {}),
+      ...extra,
+    });
   }
 
   get running(): boolean {
@@ -62,6 +118,7 @@ export class KafkaBroker implements Service {
       { port, what: 'Kafka', setting: 'KAFKA_PORT' },
       { port: controllerPort, what: 'Kafka controller', setting: 'KAFKA_CONTROLLER_PORT' },
     ]);
+    if (this.opts.security) this.ensureTls();
     this.writeConfig();
     if (!existsSync(path.join(this.dataDir, 'meta.properties'))) await this.format();
     this.proc = this.spawn(['kafka.Kafka', this.configFile]);
@@ -91,14 +148,7 @@ export class KafkaBroker implements Service {
 
   /** A metadata request that lists this broker: it is up, registered with its controller and unfenced. */
   private async probe(): Promise<boolean> {
-    const admin = new Kafka({
-      clientId: 'infra-health',
-      brokers: this.brokers,
-      logLevel: logLevel.NOTHING,
-      connectionTimeout: 1_000,
-      requestTimeout: 2_000,
-      retry: { retries: 0 },
-    }).admin();
+    const admin = this.adminClient('infra-health', { connectionTimeout: 1_000, requestTimeout: 2_000, retry: { retries: 0 } }).admin();
     try {
       await admin.connect();
       const cluster = await admin.describeCluster();
@@ -138,6 +188,7 @@ export class KafkaBroker implements Service {
       'auto.create.topics.enable': false,
       'delete.topic.enable': true,
       'log.retention.hours': 168,
+      ...(this.opts.security ? this.securityProps() : {}),
     };
     writeFileSync(
       this.configFile,
@@ -168,7 +219,13 @@ export class KafkaBroker implements Service {
     const t0 = Date.now();
     // A Kafka cluster id is 16 random bytes in URL-safe base64 without padding.
     const clusterId = randomBytes(16).toString('base64url');
-    const proc = this.spawn(['kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', this.configFile, '--ignore-formatted'], '128m');
+    const scram = this.opts.security
+      ? [
+          ['admin', this.adminPassword()],
+          [this.opts.security.username, this.opts.security.password],
+        ].flatMap(([name, password]) => ['SCRAM-SHA-256', 'SCRAM-SHA-512'].flatMap((m) => ['--add-scram', `${m}=[name=${name},password=${password}]`]))
+      : [];
+    const proc = this.spawn(['kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', this.configFile, '--ignore-formatted', ...scram], '128m');
     const exit = await proc.exited;
     if (exit.code !== 0) {
       throw new StartError(
@@ -176,6 +233,65 @@ export class KafkaBroker implements Service {
       );
     }
     this.opts.log(`kafka storage formatted in ${((Date.now() - t0) / 1000).toFixed(1)} s (cluster id ${clusterId})`);
+  }
+
+  /** The broker's own SCRAM password (inter-broker login and infra's admin work), made once. */
+  private adminPassword(): string {
+    const file = path.join(this.tlsDir, 'admin-password');
+    if (!existsSync(file)) {
+      mkdirSync(this.tlsDir, { recursive: true });
+      writeFileSync(file, randomBytes(18).toString('hex'), { mode: 0o600 });
+    }
+    return readFileSync(file, 'utf8').trim();
+  }
+
+  private securityProps(): Record<string, string | number> {
+    const { port, controllerPort } = this.opts;
+    const keystorePassword = readFileSync(path.join(this.tlsDir, 'keystore-password'), 'utf8').trim();
+    const jaas = `org.apache.kafka.common.security.scram.ScramLoginModule required username="admin" password="${this.adminPassword()}";`;
+    return {
+      listeners: `SASL_SSL://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort}`,
+      'advertised.listeners': `SASL_SSL://127.0.0.1:${port}`,
+      'inter.broker.listener.name': 'SASL_SSL',
+      'listener.security.protocol.map': 'CONTROLLER:PLAINTEXT,SASL_SSL:SASL_SSL',
+      'sasl.enabled.mechanisms': 'SCRAM-SHA-512,SCRAM-SHA-256',
+      'sasl.mechanism.inter.broker.protocol': 'SCRAM-SHA-512',
+      // Each enabled mechanism needs its login module on the listener (the broker's own login for 512).
+      'listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config': jaas,
+      'listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config': jaas,
+      'ssl.keystore.type': 'PKCS12',
+      'ssl.keystore.location': path.join(this.tlsDir, 'broker.p12'),
+      'ssl.keystore.password': keystorePassword,
+      'ssl.key.password': keystorePassword,
+      'ssl.truststore.type': 'PKCS12',
+      'ssl.truststore.location': path.join(this.tlsDir, 'truststore.p12'),
+      'ssl.truststore.password': keystorePassword,
+      'ssl.client.auth': 'none',
+      // The broker connects to itself by IP: the certificate's SAN holds 127.0.0.1.
+      'ssl.endpoint.identification.algorithm': 'https',
+    };
+  }
+
+  /** The broker's key and self-signed certificate (keytool), and the certificate in PEM for clients; made once. */
+  private ensureTls(): void {
+    const keystore = path.join(this.tlsDir, 'broker.p12');
+    if (existsSync(keystore) && existsSync(this.caFile!) && existsSync(path.join(this.tlsDir, 'truststore.p12'))) return;
+    for (const f of ['broker.p12', 'truststore.p12']) rmSync(path.join(this.tlsDir, f), { force: true });
+    mkdirSync(this.tlsDir, { recursive: true });
+    const password = randomBytes(18).toString('hex');
+    writeFileSync(path.join(this.tlsDir, 'keystore-password'), password, { mode: 0o600 });
+    const keytool = path.join(findJava().home, 'bin', 'keytool');
+    const run = (args: string[]) => {
+      const r = spawnSync(keytool, args, { encoding: 'utf8' });
+      if (r.status !== 0) throw new StartError(`keytool ${args[0]} failed: ${(r.stderr || r.stdout || r.error?.message || '').trim()}`);
+    };
+    const t0 = Date.now();
+    run(['-genkeypair', '-alias', 'broker', '-keyalg', 'RSA', '-keysize', '2048', '-validity', '825', '-dname', 'CN=localhost,O=clickstream local broker',
+      '-ext', 'SAN=ip:127.0.0.1,dns:localhost', '-keystore', keystore, '-storetype', 'PKCS12', '-storepass', password, '-keypass', password]);
+    run(['-exportcert', '-rfc', '-alias', 'broker', '-keystore', keystore, '-storetype', 'PKCS12', '-storepass', password, '-file', this.caFile!]);
+    // The broker is its own client between brokers: it trusts the same certificate.
+    run(['-importcert', '-noprompt', '-alias', 'ca', '-file', this.caFile!, '-keystore', path.join(this.tlsDir, 'truststore.p12'), '-storetype', 'PKCS12', '-storepass', password]);
+    this.opts.log(`kafka TLS certificate made in ${((Date.now() - t0) / 1000).toFixed(1)} s (clients trust ${this.caFile})`);
   }
 
   private spawn(mainAndArgs: string[], heap = this.opts.heap): JvmProcess {

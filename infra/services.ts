@@ -1,6 +1,5 @@
 import { rmSync } from 'node:fs';
 import { Client } from '@elastic/elasticsearch';
-import { Kafka, logLevel } from 'kafkajs';
 import path from 'node:path';
 import { type Config } from '../contracts/config.js';
 import { loadConfig } from '../common/config.js';
@@ -8,7 +7,7 @@ import { ALL_TOPICS } from '../contracts/topics.js';
 import { ElasticsearchNode } from './elasticsearch.js';
 import { fetchAll, fetchElasticsearch, fetchKafka } from './fetch.js';
 import { liveProcesses } from './jvm-process.js';
-import { KafkaBroker } from './kafka.js';
+import { KafkaBroker, type KafkaSecurity } from './kafka.js';
 import { resolveDataDir } from './paths.js';
 import { assertPortsFree } from './ports.js';
 import type { Service } from './service.js';
@@ -41,6 +40,8 @@ export interface StartServicesOptions {
 export interface RunningServices {
   /** Bootstrap servers of the local broker: ['127.0.0.1:9092']. */
   kafkaBrokers: string[];
+  /** What a client needs to talk to it (TLS CA and SCRAM login when KAFKA_LOCAL_SECURE). */
+  kafkaClient: KafkaBroker['clientConfig'];
   /** http://127.0.0.1:9200 */
   esUrl: string;
   /** Stop and start the broker alone, on the same data (outage tests); kill() is a crash. */
@@ -96,6 +97,7 @@ export async function startServices(opts: StartServicesOptions = {}): Promise<Ru
     defaultPartitions: partitions,
     startTimeoutMs,
     log,
+    security: localSecurity(cfg),
   });
   const elasticsearch = new ElasticsearchNode(dists.elasticsearch, {
     dir: path.join(dataDir, 'elasticsearch'),
@@ -127,12 +129,13 @@ export async function startServices(opts: StartServicesOptions = {}): Promise<Ru
   const esClient = new Client({ node: elasticsearch.url });
   try {
     const [topics, templates] = await Promise.all([
-      ensureTopics(kafka.brokers, { prefix: topicPrefix, partitions, replication: 1, topics: ALL_TOPICS, log, kafka: localKafka(kafka.brokers) }),
+      ensureTopics(kafka.brokers, { prefix: topicPrefix, partitions, replication: 1, topics: ALL_TOPICS, log, kafka: kafka.adminClient() }),
       installTemplates(elasticsearch.url, indexPrefix, { replicas: 0, log, client: esClient }).finally(() => esClient.close()),
     ]);
     log(`services ready in ${((Date.now() - t0) / 1000).toFixed(1)} s (data in ${dataDir})`);
     return {
       kafkaBrokers: kafka.brokers,
+      kafkaClient: kafka.clientConfig,
       esUrl: elasticsearch.url,
       kafka,
       elasticsearch,
@@ -147,9 +150,14 @@ export async function startServices(opts: StartServicesOptions = {}): Promise<Ru
   }
 }
 
-/** The local broker speaks plaintext: KAFKA_SSL / KAFKA_SASL_* of the environment are for other clusters. */
-function localKafka(brokers: string[]): Kafka {
-  return new Kafka({ clientId: 'infra', brokers, logLevel: logLevel.NOTHING, connectionTimeout: 2_000 });
+/**
+ * KAFKA_LOCAL_SECURE: the local broker takes TLS and SCRAM logins only, for the user of
+ * KAFKA_SASL_USERNAME (default `clickstream`) and KAFKA_SASL_PASSWORD (required then).
+ */
+export function localSecurity(cfg: Pick<Config, 'kafkaLocalSecure' | 'kafkaSaslUsername' | 'kafkaSaslPassword'>): KafkaSecurity | undefined {
+  if (!cfg.kafkaLocalSecure) return undefined;
+  if (!cfg.kafkaSaslPassword) throw new Error('KAFKA_LOCAL_SECURE=true needs KAFKA_SASL_PASSWORD (the password of the SCRAM user KAFKA_SASL_USERNAME the broker is formatted with)');
+  return { username: cfg.kafkaSaslUsername || 'clickstream', password: cfg.kafkaSaslPassword };
 }
 
 let signalHandlersInstalled = false;
@@ -186,6 +194,8 @@ export interface StartKafkaOptions {
   startTimeoutS?: number;
   log?: (msg: string) => void;
   config?: Config;
+  /** TLS and SASL/SCRAM only (default: KAFKA_LOCAL_SECURE of the config). */
+  security?: KafkaSecurity;
 }
 
 /**
@@ -212,12 +222,13 @@ export async function startKafka(opts: StartKafkaOptions): Promise<KafkaBroker> 
     defaultPartitions: partitions,
     startTimeoutMs: (opts.startTimeoutS ?? cfg.startTimeoutS) * 1000,
     log,
+    security: opts.security ?? localSecurity(cfg),
   });
   installSignalHandlers(log);
   await broker.start();
   if (opts.createTopics ?? true) {
     try {
-      await ensureTopics(broker.brokers, { prefix: opts.topicPrefix ?? cfg.topicPrefix, partitions, replication: 1, log, kafka: localKafka(broker.brokers) });
+      await ensureTopics(broker.brokers, { prefix: opts.topicPrefix ?? cfg.topicPrefix, partitions, replication: 1, log, kafka: broker.adminClient() });
     } catch (err) {
       await broker.stop();
       throw err;

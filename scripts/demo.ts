@@ -28,7 +28,17 @@ console.log('› starting Kafka and Elasticsearch (first run downloads them from
 const services = await startServices({ dataDir: cfg.dataDir });
 console.log(`› services healthy in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
 
-const childEnv = { ...process.env, KAFKA_BROKERS: services.kafkaBrokers.join(','), ES_URL: services.esUrl };
+const kc = services.kafkaClient; // TLS and SCRAM login too with KAFKA_LOCAL_SECURE
+const childEnv = {
+  ...process.env,
+  KAFKA_BROKERS: kc.kafkaBrokers.join(','),
+  KAFKA_SSL: String(kc.kafkaSsl),
+  KAFKA_SSL_CA_FILE: kc.kafkaSslCaFile,
+  KAFKA_SASL_MECHANISM: kc.kafkaSaslMechanism,
+  KAFKA_SASL_USERNAME: kc.kafkaSaslUsername,
+  KAFKA_SASL_PASSWORD: kc.kafkaSaslPassword,
+  ES_URL: services.esUrl,
+};
 let stopping = false;
 
 let processor: ChildProcess;
@@ -42,7 +52,7 @@ function startProcessorChild(): void {
 }
 startProcessorChild();
 
-const gateway = await buildApp({ config: { kafkaBrokers: services.kafkaBrokers, esUrl: services.esUrl } });
+const gateway = await buildApp({ config: { ...kc, esUrl: services.esUrl } });
 await serveDemoShop(gateway);
 await gateway.listen({ host: cfg.gatewayHost, port: cfg.gatewayPort });
 const endpoint = `http://${cfg.gatewayHost}:${cfg.gatewayPort}`;
