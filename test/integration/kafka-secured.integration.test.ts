@@ -15,7 +15,7 @@ import type { Client } from '@elastic/elasticsearch';
 import { buildApp } from '../../gateway/app.js';
 import { kafkaFromConfig } from '../../common/kafka-client.js';
 import { esFromConfig } from '../../common/es-client.js';
-import { loadConfig } from '../../contracts/config.js';
+import { parseConfig } from '../../contracts/config.js';
 import { startKafka } from '../../infra/services.js';
 import { ensureTopics } from '../../infra/setup-topics.js';
 import { installTemplates } from '../../infra/setup-indices.js';
@@ -92,14 +92,14 @@ test('clients without TLS, without credentials or with a wrong password are refu
   // The same user, the right password, either SCRAM mechanism: accepted.
   expect(await tryListTopics({ ssl: { ca }, sasl: { mechanism: 'scram-sha-256', username: USER, password: PASSWORD } })).toBe('accepted');
   // A misconfigured client is told which setting is wrong.
-  expect(() => kafkaFromConfig({ ...loadConfig({}, {}), kafkaSslCaFile: '/nonexistent/ca.pem', kafkaSsl: true }, 'x')).toThrow('KAFKA_SSL_CA_FILE /nonexistent/ca.pem cannot be read');
+  expect(() => kafkaFromConfig({ ...parseConfig({}), kafkaSslCaFile: '/nonexistent/ca.pem', kafkaSsl: true }, 'x')).toThrow('KAFKA_SSL_CA_FILE /nonexistent/ca.pem cannot be read');
 });
 
 test('with KAFKA_SSL, KAFKA_SSL_CA_FILE and KAFKA_SASL_*: topics created, gateway -> Kafka -> processor -> Elasticsearch', async () => {
   const secured = broker.clientConfig;
   expect(secured).toMatchObject({ kafkaSsl: true, kafkaSaslMechanism: 'scram-sha-512', kafkaSaslUsername: USER });
   // infra setup as the pipeline's user, through the same client factory as every part.
-  const topics = await ensureTopics(broker.brokers, { prefix: topicPrefix, partitions: 3, kafka: kafkaFromConfig({ ...loadConfig({}, {}), ...secured }, 'infra') });
+  const topics = await ensureTopics(broker.brokers, { prefix: topicPrefix, partitions: 3, kafka: kafkaFromConfig({ ...parseConfig({}), ...secured }, 'infra') });
   expect(topics.created.length).toBeGreaterThanOrEqual(4);
 
   const sent: string[] = [];

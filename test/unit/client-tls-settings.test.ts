@@ -5,13 +5,13 @@ import { expect, test } from 'vitest';
 import { esTlsOptions } from '../../common/es-client.js';
 import { kafkaCa } from '../../common/kafka-client.js';
 import { platformaticConnection } from '../../gateway/platformatic-driver.js';
-import { loadConfig } from '../../contracts/config.js';
+import { parseConfig } from '../../contracts/config.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'tls-settings-'));
 const pem = path.join(dir, 'ca.pem');
 const PEM = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
 writeFileSync(pem, PEM);
-const base = loadConfig({}, {});
+const base = parseConfig({});
 
 test('ES_CA_FILE and ES_CA_FINGERPRINT become the client\'s TLS trust, for https only', () => {
   expect(esTlsOptions({ esUrl: 'http://127.0.0.1:9200' })).toEqual({});
