@@ -33,6 +33,7 @@ import {
   type LogRecord,
 } from './testing/it-harness.js';
 import { createBucket, startMinio, type Minio } from '../test/minio.js';
+import { startHangProxy } from './testing/hang-proxy.js';
 
 // Node 20 is this project's platform; the AWS SDK's notice about its future releases is noise here.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
@@ -114,11 +115,19 @@ async function committedOffsets(cfg: Partial<Config>, role: Role) {
 /** Waits until Elasticsearch holds exactly the expected documents (or fails with a diff). */
 async function expectDocs(cfg: Partial<Config>, expected: Map<string, Record<string, unknown>>, timeoutMs: number) {
   const deadline = Date.now() + timeoutMs;
-  let diff: string[];
+  let diff: string[] = [];
   for (;;) {
-    const actual = await outputDocs(es, cfg.esIndexPrefix!);
-    diff = diffDocs(actual, expected, Number(process.env.IT_MAX_DIFFS ?? 5));
-    if (diff.length === 0) return actual;
+    let actual: Map<string, Record<string, unknown>> | null = null;
+    try {
+      actual = await outputDocs(es, cfg.esIndexPrefix!);
+    } catch (err) {
+      // An index created a moment ago may have no active shard yet.
+      diff = [`search failed: ${(err as Error).message}`];
+    }
+    if (actual) {
+      diff = diffDocs(actual, expected, Number(process.env.IT_MAX_DIFFS ?? 5));
+      if (diff.length === 0) return actual;
+    }
     if (Date.now() > deadline) break;
     await new Promise((r) => setTimeout(r, 1000));
   }
@@ -348,4 +357,62 @@ describe('scale-out', () => {
     await expectArchive(cfg, records, 60_000);
     for (const c of instances) await killHard(c);
   }, 600_000);
+});
+
+describe('roles progress independently', () => {
+  test('Elasticsearch hung: the archive role archives everything meanwhile; once it answers, KPIs and raw events are complete', async () => {
+    const proxy = await startHangProxy(new URL(esUrl));
+    let processor: Awaited<ReturnType<typeof startProcessor>> | undefined;
+    try {
+      const cfg = await isolatedConfig(brokers, esUrl, PARTITIONS);
+      Object.assign(cfg, s3Config(cfg.topicPrefix!.replace(/_$/, '')), { esUrl: proxy.url });
+      const { events, closeAt } = input(505, 300);
+      proxy.hang();
+      const running = await startProcessor(cfg);
+      processor = running;
+      await produce(brokers, cfg.topicPrefix!, events);
+      await produceClosingEvents(brokers, cfg.topicPrefix!, PARTITIONS, closeAt);
+      const records = await readLogs(brokers, cfg.topicPrefix!, events.length + 4 * PARTITIONS);
+      // Every event archived while no Elasticsearch request gets an answer.
+      await expectArchive(cfg, records, 60_000);
+      const direct = { ...cfg, esUrl };
+      expect((await outputDocs(es, cfg.esIndexPrefix!)).size).toBe(0);
+      // The Elasticsearch roles have not committed past anything: their groups hold no offset yet.
+      for (const role of ['analytics', 'index'] as const) expect((await committedOffsets(cfg, role)).every((c) => c.offset === '-1')).toBe(true);
+      expect((await committedOffsets(cfg, 'archive')).some((c) => Number(c.offset) > 0)).toBe(true);
+      await new Promise((r) => setTimeout(r, Number(process.env.IT_ES_HANG_MS ?? 5_000)));
+      proxy.resume();
+      await expectDocs(direct, expectedDocs(records, PARTITIONS, cfg), 180_000);
+      await expectRawEvents(direct, records, 60_000);
+    } finally {
+      proxy.resume();
+      await processor?.stop();
+      await proxy.close();
+    }
+  }, 400_000);
+
+  test('an instance per role: KPIs complete while no index instance runs; an index-only instance then catches up', async () => {
+    const cfg = await isolatedConfig(brokers, esUrl, PARTITIONS);
+    Object.assign(cfg, s3Config(cfg.topicPrefix!.replace(/_$/, '')));
+    const { events, closeAt } = input(606, 300);
+    await produce(brokers, cfg.topicPrefix!, events);
+    await produceClosingEvents(brokers, cfg.topicPrefix!, PARTITIONS, closeAt);
+    const records = await readLogs(brokers, cfg.topicPrefix!, events.length + 4 * PARTITIONS);
+    const analytics = await startProcessor({ ...cfg, processorRoles: ['analytics'] });
+    try {
+      expect(analytics.roles).toEqual(['analytics']);
+      await expectDocs(cfg, expectedDocs(records, PARTITIONS, cfg), 120_000);
+      const raw = `${cfg.esIndexPrefix}-events-*`;
+      expect((await es.count({ index: raw, allow_no_indices: true, ignore_unavailable: true })).count).toBe(0);
+      expect((await committedOffsets(cfg, 'index')).every((c) => c.offset === '-1')).toBe(true);
+    } finally {
+      await analytics.stop();
+    }
+    const index = await startProcessor({ ...cfg, processorRoles: ['index'] });
+    try {
+      await expectRawEvents(cfg, records, 60_000);
+    } finally {
+      await index.stop();
+    }
+  }, 300_000);
 });
