@@ -39,6 +39,16 @@ export interface Runner {
   stop(): Promise<void>;
 }
 
+/**
+ * Request timeout of the processor's Kafka client. A SyncGroup of a follower waits at the broker
+ * until the leader syncs; when the leader is a dead member (SIGKILL, or a group reloaded after a
+ * broker restart), that lasts up to the session timeout. A request timeout below it makes every
+ * follower give up, crash-restart its consumer and join again under a new member id, leaving one
+ * more dead member behind each time (the 379 s stall seen with a 10 s request timeout and a 30 s
+ * session timeout). So it outlasts the session timeout.
+ */
+export const consumerRequestTimeoutMs = (config: Pick<Config, 'processorSessionTimeoutMs'>) => config.processorSessionTimeoutMs + 5_000;
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function startConsumer(opts: RunnerOptions): Promise<Runner> {
@@ -47,6 +57,10 @@ export async function startConsumer(opts: RunnerOptions): Promise<Runner> {
     groupId,
     partitionAssigners: [CoPartitionedAssigner],
     sessionTimeout: config.processorSessionTimeoutMs,
+    // Live members rejoin within a batch (a batch waiting for a flush gives up when its heartbeat
+    // is refused), so the broker need not wait long for them; a dead member is dropped after the
+    // session timeout anyway. See consumerRequestTimeoutMs for the request side.
+    rebalanceTimeout: Math.max(10_000, config.processorSessionTimeoutMs),
     heartbeatInterval: Math.max(500, Math.min(3_000, Math.floor(config.processorSessionTimeoutMs / 5))),
     maxBytesPerPartition: 1024 * 1024,
     maxWaitTimeInMs: 100,

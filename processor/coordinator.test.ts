@@ -288,6 +288,25 @@ describe('coordinator', () => {
     expect(kafka.committed.get(`${TOPICS[0]}/0`)?.metadata).toBe(JSON.stringify({ rec0: '4' }));
   });
 
+  test('a batch waiting for a flush returns as soon as its heartbeat is refused (the group is rebalancing), so the instance rejoins at once', async () => {
+    const { kafka, sinks, c } = setup({ batchSize: 2 });
+    kafka.append(TOPICS[0], 0, events('a', 4));
+    await c.assigned([{ topic: TOPICS[0], partition: 0 }]);
+    const g = gate();
+    sinks[0].gate = g;
+    await c.batch(kafka.batch(TOPICS[0], 0, 0, 2)); // a flush starts and hangs
+    const b = kafka.batch(TOPICS[0], 0, 2, 4);
+    b.heartbeat = async () => {
+      throw new Error('The group is rebalancing, so a rejoin is needed');
+    };
+    expect(await c.batch(b)).toBe(true);
+    expect(sinks[0].flushes).toBe(1); // still the first one, in flight
+    expect(sinks[0].added.length).toBe(4);
+    g.open();
+    await c.idle();
+    expect(kafka.commits.map((l) => l[0].offset)).toEqual(['2']);
+  });
+
   test('a batch from a revoked partition, or of an assignment that ended, reaches no sink', async () => {
     const { kafka, sinks, c } = setup();
     kafka.append(TOPICS[0], 0, events('a', 3));

@@ -484,12 +484,23 @@ export class Coordinator {
       });
   }
 
-  /** Waits for the flush in flight, heartbeating so a long outage does not cost the partitions. */
+  /**
+   * Waits for the flush in flight, heartbeating so a long outage does not cost the partitions.
+   * When a heartbeat fails (the group is rebalancing), it stops waiting: the batch returns so the
+   * adapter can rejoin at once instead of holding the whole group back for the rebalance timeout
+   * (the flush goes on; the next batch waits for it again).
+   */
   private async awaitFlush(b?: InputBatch): Promise<void> {
     while (this.inflight) {
       const current = this.inflight;
       await Promise.race([current, this.clock.sleep(1000)]);
-      if (this.inflight === current && b) await b.heartbeat().catch(() => undefined);
+      if (this.inflight !== current || !b) continue;
+      try {
+        await b.heartbeat();
+      } catch (err) {
+        this.o.log.info({ role: this.o.role, err: (err as Error).message }, 'heartbeat refused while waiting for a flush: rejoining the group');
+        return;
+      }
     }
   }
 }

@@ -4,7 +4,7 @@ import { loadConfig } from '../common/config.js';
 import { EVENT_TOPICS } from '../contracts/topics.js';
 import { kafkaFromConfig } from '../common/kafka-client.js';
 import { esFromConfig } from '../common/es-client.js';
-import { startConsumer, type Runner } from './consumer.js';
+import { consumerRequestTimeoutMs, startConsumer, type Runner } from './consumer.js';
 import { DeadLetterBuffer } from './dead-letters.js';
 import type { ProcessorErrorCode } from './errors.js';
 import type { OutIndex } from './analytics/engine.js';
@@ -55,7 +55,7 @@ const REFUSED_CODE: Record<OutIndex, ProcessorErrorCode> = {
 };
 
 /** Builds the sinks of every role from config and starts one consumer per role; returns a stop function. */
-export async function startProcessor(overrides: Partial<Config> = {}) {
+export async function startProcessor(overrides: Partial<Config> = {}, onFatal?: (reason: string) => void) {
   const config = loadConfig(overrides);
   const log = pino({ level: config.logLevel, base: { service: 'processor' } });
   const roles = rolesFromConfig(config);
@@ -116,7 +116,7 @@ export async function startProcessor(overrides: Partial<Config> = {}) {
     }
   }
 
-  const kafka = kafkaFromConfig(config, 'processor', log);
+  const kafka = kafkaFromConfig(config, 'processor', log, { requestTimeout: consumerRequestTimeoutMs(config) });
   let crashed = false;
   const runners: Runner[] = [];
   const stallMs = config.processorStallS * 1000;
@@ -144,7 +144,10 @@ export async function startProcessor(overrides: Partial<Config> = {}) {
       });
       runner.consumer.on(runner.consumer.events.CRASH, (e) => {
         log.error({ role: plan.role, err: e.payload.error }, 'consumer crashed');
-        if (!e.payload.restart) crashed = true;
+        if (!e.payload.restart) {
+          crashed = true;
+          onFatal?.(`${plan.role} consumer crashed: ${(e.payload.error as Error)?.message}`);
+        }
       });
       runners.push(runner);
     }
@@ -206,15 +209,27 @@ export async function startProcessor(overrides: Partial<Config> = {}) {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const p = await startProcessor();
+  const running: { p?: Awaited<ReturnType<typeof startProcessor>> } = {};
   let closing = false;
-  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-    process.on(sig, async () => {
-      if (closing) return;
-      closing = true;
-      p.log.info({ sig }, 'stopping after the current batch');
-      await p.stop();
-      process.exit(0);
-    });
-  }
+  /**
+   * Every exit path but SIGKILL leaves the consumer groups first (the last flush and commit, then
+   * LeaveGroup), so the partitions move on at once instead of after the session timeout; bounded,
+   * so a stuck output cannot keep a broken process alive.
+   */
+  const exit = async (code: number, why: string, err?: unknown) => {
+    if (closing) return;
+    closing = true;
+    const { p } = running;
+    if (!p) console.error(why, err);
+    else if (code === 0) p.log.info({ why }, 'stopping after the current batch');
+    else p.log.error({ err, why }, 'stopping on a fatal error');
+    const timer = setTimeout(() => process.exit(code), 15_000);
+    timer.unref();
+    await p?.stop().catch(() => undefined);
+    process.exit(code);
+  };
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => void exit(0, sig));
+  process.on('uncaughtException', (err) => void exit(1, 'uncaught exception', err));
+  process.on('unhandledRejection', (err) => void exit(1, 'unhandled rejection', err));
+  running.p = await startProcessor({}, (reason) => void exit(1, reason));
 }
