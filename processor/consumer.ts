@@ -21,6 +21,11 @@ export interface RunnerOptions {
   groupId: string;
   /** Label in the logs and metrics. */
   role: string;
+  /**
+   * The one consumer group of versions before roles: a partition this role's group never
+   * committed resumes from there (committed offset and this role's sink checkpoint).
+   */
+  legacyGroupId?: string;
   sinks: Sink[];
   log: Logger;
   metrics: ProcessorMetrics;
@@ -75,11 +80,20 @@ export async function startConsumer(opts: RunnerOptions): Promise<Runner> {
 
   const port: ConsumerPort = {
     async fetchCommitted(missing, partition) {
-      const fetched = await admin.fetchOffsets({ groupId, topics: missing });
-      return fetched.map(({ topic, partitions }) => {
-        const p = partitions.find((x) => x.partition === partition);
-        return { topic, partition, offset: p && p.offset !== '-1' ? p.offset : null, metadata: p?.metadata ?? null };
-      });
+      const read = async (group: string) =>
+        (await admin.fetchOffsets({ groupId: group, topics: missing })).map(({ topic, partitions }) => {
+          const p = partitions.find((x) => x.partition === partition);
+          return { topic, partition, offset: p && p.offset !== '-1' ? p.offset : null, metadata: p?.metadata ?? null };
+        });
+      const own = await read(groupId);
+      if (own.some((c) => c.offset !== null) || !opts.legacyGroupId) return own;
+      // Never committed in this role's group: carry on from the single group of earlier versions,
+      // if it committed. Its offset was the smallest over every sink, with every sink's checkpoint
+      // for that offset, so this role resumes exactly as a restart of the old processor would.
+      const legacy = await read(opts.legacyGroupId);
+      if (legacy.every((c) => c.offset === null)) return own;
+      log.info({ role, partition, legacyGroup: opts.legacyGroupId }, 'resuming from the offsets of the former single consumer group');
+      return legacy;
     },
     async commit(list) {
       await consumer.commitOffsets(list);

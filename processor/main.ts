@@ -135,6 +135,7 @@ export async function startProcessor(overrides: Partial<Config> = {}, onFatal?: 
         config,
         kafka,
         groupId: roleGroupId(config, plan.role),
+        legacyGroupId: config.processorGroupId,
         role: plan.role,
         sinks: plan.sinks,
         log,

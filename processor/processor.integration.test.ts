@@ -9,7 +9,6 @@
  * consumer group, one of them killed mid-stream.
  */
 import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest';
-import { isDeepStrictEqual } from 'node:util';
 import type { ChildProcess } from 'node:child_process';
 import type { Client } from '@elastic/elasticsearch';
 import { Kafka, logLevel } from 'kafkajs';
@@ -18,10 +17,13 @@ import type { Config } from '../contracts/config.js';
 import { esFromConfig } from '../common/es-client.js';
 import { S3ObjectStore, type ObjectStore } from './archive/object-store.js';
 import { ROLES, roleGroupId, startProcessor, type Role } from './main.js';
-import { generateTraffic, rng } from './testing/traffic.js';
+import { rng } from './testing/traffic.js';
 import {
-  archivedEvents,
-  diffDocs,
+  expectArchive,
+  expectDocs,
+  expectRawEvents,
+  input,
+  waitRawCount,
   expectedDocs,
   isolatedConfig,
   killHard,
@@ -30,7 +32,6 @@ import {
   produceClosingEvents,
   readLogs,
   spawnProcessor,
-  type LogRecord,
 } from './testing/it-harness.js';
 import { createBucket, startMinio, type Minio } from '../test/minio.js';
 import { startHangProxy } from './testing/hang-proxy.js';
@@ -41,7 +42,6 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 const brokers = inject('kafkaBrokers');
 const esUrl = inject('esUrl');
 const PARTITIONS = 3;
-const HOUR = 3_600_000;
 
 let minio: Minio;
 let es: Client;
@@ -83,24 +83,6 @@ function storeFor(cfg: Partial<Config>): ObjectStore {
   });
 }
 
-/** Generated input: recent event times (so no retention applies), in arrival order. */
-function input(seed: number, visitors: number, opts: { late?: boolean } = {}) {
-  const start = Math.floor(Date.now() / HOUR) * HOUR - 3 * HOUR;
-  const events = generateTraffic({
-    seed,
-    visitors,
-    startMs: start,
-    spanMs: 90 * 60_000,
-    maxDelayMs: 10_000,
-    lateShare: opts.late ? 0.01 : 0,
-    lateByMs: 5 * 60_000,
-    botShare: 0.05,
-    maxSessions: 2,
-  }).map((g) => g.event);
-  const end = Math.max(...events.map((e) => Date.parse(e.timestamp)));
-  return { events, closeAt: end + 2 * HOUR };
-}
-
 async function committedOffsets(cfg: Partial<Config>, role: Role) {
   const admin = new Kafka({ clientId: 'it-admin', brokers, logLevel: logLevel.NOTHING }).admin();
   await admin.connect();
@@ -109,78 +91,6 @@ async function committedOffsets(cfg: Partial<Config>, role: Role) {
     return r.flatMap((t) => t.partitions.map((p) => ({ topic: t.topic, ...p })));
   } finally {
     await admin.disconnect();
-  }
-}
-
-/** Waits until Elasticsearch holds exactly the expected documents (or fails with a diff). */
-async function expectDocs(cfg: Partial<Config>, expected: Map<string, Record<string, unknown>>, timeoutMs: number) {
-  const deadline = Date.now() + timeoutMs;
-  let diff: string[] = [];
-  for (;;) {
-    let actual: Map<string, Record<string, unknown>> | null = null;
-    try {
-      actual = await outputDocs(es, cfg.esIndexPrefix!);
-    } catch (err) {
-      // An index created a moment ago may have no active shard yet.
-      diff = [`search failed: ${(err as Error).message}`];
-    }
-    if (actual) {
-      diff = diffDocs(actual, expected, Number(process.env.IT_MAX_DIFFS ?? 5));
-      if (diff.length === 0) return actual;
-    }
-    if (Date.now() > deadline) break;
-    await new Promise((r) => setTimeout(r, 1000));
-  }
-  expect(diff).toEqual([]);
-}
-
-async function waitRawCount(cfg: Partial<Config>, n: number, timeoutMs: number) {
-  const index = `${cfg.esIndexPrefix}-events-*`;
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      await es.indices.refresh({ index, allow_no_indices: true, ignore_unavailable: true });
-      if ((await es.count({ index, allow_no_indices: true, ignore_unavailable: true })).count >= n) return;
-    } catch {
-      // a daily index being created
-    }
-    if (Date.now() > deadline) throw new Error(`fewer than ${n} raw events after ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
-
-async function expectRawEvents(cfg: Partial<Config>, records: LogRecord[], timeoutMs: number) {
-  const index = `${cfg.esIndexPrefix}-events-*`;
-  const ids = new Set(records.map((r) => r.event.event_id));
-  const deadline = Date.now() + timeoutMs;
-  let count = -1;
-  while (Date.now() < deadline) {
-    await es.indices.refresh({ index });
-    count = (await es.count({ index })).count;
-    if (count === ids.size) return;
-    await new Promise((r) => setTimeout(r, 500));
-  }
-  expect(count).toBe(ids.size);
-}
-
-async function expectArchive(cfg: Partial<Config>, records: LogRecord[], timeoutMs: number) {
-  const store = storeFor(cfg);
-  const deadline = Date.now() + timeoutMs;
-  let archived: Map<string, unknown>;
-  for (;;) {
-    archived = await archivedEvents(store, cfg.topicPrefix!); // throws on any duplicate
-    if (archived.size >= records.length || Date.now() > deadline) break;
-    await new Promise((r) => setTimeout(r, 1000));
-  }
-  expect(archived.size).toBe(records.length);
-  for (const r of records) {
-    const got = archived.get(`${r.topic}/${r.partition}/${r.offset}`);
-    if (!isDeepStrictEqual(got, r.event)) expect(got).toEqual(r.event);
-  }
-  // Laid out by type, date and hour, named by partition and offset range.
-  for (const key of await store.list('type=')) {
-    if (key.startsWith('_')) continue;
-    expect(key).toMatch(/^type=(page_view|click|add_to_cart|purchase)\/date=\d{4}-\d{2}-\d{2}\/hour=\d{2}\/.+-\d+-\d+-\d+\.parquet$/);
   }
 }
 
@@ -202,10 +112,10 @@ describe('processor end to end', () => {
 
     const processor = await startProcessor(cfg);
     try {
-      const docs = await expectDocs(cfg, expected, 120_000);
+      const docs = await expectDocs(es, cfg, expected, 120_000);
       expect(docs!.size).toBeGreaterThan(1000);
-      await expectRawEvents(cfg, records, 30_000);
-      await expectArchive(cfg, records, 30_000);
+      await expectRawEvents(es, cfg, records, 30_000);
+      await expectArchive(storeFor(cfg), cfg, records, 30_000);
       // Each role committed in its own group, with its sink's checkpoint in the metadata.
       const sinkOf: Record<Role, string> = { analytics: 'analytics', index: 'es-events', archive: 'archive' };
       for (const role of ROLES) {
@@ -250,7 +160,7 @@ describe('backpressure', () => {
         return m ? Number(m[1]) : 0;
       };
       await produce(brokers, cfg.topicPrefix!, events.slice(0, half));
-      await expectRawEvents(cfg, await readLogs(brokers, cfg.topicPrefix!, half), 60_000);
+      await expectRawEvents(es, cfg, await readLogs(brokers, cfg.topicPrefix!, half), 60_000);
       await current.stop({ keepData: true });
       await produce(brokers, cfg.topicPrefix!, events.slice(half));
       await produceClosingEvents(brokers, cfg.topicPrefix!, PARTITIONS, closeAt);
@@ -265,12 +175,12 @@ describe('backpressure', () => {
       current = await startMinio({ port: own.port, dataDir: own.dataDir });
       const records = await readLogs(brokers, cfg.topicPrefix!, events.length + 4 * PARTITIONS);
       try {
-        await expectDocs(cfg, expectedDocs(records, PARTITIONS, cfg), 120_000);
+        await expectDocs(es, cfg, expectedDocs(records, PARTITIONS, cfg), 120_000);
       } finally {
         if (process.env.IT_DEBUG) console.log(await running.metrics.registry.getSingleMetricAsString('processor_late_events_total'));
       }
-      await expectRawEvents(cfg, records, 60_000);
-      await expectArchive(cfg, records, 60_000);
+      await expectRawEvents(es, cfg, records, 60_000);
+      await expectArchive(storeFor(cfg), cfg, records, 60_000);
       expect(await metric('processor_backpressure')).toBe(0);
     } finally {
       await processor?.stop();
@@ -324,14 +234,14 @@ describe('crash equivalence', () => {
     expect(killedAt.some((n) => n > 0 && n < events.length)).toBe(true);
     // The closing events jump event time by hours: produced only once the input is read, as the
     // gateway never writes events from the future (see ARCHITECTURE.md, watermark assumption).
-    await waitRawCount(cfg, events.length, 180_000);
+    await waitRawCount(es, cfg, events.length, 180_000);
     await produceClosingEvents(brokers, cfg.topicPrefix!, PARTITIONS, closeAt);
     const records = await readLogs(brokers, cfg.topicPrefix!, events.length + 4 * PARTITIONS);
     const expected = expectedDocs(records, PARTITIONS, cfg);
     expect(kills).toBeGreaterThanOrEqual(5);
-    await expectDocs(cfg, expected, 180_000);
-    await expectRawEvents(cfg, records, 60_000);
-    await expectArchive(cfg, records, 60_000);
+    await expectDocs(es, cfg, expected, 180_000);
+    await expectRawEvents(es, cfg, records, 60_000);
+    await expectArchive(storeFor(cfg), cfg, records, 60_000);
     await killHard(child);
   }, 600_000);
 });
@@ -348,13 +258,13 @@ describe('scale-out', () => {
     await new Promise((res) => setTimeout(res, 8000));
     await killHard(instances[1]);
     await produce(brokers, cfg.topicPrefix!, events.slice(half));
-    await waitRawCount(cfg, events.length, 180_000);
+    await waitRawCount(es, cfg, events.length, 180_000);
     await produceClosingEvents(brokers, cfg.topicPrefix!, PARTITIONS, closeAt);
     const records = await readLogs(brokers, cfg.topicPrefix!, events.length + 4 * PARTITIONS);
     const expected = expectedDocs(records, PARTITIONS, cfg);
-    await expectDocs(cfg, expected, 240_000);
-    await expectRawEvents(cfg, records, 60_000);
-    await expectArchive(cfg, records, 60_000);
+    await expectDocs(es, cfg, expected, 240_000);
+    await expectRawEvents(es, cfg, records, 60_000);
+    await expectArchive(storeFor(cfg), cfg, records, 60_000);
     for (const c of instances) await killHard(c);
   }, 600_000);
 });
@@ -374,7 +284,7 @@ describe('roles progress independently', () => {
       await produceClosingEvents(brokers, cfg.topicPrefix!, PARTITIONS, closeAt);
       const records = await readLogs(brokers, cfg.topicPrefix!, events.length + 4 * PARTITIONS);
       // Every event archived while no Elasticsearch request gets an answer.
-      await expectArchive(cfg, records, 60_000);
+      await expectArchive(storeFor(cfg), cfg, records, 60_000);
       const direct = { ...cfg, esUrl };
       expect((await outputDocs(es, cfg.esIndexPrefix!)).size).toBe(0);
       // The Elasticsearch roles have not committed past anything: their groups hold no offset yet.
@@ -382,14 +292,45 @@ describe('roles progress independently', () => {
       expect((await committedOffsets(cfg, 'archive')).some((c) => Number(c.offset) > 0)).toBe(true);
       await new Promise((r) => setTimeout(r, Number(process.env.IT_ES_HANG_MS ?? 5_000)));
       proxy.resume();
-      await expectDocs(direct, expectedDocs(records, PARTITIONS, cfg), 180_000);
-      await expectRawEvents(direct, records, 60_000);
+      await expectDocs(es, direct, expectedDocs(records, PARTITIONS, cfg), 180_000);
+      await expectRawEvents(es, direct, records, 60_000);
     } finally {
       proxy.resume();
       await processor?.stop();
       await proxy.close();
     }
   }, 400_000);
+
+  test('upgrade from the single group: a role group that never committed resumes from the old group\'s offsets', async () => {
+    const cfg = await isolatedConfig(brokers, esUrl, PARTITIONS);
+    const { events } = input(707, 120);
+    const half = Math.ceil(events.length / 2);
+    await produce(brokers, cfg.topicPrefix!, events.slice(0, half));
+    // The old processor (one group named PROCESSOR_GROUP_ID) had consumed the first half.
+    const admin = new Kafka({ clientId: 'it-admin', brokers, logLevel: logLevel.NOTHING }).admin();
+    await admin.connect();
+    try {
+      for (const t of EVENT_TOPICS) {
+        const topic = cfg.topicPrefix + t;
+        const ends = await admin.fetchTopicOffsets(topic);
+        await admin.setOffsets({ groupId: cfg.processorGroupId!, topic, partitions: ends.map((e) => ({ partition: e.partition, offset: e.high })) });
+      }
+    } finally {
+      await admin.disconnect();
+    }
+    await produce(brokers, cfg.topicPrefix!, events.slice(half));
+    const all = await readLogs(brokers, cfg.topicPrefix!, events.length);
+    const secondHalf = new Set(events.slice(half).map((e) => e.event_id));
+    const index = await startProcessor({ ...cfg, processorRoles: ['index'] });
+    try {
+      await expectRawEvents(es, cfg, all.filter((r) => secondHalf.has(r.event.event_id)), 60_000);
+      await new Promise((r) => setTimeout(r, 2000));
+      await expectRawEvents(es, cfg, all.filter((r) => secondHalf.has(r.event.event_id)), 1);
+    } finally {
+      await index.stop();
+    }
+    expect((await committedOffsets(cfg, 'index')).every((c) => c.offset !== '-1')).toBe(true);
+  }, 120_000);
 
   test('an instance per role: KPIs complete while no index instance runs; an index-only instance then catches up', async () => {
     const cfg = await isolatedConfig(brokers, esUrl, PARTITIONS);
@@ -401,7 +342,7 @@ describe('roles progress independently', () => {
     const analytics = await startProcessor({ ...cfg, processorRoles: ['analytics'] });
     try {
       expect(analytics.roles).toEqual(['analytics']);
-      await expectDocs(cfg, expectedDocs(records, PARTITIONS, cfg), 120_000);
+      await expectDocs(es, cfg, expectedDocs(records, PARTITIONS, cfg), 120_000);
       const raw = `${cfg.esIndexPrefix}-events-*`;
       expect((await es.count({ index: raw, allow_no_indices: true, ignore_unavailable: true })).count).toBe(0);
       expect((await committedOffsets(cfg, 'index')).every((c) => c.offset === '-1')).toBe(true);
@@ -410,7 +351,7 @@ describe('roles progress independently', () => {
     }
     const index = await startProcessor({ ...cfg, processorRoles: ['index'] });
     try {
-      await expectRawEvents(cfg, records, 60_000);
+      await expectRawEvents(es, cfg, records, 60_000);
     } finally {
       await index.stop();
     }

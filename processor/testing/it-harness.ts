@@ -9,6 +9,7 @@ import { openSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
+import { expect } from 'vitest';
 import { Kafka, logLevel } from 'kafkajs';
 import type { Client } from '@elastic/elasticsearch';
 import { configToEnv, type Config } from '../../contracts/config.js';
@@ -21,7 +22,9 @@ import { decodeParquet } from '../archive/parquet.js';
 import type { ObjectStore } from '../archive/object-store.js';
 import { windowSpecs } from '../../contracts/windows.js';
 import { referenceDocs } from './reference.js';
-import { enriched } from './traffic.js';
+import { enriched, generateTraffic } from './traffic.js';
+
+const HOUR = 3_600_000;
 
 export const uniqueName = (what: string) => `t${randomBytes(4).toString('hex')}_${what}`;
 
@@ -220,4 +223,93 @@ export async function archivedEvents(store: ObjectStore, topicPrefix: string): P
     }
   }
   return out;
+}
+
+/** Generated input: recent event times (so no retention applies), in arrival order. */
+export function input(seed: number, visitors: number, opts: { late?: boolean } = {}) {
+  const start = Math.floor(Date.now() / HOUR) * HOUR - 3 * HOUR;
+  const events = generateTraffic({
+    seed,
+    visitors,
+    startMs: start,
+    spanMs: 90 * 60_000,
+    maxDelayMs: 10_000,
+    lateShare: opts.late ? 0.01 : 0,
+    lateByMs: 5 * 60_000,
+    botShare: 0.05,
+    maxSessions: 2,
+  }).map((g) => g.event);
+  const end = Math.max(...events.map((e) => Date.parse(e.timestamp)));
+  return { events, closeAt: end + 2 * HOUR };
+}
+
+/** Waits until Elasticsearch holds exactly the expected documents (or fails with a diff). */
+export async function expectDocs(es: Client, cfg: Partial<Config>, expected: Map<string, Record<string, unknown>>, timeoutMs: number) {
+  const deadline = Date.now() + timeoutMs;
+  let diff: string[] = [];
+  for (;;) {
+    let actual: Map<string, Record<string, unknown>> | null = null;
+    try {
+      actual = await outputDocs(es, cfg.esIndexPrefix!);
+    } catch (err) {
+      // An index created a moment ago may have no active shard yet.
+      diff = [`search failed: ${(err as Error).message}`];
+    }
+    if (actual) {
+      diff = diffDocs(actual, expected, Number(process.env.IT_MAX_DIFFS ?? 5));
+      if (diff.length === 0) return actual;
+    }
+    if (Date.now() > deadline) break;
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  expect(diff).toEqual([]);
+}
+
+export async function waitRawCount(es: Client, cfg: Partial<Config>, n: number, timeoutMs: number) {
+  const index = `${cfg.esIndexPrefix}-events-*`;
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      await es.indices.refresh({ index, allow_no_indices: true, ignore_unavailable: true });
+      if ((await es.count({ index, allow_no_indices: true, ignore_unavailable: true })).count >= n) return;
+    } catch {
+      // a daily index being created
+    }
+    if (Date.now() > deadline) throw new Error(`fewer than ${n} raw events after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+export async function expectRawEvents(es: Client, cfg: Partial<Config>, records: LogRecord[], timeoutMs: number) {
+  const index = `${cfg.esIndexPrefix}-events-*`;
+  const ids = new Set(records.map((r) => r.event.event_id));
+  const deadline = Date.now() + timeoutMs;
+  let count = -1;
+  while (Date.now() < deadline) {
+    await es.indices.refresh({ index });
+    count = (await es.count({ index })).count;
+    if (count === ids.size) return;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  expect(count).toBe(ids.size);
+}
+
+export async function expectArchive(store: ObjectStore, cfg: Partial<Config>, records: LogRecord[], timeoutMs: number) {
+  const deadline = Date.now() + timeoutMs;
+  let archived: Map<string, unknown>;
+  for (;;) {
+    archived = await archivedEvents(store, cfg.topicPrefix!); // throws on any duplicate
+    if (archived.size >= records.length || Date.now() > deadline) break;
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  expect(archived.size).toBe(records.length);
+  for (const r of records) {
+    const got = archived.get(`${r.topic}/${r.partition}/${r.offset}`);
+    if (!isDeepStrictEqual(got, r.event)) expect(got).toEqual(r.event);
+  }
+  // Laid out by type, date and hour, named by partition and offset range.
+  for (const key of await store.list('type=')) {
+    if (key.startsWith('_')) continue;
+    expect(key).toMatch(/^type=(page_view|click|add_to_cart|purchase)\/date=\d{4}-\d{2}-\d{2}\/hour=\d{2}\/.+-\d+-\d+-\d+\.parquet$/);
+  }
 }
