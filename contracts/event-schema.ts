@@ -84,7 +84,13 @@ export interface EventBatch {
 // JSON Schema (draft-07, compiled by ajv in the gateway).
 
 const str = (maxLength: number, minLength = 0) => ({ type: 'string', minLength, maxLength }) as const;
-const epochMs = { type: 'integer', minimum: 0, maximum: 8_640_000_000_000_000 } as const;
+/**
+ * Latest epoch milliseconds with a four-digit year (9999-12-31T23:59:59.999Z): later times print
+ * as `+010000-…`, which Elasticsearch's date fields refuse. Event times are bounded much tighter
+ * around the receive time by the gateway (EVENT_MAX_AGE_DAYS, EVENT_MAX_FUTURE_S).
+ */
+export const MAX_EPOCH_MS = 253_402_300_799_999;
+const epochMs = { type: 'integer', minimum: 0, maximum: MAX_EPOCH_MS } as const;
 const money = { type: 'number', minimum: 0, maximum: 1e12 } as const;
 const currency = { type: 'string', pattern: '^[A-Z]{3}$' } as const;
 

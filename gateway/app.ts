@@ -113,6 +113,7 @@ export async function buildApp(opts: BuildOptions = {}): Promise<FastifyInstance
     deadLetters: dl,
     metrics,
     waitMs: cfg.gatewayProduceTimeoutMs,
+    timeWindow: { maxAgeMs: cfg.eventMaxAgeDays * 86_400_000, maxFutureMs: cfg.eventMaxFutureS * 1000 },
   };
   const ingest = createIngest(deps);
 

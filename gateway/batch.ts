@@ -1,8 +1,6 @@
-import type { EventBatch } from '../contracts/event-schema.js';
+import { MAX_EPOCH_MS, type EventBatch } from '../contracts/event-schema.js';
 import { GatewayError } from './errors.js';
 
-/** Latest epoch milliseconds a Date can hold; also the schema's bound for ts. */
-const MAX_EPOCH_MS = 8_640_000_000_000_000;
 
 /**
  * Accepts {events:[...], sent_at?}, a bare array of events, or one event object; anything

@@ -79,11 +79,30 @@ function hasClickId(query: URLSearchParams | null): boolean {
  * Event time = client time + (received - sent): the client's clock may be wrong, but the
  * interval between the event and the send is measured on that same clock, so adding it to
  * our receive time cancels the skew. Clamped so an event never lies in our future (nor
- * before 1970, whatever nonsense a client sends).
+ * before 1970, whatever nonsense a client sends); `eventTimeWindow` refuses times far out first.
  */
 export function correctedEventTime(clientTs: number, sentAt: number | null, receivedAt: number): number {
   const t = sentAt === null ? clientTs : receivedAt - (sentAt - clientTs);
   return Math.max(0, Math.min(t, receivedAt));
+}
+
+/** How far from the receive time an event time may lie (EVENT_MAX_AGE_DAYS, EVENT_MAX_FUTURE_S). */
+export interface EventTimeWindow {
+  maxAgeMs: number;
+  maxFutureMs: number;
+}
+
+/**
+ * Why an event's time is refused, or null when it is kept. Refused rather than stored at the
+ * receive time: KPIs, sessions and the watermark run on event time, and one event dated a day
+ * ahead would make every later event of its partition late; one dated years back is late for
+ * every window anyway. The client is told per event (207) and the event is dead-lettered.
+ */
+export function eventTimeRefusal(clientTs: number, sentAt: number | null, receivedAt: number, w: EventTimeWindow): string | null {
+  const t = sentAt === null ? clientTs : receivedAt - (sentAt - clientTs);
+  if (t < receivedAt - w.maxAgeMs) return `event time ${iso(Math.max(0, t))} is more than ${Math.round(w.maxAgeMs / 86_400_000)} days before the receive time${sentAt === null ? ' (send sent_at to correct a wrong client clock)' : ''}`;
+  if (t > receivedAt + w.maxFutureMs) return `event time ${iso(Math.min(t, 253_402_300_799_999))} is more than ${Math.round(w.maxFutureMs / 1000)} s after the receive time${sentAt === null ? ' (send sent_at to correct a wrong client clock)' : ''}`;
+  return null;
 }
 
 const orNull = <T>(v: T | undefined): T | null => (v === undefined ? null : v);

@@ -6,7 +6,7 @@ import type { BotPolicy } from './bot-policy.js';
 import type { DeadLetters } from './dead-letter.js';
 import type { RecentIds } from './dedup.js';
 import type { Delivery } from './delivery.js';
-import { enrichEvent, type RequestContext } from './enrich.js';
+import { enrichEvent, eventTimeRefusal, type EventTimeWindow, type RequestContext } from './enrich.js';
 import { enrichedEventSerialiser } from './serialise.js';
 import { GW_ERRORS } from './errors.js';
 import type { OutRecord } from './event-producer.js';
@@ -67,6 +67,8 @@ export interface IngestDeps {
   metrics: GatewayMetrics;
   /** How long a retry waits for the outcome of its original still in flight. */
   waitMs: number;
+  /** Event times outside it are refused (GW_ERR_EVENT_TIME_OUT_OF_RANGE). */
+  timeWindow: EventTimeWindow;
 }
 
 function tally(values: string[]): Map<string, number> {
@@ -141,7 +143,11 @@ export function createIngest(d: IngestDeps) {
 
     for (let index = 0; index < events.length; index++) {
       const raw = events[index];
-      const v = d.validate(raw);
+      let v = d.validate(raw);
+      if (v.ok) {
+        const late = eventTimeRefusal(v.event.ts, input.sentAt, receivedAt, d.timeWindow);
+        if (late) v = { ok: false, code: 'GW_ERR_EVENT_TIME_OUT_OF_RANGE', reason: late };
+      }
       if (!v.ok) {
         const obj = typeof raw === 'object' && raw !== null && !Array.isArray(raw) ? (raw as Record<string, unknown>) : null;
         results[index] = { index, event_id: clip(obj?.event_id, 64), status: 'rejected', code: v.code, reason: v.reason };

@@ -76,9 +76,24 @@ const anyCase: fc.Arbitrary<Case> = fc
 
 // ---------------------------------------------------------------------------------------------
 
+const MAX_AGE_MS = 30 * 86_400_000;
+const MAX_FUTURE_MS = 600_000;
+/** Where event `i` of a body built valid falls against the gateway's event-time window (a minute's slack either side of the edges). */
+function timeWindow(body: string, i: number): 'inside' | 'outside' | 'edge' {
+  const parsed = JSON.parse(body) as { sent_at?: number; events?: { ts: number }[] } | { ts: number }[];
+  const events = Array.isArray(parsed) ? parsed : (parsed.events ?? [parsed as unknown as { ts: number }]);
+  const sent = Array.isArray(parsed) ? undefined : parsed.sent_at;
+  const now = Date.now();
+  const t = sent === undefined ? events[i].ts : now - (sent - events[i].ts);
+  const slack = 60_000;
+  if (t >= now - MAX_AGE_MS + slack && t <= now + MAX_FUTURE_MS - slack) return 'inside';
+  if (t < now - MAX_AGE_MS - slack || t > now + MAX_FUTURE_MS + slack) return 'outside';
+  return 'edge';
+}
+
 let h: Harness;
 beforeAll(async () => {
-  h = await harness({ gatewayBodyLimit: BODY_LIMIT, gatewayMaxBatch: MAX_BATCH, logLevel: 'warn' });
+  h = await harness({ gatewayBodyLimit: BODY_LIMIT, gatewayMaxBatch: MAX_BATCH, logLevel: 'warn', eventMaxAgeDays: MAX_AGE_MS / 86_400_000, eventMaxFutureS: MAX_FUTURE_MS / 1000 });
 });
 afterAll(async () => h?.app.close());
 
@@ -158,7 +173,13 @@ test(`fuzz: ${RUNS} generated bodies, never a 5xx, every event accounted for`, {
       for (const r of results) {
         count(r.status);
         const kind = c.kinds?.[r.index];
-        if (kind === 'valid') expect(['accepted', 'duplicate']).toContain(r.status);
+        if (kind === 'valid') {
+          // Valid by schema; kept only when its (skew-corrected) time is inside the window.
+          const where = timeWindow(c.body, r.index);
+          if (where === 'inside') expect(['accepted', 'duplicate']).toContain(r.status);
+          if (where === 'outside') expect(r).toMatchObject({ status: 'rejected', code: 'GW_ERR_EVENT_TIME_OUT_OF_RANGE' });
+          if (where === 'outside') count('time-refused');
+        }
         if (kind === 'invalid') expect(r.status).toBe('rejected');
         if (r.status === 'accepted') {
           const out = events.filter((e) => e.value.event_id === r.event_id);
@@ -192,5 +213,5 @@ test(`fuzz: ${RUNS} generated bodies, never a 5xx, every event accounted for`, {
   expect(Object.keys(Object.prototype)).toEqual([]);
   expect((await h.app.inject('/healthz')).statusCode).toBe(200);
   // The generators reached every outcome.
-  for (const k of ['200', '207', '400', '413', '415', 'accepted', 'rejected', 'duplicate', 'short']) expect(stats[k] ?? 0, `${k} never happened: ${JSON.stringify(stats)}`).toBeGreaterThan(0);
+  for (const k of ['200', '207', '400', '413', '415', 'accepted', 'rejected', 'duplicate', 'short', 'time-refused']) expect(stats[k] ?? 0, `${k} never happened: ${JSON.stringify(stats)}`).toBeGreaterThan(0);
 });
