@@ -30,10 +30,6 @@ import { CompressionTypes, Kafka, logLevel, Partitioners } from 'kafkajs';
 import type { EnrichedEvent } from '../contracts/event-schema.js';
 import { eventIndexFor, indexNames } from '../contracts/indices.js';
 import { EVENT_TOPICS, topicFor } from '../contracts/topics.js';
-import { anonymiseIp, unmapIPv4 } from '../gateway/anonymise-ip.js';
-import { enrichEvent, type RequestContext } from '../gateway/enrich.js';
-import { geoipLiteProvider } from '../gateway/geo.js';
-import { cachedUserAgentParser } from '../gateway/user-agent.js';
 import { ensureTopics } from '../infra/setup-topics.js';
 import { installTemplates } from '../infra/setup-indices.js';
 import { startServices } from '../infra/services.js';
@@ -44,6 +40,7 @@ import { configToEnv } from '../contracts/config.js';
 import { parseArgs } from './lib/args.js';
 import { USER_AGENTS } from '../scripts/traffic-generator.js';
 import { bodyPool } from './lib/bodies.js';
+import { enrichedEvents as enrichedEventsOf } from './lib/enriched.js';
 import { NodeChild, cpuSecondsOf, cpuSecondsOfTree, httpOk } from './lib/child.js';
 import { summarise } from './lib/cpuprofile.js';
 import { consumerPerformance, kafkaToolsClasspath } from './lib/kafka-tools.js';
@@ -106,30 +103,7 @@ async function createTopics(brokers: string[], prefix: string, topics?: readonly
   }
 }
 
-/** N enriched events as the gateway would write them: one request's context per batch of 20. */
-function enrichedEvents(n: number, simulatedRate: number): { docs: EnrichedEvent[]; kpiCounted: number } {
-  const pool = bodyPool({ size: 2000, eventsPerBody: 20, seed: 7, tag: `p${RUN_TAG}` });
-  const parseUa = cachedUserAgentParser();
-  const geo = geoipLiteProvider();
-  const docs: EnrichedEvent[] = [];
-  const start = Date.now() - Math.ceil((n / simulatedRate) * 1000) - 10_000;
-  let kpiCounted = 0;
-  for (let k = 0; docs.length < n; k++) {
-    const b = pool.events(k);
-    const ip = unmapIPv4(b.ip);
-    const ua = parseUa(b.ua);
-    const receivedAt = start + Math.floor((k * 20 * 1000) / simulatedRate);
-    const ctx: RequestContext = { ua, geo: geo.lookup(ip), ip: anonymiseIp(ip), siteId: 'bench', receivedAt, sentAt: b.sentAt };
-    for (const ev of b.events) {
-      if (docs.length >= n) break;
-      const doc = enrichEvent(ev, ctx);
-      docs.push(doc);
-      // What a KPI window counts: no bots, no engagement reports (page_view with engagement_ms).
-      if (!doc.is_bot && !(doc.event_type === 'page_view' && doc.engagement_ms !== null)) kpiCounted++;
-    }
-  }
-  return { docs, kpiCounted };
-}
+const enrichedEvents = (n: number, simulatedRate: number) => enrichedEventsOf(n, simulatedRate, `p${RUN_TAG}`);
 
 /** Kafka's perf tool reads one topic: it gets a copy of all N records in a topic of its own. */
 const PERF_TOPIC = 'all_events_copy';
