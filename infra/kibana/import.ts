@@ -4,7 +4,8 @@
  */
 import type { Config } from '../../contracts/config.js';
 import { tumbling } from '../../contracts/windows.js';
-import { DEFAULT_INTERVAL, DEFAULT_PREFIX, DEFAULT_TUMBLING_KIND, type SavedObject } from './saved-objects.js';
+import { DEFAULT_PREFIX, type SavedObject } from './data-views.js';
+import { DEFAULT_INTERVAL, DEFAULT_TUMBLING_KIND } from './saved-objects.js';
 
 export function parseNdjson(text: string): SavedObject[] {
   return text

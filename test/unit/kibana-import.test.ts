@@ -7,7 +7,8 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { KIBANA_NDJSON, renderNdjson, savedObjects, type SavedObject } from '../../infra/kibana/saved-objects.js';
+import type { SavedObject } from '../../infra/kibana/data-views.js';
+import { KIBANA_NDJSON, renderNdjson, savedObjects } from '../../infra/kibana/saved-objects.js';
 import { authHeader, customize, importSavedObjects, importUrl, parseNdjson } from '../../infra/kibana/import.js';
 
 const shipped = parseNdjson(readFileSync(KIBANA_NDJSON, 'utf8'));

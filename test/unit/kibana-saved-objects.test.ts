@@ -8,7 +8,8 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
 import { indexTemplates } from '../../contracts/indices.js';
-import { KIBANA_NDJSON, renderNdjson, type SavedObject } from '../../infra/kibana/saved-objects.js';
+import type { SavedObject } from '../../infra/kibana/data-views.js';
+import { KIBANA_NDJSON, renderNdjson } from '../../infra/kibana/saved-objects.js';
 import { parseNdjson } from '../../infra/kibana/import.js';
 
 const text = readFileSync(KIBANA_NDJSON, 'utf8');
