@@ -8,22 +8,12 @@ import { loadConfig } from '../common/config.js';
 import { indexNames } from '../contracts/indices.js';
 import { esFromConfig } from '../common/es-client.js';
 import { handleError, handleNotFound, sendError } from './errors.js';
+import type { AlertDoc } from '../contracts/documents.js';
 import { windowKinds } from '../contracts/windows.js';
-import {
-  alertSearch,
-  alertsResponse,
-  kpiResponse,
-  kpiSearch,
-  parseAlertQuery,
-  parseKpiQuery,
-  parseSessionQuery,
-  parseUrlQuery,
-  sessionSearch,
-  sessionsResponse,
-  urlStatsResponse,
-  urlStatsSearch,
-  type SessionRow,
-} from './queries.js';
+import { alertSearch, alertsResponse, parseAlertQuery } from './alerts-query.js';
+import { kpiResponse, kpiSearch, parseKpiQuery } from './kpis-query.js';
+import { parseSessionQuery, sessionSearch, sessionsResponse, type SessionRow } from './sessions-query.js';
+import { parseUrlQuery, urlStatsResponse, urlStatsSearch } from './url-stats-query.js';
 
 export interface DashboardOptions {
   config?: Partial<Config>;
@@ -141,7 +131,7 @@ export async function buildDashboard(opts: DashboardOptions = {}): Promise<Fasti
 
   app.get<Q>('/api/alerts', async (req, reply) => {
     const q = parseAlertQuery(req.query, now());
-    const res = await es.search<Record<string, unknown>>(alertSearch(idx.alerts, q));
+    const res = await es.search<AlertDoc>(alertSearch(idx.alerts, q));
     api(reply);
     return alertsResponse(q, res);
   });

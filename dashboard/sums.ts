@@ -190,7 +190,7 @@ export function sumUrlPartials(docs: readonly UrlPartial[], urlLimit = Infinity,
 }
 
 // ---------------------------------------------------------------------------------------------
-// Elasticsearch aggregation responses (the shapes dashboard/queries.ts asks for).
+// Elasticsearch aggregation responses (the shapes the dashboard's *-query.ts modules ask for).
 
 export interface SumAgg {
   value: number | null;

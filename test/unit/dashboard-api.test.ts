@@ -8,7 +8,9 @@ import { errors, type Client } from '@elastic/elasticsearch';
 import type { FastifyInstance } from 'fastify';
 import { buildDashboard } from '../../dashboard/app.js';
 import { DASH_ERRORS, ParamError } from '../../dashboard/errors.js';
-import { kpiSearch, parseKpiQuery, parseTime, parseUrlQuery, urlStatsSearch } from '../../dashboard/queries.js';
+import { kpiSearch, parseKpiQuery } from '../../dashboard/kpis-query.js';
+import { parseTime } from '../../dashboard/params.js';
+import { parseUrlQuery, urlStatsSearch } from '../../dashboard/url-stats-query.js';
 import { ConfigError } from '../../contracts/config.js';
 
 const NOW = Date.UTC(2026, 2, 1, 12, 0, 0);
