@@ -110,10 +110,10 @@ describe('the app, with a fake Elasticsearch client', () => {
     const page = await app.inject('/');
     expect(page.statusCode).toBe(200);
     expect(page.headers['content-type']).toContain('text/html');
-    expect(page.body).toContain('<script src="dashboard.js"');
+    expect(page.body).toContain('<script type="module" src="dashboard.js"');
     expect(page.headers['content-security-policy']).toContain("script-src 'self'");
     expect(page.headers['content-security-policy']).not.toContain('unsafe-inline');
-    for (const asset of ['/dashboard.js', '/dashboard.css']) expect((await app.inject(asset)).statusCode).toBe(200);
+    for (const asset of ['/dashboard.js', '/panels.js', '/chart.js', '/dom.js', '/format.js', '/dashboard.css']) expect((await app.inject(asset)).statusCode).toBe(200);
     const meta = await app.inject('/api/meta');
     expect(meta.json()).toMatchObject({ windows: ['tumbling_1m', 'sliding_5m_1m'], default_window: 'tumbling_1m', refresh_s: 5, indices: { kpis: 'cs-kpis' } });
     expect(meta.headers['cache-control']).toBe('no-store');
