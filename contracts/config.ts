@@ -123,6 +123,7 @@ export const SETTINGS = {
   dataDir: s('DATA_DIR', 'string', '.data', 'infra', 'Where Kafka and Elasticsearch keep their data and logs (project-local).'),
   kafkaPort: s('KAFKA_PORT', 'int', '9092', 'infra', 'Port of the local Kafka broker.'),
   kafkaControllerPort: s('KAFKA_CONTROLLER_PORT', 'int', '9093', 'infra', 'Port of the local KRaft controller.'),
+  kafkaNodes: s('KAFKA_NODES', 'int', '1', 'infra', 'Nodes of the local Kafka cluster (KRaft, each broker and controller). With 3, node i listens on KAFKA_PORT + 2i and KAFKA_CONTROLLER_PORT + 2i, and topics get replication 3 with min.insync.replicas 2, so one node may die.'),
   kafkaLocalSecure: s('KAFKA_LOCAL_SECURE', 'bool', 'false', 'infra', 'Start the local broker with TLS and SASL/SCRAM only (certificate made at first start, CA in `<DATA_DIR>/kafka/tls/ca.pem`; SCRAM user KAFKA_SASL_USERNAME / KAFKA_SASL_PASSWORD created when its storage is formatted).'),
   kafkaHeap: s('KAFKA_HEAP', 'string', '512m', 'infra', 'JVM heap of the local Kafka broker.'),
   kafkaVersion: s('KAFKA_VERSION', 'string', '3.9.1', 'infra', 'org.apache.kafka:kafka_2.13 version fetched from Maven Central.'),

@@ -52,7 +52,7 @@ async function main(command: string): Promise<void> {
         return;
       }
       console.log(`
-  Kafka           ${services.kafkaBrokers.join(',')}   (KRaft, pid ${services.kafka.pid}, log ${services.kafka.logFile})${
+  Kafka           ${services.kafkaBrokers.join(',')}   (KRaft, ${services.kafkaNodes.length} node(s), pid ${services.kafkaNodes.map((n) => n.pid).join(', ')}, log ${services.kafka.logFile})${
         services.kafkaClient.kafkaSsl
           ? `\n                  TLS + SASL/SCRAM only: KAFKA_SSL=true KAFKA_SSL_CA_FILE=${services.kafkaClient.kafkaSslCaFile} KAFKA_SASL_MECHANISM=scram-sha-512 KAFKA_SASL_USERNAME=${services.kafkaClient.kafkaSaslUsername}`
           : ''

@@ -23,6 +23,8 @@ export interface KafkaBrokerOptions {
   log: (msg: string) => void;
   /** TLS and SASL/SCRAM on the client listener (KAFKA_LOCAL_SECURE); plaintext without. */
   security?: KafkaSecurity;
+  /** In a cluster of several (KAFKA_NODES): this node's id, every node's `id@host:controllerPort`, the shared cluster id. */
+  cluster?: { nodeId: number; quorumVoters: string; clusterId: string; size: number };
 }
 
 /**
@@ -46,7 +48,7 @@ const SCRAM_UNSAFE = /[,[\]"=\s]/;
  * ZooKeeper), bound to 127.0.0.1, run straight from the jars Maven fetched (main class kafka.Kafka).
  */
 export class KafkaBroker implements Service {
-  readonly name = 'kafka';
+  readonly name: string;
   readonly brokers: string[];
   readonly logFile: string;
   private readonly configFile: string;
@@ -63,6 +65,7 @@ export class KafkaBroker implements Service {
     private readonly opts: KafkaBrokerOptions,
   ) {
     this.brokers = [`127.0.0.1:${opts.port}`];
+    this.name = opts.cluster ? `kafka-${opts.cluster.nodeId}` : 'kafka';
     this.logFile = path.join(opts.dir, 'kafka.log');
     this.configFile = path.join(opts.dir, 'server.properties');
     this.log4jFile = path.join(opts.dir, 'log4j.properties');
@@ -74,6 +77,10 @@ export class KafkaBroker implements Service {
         if (!v || SCRAM_UNSAFE.test(v)) throw new Error(`the secured local broker needs a SASL ${what} without spaces, commas, brackets, quotes or '=' (KAFKA_SASL_USERNAME / KAFKA_SASL_PASSWORD)`);
       }
     }
+  }
+
+  get nodeId(): number {
+    return this.opts.cluster?.nodeId ?? 1;
   }
 
   /** Client settings for this broker: plaintext, or TLS with its CA and SCRAM-SHA-512 login. */
@@ -152,7 +159,7 @@ export class KafkaBroker implements Service {
     try {
       await admin.connect();
       const cluster = await admin.describeCluster();
-      return cluster.brokers.length > 0 && cluster.controller !== null;
+      return cluster.brokers.some((b) => b.nodeId === this.nodeId) && cluster.controller !== null;
     } finally {
       await admin.disconnect().catch(() => {});
     }
@@ -160,11 +167,13 @@ export class KafkaBroker implements Service {
 
   private writeConfig(): void {
     const { port, controllerPort, defaultPartitions } = this.opts;
+    const replication = Math.min(3, this.opts.cluster?.size ?? 1);
+    const minIsr = replication >= 3 ? 2 : 1;
     mkdirSync(this.dataDir, { recursive: true });
     const props: Record<string, string | number | boolean> = {
       'process.roles': 'broker,controller',
-      'node.id': 1,
-      'controller.quorum.voters': `1@127.0.0.1:${controllerPort}`,
+      'node.id': this.nodeId,
+      'controller.quorum.voters': this.opts.cluster?.quorumVoters ?? `1@127.0.0.1:${controllerPort}`,
       listeners: `PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort}`,
       'advertised.listeners': `PLAINTEXT://127.0.0.1:${port}`,
       'controller.listener.names': 'CONTROLLER',
@@ -172,13 +181,16 @@ export class KafkaBroker implements Service {
       'listener.security.protocol.map': 'CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT',
       'log.dirs': this.dataDir,
       'num.partitions': defaultPartitions,
-      'default.replication.factor': 1,
-      'min.insync.replicas': 1,
-      'offsets.topic.replication.factor': 1,
+      // On three nodes or more, everything is written to three with two in sync: one node may die.
+      'default.replication.factor': replication,
+      'min.insync.replicas': minIsr,
+      'offsets.topic.replication.factor': replication,
       // 50 by default: fewer makes the first consumer group of a fresh broker join faster.
       'offsets.topic.num.partitions': 10,
-      'transaction.state.log.replication.factor': 1,
-      'transaction.state.log.min.isr': 1,
+      'transaction.state.log.replication.factor': replication,
+      'transaction.state.log.min.isr': minIsr,
+      // A restarted node takes its partitions' leadership back once in sync (the default, faster).
+      'leader.imbalance.check.interval.seconds': 10,
       'group.initial.rebalance.delay.ms': 0,
       // After a crash the restarted broker cannot register until its old session expires
       // (9 s by default): a shorter session makes kill-and-restart tests quicker. Heartbeats are
@@ -218,7 +230,7 @@ export class KafkaBroker implements Service {
   private async format(): Promise<void> {
     const t0 = Date.now();
     // A Kafka cluster id is 16 random bytes in URL-safe base64 without padding.
-    const clusterId = randomBytes(16).toString('base64url');
+    const clusterId = this.opts.cluster?.clusterId ?? randomBytes(16).toString('base64url');
     const scram = this.opts.security
       ? [
           ['admin', this.adminPassword()],
@@ -314,7 +326,7 @@ export class KafkaBroker implements Service {
       this.dist.classpath.join(path.delimiter),
     ];
     return new JvmProcess({
-      name: 'kafka',
+      name: this.name,
       command: java.bin,
       args: [...jvm, ...mainAndArgs],
       cwd: this.opts.dir,

@@ -1,4 +1,5 @@
-import { rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Client } from '@elastic/elasticsearch';
 import path from 'node:path';
 import { type Config } from '../contracts/config.js';
@@ -19,6 +20,8 @@ export interface StartServicesOptions {
   dataDir?: string;
   kafkaPort?: number;
   controllerPort?: number;
+  /** Nodes of the local Kafka cluster (KAFKA_NODES). */
+  kafkaNodes?: number;
   esPort?: number;
   esTransportPort?: number;
   /** Partitions of each topic created (TOPIC_PARTITIONS). */
@@ -40,6 +43,8 @@ export interface StartServicesOptions {
 export interface RunningServices {
   /** Bootstrap servers of the local broker: ['127.0.0.1:9092']. */
   kafkaBrokers: string[];
+  /** Every node of the local cluster (KAFKA_NODES); `kafka` is the first. */
+  kafkaNodes: KafkaBroker[];
   /** What a client needs to talk to it (TLS CA and SCRAM login when KAFKA_LOCAL_SECURE). */
   kafkaClient: KafkaBroker['clientConfig'];
   /** http://127.0.0.1:9200 */
@@ -89,16 +94,20 @@ export async function startServices(opts: StartServicesOptions = {}): Promise<Ru
   const startTimeoutMs = (opts.startTimeoutS ?? cfg.startTimeoutS) * 1000;
 
   const dists = await fetchAll({ kafka: cfg.kafkaVersion, elasticsearch: cfg.esVersion }, log);
-  const kafka = new KafkaBroker(dists.kafka, {
-    dir: path.join(dataDir, 'kafka'),
-    port: ports.kafka,
-    controllerPort: ports.controller,
-    heap: opts.kafkaHeap ?? cfg.kafkaHeap,
-    defaultPartitions: partitions,
-    startTimeoutMs,
-    log,
-    security: localSecurity(cfg),
-  });
+  const nodeCount = opts.kafkaNodes ?? cfg.kafkaNodes;
+  if (nodeCount < 1) throw new Error('KAFKA_NODES must be 1 or more');
+  const security = localSecurity(cfg);
+  // Node i (from 0) listens on KAFKA_PORT + 2i and KAFKA_CONTROLLER_PORT + 2i.
+  const nodePorts = Array.from({ length: nodeCount }, (_, i) => ({ port: ports.kafka + 2 * i, controllerPort: ports.controller + 2 * i }));
+  if (nodeCount > 1) {
+    await assertPortsFree(nodePorts.slice(1).flatMap((p, i) => [
+      { port: p.port, what: `Kafka node ${i + 2}`, setting: 'KAFKA_PORT (node i uses KAFKA_PORT + 2i)' },
+      { port: p.controllerPort, what: `Kafka controller ${i + 2}`, setting: 'KAFKA_CONTROLLER_PORT (node i uses it + 2i)' },
+    ]));
+  }
+  const kafkaNodes = kafkaNodesFor(dists.kafka, { dataDir, ports: nodePorts, heap: opts.kafkaHeap ?? cfg.kafkaHeap, partitions, startTimeoutMs, log, security });
+  const kafka = kafkaNodes[0];
+  const kafkaBrokers = kafkaNodes.flatMap((n) => n.brokers);
   const elasticsearch = new ElasticsearchNode(dists.elasticsearch, {
     dir: path.join(dataDir, 'elasticsearch'),
     port: ports.es,
@@ -114,12 +123,12 @@ export async function startServices(opts: StartServicesOptions = {}): Promise<Ru
   const stop = () =>
     (stopping ??= (async () => {
       const t = Date.now();
-      await Promise.all([kafka.stop(), elasticsearch.stop()]);
+      await Promise.all([...kafkaNodes.map((n) => n.stop()), elasticsearch.stop()]);
       log(`kafka and elasticsearch stopped in ${((Date.now() - t) / 1000).toFixed(1)} s`);
     })().finally(() => {
       stopping = undefined;
     }));
-  const started = await Promise.allSettled([kafka.start(), elasticsearch.start()]);
+  const started = await Promise.allSettled([...kafkaNodes.map((n) => n.start()), elasticsearch.start()]);
   const failed = started.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed.length) {
     await stop();
@@ -129,13 +138,14 @@ export async function startServices(opts: StartServicesOptions = {}): Promise<Ru
   const esClient = new Client({ node: elasticsearch.url });
   try {
     const [topics, templates] = await Promise.all([
-      ensureTopics(kafka.brokers, { prefix: topicPrefix, partitions, replication: 1, topics: ALL_TOPICS, log, kafka: kafka.adminClient() }),
+      ensureTopics(kafkaBrokers, { prefix: topicPrefix, partitions, replication: Math.min(3, nodeCount), topics: ALL_TOPICS, log, kafka: kafka.adminClient('infra', { brokers: kafkaBrokers }) }),
       installTemplates(elasticsearch.url, indexPrefix, { replicas: 0, log, client: esClient }).finally(() => esClient.close()),
     ]);
     log(`services ready in ${((Date.now() - t0) / 1000).toFixed(1)} s (data in ${dataDir})`);
     return {
-      kafkaBrokers: kafka.brokers,
-      kafkaClient: kafka.clientConfig,
+      kafkaBrokers,
+      kafkaClient: { ...kafka.clientConfig, kafkaBrokers },
+      kafkaNodes,
       esUrl: elasticsearch.url,
       kafka,
       elasticsearch,
@@ -276,4 +286,102 @@ export async function startElasticsearch(opts: StartElasticsearchOptions): Promi
   installSignalHandlers(log);
   await node.start();
   return node;
+}
+
+export interface StartKafkaClusterOptions {
+  dataDir: string;
+  /** One client port and one controller port per node (three nodes: three of each). */
+  ports: { port: number; controllerPort: number }[];
+  partitions?: number;
+  topicPrefix?: string;
+  /** Create the pipeline's topics (replication 3, min.insync.replicas 2) once every node is up (default true). */
+  createTopics?: boolean;
+  fresh?: boolean;
+  heap?: string;
+  startTimeoutS?: number;
+  log?: (msg: string) => void;
+  config?: Config;
+}
+
+export interface KafkaCluster {
+  nodes: KafkaBroker[];
+  /** Every node's address: clients bootstrap from any of them. */
+  brokers: string[];
+  /** Stops every node still running. */
+  stop(): Promise<void>;
+}
+
+/**
+ * A local KRaft cluster of several nodes (KAFKA_NODES), each broker and controller in one JVM,
+ * in parallel: a quorum of controllers is needed before any node is healthy. Topics get
+ * replication min(3, nodes) and min.insync.replicas 2 from three nodes on, so one node may die
+ * without losing an acknowledged (acks=all) write or refusing one.
+ */
+export async function startKafkaCluster(opts: StartKafkaClusterOptions): Promise<KafkaCluster> {
+  const cfg = opts.config ?? loadConfig();
+  const log = opts.log ?? defaultLog;
+  const dataDir = resolveDataDir(opts.dataDir);
+  await assertPortsFree(opts.ports.flatMap((p, i) => [
+    { port: p.port, what: `Kafka node ${i + 1}`, setting: 'KAFKA_PORT' },
+    { port: p.controllerPort, what: `Kafka controller ${i + 1}`, setting: 'KAFKA_CONTROLLER_PORT' },
+  ]));
+  if (opts.fresh) rmSync(dataDir, { recursive: true, force: true });
+  const partitions = opts.partitions ?? cfg.topicPartitions;
+  const dist = await fetchKafka(cfg.kafkaVersion);
+  const nodes = kafkaNodesFor(dist, { dataDir, ports: opts.ports, heap: opts.heap ?? cfg.kafkaHeap, partitions, startTimeoutMs: (opts.startTimeoutS ?? cfg.startTimeoutS) * 1000, log });
+  installSignalHandlers(log);
+  const stop = async () => {
+    await Promise.all(nodes.map((n) => n.stop()));
+  };
+  const started = await Promise.allSettled(nodes.map((n) => n.start()));
+  const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) {
+    await stop();
+    throw failed.reason;
+  }
+  const brokers = nodes.flatMap((n) => n.brokers);
+  if (opts.createTopics ?? true) {
+    try {
+      await ensureTopics(brokers, { prefix: opts.topicPrefix ?? cfg.topicPrefix, partitions, replication: Math.min(3, nodes.length), log, kafka: nodes[0].adminClient('infra', { brokers }) });
+    } catch (err) {
+      await stop();
+      throw err;
+    }
+  }
+  return { nodes, brokers, stop };
+}
+
+/** The KafkaBroker of each node: one plain broker, or a KRaft cluster sharing a quorum and cluster id. */
+function kafkaNodesFor(
+  dist: Awaited<ReturnType<typeof fetchKafka>>,
+  o: { dataDir: string; ports: { port: number; controllerPort: number }[]; heap: string; partitions: number; startTimeoutMs: number; log: (msg: string) => void; security?: KafkaSecurity },
+): KafkaBroker[] {
+  const n = o.ports.length;
+  if (o.security && n > 1) throw new Error('KAFKA_LOCAL_SECURE works with one local node only (KAFKA_NODES=1)');
+  const quorumVoters = o.ports.map((p, i) => `${i + 1}@127.0.0.1:${p.controllerPort}`).join(',');
+  const clusterId = n > 1 ? clusterIdFor(o.dataDir) : '';
+  return o.ports.map(
+    (p, i) =>
+      new KafkaBroker(dist, {
+        dir: path.join(o.dataDir, n > 1 ? `kafka-${i + 1}` : 'kafka'),
+        port: p.port,
+        controllerPort: p.controllerPort,
+        heap: o.heap,
+        defaultPartitions: o.partitions,
+        startTimeoutMs: o.startTimeoutMs,
+        log: o.log,
+        security: o.security,
+        ...(n > 1 ? { cluster: { nodeId: i + 1, quorumVoters, clusterId, size: n } } : {}),
+      }),
+  );
+}
+
+/** The cluster id every node of a data folder is formatted with, made once and kept beside them. */
+function clusterIdFor(dataDir: string): string {
+  const file = path.join(dataDir, 'cluster-id');
+  if (!existsSync(file)) {
+    mkdirSync(dataDir, { recursive: true });
+    writeFileSync(file, randomBytes(16).toString('base64url'));
+  }
+  return readFileSync(file, 'utf8').trim();
 }

@@ -26,7 +26,7 @@ export interface EnsureTopicsResult {
   topics: { topic: string; partitions: number }[];
 }
 
-const RETRIABLE = /INVALID_REPLICATION_FACTOR|replication factor|broker|LEADER_NOT_AVAILABLE|NOT_CONTROLLER|timed? ?out|ECONNREFUSED|Connection/i;
+const RETRIABLE = /UNKNOWN_TOPIC_OR_PARTITION|does not host this topic|INVALID_REPLICATION_FACTOR|replication factor|broker|LEADER_NOT_AVAILABLE|NOT_CONTROLLER|timed? ?out|ECONNREFUSED|Connection/i;
 
 /**
  * Creates the pipeline's topics that do not exist yet; idempotent, and safe when several callers
