@@ -3,6 +3,7 @@ import { pino, type Logger } from 'pino';
 import { ConfigError, type Config } from '../contracts/config.js';
 import { loadConfig } from '../common/config.js';
 import { registerAccessControl } from './access.js';
+import { Admission, registerAdmission } from './admission.js';
 import { toBatch } from './batch.js';
 import { parseBotPolicy } from './bot-policy.js';
 import { deadLetters } from './dead-letter.js';
@@ -94,9 +95,13 @@ export async function buildApp(opts: BuildOptions = {}): Promise<FastifyInstance
   // Requests arriving during a send share the next one (group commit): see coalescing-producer.ts.
   const producer = opts.producer ?? coalescingProducer(kafkaProducer(cfg, log));
   const metrics = gatewayMetrics();
+  const admission: Admission = new Admission(
+    { maxDelayMs: cfg.gatewayMaxQueueDelayMs, maxBytes: cfg.gatewayMaxQueuedBytes, retryAfterMaxS: cfg.gatewayShedRetryAfterMaxS },
+    () => delivery.eventsInFlight,
+  );
   const delivery = new Delivery(
     producer,
-    { timeoutMs: cfg.gatewayProduceTimeoutMs, maxInFlight: cfg.gatewayMaxInFlight, retryAfterS: cfg.gatewayRetryAfterS },
+    { timeoutMs: cfg.gatewayProduceTimeoutMs, maxInFlight: cfg.gatewayMaxInFlight, retryAfterS: cfg.gatewayRetryAfterS, onAcked: (n) => admission.acked(n) },
     metrics,
   );
   const dl = deadLetters(cfg.topicPrefix, cfg.deadLetterRawBytes);
@@ -145,6 +150,10 @@ export async function buildApp(opts: BuildOptions = {}): Promise<FastifyInstance
     done();
   });
 
+  // Each connection costs memory and a descriptor: past the bound, new ones are closed at once.
+  app.server.maxConnections = cfg.gatewayMaxConnections;
+  // Shed before anything else when overloaded (see admission.ts); then access control.
+  registerAdmission(app, admission, metrics, ['/v1/events', '/v1/p.gif']);
   const guards = await registerAccessControl(app, cfg, sites);
 
   /** Whole-body refusals are dead-lettered too (best effort: counted when Kafka cannot take them). */
@@ -244,6 +253,8 @@ export async function buildApp(opts: BuildOptions = {}): Promise<FastifyInstance
   app.get('/metrics', async (_req, reply) => {
     metrics.kafkaAvailable.set(producer.isAvailable() ? 1 : 0);
     metrics.inFlight.set(delivery.eventsInFlight);
+    metrics.queueOldestSeconds.set(admission.oldestAgeMs() / 1000);
+    metrics.queuedBytes.set(admission.bytesHeld);
     reply.header('content-type', metrics.registry.contentType);
     return metrics.registry.metrics();
   });

@@ -7,6 +7,8 @@ export interface DeliveryOptions {
   timeoutMs: number;
   maxInFlight: number;
   retryAfterS: number;
+  /** Called with the number of records of each acknowledged send (admission control's drain rate). */
+  onAcked?: (records: number) => void;
 }
 
 /**
@@ -70,6 +72,7 @@ export class Delivery {
     const settled: Promise<void> = this.producer.send(records).then(
       () => {
         this.metrics.produceSeconds.observe({ outcome: 'ack' }, seconds());
+        this.opts.onAcked?.(n);
         onSettled?.(true);
       },
       (err: unknown) => {

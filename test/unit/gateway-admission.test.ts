@@ -1,0 +1,138 @@
+import { afterEach, describe, expect, test } from 'vitest';
+import { Admission } from '../../gateway/admission.js';
+import { harness, postEvents, type Harness } from './gateway-harness.js';
+import { pageView } from './fixtures.js';
+
+describe('Admission', () => {
+  const clock = () => {
+    let t = 1000;
+    return { now: () => t, advance: (ms: number) => (t += ms) };
+  };
+
+  test('refuses once the oldest admitted request has waited past the bound, admits again once it is answered', () => {
+    const c = clock();
+    const a = new Admission({ maxDelayMs: 1000, maxBytes: 1e9, retryAfterMaxS: 5 }, () => 0, c.now);
+    expect(a.check(100)).toBeNull();
+    const first = a.enter();
+    c.advance(400);
+    const second = a.enter();
+    c.advance(700);
+    expect(a.oldestAgeMs()).toBe(1100);
+    expect(a.check(100)).toBe('queue_delay');
+    expect(a.leave(first)).toBe(1100);
+    // The next oldest has waited 700 ms: under the bound.
+    expect(a.oldestAgeMs()).toBe(700);
+    expect(a.check(100)).toBeNull();
+    expect(a.leave(second)).toBe(700);
+    expect(a.oldestAgeMs()).toBe(0);
+  });
+
+  test('answered out of order and many of them: the oldest is still found (the queue compacts)', () => {
+    const c = clock();
+    const a = new Admission({ maxDelayMs: 1000, maxBytes: 1e9, retryAfterMaxS: 5 }, () => 0, c.now);
+    const tokens: number[] = [];
+    for (let i = 0; i < 5000; i++) {
+      tokens.push(a.enter());
+      c.advance(1);
+    }
+    // Answer all but every 1000th, newest first.
+    for (const t of [...tokens].reverse()) if (t % 1000 !== 999) a.leave(t);
+    expect(a.oldestAgeMs()).toBe(5000 - 999);
+    a.leave(tokens[999]);
+    expect(a.oldestAgeMs()).toBe(5000 - 1999);
+    for (const t of [1999, 2999, 3999, 4999]) a.leave(tokens[t]);
+    expect(a.oldestAgeMs()).toBe(0);
+    tokens.length = 0;
+    const t = a.enter();
+    c.advance(5);
+    expect(a.oldestAgeMs()).toBe(5);
+    a.leave(t);
+  });
+
+  test('refuses when the events waiting for Kafka would take longer than the bound at the recent rate', () => {
+    const c = clock();
+    let waiting = 0;
+    const a = new Admission({ maxDelayMs: 1000, maxBytes: 1e9, retryAfterMaxS: 5 }, () => waiting, c.now);
+    // Kafka acknowledges 10,000 events/s for two seconds.
+    for (let i = 0; i < 20; i++) {
+      c.advance(100);
+      a.acked(1000);
+    }
+    waiting = 5000; // half a second of work
+    expect(a.expectedDelayMs()).toBeGreaterThan(400);
+    expect(a.expectedDelayMs()).toBeLessThan(600);
+    expect(a.check(0)).toBeNull();
+    waiting = 15_000; // a second and a half
+    expect(a.check(0)).toBe('expected_delay');
+  });
+
+  test('bounds the bytes held; one request alone is always let in', () => {
+    const a = new Admission({ maxDelayMs: 0, maxBytes: 1000, retryAfterMaxS: 5 }, () => 0);
+    expect(a.check(5000)).toBeNull();
+    a.hold(600);
+    expect(a.check(300)).toBeNull();
+    a.hold(300);
+    expect(a.check(200)).toBe('bytes');
+    a.release(600);
+    expect(a.check(200)).toBeNull();
+    expect(a.bytesHeld).toBe(300);
+  });
+
+  test('Retry-After is spread over 1..max seconds', () => {
+    const a = new Admission({ maxDelayMs: 1000, maxBytes: 1e9, retryAfterMaxS: 5 }, () => 0);
+    const seen = new Set(Array.from({ length: 500 }, () => a.retryAfter()));
+    expect([...seen].sort()).toEqual([1, 2, 3, 4, 5]);
+  });
+});
+
+describe('gateway under overload', () => {
+  let h: Harness | undefined;
+  afterEach(async () => {
+    h?.kafka.release(); // never leave a held send behind a failed assertion
+    await h?.app.close();
+  });
+
+  test('a stalled queue: new requests get 503 GW_ERR_OVERLOADED with a jittered Retry-After, without waiting on Kafka; admitted ones are still answered', { timeout: 30_000 }, async () => {
+    h = await harness({ gatewayMaxQueueDelayMs: 200, gatewayProduceTimeoutMs: 10_000 });
+    h.kafka.hold = true; // Kafka takes the send but does not answer yet
+    const admitted = postEvents(h.app, { events: [pageView()] });
+    await new Promise((r) => setTimeout(r, 300));
+    const retryAfters = new Set<string>();
+    for (let i = 0; i < 30; i++) {
+      const shed = await postEvents(h.app, { events: [pageView()] });
+      expect(shed.statusCode).toBe(503);
+      expect(shed.json().error.code).toBe('GW_ERR_OVERLOADED');
+      retryAfters.add(shed.headers['retry-after'] as string);
+    }
+    expect(retryAfters.size).toBeGreaterThan(1);
+    for (const r of retryAfters) expect(Number(r)).toBeGreaterThanOrEqual(1);
+    // The pixel is shed too.
+    expect((await h.app.inject({ method: 'GET', url: '/v1/p.gif?url=https%3A%2F%2Fshop.example%2F' })).statusCode).toBe(503);
+    // Health and metrics are never shed.
+    expect((await h.app.inject('/healthz')).statusCode).toBe(200);
+    const metrics = (await h.app.inject('/metrics')).body;
+    expect(metrics).toMatch(/gateway_shed_requests_total\{reason="queue_delay"\} 31/);
+    expect(Number(/gateway_queue_oldest_seconds ([\d.]+)/.exec(metrics)?.[1])).toBeGreaterThan(0.2);
+
+    h.kafka.release();
+    expect((await admitted).statusCode).toBe(200);
+    // Drained: taken again.
+    expect((await postEvents(h.app, { events: [pageView()] })).statusCode).toBe(200);
+    expect(h.kafka.records).toHaveLength(2);
+    expect((await h.app.inject('/metrics')).body).toMatch(/gateway_queue_seconds_count 2/);
+  });
+
+  test('bytes held: a request whose body would pass GATEWAY_MAX_QUEUED_BYTES is shed before it is read', async () => {
+    h = await harness({ gatewayMaxQueuedBytes: 3000, gatewayProduceTimeoutMs: 10_000 });
+    h.kafka.hold = true;
+    const big = { events: Array.from({ length: 10 }, () => pageView()) };
+    const admitted = postEvents(h.app, big);
+    await new Promise((r) => setTimeout(r, 50));
+    const shed = await postEvents(h.app, big);
+    expect(shed.statusCode).toBe(503);
+    expect(shed.json().error.code).toBe('GW_ERR_OVERLOADED');
+    expect((await h.app.inject('/metrics')).body).toMatch(/gateway_shed_requests_total\{reason="bytes"\} 1/);
+    h.kafka.release();
+    expect((await admitted).statusCode).toBe(200);
+  });
+});
