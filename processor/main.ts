@@ -79,6 +79,8 @@ export async function startProcessor(overrides: Partial<Config> = {}, onFatal?: 
         topics,
         engine: engineOptionsFromConfig(config),
         emitIntervalMs: config.kpiEmitIntervalMs,
+        idleAdvanceMs: config.watermarkIdleS * 1000,
+        onIdleAdvance: (partition) => metrics.idleAdvances.inc({ partition: String(partition) }),
         onBulk: observe('analytics'),
         onLate: (reason, n) => metrics.lateEvents.inc({ reason }, n),
         onReject: (kind, doc, reason) => deadLetters.push({ code: REFUSED_CODE[kind], reason, parsed: doc, siteId: typeof doc.site_id === 'string' ? doc.site_id : null }),

@@ -17,7 +17,7 @@ import type { Config } from '../contracts/config.js';
 import { esFromConfig } from '../common/es-client.js';
 import { S3ObjectStore, type ObjectStore } from './archive/object-store.js';
 import { ROLES, roleGroupId, startProcessor, type Role } from './main.js';
-import { rng } from './testing/traffic.js';
+import { generateTraffic, rng } from './testing/traffic.js';
 import {
   expectArchive,
   expectDocs,
@@ -356,4 +356,34 @@ describe('roles progress independently', () => {
       await index.stop();
     }
   }, 300_000);
+});
+
+describe('quiet partitions', () => {
+  test('traffic stops: after WATERMARK_IDLE_S the last windows are final and every session closed, as the independent computation with the watermark past everything', async () => {
+    const cfg = await isolatedConfig(brokers, esUrl, PARTITIONS, {
+      watermarkIdleS: 2,
+      kpiAllowedLatenessS: 0,
+      kpiTumblingS: 10,
+      kpiSlidingSizeS: 0,
+      sessionGapS: 5,
+      archiveBackend: 'none',
+    });
+    // Event times of the last half hour; no closing events: nothing but the clock moves the watermark past them.
+    const now = Date.now();
+    const events = generateTraffic({ seed: 909, visitors: 40, startMs: now - 30 * 60_000, spanMs: 60_000, maxDelayMs: 2_000, botShare: 0, maxSessions: 1 }).map((g) => g.event);
+    await produce(brokers, cfg.topicPrefix!, events);
+    expect(Math.max(...events.map((e) => Date.parse(e.timestamp)))).toBeLessThan(now);
+    const records = await readLogs(brokers, cfg.topicPrefix!, events.length);
+    const expected = expectedDocs(records, PARTITIONS, cfg, Infinity);
+    const values = [...expected.values()];
+    expect(values.length).toBeGreaterThan(50);
+    expect(values.every((d) => d.final !== false && d.closed !== false)).toBe(true);
+    const processor = await startProcessor(cfg);
+    try {
+      await expectDocs(es, cfg, expected, 60_000);
+      expect(await processor.metrics.registry.getSingleMetricAsString('processor_watermark_idle_advances_total')).toMatch(/\} [1-9]/);
+    } finally {
+      await processor.stop();
+    }
+  }, 120_000);
 });

@@ -214,6 +214,24 @@ export class PartitionEngine {
     return this.currentWatermark;
   }
 
+  /**
+   * Every topic of the partition was read up to its log end at the last poll of end offsets, and
+   * no event arrived since: nothing in Kafka can move the watermark.
+   */
+  get quiet(): boolean {
+    return !this.sincePoll && this.idle.every(Boolean);
+  }
+
+  /**
+   * Moves the watermark up to `to` (never back), for a partition that has been quiet for long:
+   * the caller's clock stands in for the events that do not come, so the last windows become
+   * final and sessions close. Not a function of the input: see ARCHITECTURE.md on what it means
+   * for a replay.
+   */
+  advanceWatermark(to: number): void {
+    if (to > this.currentWatermark) this.currentWatermark = to;
+  }
+
   /** True while a replay after a restart has not yet reached the offsets processed before. */
   get replaying(): boolean {
     for (let t = 0; t < this.topicCount; t++) if (this.next[t] < this.replayUntil[t]) return true;

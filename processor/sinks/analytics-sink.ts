@@ -19,6 +19,13 @@ export interface AnalyticsSinkOptions {
   /** Called for each document Elasticsearch refused for good (never retried), during `flush`. */
   onReject?: (kind: OutIndex, doc: Record<string, unknown>, reason: string) => void;
   now?: () => number;
+  /**
+   * A partition read up to its log end with no event for this long (wall clock) gets its
+   * watermark moved to now minus this minus the allowed lateness (0: never).
+   */
+  idleAdvanceMs?: number;
+  /** The partition's watermark was moved by the clock (for the metrics). */
+  onIdleAdvance?: (partition: number) => void;
 }
 
 export interface AnalyticsSink extends Sink {
@@ -42,11 +49,15 @@ export function analyticsSink(o: AnalyticsSinkOptions): AnalyticsSink {
   /** Written on the next flush; the last document for an id wins. */
   const pending = new Map<string, OutDoc>();
 
+  /** Per partition: wall-clock time of its last event (or of its engine's creation). */
+  const lastEventAt = new Map<number, number>();
+
   const engineFor = (partition: number): PartitionEngine => {
     let e = engines.get(partition);
     if (!e) {
       e = new PartitionEngine({ ...o.engine, partition, topics: o.topics });
       engines.set(partition, e);
+      lastEventAt.set(partition, now());
     }
     return e;
   };
@@ -64,6 +75,7 @@ export function analyticsSink(o: AnalyticsSinkOptions): AnalyticsSink {
       const t = topicIndex.get(pos.topic);
       if (t === undefined) return;
       engineFor(pos.partition).add(event, t, Number(pos.offset));
+      lastEventAt.set(pos.partition, now());
     },
     async flush() {
       const provisional = now() - lastEmit >= o.emitIntervalMs;
@@ -102,12 +114,21 @@ export function analyticsSink(o: AnalyticsSinkOptions): AnalyticsSink {
       if (t !== undefined) engines.get(partition)?.setLogOffsets(t, Number(low), Number(high));
     },
     logOffsetsDone() {
-      for (const e of engines.values()) e.pollDone();
+      const t = now();
+      for (const e of engines.values()) {
+        e.pollDone();
+        // Quiet for long: the clock moves the watermark (written at the next flush).
+        if (!o.idleAdvanceMs || !e.quiet || t - (lastEventAt.get(e.partition) ?? t) < o.idleAdvanceMs) continue;
+        const before = e.watermark;
+        e.advanceWatermark(t - o.idleAdvanceMs - o.engine.latenessMs);
+        if (e.watermark > before) o.onIdleAdvance?.(e.partition);
+      }
     },
     revoke(_topic, partition) {
       // The four topics of a partition move together: drop the engine and whatever it had not
       // written (the new owner replays from the committed offsets).
       engines.delete(partition);
+      lastEventAt.delete(partition);
       for (const [k, d] of pending) if (d.doc.partition === partition) pending.delete(k);
     },
     stats() {

@@ -15,6 +15,8 @@ export interface ReferenceOptions {
   latenessMs: number;
   sessionGapMs: number;
   excludeBots: boolean;
+  /** The final watermark when the clock moved it past the data (WATERMARK_IDLE_S); default: from the data. */
+  watermark?: number;
 }
 
 type Doc = Record<string, unknown>;
@@ -49,7 +51,7 @@ export function referenceDocs(topicLogs: EnrichedEvent[][], o: ReferenceOptions)
       else onTime.push({ ts, e });
     }
   }
-  const wm = latest - o.latenessMs;
+  const wm = Math.max(latest - o.latenessMs, o.watermark ?? -Infinity);
   const out = new Map<string, Doc>();
 
   // KPI windows.
