@@ -115,6 +115,7 @@ test('delete every index, rebuild from the S3 archive: raw events, KPI, URL and 
   const r = await runReplay(cfg, from, to);
   expect(r.out).toMatch(/raw events, \d+ KPI, \d+ URL and \d+ session documents written/);
   expect(r.code).toBe(0);
+  console.log(r.out.trim().split('\n').pop());
 
   const rebuilt = await outputDocs(es, cfg.esIndexPrefix!);
   expect(diffDocs(rebuilt, live, 10)).toEqual([]);

@@ -126,6 +126,7 @@ test('snapshot, delete every index, restore: every document back, identical', as
   expect(Object.values(before).reduce((n, docs) => n + Object.keys(docs).length, 0)).toBe(written);
 
   const snap = await takeSnapshot(es, settings, 'first');
+  console.log(`[backup] snapshot of ${snap.indices.length} indices (${written} documents) in ${snap.seconds.toFixed(1)} s`);
   expect(snap.indices).toEqual(indices);
   expect(snap.shards.failed).toBe(0);
   expect(snap.shards.successful).toBe(snap.shards.total);
@@ -136,6 +137,7 @@ test('snapshot, delete every index, restore: every document back, identical', as
   expect(await readAll()).toEqual({});
 
   const restored = await restoreSnapshot(es, settings, {});
+  console.log(`[backup] restore of ${restored.indices.length} indices in ${restored.seconds.toFixed(1)} s`);
   expect(restored.snapshot).toBe('first');
   expect(restored.indices).toEqual(indices);
   expect(restored.replaced).toEqual([]);
