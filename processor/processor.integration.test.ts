@@ -15,6 +15,7 @@ import { Kafka, logLevel } from 'kafkajs';
 import { EVENT_TOPICS } from '../contracts/topics.js';
 import type { Config } from '../contracts/config.js';
 import { esFromConfig } from '../common/es-client.js';
+import { waitFor } from '../common/wait.js';
 import { S3ObjectStore, type ObjectStore } from './archive/object-store.js';
 import { ROLES, roleGroupId, startProcessor, type Role } from './main.js';
 import { generateTraffic, rng } from './testing/traffic.js';
@@ -164,10 +165,7 @@ describe('backpressure', () => {
       await current.stop({ keepData: true });
       await produce(brokers, cfg.topicPrefix!, events.slice(half));
       await produceClosingEvents(brokers, cfg.topicPrefix!, PARTITIONS, closeAt);
-      const deadline = Date.now() + 60_000;
-      while (Date.now() < deadline && !((await metric('processor_backpressure')) === 1 && (await metric('processor_flush_errors_total')) >= 2)) {
-        await new Promise((r) => setTimeout(r, 250));
-      }
+      await waitFor(async () => (await metric('processor_backpressure')) === 1 && (await metric('processor_flush_errors_total')) >= 2, 'backpressure after failed archive flushes', 60_000).catch(() => undefined);
       expect(await metric('processor_backpressure')).toBe(1);
       expect(await metric('processor_flush_errors_total')).toBeGreaterThanOrEqual(2);
       // Long enough for the backoff to outgrow the session timeout, unless told otherwise.
@@ -217,8 +215,8 @@ describe('crash equivalence', () => {
       for (let k = 0; k < 2; k++) {
         if (k === 0) {
           const before = await progress();
-          const deadline = Date.now() + 30_000;
-          while ((await progress()) <= before && Date.now() < deadline) await new Promise((res) => setTimeout(res, 100));
+          // No progress within 30 s means what was produced is indexed already: kill anyway.
+          await waitFor(async () => (await progress()) > before, 'progress', 30_000, 100).catch(() => undefined);
           await new Promise((res) => setTimeout(res, Math.floor(r() * 1500)));
         } else {
           // Any moment: while starting, restoring, replaying or consuming.
@@ -255,7 +253,8 @@ describe('scale-out', () => {
     children.push(...instances);
     const half = Math.ceil(events.length / 2);
     await produce(brokers, cfg.topicPrefix!, events.slice(0, half));
-    await new Promise((res) => setTimeout(res, 8000));
+    // Mid-stream: the group is consuming (half of the first half indexed) when one instance dies.
+    await waitRawCount(es, cfg, Math.ceil(half / 2), 120_000);
     await killHard(instances[1]);
     await produce(brokers, cfg.topicPrefix!, events.slice(half));
     await waitRawCount(es, cfg, events.length, 180_000);

@@ -21,6 +21,7 @@ import { installTemplates } from '../../infra/setup-indices.js';
 import { decodeParquet } from '../archive/parquet.js';
 import type { ObjectStore } from '../archive/object-store.js';
 import { windowSpecs } from '../../contracts/windows.js';
+import { waitFor } from '../../common/wait.js';
 import { referenceDocs } from './reference.js';
 import { enriched, generateTraffic } from './traffic.js';
 
@@ -268,17 +269,15 @@ export async function expectDocs(es: Client, cfg: Partial<Config>, expected: Map
 
 export async function waitRawCount(es: Client, cfg: Partial<Config>, n: number, timeoutMs: number) {
   const index = `${cfg.esIndexPrefix}-events-*`;
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
+  // A probe that throws (a daily index being created) counts as not yet.
+  await waitFor(
+    async () => {
       await es.indices.refresh({ index, allow_no_indices: true, ignore_unavailable: true });
-      if ((await es.count({ index, allow_no_indices: true, ignore_unavailable: true })).count >= n) return;
-    } catch {
-      // a daily index being created
-    }
-    if (Date.now() > deadline) throw new Error(`fewer than ${n} raw events after ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
+      return (await es.count({ index, allow_no_indices: true, ignore_unavailable: true })).count >= n;
+    },
+    `${n} raw events`,
+    timeoutMs,
+  );
 }
 
 export async function expectRawEvents(es: Client, cfg: Partial<Config>, records: LogRecord[], timeoutMs: number) {

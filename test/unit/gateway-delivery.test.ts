@@ -1,22 +1,32 @@
-import { afterEach, describe, expect, test } from 'vitest';
+import { afterEach, describe, expect, test, vi } from 'vitest';
 import { RecentIds } from '../../gateway/dedup.js';
+import { Delivery } from '../../gateway/delivery.js';
 import { harness, postEvents, type Harness } from './gateway-harness.js';
 import { pageView, UA } from './fixtures.js';
-import { sleep } from '../../common/wait.js';
+import { waitFor } from '../../common/wait.js';
 
 let h: Harness | undefined;
 afterEach(async () => {
   h?.kafka.release();
   await h?.app.close();
   h = undefined;
+  vi.restoreAllMocks();
 });
 /** Waits until the held request has reached the producer (no fixed sleeps: CI machines are busy). */
-async function sending(n: number) {
-  for (const deadline = Date.now() + 10_000; h!.kafka.sends < n; ) {
-    if (Date.now() > deadline) throw new Error(`no send after 10 s (${h!.kafka.sends})`);
-    await sleep(5);
-  }
+const sending = (n: number) => waitFor(() => h!.kafka.sends >= n, `${n} send(s) to reach the producer`, 10_000, 5);
+
+/**
+ * Counts events that found their original still on its way to Kafka (and so wait for it): a
+ * request racing another has reached that point once the count moves.
+ */
+function waitsOnOriginals(): (n: number) => Promise<unknown> {
+  const pending = vi.spyOn(RecentIds.prototype, 'pending');
+  const count = () => pending.mock.results.filter((r) => r.type === 'return' && r.value !== undefined).length;
+  return (n) => waitFor(() => count() >= n, `${n} event(s) waiting on their original`, 10_000, 5);
 }
+
+/** In flight no more: Kafka's late answer has been taken into account (dedup remembers it). */
+const settledAll = () => waitFor(async () => /gateway_events_in_flight 0\b/.test((await h!.app.inject('/metrics')).body), 'no events in flight', 10_000, 5);
 
 describe('Kafka slow or down', () => {
   test('a stalled broker: 503 with Retry-After after the produce timeout, not later', async () => {
@@ -55,7 +65,7 @@ describe('Kafka slow or down', () => {
     h.kafka.hold = true;
     expect((await postEvents(h.app, batch)).statusCode).toBe(503);
     h.kafka.release(); // the stalled send completes after all
-    await sleep(10);
+    await settledAll();
     const retry = await postEvents(h.app, batch);
     expect(retry.statusCode).toBe(200);
     expect(retry.json()).toMatchObject({ accepted: 0, duplicate: 2 });
@@ -66,10 +76,11 @@ describe('Kafka slow or down', () => {
     h = await harness({ gatewayProduceTimeoutMs: 2000 });
     const batch = { events: [pageView(), pageView()] };
     h.kafka.hold = true;
+    const waiting = waitsOnOriginals();
     const original = postEvents(h.app, batch);
     await sending(1);
     const retry = postEvents(h.app, { events: [...batch.events, pageView()] });
-    await sleep(50);
+    await waiting(2);
     h.kafka.release();
     expect((await original).json()).toMatchObject({ accepted: 2 });
     expect((await retry).json()).toMatchObject({ accepted: 1, duplicate: 2 });
@@ -81,12 +92,13 @@ describe('Kafka slow or down', () => {
     h = await harness({ gatewayProduceTimeoutMs: 2000 });
     const [x, y] = [pageView(), pageView()];
     h.kafka.hold = true;
+    const waiting = waitsOnOriginals();
     const first = postEvents(h.app, { events: [x] });
     await sending(1);
     const second = postEvents(h.app, { events: [x, y] });
-    await sleep(50);
+    await waiting(1); // x waits on the first request; the second has claimed y
     const third = postEvents(h.app, { events: [y] });
-    await sleep(50);
+    await waiting(2); // y waits on the second request
     h.kafka.release();
     const replies = await Promise.all([first, second, third]);
     expect(replies.map((r) => r.statusCode)).toEqual([200, 200, 200]);
@@ -100,10 +112,11 @@ describe('Kafka slow or down', () => {
     h = await harness({ gatewayProduceTimeoutMs: 2000 });
     const batch = { events: [pageView()] };
     h.kafka.hold = true;
+    const waiting = waitsOnOriginals();
     const original = postEvents(h.app, batch);
     await sending(1);
     const retry = postEvents(h.app, batch);
-    await sleep(50);
+    await waiting(1);
     h.kafka.release(true); // the original's send fails
     expect((await original).statusCode).toBe(503);
     expect((await retry).json()).toMatchObject({ accepted: 1, duplicate: 0 });
@@ -115,8 +128,9 @@ describe('Kafka slow or down', () => {
     h.kafka.hold = true;
     const pending = postEvents(h.app, { events: [pageView()] });
     await sending(1);
+    const drain = vi.spyOn(Delivery.prototype, 'drain');
     const closing = h.app.close();
-    await sleep(50);
+    await waitFor(() => drain.mock.calls.length > 0, 'shutdown waiting for in-flight sends', 10_000, 5);
     expect(h.kafka.closed).toBe(false);
     h.kafka.release();
     await closing;
