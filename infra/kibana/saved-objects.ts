@@ -2,7 +2,7 @@
  * The Kibana saved objects (Kibana 8.9 or later, 8.x) shipped in infra/kibana/clickstream.ndjson:
  * one data view per index pattern, Lens visualizations, two saved searches and the dashboard.
  * The ndjson is generated from this file (`npm run kibana:build`) so column ids, formula helper
- * columns and references stay consistent; test/unit/kibana-saved-objects.test.ts parses the
+ * columns and references stay consistent; saved-objects.test.ts parses the
  * ndjson and checks every field it names against the contract mappings.
  *
  * KPI and URL-stats documents are per-partition partials (contracts/indices.ts): every panel on

@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'vitest';
-import { ALERT_FIELDS, fieldNames, KPI_FIELDS, KPI_SUM_FIELDS, kpiDocId, SESSION_FIELDS, URL_STATS_FIELDS, URL_SUM_FIELDS } from '../../contracts/documents.js';
-import { alertMappings, kpiMappings, sessionMappings, urlStatsMappings } from '../../contracts/indices.js';
-import { windowKinds, windowSpecs } from '../../contracts/windows.js';
+import { ALERT_FIELDS, fieldNames, KPI_FIELDS, KPI_SUM_FIELDS, kpiDocId, SESSION_FIELDS, URL_STATS_FIELDS, URL_SUM_FIELDS } from './documents.js';
+import { alertMappings, kpiMappings, sessionMappings, urlStatsMappings } from './indices.js';
+import { windowKinds, windowSpecs } from './windows.js';
 
 describe('output documents', () => {
   test('every index mapping has exactly the fields of its document table, strict', () => {

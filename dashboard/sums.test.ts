@@ -14,9 +14,9 @@ import {
   type KpiWindowBucket,
   type UrlBucket,
   type UrlPartial,
-} from '../../dashboard/sums.js';
-import { KPI_SUM_FIELDS, REVENUE_SCALE } from '../../contracts/documents.js';
-import { kpiMappings, urlStatsMappings } from '../../contracts/indices.js';
+} from './sums.js';
+import { KPI_SUM_FIELDS, REVENUE_SCALE } from '../contracts/documents.js';
+import { kpiMappings, urlStatsMappings } from '../contracts/indices.js';
 
 const zero: KpiSums = Object.fromEntries(KPI_SUM_FIELDS.map((f) => [f, 0])) as KpiSums;
 const part = (o: Partial<KpiSums>): Partial<KpiSums> => ({ ...zero, ...o });

@@ -8,9 +8,9 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
 import { indexTemplates } from '../../contracts/indices.js';
-import type { SavedObject } from '../../infra/kibana/data-views.js';
-import { KIBANA_NDJSON, renderNdjson } from '../../infra/kibana/saved-objects.js';
-import { parseNdjson } from '../../infra/kibana/import.js';
+import type { SavedObject } from './data-views.js';
+import { KIBANA_NDJSON, renderNdjson } from './saved-objects.js';
+import { parseNdjson } from './import.js';
 
 const text = readFileSync(KIBANA_NDJSON, 'utf8');
 const objects = parseNdjson(text);

@@ -7,9 +7,9 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import type { SavedObject } from '../../infra/kibana/data-views.js';
-import { KIBANA_NDJSON, renderNdjson, savedObjects } from '../../infra/kibana/saved-objects.js';
-import { authHeader, customize, importSavedObjects, importUrl, parseNdjson } from '../../infra/kibana/import.js';
+import type { SavedObject } from './data-views.js';
+import { KIBANA_NDJSON, renderNdjson, savedObjects } from './saved-objects.js';
+import { authHeader, customize, importSavedObjects, importUrl, parseNdjson } from './import.js';
 
 const shipped = parseNdjson(readFileSync(KIBANA_NDJSON, 'utf8'));
 

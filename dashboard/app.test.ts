@@ -6,12 +6,12 @@ import { afterEach, describe, expect, test } from 'vitest';
 import { pino } from 'pino';
 import { errors, type Client } from '@elastic/elasticsearch';
 import type { FastifyInstance } from 'fastify';
-import { buildDashboard } from '../../dashboard/app.js';
-import { DASH_ERRORS, ParamError } from '../../dashboard/errors.js';
-import { kpiSearch, parseKpiQuery } from '../../dashboard/kpis-query.js';
-import { parseTime } from '../../dashboard/params.js';
-import { parseUrlQuery, urlStatsSearch } from '../../dashboard/url-stats-query.js';
-import { ConfigError } from '../../contracts/config.js';
+import { buildDashboard } from './app.js';
+import { DASH_ERRORS, ParamError } from './errors.js';
+import { kpiSearch, parseKpiQuery } from './kpis-query.js';
+import { parseTime } from './params.js';
+import { parseUrlQuery, urlStatsSearch } from './url-stats-query.js';
+import { ConfigError } from '../contracts/config.js';
 
 const NOW = Date.UTC(2026, 2, 1, 12, 0, 0);
 
