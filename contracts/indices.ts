@@ -27,6 +27,15 @@ export function eventIndexFor(prefix: string, receivedAtIso: string): string {
   return `${prefix}-events-${receivedAtIso.slice(0, 10).replaceAll('-', '.')}`;
 }
 
+/**
+ * A raw event's document id: its identity, site and event id (`shop:evt-123`; the event id
+ * alone when the event has no site). Event ids are chosen by clients, so two sites may use the
+ * same one: neither may overwrite the other's document. Unambiguous: event ids have no colon.
+ */
+export function eventDocId(e: { site_id: string | null; event_id: string }): string {
+  return e.site_id ? `${e.site_id}:${e.event_id}` : e.event_id;
+}
+
 const ES_TYPE: Record<FieldKind, object> = {
   keyword: { type: 'keyword', ignore_above: 2048 },
   text: { type: 'text', fields: { raw: { type: 'keyword', ignore_above: 512 } } },

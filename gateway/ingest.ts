@@ -4,7 +4,8 @@ import { BOTS_TOPIC, topicFor } from '../contracts/topics.js';
 import { anonymiseIp, unmapIPv4 } from './anonymise-ip.js';
 import type { BotPolicy } from './bot-policy.js';
 import type { DeadLetters } from './dead-letter.js';
-import type { RecentIds } from './dedup.js';
+import { identityOf, type RecentIds } from './dedup.js';
+import { hash } from 'node:crypto';
 import type { Delivery } from './delivery.js';
 import { enrichEvent, eventTimeRefusal, type EventTimeWindow, type RequestContext } from './enrich.js';
 import { enrichedEventSerialiser } from './serialise.js';
@@ -112,10 +113,13 @@ export function createIngest(d: IngestDeps) {
     const results: EventResult[] = new Array(events.length);
     const records: OutRecord[] = [];
     const acceptedIds: string[] = [];
+    /** Identities (site, event id) and digests of the accepted events, in the same order. */
+    const acceptedKeys: string[] = [];
+    const acceptedDigests: string[] = [];
     const acceptedTypes: string[] = [];
     const rejectedCodes: string[] = [];
-    const inBatch = new Set<string>();
-    const deferred: [number, ClientEvent][] = [];
+    const inBatch = new Map<string, string>();
+    const deferred: [number, ClientEvent, string, string][] = [];
     const waits = new Set<Promise<void>>();
     let dropped = 0;
     let spans: [number, number][] | null | undefined;
@@ -128,7 +132,32 @@ export function createIngest(d: IngestDeps) {
       return span ? text.slice(span[0], span[1]) : null;
     };
 
-    const accept = (index: number, ev: ClientEvent) => {
+    /**
+     * What an event's content is: SHA-256 of its bytes as sent (its span of the body; for the
+     * pixel, its JSON). A retry carries the same bytes; another event under the same id does not.
+     */
+    const digestOf = (index: number, ev: ClientEvent): string => {
+      let text: string | null = null;
+      if (input.bodyText !== undefined) {
+        if (spans === undefined) spans = eventSpans(input.bodyText);
+        const span = spans?.[index];
+        if (span) text = input.bodyText.slice(span[0], span[1]);
+      }
+      return hash('sha256', text ?? JSON.stringify(ev), 'base64url');
+    };
+    /** Seen before under the same identity: a duplicate when the content matches, else a conflict (refused, dead-lettered). */
+    const seenBefore = (index: number, ev: ClientEvent, kept: string, digest: string) => {
+      if (kept === '' || kept === digest) {
+        results[index] = { index, event_id: ev.event_id, status: 'duplicate' };
+        return;
+      }
+      const reason = `event id ${ev.event_id} was accepted with other content for this site (digest ${kept}, this one ${digest})`;
+      results[index] = { index, event_id: ev.event_id, status: 'rejected', code: 'GW_ERR_EVENT_ID_CONFLICT', reason };
+      records.push(d.deadLetters.record({ code: 'GW_ERR_EVENT_ID_CONFLICT', reason, parsed: ev, received: receivedOf(index), siteId, index, digests: { kept, refused: digest } }, ev.visitor_id));
+      rejectedCodes.push('GW_ERR_EVENT_ID_CONFLICT');
+    };
+
+    const accept = (index: number, ev: ClientEvent, key: string, digest: string) => {
       if (bot === 'drop') {
         results[index] = { index, event_id: ev.event_id, status: 'dropped', code: 'GW_BOT_DROPPED', reason: 'user agent is a bot (BOT_POLICY=drop)' };
         dropped++;
@@ -137,6 +166,8 @@ export function createIngest(d: IngestDeps) {
       const topic = bot === 'route' ? botTopic : topicFor(ev.type, d.topicPrefix);
       records.push({ topic, key: ev.visitor_id, value: serialise(enrichEvent(ev, ctx)) });
       acceptedIds.push(ev.event_id);
+      acceptedKeys.push(key);
+      acceptedDigests.push(digest);
       acceptedTypes.push(ev.type);
       results[index] = { index, event_id: ev.event_id, status: 'accepted' };
     };
@@ -156,24 +187,27 @@ export function createIngest(d: IngestDeps) {
         continue;
       }
       const ev = v.event;
-      if (inBatch.has(ev.event_id) || d.recent.has(ev.event_id, receivedAt)) {
-        results[index] = { index, event_id: ev.event_id, status: 'duplicate' };
+      const key = identityOf(siteId, ev.event_id);
+      const digest = digestOf(index, ev);
+      const kept = inBatch.get(key) ?? d.recent.digest(key, receivedAt);
+      if (kept !== undefined) {
+        seenBefore(index, ev, kept, digest);
         continue;
       }
-      inBatch.add(ev.event_id);
-      const pending = d.recent.pending(ev.event_id);
+      inBatch.set(key, digest);
+      const pending = d.recent.pending(key);
       if (pending) {
         // Its original is on its way to Kafka: wait for the outcome rather than send it twice.
-        deferred.push([index, ev]);
+        deferred.push([index, ev, key, digest]);
         waits.add(pending);
         continue;
       }
-      accept(index, ev);
+      accept(index, ev, key, digest);
     }
 
     // Claim the ids this request sends before waiting on anything: a third request carrying one
     // of them then waits for this one instead of producing a second copy.
-    const claims = acceptedIds.length > 0 ? [d.recent.begin([...acceptedIds])] : [];
+    const claims = acceptedKeys.length > 0 ? [d.recent.begin([...acceptedKeys], [...acceptedDigests])] : [];
     const settle = (acked: boolean) => {
       for (const finish of claims) finish(acked);
     };
@@ -185,17 +219,18 @@ export function createIngest(d: IngestDeps) {
         new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), d.waitMs))),
       ]);
       clearTimeout(timer);
-      const claimed = acceptedIds.length;
-      for (const [index, ev] of deferred) {
+      const claimed = acceptedKeys.length;
+      for (const [index, ev, key, digest] of deferred) {
         // Still undecided (Kafka slow, or yet another copy in flight): 503, and the client retries.
-        if (!settled || d.recent.pending(ev.event_id)) {
+        if (!settled || d.recent.pending(key)) {
           settle(false);
           throw d.delivery.retryLater('the same events are still on their way to Kafka');
         }
-        if (d.recent.has(ev.event_id)) results[index] = { index, event_id: ev.event_id, status: 'duplicate' };
-        else accept(index, ev);
+        const kept = d.recent.digest(key);
+        if (kept !== undefined) seenBefore(index, ev, kept, digest);
+        else accept(index, ev, key, digest);
       }
-      if (acceptedIds.length > claimed) claims.push(d.recent.begin(acceptedIds.slice(claimed)));
+      if (acceptedKeys.length > claimed) claims.push(d.recent.begin(acceptedKeys.slice(claimed), acceptedDigests.slice(claimed)));
     }
 
     if (records.length > 0) await d.delivery.send(records, log, settle);

@@ -20,7 +20,7 @@
 import type { Client } from '@elastic/elasticsearch';
 import type { Config } from '../contracts/config.js';
 import type { EnrichedEvent } from '../contracts/event-schema.js';
-import { eventIndexFor, indexNames } from '../contracts/indices.js';
+import { eventDocId, eventIndexFor, indexNames } from '../contracts/indices.js';
 import { EVENT_TOPICS, TOPIC_BY_TYPE } from '../contracts/topics.js';
 import { PartitionEngine, type OutDoc, type OutIndex } from './analytics/engine.js';
 import { decodeParquet } from './archive/parquet.js';
@@ -154,7 +154,7 @@ export async function replayArchive(o: ReplayOptions): Promise<ReplayResult> {
   const batch = Math.max(500, c.processorBatchSize);
 
   const writeRaw = async (events: EnrichedEvent[]) => {
-    const bad = await bulkIndex(o.es, events, (e) => ({ index: eventIndexFor(c.esIndexPrefix, e.received_at), id: e.event_id }));
+    const bad = await bulkIndex(o.es, events, (e) => ({ index: eventIndexFor(c.esIndexPrefix, e.received_at), id: eventDocId(e) }));
     for (const r of bad) rejected.push(`event ${r.doc.event_id}: ${r.reason}`);
     counts.rawEvents += events.length - bad.length;
   };

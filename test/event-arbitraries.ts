@@ -34,7 +34,7 @@ const url = fc.oneof({ weight: 4, arbitrary: webUrl }, { weight: 1, arbitrary: t
 
 const base = {
   event_id: eventId,
-  ts: fc.oneof(recentMs, epochMs),
+  ts: fc.oneof({ weight: 3, arbitrary: recentMs }, { weight: 1, arbitrary: epochMs }),
   visitor_id: text(1, 40),
   session_id: text(1, 40),
   url,

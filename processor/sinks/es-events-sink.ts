@@ -1,7 +1,7 @@
 import type { Client } from '@elastic/elasticsearch';
 import type { EnrichedEvent } from '../../contracts/event-schema.js';
 import { topicPartitionKey } from '../../common/topic-partition.js';
-import { eventIndexFor } from '../../contracts/indices.js';
+import { eventDocId, eventIndexFor } from '../../contracts/indices.js';
 import { bulkIndex } from '../es-bulk.js';
 import type { Sink, SourcePosition } from '../sink.js';
 
@@ -68,7 +68,7 @@ export function esEventsSink(
           rejected = await bulkIndex(
             client,
             docs,
-            (d) => ({ index: eventIndexFor(indexPrefix, d.event.received_at), id: d.event.event_id }),
+            (d) => ({ index: eventIndexFor(indexPrefix, d.event.received_at), id: eventDocId(d.event) }),
             // A bulk body is one document per line: only single-line JSON is sent as is.
             (d) => (d.raw && !d.raw.includes('\n') ? d.raw : d.event),
           );

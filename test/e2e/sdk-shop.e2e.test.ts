@@ -37,6 +37,7 @@ import { esFromConfig } from '../../common/es-client.js';
 import { ensureTopics } from '../../infra/setup-topics.js';
 import { installTemplates } from '../../infra/setup-indices.js';
 import { EVENT_TOPICS } from '../../contracts/topics.js';
+import { eventDocId } from '../../contracts/indices.js';
 import type { Config } from '../../contracts/config.js';
 import { unique, waitFor } from '../integration/helpers.js';
 import { ensureSdkBuilt } from './builds.js';
@@ -439,10 +440,11 @@ describe('demo shop in Chromium -> gateway -> Kafka -> processor -> Elasticsearc
     console.log(`[e2e] ${label}: ${JSON.stringify(summary)}`);
 
     // By event id: the same ids, each once (a copy in another daily index would be a second hit).
-    const idsInEs = docs.map((d) => d._id).sort();
+    const idsInEs = docs.map((d) => d.event_id).sort();
     expect(new Set(idsInEs).size, `${label}: an event id has two documents`).toBe(idsInEs.length);
     expect(idsInEs, `${label}: ids in Elasticsearch vs ids the SDK sent`).toEqual(idsSent);
-    for (const d of docs) expect(d.event_id).toBe(d._id);
+    // Document id = identity: site and event id.
+    for (const d of docs) expect(d._id).toBe(eventDocId(d));
     // Each id once on the Kafka topics too: the gateway drops resent copies by event id, also a copy
     // racing a request that is itself waiting on another in-flight original.
     expect(kafkaDoubled, `${label}: ids on the Kafka topics more than once`).toEqual([]);
@@ -576,7 +578,7 @@ describe('demo shop in Chromium -> gateway -> Kafka -> processor -> Elasticsearc
     // Nothing but the first view is in Elasticsearch for this visitor.
     const [visitor] = await stored(page);
     const early = await docsOf(visitor);
-    expect(early.filter((d) => before.includes(d._id))).toEqual([]);
+    expect(early.filter((d) => before.includes(d.event_id))).toEqual([]);
     expect(early.length).toBeLessThanOrEqual(1);
 
     proxy!.restore();

@@ -72,7 +72,8 @@ test(`${RUNS} generated batches: raw events in Elasticsearch + processor dead le
   const indexedIds = async (): Promise<string[]> => {
     await es.indices.refresh({ index: pattern, allow_no_indices: true, ignore_unavailable: true });
     const r = await es.search({ index: pattern, size: 10_000, _source: false, query: { match_all: {} }, allow_no_indices: true, ignore_unavailable: true });
-    return r.hits.hits.map((h) => h._id!);
+    // Document id = identity, `prop:<event id>`.
+    return r.hits.hits.map((h) => h._id!.replace(/^prop:/, ''));
   };
   const processorDead = async (): Promise<number> => {
     let n = 0;

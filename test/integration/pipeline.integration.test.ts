@@ -111,10 +111,11 @@ describe('gateway -> Kafka -> processor -> Elasticsearch', () => {
     await new Promise((r) => setTimeout(r, 1500)); // anything extra would show up now
     expect(await esCount(es, pattern)).toBe(total);
 
-    const ids = [...good, neighbour].map((e) => e.event_id).sort();
+    // Document id = identity: site and event id.
+    const ids = [...good, neighbour].map((e) => `it:${e.event_id}`).sort();
     const hits = await es.search<Record<string, unknown>>({ index: pattern, size: 1000, query: { match_all: {} } });
     expect(hits.hits.hits.map((h) => h._id).sort()).toEqual(ids);
-    const doc = hits.hits.hits.find((h) => h._id === good[0].event_id)!._source!;
+    const doc = hits.hits.hits.find((h) => h._id === `it:${good[0].event_id}`)!._source!;
     expect(doc).toMatchObject({
       event_id: good[0].event_id,
       event_type: good[0].type,
@@ -137,7 +138,7 @@ describe('gateway -> Kafka -> processor -> Elasticsearch', () => {
     expect((await post(base, batch)).status).toBe(200);
     const again = await post(base, batch);
     expect(again.body).toMatchObject({ accepted: 0, duplicate: 40 });
-    const ids = batch.events.map((e) => e.event_id);
+    const ids = batch.events.map((e) => `it:${e.event_id}`);
     await waitFor(async () => {
       await es.indices.refresh({ index: `${cfg.esIndexPrefix}-events-*` });
       const r = await es.count({ index: `${cfg.esIndexPrefix}-events-*`, query: { ids: { values: ids } } });

@@ -35,11 +35,13 @@ interface Case {
 const SUPPORTED_TYPES = ['application/json', 'text/plain', 'text/plain;charset=UTF-8', 'application/json; charset=utf-8'];
 const contentType = fc.oneof({ weight: 30, arbitrary: fc.constantFrom(...SUPPORTED_TYPES) }, { weight: 1, arbitrary: fc.constantFrom('application/xml', 'multipart/form-data') });
 const userAgent = fc.constantFrom(UA.iphone, UA.windowsChrome, UA.androidSamsung, UA.googlebot, '', 'x'.repeat(600));
-const sentAt = fc.option(fc.oneof(recentMs, epochMs), { nil: undefined });
+const sentAt = fc.option(fc.oneof({ weight: 4, arbitrary: recentMs }, { weight: 1, arbitrary: epochMs }), { nil: undefined });
 
 const batchCase: fc.Arbitrary<Omit<Case, 'contentType' | 'userAgent'>> = fc
-  .tuple(fc.array(anyEvent, { minLength: 1, maxLength: 20 }), sentAt, fc.constantFrom('envelope', 'array', 'single'))
-  .map(([evs, sent, shape]) => {
+  .tuple(fc.array(anyEvent, { minLength: 1, maxLength: 20 }), sentAt, fc.constantFrom('envelope', 'array', 'single'), fc.boolean())
+  .map(([evs, sent, shape, resend]) => {
+    // A client resending an event it already sent (same bytes): a duplicate, never a conflict.
+    if (resend && evs.length < 25) evs = [...evs, evs[0]];
     const events = evs.map(([e]) => e);
     const kinds = evs.map(([, k]) => k);
     if (shape === 'single' && events.length === 1 && kinds[0] === 'valid') return { body: JSON.stringify(events[0]), kinds };
@@ -176,7 +178,12 @@ test(`fuzz: ${RUNS} generated bodies, never a 5xx, every event accounted for`, {
         if (kind === 'valid') {
           // Valid by schema; kept only when its (skew-corrected) time is inside the window.
           const where = timeWindow(c.body, r.index);
-          if (where === 'inside') expect(['accepted', 'duplicate']).toContain(r.status);
+          if (where === 'inside' && r.status === 'rejected') {
+            // The same id accepted before with other content: a conflict, never a silent duplicate.
+            expect(r.code).toBe('GW_ERR_EVENT_ID_CONFLICT');
+            expect(accepted.has(r.event_id!) || seenInBatch.has(r.event_id!)).toBe(true);
+            count('conflict');
+          } else if (where === 'inside') expect(['accepted', 'duplicate']).toContain(r.status);
           if (where === 'outside') expect(r).toMatchObject({ status: 'rejected', code: 'GW_ERR_EVENT_TIME_OUT_OF_RANGE' });
           if (where === 'outside') count('time-refused');
         }
@@ -196,6 +203,7 @@ test(`fuzz: ${RUNS} generated bodies, never a 5xx, every event accounted for`, {
           const dl = dead.filter((d) => d.index === r.index);
           expect(dl).toHaveLength(1);
           expect(dl[0]).toMatchObject({ code: r.code, reason: r.reason, site_id: 'fuzz' });
+          if (r.code === 'GW_ERR_EVENT_ID_CONFLICT') expect(dl[0].digests.kept).not.toBe(dl[0].digests.refused);
           expect(typeof dl[0].raw).toBe('string');
           expect(Number.isNaN(Date.parse(dl[0].received_at))).toBe(false);
         } else if (r.status === 'duplicate') {
@@ -213,5 +221,5 @@ test(`fuzz: ${RUNS} generated bodies, never a 5xx, every event accounted for`, {
   expect(Object.keys(Object.prototype)).toEqual([]);
   expect((await h.app.inject('/healthz')).statusCode).toBe(200);
   // The generators reached every outcome.
-  for (const k of ['200', '207', '400', '413', '415', 'accepted', 'rejected', 'duplicate', 'short', 'time-refused']) expect(stats[k] ?? 0, `${k} never happened: ${JSON.stringify(stats)}`).toBeGreaterThan(0);
+  for (const k of ['200', '207', '400', '413', '415', 'accepted', 'rejected', 'duplicate', 'short', 'time-refused', 'conflict']) expect(stats[k] ?? 0, `${k} never happened: ${JSON.stringify(stats)}`).toBeGreaterThan(0);
 });

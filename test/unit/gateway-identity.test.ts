@@ -1,0 +1,49 @@
+import { afterEach, expect, test } from 'vitest';
+import { harness, postEvents, type Harness } from './gateway-harness.js';
+import { pageView, purchase } from './fixtures.js';
+import { eventDocId } from '../../contracts/indices.js';
+
+let h: Harness;
+afterEach(async () => h?.app.close());
+
+test('identity is (site, event id): site B is not answered duplicate for site A\'s id, and both are produced', async () => {
+  h = await harness();
+  const ev = pageView();
+  expect((await postEvents(h.app, { events: [ev] }, { query: '?site=siteA' })).json()).toMatchObject({ accepted: 1 });
+  expect((await postEvents(h.app, { events: [ev] }, { query: '?site=siteB' })).json()).toMatchObject({ accepted: 1, duplicate: 0 });
+  expect((await postEvents(h.app, { events: [ev] }, { query: '?site=siteB' })).json()).toMatchObject({ accepted: 0, duplicate: 1 });
+  const out = h.kafka.on('page_views');
+  expect(out.map((e) => [e.site_id, e.event_id])).toEqual([
+    ['siteA', ev.event_id],
+    ['siteB', ev.event_id],
+  ]);
+  // Two documents in Elasticsearch, not one overwriting the other.
+  expect(new Set(out.map(eventDocId)).size).toBe(2);
+});
+
+test('the same id with other content (a page view, then a purchase): a conflict, dead-lettered with both digests, never silently dropped', async () => {
+  h = await harness();
+  const view = pageView();
+  await postEvents(h.app, { events: [view] }, { query: '?site=shop' });
+  const buy = purchase({ event_id: view.event_id });
+  const res = await postEvents(h.app, { events: [buy] }, { query: '?site=shop' });
+  expect(res.statusCode).toBe(400);
+  expect(res.json().results[0]).toMatchObject({ status: 'rejected', code: 'GW_ERR_EVENT_ID_CONFLICT', event_id: view.event_id });
+  const dl = h.kafka.on('events_dead_letter');
+  expect(dl).toHaveLength(1);
+  expect(dl[0]).toMatchObject({ code: 'GW_ERR_EVENT_ID_CONFLICT', site_id: 'shop', index: 0 });
+  expect(dl[0].digests.kept).toMatch(/^[A-Za-z0-9_-]{43}$/);
+  expect(dl[0].digests.refused).toMatch(/^[A-Za-z0-9_-]{43}$/);
+  expect(dl[0].digests.kept).not.toBe(dl[0].digests.refused);
+  expect(JSON.parse(dl[0].received)).toEqual(buy);
+  expect(h.kafka.on('purchases')).toHaveLength(0);
+  // The same content again is still a duplicate.
+  expect((await postEvents(h.app, { events: [view] }, { query: '?site=shop' })).json()).toMatchObject({ duplicate: 1 });
+});
+
+test('a conflict within one batch is told apart from a duplicate within it', async () => {
+  h = await harness();
+  const a = pageView();
+  const res = await postEvents(h.app, { events: [a, a, { ...a, url: 'https://shop.example/other' }] }, { query: '?site=shop&results=1' });
+  expect(res.json().results.map((r: { status: string; code?: string }) => r.code ?? r.status)).toEqual(['accepted', 'duplicate', 'GW_ERR_EVENT_ID_CONFLICT']);
+});
