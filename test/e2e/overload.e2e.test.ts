@@ -177,8 +177,9 @@ test('overloaded gateway: the browser is told to come back later, and every even
   await waitFor(
     async () => {
       await es!.indices.refresh({ index, allow_no_indices: true, ignore_unavailable: true });
-      const r = await es!.search({ index, size: 1000, _source: false, allow_no_indices: true, ignore_unavailable: true, query: { term: { visitor_id: visitor } } });
-      ids = r.hits.hits.map((h) => h._id!).sort();
+      // By event id (the document id is site and event id).
+      const r = await es!.search<{ event_id: string }>({ index, size: 1000, _source: ['event_id'], allow_no_indices: true, ignore_unavailable: true, query: { term: { visitor_id: visitor } } });
+      ids = r.hits.hits.map((h) => h._source!.event_id).sort();
       return ids.length >= tracked.length;
     },
     `${tracked.length} events of the browser's visitor in Elasticsearch`,
