@@ -153,7 +153,7 @@ export function registerAdmission(app: FastifyInstance, admission: Admission, me
     admission.release(a.bytes);
     if (a.token !== null) metrics.queueSeconds.observe(admission.leave(a.token) / 1000);
   };
-  app.addHook('onRequest', (req, _reply, done) => {
+  app.addHook('onRequest', (req, reply, done) => {
     if (!guarded.has(req.routeOptions.url ?? '')) return done();
     const bytes = Number(req.headers['content-length']) || 0;
     const reason = admission.check(bytes);
@@ -167,18 +167,13 @@ export function registerAdmission(app: FastifyInstance, admission: Admission, me
     }
     admission.hold(bytes);
     req.admission = { bytes, token: null, done: false };
+    // 'close' comes for every response, sent or cut off by the client (onResponse and
+    // onRequestAbort both miss a connection destroyed while the answer is on its way).
+    reply.raw.once('close', () => finish(req));
     done();
   });
   app.addHook('preHandler', (req, _reply, done) => {
     if (req.admission && !req.admission.done) req.admission.token = admission.enter();
-    done();
-  });
-  app.addHook('onResponse', (req, _reply, done) => {
-    finish(req);
-    done();
-  });
-  app.addHook('onRequestAbort', (req, done) => {
-    finish(req);
     done();
   });
 }

@@ -1,3 +1,4 @@
+import net from 'node:net';
 import { afterEach, describe, expect, test } from 'vitest';
 import { Admission } from '../../gateway/admission.js';
 import { harness, postEvents, type Harness } from './gateway-harness.js';
@@ -134,5 +135,38 @@ describe('gateway under overload', () => {
     expect((await h.app.inject('/metrics')).body).toMatch(/gateway_shed_requests_total\{reason="bytes"\} 1/);
     h.kafka.release();
     expect((await admitted).statusCode).toBe(200);
+  });
+});
+
+describe('admission bookkeeping', () => {
+  let h: Harness | undefined;
+  afterEach(async () => {
+    h?.kafka.release();
+    await h?.app.close();
+  });
+
+  test('a client that hangs up while its answer is pending frees its place (no permanent shedding)', { timeout: 30_000 }, async () => {
+    h = await harness({ gatewayMaxQueueDelayMs: 300, gatewayProduceTimeoutMs: 10_000 });
+    await h.app.listen({ host: '127.0.0.1', port: 0 });
+    const { port } = h.app.server.address() as net.AddressInfo;
+    h.kafka.hold = true;
+    const body = JSON.stringify({ events: [pageView()] });
+    // A raw client that sends a request and closes its socket before the answer.
+    await new Promise<void>((resolve, reject) => {
+      const sock = net.connect(port, '127.0.0.1', () => {
+        sock.write(`POST /v1/events?site=x HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+        setTimeout(() => {
+          sock.destroy();
+          resolve();
+        }, 200);
+      });
+      sock.on('error', reject);
+    });
+    h.kafka.release();
+    await new Promise((r) => setTimeout(r, 500));
+    const metrics = (await h.app.inject('/metrics')).body;
+    expect(metrics).toMatch(/gateway_queued_bytes 0\n/);
+    expect(metrics).toMatch(/gateway_queue_oldest_seconds 0\n/);
+    expect((await postEvents(h.app, { events: [pageView()] })).statusCode).toBe(200);
   });
 });
