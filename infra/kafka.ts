@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { Kafka, logLevel, type KafkaConfig } from 'kafkajs';
+import { AclOperationTypes, AclPermissionTypes, AclResourceTypes, Kafka, logLevel, ResourcePatternTypes, type KafkaConfig } from 'kafkajs';
 import type { Config } from '../contracts/config.js';
 import type { KafkaDist } from './fetch.js';
 import { findJava } from './java.js';
@@ -38,6 +38,8 @@ export interface KafkaBrokerOptions {
 export interface KafkaSecurity {
   username: string;
   password: string;
+  /** The user may use topics starting with this (every topic when empty) and any consumer group; nothing else. */
+  topicPrefix?: string;
 }
 
 /** Characters kafka-storage's `--add-scram` syntax cannot carry in a value. */
@@ -139,6 +141,7 @@ export class KafkaBroker implements Service {
       await this.proc.stop(5_000);
       throw err;
     }
+    if (this.opts.security) await this.grantPipelineUser(this.opts.security);
     this.healthy = true;
     this.opts.log(`kafka ready on ${this.brokers.join(',')} in ${((Date.now() - t0) / 1000).toFixed(1)} s (pid ${this.proc.pid})`);
   }
@@ -247,6 +250,32 @@ export class KafkaBroker implements Service {
     this.opts.log(`kafka storage formatted in ${((Date.now() - t0) / 1000).toFixed(1)} s (cluster id ${clusterId})`);
   }
 
+  /**
+   * ACLs of the pipeline's user (idempotent: granting again changes nothing): everything on its
+   * topics (produce, consume, create, describe), its consumer groups, idempotent produce.
+   */
+  private async grantPipelineUser(sec: KafkaSecurity): Promise<void> {
+    const principal = `User:${sec.username}`;
+    const allow = { principal, host: '*', permissionType: AclPermissionTypes.ALLOW };
+    const topics = sec.topicPrefix
+      ? { resourceType: AclResourceTypes.TOPIC, resourceName: sec.topicPrefix, resourcePatternType: ResourcePatternTypes.PREFIXED }
+      : { resourceType: AclResourceTypes.TOPIC, resourceName: '*', resourcePatternType: ResourcePatternTypes.LITERAL };
+    const admin = this.adminClient('infra-acl').admin();
+    await admin.connect();
+    try {
+      await admin.createAcls({
+        acl: [
+          { ...topics, ...allow, operation: AclOperationTypes.ALL },
+          { resourceType: AclResourceTypes.GROUP, resourceName: '*', resourcePatternType: ResourcePatternTypes.LITERAL, ...allow, operation: AclOperationTypes.ALL },
+          { resourceType: AclResourceTypes.CLUSTER, resourceName: 'kafka-cluster', resourcePatternType: ResourcePatternTypes.LITERAL, ...allow, operation: AclOperationTypes.IDEMPOTENT_WRITE },
+          { resourceType: AclResourceTypes.CLUSTER, resourceName: 'kafka-cluster', resourcePatternType: ResourcePatternTypes.LITERAL, ...allow, operation: AclOperationTypes.DESCRIBE },
+        ],
+      });
+    } finally {
+      await admin.disconnect().catch(() => {});
+    }
+  }
+
   /** The broker's own SCRAM password (inter-broker login and infra's admin work), made once. */
   private adminPassword(): string {
     const file = path.join(this.tlsDir, 'admin-password');
@@ -281,6 +310,11 @@ export class KafkaBroker implements Service {
       'ssl.client.auth': 'none',
       // The broker connects to itself by IP: the certificate's SAN holds 127.0.0.1.
       'ssl.endpoint.identification.algorithm': 'https',
+      // Access control: the pipeline's user gets only what grantPipelineUser() allows. The broker's
+      // own login is a super user, and so is the KRaft controller listener's principal
+      // (ANONYMOUS: plaintext, on loopback, between the nodes' own processes).
+      'authorizer.class.name': 'org.apache.kafka.metadata.authorizer.StandardAuthorizer',
+      'super.users': 'User:admin;User:ANONYMOUS',
     };
   }
 

@@ -96,7 +96,7 @@ export async function startServices(opts: StartServicesOptions = {}): Promise<Ru
   const dists = await fetchAll({ kafka: cfg.kafkaVersion, elasticsearch: cfg.esVersion }, log);
   const nodeCount = opts.kafkaNodes ?? cfg.kafkaNodes;
   if (nodeCount < 1) throw new Error('KAFKA_NODES must be 1 or more');
-  const security = localSecurity(cfg);
+  const security = localSecurity(cfg, topicPrefix);
   // Node i (from 0) listens on KAFKA_PORT + 2i and KAFKA_CONTROLLER_PORT + 2i.
   const nodePorts = Array.from({ length: nodeCount }, (_, i) => ({ port: ports.kafka + 2 * i, controllerPort: ports.controller + 2 * i }));
   if (nodeCount > 1) {
@@ -164,10 +164,10 @@ export async function startServices(opts: StartServicesOptions = {}): Promise<Ru
  * KAFKA_LOCAL_SECURE: the local broker takes TLS and SCRAM logins only, for the user of
  * KAFKA_SASL_USERNAME (default `clickstream`) and KAFKA_SASL_PASSWORD (required then).
  */
-export function localSecurity(cfg: Pick<Config, 'kafkaLocalSecure' | 'kafkaSaslUsername' | 'kafkaSaslPassword'>): KafkaSecurity | undefined {
+export function localSecurity(cfg: Pick<Config, 'kafkaLocalSecure' | 'kafkaSaslUsername' | 'kafkaSaslPassword'>, topicPrefix = ''): KafkaSecurity | undefined {
   if (!cfg.kafkaLocalSecure) return undefined;
   if (!cfg.kafkaSaslPassword) throw new Error('KAFKA_LOCAL_SECURE=true needs KAFKA_SASL_PASSWORD (the password of the SCRAM user KAFKA_SASL_USERNAME the broker is formatted with)');
-  return { username: cfg.kafkaSaslUsername || 'clickstream', password: cfg.kafkaSaslPassword };
+  return { username: cfg.kafkaSaslUsername || 'clickstream', password: cfg.kafkaSaslPassword, topicPrefix };
 }
 
 let signalHandlersInstalled = false;
@@ -232,7 +232,7 @@ export async function startKafka(opts: StartKafkaOptions): Promise<KafkaBroker> 
     defaultPartitions: partitions,
     startTimeoutMs: (opts.startTimeoutS ?? cfg.startTimeoutS) * 1000,
     log,
-    security: opts.security ?? localSecurity(cfg),
+    security: opts.security ?? localSecurity(cfg, opts.topicPrefix ?? cfg.topicPrefix),
   });
   installSignalHandlers(log);
   await broker.start();

@@ -53,7 +53,7 @@ beforeAll(async () => {
     heap: '384m',
     partitions: 3,
     createTopics: false,
-    security: { username: USER, password: PASSWORD },
+    security: { username: USER, password: PASSWORD, topicPrefix },
     log: (m) => console.log(`[secured broker] ${m}`),
   });
   es = esFromConfig({ esUrl: inject('esUrl'), esUsername: '', esPassword: '', esApiKey: '' });
@@ -91,6 +91,20 @@ test('clients without TLS, without credentials or with a wrong password are refu
   expect(await tryListTopics({ ssl: true, sasl: { mechanism: 'scram-sha-512', username: USER, password: PASSWORD } })).toMatch(/certificate/i);
   // The same user, the right password, either SCRAM mechanism: accepted.
   expect(await tryListTopics({ ssl: { ca }, sasl: { mechanism: 'scram-sha-256', username: USER, password: PASSWORD } })).toBe('accepted');
+  // Access control: a topic outside the user's prefix is invisible and closed to it.
+  const admin = broker.adminClient('sec-admin').admin();
+  await admin.connect();
+  await admin.createTopics({ waitForLeaders: true, topics: [{ topic: `other-${topicPrefix}secret`, numPartitions: 1 }] });
+  await admin.disconnect();
+  const user = new Kafka({ clientId: 'sec-user', brokers: broker.brokers, logLevel: logLevel.NOTHING, retry: { retries: 0 }, ssl: { ca }, sasl: { mechanism: 'scram-sha-512', username: USER, password: PASSWORD } });
+  const userAdmin = user.admin();
+  await userAdmin.connect();
+  expect(await userAdmin.listTopics()).not.toContain(`other-${topicPrefix}secret`);
+  await userAdmin.disconnect();
+  const producer = user.producer();
+  await producer.connect();
+  await expect(producer.send({ topic: `other-${topicPrefix}secret`, acks: -1, messages: [{ value: 'x' }] })).rejects.toThrow(/authoriz/i);
+  await producer.disconnect();
   // A misconfigured client is told which setting is wrong.
   expect(() => kafkaFromConfig({ ...parseConfig({}), kafkaSslCaFile: '/nonexistent/ca.pem', kafkaSsl: true }, 'x')).toThrow('KAFKA_SSL_CA_FILE /nonexistent/ca.pem cannot be read');
 });
