@@ -1,0 +1,120 @@
+import { describe, expect, it } from 'vitest';
+import { DeviationScorer, SeasonalBaseline, inferStep, looksLikeCounts, scoreSeries } from './series.js';
+import { median, mad, quantile, histogramMedianMad } from './stats.js';
+import { poisson, rng } from '../testing/anomaly-scenarios.js';
+
+const HOUR = 3_600_000;
+
+/** Hourly Poisson counts with a daily cycle (and weekends lower), from Monday 00:00 UTC. */
+function seasonal(seed: number, days: number, peak = 200) {
+  const r = rng(seed);
+  const t0 = Date.UTC(2026, 0, 5);
+  return Array.from({ length: days * 24 }, (_, i) => {
+    const hour = i % 24;
+    const weekend = Math.floor(i / 24) % 7 >= 5 ? 0.7 : 1;
+    const mean = peak * weekend * (0.15 + 0.85 * Math.max(0, Math.sin(((hour - 6) / 24) * 2 * Math.PI)));
+    return { t: t0 + i * HOUR, value: poisson(r, mean) };
+  });
+}
+
+describe('robust statistics', () => {
+  it.each([
+    [[1, 2, 3], 2, 1],
+    [[1, 2, 3, 4], 2.5, 1],
+    [[5, 5, 5, 100], 5, 0],
+  ])('median/MAD of %j', (xs, m, d) => {
+    expect(median(xs)).toBe(m);
+    expect(mad(xs)).toBe(d);
+  });
+  it('quantile interpolates', () => expect(quantile([0, 10], 0.25)).toBe(2.5));
+  it('histogram median/MAD equals the plain one', () => {
+    const h = new Map([
+      [1, 5],
+      [2, 3],
+      [50, 1],
+    ]);
+    expect(histogramMedianMad(h)).toEqual({ median: 1, mad: 0 });
+  });
+});
+
+describe('SeasonalBaseline', () => {
+  it.each([
+    ['nothing known', 0, 'none'],
+    ['a few points: the recent median', 4, 'recent'],
+    ['more than a day: the same hour of the last days', 30, 'day'],
+    ['more than a week: the same hour of the last weeks', 24 * 8, 'week'],
+  ])('%s', (_n, points, source) => {
+    const b = new SeasonalBaseline({ stepMs: HOUR });
+    const data = seasonal(1, 10);
+    for (const p of data.slice(0, points)) b.push(p.t, p.value);
+    expect(b.expected(data[points].t).source).toBe(source);
+  });
+
+  it('expects the weekly shape: a Saturday afternoon from the last Saturdays, not from the weekdays', () => {
+    const data = seasonal(2, 22, 1000);
+    const b = new SeasonalBaseline({ stepMs: HOUR });
+    for (const p of data.slice(0, 19 * 24)) b.push(p.t, p.value);
+    const sat15 = data[19 * 24 + 15]; // day 19 is a Saturday
+    const e = b.expected(sat15.t);
+    expect(e.source).toBe('week');
+    expect(Math.abs(e.value - sat15.value) / sat15.value).toBeLessThan(0.12);
+  });
+});
+
+describe('DeviationScorer', () => {
+  it.each([
+    // [case, observed, expected, anomalous]
+    ['on target', 100, 100, false],
+    ['Poisson noise of a small count', 3, 1, false],
+    ['zero when one was expected is not news', 0, 1, false],
+    ['zero when 20 were expected is', 0, 20, true],
+    ['three times the traffic', 300, 100, true],
+    ['-60 %', 400, 1000, true],
+  ])('%s', (_n, o, e, anomalous) => {
+    const s = new DeviationScorer({ scales: [1] });
+    expect(s.push(o, e).anomalous).toBe(anomalous);
+  });
+
+  it('flags only when k of the last n windows are anomalous in the same direction', () => {
+    const s = new DeviationScorer({ k: 2, n: 3, scales: [1] });
+    expect(s.push(300, 100)).toMatchObject({ anomalous: true, flag: false });
+    expect(s.push(100, 100)).toMatchObject({ anomalous: false, flag: false });
+    expect(s.push(20, 100)).toMatchObject({ anomalous: true, flag: false }); // the other direction
+    expect(s.push(310, 100)).toMatchObject({ anomalous: true, flag: false }); // 2 of 3 but one of them down
+    expect(s.push(290, 100)).toMatchObject({ anomalous: true, flag: true });
+  });
+
+  it('finds a small shortfall that lasts through the longer sums', () => {
+    const s = new DeviationScorer({ scales: [1, 2, 4, 8, 12], k: 1, n: 1 });
+    const flags = Array.from({ length: 12 }, () => s.push(5, 10).flag);
+    expect(flags[0]).toBe(false);
+    expect(flags.some(Boolean)).toBe(true);
+  });
+});
+
+describe('scoreSeries (what anomaly:score runs)', () => {
+  it('raises nothing on two clean seasonal weeks after a warm-up week, and flags a +200 % hour run and a -60 % run', () => {
+    const data = seasonal(3, 21, 300);
+    const clean = scoreSeries(data).filter((p) => p.t >= data[7 * 24].t);
+    expect(clean.filter((p) => p.flag)).toEqual([]);
+    const spiked = data.map((p, i) => (i >= 15 * 24 + 12 && i < 15 * 24 + 15 ? { ...p, value: p.value * 3 } : i >= 18 * 24 + 10 && i < 18 * 24 + 14 ? { ...p, value: Math.round(p.value * 0.4) } : p));
+    const flagged = scoreSeries(spiked).filter((p) => p.flag && p.t >= data[7 * 24].t);
+    expect(flagged.some((p) => p.t >= data[15 * 24 + 12].t && p.t <= data[15 * 24 + 14].t && p.score > 0)).toBe(true);
+    expect(flagged.some((p) => p.t >= data[18 * 24 + 10].t && p.t <= data[18 * 24 + 13].t && p.score < 0)).toBe(true);
+    expect(flagged.every((p) => (p.t >= data[15 * 24 + 12].t && p.t < data[15 * 24 + 18].t) || (p.t >= data[18 * 24 + 10].t && p.t < data[18 * 24 + 17].t))).toBe(true);
+  });
+
+  it('handles irregular steps and values that are not counts', () => {
+    const pts = Array.from({ length: 400 }, (_, i) => ({ t: i * 60_000 + (i % 2 ? 5000 : 0), value: 10.5 + Math.sin(i / 10) + (i === 300 || i === 301 ? 40 : 0) }));
+    expect(looksLikeCounts(pts)).toBe(false);
+    expect(inferStep(pts)).toBeGreaterThanOrEqual(55_000);
+    expect(inferStep(pts)).toBeLessThanOrEqual(65_000);
+    const out = scoreSeries(pts);
+    expect(out.filter((p) => p.flag).map((p) => p.t)).toEqual([pts[301].t]);
+  });
+
+  it('is deterministic and order-independent of the input rows', () => {
+    const data = seasonal(4, 9);
+    expect(scoreSeries([...data].reverse())).toEqual(scoreSeries(data));
+  });
+});

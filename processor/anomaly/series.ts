@@ -1,0 +1,309 @@
+/**
+ * The site-level detector's building blocks, for any series of (time, value) points, regular or
+ * irregular:
+ *
+ * - `SeasonalBaseline`: what a point should be, from the same slot of the week in the last weeks
+ *   (median of that slot and its two neighbours over up to 4 weeks), falling back to the same slot
+ *   of the day over the last 7 days while less than a week is known, and to the median of the last
+ *   points before that.
+ * - `DeviationScorer`: how surprising an observed value is against its expectation, on several
+ *   time scales at once (the sums of the last 1, 2, 4 ... points), so that a small shortfall that
+ *   lasts is found as well as a large one-point jump. Counts are treated as Poisson (variance =
+ *   mean, via the Anscombe square root), plus a relative "level" noise learned from the history
+ *   (how far whole hours usually stray from their expectation), so that ordinary day-to-day
+ *   variation (a quiet holiday) stays under the threshold while a sudden -60 % does not.
+ *   A window is anomalous when its score passes `threshold`; a point is flagged when `k` of the
+ *   last `n` windows were anomalous in the same direction (one noisy window pages nobody).
+ *
+ * Pure and deterministic: the output depends only on the points, in order.
+ */
+import { MAD_TO_SD, median } from './stats.js';
+
+const DAY = 86_400_000;
+const WEEK = 7 * DAY;
+
+export interface ScorerOptions {
+  /** |score| at which one window counts as anomalous. */
+  threshold: number;
+  /** Flag when k of the last n windows were anomalous in the same direction. */
+  k: number;
+  n: number;
+  /** Sums of this many consecutive points are scored too; the largest |score| wins. */
+  scales: number[];
+  /** Values are counts (Poisson noise). Otherwise the noise scale is learned from the residuals. */
+  counts: boolean;
+  /** Relative level noise never assumed below this. */
+  minLevelNoise: number;
+  /** Which deviations matter. */
+  direction: 'both' | 'up' | 'down';
+}
+
+export const DEFAULT_SCORER: ScorerOptions = {
+  threshold: 4,
+  k: 2,
+  n: 3,
+  scales: [1, 2, 4, 8, 12],
+  counts: true,
+  minLevelNoise: 0.05,
+  direction: 'both',
+};
+
+export interface Score {
+  /** Signed: positive above the expectation, negative below. 0 when nothing is expected yet. */
+  score: number;
+  /** How many consecutive points the winning score sums. */
+  scale: number;
+  anomalous: boolean;
+  /** k of the last n windows anomalous in this window's direction. */
+  flag: boolean;
+}
+
+/** How many past (observed, expected) pairs the level noise is learned from. */
+const LEVEL_HISTORY = 2016;
+
+export class DeviationScorer {
+  readonly options: ScorerOptions;
+  /** The last points: observed, expected, own direction, and direction if anomalous (else 0). */
+  private readonly recent: { o: number; e: number; own: number; dir: number }[] = [];
+  private readonly history: { o: number; e: number }[] = [];
+  private levelNoise: number;
+  private sinceFit = 0;
+  private residualSd = NaN;
+
+  constructor(options: Partial<ScorerOptions> = {}) {
+    this.options = { ...DEFAULT_SCORER, ...options };
+    this.levelNoise = this.options.minLevelNoise;
+  }
+
+  /** Called once per point, in time order, with its observed and expected value (NaN: none). */
+  push(observed: number, expected: number): Score {
+    const o = this.options;
+    let best = 0;
+    let bestScale = 1;
+    const own = Number.isFinite(expected) ? this.z(observed, expected, 1) : 0;
+    if (Number.isFinite(expected)) {
+      const maxScale = Math.max(...o.scales);
+      // Windows already found anomalous stop counting once they leave the k-of-n horizon: an
+      // incident that ended must not echo through the longer sums after it.
+      const keepFrom = this.recent.length - (o.n - 1);
+      const window = [...this.recent.filter((p, i) => p.dir === 0 || i >= keepFrom).slice(-(maxScale - 1)), { o: observed, e: expected, own: Math.sign(own), dir: 0 }];
+      for (const m of o.scales) {
+        if (m > window.length) break;
+        let so = 0;
+        let se = 0;
+        let up = 0;
+        let down = 0;
+        for (let i = window.length - m; i < window.length; i++) {
+          so += window[i].o;
+          se += window[i].e;
+          if (window[i].own > 0) up++;
+          if (window[i].own < 0) down++;
+        }
+        const z = this.z(so, se, m);
+        // A sum counts only if most of its windows lean its way: a past spike alone does not.
+        if ((z > 0 ? up : down) < Math.ceil(0.75 * m)) continue;
+        if (Math.abs(z) > Math.abs(best)) {
+          best = z;
+          bestScale = m;
+        }
+      }
+    }
+    const dirOk = (d: number) => o.direction === 'both' || (o.direction === 'up' ? d > 0 : d < 0);
+    // A window is anomalous only if it deviates itself: a past spike echoes in the longer sums.
+    const dir = Math.sign(best);
+    const anomalous = Math.abs(best) >= o.threshold && Math.sign(own) === dir && Math.abs(own) >= 1 && dirOk(dir);
+    this.recent.push({ o: observed, e: Number.isFinite(expected) ? expected : observed, own: Math.sign(own), dir: anomalous ? dir : 0 });
+    if (this.recent.length > 4 * Math.max(Math.max(...o.scales), o.n)) this.recent.shift();
+    const last = this.recent.slice(-o.n);
+    const flag = anomalous && last.filter((p) => p.dir === dir).length >= o.k;
+    if (Number.isFinite(expected) && !anomalous) {
+      this.history.push({ o: observed, e: expected });
+      if (this.history.length > LEVEL_HISTORY) this.history.shift();
+      if (++this.sinceFit >= 12) this.fitNoise();
+    }
+    return { score: best, scale: bestScale, anomalous, flag };
+  }
+
+  /**
+   * Signed surprise of `so` observed against `se` expected, summed over m points. For counts, the
+   * smaller of two: the Poisson surprise alone (Anscombe: 2 sqrt(x + 3/8) has variance ~1), which
+   * is right for small counts, and the log ratio against Poisson plus level noise, which is right
+   * for large ones (a -60 % and a +150 % are then equally far from normal).
+   */
+  private z(so: number, se: number, m: number): number {
+    if (this.options.counts) {
+      const o = Math.max(so, 0);
+      const e = Math.max(se, 0);
+      const poisson = 2 * (Math.sqrt(o + 0.375) - Math.sqrt(e + 0.375));
+      const level = Math.log((o + 0.5) / (e + 0.5)) / Math.sqrt(1 / (e + 0.5) + this.levelNoise ** 2);
+      return Math.sign(level) * Math.min(Math.abs(poisson), Math.abs(level));
+    }
+    const sd = this.residualSd;
+    if (!Number.isFinite(sd)) return 0;
+    const variance = m * sd * sd + (this.levelNoise * se) ** 2;
+    return variance > 0 ? (so - se) / Math.sqrt(variance) : 0;
+  }
+
+  /**
+   * Learns the level noise from blocks of the largest scale in the history: the spread of their
+   * log ratios (relative residuals for other values), minus what Poisson (or point) noise explains.
+   */
+  private fitNoise() {
+    this.sinceFit = 0;
+    const o = this.options;
+    if (!o.counts) {
+      const r = this.history.map((p) => p.o - p.e);
+      if (r.length >= 12) this.residualSd = Math.max(MAD_TO_SD * median(r.map((x) => Math.abs(x - median(r)))), 1e-9);
+    }
+    const m = Math.max(...o.scales);
+    const rel: number[] = [];
+    const explained: number[] = [];
+    for (let i = this.history.length % m; i + m <= this.history.length; i += m) {
+      let so = 0;
+      let se = 0;
+      for (let j = i; j < i + m; j++) {
+        so += this.history[j].o;
+        se += this.history[j].e;
+      }
+      if (se <= 0) continue;
+      if (o.counts) {
+        rel.push(Math.log((so + 0.5) / (se + 0.5)));
+        explained.push(1 / (se + 0.5));
+      } else {
+        rel.push((so - se) / se);
+        explained.push((m * this.residualSd ** 2) / (se * se));
+      }
+    }
+    if (rel.length < 6) return;
+    const med = median(rel);
+    const total = (MAD_TO_SD * median(rel.map((x) => Math.abs(x - med)))) ** 2;
+    const rest = total - median(explained);
+    this.levelNoise = Math.max(o.minLevelNoise, Math.sqrt(Math.max(rest, 0)));
+  }
+
+  /** The relative level noise currently assumed (for evidence and tuning). */
+  get noise(): number {
+    return this.levelNoise;
+  }
+}
+
+export interface BaselineOptions {
+  /** Spacing of the points; slots of day and week are multiples of it. */
+  stepMs: number;
+  /** Weeks of history kept for the weekly slots. */
+  weeks: number;
+}
+
+/** Expected value of a point from its slot of the week, the day, or the last points. */
+export class SeasonalBaseline {
+  private readonly bySlot = new Map<number, number>();
+  private readonly recent: number[] = [];
+  private first = NaN;
+  readonly options: BaselineOptions;
+
+  constructor(options: Partial<BaselineOptions> & { stepMs: number }) {
+    this.options = { weeks: 4, ...options };
+    if (!(this.options.stepMs > 0)) throw new Error('SeasonalBaseline needs a positive stepMs');
+  }
+
+  /** The expectation at time t and where it came from (NaN and 'none' before 3 points). */
+  expected(t: number): { value: number; source: 'week' | 'day' | 'recent' | 'none' } {
+    const step = this.options.stepMs;
+    const slot = Math.round(t / step);
+    const gather = (period: number, count: number) => {
+      const out: number[] = [];
+      const ps = Math.round(period / step);
+      for (let w = 1; w <= count; w++) {
+        for (const d of [-1, 0, 1]) {
+          const v = this.bySlot.get(slot - w * ps + d);
+          if (v !== undefined) out.push(v);
+        }
+      }
+      return out;
+    };
+    if (t - this.first >= WEEK - step) {
+      const week = gather(WEEK, this.options.weeks);
+      if (week.length >= 3) return { value: median(week), source: 'week' };
+    }
+    if (t - this.first >= DAY - step) {
+      const day = gather(DAY, 7);
+      if (day.length >= 3) return { value: median(day), source: 'day' };
+    }
+    if (this.recent.length >= 3) return { value: median(this.recent), source: 'recent' };
+    return { value: NaN, source: 'none' };
+  }
+
+  /** Called once per point, in time order, after it was scored. */
+  push(t: number, value: number) {
+    const step = this.options.stepMs;
+    if (!Number.isFinite(this.first)) this.first = t;
+    const slot = Math.round(t / step);
+    this.bySlot.set(slot, value);
+    this.recent.push(value);
+    if (this.recent.length > 12) this.recent.shift();
+    // Forget slots older than the weeks kept (Map keeps insertion order: oldest first).
+    const horizon = slot - Math.round(((this.options.weeks + 1) * WEEK) / step);
+    for (const k of this.bySlot.keys()) {
+      if (k >= horizon) break;
+      this.bySlot.delete(k);
+    }
+  }
+}
+
+export interface SeriesPoint {
+  t: number;
+  value: number;
+}
+
+export interface ScoredPoint extends SeriesPoint, Score {
+  expected: number;
+  source: 'week' | 'day' | 'recent' | 'none';
+}
+
+export interface SeriesDetectorOptions extends ScorerOptions {
+  stepMs: number;
+  weeks: number;
+}
+
+/** One univariate series: seasonal baseline + deviation scorer. What `npm run anomaly:score` runs. */
+export class SeriesDetector {
+  private readonly baseline: SeasonalBaseline;
+  private readonly scorer: DeviationScorer;
+
+  constructor(options: Partial<SeriesDetectorOptions> & { stepMs: number }) {
+    this.baseline = new SeasonalBaseline(options);
+    this.scorer = new DeviationScorer(options);
+  }
+
+  /** Called once per point, in time order. */
+  push(t: number, value: number): ScoredPoint {
+    const { value: expected, source } = this.baseline.expected(t);
+    const s = this.scorer.push(value, expected);
+    this.baseline.push(t, value);
+    return { t, value, expected, source, ...s };
+  }
+
+  get noise(): number {
+    return this.scorer.noise;
+  }
+}
+
+/** The typical spacing of the points (median gap), for irregular series. */
+export function inferStep(points: readonly SeriesPoint[]): number {
+  const gaps: number[] = [];
+  for (let i = 1; i < points.length; i++) if (points[i].t > points[i - 1].t) gaps.push(points[i].t - points[i - 1].t);
+  const g = median(gaps);
+  return Number.isFinite(g) && g > 0 ? g : 60_000;
+}
+
+/** True when every value is a non-negative integer: the series is treated as counts. */
+export function looksLikeCounts(points: readonly SeriesPoint[]): boolean {
+  return points.length > 0 && points.every((p) => p.value >= 0 && Number.isInteger(p.value));
+}
+
+/** Scores a whole series with the detector the processor runs (points sorted by time first). */
+export function scoreSeries(points: readonly SeriesPoint[], options: Partial<SeriesDetectorOptions> = {}): ScoredPoint[] {
+  const sorted = [...points].sort((a, b) => a.t - b.t);
+  const d = new SeriesDetector({ counts: looksLikeCounts(sorted), ...options, stepMs: options.stepMs ?? inferStep(sorted) });
+  return sorted.map((p) => d.push(p.t, p.value));
+}

@@ -1,0 +1,52 @@
+import { describe, expect, it } from 'vitest';
+import { SiteDetector, DEFAULT_SITE_OPTIONS } from './site.js';
+import { siteScenario, type SiteLabelKind } from '../testing/anomaly-scenarios.js';
+import { runSite } from '../testing/anomaly-eval.js';
+
+describe('SiteDetector on labelled scenarios', () => {
+  const sc = siteScenario({ seed: 11 });
+  const findings = runSite(sc.windows, sc.stepMs, DEFAULT_SITE_OPTIONS).filter((f) => f.t >= sc.evalFrom);
+  const grace = 3 * sc.stepMs;
+
+  it.each(sc.labels.map((l) => [l.kind, l] as const))('%s', (_kind, label) => {
+    const inside = findings.filter((f) => f.t >= label.start && f.t < label.end + grace);
+    if (label.control) expect(inside).toEqual([]);
+    else expect(inside.map((f) => f.kind)).toContain(label.kind as SiteLabelKind);
+  });
+
+  it('raises nothing outside the labelled periods', () => {
+    const outside = findings.filter((f) => !sc.labels.some((l) => f.t >= l.start && f.t < l.end + grace));
+    expect(outside).toEqual([]);
+  });
+
+  it('raises nothing on two clean weeks', () => {
+    const clean = siteScenario({ seed: 12, inject: false });
+    expect(runSite(clean.windows, clean.stepMs, DEFAULT_SITE_OPTIONS).filter((f) => f.t >= clean.evalFrom)).toEqual([]);
+  });
+});
+
+describe('SiteDetector rules', () => {
+  /** Two weeks of a flat site: 500 visitors and 15 purchases per window. */
+  function warm(d: SiteDetector, step: number) {
+    let t = 0;
+    for (; t < 14 * 86_400_000; t += step) d.push({ t, visitors: 500, purchases: 15, revenue: 750 });
+    return t;
+  }
+  const step = 3_600_000;
+
+  it.each([
+    // [case, windows (visitors, purchases), kinds raised over them]
+    ['a flash sale: three times the visitors, buying as usual', [[1500, 45], [1500, 48], [1550, 44]], []],
+    ['a traffic spike: three times the visitors, who do not buy', [[1500, 15], [1500, 14], [1510, 15]], ['traffic_spike']],
+    ['purchases stop', [[500, 0], [500, 0], [500, 0]], ['purchases_stopped']],
+    ['conversion to a third', [[500, 5], [500, 4], [500, 6], [500, 5]], ['conversion_drop']],
+    ['traffic -60 %', [[200, 6], [200, 6], [200, 6]], ['traffic_drop']],
+    ['one odd window pages nobody', [[1500, 15], [500, 15], [500, 15]], []],
+  ] as [string, [number, number][], string[]][])('%s', (_n, windows, kinds) => {
+    const d = new SiteDetector({ stepMs: step });
+    let t = warm(d, step);
+    const raised = windows.flatMap(([visitors, purchases]) => d.push({ t: (t += step), visitors, purchases, revenue: purchases * 50 }));
+    expect(raised.map((f) => f.kind)).toEqual(kinds);
+    for (const f of raised) expect(f.evidence).toMatchObject({ baseline: 'week' });
+  });
+});

@@ -1,0 +1,188 @@
+/**
+ * Site-level anomalies on a site's KPI series (windows summed over partitions): traffic spikes
+ * and drops against the seasonal baseline, and purchases against what the observed traffic should
+ * have bought at the site's usual conversion rate (a binomial/Poisson expectation), so that:
+ *
+ * - purchases stopping (zero when many were expected) and conversion collapsing are found even
+ *   when traffic is normal;
+ * - campaign ramps and flash sales, whose purchases scale with their traffic, raise nothing: a
+ *   traffic spike is an alert only when the extra visitors do not buy as usual (or when the site
+ *   has too few purchases to tell);
+ * - small counts (a quiet night) are judged as counts: zero purchases when one was expected is
+ *   not news.
+ *
+ * One alert per episode: a kind raised for a site stays quiet until its flag has been down for
+ * `n` windows. Pure and deterministic (event time only).
+ */
+import { DEFAULT_SCORER, DeviationScorer, SeasonalBaseline, type ScorerOptions } from './series.js';
+
+export const SITE_ANOMALY_KINDS = ['traffic_spike', 'traffic_drop', 'purchases_stopped', 'conversion_drop'] as const;
+export type SiteAnomalyKind = (typeof SITE_ANOMALY_KINDS)[number];
+
+/** One closed window of a site, summed over partitions. */
+export interface SiteWindow {
+  /** Window start, epoch ms. */
+  t: number;
+  visitors: number;
+  purchases: number;
+  revenue: number;
+}
+
+export interface SiteFinding {
+  kind: SiteAnomalyKind;
+  /** Start of the window that raised it. */
+  t: number;
+  observed: number;
+  expected: number;
+  score: number;
+  /** Windows summed by the winning score. */
+  scale: number;
+  evidence: Record<string, number | string>;
+}
+
+export interface SiteDetectorOptions {
+  stepMs: number;
+  /** |score| at which a window of traffic counts as anomalous (level noise dominates: set high). */
+  trafficThreshold: number;
+  /** |score| at which a window of purchases counts as anomalous (Poisson noise dominates). */
+  purchasesThreshold: number;
+  k: number;
+  n: number;
+  /** Windows of history the usual conversion rate is taken from. */
+  rateWindows: number;
+  /** Fewest expected purchases in a window for a traffic spike to be judged by its conversions. */
+  minPurchasesToJudge: number;
+  /**
+   * How much likelier (log) "the extra visitors do not buy" must be than "they buy as usual" for
+   * a spike to be an alert: 4 is odds of about 55 to 1, so a converting campaign never tips it.
+   */
+  spikeEvidence: number;
+}
+
+export const DEFAULT_SITE_OPTIONS: Omit<SiteDetectorOptions, 'stepMs'> = {
+  trafficThreshold: 5.5,
+  purchasesThreshold: 4,
+  k: 2,
+  n: 3,
+  rateWindows: 2016,
+  minPurchasesToJudge: 3,
+  spikeEvidence: 4,
+};
+
+export class SiteDetector {
+  readonly options: SiteDetectorOptions;
+  private readonly baseline: SeasonalBaseline;
+  private readonly traffic: DeviationScorer;
+  private readonly buying: DeviationScorer;
+  private readonly rateHistory: { v: number; p: number; r: number }[] = [];
+  private sums = { v: 0, p: 0, r: 0 };
+  private readonly quietFor = new Map<string, number>();
+  private zeroRun = 0;
+  private sinceSpike = Infinity;
+  /** The last windows' visitors, expected visitors and purchases (to judge a spike's conversions). */
+  private readonly recent: { v: number; ev: number; p: number }[] = [];
+
+  constructor(options: Partial<SiteDetectorOptions> & { stepMs: number }) {
+    this.options = { ...DEFAULT_SITE_OPTIONS, ...options };
+    const scorer: Partial<ScorerOptions> = { k: this.options.k, n: this.options.n, counts: true };
+    this.baseline = new SeasonalBaseline({ stepMs: this.options.stepMs });
+    this.traffic = new DeviationScorer({ ...scorer, threshold: this.options.trafficThreshold, direction: 'both' });
+    this.buying = new DeviationScorer({ ...scorer, threshold: this.options.purchasesThreshold, direction: 'down' });
+  }
+
+  /** Called once per closed window of the site, in time order; returns the alerts it raises. */
+  push(w: SiteWindow): SiteFinding[] {
+    const exp = this.baseline.expected(w.t);
+    const t = this.traffic.push(w.visitors, exp.value);
+    this.baseline.push(w.t, w.visitors);
+    const rate = this.sums.v > 0 && this.sums.p > 0 ? this.sums.p / this.sums.v : NaN;
+    const aov = this.sums.p > 0 ? this.sums.r / this.sums.p : NaN;
+    const expectedPurchases = rate * w.visitors;
+    const b = this.buying.push(w.purchases, expectedPurchases);
+    this.zeroRun = w.purchases === 0 ? this.zeroRun + 1 : 0;
+    this.recent.push({ v: w.visitors, ev: exp.value, p: w.purchases });
+    if (this.recent.length > 64) this.recent.shift();
+    if (!b.anomalous && !t.anomalous) {
+      this.rateHistory.push({ v: w.visitors, p: w.purchases, r: w.revenue });
+      this.sums.v += w.visitors;
+      this.sums.p += w.purchases;
+      this.sums.r += w.revenue;
+      if (this.rateHistory.length > this.options.rateWindows) {
+        const old = this.rateHistory.shift()!;
+        this.sums.v -= old.v;
+        this.sums.p -= old.p;
+        this.sums.r -= old.r;
+      }
+    }
+
+    const evidence = {
+      baseline: exp.source,
+      expected_visitors: round(exp.value),
+      visitors: w.visitors,
+      traffic_score: round(t.score),
+      conversion_rate_usual: round(rate, 5),
+      conversion_rate: w.visitors > 0 ? round(w.purchases / w.visitors, 5) : 0,
+      purchases: w.purchases,
+      expected_purchases: round(expectedPurchases),
+      purchases_score: round(b.score),
+      revenue: round(w.revenue),
+      expected_revenue: round(expectedPurchases * aov),
+      level_noise: round(this.traffic.noise, 4),
+    } as Record<string, number | string>;
+    const raised = new Set<SiteAnomalyKind>();
+    let spikeConverts = NaN;
+    if (t.flag && t.score > 0) {
+      // Extra visitors who buy as usual are a flash sale or a campaign, not an incident. Over the
+      // spike's own scale: are the purchases likelier under "they scale with the visitors"
+      // (rate x visitors) or under "the extra visitors do not buy" (rate x expected visitors)?
+      const span = this.recent.slice(-t.scale);
+      const flat = rate * span.reduce((x, p) => x + p.ev, 0);
+      const scaled = rate * span.reduce((x, p) => x + p.v, 0);
+      const bought = span.reduce((x, p) => x + p.p, 0);
+      const canJudge = Number.isFinite(flat) && flat >= this.options.minPurchasesToJudge && scaled > flat;
+      spikeConverts = canJudge ? poissonLogLik(bought, scaled) - poissonLogLik(bought, flat) : NaN;
+      if (!(spikeConverts > -this.options.spikeEvidence)) raised.add('traffic_spike');
+    }
+    if (t.flag && t.score < 0) raised.add('traffic_drop');
+    if (raised.has('traffic_spike') || t.flag) this.sinceSpike = 0;
+    else this.sinceSpike++;
+    // A spike's non-buying visitors lower the conversion: that is the spike, not a second alert.
+    if (b.flag && this.sinceSpike > Math.max(...DEFAULT_SCORER.scales)) raised.add(this.zeroRun >= this.options.k ? 'purchases_stopped' : 'conversion_drop');
+
+    if (Number.isFinite(spikeConverts)) evidence.spike_converts_log_likelihood = round(spikeConverts);
+    const out: SiteFinding[] = [];
+    const groups: [string, SiteAnomalyKind | undefined][] = [
+      ['traffic_spike', raised.has('traffic_spike') ? 'traffic_spike' : undefined],
+      ['traffic_drop', raised.has('traffic_drop') ? 'traffic_drop' : undefined],
+      // Purchases stopping and conversion dropping are one episode of the same series.
+      ['purchases', raised.has('purchases_stopped') ? 'purchases_stopped' : raised.has('conversion_drop') ? 'conversion_drop' : undefined],
+    ];
+    for (const [group, kind] of groups) {
+      const quiet = this.quietFor.get(group) ?? Infinity;
+      this.quietFor.set(group, kind ? 0 : quiet + 1);
+      if (!kind || quiet < this.options.n) continue;
+      const traffic = group !== 'purchases';
+      out.push({
+        kind,
+        t: w.t,
+        observed: traffic ? w.visitors : w.purchases,
+        expected: round(traffic ? exp.value : expectedPurchases),
+        score: round(traffic ? t.score : b.score),
+        scale: traffic ? t.scale : b.scale,
+        evidence,
+      });
+    }
+    return out;
+  }
+}
+
+/** Poisson log-likelihood of x given mean m, without the x! term (it cancels in comparisons). */
+function poissonLogLik(x: number, m: number): number {
+  return m > 0 ? x * Math.log(m) - m : x === 0 ? 0 : -Infinity;
+}
+
+function round(x: number, digits = 2): number {
+  if (!Number.isFinite(x)) return 0;
+  const f = 10 ** digits;
+  return Math.round(x * f) / f;
+}
