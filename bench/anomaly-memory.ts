@@ -11,7 +11,7 @@ import { parseArgs } from 'node:util';
 import { ClickBurstDetectors } from '../processor/anomaly/burst.js';
 import { BotSessionModel } from '../processor/anomaly/bot-sessions.js';
 import { anomalyOptionsFromConfig } from '../processor/anomaly/options.js';
-import { loadConfig } from '../contracts/config.js';
+import { loadConfig } from '../common/config.js';
 
 const { values } = parseArgs({ options: { keys: { type: 'string', default: '1000000' }, 'max-keys': { type: 'string', default: '100000' } } });
 const keys = Number(values.keys);

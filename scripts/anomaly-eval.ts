@@ -8,7 +8,7 @@
  * and the targets beside them.
  */
 import { parseArgs } from 'node:util';
-import { loadConfig } from '../contracts/config.js';
+import { loadConfig } from '../common/config.js';
 import { anomalyOptionsFromConfig } from '../processor/anomaly/options.js';
 import { evaluate } from '../processor/testing/anomaly-eval.js';
 

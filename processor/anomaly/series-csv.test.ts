@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseSeriesCsv, scoreCsv } from './series-csv.js';
 import { anomalyOptionsFromConfig, parseSpans, AnomalyConfigError } from './options.js';
-import { loadConfig } from '../../contracts/config.js';
+import { parseConfig } from '../../contracts/config.js';
 
 describe('anomaly:score CSV', () => {
   it.each([
@@ -29,7 +29,7 @@ describe('anomaly:score CSV', () => {
 
 describe('anomaly settings', () => {
   it('defaults parse', () => {
-    const o = anomalyOptionsFromConfig(loadConfig({}, {}));
+    const o = anomalyOptionsFromConfig(parseConfig({}));
     expect(o.visitorBursts.spans).toEqual([
       { spanMs: 10_000, floor: 8 },
       { spanMs: 60_000, floor: 25 },
@@ -43,8 +43,8 @@ describe('anomaly settings', () => {
     ['ANOMALY_SITE_K_OF_N', { ANOMALY_SITE_K_OF_N: '4/3' }, /K\/N/],
     ['ANOMALY_BOT_THRESHOLD', { ANOMALY_BOT_THRESHOLD: '2' }, /from 0 to 1/],
   ])('a bad %s is a clear error', (_n, env, message) => {
-    expect(() => anomalyOptionsFromConfig(loadConfig({}, env))).toThrow(message);
-    expect(() => anomalyOptionsFromConfig(loadConfig({}, env))).toThrow(AnomalyConfigError);
+    expect(() => anomalyOptionsFromConfig(parseConfig(env))).toThrow(message);
+    expect(() => anomalyOptionsFromConfig(parseConfig(env))).toThrow(AnomalyConfigError);
   });
   it('spans need a floor', () => expect(() => parseSpans('X', '10:0')).toThrow(/at least 1/));
 });
