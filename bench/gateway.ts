@@ -7,17 +7,20 @@
  *
  *   npm run bench:gateway -- [--reps 3] [--duration 10] [--connections 64] [--half-duration 10]
  *                            [--warmup 3] [--pool 2000] [--no-stub] [--compare-uncoalesced]
- *                            [--profile [--profile-target stub]]
+ *                            [--profile [--profile-target stub]] [--clients platformatic,kafkajs]
+ *                            [--overload 2,5] [--overload-duration 8]
  *
  * Targets, each in its own Node process: the bare route, the gateway with Kafka stubbed out
  * (bench/gateway-variant-server.ts: what the gateway's own work costs), optionally the gateway
  * without coalesced Kafka sends (--compare-uncoalesced), and the real gateway. The load generator
  * runs in this process: autocannon's closed loop (64 connections) for the maximum, evenly paced
- * open-loop requests (lib/paced.ts) for the fixed rates. --profile adds a run of the gateway under `node --cpu-prof`
+ * open-loop requests (lib/paced.ts) for the fixed rates: half the maximum, and the overload phases
+ * (2x and 5x the maximum: accepted events/s, shed share, p99 of accepted and of shed requests,
+ * peak RSS of the gateway). --profile adds a run of the gateway under `node --cpu-prof`
  * and prints where its CPU time goes.
  */
 import autocannon from 'autocannon';
-import { mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { EVENT_TOPICS } from '../contracts/topics.js';
@@ -60,6 +63,9 @@ for (const c of CLIENTS) if (c !== 'platformatic' && c !== 'kafkajs') throw new 
 const COMPARE_UNCOALESCED = a.flag('compare-uncoalesced');
 /** --no-stub: skip the gateway with Kafka stubbed out. */
 const NO_STUB = a.flag('no-stub');
+/** --overload 2,5: paced phases at these multiples of the measured maximum (issue: shed early, keep accepted latency bounded); --overload '' skips them. */
+const OVERLOAD = a.str('overload', '2,5').split(',').filter(Boolean).map(Number);
+const OVERLOAD_DURATION = a.num('overload-duration', 8);
 const DATA_DIR = resolveDataDir(a.str('data-dir', '.data/bench/gateway'));
 
 /** The brief's targets. */
@@ -344,6 +350,71 @@ await runBench('bench:gateway', 1800, async () => {
       targetHalfRuns.push(m);
     }
   }
+  // Overload: paced open-loop load at multiples of the measured maximum. What is accepted must stay
+  // fast (shedding, gateway/admission.ts); what is refused must be refused at once; memory bounded.
+  interface OverloadRun {
+    factor: number;
+    rate: number;
+    acceptedEventsPerS: number;
+    shedShare: number;
+    acceptedP50: number;
+    acceptedP99: number;
+    shedP99: number;
+    otherFailures: number;
+    peakRssMb: number;
+    rssBeforeMb: number;
+  }
+  const rssMb = (pid: number) => {
+    try {
+      const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+      return m ? Number(m[1]) / 1024 : NaN;
+    } catch {
+      return NaN;
+    }
+  };
+  const overloadRuns: OverloadRun[] = [];
+  // Nothing to multiply when the gateway took nothing (a broken run): the phases would send nothing.
+  for (const factor of gwMax >= 1 ? OVERLOAD : []) {
+    const rate = Math.round(gwMax * factor);
+    const accepted: number[] = [];
+    const shed: number[] = [];
+    let other = 0;
+    const rssBefore = rssMb(gw.pid);
+    let peak = rssBefore;
+    const sampler = setInterval(() => (peak = Math.max(peak, rssMb(gw.pid))), 100);
+    const r = await pacedLoad({
+      port: PORTS.gateway,
+      path: '/v1/events?site=bench',
+      rate,
+      durationS: OVERLOAD_DURATION,
+      next: () => pool.next(),
+      maxSockets: 1024,
+      onResponse: (status, due) => {
+        const latency = performance.now() - due;
+        if (status === 200) accepted.push(latency);
+        else if (status === 503) shed.push(latency);
+        else other++;
+      },
+    });
+    clearInterval(sampler);
+    gatewayAccepted += accepted.length * 20;
+    const o: OverloadRun = {
+      factor,
+      rate,
+      acceptedEventsPerS: (accepted.length * 20) / r.seconds,
+      shedShare: shed.length / Math.max(1, r.sent),
+      acceptedP50: percentile(accepted, 50),
+      acceptedP99: percentile(accepted, 99),
+      shedP99: percentile(shed, 99),
+      otherFailures: other + r.errors,
+      peakRssMb: peak,
+      rssBeforeMb: rssBefore,
+    };
+    overloadRuns.push(o);
+    log(`overload ${factor}x (${int(rate)} req/s offered): ${int(o.acceptedEventsPerS)} events/s accepted, ${pct(o.shedShare)} shed, accepted p99 ${ms(o.acceptedP99)}, shed p99 ${ms(o.shedP99)}, peak RSS ${int(peak)} MB`);
+    // Let the queue drain and the clients' sockets close before the next phase.
+    await new Promise((res) => setTimeout(res, 3000));
+  }
   const records = (await kafkaRecords(kafka.brokers)) - records0;
 
   let profileText = '';
@@ -441,6 +512,27 @@ await runBench('bench:gateway', 1800, async () => {
   console.log(`gateway events/s vs target ${int(TARGET_EVENTS_PER_S)}:        ${pct(gwEvents / TARGET_EVENTS_PER_S)}`);
   console.log(`p99 at half the measured max vs ${TARGET_P99_MS} ms:       ${ms(halfP99)} (${halfP99 < TARGET_P99_MS ? 'under' : 'OVER'} the target)`);
   console.log(`bare route vs the brief's ~${int(BARE_REFERENCE_REQ_PER_S)} req/s:      ${pct(bareMed / BARE_REFERENCE_REQ_PER_S)} (this machine, this run)`);
+  if (overloadRuns.length) {
+    console.log('');
+    console.log(`overload (paced open loop, ${OVERLOAD_DURATION} s each, multiples of the measured max ${int(gwMax)} req/s; GATEWAY_MAX_QUEUE_DELAY_MS default):`);
+    console.log(
+      table(
+        ['offered', 'req/s', 'accepted events/s', 'vs max', 'shed share', 'accepted p50', 'accepted p99', 'shed p99', 'other failures', 'RSS before -> peak'],
+        overloadRuns.map((o) => [
+          `${o.factor}x`,
+          int(o.rate),
+          int(o.acceptedEventsPerS),
+          pct(o.acceptedEventsPerS / gwEvents),
+          pct(o.shedShare),
+          ms(o.acceptedP50),
+          ms(o.acceptedP99),
+          ms(o.shedP99),
+          o.otherFailures,
+          `${int(o.rssBeforeMb)} -> ${int(o.peakRssMb)} MB`,
+        ]),
+      ),
+    );
+  }
   console.log(`Kafka holds ${int(records)} new records; the gateway acknowledged ${int(gatewayAccepted)} events${records >= gatewayAccepted ? ' (all acknowledged events are in Kafka)' : ' (MISSING RECORDS)'}`);
   if (profileText) console.log(`\n${profileText}`);
   if (records < gatewayAccepted) throw new Error('Kafka holds fewer records than the gateway acknowledged');
