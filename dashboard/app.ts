@@ -10,10 +10,13 @@ import { esFromConfig } from '../common/es-client.js';
 import { handleError, handleNotFound, sendError } from './errors.js';
 import type { AlertDoc } from '../contracts/documents.js';
 import { windowKinds } from '../contracts/windows.js';
+import { windowLabel } from './labels.js';
 import { alertSearch, alertsResponse, parseAlertQuery } from './alerts-query.js';
 import { kpiResponse, kpiSearch, parseKpiQuery } from './kpis-query.js';
 import { parseSessionQuery, sessionSearch, sessionsResponse, type SessionRow } from './sessions-query.js';
 import { parseUrlQuery, urlStatsResponse, urlStatsSearch } from './url-stats-query.js';
+import { overviewResponse, overviewSearch, parseSiteRange } from './overview-query.js';
+import { breakdownResponse, breakdownSearch, parseBreakdownQuery } from './breakdown-query.js';
 
 export interface DashboardOptions {
   config?: Partial<Config>;
@@ -59,6 +62,8 @@ function sameSecret(a: string, b: string): boolean {
  *   GET /api/url-stats   ?from=now-15m&to=&limit=10&countries=5&country=
  *   GET /api/sessions    ?from=now-1h&to=&limit=20&closed=&visitor=&site=
  *   GET /api/alerts      ?from=now-24h&to=&limit=50&kind=&severity=&site=&visitor=
+ *   GET /api/overview    ?from=now-1h&to=&site=a,b   key figures, funnel, revenue per currency, bots
+ *   GET /api/breakdown   ?by=page&sort=visitors&limit=10&from=&to=&site=   top lists (dashboard/breakdown-query.ts)
  *   GET /healthz, /readyz (Elasticsearch reachable)
  *
  * Times: now, now-15m, now+5m (s, m, h, d), epoch ms or ISO dates. Errors: `{error: {code, message}}`
@@ -109,7 +114,7 @@ export async function buildDashboard(opts: DashboardOptions = {}): Promise<Fasti
 
   app.get('/api/meta', async (_req, reply) => {
     api(reply);
-    return { windows: kinds, default_window: kinds[0], refresh_s: cfg.dashboardRefreshS, indices: idx, now: new Date(now()).toISOString() };
+    return { windows: kinds, window_labels: Object.fromEntries(kinds.map((k) => [k, windowLabel(k)])), default_window: kinds[0], refresh_s: cfg.dashboardRefreshS, indices: idx, now: new Date(now()).toISOString() };
   });
 
   app.get<Q>('/api/kpis', async (req, reply) => {
@@ -131,6 +136,21 @@ export async function buildDashboard(opts: DashboardOptions = {}): Promise<Fasti
     const res = await es.search<SessionRow>(sessionSearch(idx.sessions, q));
     api(reply);
     return sessionsResponse(q, res);
+  });
+
+  app.get<Q>('/api/overview', async (req, reply) => {
+    const t = now();
+    const q = parseSiteRange(req.query, t);
+    const res = await es.search(overviewSearch(idx.eventsPattern, q, t));
+    api(reply);
+    return overviewResponse(q, res);
+  });
+
+  app.get<Q>('/api/breakdown', async (req, reply) => {
+    const q = parseBreakdownQuery(req.query, now());
+    const res = await es.search(breakdownSearch(idx, q));
+    api(reply);
+    return breakdownResponse(q, res);
   });
 
   app.get<Q>('/api/alerts', async (req, reply) => {

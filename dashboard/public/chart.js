@@ -16,15 +16,21 @@ function niceScale(v) {
 
 /**
  * windows: KPI windows (window_start, window_end, final, ...); series: [{key, name, cls, value(w)}];
- * kind: 'line' | 'bar'; yFmt: tick and tooltip format; from/to: the x domain (ms).
+ * kind: 'line' | 'bar'; yFmt: tick and tooltip format; yTitle: the y axis title with its unit; from/to: the x domain (ms).
  */
-export function drawChart(container, { windows, series, kind, yFmt, from, to }) {
-  const W = Math.max(container.clientWidth || 0, 280);
+export function drawChart(container, { windows, series, kind, yFmt, yTitle, from, to }) {
+  const W = Math.max(container.clientWidth || 0, 260);
   const H = 190;
-  const m = { l: 52, r: 12, t: 8, b: 22 };
+  const m = { l: 64, r: 12, t: 8, b: 36 };
   const pw = W - m.l - m.r;
   const ph = H - m.t - m.b;
-  const root = svg('svg', { viewBox: `0 0 ${W} ${H}`, role: 'img' });
+  const root = svg('svg', {
+    viewBox: `0 0 ${W} ${H}`,
+    role: 'img',
+    'aria-label': `${series.map((s) => s.name).join(', ')} (${yTitle}) from ${fmtTime(from)} to ${fmtTime(to)}, ${windows.length} windows`,
+  });
+  root.append(svg('text', { class: 'axis-title', x: 12, y: m.t + (H - m.t - m.b) / 2, 'text-anchor': 'middle', transform: `rotate(-90 12 ${m.t + (H - m.t - m.b) / 2})` }, yTitle));
+  root.append(svg('text', { class: 'axis-title', x: m.l + (W - m.l - m.r) / 2, y: H - 2, 'text-anchor': 'middle' }, 'time (local, 24-hour)'));
   const x = (t) => m.l + ((t - from) / (to - from)) * pw;
   const values = windows.flatMap((w) => series.map((s) => s.value(w)).filter((v) => v !== null && v !== undefined));
   const { max, step: yStep } = niceScale(Math.max(0, ...values));
@@ -37,7 +43,7 @@ export function drawChart(container, { windows, series, kind, yFmt, from, to }) 
   const ticks = Math.max(2, Math.min(6, Math.floor(pw / 80)));
   for (let i = 0; i <= ticks; i++) {
     const t = from + ((to - from) * i) / ticks;
-    root.append(svg('text', { class: 'axis', x: x(t), y: H - 6, 'text-anchor': i === 0 ? 'start' : i === ticks ? 'end' : 'middle' }, fmtTime(t)));
+    root.append(svg('text', { class: 'axis', x: x(t), y: H - 20, 'text-anchor': i === 0 ? 'start' : i === ticks ? 'end' : 'middle' }, fmtTime(t)));
   }
   if (!windows.length) {
     root.append(svg('text', { class: 'empty', x: m.l + pw / 2, y: m.t + ph / 2, 'text-anchor': 'middle' }, 'no windows in this range yet'));

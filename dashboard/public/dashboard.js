@@ -1,10 +1,12 @@
 /* global document, window, fetch, URLSearchParams, setTimeout, clearTimeout */
 /**
  * The live dashboard page: polls the JSON API (relative URLs, so it also works behind a proxy
- * under a path) and draws small SVG charts and tables (panels.js). No framework.
+ * under a path) and draws small SVG charts and tables (panels.js). No framework. Every request
+ * carries the same range and site selection, so every figure on the page counts the same events.
  */
 import { $, el } from './dom.js';
-import { renderAlerts, renderCharts, renderSessions, renderTiles, renderUrls, showError } from './panels.js';
+import { BREAKDOWN_PANELS, renderAlerts, renderBreakdown, renderCharts, renderFunnel, renderScope, renderSessions, renderSites, renderTiles, renderUrls, showError } from './panels.js';
+import { fmtClock } from './format.js';
 
 const RANGE_MS = { '15m': 15 * 60e3, '1h': 3600e3, '6h': 6 * 3600e3, '24h': 24 * 3600e3 };
 const state = { meta: null, timer: null, busy: false };
@@ -18,12 +20,6 @@ async function getJson(path, params) {
   return body;
 }
 
-/** The newest window whose end has passed (complete), else the newest one. */
-function latestComplete(windows, now) {
-  const done = windows.filter((w) => Date.parse(w.window_end) <= now);
-  return done.length ? done[done.length - 1] : windows[windows.length - 1];
-}
-
 async function refresh() {
   if (state.busy) return;
   state.busy = true;
@@ -31,35 +27,48 @@ async function refresh() {
   const now = Date.now();
   const span = RANGE_MS[$('range').value] || RANGE_MS['1h'];
   const from = now - span;
-  const tumblingKind = meta.windows[0];
-  const chartKind = $('window').value || tumblingKind;
+  const site = $('site').value;
+  const sort = $('sort').value;
+  const chartKind = $('window').value || meta.windows[0];
   const rateKind = meta.windows[1] || meta.windows[0];
+  const cut = site ? { dimension: 'site', value: site } : {};
+  const sel = { from, to: now, site };
   try {
-    const [tumbling, chart, rate, urls, sessions, alerts] = await Promise.allSettled([
-      getJson('api/kpis', { window: tumblingKind, from, to: now }),
-      chartKind === tumblingKind ? null : getJson('api/kpis', { window: chartKind, from, to: now }),
-      getJson('api/kpis', { window: rateKind, from: now - 30 * 60e3, to: now }),
+    const calls = [
+      getJson('api/overview', sel),
+      getJson('api/kpis', { window: chartKind, from, to: now, ...cut }),
+      chartKind === rateKind ? null : getJson('api/kpis', { window: rateKind, from, to: now, ...cut }),
       getJson('api/url-stats', { from, to: now, limit: 10, countries: 3 }),
-      getJson('api/sessions', { from, to: now, limit: 12 }),
-      getJson('api/alerts', { from: 'now-24h', limit: 20 }),
-    ]);
+      getJson('api/sessions', { ...sel, limit: 12 }),
+      getJson('api/alerts', { from: 'now-24h', limit: 20, site }),
+      ...BREAKDOWN_PANELS.map((by) => getJson('api/breakdown', { ...sel, by, sort, limit: 8 })),
+    ];
+    const results = await Promise.allSettled(calls);
+    const [overview, chart, rate, urls, sessions, alerts, ...lists] = results;
     const val = (r) => (r.status === 'fulfilled' ? r.value : null);
-    const chartData = chartKind === tumblingKind ? val(tumbling) : val(chart);
-    const rateWindows = val(rate)?.windows || [];
-    renderTiles(val(tumbling), rateWindows.length ? latestComplete(rateWindows, now) : null, rateKind, val(sessions));
-    renderCharts(chartData, from, now);
+    const ov = val(overview);
+    renderSites(ov, site);
+    // A fresh pipeline: the charts start where the data starts, not an hour before it.
+    const first = ov?.first_event ? Date.parse(ov.first_event) : null;
+    const start = first && first > from ? Math.max(from, Math.floor(first / 60e3) * 60e3) : from;
+    renderScope(ov, site, start, now);
+    renderTiles(ov);
+    renderFunnel(ov);
+    const rateData = chartKind === rateKind ? val(chart) : val(rate);
+    renderCharts(val(chart), rateData, start, now, meta.window_labels || {}, chartKind, rateKind);
+    lists.forEach((r, i) => (r.status === 'fulfilled' ? renderBreakdown(BREAKDOWN_PANELS[i], r.value) : showError(`bd-${BREAKDOWN_PANELS[i]}`, r.reason)));
     if (urls.status === 'fulfilled') renderUrls(urls.value);
     else showError('urls', urls.reason);
     if (sessions.status === 'fulfilled') renderSessions(sessions.value);
     else showError('sessions', sessions.reason);
     if (alerts.status === 'fulfilled') renderAlerts(alerts.value);
     else showError('alerts', alerts.reason);
-    const failed = [tumbling, chart, rate, urls, sessions, alerts].filter((r) => r.status === 'rejected');
+    const failed = results.filter((r) => r.status === 'rejected');
     const status = $('status');
     status.className = failed.length ? 'error' : '';
     status.textContent = failed.length
       ? `${failed.length} request(s) failed: ${failed[0].reason.message}`
-      : `updated ${new Date().toLocaleTimeString()} · every ${meta.refresh_s} s`;
+      : `updated ${fmtClock(Date.now())} · every ${meta.refresh_s} s`;
   } finally {
     state.busy = false;
     document.body.dataset.loaded = 'true';
@@ -83,9 +92,9 @@ async function start() {
     setTimeout(start, 5000);
     return;
   }
-  const select = $('window');
-  select.replaceChildren(...state.meta.windows.map((k) => el('option', { value: k }, k)));
-  for (const id of ['window', 'range']) $(id).addEventListener('change', () => refresh().catch(() => {}));
+  const labels = state.meta.window_labels || {};
+  $('window').replaceChildren(...state.meta.windows.map((k) => el('option', { value: k }, labels[k] || k)));
+  for (const id of ['site', 'window', 'range', 'sort']) $(id).addEventListener('change', () => refresh().catch(() => {}));
   let resize;
   window.addEventListener('resize', () => {
     clearTimeout(resize);

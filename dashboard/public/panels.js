@@ -1,7 +1,7 @@
 /** The page's panels (tiles, charts, tables), each drawn from one API answer. */
 import { drawChart } from './chart.js';
 import { $, el, fillTable } from './dom.js';
-import { fmtInt, fmtMoney, fmtMs, fmtPct, fmtTime, fmtWhen, shortUrl } from './format.js';
+import { fmtCurrency, fmtInt, fmtMs, fmtPct, fmtTime, fmtWhen, shortUrl } from './format.js';
 
 const EVENT_SERIES = [
   ['page_views', 'page views'],
@@ -10,53 +10,122 @@ const EVENT_SERIES = [
   ['purchases', 'purchases'],
 ];
 
-function tile(label, value, sub) {
-  return el('div', { class: 'tile' }, el('div', { class: 'label' }, label), el('div', { class: 'value' }, value), el('div', { class: 'sub' }, sub || '\u00a0'));
+function tile(label, value, sub, key) {
+  return el(
+    'div',
+    { class: 'tile', 'data-key': key, role: 'group', 'aria-label': label },
+    el('div', { class: 'label' }, label),
+    el('div', { class: 'value' }, value),
+    el('div', { class: 'sub' }, sub || '\u00a0'),
+  );
 }
 
-export function renderTiles(tumbling, rateWindow, rateKind, sessions) {
-  const t = tumbling?.totals;
-  const span = tumbling ? `${tumbling.windows.length} windows` : '';
-  const rw = rateWindow;
-  const rwLabel = rw ? `${rateKind}, ${fmtTime(Date.parse(rw.window_start))}–${fmtTime(Date.parse(rw.window_end))}` : 'no window yet';
+/** The breakdown lists, in page order (each has a table `bd-<name>`). */
+export const BREAKDOWN_PANELS = ['page', 'source', 'entry_page', 'exit_page', 'utm_campaign', 'country', 'browser', 'os', 'device_type'];
+
+const siteName = (site) => (site ? `site ${site}` : 'all sites');
+
+export function renderSites(ov, selected) {
+  const select = $('site');
+  const sites = new Set((ov?.available_sites || []).map((s) => s.site));
+  if (selected) sites.add(selected);
+  const want = ['', ...[...sites].sort()];
+  const have = [...select.options].map((o) => o.value);
+  if (want.join('\n') === have.join('\n')) return;
+  select.replaceChildren(...want.map((v) => el('option', { value: v }, v ? v : 'All sites')));
+  select.value = selected;
+}
+
+export function renderScope(ov, site, start, to) {
+  const since = ov?.first_event && Date.parse(ov.first_event) > Date.parse(ov.from) ? ` (data since ${fmtTime(Date.parse(ov.first_event))})` : '';
+  $('scope').textContent = `Showing ${siteName(site)}, ${fmtTime(start)}–${fmtTime(to)}${since}. Every figure below is for this selection unless it says otherwise.`;
+}
+
+export function renderTiles(ov) {
+  const o = ov || {};
+  const revenue = o.revenue || [];
+  const bots = o.bots || {};
   const tiles = [
-    tile('Page views', fmtInt(t?.page_views), span),
-    tile('Clicks', fmtInt(t?.clicks), t && t.late_events ? `${fmtInt(t.late_events)} late events` : span),
-    tile('Add to cart', fmtInt(t?.add_to_cart), span),
-    tile('Purchases', fmtInt(t?.purchases), span),
-    tile('Revenue', fmtMoney(t?.revenue), 'sum of purchase revenue'),
-    tile('Conversion rate', fmtPct(rw?.conversion_rate), rw ? `${fmtInt(rw.visitors_purchased)} of ${fmtInt(rw.unique_visitors)} visitors bought` : rwLabel),
-    tile('Cart → purchase', fmtPct(rw?.cart_to_purchase_rate), rw ? `${fmtInt(rw.visitors_carted_and_purchased)} of ${fmtInt(rw.visitors_added_to_cart)} carts bought` : rwLabel),
-    tile('Visitors', fmtInt(rw?.unique_visitors), rwLabel),
-    tile('Sessions', fmtInt(sessions?.summary.sessions), sessions ? `${fmtInt(sessions.summary.open)} open · avg ${fmtMs(sessions.summary.avg_duration_ms)}` : ''),
+    tile('Visitors', fmtInt(o.visitors), 'distinct, in range', 'visitors'),
+    tile('Visitors now', fmtInt(o.visitors_now), 'last 5 minutes', 'visitors_now'),
+    tile('Sessions', fmtInt(o.sessions), 'distinct, in range', 'sessions'),
+    tile('Page views', fmtInt(o.page_views), 'in range', 'page_views'),
+    tile('Add to cart', fmtInt(o.add_to_cart), 'events, in range', 'add_to_cart'),
+    tile('Purchases', fmtInt(o.purchases), 'orders, in range', 'purchases'),
+    ...(revenue.length
+      ? revenue.map((r) => tile(`Revenue ${r.currency || '(no currency)'}`, fmtCurrency(r.revenue, r.currency), `${fmtInt(r.purchases)} purchases in ${r.currency || 'no currency'}`, `revenue-${r.currency}`))
+      : [tile('Revenue', '–', 'no purchase in range', 'revenue')]),
+    tile('Conversion rate', fmtPct(o.conversion_rate), ov ? `${fmtInt(o.funnel?.[2]?.visitors)} of ${fmtInt(o.visitors)} visitors bought` : '', 'conversion'),
+    tile('Cart → purchase', fmtPct(o.cart_to_purchase_rate), ov ? `${fmtInt(o.funnel?.[2]?.visitors)} of ${fmtInt(o.funnel?.[1]?.visitors)} carting visitors bought` : '', 'cart_to_purchase'),
+    tile('Bot traffic', fmtPct(bots.share_of_events), ov ? `${fmtInt(bots.events)} bot events, left out above` : '', 'bots'),
   ];
   $('tiles').replaceChildren(...tiles);
 }
 
-export function renderCharts(kpis, from, to) {
+const STEP_NAMES = { page_view: 'Viewed a page', add_to_cart: 'Added to cart', purchase: 'Purchased' };
+
+export function renderFunnel(ov) {
+  const steps = ov?.funnel || [];
+  const top = steps[0]?.visitors || 0;
+  fillTable(
+    $('funnel'),
+    [{ label: 'Step' }, { label: 'Visitors', num: true }, { label: 'Of previous', num: true }, { label: 'Drop-off', num: true }, { label: '' }],
+    steps.map((s) => ({
+      cells: [
+        STEP_NAMES[s.step] || s.step,
+        fmtInt(s.visitors),
+        fmtPct(s.from_previous),
+        fmtPct(s.drop_off),
+        { node: el('span', { class: 'bar', style: null, 'data-w': top ? Math.round((s.visitors / top) * 100) : 0 }), cls: 'barcell' },
+      ],
+    })),
+    'no visitors in range yet',
+  );
+  for (const b of $('funnel').querySelectorAll('.bar')) b.style.width = `${b.dataset.w}%`;
+}
+
+const BD_FIRST = { page: 'Page', source: 'Source', entry_page: 'Entry page', exit_page: 'Exit page', utm_campaign: 'Campaign', country: 'Country', browser: 'Browser', os: 'OS', device_type: 'Device' };
+const BD_EMPTY = { source: 'no referred visits in range (direct traffic has no source)', utm_campaign: 'no campaign visits in range' };
+
+export function renderBreakdown(by, b) {
+  const sessionsBased = by === 'entry_page' || by === 'exit_page';
+  const money = (rows) => rows.map((r) => fmtCurrency(r.revenue, r.currency)).join(' · ') || '–';
+  fillTable(
+    $(`bd-${by}`),
+    [{ label: BD_FIRST[by] || by }, { label: 'Visitors', num: true }, { label: sessionsBased ? 'Pages' : 'Views', num: true }, { label: 'Conversions', num: true }, ...(sessionsBased ? [] : [{ label: 'Revenue', num: true }])],
+    b.rows.map((r) => ({
+      cells: [
+        { text: sessionsBased ? shortUrl(r.value) : r.value, cls: 'url', title: r.host ? `${r.host}${r.value}` : r.value },
+        fmtInt(r.visitors),
+        fmtInt(r.views),
+        fmtInt(r.conversions),
+        ...(sessionsBased ? [] : [money(r.revenue)]),
+      ],
+    })),
+    BD_EMPTY[by] || 'nothing in range yet',
+  );
+}
+
+export function renderCharts(kpis, rates, from, to, labels, chartKind, rateKind) {
   const windows = kpis?.windows || [];
+  $('window-label-events').textContent = labels[chartKind] || chartKind;
+  $('window-label-conversion').textContent = labels[rateKind] || rateKind;
   drawChart($('chart-events'), {
     windows,
     from,
     to,
     kind: 'line',
+    yTitle: `events ${labels[chartKind] || ''}`.trim(),
     yFmt: (v) => fmtInt(v),
     series: EVENT_SERIES.map(([key, name], i) => ({ key, name, cls: `s${i}`, value: (w) => w[key] })),
   });
   $('legend-events').replaceChildren(...EVENT_SERIES.flatMap(([, name], i) => [el('i', { class: 'sw', 'data-c': i }), name]));
-  drawChart($('chart-revenue'), {
-    windows,
-    from,
-    to,
-    kind: 'bar',
-    yFmt: (v, exact) => (exact ? fmtMoney(v) : fmtInt(v)),
-    series: [{ key: 'revenue', name: 'revenue', cls: 's2', value: (w) => w.revenue }],
-  });
   drawChart($('chart-conversion'), {
-    windows,
+    windows: rates?.windows || [],
     from,
     to,
     kind: 'line',
+    yTitle: 'share of visitors, %',
     yFmt: (v, exact) => (exact ? fmtPct(v) : `${+(v * 100).toFixed(1)} %`),
     series: [
       { key: 'conversion_rate', name: 'conversion', cls: 's4', value: (w) => w.conversion_rate },
@@ -90,7 +159,7 @@ export function renderUrls(u) {
 export function renderSessions(s) {
   fillTable(
     $('sessions'),
-    [{ label: 'Last event' }, { label: 'Visitor' }, { label: 'Where' }, { label: 'Pages', num: true }, { label: 'Duration', num: true }, { label: 'Entry page' }, { label: 'Outcome' }, { label: 'Revenue', num: true }],
+    [{ label: 'Last event' }, { label: 'Visitor' }, { label: 'Where' }, { label: 'Pages', num: true }, { label: 'Duration', num: true }, { label: 'Entry page' }, { label: 'Outcome' }],
     s.sessions.map((x) => ({
       cells: [
         { text: fmtWhen(Date.parse(x.end)), title: x.end },
@@ -100,13 +169,12 @@ export function renderSessions(s) {
         fmtMs(x.duration_ms),
         { text: x.entry_page ? shortUrl(x.entry_page) : '–', cls: 'url', title: x.entry_page || '' },
         { node: el('span', { class: `pill ${x.purchased ? 'yes' : x.added_to_cart ? 'warn' : ''}` }, x.purchased ? 'bought' : x.added_to_cart ? 'cart' : x.closed ? 'left' : 'active') },
-        x.purchased ? fmtMoney(x.revenue) : '',
       ],
     })),
     'no sessions in this range yet',
   );
   const m = s.summary;
-  $('sessions-note').textContent = `${fmtInt(m.sessions)} sessions active in range · bounce ${fmtPct(m.bounce_rate)} · ${fmtPct(m.purchase_rate)} with a purchase · avg ${m.avg_pages === null ? '–' : m.avg_pages.toFixed(1)} pages`;
+  $('sessions-note').textContent = `${fmtInt(m.sessions)} sessions active in range (bots included) · bounce ${fmtPct(m.bounce_rate)} · ${fmtPct(m.purchase_rate)} with a purchase · avg ${m.avg_pages === null ? '–' : m.avg_pages.toFixed(1)} pages`;
 }
 
 export function renderAlerts(a) {
@@ -130,6 +198,6 @@ export function renderAlerts(a) {
 }
 
 export function showError(where, err) {
-  const target = { urls: 'urls', sessions: 'sessions', alerts: 'alerts' }[where];
-  if (target) fillTable($(target), [{ label: 'Error' }], [], `could not load: ${err.message}`);
+  const target = where;
+  if ($(target)) fillTable($(target), [{ label: 'Error' }], [], `could not load: ${err.message}`);
 }

@@ -1,29 +1,29 @@
 /**
  * The dashboard page in a real browser (Debian's chromium through playwright-core) over the real
- * Elasticsearch of the global set-up: an hour of per-partition partial documents relative to now
- * goes into an index prefix of this test's own, the page loads, and what it shows must be the
- * exact sums. A screenshot is left in DASHBOARD_SCREENSHOT (default .data/screenshots/dashboard.png)
- * for a person to look at.
+ * Elasticsearch of the global set-up: an hour of raw events (two sites, two currencies, bots) and
+ * per-partition partial documents relative to now go into an index prefix of this test's own, the
+ * page loads, and what it shows must be the exact figures, counted here independently from the
+ * fixtures. Screenshots at desktop and phone widths are left in DASHBOARD_ARTIFACTS (default
+ * .data/test-artifacts) for a person to look at.
  *
  * Chromium: CHROMIUM_PATH or /usr/bin/chromium (`scripts/ensure-deps.sh --browser` installs it).
  */
 import { existsSync, mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { pino } from 'pino';
 import type { FastifyInstance } from 'fastify';
 import type { Client } from '@elastic/elasticsearch';
 import { buildDashboard } from '../../dashboard/app.js';
-import { eventTotals, kpiWindowsFromPartials } from '../../dashboard/sums.js';
 import { esFromConfig } from '../../common/es-client.js';
 import { installTemplates } from '../../infra/setup-indices.js';
-import { alertDoc, kpiDoc, sessionDoc, urlDoc, writeFixtures, type KpiFixture, type UrlFixture } from '../integration/dashboard-fixtures.js';
+import { alertDoc, eventDoc, kpiDoc, sessionDoc, urlDoc, writeFixtures, type EventFixture, type KpiFixture, type UrlFixture } from '../integration/dashboard-fixtures.js';
 import { unique } from '../integration/helpers.js';
 
 const esUrl = inject('esUrl');
 const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
-const SCREENSHOT = process.env.DASHBOARD_SCREENSHOT || '.data/screenshots/dashboard.png';
+const ARTIFACTS = process.env.DASHBOARD_ARTIFACTS || '.data/test-artifacts';
 const MIN = 60_000;
 
 /** Small seeded generator, so a failure can be replayed. */
@@ -37,6 +37,82 @@ function rng(seed: number) {
     return Math.floor((((t ^ (t >>> 14)) >>> 0) / 4294967296) * n);
   };
 }
+
+/**
+ * Shoppers on two sites: shop-a sells in EUR, shop-b in JPY; two bots on shop-a. Visitors 20-23
+ * are active in the last two minutes, everyone else at least 15 minutes ago (far from the
+ * 5-minute "now" edge, so a refresh a few seconds later sees the same).
+ */
+function shopEvents(now: number): EventFixture[] {
+  const out: EventFixture[] = [];
+  const pages = ['/', '/products/mug', '/products/teapot'];
+  for (let i = 0; i < 24; i++) {
+    const site = i % 3 === 0 ? 'shop-b' : 'shop-a';
+    const t0 = i < 20 ? now - 50 * MIN + i * 110_000 : now - 2 * MIN;
+    let k = 0;
+    const ev = (o: Partial<EventFixture>) => {
+      const n = k++;
+      out.push(
+        eventDoc(`e${i}-${n}`, t0 + n * 5000, {
+          site_id: site,
+          visitor_id: `v${i}`,
+          session_id: `s${i}`,
+          referrer_host: n === 0 ? [null, 'www.google.com', 'news.ycombinator.com', null][i % 4] : null,
+          utm_campaign: i % 5 === 0 ? 'winter-sale' : null,
+          country: ['FR', 'DE', 'US'][i % 3],
+          browser: ['Chrome', 'Firefox'][i % 2],
+          os: ['Linux', 'Windows', 'iOS'][i % 3],
+          device_type: ['desktop', 'mobile'][i % 2],
+          ...o,
+        }),
+      );
+    };
+    for (let p = 0; p <= i % 3; p++) ev({ url: `https://${site}.example${pages[p]}?ref=x${i}`, url_host: `${site}.example`, url_path: pages[p] });
+    // The SDK's engagement report: a page_view event that is not a view.
+    if (i % 4 === 0) ev({ url_path: '/', engagement_ms: 12_000 });
+    if (i % 2 === 0) {
+      ev({ event_type: 'click', url_path: pages[i % 3] });
+      ev({ event_type: 'add_to_cart', url_path: pages[i % 3], product_id: 'mug', price: 12, quantity: 1, currency: site === 'shop-a' ? 'EUR' : 'JPY' });
+    }
+    if (i % 4 === 0) {
+      const [currency, revenue] = site === 'shop-a' ? ['EUR', 24.5 + i] : ['JPY', 1200 + i * 10];
+      ev({ event_type: 'purchase', url_path: '/checkout', order_id: `o${i}`, currency, revenue });
+      ev({ url: `https://${site}.example/thanks.html?order=o${i}`, url_path: '/thanks.html' });
+    }
+  }
+  for (let b = 0; b < 2; b++) for (let k = 0; k < 6; k++) out.push(eventDoc(`bot${b}-${k}`, now - 30 * MIN + k * 1000, { site_id: 'shop-a', visitor_id: `bot${b}`, session_id: `bs${b}`, is_bot: true, browser: 'HeadlessChrome' }));
+  return out;
+}
+
+/** What the page must show for a site selection, counted from the fixtures. */
+function expected(events: EventFixture[], sites: string[], now: number) {
+  const sel = events.filter((e) => !sites.length || sites.includes(String(e.site_id)));
+  const humans = sel.filter((e) => e.is_bot !== true);
+  const distinct = (f: (e: EventFixture) => boolean) => new Set(humans.filter(f).map((e) => e.visitor_id)).size;
+  const isView = (e: EventFixture) => e.event_type === 'page_view' && e.engagement_ms === undefined;
+  const revenue = new Map<string, number>();
+  for (const e of humans) if (e.event_type === 'purchase') revenue.set(String(e.currency), (revenue.get(String(e.currency)) ?? 0) + Number(e.revenue));
+  const visitors = distinct(() => true);
+  const buyers = distinct((e) => e.event_type === 'purchase');
+  const carters = distinct((e) => e.event_type === 'add_to_cart');
+  const bots = sel.length - humans.length;
+  return {
+    visitors,
+    visitorsNow: distinct((e) => Date.parse(e.timestamp) >= now - 5 * MIN),
+    pageViews: humans.filter(isView).length,
+    purchases: humans.filter((e) => e.event_type === 'purchase').length,
+    viewers: distinct(isView),
+    carters,
+    buyers,
+    conversion: buyers / visitors,
+    revenue: [...revenue].sort(([a], [b]) => a.localeCompare(b)),
+    botShare: bots / sel.length,
+    thanksVisitors: distinct((e) => e.url_path === '/thanks.html'),
+  };
+}
+
+const pct = (r: number) => `${(r * 100).toFixed(r < 0.1 ? 2 : 1)} %`;
+const money = (n: number, currency: string) => new Intl.NumberFormat('en-US', { style: 'currency', currency, currencyDisplay: 'code' }).format(n).replace(/\u00a0/g, ' ');
 
 function fixtures(now: number) {
   const r = rng(20260301);
@@ -113,7 +189,7 @@ function fixtures(now: number) {
     alertDoc('al-2', now - 21 * MIN, { kind: 'kpi_anomaly', severity: 'warn', visitor_id: undefined, message: 'conversion rate 3.4 sigma below its 1-hour mean', value: 0.004, threshold: 0.021 }),
     alertDoc('al-3', now - 50 * MIN, { severity: 'medium', visitor_id: 'visitor-2211', message: 'visitor-2211 clicked 25 times in 10 s', value: 25 }),
   ];
-  return { kpis, urls, sessions, alerts };
+  return { kpis, urls, sessions, alerts, events: shopEvents(now) };
 }
 
 describe('dashboard page in Chromium', () => {
@@ -124,6 +200,7 @@ describe('dashboard page in Chromium', () => {
   let base: string;
   let prefix: string;
   let data: ReturnType<typeof fixtures>;
+  let fixedAt: number;
   const problems: string[] = [];
 
   beforeAll(async () => {
@@ -131,7 +208,8 @@ describe('dashboard page in Chromium', () => {
     prefix = unique('dashpage').toLowerCase();
     await installTemplates(esUrl, prefix);
     es = esFromConfig({ esUrl, esUsername: '', esPassword: '', esApiKey: '' });
-    data = fixtures(Date.now());
+    fixedAt = Date.now();
+    data = fixtures(fixedAt);
     await writeFixtures(es, prefix, data);
     app = await buildDashboard({ config: { esUrl, esIndexPrefix: prefix, dashboardRefreshS: 2 }, logger: pino({ level: 'warn' }), es });
     base = await app.listen({ host: '127.0.0.1', port: 0 });
@@ -139,7 +217,7 @@ describe('dashboard page in Chromium', () => {
       executablePath: CHROMIUM,
       args: ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
     });
-    page = await browser.newPage({ viewport: { width: 1440, height: 1000 }, locale: 'en-US', timezoneId: 'UTC' });
+    page = await browser.newPage({ viewport: { width: 1280, height: 1000 }, locale: 'en-US', timezoneId: 'UTC' });
     page.on('console', (m) => m.type() === 'error' && problems.push(`console: ${m.text()}`));
     page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
     page.on('requestfailed', (r) => problems.push(`request failed: ${r.url()}`));
@@ -154,47 +232,91 @@ describe('dashboard page in Chromium', () => {
   const digits = (s: string | null) => Number((s ?? '').replace(/[^\d.]/g, ''));
   const tile = (label: string) => page.locator('.tile', { has: page.locator('.label', { hasText: new RegExp(`^${label}$`) }) }).locator('.value');
 
-  test('shows the exact sums of the partials, charts, URLs, sessions and alerts', async () => {
+  const shot = async (name: string) => {
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: join(ARTIFACTS, name), fullPage: true });
+  };
+  const text = async (sel: string) => ((await page.locator(sel).textContent()) ?? '').trim();
+  const rowOf = (table: string, first: string) => page.locator(`#${table} tbody tr`, { has: page.locator('td', { hasText: new RegExp(`^${first.replace(/[.?*+^$()[\]\\/]/g, '\\$&')}$`) }) });
+
+  test('all sites: exact figures for every tile, the funnel and the breakdowns; charts; desktop and phone', async () => {
     await page.goto(`${base}/`);
     await page.waitForSelector('body[data-loaded="true"]', { timeout: 20_000 });
+    const want = expected(data.events, [], fixedAt);
 
-    const windows = kpiWindowsFromPartials(data.kpis.filter((d) => d.window_kind === 'tumbling_1m'));
-    const totals = eventTotals(windows);
-    expect(digits(await tile('Page views').textContent())).toBe(totals.page_views);
-    expect(digits(await tile('Clicks').textContent())).toBe(totals.clicks);
-    expect(digits(await tile('Purchases').textContent())).toBe(totals.purchases);
-    expect((await tile('Revenue').textContent())?.replace(/,/g, '')).toBe(totals.revenue.toFixed(2));
+    expect(await text('#scope')).toMatch(/^Showing all sites, \d\d:\d\d–\d\d:\d\d/);
+    expect(digits(await tile('Visitors').textContent())).toBe(want.visitors);
+    expect(digits(await tile('Visitors now').textContent())).toBe(want.visitorsNow);
+    expect(digits(await tile('Page views').textContent())).toBe(want.pageViews);
+    expect(digits(await tile('Purchases').textContent())).toBe(want.purchases);
+    expect(await tile('Conversion rate').textContent()).toBe(pct(want.conversion));
+    expect(await tile('Cart → purchase').textContent()).toBe(pct(want.buyers / want.carters));
+    expect(await tile('Bot traffic').textContent()).toBe(pct(want.botShare));
+    // Two currencies: one tile each, never a sum.
+    expect(want.revenue.map(([c]) => c)).toEqual(['EUR', 'JPY']);
+    for (const [currency, amount] of want.revenue) expect(await tile(`Revenue ${currency}`).textContent()).toBe(money(amount, currency));
+    expect(await page.locator('.tile .label', { hasText: /^Revenue$/ }).count()).toBe(0);
 
-    // Conversion: the newest complete sliding window, Σ bought / Σ visitors over its partitions.
-    // (As of the page's last refresh, which may be a few seconds before now.)
-    const sliding = kpiWindowsFromPartials(data.kpis.filter((d) => d.window_kind === 'sliding_5m_1m'));
-    const shown = (at: number) => {
-      const done = sliding.filter((w) => Date.parse(w.window_end) <= at);
-      const r = done[done.length - 1].conversion_rate!;
-      return `${(r * 100).toFixed(r < 0.1 ? 2 : 1)} %`;
-    };
-    expect([shown(Date.now()), shown(Date.now() - 10_000)]).toContain(await tile('Conversion rate').textContent());
+    // Funnel: distinct visitors per step and drop-off.
+    const funnel = await page.locator('#funnel tbody tr').allTextContents();
+    expect(funnel).toHaveLength(3);
+    expect(await rowOf('funnel', 'Viewed a page').locator('td').nth(1).textContent()).toBe(String(want.viewers));
+    expect(await rowOf('funnel', 'Added to cart').locator('td').nth(3).textContent()).toBe(pct(1 - want.carters / want.viewers));
+    expect(await rowOf('funnel', 'Purchased').locator('td').nth(1).textContent()).toBe(String(want.buyers));
+
+    // Pages without query strings: every order's thanks page is one row.
+    expect(await rowOf('bd-page', '/thanks.html').count()).toBe(1);
+    expect(await rowOf('bd-page', '/thanks.html').locator('td').nth(1).textContent()).toBe(String(want.thanksVisitors));
+    expect(await page.locator('#bd-page td', { hasText: '?' }).count()).toBe(0);
+    expect(await rowOf('bd-source', 'www.google.com').locator('td').nth(1).textContent()).toBe('6');
+    expect(await rowOf('bd-utm_campaign', 'winter-sale').locator('td').nth(1).textContent()).toBe('5');
+    expect(await rowOf('bd-country', 'FR').locator('td').nth(1).textContent()).toBe('8');
+    expect(await rowOf('bd-browser', 'HeadlessChrome').count()).toBe(0);
+    expect(await rowOf('bd-device_type', 'mobile').locator('td').nth(1).textContent()).toBe('12');
+    expect(await page.locator('#bd-entry_page tbody tr').count()).toBeGreaterThan(0);
 
     expect(await page.locator('#chart-events path.line').count()).toBe(4);
-    expect(await page.locator('#chart-revenue rect').count()).toBe(windows.length);
     expect(await page.locator('#chart-conversion path.line').count()).toBe(2);
+    expect(await page.locator('#chart-events .axis-title').allTextContents()).toEqual(['events per minute', 'time (local, 24-hour)']);
+    expect(await page.locator('#window option').allTextContents()).toEqual(['per minute', '5-minute totals, every minute']);
+    expect(await page.locator('body').textContent()).not.toMatch(/tumbling_|sliding_|\b(AM|PM)\b/);
     expect(await page.locator('#urls tr.group').count()).toBe(5);
-    expect(await page.locator('#urls tr.group td.url').first().getAttribute('title')).toBe('https://shop.example/');
     expect(await page.locator('#sessions tbody tr').count()).toBe(12);
     expect(await page.locator('#alerts tbody tr').count()).toBe(3);
     expect(await page.locator('#alerts tbody tr').first().textContent()).toContain('visitor-bot-7');
     expect(await page.locator('#status').getAttribute('class')).toBe('');
+    await shot('dashboard-desktop.png');
 
-    mkdirSync(dirname(SCREENSHOT), { recursive: true });
-    await page.screenshot({ path: SCREENSHOT, fullPage: true });
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.waitForTimeout(600);
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+    await shot('dashboard-phone.png');
+    await page.setViewportSize({ width: 1280, height: 1000 });
     expect(problems).toEqual([]);
   });
 
-  test('refreshes by itself: a new window appears without a reload', async () => {
-    const before = digits(await tile('Page views').textContent());
-    const start = Math.floor(Date.now() / MIN) * MIN - 50 * MIN;
-    await writeFixtures(es, prefix, { kpis: [kpiDoc('tumbling_1m', start, MIN, 0, { page_views: 1000, unique_visitors: 10 })] });
-    await expect.poll(async () => digits(await tile('Page views').textContent()), { timeout: 15_000 }).toBe(before + 1000);
+  test('one site: every figure for that site only, in its own currency', async () => {
+    const want = expected(data.events, ['shop-b'], fixedAt);
+    expect(await page.locator('#site option').allTextContents()).toEqual(['All sites', 'shop-a', 'shop-b']);
+    await page.selectOption('#site', 'shop-b');
+    await expect.poll(async () => text('#scope'), { timeout: 15_000 }).toMatch(/^Showing site shop-b/);
+    await expect.poll(async () => digits(await tile('Visitors').textContent()), { timeout: 15_000 }).toBe(want.visitors);
+    expect(digits(await tile('Page views').textContent())).toBe(want.pageViews);
+    expect(await tile('Conversion rate').textContent()).toBe(pct(want.conversion));
+    expect(want.revenue.map(([c]) => c)).toEqual(['JPY']);
+    expect(await tile('Revenue JPY').textContent()).toBe(money(want.revenue[0][1], 'JPY'));
+    expect(await page.locator('.tile .label', { hasText: 'Revenue EUR' }).count()).toBe(0);
+    expect(await tile('Bot traffic').textContent()).toBe(pct(0));
+    await shot('dashboard-site-shop-b.png');
+    await page.selectOption('#site', '');
+    await expect.poll(async () => text('#scope'), { timeout: 15_000 }).toMatch(/^Showing all sites/);
+    expect(problems).toEqual([]);
+  });
+
+  test('refreshes by itself: a new visitor appears without a reload', async () => {
+    const before = digits(await tile('Visitors').textContent());
+    await writeFixtures(es, prefix, { events: [eventDoc('late-visitor', Date.now() - 1000, { site_id: 'shop-a', visitor_id: 'v-new' })] });
+    await expect.poll(async () => digits(await tile('Visitors').textContent()), { timeout: 15_000 }).toBe(before + 1);
     expect(problems).toEqual([]);
   });
 });

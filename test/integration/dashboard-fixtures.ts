@@ -4,7 +4,8 @@
  */
 import type { Client } from '@elastic/elasticsearch';
 import { kpiDocId, type AlertDoc, type KpiDoc, type SessionDoc, type UrlStatsDoc } from '../../contracts/documents.js';
-import { indexNames } from '../../contracts/indices.js';
+import { eventIndexFor, indexNames } from '../../contracts/indices.js';
+import type { EnrichedFieldName } from '../../contracts/event-schema.js';
 import type { KpiSums, UrlSums } from '../../dashboard/sums.js';
 import { urlStatsId } from '../../processor/analytics/url-stats.js';
 
@@ -109,14 +110,36 @@ export function alertDoc(id: string, raisedAt: number, o: Partial<AlertFixture> 
   };
 }
 
+/** A raw event as the index role writes it (only the fields the dashboard reads; the rest absent). */
+export type EventFixture = Partial<Record<EnrichedFieldName, string | number | boolean | null>> & { event_id: string; timestamp: string };
+
+export function eventDoc(id: string, at: number, o: Partial<EventFixture> = {}): EventFixture {
+  return {
+    event_id: id,
+    event_type: 'page_view',
+    schema_version: 1,
+    site_id: 'shop',
+    visitor_id: `v-${id}`,
+    session_id: `s-${id}`,
+    timestamp: iso(at),
+    received_at: iso(at),
+    url: 'https://shop.example/',
+    url_host: 'shop.example',
+    url_path: '/',
+    is_bot: false,
+    ...o,
+  };
+}
+
 /** Bulk-indexes the documents with the processor's deterministic ids and refreshes. */
 export async function writeFixtures(
   es: Client,
   prefix: string,
-  f: { kpis?: KpiFixture[]; urls?: UrlFixture[]; sessions?: SessionFixture[]; alerts?: AlertFixture[] },
+  f: { kpis?: KpiFixture[]; urls?: UrlFixture[]; sessions?: SessionFixture[]; alerts?: AlertFixture[]; events?: EventFixture[] },
 ): Promise<void> {
   const n = indexNames(prefix);
   const ops: object[] = [];
+  for (const d of f.events ?? []) ops.push({ index: { _index: eventIndexFor(prefix, String(d.received_at ?? d.timestamp)), _id: d.event_id } }, d);
   for (const d of f.kpis ?? []) ops.push({ index: { _index: n.kpis, _id: kpiDocId(d) } }, d);
   for (const d of f.urls ?? []) ops.push({ index: { _index: n.urlStats, _id: urlStatsId(d) } }, d);
   for (const d of f.sessions ?? []) ops.push({ index: { _index: n.sessions, _id: d.session_id } }, d);

@@ -1,0 +1,154 @@
+/**
+ * GET /api/breakdown: Plausible-style top lists over one range and site selection, from the
+ * raw-event index (bots left out), or for entry and exit pages from the sessions index. Each row:
+ * distinct visitors, page views, converting visitors and revenue per currency. Pure.
+ *
+ * Pages are grouped by host and path (`url_host`, `url_path` of the enriched event): query
+ * strings and fragments are dropped, so `thanks.html?order=1` and `?order=2` are one page.
+ * Campaign parameters are not lost: they are their own breakdowns (`utm_*`).
+ */
+import type { estypes } from '@elastic/elasticsearch';
+import { REVENUE_SCALE } from '../contracts/documents.js';
+import { ParamError } from './errors.js';
+import { parseIntParam, type Query } from './params.js';
+import { common, rangeFilter, term } from './search-parts.js';
+import { distinct, notBot, parseSiteRange, siteFilter, viewFilter, type CurrencyRevenue, type SiteRange } from './overview-query.js';
+
+/** Breakdown name -> the raw-event field it groups by (entry/exit pages: the sessions index). */
+export const BREAKDOWNS = {
+  page: 'url_path',
+  source: 'referrer_host',
+  referrer_type: 'referrer_type',
+  utm_source: 'utm_source',
+  utm_medium: 'utm_medium',
+  utm_campaign: 'utm_campaign',
+  country: 'country',
+  browser: 'browser',
+  os: 'os',
+  device_type: 'device_type',
+  entry_page: 'entry_page',
+  exit_page: 'exit_page',
+} as const;
+export type Breakdown = keyof typeof BREAKDOWNS;
+export const SESSION_BREAKDOWNS: readonly Breakdown[] = ['entry_page', 'exit_page'];
+
+export const SORTS = ['visitors', 'views', 'conversions'] as const;
+export type Sort = (typeof SORTS)[number];
+
+export interface BreakdownQuery extends SiteRange {
+  by: Breakdown;
+  sort: Sort;
+  limit: number;
+}
+
+export function parseBreakdownQuery(q: Query, now: number): BreakdownQuery {
+  const by = (q.by || 'page') as Breakdown;
+  if (!Object.hasOwn(BREAKDOWNS, by)) throw new ParamError(`by must be one of ${Object.keys(BREAKDOWNS).join(', ')}; got "${q.by}"`);
+  const sort = (q.sort || 'visitors') as Sort;
+  if (!SORTS.includes(sort)) throw new ParamError(`sort must be one of ${SORTS.join(', ')}; got "${q.sort}"`);
+  return { ...parseSiteRange(q, now), by, sort, limit: parseIntParam(q.limit, 10, 1, 100, 'limit') };
+}
+
+export function breakdownSearch(index: { eventsPattern: string; sessions: string }, q: BreakdownQuery): estypes.SearchRequest {
+  const field = BREAKDOWNS[q.by];
+  if (SESSION_BREAKDOWNS.includes(q.by)) {
+    // Sessions that started in the range (entry) / whose last event is in it (exit).
+    const timeField = q.by === 'entry_page' ? 'start' : 'end';
+    const order: Record<Sort, Record<string, 'desc'>> = { visitors: { visitors: 'desc' }, views: { views: 'desc' }, conversions: { conversions: 'desc' } };
+    return {
+      index: index.sessions,
+      ...common,
+      size: 0,
+      query: { bool: { filter: [rangeFilter(timeField, q), ...siteFilter(q.sites)] } },
+      aggs: {
+        rows: {
+          terms: { field, size: q.limit, order: [order[q.sort], { _key: 'asc' }] },
+          aggs: {
+            visitors: distinct('visitor_id'),
+            views: { sum: { field: 'pages' } },
+            conversions: { filter: term('purchased', true), aggs: { n: distinct('visitor_id') } },
+          },
+        },
+      },
+    };
+  }
+  const order: Record<Sort, Record<string, 'desc'>> = { visitors: { visitors: 'desc' }, views: { views: 'desc' }, conversions: { 'conversions>n': 'desc' } };
+  return {
+    index: index.eventsPattern,
+    ...common,
+    size: 0,
+    query: { bool: { filter: [rangeFilter('timestamp', q), ...siteFilter(q.sites), notBot] } },
+    aggs: {
+      rows: {
+        terms: { field, size: q.limit, order: [order[q.sort], { _key: 'asc' }] },
+        aggs: {
+          ...(q.by === 'page' ? { host: { terms: { field: 'url_host', size: 1 } } } : {}),
+          visitors: distinct('visitor_id'),
+          views: { filter: viewFilter },
+          conversions: {
+            filter: term('event_type', 'purchase'),
+            aggs: {
+              n: distinct('visitor_id'),
+              currencies: { terms: { field: 'currency', size: 20, missing: '', order: { _key: 'asc' } }, aggs: { revenue: { sum: { field: 'revenue' } } } },
+            },
+          },
+        },
+      },
+    },
+  };
+}
+
+export interface BreakdownRow {
+  value: string;
+  /** Pages: the host the path was seen on most. */
+  host?: string;
+  visitors: number;
+  views: number;
+  /** Distinct visitors who bought (entry/exit pages: sessions with a purchase, by visitor). */
+  conversions: number;
+  /** Raw events only; sessions keep no currency. */
+  revenue: CurrencyRevenue[];
+}
+
+export interface BreakdownResponse {
+  by: Breakdown;
+  sort: Sort;
+  from: string;
+  to: string;
+  sites: string[];
+  rows: BreakdownRow[];
+  /** Rows left out of the top list (their event or session count). */
+  others: number;
+}
+
+type Bucket = { key: string | number; doc_count: number; [k: string]: unknown };
+type Agg = { doc_count?: number; value?: number | null; n?: { value?: number }; buckets?: Bucket[]; currencies?: { buckets?: Bucket[] } };
+
+export function breakdownResponse(q: BreakdownQuery, res: estypes.SearchResponse): BreakdownResponse {
+  const rows = (res.aggregations?.rows ?? {}) as { buckets?: Bucket[]; sum_other_doc_count?: number };
+  return {
+    by: q.by,
+    sort: q.sort,
+    from: new Date(q.from).toISOString(),
+    to: new Date(q.to).toISOString(),
+    sites: q.sites,
+    rows: (rows.buckets ?? []).map((b) => {
+      const g = (k: string) => (b[k] ?? {}) as Agg;
+      const host = g('host').buckets?.[0]?.key;
+      const views = g('views');
+      return {
+        value: String(b.key),
+        ...(host !== undefined ? { host: String(host) } : {}),
+        visitors: g('visitors').value ?? 0,
+        views: views.doc_count ?? views.value ?? 0,
+        conversions: g('conversions').n?.value ?? 0,
+        revenue: (g('conversions').currencies?.buckets ?? []).map((c) => ({
+          currency: String(c.key),
+          purchases: c.doc_count,
+          revenue: Math.round((((c.revenue as Agg | undefined)?.value ?? 0) * REVENUE_SCALE)) / REVENUE_SCALE,
+        })),
+      };
+    }),
+    others: rows.sum_other_doc_count ?? 0,
+  };
+}
