@@ -6,11 +6,11 @@ import { afterEach, describe, expect, test } from 'vitest';
 import { pino } from 'pino';
 import type { Client } from '@elastic/elasticsearch';
 import type { FastifyInstance } from 'fastify';
-import { buildDashboard } from '../../dashboard/app.js';
-import { overviewResponse, overviewSearch, parseSiteRange, parseSites } from '../../dashboard/overview-query.js';
-import { breakdownResponse, breakdownSearch, parseBreakdownQuery } from '../../dashboard/breakdown-query.js';
-import { windowLabel } from '../../dashboard/labels.js';
-import { ParamError } from '../../dashboard/errors.js';
+import { buildDashboard } from './app.js';
+import { overviewResponse, overviewSearch, parseSiteRange, parseSites } from './overview-query.js';
+import { breakdownResponse, breakdownSearch, parseBreakdownQuery } from './breakdown-query.js';
+import { windowLabel } from './labels.js';
+import { ParamError } from './errors.js';
 
 const NOW = Date.UTC(2026, 2, 1, 12, 0, 0);
 
