@@ -166,7 +166,10 @@
     return String(s).replace(/[&<>"]/g, function (c) { return { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' }[c]; });
   };
   var queued = function () {
-    try { return JSON.parse(localStorage.getItem('cs'))[5].length; } catch (e) { return 0; }
+    // Every page's stored entry (cs.<page id>): [time written, queue, beaconed not confirmed yet, since].
+    return Object.keys(localStorage).reduce(function (n, k) {
+      try { return k.indexOf('cs.') === 0 ? n + JSON.parse(localStorage.getItem(k))[1].length : n; } catch (e) { return n; }
+    }, 0);
   };
 
   function renderPanel() {

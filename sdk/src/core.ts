@@ -35,12 +35,28 @@ export interface Options {
 
 type Props = object;
 
+/** The shared state (identity and session); each page's queue has its own key, `cs.<page id>`. */
 const KEY = 'cs';
-/** A session ends after 30 minutes without an event. */
+/** A session ends after 30 minutes without an event; a page's queue key not written for as long is orphaned. */
 const SESSION_MS = 30 * 60e3;
 /** Retries wait 1 s, 2 s, 4 s ... up to 60 s, each times a random factor in [0.5, 1). */
 const RETRY_BASE_MS = 1e3;
 const RETRY_MAX_MS = 60e3;
+/**
+ * Events handed to sendBeacon are checked this long after the first of them left: the newest goes
+ * again in a fetch (the probe); the gateway calling it a duplicate confirms every one beaconed
+ * before it, otherwise they are all sent again. One copy per check, not one per event.
+ */
+const BEACON_GRACE_MS = 10e3;
+
+/** Consent states. */
+const GRANTED = 1;
+const ON_HOLD = 0;
+const REFUSED = -1;
+/** Delivery states: nothing in flight, a fetch in flight, waiting to retry (backoff, Retry-After). */
+const IDLE = 0;
+const SENDING = 1;
+const WAITING = 2;
 
 /** The endpoint with the site key; empty until init. */
 let ep = '';
@@ -48,27 +64,48 @@ let batchSize: number;
 let interval: number;
 let maxQueue: number;
 let maxBytes: number;
-/** Consent: 1 granted, 0 on hold, -1 refused (or not given yet in 'drop' mode). */
-let c = 1;
-/** Events queued for delivery, persisted (oldest first). */
+let consentState: number = GRANTED;
+/** Events queued for delivery, persisted under this page's key (oldest first). */
 let q: ClientEvent[] = [];
+/** Events handed to sendBeacon (or carried by a fetch at page hide), not confirmed yet, persisted. */
+let unconfirmed: ClientEvent[] = [];
+/** When the oldest of `unconfirmed` left. */
+let unconfirmedSince = 0;
 /** Events recorded while consent is on hold. */
 let held: ClientEvent[] = [];
-/** Events already handed to sendBeacon on this page: not beaconed twice. */
-const beaconed = new WeakSet<ClientEvent>();
+/** This page's queue key. */
+let pageKey: string;
+/** The events the fetch in flight carries. */
+let inFlight: ClientEvent[] = [];
+/** Set while plugins report before a beacon: nothing is fetched then, the beacon takes it all. */
+let hiding = 0;
+/** 1 from pagehide on (visibilitychange to hidden follows it in Chromium), until a return from the back/forward cache. */
+let gone = 0;
+let warned = 0;
 let vid: string;
 let sid: string;
 let uid: string;
 let last = 0;
 let utm: Record<string, string>;
-/** 1: a request is in flight; 2: waiting to retry (backoff, Retry-After). Nothing else is sent meanwhile. */
-let busy = 0;
+let state = IDLE;
 /** The batch interval timer, or the retry timer. */
 let timer: ReturnType<typeof setTimeout> | 0 = 0;
 /** Failed attempts in a row. */
 let attempt = 0;
-/** The stored state, JSON [visitor, session, last event time, utm, user, queue]; throws when there is none or no storage (callers catch and keep what memory holds). */
-const load = (): [string, string, number, Record<string, string>, string, ClientEvent[]] => JSON.parse(localStorage[KEY]);
+
+/**
+ * Called when the page is hidden or unloaded, just before the beacon: what a plugin tracks here
+ * (the engagement report) leaves in the same beacon.
+ */
+export const beforeBeacon: (() => void)[] = [];
+
+/** The stored state, JSON [visitor, session, last event time, utm, user]; throws when there is none or no storage (callers catch and keep what memory holds). */
+const load = (): [string, string, number, Record<string, string>, string, ClientEvent[]?] => JSON.parse(localStorage[KEY]);
+
+/** The keys of the stored page queues (this page's included). */
+const pageKeys = () => Object.keys(localStorage).filter((k) => k.startsWith(KEY + '.'));
+
+const without = (a: ClientEvent[], b: ClientEvent[]) => a.filter((e) => !b.includes(e));
 
 /** A random id, 20 to 51 characters of [0-9a-z_]: base-36 time (8 characters), then 128 random bits. */
 const uuid = (): string =>
@@ -78,17 +115,45 @@ const body = (events: ClientEvent[]) => JSON.stringify({ sent_at: Date.now(), ev
 
 /**
  * Bounds the queue (oldest out first, to maxQueue events and maxBytes of stored JSON), then
- * persists identity, session and queue in one localStorage key when consent allows.
+ * persists identity and session (shared) and this page's queue when consent allows. The page's
+ * entry is [time written, queue, unconfirmed, unconfirmed since]; time 0 once the page is gone.
  */
 function store() {
   let s: string;
-  while (((s = JSON.stringify([vid, sid, last, utm, uid, q])).length > maxBytes && q.length) || q.length > maxQueue) q.shift();
-  if (c == 1)
+  while (((s = JSON.stringify([gone ? 0 : Date.now(), q, unconfirmed, unconfirmedSince])).length > maxBytes && q.length) || q.length > maxQueue) q.shift();
+  if (consentState == GRANTED)
     try {
-      localStorage[KEY] = s;
+      localStorage[KEY] = JSON.stringify([vid, sid, last, utm, uid]);
+      if (q.length + unconfirmed.length) localStorage[pageKey] = s;
+      else localStorage.removeItem(pageKey);
     } catch {
       /* full or disabled: memory only */
     }
+}
+
+/**
+ * Takes over the queues of pages that are gone: marked so at pagehide, or not written for
+ * SESSION_MS (a crash). Each page writes only its own key, so no tab overwrites another's events.
+ */
+function adopt() {
+  try {
+    if (consentState == GRANTED)
+      for (const k of pageKeys()) {
+        const [t, pending, sent, since] = JSON.parse(localStorage[k]);
+        // Our own key only after a return from the back/forward cache (marked gone, memory emptied).
+        if (Date.now() - t > SESSION_MS && (k != pageKey || !t)) {
+          if (!unconfirmed.length) unconfirmedSince = since;
+          q = pending.concat(q);
+          unconfirmed = sent.concat(unconfirmed);
+          // One task: the browser commits both writes together.
+          localStorage.removeItem(k);
+          store();
+        }
+      }
+  } catch {
+    /* no storage, or another page's entry went away meanwhile (the next storage event tries again) */
+  }
+  schedule();
 }
 
 const tick = () => {
@@ -97,8 +162,8 @@ const tick = () => {
 };
 
 function schedule() {
-  if (q.length >= batchSize) flush();
-  else if (q.length && !timer) timer = setTimeout(tick, interval);
+  if (q.length >= batchSize && !hiding) flush();
+  else if ((q.length || unconfirmed.length) && !timer) timer = setTimeout(tick, interval);
 }
 
 function enqueue(e: ClientEvent) {
@@ -108,56 +173,93 @@ function enqueue(e: ClientEvent) {
 }
 
 /**
+ * Page hidden or unloaded: plugins report, then every queued event goes out with sendBeacon, once
+ * (in batches: one beacon carries 64 KB at most). What the browser took moves to `unconfirmed`,
+ * and so does a batch a fetch is carrying (keepalive outlives the page, like a beacon).
+ */
+function hide() {
+  hiding = 1;
+  beforeBeacon.map((f) => f());
+  hiding = 0;
+  let b = state == SENDING ? q.filter((e) => inFlight.includes(e)) : [];
+  if (!unconfirmed.length) unconfirmedSince = Date.now();
+  unconfirmed = unconfirmed.concat(b);
+  q = without(q, b);
+  // While fetches fail (waiting to retry), beaconed events stay queued: the network is likely down.
+  for (let i = 0; i < q.length && navigator.sendBeacon?.(ep, body((b = q.slice(i, i + batchSize)))); ) {
+    if (state == WAITING) i += b.length;
+    else {
+      unconfirmed = unconfirmed.concat(b);
+      q = q.slice(b.length);
+    }
+  }
+  store();
+  schedule();
+}
+
+/**
  * Sends the oldest batch now with fetch (one request in flight at a time), or with `beacon`
- * every queued event not beaconed yet (page hidden or unloading). Beaconed events stay in the
- * persisted queue until a fetch is acknowledged: a beacon is never acknowledged, and the gateway
- * drops the duplicate by event id when both arrive.
+ * every queued event (page hidden or unloading). A beacon is never acknowledged: its events are
+ * confirmed later by one probe (see BEACON_GRACE_MS), and sent again only when it says they did
+ * not arrive, or when a fetch fails meanwhile (the network was down; the gateway drops copies).
  */
 export function flush(beacon?: boolean): void {
   if (!ep) return;
-  if (beacon) {
-    // In batches: one beacon can carry 64 KB at most.
-    const list = q.filter((e) => !beaconed.has(e));
-    while (list.length) {
-      const b = list.splice(0, batchSize);
-      if (navigator.sendBeacon?.(ep, body(b))) b.map((e) => beaconed.add(e));
-    }
-    return;
-  }
-  if (busy || !q.length) return;
+  if (beacon) return hide();
+  if (state || hiding) return;
+  // The probe: the newest unconfirmed event, once the grace has passed.
+  const probe = Date.now() - unconfirmedSince > BEACON_GRACE_MS && unconfirmed[unconfirmed.length - 1];
+  const checked = unconfirmed;
+  if (!q.length && !probe) return schedule();
   clearTimeout(timer);
   timer = 0;
-  busy = 1;
-  const b = q.slice(0, batchSize);
+  state = SENDING;
+  const b = (inFlight = q.slice(0, batchSize).concat(probe || []));
   const text = body(b);
   // Network error, 5xx or 429: the same events (same ids) again, after Retry-After seconds when
   // the answer gives them (a number; NaN for an HTTP date or an Error, which means the backoff).
+  // What was beaconed may have failed alike: sent again too.
   const retry = (retryAfter: unknown) => {
-    busy = 2;
+    state = WAITING;
+    q = unconfirmed.concat(q);
+    unconfirmed = [];
     clearTimeout(timer);
     timer = setTimeout(
       () => {
-        busy = 0;
+        state = IDLE;
         tick();
       },
       (retryAfter as number) > 0 ? (retryAfter as number) * 1e3 : Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** attempt++) * (0.5 + Math.random() / 2),
     );
   };
-  fetch(ep, { method: 'POST', body: text, keepalive: text.length < 6e4 }).then((r) => {
-    if (r.status == 429 || r.status > 499) retry(+r.headers.get('retry-after')!);
-    else {
-      // Accepted (2xx, with per-event results) or refused for good (other 4xx): never sent again.
-      busy = attempt = 0;
-      q = q.filter((e) => !b.includes(e));
-      store();
-      schedule();
+  fetch(ep, { method: 'POST', body: text, keepalive: text.length < 6e4 }).then(async (r) => {
+    if (r.status == 429 || r.status > 499) return retry(+r.headers.get('retry-after')!);
+    // Accepted (2xx, with per-event results) or refused for good (other 4xx): never sent again.
+    // The gateway always answers JSON: anything else is a page or a proxy at the wrong URL.
+    if (!/json/.test(r.headers.get('content-type')!) && !warned++) console.warn('clickstream: not the gateway at', ep, r.status);
+    if (probe) {
+      // Per-event results may be left out when every event was accepted: then the probe was not a duplicate.
+      let seen: unknown;
+      try {
+        seen = ((await r.json()).results as { event_id: string; status: string }[]).some((x) => x.event_id == probe.event_id && x.status == 'duplicate');
+      } catch {
+        /* no results: accepted */
+      }
+      if (!seen) q = without(checked, b).concat(q);
+      unconfirmed = without(unconfirmed, checked);
+      unconfirmedSince = Date.now();
     }
+    state = attempt = 0;
+    q = without(q, b);
+    unconfirmed = without(unconfirmed, b);
+    store();
+    schedule();
   }, retry);
 }
 
 /** Records an event of any type; the exported builders are thin wrappers around this. */
 export function track(type: EventType, props?: Props): void {
-  if (!ep || c < 0) return;
+  if (!ep || consentState == REFUSED) return;
   const now = Date.now();
   try {
     // Re-read: another tab may have kept the session alive (and identified or reset). Only a state
@@ -191,7 +293,7 @@ export function track(type: EventType, props?: Props): void {
     ...utm,
     ...props,
   } as ClientEvent;
-  if (c) enqueue(e);
+  if (consentState == GRANTED) enqueue(e);
   else if (held.push(e) > maxQueue) held.shift();
 }
 
@@ -203,24 +305,40 @@ export function init(options: Options): void {
   const { endpoint = '/v1/events', siteKey, consent } = options;
   ({ batchSize = 10, flushInterval: interval = 5e3, maxQueue = 500, maxBytes = 2e5 } = options);
   ep = endpoint + (siteKey ? (/\?/.test(endpoint) ? '&' : '?') + 'site=' + encodeURIComponent(siteKey) : '');
-  c = consent == 'drop' ? -1 : consent == 'hold' ? 0 : 1;
+  consentState = consent == 'drop' ? REFUSED : consent == 'hold' ? ON_HOLD : GRANTED;
+  pageKey = KEY + '.' + uuid();
   try {
-    [vid, sid, last, utm, uid, q] = load();
+    // A queue stored by an older version (one key for every tab) is taken over by the first page.
+    [vid, sid, last, utm, uid, q = []] = load();
   } catch {
     /* nothing stored yet */
   }
   vid ||= uuid();
-  addEventListener('pagehide', () => flush(true));
-  addEventListener('visibilitychange', () => document.hidden && flush(true));
+  addEventListener('pagehide', () => {
+    gone = 1;
+    hide();
+  });
+  addEventListener('visibilitychange', () => document.hidden && hide());
+  // Back from the back/forward cache: this page's queue may have been taken over meanwhile.
+  addEventListener('pageshow', (e) => {
+    if (e.persisted) {
+      gone = 0;
+      q = [];
+      unconfirmed = [];
+      adopt();
+    }
+  });
+  // Another page wrote: maybe it is gone and left events.
+  addEventListener('storage', adopt);
   // Back online: retry now rather than at the end of the backoff.
   addEventListener('online', () => {
-    if (busy > 1) {
+    if (state == WAITING) {
       clearTimeout(timer);
-      busy = 0;
+      state = IDLE;
       tick();
     }
   });
-  schedule();
+  adopt();
 }
 
 /**
@@ -228,13 +346,14 @@ export function init(options: Options): void {
  * refusing drops held events and stops tracking.
  */
 export function consent(granted: boolean): void {
-  c = granted ? 1 : -1;
+  consentState = granted ? GRANTED : REFUSED;
   if (granted) held.map(enqueue);
   else {
-    // Refused: forget everything stored, and what waits to be sent.
+    // Refused: forget everything stored (every page's queue too), and what waits to be sent.
     q = [];
+    unconfirmed = [];
     try {
-      localStorage.removeItem(KEY);
+      for (const k of pageKeys().concat(KEY)) localStorage.removeItem(k);
     } catch {
       /* no storage */
     }

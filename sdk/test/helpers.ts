@@ -28,8 +28,12 @@ export async function fresh(opts: { keepStorage?: boolean } = {}): Promise<Sdk> 
   return import('../src/index.js');
 }
 
-/** The same page reloaded: the old instance's listeners and timers gone, storage kept, new instance. */
-export const reload = () => {
+/**
+ * The same page reloaded: pagehide (as a browser fires it; `crash` skips it), the old instance's
+ * listeners and timers gone, storage kept, new instance.
+ */
+export const reload = (opts: { crash?: boolean } = {}) => {
+  if (!opts.crash) dispatchEvent(new Event('pagehide'));
   if (vi.isFakeTimers()) {
     // clearAllTimers also rewinds the fake clock: keep the time.
     const now = Date.now();
@@ -38,6 +42,10 @@ export const reload = () => {
   }
   return fresh({ keepStorage: true });
 };
+
+/** A gateway-like answer: JSON, with the content type the gateway sends. */
+export const json = (body: unknown, status = 200, headers: Record<string, string> = {}) =>
+  new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json; charset=utf-8', ...headers } });
 
 export interface Request {
   url: string;
@@ -64,7 +72,7 @@ export interface Net {
 export function network(): Net {
   const requests: Request[] = [];
   const beacons: Net['beacons'] = [];
-  let answer: (n: number) => Promise<Response> = () => Promise.resolve(new Response('{}', { status: 200 }));
+  let answer: (n: number) => Promise<Response> = () => Promise.resolve(json({}));
   let beaconOk = true;
   vi.stubGlobal(
     'fetch',
@@ -85,14 +93,15 @@ export function network(): Net {
     requests,
     beacons,
     reply: (r) => (answer = r),
-    status: (code, headers) => (answer = () => Promise.resolve(new Response(code == 204 ? null : '{}', { status: code, headers }))),
+    status: (code, headers) =>
+      (answer = () => Promise.resolve(new Response(code == 204 ? null : '{}', { status: code, headers: { 'content-type': 'application/json; charset=utf-8', ...headers } }))),
     offline: () => (answer = () => Promise.reject(new TypeError('Failed to fetch'))),
     hang: () => {
       let release!: (r: Response) => void;
       answer = () => new Promise<Response>((r) => (release = r));
       return {
         release: async (code = 200) => {
-          release(new Response('{}', { status: code }));
+          release(json({}, code));
           await settle();
         },
       };
@@ -115,12 +124,35 @@ export function setHidden(hidden: boolean) {
   document.dispatchEvent(new Event('visibilitychange', { bubbles: true }));
 }
 
-/** What the SDK keeps in localStorage: [visitor, session, last event time, utm, user, queue]. */
-export function stored(): { visitor: string; session: string; last: number; utm: Record<string, string>; user: string; queue: ClientEvent[] } | null {
+/** The stored queues of every page: `cs.<page id>` -> [time written (0: page gone), queue, unconfirmed, unconfirmed since]. */
+export function pageEntries(): { key: string; written: number; queue: ClientEvent[]; unconfirmed: ClientEvent[]; since: number }[] {
+  return Object.keys(localStorage)
+    .filter((k) => k.startsWith('cs.'))
+    .map((key) => {
+      const [written, queue, unconfirmed, since] = JSON.parse(localStorage.getItem(key)!);
+      return { key, written, queue, unconfirmed, since };
+    });
+}
+
+/**
+ * What the SDK keeps in localStorage: identity in `cs` ([visitor, session, last event time, utm,
+ * user]), and each page's queue under its own key: `queue` is every page's pending events,
+ * `unconfirmed` every page's beaconed events not confirmed yet.
+ */
+export function stored(): {
+  visitor: string;
+  session: string;
+  last: number;
+  utm: Record<string, string>;
+  user: string;
+  queue: ClientEvent[];
+  unconfirmed: ClientEvent[];
+} | null {
   const raw = localStorage.getItem('cs');
   if (!raw) return null;
-  const [visitor, session, last, utm, user, queue] = JSON.parse(raw);
-  return { visitor, session, last, utm, user, queue };
+  const [visitor, session, last, utm, user] = JSON.parse(raw);
+  const pages = pageEntries();
+  return { visitor, session, last, utm, user, queue: pages.flatMap((p) => p.queue), unconfirmed: pages.flatMap((p) => p.unconfirmed) };
 }
 
 const ajv = new Ajv({ allErrors: true });

@@ -152,10 +152,76 @@ describe('engagement time', () => {
     history.pushState(null, '', '/cart');
     await vi.advanceTimersByTimeAsync(2000);
     setHidden(true);
-    const pings = (await all()) as PageViewEvent[];
+    const pings = [...(await all()), ...net.beacons.flatMap((b) => b.batch.events)] as PageViewEvent[];
     expect(pings.map((e) => [new URL(e.url).pathname, e.engagement_ms, e.ts - T0])).toEqual([
       ['/', 5000, 5000],
       ['/cart', 2000, 7500],
+    ]);
+  });
+
+  test('one definition of a view for both plugins: anchors and hashes set by replaceState are not views, the report is for the URL the view was counted with', async () => {
+    const { autoPageviews } = await import('../src/plugins/auto-pageviews.js');
+    const { engagement } = await import('../src/plugins/engagement.js');
+    const stops = [autoPageviews(), engagement()];
+    stop = () => stops.map((f) => f());
+    history.pushState(null, '', '/pricing');
+    await vi.advanceTimersByTimeAsync(3000);
+    location.hash = '#plans'; // an in-page anchor
+    dispatchEvent(new HashChangeEvent('hashchange'));
+    await vi.advanceTimersByTimeAsync(2000);
+    history.replaceState(null, '', '/pricing#faq'); // a hash set by replaceState
+    await vi.advanceTimersByTimeAsync(2000);
+    history.pushState(null, '', '/signup');
+    await vi.advanceTimersByTimeAsync(4000);
+    setHidden(true);
+    const events = [...(await all()), ...net.beacons.flatMap((b) => b.batch.events)] as PageViewEvent[];
+    const path = (u: string) => u.replace('http://localhost:3000', '');
+    const views = events.filter((e) => e.engagement_ms == null).map((e) => path(e.url));
+    const reports = events.filter((e) => e.engagement_ms != null).map((e) => [path(e.url), e.engagement_ms]);
+    expect(views).toEqual(['/', '/pricing', '/signup']);
+    // Every report's URL is a view's URL; the time on /pricing (anchors included) is one report.
+    expect(reports).toEqual([
+      ['/pricing', 7000],
+      ['/signup', 4000],
+    ]);
+  });
+
+  test('with hash: true on both plugins, every hash is a view, and the time follows it', async () => {
+    const { autoPageviews } = await import('../src/plugins/auto-pageviews.js');
+    const { engagement } = await import('../src/plugins/engagement.js');
+    const stops = [autoPageviews({ hash: true }), engagement({ hash: true })];
+    stop = () => stops.map((f) => f());
+    await vi.advanceTimersByTimeAsync(2000);
+    history.replaceState(null, '', '/#faq');
+    await vi.advanceTimersByTimeAsync(3000);
+    setHidden(true);
+    const events = [...(await all()), ...net.beacons.flatMap((b) => b.batch.events)] as PageViewEvent[];
+    const path = (u: string) => u.replace('http://localhost:3000', '');
+    expect(events.filter((e) => e.engagement_ms == null).map((e) => path(e.url))).toEqual(['/', '/#faq']);
+    expect(events.filter((e) => e.engagement_ms != null).map((e) => [path(e.url), e.engagement_ms])).toEqual([
+      ['/', 2000],
+      ['/#faq', 3000],
+    ]);
+  });
+
+  test('route changes in one task are one view (of the last route), for both plugins', async () => {
+    const { autoPageviews } = await import('../src/plugins/auto-pageviews.js');
+    const { engagement } = await import('../src/plugins/engagement.js');
+    const stops = [autoPageviews(), engagement()];
+    stop = () => stops.map((f) => f());
+    await vi.advanceTimersByTimeAsync(2000);
+    for (let i = 0; i < 10; i++) history.pushState(null, '', `/step/${i}`);
+    await vi.advanceTimersByTimeAsync(3000);
+    setHidden(true);
+    const events = [...(await all()), ...net.beacons.flatMap((b) => b.batch.events)] as PageViewEvent[];
+    const path = (u: string) => u.replace('http://localhost:3000', '');
+    expect(events.filter((e) => e.engagement_ms == null).map((e) => [path(e.url), path(e.referrer ?? '')])).toEqual([
+      ['/', ''],
+      ['/step/9', '/'],
+    ]);
+    expect(events.filter((e) => e.engagement_ms != null).map((e) => [path(e.url), e.engagement_ms])).toEqual([
+      ['/', 2000],
+      ['/step/9', 3000],
     ]);
   });
 });

@@ -1,6 +1,6 @@
 // @vitest-environment happy-dom
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
-import { fresh, network, reload, settle, stored, type Net, type Sdk } from './helpers.js';
+import { fresh, network, pageEntries, reload, settle, stored, type Net, type Sdk } from './helpers.js';
 
 let sdk: Sdk;
 let net: Net;
@@ -32,7 +32,8 @@ describe('offline queue in localStorage', () => {
     sdk.init({ siteKey: 'k', batchSize: 1000, maxBytes: 4000 });
     net.offline();
     for (let i = 0; i < 40; i++) sdk.click(`event-${i}`);
-    const raw = localStorage.getItem('cs')!;
+    const [page] = pageEntries();
+    const raw = localStorage.getItem(page.key)!;
     expect(raw.length).toBeLessThanOrEqual(4000);
     const kept = elements(stored()!.queue);
     expect(kept.length).toBeGreaterThan(3);

@@ -137,6 +137,8 @@ interface SentRecord {
   /** Status of a fetch ("net" for a network error), whether a beacon was taken by the browser. */
   s?: string | boolean;
   page: string;
+  /** Date.now() in the page when it was sent. */
+  at: number;
   /** [event_id, type, 1 when it is an engagement report] */
   ev: [string, string, number][];
 }
@@ -149,13 +151,14 @@ interface SentRecord {
  */
 const RECORDER = `(() => {
   if (location.protocol !== 'http:') return;
-  var KEY = 'e2e_sent';
+  // One key per page (as the SDK does): tabs writing one shared key would overwrite each other's records.
+  var KEY = 'e2e_sent.' + Date.now() + '.' + Math.random().toString(36).slice(2);
   var isEndpoint = function (u) { return /\\/v1\\/events/.test(String(u)); };
   var add = function (t, body) {
     try {
       var list = JSON.parse(localStorage.getItem(KEY) || '[]');
       var ev = (JSON.parse(body).events || []).map(function (e) { return [e.event_id, e.type, e.engagement_ms != null ? 1 : 0]; });
-      list.push({ t: t, page: location.pathname, ev: ev });
+      list.push({ t: t, page: location.pathname, at: Date.now(), ev: ev });
       localStorage.setItem(KEY, JSON.stringify(list));
       return list.length - 1;
     } catch (e) { return -1; }
@@ -184,14 +187,36 @@ const RECORDER = `(() => {
   try { sessionStorage.setItem('demo_panel', 'closed'); } catch (e) {}
 })();`;
 
+/**
+ * What the SDK stores: identity in `cs` ([visitor, session, last event time, utm, user]) and one
+ * entry per page, `cs.<page id>` -> [time written (0: page gone), queue, unconfirmed (beaconed),
+ * unconfirmed since]. Returned as [visitor, session, last, utm, user, every stored event]: per
+ * page, its unconfirmed events then its queue.
+ */
 type Stored = [string, string, number, Record<string, string>, string, { event_id: string; type: string }[]];
 
 async function stored(page: Page): Promise<Stored> {
-  return page.evaluate(() => JSON.parse(localStorage.getItem('cs') || 'null'));
+  return page.evaluate(() => {
+    const id = JSON.parse(localStorage.getItem('cs') || 'null');
+    if (!id) return null;
+    const events = Object.keys(localStorage)
+      .filter((k) => k.startsWith('cs.'))
+      .flatMap((k) => {
+        const [, queue, unconfirmed] = JSON.parse(localStorage.getItem(k)!);
+        return [...unconfirmed, ...queue];
+      });
+    return [...id.slice(0, 5), events];
+  }) as Promise<Stored>;
 }
 
+/** What every page of the browser context recorded, oldest first. */
 async function sentRecords(page: Page): Promise<SentRecord[]> {
-  return page.evaluate(() => JSON.parse(localStorage.getItem('e2e_sent') || '[]'));
+  const records: SentRecord[] = await page.evaluate(() =>
+    Object.keys(localStorage)
+      .filter((k) => k.startsWith('e2e_sent.'))
+      .flatMap((k) => JSON.parse(localStorage.getItem(k)!)),
+  );
+  return records.sort((a, b) => a.at - b.at);
 }
 
 /** The SDK's script has loaded (its methods are on window.clickstream) and the page is parsed. */
@@ -204,14 +229,25 @@ async function sdkReady(page: Page): Promise<void> {
 }
 
 async function queueEmpty(page: Page, timeout = 20_000): Promise<void> {
-  await page.waitForFunction(
-    () => {
-      const s = localStorage.getItem('cs');
-      return !!s && JSON.parse(s)[5].length === 0;
-    },
-    null,
-    { timeout, polling: 100 },
-  );
+  try {
+    await page.waitForFunction(
+      // Nothing queued nor waiting for confirmation, by any page of the origin.
+      () => !!localStorage.getItem('cs') && !Object.keys(localStorage).some((k) => k.startsWith('cs.')),
+      null,
+      { timeout, polling: 100 },
+    );
+  } catch (err) {
+    const left = await page.evaluate(() =>
+      Object.keys(localStorage)
+        .filter((k) => k.startsWith('cs.'))
+        .map((k) => {
+          const [written, queue, unconfirmed, since] = JSON.parse(localStorage.getItem(k)!);
+          const ids = (l: { type: string; event_id: string }[]) => l.map((e) => `${e.type}:${e.event_id.slice(-6)}`);
+          return { key: k, written, since, now: Date.now(), queue: ids(queue), unconfirmed: ids(unconfirmed) };
+        }),
+    );
+    throw new Error(`stored queues not empty after ${timeout} ms: ${JSON.stringify(left)}`, { cause: err });
+  }
 }
 
 /** Clicks something that leads to another page of the shop, and waits for the SDK there. */
@@ -658,5 +694,109 @@ describe('demo shop in Chromium -> gateway -> Kafka -> processor -> Elasticsearc
       'tab closed while cut',
     );
     expect(docs.find((d) => d.event_type === 'purchase')).toMatchObject({ order_id: orderId, revenue: 18.5 });
+  });
+
+  // -------------------------------------------------------------------------------------------
+  // Several tabs (one browser context: one localStorage), offline, closed in different orders.
+
+  const PRODUCTS = ['product-mug.html', 'product-tee.html', 'product-cap.html'];
+
+  /**
+   * `n` tabs on product pages, the network cut, every open tab adding to its cart before each
+   * close, tabs closed in `order`; then the network back. The events are delivered by the tab
+   * left open (it took the closed tabs' queues over as they closed) or, when every tab was
+   * closed, by a new one.
+   */
+  async function tabsOffline(n: number, order: number[], label: string): Promise<void> {
+    const context = await newContext();
+    const tabs: Page[] = [await openShop(context, PRODUCTS[0])];
+    for (let i = 1; i < n; i++) {
+      const tab = await context.newPage();
+      await tab.goto(`${gateway}/demo/${PRODUCTS[i]}`);
+      await sdkReady(tab);
+      tabs.push(tab);
+    }
+    await queueEmpty(tabs[0], 30_000); // every tab's view acknowledged
+    proxy!.cut();
+    const passedAtCut = proxy!.stats.passed;
+    const open = new Set(tabs.keys());
+    let adds = 0;
+    for (const i of order) {
+      for (const j of open) {
+        await tabs[j].click('#add-to-cart');
+        adds++;
+      }
+      await tabs[i].close();
+      open.delete(i);
+    }
+    expect(proxy!.stats.passed, `${label}: nothing reached the gateway while cut`).toBe(passedAtCut);
+    proxy!.restore();
+    let last: Page;
+    let views = n;
+    if (open.size) last = tabs[[...open][0]];
+    else {
+      last = await context.newPage();
+      await last.goto(`${gateway}/demo/index.html`);
+      await sdkReady(last);
+      views++;
+    }
+    await queueEmpty(last, 60_000);
+    // Each add: a click on the button and an add_to_cart; engagement reports: as many as were sent.
+    await checkExactlyOnce(last, { views, clicks: adds, addToCart: adds, purchases: 0, engagedPaths: [], maxEngagement: 2 * n }, label);
+  }
+
+  test('2 tabs offline, closed first-opened first; a new tab after reconnecting sends every event once', async () => {
+    await tabsOffline(2, [0, 1], '2 tabs, closed 0 1');
+  });
+
+  test('2 tabs offline, the second closed while the first stays open: the open one sends both once', async () => {
+    await tabsOffline(2, [1], '2 tabs, closed 1, 0 open');
+  });
+
+  test('3 tabs offline, closed last-opened first; a new tab sends every event once', async () => {
+    await tabsOffline(3, [2, 1, 0], '3 tabs, closed 2 1 0');
+  });
+
+  test('3 tabs offline, the middle one then the first closed; the last open tab sends every event once', async () => {
+    await tabsOffline(3, [1, 0], '3 tabs, closed 1 0, 2 open');
+  });
+
+  // -------------------------------------------------------------------------------------------
+  // Page closes with pending events: copies the gateway sees.
+
+  test('100 page closes with pending events: every event once in Elasticsearch, fewer than 5 copies per 100 events at the gateway', async () => {
+    const context = await newContext();
+    const home = await openShop(context, 'index.html'); // stays open (as a visitor's other tab would)
+    await queueEmpty(home);
+    const dupsBefore = await duplicatesDropped();
+    const sentBefore = new Set((await sentRecords(home)).flatMap((r) => r.ev.map((e) => e[0])));
+    const CLOSES = 100;
+    for (let i = 0; i < CLOSES / 2; i++) {
+      const tab = await context.newPage();
+      await tab.goto(`${gateway}/demo/${PRODUCTS[i % PRODUCTS.length]}`);
+      await sdkReady(tab);
+      await tab.click('#add-to-cart');
+      // Close 1: the product page is left with its view, two clicks and the add_to_cart pending.
+      await clickTo(tab, '#go-to-cart', /cart\.html/);
+      // Close 2: the tab is closed with the cart's view pending.
+      await tab.close();
+    }
+    await queueEmpty(home, 60_000);
+    const records = await sentRecords(home);
+    const events = new Set(records.flatMap((r) => r.ev.map((e) => e[0])).filter((id) => !sentBefore.has(id))).size;
+    const { summary } = await checkExactlyOnce(
+      home,
+      // views: home + product + cart per round; clicks: add + go-to-cart per round
+      { views: 1 + CLOSES, clicks: CLOSES, addToCart: CLOSES / 2, purchases: 0, engagedPaths: [], maxEngagement: CLOSES },
+      '100 page closes',
+    );
+    const copies = (await duplicatesDropped()) - dupsBefore;
+    const perHundred = (100 * copies) / events;
+    console.log(
+      `[e2e] page closes: ${CLOSES} closes, ${events} events, ${copies} copies at the gateway (${perHundred.toFixed(2)} per 100 events), ` +
+        `${(summary.requests as { beacon: number }).beacon} beacons, ${(summary.requests as { fetch: number }).fetch} fetches`,
+    );
+    expect(events).toBeGreaterThanOrEqual(2.5 * CLOSES);
+    expect(perHundred, 'copies per 100 events').toBeLessThan(5);
   });
 });

@@ -1,18 +1,21 @@
 /**
  * Engagement time: how long the page was visible, sent when the page is hidden (tab switch,
- * navigation, close) and when a single-page app changes route.
+ * navigation, close), in the same beacon as the rest, and when a single-page app changes view.
  *
  * The report is a `page_view` event carrying `engagement_ms`: it is NOT a new view, it reports
  * the visible time on `url` since the previous report of the same view (reports add up).
  * Consumers count views as page_view events without `engagement_ms` (see contracts/event-schema.ts).
+ * Views change by the definition the auto page-view plugin uses (./view.ts, same `hash` option):
+ * the report's `url` is the URL the view was counted with, anchors and hashes set later included.
  *
  *   import { engagement } from '@clickstream/sdk/engagement';
  *   const stop = engagement();
  */
-import { flush } from '../core.js';
+import { beforeBeacon } from '../core.js';
 import { page } from '../events.js';
+import { watchViews, type ViewOptions } from './view.js';
 
-export interface EngagementOptions {
+export interface EngagementOptions extends ViewOptions {
   /** Reports shorter than this are not sent (default 1000 ms). */
   minMs?: number;
 }
@@ -35,43 +38,24 @@ export function engagement(options: EngagementOptions = {}): () => void {
     ms = 0;
   };
   const onVisibility = () => {
-    if (!visible()) return onHide();
-    since = Date.now();
-    title = document.title;
+    if (visible()) {
+      since ||= Date.now();
+      title = document.title;
+    } else pause();
   };
-  const onHide = () => {
-    title = document.title;
-    report();
-    flush(true);
-  };
-  // Route change (SPA): report the route being left, then measure the new one.
-  const onRoute = () => {
-    if (location.href == url) return;
+  // View changed: report the view being left, then measure the new one.
+  const stopViews = watchViews(options, () => {
     report();
     url = location.href;
+    title = document.title;
     if (visible()) since = Date.now();
-    // Routers set the new title just after the URL.
-    setTimeout(() => (title = document.title));
-  };
-  const h = history;
-  const orig = [h.pushState, h.replaceState];
-  const wrap =
-    (f: History['pushState']) =>
-    function (this: History, ...a: Parameters<History['pushState']>) {
-      f.apply(this, a);
-      onRoute();
-    };
-  h.pushState = wrap(orig[0]);
-  h.replaceState = wrap(orig[1]);
+  });
+  // Hidden or unloading: the core calls this just before its beacon, which then carries the report.
+  beforeBeacon.push(report);
   document.addEventListener('visibilitychange', onVisibility);
-  addEventListener('pagehide', onHide);
-  addEventListener('popstate', onRoute);
-  addEventListener('hashchange', onRoute);
   return () => {
-    [h.pushState, h.replaceState] = orig;
+    stopViews();
+    beforeBeacon.splice(beforeBeacon.indexOf(report) >>> 0, 1);
     document.removeEventListener('visibilitychange', onVisibility);
-    removeEventListener('pagehide', onHide);
-    removeEventListener('popstate', onRoute);
-    removeEventListener('hashchange', onRoute);
   };
 }
