@@ -510,7 +510,25 @@ describe('demo shop in Chromium -> gateway -> Kafka -> processor -> Elasticsearc
 
   test('click-through: product, add to cart, cart, checkout, purchase, thank-you', async () => {
     const context = await newContext();
+    // A newcomer's first look: no console error, no failed request (favicon included) on any page.
+    const problems: string[] = [];
+    context.on('console', (m) => {
+      if (m.type() === 'error' || m.type() === 'warning') problems.push(`console ${m.type()}: ${m.text()} (${m.location().url})`);
+    });
+    context.on('response', (r) => {
+      if (r.status() >= 400) problems.push(`${r.status()} ${r.url()}`);
+    });
+    context.on('requestfailed', (r) => problems.push(`failed ${r.url()}: ${r.failure()?.errorText}`));
     const page = await openShop(context, 'index.html');
+    // Product pictures are images, not emoji (which need a colour emoji font to show).
+    const pictures = await page.$$eval('main img', (imgs) => imgs.map((i) => [(i as HTMLImageElement).complete && (i as HTMLImageElement).naturalWidth > 0, (i as HTMLImageElement).alt]));
+    expect(pictures).toEqual([
+      [true, 'Clickstream mug'],
+      [true, 'Kafka T-shirt'],
+      [true, 'Elastic cap'],
+      [true, 'Parquet notebook'],
+    ]);
+    expect(await page.$$eval('body', (b) => /[\u{1F300}-\u{1FAFF}\u{2600}-\u{27BF}]/u.test(b[0].innerText))).toBe(false);
     await clickTo(page, '#link-mug', /product-mug\.html/);
     await page.fill('#qty', '2');
     await page.click('#add-to-cart');
@@ -537,6 +555,7 @@ describe('demo shop in Chromium -> gateway -> Kafka -> processor -> Elasticsearc
       ['a#checkout', 'a#go-to-cart', 'a#link-mug', 'button#add-to-cart', 'button#place-order'],
     );
     expect(docs.find((d) => d.event_type === 'add_to_cart')).toMatchObject({ product_id: 'mug', quantity: 2, price: 12, currency: 'EUR' });
+    expect(problems, 'console errors and failed requests on the demo pages').toEqual([]);
     expect(docs.find((d) => d.event_type === 'purchase')).toMatchObject({
       order_id: orderId,
       revenue: 24,
