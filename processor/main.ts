@@ -80,6 +80,7 @@ export async function startProcessor(overrides: Partial<Config> = {}, onFatal?: 
         engine: engineOptionsFromConfig(config),
         emitIntervalMs: config.kpiEmitIntervalMs,
         idleAdvanceMs: config.watermarkIdleS * 1000,
+        onRepeat: (n) => metrics.repeatedEvents.inc(n),
         onIdleAdvance: (partition) => metrics.idleAdvances.inc({ partition: String(partition) }),
         onBulk: observe('analytics'),
         onLate: (reason, n) => metrics.lateEvents.inc({ reason }, n),

@@ -27,6 +27,7 @@ export function processorMetrics() {
     sinkBulkSeconds: new Histogram({ name: 'processor_sink_write_seconds', help: 'Write latency per sink (Elasticsearch bulk, archive object put)', labelNames: ['sink'], buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [registry] }),
     archiveObjects: new Counter({ name: 'processor_archive_objects_total', help: 'Parquet objects written to the archive', registers: [registry] }),
     archiveBytes: new Counter({ name: 'processor_archive_bytes_total', help: 'Bytes of Parquet written to the archive', registers: [registry] }),
+    repeatedEvents: new Counter({ name: 'processor_repeated_events_total', help: 'Records whose site and event id were already counted in their open session (on Kafka twice): left out of KPIs, sessions and URL stats', registers: [registry] }),
     idleAdvances: new Counter({ name: 'processor_watermark_idle_advances_total', help: 'Times a quiet partition\'s watermark was moved by the clock (WATERMARK_IDLE_S)', labelNames: ['partition'], registers: [registry] }),
     assignedPartitions: new Gauge({ name: 'processor_assigned_partitions', help: 'Topic-partitions this instance holds, per role (0: none, e.g. while the group rebalances)', labelNames: ['role'], registers: [registry] }),
     stalled: new Gauge({ name: 'processor_stalled', help: '1 while a role holds no partitions, or is behind the log end and has consumed and committed nothing for PROCESSOR_STALL_S', labelNames: ['role'], registers: [registry] }),

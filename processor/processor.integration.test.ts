@@ -386,3 +386,30 @@ describe('quiet partitions', () => {
     }
   }, 120_000);
 });
+
+describe('repeated records', () => {
+  test('records on Kafka twice: KPI, URL and session documents count the first one only', async () => {
+    const cfg = await isolatedConfig(brokers, esUrl, PARTITIONS, { archiveBackend: 'none', processorRoles: ['analytics'] });
+    const { events, closeAt } = input(1001, 200);
+    // Every 20th event a second time, a few records later (a send Kafka stored although the gateway answered 503).
+    const twice = events.flatMap((e, i) => (i % 20 === 0 ? [e] : i % 20 === 3 ? [e, { ...events[i - 3] }] : [e]));
+    expect(twice.length).toBeGreaterThan(events.length);
+    await produce(brokers, cfg.topicPrefix!, twice);
+    await produceClosingEvents(brokers, cfg.topicPrefix!, PARTITIONS, closeAt);
+    const records = await readLogs(brokers, cfg.topicPrefix!, twice.length + 4 * PARTITIONS);
+    // The input without the repeats: records come sorted by topic, partition and offset.
+    const seen = new Set<string>();
+    const once = records.filter((r) => !seen.has(r.event.event_id) && seen.add(r.event.event_id));
+    const expected = expectedDocs(once, PARTITIONS, cfg);
+    const processor = await startProcessor(cfg);
+    try {
+      await expectDocs(es, cfg, expected, 120_000);
+      const repeated = Number((await processor.metrics.registry.getSingleMetricAsString('processor_repeated_events_total')).match(/ (\d+)$/m)?.[1] ?? 0);
+      // Bots are left out of KPIs before any repeat check.
+      expect(repeated).toBeGreaterThan(0);
+      expect(repeated).toBeLessThanOrEqual(twice.length - events.length);
+    } finally {
+      await processor.stop();
+    }
+  }, 180_000);
+});

@@ -22,6 +22,8 @@ export interface KpiBucket {
   minOff: number[];
   cells: Map<string, KpiCell>;
   dirty: Set<string>;
+  /** Site and event id of the late events whose marker is in this window (repeats are dropped). */
+  lateIds?: string[];
 }
 export interface SessionState {
   acc: SessionAcc;
@@ -30,6 +32,8 @@ export interface SessionState {
   /** Starts of the URL windows holding this session's page views. */
   urlWindows: Set<number>;
   dirty: boolean;
+  /** Site and event id of every event counted in the session (repeats are dropped). */
+  ids: Set<string>;
 }
 export interface UrlCell {
   url: string;

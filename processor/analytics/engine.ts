@@ -71,10 +71,12 @@ export interface EngineOptions {
 export type OutDoc = { index: 'kpis'; id: string; doc: KpiDoc } | { index: 'urlStats'; id: string; doc: UrlStatsDoc } | { index: 'sessions'; id: string; doc: SessionDoc };
 export type OutIndex = OutDoc['index'];
 
-export type AddResult = 'ok' | 'late' | 'skipped' | 'bot' | 'invalid';
+export type AddResult = 'ok' | 'late' | 'skipped' | 'bot' | 'invalid' | 'repeat';
 export type LateReason = 'behind_partition' | 'behind_watermark';
 
 const iso = (ms: number) => new Date(ms).toISOString();
+/** What identifies a repeat: the event id within its site. */
+const repeatKey = (e: EnrichedEvent) => `${e.site_id}\u0000${e.event_id}`;
 
 export class PartitionEngine {
   readonly partition: number;
@@ -123,6 +125,10 @@ export class PartitionEngine {
   private urlBuckets = new Map<number, UrlBucket>();
   /** Late events counted since the last `takeLate()`, by reason. */
   private late: Record<LateReason, number> = { behind_partition: 0, behind_watermark: 0 };
+  /** Repeated events dropped since the last `takeRepeats()`. */
+  private repeats = 0;
+  /** Late events by site and event id -> the open window holding their marker. */
+  private lateSeen = new Map<string, KpiBucket>();
 
   constructor(options: EngineOptions) {
     this.opts = options;
@@ -246,6 +252,13 @@ export class PartitionEngine {
   }
 
   /** Late events since the last call, by reason. */
+  /** Repeats (an event id already counted in its open session) dropped since the last call. */
+  takeRepeats(): number {
+    const out = this.repeats;
+    this.repeats = 0;
+    return out;
+  }
+
   takeLate(): Record<LateReason, number> {
     const out = this.late;
     this.late = { behind_partition: 0, behind_watermark: 0 };
@@ -272,6 +285,15 @@ export class PartitionEngine {
     const lateForWatermark = !lateInPartition && ts < watermarkBefore;
     this.updateWatermark();
     if (this.opts.excludeBots && e.is_bot) return 'bot';
+    // The same record twice on Kafka (a send stored although the gateway answered 503, retried
+    // with the same id): the first offset counts. Looked up in the event's open session, which
+    // holds the commit at or below that first offset, so a replay sees it again and decides the same.
+    const id = repeatKey(e);
+    const lateWindow = this.lateSeen.get(id);
+    if (this.sessions.get(e.session_id)?.ids.has(id) || (lateWindow && this.kpiBuckets.get(`${lateWindow.spec.kind}|${lateWindow.start}`) === lateWindow)) {
+      this.repeats++;
+      return 'repeat';
+    }
     if (lateInPartition || lateForWatermark) {
       this.late[lateInPartition ? 'behind_partition' : 'behind_watermark']++;
       this.addLateMarker(e, t, offset, Math.max(before, watermarkBefore));
@@ -319,7 +341,13 @@ export class PartitionEngine {
   private addLateMarker(e: EnrichedEvent, t: number, offset: number, at: number): void {
     for (const spec of this.opts.windows) {
       for (const start of windowStarts(at, spec)) {
-        this.kpiCells(this.kpiBucket(spec, start, t, offset), e, kpi.addLate);
+        const b = this.kpiBucket(spec, start, t, offset);
+        this.kpiCells(b, e, kpi.addLate);
+        // Remembered while that window is open (it holds the commit at or below this offset).
+        if (!this.lateSeen.has(repeatKey(e))) {
+          this.lateSeen.set(repeatKey(e), b);
+          (b.lateIds ??= []).push(repeatKey(e));
+        }
       }
     }
   }
@@ -327,9 +355,10 @@ export class PartitionEngine {
   private addSession(e: EnrichedEvent, t: number, offset: number, ts: number): void {
     let s = this.sessions.get(e.session_id);
     if (!s) {
-      s = { acc: initSession(e.session_id), visits: new VisitTracker(), minOff: new Array(this.topicCount).fill(Infinity), urlWindows: new Set(), dirty: true };
+      s = { acc: initSession(e.session_id), visits: new VisitTracker(), minOff: new Array(this.topicCount).fill(Infinity), urlWindows: new Set(), dirty: true, ids: new Set() };
       this.sessions.set(e.session_id, s);
     }
+    s.ids.add(repeatKey(e));
     if (offset < s.minOff[t]) s.minOff[t] = offset;
     addToSession(s.acc, e, ts);
     s.visits.add(e, ts);
@@ -451,7 +480,10 @@ export class PartitionEngine {
     for (const [key, b] of this.kpiBuckets) {
       const sealed = this.currentWatermark >= b.end;
       if (sealed || emitOpen) emitCells(b, sealed, b.end <= this.restoredWatermark, (cell) => this.kpiDoc(b, cell, sealed), out);
-      if (sealed) this.kpiBuckets.delete(key);
+      if (sealed) {
+        this.kpiBuckets.delete(key);
+        for (const id of b.lateIds ?? []) if (this.lateSeen.get(id) === b) this.lateSeen.delete(id);
+      }
       else lowerEach(hold, b.minOff);
     }
   }

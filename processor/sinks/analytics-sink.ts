@@ -24,6 +24,8 @@ export interface AnalyticsSinkOptions {
    * watermark moved to now minus this minus the allowed lateness (0: never).
    */
   idleAdvanceMs?: number;
+  /** Repeated events (same site and event id in an open session) were dropped. */
+  onRepeat?: (count: number) => void;
   /** The partition's watermark was moved by the clock (for the metrics). */
   onIdleAdvance?: (partition: number) => void;
 }
@@ -82,6 +84,8 @@ export function analyticsSink(o: AnalyticsSinkOptions): AnalyticsSink {
       for (const e of engines.values()) {
         for (const d of e.drain(provisional)) pending.set(`${d.index}\u0000${d.id}`, d);
         if (o.onLate) for (const [reason, n] of Object.entries(e.takeLate())) if (n) o.onLate(reason as LateReason, n);
+        const repeats = e.takeRepeats();
+        if (repeats) o.onRepeat?.(repeats);
       }
       if (provisional) lastEmit = now();
       if (pending.size === 0) return;
