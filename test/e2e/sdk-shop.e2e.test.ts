@@ -715,6 +715,39 @@ describe('demo shop in Chromium -> gateway -> Kafka -> processor -> Elasticsearc
     expect(docs.find((d) => d.event_type === 'purchase')).toMatchObject({ order_id: orderId, revenue: 18.5 });
   });
 
+  test('hash routes are views; an anchor and a hash set by replaceState are not: every engagement report is for a counted view', async () => {
+    const context = await newContext();
+    const page = await openShop(context, 'index.html');
+    await page.goto(`${gateway}/demo/help.html#/shipping`);
+    await sdkReady(page);
+    await dwell(1500);
+    await page.click('nav.tabs a:text-is("Returns")'); // a hash route: a view
+    await dwell(1500);
+    await page.goto(`${gateway}/demo/product-mug.html`);
+    await sdkReady(page);
+    await dwell(1500);
+    await page.evaluate(() => (location.hash = '#reviews')); // an in-page anchor: not a view
+    await dwell(1500);
+    await page.evaluate(() => history.replaceState(null, '', location.pathname + '#pricing')); // not a view either
+    await dwell(1500);
+    await clickTo(page, 'nav.top a:text-is("Products")', /index\.html/);
+    await queueEmpty(page, 30_000);
+    const { docs } = await checkExactlyOnce(
+      page,
+      // views: index, help#/shipping, help#/returns, product-mug, index; clicks: Returns, Products
+      { views: 5, clicks: 2, addToCart: 0, purchases: 0, engagedPaths: ['/demo/help.html', '/demo/product-mug.html'], maxEngagement: 5 },
+      'hash routes and anchors',
+    );
+    const full = docs as (Doc & { url: string })[];
+    const views = full.filter((d) => d.event_type === 'page_view' && d.engagement_ms == null).map((d) => d.url.replace(gateway, ''));
+    const reports = full.filter((d) => d.engagement_ms != null).map((d) => [d.url.replace(gateway, ''), d.engagement_ms!] as const);
+    expect(views.filter((u) => !u.startsWith('/demo/index')).sort()).toEqual(['/demo/help.html#/returns', '/demo/help.html#/shipping', '/demo/product-mug.html']);
+    for (const [url] of reports) expect(views, `the engagement report for ${url} has a view`).toContain(url);
+    // The time after the anchor and the replaceState stays with the product page's view: about 4.5 s.
+    const mug = reports.filter(([u]) => u === '/demo/product-mug.html').reduce((t, [, ms]) => t + ms, 0);
+    expect(mug).toBeGreaterThanOrEqual(4000);
+  });
+
   // -------------------------------------------------------------------------------------------
   // Several tabs (one browser context: one localStorage), offline, closed in different orders.
 
