@@ -32,7 +32,7 @@ describe('parseTime', () => {
   ])('%j', (raw, want) => {
     expect(parseTime(raw, NOW, 42)).toBe(want);
   });
-  test.each(['yesterday', 'now-15x', '+5m', 'now-+5m', '1 May 2026', '12.5', '2026-13-45T99:00:00Z'])('refuses %j', (raw) => {
+  test.each(['yesterday', 'now-15x', '+5m', 'now-+5m', '1 May 2026', '12.5', '2026-13-45T99:00:00Z', 'now-999999999d', 'now+999999999d', '999999999999999'])('refuses %j', (raw) => {
     expect(() => parseTime(raw, NOW, 0)).toThrow(ParamError);
   });
 });
@@ -154,6 +154,14 @@ describe('the app, with a fake Elasticsearch client', () => {
     const bad = await app.inject('/api/kpis?window=x');
     expect(bad.statusCode).toBe(400);
     expect(bad.json()).toMatchObject({ error: { code: 'DASH_ERR_PARAM' } });
+    // Out-of-range times: 400 before any query (the fake Elasticsearch would answer 502).
+    for (const q of ['from=now-999999999d', 'to=now%2B999999999d', 'from=999999999999999']) {
+      for (const api of ['kpis', 'url-stats', 'sessions', 'alerts']) {
+        const r = await app.inject(`/api/${api}?${q}`);
+        expect(r.statusCode, `${api}?${q}`).toBe(400);
+        expect(r.json()).toMatchObject({ error: { code: 'DASH_ERR_PARAM', message: expect.stringMatching(/out of range/) } });
+      }
+    }
     const down = await app.inject('/api/kpis');
     expect(down.statusCode).toBe(502);
     expect(down.json()).toMatchObject({ error: { code: 'DASH_ERR_ES' } });

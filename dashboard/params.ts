@@ -3,6 +3,7 @@
  * keyword filters and booleans. A bad one throws ParamError, which the API answers 400
  * `DASH_ERR_PARAM` with the message (dashboard/errors.ts).
  */
+import { MAX_EPOCH_MS } from '../contracts/event-schema.js';
 import { ParamError } from './errors.js';
 
 export type Query = Record<string, string | undefined>;
@@ -15,6 +16,13 @@ const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 8
  */
 export function parseTime(raw: string | undefined, now: number, def: number, name = 'time'): number {
   if (raw === undefined || raw === '') return def;
+  const t = parseTimeValue(raw, now, name);
+  // Checked before any query: beyond these a Date cannot print itself and Elasticsearch cannot read it.
+  if (!(t >= 0 && t <= MAX_EPOCH_MS)) throw new ParamError(`${name} is out of range (1970-01-01 to 9999-12-31); got "${raw}"`);
+  return t;
+}
+
+function parseTimeValue(raw: string, now: number, name: string): number {
   const v = raw.trim();
   if (v === 'now') return now;
   const rel = /^(?:now-|-|now\+)(\d{1,9})([smhd])$/.exec(v);
