@@ -22,6 +22,8 @@ declare module 'fastify' {
 export function siteKeyOf(req: FastifyRequest): string | null {
   const q = (req.query as Record<string, unknown> | undefined)?.site;
   if (typeof q === 'string') return q;
+  // `?site=a&site=b`: which one was meant cannot be known; never fall back to no key (open mode).
+  if (Array.isArray(q)) throw new GatewayError('GW_ERR_QUERY_REPEATED_KEY', `"site" given ${q.length} times`);
   const h = req.headers['x-site-key'];
   return typeof h === 'string' ? h : null;
 }

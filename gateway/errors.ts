@@ -9,6 +9,7 @@ export const GW_ERRORS = {
   GW_ERR_UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'Content-Type must be application/json or text/plain' },
   GW_ERR_BODY_TOO_LARGE: { status: 413, message: 'Body exceeds the size limit' },
   GW_ERR_BATCH_TOO_LARGE: { status: 413, message: 'Batch has more events than allowed' },
+  GW_ERR_QUERY_REPEATED_KEY: { status: 400, message: 'A query parameter is given more than once' },
   GW_ERR_UNKNOWN_SITE: { status: 401, message: 'Unknown or missing site key' },
   GW_ERR_ORIGIN_FORBIDDEN: { status: 403, message: 'Origin not allowed for this site' },
   GW_ERR_RATE_LIMITED: { status: 429, message: 'Too many requests' },

@@ -1,3 +1,4 @@
+import { GatewayError } from './errors.js';
 import { createHmac, randomBytes, randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
 import type { Validation } from './validate.js';
@@ -71,8 +72,10 @@ export function registerPixel(app: FastifyInstance, d: PixelDeps): void {
     // A null-prototype object: whatever keys arrive (__proto__ too) stay plain data.
     const ev: Record<string, unknown> = Object.create(null);
     for (const k of Object.keys(query)) {
-      if (IGNORED.has(k)) continue;
       const v = query[k];
+      // `ts=1&ts=2`: which one was meant cannot be known; refused, not guessed.
+      if (Array.isArray(v)) throw new GatewayError('GW_ERR_QUERY_REPEATED_KEY', `${JSON.stringify(k.slice(0, 64))} given ${v.length} times`);
+      if (IGNORED.has(k)) continue;
       ev[k] = INT_FIELDS.has(k) && typeof v === 'string' && /^\d{1,16}$/.test(v) ? Number(v) : v;
     }
     ev.type ??= 'page_view';
