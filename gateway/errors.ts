@@ -27,6 +27,7 @@ export const EVENT_ERRORS = {
   GW_ERR_EVENT_NOT_OBJECT: 'Event must be a JSON object',
   GW_ERR_UNKNOWN_EVENT_TYPE: 'Unknown event type',
   GW_ERR_EVENT_INVALID: 'Event does not match its schema',
+  GW_ERR_PIXEL_REPEATED_KEY: 'A pixel query parameter is given more than once',
   GW_ERR_EVENT_ID_CONFLICT: 'An event with this id and other content was already accepted for this site',
   GW_ERR_EVENT_TIME_OUT_OF_RANGE: 'Event time (clock-skew corrected) is outside the accepted window around the receive time',
 } as const;

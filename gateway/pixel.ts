@@ -1,4 +1,3 @@
-import { GatewayError } from './errors.js';
 import { createHmac, randomBytes, randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
 import type { Validation } from './validate.js';
@@ -49,6 +48,10 @@ export interface PixelDeps {
 /** The pixel only takes the two event types a page without JavaScript can have. */
 export function pixelValidator(validate: (input: unknown) => Validation): (input: unknown) => Validation {
   return (input) => {
+    // `ts=1&ts=2`: which one was meant cannot be known; refused, not guessed (nor taken as an array).
+    for (const [k, v] of Object.entries(input as Record<string, unknown>)) {
+      if (Array.isArray(v)) return { ok: false, code: 'GW_ERR_PIXEL_REPEATED_KEY', reason: `${JSON.stringify(k.slice(0, 64))} given ${v.length} times` };
+    }
     const type = (input as { type?: unknown }).type;
     if (typeof type === 'string' && !PIXEL_TYPES.has(type)) {
       return { ok: false, code: 'GW_ERR_UNKNOWN_EVENT_TYPE', reason: `the pixel takes page_view or click, not ${JSON.stringify(type.slice(0, 64))}` };
@@ -73,8 +76,6 @@ export function registerPixel(app: FastifyInstance, d: PixelDeps): void {
     const ev: Record<string, unknown> = Object.create(null);
     for (const k of Object.keys(query)) {
       const v = query[k];
-      // `ts=1&ts=2`: which one was meant cannot be known; refused, not guessed.
-      if (Array.isArray(v)) throw new GatewayError('GW_ERR_QUERY_REPEATED_KEY', `${JSON.stringify(k.slice(0, 64))} given ${v.length} times`);
       if (IGNORED.has(k)) continue;
       ev[k] = INT_FIELDS.has(k) && typeof v === 'string' && /^\d{1,16}$/.test(v) ? Number(v) : v;
     }

@@ -7,8 +7,6 @@ afterEach(async () => h?.app.close());
 
 test.each([
   ['pixel, repeated site', '/v1/p.gif?site=a&site=b&url=https%3A%2F%2Fshop.example%2F', 'GET'],
-  ['pixel, repeated ts', '/v1/p.gif?site=a&ts=1&ts=2&url=https%3A%2F%2Fshop.example%2F', 'GET'],
-  ['pixel, repeated url', '/v1/p.gif?url=https%3A%2F%2Fa.example%2F&url=https%3A%2F%2Fb.example%2F', 'GET'],
   ['events, repeated site', '/v1/events?site=a&site=b', 'POST'],
 ])('%s: 400 GW_ERR_QUERY_REPEATED_KEY, nothing produced', async (_n, url, method) => {
   h = await harness();

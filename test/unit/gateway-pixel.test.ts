@@ -69,7 +69,9 @@ describe('GET /v1/p.gif', () => {
     ['no URL at all', '', /missing "url"/],
     ['a type the pixel does not take', 'type=purchase&url=https%3A%2F%2Fa.example%2F', /page_view or click/],
     ['an unknown parameter', 'url=https%3A%2F%2Fa.example%2F&colour=red', /unknown field "colour"/],
-    ['a repeated parameter', 'url=https%3A%2F%2Fa.example%2F&title=a&title=b', /title must be string/],
+    ['a repeated parameter', 'url=https%3A%2F%2Fa.example%2F&title=a&title=b', /"title" given 2 times/],
+    ['a repeated ts', 'url=https%3A%2F%2Fa.example%2F&ts=1&ts=2', /"ts" given 2 times/],
+    ['a repeated url', 'url=https%3A%2F%2Fa.example%2F&url=https%3A%2F%2Fb.example%2F', /"url" given 2 times/],
     ['a non-numeric ts', 'url=https%3A%2F%2Fa.example%2F&ts=yesterday', /ts must be integer/],
     ['a prototype key', 'url=https%3A%2F%2Fa.example%2F&__proto__=x', /unknown field "__proto__"/],
   ])('invalid (%s): still a GIF, dead-lettered with its reason, counted', async (_n, query, reason) => {
