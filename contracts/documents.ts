@@ -36,8 +36,13 @@ export const REVENUE_SCALE = 10_000;
 export const toRevenueUnits = (amount: number | null | undefined): number =>
   typeof amount === 'number' && Number.isFinite(amount) ? Math.round(amount * REVENUE_SCALE) : 0;
 
-/** The dimensions every KPI window is cut by; `all` has the single value `all`. */
-export const DIMENSIONS = ['all', 'site', 'country', 'device'] as const;
+/**
+ * The dimensions every KPI window is cut by; `all` has the single value `all`. `currency` cuts
+ * only the purchases (value: the purchase's ISO 4217 code): its documents hold the purchases,
+ * buyers and revenue of one currency, because revenue in the other cuts adds up every currency
+ * and is only meaningful for a single-currency shop.
+ */
+export const DIMENSIONS = ['all', 'site', 'country', 'device', 'currency'] as const;
 export type Dimension = (typeof DIMENSIONS)[number];
 
 /** Counts of a KPI document that add up across partitions (distinct counts too: disjoint sets). */
@@ -68,6 +73,7 @@ export const KPI_FIELDS = {
   dimension_value: 'keyword',
   partition: 'long',
   ...(Object.fromEntries(KPI_COUNT_FIELDS.map((f) => [f, 'long'])) as Record<(typeof KPI_COUNT_FIELDS)[number], 'long'>),
+  /** Purchase revenue of the window, every currency added up: for one currency, read the `currency` dimension. */
   revenue: 'double',
   /** visitors_purchased / unique_visitors of this partition (global: sum both over partitions, then divide). */
   conversion_rate: 'double',

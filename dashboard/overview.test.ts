@@ -10,6 +10,7 @@ import { buildDashboard } from './app.js';
 import { overviewResponse, overviewSearch, parseSiteRange, parseSites } from './overview-query.js';
 import { breakdownResponse, breakdownSearch, parseBreakdownQuery } from './breakdown-query.js';
 import { windowLabel } from './labels.js';
+import { parseKpiQuery } from './kpis-query.js';
 import { ParamError } from './errors.js';
 
 const NOW = Date.UTC(2026, 2, 1, 12, 0, 0);
@@ -23,6 +24,10 @@ describe('window labels', () => {
     ['sliding_1h_5m', '1-hour totals, every 5 minutes'],
     ['custom', 'custom'],
   ])('%s -> %s', (kind, label) => expect(windowLabel(kind)).toBe(label));
+});
+
+test('KPI windows of one currency: dimension=currency', () => {
+  expect(parseKpiQuery({ dimension: 'currency', value: 'JPY' }, NOW, 'tumbling_1m')).toMatchObject({ dimension: 'currency', value: 'JPY' });
 });
 
 describe('site selection', () => {

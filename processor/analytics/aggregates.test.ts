@@ -98,6 +98,9 @@ describe('KPI aggregate (init / add / result)', () => {
   test.each([
     [{ site_id: 'shop', country: 'FR', device_type: 'mobile' }, [['all', 'all'], ['site', 'shop'], ['country', 'FR'], ['device', 'mobile']]],
     [{ site_id: null, country: null, device_type: '' }, [['all', 'all'], ['site', 'unknown'], ['country', 'unknown'], ['device', 'unknown']]],
+    [{ event_type: 'add_to_cart', site_id: 'shop', country: 'FR', device_type: 'mobile', currency: 'EUR' }, [['all', 'all'], ['site', 'shop'], ['country', 'FR'], ['device', 'mobile']]],
+    [{ event_type: 'purchase', site_id: 'shop', country: 'FR', device_type: 'mobile', currency: 'JPY' }, [['all', 'all'], ['site', 'shop'], ['country', 'FR'], ['device', 'mobile'], ['currency', 'JPY']]],
+    [{ event_type: 'purchase', site_id: 'shop', country: 'FR', device_type: 'mobile', currency: null }, [['all', 'all'], ['site', 'shop'], ['country', 'FR'], ['device', 'mobile'], ['currency', 'unknown']]],
   ])('dimension values %#', (e, expected) => expect(kpi.dimensionValues(e as never)).toEqual(expected));
 });
 

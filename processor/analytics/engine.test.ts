@@ -75,6 +75,22 @@ describe('PartitionEngine', () => {
     expect(e.commitPoint(cl)?.offset).toBe(1);
   });
 
+  test('revenue per currency: the currency cut holds each currency\'s purchases, buyers and revenue, never a sum', () => {
+    const e = new PartitionEngine(options);
+    for (let t = 0; t < 4; t++) e.restore(t, null, null);
+    const pu = topics.indexOf('purchases');
+    const buy = (id: string, visitor: string, revenue: number, currency: string) =>
+      enriched({ event_id: id, event_type: 'purchase', timestamp: new Date(T0 + 1000).toISOString(), visitor_id: visitor, session_id: visitor, url: '/c', revenue, currency });
+    e.add(buy('p1', 'a', 100, 'EUR'), pu, 0);
+    e.add(buy('p2', 'b', 100, 'JPY'), pu, 1);
+    e.add(buy('p3', 'a', 0.1, 'EUR'), pu, 2);
+    const docs = e.drain(true).filter((d) => d.index === 'kpis' && String(d.id).startsWith('tumbling_1m|'));
+    const cut = (value: string) => docs.find((d) => d.id === `tumbling_1m|${new Date(T0).toISOString()}|currency|${value}|3`)?.doc;
+    expect(cut('EUR')).toMatchObject({ purchases: 2, revenue: 100.1, visitors_purchased: 1, unique_visitors: 1, page_views: 0 });
+    expect(cut('JPY')).toMatchObject({ purchases: 1, revenue: 100, visitors_purchased: 1 });
+    expect(docs.filter((d) => String(d.id).includes('|currency|'))).toHaveLength(2);
+  });
+
   test('late events are counted in the window of their partition\'s current time, never added', () => {
     const e = new PartitionEngine(options);
     for (let t = 0; t < 4; t++) e.restore(t, null, null);

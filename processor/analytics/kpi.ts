@@ -21,6 +21,7 @@ export type KpiEvent = Pick<
   | 'device_type'
   | 'url'
   | 'revenue'
+  | 'currency'
   | 'engagement_ms'
 >;
 
@@ -118,11 +119,14 @@ export function result(acc: KpiAcc): KpiResult {
 
 export const UNKNOWN = 'unknown';
 
-export function dimensionValues(e: Pick<KpiEvent, 'site_id' | 'country' | 'device_type'>): [Dimension, string][] {
-  return [
+/** The cuts an event counts in: every event in all/site/country/device, a purchase also in its currency's. */
+export function dimensionValues(e: Pick<KpiEvent, 'event_type' | 'site_id' | 'country' | 'device_type' | 'currency'>): [Dimension, string][] {
+  const cuts: [Dimension, string][] = [
     ['all', 'all'],
     ['site', e.site_id || UNKNOWN],
     ['country', e.country || UNKNOWN],
     ['device', e.device_type || UNKNOWN],
   ];
+  if (e.event_type === 'purchase') cuts.push(['currency', e.currency || UNKNOWN]);
+  return cuts;
 }

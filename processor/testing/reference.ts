@@ -85,6 +85,8 @@ export function referenceDocs(topicLogs: EnrichedEvent[][], o: ReferenceOptions)
       ['country', e.country || 'unknown'],
       ['device', e.device_type || 'unknown'],
     ];
+    // Purchases only: one currency's revenue per cut.
+    if (e.event_type === 'purchase') dims.push(['currency', e.currency || 'unknown']);
     for (const w of o.windows) {
       for (const start of starts(ts, w)) {
         for (const [dim, value] of dims) {

@@ -114,7 +114,8 @@ export function generateTraffic(o: TrafficOptions): GeneratedEvent[] {
         }
       }
       if (r() < 0.3) {
-        push('purchase', '/checkout', { order_id: `o-${seq}`, revenue: Math.round(r() * 20000) / 100, currency: 'EUR' });
+        // Two currencies, so every exactness test also checks that revenue is kept per currency.
+        push('purchase', '/checkout', { order_id: `o-${seq}`, revenue: Math.round(r() * 20000) / 100, currency: seq % 4 === 0 ? 'JPY' : 'EUR' });
         t += 1000;
       }
       if (r() < 0.5) push('page_view', page, { engagement_ms: 1000 + Math.floor(r() * 30_000) });
