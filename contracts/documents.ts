@@ -137,17 +137,30 @@ export type SessionDoc = DocOf<typeof SESSION_FIELDS>;
 /** One document per alert raised; `alert_id` is its deterministic id. */
 export const ALERT_FIELDS = {
   alert_id: 'keyword',
-  /** click_burst, kpi_anomaly ... */
+  /** click_burst (a visitor), network_burst (a site + anonymised network prefix), bot_session. */
   kind: 'keyword',
+  /** warning or critical. */
   severity: 'keyword',
   visitor_id: 'keyword?',
   site_id: 'keyword?',
+  /** What the alert is about: the visitor id, the network prefix or the session id. */
+  key: 'keyword?',
   message: 'text',
+  /** What was observed (clicks in the span, the session's isolation score). */
   value: 'double',
+  /** What it had to reach to be an alert. */
   threshold: 'double',
+  /** What was expected (the population median of the span, the key's usual count). */
+  expected: 'double?',
+  /** How anomalous, on the detector's own scale (observed / threshold for bursts, the isolation score for sessions). */
+  score: 'double?',
+  /** The detector's figures, JSON (at most 2 KB). */
+  evidence: 'keyword?',
   window_start: 'date?',
   window_end: 'date?',
+  /** Event time of the event that raised it. */
   event_time: 'date?',
+  /** = event_time: a replay raises the same alert with the same document. */
   raised_at: 'date',
 } as const satisfies Record<string, DocFieldKind>;
 export type AlertDoc = DocOf<typeof ALERT_FIELDS>;

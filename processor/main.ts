@@ -18,6 +18,8 @@ import type { EngineOptions } from './analytics/engine.js';
 import { startRetention } from './retention.js';
 import { startScheduledSnapshots } from './snapshots.js';
 import type { Sink } from './sink.js';
+import { alertsSink } from './sinks/alerts-sink.js';
+import { anomalyOptionsFromConfig } from './anomaly/options.js';
 
 /** The analytics engine's settings from config: the live processor and the archive replay use the same. */
 export function engineOptionsFromConfig(
@@ -86,7 +88,21 @@ export async function startProcessor(overrides: Partial<Config> = {}, onFatal?: 
         onLate: (reason, n) => metrics.lateEvents.inc({ reason }, n),
         onReject: (kind, doc, reason) => deadLetters.push({ code: REFUSED_CODE[kind], reason, parsed: doc, siteId: typeof doc.site_id === 'string' ? doc.site_id : null }),
       });
-      plans.push({ role, sinks: [analytics], deadLetters });
+      const sinks: Sink[] = [analytics];
+      if (config.anomalyEnabled) {
+        sinks.push(
+          alertsSink({
+            client: es,
+            indexPrefix: config.esIndexPrefix,
+            detectors: anomalyOptionsFromConfig(config),
+            webhook: config.alertWebhookUrl
+              ? { url: config.alertWebhookUrl, secret: config.alertWebhookSecret, timeoutMs: config.alertWebhookTimeoutMs, maxAttempts: Math.max(1, config.alertWebhookMaxAttempts), log }
+              : null,
+            onAlert: (a, created) => created && log.info({ alert: a.alert_id, kind: a.kind }, 'alert raised'),
+          }),
+        );
+      }
+      plans.push({ role, sinks, deadLetters });
     } else if (role === 'index') {
       const onReject = (r: RefusedEvent) =>
         deadLetters.push({

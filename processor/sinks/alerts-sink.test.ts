@@ -1,0 +1,89 @@
+import { createServer, type IncomingMessage } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Client } from '@elastic/elasticsearch';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { alertsSink } from './alerts-sink.js';
+import { anomalyOptionsFromConfig } from '../anomaly/options.js';
+import { parseConfig } from '../../contracts/config.js';
+import { signBody, SIGNATURE_HEADER, ALERT_ID_HEADER, deliver } from '../alerts/webhook.js';
+import { burstAlert } from '../alerts/alert-docs.js';
+import type { EnrichedEvent } from '../../contracts/event-schema.js';
+
+/** A webhook receiver on loopback that refuses the first `failFirst` requests with 503. */
+function receiver(failFirst: number) {
+  const got: { headers: IncomingMessage['headers']; body: string }[] = [];
+  let calls = 0;
+  const server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c) => (body += c));
+    req.on('end', () => {
+      calls++;
+      if (calls <= failFirst) {
+        res.writeHead(503).end();
+        return;
+      }
+      got.push({ headers: req.headers, body });
+      res.writeHead(204).end();
+    });
+  });
+  return { server, got, calls: () => calls };
+}
+
+const click = (visitor: string, t: number, ip = '203.0.113.0'): EnrichedEvent =>
+  ({ event_id: `e${visitor}${t}`, event_type: 'click', site_id: 'shop', visitor_id: visitor, session_id: `s-${visitor}`, timestamp: new Date(t).toISOString(), url: 'https://shop.example/p', ip, browser: 'Chrome', is_bot: false }) as EnrichedEvent;
+
+describe('alerts sink and webhook', () => {
+  const r = receiver(2);
+  let url = '';
+  beforeAll(async () => {
+    await new Promise<void>((ok) => r.server.listen(0, '127.0.0.1', ok));
+    url = `http://127.0.0.1:${(r.server.address() as AddressInfo).port}/hook`;
+  });
+  afterAll(() => new Promise<void>((ok) => r.server.close(() => ok())));
+
+  it('indexes a click burst once under its deterministic id (create) and delivers it signed, after retries', async () => {
+    const bulks: unknown[][] = [];
+    const client = {
+      bulk: async ({ operations }: { operations: unknown[] }) => {
+        bulks.push(operations);
+        const seen = bulks.length > 1;
+        return { errors: false, items: operations.filter((_, i) => i % 2 === 0).map(() => ({ create: { status: seen ? 409 : 201 } })) };
+      },
+    } as unknown as Client;
+    const created: boolean[] = [];
+    const delivered: boolean[] = [];
+    const sink = alertsSink({
+      client,
+      indexPrefix: 'cs-test',
+      detectors: anomalyOptionsFromConfig(parseConfig({})),
+      webhook: { url, secret: 's3cret', timeoutMs: 2000, maxAttempts: 4, baseDelayMs: 10 },
+      onAlert: (_a, c) => created.push(c),
+      onDelivery: (_a, ok) => delivered.push(ok),
+    });
+    const pos = { topic: 'clicks', partition: 0, offset: '0' };
+    const t0 = Date.UTC(2026, 0, 5, 10);
+    for (let i = 0; i < 30; i++) await sink.add(click('hammer', t0 + i * 200), pos);
+    expect(sink.pending()).toBe(1);
+    await sink.flush();
+    expect(created).toEqual([true]);
+    expect(delivered).toEqual([true]);
+    expect(r.calls()).toBe(3); // two 503s, then accepted
+    const ops = bulks[0] as [{ create: { _index: string; _id: string } }, Record<string, unknown>];
+    expect(ops[0].create).toEqual({ _index: 'cs-test-alerts', _id: `click_burst|shop|hammer|${new Date(t0 + 7 * 200).toISOString()}` });
+    expect(ops[1]).toMatchObject({ kind: 'click_burst', visitor_id: 'hammer', site_id: 'shop', value: 8, threshold: 8 });
+    const { headers, body } = r.got[0];
+    expect(headers[SIGNATURE_HEADER]).toBe(signBody('s3cret', body));
+    expect(headers[ALERT_ID_HEADER]).toBe(ops[0].create._id);
+    expect(JSON.parse(body).alert_id).toBe(ops[0].create._id);
+  });
+
+  it('a delivery that never succeeds gives up after maxAttempts and says so', async () => {
+    const dead = receiver(1000);
+    await new Promise<void>((ok) => dead.server.listen(0, '127.0.0.1', ok));
+    const u = `http://127.0.0.1:${(dead.server.address() as AddressInfo).port}/`;
+    const a = burstAlert({ key: 'k', spanMs: 10_000, count: 9, threshold: 8, floor: 8, populationMedian: 1, populationMad: 0, usual: 0, at: 0, scope: 'visitor', site: 's', entity: 'k' });
+    expect(await deliver(a, { url: u, secret: '', timeoutMs: 1000, maxAttempts: 3, baseDelayMs: 5 })).toBe(false);
+    expect(dead.calls()).toBe(3);
+    await new Promise<void>((ok) => dead.server.close(() => ok()));
+  });
+});
