@@ -9,7 +9,7 @@ import { parseBotPolicy } from './bot-policy.js';
 import { deadLetters } from './dead-letter.js';
 import { RecentIds } from './dedup.js';
 import { Delivery } from './delivery.js';
-import { GatewayError, GW_ERRORS, type GatewayErrorCode } from './errors.js';
+import { clientErrorResponse, GatewayError, GW_ERRORS, type GatewayErrorCode } from './errors.js';
 import type { EventProducer } from './event-producer.js';
 import { geoipLiteProvider, type GeoProvider } from './geo.js';
 import { createIngest } from './ingest.js';
@@ -80,6 +80,20 @@ export async function buildApp(opts: BuildOptions = {}): Promise<FastifyInstance
     requestIdHeader: 'x-request-id',
     // One log line per request is too many at 5,000 requests/s: failures are logged where they happen.
     logController: new LogController({ disableRequestLogging: true }),
+    // Errors of Node's HTTP parser (TE+CL, two Content-Lengths, headers over 16 KB, a request
+    // timeout) get a code of the catalogue, like every other answer.
+    clientErrorHandler: (err, socket) => {
+      const e = err as Error & { code?: string };
+      // The client went away (aborted body, reset): nobody to answer; counted.
+      if (e.code === 'ECONNRESET' || !socket.writable) {
+        metrics.errors.inc({ code: 'GW_ERR_CLIENT_GONE' });
+        socket.destroy();
+        return;
+      }
+      const { code, response } = clientErrorResponse(e);
+      metrics.errors.inc({ code });
+      socket.end(response);
+    },
   });
 
   if (sites.open) {

@@ -10,6 +10,9 @@ export const GW_ERRORS = {
   GW_ERR_BODY_TOO_LARGE: { status: 413, message: 'Body exceeds the size limit' },
   GW_ERR_BATCH_TOO_LARGE: { status: 413, message: 'Batch has more events than allowed' },
   GW_ERR_QUERY_REPEATED_KEY: { status: 400, message: 'A query parameter is given more than once' },
+  GW_ERR_REQUEST_TIMEOUT: { status: 408, message: 'The request did not arrive in time' },
+  GW_ERR_HEADERS_TOO_LARGE: { status: 431, message: 'Request headers are too large' },
+  GW_ERR_BAD_REQUEST: { status: 400, message: 'The request is not valid HTTP (e.g. both Transfer-Encoding and Content-Length, or two Content-Length headers)' },
   GW_ERR_UNKNOWN_SITE: { status: 401, message: 'Unknown or missing site key' },
   GW_ERR_ORIGIN_FORBIDDEN: { status: 403, message: 'Origin not allowed for this site' },
   GW_ERR_RATE_LIMITED: { status: 429, message: 'Too many requests' },
@@ -44,4 +47,17 @@ export class GatewayError extends Error {
     super(detail ? `${GW_ERRORS[code].message}: ${detail}` : GW_ERRORS[code].message);
     this.statusCode = GW_ERRORS[code].status;
   }
+}
+
+/**
+ * The answer for an error Node's HTTP parser raises before any route runs (Fastify's
+ * `clientErrorHandler`): the code and raw HTTP/1.1 response, in the catalogue's shape.
+ */
+export function clientErrorResponse(err: { code?: string }): { code: GatewayErrorCode; response: string } {
+  const code: GatewayErrorCode =
+    err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'GW_ERR_REQUEST_TIMEOUT' : err.code === 'HPE_HEADER_OVERFLOW' ? 'GW_ERR_HEADERS_TOO_LARGE' : 'GW_ERR_BAD_REQUEST';
+  const { status, message } = GW_ERRORS[code];
+  const body = JSON.stringify({ error: { code, message } });
+  const reason = status === 408 ? 'Request Timeout' : status === 431 ? 'Request Header Fields Too Large' : 'Bad Request';
+  return { code, response: `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}` };
 }

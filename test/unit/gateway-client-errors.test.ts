@@ -1,0 +1,48 @@
+/**
+ * Errors of Node's HTTP parser answer in the catalogue's shape, over a
+ * real socket (app.inject cannot send broken HTTP or stall a body).
+ */
+import net from 'node:net';
+import { afterEach, expect, test } from 'vitest';
+import { harness, type Harness } from './gateway-harness.js';
+
+let h: Harness;
+afterEach(async () => h?.app.close());
+
+/** Writes `raw` to the gateway, then waits for the answer and the close (or the deadline). */
+async function exchange(port: number, raw: string, waitMs = 15_000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const s = net.connect(port, '127.0.0.1');
+    let out = '';
+    const timer = setTimeout(() => {
+      s.destroy();
+      resolve(out);
+    }, waitMs);
+    s.on('data', (d) => (out += d.toString()));
+    s.on('close', () => {
+      clearTimeout(timer);
+      resolve(out);
+    });
+    s.on('error', reject);
+    s.write(raw);
+  });
+}
+
+async function listen(config = {}) {
+  h = await harness(config);
+  await h.app.listen({ host: '127.0.0.1', port: 0 });
+  return (h.app.server.address() as net.AddressInfo).port;
+}
+
+const bodyOf = (answer: string) => JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4));
+
+test.each([
+  ['Transfer-Encoding and Content-Length', 'POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n0\r\n\r\n', 400, 'GW_ERR_BAD_REQUEST'],
+  ['two Content-Length headers', 'POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n[]', 400, 'GW_ERR_BAD_REQUEST'],
+  ['headers over 16 KB', `GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`, 431, 'GW_ERR_HEADERS_TOO_LARGE'],
+])('%s: %s %s', async (_n, raw, status, code) => {
+  const port = await listen();
+  const answer = await exchange(port, raw);
+  expect(answer).toMatch(new RegExp(`^HTTP/1\\.1 ${status} `));
+  expect(bodyOf(answer)).toEqual({ error: { code, message: expect.any(String) } });
+});
