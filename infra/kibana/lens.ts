@@ -42,6 +42,19 @@ export const count = (label: string, filter?: string, format?: Format): Column =
   params: { emptyAsNull: false, ...(format ? { format } : {}) },
 });
 
+/** Distinct values of `field` (Elasticsearch cardinality: exact up to Kibana's precision, then approximate). */
+export const uniqueCount = (field: string, label: string, filter?: string): Column => ({
+  label,
+  customLabel: true,
+  dataType: 'number',
+  operationType: 'unique_count',
+  sourceField: field,
+  isBucketed: false,
+  scale: 'ratio',
+  ...(filter ? { filter: { query: filter, language: 'kuery' } } : {}),
+  params: { emptyAsNull: false },
+});
+
 export const terms = (field: string, label: string, size: number, orderBy: string): Column => ({
   label,
   customLabel: true,

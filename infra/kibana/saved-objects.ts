@@ -16,7 +16,7 @@
 import { writeFileSync } from 'node:fs';
 import { tumbling } from '../../contracts/windows.js';
 import { DATA_VIEWS, dataView, obj, type DataViewKey, type SavedObject } from './data-views.js';
-import { count, dateHistogram, divide, formula, lens, metric, ratioFormula, sum, terms, xy, type Format } from './lens.js';
+import { count, dateHistogram, uniqueCount, divide, formula, lens, metric, ratioFormula, sum, terms, xy, type Format } from './lens.js';
 
 export const KIBANA_NDJSON = new URL('./clickstream.ndjson', import.meta.url);
 
@@ -26,6 +26,9 @@ export const DEFAULT_INTERVAL = '1m';
 
 /** Every KPI panel reads one window kind and the `all` cut (each event is also in every other dimension). */
 export const KPI_QUERY = `window_kind : "${DEFAULT_TUMBLING_KIND}" and dimension : "all"`;
+
+/** Raw-event panels leave bots out, as the live dashboard does. */
+export const NOT_BOT = 'not is_bot : true';
 
 function kpiMetric(field: string, title: string, format?: Format): SavedObject {
   const layerId = `layer-${field}`;
@@ -181,6 +184,51 @@ export function savedObjects(): SavedObject[] {
     ),
   ];
 
+  // Plausible-style top lists over the raw events, bots left out (as the live dashboard's).
+  const breakdown = (key: string, field: string, title: string): SavedObject =>
+    lens(
+      `clickstream-top-${key}`,
+      title,
+      `Distinct visitors, page views and buying visitors by ${field}, bots left out.${field === 'url_path' ? ' Pages are paths: query strings are not part of them.' : ''}`,
+      'lnsDatatable',
+      {
+        id: `layer-top-${key}`,
+        dataView: 'events',
+        columns: {
+          value: terms(field, title, 10, 'visitors'),
+          visitors: uniqueCount('visitor_id', 'Visitors'),
+          views: count('Page views', 'event_type : "page_view" and not engagement_ms : *'),
+          buyers: uniqueCount('visitor_id', 'Buying visitors', 'event_type : "purchase"'),
+        },
+        order: ['value', 'visitors', 'views', 'buyers'],
+      },
+      { layerId: `layer-top-${key}`, layerType: 'data', columns: ['value', 'visitors', 'views', 'buyers'].map((columnId) => ({ columnId, isTransposed: false })), rowHeight: 'single', rowHeightLines: 1 },
+      NOT_BOT,
+    );
+  lensObjects.push(
+    breakdown('pages', 'url_path', 'Top pages'),
+    breakdown('sources', 'referrer_host', 'Sources'),
+    breakdown('campaigns', 'utm_campaign', 'UTM campaigns'),
+    breakdown('countries', 'country', 'Countries'),
+    breakdown('browsers', 'browser', 'Browsers'),
+    breakdown('os', 'os', 'Operating systems'),
+    breakdown('devices', 'device_type', 'Devices'),
+    lens(
+      'clickstream-revenue-by-currency',
+      'Revenue by currency',
+      'Purchase revenue of each currency, never added across currencies; bots left out.',
+      'lnsDatatable',
+      {
+        id: 'layer-currency',
+        dataView: 'events',
+        columns: { currency: terms('currency', 'Currency', 20, 'purchases'), purchases: count('Purchases'), revenue: sum('revenue', 'Revenue', { id: 'number', params: { decimals: 2 } }) },
+        order: ['currency', 'purchases', 'revenue'],
+      },
+      { layerId: 'layer-currency', layerType: 'data', columns: ['currency', 'purchases', 'revenue'].map((columnId) => ({ columnId, isTransposed: false })), rowHeight: 'single', rowHeightLines: 1 },
+      `${NOT_BOT} and event_type : "purchase"`,
+    ),
+  );
+
   const search = (id: string, title: string, dv: DataViewKey, columns: string[], sort: [string, 'asc' | 'desc'][], description: string): SavedObject =>
     obj(
       'search',
@@ -234,6 +282,14 @@ export function savedObjects(): SavedObject[] {
     ['clickstream-recent-sessions', 'search', 0, 48, 48, 15],
     ['clickstream-alerts-over-time', 'lens', 0, 63, 16, 15],
     ['clickstream-alerts-table', 'search', 16, 63, 32, 15],
+    ['clickstream-revenue-by-currency', 'lens', 0, 78, 16, 12],
+    ['clickstream-top-pages', 'lens', 16, 78, 32, 12],
+    ['clickstream-top-sources', 'lens', 0, 90, 24, 12],
+    ['clickstream-top-campaigns', 'lens', 24, 90, 24, 12],
+    ['clickstream-top-countries', 'lens', 0, 102, 16, 12],
+    ['clickstream-top-browsers', 'lens', 16, 102, 16, 12],
+    ['clickstream-top-os', 'lens', 32, 102, 16, 12],
+    ['clickstream-top-devices', 'lens', 0, 114, 16, 12],
   ];
   const panels = layout.map(([, type, x, y, w, h], i) => {
     const p = `p${i + 1}`;
