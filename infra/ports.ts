@@ -18,3 +18,15 @@ export async function assertPortsFree(ports: { port: number; what: string; setti
   );
   if (taken.length) throw new Error(taken.join('; '));
 }
+
+/** A loopback port free right now (closed again at once), for services a test starts on its own. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}

@@ -11,6 +11,7 @@ import { CoPartitionedAssigner } from './assigner.js';
 import { Coordinator, DeadLetterBuffer, type ConsumerPort } from './coordinator.js';
 import type { Sink } from './sink.js';
 import type { ProcessorMetrics } from './metrics.js';
+import { sleep } from '../common/wait.js';
 
 export { DeadLetterBuffer };
 
@@ -53,8 +54,6 @@ export interface Runner {
  * session timeout). So it outlasts the session timeout.
  */
 export const consumerRequestTimeoutMs = (config: Pick<Config, 'processorSessionTimeoutMs'>) => config.processorSessionTimeoutMs + 5_000;
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function startConsumer(opts: RunnerOptions): Promise<Runner> {
   const { config, kafka, sinks, log, metrics, deadLetters, groupId, role } = opts;

@@ -27,6 +27,7 @@ import { isReadableEvent } from './readable.js';
 export { DeadLetterBuffer };
 import type { AssignedPartition, Sink } from './sink.js';
 import type { ProcessorMetrics } from './metrics.js';
+import { topicPartitionKey } from '../common/topic-partition.js';
 
 /** A Kafka offset: a decimal string, as on the wire and in kafkajs. */
 export type Offset = string;
@@ -144,7 +145,6 @@ interface PartitionState {
   sinkNext: bigint[];
 }
 
-const key = (topic: string, partition: number) => `${topic}\u0000${partition}`;
 
 /** Next offset per partition when a flush began: what that flush covers. */
 type Snapshot = Map<string, bigint | null>;
@@ -176,7 +176,7 @@ export class Coordinator {
    * (which may still write its data: outputs are idempotent) has ended.
    */
   assigned(tps: TopicPartition[]): Promise<void> {
-    const next = new Set(tps.map((t) => key(t.topic, t.partition)));
+    const next = new Set(tps.map((t) => topicPartitionKey(t.topic, t.partition)));
     this.owned = next;
     this.o.metrics.assignedPartitions.set({ role: this.o.role }, tps.length);
     return this.mutex.run(async () => {
@@ -209,7 +209,7 @@ export class Coordinator {
 
   /** Behind the log end of an owned partition, and nothing consumed or committed for `stallMs`. */
   stalled(stallMs: number): boolean {
-    const behind = [...this.parts.values()].some((st) => this.owned.has(key(st.topic, st.partition)) && st.high !== null && (st.next ?? 0n) < st.high);
+    const behind = [...this.parts.values()].some((st) => this.owned.has(topicPartitionKey(st.topic, st.partition)) && st.high !== null && (st.next ?? 0n) < st.high);
     return behind && this.clock.now() - this.lastProgress > stallMs;
   }
 
@@ -220,7 +220,7 @@ export class Coordinator {
    */
   batch(b: InputBatch): Promise<boolean> {
     return this.mutex.run(async () => {
-      const k = key(b.topic, b.partition);
+      const k = topicPartitionKey(b.topic, b.partition);
       if (!b.current() || !this.owned.has(k) || this.stopping) {
         this.o.log.debug({ role: this.o.role, topic: b.topic, partition: b.partition, first: b.records[0]?.offset }, 'batch of an old assignment ignored');
         return false;
@@ -309,7 +309,7 @@ export class Coordinator {
       // events processed after them: a stale end offset could make a topic-partition look caught
       // up (and let the watermark run past events it has not read yet).
       const ends = new Map<string, LogOffsets>();
-      for (const lo of await this.o.port.logOffsets(this.o.topics)) ends.set(key(lo.topic, lo.partition), lo);
+      for (const lo of await this.o.port.logOffsets(this.o.topics)) ends.set(topicPartitionKey(lo.topic, lo.partition), lo);
       for (const [k, st] of this.parts) {
         const end = ends.get(k);
         if (!end) continue;
@@ -347,7 +347,7 @@ export class Coordinator {
 
   /** Hands the sinks the committed offsets and checkpoints of partition number p (all topics). */
   private async initPartition(partition: number): Promise<void> {
-    const missing = this.o.topics.filter((t) => this.owned.has(key(t, partition)) && !this.parts.has(key(t, partition)));
+    const missing = this.o.topics.filter((t) => this.owned.has(topicPartitionKey(t, partition)) && !this.parts.has(topicPartitionKey(t, partition)));
     if (missing.length === 0) return;
     const assigned = await this.o.port.fetchCommitted(missing, partition);
     for (const sink of this.o.sinks) {
@@ -356,7 +356,7 @@ export class Coordinator {
       await sink.assign(list);
     }
     for (const a of assigned) {
-      this.parts.set(key(a.topic, partition), {
+      this.parts.set(topicPartitionKey(a.topic, partition), {
         topic: a.topic,
         partition,
         next: a.offset === null ? null : BigInt(a.offset),
@@ -438,7 +438,7 @@ export class Coordinator {
     }
     this.lastProgress = this.clock.now();
     for (const c of list) {
-      const st = this.parts.get(key(c.topic, c.partition));
+      const st = this.parts.get(topicPartitionKey(c.topic, c.partition));
       if (!st) continue;
       st.committed = c.offset;
       st.committedMeta = c.metadata;

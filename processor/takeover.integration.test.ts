@@ -12,7 +12,6 @@
  * behind, and so on. See consumerRequestTimeoutMs in processor/consumer.ts.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
@@ -42,6 +41,8 @@ import {
   waitRawCount,
 } from './testing/it-harness.js';
 import { rng } from './testing/traffic.js';
+import { freePort } from '../infra/ports.js';
+import { sleep } from '../common/wait.js';
 
 const esUrl = inject('esUrl');
 const PARTITIONS = 3;
@@ -50,18 +51,6 @@ const PARTITIONS = 3;
 // asserted is that consumption comes back at all, well before the 379 s stall this test was
 // written for.
 const STUCK_AFTER_MS = 60_000;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** Events handed to the sinks per role by the processor answering on `port` (null: not up). */
 async function consumed(port: number): Promise<Record<string, number> | null> {

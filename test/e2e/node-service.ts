@@ -1,5 +1,4 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 
 export interface NodeService {
@@ -8,15 +7,6 @@ export interface NodeService {
   output(): string;
   /** SIGTERM, then SIGKILL after 10 s; resolves with the exit code (null when killed). */
   stop(): Promise<number | null>;
-}
-
-/** A free loopback port (closed again at once). */
-export async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
 }
 
 /**

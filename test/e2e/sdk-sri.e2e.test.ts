@@ -16,7 +16,8 @@ import { ensureTopics } from '../../infra/setup-topics.js';
 import { topicFor } from '../../contracts/topics.js';
 import { readTopic, unique } from '../integration/helpers.js';
 import { DIST, ensureDistBuilt, ensureSdkBuilt } from './builds.js';
-import { freePort, startNodeService, type NodeService } from './node-service.js';
+import { freePort } from '../../infra/ports.js';
+import { startNodeService, type NodeService } from './node-service.js';
 
 const brokers = inject('kafkaBrokers');
 const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';

@@ -11,7 +11,8 @@ import { afterAll, beforeAll, expect, inject, test } from 'vitest';
 import type { Client } from '@elastic/elasticsearch';
 import { esFromConfig } from '../../common/es-client.js';
 import { DIST, ensureDistBuilt } from '../e2e/builds.js';
-import { freePort, startNodeService, type NodeService } from '../e2e/node-service.js';
+import { freePort } from '../../infra/ports.js';
+import { startNodeService, type NodeService } from '../e2e/node-service.js';
 import { esCount, unique, waitFor } from './helpers.js';
 
 const brokers = inject('kafkaBrokers');

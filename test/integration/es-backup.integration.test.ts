@@ -6,7 +6,6 @@
  * nodes it starts (the global set-up's included); against a node without it (TEST_ES_URL pointing
  * at one started otherwise) the test starts a node of its own.
  */
-import net from 'node:net';
 import path from 'node:path';
 import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, expect, inject, test } from 'vitest';
@@ -21,17 +20,7 @@ import type { ElasticsearchNode } from '../../infra/elasticsearch.js';
 import { generateTraffic } from '../../processor/testing/traffic.js';
 import { listSnapshots, restoreSnapshot, snapshotName, startScheduledSnapshots, takeSnapshot, type SnapshotSettings } from '../../processor/snapshots.js';
 import { unique, waitFor } from './helpers.js';
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
+import { freePort } from '../../infra/ports.js';
 
 const id = unique('backup').toLowerCase();
 const prefix = `${inject('indexPrefix')}-${id}`;

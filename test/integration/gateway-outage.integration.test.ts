@@ -23,19 +23,9 @@ import { PROJECT_ROOT } from '../../infra/paths.js';
 import { addToCart, pageView, purchase, UA } from '../unit/fixtures.js';
 import { unique, waitFor } from './helpers.js';
 import { sleep } from '../../common/wait.js';
+import { freePort } from '../../infra/ports.js';
 
 const PRODUCE_TIMEOUT_MS = 2000;
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 interface Sample {
   start: number;
