@@ -37,11 +37,11 @@ import {
   produceClosingEvents,
   readLogs,
   spawnProcessor,
-  uniqueName,
   waitRawCount,
 } from './testing/it-harness.js';
 import { rng } from './testing/traffic.js';
 import { freePort } from '../infra/ports.js';
+import { unique } from '../test/integration/helpers.js';
 import { sleep } from '../common/wait.js';
 
 const esUrl = inject('esUrl');
@@ -83,7 +83,7 @@ describe('takeover', () => {
   const children: ChildProcess[] = [];
 
   beforeAll(async () => {
-    dir = path.join(PROJECT_ROOT, '.data', uniqueName('takeover'));
+    dir = path.join(PROJECT_ROOT, '.data', unique('takeover'));
     archiveDir = mkdtempSync(path.join(tmpdir(), 'takeover-archive-'));
     broker = new KafkaBroker(await fetchKafka(loadConfig().kafkaVersion), {
       dir,

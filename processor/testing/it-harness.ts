@@ -7,7 +7,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { openSync } from 'node:fs';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import { expect } from 'vitest';
 import { Kafka, logLevel } from 'kafkajs';
@@ -22,16 +21,15 @@ import { decodeParquet } from '../archive/parquet.js';
 import type { ObjectStore } from '../archive/object-store.js';
 import { windowSpecs } from '../../contracts/windows.js';
 import { waitFor } from '../../common/wait.js';
+import { unique } from '../../test/integration/helpers.js';
 import { referenceDocs } from './reference.js';
 import { enriched, generateTraffic } from './traffic.js';
 
 const HOUR = 3_600_000;
 
-export const uniqueName = (what: string) => `t${randomBytes(4).toString('hex')}_${what}`;
-
 export async function isolatedConfig(brokers: string[], esUrl: string, partitions: number, extra: Partial<Config> = {}): Promise<Partial<Config>> {
-  const topicPrefix = `${uniqueName('proc')}_`;
-  const esIndexPrefix = uniqueName('cs').toLowerCase();
+  const topicPrefix = `${unique('proc')}_`;
+  const esIndexPrefix = unique('cs').toLowerCase();
   await ensureTopics(brokers, { prefix: topicPrefix, partitions });
   await installTemplates(esUrl, esIndexPrefix);
   return {
@@ -39,7 +37,7 @@ export async function isolatedConfig(brokers: string[], esUrl: string, partition
     esUrl,
     topicPrefix,
     esIndexPrefix,
-    processorGroupId: uniqueName('group'),
+    processorGroupId: unique('group'),
     processorMetricsPort: 0,
     processorFlushIntervalMs: 200,
     kpiEmitIntervalMs: 200,
@@ -133,7 +131,7 @@ export interface LogRecord {
 /** Every record of the four event topics, read back in offset order. */
 export async function readLogs(brokers: string[], topicPrefix: string, expected: number, timeoutMs = 60_000): Promise<LogRecord[]> {
   const kafka = new Kafka({ clientId: 'it-reader', brokers, logLevel: logLevel.NOTHING });
-  const consumer = kafka.consumer({ groupId: uniqueName('reader'), maxWaitTimeInMs: 100 });
+  const consumer = kafka.consumer({ groupId: unique('reader'), maxWaitTimeInMs: 100 });
   const out: LogRecord[] = [];
   await consumer.connect();
   await consumer.subscribe({ topics: EVENT_TOPICS.map((t) => topicPrefix + t), fromBeginning: true });

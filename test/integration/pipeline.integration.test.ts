@@ -2,7 +2,7 @@
  * The thin pipeline end to end against the real Kafka and Elasticsearch started by the global
  * set-up: gateway -> Kafka -> processor -> Elasticsearch, with bad input and a processor crash.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
@@ -10,31 +10,14 @@ import type { Client } from '@elastic/elasticsearch';
 import { buildApp } from '../../gateway/app.js';
 import { startProcessor } from '../../processor/main.js';
 import { esFromConfig } from '../../common/es-client.js';
-import { ensureTopics } from '../../infra/setup-topics.js';
-import { installTemplates } from '../../infra/setup-indices.js';
-import { configToEnv, type Config } from '../../contracts/config.js';
+import { isolatedConfig, spawnProcessor } from '../../processor/testing/it-harness.js';
+import type { Config } from '../../contracts/config.js';
 import type { ClientEvent } from '../../contracts/event-schema.js';
 import { makeVisit, rng, USER_AGENTS } from '../../scripts/traffic-generator.js';
-import { esCount, readTopic, unique, waitFor } from './helpers.js';
+import { esCount, readTopic, waitFor } from './helpers.js';
 
 const brokers = inject('kafkaBrokers');
 const esUrl = inject('esUrl');
-
-async function isolatedConfig(): Promise<Partial<Config>> {
-  const topicPrefix = `${unique('p')}_`;
-  const esIndexPrefix = unique('cs').toLowerCase();
-  await ensureTopics(brokers, { prefix: topicPrefix, partitions: 3 });
-  await installTemplates(esUrl, esIndexPrefix);
-  return {
-    kafkaBrokers: brokers,
-    esUrl,
-    topicPrefix,
-    esIndexPrefix,
-    processorGroupId: unique('group'),
-    processorMetricsPort: 0,
-    logLevel: 'warn',
-  };
-}
 
 function events(n: number, seed: number): ClientEvent[] {
   const r = rng(seed);
@@ -67,7 +50,7 @@ describe('gateway -> Kafka -> processor -> Elasticsearch', () => {
   let processor: Awaited<ReturnType<typeof startProcessor>>;
 
   beforeAll(async () => {
-    cfg = await isolatedConfig();
+    cfg = await isolatedConfig(brokers, esUrl, 3);
     app = await buildApp({ config: cfg, logger: pino({ level: 'warn' }) });
     base = await listenReady(app);
     processor = await startProcessor(cfg);
@@ -152,25 +135,21 @@ describe('processor killed with SIGKILL mid-stream', () => {
   afterAll(() => {
     for (const c of children) c.kill('SIGKILL');
   });
-
-  function spawnProcessor(cfg: Partial<Config>): ChildProcess {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'processor/main.ts'], {
-      env: { ...process.env, ...configToEnv({ ...cfg, processorBatchSize: 50 }) },
-      stdio: ['ignore', 'inherit', 'inherit'],
-    });
+  const spawnChild = (cfg: Partial<Config>) => {
+    const child = spawnProcessor(cfg);
     children.push(child);
     return child;
-  }
+  };
 
   test('after a restart every event is in Elasticsearch exactly once', async () => {
-    const cfg = await isolatedConfig();
+    const cfg = await isolatedConfig(brokers, esUrl, 3);
     const app = await buildApp({ config: cfg, logger: pino({ level: 'warn' }) });
     const base = await listenReady(app);
     const es = esFromConfig({ esUrl, esUsername: '', esPassword: '', esApiKey: '' });
     const pattern = `${cfg.esIndexPrefix}-events-*`;
     try {
       const all = events(1000, 9);
-      let child = spawnProcessor(cfg);
+      let child = spawnChild({ ...cfg, processorBatchSize: 50 });
       let killed = false;
       for (let i = 0; i < all.length; i += 20) {
         expect((await post(base, { sent_at: Date.now(), events: all.slice(i, i + 20) })).status).toBe(200);
@@ -185,7 +164,7 @@ describe('processor killed with SIGKILL mid-stream', () => {
       expect(killed).toBe(true);
       const before = await esCount(es, pattern);
       expect(before).toBeLessThan(all.length);
-      child = spawnProcessor(cfg);
+      child = spawnChild({ ...cfg, processorBatchSize: 50 });
       await waitFor(async () => (await esCount(es, pattern)) >= all.length, '1000 events after restart', 120_000);
       await new Promise((r) => setTimeout(r, 2000));
       expect(await esCount(es, pattern)).toBe(all.length);
