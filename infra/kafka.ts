@@ -2,13 +2,17 @@ import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { AclOperationTypes, AclPermissionTypes, AclResourceTypes, Kafka, logLevel, ResourcePatternTypes, type KafkaConfig } from 'kafkajs';
+import kafkajs, { Kafka, logLevel, type KafkaConfig } from 'kafkajs';
 import type { Config } from '../contracts/config.js';
 import type { KafkaDist } from './fetch.js';
 import { findJava } from './java.js';
 import { JvmProcess, tailFile } from './jvm-process.js';
 import { assertPortsFree } from './ports.js';
 import { StartError, waitHealthy, type Service } from './service.js';
+
+// kafkajs is CommonJS and Node's ESM loader sees only the names it can find statically (not the
+// ACL enums), so the compiled services read them from the default export.
+const { AclOperationTypes, AclPermissionTypes, AclResourceTypes, ResourcePatternTypes } = kafkajs;
 
 export interface KafkaBrokerOptions {
   /** Folder of this broker: config, log and data (log.dirs) live under it. */
