@@ -2,7 +2,7 @@ import { ConfigError } from '../contracts/config.js';
 
 /**
  * What happens to an event whose user agent is a bot (isbot's list, see user-agent.ts):
- * - flag: stored like any event with is_bot=true (and device_type "bot"), so KPIs can filter;
+ * - flag: stored like any event with is_bot=true (device_type stays the device it claims), so KPIs can filter;
  * - route: produced to the `bots` topic instead of its type topic, out of every KPI's way;
  * - drop: not stored, but never silently: the response marks it "dropped" and
  *   gateway_events_dropped_total{reason="bot"} counts it.

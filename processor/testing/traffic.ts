@@ -24,7 +24,7 @@ export interface TrafficOptions {
   lateShare?: number;
   /** How late those are, ms. */
   lateByMs?: number;
-  /** Share of visitors that are bots (is_bot true, device_type bot). */
+  /** Share of visitors that are bots (is_bot true, device_type unknown). */
   botShare?: number;
   /** Sessions per visitor (1 to this). */
   maxSessions?: number;
@@ -71,7 +71,8 @@ export function generateTraffic(o: TrafficOptions): GeneratedEvent[] {
     const site = pick(SITES);
     const country = pick(COUNTRIES);
     const bot = r() < (o.botShare ?? 0);
-    const device = bot ? 'bot' : pick(DEVICES);
+    // Bots here claim no device: the gateway's rule gives them `unknown`.
+    const device = bot ? 'unknown' : pick(DEVICES);
     const sessions = 1 + Math.floor(r() * (o.maxSessions ?? 2));
     let t = o.startMs + Math.floor(r() * o.spanMs);
     for (let s = 0; s < sessions; s++) {

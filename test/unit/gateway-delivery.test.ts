@@ -199,8 +199,8 @@ describe('BOT_POLICY', () => {
     h = await harness();
     expect((await fromBot(h)).json()).toMatchObject({ accepted: 2 });
     expect(h.kafka.on('page_views').map((e) => [e.is_bot, e.device_type])).toEqual([
-      [true, 'bot'],
-      [true, 'bot'],
+      [true, 'unknown'],
+      [true, 'unknown'],
     ]);
   });
 

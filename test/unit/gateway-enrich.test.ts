@@ -2,7 +2,7 @@ import { describe, expect, test } from 'vitest';
 import { anonymiseIp } from '../../gateway/anonymise-ip.js';
 import { correctedEventTime, enrichEvent } from '../../gateway/enrich.js';
 import { geoipLiteProvider } from '../../gateway/geo.js';
-import { cachedUserAgentParser, parseUserAgent } from '../../gateway/user-agent.js';
+import { cachedUserAgentParser, normaliseName, parseUserAgent, UA_READ_CHARS, userAgentKey } from '../../gateway/user-agent.js';
 import { addToCart, purchase, UA } from './fixtures.js';
 
 describe('user agent', () => {
@@ -12,7 +12,7 @@ describe('user agent', () => {
     [UA.ipad, { os: 'iOS', device_type: 'tablet', device_model: 'iPad' }],
     [UA.androidSamsung, { browser: 'Chrome', os: 'Android', os_version: '14', device_type: 'mobile', device_vendor: 'Samsung', device_model: 'SM-S918B' }],
     [UA.linuxFirefox, { browser: 'Firefox', browser_version: '125.0', os: 'Linux', device_type: 'desktop' }],
-    [UA.googlebot, { device_type: 'bot', is_bot: true }],
+    [UA.googlebot, { device_type: 'unknown', is_bot: true }],
     ['', { browser: null, os: null, device_type: 'unknown', is_bot: false }],
     [UA.edge, { browser: 'Edge', browser_version: '124.0.2478.80', os: 'Windows', os_version: '10', device_type: 'desktop', is_bot: false }],
     [UA.macSafari, { browser: 'Safari', browser_version: '17.4.1', os: 'Mac OS', os_version: '10.15.7', device_type: 'desktop', device_vendor: 'Apple' }],
@@ -24,25 +24,55 @@ describe('user agent', () => {
     [UA.tizenTv, { os: 'Tizen', device_type: 'smarttv', device_vendor: 'Samsung', is_bot: false }],
     [UA.xbox, { os: 'Xbox', device_type: 'console', device_vendor: 'Microsoft', device_model: 'Xbox One' }],
     [UA.chromebook, { browser: 'Chrome', os: 'Chromium OS', device_type: 'desktop' }],
-    [UA.bingbot, { device_type: 'bot', is_bot: true }],
-    [UA.gptbot, { device_type: 'bot', is_bot: true }],
-    [UA.curl, { device_type: 'bot', is_bot: true }],
-    [UA.pythonRequests, { device_type: 'bot', is_bot: true }],
-    [UA.headlessChrome, { browser: 'Chrome Headless', device_type: 'bot', is_bot: true }],
-    [UA.facebookPreview, { device_type: 'bot', is_bot: true }],
-    [UA.googlebotSmartphone, { os: 'Android', device_type: 'bot', is_bot: true }],
+    [UA.bingbot, { device_type: 'unknown', is_bot: true }],
+    [UA.gptbot, { device_type: 'unknown', is_bot: true }],
+    [UA.curl, { device_type: 'unknown', is_bot: true }],
+    [UA.pythonRequests, { device_type: 'unknown', is_bot: true }],
+    [UA.headlessChrome, { browser: 'Chrome Headless', os: 'Linux', device_type: 'desktop', is_bot: true }],
+    [UA.facebookPreview, { device_type: 'unknown', is_bot: true }],
+    [UA.googlebotSmartphone, { os: 'Android', device_type: 'mobile', is_bot: true }],
+    // No type from the parser: Android with the Mobile token is a phone, without it a tablet.
+    ['Mozilla/5.0 (Linux; Android 13; K) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Mobile Safari/537.36', { os: 'Android', device_type: 'mobile' }],
+    ['Mozilla/5.0 (Linux; android 12) AppleWebKit/537.36', { os: 'Android', device_type: 'tablet' }],
+    ['okhttp/4.9.0', { os: null, device_type: 'unknown' }],
   ])('%s', (ua, expected) => {
     expect(parseUserAgent(ua)).toMatchObject(expected);
   });
 
-  test('the cache returns the same result and stays bounded', () => {
-    const parse = cachedUserAgentParser(2);
-    const a = parse(UA.iphone);
-    expect(parse(UA.iphone)).toBe(a);
-    parse(UA.ipad);
-    parse(UA.linuxFirefox); // evicts
-    expect(parse(UA.iphone)).not.toBe(a);
-    expect(parse(UA.iphone)).toEqual(a);
+  test('one spelling per browser and OS name', () => {
+    const spellings = ['Android', 'android', 'ANDROID'].map((a) => parseUserAgent(`Mozilla/5.0 (Linux; ${a} 13; K) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Mobile Safari/537.36`).os);
+    expect(new Set(spellings)).toEqual(new Set(['Android']));
+    expect(['IOS', 'ios', 'iOS', 'mac os', 'CHROME', 'samsung internet', 'SOMEBROWSER', 'some browser', 'NetFront'].map(normaliseName))
+      .toEqual(['iOS', 'iOS', 'iOS', 'Mac OS', 'Chrome', 'Samsung Internet', 'Somebrowser', 'Some Browser', 'NetFront']);
+    expect(normaliseName(undefined)).toBeNull();
+  });
+
+  test('the cache returns the same result and evicts the least recently used', () => {
+    const one = cachedUserAgentParser(1_000_000);
+    const a = one(UA.iphone);
+    expect(one(UA.iphone)).toBe(a);
+    // Room for about two entries: using the iPhone again makes the iPad the one to go.
+    const parse = cachedUserAgentParser(2 * (UA.iphone.length * 2 + 400));
+    const iphone = parse(UA.iphone);
+    const ipad = parse(UA.ipad);
+    expect(parse(UA.iphone)).toBe(iphone);
+    parse(UA.linuxFirefox);
+    expect(parse(UA.iphone)).toBe(iphone);
+    expect(parse(UA.ipad)).not.toBe(ipad);
+    expect(parse(UA.ipad)).toEqual(ipad);
+  });
+
+  test('the cache is bounded by bytes, keyed on the 500 characters the parser reads', () => {
+    const maxBytes = 1024 * 1024;
+    const parse = cachedUserAgentParser(maxBytes);
+    for (let i = 0; i < 2000; i++) parse(`${UA.windowsChrome} ${String(i).padStart(6, '0')}${'x'.repeat(16 * 1024)}`);
+    expect(parse.bytes()).toBeLessThanOrEqual(maxBytes);
+    expect(parse.size()).toBeGreaterThan(100);
+    // Past what the parser reads, two user agents are one entry with one result.
+    const head = UA.iphone.padEnd(UA_READ_CHARS, ' ');
+    const x = parse(`${head}AAAA`);
+    expect(parse(`${head}${'B'.repeat(16 * 1024)}`)).toBe(x);
+    expect(userAgentKey(`${head}AAAA`)).toHaveLength(UA_READ_CHARS);
   });
 });
 
