@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import { pino, type Logger } from 'pino';
 import { ConfigError, type Config } from '../contracts/config.js';
@@ -37,6 +38,13 @@ export interface BuildOptions {
 
 const JSON_UTF8 = 'application/json; charset=utf-8';
 
+/** The charset parameter of a Content-Type, lower-cased and unquoted; null when there is none. */
+export function charsetOf(contentType: string | undefined): string | null {
+  if (contentType === undefined || !contentType.includes(';')) return null;
+  const m = /;\s*charset\s*=\s*"?([^";\s]*)"?/i.exec(contentType);
+  return m ? m[1].toLowerCase() : null;
+}
+
 /** `?results=1` (or `true`): per-event results even when every event was accepted. */
 function wantsResults(req: FastifyRequest): boolean {
   const r = (req.query as Record<string, unknown> | undefined)?.results;
@@ -47,8 +55,8 @@ function wantsResults(req: FastifyRequest): boolean {
 class BodyError extends GatewayError {
   /** The body as parsed, when it could be. */
   parsed?: unknown;
-  /** The body as received. */
-  received?: string;
+  /** The body as received (bytes when they are not valid UTF-8). */
+  received?: string | Uint8Array;
 }
 
 declare module 'fastify' {
@@ -140,15 +148,40 @@ export async function buildApp(opts: BuildOptions = {}): Promise<FastifyInstance
   // (which needs no CORS preflight), everything else posts application/json.
   app.removeAllContentTypeParsers();
   app.decorateRequest('bodyText', undefined);
-  app.addContentTypeParser(['application/json', 'text/plain'], { parseAs: 'string' }, (req, body, done) => {
-    req.bodyText = body as string;
+  app.addContentTypeParser(['application/json', 'text/plain'], { parseAs: 'buffer' }, (req, body, done) => {
+    const buf = body as Buffer;
+    // Refused rather than decoded with U+FFFD in place of the bad bytes: the event would no longer be what was sent.
+    if (!isUtf8(buf)) {
+      const e = new BodyError('GW_ERR_INVALID_UTF8');
+      e.received = buf;
+      done(e);
+      return;
+    }
+    // A UTF-8 byte-order mark is tolerated (some clients write one); JSON.parse would refuse it.
+    const text = buf.length >= 3 && buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf ? buf.toString('utf8', 3) : buf.toString('utf8');
+    req.bodyText = text;
     try {
-      done(null, JSON.parse(body as string));
+      done(null, JSON.parse(text));
     } catch (err) {
       const e = new BodyError('GW_ERR_MALFORMED_JSON', (err as Error).message);
-      e.received = body as string;
+      e.received = text;
       done(e);
     }
+  });
+
+  // Before the body is read: a compressed body or another charset is refused, not parsed as garbage.
+  app.addHook('preParsing', (req, _reply, payload, done) => {
+    const enc = req.headers['content-encoding'];
+    if (enc !== undefined && enc.trim().toLowerCase() !== 'identity') {
+      done(new GatewayError('GW_ERR_UNSUPPORTED_ENCODING', `got ${JSON.stringify(enc.slice(0, 64))}`));
+      return;
+    }
+    const charset = charsetOf(req.headers['content-type']);
+    if (charset !== null && charset !== 'utf-8' && charset !== 'utf8') {
+      done(new GatewayError('GW_ERR_UNSUPPORTED_CHARSET', `got ${JSON.stringify(charset.slice(0, 64))}`));
+      return;
+    }
+    done(null, payload);
   });
 
   // Callback-style hooks: an async one costs a promise per request, on every route.
@@ -174,7 +207,7 @@ export async function buildApp(opts: BuildOptions = {}): Promise<FastifyInstance
   const deadLetterBody = async (req: FastifyRequest, code: GatewayErrorCode, message: string, err: BodyError) => {
     const siteId = req.site?.siteId || null;
     try {
-      const record = dl.record({ code, reason: message, parsed: err.parsed, received: err.received, siteId }, code === 'GW_ERR_MALFORMED_JSON' ? 'malformed' : 'invalid-batch');
+      const record = dl.record({ code, reason: message, parsed: err.parsed, received: err.received, siteId }, code === 'GW_ERR_MALFORMED_JSON' || code === 'GW_ERR_INVALID_UTF8' ? 'malformed' : 'invalid-batch');
       await delivery.send([record], req.log);
       metrics.deadLetters.inc({ code });
     } catch {
