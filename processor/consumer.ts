@@ -174,7 +174,6 @@ export async function startConsumer(opts: RunnerOptions): Promise<Runner> {
       await pollLoop;
       await coordinator.stop();
       await consumer.disconnect();
-      await coordinator.close();
       await Promise.all([producer.disconnect(), admin.disconnect()]);
     },
   };

@@ -7,7 +7,7 @@ import { describe, expect, test } from 'vitest';
 import type { DeadLetter } from '../contracts/dead-letter.js';
 import { Coordinator, DeadLetterBuffer, type Clock, type ConsumerPort, type InputBatch, type OffsetCommit } from './coordinator.js';
 import { processorMetrics } from './metrics.js';
-import type { AssignedPartition, Sink, SourcePosition } from './sink.js';
+import type { AssignedPartition, PartitionedSink, SourcePosition } from './sink.js';
 import { enriched } from './testing/traffic.js';
 import type { EnrichedEvent } from '../contracts/event-schema.js';
 
@@ -91,7 +91,7 @@ class FakeKafka {
  * yet durable per topic-partition; optionally holds commits back to the first offset of an open
  * "window" of `hold` events (like the analytics sink's open windows).
  */
-class RecordingSink implements Sink {
+class RecordingSink implements PartitionedSink {
   readonly name: string;
   added: string[] = [];
   assigned: AssignedPartition[][] = [];
@@ -130,6 +130,9 @@ class RecordingSink implements Sink {
     }
     for (const id of docs) this.durable.set(id, (this.durable.get(id) ?? 0) + 1);
     for (const [tp, v] of upTo) this.upTo.set(tp, v);
+  }
+  committableOffset() {
+    return undefined;
   }
   checkpoint(topic: string, partition: number) {
     return this.upTo.get(k(topic, partition))?.toString();

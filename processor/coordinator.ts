@@ -25,17 +25,11 @@ import { DeadLetterBuffer } from './dead-letters.js';
 import { isReadableEvent } from './readable.js';
 
 export { DeadLetterBuffer };
-import type { AssignedPartition, Sink } from './sink.js';
+import { isPartitioned, readsLogOffsets, type AssignedPartition, type Offset, type Sink, type TopicPartition } from './sink.js';
 import type { ProcessorMetrics } from './metrics.js';
 import { topicPartitionKey } from '../common/topic-partition.js';
 
-/** A Kafka offset: a decimal string, as on the wire and in kafkajs. */
-export type Offset = string;
-
-export interface TopicPartition {
-  topic: string;
-  partition: number;
-}
+export type { Offset, TopicPartition };
 
 export interface CommittedOffset extends TopicPartition {
   /** Null when the group never committed this topic-partition. */
@@ -133,12 +127,13 @@ class Mutex {
   }
 }
 
+/** Offsets held as bigint for arithmetic; every interface in or out carries an `Offset`. */
 interface PartitionState {
   topic: string;
   partition: number;
   /** Next offset to hand to the sinks; null until the first event (fresh group). */
   next: bigint | null;
-  committed: Offset | null;
+  committed: bigint | null;
   committedMeta: string | null;
   high: bigint | null;
   /** Per sink (by index): next offset that sink has not been given yet. */
@@ -184,7 +179,7 @@ export class Coordinator {
       for (const [k, st] of this.parts) {
         if (next.has(k)) continue;
         this.o.log.info({ role: this.o.role, topic: st.topic, partition: st.partition }, 'partition revoked: state dropped');
-        for (const sink of this.o.sinks) sink.revoke?.(st.topic, st.partition);
+        for (const sink of this.o.sinks) if (isPartitioned(sink)) sink.revoke(st.topic, st.partition);
         this.parts.delete(k);
         this.o.metrics.lag.remove({ topic: st.topic, partition: String(st.partition), role: this.o.role });
       }
@@ -316,13 +311,13 @@ export class Coordinator {
         st.high = BigInt(end.high);
         const position = st.next ?? BigInt(end.low);
         this.o.metrics.lag.set({ topic: st.topic, partition: String(st.partition), role: this.o.role }, Math.max(0, Number(st.high - position)));
-        for (const sink of this.o.sinks) sink.logOffsets?.(st.topic, st.partition, end.low, end.high);
+        for (const sink of this.o.sinks) if (readsLogOffsets(sink)) sink.logOffsets(st.topic, st.partition, end.low, end.high);
       }
-      for (const sink of this.o.sinks) sink.logOffsetsDone?.();
+      for (const sink of this.o.sinks) if (readsLogOffsets(sink)) sink.logOffsetsDone();
     });
   }
 
-  /** Called once at shutdown: the last flush and commit, then every sink's `close`. */
+  /** Called once at shutdown: the last flush and commit. */
   async stop(): Promise<void> {
     await this.mutex.run(async () => {
       this.stopping = true;
@@ -337,10 +332,6 @@ export class Coordinator {
     });
   }
 
-  async close(): Promise<void> {
-    for (const sink of this.o.sinks) await sink.close?.();
-  }
-
   private due(): boolean {
     return this.sinceFlush >= this.o.batchSize || this.clock.now() - this.lastFlush >= this.o.flushIntervalMs;
   }
@@ -351,7 +342,7 @@ export class Coordinator {
     if (missing.length === 0) return;
     const assigned = await this.o.port.fetchCommitted(missing, partition);
     for (const sink of this.o.sinks) {
-      if (!sink.assign) continue;
+      if (!isPartitioned(sink)) continue;
       const list: AssignedPartition[] = assigned.map((a) => ({ topic: a.topic, partition: a.partition, committed: a.offset, checkpoint: checkpointOf(a.metadata, sink.name) }));
       await sink.assign(list);
     }
@@ -360,7 +351,7 @@ export class Coordinator {
         topic: a.topic,
         partition,
         next: a.offset === null ? null : BigInt(a.offset),
-        committed: a.offset,
+        committed: a.offset === null ? null : BigInt(a.offset),
         committedMeta: a.metadata,
         high: null,
         sinkNext: this.o.sinks.map(() => -1n),
@@ -413,19 +404,19 @@ export class Coordinator {
       // Never for a partition given away (the new owner commits it now), nor past the snapshot.
       if (!this.owned.has(k)) continue;
       const at = snap.get(k) ?? null;
-      let offset = at ?? (st.committed === null ? null : BigInt(st.committed));
+      let offset = at ?? st.committed;
       if (offset === null) continue;
       for (const sink of this.o.sinks) {
-        const held = sink.committableOffset?.(st.topic, st.partition);
+        const held = isPartitioned(sink) ? sink.committableOffset(st.topic, st.partition) : undefined;
         if (held !== undefined && BigInt(held) < offset) offset = BigInt(held);
       }
       const meta: Record<string, string> = {};
       for (const sink of this.o.sinks) {
-        const cp = sink.checkpoint?.(st.topic, st.partition, offset.toString());
+        const cp = isPartitioned(sink) ? sink.checkpoint(st.topic, st.partition, offset.toString()) : undefined;
         if (cp !== undefined) meta[sink.name] = cp;
       }
       const metadata = JSON.stringify(meta);
-      if (offset.toString() === st.committed && metadata === st.committedMeta) continue;
+      if (offset === st.committed && metadata === st.committedMeta) continue;
       list.push({ topic: st.topic, partition: st.partition, offset: offset.toString(), metadata });
     }
     if (list.length === 0) return;
@@ -440,9 +431,9 @@ export class Coordinator {
     for (const c of list) {
       const st = this.parts.get(topicPartitionKey(c.topic, c.partition));
       if (!st) continue;
-      st.committed = c.offset;
+      st.committed = BigInt(c.offset);
       st.committedMeta = c.metadata;
-      for (const sink of this.o.sinks) sink.committed?.(c.topic, c.partition, c.offset);
+      for (const sink of this.o.sinks) if (isPartitioned(sink)) sink.committed(c.topic, c.partition, c.offset);
     }
     this.o.metrics.commits.inc({ role: this.o.role }, list.length);
   }

@@ -68,8 +68,8 @@ describe('archive sink', () => {
     const evs = events(120);
     for (let i = 0; i < evs.length; i++) await sink.add(evs[i], { topic, partition: 1, offset: String(i) });
     await sink.flush();
-    expect(sink.committableOffset!(topic, 1)).toBe('100'); // the open chunk starts there
-    expect(sink.checkpoint!(topic, 1, '100')).toBe('100');
+    expect(sink.committableOffset(topic, 1)).toBe('100'); // the open chunk starts there
+    expect(sink.checkpoint(topic, 1, '100')).toBe('100');
     const archived = await readArchive(s);
     expect(archived.map((a) => a.offset).sort((a, b) => Number(a - b))).toEqual(Array.from({ length: 100 }, (_, i) => BigInt(i)));
     for (const a of archived) {
@@ -99,10 +99,10 @@ describe('archive sink', () => {
     for (let i = 40; i < 100; i++) await sink.add(evs[i], { topic, partition: 0, offset: String(i) });
     await expect(sink.flush()).rejects.toThrow(/ECONNREFUSED/);
     await expect(sink.flush()).rejects.toThrow(/ECONNREFUSED/);
-    expect(sink.committableOffset!(topic, 0)).toBe('30');
+    expect(sink.committableOffset(topic, 0)).toBe('30');
     down = false;
     await sink.flush();
-    expect(sink.committableOffset!(topic, 0)).toBe('90');
+    expect(sink.committableOffset(topic, 0)).toBe('90');
     const archived = await readArchive(inner);
     expect(archived.map((a) => a.offset).sort((a, b) => Number(a - b))).toEqual(Array.from({ length: 90 }, (_, i) => BigInt(i)));
   });
@@ -116,7 +116,7 @@ describe('archive sink', () => {
     let crashes = 0;
     for (;;) {
       const sink = archiveSink({ store: s, maxEvents: 60, maxAgeMs: 1000, now: () => clock });
-      await sink.assign!([{ topic, partition: 0, committed: String(committed.offset), checkpoint: committed.checkpoint }]);
+      await sink.assign([{ topic, partition: 0, committed: String(committed.offset), checkpoint: committed.checkpoint }]);
       let pos = committed.offset;
       let crashed = false;
       while (pos < evs.length) {
@@ -136,9 +136,9 @@ describe('archive sink', () => {
           break;
         }
         // Another sink (sessions) sometimes holds the commit further back.
-        const own = Number(sink.committableOffset!(topic, 0) ?? pos);
+        const own = Number(sink.committableOffset(topic, 0) ?? pos);
         const offset = Math.max(committed.offset, own - (r() < 0.5 ? Math.floor(r() * 100) : 0));
-        committed = { offset, checkpoint: sink.checkpoint!(topic, 0, String(offset)) };
+        committed = { offset, checkpoint: sink.checkpoint(topic, 0, String(offset)) };
         sink.committed!(topic, 0, String(offset));
       }
       if (crashed) continue;

@@ -4,7 +4,7 @@ import { indexNames } from '../../contracts/indices.js';
 import { decodeCheckpoint, encodeCheckpoint } from '../analytics/checkpoint.js';
 import { PartitionEngine, type EngineOptions, type LateReason, type OutDoc, type OutIndex } from '../analytics/engine.js';
 import { bulkIndex } from '../es-bulk.js';
-import type { AssignedPartition, Sink, SourcePosition } from '../sink.js';
+import type { AssignedPartition, LogOffsetsSink, PartitionedSink, SourcePosition } from '../sink.js';
 
 export interface AnalyticsSinkOptions {
   client: Client;
@@ -30,7 +30,7 @@ export interface AnalyticsSinkOptions {
   onIdleAdvance?: (partition: number) => void;
 }
 
-export interface AnalyticsSink extends Sink {
+export interface AnalyticsSink extends PartitionedSink, LogOffsetsSink {
   /** Per partition: watermark, open windows and sessions (for /metrics). */
   stats(): { partition: number; watermark: number; openWindows: number; openSessions: number; replaying: boolean }[];
 }

@@ -28,7 +28,7 @@ import type { EnrichedEvent } from '../../contracts/event-schema.js';
 import { topicPartitionKey } from '../../common/topic-partition.js';
 import { encodeParquet, type ArchivedEvent } from '../archive/parquet.js';
 import type { ObjectStore } from '../archive/object-store.js';
-import type { Sink, SourcePosition } from '../sink.js';
+import type { PartitionedSink, SourcePosition } from '../sink.js';
 
 export interface ArchiveSinkOptions {
   store: ObjectStore;
@@ -93,7 +93,7 @@ function utcHour(isoTime: string): string {
   return Number.isFinite(ms) ? new Date(ms).toISOString().slice(0, 13) : '1970-01-01T00';
 }
 
-export function archiveSink(o: ArchiveSinkOptions): Sink & { store: ObjectStore } {
+export function archiveSink(o: ArchiveSinkOptions): PartitionedSink & { store: ObjectStore } {
   const parts = new Map<string, PartitionArchive>();
   const now = o.now ?? Date.now;
   const stale: string[] = [];

@@ -3,7 +3,7 @@ import type { EnrichedEvent } from '../../contracts/event-schema.js';
 import { topicPartitionKey } from '../../common/topic-partition.js';
 import { eventDocId, eventIndexFor } from '../../contracts/indices.js';
 import { bulkIndex } from '../es-bulk.js';
-import type { Sink, SourcePosition } from '../sink.js';
+import type { PartitionedSink, SourcePosition } from '../sink.js';
 
 /** What the sink knows of an event Elasticsearch refused, for its dead letter. */
 export interface RefusedEvent {
@@ -29,7 +29,7 @@ export function esEventsSink(
   /** Called for each event Elasticsearch refused for good (never retried), during `flush`. */
   onReject: (refused: RefusedEvent) => void,
   onBulk?: (seconds: number, count: number) => void,
-): Sink {
+): PartitionedSink {
   /** The event, and its JSON as read from Kafka when there (indexed as is: no re-serialising). */
   let buffer: { event: EnrichedEvent; raw?: string; position: SourcePosition }[] = [];
   /** Per topic-partition: next offset after the last event added. */
@@ -83,6 +83,10 @@ export function esEventsSink(
       }
       for (const [k, v] of upTo) if ((indexed.get(k) ?? -1n) < v) indexed.set(k, v);
     },
+    committableOffset() {
+      // Never holds the commit back: after `flush` everything added is indexed.
+      return undefined;
+    },
     checkpoint(topic, partition) {
       const k = topicPartitionKey(topic, partition);
       const a = indexed.get(k);
@@ -90,6 +94,7 @@ export function esEventsSink(
       const upTo = a === undefined ? s : s === undefined || a > s ? a : s;
       return upTo === undefined ? undefined : upTo.toString();
     },
+    committed() {},
     revoke(topic, partition) {
       const k = topicPartitionKey(topic, partition);
       added.delete(k);
