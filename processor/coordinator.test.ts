@@ -88,8 +88,7 @@ class FakeKafka {
 
 /**
  * Writes the event ids it was given to `durable` on flush; its checkpoint is the next offset not
- * yet durable per topic-partition; optionally holds commits back to the first offset of an open
- * "window" of `hold` events (like the analytics sink's open windows).
+ * yet durable per topic-partition; it never holds commits back.
  */
 class RecordingSink implements PartitionedSink {
   readonly name: string;
