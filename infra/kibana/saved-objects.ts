@@ -260,9 +260,9 @@ export function savedObjects(): SavedObject[] {
       'clickstream-alerts-table',
       'Alerts',
       'alerts',
-      ['kind', 'severity', 'visitor_id', 'site_id', 'message', 'value', 'threshold', 'event_time'],
+      ['kind', 'severity', 'site_id', 'key', 'message', 'value', 'threshold', 'expected', 'score', 'event_time'],
       [['raised_at', 'desc']],
-      'Anomaly alerts (click bursts, KPI anomalies), newest first.',
+      'Anomaly alerts (click bursts per visitor and per network, bot-like sessions), newest first: key is the visitor, network prefix or session; value is what was observed against the threshold and the expected (population) value.',
     ),
   ];
 

@@ -77,6 +77,23 @@ describe('alerts sink and webhook', () => {
     expect(JSON.parse(body).alert_id).toBe(ops[0].create._id);
   });
 
+  it('delivers also when nobody listens for delivery outcomes (the processor passes no onDelivery)', async () => {
+    const ok = receiver(0);
+    await new Promise<void>((done) => ok.server.listen(0, '127.0.0.1', done));
+    const client = { bulk: async ({ operations }: { operations: unknown[] }) => ({ errors: false, items: operations.filter((_, i) => i % 2 === 0).map(() => ({ create: { status: 201 } })) }) } as unknown as Client;
+    const sink = alertsSink({
+      client,
+      indexPrefix: 'cs-test',
+      detectors: anomalyOptionsFromConfig(parseConfig({})),
+      webhook: { url: `http://127.0.0.1:${(ok.server.address() as AddressInfo).port}/`, secret: 'k', timeoutMs: 2000, maxAttempts: 1 },
+    });
+    const t0 = Date.UTC(2026, 0, 5, 10);
+    for (let i = 0; i < 30; i++) await sink.add(click('quiet', t0 + i * 200), { topic: 'clicks', partition: 0, offset: '0' });
+    await sink.flush();
+    expect(ok.got.map((g) => g.headers[ALERT_ID_HEADER])).toEqual([`click_burst|shop|quiet|${new Date(t0 + 7 * 200).toISOString()}`]);
+    await new Promise<void>((done) => ok.server.close(() => done()));
+  });
+
   it('a delivery that never succeeds gives up after maxAttempts and says so', async () => {
     const dead = receiver(1000);
     await new Promise<void>((ok) => dead.server.listen(0, '127.0.0.1', ok));

@@ -65,7 +65,14 @@ export function alertsSink(o: AlertsSinkOptions): Sink & { pending(): number } {
       }
       // Delivered whether just created or found there: at least once, receivers deduplicate on the id.
       const hook = o.webhook;
-      if (hook) await Promise.all(batch.map(async (a) => o.onDelivery?.(a, await deliver(a, hook))));
+      // Not `onDelivery?.(a, await deliver(...))`: without a listener that skips the delivery itself.
+      if (hook)
+        await Promise.all(
+          batch.map(async (a) => {
+            const ok = await deliver(a, hook);
+            o.onDelivery?.(a, ok);
+          }),
+        );
     },
   };
 }

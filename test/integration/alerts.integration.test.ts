@@ -1,0 +1,207 @@
+/**
+ * Click-burst alerts end to end against the real Kafka and Elasticsearch of the global set-up:
+ * normal visitors and one visitor clicking far above them go through the real gateway into a
+ * processor in a child process; the burst becomes one alert document (deterministic id) and a
+ * signed webhook delivery to a receiver started here. Then the processor is SIGKILLed right after
+ * the alert is indexed (before its offsets can be committed) and restarted: the replay raises the
+ * same alert, which is still one document, and the webhook sees at most that same id again.
+ */
+import type { ChildProcess } from 'node:child_process';
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, expect, inject, test } from 'vitest';
+import type { FastifyInstance } from 'fastify';
+import { pino } from 'pino';
+import { buildApp } from '../../gateway/app.js';
+import { esFromConfig } from '../../common/es-client.js';
+import { isolatedConfig, killHard, spawnProcessor } from '../../processor/testing/it-harness.js';
+import type { Config } from '../../contracts/config.js';
+import type { AlertDoc } from '../../contracts/documents.js';
+import type { ClientEvent } from '../../contracts/event-schema.js';
+import { indexNames } from '../../contracts/indices.js';
+import { USER_AGENTS } from '../../scripts/traffic-generator.js';
+import { waitFor } from './helpers.js';
+
+const brokers = inject('kafkaBrokers');
+const esUrl = inject('esUrl');
+const SECRET = 'it-webhook-secret';
+const SITE = 'it';
+
+interface Delivery {
+  id: string | undefined;
+  signature: string | undefined;
+  body: string;
+}
+
+/** The receiver a user would write: verifies the HMAC of the raw body before parsing it. */
+function verifies(secret: string, d: Delivery): boolean {
+  const want = Buffer.from(`sha256=${createHmac('sha256', secret).update(d.body).digest('hex')}`);
+  const got = Buffer.from(d.signature ?? '');
+  return got.length === want.length && timingSafeEqual(got, want);
+}
+
+const children: ChildProcess[] = [];
+const closers: (() => Promise<unknown>)[] = [];
+afterAll(async () => {
+  for (const c of children) await killHard(c);
+  for (const close of closers.reverse()) await close().catch(() => undefined);
+});
+
+/**
+ * 30 normal visitors click every 12 s (so at most once per 10 s span: the population's counts
+ * are all 1, median 1, MAD 0) over four minutes; then one visitor clicks 40 times in 8 s. With
+ * ANOMALY_BURST_SPANS 10:8 and K 6 its threshold is max(floor 8, 1 + 6 x 1) = 8: the alert is
+ * raised by its 8th click whatever part of the population a replay has seen.
+ */
+function traffic(now: number) {
+  const click = (visitor: string, ts: number, n: number): ClientEvent => ({
+    event_id: `${visitor}-c${n}`,
+    type: 'click',
+    ts,
+    visitor_id: visitor,
+    session_id: `${visitor}-s`,
+    url: 'https://shop.example/products',
+    element: 'button.add',
+  });
+  const normal: ClientEvent[] = [];
+  const start = now - 5 * 60_000;
+  for (let v = 0; v < 30; v++) {
+    const visitor = `normal-${v}`;
+    normal.push({ event_id: `${visitor}-pv`, type: 'page_view', ts: start + v * 397, visitor_id: visitor, session_id: `${visitor}-s`, url: 'https://shop.example/' });
+    for (let n = 0; n < 20; n++) normal.push(click(visitor, start + v * 397 + 1000 + n * 12_000, n));
+  }
+  normal.sort((a, b) => a.ts - b.ts);
+  const burster = 'burst-visitor';
+  const burstStart = now - 30_000;
+  const burst = Array.from({ length: 40 }, (_, n) => click(burster, burstStart + n * 200, n));
+  return { normal, burst, burster, crossing: burst[7] };
+}
+
+test('a click burst sent through the gateway is one alert document and a signed webhook delivery, also after a SIGKILL and replay', async () => {
+  const began = Date.now();
+  // The receiver.
+  const deliveries: Delivery[] = [];
+  const receiver: Server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      deliveries.push({ id: req.headers['x-clickstream-alert-id'] as string | undefined, signature: req.headers['x-clickstream-signature'] as string | undefined, body: Buffer.concat(chunks).toString('utf8') });
+      res.writeHead(204).end();
+    });
+  });
+  await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
+  closers.push(() => new Promise((r) => receiver.close(r)));
+  const hookUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
+
+  const cfg: Partial<Config> = await isolatedConfig(brokers, esUrl, 3, {
+    processorRoles: ['analytics'],
+    anomalyBurstSpans: '10:8',
+    anomalyBurstK: '6',
+    // All test traffic comes from one loopback network: per-network bursts are the unit tests' job.
+    anomalyNetworkSpans: '10:1000000',
+    alertWebhookUrl: hookUrl,
+    alertWebhookSecret: SECRET,
+    alertWebhookMaxAttempts: 3,
+  });
+  const app: FastifyInstance = await buildApp({ config: cfg, logger: pino({ level: 'warn' }) });
+  closers.push(() => app.close());
+  const base = await app.listen({ host: '127.0.0.1', port: 0 });
+  await waitFor(async () => (await fetch(`${base}/readyz`)).status === 200, 'gateway ready', 30_000);
+  const es = esFromConfig({ esUrl, esUsername: '', esPassword: '', esApiKey: '' });
+  closers.push(() => es.close());
+
+  /** Clicks the analytics role has counted: its KPI documents are written as its events are added, as the alerts sink's are. */
+  const counted = async () => {
+    const index = indexNames(cfg.esIndexPrefix!).kpis;
+    await es.indices.refresh({ index, ignore_unavailable: true });
+    const r = await es.search({
+      index,
+      size: 0,
+      ignore_unavailable: true,
+      query: { bool: { filter: [{ term: { window_kind: 'tumbling_1m' } }, { term: { dimension: 'all' } }] } },
+      aggs: { clicks: { sum: { field: 'clicks' } } },
+    });
+    return (r.aggregations?.clicks as { value: number } | undefined)?.value ?? 0;
+  };
+  const post = async (events: ClientEvent[]) => {
+    for (let i = 0; i < events.length; i += 100) {
+      const res = await fetch(`${base}/v1/events?site=${SITE}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'user-agent': USER_AGENTS[0] },
+        body: JSON.stringify({ events: events.slice(i, i + 100) }),
+      });
+      expect(res.status).toBe(200);
+    }
+  };
+  const alertsIndex = indexNames(cfg.esIndexPrefix!).alerts;
+  const alertDocs = async () => {
+    await es.indices.refresh({ index: alertsIndex, ignore_unavailable: true });
+    const r = await es.search<AlertDoc>({ index: alertsIndex, size: 100, ignore_unavailable: true, query: { match_all: {} } });
+    return r.hits.hits.map((h) => ({ id: h._id, doc: h._source! }));
+  };
+
+  const { normal, burst, burster, crossing } = traffic(Date.now());
+  const expectedId = `click_burst|${SITE}|${burster}|${new Date(crossing.ts).toISOString()}`;
+
+  let child = spawnProcessor(cfg);
+  children.push(child);
+  await post(normal);
+  // The population first: the burst is judged against the normal visitors it has seen.
+  const normalClicks = normal.filter((e) => e.type === 'click').length;
+  await waitFor(async () => (await counted()) === normalClicks, 'normal traffic counted', 60_000, 500);
+  expect(await alertDocs()).toEqual([]); // normal visitors raise nothing
+  await post(burst);
+
+  const [first] = await waitFor(async () => {
+    const docs = await alertDocs();
+    return docs.length > 0 && docs;
+  }, 'the burst alert', 60_000, 200);
+  await waitFor(() => deliveries.length > 0, 'the webhook delivery', 30_000);
+  // Killed now: the burst's windows are still open, so no offset past it is committed and the
+  // restart replays the burst.
+  await killHard(child);
+
+  expect(first.id).toBe(expectedId);
+  expect(first.doc).toMatchObject({
+    alert_id: expectedId,
+    kind: 'click_burst',
+    severity: 'warning',
+    site_id: SITE,
+    key: burster,
+    visitor_id: burster,
+    value: 8, // observed: clicks in the 10 s before the 8th click
+    threshold: 8,
+    expected: 1, // the population median of the normal visitors' counts per 10 s
+    score: 1,
+    window_start: new Date(crossing.ts - 10_000).toISOString(),
+    window_end: new Date(crossing.ts).toISOString(),
+    event_time: new Date(crossing.ts).toISOString(),
+  });
+  expect(JSON.parse(first.doc.evidence!)).toMatchObject({ span_s: 10, floor: 8, population_median: 1, population_mad: 0 });
+
+  child = spawnProcessor(cfg);
+  children.push(child);
+  // One more click of the burster, on its partition after the burst (and within its cooldown):
+  // once it is counted, the restarted processor has replayed the burst.
+  await post([{ ...crossing, event_id: 'sentinel', ts: Date.now() - 1000 }]);
+  await waitFor(async () => (await counted()) === normalClicks + burst.length + 1, 'the replay after the restart', 60_000, 500);
+  // The burst's windows were still open at the kill, so no offset past it had been committed:
+  // the replay raised the same alert again, and delivered it again (at least once).
+  await waitFor(() => deliveries.length >= 2, 'the replayed webhook delivery', 30_000);
+
+  const after = await alertDocs();
+  expect(after.map((a) => a.id)).toEqual([expectedId]);
+  expect(after[0].doc).toEqual(first.doc);
+
+  // At least once, only ever this alert, each signed with the configured secret.
+  expect(deliveries.length).toBeGreaterThanOrEqual(1);
+  for (const d of deliveries) {
+    expect(d.id).toBe(expectedId);
+    expect(verifies(SECRET, d)).toBe(true);
+    expect(verifies('another-secret', d)).toBe(false);
+    expect(JSON.parse(d.body)).toMatchObject({ alert_id: expectedId, kind: 'click_burst', site_id: SITE, key: burster, value: 8, threshold: 8 });
+  }
+  await killHard(child);
+  console.log(`alerts IT: ${deliveries.length} webhook deliveries of ${expectedId}, ${Math.round((Date.now() - began) / 1000)} s`);
+});
