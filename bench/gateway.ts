@@ -8,8 +8,9 @@
  *   npm run bench:gateway -- [--reps 3] [--duration 10] [--connections 64] [--half-duration 10]
  *                            [--warmup 3] [--pool 2000] [--no-stub] [--compare-uncoalesced]
  *                            [--profile [--profile-target stub]] [--clients platformatic,kafkajs]
- *                            [--overload 2,5] [--overload-duration 8]
+ *                            [--overload 2,5] [--overload-duration 8] [--secure]
  *
+ * --secure: Kafka with TLS and SASL/SCRAM only (lib/secure.ts); the gateways log in over TLS.
  * Targets, each in its own Node process: the bare route, the gateway with Kafka stubbed out
  * (bench/gateway-variant-server.ts: what the gateway's own work costs), optionally the gateway
  * without coalesced Kafka sends (--compare-uncoalesced), and the real gateway. The load generator
@@ -22,12 +23,15 @@
 import autocannon from 'autocannon';
 import { mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { Kafka, logLevel } from 'kafkajs';
+import { logLevel } from 'kafkajs';
+import { kafkaFromConfig } from '../common/kafka-client.js';
+import type { KafkaBroker } from '../infra/kafka.js';
 import { EVENT_TOPICS } from '../contracts/topics.js';
 import { startKafka } from '../infra/services.js';
 import { resolveDataDir } from '../infra/paths.js';
 import { assertPortsFree } from '../infra/ports.js';
 import { parseArgs } from './lib/args.js';
+import { benchSecurity, clientEnv, clientSettings, describeSecurity } from './lib/secure.js';
 import { bodyPool, type BodyPool } from './lib/bodies.js';
 import { NodeChild, cpuSecondsOf, httpOk } from './lib/child.js';
 import { summarise } from './lib/cpuprofile.js';
@@ -43,6 +47,9 @@ const WARMUP = a.num('warmup', 3);
 const CONNECTIONS = a.num('connections', 64);
 const HALF_DURATION = a.num('half-duration', 10);
 const POOL = a.num('pool', 2000);
+const SECURE = a.flag('secure');
+/** How every client reaches the bench's broker (TLS and SASL with --secure), set once it runs. */
+let kafkaClient: KafkaBroker['clientConfig'] | undefined;
 const PROFILE = a.flag('profile');
 /** Which process --profile profiles: the real gateway, or the one with Kafka stubbed out (its own work only). */
 const PROFILE_TARGET = a.str('profile-target', 'gateway') as 'gateway' | 'stub';
@@ -226,6 +233,7 @@ function gatewayEnv(client: string = CLIENTS[0] ?? 'platformatic', port = PORTS.
       sites: '',
       sitesFile: '',
     }),
+    ...(kafkaClient ? clientEnv(kafkaClient) : {}),
   };
 }
 
@@ -236,8 +244,8 @@ async function startGateway(name: string, nodeFlags: string[] = [], client = CLI
   return gw;
 }
 
-async function kafkaRecords(brokers: string[]): Promise<number> {
-  const admin = new Kafka({ clientId: 'bench', brokers, logLevel: logLevel.NOTHING }).admin();
+async function kafkaRecords(broker: KafkaBroker): Promise<number> {
+  const admin = kafkaFromConfig(clientSettings(broker.clientConfig), 'bench', undefined, { logLevel: logLevel.NOTHING }).admin();
   await admin.connect();
   try {
     let n = 0;
@@ -266,9 +274,12 @@ await runBench('bench:gateway', 1800, async () => {
     fresh: true,
     port: PORTS.kafka,
     controllerPort: PORTS.controller,
+    security: benchSecurity(SECURE),
     log: (m) => log(`[infra] ${m}`),
   });
   onCleanup('kafka', () => kafka.stop());
+  kafkaClient = kafka.clientConfig;
+  log(describeSecurity(kafkaClient));
 
   if (CLIENTS.length === 0) throw new Error('--clients names no client');
   let gw = await startGateway('gateway');
@@ -289,7 +300,7 @@ await runBench('bench:gateway', 1800, async () => {
   const stub = NO_STUB ? null : await variant('stub', PORTS.stub);
   const uncoalesced = COMPARE_UNCOALESCED ? await variant('uncoalesced', PORTS.uncoalesced) : null;
 
-  const records0 = await kafkaRecords(kafka.brokers);
+  const records0 = await kafkaRecords(kafka);
   let gatewayAccepted = 0;
 
   type Target = 'bare' | 'stub' | 'uncoalesced' | 'gateway' | 'other';
@@ -415,7 +426,7 @@ await runBench('bench:gateway', 1800, async () => {
     // Let the queue drain and the clients' sockets close before the next phase.
     await new Promise((res) => setTimeout(res, 3000));
   }
-  const records = (await kafkaRecords(kafka.brokers)) - records0;
+  const records = (await kafkaRecords(kafka)) - records0;
 
   let profileText = '';
   if (PROFILE) {
@@ -463,7 +474,7 @@ await runBench('bench:gateway', 1800, async () => {
   const halfP99 = median(halfRuns.map((m) => m.p99));
   const halfP50 = median(halfRuns.map((m) => m.p50));
   console.log('\n=== bench:gateway ===');
-  console.log(`${REPS} runs of ${DURATION} s per target, ${CONNECTIONS} connections, batches of 20 events (${int(pool.avgBytes)} B), Kafka 3.9.1 on this machine, acks=all`);
+  console.log(`${REPS} runs of ${DURATION} s per target, ${CONNECTIONS} connections, batches of 20 events (${int(pool.avgBytes)} B), Kafka 3.9.1 on this machine (${describeSecurity(kafka.clientConfig)}), acks=all`);
   console.log(table(HEADER, [...bareRuns, ...stubRuns, ...uncoalescedRuns, ...gwRuns, ...otherRuns, ...halfRuns, ...targetHalfRuns].map(row)));
   console.log('');
   console.log(

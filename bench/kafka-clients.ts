@@ -6,9 +6,11 @@
  * gateway/coalescing-producer.ts does under load), for `--duration` s, `--reps` times in
  * alternation; reported: records/s, CPU µs per record in this process (the client's cost) and
  * in the broker. Kafka on its own ports with its data in .data/bench/kafka-clients, stopped at
- * the end; or an existing broker with --brokers HOST:PORT (topics must exist, --topic-prefix).
+ * the end; or an existing broker with --brokers HOST:PORT (topics must exist, --topic-prefix;
+ * TLS and SASL from KAFKA_SSL / KAFKA_SSL_CA_FILE / KAFKA_SASL_*). --secure: the own broker with
+ * TLS and SASL/SCRAM only (lib/secure.ts), both drivers logging in over TLS.
  *
- *   npm run bench:kafka-clients -- [--reps 3] [--duration 8] [--group 64] [--brokers ...]
+ *   npm run bench:kafka-clients -- [--reps 3] [--duration 8] [--group 64] [--secure | --brokers ...]
  */
 import { pino } from 'pino';
 import { loadConfig } from '../common/config.js';
@@ -23,6 +25,7 @@ import { geoipLiteProvider } from '../gateway/geo.js';
 import { parseUserAgent } from '../gateway/user-agent.js';
 import { anonymiseIp } from '../gateway/anonymise-ip.js';
 import { parseArgs } from './lib/args.js';
+import { benchSecurity, describeSecurity } from './lib/secure.js';
 import { bodyPool } from './lib/bodies.js';
 import { cpuSecondsOf } from './lib/child.js';
 import { log, onCleanup, runBench } from './lib/run.js';
@@ -34,6 +37,8 @@ const DURATION = a.num('duration', 8);
 const GROUP = a.num('group', 64);
 const BROKERS = a.str('brokers', '');
 const PREFIX = a.str('topic-prefix', '');
+const SECURE = a.flag('secure');
+if (SECURE && BROKERS) throw new Error('--secure starts a broker of its own; for --brokers, set KAFKA_SSL / KAFKA_SASL_* instead');
 const CLIENTS = ['platformatic', 'kafkajs'] as const;
 
 /** The records of `n` requests, as the gateway would produce them. */
@@ -52,16 +57,19 @@ function records(n: number): OutRecord[][] {
 await runBench('bench:kafka-clients', 900, async () => {
   let brokers = BROKERS ? BROKERS.split(',') : [];
   let kafkaPid: number | undefined;
+  let secured = {};
   if (!brokers.length) {
-    const kafka = await startKafka({ dataDir: resolveDataDir('.data/bench/kafka-clients'), fresh: true, port: a.num('kafka-port', 29194), controllerPort: a.num('controller-port', 29195), log: (m) => log(`[infra] ${m}`) });
+    const kafka = await startKafka({ dataDir: resolveDataDir('.data/bench/kafka-clients'), fresh: true, port: a.num('kafka-port', 29194), controllerPort: a.num('controller-port', 29195), security: benchSecurity(SECURE), log: (m) => log(`[infra] ${m}`) });
     onCleanup('kafka', () => kafka.stop());
     brokers = kafka.brokers;
     kafkaPid = kafka.pid;
+    secured = kafka.clientConfig;
   }
   const requests = records(4000);
   const perRequest = requests[0].length;
   log(`${requests.length} requests of ${perRequest} enriched records (${int(requests.reduce((s, r) => s + r.reduce((t, x) => t + x.value.length, 0), 0) / requests.length / perRequest)} B each on average), groups of ${GROUP} requests`);
-  const cfg = loadConfig({ kafkaBrokers: brokers, topicPrefix: PREFIX });
+  const cfg = loadConfig({ ...secured, kafkaBrokers: brokers, topicPrefix: PREFIX });
+  log(describeSecurity(cfg));
   const logger = pino({ level: 'warn' });
   const sessions = Object.fromEntries(
     await Promise.all(
@@ -116,7 +124,7 @@ await runBench('bench:kafka-clients', 900, async () => {
     }
   }
   console.log('\n=== bench:kafka-clients ===');
-  console.log(`${REPS} runs of ${DURATION} s per client, groups of ${GROUP} x ${perRequest} records, one group in flight, idempotent, acks=all (medians)`);
+  console.log(`${REPS} runs of ${DURATION} s per client, groups of ${GROUP} x ${perRequest} records, one group in flight, idempotent, acks=all, ${describeSecurity(cfg)} (medians)`);
   const rows = CLIENTS.map((c) => {
     const xs = runs.filter((m) => m.client === c);
     return [c, int(median(xs.map((m) => m.recordsPerS))), median(xs.map((m) => m.cpuUsPerRecord)).toFixed(2), Number.isFinite(xs[0].brokerUsPerRecord) ? median(xs.map((m) => m.brokerUsPerRecord)).toFixed(2) : '-', median(xs.map((m) => m.msPerGroup)).toFixed(1)];

@@ -17,16 +17,22 @@
  *
  *   npm run bench:processor -- [--events 200000] [--reps 3] [--rate 10000] [--fresh-duration 20]
  *                              [--fresh-segments 3] [--probes-per-s 5] [--skip kafka-tool,freshness]
- *                              [--processor-env KPI_EMIT_INTERVAL_MS=500,...] [--profile]
+ *                              [--processor-env KPI_EMIT_INTERVAL_MS=500,...] [--profile] [--secure]
+ *
+ * --secure: Kafka with TLS and SASL/SCRAM only (lib/secure.ts); every client (the loaders, Kafka's
+ * perf tool, the kafkajs loop, the gateway, the processor) logs in over TLS.
  *
  * Kafka on 29092/29093, Elasticsearch on 29200/29300 (below the ephemeral port range, where a
  * client connection's local port can block a listener), data in .data/bench/processor; all stopped
  * at the end, also on failure.
  */
-import { mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Client } from '@elastic/elasticsearch';
-import { CompressionTypes, Kafka, logLevel, Partitioners } from 'kafkajs';
+import { CompressionTypes, type Kafka, logLevel, Partitioners } from 'kafkajs';
+import { kafkaFromConfig, type KafkaClientSettings } from '../common/kafka-client.js';
+import type { KafkaBroker } from '../infra/kafka.js';
+import { benchSecurity, clientEnv, clientSettings, describeSecurity, javaClientProperties } from './lib/secure.js';
 import type { EnrichedEvent } from '../contracts/event-schema.js';
 import { eventIndexFor, indexNames } from '../contracts/indices.js';
 import { EVENT_TOPICS, topicFor } from '../contracts/topics.js';
@@ -60,6 +66,12 @@ const PROBES_PER_S = a.num('probes-per-s', 5);
 const BATCH = a.num('bulk-size', 2000);
 /** --profile: the last repetition's processor runs under node --cpu-prof; where its time goes is printed. */
 const PROFILE = a.flag('profile');
+const SECURE = a.flag('secure');
+/** How the bench's own clients reach its broker (TLS and SASL with --secure), set once it runs. */
+let KAFKA: KafkaClientSettings | undefined;
+/** A kafkajs client of the bench's own, with the broker's TLS and SASL settings. */
+const benchKafka = (clientId: string, brokers: string[]): Kafka =>
+  kafkaFromConfig({ ...KAFKA!, kafkaBrokers: brokers, kafkaClientId: clientId }, 'bench', undefined, { logLevel: logLevel.NOTHING, connectionTimeout: 5_000, requestTimeout: 30_000 });
 /** Functions whose inclusive time the profile summary reports (names as V8 sees them). */
 const PROFILED_FUNCTIONS = ['flushSinks', 'flush', 'add', 'bulkIndex', 'drain', 'encode', 'writeParquet', 'parquetWriteBuffer', 'stringify', 'parse', 'eachBatch'];
 const SKIP = new Set(a.str('skip', '').split(',').filter(Boolean));
@@ -94,7 +106,7 @@ const KAFKA_VERSION = loadConfig().kafkaVersion;
 async function createTopics(brokers: string[], prefix: string, topics?: readonly string[]): Promise<void> {
   for (let attempt = 1; ; attempt++) {
     try {
-      await ensureTopics(brokers, { prefix, partitions: PARTITIONS, replication: 1, topics, log: () => {} });
+      await ensureTopics(brokers, { prefix, partitions: PARTITIONS, replication: 1, topics, log: () => {}, kafka: benchKafka('bench-topics', brokers) });
       return;
     } catch (err) {
       if (attempt >= 5 || !/UNKNOWN_TOPIC_OR_PARTITION/.test(String((err as Error).message))) throw err;
@@ -109,7 +121,7 @@ const enrichedEvents = (n: number, simulatedRate: number) => enrichedEventsOf(n,
 const PERF_TOPIC = 'all_events_copy';
 
 async function produceAll(brokers: string[], prefix: string, docs: EnrichedEvent[], copyTo?: string): Promise<{ seconds: number; perTopic: Map<string, number> }> {
-  const kafka = new Kafka({ clientId: 'bench-loader', brokers, logLevel: logLevel.NOTHING });
+  const kafka = benchKafka('bench-loader', brokers);
   const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, allowAutoTopicCreation: false });
   await producer.connect();
   const perTopic = new Map<string, number>();
@@ -141,7 +153,7 @@ async function produceAll(brokers: string[], prefix: string, docs: EnrichedEvent
 
 /** A bare kafkajs consumer: fetch and JSON.parse every record of the four topics, nothing else. */
 async function kafkajsLoop(brokers: string[], prefix: string, n: number): Promise<number> {
-  const kafka = new Kafka({ clientId: 'bench-kafkajs', brokers, logLevel: logLevel.NOTHING });
+  const kafka = benchKafka('bench-kafkajs', brokers);
   const consumer = kafka.consumer({ groupId: `bench-kafkajs-${prefix}${RUN_TAG}`, maxBytesPerPartition: 1024 * 1024, maxWaitTimeInMs: 100 });
   await consumer.connect();
   let seen = 0;
@@ -227,7 +239,7 @@ async function kpiTotal(es: Client, prefix: string): Promise<number> {
   return ag.pv.value + ag.cl.value + ag.ac.value + ag.pu.value;
 }
 
-function processorEnv(services: { kafkaBrokers: string[]; esUrl: string }, topicPrefix: string, indexPrefix: string, group: string): NodeJS.ProcessEnv {
+function processorEnv(services: { kafkaBrokers: string[]; esUrl: string; kafkaClient: KafkaBroker['clientConfig'] }, topicPrefix: string, indexPrefix: string, group: string): NodeJS.ProcessEnv {
   return {
     ...process.env,
     NODE_ENV: 'production',
@@ -243,6 +255,7 @@ function processorEnv(services: { kafkaBrokers: string[]; esUrl: string }, topic
       archiveDir: path.join(DATA_DIR, 'archive', topicPrefix || 'default'),
       logLevel: 'warn',
     }),
+    ...clientEnv(services.kafkaClient),
     ...PROCESSOR_ENV,
   };
 }
@@ -300,9 +313,14 @@ await runBench('bench:processor', 3600, async () => {
     partitions: PARTITIONS,
     topicPrefix: 'bench-',
     indexPrefix: 'bench',
+    security: benchSecurity(SECURE),
     log: (m) => log(`[infra] ${m}`),
   });
   onCleanup('kafka and elasticsearch', () => services.stop());
+  KAFKA = clientSettings(services.kafkaClient);
+  log(describeSecurity(KAFKA));
+  const perfToolConfig = path.join(DATA_DIR, 'perf-tool-consumer.properties');
+  writeFileSync(perfToolConfig, javaClientProperties(KAFKA), { mode: 0o600 });
   const es = new Client({ node: services.esUrl, requestTimeout: 60_000 });
   onCleanup('es client', () => es.close());
 
@@ -325,7 +343,7 @@ await runBench('bench:processor', 3600, async () => {
     let toolRate = NaN;
     let toolWall = NaN;
     if (!SKIP.has('kafka-tool')) {
-      const res = await consumerPerformance({ classpath, bootstrap: services.kafkaBrokers[0], topic: topicPrefix + PERF_TOPIC, messages: N, group: `bench-perf-${topicPrefix}${RUN_TAG}`, logDir: path.join(DATA_DIR, 'logs') });
+      const res = await consumerPerformance({ classpath, bootstrap: services.kafkaBrokers[0], topic: topicPrefix + PERF_TOPIC, messages: N, group: `bench-perf-${topicPrefix}${RUN_TAG}`, logDir: path.join(DATA_DIR, 'logs'), consumerConfig: perfToolConfig });
       if (res.messages < N) throw new Error(`ConsumerPerformance read ${res.messages} of ${N} records`);
       toolRate = res.messages / (res.fetchMs / 1000);
       toolWall = res.messages / (res.wallMs / 1000);
@@ -425,7 +443,7 @@ await runBench('bench:processor', 3600, async () => {
     }
     // Leave the next repetition a quiet machine: drop this one's topics and indices.
     await es.indices.delete({ index: `${procPrefix}-*`, ignore_unavailable: true, allow_no_indices: true }).catch(() => {});
-    const admin = new Kafka({ clientId: 'bench-admin', brokers: services.kafkaBrokers, logLevel: logLevel.NOTHING }).admin();
+    const admin = benchKafka('bench-admin', services.kafkaBrokers).admin();
     await admin.connect();
     await admin.deleteTopics({ topics: [...EVENT_TOPICS, PERF_TOPIC].map((t) => topicPrefix + t) }).catch(() => {});
     await admin.disconnect();
@@ -453,6 +471,7 @@ await runBench('bench:processor', 3600, async () => {
           sites: '',
           sitesFile: '',
         }),
+        ...clientEnv(services.kafkaClient),
       },
       logFile: path.join(DATA_DIR, 'logs', 'gateway.log'),
     });
@@ -573,7 +592,7 @@ await runBench('bench:processor', 3600, async () => {
   const proc = med((r) => r.processor);
   const consume = med((r) => r.processorConsume);
   console.log('\n=== bench:processor ===');
-  console.log(`${int(N)} events (traffic generator, enriched by the gateway's code), ${PARTITIONS} partitions, ${REPS} repetitions; Kafka 3.9.1 and Elasticsearch 8.19 on this machine`);
+  console.log(`${int(N)} events (traffic generator, enriched by the gateway's code), ${PARTITIONS} partitions, ${REPS} repetitions; Kafka 3.9.1 (${describeSecurity(KAFKA!)}) and Elasticsearch 8.19 on this machine`);
   console.log(
     table(
       ['rep', 'Kafka tool rec/s', 'kafkajs rec/s', 'ES bulk docs/s', 'processor ev/s', 'consumed ev/s', 'start-up', 'cpu s proc/kafka/es', 'proc cpu µs/event', 'load / cpu psi'],

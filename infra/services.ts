@@ -38,6 +38,8 @@ export interface StartServicesOptions {
   log?: (msg: string) => void;
   /** Settings not given above; read from the environment by default. */
   config?: Config;
+  /** TLS and SASL/SCRAM only (default: KAFKA_LOCAL_SECURE of the config, the user limited to topicPrefix). */
+  security?: KafkaSecurity;
 }
 
 export interface RunningServices {
@@ -96,7 +98,7 @@ export async function startServices(opts: StartServicesOptions = {}): Promise<Ru
   const dists = await fetchAll({ kafka: cfg.kafkaVersion, elasticsearch: cfg.esVersion }, log);
   const nodeCount = opts.kafkaNodes ?? cfg.kafkaNodes;
   if (nodeCount < 1) throw new Error('KAFKA_NODES must be 1 or more');
-  const security = localSecurity(cfg, topicPrefix);
+  const security = opts.security ?? localSecurity(cfg, topicPrefix);
   // Node i (from 0) listens on KAFKA_PORT + 2i and KAFKA_CONTROLLER_PORT + 2i.
   const nodePorts = Array.from({ length: nodeCount }, (_, i) => ({ port: ports.kafka + 2 * i, controllerPort: ports.controller + 2 * i }));
   if (nodeCount > 1) {

@@ -291,8 +291,12 @@ describe('roles progress independently', () => {
       expect((await committedOffsets(cfg, 'archive')).some((c) => Number(c.offset) > 0)).toBe(true);
       await new Promise((r) => setTimeout(r, Number(process.env.IT_ES_HANG_MS ?? 5_000)));
       proxy.resume();
+      const resumedAt = Date.now();
       await expectDocs(es, direct, expectedDocs(records, PARTITIONS, cfg), 180_000);
+      const kpisMs = Date.now() - resumedAt;
       await expectRawEvents(es, direct, records, 60_000);
+      // The README's recovery figure for Elasticsearch (never asserted: the machine is shared).
+      console.log(`[es-hung] after Elasticsearch answers again: KPI, URL and session documents complete in ${kpisMs} ms, raw events in ${Date.now() - resumedAt} ms (${records.length} records)`);
     } finally {
       proxy.resume();
       await processor?.stop();

@@ -58,6 +58,8 @@ export async function consumerPerformance(opts: {
   group: string;
   logDir: string;
   timeoutMs?: number;
+  /** Properties file of the consumer (TLS, SASL), when the broker needs them. */
+  consumerConfig?: string;
 }): Promise<ConsumerPerfResult> {
   mkdirSync(opts.logDir, { recursive: true });
   const log4j = path.join(opts.logDir, 'tools-log4j.properties');
@@ -78,6 +80,7 @@ export async function consumerPerformance(opts: {
     opts.group,
     '--timeout',
     '30000',
+    ...(opts.consumerConfig ? ['--consumer.config', opts.consumerConfig] : []),
   ];
   const t0 = performance.now();
   const out = await new Promise<string>((resolve, reject) => {
