@@ -84,6 +84,15 @@ export async function buildApp(opts: BuildOptions = {}): Promise<FastifyInstance
   const app = Fastify({
     loggerInstance: log as FastifyBaseLogger,
     bodyLimit: cfg.gatewayBodyLimit,
+    // Fastify's own option (its default of 0 would switch Node's off). Node looks at its connections
+    // every connectionsCheckingInterval, so that follows the timeout; and it swaps the two timeouts
+    // when headersTimeout (60 s by default) is the longer one, so that one is capped too.
+    requestTimeout: cfg.gatewayRequestTimeoutMs,
+    http: {
+      requestTimeout: cfg.gatewayRequestTimeoutMs,
+      headersTimeout: Math.min(60_000, cfg.gatewayRequestTimeoutMs),
+      connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(cfg.gatewayRequestTimeoutMs / 10))),
+    },
     trustProxy: trustProxyOption(cfg.trustedProxies),
     requestIdHeader: 'x-request-id',
     // One log line per request is too many at 5,000 requests/s: failures are logged where they happen.
@@ -229,6 +238,10 @@ export async function buildApp(opts: BuildOptions = {}): Promise<FastifyInstance
       message = `${GW_ERRORS[code].message} of ${cfg.gatewayBodyLimit} bytes`;
     } else if (fe.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' || fe.code === 'FST_ERR_CTP_EMPTY_TYPE') {
       code = 'GW_ERR_UNSUPPORTED_MEDIA_TYPE';
+      message = GW_ERRORS[code].message;
+    } else if (fe.code === 'FST_ERR_CTP_INVALID_CONTENT_LENGTH' || fe.code === 'ECONNRESET' || fe.code === 'ECONNABORTED' || fe.message === 'aborted') {
+      // The body stopped before its Content-Length: the client went away, nothing was wrong with the batch.
+      code = 'GW_ERR_BODY_INCOMPLETE';
       message = GW_ERRORS[code].message;
     } else if (fe.code === 'FST_ERR_CTP_EMPTY_JSON_BODY') {
       code = 'GW_ERR_MALFORMED_JSON';

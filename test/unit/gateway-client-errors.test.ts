@@ -46,3 +46,29 @@ test.each([
   expect(answer).toMatch(new RegExp(`^HTTP/1\\.1 ${status} `));
   expect(bodyOf(answer)).toEqual({ error: { code, message: expect.any(String) } });
 });
+
+test('headers sent, body stalled: 408 GW_ERR_REQUEST_TIMEOUT after GATEWAY_REQUEST_TIMEOUT_MS, connection closed', async () => {
+  const port = await listen({ gatewayRequestTimeoutMs: 500 });
+  const answer = await exchange(port, 'POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"events":', 15_000);
+  expect(answer).toMatch(/^HTTP\/1\.1 408 /);
+  expect(bodyOf(answer)).toEqual({ error: { code: 'GW_ERR_REQUEST_TIMEOUT', message: expect.any(String) } });
+  expect(h.kafka.records).toHaveLength(0);
+});
+
+test('a body abandoned before its Content-Length is GW_ERR_BODY_INCOMPLETE, not GW_ERR_BATCH_INVALID', async () => {
+  const port = await listen();
+  await new Promise<void>((resolve) => {
+    const s = net.connect(port, '127.0.0.1');
+    s.on('error', () => {});
+    s.on('close', () => resolve());
+    s.write('POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"events":', () => setTimeout(() => s.destroy(), 200));
+  });
+  let text = '';
+  for (let i = 0; i < 50 && !text.includes('GW_ERR_BODY_INCOMPLETE'); i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    text = (await h.app.inject({ method: 'GET', url: '/metrics' })).body;
+  }
+  expect(text).toMatch(/gateway_errors_total\{code="GW_ERR_BODY_INCOMPLETE"\} 1/);
+  expect(text).not.toMatch(/code="GW_ERR_BATCH_INVALID"/);
+  expect(h.kafka.records).toHaveLength(0);
+});
