@@ -228,6 +228,8 @@ function gatewayEnv(client: string = CLIENTS[0] ?? 'platformatic', port = PORTS.
       // a request's), set far above anything this run can send.
       gatewayRateLimitIp: 1_000_000_000,
       gatewayRateLimitSite: 1_000_000_000,
+      gatewaySiteEventsPerS: 1_000_000_000,
+      gatewaySiteEventsBurst: 1_000_000_000,
       // Like a gateway behind a load balancer: the client address (for geo) comes from X-Forwarded-For.
       trustedProxies: ['127.0.0.1'],
       sites: '',

@@ -67,6 +67,8 @@ export const SETTINGS = {
   sitesFile: s('SITES_FILE', 'string', '', 'gateway', 'JSON file of sites: `{"sites":[{"key":"pk_shop","site_id":"shop","origins":["https://shop.example"]}]}`; merged with SITES.'),
   gatewayRateLimitIp: s('GATEWAY_RATE_LIMIT_IP', 'int', '6000', 'gateway', 'Requests per window from one client IP (IPv6: per /64) before 429 (0 disables).'),
   gatewayRateLimitSite: s('GATEWAY_RATE_LIMIT_SITE', 'int', '120000', 'gateway', 'Requests per window for one site before 429 (0 disables).'),
+  gatewaySiteEventsPerS: s('GATEWAY_SITE_EVENTS_PER_S', 'int', '20000', 'gateway', 'Events per second one site may send (token bucket, per gateway instance), whatever the number of requests; a batch over it gets 429 GW_ERR_EVENTS_RATE_LIMITED with Retry-After (0 disables).'),
+  gatewaySiteEventsBurst: s('GATEWAY_SITE_EVENTS_BURST', 'int', '200000', 'gateway', 'Events one site may send at once above GATEWAY_SITE_EVENTS_PER_S (the bucket size); at least GATEWAY_MAX_BATCH.'),
   gatewayRateLimitWindowS: s('GATEWAY_RATE_LIMIT_WINDOW_S', 'int', '60', 'gateway', 'Window of both rate limits, in seconds (limits are per gateway instance).'),
   trustedProxies: s('TRUSTED_PROXIES', 'list', '', 'gateway', 'Addresses or CIDRs of reverse proxies whose X-Forwarded-For is believed, comma-separated. Empty: none; the client IP is the socket address.'),
   botPolicy: s('BOT_POLICY', 'string', 'flag', 'gateway', 'What to do with events from bots (isbot): `flag` (keep, is_bot=true), `route` (to the `bots` topic) or `drop` (counted in metrics and in the response, never stored).'),

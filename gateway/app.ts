@@ -20,6 +20,7 @@ import { gatewayMetrics } from './metrics.js';
 import { mmdbGeoProvider } from './mmdb-geo.js';
 import { pixelValidator, registerPixel } from './pixel.js';
 import { trustProxyOption, userIdHasher } from './privacy.js';
+import { TokenBuckets } from './rate-limit.js';
 import { sdkRoute } from './sdk-route.js';
 import { siteRegistry } from './sites.js';
 import { cachedUserAgentParser } from './user-agent.js';
@@ -77,6 +78,10 @@ export async function buildApp(opts: BuildOptions = {}): Promise<FastifyInstance
   if (cfg.gatewayMaxInFlight < cfg.gatewayMaxBatch) {
     throw new ConfigError(`GATEWAY_MAX_IN_FLIGHT (${cfg.gatewayMaxInFlight}) must be at least GATEWAY_MAX_BATCH (${cfg.gatewayMaxBatch}), or full batches could never be taken`);
   }
+  if (cfg.gatewaySiteEventsPerS > 0 && cfg.gatewaySiteEventsBurst < cfg.gatewayMaxBatch) {
+    throw new ConfigError(`GATEWAY_SITE_EVENTS_BURST (${cfg.gatewaySiteEventsBurst}) must be at least GATEWAY_MAX_BATCH (${cfg.gatewayMaxBatch}), or full batches could never pass`);
+  }
+  const siteEvents = cfg.gatewaySiteEventsPerS > 0 ? new TokenBuckets(cfg.gatewaySiteEventsPerS, cfg.gatewaySiteEventsBurst) : null;
   const sites = siteRegistry(cfg);
   const botPolicy = parseBotPolicy(cfg.botPolicy);
   const geo = opts.geo ?? (cfg.geoipMmdbPath ? mmdbGeoProvider(cfg.geoipMmdbPath) : geoipLiteProvider());
@@ -278,6 +283,10 @@ export async function buildApp(opts: BuildOptions = {}): Promise<FastifyInstance
         throw e;
       }
       throw err;
+    }
+    if (siteEvents) {
+      const wait = siteEvents.take(req.site?.siteId ?? '', batch.events.length, receivedAt);
+      if (wait > 0) throw new GatewayError('GW_ERR_EVENTS_RATE_LIMITED', `limit of ${cfg.gatewaySiteEventsPerS} events/s (burst ${cfg.gatewaySiteEventsBurst}) per site`, wait);
     }
     const out = await ingest({
       events: batch.events,

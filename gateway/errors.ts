@@ -20,6 +20,7 @@ export const GW_ERRORS = {
   GW_ERR_UNKNOWN_SITE: { status: 401, message: 'Unknown or missing site key' },
   GW_ERR_ORIGIN_FORBIDDEN: { status: 403, message: 'Origin not allowed for this site' },
   GW_ERR_RATE_LIMITED: { status: 429, message: 'Too many requests' },
+  GW_ERR_EVENTS_RATE_LIMITED: { status: 429, message: 'Too many events for this site; retry after Retry-After seconds' },
   GW_ERR_KAFKA_UNAVAILABLE: { status: 503, message: 'Event store unavailable; retry later' },
   GW_ERR_OVERLOADED: { status: 503, message: 'The gateway is overloaded (requests would wait too long, or too much is in flight); retry after Retry-After seconds' },
   GW_ERR_NOT_FOUND: { status: 404, message: 'No such route' },

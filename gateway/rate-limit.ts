@@ -54,3 +54,44 @@ export function clientKey(ip: string): string {
   const groups = tail === undefined ? left : [...left, ...Array<string>(Math.max(0, 8 - left.length - right.length)).fill('0'), ...right];
   return groups.slice(0, 4).map((g) => (g.replace(/^0+(?=.)/, '') || '0').toLowerCase()).join(':') + '::/64';
 }
+
+interface Bucket {
+  tokens: number;
+  at: number;
+}
+
+/**
+ * Token buckets of events by key (the site), in memory, per gateway instance: `ratePerS` tokens
+ * a second up to `burst`; a batch takes one token per event, all or none. Past `maxKeys` keys a
+ * new key draws from one shared overflow bucket, so memory stays bounded.
+ */
+export class TokenBuckets {
+  private buckets = new Map<string, Bucket>();
+  private readonly overflow: Bucket;
+
+  constructor(
+    readonly ratePerS: number,
+    readonly burst: number,
+    private readonly maxKeys = 100_000,
+  ) {
+    this.overflow = { tokens: burst, at: 0 };
+  }
+
+  /** Called once per batch: takes `n` tokens for `key`; returns 0 when taken, else the seconds until `n` tokens are there (>= 1). */
+  take(key: string, n: number, now = Date.now()): number {
+    let b = this.buckets.get(key);
+    if (b === undefined) {
+      if (this.buckets.size >= this.maxKeys) b = this.overflow;
+      else this.buckets.set(key, (b = { tokens: this.burst, at: now }));
+    }
+    if (now > b.at) {
+      b.tokens = Math.min(this.burst, b.tokens + ((now - b.at) * this.ratePerS) / 1000);
+      b.at = now;
+    }
+    if (b.tokens >= n) {
+      b.tokens -= n;
+      return 0;
+    }
+    return Math.max(1, Math.ceil((n - b.tokens) / this.ratePerS));
+  }
+}

@@ -1,5 +1,10 @@
 import { describe, expect, test } from 'vitest';
-import { clientKey, WindowLimiter } from '../../gateway/rate-limit.js';
+import { clientKey, TokenBuckets, WindowLimiter } from '../../gateway/rate-limit.js';
+import { afterEach } from 'vitest';
+import { ConfigError } from '../../contracts/config.js';
+import { buildApp } from '../../gateway/app.js';
+import { harness, postEvents, type Harness } from './gateway-harness.js';
+import { pageView } from './fixtures.js';
 
 describe('window limiter', () => {
   test('max requests per key and window, then the seconds until the window ends', () => {
@@ -41,5 +46,46 @@ describe('client key', () => {
   test('two addresses of one /64 share a key, of two /64s do not', () => {
     expect(clientKey('2001:db8:1:2:aaaa::1')).toBe(clientKey('2001:db8:1:2:bbbb::2'));
     expect(clientKey('2001:db8:1:2::1')).not.toBe(clientKey('2001:db8:1:3::1'));
+  });
+});
+
+describe('events per site (token bucket)', () => {
+  test('a batch takes one token per event, all or none; tokens come back at the rate', () => {
+    const b = new TokenBuckets(10, 100);
+    expect(b.take('a', 100, 0)).toBe(0);
+    expect(b.take('a', 1, 0)).toBe(1);
+    expect(b.take('b', 60, 0)).toBe(0); // another site has its own bucket
+    expect(b.take('a', 30, 1000)).toBe(2); // 10 there, 20 missing at 10/s
+    expect(b.take('a', 10, 1000)).toBe(0);
+    expect(b.take('a', 100, 1_000_000)).toBe(0); // refilled to the burst, not beyond
+    expect(b.take('a', 1, 1_000_000)).toBe(1);
+  });
+
+  test('keys past maxKeys share one overflow bucket', () => {
+    const b = new TokenBuckets(1, 10, 1);
+    expect(b.take('a', 10, 0)).toBe(0);
+    expect(b.take('x', 6, 0)).toBe(0);
+    expect(b.take('y', 6, 0)).toBe(2); // 4 left in the shared bucket, 2 missing at 1/s
+  });
+
+  let h: Harness | undefined;
+  afterEach(async () => h?.app.close());
+
+  test('500-event batches: 429 GW_ERR_EVENTS_RATE_LIMITED with Retry-After once the site is over its budget, nothing of that batch produced', async () => {
+    h = await harness({ gatewaySiteEventsPerS: 100, gatewaySiteEventsBurst: 1000, gatewayMaxBatch: 500 });
+    const batch = () => ({ events: Array.from({ length: 500 }, () => pageView()) });
+    expect((await postEvents(h.app, batch(), { query: '?site=a' })).json()).toMatchObject({ accepted: 500 });
+    expect((await postEvents(h.app, batch(), { query: '?site=a' })).json()).toMatchObject({ accepted: 500 });
+    const res = await postEvents(h.app, batch(), { query: '?site=a' });
+    expect(res.statusCode).toBe(429);
+    expect(res.json()).toMatchObject({ error: { code: 'GW_ERR_EVENTS_RATE_LIMITED' } });
+    expect(Number(res.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+    expect(h.kafka.on('page_views')).toHaveLength(1000);
+    // Another site is not affected.
+    expect((await postEvents(h.app, batch(), { query: '?site=b' })).json()).toMatchObject({ accepted: 500 });
+  });
+
+  test('a burst below the largest batch is a config error', async () => {
+    await expect(buildApp({ config: { gatewaySiteEventsPerS: 10, gatewaySiteEventsBurst: 100, gatewayMaxBatch: 500 } })).rejects.toThrow(ConfigError);
   });
 });
