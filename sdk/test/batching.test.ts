@@ -1,20 +1,15 @@
 // @vitest-environment happy-dom
-import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
-import { fresh, network, schemaErrors, settle, stored, type Net, type Sdk } from './helpers.js';
+import { describe, expect, test, vi } from 'vitest';
+import { schemaErrors, sdkHooks, settle, stored, type Net, type Sdk } from './helpers.js';
 
 let sdk: Sdk;
 let net: Net;
 
-beforeEach(async () => {
-  vi.useFakeTimers({ now: new Date('2026-11-22T10:00:00Z') });
-  history.replaceState(null, '', '/products/mug?utm_source=newsletter&utm_medium=email&utm_campaign=nov&ref=x');
-  document.title = 'Blue mug';
-  sdk = await fresh();
-  net = network();
-});
-afterEach(() => {
-  vi.useRealTimers();
-  vi.unstubAllGlobals();
+sdkHooks((s, n) => ((sdk = s), (net = n)), {
+  before: () => {
+    history.replaceState(null, '', '/products/mug?utm_source=newsletter&utm_medium=email&utm_campaign=nov&ref=x');
+    document.title = 'Blue mug';
+  },
 });
 
 describe('batching', () => {

@@ -1,20 +1,11 @@
 // @vitest-environment happy-dom
-import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
-import { fresh, json, network, reload, setHidden, settle, stored, type Net, type Sdk } from './helpers.js';
+import { describe, expect, test, vi } from 'vitest';
+import { json, reload, sdkHooks, setHidden, settle, stored, type Net, type Sdk } from './helpers.js';
 
 let sdk: Sdk;
 let net: Net;
 
-beforeEach(async () => {
-  vi.useFakeTimers({ now: new Date('2026-11-22T10:00:00Z') });
-  sdk = await fresh();
-  net = network();
-});
-afterEach(() => {
-  setHidden(false);
-  vi.useRealTimers();
-  vi.unstubAllGlobals();
-});
+sdkHooks((s, n) => ((sdk = s), (net = n)), { after: () => setHidden(false) });
 
 const types = (b: { batch: { events: { type: string }[] } }) => b.batch.events.map((e) => e.type);
 

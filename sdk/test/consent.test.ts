@@ -1,21 +1,14 @@
 // @vitest-environment happy-dom
-import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
-import { fresh, network, setHidden, settle, stored, type Net, type Sdk } from './helpers.js';
+import { describe, expect, test, vi } from 'vitest';
+import { fresh, sdkHooks, setHidden, settle, stored, T0, type Net, type Sdk } from './helpers.js';
 
 let sdk: Sdk;
 let net: Net;
-const T0 = new Date('2026-11-22T10:00:00Z').getTime();
-
-beforeEach(async () => {
-  vi.useFakeTimers({ now: T0 });
-  sdk = await fresh();
-  net = network();
-});
-afterEach(() => {
-  vi.useRealTimers();
-  vi.unstubAllGlobals();
-  for (const k of ['doNotTrack', 'globalPrivacyControl']) delete (navigator as unknown as Record<string, unknown>)[k];
-  setHidden(false);
+sdkHooks((s, n) => ((sdk = s), (net = n)), {
+  after: () => {
+    for (const k of ['doNotTrack', 'globalPrivacyControl']) delete (navigator as unknown as Record<string, unknown>)[k];
+    setHidden(false);
+  },
 });
 
 const nav = (k: string, v: unknown) => Object.defineProperty(navigator, k, { configurable: true, value: v });

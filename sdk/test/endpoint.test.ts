@@ -1,21 +1,12 @@
 // @vitest-environment happy-dom
 /** An endpoint that is not the gateway (a page, a proxy, a static host) is reported once in the console. */
-import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
-import { fresh, json, network, settle, type Net, type Sdk } from './helpers.js';
+import { describe, expect, test, vi } from 'vitest';
+import { json, sdkHooks, settle, type Net, type Sdk } from './helpers.js';
 
 let sdk: Sdk;
 let net: Net;
 
-beforeEach(async () => {
-  vi.useFakeTimers({ now: new Date('2026-11-22T10:00:00Z') });
-  sdk = await fresh();
-  net = network();
-});
-afterEach(() => {
-  vi.useRealTimers();
-  vi.unstubAllGlobals();
-  vi.restoreAllMocks();
-});
+sdkHooks((s, n) => ((sdk = s), (net = n)));
 
 describe('an endpoint that is not the gateway', () => {
   test.each([

@@ -2,7 +2,7 @@
  * Test helpers for the SDK unit tests (happy-dom). The SDK keeps module state, so each test
  * imports a fresh copy (`fresh()`), after removing the listeners an earlier copy registered.
  */
-import { vi } from 'vitest';
+import { afterEach, beforeEach, vi } from 'vitest';
 import { Ajv } from 'ajv';
 import { clientEventSchemas, type ClientEvent, type EventBatch } from '../../contracts/event-schema.js';
 
@@ -19,6 +19,29 @@ for (const target of [window, document] as EventTarget[]) {
 globalThis.addEventListener = window.addEventListener;
 
 export type Sdk = typeof import('../src/index.js');
+
+/** The time every SDK test starts at (fake timers). */
+export const T0 = new Date('2026-11-22T10:00:00Z').getTime();
+
+/**
+ * Registers the hooks every SDK test file shares. Before each test: fake timers at T0, `before`
+ * (the page the SDK starts on), a fresh SDK and a fake network, handed to `use`. After each:
+ * `after` (the file's own clean-up), then real timers, globals and spies restored.
+ */
+export function sdkHooks(use: (sdk: Sdk, net: Net) => void, opts: { before?: () => void; after?: () => void } = {}) {
+  beforeEach(async () => {
+    vi.useFakeTimers({ now: T0 });
+    opts.before?.();
+    const sdk = await fresh();
+    use(sdk, network());
+  });
+  afterEach(() => {
+    opts.after?.();
+    vi.useRealTimers();
+    vi.unstubAllGlobals();
+    vi.restoreAllMocks();
+  });
+}
 
 /** Resets DOM listeners, storage, URL and timers' owners, then imports a new SDK instance. */
 export async function fresh(opts: { keepStorage?: boolean } = {}): Promise<Sdk> {

@@ -1,29 +1,30 @@
 // @vitest-environment happy-dom
-import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
+import { describe, expect, test, vi } from 'vitest';
 import type { ClientEvent, ClickEvent, PageViewEvent } from '../../contracts/event-schema.js';
-import { fresh, network, schemaErrors, setHidden, type Net, type Sdk } from './helpers.js';
+import { schemaErrors, sdkHooks, setHidden, T0, type Net, type Sdk } from './helpers.js';
 
 let sdk: Sdk;
 let net: Net;
 let stop: (() => void) | undefined;
-const T0 = new Date('2026-11-22T10:00:00Z').getTime();
-
-beforeEach(async () => {
-  vi.useFakeTimers({ now: T0 });
-  history.replaceState(null, '', '/');
-  document.title = 'Home';
-  document.body.innerHTML = '';
-  sdk = await fresh();
-  net = network();
-  sdk.init({ siteKey: 'k', batchSize: 100 });
-});
-afterEach(() => {
-  stop?.();
-  stop = undefined;
-  setHidden(false);
-  vi.useRealTimers();
-  vi.unstubAllGlobals();
-});
+sdkHooks(
+  (s, n) => {
+    sdk = s;
+    net = n;
+    sdk.init({ siteKey: 'k', batchSize: 100 });
+  },
+  {
+    before: () => {
+      history.replaceState(null, '', '/');
+      document.title = 'Home';
+      document.body.innerHTML = '';
+    },
+    after: () => {
+      stop?.();
+      stop = undefined;
+      setHidden(false);
+    },
+  },
+);
 
 /** Everything queued so far (sent or not), via a flush at the end. */
 async function all(): Promise<ClientEvent[]> {

@@ -1,20 +1,11 @@
 // @vitest-environment happy-dom
-import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
-import { fresh, network, pageEntries, reload, settle, stored, type Net, type Sdk } from './helpers.js';
+import { describe, expect, test, vi } from 'vitest';
+import { pageEntries, reload, sdkHooks, settle, stored, type Net, type Sdk } from './helpers.js';
 
 let sdk: Sdk;
 let net: Net;
 
-beforeEach(async () => {
-  vi.useFakeTimers({ now: new Date('2026-11-22T10:00:00Z') });
-  sdk = await fresh();
-  net = network();
-});
-afterEach(() => {
-  vi.useRealTimers();
-  vi.unstubAllGlobals();
-  vi.restoreAllMocks();
-});
+sdkHooks((s, n) => ((sdk = s), (net = n)));
 
 const elements = (events: object[]) => events.map((e) => (e as { element?: string }).element);
 

@@ -1,21 +1,10 @@
 // @vitest-environment happy-dom
-import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
-import { fresh, network, reload, settle, stored, type Net, type Sdk } from './helpers.js';
+import { describe, expect, test, vi } from 'vitest';
+import { reload, sdkHooks, settle, stored, T0, type Net, type Sdk } from './helpers.js';
 
 let sdk: Sdk;
 let net: Net;
-const T0 = new Date('2026-11-22T10:00:00Z').getTime();
-
-beforeEach(async () => {
-  vi.useFakeTimers({ now: T0 });
-  sdk = await fresh();
-  net = network();
-});
-afterEach(() => {
-  vi.useRealTimers();
-  vi.unstubAllGlobals();
-  vi.restoreAllMocks();
-});
+sdkHooks((s, n) => ((sdk = s), (net = n)));
 
 /** Offsets from T0 at which fetch was called. */
 const times = () => net.requests.map((r) => r.at - T0);

@@ -1,22 +1,13 @@
 // @vitest-environment happy-dom
-import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
+import { describe, expect, test, vi } from 'vitest';
 import type { ClientEvent } from '../../contracts/event-schema.js';
-import { fresh, network, reload, settle, stored, type Net, type Sdk } from './helpers.js';
+import { reload, sdkHooks, settle, stored, type Net, type Sdk } from './helpers.js';
 
 let sdk: Sdk;
 let net: Net;
 const MIN = 60_000;
 
-beforeEach(async () => {
-  vi.useFakeTimers({ now: new Date('2026-11-22T10:00:00Z') });
-  history.replaceState(null, '', '/landing?utm_source=ads&utm_campaign=winter');
-  sdk = await fresh();
-  net = network();
-});
-afterEach(() => {
-  vi.useRealTimers();
-  vi.unstubAllGlobals();
-});
+sdkHooks((s, n) => ((sdk = s), (net = n)), { before: () => history.replaceState(null, '', '/landing?utm_source=ads&utm_campaign=winter') });
 
 const events = (): ClientEvent[] => net.requests.flatMap((r) => r.batch.events);
 

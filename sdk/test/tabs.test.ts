@@ -5,23 +5,13 @@
  * by a live page. Other pages are simulated by writing their entries as the SDK does. The same
  * with real tabs in Chromium: test/e2e/sdk-tabs.e2e.test.ts.
  */
-import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
+import { describe, expect, test, vi } from 'vitest';
 import type { ClientEvent } from '../../contracts/event-schema.js';
-import { fresh, network, pageEntries, reload, settle, stored, type Net, type Sdk } from './helpers.js';
+import { pageEntries, reload, sdkHooks, settle, stored, T0, type Net, type Sdk } from './helpers.js';
 
 let sdk: Sdk;
 let net: Net;
-const T0 = new Date('2026-11-22T10:00:00Z').getTime();
-
-beforeEach(async () => {
-  vi.useFakeTimers({ now: T0 });
-  sdk = await fresh();
-  net = network();
-});
-afterEach(() => {
-  vi.useRealTimers();
-  vi.unstubAllGlobals();
-});
+sdkHooks((s, n) => ((sdk = s), (net = n)));
 
 const ev = (id: string) => ({ event_id: id, type: 'click', ts: T0, visitor_id: 'v', session_id: 's', url: 'http://x/', referrer: '', title: '', language: 'en', screen: '1x1', viewport: '1x1' }) as ClientEvent;
 /** Another page's entry, as its SDK writes it: [time written (0: gone), queue, unconfirmed, since]. */
