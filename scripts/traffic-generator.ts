@@ -4,6 +4,7 @@
  * can replay the same traffic. Events are posted in batches to the gateway like the SDK does.
  */
 import type { ClientEvent } from '../contracts/event-schema.js';
+import { seededRandom } from '../processor/anomaly/stats.js';
 
 export const USER_AGENTS = [
   'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36',
@@ -26,17 +27,8 @@ const PRODUCTS = [
 ];
 const REFERRERS = ['', 'https://www.google.com/', 'https://news.ycombinator.com/', 'https://t.co/abc', 'https://shop.example/'];
 
-/** Small fast PRNG (mulberry32): reproducible traffic for a seed. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Small fast PRNG (mulberry32): reproducible traffic for a seed (the anomaly models' seeded generator). */
+export const rng = seededRandom;
 
 export interface Visit {
   ua: string;
