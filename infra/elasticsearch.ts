@@ -5,7 +5,7 @@ import type { ElasticsearchDist } from './fetch.js';
 import { findJava } from './java.js';
 import { JvmProcess } from './jvm-process.js';
 import { assertPortsFree } from './ports.js';
-import { waitHealthy, type Service } from './service.js';
+import { JvmService } from './service.js';
 
 export interface ElasticsearchNodeOptions {
   /** Folder of this node: config, data, logs and tmp live under it. */
@@ -44,12 +44,10 @@ export type RootMode = 'run-as-nobody' | 'jna-disabled';
  *    running as root"), and starts. Lost: memory locking, the seccomp filter, native vector code and
  *    zstd, so an index with `index.codec: best_compression` (or logsdb / time_series) fails.
  */
-export class ElasticsearchNode implements Service {
+export class ElasticsearchNode extends JvmService {
   readonly name = 'elasticsearch';
   readonly url: string;
   readonly logFile: string;
-  private proc: JvmProcess | undefined;
-  private healthy = false;
   private readonly confDir: string;
   private readonly dataDir: string;
   private readonly logsDir: string;
@@ -61,6 +59,7 @@ export class ElasticsearchNode implements Service {
     private readonly dist: ElasticsearchDist,
     private readonly opts: ElasticsearchNodeOptions,
   ) {
+    super();
     this.url = `http://127.0.0.1:${opts.port}`;
     this.confDir = path.join(opts.dir, 'config');
     this.dataDir = path.join(opts.dir, 'data');
@@ -68,14 +67,6 @@ export class ElasticsearchNode implements Service {
     this.tmpDir = path.join(opts.dir, 'tmp');
     this.repoDir = path.resolve(opts.repoDir ?? path.join(opts.dir, 'snapshots'));
     this.logFile = path.join(this.logsDir, 'console.log');
-  }
-
-  get running(): boolean {
-    return this.healthy && !!this.proc?.alive;
-  }
-
-  get pid(): number | undefined {
-    return this.proc?.alive ? this.proc.pid : undefined;
   }
 
   /**
@@ -153,29 +144,11 @@ export class ElasticsearchNode implements Service {
       this.healthy = false;
       this.opts.log(`elasticsearch exited unexpectedly (${e.signal ?? `exit code ${e.code}`}); log: ${this.logFile}`);
     };
-    try {
-      await waitHealthy(this.proc, () => this.probe(), {
-        timeoutMs: this.opts.startTimeoutMs,
-        what: '_cluster/health yellow',
-      });
-    } catch (err) {
-      await this.proc.stop(5_000);
-      throw err;
-    }
+    await this.untilHealthy(this.proc, () => this.probe(), { timeoutMs: this.opts.startTimeoutMs, what: '_cluster/health yellow' });
     this.healthy = true;
     this.opts.log(
       `elasticsearch ready on ${this.url} in ${((Date.now() - t0) / 1000).toFixed(1)} s (pid ${this.proc.pid}${mode === 'not-root' ? '' : `, root: ${mode}`})`,
     );
-  }
-
-  async stop(): Promise<void> {
-    this.healthy = false;
-    await this.proc?.stop(30_000);
-  }
-
-  async kill(): Promise<void> {
-    this.healthy = false;
-    await this.proc?.kill();
   }
 
   private async probe(): Promise<boolean> {

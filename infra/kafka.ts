@@ -8,7 +8,7 @@ import type { KafkaDist } from './fetch.js';
 import { findJava } from './java.js';
 import { JvmProcess, tailFile } from './jvm-process.js';
 import { assertPortsFree } from './ports.js';
-import { StartError, waitHealthy, type Service } from './service.js';
+import { JvmService, StartError } from './service.js';
 
 // kafkajs is CommonJS and Node's ESM loader sees only the names it can find statically (not the
 // ACL enums), so the compiled services read them from the default export.
@@ -53,15 +53,13 @@ const SCRAM_UNSAFE = /[,[\]"=\s]/;
  * A real Apache Kafka broker in KRaft combined mode (broker and controller in one JVM, no
  * ZooKeeper), bound to 127.0.0.1, run straight from the jars Maven fetched (main class kafka.Kafka).
  */
-export class KafkaBroker implements Service {
+export class KafkaBroker extends JvmService {
   readonly name: string;
   readonly brokers: string[];
   readonly logFile: string;
   private readonly configFile: string;
   private readonly log4jFile: string;
   private readonly dataDir: string;
-  private proc: JvmProcess | undefined;
-  private healthy = false;
   private readonly tlsDir: string;
   /** PEM certificate clients trust (KAFKA_SSL_CA_FILE) when the broker is secured. */
   readonly caFile: string | undefined;
@@ -70,6 +68,7 @@ export class KafkaBroker implements Service {
     private readonly dist: KafkaDist,
     private readonly opts: KafkaBrokerOptions,
   ) {
+    super();
     this.brokers = [`127.0.0.1:${opts.port}`];
     this.name = opts.cluster ? `kafka-${opts.cluster.nodeId}` : 'kafka';
     this.logFile = path.join(opts.dir, 'kafka.log');
@@ -115,14 +114,6 @@ export class KafkaBroker implements Service {
     });
   }
 
-  get running(): boolean {
-    return this.healthy && !!this.proc?.alive;
-  }
-
-  get pid(): number | undefined {
-    return this.proc?.alive ? this.proc.pid : undefined;
-  }
-
   async start(): Promise<void> {
     if (this.proc?.alive) throw new Error('kafka is already running');
     const t0 = Date.now();
@@ -139,25 +130,10 @@ export class KafkaBroker implements Service {
       this.healthy = false;
       this.opts.log(`kafka exited unexpectedly (${e.signal ?? `exit code ${e.code}`}); log: ${this.logFile}`);
     };
-    try {
-      await waitHealthy(this.proc, () => this.probe(), { timeoutMs: this.opts.startTimeoutMs, what: 'metadata request' });
-    } catch (err) {
-      await this.proc.stop(5_000);
-      throw err;
-    }
+    await this.untilHealthy(this.proc, () => this.probe(), { timeoutMs: this.opts.startTimeoutMs, what: 'metadata request' });
     if (this.opts.security) await this.grantPipelineUser(this.opts.security);
     this.healthy = true;
     this.opts.log(`kafka ready on ${this.brokers.join(',')} in ${((Date.now() - t0) / 1000).toFixed(1)} s (pid ${this.proc.pid})`);
-  }
-
-  async stop(): Promise<void> {
-    this.healthy = false;
-    await this.proc?.stop(30_000);
-  }
-
-  async kill(): Promise<void> {
-    this.healthy = false;
-    await this.proc?.kill();
   }
 
   /** A metadata request that lists this broker: it is up, registered with its controller and unfenced. */

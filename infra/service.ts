@@ -19,7 +19,6 @@ export interface Service {
 
 export class StartError extends Error {}
 
-
 /**
  * Polls `probe` until it resolves true. Fails fast when the JVM exits, and after `timeoutMs` with
  * the last error seen and the tail of the service's log.
@@ -50,5 +49,43 @@ export async function waitHealthy(
       );
     }
     await sleep(intervalMs);
+  }
+}
+
+/** What a Kafka broker and an Elasticsearch node share: the JVM they run in and whether it passed its health check. */
+export abstract class JvmService implements Service {
+  abstract readonly name: string;
+  abstract readonly logFile: string;
+  protected proc: JvmProcess | undefined;
+  protected healthy = false;
+
+  abstract start(): Promise<void>;
+
+  get running(): boolean {
+    return this.healthy && !!this.proc?.alive;
+  }
+
+  get pid(): number | undefined {
+    return this.proc?.alive ? this.proc.pid : undefined;
+  }
+
+  async stop(): Promise<void> {
+    this.healthy = false;
+    await this.proc?.stop(30_000);
+  }
+
+  async kill(): Promise<void> {
+    this.healthy = false;
+    await this.proc?.kill();
+  }
+
+  /** waitHealthy on the JVM just spawned; a JVM that never got healthy is stopped, not left behind. */
+  protected async untilHealthy(proc: JvmProcess, probe: () => Promise<boolean>, opts: { timeoutMs: number; what: string }): Promise<void> {
+    try {
+      await waitHealthy(proc, probe, opts);
+    } catch (err) {
+      await proc.stop(5_000);
+      throw err;
+    }
   }
 }
