@@ -1,28 +1,15 @@
 import { describe, expect, test } from 'vitest';
 import type { EnrichedEvent } from '../../contracts/event-schema.js';
-import { EVENT_TOPICS, TOPIC_BY_TYPE } from '../../contracts/topics.js';
-import { PartitionEngine, type EngineOptions } from './engine.js';
-import { sliding, tumbling } from '../../contracts/windows.js';
+import { TOPIC_BY_TYPE } from '../../contracts/topics.js';
+import { PartitionEngine } from './engine.js';
 import { enriched, generateTraffic } from '../testing/traffic.js';
 import { referenceDocs } from '../testing/reference.js';
-import { simulate } from '../testing/engine-sim.js';
+import { logsOf, SIM_TOPICS, simEngineOptions, simulate } from '../testing/engine-sim.js';
 
 const min = 60_000;
 const T0 = Date.UTC(2026, 10, 22, 10, 0, 0);
-const topics = [...EVENT_TOPICS];
-const options: EngineOptions = {
-  partition: 3,
-  topics,
-  windows: [tumbling(min), sliding(5 * min, min)],
-  urlWindowMs: min,
-  latenessMs: 30_000,
-  sessionGapMs: 30 * min,
-  excludeBots: true,
-};
-
-function logsOf(events: EnrichedEvent[]): EnrichedEvent[][] {
-  return topics.map((topic) => events.filter((e) => TOPIC_BY_TYPE[e.event_type] === topic));
-}
+const topics = SIM_TOPICS;
+const options = simEngineOptions(3);
 
 /** Documents without the flags that only say how far the watermark got. */
 const strip = (docs: Map<string, Record<string, unknown>>, keepFlags = true) =>

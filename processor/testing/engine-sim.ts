@@ -6,9 +6,25 @@
  * The "Elasticsearch" here is a map from index/id to the last document written.
  */
 import type { EnrichedEvent } from '../../contracts/event-schema.js';
+import { EVENT_TOPICS, TOPIC_BY_TYPE } from '../../contracts/topics.js';
+import { sliding, tumbling } from '../../contracts/windows.js';
 import { decodeCheckpoint, encodeCheckpoint, type Checkpoint } from '../analytics/checkpoint.js';
 import { PartitionEngine, type EngineOptions, type OutDoc } from '../analytics/engine.js';
 import { rng } from './traffic.js';
+
+/** The topics the simulated partition reads, in the order of its logs. */
+export const SIM_TOPICS = [...EVENT_TOPICS];
+
+/** The engine as the simulation tests run it: 1-minute tumbling and 5-minute sliding windows, 30 s lateness, 30-minute sessions, bots left out. */
+export function simEngineOptions(partition: number): EngineOptions {
+  const min = 60_000;
+  return { partition, topics: SIM_TOPICS, windows: [tumbling(min), sliding(5 * min, min)], urlWindowMs: min, latenessMs: 30_000, sessionGapMs: 30 * min, excludeBots: true };
+}
+
+/** The events split into one log per topic of SIM_TOPICS, each in the events' order. */
+export function logsOf(events: EnrichedEvent[]): EnrichedEvent[][] {
+  return SIM_TOPICS.map((topic) => events.filter((e) => TOPIC_BY_TYPE[e.event_type] === topic));
+}
 
 export interface SimOptions {
   seed: number;
