@@ -50,6 +50,17 @@ export interface KafkaSecurity {
 const SCRAM_UNSAFE = /[,[\]"=\s]/;
 
 /**
+ * A Kafka cluster id: 16 random bytes in URL-safe base64 without padding, never starting with '-'
+ * (kafka-storage would read it as an option and fail; Kafka's own Uuid.randomUuid skips those too).
+ */
+export function newClusterId(): string {
+  for (;;) {
+    const id = randomBytes(16).toString('base64url');
+    if (!id.startsWith('-')) return id;
+  }
+}
+
+/**
  * A real Apache Kafka broker in KRaft combined mode (broker and controller in one JVM, no
  * ZooKeeper), bound to 127.0.0.1, run straight from the jars Maven fetched (main class kafka.Kafka).
  */
@@ -212,8 +223,7 @@ export class KafkaBroker extends JvmService {
   /** Formats the KRaft log dir once (only when it has no meta.properties). */
   private async format(): Promise<void> {
     const t0 = Date.now();
-    // A Kafka cluster id is 16 random bytes in URL-safe base64 without padding.
-    const clusterId = this.opts.cluster?.clusterId ?? randomBytes(16).toString('base64url');
+    const clusterId = this.opts.cluster?.clusterId ?? newClusterId();
     const scram = this.opts.security
       ? [
           ['admin', this.adminPassword()],
