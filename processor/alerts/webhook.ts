@@ -7,6 +7,7 @@
  */
 import { createHmac } from 'node:crypto';
 import type { AlertDoc } from '../../contracts/documents.js';
+import { sleep } from '../../common/wait.js';
 
 export interface WebhookOptions {
   url: string;
@@ -25,8 +26,6 @@ export const ALERT_ID_HEADER = 'x-clickstream-alert-id';
 export function signBody(secret: string, body: string): string {
   return `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Delivers one alert; resolves true once a 2xx was received, false after the last attempt failed. */
 export async function deliver(alert: AlertDoc, o: WebhookOptions): Promise<boolean> {

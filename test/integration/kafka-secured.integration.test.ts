@@ -6,7 +6,6 @@
  * Elasticsearch.
  */
 import { rmSync } from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, inject, test } from 'vitest';
 import { pino } from 'pino';
@@ -20,21 +19,12 @@ import { startKafka } from '../../infra/services.js';
 import { ensureTopics } from '../../infra/setup-topics.js';
 import { installTemplates } from '../../infra/setup-indices.js';
 import { PROJECT_ROOT } from '../../infra/paths.js';
+import { freePort } from '../../infra/ports.js';
 import type { KafkaBroker } from '../../infra/kafka.js';
 import { startProcessor } from '../../processor/main.js';
 import { addToCart, pageView, purchase, UA } from '../unit/fixtures.js';
 import { esCount, unique, waitFor } from './helpers.js';
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 const USER = 'pipeline';
 const PASSWORD = 'p1pe-line-secret';
