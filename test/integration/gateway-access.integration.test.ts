@@ -30,7 +30,7 @@ describe('gateway access control with the real Kafka', () => {
         sites: 'shop:https://shop.example,https://www.shop.example;blog:*',
         gatewayRateLimitIp: 40,
         gatewayRateLimitSite: 0,
-        gatewayRateLimitWindowS: 60,
+        gatewayRateLimitWindowS: 86_400, // windows are aligned on their length: a day keeps the flood in one
         trustedProxies: ['127.0.0.1'],
       },
     });
