@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Client } from '@elastic/elasticsearch';
 import path from 'node:path';
@@ -8,7 +7,7 @@ import { ALL_TOPICS } from '../contracts/topics.js';
 import { ElasticsearchNode } from './elasticsearch.js';
 import { fetchAll, fetchElasticsearch, fetchKafka } from './fetch.js';
 import { liveProcesses } from './jvm-process.js';
-import { KafkaBroker, type KafkaSecurity } from './kafka.js';
+import { KafkaBroker, newClusterId, type KafkaSecurity } from './kafka.js';
 import { resolveDataDir } from './paths.js';
 import { assertPortsFree } from './ports.js';
 import type { Service } from './service.js';
@@ -383,7 +382,7 @@ function clusterIdFor(dataDir: string): string {
   const file = path.join(dataDir, 'cluster-id');
   if (!existsSync(file)) {
     mkdirSync(dataDir, { recursive: true });
-    writeFileSync(file, randomBytes(16).toString('base64url'));
+    writeFileSync(file, newClusterId());
   }
   return readFileSync(file, 'utf8').trim();
 }
