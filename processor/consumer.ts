@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../contracts/config.js';
 import { DEAD_LETTER_TOPIC, EVENT_TOPICS } from '../contracts/topics.js';
 import { CoPartitionedAssigner } from './assigner.js';
+import { commitOffsetsChecked } from './commit-offsets.js';
 import { Coordinator, DeadLetterBuffer, type ConsumerPort } from './coordinator.js';
 import type { Sink } from './sink.js';
 import type { ProcessorMetrics } from './metrics.js';
@@ -94,9 +95,7 @@ export async function startConsumer(opts: RunnerOptions): Promise<Runner> {
       log.info({ role, partition, legacyGroup: opts.legacyGroupId }, 'resuming from the offsets of the former single consumer group');
       return legacy;
     },
-    async commit(list) {
-      await consumer.commitOffsets(list);
-    },
+    commit: (list) => commitOffsetsChecked(consumer, list),
     async logOffsets(ts) {
       const out = [];
       for (const topic of ts) for (const p of await admin.fetchTopicOffsets(topic)) out.push({ topic, partition: p.partition, low: p.low, high: p.high });

@@ -1,0 +1,167 @@
+/**
+ * A commit kafkajs did not send must not count as accepted: while a consumer rejoins its group
+ * after a crash (a broker restart), kafkajs's commitOffsets resolves without sending anything.
+ * Driven with a fake kafkajs consumer that behaves that way, the real coordinator and archive sink
+ * and an in-memory object store: a processor killed after such a commit must not archive an
+ * offset twice.
+ */
+import { EventEmitter } from 'node:events';
+import { describe, expect, test } from 'vitest';
+import { commitOffsetsChecked, type CommittingConsumer } from './commit-offsets.js';
+import { Coordinator, DeadLetterBuffer, type Clock, type ConsumerPort, type InputBatch } from './coordinator.js';
+import { processorMetrics } from './metrics.js';
+import { archiveSink } from './sinks/archive-sink.js';
+import type { ObjectStore } from './archive/object-store.js';
+import { decodeParquet } from './archive/parquet.js';
+import { enriched } from './testing/traffic.js';
+
+const TOPIC = 't-add_to_cart';
+const quiet = { debug() {}, info() {}, warn() {}, error() {} };
+
+class MemoryStore implements ObjectStore {
+  readonly description = 'memory';
+  readonly objects = new Map<string, Uint8Array>();
+  async put(key: string, body: Uint8Array) {
+    this.objects.set(key, body);
+  }
+  async get(key: string) {
+    return this.objects.get(key) ?? null;
+  }
+  async list(prefix: string) {
+    return [...this.objects.keys()].filter((k) => k.startsWith(prefix)).sort();
+  }
+  async delete(key: string) {
+    this.objects.delete(key);
+  }
+}
+
+/** Offsets as kafkajs hands them to COMMIT_OFFSETS listeners: Long objects, not strings. */
+class FakeLong {
+  constructor(private readonly v: string) {}
+  toString() {
+    return this.v;
+  }
+}
+
+/** The group's committed offsets, and a consumer committing to it the way kafkajs does. */
+class FakeGroup {
+  readonly offsets = new Map<string, { offset: string; metadata: string }>();
+  /** False while the consumer rejoins after a crash: kafkajs's runner is not running then. */
+  running = true;
+  private readonly emitter = new EventEmitter();
+
+  consumer(): CommittingConsumer {
+    const events = { COMMIT_OFFSETS: 'consumer.commit_offsets' } as unknown as CommittingConsumer['events'];
+    return {
+      events,
+      on: ((name: string, listener: (e: unknown) => void) => {
+        this.emitter.on(name, listener);
+        return () => this.emitter.off(name, listener);
+      }) as CommittingConsumer['on'],
+      commitOffsets: async (list) => {
+        // kafkajs runner.commitOffsets: `if (!this.running) return` (nothing sent, no error).
+        if (!this.running) return;
+        for (const c of list) this.offsets.set(`${c.topic}/${c.partition}`, { offset: c.offset, metadata: c.metadata ?? '' });
+        const byTopic = new Map<string, { partition: number; offset: FakeLong }[]>();
+        for (const c of list) byTopic.set(c.topic, [...(byTopic.get(c.topic) ?? []), { partition: c.partition, offset: new FakeLong(c.offset) }]);
+        this.emitter.emit(events.COMMIT_OFFSETS, { type: 'consumer.commit_offsets', payload: { topics: [...byTopic].map(([topic, partitions]) => ({ topic, partitions })) } });
+      },
+    };
+  }
+}
+
+describe('commitOffsetsChecked', () => {
+  test('a commit kafkajs sent resolves and is in the group', async () => {
+    const g = new FakeGroup();
+    await commitOffsetsChecked(g.consumer(), [{ topic: TOPIC, partition: 0, offset: '12', metadata: '{}' }]);
+    expect(g.offsets.get(`${TOPIC}/0`)?.offset).toBe('12');
+  });
+
+  test('a commit kafkajs skipped while rejoining rejects', async () => {
+    const g = new FakeGroup();
+    g.running = false;
+    await expect(commitOffsetsChecked(g.consumer(), [{ topic: TOPIC, partition: 0, offset: '12', metadata: '{}' }])).rejects.toThrow(/not sent/);
+    expect(g.offsets.size).toBe(0);
+  });
+});
+
+describe('archive across a commit skipped while rejoining, then a SIGKILL', () => {
+  const log = Array.from({ length: 160 }, (_, i) => JSON.stringify(enriched({ event_type: 'add_to_cart', event_id: `e${i}`, timestamp: '2026-12-01T06:00:00.000Z', visitor_id: 'v', session_id: 's', url: 'https://shop.example/cart' })));
+  const batch = (from: number, to: number): InputBatch => ({
+    topic: TOPIC,
+    partition: 0,
+    records: log.slice(from, to).map((value, i) => ({ offset: String(from + i), value })),
+    highWatermark: String(log.length),
+    current: () => true,
+    heartbeat: async () => undefined,
+  });
+
+  function processor(group: FakeGroup, store: ObjectStore, wall: { t: number }) {
+    const consumer = group.consumer();
+    const port: ConsumerPort = {
+      fetchCommitted: async (topics, partition) =>
+        topics.map((topic) => {
+          const c = group.offsets.get(`${topic}/${partition}`);
+          return { topic, partition, offset: c?.offset ?? null, metadata: c?.metadata ?? null };
+        }),
+      // What processor/consumer.ts does.
+      commit: (list) => commitOffsetsChecked(consumer, list),
+      logOffsets: async () => [],
+      sendDeadLetters: async () => undefined,
+    };
+    const clock: Clock = { now: () => 0, sleep: () => new Promise((r) => setTimeout(r, 0)) };
+    const c = new Coordinator({
+      topics: [TOPIC],
+      sinks: [archiveSink({ store, maxEvents: 400, maxAgeMs: 1000, now: () => wall.t })],
+      port,
+      deadLetters: new DeadLetterBuffer(8192),
+      metrics: processorMetrics(),
+      log: quiet,
+      flushIntervalMs: 1_000_000,
+      batchSize: 1,
+      maxRetryDelayMs: 5000,
+      role: 'archive',
+      deadLetterUnreadable: true,
+      clock,
+    });
+    return c;
+  }
+
+  test('every offset is in exactly one object', async () => {
+    const group = new FakeGroup();
+    const store = new MemoryStore();
+    const wall = { t: 0 };
+
+    const first = processor(group, store, wall);
+    await first.assigned([{ topic: TOPIC, partition: 0 }]);
+    await first.batch(batch(0, 40));
+    await first.idle();
+    expect(group.offsets.get(`${TOPIC}/0`)?.offset).toBe('0');
+    // A broker restart: the consumer crashed and rejoins; commits are skipped meanwhile.
+    group.running = false;
+    wall.t = 2000; // the open chunk is now older than ARCHIVE_MAX_AGE_S: cut at 0..79
+    await first.batch(batch(40, 80));
+    await first.idle();
+    expect([...store.objects.keys()].filter((k) => k.endsWith('.parquet'))).toEqual(['type=add_to_cart/date=2026-12-01/hour=06/t-add_to_cart-0-0-79.parquet']);
+    await first.batch(batch(80, 100));
+    await first.idle();
+    // SIGKILL: a new process resumes from what the group really holds.
+    const second = processor(group, store, wall);
+    group.running = true;
+    await second.assigned([{ topic: TOPIC, partition: 0 }]);
+    await second.batch(batch(0, 130));
+    await second.idle();
+    wall.t = 5000;
+    await second.batch(batch(130, 160));
+    await second.idle();
+
+    const seen = new Map<bigint, string>();
+    for (const key of await store.list('type=')) {
+      for (const r of await decodeParquet((await store.get(key))!)) {
+        expect(seen.get(r.offset), `offset ${r.offset} in ${key}`).toBeUndefined();
+        seen.set(r.offset, key);
+      }
+    }
+    expect([...seen.keys()].sort((a, b) => Number(a - b))).toEqual(Array.from({ length: 160 }, (_, i) => BigInt(i)));
+  });
+});
