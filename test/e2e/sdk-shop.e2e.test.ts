@@ -238,7 +238,10 @@ async function queueEmpty(page: Page, timeout = 20_000, unhiddenLeft = false): P
     const left = await page.waitForFunction(
       (unhidden) => {
         const keys = Object.keys(localStorage).filter((k) => k.startsWith('cs.'));
-        const ok = !!localStorage.getItem('cs') && keys.every((k) => unhidden && JSON.parse(localStorage.getItem(k)!)[3] === 0);
+        // With `unhidden`, entries a closed tab left behind without marking them gone may stay: never
+        // hidden (since 0), or hidden but closed before its pagehide ran (not written for 15 s).
+        const left = (e: [number, unknown, unknown, number]) => e[3] === 0 || (e[0] !== 0 && Date.now() - e[0] > 15_000);
+        const ok = !!localStorage.getItem('cs') && keys.every((k) => unhidden && left(JSON.parse(localStorage.getItem(k)!)));
         return ok && keys;
       },
       unhiddenLeft,
