@@ -16,8 +16,8 @@ const hostGlobals = ['process', 'Buffer', 'require', '__dirname', '__filename', 
   name,
   message: 'pure modules take what they need from their caller',
 }));
-const tests = ['**/*.test.ts', 'test/**', 'sdk/test/**', 'processor/testing/**'];
-const noTestsOrScripts = { regex: String.raw`(^|/)(test|testing|scripts)/|\.test(\.js)?$`, message: 'runtime code does not import tests or scripts/' };
+const tests = ['**/*.test.ts', 'test/**', 'sdk/test/**'];
+const noTestsOrScripts = { regex: String.raw`(^|/)(test|scripts)/|\.test(\.js)?$`, message: 'runtime code does not import tests or scripts/' };
 const noProcessor = { regex: String.raw`(^|/)processor/`, message: 'dashboard/ and infra/ read the processor\'s documents through contracts/ (documents.ts, windows.ts), not processor/' };
 
 const restrict = (...patterns) => ({ 'no-restricted-imports': ['error', { patterns }] });

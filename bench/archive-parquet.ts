@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ENRICHED_FIELDS } from '../contracts/event-schema.js';
 import { encodeParquet } from '../processor/archive/parquet.js';
-import { generateTraffic } from '../processor/testing/traffic.js';
+import { generateTraffic } from '../test/harness/traffic.js';
 
 const rows = Number(process.argv[2] ?? 100_000);
 const events = generateTraffic({ seed: 1, visitors: Math.ceil(rows / 8), startMs: Date.UTC(2026, 10, 22), spanMs: 3_600_000 })

@@ -13,7 +13,7 @@ import { processorMetrics } from './metrics.js';
 import { archiveSink } from './sinks/archive-sink.js';
 import type { ObjectStore } from './archive/object-store.js';
 import { decodeParquet } from './archive/parquet.js';
-import { enriched } from './testing/traffic.js';
+import { enriched } from '../test/harness/traffic.js';
 
 const TOPIC = 't-add_to_cart';
 const quiet = { debug() {}, info() {}, warn() {}, error() {} };

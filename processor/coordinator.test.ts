@@ -8,7 +8,7 @@ import type { DeadLetter } from '../contracts/dead-letter.js';
 import { Coordinator, DeadLetterBuffer, type Clock, type ConsumerPort, type InputBatch, type OffsetCommit } from './coordinator.js';
 import { processorMetrics } from './metrics.js';
 import type { AssignedPartition, PartitionedSink, SourcePosition } from './sink.js';
-import { enriched } from './testing/traffic.js';
+import { enriched } from '../test/harness/traffic.js';
 import type { EnrichedEvent } from '../contracts/event-schema.js';
 
 const TOPICS = ['t-page_views', 't-clicks'];

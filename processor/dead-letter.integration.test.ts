@@ -14,8 +14,8 @@ import { DEAD_LETTER_TOPIC, topicFor } from '../contracts/topics.js';
 import { esFromConfig } from '../common/es-client.js';
 import { readTopic, waitFor } from '../test/integration/helpers.js';
 import { startProcessor } from './main.js';
-import { isolatedConfig, produce } from './testing/it-harness.js';
-import { enriched } from './testing/traffic.js';
+import { isolatedConfig, produce } from '../test/harness/it-harness.js';
+import { enriched } from '../test/harness/traffic.js';
 
 const brokers = inject('kafkaBrokers');
 const esUrl = inject('esUrl');

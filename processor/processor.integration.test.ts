@@ -3,7 +3,7 @@
  * S3-compatible server (MinIO, test/minio.ts): a known set of generated events (with late events
  * and bots) goes in, and every KPI window, URL x country and session document in Elasticsearch,
  * every raw event, and every event read back from the Parquet archive are compared with an
- * independent computation from the same topic-partitions (processor/testing/reference.ts).
+ * independent computation from the same topic-partitions (test/harness/reference.ts).
  *
  * Then the same comparison after SIGKILLs at random moments, and with three instances in one
  * consumer group, one of them killed mid-stream.
@@ -18,7 +18,7 @@ import { esFromConfig } from '../common/es-client.js';
 import { waitFor } from '../common/wait.js';
 import { S3ObjectStore, type ObjectStore } from './archive/object-store.js';
 import { ROLES, roleGroupId, startProcessor, type Role } from './main.js';
-import { generateTraffic, rng } from './testing/traffic.js';
+import { generateTraffic, rng } from '../test/harness/traffic.js';
 import {
   expectArchive,
   expectDocs,
@@ -33,9 +33,9 @@ import {
   produceClosingEvents,
   readLogs,
   spawnProcessor,
-} from './testing/it-harness.js';
+} from '../test/harness/it-harness.js';
 import { createBucket, startMinio, type Minio } from '../test/minio.js';
-import { startHangProxy } from './testing/hang-proxy.js';
+import { startHangProxy } from '../test/harness/hang-proxy.js';
 
 // Node 20 is this project's platform; the AWS SDK's notice about its future releases is noise here.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';

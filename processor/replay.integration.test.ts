@@ -12,8 +12,8 @@ import { configToEnv, type Config } from '../contracts/config.js';
 import { esFromConfig } from '../common/es-client.js';
 import { startProcessor } from './main.js';
 import { S3ObjectStore } from './archive/object-store.js';
-import { generateTraffic } from './testing/traffic.js';
-import { archivedEvents, diffDocs, expectedDocs, isolatedConfig, outputDocs, produce, produceClosingEvents, readLogs } from './testing/it-harness.js';
+import { generateTraffic } from '../test/harness/traffic.js';
+import { archivedEvents, diffDocs, expectedDocs, isolatedConfig, outputDocs, produce, produceClosingEvents, readLogs } from '../test/harness/it-harness.js';
 import { createBucket, startMinio, type Minio } from '../test/minio.js';
 import { PROJECT_ROOT } from '../infra/paths.js';
 

@@ -38,8 +38,8 @@ import {
   readLogs,
   spawnProcessor,
   waitRawCount,
-} from './testing/it-harness.js';
-import { rng } from './testing/traffic.js';
+} from '../test/harness/it-harness.js';
+import { rng } from '../test/harness/traffic.js';
 import { freePort } from '../infra/ports.js';
 import { unique } from '../test/integration/helpers.js';
 import { sleep } from '../common/wait.js';

@@ -2,7 +2,7 @@
  * npm run anomaly:eval [-- --seeds 1,2,3,4,5]
  *
  * Runs the detectors, with the processor's settings (ANOMALY_* from the environment or their
- * defaults), over the labelled scenarios of processor/testing/anomaly-scenarios.ts for several
+ * defaults), over the labelled scenarios of test/harness/anomaly-scenarios.ts for several
  * seeds and prints per kind precision and recall at window level, entity-level precision and
  * recall for bursts, detection latency p50/p95, false alerts per simulated day on clean traffic,
  * and the targets beside them.
@@ -10,7 +10,7 @@
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../common/config.js';
 import { anomalyOptionsFromConfig } from '../processor/anomaly/options.js';
-import { evaluate } from '../processor/testing/anomaly-eval.js';
+import { evaluate } from '../test/harness/anomaly-eval.js';
 
 const { values } = parseArgs({ options: { seeds: { type: 'string', default: '1,2,3,4,5' } } });
 const seeds = values.seeds.split(',').map((s) => Number(s.trim()));

@@ -6,7 +6,7 @@ import { addToSession, initSession, sessionResult, visitTimes, VisitTracker } fr
 import { addUrlEvent, addUrlTime, initUrl, urlResult } from './url-stats.js';
 import { sliding, tumbling } from '../../contracts/windows.js';
 import { windowStarts } from './windows.js';
-import { enriched } from '../testing/traffic.js';
+import { enriched } from '../../test/harness/traffic.js';
 
 const T0 = Date.UTC(2026, 10, 22, 10, 0, 0);
 const min = 60_000;

@@ -2,9 +2,9 @@ import { describe, expect, test } from 'vitest';
 import type { EnrichedEvent } from '../../contracts/event-schema.js';
 import { TOPIC_BY_TYPE } from '../../contracts/topics.js';
 import { PartitionEngine } from './engine.js';
-import { enriched, generateTraffic } from '../testing/traffic.js';
-import { referenceDocs } from '../testing/reference.js';
-import { logsOf, SIM_TOPICS, simEngineOptions, simulate } from '../testing/engine-sim.js';
+import { enriched, generateTraffic } from '../../test/harness/traffic.js';
+import { referenceDocs } from '../../test/harness/reference.js';
+import { logsOf, SIM_TOPICS, simEngineOptions, simulate } from '../../test/harness/engine-sim.js';
 
 const min = 60_000;
 const T0 = Date.UTC(2026, 10, 22, 10, 0, 0);

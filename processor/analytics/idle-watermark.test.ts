@@ -6,7 +6,7 @@
 import { describe, expect, test } from 'vitest';
 import { PartitionEngine } from './engine.js';
 import { tumbling } from '../../contracts/windows.js';
-import { enriched } from '../testing/traffic.js';
+import { enriched } from '../../test/harness/traffic.js';
 
 const T0 = Date.UTC(2026, 0, 1, 12, 0, 0);
 const TOPICS = ['page_views', 'clicks'];

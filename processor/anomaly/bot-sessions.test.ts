@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { IsolationForest, averagePath } from './isolation-forest.js';
 import { BotSessionModel, DEFAULT_BOT_OPTIONS, type SessionEvent } from './bot-sessions.js';
-import { sessionScenario } from '../testing/anomaly-scenarios.js';
+import { sessionScenario } from '../../test/harness/anomaly-scenarios.js';
 import { seededRandom } from './stats.js';
 
 describe('IsolationForest', () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { DeviationScorer, SeasonalBaseline, inferStep, looksLikeCounts, scoreSeries } from './series.js';
 import { median, mad, quantile, histogramMedianMad } from './stats.js';
-import { poisson, rng } from '../testing/anomaly-scenarios.js';
+import { poisson, rng } from '../../test/harness/anomaly-scenarios.js';
 
 const HOUR = 3_600_000;
 

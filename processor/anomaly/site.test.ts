@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { SiteDetector, DEFAULT_SITE_OPTIONS } from './site.js';
-import { siteScenario, type SiteLabelKind } from '../testing/anomaly-scenarios.js';
-import { runSite } from '../testing/anomaly-eval.js';
+import { siteScenario, type SiteLabelKind } from '../../test/harness/anomaly-scenarios.js';
+import { runSite } from '../../test/harness/anomaly-eval.js';
 
 describe('SiteDetector on labelled scenarios', () => {
   const sc = siteScenario({ seed: 11 });

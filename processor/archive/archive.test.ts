@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
 import type { EnrichedEvent } from '../../contracts/event-schema.js';
 import { ENRICHED_FIELDS } from '../../contracts/event-schema.js';
-import { generateTraffic, rng } from '../testing/traffic.js';
+import { generateTraffic, rng } from '../../test/harness/traffic.js';
 import { archiveSink, objectKey } from '../sinks/archive-sink.js';
 import { LocalObjectStore, type ObjectStore } from './object-store.js';
 import { ARCHIVE_COLUMNS, decodeParquet, encodeParquet } from './parquet.js';

@@ -15,7 +15,7 @@ import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import { buildApp } from '../../gateway/app.js';
 import { esFromConfig } from '../../common/es-client.js';
-import { isolatedConfig, killHard, spawnProcessor } from '../../processor/testing/it-harness.js';
+import { isolatedConfig, killHard, spawnProcessor } from '../harness/it-harness.js';
 import type { Config } from '../../contracts/config.js';
 import type { AlertDoc } from '../../contracts/documents.js';
 import type { ClientEvent } from '../../contracts/event-schema.js';

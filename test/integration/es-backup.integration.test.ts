@@ -17,7 +17,7 @@ import { installTemplates } from '../../infra/setup-indices.js';
 import { startElasticsearch } from '../../infra/services.js';
 import { PROJECT_ROOT } from '../../infra/paths.js';
 import type { ElasticsearchNode } from '../../infra/elasticsearch.js';
-import { generateTraffic } from '../../processor/testing/traffic.js';
+import { generateTraffic } from '../harness/traffic.js';
 import { listSnapshots, restoreSnapshot, snapshotName, startScheduledSnapshots, takeSnapshot, type SnapshotSettings } from '../../processor/snapshots.js';
 import { unique, waitFor } from './helpers.js';
 import { freePort } from '../../infra/ports.js';

@@ -15,7 +15,7 @@ import type { Config } from '../../contracts/config.js';
 import type { DeadLetter } from '../../contracts/dead-letter.js';
 import { eventIndexFor, indexNames } from '../../contracts/indices.js';
 import { DEAD_LETTER_TOPIC } from '../../contracts/topics.js';
-import { isolatedConfig } from '../../processor/testing/it-harness.js';
+import { isolatedConfig } from '../harness/it-harness.js';
 import { readTopic, waitFor } from './helpers.js';
 
 const brokers = inject('kafkaBrokers');

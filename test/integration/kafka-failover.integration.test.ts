@@ -22,7 +22,7 @@ import { installTemplates } from '../../infra/setup-indices.js';
 import { PROJECT_ROOT } from '../../infra/paths.js';
 import { startProcessor } from '../../processor/main.js';
 import { LocalObjectStore } from '../../processor/archive/object-store.js';
-import { archivedEvents } from '../../processor/testing/it-harness.js';
+import { archivedEvents } from '../harness/it-harness.js';
 import { EVENT_TOPICS } from '../../contracts/topics.js';
 import type { ClientEvent } from '../../contracts/event-schema.js';
 import { pageView, UA } from '../unit/fixtures.js';

@@ -10,7 +10,7 @@ import type { Client } from '@elastic/elasticsearch';
 import { buildApp } from '../../gateway/app.js';
 import { startProcessor } from '../../processor/main.js';
 import { esFromConfig } from '../../common/es-client.js';
-import { isolatedConfig, spawnProcessor } from '../../processor/testing/it-harness.js';
+import { isolatedConfig, spawnProcessor } from '../harness/it-harness.js';
 import type { Config } from '../../contracts/config.js';
 import type { ClientEvent } from '../../contracts/event-schema.js';
 import { makeVisit, rng, USER_AGENTS } from '../../scripts/traffic-generator.js';

@@ -21,6 +21,8 @@ describe('layers', () => {
     ['infra/kibana/layer-probe.ts', "import { startProcessor } from '../../processor/main.js';\nexport const s = startProcessor;\n", /no-restricted-imports.*through contracts/],
     ['gateway/layer-probe.ts', "import { pageView } from '../test/unit/fixtures.js';\nexport const p = pageView;\n", /no-restricted-imports.*tests or scripts/],
     ['processor/layer-probe.ts', "import { rng } from '../scripts/traffic-generator.js';\nexport const r = rng;\n", /no-restricted-imports.*tests or scripts/],
+    ['processor/layer-probe.ts', "import { enriched } from '../test/harness/traffic.js';\nexport const e = enriched;\n", /no-restricted-imports.*tests or scripts/],
+    ['infra/layer-probe.ts', "import { isolatedConfig } from '../test/harness/it-harness.js';\nexport const c = isolatedConfig;\n", /no-restricted-imports.*tests or scripts/],
     ['contracts/layer-probe.ts', "export const env = process.env.X;\n", /no-restricted-globals.*process/],
     ['contracts/layer-probe.ts', "import { readFileSync } from 'node:fs';\nexport const r = readFileSync;\n", /no-restricted-imports.*pure/],
     ['contracts/layer-probe.ts', "import { sha1Hex } from '../processor/analytics/sha1.js';\nexport const h = sha1Hex;\n", /no-restricted-imports.*nothing outside contracts/],
@@ -37,6 +39,7 @@ describe('layers', () => {
     ['processor/analytics/layer-probe.ts', "import { REVENUE_SCALE } from '../../contracts/documents.js';\nimport { sha1Hex } from './sha1.js';\nexport const x = [REVENUE_SCALE, sha1Hex];\n"],
     ['processor/layer-probe.ts', "import { Kafka } from 'kafkajs';\nexport const k = Kafka;\n"],
     ['test/unit/layer-probe.test.ts', "import { startProcessor } from '../../processor/main.js';\nexport const s = startProcessor;\n"],
+    ['test/harness/layer-probe.ts', "import { PartitionEngine } from '../../processor/analytics/engine.js';\nexport const p = PartitionEngine;\n"],
   ])('%s: an allowed import passes', async (path, code) => {
     expect(await problems(path, code)).toEqual([]);
   });

@@ -4,10 +4,10 @@
  * it), entity-level precision and recall for bursts, detection latency, false alerts per simulated
  * day on clean traffic. Pure; `npm run anomaly:eval` prints it for several seeds.
  */
-import { ClickBurstDetectors, type BurstOptions } from '../anomaly/burst.js';
-import { SiteDetector, type SiteDetectorOptions, type SiteFinding } from '../anomaly/site.js';
-import { BotSessionModel, type BotSessionOptions } from '../anomaly/bot-sessions.js';
-import { quantile } from '../anomaly/stats.js';
+import { ClickBurstDetectors, type BurstOptions } from '../../processor/anomaly/burst.js';
+import { SiteDetector, type SiteDetectorOptions, type SiteFinding } from '../../processor/anomaly/site.js';
+import { BotSessionModel, type BotSessionOptions } from '../../processor/anomaly/bot-sessions.js';
+import { quantile } from '../../processor/anomaly/stats.js';
 import { SITE_CONTROLS, SITE_KINDS, burstScenario, sessionScenario, siteScenario, type SiteLabel } from './anomaly-scenarios.js';
 
 export interface EvalOptions {

@@ -17,11 +17,11 @@ import { indexNames } from '../../contracts/indices.js';
 import { EVENT_TOPICS, TOPIC_BY_TYPE } from '../../contracts/topics.js';
 import { ensureTopics } from '../../infra/setup-topics.js';
 import { installTemplates } from '../../infra/setup-indices.js';
-import { decodeParquet } from '../archive/parquet.js';
-import type { ObjectStore } from '../archive/object-store.js';
+import { decodeParquet } from '../../processor/archive/parquet.js';
+import type { ObjectStore } from '../../processor/archive/object-store.js';
 import { windowSpecs } from '../../contracts/windows.js';
 import { waitFor } from '../../common/wait.js';
-import { unique } from '../../test/integration/helpers.js';
+import { unique } from '../integration/helpers.js';
 import { referenceDocs } from './reference.js';
 import { enriched, generateTraffic } from './traffic.js';
 

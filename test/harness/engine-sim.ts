@@ -8,8 +8,8 @@
 import type { EnrichedEvent } from '../../contracts/event-schema.js';
 import { EVENT_TOPICS, TOPIC_BY_TYPE } from '../../contracts/topics.js';
 import { sliding, tumbling } from '../../contracts/windows.js';
-import { decodeCheckpoint, encodeCheckpoint, type Checkpoint } from '../analytics/checkpoint.js';
-import { PartitionEngine, type EngineOptions, type OutDoc } from '../analytics/engine.js';
+import { decodeCheckpoint, encodeCheckpoint, type Checkpoint } from '../../processor/analytics/checkpoint.js';
+import { PartitionEngine, type EngineOptions, type OutDoc } from '../../processor/analytics/engine.js';
 import { rng } from './traffic.js';
 
 /** The topics the simulated partition reads, in the order of its logs. */

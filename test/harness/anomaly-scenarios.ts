@@ -14,8 +14,8 @@
  * Pure and deterministic for a seed.
  */
 import { rng } from '../../scripts/traffic-generator.js';
-import type { SiteWindow } from '../anomaly/site.js';
-import type { SessionEvent } from '../anomaly/bot-sessions.js';
+import type { SiteWindow } from '../../processor/anomaly/site.js';
+import type { SessionEvent } from '../../processor/anomaly/bot-sessions.js';
 
 export { rng };
 
