@@ -1,0 +1,79 @@
+/**
+ * The processes bench:gateway measures, each in its own Node process with its log in
+ * <dataDir>/logs: the real gateway (gateway/server.ts), the gateway with its producer swapped
+ * (bench/gateway-variant-server.ts) and the bare Fastify route (bench/bare-server.ts).
+ */
+import path from 'node:path';
+import { configToEnv } from '../../contracts/config.js';
+import type { KafkaBroker } from '../../infra/kafka.js';
+import { NodeChild, httpOk } from './child.js';
+import { onCleanup } from './run.js';
+import { clientEnv } from './secure.js';
+
+export type KafkaClientName = 'platformatic' | 'kafkajs';
+
+export interface GatewayProcessOptions {
+  dataDir: string;
+  kafkaPort: number;
+  /** How every client reaches the bench's broker (TLS and SASL with --secure). */
+  kafkaClient: KafkaBroker['clientConfig'];
+}
+
+export function gatewayProcesses(o: GatewayProcessOptions) {
+  const logFile = (name: string) => path.join(o.dataDir, 'logs', `${name}.log`);
+
+  function gatewayEnv(client: KafkaClientName, port: number, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+    return {
+      ...process.env,
+      NODE_ENV: 'production',
+      ...configToEnv({
+        gatewayHost: '127.0.0.1',
+        gatewayPort: port,
+        gatewayKafkaClient: client,
+        kafkaBrokers: [`127.0.0.1:${o.kafkaPort}`],
+        topicPrefix: '',
+        logLevel: 'warn',
+        // All load comes from one address and one site: the limits stay on (their cost is part of
+        // a request's), set far above anything this run can send.
+        gatewayRateLimitIp: 1_000_000_000,
+        gatewayRateLimitSite: 1_000_000_000,
+        gatewaySiteEventsPerS: 1_000_000_000,
+        gatewaySiteEventsBurst: 1_000_000_000,
+        // Like a gateway behind a load balancer: the client address (for geo) comes from X-Forwarded-For.
+        trustedProxies: ['127.0.0.1'],
+        sites: '',
+        sitesFile: '',
+      }),
+      ...clientEnv(o.kafkaClient),
+      ...extra,
+    };
+  }
+
+  return {
+    /** The real gateway (gateway/server.ts) on `port` with the given Kafka client library. */
+    async gateway(name: string, client: KafkaClientName, port: number, nodeFlags: string[] = [], extraEnv: NodeJS.ProcessEnv = {}): Promise<NodeChild> {
+      const gw = new NodeChild(name, 'gateway/server.ts', { env: gatewayEnv(client, port, extraEnv), logFile: logFile(name), nodeFlags });
+      onCleanup(name, () => gw.stop());
+      await gw.waitReady(() => httpOk(`http://127.0.0.1:${port}/readyz`), 60_000);
+      return gw;
+    },
+    /** The gateway with its producer swapped: `stub` (acknowledges at once) or `uncoalesced` (one Kafka send per request). */
+    async variant(name: 'stub' | 'uncoalesced', client: KafkaClientName, port: number, nodeFlags: string[] = []): Promise<NodeChild> {
+      const child = new NodeChild(name, 'bench/gateway-variant-server.ts', {
+        env: gatewayEnv(client, port, { VARIANT: name }),
+        logFile: logFile(`${name}${nodeFlags.length ? '-profiled' : ''}`),
+        nodeFlags,
+      });
+      onCleanup(name, () => child.stop());
+      await child.waitReady(() => httpOk(`http://127.0.0.1:${port}/readyz`), 60_000);
+      return child;
+    },
+    /** The bare Fastify route that only parses the same bodies. */
+    async bare(port: number): Promise<NodeChild> {
+      const bare = new NodeChild('bare', 'bench/bare-server.ts', { env: { ...process.env, NODE_ENV: 'production', BARE_PORT: String(port) }, logFile: logFile('bare') });
+      onCleanup('bare', () => bare.stop());
+      await bare.waitReady(() => httpOk(`http://127.0.0.1:${port}/healthz`), 30_000);
+      return bare;
+    },
+  };
+}

@@ -1,0 +1,133 @@
+/**
+ * One measured load run against one HTTP target: autocannon's closed loop for the maximum, or
+ * evenly paced open-loop requests (lib/paced.ts) for a fixed rate, with the CPU the server (and
+ * the Kafka broker, and this load generator) used during it.
+ */
+import autocannon from 'autocannon';
+import type { BodyPool } from './bodies.js';
+import { cpuSecondsOf } from './child.js';
+import { pacedLoad } from './paced.js';
+import { loadAverage, percentile } from './stats.js';
+
+/** The path every gateway bench request is sent to. */
+export const EVENTS_PATH = '/v1/events?site=bench';
+
+/** Something whose CPU use is measured: one process, or a process and its workers. */
+export interface CpuSource {
+  /** Called before and after a run: CPU seconds used so far (NaN when unknown). */
+  cpuSeconds(): number;
+}
+
+export interface Measured {
+  what: string;
+  seconds: number;
+  reqPerS: number;
+  eventsPerS: number;
+  p50: number;
+  p99: number;
+  ok: number;
+  non2xx: number;
+  errors: number;
+  codes: string;
+  /** Cores used during the run: server process, Kafka broker, this load generator. */
+  cpu: { server: number; kafka: number; loadgen: number };
+  /** CPU milliseconds the server process (and the broker) spent per answered request: robust to a busy machine. */
+  cpuMsPerReq: { server: number; kafka: number };
+  load: string;
+}
+
+export interface LoadResult {
+  seconds: number;
+  ok: number;
+  non2xx: number;
+  errors: number;
+  total: number;
+  p50: number;
+  p99: number;
+  codes: string;
+}
+
+export async function measure(
+  what: string,
+  server: CpuSource,
+  kafkaPid: number | undefined,
+  pool: BodyPool,
+  opts: { port: number; duration: number; connections: number; rate?: number },
+): Promise<Measured> {
+  const load = await loadAverage();
+  const cpu0 = { server: server.cpuSeconds(), kafka: cpuSecondsOf(kafkaPid), loadgen: process.cpuUsage() };
+  const t0 = performance.now();
+  const r = opts.rate ? await pacedRun(pool, opts.port, opts.rate, opts.duration) : await autocannonRun(pool, opts.port, opts.duration, opts.connections);
+  const wall = (performance.now() - t0) / 1000;
+  const used = process.cpuUsage(cpu0.loadgen);
+  const serverCpu = server.cpuSeconds() - cpu0.server;
+  const kafkaCpu = cpuSecondsOf(kafkaPid) - cpu0.kafka;
+  return {
+    what,
+    seconds: r.seconds,
+    reqPerS: r.ok / r.seconds,
+    eventsPerS: (r.ok * pool.eventsPerBody) / r.seconds,
+    p50: r.p50,
+    p99: r.p99,
+    ok: r.ok,
+    non2xx: r.non2xx,
+    errors: r.errors,
+    codes: r.codes,
+    cpu: {
+      server: serverCpu / wall,
+      kafka: kafkaCpu / wall,
+      loadgen: (used.user + used.system) / 1e6 / wall,
+    },
+    cpuMsPerReq: { server: (serverCpu * 1000) / Math.max(1, r.total), kafka: (kafkaCpu * 1000) / Math.max(1, r.total) },
+    load,
+  };
+}
+
+export async function autocannonRun(pool: BodyPool, port: number, duration: number, connections: number): Promise<LoadResult> {
+  const res = await autocannon({
+    url: `http://127.0.0.1:${port}`,
+    connections,
+    pipelining: 1,
+    duration,
+    timeout: 10,
+    requests: [
+      {
+        method: 'POST',
+        path: EVENTS_PATH,
+        setupRequest: (req) => {
+          const b = pool.next();
+          req.body = b.body;
+          req.headers = { 'content-type': 'application/json', 'user-agent': b.ua, 'x-forwarded-for': b.ip };
+          return req;
+        },
+      },
+    ],
+  });
+  return {
+    seconds: res.duration,
+    ok: res['2xx'],
+    non2xx: res.non2xx,
+    errors: res.errors,
+    total: res.requests.total,
+    p50: res.latency.p50,
+    p99: res.latency.p99,
+    codes: Object.entries(res.statusCodeStats ?? {})
+      .map(([c, v]) => `${c}:${v.count ?? 0}`)
+      .join(' '),
+  };
+}
+
+export async function pacedRun(pool: BodyPool, port: number, rate: number, duration: number): Promise<LoadResult> {
+  const codes = new Map<number, number>();
+  const res = await pacedLoad({ port, path: EVENTS_PATH, rate, durationS: duration, next: () => pool.next(), onResponse: (status) => codes.set(status, (codes.get(status) ?? 0) + 1) });
+  return {
+    seconds: res.seconds,
+    ok: res.ok,
+    non2xx: res.non2xx,
+    errors: res.errors,
+    total: res.ok + res.non2xx,
+    p50: percentile(res.latencies, 50),
+    p99: percentile(res.latencies, 99),
+    codes: [...codes].map(([c, n]) => `${c}:${n}`).join(' '),
+  };
+}
