@@ -137,7 +137,10 @@ export type SessionDoc = DocOf<typeof SESSION_FIELDS>;
 /** One document per alert raised; `alert_id` is its deterministic id. */
 export const ALERT_FIELDS = {
   alert_id: 'keyword',
-  /** click_burst (a visitor), network_burst (a site + anonymised network prefix), bot_session. */
+  /**
+   * click_burst (a visitor), network_burst (a site + anonymised network prefix), bot_session, and
+   * the site-level traffic_spike, traffic_drop, purchases_stopped, conversion_drop (key: the site).
+   */
   kind: 'keyword',
   /** warning or critical. */
   severity: 'keyword',
@@ -146,9 +149,9 @@ export const ALERT_FIELDS = {
   /** What the alert is about: the visitor id, the network prefix or the session id. */
   key: 'keyword?',
   message: 'text',
-  /** What was observed (clicks in the span, the session's isolation score). */
+  /** What was observed (clicks in the span, the session's isolation score, the site window's visitors or purchases). */
   value: 'double',
-  /** What it had to reach to be an alert. */
+  /** What it had to reach to be an alert (site-level: the |score| threshold). */
   threshold: 'double',
   /** What was expected (the population median of the span, the key's usual count). */
   expected: 'double?',

@@ -1,4 +1,5 @@
 import { pino } from 'pino';
+import type { Kafka } from 'kafkajs';
 import { ConfigError, type Config } from '../contracts/config.js';
 import { loadConfig } from '../common/config.js';
 import { EVENT_TOPICS } from '../contracts/topics.js';
@@ -13,13 +14,14 @@ import { esEventsSink, type RefusedEvent } from './sinks/es-events-sink.js';
 import { analyticsSink, type AnalyticsSink } from './sinks/analytics-sink.js';
 import { archiveSink } from './sinks/archive-sink.js';
 import { objectStoreFromConfig } from './archive/object-store.js';
-import { windowSpecs } from '../contracts/windows.js';
+import { tumbling, windowSpecs } from '../contracts/windows.js';
 import type { EngineOptions } from './analytics/engine.js';
 import { startRetention } from './retention.js';
 import { startScheduledSnapshots } from './snapshots.js';
 import type { Sink } from './sink.js';
 import { alertsSink } from './sinks/alerts-sink.js';
 import { anomalyOptionsFromConfig } from './anomaly/options.js';
+import { siteMonitor } from './alerts/site-monitor.js';
 
 /** The analytics engine's settings from config: the live processor and the archive replay use the same. */
 export function engineOptionsFromConfig(
@@ -32,6 +34,18 @@ export function engineOptionsFromConfig(
     sessionGapMs: config.sessionGapS * 1000,
     excludeBots: config.kpiExcludeBots,
   };
+}
+
+/** The most partitions of the event topics (the topics of one deployment have the same count). */
+async function topicPartitionCount(kafka: Kafka, topics: string[]): Promise<number> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const meta = await admin.fetchTopicMetadata({ topics });
+    return Math.max(1, ...meta.topics.map((t) => t.partitions.length));
+  } finally {
+    await admin.disconnect();
+  }
 }
 
 /** The processor's roles: each consumes every event topic in its own consumer group. */
@@ -72,6 +86,8 @@ export async function startProcessor(overrides: Partial<Config> = {}, onFatal?: 
   /** Per role: its sinks and its own dead letters (a failed send holds back only that role). */
   const plans: { role: Role; sinks: Sink[]; deadLetters: DeadLetterBuffer }[] = [];
   let analytics: AnalyticsSink | null = null;
+  /** Background work of the sinks, stopped before the consumers. */
+  const stoppers: (() => Promise<void>)[] = [];
   for (const role of roles) {
     const deadLetters = new DeadLetterBuffer(config.deadLetterRawBytes);
     if (role === 'analytics') {
@@ -90,15 +106,39 @@ export async function startProcessor(overrides: Partial<Config> = {}, onFatal?: 
       });
       const sinks: Sink[] = [analytics];
       if (config.anomalyEnabled) {
+        const detectors = anomalyOptionsFromConfig(config);
+        const webhook = config.alertWebhookUrl
+          ? { url: config.alertWebhookUrl, secret: config.alertWebhookSecret, timeoutMs: config.alertWebhookTimeoutMs, maxAttempts: Math.max(1, config.alertWebhookMaxAttempts), log }
+          : null;
+        const tumblingWindow = tumbling(config.kpiTumblingS * 1000);
+        const sites = siteMonitor({
+          client: es,
+          indexPrefix: config.esIndexPrefix,
+          windowKind: tumblingWindow.kind,
+          windowMs: tumblingWindow.sizeMs,
+          site: detectors.site,
+          historyWeeks: config.anomalySiteHistoryWeeks,
+          pollMs: Math.max(100, config.anomalySitePollMs),
+          graceMs: config.anomalySiteGraceS * 1000,
+          webhook,
+          log,
+          partitions: () => topicPartitionCount(kafka, topics),
+          onAlert: (a) => metrics.alertsRaised.inc({ kind: a.kind }),
+          onJudged: (until) => metrics.siteJudgedUntil.set(until / 1000),
+        });
+        stoppers.push(() => sites.stop());
+        sinks.push(sites);
         sinks.push(
           alertsSink({
             client: es,
             indexPrefix: config.esIndexPrefix,
-            detectors: anomalyOptionsFromConfig(config),
-            webhook: config.alertWebhookUrl
-              ? { url: config.alertWebhookUrl, secret: config.alertWebhookSecret, timeoutMs: config.alertWebhookTimeoutMs, maxAttempts: Math.max(1, config.alertWebhookMaxAttempts), log }
-              : null,
-            onAlert: (a, created) => created && log.info({ alert: a.alert_id, kind: a.kind }, 'alert raised'),
+            detectors,
+            webhook,
+            onAlert: (a, created) => {
+              if (!created) return;
+              log.info({ alert: a.alert_id, kind: a.kind }, 'alert raised');
+              metrics.alertsRaised.inc({ kind: a.kind });
+            },
           }),
         );
       }
@@ -172,6 +212,7 @@ export async function startProcessor(overrides: Partial<Config> = {}, onFatal?: 
       runners.push(runner);
     }
   } catch (err) {
+    for (const stop of stoppers) await stop();
     for (const r of runners) await r.stop().catch(() => undefined);
     server?.close();
     await es.close();
@@ -220,6 +261,7 @@ export async function startProcessor(overrides: Partial<Config> = {}, onFatal?: 
       clearInterval(gauges);
       stopRetention();
       stopSnapshots();
+      await Promise.all(stoppers.map((stop) => stop()));
       // Side by side: each role's last flush and commit, and leaving its group.
       await Promise.all(runners.map((r) => r.stop()));
       await es.close();

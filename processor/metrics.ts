@@ -34,6 +34,8 @@ export function processorMetrics() {
     unreadable: new Counter({ name: 'processor_unreadable_records_total', help: 'Records that are not an enriched event (dead-lettered by one role)', labelNames: ['role'], registers: [registry] }),
     snapshotLastSuccess: new Gauge({ name: 'processor_snapshot_last_success_seconds', help: 'When this instance last saw the scheduled Elasticsearch snapshot succeed (epoch seconds; 0: not yet)', registers: [registry] }),
     snapshotFailures: new Counter({ name: 'processor_snapshot_failures_total', help: 'Scheduled Elasticsearch snapshots that failed (tried again a minute later)', registers: [registry] }),
+    siteJudgedUntil: new Gauge({ name: 'processor_anomaly_site_judged_until_seconds', help: 'End of the last site window the site-level anomaly detector judged (epoch seconds; 0 on instances not owning partition 0 of the analytics group)', registers: [registry] }),
+    alertsRaised: new Counter({ name: 'processor_alerts_raised_total', help: 'Alerts this instance indexed for the first time, by kind', labelNames: ['kind'], registers: [registry] }),
     retentionDeleted: new Counter({ name: 'processor_retention_deleted_indices_total', help: 'Daily event indices deleted by the retention job', registers: [registry] }),
   };
 }

@@ -6,6 +6,7 @@
 import type { AlertDoc } from '../../contracts/documents.js';
 import type { ClickBurst } from '../anomaly/burst.js';
 import type { BotFinding } from '../anomaly/bot-sessions.js';
+import type { SiteFinding } from '../anomaly/site.js';
 
 const iso = (ms: number) => new Date(ms).toISOString();
 const evidenceJson = (x: object) => JSON.stringify(x).slice(0, 2000);
@@ -50,6 +51,40 @@ export function botAlert(f: BotFinding, threshold: number): AlertDoc {
     score: Math.round(f.score * 1000) / 1000,
     evidence: evidenceJson({ features: f.features, events: f.events }),
     window_start: iso(f.start),
+    window_end: end,
+    event_time: end,
+    raised_at: end,
+  };
+}
+
+const SITE_MESSAGE: Record<SiteFinding['kind'], string> = {
+  traffic_spike: 'traffic far above its usual level, without the purchases that usually come with it',
+  traffic_drop: 'traffic far below its usual level',
+  purchases_stopped: 'purchases stopped while visitors kept coming',
+  conversion_drop: 'conversion far below its usual rate',
+};
+
+/**
+ * A site-level alert: raised by the window `f.t` .. `f.t + stepMs` of the site's KPI series, so
+ * its id and times are the window's (the detector judges each window once every partition sealed it).
+ */
+export function siteAlert(site: string, f: SiteFinding, stepMs: number, threshold: number): AlertDoc {
+  const start = iso(f.t);
+  const end = iso(f.t + stepMs);
+  return {
+    alert_id: `${f.kind}|${site}|${start}`,
+    kind: f.kind,
+    severity: Math.abs(f.score) >= 2 * threshold ? 'critical' : 'warning',
+    visitor_id: null,
+    site_id: site,
+    key: site,
+    message: `${site}: ${SITE_MESSAGE[f.kind]} (${f.observed} observed, ${f.expected} expected in the ${stepMs / 1000} s window from ${start})`,
+    value: f.observed,
+    threshold,
+    expected: f.expected,
+    score: f.score,
+    evidence: evidenceJson({ ...f.evidence, windows_summed: f.scale, step_s: stepMs / 1000 }),
+    window_start: start,
     window_end: end,
     event_time: end,
     raised_at: end,
