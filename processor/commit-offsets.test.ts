@@ -8,7 +8,10 @@
 import { EventEmitter } from 'node:events';
 import { describe, expect, test } from 'vitest';
 import { commitOffsetsChecked, type CommittingConsumer } from './commit-offsets.js';
-import { Coordinator, DeadLetterBuffer, type Clock, type ConsumerPort, type InputBatch } from './coordinator.js';
+import type { Clock } from './clock.js';
+import type { ConsumerPort, InputBatch } from './consumer-port.js';
+import { Coordinator } from './coordinator.js';
+import { DeadLetterBuffer } from './dead-letters.js';
 import { processorMetrics } from './metrics.js';
 import { archiveSink } from './sinks/archive-sink.js';
 import type { ObjectStore } from './archive/object-store.js';

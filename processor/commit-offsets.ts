@@ -11,7 +11,7 @@
  * without one is treated as failed.
  */
 import type { Consumer } from 'kafkajs';
-import type { OffsetCommit } from './coordinator.js';
+import type { OffsetCommit } from './consumer-port.js';
 
 /** What the check needs of a kafkajs consumer. */
 export type CommittingConsumer = Pick<Consumer, 'commitOffsets' | 'on' | 'events'>;

@@ -9,12 +9,12 @@ import type { Config } from '../contracts/config.js';
 import { DEAD_LETTER_TOPIC, EVENT_TOPICS } from '../contracts/topics.js';
 import { CoPartitionedAssigner } from './assigner.js';
 import { commitOffsetsChecked } from './commit-offsets.js';
-import { Coordinator, DeadLetterBuffer, type ConsumerPort } from './coordinator.js';
+import type { ConsumerPort } from './consumer-port.js';
+import { Coordinator } from './coordinator.js';
+import type { DeadLetterBuffer } from './dead-letters.js';
 import type { Sink } from './sink.js';
 import type { ProcessorMetrics } from './metrics.js';
 import { sleep } from '../common/wait.js';
-
-export { DeadLetterBuffer };
 
 export interface RunnerOptions {
   config: Config;

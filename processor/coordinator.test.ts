@@ -5,7 +5,10 @@
  */
 import { describe, expect, test } from 'vitest';
 import type { DeadLetter } from '../contracts/dead-letter.js';
-import { Coordinator, DeadLetterBuffer, type Clock, type ConsumerPort, type InputBatch, type OffsetCommit } from './coordinator.js';
+import type { Clock } from './clock.js';
+import type { ConsumerPort, InputBatch, OffsetCommit } from './consumer-port.js';
+import { Coordinator } from './coordinator.js';
+import { DeadLetterBuffer } from './dead-letters.js';
 import { processorMetrics } from './metrics.js';
 import type { AssignedPartition, PartitionedSink, SourcePosition } from './sink.js';
 import { enriched } from '../test/harness/traffic.js';

@@ -20,79 +20,23 @@
  * - A partition given away is never committed again by this instance (the new owner commits it
  *   from the moment it is assigned), even by a flush that was running when it was revoked.
  */
-import type { DeadLetter } from '../contracts/dead-letter.js';
-import { DeadLetterBuffer } from './dead-letters.js';
-import { isReadableEvent } from './readable.js';
-
-export { DeadLetterBuffer };
-import { isPartitioned, readsLogOffsets, type AssignedPartition, type Offset, type Sink, type TopicPartition } from './sink.js';
-import type { ProcessorMetrics } from './metrics.js';
 import { topicPartitionKey } from '../common/topic-partition.js';
+import { realClock, type Clock } from './clock.js';
+import { applyCommits, assignedTo, commitsFor, restoredState, snapshotOf, type PartitionState, type Snapshot } from './commit-point.js';
+import type { ConsumerPort, InputBatch, LogOffsets } from './consumer-port.js';
+import type { DeadLetterBuffer } from './dead-letters.js';
+import type { ProcessorMetrics } from './metrics.js';
+import { flushSinks } from './flush-sinks.js';
+import { Mutex } from './mutex.js';
+import { isReadableEvent, parseValue, unreadableRecord } from './readable.js';
+import { isPartitioned, readsLogOffsets, type Sink, type TopicPartition } from './sink.js';
 
-export type { Offset, TopicPartition };
-
-export interface CommittedOffset extends TopicPartition {
-  /** Null when the group never committed this topic-partition. */
-  offset: Offset | null;
-  metadata: string | null;
-}
-
-export interface OffsetCommit extends TopicPartition {
-  offset: Offset;
-  metadata: string;
-}
-
-export interface LogOffsets extends TopicPartition {
-  low: Offset;
-  high: Offset;
-}
-
-/** What the coordinator needs from Kafka; processor/consumer.ts implements it with kafkajs. */
-export interface ConsumerPort {
-  /** Called before the first event of a newly assigned partition: the group's committed offsets. */
-  fetchCommitted(topics: string[], partition: number): Promise<CommittedOffset[]>;
-  /** Called after a successful flush; rejects when the group is rebalancing (retried at the next flush). */
-  commit(offsets: OffsetCommit[]): Promise<void>;
-  /** Called at every offset poll: the log start and end offsets of every partition of the topics. */
-  logOffsets(topics: string[]): Promise<LogOffsets[]>;
-  /** Called by a flush with the refused records collected since the last one; rejects if not durable. */
-  sendDeadLetters(items: DeadLetter[]): Promise<void>;
-}
-
-export interface Clock {
-  /** Milliseconds, monotonic. */
-  now(): number;
-  sleep(ms: number): Promise<void>;
-}
-
-export const realClock: Clock = {
-  now: () => performance.now(),
-  sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
-};
-
+/** Where the coordinator logs (pino in production). */
 export interface LogSink {
   debug(o: object, msg: string): void;
   info(o: object, msg: string): void;
   warn(o: object, msg: string): void;
   error(o: object, msg: string): void;
-}
-
-/** One record of a batch as the adapter hands it over. */
-export interface InputRecord {
-  offset: Offset;
-  /** The record's value as text (null for a tombstone). */
-  value: string | null;
-  /** The value's bytes as stored, when the adapter has them: an unreadable record's dead letter keeps them exactly. */
-  bytes?: Uint8Array | null;
-}
-
-export interface InputBatch extends TopicPartition {
-  records: InputRecord[];
-  highWatermark: Offset;
-  /** False once the batch belongs to an assignment that ended (checked inside the lock). */
-  current(): boolean;
-  /** Keeps the group membership alive while this batch waits for a flush. */
-  heartbeat(): Promise<void>;
 }
 
 export interface CoordinatorOptions {
@@ -116,33 +60,6 @@ export interface CoordinatorOptions {
   deadLetterUnreadable: boolean;
   clock?: Clock;
 }
-
-/** Runs one async section at a time: batches, flushes, rebalances and offset polls never interleave. */
-class Mutex {
-  private tail: Promise<unknown> = Promise.resolve();
-  run<T>(f: () => Promise<T>): Promise<T> {
-    const next = this.tail.then(f, f);
-    this.tail = next.catch(() => undefined);
-    return next;
-  }
-}
-
-/** Offsets held as bigint for arithmetic; every interface in or out carries an `Offset`. */
-interface PartitionState {
-  topic: string;
-  partition: number;
-  /** Next offset to hand to the sinks; null until the first event (fresh group). */
-  next: bigint | null;
-  committed: bigint | null;
-  committedMeta: string | null;
-  high: bigint | null;
-  /** Per sink (by index): next offset that sink has not been given yet. */
-  sinkNext: bigint[];
-}
-
-
-/** Next offset per partition when a flush began: what that flush covers. */
-type Snapshot = Map<string, bigint | null>;
 
 export class Coordinator {
   private readonly o: CoordinatorOptions;
@@ -228,23 +145,10 @@ export class Coordinator {
       for (const m of b.records) {
         const off = BigInt(m.offset);
         if (st.next !== null && off < st.next) continue;
-        let ev: unknown = undefined;
         const text = m.value ?? '';
-        try {
-          ev = JSON.parse(text);
-        } catch {
-          // fall through
-        }
+        const ev = parseValue(text);
         if (!isReadableEvent(ev)) {
-          if (this.o.deadLetterUnreadable) {
-            this.o.deadLetters.push({
-              code: 'PR_ERR_UNREADABLE',
-              reason: `processor could not read ${b.topic}/${b.partition}@${m.offset}`,
-              parsed: ev,
-              received: m.bytes ?? m.value,
-              origin: { topic: b.topic, partition: b.partition, offset: m.offset },
-            });
-          }
+          if (this.o.deadLetterUnreadable) this.o.deadLetters.push(unreadableRecord(b, m, ev));
           this.o.metrics.unreadable.inc({ role: this.o.role });
           st.next = off + 1n;
           continue;
@@ -341,84 +245,22 @@ export class Coordinator {
     const missing = this.o.topics.filter((t) => this.owned.has(topicPartitionKey(t, partition)) && !this.parts.has(topicPartitionKey(t, partition)));
     if (missing.length === 0) return;
     const assigned = await this.o.port.fetchCommitted(missing, partition);
-    for (const sink of this.o.sinks) {
-      if (!isPartitioned(sink)) continue;
-      const list: AssignedPartition[] = assigned.map((a) => ({ topic: a.topic, partition: a.partition, committed: a.offset, checkpoint: checkpointOf(a.metadata, sink.name) }));
-      await sink.assign(list);
-    }
-    for (const a of assigned) {
-      this.parts.set(topicPartitionKey(a.topic, partition), {
-        topic: a.topic,
-        partition,
-        next: a.offset === null ? null : BigInt(a.offset),
-        committed: a.offset === null ? null : BigInt(a.offset),
-        committedMeta: a.metadata,
-        high: null,
-        sinkNext: this.o.sinks.map(() => -1n),
-      });
-    }
+    for (const sink of this.o.sinks) if (isPartitioned(sink)) await sink.assign(assignedTo(sink.name, assigned));
+    for (const a of assigned) this.parts.set(topicPartitionKey(a.topic, partition), restoredState({ ...a, partition }, this.o.sinks.length));
     this.o.log.info({ role: this.o.role, partition, topics: assigned.map((a) => `${a.topic}@${a.offset ?? 'start'}`) }, 'partition state restored from the committed offsets');
   }
 
-  /**
-   * Flushes every sink side by side, and sends the dead letters. Each sink takes what it will
-   * make durable when called (synchronously), so events added while the writes run belong to
-   * the next flush. If any fails, the whole flush is retried (a sink that succeeded has nothing
-   * left to write).
-   */
-  private async flushSinks(): Promise<void> {
-    const started = this.clock.now();
-    const results = await Promise.allSettled(this.o.sinks.map((sink) => sink.flush()));
-    // Also when a sink failed: what the others refused is sent now (their flush is done).
-    await this.sendDeadLetters();
-    const failed = results.find((r) => r.status === 'rejected');
-    if (failed) throw (failed as PromiseRejectedResult).reason;
-    this.o.metrics.flushSeconds.observe({ role: this.o.role }, (this.clock.now() - started) / 1000);
-  }
-
-  /**
-   * Sends every dead letter collected so far: after the sinks' flush (which adds the documents
-   * Elasticsearch refused), before the commit that passes their offsets.
-   */
-  private async sendDeadLetters(): Promise<void> {
-    const dead = this.o.deadLetters.take();
-    if (!dead.length) return;
-    try {
-      await this.o.port.sendDeadLetters(dead);
-    } catch (err) {
-      this.o.deadLetters.restore(dead);
-      throw err;
-    }
-    const byCode = new Map<string, number>();
-    for (const d of dead) byCode.set(d.code, (byCode.get(d.code) ?? 0) + 1);
-    for (const [code, n] of byCode) this.o.metrics.deadLettered.inc({ code }, n);
+  private flushSinks(): Promise<void> {
+    return flushSinks({ ...this.o, clock: this.clock });
   }
 
   private snapshot(): Snapshot {
-    return new Map([...this.parts].map(([k, st]) => [k, st.next]));
+    return snapshotOf(this.parts);
   }
 
+  /** Commits what the flush that began at `snap` made durable (commit-point.ts decides how far). */
   private async commit(snap: Snapshot): Promise<void> {
-    const list: OffsetCommit[] = [];
-    for (const [k, st] of this.parts) {
-      // Never for a partition given away (the new owner commits it now), nor past the snapshot.
-      if (!this.owned.has(k)) continue;
-      const at = snap.get(k) ?? null;
-      let offset = at ?? st.committed;
-      if (offset === null) continue;
-      for (const sink of this.o.sinks) {
-        const held = isPartitioned(sink) ? sink.committableOffset(st.topic, st.partition) : undefined;
-        if (held !== undefined && BigInt(held) < offset) offset = BigInt(held);
-      }
-      const meta: Record<string, string> = {};
-      for (const sink of this.o.sinks) {
-        const cp = isPartitioned(sink) ? sink.checkpoint(st.topic, st.partition, offset.toString()) : undefined;
-        if (cp !== undefined) meta[sink.name] = cp;
-      }
-      const metadata = JSON.stringify(meta);
-      if (offset === st.committed && metadata === st.committedMeta) continue;
-      list.push({ topic: st.topic, partition: st.partition, offset: offset.toString(), metadata });
-    }
+    const list = commitsFor(this.parts, this.owned, snap, this.o.sinks);
     if (list.length === 0) return;
     try {
       await this.o.port.commit(list);
@@ -428,13 +270,7 @@ export class Coordinator {
       return;
     }
     this.lastProgress = this.clock.now();
-    for (const c of list) {
-      const st = this.parts.get(topicPartitionKey(c.topic, c.partition));
-      if (!st) continue;
-      st.committed = BigInt(c.offset);
-      st.committedMeta = c.metadata;
-      for (const sink of this.o.sinks) if (isPartitioned(sink)) sink.committed(c.topic, c.partition, c.offset);
-    }
+    applyCommits(this.parts, list, this.o.sinks);
     this.o.metrics.commits.inc({ role: this.o.role }, list.length);
   }
 
@@ -493,15 +329,5 @@ export class Coordinator {
         return;
       }
     }
-  }
-}
-
-function checkpointOf(meta: string | null, sink: string): string | undefined {
-  if (!meta) return undefined;
-  try {
-    const x = JSON.parse(meta) as Record<string, unknown>;
-    return typeof x[sink] === 'string' ? (x[sink] as string) : undefined;
-  } catch {
-    return undefined;
   }
 }

@@ -1,4 +1,7 @@
 import type { EnrichedEvent } from '../contracts/event-schema.js';
+import type { InputRecord } from './consumer-port.js';
+import type { ProcessorDeadLetter } from './dead-letters.js';
+import type { TopicPartition } from './sink.js';
 
 /** An ISO 8601 UTC time with a four-digit year, as the gateway writes them (and Elasticsearch reads them). */
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z$/;
@@ -22,4 +25,24 @@ export function isReadableEvent(ev: unknown): ev is EnrichedEvent {
     ISO.test(e.received_at) &&
     Number.isFinite(Date.parse(e.received_at))
   );
+}
+
+/** A record's value parsed as JSON; undefined when it is not JSON (then it is not readable either). */
+export function parseValue(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The dead letter of a record no sink can read: its parsed value if any and its bytes as stored. */
+export function unreadableRecord(tp: TopicPartition, m: InputRecord, parsed: unknown): ProcessorDeadLetter {
+  return {
+    code: 'PR_ERR_UNREADABLE',
+    reason: `processor could not read ${tp.topic}/${tp.partition}@${m.offset}`,
+    parsed,
+    received: m.bytes ?? m.value,
+    origin: { topic: tp.topic, partition: tp.partition, offset: m.offset },
+  };
 }
