@@ -10,7 +10,8 @@ import { parseBotPolicy } from './bot-policy.js';
 import { deadLetters } from './dead-letter.js';
 import { RecentIds } from './dedup.js';
 import { Delivery } from './delivery.js';
-import { clientErrorResponse, GatewayError, GW_ERRORS, type GatewayErrorCode } from './errors.js';
+import { BodyError, clientErrorHandler, registerErrorHandlers } from './error-handler.js';
+import { GatewayError } from './errors.js';
 import type { EventProducer } from './event-producer.js';
 import { geoipLiteProvider, type GeoProvider } from './geo.js';
 import { createIngest } from './ingest.js';
@@ -52,14 +53,6 @@ function wantsResults(req: FastifyRequest): boolean {
   return r === '1' || r === 'true';
 }
 
-/** A whole body refused before its events could be looked at; kept on the dead-letter topic. */
-class BodyError extends GatewayError {
-  /** The body as parsed, when it could be. */
-  parsed?: unknown;
-  /** The body as received (bytes when they are not valid UTF-8). */
-  received?: string | Uint8Array;
-}
-
 declare module 'fastify' {
   interface FastifyRequest {
     /** The body's text as received (set by the content-type parser): dead letters keep it. */
@@ -86,6 +79,7 @@ export async function buildApp(opts: BuildOptions = {}): Promise<FastifyInstance
   const botPolicy = parseBotPolicy(cfg.botPolicy);
   const geo = opts.geo ?? (cfg.geoipMmdbPath ? mmdbGeoProvider(cfg.geoipMmdbPath) : geoipLiteProvider());
 
+  const metrics = gatewayMetrics();
   const app = Fastify({
     loggerInstance: log as FastifyBaseLogger,
     bodyLimit: cfg.gatewayBodyLimit,
@@ -102,20 +96,8 @@ export async function buildApp(opts: BuildOptions = {}): Promise<FastifyInstance
     requestIdHeader: 'x-request-id',
     // One log line per request is too many at 5,000 requests/s: failures are logged where they happen.
     logController: new LogController({ disableRequestLogging: true }),
-    // Errors of Node's HTTP parser (TE+CL, two Content-Lengths, headers over 16 KB, a request
-    // timeout) get a code of the catalogue, like every other answer.
-    clientErrorHandler: (err, socket) => {
-      const e = err as Error & { code?: string };
-      // The client went away (aborted body, reset): nobody to answer; counted.
-      if (e.code === 'ECONNRESET' || !socket.writable) {
-        metrics.errors.inc({ code: 'GW_ERR_CLIENT_GONE' });
-        socket.destroy();
-        return;
-      }
-      const { code, response } = clientErrorResponse(e);
-      metrics.errors.inc({ code });
-      socket.end(response);
-    },
+    // Errors of Node's HTTP parser get a code of the catalogue, like every other answer.
+    clientErrorHandler: clientErrorHandler(metrics),
   });
 
   if (sites.open) {
@@ -130,7 +112,6 @@ export async function buildApp(opts: BuildOptions = {}): Promise<FastifyInstance
 
   // Requests arriving during a send share the next one (group commit): see coalescing-producer.ts.
   const producer = opts.producer ?? coalescingProducer(kafkaProducer(cfg, log));
-  const metrics = gatewayMetrics();
   const admission: Admission = new Admission(
     { maxDelayMs: cfg.gatewayMaxQueueDelayMs, maxBytes: cfg.gatewayMaxQueuedBytes, retryAfterMaxS: cfg.gatewayShedRetryAfterMaxS },
     () => delivery.eventsInFlight,
@@ -217,57 +198,7 @@ export async function buildApp(opts: BuildOptions = {}): Promise<FastifyInstance
   registerAdmission(app, admission, metrics, ['/v1/events', '/v1/p.gif']);
   const guards = await registerAccessControl(app, cfg, sites);
 
-  /** Whole-body refusals are dead-lettered too (best effort: counted when Kafka cannot take them). */
-  const deadLetterBody = async (req: FastifyRequest, code: GatewayErrorCode, message: string, err: BodyError) => {
-    const siteId = req.site?.siteId || null;
-    try {
-      const record = dl.record({ code, reason: message, parsed: err.parsed, received: err.received, siteId }, code === 'GW_ERR_MALFORMED_JSON' || code === 'GW_ERR_INVALID_UTF8' ? 'malformed' : 'invalid-batch');
-      await delivery.send([record], req.log);
-      metrics.deadLetters.inc({ code });
-    } catch {
-      metrics.deadLettersLost.inc();
-    }
-  };
-
-  app.setErrorHandler(async (err, req, reply) => {
-    let code: GatewayErrorCode = 'GW_ERR_INTERNAL';
-    let message: string = GW_ERRORS.GW_ERR_INTERNAL.message;
-    let retryAfter: number | undefined;
-    const fe = err as { code?: string; statusCode?: number; message: string };
-    if (err instanceof GatewayError) {
-      code = err.code;
-      message = err.message;
-      retryAfter = err.retryAfterS;
-    } else if (fe.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
-      code = 'GW_ERR_BODY_TOO_LARGE';
-      message = `${GW_ERRORS[code].message} of ${cfg.gatewayBodyLimit} bytes`;
-    } else if (fe.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' || fe.code === 'FST_ERR_CTP_EMPTY_TYPE') {
-      code = 'GW_ERR_UNSUPPORTED_MEDIA_TYPE';
-      message = GW_ERRORS[code].message;
-    } else if (fe.code === 'FST_ERR_CTP_INVALID_CONTENT_LENGTH' || fe.code === 'ECONNRESET' || fe.code === 'ECONNABORTED' || fe.message === 'aborted') {
-      // The body stopped before its Content-Length: the client went away, nothing was wrong with the batch.
-      code = 'GW_ERR_BODY_INCOMPLETE';
-      message = GW_ERRORS[code].message;
-    } else if (fe.code === 'FST_ERR_CTP_EMPTY_JSON_BODY') {
-      code = 'GW_ERR_MALFORMED_JSON';
-      message = 'Body is empty';
-    } else if (fe.statusCode && fe.statusCode >= 400 && fe.statusCode < 500) {
-      code = 'GW_ERR_BATCH_INVALID';
-      message = fe.message;
-    } else {
-      req.log.error({ err }, 'unhandled error');
-    }
-    if (err instanceof BodyError && (err.received !== undefined || err.parsed !== undefined)) await deadLetterBody(req, code, message, err);
-    const status = GW_ERRORS[code].status;
-    if (retryAfter !== undefined) reply.header('retry-after', String(retryAfter));
-    metrics.errors.inc({ code });
-    return reply.status(status).send({ error: { code, message }, request_id: req.id });
-  });
-
-  app.setNotFoundHandler((req, reply) => {
-    metrics.errors.inc({ code: 'GW_ERR_NOT_FOUND' });
-    reply.status(404).send({ error: { code: 'GW_ERR_NOT_FOUND', message: `No route ${req.method} ${req.url.slice(0, 256)}` }, request_id: req.id });
-  });
+  registerErrorHandlers(app, { bodyLimit: cfg.gatewayBodyLimit, metrics, deadLetters: dl, delivery });
 
   app.post('/v1/events', { onRequest: guards.hooks() }, async (req, reply) => {
     const receivedAt = Date.now();
