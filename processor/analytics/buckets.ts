@@ -1,5 +1,5 @@
 /**
- * The open structures of the analytics engine (processor/analytics/engine.ts): KPI windows and
+ * The open structures of the analytics engine (kpi-windows.ts, url-windows.ts, open-sessions.ts): KPI windows and
  * URL x country windows ("buckets" of cells, one cell per dimension value or URL x country) and
  * sessions. Each remembers, per topic, the first offset that contributed to it (`minOff`): the
  * engine never lets a commit pass it while the structure is open.
@@ -56,11 +56,20 @@ export function lowerEach(into: number[], from: readonly number[]): void {
 }
 
 /**
- * The documents of a window bucket at a drain: every cell when the window is sealed (final),
- * else the cells changed since the last emit; none when `silent` (written before a restart).
- * Clears the bucket's changed cells.
+ * One window bucket at a drain. Sealed: every cell's final document (none when `silent`: written
+ * before a restart). Open: when `emitOpen`, the documents of the cells changed since the last
+ * emit, and the bucket's offsets lower the hold.
  */
-export function emitCells<C, D>(bucket: { cells: Map<string, C>; dirty: Set<string> }, sealed: boolean, silent: boolean, doc: (cell: C) => D, out: D[]): void {
-  if (!silent) for (const [key, cell] of bucket.cells) if (sealed || bucket.dirty.has(key)) out.push(doc(cell));
-  bucket.dirty.clear();
+export function drainBucket<C, D>(
+  bucket: { cells: Map<string, C>; dirty: Set<string>; minOff: number[] },
+  sealed: boolean,
+  silent: boolean,
+  doc: (cell: C) => D,
+  ctx: { emitOpen: boolean; hold: number[]; out: D[] },
+): void {
+  if (sealed || ctx.emitOpen) {
+    if (!silent) for (const [key, cell] of bucket.cells) if (sealed || bucket.dirty.has(key)) ctx.out.push(doc(cell));
+    bucket.dirty.clear();
+  }
+  if (!sealed) lowerEach(ctx.hold, bucket.minOff);
 }

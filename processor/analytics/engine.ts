@@ -40,64 +40,30 @@
  * sealed (watermark E for windows and sessions, U for URL windows), and such partial rebuilds
  * are never written.
  *
- * Around it: checkpoint.ts (the commit metadata), buckets.ts (the open structures), kpi.ts,
- * session.ts and url-stats.ts (the aggregates), windows.ts (which windows an event time is in).
+ * Around it: partition-clock.ts (offsets, event time, lateness, watermark), kpi-windows.ts,
+ * url-windows.ts and open-sessions.ts (the open structures, their sealing and documents, over
+ * buckets.ts), kpi.ts, session.ts and url-stats.ts (the aggregates), windows.ts (which windows an
+ * event time is in), checkpoint.ts (the commit metadata), engine-options.ts (settings and outputs).
  */
-import { kpiDocId, type KpiDoc, type SessionDoc, type UrlStatsDoc } from '../../contracts/documents.js';
 import type { EnrichedEvent } from '../../contracts/event-schema.js';
-import * as kpi from './kpi.js';
-import { addToSession, initSession, sessionResult, VisitTracker } from './session.js';
-import { addUrlEvent, addUrlTime, initUrl, urlResult, urlStatsId } from './url-stats.js';
-import type { WindowSpec } from '../../contracts/windows.js';
-import { emitCells, lowerEach, type KpiBucket, type KpiCell, type SessionState, type UrlBucket, type UrlCell } from './buckets.js';
 import { timeOrNone, timeOrNull, type Checkpoint } from './checkpoint.js';
-import { bucketStart, windowStarts } from './windows.js';
+import type { AddResult, DrainContext, EngineOptions, LateReason, OutDoc } from './engine-options.js';
+import { KpiWindows } from './kpi-windows.js';
+import { OpenSessions } from './open-sessions.js';
+import { PartitionClock } from './partition-clock.js';
+import { repeatKey } from './repeat-key.js';
+import { UrlWindows } from './url-windows.js';
 
-export interface EngineOptions {
-  partition: number;
-  /** The event topics, in a fixed order; `add` takes the index into this list. */
-  topics: readonly string[];
-  /** KPI window kinds (tumbling and sliding). */
-  windows: readonly WindowSpec[];
-  /** Size of the URL x country windows. */
-  urlWindowMs: number;
-  latenessMs: number;
-  sessionGapMs: number;
-  /** Leave events with is_bot out of KPIs, sessions and URL stats. */
-  excludeBots: boolean;
-}
-
-/** A document to write, with the index it goes to and its deterministic id. */
-export type OutDoc = { index: 'kpis'; id: string; doc: KpiDoc } | { index: 'urlStats'; id: string; doc: UrlStatsDoc } | { index: 'sessions'; id: string; doc: SessionDoc };
-export type OutIndex = OutDoc['index'];
-
-export type AddResult = 'ok' | 'late' | 'skipped' | 'bot' | 'invalid' | 'repeat';
-export type LateReason = 'behind_partition' | 'behind_watermark';
-
-const iso = (ms: number) => new Date(ms).toISOString();
-/** What identifies a repeat: the event id within its site. */
-const repeatKey = (e: EnrichedEvent) => `${e.site_id}\u0000${e.event_id}`;
+export type { AddResult, EngineOptions, LateReason, OutDoc, OutIndex } from './engine-options.js';
 
 export class PartitionEngine {
   readonly partition: number;
-  private readonly opts: EngineOptions;
   private readonly topicCount: number;
-  /** Next offset to process per topic; -1 until known. */
-  private next: number[];
-  private maxTs: number[];
-  /** Per topic: [offset, largest time including it] at every offset where the largest time grew. */
-  private points: [number, number][][];
-  /** Largest time before the first point. */
-  private base: number[];
-  /** Log start and end offsets per topic, from the consumer's poller (unknown: behind). */
-  private low: number[];
-  private high: number[];
-  /** Per topic: read up to its end at the last poll of end offsets. */
-  private idle: boolean[];
-  /** An event arrived since the last poll. */
-  private sincePoll = true;
-  /** Event time below which windows are sealed and sessions closed; never goes back. */
-  private currentWatermark = -Infinity;
+  private readonly excludeBots: boolean;
+  private readonly clock: PartitionClock;
+  private readonly kpis: KpiWindows;
+  private readonly urls: UrlWindows;
+  private readonly sessions: OpenSessions;
   /**
    * From the checkpoint after a restart (E and U): windows ending at or before these, and sessions
    * closed before the watermark, were final and written; a replay rebuilds them only partly and
@@ -105,47 +71,27 @@ export class PartitionEngine {
    */
   private restoredWatermark = -Infinity;
   private restoredUrlHorizon = -Infinity;
-  /** Every URL window ending at or before this is sealed (they seal oldest first). */
-  private urlHorizon = -Infinity;
-  /** Per topic: the offset processed before the restart; nothing provisional is written until it is reached. */
-  private replayUntil: number[];
   /** Per topic: the first offset some open structure still needs, as of the last drain. */
   private holdMin: number[];
   /** As of the last drain (what a commit after writing that drain may claim). */
   private drainNext: number[];
   private drainWatermark = -Infinity;
   private drainUrlHorizon = -Infinity;
-  private kpiBuckets = new Map<string, KpiBucket>();
-  private sessions = new Map<string, SessionState>();
-  /** Sessions changed since the last drain (or changed and not yet written). */
-  private dirtySessions = new Set<SessionState>();
-  /** Smallest first offset per topic over open sessions, as of the last full visit. */
-  private sessionHold: number[];
-  private lastDrainWatermark = NaN;
-  private urlBuckets = new Map<number, UrlBucket>();
   /** Late events counted since the last `takeLate()`, by reason. */
   private late: Record<LateReason, number> = { behind_partition: 0, behind_watermark: 0 };
   /** Repeated events dropped since the last `takeRepeats()`. */
   private repeats = 0;
-  /** Late events by site and event id -> the open window holding their marker. */
-  private lateSeen = new Map<string, KpiBucket>();
 
   constructor(options: EngineOptions) {
-    this.opts = options;
     this.partition = options.partition;
     this.topicCount = options.topics.length;
-    const fill = (x: number) => new Array<number>(this.topicCount).fill(x);
-    this.next = fill(-1);
-    this.maxTs = fill(-Infinity);
-    this.base = fill(-Infinity);
-    this.points = Array.from({ length: this.topicCount }, () => []);
-    this.low = fill(-1);
-    this.high = fill(-1);
-    this.idle = new Array<boolean>(this.topicCount).fill(false);
-    this.replayUntil = fill(-1);
-    this.holdMin = fill(Infinity);
-    this.sessionHold = fill(Infinity);
-    this.drainNext = fill(-1);
+    this.excludeBots = options.excludeBots;
+    this.clock = new PartitionClock(this.topicCount, options.latenessMs);
+    this.kpis = new KpiWindows(this.partition, this.topicCount, options.windows);
+    this.urls = new UrlWindows(this.partition, this.topicCount, options.urlWindowMs);
+    this.sessions = new OpenSessions(this.partition, this.topicCount, options.sessionGapMs);
+    this.holdMin = new Array<number>(this.topicCount).fill(Infinity);
+    this.drainNext = new Array<number>(this.topicCount).fill(-1);
   }
 
   /**
@@ -153,19 +99,18 @@ export class PartitionEngine {
    * committed) and the checkpoint that came with it.
    */
   restore(t: number, committed: number | null, cp: Checkpoint | null): void {
-    if (committed !== null && committed >= 0) this.next[t] = committed;
-    if (cp && cp.v === 1) {
-      this.base[t] = this.maxTs[t] = timeOrNone(cp.m);
-      this.restoredWatermark = Math.max(this.restoredWatermark, timeOrNone(cp.E));
-      this.restoredUrlHorizon = Math.max(this.restoredUrlHorizon, timeOrNone(cp.U));
-      this.urlHorizon = Math.max(this.urlHorizon, timeOrNone(cp.U));
-      if (cp.P !== null) this.replayUntil[t] = cp.P;
+    const restored = cp && cp.v === 1 ? cp : null;
+    if (restored) {
+      this.restoredWatermark = Math.max(this.restoredWatermark, timeOrNone(restored.E));
+      this.restoredUrlHorizon = Math.max(this.restoredUrlHorizon, timeOrNone(restored.U));
+      this.urls.horizon = Math.max(this.urls.horizon, timeOrNone(restored.U));
     }
-    this.holdMin[t] = this.next[t] >= 0 ? this.next[t] : Infinity;
-    this.drainNext[t] = this.next[t];
-    this.updateWatermark();
-    this.drainWatermark = this.currentWatermark;
-    this.drainUrlHorizon = this.urlHorizon;
+    this.clock.restore(t, committed, restored && { maxTsBefore: timeOrNone(restored.m), processedUntil: restored.P });
+    const next = this.clock.next[t];
+    this.holdMin[t] = next >= 0 ? next : Infinity;
+    this.drainNext[t] = next;
+    this.drainWatermark = this.clock.watermark;
+    this.drainUrlHorizon = this.urls.horizon;
   }
 
   /**
@@ -173,8 +118,7 @@ export class PartitionEngine {
    * the readings of all topics at once.
    */
   setLogOffsets(t: number, low: number, high: number): void {
-    this.low[t] = low;
-    this.high[t] = high;
+    this.clock.setLogOffsets(t, low, high);
   }
 
   /**
@@ -182,42 +126,11 @@ export class PartitionEngine {
    * until the next event of the partition (any topic) arrives.
    */
   pollDone(): void {
-    for (let t = 0; t < this.topicCount; t++) this.idle[t] = this.caughtUp(t);
-    this.sincePoll = false;
-    this.updateWatermark();
-  }
-
-  private caughtUp(t: number): boolean {
-    if (this.high[t] < 0) return false;
-    if (this.next[t] >= 0) return this.next[t] >= this.high[t];
-    return this.low[t] >= this.high[t];
-  }
-
-  /**
-   * Idle topic-partitions are left out only right after a poll of the end offsets: once any
-   * event of the partition has arrived since, a topic-partition idle at the poll may have
-   * received events too (produced in the same burst), so only one that never had an event
-   * stays out. The watermark thus jumps past an idle topic-partition at poll instants only,
-   * with end offsets read inside the same lock as the batches.
-   */
-  private updateWatermark(): void {
-    let behind = Infinity;
-    let anyBehind = false;
-    let most = -Infinity;
-    for (let t = 0; t < this.topicCount; t++) {
-      if (this.maxTs[t] > most) most = this.maxTs[t];
-      const idle = this.idle[t] && (!this.sincePoll || this.maxTs[t] === -Infinity);
-      if (!idle) {
-        anyBehind = true;
-        if (this.maxTs[t] < behind) behind = this.maxTs[t];
-      }
-    }
-    const candidate = (anyBehind ? behind : most) - this.opts.latenessMs;
-    if (candidate > this.currentWatermark) this.currentWatermark = candidate;
+    this.clock.pollDone();
   }
 
   get watermark(): number {
-    return this.currentWatermark;
+    return this.clock.watermark;
   }
 
   /**
@@ -225,7 +138,7 @@ export class PartitionEngine {
    * no event arrived since: nothing in Kafka can move the watermark.
    */
   get quiet(): boolean {
-    return !this.sincePoll && this.idle.every(Boolean);
+    return this.clock.quiet;
   }
 
   /**
@@ -235,23 +148,21 @@ export class PartitionEngine {
    * for a replay.
    */
   advanceWatermark(to: number): void {
-    if (to > this.currentWatermark) this.currentWatermark = to;
+    this.clock.advance(to);
   }
 
   /** True while a replay after a restart has not yet reached the offsets processed before. */
   get replaying(): boolean {
-    for (let t = 0; t < this.topicCount; t++) if (this.next[t] < this.replayUntil[t]) return true;
-    return false;
+    return this.clock.replaying;
   }
 
   get openWindows(): number {
-    return this.kpiBuckets.size + this.urlBuckets.size;
+    return this.kpis.size + this.urls.size;
   }
   get openSessions(): number {
     return this.sessions.size;
   }
 
-  /** Late events since the last call, by reason. */
   /** Repeats (an event id already counted in its open session) dropped since the last call. */
   takeRepeats(): number {
     const out = this.repeats;
@@ -259,6 +170,7 @@ export class PartitionEngine {
     return out;
   }
 
+  /** Late events since the last call, by reason. */
   takeLate(): Record<LateReason, number> {
     const out = this.late;
     this.late = { behind_partition: 0, behind_watermark: 0 };
@@ -267,136 +179,31 @@ export class PartitionEngine {
 
   /** One event of topic `t` at `offset`; offsets of one topic must come in increasing order. */
   add(e: EnrichedEvent, t: number, offset: number): AddResult {
-    if (this.next[t] >= 0 && offset < this.next[t]) return 'skipped';
-    this.next[t] = offset + 1;
-    this.sincePoll = true;
+    if (!this.clock.accept(t, offset)) return 'skipped';
     const ts = Date.parse(e.timestamp);
     if (!Number.isFinite(ts)) {
-      this.updateWatermark();
+      this.clock.skipTime();
       return 'invalid';
     }
-    const before = this.maxTs[t];
-    const watermarkBefore = this.currentWatermark;
-    if (ts > before) {
-      this.maxTs[t] = ts;
-      this.points[t].push([offset, ts]);
-    }
-    const lateInPartition = ts < before - this.opts.latenessMs;
-    const lateForWatermark = !lateInPartition && ts < watermarkBefore;
-    this.updateWatermark();
-    if (this.opts.excludeBots && e.is_bot) return 'bot';
+    const lateReason = this.clock.observe(t, offset, ts);
+    if (this.excludeBots && e.is_bot) return 'bot';
     // The same record twice on Kafka (a send stored although the gateway answered 503, retried
     // with the same id): the first offset counts. Looked up in the event's open session, which
     // holds the commit at or below that first offset, so a replay sees it again and decides the same.
     const id = repeatKey(e);
-    const lateWindow = this.lateSeen.get(id);
-    if (this.sessions.get(e.session_id)?.ids.has(id) || (lateWindow && this.kpiBuckets.get(`${lateWindow.spec.kind}|${lateWindow.start}`) === lateWindow)) {
+    if (this.sessions.holds(e.session_id, id) || this.kpis.holdsLate(id)) {
       this.repeats++;
       return 'repeat';
     }
-    if (lateInPartition || lateForWatermark) {
-      this.late[lateInPartition ? 'behind_partition' : 'behind_watermark']++;
-      this.addLateMarker(e, t, offset, Math.max(before, watermarkBefore));
+    if (lateReason) {
+      this.late[lateReason]++;
+      this.kpis.addLate(e, t, offset, this.clock.lateAt);
       return 'late';
     }
-    this.addKpi(e, t, offset, ts);
-    this.addSession(e, t, offset, ts);
-    this.addUrl(e, t, offset, ts);
+    this.kpis.add(e, t, offset, ts);
+    this.sessions.add(e, t, offset, ts, id, this.urls);
+    this.urls.add(e, t, offset, ts);
     return 'ok';
-  }
-
-  private kpiBucket(spec: WindowSpec, start: number, t: number, offset: number): KpiBucket {
-    const key = `${spec.kind}|${start}`;
-    let b = this.kpiBuckets.get(key);
-    if (!b) {
-      b = { spec, start, end: start + spec.sizeMs, minOff: new Array(this.topicCount).fill(Infinity), cells: new Map(), dirty: new Set() };
-      this.kpiBuckets.set(key, b);
-    }
-    if (offset < b.minOff[t]) b.minOff[t] = offset;
-    return b;
-  }
-
-  private kpiCells(b: KpiBucket, e: EnrichedEvent, f: (acc: kpi.KpiAcc) => void): void {
-    for (const [dimension, value] of kpi.dimensionValues(e)) {
-      const key = `${dimension}\u0000${value}`;
-      let cell = b.cells.get(key);
-      if (!cell) {
-        cell = { dimension, value, acc: kpi.init() };
-        b.cells.set(key, cell);
-      }
-      f(cell.acc);
-      b.dirty.add(key);
-    }
-  }
-
-  private addKpi(e: EnrichedEvent, t: number, offset: number, ts: number): void {
-    for (const spec of this.opts.windows) {
-      for (const start of windowStarts(ts, spec)) {
-        this.kpiCells(this.kpiBucket(spec, start, t, offset), e, (acc) => kpi.add(acc, e));
-      }
-    }
-  }
-
-  /** `at` is at or after the watermark, so the windows holding it are still open. */
-  private addLateMarker(e: EnrichedEvent, t: number, offset: number, at: number): void {
-    for (const spec of this.opts.windows) {
-      for (const start of windowStarts(at, spec)) {
-        const b = this.kpiBucket(spec, start, t, offset);
-        this.kpiCells(b, e, kpi.addLate);
-        // Remembered while that window is open (it holds the commit at or below this offset).
-        if (!this.lateSeen.has(repeatKey(e))) {
-          this.lateSeen.set(repeatKey(e), b);
-          (b.lateIds ??= []).push(repeatKey(e));
-        }
-      }
-    }
-  }
-
-  private addSession(e: EnrichedEvent, t: number, offset: number, ts: number): void {
-    let s = this.sessions.get(e.session_id);
-    if (!s) {
-      s = { acc: initSession(e.session_id), visits: new VisitTracker(), minOff: new Array(this.topicCount).fill(Infinity), urlWindows: new Set(), dirty: true, ids: new Set() };
-      this.sessions.set(e.session_id, s);
-    }
-    s.ids.add(repeatKey(e));
-    if (offset < s.minOff[t]) s.minOff[t] = offset;
-    addToSession(s.acc, e, ts);
-    s.visits.add(e, ts);
-    s.dirty = true;
-    this.dirtySessions.add(s);
-    if (kpi.isView(e)) {
-      const start = bucketStart(ts, this.opts.urlWindowMs);
-      s.urlWindows.add(start);
-      this.urlBucket(start, t, offset).pending++;
-    }
-  }
-
-  private urlBucket(start: number, t: number, offset: number): UrlBucket {
-    let b = this.urlBuckets.get(start);
-    if (!b) {
-      b = { start, end: start + this.opts.urlWindowMs, minOff: new Array(this.topicCount).fill(Infinity), cells: new Map(), dirty: new Set(), pending: 0 };
-      this.urlBuckets.set(start, b);
-    }
-    if (offset < b.minOff[t]) b.minOff[t] = offset;
-    return b;
-  }
-
-  private urlCell(b: UrlBucket, url: string, country: string | null): [string, UrlCell] {
-    const c = country || kpi.UNKNOWN;
-    const key = `${url}\u0000${c}`;
-    let cell = b.cells.get(key);
-    if (!cell) {
-      cell = { url, country: c, acc: initUrl() };
-      b.cells.set(key, cell);
-    }
-    return [key, cell];
-  }
-
-  private addUrl(e: EnrichedEvent, t: number, offset: number, ts: number): void {
-    const b = this.urlBucket(bucketStart(ts, this.opts.urlWindowMs), t, offset);
-    const [key, cell] = this.urlCell(b, e.url, e.country);
-    addUrlEvent(cell.acc, e);
-    b.dirty.add(key);
   }
 
   /**
@@ -406,136 +213,23 @@ export class PartitionEngine {
    * each topic may be committed.
    */
   drain(provisional: boolean): OutDoc[] {
-    const out: OutDoc[] = [];
-    const emitOpen = provisional && !this.replaying;
-    const hold = this.next.map((x) => (x >= 0 ? x : Infinity));
+    const ctx: DrainContext = {
+      watermark: this.clock.watermark,
+      emitOpen: provisional && !this.clock.replaying,
+      hold: this.clock.next.map((x) => (x >= 0 ? x : Infinity)),
+      out: [],
+    };
     // The consumer may go on adding events while these documents are written: what a commit
     // after the write may claim is fixed here.
-    this.drainNext = [...this.next];
-    this.drainWatermark = this.currentWatermark;
+    this.drainNext = [...this.clock.next];
+    this.drainWatermark = ctx.watermark;
     // Sessions first: settling page views feeds the URL windows sealed below.
-    this.drainSessions(emitOpen, hold, out);
-    this.drainKpiWindows(emitOpen, hold, out);
-    this.drainUrlWindows(emitOpen, hold, out);
-    this.holdMin = hold;
-    this.drainUrlHorizon = this.urlHorizon;
-    return out;
-  }
-
-  /**
-   * Settles page views the watermark has passed (their time on page goes to their URL window),
-   * closes sessions `sessionGapMs` behind it, and lowers `hold` to what open sessions need. Only
-   * a moved watermark can settle views or close sessions; otherwise only the sessions that
-   * changed are visited (their offsets were already part of the hold, which new sessions cannot
-   * lower).
-   */
-  private drainSessions(emitOpen: boolean, hold: number[], out: OutDoc[]): void {
-    const gap = this.opts.sessionGapMs;
-    const watermark = this.currentWatermark;
-    const full = watermark !== this.lastDrainWatermark;
-    this.lastDrainWatermark = watermark;
-    const visit: Iterable<[string, SessionState]> = full ? this.sessions : [...this.dirtySessions].map((s) => [s.acc.sessionId, s] as [string, SessionState]);
-    this.dirtySessions.clear();
-    if (!full) lowerEach(hold, this.sessionHold);
-    const sessionHold = full ? new Array<number>(this.topicCount).fill(Infinity) : this.sessionHold;
-    for (const [id, s] of visit) {
-      const closed = watermark > s.acc.end + gap;
-      const settled = s.visits.finalize(watermark);
-      if (closed) settled.push(...s.visits.close());
-      for (const v of settled) {
-        const start = bucketStart(v.ts, this.opts.urlWindowMs);
-        const b = this.urlBuckets.get(start);
-        // A URL window with a pending view is never sealed, so it must still be here.
-        if (!b) throw new Error(`engine invariant broken: URL window ${iso(start)} sealed with a page view of session ${id} pending`);
-        const [key, cell] = this.urlCell(b, v.url, v.country);
-        addUrlTime(cell.acc, v.ms);
-        b.pending--;
-        b.dirty.add(key);
-        lowerEach(b.minOff, s.minOff);
-      }
-      if (closed) {
-        for (const start of s.urlWindows) {
-          const b = this.urlBuckets.get(start);
-          if (b) lowerEach(b.minOff, s.minOff);
-        }
-        if (s.acc.end + gap >= this.restoredWatermark) out.push(this.sessionDoc(s, true));
-        this.sessions.delete(id);
-        continue;
-      }
-      lowerEach(hold, s.minOff);
-      lowerEach(sessionHold, s.minOff);
-      if (s.dirty) {
-        if (s.acc.end + gap < this.restoredWatermark) s.dirty = false; // written before the restart
-        else if (emitOpen) {
-          out.push(this.sessionDoc(s, false));
-          s.dirty = false;
-        } else this.dirtySessions.add(s);
-      }
-    }
-    this.sessionHold = sessionHold;
-  }
-
-  /** Seals the KPI windows the watermark has passed (final documents) and emits changed open ones. */
-  private drainKpiWindows(emitOpen: boolean, hold: number[], out: OutDoc[]): void {
-    for (const [key, b] of this.kpiBuckets) {
-      const sealed = this.currentWatermark >= b.end;
-      if (sealed || emitOpen) emitCells(b, sealed, b.end <= this.restoredWatermark, (cell) => this.kpiDoc(b, cell, sealed), out);
-      if (sealed) {
-        this.kpiBuckets.delete(key);
-        for (const id of b.lateIds ?? []) if (this.lateSeen.get(id) === b) this.lateSeen.delete(id);
-      }
-      else lowerEach(hold, b.minOff);
-    }
-  }
-
-  /**
-   * Seals URL windows oldest first, each once the watermark passed it and none of its page views
-   * waits for its time on page, so "every URL window ending at or before U is final" holds.
-   */
-  private drainUrlWindows(emitOpen: boolean, hold: number[], out: OutDoc[]): void {
-    const starts = [...this.urlBuckets.keys()].sort((a, b) => a - b);
-    let sealing = true;
-    for (const start of starts) {
-      const b = this.urlBuckets.get(start)!;
-      const sealed = sealing && this.currentWatermark >= b.end && b.pending === 0;
-      if (!sealed) sealing = false;
-      if (sealed || emitOpen) emitCells(b, sealed, b.end <= this.restoredUrlHorizon, (cell) => this.urlDoc(b, cell, sealed), out);
-      if (sealed) {
-        if (b.end > this.urlHorizon) this.urlHorizon = b.end;
-        this.urlBuckets.delete(start);
-      } else lowerEach(hold, b.minOff);
-    }
-  }
-
-  private kpiDoc(b: KpiBucket, cell: KpiCell, final: boolean): OutDoc {
-    const doc: KpiDoc = {
-      window_kind: b.spec.kind,
-      window_start: iso(b.start),
-      window_end: iso(b.end),
-      dimension: cell.dimension,
-      dimension_value: cell.value,
-      partition: this.partition,
-      ...kpi.result(cell.acc),
-      final,
-    };
-    return { index: 'kpis', id: kpiDocId(doc), doc };
-  }
-
-  private urlDoc(b: UrlBucket, cell: UrlCell, final: boolean): OutDoc {
-    const doc: UrlStatsDoc = {
-      window_start: iso(b.start),
-      window_end: iso(b.end),
-      url: cell.url,
-      country: cell.country,
-      partition: this.partition,
-      ...urlResult(cell.acc),
-      final,
-    };
-    return { index: 'urlStats', id: urlStatsId(doc), doc };
-  }
-
-  private sessionDoc(s: SessionState, closed: boolean): OutDoc {
-    return { index: 'sessions', id: s.acc.sessionId, doc: { ...sessionResult(s.acc, closed), partition: this.partition } };
+    this.sessions.drain(ctx, this.restoredWatermark, this.urls);
+    this.kpis.drain(ctx, this.restoredWatermark);
+    this.urls.drain(ctx, this.restoredUrlHorizon);
+    this.holdMin = ctx.hold;
+    this.drainUrlHorizon = this.urls.horizon;
+    return ctx.out;
   }
 
   /**
@@ -557,7 +251,7 @@ export class PartitionEngine {
   checkpointAt(t: number, offset: number): Checkpoint {
     return {
       v: 1,
-      m: timeOrNull(this.maxBefore(t, offset)),
+      m: timeOrNull(this.clock.maxBefore(t, offset)),
       // After a restart the watermark starts below the restored horizon; never lower it.
       E: timeOrNull(Math.max(this.drainWatermark, this.restoredWatermark)),
       U: timeOrNull(Math.max(this.drainUrlHorizon, this.restoredUrlHorizon)),
@@ -567,24 +261,6 @@ export class PartitionEngine {
 
   /** The offset was committed: forget what only an older commit point needed. */
   committed(t: number, offset: number): void {
-    const p = this.points[t];
-    let i = 0;
-    while (i < p.length && p[i][0] < offset) i++;
-    if (i > 0) {
-      this.base[t] = p[i - 1][1];
-      p.splice(0, i);
-    }
-  }
-
-  private maxBefore(t: number, offset: number): number {
-    const p = this.points[t];
-    let lo = 0;
-    let hi = p.length; // first index with p[i][0] >= offset
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (p[mid][0] < offset) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo === 0 ? this.base[t] : p[lo - 1][1];
+    this.clock.committed(t, offset);
   }
 }

@@ -1,0 +1,123 @@
+/**
+ * The open URL x country windows of one partition. They seal oldest first, each once the
+ * watermark passed it and none of its page views waits for its time on page (the session
+ * settles those), so "every URL window ending at or before the horizon is final" holds. Part of
+ * the analytics engine (engine.ts).
+ */
+import type { UrlStatsDoc } from '../../contracts/documents.js';
+import type { EnrichedEvent } from '../../contracts/event-schema.js';
+import * as kpi from './kpi.js';
+import { drainBucket, lowerEach, type UrlBucket, type UrlCell } from './buckets.js';
+import { iso, type DrainContext, type OutDoc } from './engine-options.js';
+import type { VisitTime } from './session.js';
+import { addUrlEvent, addUrlTime, initUrl, urlResult, urlStatsId } from './url-stats.js';
+import { bucketStart } from './windows.js';
+
+export class UrlWindows {
+  private readonly partition: number;
+  private readonly topicCount: number;
+  private readonly sizeMs: number;
+  private readonly buckets = new Map<number, UrlBucket>();
+  /** Every URL window ending at or before this is sealed. */
+  horizon = -Infinity;
+
+  constructor(partition: number, topicCount: number, sizeMs: number) {
+    this.partition = partition;
+    this.topicCount = topicCount;
+    this.sizeMs = sizeMs;
+  }
+
+  get size(): number {
+    return this.buckets.size;
+  }
+
+  /** Start of the URL window holding event time `ts`. */
+  startOf(ts: number): number {
+    return bucketStart(ts, this.sizeMs);
+  }
+
+  /** An on-time event at event time `ts`. */
+  add(e: EnrichedEvent, t: number, offset: number, ts: number): void {
+    const b = this.bucket(this.startOf(ts), t, offset);
+    addUrlEvent(this.cell(b, e.url, e.country).acc, e);
+  }
+
+  /** A page view at `ts` whose time on page is not known yet: its window stays open until `settle`. */
+  addPendingView(ts: number, t: number, offset: number): void {
+    this.bucket(this.startOf(ts), t, offset).pending++;
+  }
+
+  /**
+   * A pending page view got its time on page; the window keeps the offsets of the session that
+   * settled it (`sessionMinOff`), since that session's events decided the time.
+   */
+  settle(v: VisitTime, sessionMinOff: readonly number[], sessionId: string): void {
+    const start = this.startOf(v.ts);
+    const b = this.buckets.get(start);
+    // A URL window with a pending view is never sealed, so it must still be here.
+    if (!b) throw new Error(`engine invariant broken: URL window ${iso(start)} sealed with a page view of session ${sessionId} pending`);
+    addUrlTime(this.cell(b, v.url, v.country).acc, v.ms);
+    b.pending--;
+    lowerEach(b.minOff, sessionMinOff);
+  }
+
+  /** A session closed: the windows holding its page views, if still open, keep its offsets. */
+  sessionClosed(starts: Iterable<number>, sessionMinOff: readonly number[]): void {
+    for (const start of starts) {
+      const b = this.buckets.get(start);
+      if (b) lowerEach(b.minOff, sessionMinOff);
+    }
+  }
+
+  /** Seals windows oldest first (final documents unless at or before `restoredHorizon`) and emits changed open ones when asked. */
+  drain(ctx: DrainContext, restoredHorizon: number): void {
+    const starts = [...this.buckets.keys()].sort((a, b) => a - b);
+    let sealing = true;
+    for (const start of starts) {
+      const b = this.buckets.get(start);
+      if (!b) throw new Error(`engine invariant broken: URL window ${iso(start)} vanished during its drain`);
+      const sealed = sealing && ctx.watermark >= b.end && b.pending === 0;
+      if (!sealed) sealing = false;
+      drainBucket(b, sealed, b.end <= restoredHorizon, (cell) => this.doc(b, cell, sealed), ctx);
+      if (!sealed) continue;
+      if (b.end > this.horizon) this.horizon = b.end;
+      this.buckets.delete(start);
+    }
+  }
+
+  private bucket(start: number, t: number, offset: number): UrlBucket {
+    let b = this.buckets.get(start);
+    if (!b) {
+      b = { start, end: start + this.sizeMs, minOff: new Array<number>(this.topicCount).fill(Infinity), cells: new Map(), dirty: new Set(), pending: 0 };
+      this.buckets.set(start, b);
+    }
+    if (offset < b.minOff[t]) b.minOff[t] = offset;
+    return b;
+  }
+
+  /** The cell of a URL and country in window `b`, marked changed. */
+  private cell(b: UrlBucket, url: string, country: string | null): UrlCell {
+    const c = country || kpi.UNKNOWN;
+    const key = `${url}\u0000${c}`;
+    let cell = b.cells.get(key);
+    if (!cell) {
+      cell = { url, country: c, acc: initUrl() };
+      b.cells.set(key, cell);
+    }
+    b.dirty.add(key);
+    return cell;
+  }
+
+  private doc(b: UrlBucket, cell: UrlCell, final: boolean): OutDoc {
+    const doc: UrlStatsDoc = {
+      window_start: iso(b.start),
+      window_end: iso(b.end),
+      url: cell.url,
+      country: cell.country,
+      partition: this.partition,
+      ...urlResult(cell.acc),
+      final,
+    };
+    return { index: 'urlStats', id: urlStatsId(doc), doc };
+  }
+}
