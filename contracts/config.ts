@@ -130,6 +130,7 @@ export const SETTINGS = {
   archiveDir: s('ARCHIVE_DIR', 'string', '.data/archive', 'processor', 'Directory of the local archive.'),
   archiveMaxEvents: s('ARCHIVE_MAX_EVENTS', 'int', '20000', 'processor', 'An archive object is cut after this many offsets of one topic-partition.'),
   archiveMaxAgeS: s('ARCHIVE_MAX_AGE_S', 'int', '60', 'processor', 'An open archive object older than this is written at the next flush, whatever its size.'),
+  archiveRepeatHorizon: s('ARCHIVE_REPEAT_HORIZON', 'int', '100000', 'processor', 'A record whose site and event id were already archived at most this many offsets before it in its topic-partition (on Kafka twice) is archived once, first offset wins (0 keeps every record). The archive role re-reads this many offsets per topic-partition after a restart and holds one id per offset in memory.'),
   s3Endpoint: s('S3_ENDPOINT', 'string', '', 'processor', 'S3-compatible endpoint URL (empty: AWS for S3_REGION).'),
   s3Bucket: s('S3_BUCKET', 'string', 'clickstream-archive', 'processor', 'Bucket of the archive.'),
   s3Prefix: s('S3_PREFIX', 'string', 'events/', 'processor', 'Key prefix of every archive object.'),

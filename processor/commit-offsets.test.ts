@@ -115,7 +115,7 @@ describe('archive across a commit skipped while rejoining, then a SIGKILL', () =
     const clock: Clock = { now: () => 0, sleep: () => new Promise((r) => setTimeout(r, 0)) };
     const c = new Coordinator({
       topics: [TOPIC],
-      sinks: [archiveSink({ store, maxEvents: 400, maxAgeMs: 1000, now: () => wall.t })],
+      sinks: [archiveSink({ store, maxEvents: 400, maxAgeMs: 1000, repeatHorizon: 0, now: () => wall.t })],
       port,
       deadLetters: new DeadLetterBuffer(8192),
       metrics: processorMetrics(),

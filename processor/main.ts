@@ -98,7 +98,7 @@ export async function startProcessor(overrides: Partial<Config> = {}, onFatal?: 
         engine: engineOptionsFromConfig(config),
         emitIntervalMs: config.kpiEmitIntervalMs,
         idleAdvanceMs: config.watermarkIdleS * 1000,
-        onRepeat: (n) => metrics.repeatedEvents.inc(n),
+        onRepeat: (n) => metrics.repeatedEvents.inc({ output: 'analytics' }, n),
         onIdleAdvance: (partition) => metrics.idleAdvances.inc({ partition: String(partition) }),
         onBulk: observe('analytics'),
         onLate: (reason, n) => metrics.lateEvents.inc({ reason }, n),
@@ -164,6 +164,8 @@ export async function startProcessor(overrides: Partial<Config> = {}, onFatal?: 
         store,
         maxEvents: config.archiveMaxEvents,
         maxAgeMs: config.archiveMaxAgeS * 1000,
+        repeatHorizon: config.archiveRepeatHorizon,
+        onRepeat: (n) => metrics.repeatedEvents.inc({ output: 'archive' }, n),
         onWrite: (seconds, bytes) => {
           metrics.sinkBulkSeconds.observe({ sink: 'archive' }, seconds);
           metrics.archiveObjects.inc();

@@ -33,6 +33,7 @@ import {
   produceClosingEvents,
   readLogs,
   spawnProcessor,
+  type LogRecord,
 } from '../test/harness/it-harness.js';
 import { createBucket, startMinio, type Minio } from '../test/minio.js';
 import { startHangProxy } from '../test/harness/hang-proxy.js';
@@ -392,28 +393,46 @@ describe('quiet partitions', () => {
 });
 
 describe('repeated records', () => {
-  test('records on Kafka twice: KPI, URL and session documents count the first one only', async () => {
-    const cfg = await isolatedConfig(brokers, esUrl, PARTITIONS, { archiveBackend: 'none', processorRoles: ['analytics'] });
+  test('records on Kafka twice (soon after and far apart within the horizon): raw events, KPI windows, sessions, URL stats and archive rows count each once', async () => {
+    const cfg = await isolatedConfig(brokers, esUrl, PARTITIONS, { archiveRepeatHorizon: 1000 });
+    Object.assign(cfg, s3Config(cfg.topicPrefix!.replace(/_$/, '')));
     const { events, closeAt } = input(1001, 200);
-    // Every 20th event a second time, a few records later (a send Kafka stored although the gateway answered 503).
-    const twice = events.flatMap((e, i) => (i % 20 === 0 ? [e] : i % 20 === 3 ? [e, { ...events[i - 3] }] : [e]));
-    expect(twice.length).toBeGreaterThan(events.length);
+    // The same record produced again (a send Kafka stored although the gateway answered 503, retried
+    // by the client): every 20th event a few records later, every 25th about 400 records later.
+    const twice = events.flatMap((e, i) => [e, ...(i % 20 === 3 ? [{ ...events[i - 3] }] : []), ...(i >= 400 && i % 25 === 0 ? [{ ...events[i - 400] }] : [])]);
+    const injected = twice.length - events.length;
+    expect(injected).toBeGreaterThan(100);
     await produce(brokers, cfg.topicPrefix!, twice);
     await produceClosingEvents(brokers, cfg.topicPrefix!, PARTITIONS, closeAt);
     const records = await readLogs(brokers, cfg.topicPrefix!, twice.length + 4 * PARTITIONS);
     // The input without the repeats: records come sorted by topic, partition and offset.
-    const seen = new Set<string>();
-    const once = records.filter((r) => !seen.has(r.event.event_id) && seen.add(r.event.event_id));
+    const first = new Map<string, LogRecord>();
+    const gaps: number[] = [];
+    const once = records.filter((r) => {
+      const key = `${r.event.site_id}\u0000${r.event.event_id}`;
+      const prev = first.get(key);
+      if (prev) gaps.push(Number(r.offset - prev.offset));
+      else first.set(key, r);
+      return !prev;
+    });
+    expect(gaps.length).toBe(injected);
+    // Far apart in their topic-partition, yet within the horizon.
+    expect(Math.max(...gaps)).toBeGreaterThan(50);
+    expect(Math.max(...gaps)).toBeLessThan(cfg.archiveRepeatHorizon!);
     const expected = expectedDocs(once, PARTITIONS, cfg);
     const processor = await startProcessor(cfg);
     try {
       await expectDocs(es, cfg, expected, 120_000);
-      const repeated = Number((await processor.metrics.registry.getSingleMetricAsString('processor_repeated_events_total')).match(/ (\d+)$/m)?.[1] ?? 0);
+      await expectRawEvents(es, cfg, once, 60_000);
+      await expectArchive(storeFor(cfg), cfg, once, 60_000);
+      const repeated = async (output: string) =>
+        Number((await processor.metrics.registry.getSingleMetricAsString('processor_repeated_events_total')).match(new RegExp(`output="${output}"\\} (\\d+)$`, 'm'))?.[1] ?? 0);
+      expect(await repeated('archive')).toBe(injected);
       // Bots are left out of KPIs before any repeat check.
-      expect(repeated).toBeGreaterThan(0);
-      expect(repeated).toBeLessThanOrEqual(twice.length - events.length);
+      const botRepeats = records.filter((r) => r.event.is_bot).length - once.filter((r) => r.event.is_bot).length;
+      expect(await repeated('analytics')).toBe(injected - botRepeats);
     } finally {
       await processor.stop();
     }
-  }, 180_000);
+  }, 240_000);
 });

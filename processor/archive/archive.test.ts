@@ -64,7 +64,7 @@ describe('archive sink', () => {
 
   test('cuts by offset count, splits by event hour, names objects by offset range', async () => {
     const s = store();
-    const sink = archiveSink({ store: s, maxEvents: 50, maxAgeMs: 1e12 });
+    const sink = archiveSink({ store: s, maxEvents: 50, maxAgeMs: 1e12, repeatHorizon: 0 });
     const evs = events(120);
     for (let i = 0; i < evs.length; i++) await sink.add(evs[i], { topic, partition: 1, offset: String(i) });
     await sink.flush();
@@ -91,7 +91,7 @@ describe('archive sink', () => {
       list: async (p) => (check(), inner.list(p)),
       delete: async (k) => (check(), inner.delete(k)),
     };
-    const sink = archiveSink({ store: flaky, maxEvents: 30, maxAgeMs: 1e12 });
+    const sink = archiveSink({ store: flaky, maxEvents: 30, maxAgeMs: 1e12, repeatHorizon: 0 });
     const evs = events(100);
     for (let i = 0; i < 40; i++) await sink.add(evs[i], { topic, partition: 0, offset: String(i) });
     await sink.flush();
@@ -115,7 +115,7 @@ describe('archive sink', () => {
     let committed: { offset: number; checkpoint: string | undefined } = { offset: 0, checkpoint: undefined };
     let crashes = 0;
     for (;;) {
-      const sink = archiveSink({ store: s, maxEvents: 60, maxAgeMs: 1000, now: () => clock });
+      const sink = archiveSink({ store: s, maxEvents: 60, maxAgeMs: 1000, repeatHorizon: 0, now: () => clock });
       await sink.assign([{ topic, partition: 0, committed: String(committed.offset), checkpoint: committed.checkpoint }]);
       let pos = committed.offset;
       let crashed = false;
@@ -157,5 +157,102 @@ describe('archive sink', () => {
     const ranges = [...new Set(archived.map((a) => a.key))].map((k) => k.match(/-(\d+)-(\d+)\.parquet$/)!.slice(1).map(Number));
     const byRange = [...new Set(ranges.map((x) => x.join('-')))].map((x) => x.split('-').map(Number)).sort((a, b) => a[0] - b[0]);
     for (let i = 1; i < byRange.length; i++) expect(byRange[i][0]).toBe(byRange[i - 1][1] + 1);
+  });
+
+  describe('records on Kafka twice', () => {
+    const HORIZON = 150;
+    /** A log with repeats: soon after, far apart within the horizon, and once past it. */
+    function logWithRepeats(): EnrichedEvent[] {
+      const evs = events(400);
+      const log: EnrichedEvent[] = [];
+      for (let i = 0; i < evs.length; i++) {
+        log.push(evs[i]);
+        if (i % 17 === 5) log.push({ ...evs[i - 2] }); // a few records later
+        if (i % 41 === 40) log.push({ ...evs[i - 40] }); // about 45 offsets later, far within the horizon
+        if (i === 300) log.push({ ...evs[100] }); // past the horizon: a new record for the archive
+      }
+      return log;
+    }
+    /** The offsets to archive, by the rule: no record with the same site and event id in the last HORIZON offsets. */
+    const kept = (log: EnrichedEvent[]) =>
+      log.flatMap((e, o) => (log.slice(Math.max(0, o - HORIZON), o).some((x) => x.site_id === e.site_id && x.event_id === e.event_id) ? [] : [BigInt(o)]));
+
+    test('the first copy is archived, later ones within the horizon are dropped and counted', async () => {
+      const s = store();
+      let repeats = 0;
+      const sink = archiveSink({ store: s, maxEvents: 50, maxAgeMs: 1e12, repeatHorizon: HORIZON, onRepeat: (n) => (repeats += n) });
+      const log = logWithRepeats();
+      for (let i = 0; i < log.length; i++) await sink.add(log[i], { topic, partition: 0, offset: String(i) });
+      await sink.flush();
+      const archived = await readArchive(s);
+      const offsets = archived.map((a) => a.offset).sort((a, b) => Number(a - b));
+      // Chunks span 50 offsets from their first kept record; the last one is still open.
+      const all = kept(log);
+      let open = all[0];
+      while (all.some((o) => o >= open + 50n)) open = all.find((o) => o >= open + 50n)!;
+      expect(offsets).toEqual(all.filter((o) => o < open));
+      // Every event id once, but the one repeated past the horizon.
+      const ids = archived.map((a) => a.event.event_id);
+      expect(ids.length - new Set(ids).size).toBe(1);
+      expect(repeats).toBe(log.length - kept(log).length);
+      expect(repeats).toBeGreaterThan(30);
+      // The commit waits the horizon before the first offset not archived; the checkpoint is that offset.
+      expect(sink.committableOffset(topic, 0)).toBe(String(open - BigInt(HORIZON)));
+      expect(sink.checkpoint(topic, 0, '0')).toBe(String(open));
+    });
+
+    test.each(Array.from({ length: 6 }, (_, i) => [i + 1]))('crashes at random moments, with age cuts: the same objects as an uninterrupted run (seed %i)', async (seed) => {
+      const r = rng(100 + seed);
+      const log = logWithRepeats();
+      const once = store();
+      const uninterrupted = archiveSink({ store: once, maxEvents: 60, maxAgeMs: 1e12, repeatHorizon: HORIZON });
+      for (let i = 0; i < log.length; i++) await uninterrupted.add(log[i], { topic, partition: 0, offset: String(i) });
+      await uninterrupted.flush();
+
+      const s = store();
+      let clock = 0;
+      let committed: { offset: number; checkpoint: string | undefined } = { offset: 0, checkpoint: undefined };
+      let crashes = 0;
+      for (;;) {
+        const sink = archiveSink({ store: s, maxEvents: 60, maxAgeMs: 1000, repeatHorizon: HORIZON, now: () => clock });
+        await sink.assign([{ topic, partition: 0, committed: String(committed.offset), checkpoint: committed.checkpoint }]);
+        let pos = committed.offset;
+        let crashed = false;
+        while (pos < log.length) {
+          const n = 1 + Math.floor(r() * 25);
+          for (let i = pos; i < Math.min(log.length, pos + n); i++) await sink.add(log[i], { topic, partition: 0, offset: String(i) });
+          pos = Math.min(log.length, pos + n);
+          clock += Math.floor(r() * 800);
+          if (r() < 0.1 && crashes < 10) {
+            crashes++;
+            crashed = true;
+            break;
+          }
+          await sink.flush();
+          // What the coordinator commits: the smallest of the position and every sink's hold (another sink sometimes holds further back).
+          const own = Number(sink.committableOffset(topic, 0) ?? pos);
+          const offset = Math.min(pos, own - (r() < 0.5 ? Math.floor(r() * 100) : 0));
+          committed = { offset: Math.max(0, offset), checkpoint: sink.checkpoint(topic, 0, String(offset)) };
+          sink.committed(topic, 0, String(committed.offset));
+        }
+        if (crashed) continue;
+        clock += 10_000;
+        await sink.flush();
+        break;
+      }
+      expect(crashes).toBeGreaterThan(0);
+      const archived = await readArchive(s);
+      const offsets = archived.map((a) => a.offset).sort((a, b) => Number(a - b));
+      const all = kept(log);
+      // Everything up to the last cut, by the rule; the open tail is not cut yet.
+      expect(offsets).toEqual(all.slice(0, offsets.length));
+      expect(offsets.length).toBeGreaterThan(300);
+      for (const a of archived) expect(a.event).toEqual(log[Number(a.offset)]);
+      // Count-cut objects are the uninterrupted run's, with the same rows (age cuts may differ in where they cut).
+      const ids = archived.map((a) => a.event.event_id);
+      expect(ids.length - new Set(ids).size).toBeLessThanOrEqual(1);
+      const ref = (await readArchive(once)).map((a) => a.offset).sort((a, b) => Number(a - b));
+      expect(ref).toEqual(all.slice(0, ref.length));
+    });
   });
 });

@@ -19,9 +19,17 @@
  * never produces an object that overlaps another one. Manifests are deleted once a commit
  * records that their chunk is archived.
  *
- * Commits: the sink's committableOffset is the first offset of the oldest chunk not yet
- * written; its checkpoint (in the commit's metadata) is the first offset not archived, so a
- * restart skips events already archived even when another sink makes it replay from further back.
+ * Records on Kafka twice (a send Kafka stored although the gateway answered 503, retried by the
+ * client under the same id) are archived once: a record whose site and event id were seen at most
+ * `repeatHorizon` offsets before it in its topic-partition is dropped (first offset wins;
+ * `RepeatWindow`). Chunk boundaries are offsets, so a dropped record moves none.
+ *
+ * Commits: the sink's committableOffset is `repeatHorizon` offsets before the first offset not
+ * yet archived (the first of the oldest chunk not yet written, else the next offset to come), so
+ * a restart reads the records a repeat decision needs again; its checkpoint (in the commit's
+ * metadata) is that first offset not archived: a restart only feeds the records before it to the
+ * repeat window and skips them, even when another sink makes it replay from further back. So a
+ * replay drops the same records and writes the same objects.
  */
 import type { Logger } from 'pino';
 import type { EnrichedEvent } from '../../contracts/event-schema.js';
@@ -29,11 +37,16 @@ import { topicPartitionKey } from '../../common/topic-partition.js';
 import { encodeParquet, type ArchivedEvent } from '../archive/parquet.js';
 import type { ObjectStore } from '../archive/object-store.js';
 import type { PartitionedSink, SourcePosition } from '../sink.js';
+import { RepeatWindow } from '../archive/repeat-window.js';
 
 export interface ArchiveSinkOptions {
   store: ObjectStore;
   maxEvents: number;
   maxAgeMs: number;
+  /** Offsets of one topic-partition within which a repeated site and event id is dropped (0: never). */
+  repeatHorizon: number;
+  /** Called with each record dropped as a repeat (not for records before the checkpoint). */
+  onRepeat?: (count: number) => void;
   onWrite?: (seconds: number, bytes: number) => void;
   log?: Logger;
   now?: () => number;
@@ -63,6 +76,9 @@ interface PartitionArchive {
   /** Manifests of written chunks: deleted once a commit covers them. */
   manifests: { key: string; last: bigint }[];
   offered: bigint | null;
+  /** One past the last offset added: earlier offsets given again are ignored. */
+  next: bigint | null;
+  repeats: RepeatWindow;
 }
 
 interface Manifest {
@@ -102,7 +118,7 @@ export function archiveSink(o: ArchiveSinkOptions): PartitionedSink & { store: O
     const k = topicPartitionKey(topic, partition);
     let st = parts.get(k);
     if (!st) {
-      st = { topic, partition, resumeFrom: null, open: null, ready: [], manifests: [], offered: null };
+      st = { topic, partition, resumeFrom: null, open: null, ready: [], manifests: [], offered: null, next: null, repeats: new RepeatWindow(o.repeatHorizon) };
       parts.set(k, st);
     }
     return st;
@@ -174,6 +190,14 @@ export function archiveSink(o: ArchiveSinkOptions): PartitionedSink & { store: O
     st.resumeFrom = last + 1n;
   };
 
+  /** The first offset neither archived nor dropped as a repeat; null: nothing known yet. */
+  const notArchived = (st: PartitionArchive): bigint | null => {
+    const c = st.ready[0] ?? st.open;
+    if (c) return c.first;
+    if (st.next === null) return st.resumeFrom;
+    return st.resumeFrom !== null && st.resumeFrom > st.next ? st.resumeFrom : st.next;
+  };
+
   return {
     name: 'archive',
     store: o.store,
@@ -183,6 +207,8 @@ export function archiveSink(o: ArchiveSinkOptions): PartitionedSink & { store: O
         st.open = null;
         st.ready = [];
         st.manifests = [];
+        st.next = null;
+        st.repeats = new RepeatWindow(o.repeatHorizon);
         st.resumeFrom = p.checkpoint && /^\d+$/.test(p.checkpoint) ? BigInt(p.checkpoint) : null;
       }
     },
@@ -191,8 +217,14 @@ export function archiveSink(o: ArchiveSinkOptions): PartitionedSink & { store: O
       // chunk's first offset is looked up at the next flush, and until then the chunk is not cut.
       const st = state(pos.topic, pos.partition);
       const off = BigInt(pos.offset);
+      if (st.next !== null && off < st.next) return; // given twice
+      st.next = off + 1n;
+      const repeat = st.repeats.see(`${event.site_id}\u0000${event.event_id}`, Number(off));
       if (st.resumeFrom !== null && off < st.resumeFrom) return;
-      if (st.open && off <= st.open.last) return; // given twice
+      if (repeat) {
+        o.onRepeat?.(1);
+        return;
+      }
       if (st.open?.forcedLast != null && off > st.open.forcedLast) cut(st);
       if (!st.open) st.open = { first: off, last: off, nameLast: null, forcedLast: null, checked: false, rows: [], openedAt: now() };
       const c = st.open;
@@ -219,15 +251,17 @@ export function archiveSink(o: ArchiveSinkOptions): PartitionedSink & { store: O
     },
     committableOffset(topic, partition) {
       const st = parts.get(topicPartitionKey(topic, partition));
-      if (!st) return undefined;
-      const c = st.ready[0] ?? st.open;
-      return c ? String(c.first) : undefined;
+      const first = st ? notArchived(st) : null;
+      if (first === null) return undefined;
+      const held = first - BigInt(o.repeatHorizon);
+      return String(held < 0n ? 0n : held);
     },
     checkpoint(topic, partition) {
       const st = parts.get(topicPartitionKey(topic, partition));
-      if (!st || st.resumeFrom === null) return undefined;
-      st.offered = st.resumeFrom;
-      return String(st.resumeFrom);
+      const first = st ? notArchived(st) : null;
+      if (!st || first === null) return undefined;
+      st.offered = first;
+      return String(first);
     },
     committed(topic, partition) {
       const st = parts.get(topicPartitionKey(topic, partition));

@@ -44,6 +44,8 @@ export async function isolatedConfig(brokers: string[], esUrl: string, partition
     kpiAllowedLatenessS: 30,
     archiveMaxEvents: 400,
     archiveMaxAgeS: 1,
+    // Small, so that restarts in the tests re-read what the archive's repeat decisions need.
+    archiveRepeatHorizon: 300,
     esRetentionIntervalS: 0,
     esSnapshotIntervalS: 0,
     // Event times here are hours old: a pause in a test must not move watermarks by the clock.
