@@ -198,7 +198,10 @@ export const ENRICHED_FIELDS = {
   client_ts: 'date',
   sent_at: 'date',
   received_at: 'date',
+  /** The page URL normalised once, at the gateway (gateway/url-normalise.ts): what every output groups pages by. */
   url: 'keyword',
+  /** The page URL as the client sent it. */
+  url_raw: 'keyword',
   url_host: 'keyword',
   url_path: 'keyword',
   referrer: 'keyword',
@@ -264,6 +267,7 @@ export interface EnrichedEvent {
   sent_at: string | null;
   received_at: string;
   url: string;
+  url_raw: string;
   url_host: string | null;
   url_path: string | null;
   referrer: string | null;

@@ -3,9 +3,10 @@
  * raw-event index (bots left out), or for entry and exit pages from the sessions index. Each row:
  * distinct visitors, page views, converting visitors and revenue per currency. Pure.
  *
- * Pages are grouped by host and path (`url_host`, `url_path` of the enriched event): query
- * strings and fragments are dropped, so `thanks.html?order=1` and `?order=2` are one page.
- * Campaign parameters are not lost: they are their own breakdowns (`utm_*`).
+ * Pages are grouped by the enriched event's `url`, normalised once by the gateway
+ * (gateway/url-normalise.ts: query strings dropped but for URL_QUERY_ALLOWLIST, fragments but
+ * for hash routes), the same URL the sessions' entry and exit pages and the URL stats carry, so
+ * `thanks.html?order=1` and `?order=2` are one page everywhere.
  */
 import type { estypes } from '@elastic/elasticsearch';
 import { REVENUE_SCALE } from '../contracts/documents.js';
@@ -16,7 +17,7 @@ import { distinct, notBot, parseSiteRange, siteFilter, viewFilter, type Currency
 
 /** Breakdown name -> the raw-event field it groups by (entry/exit pages: the sessions index). */
 export const BREAKDOWNS = {
-  page: 'url_path',
+  page: 'url',
   source: 'referrer_host',
   referrer_type: 'referrer_type',
   utm_source: 'utm_source',
@@ -82,7 +83,6 @@ export function breakdownSearch(index: { eventsPattern: string; sessions: string
       rows: {
         terms: { field, size: q.limit, order: [order[q.sort], { _key: 'asc' }] },
         aggs: {
-          ...(q.by === 'page' ? { host: { terms: { field: 'url_host', size: 1 } } } : {}),
           visitors: distinct('visitor_id'),
           views: { filter: viewFilter },
           conversions: {
@@ -100,8 +100,6 @@ export function breakdownSearch(index: { eventsPattern: string; sessions: string
 
 export interface BreakdownRow {
   value: string;
-  /** Pages: the host the path was seen on most. */
-  host?: string;
   visitors: number;
   views: number;
   /** Distinct visitors who bought (entry/exit pages: sessions with a purchase, by visitor). */
@@ -134,11 +132,9 @@ export function breakdownResponse(q: BreakdownQuery, res: estypes.SearchResponse
     sites: q.sites,
     rows: (rows.buckets ?? []).map((b) => {
       const g = (k: string) => (b[k] ?? {}) as Agg;
-      const host = g('host').buckets?.[0]?.key;
       const views = g('views');
       return {
         value: String(b.key),
-        ...(host !== undefined ? { host: String(host) } : {}),
         visitors: g('visitors').value ?? 0,
         views: views.doc_count ?? views.value ?? 0,
         conversions: g('conversions').n?.value ?? 0,

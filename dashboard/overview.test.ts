@@ -120,11 +120,11 @@ describe('breakdown search and answer', () => {
     [{ sort: 'revenue' }, /sort must be/],
     [{ limit: '101' }, /limit/],
   ])('%j is refused', (raw, msg) => expect(() => parseBreakdownQuery(raw, NOW)).toThrow(msg));
-  test('pages: grouped by path without query string, bots out, sorted by conversions then key', () => {
+  test('pages: grouped by the URL the gateway normalised, bots out, sorted by conversions then key', () => {
     const q = parseBreakdownQuery({ by: 'page', sort: 'conversions', site: 'shop-a' }, NOW);
     const s = breakdownSearch({ eventsPattern: 'cs-events-*', sessions: 'cs-sessions' }, q);
     expect(s.index).toBe('cs-events-*');
-    expect(s.aggs!.rows.terms).toMatchObject({ field: 'url_path', size: 10, order: [{ 'conversions>n': 'desc' }, { _key: 'asc' }] });
+    expect(s.aggs!.rows.terms).toMatchObject({ field: 'url', size: 10, order: [{ 'conversions>n': 'desc' }, { _key: 'asc' }] });
     expect(JSON.stringify(s.query)).toContain('"must_not":[{"term":{"is_bot":true}}]');
     expect(JSON.stringify(s.query)).toContain('{"terms":{"site_id":["shop-a"]}}');
   });
@@ -142,12 +142,12 @@ describe('breakdown search and answer', () => {
         rows: {
           sum_other_doc_count: 7,
           buckets: [
-            { key: '/thanks.html', doc_count: 4, host: { buckets: [{ key: 'shop.example', doc_count: 4 }] }, visitors: { value: 2 }, views: { doc_count: 2 }, conversions: { doc_count: 2, n: { value: 2 }, currencies: { buckets: [{ key: 'EUR', doc_count: 2, revenue: { value: 10.1 } }] } } },
+            { key: 'https://shop.example/thanks.html', doc_count: 4, visitors: { value: 2 }, views: { doc_count: 2 }, conversions: { doc_count: 2, n: { value: 2 }, currencies: { buckets: [{ key: 'EUR', doc_count: 2, revenue: { value: 10.1 } }] } } },
           ],
         },
       },
     } as never);
-    expect(r.rows).toEqual([{ value: '/thanks.html', host: 'shop.example', visitors: 2, views: 2, conversions: 2, revenue: [{ currency: 'EUR', purchases: 2, revenue: 10.1 }] }]);
+    expect(r.rows).toEqual([{ value: 'https://shop.example/thanks.html', visitors: 2, views: 2, conversions: 2, revenue: [{ currency: 'EUR', purchases: 2, revenue: 10.1 }] }]);
     expect(r.others).toBe(7);
   });
 });

@@ -3,6 +3,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, t
 import { pino, type Logger } from 'pino';
 import { ConfigError, type Config } from '../contracts/config.js';
 import { loadConfig } from '../common/config.js';
+import { queryAllowlist } from './url-normalise.js';
 import { registerAccessControl } from './access.js';
 import { Admission, registerAdmission } from './admission.js';
 import { toBatch } from './batch.js';
@@ -129,6 +130,7 @@ export async function buildApp(opts: BuildOptions = {}): Promise<FastifyInstance
     parseUa: cachedUserAgentParser(),
     geo,
     hashUserId: userIdHasher(cfg.userIdHashKey),
+    keepQuery: queryAllowlist(cfg.urlQueryAllowlist),
     botPolicy,
     recent: new RecentIds(cfg.gatewayDedupMax, cfg.gatewayDedupWindowS * 1000),
     delivery,

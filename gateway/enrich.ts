@@ -2,6 +2,8 @@ import { SCHEMA_VERSION, type ClientEvent, type EnrichedEvent } from '../contrac
 import type { GeoInfo } from './geo.js';
 import type { UaInfo } from './user-agent.js';
 import { CLICK_ID_PARAMS, classifyReferrer } from './referrer.js';
+import { normaliseUrl, queryAllowlist, type QueryKeep } from './url-normalise.js';
+import { SETTINGS } from '../contracts/config.js';
 
 /** What is known once per request and shared by every event in its batch. */
 export interface RequestContext {
@@ -20,23 +22,28 @@ export interface RequestContext {
   /** ISO forms of receivedAt / sentAt, computed once per request (filled in on first use). */
   receivedIso?: string;
   sentIso?: string | null;
+  /** Query parameters a page URL keeps (URL_QUERY_ALLOWLIST); absent: the setting's default. */
+  keepQuery?: QueryKeep;
   /** URLs parsed so far in this request: the events of a batch mostly share their page and referrer. */
   urls?: Map<string, ParsedUrl>;
 }
 
-/** What one URL parse yields: host, path, and UTM / click-id hints from the query string. */
+/** What one URL parse yields: host, path, UTM / click-id hints from the query string, the normalised URL. */
 interface ParsedUrl {
   host: string | null;
   path: string | null;
   query: URLSearchParams | null;
+  /** gateway/url-normalise.ts; null when the URL does not parse (kept as sent). */
+  normal: string | null;
 }
-const NO_URL: ParsedUrl = { host: null, path: null, query: null };
+const NO_URL: ParsedUrl = { host: null, path: null, query: null, normal: null };
+const DEFAULT_KEEP = queryAllowlist(SETTINGS.urlQueryAllowlist.default.split(','));
 
-function parseUrl(url: string | undefined): ParsedUrl {
+function parseUrl(url: string | undefined, keep: QueryKeep): ParsedUrl {
   if (!url) return NO_URL;
   try {
     const u = new URL(url);
-    return { host: u.hostname || null, path: u.pathname || null, query: u.search.length > 1 ? u.searchParams : null };
+    return { host: u.hostname || null, path: u.pathname || null, query: u.search.length > 1 ? u.searchParams : null, normal: normaliseUrl(u, keep) };
   } catch {
     return NO_URL;
   }
@@ -113,7 +120,7 @@ function parseUrlOnce(url: string | undefined, ctx: RequestContext): ParsedUrl {
   if (!url) return NO_URL;
   const urls = (ctx.urls ??= new Map());
   let parsed = urls.get(url);
-  if (!parsed) urls.set(url, (parsed = parseUrl(url)));
+  if (!parsed) urls.set(url, (parsed = parseUrl(url, ctx.keepQuery ?? DEFAULT_KEEP)));
   return parsed;
 }
 
@@ -135,7 +142,8 @@ export function enrichEvent(ev: ClientEvent, ctx: RequestContext): EnrichedEvent
     client_ts: iso(ev.ts),
     sent_at: (ctx.sentIso ??= ctx.sentAt === null ? null : iso(ctx.sentAt)),
     received_at: (ctx.receivedIso ??= iso(ctx.receivedAt)),
-    url: ev.url,
+    url: page.normal ?? ev.url,
+    url_raw: ev.url,
     url_host: page.host,
     url_path: page.path,
     referrer: ev.referrer || null,

@@ -7,6 +7,7 @@ import type { DeadLetters } from './dead-letter.js';
 import { identityOf, type RecentIds } from './dedup.js';
 import { hash } from 'node:crypto';
 import type { Delivery } from './delivery.js';
+import type { QueryKeep } from './url-normalise.js';
 import { enrichEvent, eventTimeRefusal, type EventTimeWindow, type RequestContext } from './enrich.js';
 import { enrichedEventSerialiser } from './serialise.js';
 import { GW_ERRORS } from './errors.js';
@@ -61,6 +62,8 @@ export interface IngestDeps {
   parseUa: (ua: string) => UaInfo;
   geo: GeoProvider;
   hashUserId?: (id: string) => string;
+  /** Query parameters page URLs keep (URL_QUERY_ALLOWLIST). */
+  keepQuery?: QueryKeep;
   botPolicy: BotPolicy;
   recent: RecentIds;
   delivery: Delivery;
@@ -107,6 +110,7 @@ export function createIngest(d: IngestDeps) {
       sentAt: input.sentAt,
       siteHosts: site?.hosts,
       hashUserId: d.hashUserId,
+      keepQuery: d.keepQuery,
     };
     const bot = ua.is_bot ? d.botPolicy : null;
 

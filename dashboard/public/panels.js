@@ -89,13 +89,14 @@ const BD_EMPTY = { source: 'no referred visits in range (direct traffic has no s
 
 export function renderBreakdown(by, b) {
   const sessionsBased = by === 'entry_page' || by === 'exit_page';
+  const isUrl = sessionsBased || by === 'page';
   const money = (rows) => rows.map((r) => fmtCurrency(r.revenue, r.currency)).join(' · ') || '–';
   fillTable(
     $(`bd-${by}`),
     [{ label: BD_FIRST[by] || by }, { label: 'Visitors', num: true }, { label: sessionsBased ? 'Pages' : 'Views', num: true }, { label: 'Conversions', num: true }, ...(sessionsBased ? [] : [{ label: 'Revenue', num: true }])],
     b.rows.map((r) => ({
       cells: [
-        { text: sessionsBased ? shortUrl(r.value) : r.value, cls: 'url', title: r.host ? `${r.host}${r.value}` : r.value },
+        { text: isUrl ? shortUrl(r.value) : r.value, cls: 'url', title: r.value },
         fmtInt(r.visitors),
         fmtInt(r.views),
         fmtInt(r.conversions),

@@ -52,6 +52,9 @@ function shopEvents(now: number): EventFixture[] {
     let k = 0;
     const ev = (o: Partial<EventFixture>) => {
       const n = k++;
+      // As the gateway enriches: `url` normalised (no query string), `url_raw` as sent.
+      const path = o.url_path ?? '/';
+      o = { url: `https://${site}.example${path}`, url_raw: o.url_raw ?? `https://${site}.example${path}`, url_host: `${site}.example`, ...o };
       out.push(
         eventDoc(`e${i}-${n}`, t0 + n * 5000, {
           site_id: site,
@@ -67,7 +70,7 @@ function shopEvents(now: number): EventFixture[] {
         }),
       );
     };
-    for (let p = 0; p <= i % 3; p++) ev({ url: `https://${site}.example${pages[p]}?ref=x${i}`, url_host: `${site}.example`, url_path: pages[p] });
+    for (let p = 0; p <= i % 3; p++) ev({ url_raw: `https://${site}.example${pages[p]}?ref=x${i}`, url_path: pages[p] });
     // The SDK's engagement report: a page_view event that is not a view.
     if (i % 4 === 0) ev({ url_path: '/', engagement_ms: 12_000 });
     if (i % 2 === 0) {
@@ -77,7 +80,7 @@ function shopEvents(now: number): EventFixture[] {
     if (i % 4 === 0) {
       const [currency, revenue] = site === 'shop-a' ? ['EUR', 24.5 + i] : ['JPY', 1200 + i * 10];
       ev({ event_type: 'purchase', url_path: '/checkout', order_id: `o${i}`, currency, revenue });
-      ev({ url: `https://${site}.example/thanks.html?order=o${i}`, url_path: '/thanks.html' });
+      ev({ url_raw: `https://${site}.example/thanks.html?order=o${i}`, url_path: '/thanks.html' });
     }
   }
   for (let b = 0; b < 2; b++) for (let k = 0; k < 6; k++) out.push(eventDoc(`bot${b}-${k}`, now - 30 * MIN + k * 1000, { site_id: 'shop-a', visitor_id: `bot${b}`, session_id: `bs${b}`, is_bot: true, browser: 'HeadlessChrome' }));
@@ -107,7 +110,7 @@ function expected(events: EventFixture[], sites: string[], now: number) {
     conversion: buyers / visitors,
     revenue: [...revenue].sort(([a], [b]) => a.localeCompare(b)),
     botShare: bots / sel.length,
-    thanksVisitors: distinct((e) => e.url_path === '/thanks.html'),
+    thanksVisitors: (site: string) => distinct((e) => e.url === `https://${site}.example/thanks.html`),
   };
 }
 
@@ -265,8 +268,10 @@ describe('dashboard page in Chromium', () => {
     expect(await rowOf('funnel', 'Purchased').locator('td').nth(1).textContent()).toBe(String(want.buyers));
 
     // Pages without query strings: every order's thanks page is one row.
-    expect(await rowOf('bd-page', '/thanks.html').count()).toBe(1);
-    expect(await rowOf('bd-page', '/thanks.html').locator('td').nth(1).textContent()).toBe(String(want.thanksVisitors));
+    for (const site of ['shop-a', 'shop-b']) {
+      expect(await rowOf('bd-page', `${site}.example/thanks.html`).count()).toBe(1);
+      expect(await rowOf('bd-page', `${site}.example/thanks.html`).locator('td').nth(1).textContent()).toBe(String(want.thanksVisitors(site)));
+    }
     expect(await page.locator('#bd-page td', { hasText: '?' }).count()).toBe(0);
     expect(await rowOf('bd-source', 'www.google.com').locator('td').nth(1).textContent()).toBe('6');
     expect(await rowOf('bd-utm_campaign', 'winter-sale').locator('td').nth(1).textContent()).toBe('5');

@@ -58,7 +58,7 @@ test('a UTF-8 byte-order mark is tolerated', async () => {
   const body = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(JSON.stringify({ events: [ev] }))]);
   const res = await h.app.inject({ method: 'POST', url: '/v1/events', headers: { 'content-type': 'application/json' }, payload: body });
   expect(res.json()).toMatchObject({ accepted: 1 });
-  expect(h.kafka.on('page_views')[0]).toMatchObject({ event_id: ev.event_id, url: 'https://shop.example/café-☕' });
+  expect(h.kafka.on('page_views')[0]).toMatchObject({ event_id: ev.event_id, url: 'https://shop.example/caf%C3%A9-%E2%98%95', url_raw: 'https://shop.example/café-☕' });
 });
 
 test('invalid UTF-8 is refused with GW_ERR_INVALID_UTF8 and dead-lettered as received (base64)', async () => {

@@ -30,7 +30,9 @@ describe('GET /v1/p.gif', () => {
     expect(ev).toMatchObject({
       event_type: 'page_view',
       site_id: 'shop',
-      url: 'https://shop.example/about?utm_source=news&utm_medium=email',
+      // Normalised (gateway/url-normalise.ts): campaign parameters kept, sorted by name.
+      url: 'https://shop.example/about?utm_medium=email&utm_source=news',
+      url_raw: 'https://shop.example/about?utm_source=news&utm_medium=email',
       url_path: '/about',
       title: 'About',
       utm_source: 'news',
