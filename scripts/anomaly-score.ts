@@ -1,6 +1,6 @@
 /**
  * npm run anomaly:score -- --input series.csv [--step SECONDS] [--threshold Z] [--k-of-n 2/3]
- *                          [--counts true|false] [--direction both|up|down]
+ *                          [--counts true|false] [--direction both|up|down] [--min-rise X] [--max-fall X]
  *
  * Runs the processor's site-level detector (seasonal baseline + Poisson-aware multi-scale score
  * + k-of-n) on any `timestamp,value` CSV and prints `timestamp,value,expected,score,flag` per
@@ -13,7 +13,7 @@ import { loadConfig } from '../common/config.js';
 import { anomalyOptionsFromConfig } from '../processor/anomaly/options.js';
 import { parseSeriesCsv, scoreCsv } from '../processor/anomaly/series-csv.js';
 
-const usage = 'usage: npm run anomaly:score -- --input series.csv [--step SECONDS] [--threshold Z] [--k-of-n K/N] [--counts true|false] [--direction both|up|down]';
+const usage = 'usage: npm run anomaly:score -- --input series.csv [--step SECONDS] [--threshold Z] [--k-of-n K/N] [--counts true|false] [--direction both|up|down] [--min-rise X] [--max-fall X]';
 
 function fail(message: string): never {
   process.stderr.write(`anomaly:score: ${message}\n${usage}\n`);
@@ -30,6 +30,8 @@ try {
       'k-of-n': { type: 'string' },
       counts: { type: 'string' },
       direction: { type: 'string' },
+      'min-rise': { type: 'string' },
+      'max-fall': { type: 'string' },
       help: { type: 'boolean' },
     },
   }).values;
@@ -72,6 +74,8 @@ process.stdout.write(
     threshold: num('threshold', args.threshold) ?? site.trafficThreshold,
     k: site.k,
     n: site.n,
+    minRise: num('min-rise', args['min-rise']) ?? site.trafficMinRise,
+    maxFall: num('max-fall', args['max-fall']) ?? site.trafficMaxFall,
     ...(step ? { stepMs: step * 1000 } : {}),
     ...(args.counts ? { counts: args.counts === 'true' } : {}),
     ...(args.direction ? { direction: args.direction as 'both' | 'up' | 'down' } : {}),

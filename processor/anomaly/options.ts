@@ -25,6 +25,8 @@ export type AnomalyConfig = Pick<
   | 'anomalySiteTrafficThreshold'
   | 'anomalySitePurchasesThreshold'
   | 'anomalySiteKOfN'
+  | 'anomalySiteTrafficMinRise'
+  | 'anomalySiteTrafficMaxFall'
 >;
 
 export interface AnomalyOptions {
@@ -76,6 +78,8 @@ export function anomalyOptionsFromConfig(c: AnomalyConfig): AnomalyOptions {
       stepMs: c.anomalySiteStepS * 1000,
       trafficThreshold: number('ANOMALY_SITE_TRAFFIC_THRESHOLD', c.anomalySiteTrafficThreshold, 0, 1000),
       purchasesThreshold: number('ANOMALY_SITE_PURCHASES_THRESHOLD', c.anomalySitePurchasesThreshold, 0, 1000),
+      trafficMinRise: number('ANOMALY_SITE_TRAFFIC_MIN_RISE', c.anomalySiteTrafficMinRise, 1, 1000),
+      trafficMaxFall: number('ANOMALY_SITE_TRAFFIC_MAX_FALL', c.anomalySiteTrafficMaxFall, 0, 1),
       k: Number(kn[1]),
       n: Number(kn[2]),
     },

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { DeviationScorer, SeasonalBaseline, inferStep, looksLikeCounts, scoreSeries } from './series.js';
-import { median, mad, quantile, histogramMedianMad } from './stats.js';
+import { DeviationScorer, SeasonalBaseline, SeriesDetector, inferStep, looksLikeCounts, scoreSeries, type ScorerOptions } from './series.js';
+import { median, mad, quantile, histogramMedianMad, poissonZ } from './stats.js';
 import { poisson, rng } from '../../test/harness/anomaly-scenarios.js';
 
 const HOUR = 3_600_000;
@@ -116,5 +116,39 @@ describe('scoreSeries (what anomaly:score runs)', () => {
   it('is deterministic and order-independent of the input rows', () => {
     const data = seasonal(4, 9);
     expect(scoreSeries([...data].reverse())).toEqual(scoreSeries(data));
+  });
+});
+
+describe('poissonZ', () => {
+  it.each([
+    // [observed, expected, z from the exact mid-p tail]
+    [0, 8, -3.586],
+    [16, 8, 2.514],
+    [70, 100, -3.15],
+    [100, 100, 0],
+  ])('%d observed for %d expected scores %d', (o, e, z) => {
+    expect(poissonZ(o, e)).toBeCloseTo(z, 2);
+  });
+  it('is less alarmed than the square-root approximation by a shortfall of a small count', () => {
+    const anscombe = 2 * (Math.sqrt(0.375) - Math.sqrt(8.375));
+    expect(poissonZ(0, 8)).toBeGreaterThan(anscombe + 0.9);
+  });
+});
+
+describe('relevance floors', () => {
+  /** Four calm weeks of 300 per point, then a day 28 % low (a holiday), then one 60 % low. */
+  function run(o: Partial<ScorerOptions>) {
+    const d = new SeriesDetector({ stepMs: 3_600_000, ...o });
+    const day = 24;
+    const flags: number[] = [];
+    for (let i = 0; i < 30 * day; i++) {
+      const level = i >= 28 * day && i < 29 * day ? 0.72 : i >= 29 * day + 10 && i < 29 * day + 14 ? 0.4 : 1;
+      if (d.push(i * 3_600_000, Math.round(300 * level + ((i * 7) % 5) - 2)).flag) flags.push(Math.floor(i / day));
+    }
+    return new Set(flags);
+  }
+  it('a calm history makes a holiday improbable; the floor keeps it from paging while the incident still does', () => {
+    expect(run({ minRise: 1, maxFall: 1 })).toEqual(new Set([28, 29]));
+    expect(run({ minRise: 2, maxFall: 0.55 })).toEqual(new Set([29]));
   });
 });

@@ -17,7 +17,7 @@
  *
  * Pure and deterministic: the output depends only on the points, in order.
  */
-import { MAD_TO_SD, median } from './stats.js';
+import { MAD_TO_SD, median, poissonZ } from './stats.js';
 
 const DAY = 86_400_000;
 const WEEK = 7 * DAY;
@@ -34,8 +34,22 @@ export interface ScorerOptions {
   counts: boolean;
   /** Relative level noise never assumed below this. */
   minLevelNoise: number;
+  /**
+   * How many past (observed, expected) points the level noise is learned from. Level noise is
+   * mostly day-to-day (a whole day runs high or low), so this should span weeks: a week holds only
+   * seven independent days, too few to tell a holiday from an incident.
+   */
+  levelHistory: number;
   /** Which deviations matter. */
   direction: 'both' | 'up' | 'down';
+  /**
+   * Relevance floors on the size of a deviation, as observed / expected of the sum that scores it:
+   * a rise counts only at `minRise` or more, a fall only at `maxFall` or less (1 and 1: any). Day
+   * to day, whole days run 20-30 % high or low (a holiday, a quiet night); that can be as
+   * improbable as an incident when the history is calm, but it is not one. Counts only.
+   */
+  minRise: number;
+  maxFall: number;
 }
 
 export const DEFAULT_SCORER: ScorerOptions = {
@@ -45,7 +59,10 @@ export const DEFAULT_SCORER: ScorerOptions = {
   scales: [1, 2, 4, 8, 12],
   counts: true,
   minLevelNoise: 0.05,
+  levelHistory: 8064,
   direction: 'both',
+  minRise: 1,
+  maxFall: 1,
 };
 
 export interface Score {
@@ -58,14 +75,11 @@ export interface Score {
   flag: boolean;
 }
 
-/** How many past (observed, expected) pairs the level noise is learned from. */
-const LEVEL_HISTORY = 2016;
-
 export class DeviationScorer {
   readonly options: ScorerOptions;
   /** The last points: observed, expected, own direction, and direction if anomalous (else 0). */
   private readonly recent: { o: number; e: number; own: number; dir: number }[] = [];
-  private readonly history: { o: number; e: number }[] = [];
+  private readonly history: { o: number; e: number; q: number }[] = [];
   private levelNoise: number;
   private sinceFit = 0;
   private residualSd = NaN;
@@ -75,11 +89,17 @@ export class DeviationScorer {
     this.levelNoise = this.options.minLevelNoise;
   }
 
-  /** Called once per point, in time order, with its observed and expected value (NaN: none). */
-  push(observed: number, expected: number): Score {
+  /**
+   * Called once per point, in time order, with its observed and expected value (NaN: none), and
+   * how good that expectation is (higher is better: the seasonal baseline's week > day > recent).
+   */
+  push(observed: number, expected: number, quality = 0): Score {
     const o = this.options;
     let best = 0;
     let bestScale = 1;
+    /** The best score among the sums whose size passes the relevance floors. */
+    let relevant = 0;
+    let relevantScale = 1;
     const own = Number.isFinite(expected) ? this.z(observed, expected, 1) : 0;
     if (Number.isFinite(expected)) {
       const maxScale = Math.max(...o.scales);
@@ -106,19 +126,29 @@ export class DeviationScorer {
           best = z;
           bestScale = m;
         }
+        const ratio = (so + 0.5) / (se + 0.5);
+        const relevantSize = !o.counts || (z > 0 ? ratio >= o.minRise : ratio <= o.maxFall);
+        if (relevantSize && Math.abs(z) > Math.abs(relevant)) {
+          relevant = z;
+          relevantScale = m;
+        }
       }
     }
     const dirOk = (d: number) => o.direction === 'both' || (o.direction === 'up' ? d > 0 : d < 0);
     // A window is anomalous only if it deviates itself: a past spike echoes in the longer sums.
-    const dir = Math.sign(best);
-    const anomalous = Math.abs(best) >= o.threshold && Math.sign(own) === dir && Math.abs(own) >= 1 && dirOk(dir);
+    const dir = Math.sign(relevant);
+    const anomalous = Math.abs(relevant) >= o.threshold && Math.sign(own) === dir && Math.abs(own) >= 1 && dirOk(dir);
+    if (anomalous) {
+      best = relevant;
+      bestScale = relevantScale;
+    }
     this.recent.push({ o: observed, e: Number.isFinite(expected) ? expected : observed, own: Math.sign(own), dir: anomalous ? dir : 0 });
     if (this.recent.length > 4 * Math.max(Math.max(...o.scales), o.n)) this.recent.shift();
     const last = this.recent.slice(-o.n);
     const flag = anomalous && last.filter((p) => p.dir === dir).length >= o.k;
     if (Number.isFinite(expected) && !anomalous) {
-      this.history.push({ o: observed, e: expected });
-      if (this.history.length > LEVEL_HISTORY) this.history.shift();
+      this.history.push({ o: observed, e: expected, q: quality });
+      if (this.history.length > this.options.levelHistory) this.history.shift();
       if (++this.sinceFit >= 12) this.fitNoise();
     }
     return { score: best, scale: bestScale, anomalous, flag };
@@ -126,7 +156,7 @@ export class DeviationScorer {
 
   /**
    * Signed surprise of `so` observed against `se` expected, summed over m points. For counts, the
-   * smaller of two: the Poisson surprise alone (Anscombe: 2 sqrt(x + 3/8) has variance ~1), which
+   * smaller of two: the Poisson surprise alone (its exact tail, `poissonZ`), which
    * is right for small counts, and the log ratio against Poisson plus level noise, which is right
    * for large ones (a -60 % and a +150 % are then equally far from normal).
    */
@@ -134,7 +164,7 @@ export class DeviationScorer {
     if (this.options.counts) {
       const o = Math.max(so, 0);
       const e = Math.max(se, 0);
-      const poisson = 2 * (Math.sqrt(o + 0.375) - Math.sqrt(e + 0.375));
+      const poisson = poissonZ(o, e);
       const level = Math.log((o + 0.5) / (e + 0.5)) / Math.sqrt(1 / (e + 0.5) + this.levelNoise ** 2);
       return Math.sign(level) * Math.min(Math.abs(poisson), Math.abs(level));
     }
@@ -156,14 +186,20 @@ export class DeviationScorer {
       if (r.length >= 12) this.residualSd = Math.max(MAD_TO_SD * median(r.map((x) => Math.abs(x - median(r)))), 1e-9);
     }
     const m = Math.max(...o.scales);
+    // The noise of the expectation in use: once a quarter of the history has the best expectation
+    // (a week of same-slot-of-the-week medians), the residuals of the cruder ones (the same slot
+    // of the day, which mixes weekdays and weekends) would make every incident look ordinary.
+    const q = this.history.length ? this.history[this.history.length - 1].q : 0;
+    const best = this.history.filter((p) => p.q === q);
+    const history = best.length >= Math.max(6 * m, o.levelHistory / 4) ? best : this.history;
     const rel: number[] = [];
     const explained: number[] = [];
-    for (let i = this.history.length % m; i + m <= this.history.length; i += m) {
+    for (let i = history.length % m; i + m <= history.length; i += m) {
       let so = 0;
       let se = 0;
       for (let j = i; j < i + m; j++) {
-        so += this.history[j].o;
-        se += this.history[j].e;
+        so += history[j].o;
+        se += history[j].e;
       }
       if (se <= 0) continue;
       if (o.counts) {
@@ -193,6 +229,9 @@ export interface BaselineOptions {
   /** Weeks of history kept for the weekly slots. */
   weeks: number;
 }
+
+/** How good each baseline's expectation is, for the scorer's noise (which learns from the best one). */
+export const SOURCE_QUALITY = { none: 0, recent: 1, day: 2, week: 3 } as const;
 
 /** Expected value of a point from its slot of the week, the day, or the last points. */
 export class SeasonalBaseline {
@@ -272,13 +311,14 @@ export class SeriesDetector {
 
   constructor(options: Partial<SeriesDetectorOptions> & { stepMs: number }) {
     this.baseline = new SeasonalBaseline(options);
-    this.scorer = new DeviationScorer(options);
+    const levelHistory = options.levelHistory ?? Math.max(12, Math.round(((options.weeks ?? 4) * WEEK) / options.stepMs));
+    this.scorer = new DeviationScorer({ ...options, levelHistory });
   }
 
   /** Called once per point, in time order. */
   push(t: number, value: number): ScoredPoint {
     const { value: expected, source } = this.baseline.expected(t);
-    const s = this.scorer.push(value, expected);
+    const s = this.scorer.push(value, expected, SOURCE_QUALITY[source]);
     this.baseline.push(t, value);
     return { t, value, expected, source, ...s };
   }

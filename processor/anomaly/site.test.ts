@@ -42,6 +42,7 @@ describe('SiteDetector rules', () => {
     ['conversion to a third', [[500, 5], [500, 4], [500, 6], [500, 5]], ['conversion_drop']],
     ['traffic -60 %', [[200, 6], [200, 6], [200, 6]], ['traffic_drop']],
     ['one odd window pages nobody', [[1500, 15], [500, 15], [500, 15]], []],
+    ['a holiday-like dip: 28 % fewer visitors, buying as usual', [[360, 11], [360, 10], [355, 11], [360, 11]], []],
   ] as [string, [number, number][], string[]][])('%s', (_n, windows, kinds) => {
     const d = new SiteDetector({ stepMs: step });
     let t = warm(d, step);

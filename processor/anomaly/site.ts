@@ -14,7 +14,7 @@
  * One alert per episode: a kind raised for a site stays quiet until its flag has been down for
  * `n` windows. Pure and deterministic (event time only).
  */
-import { DEFAULT_SCORER, DeviationScorer, SeasonalBaseline, type ScorerOptions } from './series.js';
+import { DEFAULT_SCORER, DeviationScorer, SOURCE_QUALITY, SeasonalBaseline, type ScorerOptions } from './series.js';
 
 export const SITE_ANOMALY_KINDS = ['traffic_spike', 'traffic_drop', 'purchases_stopped', 'conversion_drop'] as const;
 export type SiteAnomalyKind = (typeof SITE_ANOMALY_KINDS)[number];
@@ -44,6 +44,10 @@ export interface SiteDetectorOptions {
   stepMs: number;
   /** |score| at which a window of traffic counts as anomalous (level noise dominates: set high). */
   trafficThreshold: number;
+  /** A traffic rise counts only at this many times the expected visitors or more (relevance floor). */
+  trafficMinRise: number;
+  /** A traffic fall counts only at this fraction of the expected visitors or less. */
+  trafficMaxFall: number;
   /** |score| at which a window of purchases counts as anomalous (Poisson noise dominates). */
   purchasesThreshold: number;
   k: number;
@@ -61,6 +65,8 @@ export interface SiteDetectorOptions {
 
 export const DEFAULT_SITE_OPTIONS: Omit<SiteDetectorOptions, 'stepMs'> = {
   trafficThreshold: 5.5,
+  trafficMinRise: 2,
+  trafficMaxFall: 0.55,
   purchasesThreshold: 4,
   k: 2,
   n: 3,
@@ -84,16 +90,17 @@ export class SiteDetector {
 
   constructor(options: Partial<SiteDetectorOptions> & { stepMs: number }) {
     this.options = { ...DEFAULT_SITE_OPTIONS, ...options };
-    const scorer: Partial<ScorerOptions> = { k: this.options.k, n: this.options.n, counts: true };
+    // Level noise from 4 weeks of windows (the seasonal baseline's own horizon).
+    const scorer: Partial<ScorerOptions> = { k: this.options.k, n: this.options.n, counts: true, levelHistory: Math.max(12, Math.round((28 * 86_400_000) / this.options.stepMs)) };
     this.baseline = new SeasonalBaseline({ stepMs: this.options.stepMs });
-    this.traffic = new DeviationScorer({ ...scorer, threshold: this.options.trafficThreshold, direction: 'both' });
+    this.traffic = new DeviationScorer({ ...scorer, threshold: this.options.trafficThreshold, direction: 'both', minRise: this.options.trafficMinRise, maxFall: this.options.trafficMaxFall });
     this.buying = new DeviationScorer({ ...scorer, threshold: this.options.purchasesThreshold, direction: 'down' });
   }
 
   /** Called once per closed window of the site, in time order; returns the alerts it raises. */
   push(w: SiteWindow): SiteFinding[] {
     const exp = this.baseline.expected(w.t);
-    const t = this.traffic.push(w.visitors, exp.value);
+    const t = this.traffic.push(w.visitors, exp.value, SOURCE_QUALITY[exp.source]);
     this.baseline.push(w.t, w.visitors);
     const rate = this.sums.v > 0 && this.sums.p > 0 ? this.sums.p / this.sums.v : NaN;
     const aov = this.sums.p > 0 ? this.sums.r / this.sums.p : NaN;
