@@ -192,19 +192,33 @@ function installSignalHandlers(log: (msg: string) => void): void {
   }
 }
 
-export interface StartKafkaOptions {
+/** What a service started on its own (outside startServices) takes. */
+interface OwnServiceOptions {
+  /** Where its data and logs go; relative paths are from the project root. */
   dataDir: string;
-  port: number;
-  controllerPort: number;
-  partitions?: number;
-  topicPrefix?: string;
-  /** Create the pipeline's topics once the broker is up (default true). */
-  createTopics?: boolean;
+  /** Delete dataDir first. */
   fresh?: boolean;
   heap?: string;
   startTimeoutS?: number;
   log?: (msg: string) => void;
+  /** Settings not given here; read from the environment by default. */
   config?: Config;
+}
+
+export interface StartKafkaClusterOptions extends OwnServiceOptions {
+  /** One client port and one controller port per node (three nodes: three of each). */
+  ports: { port: number; controllerPort: number }[];
+  partitions?: number;
+  topicPrefix?: string;
+  /** Create the pipeline's topics (replication min(3, nodes), min.insync.replicas 2 from three nodes on) once every node is up (default true). */
+  createTopics?: boolean;
+  /** TLS and SASL/SCRAM only; one node only (default: none). */
+  security?: KafkaSecurity;
+}
+
+export interface StartKafkaOptions extends Omit<StartKafkaClusterOptions, 'ports'> {
+  port: number;
+  controllerPort: number;
   /** TLS and SASL/SCRAM only (default: KAFKA_LOCAL_SECURE of the config). */
   security?: KafkaSecurity;
 }
@@ -216,49 +230,16 @@ export interface StartKafkaOptions {
  */
 export async function startKafka(opts: StartKafkaOptions): Promise<KafkaBroker> {
   const cfg = opts.config ?? loadConfig();
-  const log = opts.log ?? defaultLog;
-  const dataDir = resolveDataDir(opts.dataDir);
-  await assertPortsFree([
-    { port: opts.port, what: 'Kafka', setting: 'the port option' },
-    { port: opts.controllerPort, what: 'Kafka controller', setting: 'the controllerPort option' },
-  ]);
-  if (opts.fresh) rmSync(dataDir, { recursive: true, force: true });
-  const partitions = opts.partitions ?? cfg.topicPartitions;
-  const dist = await fetchKafka(cfg.kafkaVersion);
-  const broker = new KafkaBroker(dist, {
-    dir: path.join(dataDir, 'kafka'),
-    port: opts.port,
-    controllerPort: opts.controllerPort,
-    heap: opts.heap ?? cfg.kafkaHeap,
-    defaultPartitions: partitions,
-    startTimeoutMs: (opts.startTimeoutS ?? cfg.startTimeoutS) * 1000,
-    log,
-    security: opts.security ?? localSecurity(cfg, opts.topicPrefix ?? cfg.topicPrefix),
-  });
-  installSignalHandlers(log);
-  await broker.start();
-  if (opts.createTopics ?? true) {
-    try {
-      await ensureTopics(broker.brokers, { prefix: opts.topicPrefix ?? cfg.topicPrefix, partitions, replication: 1, log, kafka: broker.adminClient() });
-    } catch (err) {
-      await broker.stop();
-      throw err;
-    }
-  }
-  return broker;
+  const security = opts.security ?? localSecurity(cfg, opts.topicPrefix ?? cfg.topicPrefix);
+  const { nodes } = await startKafkaCluster({ ...opts, config: cfg, security, ports: [{ port: opts.port, controllerPort: opts.controllerPort }] });
+  return nodes[0];
 }
 
-export interface StartElasticsearchOptions {
-  dataDir: string;
+export interface StartElasticsearchOptions extends OwnServiceOptions {
   port: number;
   transportPort: number;
-  fresh?: boolean;
-  heap?: string;
   /** path.repo of the node (default `<dataDir>/elasticsearch/snapshots`). */
   repoDir?: string;
-  startTimeoutS?: number;
-  log?: (msg: string) => void;
-  config?: Config;
 }
 
 /**
@@ -289,21 +270,6 @@ export async function startElasticsearch(opts: StartElasticsearchOptions): Promi
   return node;
 }
 
-export interface StartKafkaClusterOptions {
-  dataDir: string;
-  /** One client port and one controller port per node (three nodes: three of each). */
-  ports: { port: number; controllerPort: number }[];
-  partitions?: number;
-  topicPrefix?: string;
-  /** Create the pipeline's topics (replication 3, min.insync.replicas 2) once every node is up (default true). */
-  createTopics?: boolean;
-  fresh?: boolean;
-  heap?: string;
-  startTimeoutS?: number;
-  log?: (msg: string) => void;
-  config?: Config;
-}
-
 export interface KafkaCluster {
   nodes: KafkaBroker[];
   /** Every node's address: clients bootstrap from any of them. */
@@ -322,14 +288,15 @@ export async function startKafkaCluster(opts: StartKafkaClusterOptions): Promise
   const cfg = opts.config ?? loadConfig();
   const log = opts.log ?? defaultLog;
   const dataDir = resolveDataDir(opts.dataDir);
+  const one = opts.ports.length === 1;
   await assertPortsFree(opts.ports.flatMap((p, i) => [
-    { port: p.port, what: `Kafka node ${i + 1}`, setting: 'KAFKA_PORT' },
-    { port: p.controllerPort, what: `Kafka controller ${i + 1}`, setting: 'KAFKA_CONTROLLER_PORT' },
+    { port: p.port, what: one ? 'Kafka' : `Kafka node ${i + 1}`, setting: 'the ports option' },
+    { port: p.controllerPort, what: one ? 'Kafka controller' : `Kafka controller ${i + 1}`, setting: 'the ports option' },
   ]));
   if (opts.fresh) rmSync(dataDir, { recursive: true, force: true });
   const partitions = opts.partitions ?? cfg.topicPartitions;
   const dist = await fetchKafka(cfg.kafkaVersion);
-  const nodes = kafkaNodesFor(dist, { dataDir, ports: opts.ports, heap: opts.heap ?? cfg.kafkaHeap, partitions, startTimeoutMs: (opts.startTimeoutS ?? cfg.startTimeoutS) * 1000, log });
+  const nodes = kafkaNodesFor(dist, { dataDir, ports: opts.ports, heap: opts.heap ?? cfg.kafkaHeap, partitions, startTimeoutMs: (opts.startTimeoutS ?? cfg.startTimeoutS) * 1000, log, security: opts.security });
   installSignalHandlers(log);
   const stop = async () => {
     await Promise.all(nodes.map((n) => n.stop()));
