@@ -11,7 +11,7 @@
 import type { estypes } from '@elastic/elasticsearch';
 import { REVENUE_SCALE } from '../contracts/documents.js';
 import { ParamError } from './errors.js';
-import { parseIntParam, type Query } from './params.js';
+import { parseIntParam, rangeEcho, type Query } from './params.js';
 import { common, rangeFilter, term } from './search-parts.js';
 import { distinct, notBot, parseSiteRange, siteFilter, viewFilter, type CurrencyRevenue, type SiteRange } from './overview-query.js';
 
@@ -127,8 +127,7 @@ export function breakdownResponse(q: BreakdownQuery, res: estypes.SearchResponse
   return {
     by: q.by,
     sort: q.sort,
-    from: new Date(q.from).toISOString(),
-    to: new Date(q.to).toISOString(),
+    ...rangeEcho(q),
     sites: q.sites,
     rows: (rows.buckets ?? []).map((b) => {
       const g = (k: string) => (b[k] ?? {}) as Agg;

@@ -2,7 +2,7 @@
 import type { estypes } from '@elastic/elasticsearch';
 import { DIMENSIONS, KPI_SUM_FIELDS } from '../contracts/documents.js';
 import { ParamError } from './errors.js';
-import { keywordParam, parseIntParam, range, type Query, type Range } from './params.js';
+import { keywordParam, parseIntParam, range, rangeEcho, type Query, type Range } from './params.js';
 import { common, rangeFilter, sums, term } from './search-parts.js';
 import { eventTotals, kpiWindowsFromAgg, type EventTotals, type KpiWindow, type KpiWindowBucket } from './sums.js';
 
@@ -74,8 +74,7 @@ export function kpiResponse(q: KpiQuery, res: estypes.SearchResponse): KpiRespon
     window: q.window,
     dimension: q.dimension,
     value: q.value,
-    from: new Date(q.from).toISOString(),
-    to: new Date(q.to).toISOString(),
+    ...rangeEcho(q),
     windows,
     truncated: (agg?.sum_other_doc_count ?? 0) > 0,
     totals: q.window.startsWith('tumbling_') ? eventTotals(windows) : null,

@@ -12,7 +12,7 @@
 import type { estypes } from '@elastic/elasticsearch';
 import { REVENUE_SCALE } from '../contracts/documents.js';
 import { ParamError } from './errors.js';
-import { keywordParam, range, type Query, type Range } from './params.js';
+import { keywordParam, range, rangeEcho, type Query, type Range } from './params.js';
 import { common, rangeFilter, term } from './search-parts.js';
 
 /** Sites a query may select at once. */
@@ -158,8 +158,7 @@ export function overviewResponse(q: SiteRange, res: estypes.SearchResponse): Ove
   });
   const currencies = sub(h.purchases, 'currencies')?.buckets ?? [];
   return {
-    from: new Date(q.from).toISOString(),
-    to: new Date(q.to).toISOString(),
+    ...rangeEcho(q),
     sites: q.sites,
     available_sites: (a.sites?.buckets ?? []).map((b) => ({ site: String(b.key), events: b.doc_count })),
     first_event: a.first_event?.value_as_string ?? (typeof a.first_event?.value === 'number' ? new Date(a.first_event.value).toISOString() : null),

@@ -63,9 +63,28 @@ export interface Range {
   to: number;
 }
 
+/** The range as every response states it. */
+export const rangeEcho = (r: Range) => ({ from: new Date(r.from).toISOString(), to: new Date(r.to).toISOString() });
+
 export function range(q: Query, now: number, defaultSpanMs: number): Range {
   const to = parseTime(q.to, now, now, 'to');
   const from = parseTime(q.from, now, to - defaultSpanMs, 'from');
   if (from >= to) throw new ParamError('from must be before to');
   return { from, to };
+}
+
+/** What every listing route (alerts, sessions) takes: a range, how many rows, the site and visitor filters. */
+export interface ListingQuery extends Range {
+  limit: number;
+  site?: string;
+  visitor?: string;
+}
+
+export function listingQuery(q: Query, now: number, defaultSpanMs: number, defaultLimit: number): ListingQuery {
+  return {
+    ...range(q, now, defaultSpanMs),
+    limit: parseIntParam(q.limit, defaultLimit, 0, 500, 'limit'),
+    site: keywordParam(q.site, 'site'),
+    visitor: keywordParam(q.visitor, 'visitor'),
+  };
 }

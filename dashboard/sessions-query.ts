@@ -1,25 +1,16 @@
 /** GET /api/sessions: the sessions active in a range, newest first, with a summary over all of them. Pure. */
 import type { estypes } from '@elastic/elasticsearch';
 import { fieldNames, SESSION_FIELDS, type SessionDoc } from '../contracts/documents.js';
-import { boolParam, keywordParam, parseIntParam, range, type Query, type Range } from './params.js';
-import { common, sums, term } from './search-parts.js';
+import { boolParam, listingQuery, rangeEcho, type ListingQuery, type Query } from './params.js';
+import { hitCount, listingSearch, optionalTerms, sums, term } from './search-parts.js';
 import { finishSessions, type SessionSummary } from './sums.js';
 
-export interface SessionQuery extends Range {
-  limit: number;
+export interface SessionQuery extends ListingQuery {
   closed?: boolean;
-  visitor?: string;
-  site?: string;
 }
 
 export function parseSessionQuery(q: Query, now: number): SessionQuery {
-  return {
-    ...range(q, now, 60 * 60_000),
-    limit: parseIntParam(q.limit, 20, 0, 500, 'limit'),
-    closed: boolParam(q.closed, 'closed'),
-    visitor: keywordParam(q.visitor, 'visitor'),
-    site: keywordParam(q.site, 'site'),
-  };
+  return { ...listingQuery(q, now, 60 * 60_000, 20), closed: boolParam(q.closed, 'closed') };
 }
 
 /** The session fields the API returns: every field of the document but its partition. */
@@ -31,18 +22,11 @@ export function sessionSearch(index: string, q: SessionQuery): estypes.SearchReq
   const filter: estypes.QueryDslQueryContainer[] = [
     { range: { end: { gte: q.from, format: 'epoch_millis' } } },
     { range: { start: { lt: q.to, format: 'epoch_millis' } } },
+    ...optionalTerms({ closed: q.closed, visitor_id: q.visitor, site_id: q.site }),
   ];
-  if (q.closed !== undefined) filter.push(term('closed', q.closed));
-  if (q.visitor) filter.push(term('visitor_id', q.visitor));
-  if (q.site) filter.push(term('site_id', q.site));
   return {
-    index,
-    ...common,
-    size: q.limit,
-    track_total_hits: true,
+    ...listingSearch(index, q.limit, filter, [{ end: 'desc' }, { session_id: 'asc' }]),
     _source: SESSION_API_FIELDS,
-    query: { bool: { filter } },
-    sort: [{ end: 'desc' }, { session_id: 'asc' }],
     aggs: {
       open: { filter: term('closed', false) },
       purchased: { filter: term('purchased', true) },
@@ -64,14 +48,12 @@ export interface SessionsResponse {
 
 export function sessionsResponse(q: SessionQuery, res: estypes.SearchResponse<SessionRow>): SessionsResponse {
   const a = (res.aggregations ?? {}) as Record<string, { doc_count?: number; value?: number | null }>;
-  const total = res.hits.total;
   const count = (k: string) => a[k]?.doc_count ?? 0;
   const sum = (k: string) => a[k]?.value ?? 0;
   return {
-    from: new Date(q.from).toISOString(),
-    to: new Date(q.to).toISOString(),
+    ...rangeEcho(q),
     summary: finishSessions({
-      sessions: typeof total === 'number' ? total : (total?.value ?? 0),
+      sessions: hitCount(res),
       open: count('open'),
       purchased: count('purchased'),
       added_to_cart: count('added_to_cart'),

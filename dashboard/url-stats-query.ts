@@ -1,7 +1,7 @@
 /** GET /api/url-stats: URLs by page views with their countries, summed over partitions and windows. Pure. */
 import type { estypes } from '@elastic/elasticsearch';
 import { URL_SUM_FIELDS } from '../contracts/documents.js';
-import { keywordParam, parseIntParam, range, type Query, type Range } from './params.js';
+import { keywordParam, parseIntParam, range, rangeEcho, type Query, type Range } from './params.js';
 import { common, rangeFilter, sums, term } from './search-parts.js';
 import { urlStatsFromAgg, type UrlBucket, type UrlRow } from './sums.js';
 
@@ -64,8 +64,7 @@ export function urlStatsResponse(q: UrlQuery, res: estypes.SearchResponse): UrlS
   const first = a?.first_window.value ?? null;
   const last = a?.last_window.value ?? null;
   return {
-    from: new Date(q.from).toISOString(),
-    to: new Date(q.to).toISOString(),
+    ...rangeEcho(q),
     first_window: first === null ? null : new Date(first).toISOString(),
     last_window: last === null ? null : new Date(last).toISOString(),
     unique_users_exact: first !== null && first === last,
