@@ -8,24 +8,18 @@
  * unit-tested in test/unit/gateway-admission.test.ts, the numbers are in bench:gateway.
  */
 import { existsSync } from 'node:fs';
-import net from 'node:net';
 import { afterAll, beforeAll, expect, inject, test } from 'vitest';
 import type { FastifyInstance } from 'fastify';
-import { pino } from 'pino';
 import type { Client } from '@elastic/elasticsearch';
 import { chromium, type Browser } from 'playwright-core';
-import { buildApp } from '../../gateway/app.js';
 import { startProcessor } from '../../processor/main.js';
-import { serveDemoShop } from '../../scripts/serve-demo-shop.js';
 import { esFromConfig } from '../../common/es-client.js';
-import { ensureTopics } from '../../infra/setup-topics.js';
-import { installTemplates } from '../../infra/setup-indices.js';
 import type { Config } from '../../contracts/config.js';
-import { unique, waitFor } from '../integration/helpers.js';
+import { waitFor } from '../integration/helpers.js';
 import { pageView } from '../unit/fixtures.js';
 import { ensureSdkBuilt } from './builds.js';
+import { shopPipeline, startShopGateway } from './shop-pipeline.js';
 
-const brokers = inject('kafkaBrokers');
 const esUrl = inject('esUrl');
 const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 const BROWSER_EVENTS = 60;
@@ -60,34 +54,15 @@ let cfg: Partial<Config>;
 beforeAll(async () => {
   if (!existsSync(CHROMIUM)) throw new Error(`No Chromium at ${CHROMIUM}: run scripts/ensure-deps.sh --browser or set CHROMIUM_PATH`);
   ensureSdkBuilt();
-  const topicPrefix = `${unique('ovl')}_`;
-  const esIndexPrefix = unique('ovl').toLowerCase();
-  await Promise.all([ensureTopics(brokers, { prefix: topicPrefix, partitions: 3 }), installTemplates(esUrl, esIndexPrefix)]);
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  gateway = `http://127.0.0.1:${port}`;
-  cfg = {
-    kafkaBrokers: brokers,
-    esUrl,
-    topicPrefix,
-    esIndexPrefix,
-    sites: `ovl:${gateway}`,
-    processorGroupId: unique('group'),
-    processorMetricsPort: 0,
-    archiveBackend: 'none',
-    logLevel: 'warn',
+  const pipeline = await shopPipeline('ovl', 'ovl', {
     gatewayRateLimitIp: 0,
     gatewayRateLimitSite: 0,
     // A tight bound, so the flood this test can make on a shared machine is an overload.
     gatewayMaxQueueDelayMs: 50,
     gatewayShedRetryAfterMaxS: 2,
-  };
-  app = await buildApp({ config: cfg, logger: pino({ level: 'warn' }) });
-  await serveDemoShop(app);
-  await app.listen({ host: '127.0.0.1', port });
-  await waitFor(async () => (await fetch(`${gateway}/readyz`)).status === 200, 'gateway ready', 30_000);
+  });
+  ({ cfg, gateway } = pipeline);
+  app = await startShopGateway(pipeline);
   [processor, browser] = await Promise.all([
     startProcessor(cfg),
     chromium.launch({ executablePath: CHROMIUM, args: ['--headless=new', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'] }),

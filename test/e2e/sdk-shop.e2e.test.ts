@@ -26,21 +26,17 @@ import { existsSync } from 'node:fs';
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest';
 import type { FastifyInstance } from 'fastify';
-import { pino } from 'pino';
 import { Kafka, logLevel, type Consumer } from 'kafkajs';
 import type { Client } from '@elastic/elasticsearch';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { buildApp } from '../../gateway/app.js';
 import { startProcessor } from '../../processor/main.js';
-import { serveDemoShop } from '../../scripts/serve-demo-shop.js';
 import { esFromConfig } from '../../common/es-client.js';
-import { ensureTopics } from '../../infra/setup-topics.js';
-import { installTemplates } from '../../infra/setup-indices.js';
 import { EVENT_TOPICS } from '../../contracts/topics.js';
 import { eventDocId } from '../../contracts/indices.js';
 import type { Config } from '../../contracts/config.js';
 import { unique, waitFor } from '../integration/helpers.js';
 import { ensureSdkBuilt } from './builds.js';
+import { shopPipeline, startShopGateway } from './shop-pipeline.js';
 
 const brokers = inject('kafkaBrokers');
 const esUrl = inject('esUrl');
@@ -118,14 +114,6 @@ async function startProxy(targetPort: number): Promise<Proxy> {
         server.close(() => resolve());
       }),
   };
-}
-
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -292,29 +280,14 @@ describe('demo shop in Chromium -> gateway -> Kafka -> processor -> Elasticsearc
     }
     ensureSdkBuilt();
 
-    const topicPrefix = `${unique('e2e')}_`;
-    const esIndexPrefix = unique('e2e').toLowerCase();
-    await Promise.all([ensureTopics(brokers, { prefix: topicPrefix, partitions: 3 }), installTemplates(esUrl, esIndexPrefix)]);
-    const port = await freePort();
-    gateway = `http://127.0.0.1:${port}`;
-    cfg = {
-      kafkaBrokers: brokers,
-      esUrl,
-      topicPrefix,
-      esIndexPrefix,
-      sites: `${SITE}:${gateway}`,
-      processorGroupId: unique('group'),
-      processorMetricsPort: 0,
-      archiveBackend: 'none',
-      logLevel: 'warn',
-    };
+    const pipeline = await shopPipeline('e2e', SITE);
+    ({ cfg, gateway } = pipeline);
+    const { port } = pipeline;
+    const topicPrefix = cfg.topicPrefix!;
 
     const started = Promise.all([
       (async () => {
-        app = await buildApp({ config: cfg, logger: pino({ level: 'warn' }) });
-        await serveDemoShop(app);
-        await app.listen({ host: '127.0.0.1', port });
-        await waitFor(async () => (await fetch(`${gateway}/readyz`)).status === 200, 'gateway ready', 30_000);
+        app = await startShopGateway(pipeline);
         proxy = await startProxy(port);
       })(),
       (async () => {
