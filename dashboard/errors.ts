@@ -4,6 +4,7 @@
  */
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { errors as esErrors } from '@elastic/elasticsearch';
+import { errorBody as answer, type ErrorCatalogue } from '../contracts/error-answer.js';
 
 export const DASH_ERRORS = {
   DASH_ERR_PARAM: { status: 400, message: 'Bad query parameter' },
@@ -12,7 +13,7 @@ export const DASH_ERRORS = {
   DASH_ERR_NOT_FOUND: { status: 404, message: 'No such route' },
   DASH_ERR_INTERNAL: { status: 500, message: 'Internal error' },
   DASH_ERR_ES: { status: 502, message: 'Elasticsearch query failed' },
-} as const;
+} as const satisfies ErrorCatalogue;
 
 export type DashboardErrorCode = keyof typeof DASH_ERRORS;
 
@@ -20,7 +21,7 @@ export type DashboardErrorCode = keyof typeof DASH_ERRORS;
 export class ParamError extends Error {}
 
 /** The body of an error answer. */
-export const errorBody = (code: DashboardErrorCode, message: string = DASH_ERRORS[code].message) => ({ error: { code, message } });
+export const errorBody = (code: DashboardErrorCode, message: string = DASH_ERRORS[code].message) => answer(code, message);
 
 /** Sends the catalogue's status and body for `code`. */
 export const sendError = (reply: FastifyReply, code: DashboardErrorCode, message?: string) => reply.code(DASH_ERRORS[code].status).send(errorBody(code, message));

@@ -6,6 +6,7 @@
  */
 import type { Socket } from 'node:net';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { errorBody } from '../contracts/error-answer.js';
 import type { DeadLetters } from './dead-letter.js';
 import type { Delivery } from './delivery.js';
 import { clientErrorResponse, GatewayError, GW_ERRORS, type GatewayErrorCode } from './errors.js';
@@ -78,12 +79,12 @@ export function registerErrorHandlers(app: FastifyInstance, d: ErrorHandlerDeps)
     if (err instanceof BodyError && (err.received !== undefined || err.parsed !== undefined)) await deadLetterBody(req, code, message, err);
     if (retryAfterS !== undefined) reply.header('retry-after', String(retryAfterS));
     d.metrics.errors.inc({ code });
-    return reply.status(GW_ERRORS[code].status).send({ error: { code, message }, request_id: req.id });
+    return reply.status(GW_ERRORS[code].status).send(errorBody(code, message, req.id));
   });
 
   app.setNotFoundHandler((req, reply) => {
     d.metrics.errors.inc({ code: 'GW_ERR_NOT_FOUND' });
-    reply.status(404).send({ error: { code: 'GW_ERR_NOT_FOUND', message: `No route ${req.method} ${req.url.slice(0, 256)}` }, request_id: req.id });
+    reply.status(404).send(errorBody('GW_ERR_NOT_FOUND', `No route ${req.method} ${req.url.slice(0, 256)}`, req.id));
   });
 }
 

@@ -2,6 +2,8 @@
  * The gateway's error catalogue: every refusal has a stable code and one HTTP status.
  * Clients (and our SDK) branch on `code`, never on the message.
  */
+import { errorBody, type ErrorCatalogue } from '../contracts/error-answer.js';
+
 export const GW_ERRORS = {
   GW_ERR_MALFORMED_JSON: { status: 400, message: 'Body is not valid JSON' },
   GW_ERR_BATCH_INVALID: { status: 400, message: 'Body must be {"events": [...]} (or an array of events)' },
@@ -26,7 +28,7 @@ export const GW_ERRORS = {
   GW_ERR_NOT_FOUND: { status: 404, message: 'No such route' },
   GW_ERR_SDK_NOT_BUILT: { status: 404, message: 'The SDK script is not built on this gateway' },
   GW_ERR_INTERNAL: { status: 500, message: 'Internal error' },
-} as const;
+} as const satisfies ErrorCatalogue;
 
 export type GatewayErrorCode = keyof typeof GW_ERRORS;
 
@@ -62,7 +64,7 @@ export function clientErrorResponse(err: { code?: string }): { code: GatewayErro
   const code: GatewayErrorCode =
     err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'GW_ERR_REQUEST_TIMEOUT' : err.code === 'HPE_HEADER_OVERFLOW' ? 'GW_ERR_HEADERS_TOO_LARGE' : 'GW_ERR_BAD_REQUEST';
   const { status, message } = GW_ERRORS[code];
-  const body = JSON.stringify({ error: { code, message } });
+  const body = JSON.stringify(errorBody(code, message));
   const reason = status === 408 ? 'Request Timeout' : status === 431 ? 'Request Header Fields Too Large' : 'Bad Request';
   return { code, response: `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}` };
 }
