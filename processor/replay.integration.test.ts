@@ -10,6 +10,7 @@ import { afterAll, beforeAll, expect, inject, test } from 'vitest';
 import type { Client } from '@elastic/elasticsearch';
 import { configToEnv, type Config } from '../contracts/config.js';
 import { esFromConfig } from '../common/es-client.js';
+import { waitFor } from '../common/wait.js';
 import { startProcessor } from './main.js';
 import { S3ObjectStore } from './archive/object-store.js';
 import { generateTraffic } from '../test/harness/traffic.js';
@@ -88,15 +89,22 @@ test('delete every index, rebuild from the S3 archive: raw events, KPI, URL and 
   let live: Map<string, Record<string, unknown>>;
   let liveRaw: Map<string, unknown>;
   try {
-    const deadline = Date.now() + 180_000;
-    for (;;) {
-      live = await outputDocs(es, cfg.esIndexPrefix!);
-      liveRaw = await rawEvents(cfg.esIndexPrefix!);
-      const archived = (await archivedEvents(store, cfg.topicPrefix!)).size;
-      if (diffDocs(live, expected, 1).length === 0 && liveRaw.size === new Set(records.map((r) => r.event.event_id)).size && archived === records.length) break;
-      if (Date.now() > deadline) throw new Error(`live pipeline incomplete: ${diffDocs(live, expected, 3).join('; ')}; ${liveRaw.size} raw events`);
-      await new Promise((r) => setTimeout(r, 1000));
-    }
+    ({ live, liveRaw } = await waitFor(
+      async () => {
+        const docs = await outputDocs(es, cfg.esIndexPrefix!);
+        const raw = await rawEvents(cfg.esIndexPrefix!);
+        const archived = (await archivedEvents(store, cfg.topicPrefix!)).size;
+        const missing = diffDocs(docs, expected, 3);
+        // Thrown, so a time-out names what was still missing.
+        if (missing.length || raw.size !== new Set(records.map((r) => r.event.event_id)).size || archived !== records.length) {
+          throw new Error(`live pipeline incomplete: ${missing.join('; ')}; ${raw.size} raw events, ${archived} archived`);
+        }
+        return { live: docs, liveRaw: raw };
+      },
+      'the live pipeline to complete every output',
+      180_000,
+      1000,
+    ));
   } finally {
     await processor.stop();
   }

@@ -3,6 +3,10 @@ import { afterEach, describe, expect, test } from 'vitest';
 import { Admission } from '../../gateway/admission.js';
 import { harness, postEvents, type Harness } from './gateway-harness.js';
 import { pageView } from './fixtures.js';
+import { waitFor } from '../../common/wait.js';
+
+const metricsText = async (h: Harness): Promise<string> => (await h.app.inject('/metrics')).body;
+const queueOldestS = (metrics: string): number => Number(/gateway_queue_oldest_seconds ([\d.]+)/.exec(metrics)?.[1] ?? 0);
 
 describe('Admission', () => {
   const clock = () => {
@@ -97,7 +101,8 @@ describe('gateway under overload', () => {
     h = await harness({ gatewayMaxQueueDelayMs: 200, gatewayProduceTimeoutMs: 10_000 });
     h.kafka.hold = true; // Kafka takes the send but does not answer yet
     const admitted = postEvents(h.app, { events: [pageView()] });
-    await new Promise((r) => setTimeout(r, 300));
+    // Past GATEWAY_MAX_QUEUE_DELAY_MS: the admitted request has waited longer than the bound.
+    await waitFor(async () => queueOldestS(await metricsText(h!)) > 0.2, 'the held request older than 200 ms', 10_000, 20);
     const retryAfters = new Set<string>();
     for (let i = 0; i < 30; i++) {
       const shed = await postEvents(h.app, { events: [pageView()] });
@@ -128,7 +133,7 @@ describe('gateway under overload', () => {
     h.kafka.hold = true;
     const big = { events: Array.from({ length: 10 }, () => pageView()) };
     const admitted = postEvents(h.app, big);
-    await new Promise((r) => setTimeout(r, 50));
+    await waitFor(async () => /gateway_queued_bytes [1-9]/.test(await metricsText(h!)), 'the admitted body counted as held', 10_000, 20);
     const shed = await postEvents(h.app, big);
     expect(shed.statusCode).toBe(503);
     expect(shed.json().error.code).toBe('GW_ERR_OVERLOADED');
@@ -163,8 +168,10 @@ describe('admission bookkeeping', () => {
       sock.on('error', reject);
     });
     h.kafka.release();
-    await new Promise((r) => setTimeout(r, 500));
-    const metrics = (await h.app.inject('/metrics')).body;
+    const metrics = await waitFor(async () => {
+      const text = await metricsText(h!);
+      return /gateway_queued_bytes 0\n/.test(text) && text;
+    }, 'the hung-up request released', 10_000, 20);
     expect(metrics).toMatch(/gateway_queued_bytes 0\n/);
     expect(metrics).toMatch(/gateway_queue_oldest_seconds 0\n/);
     expect((await postEvents(h.app, { events: [pageView()] })).statusCode).toBe(200);

@@ -4,6 +4,7 @@
  */
 import net from 'node:net';
 import { afterEach, expect, test } from 'vitest';
+import { waitFor } from '../../common/wait.js';
 import { harness, type Harness } from './gateway-harness.js';
 
 let h: Harness;
@@ -63,11 +64,10 @@ test('a body abandoned before its Content-Length is GW_ERR_BODY_INCOMPLETE, not 
     s.on('close', () => resolve());
     s.write('POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"events":', () => setTimeout(() => s.destroy(), 200));
   });
-  let text = '';
-  for (let i = 0; i < 50 && !text.includes('GW_ERR_BODY_INCOMPLETE'); i++) {
-    await new Promise((r) => setTimeout(r, 100));
-    text = (await h.app.inject({ method: 'GET', url: '/metrics' })).body;
-  }
+  const text = await waitFor(async () => {
+    const body = (await h.app.inject({ method: 'GET', url: '/metrics' })).body;
+    return body.includes('GW_ERR_BODY_INCOMPLETE') && body;
+  }, 'the abandoned body counted', 5_000, 100);
   expect(text).toMatch(/gateway_errors_total\{code="GW_ERR_BODY_INCOMPLETE"\} 1/);
   expect(text).not.toMatch(/code="GW_ERR_BATCH_INVALID"/);
   expect(h.kafka.records).toHaveLength(0);
