@@ -8,15 +8,17 @@
  *   npm run bench:gateway -- [--reps 3] [--duration 10] [--connections 64] [--half-duration 10]
  *                            [--warmup 3] [--pool 2000] [--no-stub] [--compare-uncoalesced]
  *                            [--profile [--profile-target stub]] [--clients platformatic,kafkajs]
- *                            [--overload 2,5] [--overload-duration 8] [--secure]
+ *                            [--overload 2,5] [--overload-duration 10] [--overload-threads 2]
+ *                            [--overload-connections 4096] [--client-timeout 10] [--secure]
  *
  * --secure: Kafka with TLS and SASL/SCRAM only (lib/secure.ts); the gateways log in over TLS.
  * Targets, each in its own Node process (lib/gateway-processes.ts): the bare route, the gateway
  * with Kafka stubbed out (what the gateway's own work costs), optionally the gateway without
  * coalesced Kafka sends (--compare-uncoalesced), and the real gateway. The load generator runs in
  * this process (lib/measure.ts): autocannon's closed loop (64 connections) for the maximum, evenly
- * paced open-loop requests for the fixed rates: half the maximum, and the overload phases
- * (lib/overload.ts). --profile adds a run under `node --cpu-prof` (lib/gateway-profile.ts).
+ * paced open-loop requests for half the maximum; the overload phases (lib/overload.ts) run their
+ * own open-loop generator (lib/open-loop.ts: several threads over raw sockets, which paces rates
+ * one http.request loop cannot, with a client timeout and its own lateness reported). --profile adds a run under `node --cpu-prof` (lib/gateway-profile.ts).
  */
 import path from 'node:path';
 import { startKafka } from '../infra/services.js';
@@ -64,7 +66,11 @@ const COMPARE_UNCOALESCED = a.flag('compare-uncoalesced');
 const NO_STUB = a.flag('no-stub');
 /** --overload 2,5: paced phases at these multiples of the measured maximum (issue: shed early, keep accepted latency bounded); --overload '' skips them. */
 const OVERLOAD = a.str('overload', '2,5').split(',').filter(Boolean).map(Number);
-const OVERLOAD_DURATION = a.num('overload-duration', 8);
+const OVERLOAD_DURATION = a.num('overload-duration', 10);
+/** Threads of the overload phases' load generator (lib/open-loop.ts), most connections they open, and their client timeout (s). */
+const OVERLOAD_THREADS = a.num('overload-threads', 2);
+const OVERLOAD_CONNECTIONS = a.num('overload-connections', 4096);
+const CLIENT_TIMEOUT_S = a.num('client-timeout', 10);
 const DATA_DIR = resolveDataDir(a.str('data-dir', '.data/bench/gateway'));
 
 /** One process measured at maximum load, in the rotation of every repetition. */
@@ -156,7 +162,17 @@ await runBench('bench:gateway', 1800, async () => {
   if (gwMax >= targetHalf * 1.1) {
     for (let i = 1; i <= REPS; i++) targetHalfRuns.push(await run(tGw, `gateway @${int(targetHalf)} req/s #${i}`, HALF_DURATION, targetHalf));
   }
-  const overloadRuns = await overloadPhases({ pid: gw.pid, port: PORTS.gateway, pool, maxReqPerS: gwMax, factors: OVERLOAD, durationS: OVERLOAD_DURATION });
+  const overloadRuns = await overloadPhases({
+    pid: gw.pid,
+    port: PORTS.gateway,
+    pool,
+    maxReqPerS: gwMax,
+    factors: OVERLOAD,
+    durationS: OVERLOAD_DURATION,
+    threads: OVERLOAD_THREADS,
+    maxConnections: OVERLOAD_CONNECTIONS,
+    timeoutMs: CLIENT_TIMEOUT_S * 1000,
+  });
   for (const o of overloadRuns) gatewayAccepted += o.acceptedRequests * pool.eventsPerBody;
   const records = (await kafkaRecords(kafka)) - records0;
 
@@ -189,7 +205,7 @@ await runBench('bench:gateway', 1800, async () => {
       targetHalf: { rate: targetHalf, runs: targetHalfRuns },
     }),
   );
-  if (overloadRuns.length) console.log(`\n${overloadReport(overloadRuns, { durationS: OVERLOAD_DURATION, maxReqPerS: gwMax, maxEventsPerS: gwEvents })}`);
+  if (overloadRuns.length) console.log(`\n${overloadReport(overloadRuns, { durationS: OVERLOAD_DURATION, maxReqPerS: gwMax, maxEventsPerS: gwEvents, timeoutMs: CLIENT_TIMEOUT_S * 1000, threads: OVERLOAD_THREADS })}`);
   console.log(`Kafka holds ${int(records)} new records; the gateway acknowledged ${int(gatewayAccepted)} events${records >= gatewayAccepted ? ' (all acknowledged events are in Kafka)' : ' (MISSING RECORDS)'}`);
   if (profileText) console.log(`\n${profileText}`);
   if (records < gatewayAccepted) throw new Error('Kafka holds fewer records than the gateway acknowledged');

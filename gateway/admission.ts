@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { GatewayError } from './errors.js';
+import { GW_ERRORS } from './errors.js';
+import type { LoopLag } from './loop-lag.js';
 import type { GatewayMetrics } from './metrics.js';
 
 /**
@@ -7,17 +8,22 @@ import type { GatewayMetrics } from './metrics.js';
  * Retry-After) when a new request would wait too long, instead of letting a spike queue up
  * (seconds of latency, client timeouts, retries into the same queue, memory growth).
  *
- * What a request would wait is judged two ways, both cheap:
+ * What a request would wait is judged three ways, all cheap:
+ * - how long a request read now has at least waited unread, in the socket, behind the requests
+ *   the event loop was already busy with (loop-lag.ts): the queue of a saturated gateway thread,
+ *   which the process cannot count, since it sits in the kernel. Past `maxLoopLagMs`, while the
+ *   loop is busy, the request is refused as soon as it is read;
  * - the age of the oldest request admitted and not yet answered (its body was read, it waits for
  *   validation, the CPU, the next Kafka send or the acknowledgement): past `maxDelayMs` the queue is
  *   not draining in time;
  * - the expected delay: events waiting for Kafka divided by the rate Kafka acknowledged them at
  *   over the last second, so a burst is refused before anyone has waited that long.
- * A request is also refused when the request bodies held in memory (admitted, not yet answered;
- * by Content-Length, before the body is read) would pass `maxBytes`.
+ * A request is also refused when `maxRequests` are admitted and unanswered, or when the request
+ * bodies held in memory (admitted, not yet answered; by Content-Length, before the body is read)
+ * would pass `maxBytes`.
  *
- * The clock of a request starts once its body is in (preHandler), so a client uploading slowly
- * delays nobody but itself.
+ * The clock of an admitted request starts once its body is in (preHandler), so a client uploading
+ * slowly delays nobody but itself.
  */
 export interface AdmissionOptions {
   /** The bound on queueing delay (GATEWAY_MAX_QUEUE_DELAY_MS); 0 disables delay-based shedding. */
@@ -26,9 +32,15 @@ export interface AdmissionOptions {
   maxBytes: number;
   /** Retry-After of a shed request is drawn uniformly from 1..retryAfterMaxS seconds (spreads the retries). */
   retryAfterMaxS: number;
+  /** Most admitted, unanswered requests (GATEWAY_MAX_REQUESTS_IN_FLIGHT); 0: no bound. */
+  maxRequests?: number;
+  /** The bound on the wait of a request before it is read (GATEWAY_MAX_LOOP_LAG_MS); 0 disables it. */
+  maxLoopLagMs?: number;
+  /** The loop's busy share (0..1) from which `maxLoopLagMs` applies (GATEWAY_SHED_MIN_LOOP_BUSY_PCT / 100). */
+  minLoopBusy?: number;
 }
 
-export type ShedReason = 'queue_delay' | 'expected_delay' | 'bytes';
+export type ShedReason = 'loop_lag' | 'queue_delay' | 'expected_delay' | 'requests' | 'bytes';
 
 export class Admission {
   /** Start times of admitted requests, in admission order; answered ones are marked NaN and skipped from the head. */
@@ -37,6 +49,7 @@ export class Admission {
   /** Absolute index of starts[0] (the array is compacted now and then). */
   private offset = 0;
   private bytes = 0;
+  private held = 0;
   /** Events acknowledged per second, as a moving average over about a second. */
   private ackRate = 0;
   private ackedSince = 0;
@@ -46,10 +59,17 @@ export class Admission {
     private readonly opts: AdmissionOptions,
     private readonly eventsWaiting: () => number,
     private readonly now: () => number = () => performance.now(),
+    private readonly loop: LoopLag | null = null,
   ) {}
 
   /** Called in onRequest, before the body is read: why the request must be refused, or null (then `hold` its bytes). */
   check(contentLength: number): ShedReason | null {
+    // Every read is shown to the loop monitor, whatever the answer: it marks the loop's turns.
+    const unread = this.loop ? this.loop.read() : 0;
+    const maxLag = this.opts.maxLoopLagMs ?? 0;
+    if (maxLag > 0 && unread > maxLag && this.loop!.utilisation >= (this.opts.minLoopBusy ?? 0)) return 'loop_lag';
+    const maxRequests = this.opts.maxRequests ?? 0;
+    if (maxRequests > 0 && this.held >= maxRequests) return 'requests';
     if (this.bytes + contentLength > this.opts.maxBytes && this.bytes > 0) return 'bytes';
     if (this.opts.maxDelayMs <= 0) return null;
     if (this.oldestAgeMs() > this.opts.maxDelayMs) return 'queue_delay';
@@ -60,11 +80,13 @@ export class Admission {
   /** Called for an admitted request in onRequest: its body's bytes count until `release`. */
   hold(contentLength: number): void {
     this.bytes += contentLength;
+    this.held++;
   }
 
   /** Called once per admitted request when its response is sent or it is aborted. */
   release(contentLength: number): void {
     this.bytes = Math.max(0, this.bytes - contentLength);
+    this.held = Math.max(0, this.held - 1);
   }
 
   /** Called when an admitted request's body is in (preHandler): returns the token for `leave`. */
@@ -123,8 +145,17 @@ export class Admission {
     return this.opts.maxDelayMs;
   }
 
+  get maxLoopLagMs(): number {
+    return this.opts.maxLoopLagMs ?? 0;
+  }
+
   get bytesHeld(): number {
     return this.bytes;
+  }
+
+  /** Admitted ingest requests not yet answered. */
+  get requestsHeld(): number {
+    return this.held;
   }
 
   /** Retry-After seconds for a shed request: uniform in 1..retryAfterMaxS, so retries do not return together. */
@@ -140,12 +171,37 @@ declare module 'fastify' {
   }
 }
 
+const OVERLOADED_MESSAGE = GW_ERRORS.GW_ERR_OVERLOADED.message;
+const DETAIL: Record<ShedReason, (a: Admission) => string> = {
+  loop_lag: (a) => `requests waited unread for more than the ${a.maxLoopLagMs} ms bound`,
+  queue_delay: (a) => `requests would wait more than the ${Math.round(a.maxDelayMs)} ms bound`,
+  expected_delay: (a) => `requests would wait more than the ${Math.round(a.maxDelayMs)} ms bound`,
+  requests: (a) => `${a.requestsHeld} requests already in flight`,
+  bytes: (a) => `${a.bytesHeld} bytes of requests already held`,
+};
+
+/** What registerAdmission gives back: the counts it keeps itself, added to the metrics at each scrape. */
+export interface AdmissionMetrics {
+  /** Called before the metrics are serialised (GET /metrics). */
+  flush(): void;
+}
+
 /**
- * Admission control on `routes` (the ingest routes), as app-level hooks so they run first, before
- * access checks and before the body is read: a shed request costs only its headers.
+ * Admission control on `routes` (the ingest routes), as an app-level onRequest hook so it runs
+ * first, before access checks and before the body is read. A shed request costs its headers and
+ * a short answer written straight to the socket (no error handler, no serialiser, no onSend hooks;
+ * onResponse still counts it in gateway_requests_total), and its shed metrics are plain numbers
+ * until the next scrape. Under a spike most requests are
+ * shed, so what each costs is taken from the ones being served. The connection is kept alive
+ * (Node reads and drops the body that follows): a browser's retry then costs no new TCP or TLS
+ * handshake; GATEWAY_MAX_CONNECTIONS bounds the connections.
+ *
+ * CORS: the answer names the request's Origin as allowed, whatever the site's list says, so a
+ * page can read the 503 and its Retry-After (a refusal tells nothing about the site).
  */
-export function registerAdmission(app: FastifyInstance, admission: Admission, metrics: GatewayMetrics, routes: readonly string[]): void {
+export function registerAdmission(app: FastifyInstance, admission: Admission, metrics: GatewayMetrics, routes: readonly string[]): AdmissionMetrics {
   const guarded = new Set(routes);
+  const shedCounts = new Map<ShedReason, number>();
   const finish = (req: FastifyRequest) => {
     const a = req.admission;
     if (!a || a.done) return;
@@ -154,16 +210,31 @@ export function registerAdmission(app: FastifyInstance, admission: Admission, me
     if (a.token !== null) metrics.queueSeconds.observe(admission.leave(a.token) / 1000);
   };
   app.addHook('onRequest', (req, reply, done) => {
-    if (!guarded.has(req.routeOptions.url ?? '')) return done();
+    const route = req.routeOptions.url ?? '';
+    if (!guarded.has(route)) return done();
     const bytes = Number(req.headers['content-length']) || 0;
     const reason = admission.check(bytes);
     if (reason) {
-      metrics.shed.inc({ reason });
-      const detail =
-        reason === 'bytes'
-          ? `${admission.bytesHeld} bytes of requests already held`
-          : `requests would wait more than the ${Math.round(admission.maxDelayMs)} ms bound`;
-      return done(new GatewayError('GW_ERR_OVERLOADED', detail, admission.retryAfter()));
+      shedCounts.set(reason, (shedCounts.get(reason) ?? 0) + 1);
+      const body = `{"error":{"code":"GW_ERR_OVERLOADED","message":${JSON.stringify(`${OVERLOADED_MESSAGE}: ${DETAIL[reason](admission)}`)}},"request_id":${JSON.stringify(req.id)}}`;
+      const headers: string[] = [
+        'content-type',
+        'application/json; charset=utf-8',
+        'content-length',
+        String(Buffer.byteLength(body)),
+        'retry-after',
+        String(admission.retryAfter()),
+        'x-request-id',
+        String(req.id),
+        'cache-control',
+        'no-store',
+      ];
+      const origin = req.headers.origin;
+      if (typeof origin === 'string' && origin) headers.push('access-control-allow-origin', origin, 'access-control-expose-headers', 'retry-after, x-request-id', 'vary', 'Origin');
+      reply.hijack();
+      reply.raw.writeHead(503, headers);
+      reply.raw.end(body);
+      return;
     }
     admission.hold(bytes);
     req.admission = { bytes, token: null, done: false };
@@ -176,4 +247,15 @@ export function registerAdmission(app: FastifyInstance, admission: Admission, me
     if (req.admission && !req.admission.done) req.admission.token = admission.enter();
     done();
   });
+  return {
+    flush() {
+      let total = 0;
+      for (const [reason, n] of shedCounts) {
+        metrics.shed.inc({ reason }, n);
+        total += n;
+      }
+      shedCounts.clear();
+      if (total) metrics.errors.inc({ code: 'GW_ERR_OVERLOADED' }, total);
+    },
+  };
 }

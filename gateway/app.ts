@@ -6,6 +6,7 @@ import { loadConfig } from '../common/config.js';
 import { queryAllowlist } from './url-normalise.js';
 import { registerAccessControl } from './access.js';
 import { Admission, registerAdmission } from './admission.js';
+import { LoopLag, realLoopClock } from './loop-lag.js';
 import { toBatch } from './batch.js';
 import { parseBotPolicy } from './bot-policy.js';
 import { deadLetters } from './dead-letter.js';
@@ -113,9 +114,20 @@ export async function buildApp(opts: BuildOptions = {}): Promise<FastifyInstance
 
   // Requests arriving during a send share the next one (group commit): see coalescing-producer.ts.
   const producer = opts.producer ?? coalescingProducer(kafkaProducer(cfg, log));
+  const loop = new LoopLag(250, realLoopClock, (ms) => metrics.loopTurnSeconds.observe(ms / 1000));
+  loop.start();
   const admission: Admission = new Admission(
-    { maxDelayMs: cfg.gatewayMaxQueueDelayMs, maxBytes: cfg.gatewayMaxQueuedBytes, retryAfterMaxS: cfg.gatewayShedRetryAfterMaxS },
+    {
+      maxDelayMs: cfg.gatewayMaxQueueDelayMs,
+      maxBytes: cfg.gatewayMaxQueuedBytes,
+      retryAfterMaxS: cfg.gatewayShedRetryAfterMaxS,
+      maxRequests: cfg.gatewayMaxRequestsInFlight,
+      maxLoopLagMs: cfg.gatewayMaxLoopLagMs,
+      minLoopBusy: cfg.gatewayShedMinLoopBusyPct / 100,
+    },
     () => delivery.eventsInFlight,
+    undefined,
+    loop,
   );
   const delivery = new Delivery(
     producer,
@@ -197,7 +209,7 @@ export async function buildApp(opts: BuildOptions = {}): Promise<FastifyInstance
   // Each connection costs memory and a descriptor: past the bound, new ones are closed at once.
   app.server.maxConnections = cfg.gatewayMaxConnections;
   // Shed before anything else when overloaded (see admission.ts); then access control.
-  registerAdmission(app, admission, metrics, ['/v1/events', '/v1/p.gif']);
+  const admissionMetrics = registerAdmission(app, admission, metrics, ['/v1/events', '/v1/p.gif']);
   const guards = await registerAccessControl(app, cfg, sites);
 
   registerErrorHandlers(app, { bodyLimit: cfg.gatewayBodyLimit, metrics, deadLetters: dl, delivery });
@@ -257,6 +269,9 @@ export async function buildApp(opts: BuildOptions = {}): Promise<FastifyInstance
     metrics.inFlight.set(delivery.eventsInFlight);
     metrics.queueOldestSeconds.set(admission.oldestAgeMs() / 1000);
     metrics.queuedBytes.set(admission.bytesHeld);
+    metrics.requestsHeld.set(admission.requestsHeld);
+    metrics.loopBusy.set(loop.utilisation);
+    admissionMetrics.flush();
     reply.header('content-type', metrics.registry.contentType);
     return metrics.registry.metrics();
   });
@@ -264,6 +279,7 @@ export async function buildApp(opts: BuildOptions = {}): Promise<FastifyInstance
   // Fastify closes the listener and lets in-flight requests finish before onClose hooks run;
   // then sends that outlived their request (answered 503 after the timeout) get their time.
   app.addHook('onClose', async () => {
+    loop.stop();
     const drained = await delivery.drain(cfg.gatewayShutdownTimeoutMs);
     if (!drained) log.warn({ inFlight: delivery.eventsInFlight }, 'shutdown: sends still unacknowledged after the timeout');
     await producer.close();

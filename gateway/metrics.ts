@@ -41,7 +41,7 @@ export function gatewayMetrics() {
     }),
     shed: new Counter({
       name: 'gateway_shed_requests_total',
-      help: 'Requests refused with 503 GW_ERR_OVERLOADED before their body was read, by reason (queue_delay, expected_delay, bytes)',
+      help: 'Requests refused with 503 GW_ERR_OVERLOADED before their body was read, by reason (loop_lag, queue_delay, expected_delay, requests, bytes)',
       labelNames: ['reason'],
       registers,
     }),
@@ -51,6 +51,14 @@ export function gatewayMetrics() {
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers,
     }),
+    loopTurnSeconds: new Histogram({
+      name: 'gateway_loop_turn_seconds',
+      help: 'How long each event-loop turn that read requests kept the loop from polling again: a request arriving meanwhile waits that long unread',
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers,
+    }),
+    loopBusy: new Gauge({ name: 'gateway_event_loop_busy_ratio', help: 'Share of the last quarter second the event loop was busy (event-loop utilisation)', registers }),
+    requestsHeld: new Gauge({ name: 'gateway_requests_in_flight', help: 'Ingest requests admitted and not yet answered', registers }),
     queueOldestSeconds: new Gauge({ name: 'gateway_queue_oldest_seconds', help: 'Age of the oldest admitted ingest request not yet answered', registers }),
     queuedBytes: new Gauge({ name: 'gateway_queued_bytes', help: 'Request-body bytes held by admitted, unanswered ingest requests', registers }),
     inFlight: new Gauge({ name: 'gateway_events_in_flight', help: 'Events waiting for a Kafka acknowledgement', registers }),

@@ -1,3 +1,4 @@
+import http from 'node:http';
 import net from 'node:net';
 import { afterEach, describe, expect, test } from 'vitest';
 import { Admission } from '../../gateway/admission.js';
@@ -140,6 +141,63 @@ describe('gateway under overload', () => {
     expect((await h.app.inject('/metrics')).body).toMatch(/gateway_shed_requests_total\{reason="bytes"\} 1/);
     h.kafka.release();
     expect((await admitted).statusCode).toBe(200);
+  });
+});
+
+describe('the shed answer on a real socket', () => {
+  let h: Harness | undefined;
+  afterEach(async () => {
+    h?.kafka.release();
+    await h?.app.close();
+  });
+
+  test('503 with Retry-After, CORS for the page, counted in the metrics, and the connection kept alive for the next request', { timeout: 30_000 }, async () => {
+    h = await harness({ gatewayMaxRequestsInFlight: 1, gatewayProduceTimeoutMs: 10_000 });
+    await h.app.listen({ host: '127.0.0.1', port: 0 });
+    const { port } = h.app.server.address() as net.AddressInfo;
+    h.kafka.hold = true;
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    const post = (body: string) =>
+      new Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string; reused: boolean }>((resolve, reject) => {
+        const req = http.request(
+          { host: '127.0.0.1', port, path: '/v1/events?site=x', method: 'POST', agent, headers: { 'content-type': 'application/json', origin: 'https://shop.example' } },
+          (res) => {
+            let text = '';
+            res.setEncoding('utf8');
+            res.on('data', (d) => (text += d));
+            res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: text, reused: req.reusedSocket }));
+          },
+        );
+        req.on('error', reject);
+        req.end(body);
+      });
+    // The one place in flight, taken by a request whose send Kafka holds (on its own connection).
+    const admitted = postEvents(h.app, { events: [pageView()] });
+    await new Promise((r) => setTimeout(r, 50));
+    // A body that is not even JSON: a shed request's body is never parsed.
+    const first = await post('not json at all');
+    expect(first.status).toBe(503);
+    expect(JSON.parse(first.body).error.code).toBe('GW_ERR_OVERLOADED');
+    expect(JSON.parse(first.body).error.message).toMatch(/1 requests already in flight/);
+    expect(Number(first.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+    expect(first.headers['access-control-allow-origin']).toBe('https://shop.example');
+    expect(first.headers['access-control-expose-headers']).toMatch(/retry-after/);
+    expect(first.headers['x-request-id']).toBe(JSON.parse(first.body).request_id);
+    const second = await post(JSON.stringify({ events: [pageView()] }));
+    expect(second.status).toBe(503);
+    expect(second.reused).toBe(true);
+    const metrics = (await h.app.inject('/metrics')).body;
+    expect(metrics).toMatch(/gateway_shed_requests_total\{reason="requests"\} 2/);
+    expect(metrics).toMatch(/gateway_requests_total\{route="\/v1\/events",method="POST",status="503"\} 2/);
+    expect(metrics).toMatch(/gateway_errors_total\{code="GW_ERR_OVERLOADED"\} 2/);
+    expect(metrics).toMatch(/gateway_requests_in_flight 1/);
+    h.kafka.release();
+    expect((await admitted).statusCode).toBe(200);
+    // Room again: the same connection carries an accepted request.
+    const third = await post(JSON.stringify({ events: [pageView()] }));
+    expect(third.status).toBe(200);
+    expect(third.reused).toBe(true);
+    agent.destroy();
   });
 });
 

@@ -44,12 +44,12 @@ export interface Harness {
   logs: Record<string, unknown>[];
 }
 
-/** buildApp with the in-memory producer and a logger whose lines the test can read. */
+/** buildApp with the in-memory producer and a logger whose lines the test can read. The loop-lag bound is off: inject() has no sockets, so a test that injects many requests in a row would look like a busy loop. */
 export async function harness(config: Partial<Config> = {}, geo?: GeoProvider): Promise<Harness> {
   const kafka = new MemoryProducer();
   const logs: Record<string, unknown>[] = [];
   const logger = pino({ level: 'info' }, { write: (line: string) => void logs.push(JSON.parse(line)) });
-  const app = await buildApp({ producer: kafka, logger, config: { gatewayRateLimitIp: 0, gatewayRateLimitSite: 0, ...config }, geo });
+  const app = await buildApp({ producer: kafka, logger, config: { gatewayRateLimitIp: 0, gatewayRateLimitSite: 0, gatewayMaxLoopLagMs: 0, ...config }, geo });
   return { app, kafka, logs };
 }
 

@@ -1,0 +1,218 @@
+/**
+ * One thread of the open-loop load generator (open-loop.ts): sends its share of the requests at
+ * evenly spaced due times over raw keep-alive sockets, whatever the answers do, like many browsers
+ * each posting a batch. A request takes an idle connection, or opens a new one (up to
+ * `maxConnections`; beyond, it waits for one: the wait counts in its latency). Requests are built
+ * as bytes up front of their due time, answers parsed just enough (status line, Content-Length),
+ * so this thread costs a few microseconds per request and its lateness (send time minus due time)
+ * is reported rather than hidden.
+ */
+import net from 'node:net';
+import { parentPort, workerData } from 'node:worker_threads';
+import { bodyPool } from './bodies.js';
+
+export interface WorkerParams {
+  port: number;
+  path: string;
+  /** Requests per second this thread sends. */
+  rate: number;
+  /** Absolute start (performance.timeOrigin + performance.now(), ms) shared by all threads. */
+  startAt: number;
+  durationS: number;
+  /** This thread's requests are due at startAt + (k + offset) / rate, k = 0, 1 ... */
+  offset: number;
+  maxConnections: number;
+  /** Connections opened before the start (an audience that is already connected). */
+  warmConnections: number;
+  timeoutMs: number;
+  /** How long to wait for answers after the last request is due. */
+  drainMs: number;
+  pool: { size: number; seed: number; tag: string; eventsPerBody: number };
+}
+
+export interface WorkerResult {
+  sent: number;
+  /** Latency (ms from due time to the whole answer) of every answered request, by status. */
+  latencies: Record<string, number[]>;
+  /** Completion time of every 200 (ms after startAt). */
+  acceptedAt: number[];
+  timeouts: number;
+  /** Connections refused, reset or closed before the answer. */
+  errors: number;
+  /** Send time minus due time, ms, of every request sent. */
+  sendLag: number[];
+  connectionsOpened: number;
+  cpuMs: number;
+}
+
+const p = workerData as WorkerParams;
+const abs = () => performance.timeOrigin + performance.now();
+const pool = bodyPool({ size: p.pool.size, seed: p.pool.seed, tag: p.pool.tag, eventsPerBody: p.pool.eventsPerBody });
+
+const CRLFCRLF = Buffer.from('\r\n\r\n');
+const res: WorkerResult = { sent: 0, latencies: {}, acceptedAt: [], timeouts: 0, errors: 0, sendLag: [], connectionsOpened: 0, cpuMs: 0 };
+
+interface Conn {
+  sock: net.Socket;
+  ready: boolean;
+  closed: boolean;
+  /** The request on it: due time, send time; NaN when idle. */
+  due: number;
+  sentAt: number;
+  buf: Buffer | null;
+  close: boolean;
+}
+
+const idle: Conn[] = [];
+const busy = new Set<Conn>();
+/** Requests due but without a connection yet (due times). */
+const waiting: number[] = [];
+let open = 0;
+let k = 0;
+
+function request(n: number): Buffer {
+  const b = pool.body(p.offset + n);
+  const head =
+    `POST ${p.path} HTTP/1.1\r\nhost: 127.0.0.1:${p.port}\r\ncontent-type: application/json\r\nuser-agent: ${b.ua}\r\n` +
+    `x-forwarded-for: ${b.ip}\r\ncontent-length: ${Buffer.byteLength(b.body)}\r\n\r\n`;
+  return Buffer.from(head + b.body);
+}
+
+function record(c: Conn, status: number) {
+  const now = abs();
+  const key = String(status);
+  (res.latencies[key] ??= []).push(now - c.due);
+  if (status === 200) res.acceptedAt.push(now - p.startAt);
+}
+
+function connect(): Conn {
+  open++;
+  res.connectionsOpened++;
+  const c: Conn = { sock: net.connect(p.port, '127.0.0.1'), ready: false, closed: false, due: NaN, sentAt: NaN, buf: null, close: false };
+  c.sock.setNoDelay(true);
+  c.sock.on('connect', () => {
+    c.ready = true;
+    if (!Number.isNaN(c.due)) write(c);
+    else release(c);
+  });
+  c.sock.on('data', (d: Buffer) => onData(c, d));
+  // Closed by either side, refused or reset: a request still on it failed.
+  const gone = () => {
+    if (c.closed) return;
+    c.closed = true;
+    open--;
+    if (busy.delete(c)) res.errors++;
+    const i = idle.indexOf(c);
+    if (i >= 0) idle.splice(i, 1);
+    c.sock.destroy();
+    c.due = NaN;
+    pump();
+  };
+  c.sock.on('error', gone);
+  c.sock.on('close', gone);
+  return c;
+}
+
+function write(c: Conn) {
+  c.sentAt = abs();
+  res.sendLag.push(c.sentAt - c.due);
+  c.sock.write(request(k++));
+}
+
+function assign(c: Conn, due: number) {
+  c.due = due;
+  c.buf = null;
+  busy.add(c);
+  res.sent++;
+  if (c.ready) write(c);
+}
+
+function send(due: number) {
+  const c = idle.pop();
+  if (c) return assign(c, due);
+  if (open < p.maxConnections) return assign(connect(), due);
+  waiting.push(due);
+}
+
+/** A connection free again: the oldest waiting request takes it. */
+function release(c: Conn) {
+  c.due = NaN;
+  busy.delete(c);
+  if (c.close || c.closed) {
+    c.sock.destroy();
+    return;
+  }
+  const due = waiting.shift();
+  if (due !== undefined) assign(c, due);
+  else idle.push(c);
+}
+
+function pump() {
+  while (waiting.length && open < p.maxConnections) assign(connect(), waiting.shift()!);
+}
+
+function onData(c: Conn, d: Buffer) {
+  if (Number.isNaN(c.due)) return; // an answer nobody waits for (after a timeout): the socket is gone anyway
+  c.buf = c.buf ? Buffer.concat([c.buf, d]) : d;
+  const end = c.buf.indexOf(CRLFCRLF);
+  if (end < 0) return;
+  const head = c.buf.toString('latin1', 0, end).toLowerCase();
+  const m = /\r\ncontent-length:\s*(\d+)/.exec(head);
+  const length = m ? Number(m[1]) : 0;
+  if (c.buf.length < end + 4 + length) return;
+  const status = Number(head.slice(9, 12));
+  c.close = /\r\nconnection:\s*close/.test(head);
+  record(c, status);
+  release(c);
+}
+
+/** Requests past the client timeout are given up: the socket is closed, like a browser's fetch aborted. */
+function sweep() {
+  const now = abs();
+  for (const c of busy) {
+    if (now - c.due > p.timeoutMs) {
+      busy.delete(c);
+      res.timeouts++;
+      c.due = NaN;
+      c.sock.destroy();
+    }
+  }
+  while (waiting.length && now - waiting[0] > p.timeoutMs) {
+    waiting.shift();
+    res.timeouts++;
+    res.sent++;
+  }
+}
+
+async function main() {
+  for (let i = 0; i < p.warmConnections; i++) connect();
+  const sweeper = setInterval(sweep, 50);
+  let cpu0 = process.threadCpuUsage();
+  const interval = 1000 / p.rate;
+  const end = p.startAt + p.durationS * 1000;
+  let n = 0;
+  await new Promise<void>((resolve) => {
+    const tick = () => {
+      const now = abs();
+      // Every request due by now leaves now, with its own due time (a late timer does not shift the schedule).
+      for (let due = p.startAt + n * interval; due <= now && due < end; due = p.startAt + ++n * interval) send(due);
+      if (p.startAt + n * interval >= end) return resolve();
+      setTimeout(tick, Math.max(0, p.startAt + n * interval - abs()));
+    };
+    setTimeout(() => {
+      cpu0 = process.threadCpuUsage();
+      tick();
+    }, Math.max(0, p.startAt - abs()));
+  });
+  // The cost of sending, while requests were being sent (not of building the pool or of waiting after).
+  const cpu = process.threadCpuUsage(cpu0);
+  res.cpuMs = (cpu.user + cpu.system) / 1000;
+  const drainUntil = abs() + p.drainMs;
+  while ((busy.size || waiting.length) && abs() < drainUntil) await new Promise((r) => setTimeout(r, 20));
+  clearInterval(sweeper);
+  sweep();
+  for (const c of [...idle, ...busy]) c.sock.destroy();
+  parentPort!.postMessage(res);
+}
+
+void main();

@@ -1,0 +1,90 @@
+/**
+ * Open-loop load at a fixed rate, spread over several threads (open-loop-worker.ts), for rates one
+ * Node thread cannot pace with http.request (13,000 requests/s and more): each thread sends its
+ * share at evenly spaced due times over raw keep-alive sockets. Latencies are measured from the
+ * due time (no coordinated omission), and the generator reports its own lateness (send time minus
+ * due time) and CPU, so a run where the generator, not the server, fell behind shows as such.
+ * Requests not answered within the client timeout are given up (socket closed, as a browser's
+ * aborted fetch) and counted apart from errors (connections refused, reset or closed).
+ */
+import { Worker } from 'node:worker_threads';
+import type { WorkerParams, WorkerResult } from './open-loop-worker.js';
+
+export interface OpenLoopResult {
+  /** Requests due (sent or given up waiting for a connection). */
+  sent: number;
+  /** ms from due time to the whole answer, by HTTP status. */
+  latencies: Map<number, number[]>;
+  /** Completion times (ms after the start) of the 200s. */
+  acceptedAt: number[];
+  timeouts: number;
+  errors: number;
+  /** Send time minus due time (ms), every request sent. */
+  sendLag: number[];
+  connectionsOpened: number;
+  /** Cores the generator's threads used while sending. */
+  cores: number;
+  durationS: number;
+}
+
+export async function openLoopLoad(opts: {
+  port: number;
+  path: string;
+  rate: number;
+  durationS: number;
+  threads: number;
+  /** Request numbers used: offset .. offset + rate x duration (ids unique across phases). */
+  offset: number;
+  pool: { size: number; seed: number; tag: string; eventsPerBody: number };
+  maxConnections?: number;
+  warmConnections?: number;
+  timeoutMs?: number;
+}): Promise<OpenLoopResult> {
+  const threads = Math.max(1, opts.threads);
+  // Building each thread's body pool takes a moment: the shared start is set after that.
+  const startAt = performance.timeOrigin + performance.now() + 3000;
+  const timeoutMs = opts.timeoutMs ?? 10_000;
+  const results = await Promise.all(
+    Array.from({ length: threads }, (_, i) => {
+      const params: WorkerParams = {
+        port: opts.port,
+        path: opts.path,
+        rate: opts.rate / threads,
+        // Thread i's requests sit between thread i-1's: together, evenly spaced at the full rate.
+        startAt: startAt + (i * 1000) / opts.rate,
+        durationS: opts.durationS,
+        offset: opts.offset + i * Math.ceil(opts.rate * (opts.durationS + 1)),
+        maxConnections: Math.ceil((opts.maxConnections ?? 4096) / threads),
+        warmConnections: Math.ceil((opts.warmConnections ?? 0) / threads),
+        timeoutMs,
+        drainMs: timeoutMs + 1000,
+        pool: opts.pool,
+      };
+      const w = new Worker(new URL('./open-loop-worker.ts', import.meta.url), { workerData: params });
+      return new Promise<WorkerResult>((resolve, reject) => {
+        w.once('message', (m: WorkerResult) => {
+          resolve(m);
+          void w.terminate();
+        });
+        w.once('error', reject);
+        w.once('exit', (code) => reject(new Error(`load thread exited (${code}) before its result`)));
+      });
+    }),
+  );
+  const out: OpenLoopResult = { sent: 0, latencies: new Map(), acceptedAt: [], timeouts: 0, errors: 0, sendLag: [], connectionsOpened: 0, cores: 0, durationS: opts.durationS };
+  for (const r of results) {
+    out.sent += r.sent;
+    out.timeouts += r.timeouts;
+    out.errors += r.errors;
+    out.connectionsOpened += r.connectionsOpened;
+    out.cores += r.cpuMs / 1000 / opts.durationS;
+    for (const [status, xs] of Object.entries(r.latencies)) {
+      const list = out.latencies.get(Number(status)) ?? [];
+      for (const x of xs) list.push(x);
+      out.latencies.set(Number(status), list);
+    }
+    for (const x of r.acceptedAt) out.acceptedAt.push(x);
+    for (const x of r.sendLag) out.sendLag.push(x);
+  }
+  return out;
+}

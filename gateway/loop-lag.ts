@@ -1,0 +1,116 @@
+import { performance } from 'node:perf_hooks';
+
+/**
+ * How long a request read now has waited before the gateway got to it: the queue that admission
+ * control cannot see from its own bookkeeping.
+ *
+ * Under overload the gateway's single thread is busy, and new requests wait in the kernel's socket
+ * buffers (and in the accept queue) until the event loop polls again: nothing in the process knows
+ * they are there. What the process can know is how its loop turns go. One poll returns every
+ * request that arrived before it, and the loop then works through them (and through Kafka
+ * acknowledgements, answers ...) before it polls again. So a request read now arrived before the
+ * loop began reading this batch, and has waited at least
+ *
+ *   wait(now) >= now - (time the loop began reading the current batch)
+ *
+ * while every request arriving meanwhile waits for the batch to end. A batch of reads starts with
+ * the first request read after a probe timer fired (`read()` arms the probe: one timer per loop
+ * turn that reads requests, none while idle); the probe fires at the start of the next turn.
+ * Shedding the rest of a batch once this passes a bound keeps every turn short, and so bounds
+ * both how long an admitted request waited unread and how long a shed one waits for its answer.
+ *
+ * The loop's idle time (`performance.eventLoopUtilization`) gives its utilisation over the last
+ * `windowMs`: a long turn on a loop that is mostly idle (a garbage collection, one slow scrape) is
+ * not an overload, so admission sheds on the wait only while the loop is busy.
+ */
+export interface LoopClock {
+  /** Milliseconds, monotonic. */
+  now(): number;
+  /** Cumulative milliseconds the event loop has spent idle (waiting in poll). */
+  idleMs(): number;
+  /** Runs fn once after about `ms` (in the next loop turn at the earliest). */
+  setTimeout(fn: () => void, ms: number): unknown;
+  /** Runs fn every `ms` until the returned handle is cleared; must not keep the process alive. */
+  setInterval(fn: () => void, ms: number): unknown;
+  clearInterval(handle: unknown): void;
+}
+
+export const realLoopClock: LoopClock = {
+  now: () => performance.now(),
+  idleMs: () => performance.eventLoopUtilization().idle,
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  setInterval: (fn, ms) => setInterval(fn, ms).unref(),
+  clearInterval: (h) => clearInterval(h as NodeJS.Timeout),
+};
+
+export class LoopLag {
+  private pending = false;
+  /** When the loop began reading the current batch of requests. */
+  private batchStart = 0;
+  private lastTurn = 0;
+  private util = 0;
+  private utilAt = 0;
+  private utilIdle = 0;
+  private sampler: unknown = null;
+  private readonly probe = () => this.fired();
+
+  constructor(
+    /** Utilisation is measured over windows of this many ms. */
+    private readonly windowMs = 250,
+    private readonly clock: LoopClock = realLoopClock,
+    /** Called at the end of every batch of reads with how long it kept the loop from its timers (ms). */
+    private readonly onTurn?: (ms: number) => void,
+  ) {}
+
+  /** Called once when the gateway is built: begins the utilisation windows. */
+  start(): void {
+    if (this.sampler !== null) return;
+    this.utilAt = this.clock.now();
+    this.utilIdle = this.clock.idleMs();
+    this.sampler = this.clock.setInterval(() => this.sample(), this.windowMs);
+  }
+
+  /** Called when the gateway closes. */
+  stop(): void {
+    if (this.sampler !== null) this.clock.clearInterval(this.sampler);
+    this.sampler = null;
+  }
+
+  /** Called for every request the gateway reads (onRequest, before its body): how long it has waited at least, in ms. */
+  read(): number {
+    const now = this.clock.now();
+    if (!this.pending) {
+      // The first read since the probe fired: a new batch.
+      this.batchStart = now;
+      this.pending = true;
+      this.clock.setTimeout(this.probe, 1);
+    }
+    return now - this.batchStart;
+  }
+
+  /** The probe: the loop came back to its timers, so the batch that armed it is over. */
+  private fired(): void {
+    this.pending = false;
+    this.lastTurn = this.clock.now() - this.batchStart;
+    this.onTurn?.(this.lastTurn);
+  }
+
+  private sample(): void {
+    const now = this.clock.now();
+    const idle = this.clock.idleMs();
+    const span = now - this.utilAt;
+    if (span > 0) this.util = Math.min(1, Math.max(0, 1 - (idle - this.utilIdle) / span));
+    this.utilAt = now;
+    this.utilIdle = idle;
+  }
+
+  /** Share of the last window (0..1) the event loop was busy. */
+  get utilisation(): number {
+    return this.util;
+  }
+
+  /** How long the last batch of reads kept the loop from its timers (ms): the current turn length, for metrics. */
+  get lastTurnMs(): number {
+    return this.lastTurn;
+  }
+}
