@@ -1,0 +1,216 @@
+/**
+ * bench:processor's freshness phase: the gateway and the processor (one process per role, as a
+ * scaled deployment runs them) live, paced traffic at `rate` events/s through the gateway, and
+ * probe events (each with a site of its own) whose first appearance in a KPI window document is
+ * watched for: freshness = request sent -> document visible to a search. Also each role's CPU per
+ * event and memory while it keeps up.
+ */
+import path from 'node:path';
+import type { Client } from '@elastic/elasticsearch';
+import { configToEnv } from '../../contracts/config.js';
+import { indexNames } from '../../contracts/indices.js';
+import { installTemplates } from '../../infra/setup-indices.js';
+import { USER_AGENTS } from '../../scripts/traffic-generator.js';
+import { sleep } from '../../common/wait.js';
+import { bodyPool } from './bodies.js';
+import { httpOk, NodeChild } from './child.js';
+import { metricValue, ROLES, rssSampler, spawnProcessor, type BenchRole, type ProcessorServices } from './processor-child.js';
+import { pacedLoad } from './paced.js';
+import { log, onCleanup } from './run.js';
+import { clientEnv } from './secure.js';
+import { int, loadAverage, ms, percentile, secs } from './stats.js';
+
+export interface Segment {
+  p50: number;
+  p95: number;
+  p99: number;
+  max: number;
+  n: number;
+  missing: number;
+  rate: number;
+  load: string;
+  non2xx: number;
+  /** Records the analytics role had not read yet when the segment's probes were last watched. */
+  lag: number;
+}
+
+export interface RoleLive {
+  role: BenchRole;
+  cpuUsPerEvent: number;
+  rssPeakMb: number;
+  rssMedianMb: number;
+}
+
+export interface Freshness {
+  segments: Segment[];
+  all: number[];
+  roles: RoleLive[];
+}
+
+export interface FreshnessOptions {
+  services: ProcessorServices;
+  es: Client;
+  rate: number;
+  segments: number;
+  durationS: number;
+  warmupS: number;
+  probesPerS: number;
+  gatewayPort: number;
+  /** Metrics port of the first role; the others follow. */
+  metricsPort: number;
+  dataDir: string;
+  runTag: string;
+  env: Record<string, string>;
+}
+
+export async function runFreshness(o: FreshnessOptions): Promise<Freshness> {
+  const topicPrefix = 'fr-';
+  const indexPrefix = 'benchf';
+  await installTemplates(o.services.esUrl, indexPrefix, { replicas: 0 });
+  const gw = new NodeChild('gateway', 'gateway/server.ts', {
+    env: {
+      ...process.env,
+      NODE_ENV: 'production',
+      ...configToEnv({
+        gatewayHost: '127.0.0.1',
+        gatewayPort: o.gatewayPort,
+        kafkaBrokers: o.services.kafkaBrokers,
+        topicPrefix,
+        logLevel: 'warn',
+        gatewayRateLimitIp: 1_000_000_000,
+        gatewayRateLimitSite: 1_000_000_000,
+        trustedProxies: ['127.0.0.1'],
+        sites: '',
+        sitesFile: '',
+      }),
+      ...clientEnv(o.services.kafkaClient),
+    },
+    logFile: path.join(o.dataDir, 'logs', 'gateway.log'),
+  });
+  onCleanup('gateway', () => gw.stop());
+  const procs = await Promise.all(
+    ROLES.map((role, i) =>
+      spawnProcessor({
+        name: `processor-fresh-${role}`,
+        roles: [role],
+        services: o.services,
+        topicPrefix,
+        indexPrefix,
+        group: `bench-fresh-${o.runTag}`,
+        metricsPort: o.metricsPort + i,
+        dataDir: o.dataDir,
+        env: o.env,
+      }),
+    ),
+  );
+  const analyticsPort = o.metricsPort + ROLES.indexOf('analytics');
+  await gw.waitReady(() => httpOk(`http://127.0.0.1:${o.gatewayPort}/readyz`), 60_000);
+
+  const pool = bodyPool({ size: 2000, eventsPerBody: 20, seed: 11, tag: `f${o.runTag}` });
+  // Paced, open-loop traffic (evenly spaced requests; lib/paced.ts), like many browsers.
+  // The gateway corrects event times by receive time - sent_at: the events land in the last
+  // 5 s before now, whatever the pool's fixed client date.
+  const traffic = (seconds: number) => pacedLoad({ port: o.gatewayPort, path: '/v1/events?site=shop', rate: o.rate / 20, durationS: seconds, next: () => pool.next() });
+
+  // Warm-up: at least warmupS, then until the analytics role has caught up with the traffic
+  // (lag under half a second of it: a fresh group joining and the first indices being created
+  // hold it back at first), at most 90 s; a processor slower than the traffic never catches up.
+  const warmStart = performance.now();
+  let warmLag: number;
+  for (;;) {
+    await traffic(5);
+    warmLag = await metricValue(analyticsPort, 'processor_consumer_lag').catch(() => NaN);
+    const elapsed = (performance.now() - warmStart) / 1000;
+    if ((elapsed >= o.warmupS && warmLag < o.rate / 2) || elapsed >= 90) break;
+  }
+  log(`freshness: warmed up for ${secs((performance.now() - warmStart) / 1000, 0)} at ${int(o.rate)} events/s; analytics lag ${int(warmLag)} records`);
+  const kpis = indexNames(indexPrefix).kpis;
+  const segments: Segment[] = [];
+  const all: number[] = [];
+  const cpu0 = procs.map((p) => p.cpuSeconds());
+  const rss = procs.map((p) => rssSampler(p.pid));
+  let accepted = 0;
+  for (let s = 1; s <= o.segments; s++) {
+    const load = await loadAverage();
+    const tag = `probe-${o.runTag}-${s}-`;
+    const sent = new Map<string, number>();
+    const seen = new Map<string, number>();
+    let stop = false;
+    let stopAt = Infinity;
+    // Probes: one page view each from a browser (bots are kept out of KPIs), for a site of its own, so its KPI document tells when it was counted.
+    const probing = (async () => {
+      for (let k = 0; !stop; k++) {
+        const site = `${tag}${k}`;
+        const t = Date.now();
+        const body = JSON.stringify({
+          sent_at: t,
+          events: [{ event_id: `${site}-e`, type: 'page_view', ts: t, visitor_id: `v-${site}`, session_id: `s-${site}`, url: 'https://shop.example/probe' }],
+        });
+        const started = performance.now();
+        void fetch(`http://127.0.0.1:${o.gatewayPort}/v1/events?site=${site}`, { method: 'POST', headers: { 'content-type': 'application/json', 'user-agent': USER_AGENTS[0], 'x-forwarded-for': '81.2.69.142' }, body })
+          .then(async (res) => {
+            await res.arrayBuffer();
+            if (res.status === 200) sent.set(site, started);
+          })
+          .catch(() => {});
+        await sleep(1000 / o.probesPerS);
+      }
+    })();
+    // Watch Elasticsearch for the probes' KPI documents, as a dashboard would see them (search, not get).
+    const watching = (async () => {
+      while (!stop || seen.size < sent.size) {
+        const res = await o.es
+          .search<{ dimension_value: string }>({
+            index: kpis,
+            size: 10_000,
+            ignore_unavailable: true,
+            _source: ['dimension_value'],
+            query: { bool: { filter: [{ term: { dimension: 'site' } }, { prefix: { dimension_value: tag } }, { prefix: { window_kind: 'tumbling_' } }] } },
+          })
+          .catch(() => null);
+        const now = performance.now();
+        for (const h of res?.hits.hits ?? []) {
+          const v = h._source?.dimension_value;
+          if (v && !seen.has(v)) seen.set(v, now);
+        }
+        if (stop && now > stopAt + 15_000) break;
+        await sleep(100);
+      }
+    })();
+    const res = await traffic(o.durationS);
+    accepted += res.ok * 20;
+    stop = true;
+    stopAt = performance.now();
+    await probing;
+    await watching;
+    const lag = await metricValue(analyticsPort, 'processor_consumer_lag').catch(() => NaN);
+    const f: number[] = [];
+    for (const [site, t] of sent) {
+      const v = seen.get(site);
+      if (v !== undefined) f.push(v - t);
+    }
+    all.push(...f);
+    const g: Segment = {
+      p50: percentile(f, 50),
+      p95: percentile(f, 95),
+      p99: percentile(f, 99),
+      max: f.length ? Math.max(...f) : NaN,
+      n: f.length,
+      missing: sent.size - f.length,
+      rate: (res.ok * 20) / res.seconds,
+      load,
+      non2xx: res.non2xx + res.errors,
+      lag,
+    };
+    segments.push(g);
+    log(`freshness #${s}: analytics lag ${int(g.lag)} records; ${g.n} probes, p50 ${ms(g.p50, 0)}, p95 ${ms(g.p95, 0)}, p99 ${ms(g.p99, 0)}, max ${ms(g.max, 0)}${g.missing ? `, ${g.missing} NOT SEEN` : ''}; traffic ${int(g.rate)} events/s accepted`);
+  }
+  const roles: RoleLive[] = ROLES.map((role, i) => {
+    const r = rss[i].stop();
+    const sorted = [...r.samples].sort((x, y) => x - y);
+    return { role, cpuUsPerEvent: ((procs[i].cpuSeconds() - cpu0[i]) / Math.max(1, accepted)) * 1e6, rssPeakMb: r.peakMb, rssMedianMb: sorted[sorted.length >> 1] ?? NaN };
+  });
+  await Promise.all(procs.map((p) => p.stop()));
+  await gw.stop();
+  return { segments, all, roles };
+}

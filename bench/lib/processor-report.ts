@@ -1,0 +1,109 @@
+/** bench:processor's printed result: each stage and role beside the limit measured in the same run. */
+import { summarise } from './cpuprofile.js';
+import type { Freshness } from './processor-freshness.js';
+import type { RoleRun } from './processor-roles.js';
+import { int, median, ms, pct, percentile, secs, table } from './stats.js';
+
+export const TARGETS = { freshnessP95Ms: 2000, analyticsVsKafka: 0.5, indexVsBulk: 0.7, analyticsCpuUs: 15, rssMb: 512 };
+
+export interface Rep {
+  kafkaTool: number;
+  kafkajs: number;
+  bulk: number;
+  roles: RoleRun[];
+  cpu: { kafka: number; es: number };
+  load: string;
+}
+
+const f1 = (x: number) => (Number.isFinite(x) ? x.toFixed(1) : String(x));
+
+export function processorReport(o: { n: number; partitions: number; reps: Rep[]; header: string; bulkSize: number; bulkConcurrency: number; rate: number; probesPerS: number; durationS: number; fresh: Freshness | null }): string {
+  const { reps } = o;
+  const med = (f: (r: Rep) => number) => median(reps.map(f));
+  const role = (r: Rep, name: string) => r.roles.find((x) => x.role === name);
+  const roleMed = (name: string, f: (x: RoleRun) => number) => median(reps.map((r) => role(r, name)).filter((x): x is RoleRun => !!x).map(f));
+  const tool = med((r) => r.kafkaTool);
+  const kjs = med((r) => r.kafkajs);
+  const bulk = med((r) => r.bulk);
+  const out: string[] = [];
+  out.push('\n=== bench:processor ===');
+  out.push(o.header);
+  out.push(
+    table(
+      ['rep', 'Kafka tool rec/s', 'kafkajs rec/s', 'ES bulk docs/s', 'analytics ev/s', 'index ev/s', 'archive ev/s', 'µs CPU/ev a/i/a', 'RSS MB a/i/a', 'load / cpu psi'],
+      reps.map((r, i) => [
+        `#${i + 1}`,
+        int(r.kafkaTool),
+        int(r.kafkajs),
+        int(r.bulk),
+        int(role(r, 'analytics')?.rate ?? NaN),
+        int(role(r, 'index')?.rate ?? NaN),
+        int(role(r, 'archive')?.rate ?? NaN),
+        r.roles.map((x) => f1(x.cpuUsPerEvent)).join('/'),
+        r.roles.map((x) => int(x.rssPeakMb)).join('/'),
+        r.load,
+      ]),
+    ),
+  );
+  out.push('');
+  const rows: (string | number)[][] = [
+    ['Kafka: ConsumerPerformance', int(tool), "Kafka's own consumer", '-', '-'],
+    ['Kafka: bare kafkajs loop (+JSON.parse)', int(kjs), `ConsumerPerformance ${int(tool)}/s`, pct(kjs / tool), '-'],
+    [`Elasticsearch: plain bulk loop (${int(o.bulkSize)} docs, ${o.bulkConcurrency} in flight)`, int(bulk), "Elasticsearch's own bulk", '-', '-'],
+  ];
+  const a = roleMed('analytics', (x) => x.rate);
+  const i = roleMed('index', (x) => x.rate);
+  const ar = roleMed('archive', (x) => x.rate);
+  rows.push(['analytics role: counted in KPI windows', int(a), `ConsumerPerformance ${int(tool)}/s`, pct(a / tool), `>= ${pct(TARGETS.analyticsVsKafka)}: ${a / tool >= TARGETS.analyticsVsKafka ? 'met' : 'NOT met'}`]);
+  rows.push(['analytics role: consumed', int(roleMed('analytics', (x) => x.consumeRate)), `kafkajs loop ${int(kjs)}/s`, pct(roleMed('analytics', (x) => x.consumeRate) / kjs), '-']);
+  rows.push(['index role: raw events applied by Elasticsearch', int(i), `ES bulk loop ${int(bulk)}/s`, pct(i / bulk), `>= ${pct(TARGETS.indexVsBulk)}: ${i / bulk >= TARGETS.indexVsBulk ? 'met' : 'NOT met'}`]);
+  rows.push(['archive role: committed (Parquet written)', int(ar), `ConsumerPerformance ${int(tool)}/s`, pct(ar / tool), '-']);
+  out.push(table(['stage (median)', 'per second', 'limit measured in the same run', 'ratio', 'target'], rows));
+  out.push('');
+  out.push(
+    table(
+      ['role (median, alone over the N events)', 'CPU µs/event', 'RSS peak', 'start-up'],
+      (['analytics', 'index', 'archive'] as const).map((name) => [name, f1(roleMed(name, (x) => x.cpuUsPerEvent)), `${int(roleMed(name, (x) => x.rssPeakMb))} MB`, secs(roleMed(name, (x) => x.startupS))]),
+    ),
+  );
+  out.push(`analytics late events: ${int(roleMed('analytics', (x) => x.late))}; Kafka / Elasticsearch CPU per repetition: ${f1(med((r) => r.cpu.kafka))} / ${f1(med((r) => r.cpu.es))} s`);
+  const prof = reps.flatMap((r) => r.roles).find((x) => x.profile);
+  if (prof?.profile) out.push(`\n${profileText(prof)}`);
+  if (o.fresh) {
+    const p95s = o.fresh.segments.map((s) => s.p95);
+    out.push('');
+    out.push(`freshness at ${int(o.rate)} events/s through the gateway, one process per role (request sent -> KPI window document visible to a search; ${o.probesPerS} probes/s, polled every 100 ms):`);
+    out.push(
+      table(
+        ['segment', 'probes', 'p50', 'p95', 'p99', 'max', 'not seen', 'traffic ev/s', 'non2xx', 'analytics lag after', 'load / cpu psi'],
+        o.fresh.segments.map((s, k) => [`#${k + 1} (${o.durationS} s)`, s.n, ms(s.p50, 0), ms(s.p95, 0), ms(s.p99, 0), ms(s.max, 0), s.missing, int(s.rate), s.non2xx, int(s.lag), s.load]),
+      ),
+    );
+    out.push(`freshness p50 ${ms(percentile(o.fresh.all, 50), 0)}, p95: median of segments ${ms(median(p95s), 0)}, all probes ${ms(percentile(o.fresh.all, 95), 0)}; target < ${int(TARGETS.freshnessP95Ms)} ms (${median(p95s) < TARGETS.freshnessP95Ms ? 'met' : 'NOT met'})`);
+    out.push(
+      table(
+        [`role at ${int(o.rate)} events/s`, 'CPU µs/event', 'RSS median', 'RSS peak', `RSS < ${TARGETS.rssMb} MB`],
+        o.fresh.roles.map((r) => [r.role, f1(r.cpuUsPerEvent), `${int(r.rssMedianMb)} MB`, `${int(r.rssPeakMb)} MB`, r.rssPeakMb < TARGETS.rssMb ? 'met' : 'NOT met']),
+      ),
+    );
+  }
+  return out.join('\n');
+}
+
+/** Functions whose inclusive time the profile summary reports (names as V8 sees them). */
+const PROFILED_FUNCTIONS = ['flushSinks', 'flush', 'add', 'bulkIndex', 'drain', 'encode', 'writeParquet', 'stringify', 'parse', 'eachBatch'];
+
+function profileText(r: RoleRun): string {
+  const sum = summarise(r.profile!, PROFILED_FUNCTIONS, r.profileWindowMs);
+  const busy = sum.totalMs - sum.idleMs;
+  const share = (x: number) => `${((x / busy) * 100).toFixed(1)}%`;
+  return [
+    `CPU profile of the ${r.role} role (${r.profile}), ${(busy / 1000).toFixed(1)} s busy of ${(sum.totalMs / 1000).toFixed(1)} s while it caught up; shares of busy time:`,
+    '',
+    table(['area (self time)', 'ms', 'share'], sum.byArea.filter((x) => x.area !== 'idle').slice(0, 20).map((x) => [x.area, int(x.ms), share(x.ms)])),
+    '',
+    table(['function (self time)', 'where', 'ms', 'share'], sum.byFunction.filter((x) => x.area !== 'idle').slice(0, 30).map((x) => [x.fn, x.where, int(x.ms), share(x.ms)])),
+    '',
+    table(['function (inclusive)', 'ms', 'share'], sum.inclusive.map((x) => [x.fn, int(x.ms), share(x.ms)])),
+  ].join('\n');
+}

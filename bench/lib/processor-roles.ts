@@ -1,0 +1,128 @@
+/**
+ * One role of the processor alone (its own process and consumer group) over the N events already
+ * in Kafka, from the beginning until its output holds all of them: analytics until every event is
+ * counted in its KPI window, index until Elasticsearch applied every raw event, archive until its
+ * group committed every offset (it commits only what the archive made durable).
+ */
+import path from 'node:path';
+import { mkdirSync, readdirSync, rmSync } from 'node:fs';
+import type { Client } from '@elastic/elasticsearch';
+import { sleep } from '../../common/wait.js';
+import type { NodeChild } from './child.js';
+import { committedTotal, type BenchKafka } from './processor-kafka.js';
+import { indexOps, kpiTotal, metricValue, rssSampler, spawnProcessor, type BenchRole, type ProcessorServices } from './processor-child.js';
+
+export interface RoleRun {
+  role: BenchRole;
+  /** Events per second from the role's first event to its output holding all N. */
+  rate: number;
+  /** Events per second handed to the role's sinks (consumed), first to last. */
+  consumeRate: number;
+  startupS: number;
+  /** CPU of the role's process from its first event to the end, per event. */
+  cpuUsPerEvent: number;
+  rssPeakMb: number;
+  /** Late events (analytics). */
+  late: number;
+  /** Where a CPU profile was written (--profile), if any. */
+  profile?: string;
+  profileWindowMs?: number;
+}
+
+export interface RoleRunOptions {
+  role: BenchRole;
+  services: ProcessorServices;
+  es: Client;
+  kafka: BenchKafka;
+  n: number;
+  /** Events a KPI window counts (no bots, no engagement reports). */
+  kpiCounted: number;
+  topicPrefix: string;
+  indexPrefix: string;
+  group: string;
+  metricsPort: number;
+  dataDir: string;
+  env: Record<string, string>;
+  profile: boolean;
+}
+
+/** Settings the bench gives each role on top of --processor-env. */
+const ROLE_ENV: Record<BenchRole, Record<string, string>> = {
+  analytics: {},
+  index: {},
+  // Objects cut every 2,000 offsets, and the tail written after 5 s: with the defaults (20,000
+  // offsets, 60 s) a bench-sized input is written only by the age cut, a minute after it was read.
+  archive: { ARCHIVE_MAX_EVENTS: '2000', ARCHIVE_MAX_AGE_S: '5' },
+};
+
+export async function runRole(o: RoleRunOptions): Promise<RoleRun> {
+  const profileDir = path.join(o.dataDir, 'profile', o.role);
+  if (o.profile) {
+    rmSync(profileDir, { recursive: true, force: true });
+    mkdirSync(profileDir, { recursive: true });
+  }
+  const tSpawn = performance.now();
+  const child: NodeChild = await spawnProcessor({
+    name: `processor-${o.role}-${o.topicPrefix.replace(/-$/, '')}`,
+    roles: [o.role],
+    services: o.services,
+    topicPrefix: o.topicPrefix,
+    indexPrefix: o.indexPrefix,
+    group: o.group,
+    metricsPort: o.metricsPort,
+    dataDir: o.dataDir,
+    env: { ...ROLE_ENV[o.role], ...o.env },
+    nodeFlags: o.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [],
+  });
+  const rss = rssSampler(child.pid);
+  let tFirst = 0;
+  let cpuFirst = NaN;
+  let tConsumed = 0;
+  let late = 0;
+  const deadline = performance.now() + 600_000;
+  const done = async (): Promise<boolean> => {
+    if (o.role === 'analytics') {
+      late = await metricValue(o.metricsPort, 'processor_late_events_total').catch(() => 0);
+      return (await kpiTotal(o.es, o.indexPrefix).catch(() => 0)) >= o.kpiCounted - late;
+    }
+    if (o.role === 'index') return (await indexOps(o.es, `${o.indexPrefix}-events-*`)) >= o.n;
+    return (await committedTotal(o.kafka, `${o.group}-archive`, o.topicPrefix).catch(() => 0)) >= o.n;
+  };
+  let tDone: number;
+  for (;;) {
+    if (!child.alive) throw new Error(`processor (${o.role}) exited; see ${child.logFile}`);
+    const consumed = await metricValue(o.metricsPort, 'processor_events_total').catch(() => 0);
+    const now = performance.now();
+    if (!tFirst && consumed > 0) {
+      tFirst = now;
+      cpuFirst = child.cpuSeconds();
+    }
+    if (!tConsumed && consumed >= o.n) tConsumed = now;
+    if (tConsumed && (await done())) {
+      tDone = performance.now();
+      break;
+    }
+    if (now > deadline) throw new Error(`processor (${o.role}): ${consumed} of ${o.n} consumed after 600 s; see ${child.logFile}`);
+    await sleep(200);
+  }
+  const cpu = child.cpuSeconds() - cpuFirst;
+  const { peakMb } = rss.stop();
+  await child.stop();
+  let profile: string | undefined;
+  if (o.profile) {
+    const file = readdirSync(profileDir).find((f) => f.endsWith('.cpuprofile'));
+    if (!file) throw new Error(`no .cpuprofile written in ${profileDir}`);
+    profile = path.join(profileDir, file);
+  }
+  return {
+    role: o.role,
+    rate: o.n / ((tDone - tFirst) / 1000),
+    consumeRate: o.n / ((tConsumed - tFirst) / 1000),
+    startupS: (tFirst - tSpawn) / 1000,
+    cpuUsPerEvent: (cpu / o.n) * 1e6,
+    rssPeakMb: peakMb,
+    late,
+    profile,
+    profileWindowMs: (tDone - tFirst) + 3000,
+  };
+}
