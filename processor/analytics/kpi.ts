@@ -65,8 +65,30 @@ export function init(): KpiAcc {
   };
 }
 
+/**
+ * Bits of `addNew`'s `unseen` and result: the event's visitor, session, carting visitor and buying
+ * visitor, for the sets that may not hold them yet / that did not hold them.
+ */
+export const NEW_VISITOR = 1;
+export const NEW_SESSION = 2;
+export const NEW_CARTER = 4;
+export const NEW_BUYER = 8;
+export const ALL_UNSEEN = NEW_VISITOR | NEW_SESSION | NEW_CARTER | NEW_BUYER;
+
 /** Adds one (on-time) event. Mutates and returns `acc`, which the caller owns. */
 export function add(acc: KpiAcc, e: KpiEvent): KpiAcc {
+  addNew(acc, e, ALL_UNSEEN);
+  return acc;
+}
+
+/**
+ * `add`, for a caller that knows which of the event's distinct sets already hold its visitor or
+ * session: only the bits set in `unseen` are looked up (the rest are known members). Returns the
+ * bits of the sets the event was new to, so the caller can pass them on to windows that hold
+ * every event of this one (a sliding window holds each of its panes).
+ */
+export function addNew(acc: KpiAcc, e: KpiEvent, unseen: number): number {
+  let added = 0;
   switch (e.event_type) {
     case 'page_view':
       if (isView(e)) acc.pageViews++;
@@ -76,17 +98,24 @@ export function add(acc: KpiAcc, e: KpiEvent): KpiAcc {
       break;
     case 'add_to_cart':
       acc.addToCart++;
-      acc.visitorsCart.add(e.visitor_id);
+      if ((unseen & NEW_CARTER) !== 0 && grows(acc.visitorsCart, e.visitor_id)) added |= NEW_CARTER;
       break;
     case 'purchase':
       acc.purchases++;
       acc.revenueUnits += toRevenueUnits(e.revenue);
-      acc.visitorsBought.add(e.visitor_id);
+      if ((unseen & NEW_BUYER) !== 0 && grows(acc.visitorsBought, e.visitor_id)) added |= NEW_BUYER;
       break;
   }
-  acc.visitors.add(e.visitor_id);
-  acc.sessions.add(e.session_id);
-  return acc;
+  if ((unseen & NEW_VISITOR) !== 0 && grows(acc.visitors, e.visitor_id)) added |= NEW_VISITOR;
+  if ((unseen & NEW_SESSION) !== 0 && grows(acc.sessions, e.session_id)) added |= NEW_SESSION;
+  return added;
+}
+
+/** Adds `x` to `set`: true when it was not there (one hash lookup). */
+function grows(set: Set<string>, x: string): boolean {
+  const before = set.size;
+  set.add(x);
+  return set.size !== before;
 }
 
 /** Counts an event that came after the watermark had passed it (not added to any count). */
@@ -129,4 +158,18 @@ export function dimensionValues(e: Pick<KpiEvent, 'event_type' | 'site_id' | 'co
   ];
   if (e.event_type === 'purchase') cuts.push(['currency', e.currency || UNKNOWN]);
   return cuts;
+}
+
+/**
+ * `dimensionValues` without allocating: writes the values into `out` in DIMENSIONS order (all,
+ * site, country, device, then currency for a purchase) and returns how many there are.
+ */
+export function dimensionValuesInto(e: Pick<KpiEvent, 'event_type' | 'site_id' | 'country' | 'device_type' | 'currency'>, out: string[]): number {
+  out[0] = 'all';
+  out[1] = e.site_id || UNKNOWN;
+  out[2] = e.country || UNKNOWN;
+  out[3] = e.device_type || UNKNOWN;
+  if (e.event_type !== 'purchase') return 4;
+  out[4] = e.currency || UNKNOWN;
+  return 5;
 }

@@ -7,7 +7,7 @@
 import type { UrlStatsDoc } from '../../contracts/documents.js';
 import type { EnrichedEvent } from '../../contracts/event-schema.js';
 import * as kpi from './kpi.js';
-import { drainBucket, lowerEach, type UrlBucket, type UrlCell } from './buckets.js';
+import { drainBucket, lowerEach, touch, type UrlBucket, type UrlCell } from './buckets.js';
 import { iso, type DrainContext, type OutDoc } from './engine-options.js';
 import type { VisitTime } from './session.js';
 import { addUrlEvent, addUrlTime, initUrl, urlResult, urlStatsId } from './url-stats.js';
@@ -88,7 +88,7 @@ export class UrlWindows {
   private bucket(start: number, t: number, offset: number): UrlBucket {
     let b = this.buckets.get(start);
     if (!b) {
-      b = { start, end: start + this.sizeMs, minOff: new Array<number>(this.topicCount).fill(Infinity), cells: new Map(), dirty: new Set(), pending: 0 };
+      b = { start, end: start + this.sizeMs, minOff: new Array<number>(this.topicCount).fill(Infinity), cells: [], changed: [], byUrl: new Map(), pending: 0 };
       this.buckets.set(start, b);
     }
     if (offset < b.minOff[t]) b.minOff[t] = offset;
@@ -98,13 +98,15 @@ export class UrlWindows {
   /** The cell of a URL and country in window `b`, marked changed. */
   private cell(b: UrlBucket, url: string, country: string | null): UrlCell {
     const c = country || kpi.UNKNOWN;
-    const key = `${url}\u0000${c}`;
-    let cell = b.cells.get(key);
+    let byCountry = b.byUrl.get(url);
+    if (!byCountry) b.byUrl.set(url, (byCountry = new Map()));
+    let cell = byCountry.get(c);
     if (!cell) {
-      cell = { url, country: c, acc: initUrl() };
-      b.cells.set(key, cell);
+      cell = { url, country: c, acc: initUrl(), changed: false };
+      byCountry.set(c, cell);
+      b.cells.push(cell);
     }
-    b.dirty.add(key);
+    touch(b, cell);
     return cell;
   }
 
