@@ -14,8 +14,10 @@ import { windowLabel } from './labels.js';
 import { alertSearch, alertsResponse, parseAlertQuery } from './alerts-query.js';
 import { kpiResponse, kpiSearch, parseKpiQuery } from './kpis-query.js';
 import { parseSessionQuery, sessionSearch, sessionsResponse, type SessionRow } from './sessions-query.js';
-import { parseUrlQuery, urlStatsResponse, urlStatsSearch } from './url-stats-query.js';
-import { overviewResponse, overviewSearch, parseSiteRange } from './overview-query.js';
+import { parseUrlQuery, urlStatsResponse, urlStatsSearch, urlUsersScope } from './url-stats-query.js';
+import { countDistinct, distinctUsers } from './distinct-users.js';
+import { DISTINCT_USERS } from '../contracts/documents.js';
+import { overviewResponse, overviewSearch, parseSiteRange, visitorsFilter, withExactVisitors } from './overview-query.js';
 import { breakdownResponse, breakdownSearch, parseBreakdownQuery } from './breakdown-query.js';
 
 export interface DashboardOptions {
@@ -127,8 +129,10 @@ export async function buildDashboard(opts: DashboardOptions = {}): Promise<Fasti
   app.get<Q>('/api/url-stats', async (req, reply) => {
     const q = parseUrlQuery(req.query, now());
     const res = await es.search(urlStatsSearch(idx.urlStats, q));
+    const scope = urlUsersScope(q, res, idx.eventsPattern);
+    const users = scope ? await distinctUsers((r) => es.search(r), scope) : { byUrl: new Map(), byPair: new Map() };
     api(reply);
-    return urlStatsResponse(q, res);
+    return urlStatsResponse(q, res, users);
   });
 
   app.get<Q>('/api/sessions', async (req, reply) => {
@@ -142,8 +146,10 @@ export async function buildDashboard(opts: DashboardOptions = {}): Promise<Fasti
     const t = now();
     const q = parseSiteRange(req.query, t);
     const res = await es.search(overviewSearch(idx.eventsPattern, q, t));
+    const o = overviewResponse(q, res);
+    const exact = o.visitors <= DISTINCT_USERS.exactUpTo ? await countDistinct((r) => es.search(r), idx.eventsPattern, visitorsFilter(q), 'visitor_id') : null;
     api(reply);
-    return overviewResponse(q, res);
+    return withExactVisitors(o, exact);
   });
 
   app.get<Q>('/api/breakdown', async (req, reply) => {

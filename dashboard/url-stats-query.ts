@@ -4,6 +4,7 @@ import { URL_SUM_FIELDS } from '../contracts/documents.js';
 import { keywordParam, parseIntParam, range, rangeEcho, type Query, type Range } from './params.js';
 import { common, rangeFilter, sums, term } from './search-parts.js';
 import { urlStatsFromAgg, type UrlBucket, type UrlRow } from './sums.js';
+import { pairKey, type DistinctUsers, type UsersScope } from './distinct-users.js';
 
 export interface UrlQuery extends Range {
   limit: number;
@@ -30,6 +31,7 @@ export function urlStatsSearch(index: string, q: UrlQuery): estypes.SearchReques
     aggs: {
       first_window: { min: { field: 'window_start' } },
       last_window: { max: { field: 'window_start' } },
+      last_window_end: { max: { field: 'window_end' } },
       urls: {
         // Ordered by a sum: exact on one shard; shard_size keeps it so on several.
         terms: { field: 'url', size: q.limit, shard_size: Math.max(q.limit * 20, 500), order },
@@ -49,25 +51,53 @@ export interface UrlStatsResponse {
   first_window: string | null;
   last_window: string | null;
   /**
-   * unique_users is exact per window (a sum over partitions of disjoint sets); over several
-   * windows it is the sum of each window's distinct users (a user active in two windows counts
-   * twice). True when the range held a single window, so unique_users is distinct users.
+   * unique_users (per URL and per URL x country) are distinct users over the whole range: the
+   * raw events of the windows in range (from the first window's start to the last one's end),
+   * bots left out, late events counted (dashboard/distinct-users.ts). True when every one shown
+   * is an exact count (each at most DISTINCT_USERS.exactUpTo); false when some is Elasticsearch's
+   * estimate (within about 1 %).
    */
   unique_users_exact: boolean;
   urls: UrlRow[];
 }
 
-export function urlStatsResponse(q: UrlQuery, res: estypes.SearchResponse): UrlStatsResponse {
-  const a = res.aggregations as
-    | { first_window: { value: number | null }; last_window: { value: number | null }; urls: { buckets: UrlBucket[] } }
-    | undefined;
+type UrlAggs = { first_window: { value: number | null }; last_window: { value: number | null }; last_window_end: { value: number | null }; urls: { buckets: UrlBucket[] } };
+
+/**
+ * What to count distinct users over, from the URL-stats search's answer: the URLs and countries
+ * it shows, over the raw events of the windows in range. Null: no window in range.
+ */
+export function urlUsersScope(q: UrlQuery, res: estypes.SearchResponse, eventsPattern: string): UsersScope | null {
+  const a = res.aggregations as UrlAggs | undefined;
+  const from = a?.first_window?.value ?? null;
+  const to = a?.last_window_end?.value ?? null;
+  if (from === null || to === null) return null;
+  const urls = urlStatsFromAgg(a?.urls.buckets ?? []).map((r) => ({ url: r.url, countries: r.countries.map((c) => c.country) }));
+  return { eventsPattern, from, to, urls, ...(q.country ? { country: q.country } : {}) };
+}
+
+/** The response; `users` replaces the summed per-window unique_users by distinct users over the range. */
+export function urlStatsResponse(q: UrlQuery, res: estypes.SearchResponse, users: DistinctUsers): UrlStatsResponse {
+  const a = res.aggregations as UrlAggs | undefined;
   const first = a?.first_window.value ?? null;
   const last = a?.last_window.value ?? null;
+  const urls = urlStatsFromAgg(a?.urls.buckets ?? []);
+  let exact = true;
+  for (const r of urls) {
+    const u = users.byUrl.get(r.url);
+    r.unique_users = u?.users ?? 0;
+    exact &&= u?.exact ?? true;
+    for (const c of r.countries) {
+      const p = users.byPair.get(pairKey(r.url, c.country));
+      c.unique_users = p?.users ?? 0;
+      exact &&= p?.exact ?? true;
+    }
+  }
   return {
     ...rangeEcho(q),
     first_window: first === null ? null : new Date(first).toISOString(),
     last_window: last === null ? null : new Date(last).toISOString(),
-    unique_users_exact: first !== null && first === last,
-    urls: urlStatsFromAgg(a?.urls.buckets ?? []),
+    unique_users_exact: exact,
+    urls,
   };
 }

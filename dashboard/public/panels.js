@@ -152,9 +152,9 @@ export function renderUrls(u) {
     rows,
     'no URL statistics in this range yet',
   );
-  $('urls-note').textContent = u.unique_users_exact
-    ? 'One window in range: unique users are distinct users.'
-    : 'Unique users are distinct per window, summed over the windows in range. Avg time on page = Σ time / Σ timed views (views followed by another view or an engagement report).';
+  $('urls-note').textContent = `Unique users: distinct users over the whole range (raw events, bots left out), ${
+    u.unique_users_exact ? 'exact' : 'exact up to 20,000, estimated within about 1 % beyond'
+  }. Avg time on page = Σ time / Σ timed views (views followed by another view or an engagement report).`;
 }
 
 export function renderSessions(s) {

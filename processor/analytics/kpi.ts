@@ -6,7 +6,7 @@
  * the same document. Revenue is summed in 1/10,000 of the currency unit (integers) because a
  * floating-point sum depends on the order of its terms.
  */
-import { REVENUE_SCALE, toRevenueUnits, type Dimension, type KpiDoc } from '../../contracts/documents.js';
+import { MISSING_VALUE, REVENUE_SCALE, toRevenueUnits, type Dimension, type KpiDoc } from '../../contracts/documents.js';
 import type { EnrichedEvent } from '../../contracts/event-schema.js';
 
 /** The fields of an enriched event the aggregations read. */
@@ -146,7 +146,7 @@ export function result(acc: KpiAcc): KpiResult {
   };
 }
 
-export const UNKNOWN = 'unknown';
+export const UNKNOWN = MISSING_VALUE;
 
 /** The cuts an event counts in: every event in all/site/country/device, a purchase also in its currency's. */
 export function dimensionValues(e: Pick<KpiEvent, 'event_type' | 'site_id' | 'country' | 'device_type' | 'currency'>): [Dimension, string][] {

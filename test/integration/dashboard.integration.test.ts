@@ -19,7 +19,7 @@ import { startProcessor } from '../../processor/main.js';
 import type { Config } from '../../contracts/config.js';
 import type { ClientEvent } from '../../contracts/event-schema.js';
 import { makeVisit, rng, USER_AGENTS } from '../../scripts/traffic-generator.js';
-import { alertDoc, kpiDoc, sessionDoc, urlDoc, writeFixtures, type KpiFixture, type UrlFixture } from './dashboard-fixtures.js';
+import { alertDoc, eventDoc, kpiDoc, sessionDoc, urlDoc, writeFixtures, type KpiFixture, type UrlFixture } from './dashboard-fixtures.js';
 import { unique, waitFor } from './helpers.js';
 
 const esUrl = inject('esUrl');
@@ -65,6 +65,16 @@ const urls: UrlFixture[] = [
   urlDoc(W2, MIN, A, 'FR', 1, { unique_users: 2, page_views: 2, clicks: 1, time_spent_ms: 5_000, time_spent_samples: 2 }, false),
 ];
 const urlNoise = [urlDoc(T - MIN, MIN, B, 'US', 0, { unique_users: 500, page_views: 500 })];
+// The raw events behind them: distinct users over the range come from these (a1 and a2 in both
+// windows of A, so A's distinct users are fewer than the windows' sum), bots and events out of range left out.
+const urlEvents = [
+  ...['a1', 'a2', 'a3', 'a4'].map((v, i) => eventDoc(`ua-${v}`, W1 + i * 1000, { url: A, visitor_id: v, country: 'FR' })),
+  ...['d1', 'd2'].map((v, i) => eventDoc(`ud-${v}`, W1 + i * 1000, { url: A, visitor_id: v, country: 'DE' })),
+  ...['a1', 'a2'].map((v, i) => eventDoc(`ua2-${v}`, W2 + i * 1000, { event_type: 'click', url: A, visitor_id: v, country: 'FR' })),
+  ...['b1', 'b2', 'b3', 'b4'].map((v, i) => eventDoc(`ub-${v}`, W1 + i * 1000, { url: B, visitor_id: v, country: 'FR' })),
+  eventDoc('u-bot', W1, { url: A, visitor_id: 'bot', country: 'FR', is_bot: true }),
+  eventDoc('u-out', T - MIN, { url: B, visitor_id: 'b9', country: 'FR' }),
+];
 
 const sessions = [
   sessionDoc('s1', T - 70_000, T + 50_000, { pages: 3, events: 7, added_to_cart: true, purchased: true, revenue: 19.99, partition: 2 }),
@@ -88,7 +98,7 @@ describe('dashboard API over real Elasticsearch', () => {
     prefix = unique('dash').toLowerCase();
     await installTemplates(esUrl, prefix);
     es = esFromConfig({ esUrl, esUsername: '', esPassword: '', esApiKey: '' });
-    await writeFixtures(es, prefix, { kpis: [...w1, ...w2, ...countryFR, ...noise], urls: [...urls, ...urlNoise], sessions, alerts });
+    await writeFixtures(es, prefix, { kpis: [...w1, ...w2, ...countryFR, ...noise], urls: [...urls, ...urlNoise], sessions, alerts, events: urlEvents });
     app = await buildDashboard({ config: { esUrl, esIndexPrefix: prefix, logLevel: 'warn' }, logger: pino({ level: 'warn' }), es });
   });
   afterAll(async () => {
@@ -169,16 +179,16 @@ describe('dashboard API over real Elasticsearch', () => {
     expect(newest.body.truncated).toBe(true);
   });
 
-  test('URL x country: sums per URL and per country, average time on page = Σ time / Σ timed views', async () => {
+  test('URL x country: sums per URL and per country, distinct users over the range, average time on page = Σ time / Σ timed views', async () => {
     const { status, body } = await get(`/api/url-stats?${qs({ ...range, limit: 10, countries: 10 })}`);
     expect(status).toBe(200);
     expect(body.first_window).toBe('2026-03-01T10:00:00.000Z');
     expect(body.last_window).toBe('2026-03-01T10:01:00.000Z');
-    expect(body.unique_users_exact).toBe(false);
+    expect(body.unique_users_exact).toBe(true);
     expect(body.urls).toEqual([
       {
         url: A,
-        unique_users: 8,
+        unique_users: 6,
         page_views: 11,
         clicks: 4,
         time_spent_ms: 44_000,
@@ -186,7 +196,7 @@ describe('dashboard API over real Elasticsearch', () => {
         views_without_time: 2,
         avg_time_spent_ms: 44_000 / 9,
         countries: [
-          { country: 'FR', unique_users: 6, page_views: 8, clicks: 3, time_spent_ms: 35_000, time_spent_samples: 6, views_without_time: 2, avg_time_spent_ms: 35_000 / 6 },
+          { country: 'FR', unique_users: 4, page_views: 8, clicks: 3, time_spent_ms: 35_000, time_spent_samples: 6, views_without_time: 2, avg_time_spent_ms: 35_000 / 6 },
           { country: 'DE', unique_users: 2, page_views: 3, clicks: 1, time_spent_ms: 9_000, time_spent_samples: 3, views_without_time: 0, avg_time_spent_ms: 3_000 },
         ],
       },
@@ -202,7 +212,11 @@ describe('dashboard API over real Elasticsearch', () => {
         countries: [{ country: 'FR', unique_users: 4, page_views: 4, clicks: 6, time_spent_ms: 1_000, time_spent_samples: 1, views_without_time: 3, avg_time_spent_ms: 1_000 }],
       },
     ]);
-    expect(body.urls).toEqual(sumUrlPartials(urls));
+    // Everything but unique users is the sum of the partials; unique users are not (6 and 4, not 8 and 6).
+    const summed = sumUrlPartials(urls);
+    expect(summed[0].unique_users).toBe(8);
+    const users = (rows: typeof summed) => rows.map((r) => ({ ...r, unique_users: 0, countries: r.countries.map((c) => ({ ...c, unique_users: 0 })) }));
+    expect(users(body.urls as typeof summed)).toEqual(users(summed));
 
     const one = await get(`/api/url-stats?${qs({ from: range.from, to: new Date(T + MIN).toISOString(), limit: 1, countries: 1 })}`);
     expect(one.body.unique_users_exact).toBe(true);
