@@ -32,30 +32,30 @@ function cachedClasspath(file: string): string[] | null {
 }
 
 export async function fetchKafka(version: string): Promise<KafkaDist> {
-  const file = path.join(CACHE_DIR, `kafka-${version}.classpath`);
+  const classpath = await mavenClasspath(path.join(PROJECT_ROOT, 'infra', 'maven', 'kafka-pom.xml'), version, `kafka-${version}`, `kafka_2.13-${version}.jar`);
+  return { version, classpath };
+}
+
+/**
+ * The runtime classpath Maven resolves for `pom` at this Kafka version, cached in
+ * .cache/<name>.classpath (a warm call never runs Maven); `mainJar` must be on it.
+ */
+export async function mavenClasspath(pom: string, version: string, name: string, mainJar: string): Promise<string[]> {
+  const file = path.join(CACHE_DIR, `${name}.classpath`);
   const cached = cachedClasspath(file);
-  if (cached) return { version, classpath: cached };
+  if (cached) return cached;
 
   mkdirSync(CACHE_DIR, { recursive: true });
   const tmp = file + tmpSuffix();
   try {
-    await runMaven([
-      '-f',
-      path.join(PROJECT_ROOT, 'infra', 'maven', 'kafka-pom.xml'),
-      `-Dkafka.version=${version}`,
-      `${DEPENDENCY_PLUGIN}:build-classpath`,
-      `-Dmdep.outputFile=${tmp}`,
-      '-Dmdep.includeScope=runtime',
-    ]);
+    await runMaven(['-f', pom, `-Dkafka.version=${version}`, `${DEPENDENCY_PLUGIN}:build-classpath`, `-Dmdep.outputFile=${tmp}`, '-Dmdep.includeScope=runtime']);
     renameSync(tmp, file);
   } finally {
     rmSync(tmp, { force: true });
   }
   const jars = cachedClasspath(file);
-  if (!jars?.some((jar) => path.basename(jar) === `kafka_2.13-${version}.jar`)) {
-    throw new Error(`Maven resolved no kafka_2.13-${version}.jar (classpath in ${file})`);
-  }
-  return { version, classpath: jars };
+  if (!jars?.some((jar) => path.basename(jar) === mainJar)) throw new Error(`Maven resolved no ${mainJar} (classpath in ${file})`);
+  return jars;
 }
 
 export async function fetchElasticsearch(version: string): Promise<ElasticsearchDist> {

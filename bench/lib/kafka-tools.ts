@@ -4,39 +4,14 @@
  * into the project's Maven cache; its classpath is cached in .cache/kafka-tools-<version>.classpath.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { findJava } from '../../infra/java.js';
-import { DEPENDENCY_PLUGIN, runMaven } from '../../infra/maven.js';
-import { CACHE_DIR, PROJECT_ROOT } from '../../infra/paths.js';
+import { mavenClasspath } from '../../infra/fetch.js';
+import { PROJECT_ROOT } from '../../infra/paths.js';
 
-export async function kafkaToolsClasspath(version: string): Promise<string[]> {
-  const file = path.join(CACHE_DIR, `kafka-tools-${version}.classpath`);
-  const read = () => {
-    if (!existsSync(file)) return null;
-    const jars = readFileSync(file, 'utf8').trim().split(path.delimiter).filter(Boolean);
-    return jars.length && jars.every((j) => existsSync(j)) ? jars : null;
-  };
-  const cached = read();
-  if (cached) return cached;
-  mkdirSync(CACHE_DIR, { recursive: true });
-  const tmp = `${file}.tmp-${process.pid}`;
-  try {
-    await runMaven([
-      '-f',
-      path.join(PROJECT_ROOT, 'bench', 'maven', 'kafka-tools-pom.xml'),
-      `-Dkafka.version=${version}`,
-      `${DEPENDENCY_PLUGIN}:build-classpath`,
-      `-Dmdep.outputFile=${tmp}`,
-      '-Dmdep.includeScope=runtime',
-    ]);
-    renameSync(tmp, file);
-  } finally {
-    rmSync(tmp, { force: true });
-  }
-  const jars = read();
-  if (!jars?.some((j) => path.basename(j) === `kafka-tools-${version}.jar`)) throw new Error(`Maven resolved no kafka-tools-${version}.jar (${file})`);
-  return jars;
+export function kafkaToolsClasspath(version: string): Promise<string[]> {
+  return mavenClasspath(path.join(PROJECT_ROOT, 'bench', 'maven', 'kafka-tools-pom.xml'), version, `kafka-tools-${version}`, `kafka-tools-${version}.jar`);
 }
 
 export interface ConsumerPerfResult {
