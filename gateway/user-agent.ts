@@ -1,17 +1,9 @@
 import { UAParser } from 'ua-parser-js';
 import { isbot } from 'isbot';
+import type { EnrichedEvent } from '../contracts/event-schema.js';
 
-export interface UaInfo {
-  browser: string | null;
-  browser_version: string | null;
-  os: string | null;
-  os_version: string | null;
-  /** What the device is (mobile, tablet, desktop, smarttv, console, ...), independent of is_bot. */
-  device_type: string;
-  device_vendor: string | null;
-  device_model: string | null;
-  is_bot: boolean;
-}
+/** The enriched event's fields read from the user agent (device_type: what the device is, independent of is_bot). */
+export type UaInfo = Pick<EnrichedEvent, 'browser' | 'browser_version' | 'os' | 'os_version' | 'device_type' | 'device_vendor' | 'device_model' | 'is_bot'>;
 
 /** ua-parser-js reads only this many characters (its UA_MAX_LENGTH); so do the bot test and the cache. */
 export const UA_READ_CHARS = 500;
