@@ -5,14 +5,12 @@
  */
 import { inject } from 'vitest';
 import type { FastifyInstance } from 'fastify';
-import { pino } from 'pino';
 import type { Config } from '../../contracts/config.js';
-import { buildApp } from '../../gateway/app.js';
 import { freePort } from '../../infra/ports.js';
 import { installTemplates } from '../../infra/setup-indices.js';
 import { ensureTopics } from '../../infra/setup-topics.js';
-import { serveDemoShop } from '../../scripts/serve-demo-shop.js';
-import { unique, waitFor } from '../integration/helpers.js';
+import { startGateway } from '../harness/gateway.js';
+import { unique } from '../integration/helpers.js';
 
 export interface ShopPipeline {
   cfg: Partial<Config>;
@@ -51,14 +49,5 @@ export async function shopPipeline(tag: string, siteKey: string, extra: Partial<
 
 /** The real gateway app serving the demo shop, listening on the pipeline's port and ready. */
 export async function startShopGateway(p: ShopPipeline): Promise<FastifyInstance> {
-  const app = await buildApp({ config: p.cfg, logger: pino({ level: 'warn' }) });
-  try {
-    await serveDemoShop(app);
-    await app.listen({ host: '127.0.0.1', port: p.port });
-    await waitFor(async () => (await fetch(`${p.gateway}/readyz`)).status === 200, 'gateway ready', 30_000);
-  } catch (err) {
-    await app.close();
-    throw err;
-  }
-  return app;
+  return (await startGateway(p.cfg, { port: p.port, demoShop: true })).app;
 }

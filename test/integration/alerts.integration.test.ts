@@ -11,10 +11,8 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, expect, inject, test } from 'vitest';
-import type { FastifyInstance } from 'fastify';
-import { pino } from 'pino';
-import { buildApp } from '../../gateway/app.js';
 import { esFromConfig } from '../../common/es-client.js';
+import { startGateway } from '../harness/gateway.js';
 import { isolatedConfig, killHard, spawnProcessor } from '../harness/it-harness.js';
 import type { Config } from '../../contracts/config.js';
 import type { AlertDoc } from '../../contracts/documents.js';
@@ -104,10 +102,8 @@ test('a click burst sent through the gateway is one alert document and a signed 
     alertWebhookSecret: SECRET,
     alertWebhookMaxAttempts: 3,
   });
-  const app: FastifyInstance = await buildApp({ config: cfg, logger: pino({ level: 'warn' }) });
+  const { app, base } = await startGateway(cfg);
   closers.push(() => app.close());
-  const base = await app.listen({ host: '127.0.0.1', port: 0 });
-  await waitFor(async () => (await fetch(`${base}/readyz`)).status === 200, 'gateway ready', 30_000);
   const es = esFromConfig({ esUrl, esUsername: '', esPassword: '', esApiKey: '' });
   closers.push(() => es.close());
 

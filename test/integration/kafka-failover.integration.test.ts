@@ -26,18 +26,9 @@ import { archivedEvents } from '../harness/it-harness.js';
 import { EVENT_TOPICS } from '../../contracts/topics.js';
 import type { ClientEvent } from '../../contracts/event-schema.js';
 import { pageView, UA } from '../unit/fixtures.js';
+import { freePort } from '../../infra/ports.js';
 import { unique, waitFor } from './helpers.js';
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const dir = path.join(PROJECT_ROOT, '.data', unique('failover'));

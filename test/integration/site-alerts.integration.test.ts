@@ -15,10 +15,9 @@ import { createHmac } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, expect, inject, test } from 'vitest';
-import type { FastifyInstance } from 'fastify';
-import { pino } from 'pino';
-import { buildApp } from '../../gateway/app.js';
 import { esFromConfig } from '../../common/es-client.js';
+import { freePort } from '../../infra/ports.js';
+import { startGateway } from '../harness/gateway.js';
 import { isolatedConfig, killHard, spawnProcessor } from '../harness/it-harness.js';
 import type { Config } from '../../contracts/config.js';
 import type { AlertDoc } from '../../contracts/documents.js';
@@ -95,10 +94,8 @@ test('purchases stopping is one site-level alert (and one signed delivery); a fl
     alertWebhookSecret: SECRET,
     alertWebhookMaxAttempts: 3,
   });
-  const app: FastifyInstance = await buildApp({ config: cfg, logger: pino({ level: 'warn' }) });
+  const { app, base } = await startGateway(cfg);
   closers.push(() => app.close());
-  const base = await app.listen({ host: '127.0.0.1', port: 0 });
-  await waitFor(async () => (await fetch(`${base}/readyz`)).status === 200, 'gateway ready', 30_000);
   const es = esFromConfig({ esUrl, esUsername: '', esPassword: '', esApiKey: '' });
   closers.push(() => es.close());
 
@@ -159,11 +156,3 @@ test('purchases stopping is one site-level alert (and one signed delivery); a fl
   await waitFor(() => deliveries.length > 0, 'the webhook delivery', 30_000);
   expect(deliveries).toEqual([{ id: expectedId, ok: true }]);
 }, 420_000);
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
