@@ -1,3 +1,4 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { GW_ERRORS } from './errors.js';
 import type { LoopLag } from './loop-lag.js';
@@ -180,28 +181,58 @@ const DETAIL: Record<ShedReason, (a: Admission) => string> = {
   bytes: (a) => `${a.bytesHeld} bytes of requests already held`,
 };
 
-/** What registerAdmission gives back: the counts it keeps itself, added to the metrics at each scrape. */
-export interface AdmissionMetrics {
-  /** Called before the metrics are serialised (GET /metrics). */
+/** What registerAdmission gives back. */
+export interface AdmissionHooks {
+  /**
+   * Called by the HTTP server for every request, before Fastify sees it (app.ts's serverFactory):
+   * true when the request was shed and answered here. Requests that reach Fastify another way
+   * (inject() in tests) are judged by the onRequest hook instead, with the same rules.
+   */
+  gate(req: IncomingMessage, res: ServerResponse): boolean;
+  /** Called before the metrics are serialised (GET /metrics): adds the counts kept as plain numbers. */
   flush(): void;
 }
 
+const JUDGED = Symbol('admission judged');
+type Judged = IncomingMessage & { [JUDGED]?: true };
+
 /**
- * Admission control on `routes` (the ingest routes), as an app-level onRequest hook so it runs
- * first, before access checks and before the body is read. A shed request costs its headers and
- * a short answer written straight to the socket (no error handler, no serialiser, no onSend hooks;
- * onResponse still counts it in gateway_requests_total), and its shed metrics are plain numbers
- * until the next scrape. Under a spike most requests are
- * shed, so what each costs is taken from the ones being served. The connection is kept alive
- * (Node reads and drops the body that follows): a browser's retry then costs no new TCP or TLS
- * handshake; GATEWAY_MAX_CONNECTIONS bounds the connections.
+ * Admission control on `routes` (the ingest routes). A shed request costs little, since under a
+ * spike most requests are shed and what they cost is taken from the ones being served: the server
+ * decides before Fastify routes the request (no request and reply objects, hooks, access checks,
+ * error handler or serialiser), writes a short answer straight away and never parses the body
+ * (Node reads and drops it); the shed counts are plain numbers until the next scrape. The
+ * connection is kept alive: a browser's retry then costs no new TCP or TLS handshake;
+ * GATEWAY_MAX_CONNECTIONS bounds the connections.
  *
  * CORS: the answer names the request's Origin as allowed, whatever the site's list says, so a
  * page can read the 503 and its Retry-After (a refusal tells nothing about the site).
  */
-export function registerAdmission(app: FastifyInstance, admission: Admission, metrics: GatewayMetrics, routes: readonly string[]): AdmissionMetrics {
+export function registerAdmission(app: FastifyInstance, admission: Admission, metrics: GatewayMetrics, routes: readonly string[]): AdmissionHooks {
   const guarded = new Set(routes);
   const shedCounts = new Map<ShedReason, number>();
+  /** Shed by the server gate (Fastify's onResponse never sees them), by route and method. */
+  const gateAnswers = new Map<string, { route: string; method: string; n: number }>();
+  let shedIds = 0;
+  const shed = (res: ServerResponse, reason: ShedReason, requestId: string, origin: string | string[] | undefined) => {
+    shedCounts.set(reason, (shedCounts.get(reason) ?? 0) + 1);
+    const body = `{"error":{"code":"GW_ERR_OVERLOADED","message":${JSON.stringify(`${OVERLOADED_MESSAGE}: ${DETAIL[reason](admission)}`)}},"request_id":${JSON.stringify(requestId)}}`;
+    const headers: string[] = [
+      'content-type',
+      'application/json; charset=utf-8',
+      'content-length',
+      String(Buffer.byteLength(body)),
+      'retry-after',
+      String(admission.retryAfter()),
+      'x-request-id',
+      requestId,
+      'cache-control',
+      'no-store',
+    ];
+    if (typeof origin === 'string' && origin) headers.push('access-control-allow-origin', origin, 'access-control-expose-headers', 'retry-after, x-request-id', 'vary', 'Origin');
+    res.writeHead(503, headers);
+    res.end(body);
+  };
   const finish = (req: FastifyRequest) => {
     const a = req.admission;
     if (!a || a.done) return;
@@ -210,31 +241,15 @@ export function registerAdmission(app: FastifyInstance, admission: Admission, me
     if (a.token !== null) metrics.queueSeconds.observe(admission.leave(a.token) / 1000);
   };
   app.addHook('onRequest', (req, reply, done) => {
-    const route = req.routeOptions.url ?? '';
-    if (!guarded.has(route)) return done();
+    if (!guarded.has(req.routeOptions.url ?? '')) return done();
     const bytes = Number(req.headers['content-length']) || 0;
-    const reason = admission.check(bytes);
-    if (reason) {
-      shedCounts.set(reason, (shedCounts.get(reason) ?? 0) + 1);
-      const body = `{"error":{"code":"GW_ERR_OVERLOADED","message":${JSON.stringify(`${OVERLOADED_MESSAGE}: ${DETAIL[reason](admission)}`)}},"request_id":${JSON.stringify(req.id)}}`;
-      const headers: string[] = [
-        'content-type',
-        'application/json; charset=utf-8',
-        'content-length',
-        String(Buffer.byteLength(body)),
-        'retry-after',
-        String(admission.retryAfter()),
-        'x-request-id',
-        String(req.id),
-        'cache-control',
-        'no-store',
-      ];
-      const origin = req.headers.origin;
-      if (typeof origin === 'string' && origin) headers.push('access-control-allow-origin', origin, 'access-control-expose-headers', 'retry-after, x-request-id', 'vary', 'Origin');
-      reply.hijack();
-      reply.raw.writeHead(503, headers);
-      reply.raw.end(body);
-      return;
+    if (!(req.raw as Judged)[JUDGED]) {
+      const reason = admission.check(bytes);
+      if (reason) {
+        reply.hijack();
+        shed(reply.raw, reason, String(req.id), req.headers.origin);
+        return;
+      }
     }
     admission.hold(bytes);
     req.admission = { bytes, token: null, done: false };
@@ -248,6 +263,24 @@ export function registerAdmission(app: FastifyInstance, admission: Admission, me
     done();
   });
   return {
+    gate(req, res) {
+      const url = req.url ?? '';
+      const q = url.indexOf('?');
+      const route = q < 0 ? url : url.slice(0, q);
+      if (!guarded.has(route) || req.method === 'OPTIONS') return false;
+      const reason = admission.check(Number(req.headers['content-length']) || 0);
+      if (!reason) {
+        (req as Judged)[JUDGED] = true;
+        return false;
+      }
+      const given = req.headers['x-request-id'];
+      shed(res, reason, typeof given === 'string' && given.length <= 128 ? given : `shed-${(++shedIds).toString(36)}`, req.headers.origin);
+      const key = `${req.method} ${route}`;
+      const counted = gateAnswers.get(key);
+      if (counted) counted.n++;
+      else gateAnswers.set(key, { route, method: req.method ?? '', n: 1 });
+      return true;
+    },
     flush() {
       let total = 0;
       for (const [reason, n] of shedCounts) {
@@ -256,6 +289,8 @@ export function registerAdmission(app: FastifyInstance, admission: Admission, me
       }
       shedCounts.clear();
       if (total) metrics.errors.inc({ code: 'GW_ERR_OVERLOADED' }, total);
+      for (const { route, method, n } of gateAnswers.values()) metrics.requests.inc({ route, method, status: 503 }, n);
+      gateAnswers.clear();
     },
   };
 }

@@ -1,4 +1,5 @@
 import { isUtf8 } from 'node:buffer';
+import http from 'node:http';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import { pino, type Logger } from 'pino';
 import { ConfigError, type Config } from '../contracts/config.js';
@@ -82,17 +83,33 @@ export async function buildApp(opts: BuildOptions = {}): Promise<FastifyInstance
   const geo = opts.geo ?? (cfg.geoipMmdbPath ? mmdbGeoProvider(cfg.geoipMmdbPath) : geoipLiteProvider());
 
   const metrics = gatewayMetrics();
+  /** Admission control's gate, run by the server before Fastify (set once admission is built). */
+  let gate: ((req: http.IncomingMessage, res: http.ServerResponse) => boolean) | null = null;
+  // Node looks at its connections every connectionsCheckingInterval, so that follows the request
+  // timeout; and it swaps the two timeouts when headersTimeout (60 s by default) is the longer one,
+  // so that one is capped too.
+  const httpOptions: http.ServerOptions = {
+    requestTimeout: cfg.gatewayRequestTimeoutMs,
+    headersTimeout: Math.min(60_000, cfg.gatewayRequestTimeoutMs),
+    connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(cfg.gatewayRequestTimeoutMs / 10))),
+  };
   const app = Fastify({
     loggerInstance: log as FastifyBaseLogger,
     bodyLimit: cfg.gatewayBodyLimit,
-    // Fastify's own option (its default of 0 would switch Node's off). Node looks at its connections
-    // every connectionsCheckingInterval, so that follows the timeout; and it swaps the two timeouts
-    // when headersTimeout (60 s by default) is the longer one, so that one is capped too.
+    // Fastify's own option (its default of 0 would switch Node's off).
     requestTimeout: cfg.gatewayRequestTimeoutMs,
-    http: {
-      requestTimeout: cfg.gatewayRequestTimeoutMs,
-      headersTimeout: Math.min(60_000, cfg.gatewayRequestTimeoutMs),
-      connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(cfg.gatewayRequestTimeoutMs / 10))),
+    // The server itself, so that admission control can shed a request before Fastify builds
+    // anything for it (see registerAdmission); otherwise what Fastify would create.
+    serverFactory: (handler) => {
+      const server = http.createServer(httpOptions, (req, res) => {
+        if (gate?.(req, res)) return;
+        handler(req, res);
+      });
+      // Fastify's defaults for the server it would have made.
+      server.keepAliveTimeout = 72_000;
+      server.requestTimeout = cfg.gatewayRequestTimeoutMs;
+      server.setTimeout(0);
+      return server;
     },
     trustProxy: trustProxyOption(cfg.trustedProxies),
     requestIdHeader: 'x-request-id',
@@ -209,7 +226,8 @@ export async function buildApp(opts: BuildOptions = {}): Promise<FastifyInstance
   // Each connection costs memory and a descriptor: past the bound, new ones are closed at once.
   app.server.maxConnections = cfg.gatewayMaxConnections;
   // Shed before anything else when overloaded (see admission.ts); then access control.
-  const admissionMetrics = registerAdmission(app, admission, metrics, ['/v1/events', '/v1/p.gif']);
+  const admissionHooks = registerAdmission(app, admission, metrics, ['/v1/events', '/v1/p.gif']);
+  gate = admissionHooks.gate;
   const guards = await registerAccessControl(app, cfg, sites);
 
   registerErrorHandlers(app, { bodyLimit: cfg.gatewayBodyLimit, metrics, deadLetters: dl, delivery });
@@ -271,7 +289,7 @@ export async function buildApp(opts: BuildOptions = {}): Promise<FastifyInstance
     metrics.queuedBytes.set(admission.bytesHeld);
     metrics.requestsHeld.set(admission.requestsHeld);
     metrics.loopBusy.set(loop.utilisation);
-    admissionMetrics.flush();
+    admissionHooks.flush();
     reply.header('content-type', metrics.registry.contentType);
     return metrics.registry.metrics();
   });
