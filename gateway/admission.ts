@@ -150,6 +150,14 @@ export class Admission {
     return this.opts.maxLoopLagMs ?? 0;
   }
 
+  get maxRequests(): number {
+    return this.opts.maxRequests ?? 0;
+  }
+
+  get maxBytes(): number {
+    return this.opts.maxBytes;
+  }
+
   get bytesHeld(): number {
     return this.bytes;
   }
@@ -173,12 +181,13 @@ declare module 'fastify' {
 }
 
 const OVERLOADED_MESSAGE = GW_ERRORS.GW_ERR_OVERLOADED.message;
+/** Why, in the answer's message: the bound that was passed (fixed per reason, so each answer is one concatenation). */
 const DETAIL: Record<ShedReason, (a: Admission) => string> = {
   loop_lag: (a) => `requests waited unread for more than the ${a.maxLoopLagMs} ms bound`,
   queue_delay: (a) => `requests would wait more than the ${Math.round(a.maxDelayMs)} ms bound`,
   expected_delay: (a) => `requests would wait more than the ${Math.round(a.maxDelayMs)} ms bound`,
-  requests: (a) => `${a.requestsHeld} requests already in flight`,
-  bytes: (a) => `${a.bytesHeld} bytes of requests already held`,
+  requests: (a) => `${a.maxRequests} requests already in flight`,
+  bytes: (a) => `${a.maxBytes} bytes of requests already held`,
 };
 
 /** What registerAdmission gives back. */
@@ -214,9 +223,12 @@ export function registerAdmission(app: FastifyInstance, admission: Admission, me
   /** Shed by the server gate (Fastify's onResponse never sees them), by route and method. */
   const gateAnswers = new Map<string, { route: string; method: string; n: number }>();
   let shedIds = 0;
+  const bodyStart = Object.fromEntries(
+    (Object.keys(DETAIL) as ShedReason[]).map((r) => [r, `{"error":{"code":"GW_ERR_OVERLOADED","message":${JSON.stringify(`${OVERLOADED_MESSAGE}: ${DETAIL[r](admission)}`)}},"request_id":`]),
+  ) as Record<ShedReason, string>;
   const shed = (res: ServerResponse, reason: ShedReason, requestId: string, origin: string | string[] | undefined) => {
     shedCounts.set(reason, (shedCounts.get(reason) ?? 0) + 1);
-    const body = `{"error":{"code":"GW_ERR_OVERLOADED","message":${JSON.stringify(`${OVERLOADED_MESSAGE}: ${DETAIL[reason](admission)}`)}},"request_id":${JSON.stringify(requestId)}}`;
+    const body = `${bodyStart[reason]}${JSON.stringify(requestId)}}`;
     const headers: string[] = [
       'content-type',
       'application/json; charset=utf-8',
