@@ -172,6 +172,7 @@ await runBench('bench:gateway', 1800, async () => {
     threads: OVERLOAD_THREADS,
     maxConnections: OVERLOAD_CONNECTIONS,
     timeoutMs: CLIENT_TIMEOUT_S * 1000,
+    acceptedCpuMs: median(tGw.runs.map((m) => m.cpuMsPerReq.server)),
   });
   for (const o of overloadRuns) gatewayAccepted += o.acceptedRequests * pool.eventsPerBody;
   const records = (await kafkaRecords(kafka)) - records0;

@@ -37,6 +37,8 @@ export interface OverloadRun {
   rssBeforeMb: number;
   peakRssMb: number;
   gatewayCores: number;
+  /** Estimated gateway CPU per shed request (µs). */
+  shedCpuUs: number;
   loadgenCores: number;
   loadgenLagP99: number;
   loadgenLagMax: number;
@@ -66,6 +68,8 @@ export interface OverloadOptions {
   maxConnections: number;
   /** The client timeout: requests unanswered after it are given up and counted as timeouts. */
   timeoutMs: number;
+  /** Gateway CPU ms per accepted request, from the maximum-load runs: splits a phase's CPU into accepted and shed work. */
+  acceptedCpuMs: number;
 }
 
 /** Runs one phase per factor against the gateway on `port`. */
@@ -106,6 +110,7 @@ async function overloadPhase(opts: OverloadOptions, factor: number): Promise<Ove
       maxConnections: opts.maxConnections,
       timeoutMs: opts.timeoutMs,
     });
+    const cpuEnd = cpuSecondsOf(opts.pid);
     const accepted = r.latencies.get(200) ?? [];
     const shed = r.latencies.get(503) ?? [];
     const others = [...r.latencies].filter(([s]) => s !== 200 && s !== 503);
@@ -128,6 +133,8 @@ async function overloadPhase(opts: OverloadOptions, factor: number): Promise<Ove
       rssBeforeMb: rssBefore,
       peakRssMb: peak,
       gatewayCores: (cpu1 - cpu0) / opts.durationS,
+      // The whole phase's CPU (answers after the sending window too), less what the accepted requests cost at the maximum.
+      shedCpuUs: shed.length ? ((cpuEnd - cpu0) * 1000 - accepted.length * opts.acceptedCpuMs) * 1000 / shed.length : NaN,
       loadgenCores: r.cores,
       loadgenLagP99: percentile(r.sendLag, 99),
       loadgenLagMax: r.sendLag.reduce((m, x) => Math.max(m, x), 0),
@@ -144,7 +151,7 @@ function describeOverloadRun(o: OverloadRun): string {
   return (
     `overload ${o.factor}x (${int(o.rate)} req/s offered): ${int(o.acceptedEventsPerS)} events/s accepted, ${pct(o.shedShare)} shed, ` +
     `accepted p50 ${ms(o.acceptedP50)} p99 ${ms(o.acceptedP99)}, shed p99 ${ms(o.shedP99)}, ${o.timeouts} timeouts, ${o.otherFailures} other failures${o.otherCodes ? ` (${o.otherCodes})` : ''}, ` +
-    `peak RSS ${int(o.peakRssMb)} MB; load generator lag p99 ${ms(o.loadgenLagP99)}, ${o.loadgenCores.toFixed(2)} cores, ${o.connections} connections`
+    `peak RSS ${int(o.peakRssMb)} MB, gateway ${o.gatewayCores.toFixed(2)} cores, ~${int(o.shedCpuUs)} µs CPU per shed request; load generator lag p99 ${ms(o.loadgenLagP99)}, ${o.loadgenCores.toFixed(2)} cores, ${o.connections} connections`
   );
 }
 
@@ -168,6 +175,7 @@ export function overloadReport(runs: OverloadRun[], opts: { durationS: number; m
         'other failures',
         'RSS before -> peak',
         'cores gw / loadgen',
+        'gw CPU per shed',
         'loadgen lag p99 / max',
       ],
       runs.map((o) => [
@@ -184,6 +192,7 @@ export function overloadReport(runs: OverloadRun[], opts: { durationS: number; m
         o.otherFailures,
         `${int(o.rssBeforeMb)} -> ${int(o.peakRssMb)} MB`,
         `${o.gatewayCores.toFixed(2)} / ${o.loadgenCores.toFixed(2)}`,
+        Number.isFinite(o.shedCpuUs) ? `${int(o.shedCpuUs)} µs` : '-',
         `${ms(o.loadgenLagP99)} / ${ms(o.loadgenLagMax)}`,
       ]),
     ),
