@@ -41,6 +41,12 @@ export interface AdmissionOptions {
   minLoopBusy?: number;
 }
 
+/**
+ * The loop signal sheds only in a batch of more than this many requests: a queue. A few requests in
+ * a long turn (a busy process that is not busy with requests) are left to the other bounds.
+ */
+export const MIN_QUEUE = 16;
+
 export type ShedReason = 'loop_lag' | 'queue_delay' | 'expected_delay' | 'requests' | 'bytes';
 
 export class Admission {
@@ -68,7 +74,7 @@ export class Admission {
     // Every read is shown to the loop monitor, whatever the answer: it marks the loop's turns.
     const unread = this.loop ? this.loop.read() : 0;
     const maxLag = this.opts.maxLoopLagMs ?? 0;
-    if (maxLag > 0 && unread > maxLag && this.loop!.utilisation >= (this.opts.minLoopBusy ?? 0)) return 'loop_lag';
+    if (maxLag > 0 && unread > maxLag && this.loop!.batchReads > MIN_QUEUE && this.loop!.utilisation >= (this.opts.minLoopBusy ?? 0)) return 'loop_lag';
     const maxRequests = this.opts.maxRequests ?? 0;
     if (maxRequests > 0 && this.held >= maxRequests) return 'requests';
     if (this.bytes + contentLength > this.opts.maxBytes && this.bytes > 0) return 'bytes';

@@ -45,8 +45,9 @@ export const realLoopClock: LoopClock = {
 
 export class LoopLag {
   private pending = false;
-  /** When the loop began reading the current batch of requests. */
+  /** When the loop began reading the current batch of requests, and how many it has read. */
   private batchStart = 0;
+  private reads = 0;
   private lastTurn = 0;
   private util = 0;
   private utilAt = 0;
@@ -82,10 +83,17 @@ export class LoopLag {
     if (!this.pending) {
       // The first read since the probe fired: a new batch.
       this.batchStart = now;
+      this.reads = 0;
       this.pending = true;
       this.clock.setTimeout(this.probe, 1);
     }
+    this.reads++;
     return now - this.batchStart;
+  }
+
+  /** Requests read in the current batch so far, this one included. */
+  get batchReads(): number {
+    return this.reads;
   }
 
   /** The probe: the loop came back to its timers, so the batch that armed it is over. */

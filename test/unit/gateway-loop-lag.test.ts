@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { LoopLag, type LoopClock } from '../../gateway/loop-lag.js';
-import { Admission } from '../../gateway/admission.js';
+import { Admission, MIN_QUEUE } from '../../gateway/admission.js';
 
 /** A loop under the test's control: time, idle time and timers move only when the test says. */
 function fakeLoop() {
@@ -159,13 +159,17 @@ describe('Admission with the loop signal', () => {
     return out;
   }
 
+  const admittedThenShed = (admitted: number, total: number) => Array.from({ length: total }, (_, i) => (i < admitted ? null : 'loop_lag'));
   test.each([
-    { name: 'busy loop: the rest of a batch past 30 ms is shed', busy: 1, expected: [null, null, null, null, 'loop_lag', 'loop_lag'] },
-    { name: 'busy share at the bound (90 %) still sheds', busy: 0.9, expected: [null, null, null, null, 'loop_lag', 'loop_lag'] },
-    { name: 'mostly idle loop (a pause, not an overload): nothing shed', busy: 0.5, expected: [null, null, null, null, null, null] },
-  ])('$name', ({ busy, expected }) => {
-    // Reads at 0, 10, 20, 30, 40, 50 ms into the batch: waits past 30 ms are refused.
-    expect(batch(busy, 6, 10)).toEqual(expected);
+    // 40 reads 1 ms apart: waits 0..39 ms; the ones past 30 ms are refused.
+    { name: 'busy loop: the rest of a batch past 30 ms is shed', busy: 1, reads: 40, cost: 1, expected: admittedThenShed(31, 40) },
+    { name: 'busy share at the bound (90 %) still sheds', busy: 0.9, reads: 40, cost: 1, expected: admittedThenShed(31, 40) },
+    { name: 'mostly idle loop (a pause, not an overload): nothing shed', busy: 0.5, reads: 40, cost: 1, expected: admittedThenShed(40, 40) },
+    // A few requests in a long turn are no queue: left to the other bounds.
+    { name: `no more than ${MIN_QUEUE} requests in the batch: nothing shed, however long it takes`, busy: 1, reads: MIN_QUEUE, cost: 10, expected: admittedThenShed(MIN_QUEUE, MIN_QUEUE) },
+    { name: `the ${MIN_QUEUE + 1}th request of a long batch is shed`, busy: 1, reads: MIN_QUEUE + 2, cost: 10, expected: admittedThenShed(MIN_QUEUE, MIN_QUEUE + 2) },
+  ])('$name', ({ busy, reads, cost, expected }) => {
+    expect(batch(busy, reads, cost)).toEqual(expected);
   });
 
   test('GATEWAY_MAX_LOOP_LAG_MS=0 disables the loop signal', () => {
