@@ -6,8 +6,18 @@
  * offset twice.
  */
 import { EventEmitter } from 'node:events';
+import { createRequire } from 'node:module';
 import { describe, expect, test } from 'vitest';
-import { commitOffsetsChecked, type CommittingConsumer } from './commit-offsets.js';
+import {
+  CommitNotSentError,
+  commitOffsetsChecked,
+  coordinatorLost,
+  installSingleAttemptCommits,
+  kafkajsRetryingCommit,
+  singleAttemptCommit,
+  type CommittingConsumer,
+  type RunnerOffsets,
+} from './commit-offsets.js';
 import type { Clock } from './clock.js';
 import type { ConsumerPort, InputBatch } from './consumer-port.js';
 import { Coordinator } from './coordinator.js';
@@ -166,5 +176,101 @@ describe('archive across a commit skipped while rejoining, then a SIGKILL', () =
       }
     }
     expect([...seen.keys()].sort((a, b) => Number(a - b))).toEqual(Array.from({ length: 160 }, (_, i) => BigInt(i)));
+  });
+});
+
+/**
+ * What kafkajs's own Runner.commitOffsets does across a group coordinator's death and a rebalance,
+ * and what the single attempt installed instead does. Driven through the real methods with a fake
+ * consumer group: each sync of kafkajs replaces the group's offset manager with one bound to the
+ * new generation, member id and coordinator.
+ */
+describe('kafkajs runner commits', () => {
+  const require = createRequire(import.meta.url);
+  const createRetry = require('kafkajs/src/retry/index.js') as (o: object) => unknown;
+  const { KafkaJSConnectionError, KafkaJSProtocolError } = require('kafkajs') as {
+    KafkaJSConnectionError: new (m: string) => Error;
+    KafkaJSProtocolError: new (e: { message: string; type: string; code: number; retriable: boolean }) => Error;
+  };
+  const OFFSETS: RunnerOffsets = { topics: [{ topic: TOPIC, partitions: [{ partition: 0, offset: '7', metadata: '{}' }] }] };
+
+  /** An offset manager of one generation: `fail` decides each attempt's outcome. */
+  function manager(generation: number, landed: number[], fail: () => Error | null) {
+    return {
+      attempts: 0,
+      async commitOffsets() {
+        this.attempts++;
+        const e = fail();
+        if (e) throw e;
+        landed.push(generation);
+      },
+    };
+  }
+  const ConsumerGroup = require('kafkajs/src/consumer/consumerGroup.js') as { prototype: object };
+  /** kafkajs's ConsumerGroup (its commitOffsets reads `this.offsetManager` at each call) with only an offset manager. */
+  const group = (offsetManager: ReturnType<typeof manager>) => Object.assign(Object.create(ConsumerGroup.prototype) as object, { offsetManager });
+  const runner = (offsetManager: ReturnType<typeof manager>) => ({
+    running: true,
+    consumerGroup: group(offsetManager) as { offsetManager: ReturnType<typeof manager> },
+    // The processor's consumer retry settings, with short waits.
+    retrier: createRetry({ retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 5, maxRetryTime: 20 }),
+    logger: { debug() {} },
+  });
+
+  test('kafkajs retries a commit to a dead coordinator for as long as it is down, then lands it under the generation of the next sync', async () => {
+    const landed: number[] = [];
+    let coordinatorUp = false;
+    const gen1 = manager(1, landed, () => (coordinatorUp ? new KafkaJSProtocolError({ message: 'not the coordinator', type: 'NOT_COORDINATOR_FOR_GROUP', code: 16, retriable: true }) : new KafkaJSConnectionError('connect ECONNREFUSED')));
+    const r = runner(gen1);
+    let settled = false;
+    const commit = kafkajsRetryingCommit.call(r, OFFSETS).finally(() => (settled = true));
+    await new Promise((res) => setTimeout(res, 300));
+    // The flush that waits for this commit has waited all along: nothing is flushed meanwhile.
+    expect(settled).toBe(false);
+    expect(gen1.attempts).toBeGreaterThan(5);
+    // The node returns as a follower: still refused, still retried.
+    coordinatorUp = true;
+    await new Promise((res) => setTimeout(res, 100));
+    expect(settled).toBe(false);
+    // The group rebalanced (its partitions may now be another member's): the same commit lands under generation 2.
+    const gen2 = manager(2, landed, () => null);
+    r.consumerGroup.offsetManager = gen2;
+    await commit;
+    expect(landed).toEqual([2]);
+  });
+
+  test('the single attempt rejects at once on a dead or moved coordinator, never reaches the next generation, and refuses while not running', async () => {
+    const landed: number[] = [];
+    for (const [err, kind] of [
+      [new KafkaJSConnectionError('connect ECONNREFUSED'), 'KafkaJSConnectionError'],
+      [new KafkaJSProtocolError({ message: 'not the coordinator', type: 'NOT_COORDINATOR_FOR_GROUP', code: 16, retriable: true }), 'NOT_COORDINATOR_FOR_GROUP'],
+      [new KafkaJSProtocolError({ message: 'illegal generation', type: 'ILLEGAL_GENERATION', code: 22, retriable: false }), 'ILLEGAL_GENERATION'],
+      [new KafkaJSProtocolError({ message: 'rebalancing', type: 'REBALANCE_IN_PROGRESS', code: 27, retriable: false }), 'REBALANCE_IN_PROGRESS'],
+      [new KafkaJSProtocolError({ message: 'unknown member', type: 'UNKNOWN_MEMBER_ID', code: 25, retriable: false }), 'UNKNOWN_MEMBER_ID'],
+    ] as const) {
+      const gen1 = manager(1, landed, () => err);
+      const r = runner(gen1);
+      const commit = singleAttemptCommit.call(r, OFFSETS);
+      r.consumerGroup.offsetManager = manager(2, landed, () => null);
+      const e = await commit.then(() => null, (x: unknown) => x);
+      expect(e).toBeInstanceOf(CommitNotSentError);
+      expect((e as CommitNotSentError).kind).toBe(kind);
+      expect(gen1.attempts).toBe(1);
+      expect(coordinatorLost(e)).toBe(kind === 'KafkaJSConnectionError' || kind === 'NOT_COORDINATOR_FOR_GROUP');
+    }
+    expect(landed).toEqual([]);
+    const ok = manager(3, landed, () => null);
+    await singleAttemptCommit.call(runner(ok), OFFSETS);
+    expect(landed).toEqual([3]);
+    const stopped = { ...runner(ok), running: false };
+    await expect(singleAttemptCommit.call(stopped, OFFSETS)).rejects.toThrow(/rejoining/);
+    expect(ok.attempts).toBe(1);
+  });
+
+  test('installed on the class every kafkajs consumer commits through', () => {
+    const Runner = require('kafkajs/src/consumer/runner.js') as { prototype: { commitOffsets: unknown } };
+    installSingleAttemptCommits();
+    expect(Runner.prototype.commitOffsets).toBe(singleAttemptCommit);
+    expect(kafkajsRetryingCommit).not.toBe(singleAttemptCommit);
   });
 });

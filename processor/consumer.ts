@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../contracts/config.js';
 import { DEAD_LETTER_TOPIC, EVENT_TOPICS } from '../contracts/topics.js';
 import { CoPartitionedAssigner } from './assigner.js';
-import { commitOffsetsChecked } from './commit-offsets.js';
+import { commitOffsetsChecked, coordinatorLost, installSingleAttemptCommits, rejoinError } from './commit-offsets.js';
 import type { ConsumerPort } from './consumer-port.js';
 import { Coordinator } from './coordinator.js';
 import type { DeadLetterBuffer } from './dead-letters.js';
@@ -58,6 +58,14 @@ export const consumerRequestTimeoutMs = (config: Pick<Config, 'processorSessionT
 
 export async function startConsumer(opts: RunnerOptions): Promise<Runner> {
   const { config, kafka, sinks, log, metrics, deadLetters, groupId, role } = opts;
+  // One attempt per commit, under the generation it was built for (processor/commit-offsets.ts).
+  installSingleAttemptCommits();
+  /**
+   * Set when a commit or heartbeat found the group coordinator gone (node down, or moved): the
+   * next batch makes kafkajs rejoin, which looks the coordinator up again. Without it kafkajs
+   * keeps talking to a dead coordinator until that node returns, and nothing is committed.
+   */
+  let coordinatorGone: string | null = null;
   const consumer = kafka.consumer({
     groupId,
     partitionAssigners: [CoPartitionedAssigner],
@@ -95,7 +103,14 @@ export async function startConsumer(opts: RunnerOptions): Promise<Runner> {
       log.info({ role, partition, legacyGroup: opts.legacyGroupId }, 'resuming from the offsets of the former single consumer group');
       return legacy;
     },
-    commit: (list) => commitOffsetsChecked(consumer, list),
+    async commit(list) {
+      try {
+        await commitOffsetsChecked(consumer, list);
+      } catch (err) {
+        if (coordinatorLost(err)) coordinatorGone ??= (err as Error).message;
+        throw err;
+      }
+    },
     async logOffsets(ts) {
       const out = [];
       for (const topic of ts) for (const p of await admin.fetchTopicOffsets(topic)) out.push({ topic, partition: p.partition, low: p.low, high: p.high });
@@ -123,6 +138,8 @@ export async function startConsumer(opts: RunnerOptions): Promise<Runner> {
     batchSize: config.processorBatchSize,
     // Waiting batches heartbeat meanwhile; capped well below the session timeout.
     maxRetryDelayMs: Math.min(10_000, Math.max(200, Math.floor(config.processorSessionTimeoutMs / 3))),
+    // Within the session: a rebalance that waits for this flush does not outlast the members.
+    commitTimeoutMs: Math.max(1000, Math.floor(config.processorSessionTimeoutMs / 2)),
   });
 
   consumer.on(consumer.events.GROUP_JOIN, (e) => {
@@ -139,17 +156,35 @@ export async function startConsumer(opts: RunnerOptions): Promise<Runner> {
     eachBatch: async (payload) => {
       const { batch } = payload;
       if (batch.messages.length === 0) return;
+      const heartbeat = async () => {
+        try {
+          await payload.heartbeat();
+        } catch (err) {
+          if (coordinatorLost(err)) coordinatorGone ??= (err as Error).message;
+          throw err;
+        }
+      };
       const processed = await coordinator.batch({
         topic: batch.topic,
         partition: batch.partition,
         records: batch.messages.map((m) => ({ offset: m.offset, value: m.value ? m.value.toString('utf8') : null, bytes: m.value })),
         highWatermark: batch.highWatermark,
         current: () => payload.isRunning() && !payload.isStale(),
-        heartbeat: () => payload.heartbeat(),
+        heartbeat,
       });
-      if (!processed) return;
-      payload.resolveOffset(batch.messages[batch.messages.length - 1].offset);
-      await payload.heartbeat();
+      if (processed) payload.resolveOffset(batch.messages[batch.messages.length - 1].offset);
+      try {
+        await heartbeat();
+      } catch (err) {
+        if (!coordinatorGone) throw err;
+      }
+      if (coordinatorGone) {
+        // Records of this batch already handed to the sinks are skipped when fetched again.
+        const reason = coordinatorGone;
+        coordinatorGone = null;
+        log.warn({ role, reason }, 'group coordinator lost: rejoining the group');
+        throw rejoinError(reason);
+      }
     },
   });
 

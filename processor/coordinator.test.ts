@@ -176,7 +176,7 @@ function events(prefix: string, n: number, from = 0): string[] {
   );
 }
 
-function setup(o: { batchSize?: number; sinks?: number; deadLetterUnreadable?: boolean; kafka?: FakeKafka; durable?: Map<string, number> } = {}) {
+function setup(o: { batchSize?: number; sinks?: number; deadLetterUnreadable?: boolean; kafka?: FakeKafka; durable?: Map<string, number>; commitTimeoutMs?: number } = {}) {
   const kafka = o.kafka ?? new FakeKafka();
   const durable = o.durable ?? new Map<string, number>();
   const sinks = Array.from({ length: o.sinks ?? 1 }, (_, i) => new RecordingSink(`rec${i}`, durable));
@@ -192,6 +192,7 @@ function setup(o: { batchSize?: number; sinks?: number; deadLetterUnreadable?: b
     flushIntervalMs: 1000,
     batchSize: o.batchSize ?? 1_000_000,
     maxRetryDelayMs: 5000,
+    commitTimeoutMs: o.commitTimeoutMs,
     role: 'test',
     deadLetterUnreadable: o.deadLetterUnreadable ?? true,
     clock,
@@ -429,6 +430,63 @@ describe('coordinator', () => {
     await c.pollOffsets();
     expect(c.health(10_000)).toEqual({ ok: false, reason: 'no progress while the log grows' });
     await c.batch(kafka.batch(TOPICS[0], 0, 3));
+    await c.idle(); // written: consumed alone is not progress
     expect(c.health(10_000).ok).toBe(true);
   });
+
+  test('a commit that never answers (its group coordinator died) holds back no later flush and no rebalance; health says offsets are not committed', async () => {
+    const { kafka, c, clock, durable } = setup({ commitTimeoutMs: 20 });
+    const all = [{ topic: TOPICS[0], partition: 0 }];
+    kafka.append(TOPICS[0], 0, events('a', 2));
+    await c.assigned(all);
+    kafka.hangCommits = true;
+    await c.batch(kafka.batch(TOPICS[0], 0, 0));
+    clock.t += 1000;
+    c.tick();
+    await until(() => durable.has('a-1'), 'first flush written');
+    kafka.append(TOPICS[0], 0, events('a', 2, 2));
+    await c.batch(kafka.batch(TOPICS[0], 0, 2));
+    // Before the commit timeout, a second flush waited for ever behind the first one's commit.
+    await waitReal(() => { clock.t += 1000; c.tick(); return durable.has('a-3'); }, 'second flush written although the first commit never answered');
+    // A rebalance (the GROUP_JOIN after the coordinator moved) waits for the flush in flight: it returns.
+    await c.assigned(all);
+    clock.t += 20_000;
+    await c.pollOffsets();
+    expect(c.health(10_000)).toEqual({ ok: false, reason: expect.stringMatching(/^offsets not committed for \d+ s$/) });
+    kafka.hangCommits = false;
+    kafka.append(TOPICS[0], 0, events('a', 1, 4));
+    await c.batch(kafka.batch(TOPICS[0], 0, 4));
+    await waitReal(() => { clock.t += 1000; c.tick(); return kafka.committed.get(`${TOPICS[0]}/0`)?.offset === '5'; }, 'a commit accepted again');
+    expect(c.health(10_000)).toEqual({ ok: true, reason: null });
+    expect([...durable.values()]).toEqual([1, 1, 1, 1, 1]);
+  });
+
+  test('health: a loop stuck in one step (a batch waiting for a flush that never ends) is not ready, although what it consumed reached the log end', async () => {
+    const { kafka, c, clock, sinks } = setup();
+    kafka.append(TOPICS[0], 0, events('a', 3));
+    await c.assigned([{ topic: TOPICS[0], partition: 0 }]);
+    const g = gate();
+    sinks[0].gate = g;
+    await c.batch(kafka.batch(TOPICS[0], 0, 0, 1));
+    clock.t += 1000;
+    c.tick();
+    await until(() => sinks[0].flushes === 1, 'flush started');
+    clock.t += 1000;
+    const pending = c.batch(kafka.batch(TOPICS[0], 0, 1)); // due for a flush: waits for the first (heartbeating)
+    await until(() => clock.t > 15_000, 'waiting');
+    expect(c.health(10_000)).toEqual({ ok: false, reason: expect.stringMatching(/^consumer loop blocked in one step for \d+ s$/) });
+    g.open();
+    await pending;
+    await c.idle();
+    expect(c.health(10_000)).toEqual({ ok: true, reason: null });
+  });
 });
+
+/** Polls `step` on real time (a commit timeout is a real timer), up to 5 s. */
+async function waitReal(step: () => boolean, what: string) {
+  const end = Date.now() + 5000;
+  while (!step()) {
+    if (Date.now() > end) throw new Error(`never happened: ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}

@@ -51,6 +51,12 @@ export interface CoordinatorOptions {
   batchSize: number;
   /** The longest wait between flush retries (kept well below the session timeout). */
   maxRetryDelayMs: number;
+  /**
+   * How long a flush waits for its offset commit (default 5 s). A commit still pending then is
+   * given up (the next flush commits newer offsets): a commit that never settles must not hold
+   * every later flush back, as one to a dead group coordinator did.
+   */
+  commitTimeoutMs?: number;
   /** Label of this consumer's role in the metrics. */
   role: string;
   /**
@@ -64,7 +70,7 @@ export interface CoordinatorOptions {
 export class Coordinator {
   private readonly o: CoordinatorOptions;
   private readonly clock: Clock;
-  private readonly mutex = new Mutex();
+  private readonly mutex: Mutex;
   private readonly parts = new Map<string, PartitionState>();
   private owned = new Set<string>();
   private sinceFlush = 0;
@@ -72,12 +78,18 @@ export class Coordinator {
   private inflight: Promise<void> | null = null;
   private stopping = false;
   private timedFlushQueued = false;
-  /** Clock time of the last event handed to the sinks or offset committed. */
+  /**
+   * Clock time of the last flush that made what was consumed durable (or of the start). Events
+   * handed to the sinks are not progress: they sit in memory until a flush writes them.
+   */
   private lastProgress: number;
+  /** Clock time of the first commit that failed or timed out since the last accepted one. */
+  private commitFailingSince: number | null = null;
 
   constructor(o: CoordinatorOptions) {
     this.o = o;
     this.clock = o.clock ?? realClock;
+    this.mutex = new Mutex(() => this.clock.now());
     this.lastFlush = this.clock.now();
     this.lastProgress = this.clock.now();
   }
@@ -109,17 +121,23 @@ export class Coordinator {
   }
 
   /**
-   * Whether the instance is doing its job: it holds partitions, and it made progress since the
-   * log of its partitions last grew (or is caught up). `stallMs`: how long growth without
-   * progress is tolerated.
+   * Whether the instance is doing its job: it holds partitions, its loop is not stuck in one step,
+   * it wrote its outputs since the log of its partitions last grew (or is caught up), and Kafka
+   * accepts its commits. `stallMs`: how long each may last. Read without the lock, so a loop that
+   * never gets the lock back is reported too.
    */
   health(stallMs: number): { ok: boolean; reason: string | null } {
+    const now = this.clock.now();
+    const s = (since: number) => `${Math.round((now - since) / 1000)} s`;
     if (this.owned.size === 0) return { ok: false, reason: 'no partitions assigned' };
+    const busy = this.mutex.busySince;
+    if (busy !== null && now - busy > stallMs) return { ok: false, reason: `consumer loop blocked in one step for ${s(busy)}` };
     if (this.stalled(stallMs)) return { ok: false, reason: 'no progress while the log grows' };
+    if (this.commitFailingSince !== null && now - this.commitFailingSince > stallMs) return { ok: false, reason: `offsets not committed for ${s(this.commitFailingSince)}` };
     return { ok: true, reason: null };
   }
 
-  /** Behind the log end of an owned partition, and nothing consumed or committed for `stallMs`. */
+  /** Behind the log end of an owned partition, and nothing written for `stallMs`. */
   stalled(stallMs: number): boolean {
     const behind = [...this.parts.values()].some((st) => this.owned.has(topicPartitionKey(st.topic, st.partition)) && st.high !== null && (st.next ?? 0n) < st.high);
     return behind && this.clock.now() - this.lastProgress > stallMs;
@@ -165,7 +183,6 @@ export class Coordinator {
         added++;
       }
       this.sinceFlush += added;
-      if (added > 0) this.lastProgress = this.clock.now();
       this.o.metrics.events.inc({ topic: b.topic, role: this.o.role }, added);
       st.high = BigInt(b.highWatermark);
       this.o.metrics.lag.set({ topic: b.topic, partition: String(b.partition), role: this.o.role }, Math.max(0, Number(st.high - (st.next ?? 0n))));
@@ -250,8 +267,10 @@ export class Coordinator {
     this.o.log.info({ role: this.o.role, partition, topics: assigned.map((a) => `${a.topic}@${a.offset ?? 'start'}`) }, 'partition state restored from the committed offsets');
   }
 
-  private flushSinks(): Promise<void> {
-    return flushSinks({ ...this.o, clock: this.clock });
+  private async flushSinks(): Promise<void> {
+    await flushSinks({ ...this.o, clock: this.clock });
+    this.lastProgress = this.clock.now();
+    this.o.metrics.lastProgress.set({ role: this.o.role }, Date.now() / 1000);
   }
 
   private snapshot(): Snapshot {
@@ -262,14 +281,24 @@ export class Coordinator {
   private async commit(snap: Snapshot): Promise<void> {
     const list = commitsFor(this.parts, this.owned, snap, this.o.sinks);
     if (list.length === 0) return;
+    const timeoutMs = this.o.commitTimeoutMs ?? 5000;
+    const sent = this.o.port.commit(list);
+    sent.catch(() => undefined); // settled late after a timeout: nothing acts on it
+    // A real timer, not the injected clock: this bounds a wait on the network.
+    let timer: ReturnType<typeof setTimeout> | undefined;
     try {
-      await this.o.port.commit(list);
+      await Promise.race([sent, new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs)))]);
     } catch (err) {
-      // A rebalance is under way: the next owner replays from the last commit, nothing is lost.
+      // A rebalance is under way, or the group coordinator is gone: the next flush commits newer
+      // offsets, and a new owner replays from the last commit, so nothing is lost.
+      this.commitFailingSince ??= this.clock.now();
       this.o.log.warn({ role: this.o.role, err: (err as Error).message }, 'offset commit failed; will retry at the next flush');
       return;
+    } finally {
+      clearTimeout(timer);
     }
-    this.lastProgress = this.clock.now();
+    this.commitFailingSince = null;
+    this.o.metrics.lastCommit.set({ role: this.o.role }, Date.now() / 1000);
     applyCommits(this.parts, list, this.o.sinks);
     this.o.metrics.commits.inc({ role: this.o.role }, list.length);
   }

@@ -234,8 +234,18 @@ export async function startProcessor(overrides: Partial<Config> = {}, onFatal?: 
     : () => undefined;
   let lastCount = 0;
   let lastAt = performance.now();
+  /** Per role: why it was last reported stalled, so a stall is logged once when it starts and once when it ends. */
+  const stalledWhy = new Map<string, string>();
   const gauges = setInterval(() => {
-    for (const r of runners) metrics.stalled.set({ role: r.role }, r.coordinator.health(stallMs).ok ? 0 : 1);
+    for (const r of runners) {
+      const h = r.coordinator.health(stallMs);
+      metrics.stalled.set({ role: r.role }, h.ok ? 0 : 1);
+      const was = stalledWhy.get(r.role);
+      if (!h.ok && was === undefined) log.error({ role: r.role, reason: h.reason }, 'processor role stalled (see the README: a stalled processor)');
+      if (h.ok && was !== undefined) log.info({ role: r.role, was }, 'processor role making progress again');
+      if (h.ok) stalledWhy.delete(r.role);
+      else stalledWhy.set(r.role, h.reason ?? '');
+    }
     void metrics.events.get().then((m) => {
       const total = m.values.reduce((s, v) => s + v.value, 0) / Math.max(1, runners.length);
       const now = performance.now();

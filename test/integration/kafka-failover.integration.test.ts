@@ -5,6 +5,13 @@
  * indexes and archives them; the gateway keeps answering (a 503 only with Retry-After), the node
  * comes back and catches up (back in every partition's in-sync replicas), and every acknowledged
  * event is in Elasticsearch and in the archive, none twice.
+ *
+ * Then, on the same cluster, the node coordinating the index role's consumer group is SIGKILLed
+ * (the first test kills it only when it happens to lead the busy partition): the role must go on
+ * writing while that node is down. Before the fix it wrote nothing from the kill until the node
+ * was back: the flush in flight waited for its offset commit, which kafkajs retried against the
+ * dead coordinator for as long as it was down (processor/commit-offsets.ts), and no later flush
+ * could start; `/readyz` said ready all along.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
@@ -13,21 +20,24 @@ import { tmpdir } from 'node:os';
 import { afterAll, beforeAll, expect, inject, test } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
-import { Kafka, logLevel } from 'kafkajs';
+import { Kafka, logLevel, type Producer } from 'kafkajs';
 import type { Client } from '@elastic/elasticsearch';
 import { buildApp } from '../../gateway/app.js';
 import { esFromConfig } from '../../common/es-client.js';
 import { startKafkaCluster, type KafkaCluster } from '../../infra/services.js';
 import { installTemplates } from '../../infra/setup-indices.js';
 import { PROJECT_ROOT } from '../../infra/paths.js';
-import { startProcessor } from '../../processor/main.js';
+import { roleGroupId, startProcessor } from '../../processor/main.js';
+import { ensureTopics } from '../../infra/setup-topics.js';
+import { enriched } from '../harness/traffic.js';
+import { TOPIC_BY_TYPE } from '../../contracts/topics.js';
 import { LocalObjectStore } from '../../processor/archive/object-store.js';
 import { archivedEvents } from '../harness/it-harness.js';
 import { EVENT_TOPICS } from '../../contracts/topics.js';
 import type { ClientEvent } from '../../contracts/event-schema.js';
 import { pageView, UA } from '../unit/fixtures.js';
 import { freePort } from '../../infra/ports.js';
-import { unique, waitFor } from './helpers.js';
+import { esCount, unique, waitFor } from './helpers.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -35,6 +45,8 @@ const dir = path.join(PROJECT_ROOT, '.data', unique('failover'));
 const archiveDir = mkdtempSync(path.join(tmpdir(), 'failover-archive-'));
 const topicPrefix = `${unique('fo')}_`;
 const indexPrefix = `${inject('indexPrefix')}-${unique('fo').toLowerCase()}`;
+const coordPrefix = `${unique('fc')}_`;
+const coordIndexPrefix = `${inject('indexPrefix')}-${unique('fc').toLowerCase()}`;
 let cluster: KafkaCluster;
 let app: FastifyInstance;
 let base: string;
@@ -57,7 +69,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await app?.close();
-  await es?.indices.delete({ index: `${indexPrefix}-*`, ignore_unavailable: true, allow_no_indices: true }).catch(() => {});
+  for (const p of [indexPrefix, coordIndexPrefix]) await es?.indices.delete({ index: `${p}-*`, ignore_unavailable: true, allow_no_indices: true }).catch(() => {});
   await es?.close();
   await cluster?.stop();
   rmSync(dir, { recursive: true, force: true });
@@ -223,3 +235,157 @@ test('SIGKILL of a busy partition\'s leader under load: the gateway keeps answer
     await admin.disconnect();
   }
 }, 420_000);
+
+/** Java's String.hashCode, as Kafka uses it to place a group on a partition of __consumer_offsets. */
+function javaHash(s: string): number {
+  let h = 0;
+  for (let i = 0; i < s.length; i++) h = (Math.imul(31, h) + s.charCodeAt(i)) | 0;
+  return h;
+}
+
+/** Node id of the leader of the __consumer_offsets partition holding `groupId` (its coordinator). */
+async function coordinatorOf(admin: ReturnType<Kafka['admin']>, groupId: string): Promise<number> {
+  const meta = await admin.fetchTopicMetadata({ topics: ['__consumer_offsets'] });
+  const parts = meta.topics[0].partitions;
+  const h = javaHash(groupId);
+  const p = (h === -2147483648 ? 0 : Math.abs(h)) % parts.length;
+  return parts.find((x) => x.partitionId === p)!.leader;
+}
+
+/** A producer sending batches of page views without pause; `acked` holds the ids Kafka acknowledged. */
+function produceLoad(producer: Producer, topic: string) {
+  const acked = new Set<string>();
+  let running = true;
+  let n = 0;
+  const loop = (async () => {
+    while (running) {
+      const at = new Date().toISOString();
+      const events = Array.from({ length: 50 }, () => {
+        const i = n++;
+        return enriched({ event_id: `cf-${i}`, event_type: 'page_view', timestamp: at, visitor_id: `v${i % 97}`, session_id: `s${i % 97}`, url: '/' });
+      });
+      try {
+        await producer.send({ topic, acks: -1, messages: events.map((e) => ({ key: e.visitor_id, value: JSON.stringify(e) })) });
+        for (const e of events) acked.add(e.event_id);
+      } catch {
+        await sleep(200);
+      }
+      await sleep(50);
+    }
+  })();
+  return {
+    acked,
+    async stop() {
+      running = false;
+      await loop;
+    },
+  };
+}
+
+/** Every record of a topic as (event id, partition/offset), read from the beginning until quiet for 3 s. */
+async function readTopicRecords(brokers: string[], topic: string, timeoutMs: number): Promise<{ id: string; at: string }[]> {
+  const kafka = new Kafka({ clientId: 'coordfail-reader', brokers, logLevel: logLevel.NOTHING });
+  const consumer = kafka.consumer({ groupId: unique('reader') });
+  const out: { id: string; at: string }[] = [];
+  let last = Date.now();
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  await consumer.run({
+    eachMessage: async ({ partition, message }) => {
+      out.push({ id: (JSON.parse(message.value!.toString()) as { event_id: string }).event_id, at: `${partition}/${message.offset}` });
+      last = Date.now();
+    },
+  });
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end && (out.length === 0 || Date.now() - last < 3000)) await sleep(200);
+  await consumer.disconnect();
+  return out;
+}
+
+test('SIGKILL of the node coordinating the index group: indexing goes on while it is down and everything is indexed after', async () => {
+  const kafka = new Kafka({ clientId: 'coordfail-test', brokers: cluster.brokers, logLevel: logLevel.NOTHING });
+  const admin = kafka.admin();
+  // Not idempotent: kafkajs's idempotent producer can stay stuck on sequence errors after a leader dies.
+  const producer = kafka.producer({ maxInFlightRequests: 1 });
+  await Promise.all([admin.connect(), producer.connect()]);
+  const groupId = unique('cf-group');
+  // Topics and indices of this test's own: the first test's events are not in its counts.
+  await ensureTopics(cluster.brokers, { prefix: coordPrefix, partitions: 3, replication: 3 });
+  await installTemplates('', coordIndexPrefix, { client: es });
+  const processor = await startProcessor({
+    kafkaBrokers: cluster.brokers,
+    topicPrefix: coordPrefix,
+    esUrl: inject('esUrl'),
+    esIndexPrefix: coordIndexPrefix,
+    processorGroupId: groupId,
+    processorRoles: ['index'],
+    processorMetricsPort: 0,
+    processorSessionTimeoutMs: 8000,
+    processorFlushIntervalMs: 200,
+    processorStallS: 10,
+    esRetentionIntervalS: 0,
+    esSnapshotIntervalS: 0,
+    logLevel: (process.env.IT_LOG_LEVEL as 'debug' | undefined) ?? 'fatal',
+  });
+  const topic = coordPrefix + TOPIC_BY_TYPE.page_view;
+  const traffic = produceLoad(producer, topic);
+  const index = `${coordIndexPrefix}-events-*`;
+  try {
+    await waitFor(async () => (await esCount(es, index)) >= 2000, 'indexing to flow', 60_000, 500);
+    const victimId = await coordinatorOf(admin, roleGroupId({ processorGroupId: groupId }, 'index'));
+    const victim = cluster.nodes.find((n) => n.nodeId === victimId)!;
+    await victim.kill();
+    const killedAt = Date.now();
+    const atKill = await esCount(es, index);
+    console.log(`[coordfail] SIGKILL node ${victimId} (coordinator of the index group) with ${atKill} events indexed, ${traffic.acked.size} acknowledged`);
+    const samples: string[] = [];
+    let indexedWhileDown = false;
+    for (let t = 0; t < 40; t++) {
+      await sleep(1000);
+      const c = await esCount(es, index);
+      samples.push(`${t + 1}s:${c}/${traffic.acked.size}${processor.health().ok ? '' : '!'}`);
+      if (c >= atKill + 500) {
+        indexedWhileDown = true;
+        break;
+      }
+    }
+    console.log(`[coordfail] while down (indexed/acknowledged, ! = not ready): ${samples.join(' ')}`);
+    const downHealth = processor.health();
+    await victim.start();
+    console.log(`[coordfail] node ${victimId} back ${((Date.now() - killedAt) / 1000).toFixed(1)} s after the kill`);
+    await sleep(3000);
+    await traffic.stop();
+    let last = 0;
+    const after: string[] = [];
+    const ok = await waitFor(
+      async () => {
+        last = await esCount(es, index);
+        after.push(String(last));
+        return last >= traffic.acked.size;
+      },
+      'every acknowledged event indexed',
+      60_000,
+      1000,
+    ).then(
+      () => true,
+      () => false,
+    );
+    console.log(`[coordfail] after the restart: ${after.join(' ')} of ${traffic.acked.size}; health ${JSON.stringify(processor.health())}; while down ${JSON.stringify(downHealth)}`);
+    const inEs = new Set<string>();
+    for await (const hit of es.helpers.scrollDocuments<{ event_id: string }>({ index, size: 5000, _source: ['event_id'], query: { match_all: {} } })) inEs.add(hit.event_id);
+    const missing = [...traffic.acked].filter((id) => !inEs.has(id));
+    if (missing.length) {
+      const inKafka = new Map<string, string>();
+      for (const r of await readTopicRecords(cluster.brokers, topic, 60_000)) inKafka.set(r.id, r.at);
+      console.log(`[coordfail] ${missing.length} acknowledged events not indexed: ${missing.slice(0, 20).map((id) => `${id}@${inKafka.get(id) ?? 'not in Kafka'}`).join(' ')}`);
+    }
+    expect(indexedWhileDown).toBe(true);
+    expect(missing).toEqual([]);
+    expect(ok).toBe(true);
+  } finally {
+    await traffic.stop();
+    await Promise.race([processor.stop(), sleep(30_000).then(() => console.log('[coordfail] processor.stop() did not return within 30 s'))]);
+    await producer.disconnect();
+    await admin.disconnect();
+  }
+}, 300_000);
