@@ -7,12 +7,10 @@
  * same alert, which is still one document, and the webhook sees at most that same id again.
  */
 import type { ChildProcess } from 'node:child_process';
-import { createHmac, timingSafeEqual } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, expect, inject, test } from 'vitest';
 import { esFromConfig } from '../../common/es-client.js';
 import { startGateway } from '../harness/gateway.js';
+import { startWebhookReceiver, verifies } from '../harness/webhook-receiver.js';
 import { isolatedConfig, killHard, spawnProcessor } from '../harness/it-harness.js';
 import type { Config } from '../../contracts/config.js';
 import type { AlertDoc } from '../../contracts/documents.js';
@@ -25,19 +23,6 @@ const brokers = inject('kafkaBrokers');
 const esUrl = inject('esUrl');
 const SECRET = 'it-webhook-secret';
 const SITE = 'it';
-
-interface Delivery {
-  id: string | undefined;
-  signature: string | undefined;
-  body: string;
-}
-
-/** The receiver a user would write: verifies the HMAC of the raw body before parsing it. */
-function verifies(secret: string, d: Delivery): boolean {
-  const want = Buffer.from(`sha256=${createHmac('sha256', secret).update(d.body).digest('hex')}`);
-  const got = Buffer.from(d.signature ?? '');
-  return got.length === want.length && timingSafeEqual(got, want);
-}
 
 const children: ChildProcess[] = [];
 const closers: (() => Promise<unknown>)[] = [];
@@ -78,19 +63,10 @@ function traffic(now: number) {
 
 test('a click burst sent through the gateway is one alert document and a signed webhook delivery, also after a SIGKILL and replay', async () => {
   const began = Date.now();
-  // The receiver.
-  const deliveries: Delivery[] = [];
-  const receiver: Server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      deliveries.push({ id: req.headers['x-clickstream-alert-id'] as string | undefined, signature: req.headers['x-clickstream-signature'] as string | undefined, body: Buffer.concat(chunks).toString('utf8') });
-      res.writeHead(204).end();
-    });
-  });
-  await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
-  closers.push(() => new Promise((r) => receiver.close(r)));
-  const hookUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
+  const receiver = await startWebhookReceiver();
+  closers.push(() => receiver.close());
+  const { deliveries } = receiver;
+  const hookUrl = receiver.url;
 
   const cfg: Partial<Config> = await isolatedConfig(brokers, esUrl, 3, {
     processorRoles: ['analytics'],

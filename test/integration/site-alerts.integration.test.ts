@@ -11,13 +11,11 @@
  * history), which is what makes four minutes without purchases unusual.
  */
 import type { ChildProcess } from 'node:child_process';
-import { createHmac } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, expect, inject, test } from 'vitest';
 import { esFromConfig } from '../../common/es-client.js';
 import { freePort } from '../../infra/ports.js';
 import { startGateway } from '../harness/gateway.js';
+import { startWebhookReceiver, verifies } from '../harness/webhook-receiver.js';
 import { isolatedConfig, killHard, spawnProcessor } from '../harness/it-harness.js';
 import type { Config } from '../../contracts/config.js';
 import type { AlertDoc } from '../../contracts/documents.js';
@@ -63,19 +61,8 @@ function windowEvents(t0: number, w: number): ClientEvent[] {
 }
 
 test('purchases stopping is one site-level alert (and one signed delivery); a flash sale is none', async () => {
-  const deliveries: { id: string | undefined; ok: boolean }[] = [];
-  const receiver: Server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const body = Buffer.concat(chunks).toString('utf8');
-      const want = `sha256=${createHmac('sha256', SECRET).update(body).digest('hex')}`;
-      deliveries.push({ id: req.headers['x-clickstream-alert-id'] as string | undefined, ok: req.headers['x-clickstream-signature'] === want });
-      res.writeHead(204).end();
-    });
-  });
-  await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
-  closers.push(() => new Promise((r) => receiver.close(r)));
+  const receiver = await startWebhookReceiver();
+  closers.push(() => receiver.close());
   const metricsPort = await freePort();
 
   const cfg: Partial<Config> = await isolatedConfig(brokers, esUrl, 3, {
@@ -90,7 +77,7 @@ test('purchases stopping is one site-level alert (and one signed delivery); a fl
     anomalyBurstSpans: '10:1000000',
     anomalyNetworkSpans: '10:1000000',
     anomalyBotMinTraining: 1_000_000,
-    alertWebhookUrl: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`,
+    alertWebhookUrl: receiver.url,
     alertWebhookSecret: SECRET,
     alertWebhookMaxAttempts: 3,
   });
@@ -153,6 +140,6 @@ test('purchases stopping is one site-level alert (and one signed delivery); a fl
   expect(alerts.map((a) => a.alert_id)).toEqual([expectedId]);
   expect(alerts[0]).toMatchObject({ kind: 'purchases_stopped', site_id: 'stops', key: 'stops', value: 0, window_start: new Date(t0 + (ODD[0] + 1) * STEP).toISOString() });
   expect(alerts[0].expected).toBeGreaterThan(8);
-  await waitFor(() => deliveries.length > 0, 'the webhook delivery', 30_000);
-  expect(deliveries).toEqual([{ id: expectedId, ok: true }]);
+  await waitFor(() => receiver.deliveries.length > 0, 'the webhook delivery', 30_000);
+  expect(receiver.deliveries.map((d) => ({ id: d.id, ok: verifies(SECRET, d) }))).toEqual([{ id: expectedId, ok: true }]);
 }, 420_000);
