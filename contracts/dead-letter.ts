@@ -36,8 +36,8 @@ export interface DeadLetter {
   /** For the processor: the Kafka record the item came from, when it came from one. */
   origin: { topic: string; partition: number; offset: string } | null;
   /**
-   * When an event id was seen twice with different content: SHA-256 (hex) of the version kept
-   * first and of this one.
+   * When an event id was seen twice with different content: a 64-bit hash (16 hex digits) of the
+   * text of the version kept first and of this one.
    */
   digests: { kept: string; refused: string } | null;
 }

@@ -20,6 +20,62 @@ interface Entry {
  */
 export const identityOf = (siteId: string | null, eventId: string) => `${siteId ?? ''}\u0000${eventId}`;
 
+/** A 32-bit fingerprint of an id, never 0 (0 marks an empty slot of a generation's filter). */
+function fingerprint(id: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < id.length; i++) h = Math.imul(h ^ id.charCodeAt(i), 0x01000193);
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  return h | 1;
+}
+
+/**
+ * One generation: its ids with their entries, and a compact filter of their fingerprints (open
+ * addressing in one typed array). Almost every id looked up is new; the filter answers "not
+ * here" from one contiguous array, where a miss in a Map of 100,000 strings walks scattered
+ * entries (profile of 1 Dec 2026: the two Map misses per event were 11-15 % of the gateway's own
+ * work). A fingerprint found sends the lookup on to the Map, so answers stay exact.
+ */
+class Generation {
+  readonly ids = new Map<string, Entry>();
+  /** Fingerprints inserted (at most `limit`, so the filter never fills up). */
+  filled = 0;
+  private readonly mask: number;
+  constructor(
+    private readonly filter: Int32Array,
+    readonly since: number,
+  ) {
+    this.filter.fill(0);
+    this.mask = filter.length - 1;
+  }
+
+  get(id: string, fp: number): Entry | undefined {
+    const f = this.filter;
+    for (let i = fp & this.mask; ; i = (i + 1) & this.mask) {
+      const v = f[i];
+      if (v === 0) return undefined;
+      if (v === fp) return this.ids.get(id);
+    }
+  }
+
+  set(id: string, fp: number, e: Entry): void {
+    const f = this.filter;
+    let i = fp & this.mask;
+    while (f[i] !== 0 && f[i] !== fp) i = (i + 1) & this.mask;
+    if (f[i] === 0) {
+      f[i] = fp;
+      this.filled++;
+    }
+    this.ids.set(id, e);
+  }
+
+  /** The filter's array, for the generation that replaces this one. */
+  recycle(): Int32Array {
+    return this.filter;
+  }
+}
+
 export class RecentIds {
   /**
    * Two generations of ids with the time they were accepted. Adding never walks anything: when
@@ -28,9 +84,8 @@ export class RecentIds {
    * from the front, gets slower with every delete: V8 skips the deleted slots on each walk.)
    * An id is remembered for the window, or until `max` newer ids push it out, whichever is first.
    */
-  private current = new Map<string, Entry>();
-  private previous = new Map<string, Entry>();
-  private currentSince = 0;
+  private current: Generation;
+  private previous: Generation;
   private readonly inFlight = new Map<string, Promise<void>>();
   private readonly generationMax: number;
   constructor(
@@ -38,6 +93,11 @@ export class RecentIds {
     private readonly ttlMs = 10 * 60_000,
   ) {
     this.generationMax = Math.max(1, Math.floor(max / 2));
+    // At most half full: short probe runs.
+    let slots = 16;
+    while (slots < this.generationMax * 2) slots *= 2;
+    this.current = new Generation(new Int32Array(slots), 0);
+    this.previous = new Generation(new Int32Array(slots), 0);
   }
 
   has(id: string, now = Date.now()): boolean {
@@ -47,18 +107,19 @@ export class RecentIds {
   /** The digest `id` was accepted with ('' when none was given), or undefined when not remembered. */
   digest(id: string, now = Date.now()): string | undefined {
     if (this.ttlMs <= 0) return undefined;
-    const e = this.current.get(id) ?? this.previous.get(id);
+    const fp = fingerprint(id);
+    const e = this.current.get(id, fp) ?? this.previous.get(id, fp);
     return e !== undefined && now - e.at < this.ttlMs ? e.digest : undefined;
   }
 
   add(id: string, now = Date.now(), digest = ''): void {
     if (this.ttlMs <= 0 || this.max <= 0) return;
-    if (this.current.size >= this.generationMax || now - this.currentSince >= this.ttlMs) {
+    if (this.current.ids.size >= this.generationMax || this.current.filled >= this.generationMax || now - this.current.since >= this.ttlMs) {
+      const recycled = this.previous.recycle();
       this.previous = this.current;
-      this.current = new Map();
-      this.currentSince = now;
+      this.current = new Generation(recycled, now);
     }
-    this.current.set(id, { at: now, digest });
+    this.current.set(id, fingerprint(id), { at: now, digest });
   }
 
   /** The outcome of a send that carries `id` right now, if there is one. */
@@ -85,7 +146,7 @@ export class RecentIds {
   }
 
   get size(): number {
-    return this.current.size + this.previous.size;
+    return this.current.ids.size + this.previous.ids.size;
   }
 
   get pendingSize(): number {

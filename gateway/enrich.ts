@@ -4,6 +4,7 @@ import type { UaInfo } from './user-agent.js';
 import { CLICK_ID_PARAMS, classifyReferrer } from './referrer.js';
 import { normaliseUrl, queryAllowlist, type QueryKeep } from './url-normalise.js';
 import { SETTINGS } from '../contracts/config.js';
+import { isoTime } from './iso-time.js';
 
 /** What is known once per request and shared by every event in its batch. */
 export interface RequestContext {
@@ -113,7 +114,7 @@ export function eventTimeRefusal(clientTs: number, sentAt: number | null, receiv
 }
 
 const orNull = <T>(v: T | undefined): T | null => (v === undefined ? null : v);
-const iso = (ms: number) => new Date(ms).toISOString();
+const iso = isoTime;
 
 /** parseUrl, once per distinct URL of a request. */
 function parseUrlOnce(url: string | undefined, ctx: RequestContext): ParsedUrl {

@@ -5,7 +5,6 @@ import { anonymiseIp, unmapIPv4 } from './anonymise-ip.js';
 import type { BotPolicy } from './bot-policy.js';
 import type { DeadLetters } from './dead-letter.js';
 import { identityOf, type RecentIds } from './dedup.js';
-import { hash } from 'node:crypto';
 import type { Delivery } from './delivery.js';
 import type { QueryKeep } from './url-normalise.js';
 import { enrichEvent, eventTimeRefusal, type EventTimeWindow, type RequestContext } from './enrich.js';
@@ -14,6 +13,7 @@ import { GW_ERRORS } from './errors.js';
 import type { OutRecord } from './event-producer.js';
 import type { GeoProvider } from './geo.js';
 import { eventSpans } from './json-spans.js';
+import { contentDigest } from './content-digest.js';
 import type { GatewayMetrics } from './metrics.js';
 import type { Site } from './sites.js';
 import type { UaInfo } from './user-agent.js';
@@ -137,17 +137,17 @@ export function createIngest(d: IngestDeps) {
     };
 
     /**
-     * What an event's content is: SHA-256 of its bytes as sent (its span of the body; for the
+     * What an event's content is: a digest of its text as sent (its span of the body; for the
      * pixel, its JSON). A retry carries the same bytes; another event under the same id does not.
      */
     const digestOf = (index: number, ev: ClientEvent): string => {
-      let text: string | null = null;
-      if (input.bodyText !== undefined) {
-        if (spans === undefined) spans = eventSpans(input.bodyText);
+      const text = input.bodyText;
+      if (text !== undefined) {
+        if (spans === undefined) spans = eventSpans(text);
         const span = spans?.[index];
-        if (span) text = input.bodyText.slice(span[0], span[1]);
+        if (span) return contentDigest(text, span[0], span[1]);
       }
-      return hash('sha256', text ?? JSON.stringify(ev), 'base64url');
+      return contentDigest(JSON.stringify(ev));
     };
     /** Seen before under the same identity: a duplicate when the content matches, else a conflict (refused, dead-lettered). */
     const seenBefore = (index: number, ev: ClientEvent, kept: string, digest: string) => {

@@ -12,13 +12,17 @@ function skipWs(t: string, i: number): number {
   return i;
 }
 
+/** End (exclusive) of the string whose opening quote is at `i`: the next quote not escaped (indexOf: most of a body is inside strings). */
 function skipString(t: string, i: number): number {
-  for (i++; i < t.length; i++) {
-    const c = t.charCodeAt(i);
-    if (c === 0x5c) i++;
-    else if (c === 0x22) return i + 1;
+  for (let from = i + 1; ; ) {
+    const q = t.indexOf('"', from);
+    if (q < 0) return t.length;
+    let b = q - 1;
+    while (b > i && t.charCodeAt(b) === 0x5c) b--;
+    // An even run of backslashes escapes only itself.
+    if ((q - 1 - b) % 2 === 0) return q + 1;
+    from = q + 1;
   }
-  return i;
 }
 
 /** End (exclusive) of the JSON value starting at `i`; iterative, so depth costs no stack. */

@@ -173,6 +173,23 @@ describe('dedup window', () => {
     expect(r.size).toBeLessThanOrEqual(20_000);
     expect(r.has('id-399999', 1000)).toBe(true);
   });
+  test('exact across many ids: every remembered id is found with its digest, no new id is (fingerprint filter, collisions included)', () => {
+    const r = new RecentIds(400_000, 60_000);
+    const n = 150_000;
+    for (let i = 0; i < n; i++) r.add(`site\u0000id-${i}`, 1000, `d${i}`);
+    let found = 0;
+    let wrong = 0;
+    for (let i = 0; i < n; i++) {
+      const d = r.digest(`site\u0000id-${i}`, 1000);
+      if (d === `d${i}`) found++;
+      if (r.digest(`site\u0000new-${i}`, 1000) !== undefined) wrong++;
+    }
+    expect(found).toBe(n);
+    expect(wrong).toBe(0);
+    // Re-adding an id keeps one entry and the newer digest.
+    r.add('site\u0000id-7', 1000, 'again');
+    expect(r.digest('site\u0000id-7', 1000)).toBe('again');
+  });
   test('GATEWAY_DEDUP_WINDOW_S=0 disables it', async () => {
     h = await harness({ gatewayDedupWindowS: 0 });
     const batch = { events: [pageView()] };
