@@ -9,7 +9,8 @@
  *                            [--warmup 3] [--pool 2000] [--no-stub] [--compare-uncoalesced]
  *                            [--profile [--profile-target stub]] [--clients platformatic,kafkajs]
  *                            [--overload 2,5] [--overload-duration 10] [--overload-threads 2]
- *                            [--overload-connections 4096] [--client-timeout 10] [--secure]
+ *                            [--overload-connections 4096] [--client-timeout 10] [--workers 2]
+ *                            [--compression lz4] [--secure]
  *
  * --secure: Kafka with TLS and SASL/SCRAM only (lib/secure.ts); the gateways log in over TLS.
  * Targets, each in its own Node process (lib/gateway-processes.ts): the bare route, the gateway
@@ -56,7 +57,13 @@ const PORTS = {
   stub: a.num('stub-port', 28082),
   uncoalesced: a.num('uncoalesced-port', 28083),
   kafkajs: a.num('kafkajs-port', 28084),
+  workers: a.num('workers-port', 28085),
+  compressed: a.num('compressed-port', 28086),
 };
+/** --compression lz4: also the real gateway (first client) with GATEWAY_KAFKA_COMPRESSION=lz4; '' skips it. */
+const COMPRESSION = a.str('compression', 'lz4');
+/** --workers N: also the real gateway (first client) as N processes (GATEWAY_WORKERS); 0 or 1 skips it. */
+const WORKERS = a.num('workers', 2);
 /** --clients: the Kafka client libraries to measure the real gateway with; the first one also gets the half-load runs. */
 const CLIENTS = a.str('clients', 'platformatic,kafkajs').split(',').filter(Boolean) as KafkaClientName[];
 for (const c of CLIENTS) if (c !== 'platformatic' && c !== 'kafkajs') throw new Error(`--clients takes platformatic and/or kafkajs, got ${c}`);
@@ -91,6 +98,8 @@ await runBench('bench:gateway', 1800, async () => {
     { port: PORTS.stub, what: 'stubbed gateway', setting: '--stub-port' },
     { port: PORTS.uncoalesced, what: 'uncoalesced gateway', setting: '--uncoalesced-port' },
     { port: PORTS.kafkajs, what: 'gateway with the second client', setting: '--kafkajs-port' },
+    { port: PORTS.workers, what: 'gateway with several processes', setting: '--workers-port' },
+    { port: PORTS.compressed, what: 'gateway with compression', setting: '--compressed-port' },
   ]);
   log(`gateway bench: ${REPS} x ${DURATION} s at max load per target (${CONNECTIONS} connections), then ${REPS} x ${HALF_DURATION} s at half load; loadavg ${await loadAverage()}`);
   const pool = bodyPool({ size: POOL, eventsPerBody: 20, seed: 42 });
@@ -113,6 +122,10 @@ await runBench('bench:gateway', 1800, async () => {
   let gw = await procs.gateway('gateway', client, PORTS.gateway);
   // The second client, when asked for: the real gateway again, on its own port, with the other library.
   const other = otherClient ? await procs.gateway(`gateway-${otherClient}`, otherClient, PORTS.kafkajs) : null;
+  // The first client again as WORKERS processes sharing one port: what the second core buys.
+  const multi = WORKERS > 1 ? await procs.gateway(`gateway-x${WORKERS}`, client, PORTS.workers, [], { gatewayWorkers: WORKERS }) : null;
+  // The first client again with compressed record batches: client CPU and bytes against the default.
+  const compressed = COMPRESSION ? await procs.gateway(`gateway-${COMPRESSION}`, client, PORTS.compressed, [], { gatewayKafkaCompression: COMPRESSION }) : null;
   const bare = await procs.bare(PORTS.bare);
   const stub = NO_STUB ? null : await procs.variant('stub', client, PORTS.stub);
   const uncoalesced = COMPARE_UNCOALESCED ? await procs.variant('uncoalesced', client, PORTS.uncoalesced) : null;
@@ -124,7 +137,9 @@ await runBench('bench:gateway', 1800, async () => {
   // `gw` is replaced by the profiled process at the end: the target reads it when measured.
   const tGw = target(`gateway ${client}`, { cpuSeconds: () => gw.cpuSeconds() }, PORTS.gateway, true);
   const tOther = other && otherClient ? target(`gateway ${otherClient}`, other, PORTS.kafkajs, true) : null;
-  const targets = [tBare, tStub, tUncoalesced, tGw, tOther].filter((t): t is Target => t !== null);
+  const tMulti = multi ? target(`gateway ${client} x${WORKERS}`, { cpuSeconds: () => multi.treeCpuSeconds() }, PORTS.workers, true) : null;
+  const tCompressed = compressed ? target(`gateway ${client} ${COMPRESSION}`, compressed, PORTS.compressed, true) : null;
+  const targets = [tBare, tStub, tUncoalesced, tGw, tMulti, tCompressed, tOther].filter((t): t is Target => t !== null);
 
   const records0 = await kafkaRecords(kafka);
   let gatewayAccepted = 0;
@@ -188,12 +203,12 @@ await runBench('bench:gateway', 1800, async () => {
   }
 
   const gwEvents = median(tGw.runs.map((m) => m.eventsPerS));
-  const gateways: Series[] = [tGw, tOther]
-    .filter((t): t is Target => t !== null)
-    .map((t) => {
-      const c = t === tGw ? client : otherClient;
-      return { name: `gateway (${c})`, label: `gateway, ${c} (enrich + Kafka acks=all)`, runs: t.runs };
-    });
+  const gateways: Series[] = [
+    { name: `gateway (${client})`, label: `gateway, ${client} (enrich + Kafka acks=all)`, runs: tGw.runs },
+    ...(tMulti ? [{ name: `gateway (${client}, ${WORKERS} processes)`, label: `gateway, ${client}, ${WORKERS} processes`, runs: tMulti.runs }] : []),
+    ...(tCompressed ? [{ name: `gateway (${client}, ${COMPRESSION})`, label: `gateway, ${client}, ${COMPRESSION} batches`, runs: tCompressed.runs }] : []),
+    ...(tOther ? [{ name: `gateway (${otherClient})`, label: `gateway, ${otherClient} (enrich + Kafka acks=all)`, runs: tOther.runs }] : []),
+  ];
   console.log('');
   console.log(
     gatewayReport({

@@ -10,8 +10,13 @@
  * TLS and SASL from KAFKA_SSL / KAFKA_SSL_CA_FILE / KAFKA_SASL_*). --secure: the own broker with
  * TLS and SASL/SCRAM only (lib/secure.ts), both drivers logging in over TLS.
  *
- *   npm run bench:kafka-clients -- [--reps 3] [--duration 8] [--group 64] [--secure | --brokers ...]
+ *   npm run bench:kafka-clients -- [--reps 3] [--duration 8] [--group 64] [--compressions lz4,snappy,zstd] [--secure | --brokers ...]
+ *
+ * --compressions: @platformatic/kafka again with each batch compression, with the bytes per record
+ * the broker's log grew by (what compression saves) beside the CPU it costs.
  */
+import { readdirSync, statSync } from 'node:fs';
+import path from 'node:path';
 import { pino } from 'pino';
 import { loadConfig } from '../common/config.js';
 import { topicFor } from '../contracts/topics.js';
@@ -39,7 +44,18 @@ const BROKERS = a.str('brokers', '');
 const PREFIX = a.str('topic-prefix', '');
 const SECURE = a.flag('secure');
 if (SECURE && BROKERS) throw new Error('--secure starts a broker of its own; for --brokers, set KAFKA_SSL / KAFKA_SASL_* instead');
-const CLIENTS = ['platformatic', 'kafkajs'] as const;
+/** --compressions lz4,snappy: @platformatic/kafka again with each of these batch compressions (GATEWAY_KAFKA_COMPRESSION); '' skips them. */
+const COMPRESSIONS = a.str('compressions', 'lz4,snappy,zstd').split(',').filter(Boolean);
+const CLIENTS = ['platformatic', 'kafkajs', ...COMPRESSIONS.map((c) => `platformatic+${c}`)] as const;
+type Client = (typeof CLIENTS)[number];
+
+/** Bytes of the broker's log segments under `dir` (what the records take on disk, batch headers included). */
+function logBytes(dir: string | undefined): number {
+  if (!dir) return NaN;
+  let n = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true, recursive: true })) if (e.isFile() && e.name.endsWith('.log')) n += statSync(path.join(e.parentPath, e.name)).size;
+  return n;
+}
 
 /** The records of `n` requests, as the gateway would produce them. */
 function records(n: number): OutRecord[][] {
@@ -57,12 +73,14 @@ function records(n: number): OutRecord[][] {
 await runBench('bench:kafka-clients', 900, async () => {
   let brokers = BROKERS ? BROKERS.split(',') : [];
   let kafkaPid: number | undefined;
+  let kafkaDir: string | undefined;
   let secured = {};
   if (!brokers.length) {
     const kafka = await startKafka({ dataDir: resolveDataDir('.data/bench/kafka-clients'), fresh: true, port: a.num('kafka-port', 29194), controllerPort: a.num('controller-port', 29195), security: benchSecurity(SECURE), log: (m) => log(`[infra] ${m}`) });
     onCleanup('kafka', () => kafka.stop());
     brokers = kafka.brokers;
     kafkaPid = kafka.pid;
+    kafkaDir = resolveDataDir('.data/bench/kafka-clients');
     secured = kafka.clientConfig;
   }
   const requests = records(4000);
@@ -74,7 +92,8 @@ await runBench('bench:kafka-clients', 900, async () => {
   const sessions = Object.fromEntries(
     await Promise.all(
       CLIENTS.map(async (c) => {
-        const s = kafkaDriver(cfg, logger, c).create();
+        const [client, compression = 'none'] = c.split('+');
+        const s = kafkaDriver({ ...cfg, gatewayKafkaCompression: compression }, logger, client).create();
         await s.connect();
         onCleanup(c, () => s.close());
         return [c, s] as const;
@@ -87,12 +106,15 @@ await runBench('bench:kafka-clients', 900, async () => {
     recordsPerS: number;
     cpuUsPerRecord: number;
     brokerUsPerRecord: number;
+    /** Bytes the broker's log grew by per record (NaN against --brokers). */
+    diskBytesPerRecord: number;
     msPerGroup: number;
   }
   const runs: Run[] = [];
   let k = 0;
-  const one = async (client: (typeof CLIENTS)[number], seconds: number): Promise<Run> => {
+  const one = async (client: Client, seconds: number): Promise<Run> => {
     const s = sessions[client];
+    const bytes0 = logBytes(kafkaDir);
     const cpu0 = process.cpuUsage();
     const broker0 = cpuSecondsOf(kafkaPid);
     const t0 = performance.now();
@@ -112,6 +134,7 @@ await runBench('bench:kafka-clients', 900, async () => {
       recordsPerS: sent / wall,
       cpuUsPerRecord: ((cpu.user + cpu.system) / sent),
       brokerUsPerRecord: ((cpuSecondsOf(kafkaPid) - broker0) * 1e6) / sent,
+      diskBytesPerRecord: (logBytes(kafkaDir) - bytes0) / sent,
       msPerGroup: (wall * 1000) / groups,
     };
   };
@@ -120,16 +143,16 @@ await runBench('bench:kafka-clients', 900, async () => {
     for (const c of r % 2 ? CLIENTS : [...CLIENTS].reverse()) {
       const m = await one(c, DURATION);
       runs.push(m);
-      log(`${c} #${r}: ${int(m.recordsPerS)} records/s, ${m.cpuUsPerRecord.toFixed(2)} µs CPU per record here, ${Number.isFinite(m.brokerUsPerRecord) ? m.brokerUsPerRecord.toFixed(2) : '-'} in the broker, ${m.msPerGroup.toFixed(1)} ms per group`);
+      log(`${c} #${r}: ${int(m.recordsPerS)} records/s, ${m.cpuUsPerRecord.toFixed(2)} µs CPU per record here, ${Number.isFinite(m.brokerUsPerRecord) ? m.brokerUsPerRecord.toFixed(2) : '-'} in the broker, ${m.msPerGroup.toFixed(1)} ms per group, ${int(m.diskBytesPerRecord)} B per record on disk`);
     }
   }
   console.log('\n=== bench:kafka-clients ===');
   console.log(`${REPS} runs of ${DURATION} s per client, groups of ${GROUP} x ${perRequest} records, one group in flight, idempotent, acks=all, ${describeSecurity(cfg)} (medians)`);
   const rows = CLIENTS.map((c) => {
     const xs = runs.filter((m) => m.client === c);
-    return [c, int(median(xs.map((m) => m.recordsPerS))), median(xs.map((m) => m.cpuUsPerRecord)).toFixed(2), Number.isFinite(xs[0].brokerUsPerRecord) ? median(xs.map((m) => m.brokerUsPerRecord)).toFixed(2) : '-', median(xs.map((m) => m.msPerGroup)).toFixed(1)];
+    return [c, int(median(xs.map((m) => m.recordsPerS))), median(xs.map((m) => m.cpuUsPerRecord)).toFixed(2), Number.isFinite(xs[0].brokerUsPerRecord) ? median(xs.map((m) => m.brokerUsPerRecord)).toFixed(2) : '-', median(xs.map((m) => m.msPerGroup)).toFixed(1), int(median(xs.map((m) => m.diskBytesPerRecord)))];
   });
-  console.log(table(['client', 'records/s', 'client CPU µs/record', 'broker CPU µs/record', 'ms per group'], rows));
+  console.log(table(['client', 'records/s', 'client CPU µs/record', 'broker CPU µs/record', 'ms per group', 'B/record on disk'], rows));
   const [p, kj] = CLIENTS.map((c) => median(runs.filter((m) => m.client === c).map((m) => m.cpuUsPerRecord)));
   console.log(`\nCPU per record, kafkajs / platformatic: ${(kj / p).toFixed(2)}x`);
 });

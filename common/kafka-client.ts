@@ -2,6 +2,8 @@ import { readFileSync } from 'node:fs';
 import { Kafka, logLevel, type KafkaConfig, type SASLOptions } from 'kafkajs';
 import type { Config } from '../contracts/config.js';
 import type { Logger } from 'pino';
+// kafkajs reads and writes lz4 and zstd batches only with these codecs registered.
+import './kafka-codecs.js';
 
 const TRANSIENT =
   /rebalanc|coordinator is loading|coordinator is not available|not the correct coordinator|Restarting the consumer|leadership election|not the leader/i;

@@ -12,12 +12,16 @@ import type { EventProducer, OutRecord } from './event-producer.js';
  * the batches grow by themselves, with no linger timer. Each request still resolves only once Kafka
  * acknowledged its records (acks=all), and fails if the send that carried them failed.
  *
+ * `lingerMs` (GATEWAY_KAFKA_LINGER_MS): once a send carried several requests, the next one waits
+ * that long before it goes, so that it carries more (Kafka's linger.ms, but only under load).
+ *
  * `maxBytes` bounds one send (keys + values, in characters) so that a partition's record batch
  * stays under the broker's message.max.bytes (1 MB by default); a request larger than that alone
  * is sent alone, as before.
  */
-export function coalescingProducer(inner: EventProducer, opts: { maxBytes?: number } = {}): EventProducer {
+export function coalescingProducer(inner: EventProducer, opts: { maxBytes?: number; lingerMs?: number } = {}): EventProducer {
   const maxBytes = opts.maxBytes ?? 900_000;
+  const lingerMs = opts.lingerMs ?? 0;
   interface Waiting {
     records: OutRecord[];
     bytes: number;
@@ -26,9 +30,22 @@ export function coalescingProducer(inner: EventProducer, opts: { maxBytes?: numb
   }
   let queue: Waiting[] = [];
   let sending = false;
+  /** Requests the previous send carried: more than one means requests queue up (load). */
+  let lastGroup = 0;
+  let lingering = false;
 
   const pump = () => {
-    if (sending || queue.length === 0) return;
+    if (sending || lingering || queue.length === 0) return;
+    // Under load only: let the next group grow for lingerMs (an idle gateway sends at once).
+    if (lingerMs > 0 && lastGroup > 1) {
+      lingering = true;
+      lastGroup = 0;
+      setTimeout(() => {
+        lingering = false;
+        pump();
+      }, lingerMs);
+      return;
+    }
     let bytes = queue[0].bytes;
     let n = 1;
     while (n < queue.length && bytes + queue[n].bytes <= maxBytes) bytes += queue[n++].bytes;
@@ -36,6 +53,7 @@ export function coalescingProducer(inner: EventProducer, opts: { maxBytes?: numb
     queue = n === queue.length ? [] : queue.slice(n);
     const records = group.length === 1 ? group[0].records : group.flatMap((w) => w.records);
     sending = true;
+    lastGroup = group.length;
     let sent: Promise<void>;
     try {
       sent = inner.send(records);
@@ -53,6 +71,8 @@ export function coalescingProducer(inner: EventProducer, opts: { maxBytes?: numb
       )
       .finally(() => {
         sending = false;
+        // Nothing came during the send: no load, the next request goes at once.
+        if (queue.length === 0) lastGroup = 0;
         pump();
       });
   };

@@ -1,12 +1,19 @@
 import type { Logger } from 'pino';
-import type { Config } from '../contracts/config.js';
+import { ConfigError, type Config } from '../contracts/config.js';
 import type { EventProducer, OutRecord } from './event-producer.js';
 import type { KafkaDriver, ProducerSession } from './kafka-driver.js';
+import { KAFKAJS_COMPRESSIONS } from '../common/kafka-codecs.js';
 import { kafkajsDriver } from './kafkajs-driver.js';
 import { platformaticDriver } from './platformatic-driver.js';
 
 /** The Kafka client library GATEWAY_KAFKA_CLIENT names. */
+const COMPRESSIONS: Record<string, readonly string[]> = { platformatic: ['none', 'gzip', 'snappy', 'lz4', 'zstd'], kafkajs: KAFKAJS_COMPRESSIONS };
+
 export function kafkaDriver(cfg: Config, log: Logger, client = cfg.gatewayKafkaClient): KafkaDriver {
+  const allowed = COMPRESSIONS[client];
+  if (allowed && !allowed.includes(cfg.gatewayKafkaCompression)) {
+    throw new ConfigError(`GATEWAY_KAFKA_COMPRESSION must be one of ${allowed.join(', ')} with GATEWAY_KAFKA_CLIENT=${client}, got "${cfg.gatewayKafkaCompression}"`);
+  }
   if (client === 'platformatic') return platformaticDriver(cfg, log);
   if (client === 'kafkajs') return kafkajsDriver(cfg, log);
   throw new Error(`GATEWAY_KAFKA_CLIENT must be platformatic or kafkajs, got "${client}"`);

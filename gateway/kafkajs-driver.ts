@@ -7,6 +7,7 @@ import type { KafkaDriver } from './kafka-driver.js';
 
 /** kafkajs's idempotent producer (acks=all, one sendBatch per group). Kept for comparison and as a fallback. */
 export function kafkajsDriver(cfg: Config, log: Logger): KafkaDriver {
+  const compression = ({ gzip: CompressionTypes.GZIP, snappy: CompressionTypes.Snappy, lz4: CompressionTypes.LZ4, zstd: CompressionTypes.ZSTD } as Record<string, CompressionTypes>)[cfg.gatewayKafkaCompression] ?? CompressionTypes.None;
   const kafka = kafkaFromConfig(cfg, 'gateway', log, { retry: { retries: 2, initialRetryTime: 100, maxRetryTime: 1000 } });
   // The probe's own client logs nothing: an outage is logged once, not six lines a second.
   const quiet = kafkaFromConfig(cfg, 'gateway-probe', undefined, { retry: { retries: 0 } });
@@ -23,7 +24,7 @@ export function kafkajsDriver(cfg: Config, log: Logger): KafkaDriver {
             if (!list) byTopic.set(r.topic, (list = []));
             list.push({ key: r.key, value: r.value });
           }
-          await producer.sendBatch({ acks: -1, compression: CompressionTypes.None, topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) });
+          await producer.sendBatch({ acks: -1, compression, topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) });
         },
         close: () => producer.disconnect(),
       };

@@ -1,4 +1,4 @@
-import { Admin, Producer, ProduceAcks, compatibilityPartitioner, stringSerializers, type SASLOptions } from '@platformatic/kafka';
+import { Admin, Producer, ProduceAcks, type CompressionAlgorithmValue, compatibilityPartitioner, stringSerializers, type SASLOptions } from '@platformatic/kafka';
 import type { Logger } from 'pino';
 import type { Config } from '../contracts/config.js';
 import { kafkaCa, type KafkaClientSettings } from '../common/kafka-client.js';
@@ -60,6 +60,7 @@ export function platformaticDriver(cfg: Config, log: Logger): KafkaDriver {
         idempotent: true,
         acks: ProduceAcks.ALL,
         autocreateTopics: false,
+        compression: cfg.gatewayKafkaCompression as CompressionAlgorithmValue,
         partitioner: compatibilityPartitioner,
         serializers: stringSerializers,
       });

@@ -1,6 +1,7 @@
 import { ConfigError, type Config } from '../contracts/config.js';
 import { loadConfig } from '../common/config.js';
 import { buildApp } from './app.js';
+import { CONFIG_ERROR_EXIT, isWorker, runWorkers } from './workers.js';
 
 /** Starts the gateway from the environment (and `overrides`). Config errors throw before anything listens. */
 export async function startGateway(overrides: Partial<Config> = {}) {
@@ -16,14 +17,14 @@ export async function startGateway(overrides: Partial<Config> = {}) {
  * their request get GATEWAY_SHUTDOWN_TIMEOUT_MS to be acknowledged, then the producer
  * disconnects. A second signal, or a shutdown taking far too long, exits at once.
  */
-if (import.meta.url === `file://${process.argv[1]}`) {
+async function runOne() {
   let app: Awaited<ReturnType<typeof startGateway>>;
   try {
     app = await startGateway();
   } catch (err) {
     if (err instanceof ConfigError) {
       console.error(`gateway: configuration error: ${err.message}`);
-      process.exit(2);
+      process.exit(CONFIG_ERROR_EXIT);
     }
     throw err;
   }
@@ -45,5 +46,28 @@ if (import.meta.url === `file://${process.argv[1]}`) {
       app.log.info('closed');
       process.exit(0);
     });
+  }
+}
+
+/** GATEWAY_WORKERS > 1: this process only supervises that many gateway processes (workers.ts). */
+if (import.meta.url === `file://${process.argv[1]}`) {
+  let cfg: Config;
+  try {
+    cfg = loadConfig();
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    console.error(`gateway: configuration error: ${err.message}`);
+    process.exit(CONFIG_ERROR_EXIT);
+  }
+  if (cfg.gatewayWorkers < 1) {
+    console.error(`gateway: configuration error: GATEWAY_WORKERS must be at least 1, got ${cfg.gatewayWorkers}`);
+    process.exit(CONFIG_ERROR_EXIT);
+  }
+  if (cfg.gatewayWorkers > 1 && !isWorker()) {
+    // Lines like the workers' (pino's numeric levels).
+    const line = (level: number) => (msg: string) => console.log(JSON.stringify({ level, time: Date.now(), service: 'gateway', msg }));
+    process.exit(await runWorkers(cfg.gatewayWorkers, { info: line(30), error: line(50) }, cfg.gatewayShutdownTimeoutMs));
+  } else {
+    await runOne();
   }
 }

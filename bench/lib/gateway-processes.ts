@@ -3,10 +3,11 @@
  * <dataDir>/logs: the real gateway (gateway/server.ts), the gateway with its producer swapped
  * (bench/gateway-variant-server.ts) and the bare Fastify route (bench/bare-server.ts).
  */
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { configToEnv } from '../../contracts/config.js';
+import { configToEnv, type Config } from '../../contracts/config.js';
 import type { KafkaBroker } from '../../infra/kafka.js';
-import { NodeChild, httpOk } from './child.js';
+import { NodeChild, cpuSecondsOfTree, httpOk } from './child.js';
 import { onCleanup } from './run.js';
 import { clientEnv } from './secure.js';
 
@@ -50,12 +51,18 @@ export function gatewayProcesses(o: GatewayProcessOptions) {
   }
 
   return {
-    /** The real gateway (gateway/server.ts) on `port` with the given Kafka client library. */
-    async gateway(name: string, client: KafkaClientName, port: number, nodeFlags: string[] = [], extraEnv: NodeJS.ProcessEnv = {}): Promise<NodeChild> {
-      const gw = new NodeChild(name, 'gateway/server.ts', { env: gatewayEnv(client, port, extraEnv), logFile: logFile(name), nodeFlags });
+    /**
+     * The real gateway (gateway/server.ts) on `port` with the given Kafka client library, as
+     * given settings (e.g. GATEWAY_WORKERS processes); its CPU is the whole tree's (primary and workers).
+     */
+    async gateway(name: string, client: KafkaClientName, port: number, nodeFlags: string[] = [], settings: Partial<Config> = {}): Promise<NodeChild & { treeCpuSeconds(): number }> {
+      const workers = settings.gatewayWorkers ?? 1;
+      const gw = new NodeChild(name, 'gateway/server.ts', { env: gatewayEnv(client, port, configToEnv(settings)), logFile: logFile(name), nodeFlags });
       onCleanup(name, () => gw.stop());
       await gw.waitReady(() => httpOk(`http://127.0.0.1:${port}/readyz`), 60_000);
-      return gw;
+      // Every worker listening, not just the first one up (the primary logs each).
+      if (workers > 1) await gw.waitReady(async () => (await readFile(gw.logFile, 'utf8')).split(' listening on port ').length > workers, 60_000);
+      return Object.assign(gw, { treeCpuSeconds: () => (gw.alive ? cpuSecondsOfTree(gw.pid) : NaN) });
     },
     /** The gateway with its producer swapped: `stub` (acknowledges at once) or `uncoalesced` (one Kafka send per request). */
     async variant(name: 'stub' | 'uncoalesced', client: KafkaClientName, port: number, nodeFlags: string[] = []): Promise<NodeChild> {

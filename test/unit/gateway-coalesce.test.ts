@@ -115,4 +115,37 @@ describe('coalescingProducer (group commit in front of Kafka)', () => {
     await p.close();
     expect(f.closedCount()).toBe(1);
   });
+
+  test('linger (GATEWAY_KAFKA_LINGER_MS): only under load, the next send waits and carries what came meanwhile; an idle producer never waits', async () => {
+    const f = fakeInner();
+    const p = coalescingProducer(f.inner, { lingerMs: 30 });
+    const a = state(p.send([rec('a')]));
+    expect(f.sends).toHaveLength(1); // idle: at once
+    f.sends[0].settle();
+    await tick();
+    expect(a.v).toBe('ok');
+    // A send that carried one request is no sign of load: the next one goes at once too.
+    const b = state(p.send([rec('b')]));
+    expect(f.sends).toHaveLength(2);
+    const c = state(p.send([rec('c')]));
+    const d = state(p.send([rec('d')]));
+    f.sends[1].settle();
+    await tick();
+    expect(b.v).toBe('ok');
+    expect(f.sends).toHaveLength(3); // c and d queued during b's send: sent together, no linger yet
+    expect(f.sends[2].records.map((r) => r.key)).toEqual(['c', 'd']);
+    const e = state(p.send([rec('e')]));
+    f.sends[2].settle();
+    await tick();
+    expect([c.v, d.v]).toEqual(['ok', 'ok']);
+    // The last send carried two requests (load): e waits for the linger, and f joins it.
+    expect(f.sends).toHaveLength(3);
+    const g = state(p.send([rec('f')]));
+    await new Promise((r) => setTimeout(r, 60));
+    expect(f.sends).toHaveLength(4);
+    expect(f.sends[3].records.map((r) => r.key)).toEqual(['e', 'f']);
+    f.sends[3].settle();
+    await tick();
+    expect([e.v, g.v]).toEqual(['ok', 'ok']);
+  });
 });

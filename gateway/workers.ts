@@ -1,0 +1,66 @@
+import cluster, { type Worker } from 'node:cluster';
+
+/** What the primary process logs; one line each. */
+export interface WorkersLog {
+  info(msg: string): void;
+  error(msg: string): void;
+}
+
+/** The exit code a worker uses for a configuration error: the primary stops instead of restarting it. */
+export const CONFIG_ERROR_EXIT = 2;
+
+/**
+ * The primary of GATEWAY_WORKERS > 1: forks `n` gateway processes (node:cluster; they share the
+ * listening port, the primary hands each new connection to the next worker in turn), restarts one
+ * that dies (at most one restart a second per slot, so a crash loop does not spin), and on
+ * SIGINT / SIGTERM passes the signal on and exits once every worker has finished its own graceful
+ * shutdown. A worker that exits with CONFIG_ERROR_EXIT stops them all (restarting cannot help).
+ * Resolves when the last worker has exited, with the exit code for the primary.
+ */
+export function runWorkers(n: number, log: WorkersLog, shutdownTimeoutMs: number): Promise<number> {
+  let stopping = false;
+  let code = 0;
+  const slots = new Map<Worker, number>();
+  const lastStart = new Array<number>(n).fill(0);
+
+  const fork = (slot: number) => {
+    lastStart[slot] = Date.now();
+    const w = cluster.fork({ GATEWAY_WORKER_SLOT: String(slot) });
+    slots.set(w, slot);
+  };
+
+  return new Promise((resolve) => {
+    const stopAll = (signal: NodeJS.Signals) => {
+      if (stopping) return;
+      stopping = true;
+      for (const w of slots.keys()) w.process.kill(signal);
+      // A worker's own shutdown is bounded; this bounds the primary's wait on a stuck one.
+      setTimeout(() => {
+        for (const w of slots.keys()) w.process.kill('SIGKILL');
+      }, shutdownTimeoutMs + 20_000).unref();
+    };
+    cluster.on('exit', (w, exitCode, signal) => {
+      const slot = slots.get(w);
+      slots.delete(w);
+      if (slot === undefined) return;
+      if (exitCode === CONFIG_ERROR_EXIT && !stopping) {
+        log.error(`gateway worker ${slot} refused its configuration: stopping`);
+        code = CONFIG_ERROR_EXIT;
+        stopAll('SIGTERM');
+      }
+      if (stopping) {
+        if (slots.size === 0) resolve(code);
+        return;
+      }
+      log.error(`gateway worker ${slot} (pid ${w.process.pid}) exited (${signal ?? `code ${exitCode}`}): starting another`);
+      const wait = Math.max(0, lastStart[slot] + 1000 - Date.now());
+      setTimeout(() => (stopping ? undefined : fork(slot)), wait).unref();
+    });
+    cluster.on('listening', (w, address) => log.info(`gateway worker ${slots.get(w)} (pid ${w.process.pid}) listening on port ${address.port}`));
+    for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => stopAll(sig));
+    for (let i = 0; i < n; i++) fork(i);
+    log.info(`gateway: ${n} worker processes`);
+  });
+}
+
+export const isWorker = () => cluster.isWorker;
