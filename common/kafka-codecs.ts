@@ -1,5 +1,6 @@
 import { lz4Compress, lz4Decompress, snappyCompress, snappyDecompress } from '@platformatic/wasm-utils';
-import { CompressionCodecs, CompressionTypes } from 'kafkajs';
+// Default import: Node's ESM loader does not see CompressionCodecs among kafkajs's CommonJS exports.
+import kafkajs from 'kafkajs';
 import { zstdCompressSync, zstdDecompressSync } from 'node:zlib';
 
 /**
@@ -9,6 +10,8 @@ import { zstdCompressSync, zstdDecompressSync } from 'node:zlib';
  * @platformatic/kafka uses; zstd with Node's own zlib. Registered once, for every kafkajs client
  * of the process, when common/kafka-client.ts is loaded.
  */
+const { CompressionCodecs, CompressionTypes } = kafkajs;
+
 const codec = (compress: (b: Buffer) => Buffer, decompress: (b: Buffer) => Buffer) => () => ({
   compress: async (encoder: { buffer: Buffer }) => compress(encoder.buffer),
   decompress: async (buffer: Buffer) => decompress(buffer),
