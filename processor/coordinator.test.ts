@@ -461,6 +461,33 @@ describe('coordinator', () => {
     expect([...durable.values()]).toEqual([1, 1, 1, 1, 1]);
   });
 
+  test('a refused commit of partitions given away since is not reported as pending', async () => {
+    const { kafka, c, clock } = setup();
+    kafka.append(TOPICS[0], 0, events('a', 2));
+    kafka.append(TOPICS[0], 1, events('b', 2));
+    await c.assigned([{ topic: TOPICS[0], partition: 0 }, { topic: TOPICS[0], partition: 1 }]);
+    await c.batch(kafka.batch(TOPICS[0], 0, 0));
+    await c.batch(kafka.batch(TOPICS[0], 1, 0));
+    clock.t += 1000;
+    c.tick();
+    await c.idle();
+    expect(kafka.commits.flat().map((x) => `${x.partition}@${x.offset}`)).toEqual(['0@2', '1@2']);
+    // More on partition 0 only; its commit is refused, then partition 0 is given away.
+    kafka.append(TOPICS[0], 0, events('a', 1, 2));
+    await c.batch(kafka.batch(TOPICS[0], 0, 2));
+    kafka.failCommits = 1;
+    clock.t += 1000;
+    c.tick();
+    await c.idle();
+    await c.assigned([{ topic: TOPICS[0], partition: 1 }]);
+    clock.t += 20_000;
+    c.tick();
+    await c.idle();
+    await c.pollOffsets();
+    expect(kafka.commits.length).toBe(1); // partition 1 has nothing new: nothing to commit
+    expect(c.health(10_000)).toEqual({ ok: true, reason: null });
+  });
+
   test('health: a loop stuck in one step (a batch waiting for a flush that never ends) is not ready, although what it consumed reached the log end', async () => {
     const { kafka, c, clock, sinks } = setup();
     kafka.append(TOPICS[0], 0, events('a', 3));

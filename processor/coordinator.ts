@@ -280,7 +280,11 @@ export class Coordinator {
   /** Commits what the flush that began at `snap` made durable (commit-point.ts decides how far). */
   private async commit(snap: Snapshot): Promise<void> {
     const list = commitsFor(this.parts, this.owned, snap, this.o.sinks);
-    if (list.length === 0) return;
+    if (list.length === 0) {
+      // Nothing left to commit (e.g. the partitions of a refused commit were given away).
+      this.commitFailingSince = null;
+      return;
+    }
     const timeoutMs = this.o.commitTimeoutMs ?? 5000;
     const sent = this.o.port.commit(list);
     sent.catch(() => undefined); // settled late after a timeout: nothing acts on it
