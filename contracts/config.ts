@@ -174,6 +174,7 @@ export const SETTINGS = {
   esVersion: s('ES_VERSION', 'string', '8.19.21', 'infra', 'Elasticsearch version fetched from Maven Central.'),
   startTimeoutS: s('START_TIMEOUT_S', 'int', '180', 'infra', 'How long infra waits for Kafka and Elasticsearch to be healthy before it gives up.'),
 
+  demoScenario: s('DEMO_SCENARIO', 'string', '', 'demo', 'Labelled anomalies the demo traffic generator injects so that alerts appear: click-burst, network-burst, bot-session, purchases-stop (comma-separated; empty: none). See the README\'s Anomaly detection section.'),
   demoRate: s('DEMO_RATE', 'int', '20', 'demo', 'Events per second the demo traffic generator sends (0: none).'),
   demoRestartS: s('DEMO_RESTART_S', 'int', '10', 'demo', 'The demo starts a Kafka broker that exited again after this many seconds (a crashed processor after 2 s).'),
 } as const;

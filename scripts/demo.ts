@@ -17,6 +17,7 @@ import { buildApp } from '../gateway/app.js';
 import { buildDashboard } from '../dashboard/app.js';
 import { serveDemoShop } from './serve-demo-shop.js';
 import { runTraffic } from './traffic-generator.js';
+import { parseScenarios } from './demo-scenarios.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 // The banner and the traffic ticker are the demo's output; services log warnings and errors only.
@@ -52,7 +53,10 @@ function startProcessorChild(): void {
 }
 startProcessorChild();
 
-const gateway = await buildApp({ config: { ...kc, esUrl: services.esUrl } });
+const scenarios = parseScenarios(cfg.demoScenario);
+// The generator's visits carry X-Forwarded-For (their countries, and network-burst's network):
+// believed from the local generator only when scenarios are on, as a proxy in front would be.
+const gateway = await buildApp({ config: { ...kc, esUrl: services.esUrl, ...(scenarios.length && cfg.trustedProxies.length === 0 ? { trustedProxies: ['127.0.0.1'] } : {}) } });
 await serveDemoShop(gateway);
 await gateway.listen({ host: cfg.gatewayHost, port: cfg.gatewayPort });
 const endpoint = `http://${cfg.gatewayHost}:${cfg.gatewayPort}`;
@@ -95,6 +99,8 @@ const traffic =
         site: 'demo',
         signal: abort.signal,
         onBatch: (status, n) => (status < 300 ? (accepted += n) : (refused += n)),
+        scenarios,
+        onScenario: (s, expect) => console.log(`  scenario ${s}: ${expect} (dashboard: alerts panel)`),
       })
     : Promise.resolve({ sent: 0, failed: 0 });
 
@@ -109,7 +115,7 @@ console.log(`
   Kafka             ${services.kafkaBrokers.join(',')}   pid ${services.kafka.pid}   topics page_views, clicks, add_to_cart, purchases, events_dead_letter
   Elasticsearch     ${services.esUrl}   pid ${services.elasticsearch.pid}
                     indices ${idx.eventsPattern}, ${idx.kpis}, ${idx.urlStats}, ${idx.sessions}, ${idx.alerts}
-  Traffic generator ${cfg.demoRate} events/s (DEMO_RATE; 0 for none)
+  Traffic generator ${cfg.demoRate} events/s (DEMO_RATE; 0 for none)${scenarios.length ? `, anomaly scenarios ${scenarios.join(', ')} (DEMO_SCENARIO)` : ''}
 
   Try:  curl -s '${services.esUrl}/${idx.eventsPattern}/_count'
         KIBANA_URL=http://127.0.0.1:5601 npm run kibana:import   (with a Kibana 8.9+ of your own on ${services.esUrl})

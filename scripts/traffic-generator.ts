@@ -5,6 +5,7 @@
  */
 import type { ClientEvent } from '../contracts/event-schema.js';
 import { seededRandom } from '../processor/anomaly/stats.js';
+import { purchasesStopped, scenarioVisits, type DemoScenario } from './demo-scenarios.js';
 
 export const USER_AGENTS = [
   'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36',
@@ -82,6 +83,12 @@ export interface TrafficOptions {
   site?: string;
   signal?: AbortSignal;
   onBatch?: (status: number, events: number) => void;
+  /** Labelled anomalies injected into the traffic (scripts/demo-scenarios.ts). */
+  scenarios?: readonly DemoScenario[];
+  /** How often each injected scenario repeats, ms (the first 60 s after the start). */
+  scenarioEveryMs?: number;
+  /** Called when a scenario is injected, with what it should raise. */
+  onScenario?: (scenario: DemoScenario, expect: string) => void;
 }
 
 interface ActiveVisit {
@@ -103,6 +110,13 @@ export async function runTraffic(opts: TrafficOptions): Promise<{ sent: number; 
   let sent = 0;
   let failed = 0;
   let owed = 0; // events the rate asks for that no visit has been started for yet
+  const startedAt = Date.now();
+  const injected = (opts.scenarios ?? []).filter((s) => s !== 'purchases-stop') as Exclude<DemoScenario, 'purchases-stop'>[];
+  const stopBuying = opts.scenarios?.includes('purchases-stop') ?? false;
+  const every = opts.scenarioEveryMs ?? 120_000;
+  let nextScenario = startedAt + 60_000;
+  let injections = 0;
+  let announcedStop = false;
 
   const post = async (visit: Visit, events: ClientEvent[]) => {
     try {
@@ -123,10 +137,26 @@ export async function runTraffic(opts: TrafficOptions): Promise<{ sent: number; 
   while (!opts.signal?.aborted) {
     const now = Date.now();
     owed += (opts.rate * TICK_MS) / 1000;
+    const stopped = stopBuying && purchasesStopped(startedAt, now);
+    if (stopped !== announcedStop) {
+      announcedStop = stopped;
+      opts.onScenario?.('purchases-stop', stopped ? 'purchases stop for 15 minutes: purchases_stopped for site-level windows two to three ANOMALY_SITE_STEP_S in' : 'purchases resume');
+    }
     while (owed > 0) {
       const visit = makeVisit(r, now);
+      if (stopped) visit.events = visit.events.filter((e) => e.type !== 'purchase');
       owed -= visit.events.length;
       active.push({ visit, next: 0 });
+    }
+    if (injected.length && now >= nextScenario) {
+      nextScenario = now + every;
+      const n = injections++;
+      for (const s of injected) {
+        for (const v of scenarioVisits(s, now, n)) {
+          if (v.expect) opts.onScenario?.(s, v.expect);
+          active.push({ visit: v, next: 0 });
+        }
+      }
     }
     const posts: Promise<void>[] = [];
     for (let i = active.length - 1; i >= 0; i--) {

@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Client } from '@elastic/elasticsearch';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { alertsSink } from './alerts-sink.js';
+import { HoldBack, alertsSink } from './alerts-sink.js';
 import { anomalyOptionsFromConfig } from '../anomaly/options.js';
 import { parseConfig } from '../../contracts/config.js';
 import { signBody, SIGNATURE_HEADER, ALERT_ID_HEADER, deliver } from '../alerts/webhook.js';
@@ -102,5 +102,38 @@ describe('alerts sink and webhook', () => {
     expect(await deliver(a, { url: u, secret: '', timeoutMs: 1000, maxAttempts: 3, baseDelayMs: 5 })).toBe(false);
     expect(dead.calls()).toBe(3);
     await new Promise<void>((ok) => dead.server.close(() => ok()));
+  });
+});
+
+describe('the alerts sink holds the commit back to what its detectors need replayed', () => {
+  it('per topic-partition: the first event of the last hold span of event time, whatever the rate', () => {
+    let now = 0;
+    const h = new HoldBack(60_000, () => now);
+    const t0 = Date.UTC(2026, 0, 5, 10);
+    // 10 events per second for 3 minutes on clicks/0; a late event does not move the hold back.
+    for (let i = 0; i < 1800; i++) h.add({ topic: 'clicks', partition: 0, offset: String(i) }, t0 + i * 100 - (i === 1500 ? 90_000 : 0));
+    h.add({ topic: 'clicks', partition: 1, offset: '7' }, t0);
+    // Running max at offset 1799 is t0 + 179.9 s: events from t0 + 119 s on (offset 1190) are kept.
+    expect(h.offset('clicks', 0)).toBe('1190');
+    expect(h.offset('clicks', 1)).toBe('7');
+    expect(h.offset('page_views', 0)).toBeUndefined();
+    now = 59_999;
+    expect(h.offset('clicks', 0)).toBe('1190');
+    now = 60_000; // a minute of wall clock without an event: nothing is under way any more
+    expect(h.offset('clicks', 0)).toBeUndefined();
+    h.add({ topic: 'clicks', partition: 0, offset: '1800' }, t0 + 180_000);
+    expect(h.offset('clicks', 0)).toBe('1200'); // held again, from t0 + 120 s
+    h.drop('clicks', 0);
+    expect(h.offset('clicks', 0)).toBeUndefined();
+  });
+
+  it('the sink reports it for the partitions it was given', async () => {
+    const sink = alertsSink({ client: {} as Client, indexPrefix: 'cs-test', detectors: anomalyOptionsFromConfig(parseConfig({ ANOMALY_BOT_SESSION_GAP_S: '30' })), webhook: null });
+    const t0 = Date.UTC(2026, 0, 5, 10);
+    for (let i = 0; i < 100; i++) await sink.add(click(`v${i % 7}`, t0 + i * 1000), { topic: 'clicks', partition: 2, offset: String(100 + i) });
+    // Longest span: 60 s (ANOMALY_BURST_SPANS 10:8,60:25); the last event at t0 + 99 s.
+    expect(sink.committableOffset('clicks', 2)).toBe('139');
+    sink.revoke('clicks', 2);
+    expect(sink.committableOffset('clicks', 2)).toBeUndefined();
   });
 });

@@ -4,11 +4,17 @@
  * index under its deterministic id (`create`: a replay that raises it again finds it there and
  * changes nothing) and delivers it to the webhook. `flush` resolves once the alerts raised so far
  * are indexed and delivered (or their delivery gave up), so offsets are committed after that.
+ *
+ * The detectors' state is in memory: what a restart needs to rebuild it is the events of the last
+ * longest burst span and bot-session gap (event time) of each partition. So the commit is held
+ * back to the first of them (`committableOffset`): after a crash they are replayed, a burst or a
+ * session under way when it happened is seen whole again, and raises the same alert (same id).
  */
 import type { Client } from '@elastic/elasticsearch';
 import type { AlertDoc } from '../../contracts/documents.js';
 import { indexNames } from '../../contracts/indices.js';
-import type { Sink } from '../sink.js';
+import type { PartitionedSink, SourcePosition } from '../sink.js';
+import { topicPartitionKey } from '../../common/topic-partition.js';
 import { ClickBurstDetectors } from '../anomaly/burst.js';
 import { BotSessionModel } from '../anomaly/bot-sessions.js';
 import type { AnomalyOptions } from '../anomaly/options.js';
@@ -26,17 +32,65 @@ export interface AlertsSinkOptions {
   onDelivery?: (alert: AlertDoc, ok: boolean) => void;
 }
 
-export function alertsSink(o: AlertsSinkOptions): Sink & { pending(): number } {
+/**
+ * Per topic-partition, the first offset of each second of (running maximum) event time over the
+ * last `holdMs`: at most holdMs / 1000 entries whatever the rate. A partition that received
+ * nothing for `holdMs` of wall clock holds nothing (what a burst or session needed has ended),
+ * so a quiet partition's commit reaches its log end.
+ */
+export class HoldBack {
+  private readonly parts = new Map<string, { maxT: number; addedAt: number; seconds: { s: number; offset: string }[] }>();
+
+  constructor(
+    private readonly holdMs: number,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Called once per event, in offset order within its partition. */
+  add(pos: SourcePosition, t: number) {
+    const key = topicPartitionKey(pos.topic, pos.partition);
+    let p = this.parts.get(key);
+    if (!p) this.parts.set(key, (p = { maxT: -Infinity, addedAt: 0, seconds: [] }));
+    p.maxT = Math.max(p.maxT, t);
+    p.addedAt = this.now();
+    const s = Math.floor(p.maxT / 1000);
+    if (p.seconds.length === 0 || p.seconds[p.seconds.length - 1].s !== s) p.seconds.push({ s, offset: pos.offset });
+    const from = Math.floor((p.maxT - this.holdMs) / 1000);
+    let drop = 0;
+    while (drop < p.seconds.length - 1 && p.seconds[drop].s < from) drop++;
+    if (drop) p.seconds.splice(0, drop);
+  }
+
+  /** The first offset a restart must replay (undefined: nothing held). */
+  offset(topic: string, partition: number): string | undefined {
+    const p = this.parts.get(topicPartitionKey(topic, partition));
+    return p && this.now() - p.addedAt < this.holdMs ? p.seconds[0]?.offset : undefined;
+  }
+
+  drop(topic: string, partition: number) {
+    this.parts.delete(topicPartitionKey(topic, partition));
+  }
+}
+
+export function alertsSink(o: AlertsSinkOptions): PartitionedSink & { pending(): number } {
   const index = indexNames(o.indexPrefix).alerts;
+  const d = o.detectors;
+  const hold = new HoldBack(Math.max(...d.visitorBursts.spans.map((s) => s.spanMs), ...d.networkBursts.spans.map((s) => s.spanMs), d.bots.sessionGapMs));
   const bursts = new ClickBurstDetectors(o.detectors.visitorBursts, o.detectors.networkBursts);
   const bots = new BotSessionModel(o.detectors.bots);
   let buffer: AlertDoc[] = [];
   return {
     name: 'alerts',
     pending: () => buffer.length,
-    add(e) {
+    assign() {},
+    committableOffset: (topic, partition) => hold.offset(topic, partition),
+    checkpoint: () => undefined,
+    committed() {},
+    revoke: (topic, partition) => hold.drop(topic, partition),
+    add(e, pos) {
       const t = Date.parse(e.timestamp);
       if (!Number.isFinite(t)) return;
+      hold.add(pos, t);
       if (e.event_type === 'click') {
         for (const b of bursts.add({ visitor: e.visitor_id, network: e.ip, site: e.site_id, t })) buffer.push(burstAlert(b));
       }
