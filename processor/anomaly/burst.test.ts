@@ -35,6 +35,12 @@ describe('BurstDetector', () => {
     expect(hits.map((h) => h.at)).toEqual([19 * 250, 19 * 250 + 60_000]);
   });
 
+  it('raises nothing during its warm-up (event time since its first event), as usual after it', () => {
+    const d = new BurstDetector({ spans, warmupMs: 30_000 });
+    const hits = run(d, [...series('early', 0, 25, 400), ...series('late', 40_000, 25, 400)].sort((x, y) => x[1] - y[1]));
+    expect(hits.map((h) => [h.key, h.at])).toEqual([['late', 40_000 + 19 * 400]]);
+  });
+
   it('keeps keys apart', () => {
     const d = new BurstDetector({ spans });
     const events = [...series('a', 0, 30, 200), ...series('b', 0, 10, 200)].sort((x, y) => x[1] - y[1]);

@@ -33,6 +33,12 @@ export interface BurstOptions {
    * past spans; 0 disables). Networks need it: a big office NAT is always busier than the median.
    */
   selfFactor: number;
+  /**
+   * No alert until the detector has seen this much event time (0: alert at once). A key's usual
+   * count is learned from its past spans: right after a start, the busiest network's first
+   * minute looks like a burst of its own next to it.
+   */
+  warmupMs: number;
 }
 
 export const DEFAULT_BURST_OPTIONS: BurstOptions = {
@@ -45,6 +51,7 @@ export const DEFAULT_BURST_OPTIONS: BurstOptions = {
   maxKeys: 100_000,
   populationMs: 600_000,
   selfFactor: 0,
+  warmupMs: 0,
 };
 
 /** A key went over its threshold: raised once per key per cooldown, at the event that crossed it. */
@@ -96,6 +103,8 @@ export class BurstDetector {
   private readonly population: Map<number, Map<number, number>>[];
   private readonly cache: { slot: number; median: number; mad: number }[];
   readonly options: BurstOptions;
+  /** The earliest event time seen (for the warm-up). */
+  private firstAt = NaN;
 
   constructor(options: Partial<BurstOptions> = {}) {
     this.options = { ...DEFAULT_BURST_OPTIONS, ...options };
@@ -132,11 +141,13 @@ export class BurstDetector {
       this.queue.push(key);
     }
     state[LAST] = Math.max(state[LAST], at);
+    if (!(this.firstAt <= at)) this.firstAt = at;
+    const warm = at - this.firstAt >= this.options.warmupMs;
     let hit: BurstHit | null = null;
     for (let i = 0; i < this.options.spans.length; i++) {
       const span = this.options.spans[i];
       const count = this.count(state, i * SPAN_FIELDS, span.spanMs, at, i);
-      if (hit || at < state[COOLDOWN] || count < span.floor) continue;
+      if (hit || !warm || at < state[COOLDOWN] || count < span.floor) continue;
       const { median, mad } = this.populationAt(i, at);
       const population = Number.isFinite(median) ? median + this.options.k * Math.max(mad, 1) : span.floor;
       const usual = state[i * SPAN_FIELDS + USUAL];

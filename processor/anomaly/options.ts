@@ -57,6 +57,11 @@ export function parseSpans(name: string, raw: string): BurstSpan[] {
   return spans;
 }
 
+/** Network bursts wait for five of their longest spans after a start, until networks' usual counts are known. */
+function networkBursts(burst: BurstOptions, spans: BurstSpan[], selfFactor: number): BurstOptions {
+  return { ...burst, spans, selfFactor, warmupMs: 5 * Math.max(...spans.map((s) => s.spanMs)) };
+}
+
 export function anomalyOptionsFromConfig(c: AnomalyConfig): AnomalyOptions {
   const k = number('ANOMALY_BURST_K', c.anomalyBurstK, 0, 1000);
   const burst = { ...DEFAULT_BURST_OPTIONS, k, cooldownMs: c.anomalyBurstCooldownS * 1000, maxKeys: Math.max(1, c.anomalyBurstMaxKeys) };
@@ -65,7 +70,7 @@ export function anomalyOptionsFromConfig(c: AnomalyConfig): AnomalyOptions {
   if (c.anomalySiteStepS < 1) throw new AnomalyConfigError('ANOMALY_SITE_STEP_S must be at least 1');
   return {
     visitorBursts: { ...burst, spans: parseSpans('ANOMALY_BURST_SPANS', c.anomalyBurstSpans) },
-    networkBursts: { ...burst, spans: parseSpans('ANOMALY_NETWORK_SPANS', c.anomalyNetworkSpans), selfFactor: number('ANOMALY_NETWORK_SELF_FACTOR', c.anomalyNetworkSelfFactor, 0, 1000) },
+    networkBursts: networkBursts(burst, parseSpans('ANOMALY_NETWORK_SPANS', c.anomalyNetworkSpans), number('ANOMALY_NETWORK_SELF_FACTOR', c.anomalyNetworkSelfFactor, 0, 1000)),
     bots: {
       ...DEFAULT_BOT_OPTIONS,
       threshold: number('ANOMALY_BOT_THRESHOLD', c.anomalyBotThreshold, 0, 1),

@@ -148,7 +148,8 @@ export class DeviationScorer {
     const flag = anomalous && last.filter((p) => p.dir === dir).length >= o.k;
     if (Number.isFinite(expected) && !anomalous) {
       this.history.push({ o: observed, e: expected, q: quality });
-      if (this.history.length > this.options.levelHistory) this.history.shift();
+      // Trimmed in chunks: shifting weeks of points one by one costs more than scoring them.
+      if (this.history.length > this.options.levelHistory + 1024) this.history.splice(0, this.history.length - this.options.levelHistory);
       if (++this.sinceFit >= 12) this.fitNoise();
     }
     return { score: best, scale: bestScale, anomalous, flag };
@@ -181,17 +182,18 @@ export class DeviationScorer {
   private fitNoise() {
     this.sinceFit = 0;
     const o = this.options;
+    const all = this.history.length > o.levelHistory ? this.history.slice(-o.levelHistory) : this.history;
     if (!o.counts) {
-      const r = this.history.map((p) => p.o - p.e);
+      const r = all.map((p) => p.o - p.e);
       if (r.length >= 12) this.residualSd = Math.max(MAD_TO_SD * median(r.map((x) => Math.abs(x - median(r)))), 1e-9);
     }
     const m = Math.max(...o.scales);
     // The noise of the expectation in use: once a quarter of the history has the best expectation
     // (a week of same-slot-of-the-week medians), the residuals of the cruder ones (the same slot
     // of the day, which mixes weekdays and weekends) would make every incident look ordinary.
-    const q = this.history.length ? this.history[this.history.length - 1].q : 0;
-    const best = this.history.filter((p) => p.q === q);
-    const history = best.length >= Math.max(6 * m, o.levelHistory / 4) ? best : this.history;
+    const q = all.length ? all[all.length - 1].q : 0;
+    const best = all.filter((p) => p.q === q);
+    const history = best.length >= Math.max(6 * m, o.levelHistory / 4) ? best : all;
     const rel: number[] = [];
     const explained: number[] = [];
     for (let i = history.length % m; i + m <= history.length; i += m) {

@@ -22,7 +22,7 @@ describe('SiteDetector on labelled scenarios', () => {
   it('raises nothing on two clean weeks', () => {
     const clean = siteScenario({ seed: 12, inject: false });
     expect(runSite(clean.windows, clean.stepMs, DEFAULT_SITE_OPTIONS).filter((f) => f.t >= clean.evalFrom)).toEqual([]);
-  });
+  }, 60_000); // five simulated weeks: seconds on a loaded machine
 });
 
 describe('SiteDetector rules', () => {
