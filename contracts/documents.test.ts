@@ -14,7 +14,12 @@ describe('output documents', () => {
       expect(mapping.dynamic).toBe('strict');
       expect(Object.keys(mapping.properties)).toEqual(fieldNames(fields));
     }
-    expect(kpiMappings.properties.revenue).toEqual({ type: 'double' });
+    // Revenue per currency (nested): summed per currency, never across currencies.
+    for (const m of [kpiMappings, sessionMappings]) {
+      expect(m.properties.revenue_by_currency).toEqual({ type: 'nested', properties: { currency: { type: 'keyword' }, purchases: { type: 'long' }, revenue: { type: 'double' } } });
+      expect(Object.keys(m.properties)).not.toContain('revenue');
+    }
+    expect(urlStatsMappings.properties.site_id).toEqual({ type: 'keyword' });
     expect(kpiMappings.properties.page_views).toEqual({ type: 'long' });
     expect(sessionMappings.properties.entry_page).toEqual({ type: 'keyword' });
     expect(alertMappings.properties.message).toEqual({ type: 'text' });

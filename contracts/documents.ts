@@ -8,8 +8,20 @@
  * summed parts by the reader (see ARCHITECTURE.md "Exact global KPIs").
  */
 
-/** A document field's Elasticsearch type; a trailing `?` means it may be null or absent. */
-export type DocFieldKind = 'keyword' | 'keyword?' | 'text' | 'date' | 'date?' | 'long' | 'double' | 'double?' | 'boolean';
+/**
+ * A document field's Elasticsearch type; a trailing `?` means it may be null or absent.
+ * `revenue` is a list of `CurrencyRevenue`, one per currency (a `nested` field): revenue is kept
+ * per currency everywhere, never added across currencies.
+ */
+export type DocFieldKind = 'keyword' | 'keyword?' | 'text' | 'date' | 'date?' | 'long' | 'double' | 'double?' | 'boolean' | 'revenue';
+
+/** The purchases and revenue of one ISO 4217 currency, in every KPI cut, URL stat and session. */
+export interface CurrencyRevenue {
+  currency: string;
+  purchases: number;
+  /** Exact to 1/REVENUE_SCALE of the currency unit. */
+  revenue: number;
+}
 
 type ValueOf<K> = K extends 'keyword' | 'text' | 'date'
   ? string
@@ -21,7 +33,9 @@ type ValueOf<K> = K extends 'keyword' | 'text' | 'date'
         ? number | null
         : K extends 'boolean'
           ? boolean
-          : never;
+          : K extends 'revenue'
+            ? CurrencyRevenue[]
+            : never;
 type Nullable<F> = { [N in keyof F]: F[N] extends `${string}?` ? N : never }[keyof F];
 
 /** The document type of a field table: nullable fields may also be left out. */
@@ -37,10 +51,10 @@ export const toRevenueUnits = (amount: number | null | undefined): number =>
   typeof amount === 'number' && Number.isFinite(amount) ? Math.round(amount * REVENUE_SCALE) : 0;
 
 /**
- * The dimensions every KPI window is cut by; `all` has the single value `all`. `currency` cuts
- * only the purchases (value: the purchase's ISO 4217 code): its documents hold the purchases,
- * buyers and revenue of one currency, because revenue in the other cuts adds up every currency
- * and is only meaningful for a single-currency shop.
+ * The dimensions every KPI window is cut by; `all` has the single value `all`. Every cut keeps
+ * revenue per currency (`revenue_by_currency`); the `currency` cut (value: the purchase's ISO 4217
+ * code) holds the purchases, buyers and revenue of one currency, for readers that cannot read a
+ * nested field (Kibana's Lens).
  */
 export const DIMENSIONS = ['all', 'site', 'country', 'device', 'currency'] as const;
 export type Dimension = (typeof DIMENSIONS)[number];
@@ -59,8 +73,8 @@ export const KPI_COUNT_FIELDS = [
   'sessions',
   'late_events',
 ] as const;
-/** Every KPI field summed at query time. */
-export const KPI_SUM_FIELDS = [...KPI_COUNT_FIELDS, 'revenue'] as const;
+/** Every KPI number summed at query time (revenue apart: per currency, `revenue_by_currency`). */
+export const KPI_SUM_FIELDS = KPI_COUNT_FIELDS;
 export type KpiSumField = (typeof KPI_SUM_FIELDS)[number];
 
 /** One KPI document per window kind x window x dimension value x partition. */
@@ -73,8 +87,8 @@ export const KPI_FIELDS = {
   dimension_value: 'keyword',
   partition: 'long',
   ...(Object.fromEntries(KPI_COUNT_FIELDS.map((f) => [f, 'long'])) as Record<(typeof KPI_COUNT_FIELDS)[number], 'long'>),
-  /** Purchase revenue of the window, every currency added up: for one currency, read the `currency` dimension. */
-  revenue: 'double',
+  /** Purchases and revenue of the window per currency, sorted by currency; never a sum of currencies. */
+  revenue_by_currency: 'revenue',
   /** visitors_purchased / unique_visitors of this partition (global: sum both over partitions, then divide). */
   conversion_rate: 'double',
   /** visitors_carted_and_purchased / visitors_added_to_cart of this partition. */
@@ -112,12 +126,14 @@ export const URL_SUM_FIELDS = [
 ] as const;
 export type UrlSumField = (typeof URL_SUM_FIELDS)[number];
 
-/** One URL x country document per tumbling window x URL x country x partition. */
+/** One URL x country document per tumbling window x site x URL x country x partition. */
 export const URL_STATS_FIELDS = {
   window_start: 'date',
   window_end: 'date',
   url: 'keyword',
   country: 'keyword',
+  /** The site the URL was seen on (null for events without a site). */
+  site_id: 'keyword?',
   partition: 'long',
   ...(Object.fromEntries(URL_SUM_FIELDS.map((f) => [f, 'long'])) as Record<UrlSumField, 'long'>),
   /** time_spent_ms / time_spent_samples of this partition; null when no view's time is known. */
@@ -142,7 +158,8 @@ export const SESSION_FIELDS = {
   device_type: 'keyword?',
   added_to_cart: 'boolean',
   purchased: 'boolean',
-  revenue: 'double',
+  /** The session's purchases and revenue per currency. */
+  revenue_by_currency: 'revenue',
   /** True once the watermark is SESSION_GAP_S past the session's last event. */
   closed: 'boolean',
   partition: 'long',
@@ -186,10 +203,53 @@ export type AlertDoc = DocOf<typeof ALERT_FIELDS>;
 /** The field names of a table, in its order (for `_source` lists and fixtures). */
 export const fieldNames = <F extends Record<string, DocFieldKind>>(fields: F): (keyof F & string)[] => Object.keys(fields);
 
+/**
+ * Adds one purchase to a per-currency revenue map (amounts in 1/REVENUE_SCALE units), the one
+ * way every aggregate adds revenue.
+ */
+export function addRevenue(into: Map<string, { purchases: number; units: number }>, currency: string, purchases: number, units: number): void {
+  const c = into.get(currency);
+  if (c) {
+    c.purchases += purchases;
+    c.units += units;
+  } else into.set(currency, { purchases, units });
+}
+
+/** A per-currency revenue map as the documents hold it: sorted by currency, amounts exact. */
+export function revenueList(from: ReadonlyMap<string, { purchases: number; units: number }>): CurrencyRevenue[] {
+  return [...from.entries()]
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([currency, c]) => ({ currency, purchases: c.purchases, revenue: c.units / REVENUE_SCALE }));
+}
+
+/**
+ * The Elasticsearch aggregation that sums a nested `revenue` field (contracts/indices.ts) per currency,
+ * for every reader of KPI, URL and session documents: never a sum across currencies.
+ */
+/** The answer of `revenueAgg`. */
+export interface RevenueAgg {
+  currencies?: { buckets: { key: string; purchases: { value: number | null }; revenue: { value: number | null } }[] };
+}
+
+export const revenueAgg = (field = 'revenue_by_currency') => ({
+  nested: { path: field },
+  aggs: {
+    currencies: {
+      terms: { field: `${field}.currency`, size: 100, order: { _key: 'asc' as const } },
+      aggs: { purchases: { sum: { field: `${field}.purchases` } }, revenue: { sum: { field: `${field}.revenue` } } },
+    },
+  },
+});
+
+/** The per-currency list of a `revenueAgg` answer, amounts back to their exact decimals (every partial is a multiple of 1/REVENUE_SCALE). */
+export function revenueFromAgg(a: RevenueAgg | undefined): CurrencyRevenue[] {
+  return (a?.currencies?.buckets ?? []).map((b) => ({ currency: String(b.key), purchases: b.purchases.value ?? 0, revenue: Math.round((b.revenue.value ?? 0) * REVENUE_SCALE) / REVENUE_SCALE }));
+}
+
 /** The id of a KPI document: `tumbling_1m|2026-11-22T10:00:00.000Z|country|FR|2`. */
 export const kpiDocId = (d: Pick<KpiDoc, 'window_kind' | 'window_start' | 'dimension' | 'dimension_value' | 'partition'>): string =>
   `${d.window_kind}|${d.window_start}|${d.dimension}|${d.dimension_value}|${d.partition}`;
 
 /** What the id of a URL x country document hashes (SHA-1, hex; common/document-ids.ts). */
-export const urlStatsIdInput = (d: Pick<UrlStatsDoc, 'window_start' | 'url' | 'country' | 'partition'>): string =>
-  `${d.window_start}\u0000${d.url}\u0000${d.country}\u0000${d.partition}`;
+export const urlStatsIdInput = (d: Pick<UrlStatsDoc, 'window_start' | 'url' | 'country' | 'site_id' | 'partition'>): string =>
+  `${d.window_start}\u0000${d.url}\u0000${d.country}\u0000${d.partition}${d.site_id ? `\u0000${d.site_id}` : ''}`;

@@ -63,6 +63,8 @@ const DOC_ES_TYPE: Record<DocFieldKind, object> = {
   double: { type: 'double' },
   'double?': { type: 'double' },
   boolean: { type: 'boolean' },
+  // nested: a sum per currency is a nested terms aggregation on currency.
+  revenue: { type: 'nested', properties: { currency: { type: 'keyword' }, purchases: { type: 'long' }, revenue: { type: 'double' } } },
 };
 
 /** The explicit mapping of an output document's field table (contracts/documents.ts). */

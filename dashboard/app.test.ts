@@ -77,7 +77,12 @@ describe('the searches sent to Elasticsearch', () => {
     });
     const windows = s.aggs!.windows;
     expect(windows.terms).toMatchObject({ field: 'window_start', order: { _key: 'desc' } });
-    expect(windows.aggs).toMatchObject({ revenue: { sum: { field: 'revenue' } }, unique_visitors: { sum: { field: 'unique_visitors' } }, window_end: { max: { field: 'window_end' } } });
+    expect(windows.aggs).toMatchObject({
+      // Revenue summed per currency (nested terms), never across currencies.
+      revenue_by_currency: { nested: { path: 'revenue_by_currency' }, aggs: { currencies: { terms: { field: 'revenue_by_currency.currency' }, aggs: { revenue: { sum: { field: 'revenue_by_currency.revenue' } } } } } },
+    });
+    expect(windows.aggs).not.toHaveProperty('revenue');
+    expect(windows.aggs).toMatchObject({ unique_visitors: { sum: { field: 'unique_visitors' } }, window_end: { max: { field: 'window_end' } } });
     // No scripts, runtime fields or pipeline aggregations: the local Elasticsearch has none.
     expect(JSON.stringify(s)).not.toMatch(/script|runtime_mappings|bucket_/);
   });
@@ -129,7 +134,11 @@ describe('the app, with a fake Elasticsearch client', () => {
           aggregations: {
             windows: {
               sum_other_doc_count: 0,
-              buckets: [{ key: NOW - 60_000, doc_count: 2, window_end: { value: NOW }, not_final: { doc_count: 0 }, page_views: { value: 5 }, unique_visitors: { value: 4 }, visitors_purchased: { value: 1 }, revenue: { value: 0.30000000000000004 } }],
+              buckets: [{ key: NOW - 60_000, doc_count: 2, window_end: { value: NOW }, not_final: { doc_count: 0 }, page_views: { value: 5 }, unique_visitors: { value: 4 }, visitors_purchased: { value: 1 },
+                  revenue_by_currency: { currencies: { buckets: [
+                    { key: 'EUR', purchases: { value: 2 }, revenue: { value: 0.30000000000000004 } },
+                    { key: 'JPY', purchases: { value: 1 }, revenue: { value: 100 } },
+                  ] } } }],
             },
           },
         };
@@ -138,7 +147,7 @@ describe('the app, with a fake Elasticsearch client', () => {
     const r = await app.inject('/api/kpis?from=now-5m');
     expect(r.statusCode).toBe(200);
     expect(seen[0].index).toBe('cs-kpis');
-    expect(r.json()).toMatchObject({ window: 'tumbling_1m', windows: [{ partitions: 2, page_views: 5, conversion_rate: 0.25, revenue: 0.3, final: true }], totals: { page_views: 5, revenue: 0.3 } });
+    expect(r.json()).toMatchObject({ window: 'tumbling_1m', windows: [{ partitions: 2, page_views: 5, conversion_rate: 0.25, revenue_by_currency: [{ currency: 'EUR', purchases: 2, revenue: 0.3 }, { currency: 'JPY', purchases: 1, revenue: 100 }], final: true }], totals: { page_views: 5, revenue_by_currency: [{ currency: 'EUR', purchases: 2, revenue: 0.3 }, { currency: 'JPY', purchases: 1, revenue: 100 }] } });
     await app.inject('/api/url-stats');
     await app.inject('/api/sessions');
     await app.inject('/api/alerts');

@@ -4,7 +4,7 @@ import { DIMENSIONS, KPI_SUM_FIELDS } from '../contracts/documents.js';
 import { ParamError } from './errors.js';
 import { keywordParam, parseIntParam, range, rangeEcho, type Query, type Range } from './params.js';
 import { common, rangeFilter, sums, term } from './search-parts.js';
-import { eventTotals, kpiWindowsFromAgg, type EventTotals, type KpiWindow, type KpiWindowBucket } from './sums.js';
+import { eventTotals, kpiWindowsFromAgg, revenueAgg, type EventTotals, type KpiWindow, type KpiWindowBucket } from './sums.js';
 
 export const WINDOW_KIND = /^(tumbling|sliding)_[0-9a-z_]{1,40}$/;
 
@@ -42,6 +42,7 @@ export function kpiSearch(index: string, q: KpiQuery): estypes.SearchRequest {
         terms: { field: 'window_start', size: q.limit, order: { _key: 'desc' } },
         aggs: {
           ...sums(KPI_SUM_FIELDS),
+          revenue_by_currency: revenueAgg(),
           window_end: { max: { field: 'window_end' } },
           not_final: { filter: { bool: { must_not: [term('final', true)] } } },
         },
@@ -61,7 +62,7 @@ export interface KpiResponse {
   /** More windows matched than `limit`: the oldest were left out. */
   truncated: boolean;
   /**
-   * Event counts and revenue over the returned windows, for tumbling windows only (sliding
+   * Event counts and revenue per currency over the returned windows, for tumbling windows only (sliding
    * windows overlap, so their sum would count events several times): null for sliding ones.
    */
   totals: EventTotals | null;

@@ -3,7 +3,7 @@ import type { estypes } from '@elastic/elasticsearch';
 import { fieldNames, SESSION_FIELDS, type SessionDoc } from '../contracts/documents.js';
 import { boolParam, listingQuery, rangeEcho, type ListingQuery, type Query } from './params.js';
 import { hitCount, listingSearch, optionalTerms, sums, term } from './search-parts.js';
-import { finishSessions, type SessionSummary } from './sums.js';
+import { finishSessions, revenueAgg, revenueFromAgg, type RevenueAgg, type SessionSummary } from './sums.js';
 
 export interface SessionQuery extends ListingQuery {
   closed?: boolean;
@@ -32,7 +32,8 @@ export function sessionSearch(index: string, q: SessionQuery): estypes.SearchReq
       purchased: { filter: term('purchased', true) },
       added_to_cart: { filter: term('added_to_cart', true) },
       bounced: { filter: { range: { pages: { lte: 1 } } } },
-      ...sums(['pages', 'events', 'duration_ms', 'revenue']),
+      ...sums(['pages', 'events', 'duration_ms']),
+      revenue_by_currency: revenueAgg(),
     },
   };
 }
@@ -47,7 +48,7 @@ export interface SessionsResponse {
 }
 
 export function sessionsResponse(q: SessionQuery, res: estypes.SearchResponse<SessionRow>): SessionsResponse {
-  const a = (res.aggregations ?? {}) as Record<string, { doc_count?: number; value?: number | null }>;
+  const a = (res.aggregations ?? {}) as Record<string, { doc_count?: number; value?: number | null }> & { revenue_by_currency?: RevenueAgg };
   const count = (k: string) => a[k]?.doc_count ?? 0;
   const sum = (k: string) => a[k]?.value ?? 0;
   return {
@@ -61,7 +62,7 @@ export function sessionsResponse(q: SessionQuery, res: estypes.SearchResponse<Se
       pages: sum('pages'),
       events: sum('events'),
       duration_ms: sum('duration_ms'),
-      revenue: sum('revenue'),
+      revenue_by_currency: revenueFromAgg(a.revenue_by_currency),
     }),
     sessions: res.hits.hits.map((h) => h._source as SessionRow),
   };

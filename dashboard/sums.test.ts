@@ -15,11 +15,13 @@ import {
   type UrlBucket,
   type UrlPartial,
 } from './sums.js';
-import { KPI_SUM_FIELDS, REVENUE_SCALE } from '../contracts/documents.js';
+import { KPI_SUM_FIELDS, REVENUE_SCALE, type CurrencyRevenue } from '../contracts/documents.js';
 import { kpiMappings, urlStatsMappings } from '../contracts/indices.js';
 
 const zero: KpiSums = Object.fromEntries(KPI_SUM_FIELDS.map((f) => [f, 0])) as KpiSums;
-const part = (o: Partial<KpiSums>): Partial<KpiSums> => ({ ...zero, ...o });
+type Part = Partial<KpiSums> & { revenue_by_currency?: CurrencyRevenue[] };
+const part = (o: Part): Part => ({ ...zero, ...o });
+const eur = (revenue: number, purchases = 1): CurrencyRevenue[] => [{ currency: 'EUR', purchases, revenue }];
 
 describe('ratio', () => {
   test.each([
@@ -48,7 +50,7 @@ describe('roundRevenue: a float sum of 1/10,000 multiples back to the exact deci
 });
 
 describe('sumKpiPartials: the partials of one window across partitions', () => {
-  test.each<{ name: string; parts: Partial<KpiSums>[]; want: Partial<KpiSums> & { conversion_rate?: number | null; cart_to_purchase_rate?: number | null } }>([
+  test.each<{ name: string; parts: Part[]; want: Part & { conversion_rate?: number | null; cart_to_purchase_rate?: number | null } }>([
     {
       name: 'conversion is Σ bought / Σ visitors, not the mean of the partitions rates (1/5, 1/2, 2/13)',
       parts: [
@@ -70,13 +72,28 @@ describe('sumKpiPartials: the partials of one window across partitions', () => {
     },
     {
       name: 'revenue adds in 1/10,000 units: 0.1 + 0.2 + 19.99 = 20.29 exactly',
-      parts: [part({ revenue: 0.1 }), part({ revenue: 0.2 }), part({ revenue: 19.99 })],
-      want: { revenue: 20.29, conversion_rate: null, cart_to_purchase_rate: null },
+      parts: [part({ revenue_by_currency: eur(0.1) }), part({ revenue_by_currency: eur(0.2) }), part({ revenue_by_currency: eur(19.99) })],
+      want: { revenue_by_currency: eur(20.29, 3), conversion_rate: null, cart_to_purchase_rate: null },
+    },
+    {
+      name: 'two currencies stay two: 100 EUR and 100 JPY are never 200',
+      parts: [
+        part({ revenue_by_currency: [{ currency: 'EUR', purchases: 1, revenue: 100 }, { currency: 'JPY', purchases: 2, revenue: 100 }] }),
+        part({ revenue_by_currency: [{ currency: 'JPY', purchases: 1, revenue: 1250 }] }),
+        part({ revenue_by_currency: [{ currency: 'CHF', purchases: 1, revenue: 0.05 }] }),
+      ],
+      want: {
+        revenue_by_currency: [
+          { currency: 'CHF', purchases: 1, revenue: 0.05 },
+          { currency: 'EUR', purchases: 1, revenue: 100 },
+          { currency: 'JPY', purchases: 3, revenue: 1350 },
+        ],
+      },
     },
     {
       name: 'no partials: zeros and no rates',
       parts: [],
-      want: { ...zero, conversion_rate: null, cart_to_purchase_rate: null },
+      want: { ...zero, revenue_by_currency: [], conversion_rate: null, cart_to_purchase_rate: null },
     },
     {
       name: 'missing fields count as 0 (a document written before a field existed)',
@@ -88,11 +105,11 @@ describe('sumKpiPartials: the partials of one window across partitions', () => {
   });
 
   test('the order of the partials does not change the result (revenue included)', () => {
-    const parts = [0.07, 1.1, 2.2, 3.3, 0.0001, 99.99].map((revenue, i) => part({ revenue, page_views: i, unique_visitors: i + 1, visitors_purchased: i % 2 }));
+    const parts = [0.07, 1.1, 2.2, 3.3, 0.0001, 99.99].map((revenue, i) => part({ revenue_by_currency: eur(revenue), page_views: i, unique_visitors: i + 1, visitors_purchased: i % 2 }));
     const a = sumKpiPartials(parts);
     const b = sumKpiPartials([...parts].reverse());
     expect(b).toEqual(a);
-    expect(a.revenue).toBe(106.6601);
+    expect(a.revenue_by_currency).toEqual(eur(106.6601, 6));
   });
 
   test('every summed field is a numeric field of the KPI mapping (a mapping change breaks this test)', () => {
@@ -134,8 +151,11 @@ describe('kpiWindowsFromPartials: grouped by window start, oldest first', () => 
 
 describe('eventTotals: counts and revenue across windows (tumbling ones)', () => {
   test.each([
-    { windows: [part({ page_views: 3, revenue: 0.1 }), part({ page_views: 4, revenue: 0.2, late_events: 1 })], want: { page_views: 7, clicks: 0, add_to_cart: 0, purchases: 0, late_events: 1, revenue: 0.3 } },
-    { windows: [], want: { page_views: 0, clicks: 0, add_to_cart: 0, purchases: 0, late_events: 0, revenue: 0 } },
+    {
+      windows: [part({ page_views: 3, revenue_by_currency: eur(0.1) }), part({ page_views: 4, revenue_by_currency: [{ currency: 'EUR', purchases: 1, revenue: 0.2 }, { currency: 'JPY', purchases: 1, revenue: 500 }], late_events: 1 })],
+      want: { page_views: 7, clicks: 0, add_to_cart: 0, purchases: 0, late_events: 1, revenue_by_currency: [{ currency: 'EUR', purchases: 2, revenue: 0.3 }, { currency: 'JPY', purchases: 1, revenue: 500 }] },
+    },
+    { windows: [], want: { page_views: 0, clicks: 0, add_to_cart: 0, purchases: 0, late_events: 0, revenue_by_currency: [] } },
   ])('%#', ({ windows, want }) => {
     expect(eventTotals(windows as KpiSums[])).toEqual(want);
   });
@@ -199,7 +219,7 @@ describe('reading Elasticsearch aggregations gives what summing the documents gi
       window_end: new Date(start + 60_000).toISOString(),
       partition: p,
       final: p !== 1,
-      ...part({ revenue, unique_visitors: p + 1, visitors_purchased: 1, page_views: 10 * p }),
+      ...part({ revenue_by_currency: eur(revenue), unique_visitors: p + 1, visitors_purchased: 1, page_views: 10 * p }),
     }));
     const later: KpiPartial = { window_start: new Date(start + 60_000).toISOString(), window_end: new Date(start + 120_000).toISOString(), final: true, ...part({ page_views: 1 }) };
     const bucket = (key: number, ds: KpiPartial[]): KpiWindowBucket => ({
@@ -208,10 +228,12 @@ describe('reading Elasticsearch aggregations gives what summing the documents gi
       window_end: { value: Math.max(...ds.map((d) => Date.parse(d.window_end))) },
       not_final: { doc_count: ds.filter((d) => d.final !== true).length },
       ...sumsOf(KPI_SUM_FIELDS, ds as Partial<KpiSums>[]),
+      // As the nested aggregation answers: float sums per currency.
+      revenue_by_currency: { currencies: { buckets: [{ key: 'EUR', purchases: { value: ds.reduce((n, d) => n + (d.revenue_by_currency?.length ?? 0), 0) }, revenue: { value: ds.reduce((n, d) => n + (d.revenue_by_currency?.[0]?.revenue ?? 0), 0) } }].filter((b) => b.purchases.value > 0) } },
     });
     const fromAgg = kpiWindowsFromAgg([bucket(start + 60_000, [later]), bucket(start, docs)]);
     expect(fromAgg).toEqual(kpiWindowsFromPartials([...docs, later]));
-    expect(fromAgg[0]).toMatchObject({ revenue: 20.29, conversion_rate: 0.5, final: false, partitions: 3 });
+    expect(fromAgg[0]).toMatchObject({ revenue_by_currency: eur(20.29, 3), conversion_rate: 0.5, final: false, partitions: 3 });
   });
 
   test('URL rows (terms url > terms country)', () => {
@@ -237,18 +259,18 @@ describe('reading Elasticsearch aggregations gives what summing the documents gi
     const [w] = kpiWindowsFromAgg([
       { key: 0, doc_count: 1, window_end: { value: 60_000 }, not_final: { doc_count: 0 }, ...(Object.fromEntries(KPI_SUM_FIELDS.map((f) => [f, { value: null }])) as Record<keyof KpiSums, { value: null }>) },
     ]);
-    expect(w).toMatchObject({ page_views: 0, revenue: 0, conversion_rate: null });
+    expect(w).toMatchObject({ page_views: 0, revenue_by_currency: [], conversion_rate: null });
   });
 });
 
 describe('finishSessions', () => {
   test.each([
     {
-      sums: { sessions: 4, open: 1, purchased: 1, added_to_cart: 2, bounced: 2, pages: 10, events: 30, duration_ms: 100_000, revenue: 0.1 + 0.2 },
-      want: { purchase_rate: 0.25, bounce_rate: 0.5, avg_duration_ms: 25_000, avg_pages: 2.5, revenue: 0.3 },
+      sums: { sessions: 4, open: 1, purchased: 1, added_to_cart: 2, bounced: 2, pages: 10, events: 30, duration_ms: 100_000, revenue_by_currency: eur(0.3) },
+      want: { purchase_rate: 0.25, bounce_rate: 0.5, avg_duration_ms: 25_000, avg_pages: 2.5, revenue_by_currency: eur(0.3) },
     },
     {
-      sums: { sessions: 0, open: 0, purchased: 0, added_to_cart: 0, bounced: 0, pages: 0, events: 0, duration_ms: 0, revenue: 0 },
+      sums: { sessions: 0, open: 0, purchased: 0, added_to_cart: 0, bounced: 0, pages: 0, events: 0, duration_ms: 0, revenue_by_currency: [] },
       want: { purchase_rate: null, bounce_rate: null, avg_duration_ms: null, avg_pages: null },
     },
   ])('%#', ({ sums, want }) => {

@@ -15,11 +15,17 @@
  * (REVENUE_SCALE), so a sum does not depend on the order of its terms.
  */
 
+export { revenueAgg, revenueFromAgg, type RevenueAgg } from '../contracts/documents.js';
 import {
+  addRevenue,
   KPI_COUNT_FIELDS,
   KPI_SUM_FIELDS,
   REVENUE_SCALE,
+  revenueList,
   toRevenueUnits,
+  revenueFromAgg,
+  type CurrencyRevenue,
+  type RevenueAgg,
   URL_SUM_FIELDS,
   type KpiDoc,
   type KpiSumField,
@@ -30,13 +36,22 @@ import {
 export type KpiSums = Record<KpiSumField, number>;
 
 /**
- * Counts of events (and revenue) that also add up across consecutive tumbling windows. The
- * distinct counts (visitors, sessions) do not: a visitor active in two windows is in both.
+ * Counts of events (and revenue per currency) that also add up across consecutive tumbling
+ * windows. The distinct counts (visitors, sessions) do not: a visitor active in two windows is in both.
  */
-export const EVENT_TOTAL_FIELDS = ['page_views', 'clicks', 'add_to_cart', 'purchases', 'late_events', 'revenue'] as const;
-export type EventTotals = Record<(typeof EVENT_TOTAL_FIELDS)[number], number>;
+export const EVENT_TOTAL_FIELDS = ['page_views', 'clicks', 'add_to_cart', 'purchases', 'late_events'] as const;
+export type EventTotals = Record<(typeof EVENT_TOTAL_FIELDS)[number], number> & { revenue_by_currency: CurrencyRevenue[] };
+
+/** Per-currency revenue lists added up currency by currency (exact, in 1/REVENUE_SCALE units); never across currencies. */
+export function sumRevenue(lists: Iterable<readonly CurrencyRevenue[] | null | undefined>): CurrencyRevenue[] {
+  const m = new Map<string, { purchases: number; units: number }>();
+  for (const list of lists) for (const c of list ?? []) addRevenue(m, c.currency, num(c.purchases), toRevenueUnits(c.revenue));
+  return revenueList(m);
+}
 
 export interface KpiTotals extends KpiSums {
+  /** Purchases and revenue per currency, sorted by currency. */
+  revenue_by_currency: CurrencyRevenue[];
   /** Σ visitors_purchased / Σ unique_visitors; null when there were no visitors. */
   conversion_rate: number | null;
   /** Σ visitors_carted_and_purchased / Σ visitors_added_to_cart; null when nobody added to cart. */
@@ -89,25 +104,20 @@ export function emptyKpiSums(): KpiSums {
 }
 
 /** Rates from summed numerators and denominators; revenue to its 1/10,000 precision. */
-export function finishKpi(s: KpiSums): KpiTotals {
+export function finishKpi(s: KpiSums, revenue: readonly CurrencyRevenue[]): KpiTotals {
   return {
     ...s,
-    revenue: roundRevenue(s.revenue),
+    revenue_by_currency: revenue.map((c) => ({ currency: c.currency, purchases: c.purchases, revenue: roundRevenue(c.revenue) })),
     conversion_rate: ratio(s.visitors_purchased, s.unique_visitors),
     cart_to_purchase_rate: ratio(s.visitors_carted_and_purchased, s.visitors_added_to_cart),
   };
 }
 
 /** Adds partial KPI documents (of one window, or of several windows for event totals). */
-export function sumKpiPartials(docs: readonly Partial<KpiSums>[]): KpiTotals {
+export function sumKpiPartials(docs: readonly (Partial<KpiSums> & { revenue_by_currency?: readonly CurrencyRevenue[] })[]): KpiTotals {
   const s = emptyKpiSums();
-  let units = 0;
-  for (const d of docs) {
-    for (const f of KPI_COUNT_FIELDS) s[f] += num(d[f]);
-    units += toRevenueUnits(d.revenue);
-  }
-  s.revenue = units / REVENUE_SCALE;
-  return finishKpi(s);
+  for (const d of docs) for (const f of KPI_COUNT_FIELDS) s[f] += num(d[f]);
+  return finishKpi(s, sumRevenue(docs.map((d) => d.revenue_by_currency)));
 }
 
 /** Groups partial documents by window start and sums each window; oldest first. */
@@ -135,15 +145,10 @@ export function kpiWindowsFromPartials(docs: readonly KpiPartial[]): KpiWindow[]
  * (tumbling): a sliding window's events are also in its neighbours. Distinct counts are left out
  * on purpose (a visitor active in two windows would count twice).
  */
-export function eventTotals(windows: readonly Pick<KpiSums, (typeof EVENT_TOTAL_FIELDS)[number]>[]): EventTotals {
-  const out = Object.fromEntries(EVENT_TOTAL_FIELDS.map((f) => [f, 0])) as EventTotals;
-  let units = 0;
-  for (const w of windows) {
-    for (const f of EVENT_TOTAL_FIELDS) if (f !== 'revenue') out[f] += num(w[f]);
-    units += toRevenueUnits(w.revenue);
-  }
-  out.revenue = units / REVENUE_SCALE;
-  return out;
+export function eventTotals(windows: readonly (Pick<KpiSums, (typeof EVENT_TOTAL_FIELDS)[number]> & { revenue_by_currency?: readonly CurrencyRevenue[] })[]): EventTotals {
+  const out = Object.fromEntries(EVENT_TOTAL_FIELDS.map((f) => [f, 0])) as Record<(typeof EVENT_TOTAL_FIELDS)[number], number>;
+  for (const w of windows) for (const f of EVENT_TOTAL_FIELDS) out[f] += num(w[f]);
+  return { ...out, revenue_by_currency: sumRevenue(windows.map((w) => w.revenue_by_currency)) };
 }
 
 export function emptyUrlSums(): UrlSums {
@@ -200,6 +205,7 @@ export type SumAggs<F extends string> = Record<F, SumAgg>;
 export interface KpiWindowBucket extends SumAggs<KpiSumField> {
   key: number;
   doc_count: number;
+  revenue_by_currency?: RevenueAgg;
   window_end: { value: number | null };
   not_final: { doc_count: number };
 }
@@ -227,7 +233,7 @@ export function kpiWindowsFromAgg(buckets: readonly KpiWindowBucket[]): KpiWindo
       window_end: new Date(num(b.window_end.value)).toISOString(),
       partitions: b.doc_count,
       final: b.not_final.doc_count === 0,
-      ...finishKpi(readSums(KPI_SUM_FIELDS, b)),
+      ...finishKpi(readSums(KPI_SUM_FIELDS, b), revenueFromAgg(b.revenue_by_currency)),
     }));
 }
 
@@ -253,7 +259,7 @@ export interface SessionSummarySums {
   pages: number;
   events: number;
   duration_ms: number;
-  revenue: number;
+  revenue_by_currency: CurrencyRevenue[];
 }
 export interface SessionSummary extends SessionSummarySums {
   /** Sessions with a purchase / sessions. */
@@ -267,7 +273,6 @@ export interface SessionSummary extends SessionSummarySums {
 export function finishSessions(s: SessionSummarySums): SessionSummary {
   return {
     ...s,
-    revenue: roundRevenue(s.revenue),
     purchase_rate: ratio(s.purchased, s.sessions),
     bounce_rate: ratio(s.bounced, s.sessions),
     avg_duration_ms: ratio(s.duration_ms, s.sessions),

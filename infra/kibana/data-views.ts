@@ -47,9 +47,9 @@ const money = { id: 'number', params: { pattern: '0,0.00' } };
 const duration = { id: 'duration', params: { inputFormat: 'milliseconds', outputFormat: 'humanizePrecise', outputPrecision: 1 } };
 const FIELD_FORMATS: Record<DataViewKey, Record<string, object>> = {
   events: { price: money, revenue: money, engagement_ms: duration },
-  kpis: { conversion_rate: percent, cart_to_purchase_rate: percent, revenue: money },
+  kpis: { conversion_rate: percent, cart_to_purchase_rate: percent },
   urlStats: { avg_time_spent_ms: duration, time_spent_ms: duration },
-  sessions: { duration_ms: duration, revenue: money },
+  sessions: { duration_ms: duration },
   alerts: {},
 };
 

@@ -35,7 +35,7 @@ describe('customize', () => {
       .flatMap((l) => Object.values(l.columns))
       .filter((c) => c.operationType === 'date_histogram')
       .map((c) => `${c.sourceField}=${c.params?.interval}`);
-    expect(new Set(intervals)).toEqual(new Set(['window_start=30s', 'raised_at=auto']));
+    expect(new Set(intervals)).toEqual(new Set(['window_start=30s', 'raised_at=auto', 'timestamp=auto']));
     expect(out.find((o) => o.type === 'dashboard')!.attributes.title).toBe('Clickstream KPIs [shop]');
     // The shipped objects are left alone.
     expect(renderNdjson(shipped)).toBe(renderNdjson(savedObjects()));

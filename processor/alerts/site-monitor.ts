@@ -17,7 +17,7 @@
  * event and never holds a commit back (everything it reads is already in Elasticsearch).
  */
 import type { Client } from '@elastic/elasticsearch';
-import type { AlertDoc } from '../../contracts/documents.js';
+import { revenueAgg, revenueFromAgg, type AlertDoc, type RevenueAgg } from '../../contracts/documents.js';
 import { indexNames } from '../../contracts/indices.js';
 import type { AssignedPartition, PartitionedSink } from '../sink.js';
 import type { SiteDetectorOptions } from '../anomaly/site.js';
@@ -146,17 +146,19 @@ export function siteMonitor(o: SiteMonitorOptions): SiteMonitor {
               sources: [{ t: { date_histogram: { field: 'window_start', fixed_interval: `${stepMs}ms` } } }, { site: { terms: { field: 'dimension_value' } } }],
               ...(after ? { after } : {}),
             },
-            aggs: { visitors: { sum: { field: 'unique_visitors' } }, purchases: { sum: { field: 'purchases' } }, revenue: { sum: { field: 'revenue' } } },
+            aggs: { visitors: { sum: { field: 'unique_visitors' } }, purchases: { sum: { field: 'purchases' } }, revenue: revenueAgg() },
           },
         },
       });
       const agg = r.aggregations?.steps as
-        | { after_key?: Record<string, string | number>; buckets: { key: { t: number; site: string }; visitors: { value: number }; purchases: { value: number }; revenue: { value: number } }[] }
+        | { after_key?: Record<string, string | number>; buckets: { key: { t: number; site: string }; visitors: { value: number }; purchases: { value: number }; revenue: RevenueAgg }[] }
         | undefined;
       for (const b of agg?.buckets ?? []) {
         let m = out.get(b.key.t);
         if (!m) out.set(b.key.t, (m = new Map()));
-        m.set(b.key.site, { visitors: b.visitors.value, purchases: b.purchases.value, revenue: b.revenue.value });
+        // Revenue is evidence only (the usual order value), and only meaningful in one currency: NaN when the site sold in several.
+        const revenue = revenueFromAgg(b.revenue);
+        m.set(b.key.site, { visitors: b.visitors.value, purchases: b.purchases.value, revenue: revenue.length === 0 ? 0 : revenue.length === 1 ? revenue[0].revenue : NaN });
       }
       if (!agg?.after_key || (agg.buckets.length ?? 0) === 0) return out;
       after = agg.after_key;

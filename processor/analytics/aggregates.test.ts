@@ -53,11 +53,11 @@ describe('KPI aggregate (init / add / result)', () => {
   const pv = (v: string, s = `s-${v}`) => ev('page_view', T0, { visitor_id: v, session_id: s });
   const click = (v: string) => ev('click', T0, { visitor_id: v, session_id: `s-${v}` });
   const cart = (v: string) => ev('add_to_cart', T0, { visitor_id: v, session_id: `s-${v}`, price: 5, quantity: 1 });
-  const buy = (v: string, revenue: number) => ev('purchase', T0, { visitor_id: v, session_id: `s-${v}`, revenue });
+  const buy = (v: string, revenue: number, currency = 'EUR') => ev('purchase', T0, { visitor_id: v, session_id: `s-${v}`, revenue, currency });
   const engagement = (v: string) => ev('page_view', T0, { visitor_id: v, session_id: `s-${v}`, engagement_ms: 5000 });
 
   test.each<[string, EnrichedEvent[], number, Partial<kpi.KpiResult>]>([
-    ['empty window', [], 0, { page_views: 0, unique_visitors: 0, conversion_rate: 0, cart_to_purchase_rate: 0, revenue: 0 }],
+    ['empty window', [], 0, { page_views: 0, unique_visitors: 0, conversion_rate: 0, cart_to_purchase_rate: 0, revenue_by_currency: [] }],
     ['views and clicks', [pv('a'), pv('a'), click('a'), pv('b')], 0, { page_views: 3, clicks: 1, unique_visitors: 2, sessions: 2 }],
     ['engagement report is not a view', [pv('a'), engagement('a')], 0, { page_views: 1, unique_visitors: 1 }],
     ['two sessions of one visitor', [pv('a', 's1'), pv('a', 's2')], 0, { unique_visitors: 1, sessions: 2 }],
@@ -65,7 +65,7 @@ describe('KPI aggregate (init / add / result)', () => {
       'conversion = visitors who bought / visitors',
       [pv('a'), pv('b'), pv('c'), pv('d'), buy('a', 10), buy('a', 5)],
       0,
-      { purchases: 2, visitors_purchased: 1, unique_visitors: 4, conversion_rate: 0.25, revenue: 15 },
+      { purchases: 2, visitors_purchased: 1, unique_visitors: 4, conversion_rate: 0.25, revenue_by_currency: [{ currency: 'EUR', purchases: 2, revenue: 15 }] },
     ],
     [
       'cart to purchase = carted and bought / carted',
@@ -73,7 +73,13 @@ describe('KPI aggregate (init / add / result)', () => {
       0,
       { add_to_cart: 2, visitors_added_to_cart: 2, visitors_purchased: 2, visitors_carted_and_purchased: 1, cart_to_purchase_rate: 0.5 },
     ],
-    ['revenue summed exactly', [buy('a', 0.1), buy('a', 0.2), buy('b', 19.99)], 0, { revenue: 20.29 }],
+    ['revenue summed exactly', [buy('a', 0.1), buy('a', 0.2), buy('b', 19.99)], 0, { revenue_by_currency: [{ currency: 'EUR', purchases: 3, revenue: 20.29 }] }],
+    [
+      'revenue kept per currency, never added across currencies',
+      [buy('a', 100), buy('b', 100, 'JPY'), buy('c', 0.5, 'CHF'), buy('b', 250, 'JPY')],
+      0,
+      { purchases: 4, revenue_by_currency: [{ currency: 'CHF', purchases: 1, revenue: 0.5 }, { currency: 'EUR', purchases: 1, revenue: 100 }, { currency: 'JPY', purchases: 2, revenue: 350 }] },
+    ],
     ['late events counted, not added', [pv('a')], 3, { page_views: 1, late_events: 3 }],
   ])('%s', (_name, events, lateCount, expected) => {
     const acc = kpi.init();
@@ -113,7 +119,7 @@ describe('session aggregate', () => {
         ev('click', T0 + 5000, { url: '/home' }),
         ev('page_view', T0 + 10_000, { url: '/mug' }),
         ev('add_to_cart', T0 + 12_000, { url: '/mug' }),
-        ev('purchase', T0 + 20_000, { url: '/checkout', revenue: 12.5 }),
+        ev('purchase', T0 + 20_000, { url: '/checkout', revenue: 12.5, currency: 'EUR' }),
       ],
       {
         start: new Date(T0).toISOString(),
@@ -125,7 +131,7 @@ describe('session aggregate', () => {
         exit_page: '/mug',
         added_to_cart: true,
         purchased: true,
-        revenue: 12.5,
+        revenue_by_currency: [{ currency: 'EUR', purchases: 1, revenue: 12.5 }],
       },
     ],
     [

@@ -55,10 +55,11 @@ export interface SessionState {
 export interface UrlCell extends Cell {
   url: string;
   country: string;
+  site_id: string | null;
   acc: UrlAcc;
 }
 export interface UrlBucket extends CellBucket<UrlCell> {
-  /** URL -> country -> cell. */
+  /** URL -> country (with the site, when there is one) -> cell. */
   byUrl: Map<string, Map<string, UrlCell>>;
   /** Page views in this window whose time on page is not settled yet. */
   pending: number;

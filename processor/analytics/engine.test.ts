@@ -33,10 +33,10 @@ describe('PartitionEngine', () => {
     expect(e.add(ev('page_view', 0), pv, 0)).toBe('ok');
     expect(e.add(ev('click', 10), cl, 0)).toBe('ok');
     expect(e.add(ev('page_view', 20, { url: '/b' }), pv, 1)).toBe('ok');
-    expect(e.add(ev('purchase', 30, { revenue: 42 }), pu, 0)).toBe('ok');
+    expect(e.add(ev('purchase', 30, { revenue: 42, currency: 'EUR' }), pu, 0)).toBe('ok');
     const first = e.drain(true);
     const tumblingAll = first.find((d) => d.index === 'kpis' && d.id === `tumbling_1m|${new Date(T0).toISOString()}|all|all|3`);
-    expect(tumblingAll?.doc).toMatchObject({ page_views: 2, clicks: 1, purchases: 1, revenue: 42, unique_visitors: 1, conversion_rate: 1, final: false });
+    expect(tumblingAll?.doc).toMatchObject({ page_views: 2, clicks: 1, purchases: 1, revenue_by_currency: [{ currency: 'EUR', purchases: 1, revenue: 42 }], unique_visitors: 1, conversion_rate: 1, final: false });
     expect(first.find((d) => d.index === 'sessions')?.doc).toMatchObject({ session_id: 's', pages: 2, events: 4, purchased: true, closed: false });
     // Nothing committed past the first offset of open state.
     expect(e.commitPoint(pv)?.offset).toBe(0);
@@ -62,7 +62,7 @@ describe('PartitionEngine', () => {
     expect(e.commitPoint(cl)?.offset).toBe(1);
   });
 
-  test('revenue per currency: the currency cut holds each currency\'s purchases, buyers and revenue, never a sum', () => {
+  test('revenue per currency: every cut keeps each currency apart, the currency cut holds each currency\'s purchases, buyers and revenue, never a sum', () => {
     const e = new PartitionEngine(options);
     for (let t = 0; t < 4; t++) e.restore(t, null, null);
     const pu = topics.indexOf('purchases');
@@ -73,8 +73,10 @@ describe('PartitionEngine', () => {
     e.add(buy('p3', 'a', 0.1, 'EUR'), pu, 2);
     const docs = e.drain(true).filter((d) => d.index === 'kpis' && String(d.id).startsWith('tumbling_1m|'));
     const cut = (value: string) => docs.find((d) => d.id === `tumbling_1m|${new Date(T0).toISOString()}|currency|${value}|3`)?.doc;
-    expect(cut('EUR')).toMatchObject({ purchases: 2, revenue: 100.1, visitors_purchased: 1, unique_visitors: 1, page_views: 0 });
-    expect(cut('JPY')).toMatchObject({ purchases: 1, revenue: 100, visitors_purchased: 1 });
+    expect(cut('EUR')).toMatchObject({ purchases: 2, revenue_by_currency: [{ currency: 'EUR', purchases: 2, revenue: 100.1 }], visitors_purchased: 1, unique_visitors: 1, page_views: 0 });
+    expect(cut('JPY')).toMatchObject({ purchases: 1, revenue_by_currency: [{ currency: 'JPY', purchases: 1, revenue: 100 }], visitors_purchased: 1 });
+    const all = docs.find((d) => d.id === `tumbling_1m|${new Date(T0).toISOString()}|all|all|3`)?.doc;
+    expect(all).toMatchObject({ purchases: 3, revenue_by_currency: [{ currency: 'EUR', purchases: 2, revenue: 100.1 }, { currency: 'JPY', purchases: 1, revenue: 100 }] });
     expect(docs.filter((d) => String(d.id).includes('|currency|'))).toHaveLength(2);
   });
 

@@ -6,7 +6,7 @@
  * the same document. Revenue is summed in 1/10,000 of the currency unit (integers) because a
  * floating-point sum depends on the order of its terms.
  */
-import { MISSING_VALUE, REVENUE_SCALE, toRevenueUnits, type Dimension, type KpiDoc } from '../../contracts/documents.js';
+import { addRevenue, MISSING_VALUE, revenueList, toRevenueUnits, type Dimension, type KpiDoc } from '../../contracts/documents.js';
 import type { EnrichedEvent } from '../../contracts/event-schema.js';
 
 /** The fields of an enriched event the aggregations read. */
@@ -30,8 +30,8 @@ export interface KpiAcc {
   clicks: number;
   addToCart: number;
   purchases: number;
-  /** Revenue in 1/REVENUE_SCALE units. */
-  revenueUnits: number;
+  /** Purchases and revenue (1/REVENUE_SCALE units) per currency: currencies are never added up. */
+  revenue: Map<string, { purchases: number; units: number }>;
   visitors: Set<string>;
   visitorsCart: Set<string>;
   visitorsBought: Set<string>;
@@ -56,7 +56,7 @@ export function init(): KpiAcc {
     clicks: 0,
     addToCart: 0,
     purchases: 0,
-    revenueUnits: 0,
+    revenue: new Map(),
     visitors: new Set(),
     visitorsCart: new Set(),
     visitorsBought: new Set(),
@@ -102,7 +102,7 @@ export function addNew(acc: KpiAcc, e: KpiEvent, unseen: number): number {
       break;
     case 'purchase':
       acc.purchases++;
-      acc.revenueUnits += toRevenueUnits(e.revenue);
+      addRevenue(acc.revenue, e.currency || UNKNOWN, 1, toRevenueUnits(e.revenue));
       if ((unseen & NEW_BUYER) !== 0 && grows(acc.visitorsBought, e.visitor_id)) added |= NEW_BUYER;
       break;
   }
@@ -134,7 +134,7 @@ export function result(acc: KpiAcc): KpiResult {
     clicks: acc.clicks,
     add_to_cart: acc.addToCart,
     purchases: acc.purchases,
-    revenue: acc.revenueUnits / REVENUE_SCALE,
+    revenue_by_currency: revenueList(acc.revenue),
     unique_visitors: acc.visitors.size,
     visitors_added_to_cart: acc.visitorsCart.size,
     visitors_purchased: acc.visitorsBought.size,

@@ -12,8 +12,8 @@
  * SDK's engagement plugin sent for that URL after it, if any; otherwise it is left out of the
  * average (counted in `views_without_time`), because nothing says when the visitor left.
  */
-import { REVENUE_SCALE, toRevenueUnits, type SessionDoc as SessionDocument } from '../../contracts/documents.js';
-import { isView, type KpiEvent } from './kpi.js';
+import { addRevenue, revenueList, toRevenueUnits, type SessionDoc as SessionDocument } from '../../contracts/documents.js';
+import { isView, UNKNOWN, type KpiEvent } from './kpi.js';
 
 /** Total order of events inside a session: time, then event id. */
 export function before(aTs: number, aId: string, bTs: number, bId: string): boolean {
@@ -41,7 +41,7 @@ export interface SessionAcc {
   exit: PageMark | null;
   addedToCart: boolean;
   purchased: boolean;
-  revenueUnits: number;
+  revenue: Map<string, { purchases: number; units: number }>;
 }
 
 /** A session document without its partition (the engine's). */
@@ -59,7 +59,7 @@ export function initSession(sessionId: string): SessionAcc {
     exit: null,
     addedToCart: false,
     purchased: false,
-    revenueUnits: 0,
+    revenue: new Map(),
   };
 }
 
@@ -79,7 +79,7 @@ export function addToSession(acc: SessionAcc, e: SessionEvent, ts: number): Sess
     acc.addedToCart = true;
   } else if (e.event_type === 'purchase') {
     acc.purchased = true;
-    acc.revenueUnits += toRevenueUnits(e.revenue);
+    addRevenue(acc.revenue, e.currency || UNKNOWN, 1, toRevenueUnits(e.revenue));
   }
   return acc;
 }
@@ -100,7 +100,7 @@ export function sessionResult(acc: SessionAcc, closed: boolean): SessionDoc {
     device_type: acc.first?.device_type ?? null,
     added_to_cart: acc.addedToCart,
     purchased: acc.purchased,
-    revenue: acc.revenueUnits / REVENUE_SCALE,
+    revenue_by_currency: revenueList(acc.revenue),
     closed,
   };
 }
@@ -113,6 +113,7 @@ export interface Visit {
   id: string;
   url: string;
   country: string | null;
+  site_id: string | null;
 }
 export interface VisitTime extends Visit {
   /** Time on page in ms, or null when it cannot be known (last view, no engagement report). */
@@ -128,7 +129,7 @@ export function visitTimes(events: { ts: number; e: SessionEvent }[]): VisitTime
   const sorted = [...events].sort((a, b) => (before(a.ts, a.e.event_id, b.ts, b.e.event_id) ? -1 : before(b.ts, b.e.event_id, a.ts, a.e.event_id) ? 1 : 0));
   const views = sorted.filter((x) => isView(x.e));
   return views.map((v, i) => {
-    const visit = { ts: v.ts, id: v.e.event_id, url: v.e.url, country: v.e.country };
+    const visit = { ts: v.ts, id: v.e.event_id, url: v.e.url, country: v.e.country, site_id: v.e.site_id };
     const next = views[i + 1];
     if (next) return { ...visit, ms: next.ts - v.ts };
     let engaged = 0;
@@ -159,7 +160,7 @@ export class VisitTracker {
 
   add(e: SessionEvent, ts: number): void {
     if (isView(e)) {
-      const v: Visit = { ts, id: e.event_id, url: e.url, country: e.country };
+      const v: Visit = { ts, id: e.event_id, url: e.url, country: e.country, site_id: e.site_id };
       let i = this.pending.length;
       while (i > 0 && before(ts, e.event_id, this.pending[i - 1].ts, this.pending[i - 1].id)) i--;
       this.pending.splice(i, 0, v);

@@ -19,7 +19,7 @@ export interface UrlAcc {
 }
 
 /** The aggregate fields of a URL x country document (the window, URL, country and partition are the engine's). */
-export type UrlResult = Required<Omit<UrlStatsDoc, 'window_start' | 'window_end' | 'url' | 'country' | 'partition' | 'final'>>;
+export type UrlResult = Required<Omit<UrlStatsDoc, 'window_start' | 'window_end' | 'url' | 'country' | 'site_id' | 'partition' | 'final'>>;
 
 export function initUrl(): UrlAcc {
   return { users: new Set(), pageViews: 0, clicks: 0, timeMs: 0, timeSamples: 0, viewsWithoutTime: 0 };

@@ -39,7 +39,7 @@ export class UrlWindows {
   /** An on-time event at event time `ts`. */
   add(e: EnrichedEvent, t: number, offset: number, ts: number): void {
     const b = this.bucket(this.startOf(ts), t, offset);
-    addUrlEvent(this.cell(b, e.url, e.country).acc, e);
+    addUrlEvent(this.cell(b, e.url, e.country, e.site_id).acc, e);
   }
 
   /** A page view at `ts` whose time on page is not known yet: its window stays open until `settle`. */
@@ -56,7 +56,7 @@ export class UrlWindows {
     const b = this.buckets.get(start);
     // A URL window with a pending view is never sealed, so it must still be here.
     if (!b) throw new Error(`engine invariant broken: URL window ${iso(start)} sealed with a page view of session ${sessionId} pending`);
-    addUrlTime(this.cell(b, v.url, v.country).acc, v.ms);
+    addUrlTime(this.cell(b, v.url, v.country, v.site_id).acc, v.ms);
     b.pending--;
     lowerEach(b.minOff, sessionMinOff);
   }
@@ -96,14 +96,16 @@ export class UrlWindows {
   }
 
   /** The cell of a URL and country in window `b`, marked changed. */
-  private cell(b: UrlBucket, url: string, country: string | null): UrlCell {
+  private cell(b: UrlBucket, url: string, country: string | null, site: string | null): UrlCell {
     const c = country || kpi.UNKNOWN;
+    // Country and site (a URL is nearly always one site's: the site joins the key only when there is one).
+    const k = site === null ? c : `${c}\u0000${site}`;
     let byCountry = b.byUrl.get(url);
     if (!byCountry) b.byUrl.set(url, (byCountry = new Map()));
-    let cell = byCountry.get(c);
+    let cell = byCountry.get(k);
     if (!cell) {
-      cell = { url, country: c, acc: initUrl(), changed: false };
-      byCountry.set(c, cell);
+      cell = { url, country: c, site_id: site, acc: initUrl(), changed: false };
+      byCountry.set(k, cell);
       b.cells.push(cell);
     }
     touch(b, cell);
@@ -116,6 +118,7 @@ export class UrlWindows {
       window_end: iso(b.end),
       url: cell.url,
       country: cell.country,
+      site_id: cell.site_id,
       partition: this.partition,
       ...urlResult(cell.acc),
       final,

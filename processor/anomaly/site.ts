@@ -25,6 +25,7 @@ export interface SiteWindow {
   t: number;
   visitors: number;
   purchases: number;
+  /** Revenue of the window when the site sold in one currency; NaN when in several (never a sum of currencies). */
   revenue: number;
 }
 
@@ -110,10 +111,12 @@ export class SiteDetector {
     this.recent.push({ v: w.visitors, ev: exp.value, p: w.purchases });
     if (this.recent.length > 64) this.recent.shift();
     if (!b.anomalous && !t.anomalous) {
-      this.rateHistory.push({ v: w.visitors, p: w.purchases, r: w.revenue });
+      // Revenue in several currencies has no one sum (NaN): left out of the usual order value.
+      const r = Number.isFinite(w.revenue) ? w.revenue : 0;
+      this.rateHistory.push({ v: w.visitors, p: w.purchases, r });
       this.sums.v += w.visitors;
       this.sums.p += w.purchases;
-      this.sums.r += w.revenue;
+      this.sums.r += r;
       if (this.rateHistory.length > this.options.rateWindows) {
         const old = this.rateHistory.shift()!;
         this.sums.v -= old.v;

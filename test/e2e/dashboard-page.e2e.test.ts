@@ -142,7 +142,7 @@ function fixtures(now: number) {
             clicks: visitors * 2 + r(7),
             add_to_cart: carts + r(2),
             purchases: bought,
-            revenue: bought * (9.99 + r(40)) + r(100) / 100,
+            revenue_by_currency: bought ? [{ currency: 'EUR', purchases: bought, revenue: Math.round((bought * (9.99 + r(40)) + r(100) / 100) * 100) / 100 }] : [],
             unique_visitors: visitors,
             visitors_added_to_cart: carts,
             visitors_purchased: bought,
@@ -182,7 +182,7 @@ function fixtures(now: number) {
       exit_page: pages[3 + r(2)],
       added_to_cart: bought || r(2) === 0,
       purchased: bought,
-      revenue: bought ? 24.5 : 0,
+      revenue_by_currency: bought ? [{ currency: 'EUR', purchases: 1, revenue: 24.5 }] : [],
       closed: i > 2,
       partition: r(3),
     });

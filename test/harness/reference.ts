@@ -6,6 +6,10 @@
  */
 import { createHash } from 'node:crypto';
 import type { EnrichedEvent } from '../../contracts/event-schema.js';
+
+/** Per-currency revenue as the documents hold it, sorted by currency (written here again, independently). */
+const byCurrency = (m: Map<string, { n: number; units: number }>) =>
+  [...m.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([currency, r]) => ({ currency, purchases: r.n, revenue: r.units / 10_000 }));
 import type { WindowSpec } from '../../contracts/windows.js';
 
 export interface ReferenceOptions {
@@ -69,7 +73,7 @@ export function referenceDocs(topicLogs: EnrichedEvent[][], o: ReferenceOptions)
     cl: number;
     atc: number;
     pu: number;
-    rev: number;
+    rev: Map<string, { n: number; units: number }>;
     vis: Set<string>;
     cart: Set<string>;
     bought: Set<string>;
@@ -93,7 +97,7 @@ export function referenceDocs(topicLogs: EnrichedEvent[][], o: ReferenceOptions)
           const id = `${w.kind}|${iso(start)}|${dim}|${value}|${o.partition}`;
           let c = cells.get(id);
           if (!c) {
-            c = { dim, value, w, start, pv: 0, cl: 0, atc: 0, pu: 0, rev: 0, vis: new Set(), cart: new Set(), bought: new Set(), ses: new Set(), late: 0 };
+            c = { dim, value, w, start, pv: 0, cl: 0, atc: 0, pu: 0, rev: new Map(), vis: new Set(), cart: new Set(), bought: new Set(), ses: new Set(), late: 0 };
             cells.set(id, c);
           }
           list.push(c);
@@ -112,7 +116,9 @@ export function referenceDocs(topicLogs: EnrichedEvent[][], o: ReferenceOptions)
       }
       if (e.event_type === 'purchase') {
         c.pu++;
-        c.rev += Math.round((e.revenue ?? 0) * 10_000);
+        const cur = e.currency || 'unknown';
+        const r = c.rev.get(cur) ?? { n: 0, units: 0 };
+        c.rev.set(cur, { n: r.n + 1, units: r.units + Math.round((e.revenue ?? 0) * 10_000) });
         c.bought.add(e.visitor_id);
       }
       c.vis.add(e.visitor_id);
@@ -133,7 +139,7 @@ export function referenceDocs(topicLogs: EnrichedEvent[][], o: ReferenceOptions)
       clicks: c.cl,
       add_to_cart: c.atc,
       purchases: c.pu,
-      revenue: c.rev / 10_000,
+      revenue_by_currency: byCurrency(c.rev),
       unique_visitors: c.vis.size,
       visitors_added_to_cart: c.cart.size,
       visitors_purchased: c.bought.size,
@@ -176,7 +182,14 @@ export function referenceDocs(topicLogs: EnrichedEvent[][], o: ReferenceOptions)
       device_type: first.e.device_type,
       added_to_cart: list.some((x) => x.e.event_type === 'add_to_cart'),
       purchased: list.some((x) => x.e.event_type === 'purchase'),
-      revenue: list.reduce((s, x) => s + (x.e.event_type === 'purchase' ? Math.round((x.e.revenue ?? 0) * 10_000) : 0), 0) / 10_000,
+      revenue_by_currency: byCurrency(
+        list.reduce((m, x) => {
+          if (x.e.event_type !== 'purchase') return m;
+          const cur = x.e.currency || 'unknown';
+          const r = m.get(cur) ?? { n: 0, units: 0 };
+          return m.set(cur, { n: r.n + 1, units: r.units + Math.round((x.e.revenue ?? 0) * 10_000) });
+        }, new Map<string, { n: number; units: number }>()),
+      ),
       closed,
       partition: o.partition,
     });
@@ -187,6 +200,7 @@ export function referenceDocs(topicLogs: EnrichedEvent[][], o: ReferenceOptions)
     start: number;
     url: string;
     country: string;
+    site: string | null;
     users: Set<string>;
     pv: number;
     cl: number;
@@ -195,19 +209,19 @@ export function referenceDocs(topicLogs: EnrichedEvent[][], o: ReferenceOptions)
     none: number;
   }
   const urls = new Map<string, UrlCell>();
-  const urlCell = (ts: number, url: string, country: string | null): UrlCell => {
+  const urlCell = (ts: number, url: string, country: string | null, site: string | null): UrlCell => {
     const start = Math.floor(ts / o.urlWindowMs) * o.urlWindowMs;
     const c = country || 'unknown';
-    const key = `${start}|${url}|${c}`;
+    const key = `${start}|${url}|${c}|${site}`;
     let cell = urls.get(key);
     if (!cell) {
-      cell = { start, url, country: c, users: new Set(), pv: 0, cl: 0, ms: 0, n: 0, none: 0 };
+      cell = { start, url, country: c, site, users: new Set(), pv: 0, cl: 0, ms: 0, n: 0, none: 0 };
       urls.set(key, cell);
     }
     return cell;
   };
   for (const { ts, e } of onTime) {
-    const c = urlCell(ts, e.url, e.country);
+    const c = urlCell(ts, e.url, e.country, e.site_id);
     c.users.add(e.visitor_id);
     if (view(e)) c.pv++;
     if (e.event_type === 'click') c.cl++;
@@ -228,7 +242,7 @@ export function referenceDocs(topicLogs: EnrichedEvent[][], o: ReferenceOptions)
           .reduce((s, x) => s + (x.e.engagement_ms ?? 0), 0);
         ms = engaged > 0 ? engaged : null;
       }
-      const c = urlCell(v.ts, v.e.url, v.e.country);
+      const c = urlCell(v.ts, v.e.url, v.e.country, v.e.site_id);
       if (ms === null) c.none++;
       else {
         c.ms += ms;
@@ -238,12 +252,13 @@ export function referenceDocs(topicLogs: EnrichedEvent[][], o: ReferenceOptions)
   }
   for (const c of urls.values()) {
     const start = iso(c.start);
-    const id = createHash('sha1').update(`${start}\u0000${c.url}\u0000${c.country}\u0000${o.partition}`).digest('hex');
+    const id = createHash('sha1').update(`${start}\u0000${c.url}\u0000${c.country}\u0000${o.partition}${c.site ? `\u0000${c.site}` : ''}`).digest('hex');
     out.set(`urlStats/${id}`, {
       window_start: start,
       window_end: iso(c.start + o.urlWindowMs),
       url: c.url,
       country: c.country,
+      site_id: c.site,
       partition: o.partition,
       unique_users: c.users.size,
       page_views: c.pv,

@@ -3,7 +3,7 @@
  * written straight into Elasticsearch so the dashboard's sums can be checked against known values.
  */
 import type { Client } from '@elastic/elasticsearch';
-import { kpiDocId, type AlertDoc, type KpiDoc, type SessionDoc, type UrlStatsDoc } from '../../contracts/documents.js';
+import { kpiDocId, type AlertDoc, type CurrencyRevenue, type KpiDoc, type SessionDoc, type UrlStatsDoc } from '../../contracts/documents.js';
 import { eventIndexFor, indexNames } from '../../contracts/indices.js';
 import type { EnrichedFieldName } from '../../contracts/event-schema.js';
 import type { KpiSums, UrlSums } from '../../dashboard/sums.js';
@@ -20,15 +20,15 @@ export function kpiDoc(
   start: number,
   sizeMs: number,
   partition: number,
-  counts: Partial<KpiSums>,
+  counts: Partial<KpiSums> & { revenue_by_currency?: CurrencyRevenue[] },
   opts: { dimension?: string; value?: string; final?: boolean } = {},
 ): KpiFixture {
-  const c: KpiSums = {
+  const c: KpiSums & { revenue_by_currency: CurrencyRevenue[] } = {
     page_views: 0,
     clicks: 0,
     add_to_cart: 0,
     purchases: 0,
-    revenue: 0,
+    revenue_by_currency: [],
     unique_visitors: 0,
     visitors_added_to_cart: 0,
     visitors_purchased: 0,
@@ -53,13 +53,14 @@ export function kpiDoc(
 
 export type UrlFixture = UrlStatsDoc;
 
-export function urlDoc(start: number, sizeMs: number, url: string, country: string, partition: number, s: Partial<UrlSums>, final = true): UrlFixture {
+export function urlDoc(start: number, sizeMs: number, url: string, country: string, partition: number, s: Partial<UrlSums>, final = true, site: string | null = null): UrlFixture {
   const v: UrlSums = { unique_users: 0, page_views: 0, clicks: 0, time_spent_ms: 0, time_spent_samples: 0, views_without_time: 0, ...s };
   return {
     window_start: iso(start),
     window_end: iso(start + sizeMs),
     url,
     country,
+    site_id: site,
     partition,
     ...v,
     avg_time_spent_ms: v.time_spent_samples === 0 ? null : v.time_spent_ms / v.time_spent_samples,
@@ -85,7 +86,7 @@ export function sessionDoc(id: string, start: number, end: number, o: Partial<Se
     device_type: 'desktop',
     added_to_cart: false,
     purchased: false,
-    revenue: 0,
+    revenue_by_currency: [],
     closed: true,
     partition: 0,
     ...o,

@@ -34,14 +34,14 @@ const range = { from: new Date(T).toISOString(), to: new Date(T + 2 * MIN).toISO
 // the global rate is (1 + 1 + 2) / (5 + 2 + 13) = 0.2 exactly. Revenue 0.1 + 0.2 + 19.99 is not
 // 20.29 in floating point, but must come out as 20.29.
 const w1 = [
-  kpiDoc('tumbling_1m', W1, MIN, 0, { page_views: 10, clicks: 4, add_to_cart: 2, purchases: 1, revenue: 0.1, unique_visitors: 5, visitors_added_to_cart: 2, visitors_purchased: 1, visitors_carted_and_purchased: 1, sessions: 5 }),
-  kpiDoc('tumbling_1m', W1, MIN, 1, { page_views: 7, clicks: 9, add_to_cart: 1, purchases: 1, revenue: 0.2, unique_visitors: 2, visitors_added_to_cart: 1, visitors_purchased: 1, sessions: 3, late_events: 1 }),
-  kpiDoc('tumbling_1m', W1, MIN, 2, { page_views: 20, clicks: 1, purchases: 2, revenue: 19.99, unique_visitors: 13, visitors_purchased: 2, sessions: 14 }),
+  kpiDoc('tumbling_1m', W1, MIN, 0, { page_views: 10, clicks: 4, add_to_cart: 2, purchases: 1, revenue_by_currency: [{ currency: 'EUR', purchases: 1, revenue: 0.1 }], unique_visitors: 5, visitors_added_to_cart: 2, visitors_purchased: 1, visitors_carted_and_purchased: 1, sessions: 5 }),
+  kpiDoc('tumbling_1m', W1, MIN, 1, { page_views: 7, clicks: 9, add_to_cart: 1, purchases: 1, revenue_by_currency: [{ currency: 'EUR', purchases: 1, revenue: 0.2 }], unique_visitors: 2, visitors_added_to_cart: 1, visitors_purchased: 1, sessions: 3, late_events: 1 }),
+  kpiDoc('tumbling_1m', W1, MIN, 2, { page_views: 20, clicks: 1, purchases: 2, revenue_by_currency: [{ currency: 'EUR', purchases: 1, revenue: 19.99 }, { currency: 'JPY', purchases: 1, revenue: 500 }], unique_visitors: 13, visitors_purchased: 2, sessions: 14 }),
 ];
 // Window 2: partition 1 still open.
 const w2 = [
   kpiDoc('tumbling_1m', W2, MIN, 0, { page_views: 3, clicks: 2, unique_visitors: 3, sessions: 3 }),
-  kpiDoc('tumbling_1m', W2, MIN, 1, { page_views: 4, add_to_cart: 3, purchases: 1, revenue: 5.55, unique_visitors: 4, visitors_added_to_cart: 2, visitors_purchased: 1, visitors_carted_and_purchased: 1, sessions: 4 }, { final: false }),
+  kpiDoc('tumbling_1m', W2, MIN, 1, { page_views: 4, add_to_cart: 3, purchases: 1, revenue_by_currency: [{ currency: 'EUR', purchases: 1, revenue: 5.55 }], unique_visitors: 4, visitors_added_to_cart: 2, visitors_purchased: 1, visitors_carted_and_purchased: 1, sessions: 4 }, { final: false }),
 ];
 const countryFR = [
   kpiDoc('tumbling_1m', W1, MIN, 0, { page_views: 6, unique_visitors: 3, visitors_purchased: 1 }, { dimension: 'country', value: 'FR' }),
@@ -77,7 +77,7 @@ const urlEvents = [
 ];
 
 const sessions = [
-  sessionDoc('s1', T - 70_000, T + 50_000, { pages: 3, events: 7, added_to_cart: true, purchased: true, revenue: 19.99, partition: 2 }),
+  sessionDoc('s1', T - 70_000, T + 50_000, { pages: 3, events: 7, added_to_cart: true, purchased: true, revenue_by_currency: [{ currency: 'EUR', purchases: 1, revenue: 19.99 }], partition: 2 }),
   sessionDoc('s2', T + 100_000, T + 110_000, { closed: false, pages: 1, events: 2, partition: 1 }),
   sessionDoc('s3', T + 10_000, T + 30_000, { pages: 2, events: 4, added_to_cart: true, partition: 0, country: 'DE' }),
   sessionDoc('s-old', T - 20 * MIN, T - 10 * MIN, { pages: 9, events: 9 }),
@@ -126,7 +126,7 @@ describe('dashboard API over real Elasticsearch', () => {
         clicks: 14,
         add_to_cart: 3,
         purchases: 4,
-        revenue: 20.29,
+        revenue_by_currency: [{ currency: 'EUR', purchases: 3, revenue: 20.29 }, { currency: 'JPY', purchases: 1, revenue: 500 }],
         unique_visitors: 20,
         visitors_added_to_cart: 3,
         visitors_purchased: 4,
@@ -145,7 +145,7 @@ describe('dashboard API over real Elasticsearch', () => {
         clicks: 2,
         add_to_cart: 3,
         purchases: 1,
-        revenue: 5.55,
+        revenue_by_currency: [{ currency: 'EUR', purchases: 1, revenue: 5.55 }],
         unique_visitors: 7,
         visitors_added_to_cart: 2,
         visitors_purchased: 1,
@@ -158,7 +158,7 @@ describe('dashboard API over real Elasticsearch', () => {
     ]);
     // The same as the pure definition applied to the documents written.
     expect(body.windows).toEqual(kpiWindowsFromPartials([...w1, ...w2]));
-    expect(body.totals).toEqual({ page_views: 44, clicks: 16, add_to_cart: 6, purchases: 5, late_events: 1, revenue: 25.84 });
+    expect(body.totals).toEqual({ page_views: 44, clicks: 16, add_to_cart: 6, purchases: 5, late_events: 1, revenue_by_currency: [{ currency: 'EUR', purchases: 4, revenue: 25.84 }, { currency: 'JPY', purchases: 1, revenue: 500 }] });
     expect(body.truncated).toBe(false);
     // Not the mean of the partitions' own rates.
     const mean = w1.reduce((s, d) => s + (d.conversion_rate ?? 0), 0) / w1.length;
@@ -236,7 +236,7 @@ describe('dashboard API over real Elasticsearch', () => {
       pages: 6,
       events: 13,
       duration_ms: 120_000 + 10_000 + 20_000,
-      revenue: 19.99,
+      revenue_by_currency: [{ currency: 'EUR', purchases: 1, revenue: 19.99 }],
       purchase_rate: 1 / 3,
       bounce_rate: 1 / 3,
       avg_duration_ms: 50_000,
@@ -264,7 +264,7 @@ describe('dashboard API over real Elasticsearch', () => {
         const r = await empty.inject({ method: 'GET', url: path });
         expect(r.statusCode, path).toBe(200);
       }
-      expect((await empty.inject('/api/kpis')).json()).toMatchObject({ windows: [], totals: { page_views: 0, revenue: 0 } });
+      expect((await empty.inject('/api/kpis')).json()).toMatchObject({ windows: [], totals: { page_views: 0, revenue_by_currency: [] } });
       expect((await empty.inject('/api/sessions')).json()).toMatchObject({ sessions: [], summary: { sessions: 0, purchase_rate: null } });
     } finally {
       await empty.close();
@@ -331,7 +331,7 @@ describe('dashboard API over what the real gateway and processor wrote', () => {
   test('KPI totals, URL page views and sessions equal what was sent', async () => {
     const count = (t: string) => sent.filter((e) => e.type === t).length;
     const revenue = Math.round(sent.reduce((s, e) => s + (e.type === 'purchase' ? e.revenue * 10_000 : 0), 0)) / 10_000;
-    const want = { page_views: count('page_view'), clicks: count('click'), add_to_cart: count('add_to_cart'), purchases: count('purchase'), late_events: 0, revenue };
+    const want = { page_views: count('page_view'), clicks: count('click'), add_to_cart: count('add_to_cart'), purchases: count('purchase'), late_events: 0, revenue_by_currency: [{ currency: 'EUR', purchases: count('purchase'), revenue }] };
     const range = 'from=now-10m&to=now%2B10m';
     let last: unknown;
     await waitFor(
