@@ -9,7 +9,8 @@
  *                            [--warmup 3] [--pool 2000] [--no-stub] [--compare-uncoalesced]
  *                            [--profile [--profile-target stub]] [--clients platformatic[,kafkajs]]
  *                            [--overload 2,5] [--overload-duration 10] [--overload-threads 2]
- *                            [--overload-connections 4096] [--client-timeout 10] [--workers 2]
+ *                            [--overload-connections 4096] [--overload-warm-connections 1024]
+ *                            [--client-timeout 10] [--workers 2]
  *                            [--compression lz4] [--secure]
  *
  * --secure: Kafka with TLS and SASL/SCRAM only (lib/secure.ts); the gateways log in over TLS.
@@ -77,6 +78,8 @@ const OVERLOAD_DURATION = a.num('overload-duration', 10);
 /** Threads of the overload phases' load generator (lib/open-loop.ts), most connections they open, and their client timeout (s). */
 const OVERLOAD_THREADS = a.num('overload-threads', 2);
 const OVERLOAD_CONNECTIONS = a.num('overload-connections', 4096);
+/** Connections the overload generator opens before each phase: a spike of new connections all at once would overflow the listen backlog (511) and wait on SYN retransmits. */
+const OVERLOAD_WARM = a.num('overload-warm-connections', 1024);
 const CLIENT_TIMEOUT_S = a.num('client-timeout', 10);
 const DATA_DIR = resolveDataDir(a.str('data-dir', '.data/bench/gateway'));
 
@@ -186,6 +189,7 @@ await runBench('bench:gateway', 1800, async () => {
     durationS: OVERLOAD_DURATION,
     threads: OVERLOAD_THREADS,
     maxConnections: OVERLOAD_CONNECTIONS,
+    warmConnections: Math.min(OVERLOAD_WARM, OVERLOAD_CONNECTIONS),
     timeoutMs: CLIENT_TIMEOUT_S * 1000,
     acceptedCpuMs: median(tGw.runs.map((m) => m.cpuMsPerReq.server)),
   });
