@@ -25,7 +25,7 @@ import { siteMonitor } from './alerts/site-monitor.js';
 
 /** The analytics engine's settings from config: the live processor and the archive replay use the same. */
 export function engineOptionsFromConfig(
-  config: Pick<Config, 'kpiTumblingS' | 'kpiSlidingSizeS' | 'kpiSlidingStepS' | 'kpiAllowedLatenessS' | 'sessionGapS' | 'kpiExcludeBots'>,
+  config: Pick<Config, 'kpiTumblingS' | 'kpiSlidingSizeS' | 'kpiSlidingStepS' | 'kpiAllowedLatenessS' | 'sessionGapS' | 'kpiExcludeBots'> & Partial<Pick<Config, 'analyticsRepeatHorizon'>>,
 ): Omit<EngineOptions, 'partition' | 'topics'> {
   return {
     windows: windowSpecs(config),
@@ -33,6 +33,7 @@ export function engineOptionsFromConfig(
     latenessMs: config.kpiAllowedLatenessS * 1000,
     sessionGapMs: config.sessionGapS * 1000,
     excludeBots: config.kpiExcludeBots,
+    ...(config.analyticsRepeatHorizon !== undefined ? { repeatHorizon: config.analyticsRepeatHorizon } : {}),
   };
 }
 

@@ -45,8 +45,6 @@ export interface SessionState {
   /** Starts of the URL windows holding this session's page views. */
   urlWindows: Set<number>;
   dirty: boolean;
-  /** Site and event id of every event counted in the session (repeats are dropped). */
-  ids: Set<string>;
   /** The due slot it is filed under (open-sessions.ts), or NaN. */
   slot: number;
   /** Closed and written: forgotten by the engine. */

@@ -17,7 +17,11 @@ export interface EngineOptions {
   sessionGapMs: number;
   /** Leave events with is_bot out of KPIs, sessions and URL stats. */
   excludeBots: boolean;
+  /** A repeat of an event counted at most this many offsets before it in its topic-partition, by its open session, is dropped (recent-counts.ts); default 50,000. */
+  repeatHorizon?: number;
 }
+
+export const DEFAULT_REPEAT_HORIZON = 50_000;
 
 /** A document to write, with the index it goes to and its deterministic id. */
 export type OutDoc = { index: 'kpis'; id: string; doc: KpiDoc } | { index: 'urlStats'; id: string; doc: UrlStatsDoc } | { index: 'sessions'; id: string; doc: SessionDoc };

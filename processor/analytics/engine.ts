@@ -52,6 +52,9 @@ import { KpiWindows } from './kpi-windows.js';
 import { OpenSessions } from './open-sessions.js';
 import { PartitionClock } from './partition-clock.js';
 import { repeatKey } from './repeat-key.js';
+import { RecentCounts } from './recent-counts.js';
+import { DEFAULT_REPEAT_HORIZON } from './engine-options.js';
+import type { SessionState } from './buckets.js';
 import { UrlWindows } from './url-windows.js';
 
 export type { AddResult, EngineOptions, LateReason, OutDoc, OutIndex } from './engine-options.js';
@@ -81,6 +84,8 @@ export class PartitionEngine {
   private late: Record<LateReason, number> = { behind_partition: 0, behind_watermark: 0 };
   /** Repeated events dropped since the last `takeRepeats()`. */
   private repeats = 0;
+  /** Per topic: the events counted in its last offsets, with their sessions (what decides a repeat). */
+  private readonly recent: RecentCounts<SessionState>[];
 
   constructor(options: EngineOptions) {
     this.partition = options.partition;
@@ -92,6 +97,7 @@ export class PartitionEngine {
     this.sessions = new OpenSessions(this.partition, this.topicCount, options.sessionGapMs);
     this.holdMin = new Array<number>(this.topicCount).fill(Infinity);
     this.drainNext = new Array<number>(this.topicCount).fill(-1);
+    this.recent = Array.from({ length: this.topicCount }, () => new RecentCounts<SessionState>(options.repeatHorizon ?? DEFAULT_REPEAT_HORIZON));
   }
 
   /**
@@ -188,10 +194,11 @@ export class PartitionEngine {
     const lateReason = this.clock.observe(t, offset, ts);
     if (this.excludeBots && e.is_bot) return 'bot';
     // The same record twice on Kafka (a send stored although the gateway answered 503, retried
-    // with the same id): the first offset counts. Looked up in the event's open session, which
-    // holds the commit at or below that first offset, so a replay sees it again and decides the same.
+    // with the same id): the first offset counts, if its open session counted it within the
+    // repeat horizon (recent-counts.ts: why a replay decides the same).
     const id = repeatKey(e);
-    if (this.sessions.holds(e.session_id, id) || this.kpis.holdsLate(id)) {
+    const by = this.recent[t].countedBy(id, offset);
+    if ((by !== undefined && !by.closed && this.sessions.get(e.session_id) === by) || this.kpis.holdsLate(id)) {
       this.repeats++;
       return 'repeat';
     }
@@ -201,7 +208,7 @@ export class PartitionEngine {
       return 'late';
     }
     this.kpis.add(e, t, offset, ts);
-    this.sessions.add(e, t, offset, ts, id, this.urls);
+    this.recent[t].counted(id, offset, this.sessions.add(e, t, offset, ts, this.urls));
     this.urls.add(e, t, offset, ts);
     return 'ok';
   }

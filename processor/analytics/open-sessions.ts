@@ -66,13 +66,13 @@ export class OpenSessions {
     return this.sessions.size;
   }
 
-  /** The event's open session already counted an event with this repeat key. */
-  holds(sessionId: string, id: string): boolean {
-    return this.sessions.get(sessionId)?.ids.has(id) ?? false;
+  /** The open session with this id, if any. */
+  get(sessionId: string): SessionState | undefined {
+    return this.sessions.get(sessionId);
   }
 
   /** An on-time event at event time `ts` (its page view, if it is one, waits in `urls` for its time on page). */
-  add(e: EnrichedEvent, t: number, offset: number, ts: number, id: string, urls: UrlWindows): void {
+  add(e: EnrichedEvent, t: number, offset: number, ts: number, urls: UrlWindows): SessionState {
     let s = this.sessions.get(e.session_id);
     if (!s) {
       s = {
@@ -81,13 +81,11 @@ export class OpenSessions {
         minOff: new Array<number>(this.topicCount).fill(Infinity),
         urlWindows: new Set(),
         dirty: true,
-        ids: new Set(),
         slot: NaN,
         closed: false,
       };
       this.sessions.set(e.session_id, s);
     }
-    s.ids.add(id);
     if (offset < s.minOff[t]) {
       s.minOff[t] = offset;
       this.firstOffsets[t].push(offset, s);
@@ -101,6 +99,7 @@ export class OpenSessions {
       urls.addPendingView(ts, t, offset);
     }
     this.file(s);
+    return s;
   }
 
   /**

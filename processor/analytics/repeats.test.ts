@@ -61,4 +61,34 @@ describe('repeated records', () => {
     expect(crashed.docs).toEqual(clean.docs);
     expect(referenceDocs(logs, options)).toEqual(referenceDocs(once, options));
   }, 60_000);
+
+  test.each([
+    ['a copy within the horizon: dropped', 3, 5, 'repeat'],
+    ['a copy at the horizon: dropped', 5, 5, 'repeat'],
+    ['a copy past the horizon: counted again', 6, 5, 'ok'],
+    ['horizon 0: counted again', 1, 0, 'ok'],
+  ])('%s', (_name, gap, horizon, want) => {
+    const e = new PartitionEngine({ ...options, repeatHorizon: horizon });
+    const evs = generateTraffic({ seed: 8, visitors: 1, startMs: T0, spanMs: min, botShare: 0, maxSessions: 1 }).map((g) => g.event);
+    const first = evs[0];
+    const t = topics.indexOf(TOPIC_BY_TYPE[first.event_type]);
+    expect(e.add(first, t, 0)).toBe('ok');
+    expect(e.add({ ...first }, t, gap)).toBe(want);
+  });
+
+  test.each([[71], [72]])('a small horizon: crashes give the documents of the uninterrupted run, and no distinct event is dropped (seed %i)', (seed) => {
+    const events = generateTraffic({ seed, visitors: 80, startMs: T0, spanMs: 30 * min, maxDelayMs: 10_000, lateShare: 0.01, botShare: 0.05, maxSessions: 2 }).map((g) => g.event);
+    const { events: twice } = withRepeats(events, seed, 0.08);
+    const small = { ...options, repeatHorizon: 3 };
+    const logs = logsOf(twice);
+    const live = simulate(logs, small, { seed, maxBatch: 10 });
+    const crashed = simulate(logs, small, { seed: seed + 1, maxBatch: 25, crashChance: 0.06, maxCrashes: 10, otherSinkLag: 20 });
+    expect(crashed.crashes).toBeGreaterThan(0);
+    expect(crashed.docs).toEqual(live.docs);
+    // Some repeats are past the horizon and counted again: more than without repeats, never fewer.
+    const clean = simulate(logsOf(events), options, { seed, maxBatch: 10 });
+    const views = (docs: typeof live.docs) =>
+      [...docs].reduce((n, [k, d]) => n + (k.startsWith('kpis/') && d.dimension === 'all' && d.window_kind === 'tumbling_1m' ? (d.page_views as number) : 0), 0);
+    expect(views(live.docs)).toBeGreaterThan(views(clean.docs));
+  }, 60_000);
 });
