@@ -12,12 +12,14 @@
  *   (c) each role alone, its own process and consumer group from the beginning (lib/processor-roles.ts):
  *       analytics until every event is counted in its KPI window, index until Elasticsearch applied
  *       every raw event, archive until its group committed every offset; CPU per event and RSS.
+ *       In the first repetition the analytics role runs again as --scale processes in one group:
+ *       its rate beside one process's, and its documents compared with one process's.
  * Then freshness (lib/processor-freshness.ts): gateway + one process per role, --rate events/s
  * through the gateway, probe events watched in the KPI index; each role's CPU per event and RSS.
  *
  *   npm run bench:processor -- [--events 150000] [--reps 3] [--rate 10000] [--fresh-duration 20]
  *                              [--fresh-segments 3] [--probes-per-s 5] [--skip kafka-tool,freshness,archive]
- *                              [--bulk-size 2000] [--bulk-concurrency 1]
+ *                              [--bulk-size 2000] [--bulk-concurrency 1] [--scale 3]
  *                              [--processor-env KPI_EMIT_INTERVAL_MS=500,...] [--profile [--profile-role analytics]] [--secure]
  *
  * --secure: Kafka with TLS and SASL/SCRAM only (lib/secure.ts); every client (the loaders, Kafka's
@@ -46,7 +48,8 @@ import { consumerPerformance, kafkaToolsClasspath } from './lib/kafka-tools.js';
 import { ROLES, type BenchRole } from './lib/processor-child.js';
 import { runFreshness, type Freshness } from './lib/processor-freshness.js';
 import { createTopics, deleteTopics, kafkajsLoop, PERF_TOPIC, produceAll, type BenchKafka } from './lib/processor-kafka.js';
-import { processorReport, type Rep } from './lib/processor-report.js';
+import { compareAnalyticsDocs } from './lib/compare-docs.js';
+import { processorReport, type Rep, type ScaleRun } from './lib/processor-report.js';
 import { runRole, type RoleRun } from './lib/processor-roles.js';
 import { benchSecurity, clientSettings, describeSecurity, javaClientProperties } from './lib/secure.js';
 import { log, onCleanup, runBench } from './lib/run.js';
@@ -67,6 +70,8 @@ const PROFILE = a.flag('profile');
 const PROFILE_ROLE = a.str('profile-role', 'analytics') as BenchRole;
 const SECURE = a.flag('secure');
 const SKIP = new Set(a.str('skip', '').split(',').filter(Boolean));
+/** --scale 3: in the first repetition the analytics role runs again as this many processes in one group; rate and documents compared (0: not run). */
+const SCALE = a.num('scale', 3);
 /** --processor-env KPI_EMIT_INTERVAL_MS=500,PROCESSOR_FLUSH_INTERVAL_MS=250: settings to try on the processor. */
 const PROCESSOR_ENV: Record<string, string> = Object.fromEntries(
   a
@@ -130,6 +135,7 @@ await runBench('bench:processor', 3600, async () => {
   if (!SKIP.has('freshness')) await createTopics(kafka, services.kafkaBrokers, 'fr-', PARTITIONS);
 
   const reps: Rep[] = [];
+  let scale: ScaleRun | null = null;
   for (let r = 1; r <= REPS; r++) {
     const topicPrefix = `r${r}-`;
     const procPrefix = `benchp${r}`;
@@ -159,7 +165,8 @@ await runBench('bench:processor', 3600, async () => {
 
     // (c) Each role alone, from a fresh group, until its output holds every event.
     const runs: RoleRun[] = [];
-    for (const [i, role] of roles.entries()) {
+    const scaleHere = SCALE > 1 && r === 1 && roles.includes('analytics');
+    for (const role of roles) {
       const run = await runRole({
         role,
         services,
@@ -170,13 +177,40 @@ await runBench('bench:processor', 3600, async () => {
         topicPrefix,
         indexPrefix: procPrefix,
         group: `bench-proc-${r}-${RUN_TAG}`,
-        metricsPort: PORTS.metrics + i,
+        metricsPort: PORTS.metrics,
         dataDir: DATA_DIR,
         env: PROCESSOR_ENV,
         profile: PROFILE && r === REPS && role === PROFILE_ROLE,
+        // The scale run's documents are compared with this one's: both write their last provisional documents first.
+        settleMs: scaleHere && role === 'analytics' ? 3000 : 0,
       });
       runs.push(run);
       log(`#${r}: ${role} role ${int(run.rate)} events/s (${int(run.consumeRate)}/s consumed; first event ${secs(run.startupS)} after start), ${run.cpuUsPerEvent.toFixed(1)} µs CPU/event, RSS peak ${int(run.rssPeakMb)} MB${role === 'analytics' ? `, ${int(run.late)} late` : ''}`);
+      if (scaleHere && role === 'analytics') {
+        const scalePrefix = `benchs${r}`;
+        await installTemplates(services.esUrl, scalePrefix, { replicas: 0 });
+        const many = await runRole({
+          role,
+          services,
+          es,
+          kafka,
+          n: N,
+          kpiCounted,
+          topicPrefix,
+          indexPrefix: scalePrefix,
+          group: `bench-scale-${r}-${RUN_TAG}`,
+          metricsPort: PORTS.metrics,
+          dataDir: DATA_DIR,
+          env: PROCESSOR_ENV,
+          profile: false,
+          instances: SCALE,
+          settleMs: 3000,
+        });
+        const same = await compareAnalyticsDocs(es, procPrefix, scalePrefix);
+        scale = { one: run, many, ...same };
+        log(`#${r}: analytics role as ${SCALE} processes in one group ${int(many.rate)} events/s (${(many.rate / run.rate).toFixed(2)}x one), ${many.cpuUsPerEvent.toFixed(1)} µs CPU/event; documents: ${int(same.docs)} compared, ${same.missing} missing, ${same.different} different`);
+        await es.indices.delete({ index: `${scalePrefix}-*`, ignore_unavailable: true, allow_no_indices: true }).catch(() => {});
+      }
     }
     reps.push({ kafkaTool: toolRate, kafkajs: kjs, bulk, roles: runs, cpu: { kafka: cpuSecondsOf(services.kafka.pid) - cpu0.kafka, es: cpuSecondsOfTree(services.elasticsearch.pid) - cpu0.es }, load });
     // Leave the next repetition a quiet machine: drop this one's topics and indices.
@@ -213,6 +247,7 @@ await runBench('bench:processor', 3600, async () => {
       probesPerS: PROBES_PER_S,
       durationS: FRESH_DURATION,
       fresh,
+      scale,
     }),
   );
 });

@@ -15,9 +15,18 @@ export interface Rep {
   load: string;
 }
 
+/** The analytics role as several processes in one group, beside one process, and their documents compared. */
+export interface ScaleRun {
+  one: RoleRun;
+  many: RoleRun;
+  docs: number;
+  missing: number;
+  different: number;
+}
+
 const f1 = (x: number) => (Number.isFinite(x) ? x.toFixed(1) : String(x));
 
-export function processorReport(o: { n: number; partitions: number; reps: Rep[]; header: string; bulkSize: number; bulkConcurrency: number; rate: number; probesPerS: number; durationS: number; fresh: Freshness | null }): string {
+export function processorReport(o: { n: number; partitions: number; reps: Rep[]; header: string; bulkSize: number; bulkConcurrency: number; rate: number; probesPerS: number; durationS: number; fresh: Freshness | null; scale: ScaleRun | null }): string {
   const { reps } = o;
   const med = (f: (r: Rep) => number) => median(reps.map(f));
   const role = (r: Rep, name: string) => r.roles.find((x) => x.role === name);
@@ -67,6 +76,12 @@ export function processorReport(o: { n: number; partitions: number; reps: Rep[];
     ),
   );
   out.push(`analytics late events: ${int(roleMed('analytics', (x) => x.late))}; Kafka / Elasticsearch CPU per repetition: ${f1(med((r) => r.cpu.kafka))} / ${f1(med((r) => r.cpu.es))} s`);
+  if (o.scale) {
+    const { one, many } = o.scale;
+    out.push(
+      `analytics role as ${many.instances} processes in one group (repetition #1): ${int(many.rate)} events/s = ${(many.rate / one.rate).toFixed(2)}x one process (${int(one.rate)}/s), ${f1(many.cpuUsPerEvent)} µs CPU/event; documents (KPI, URL, sessions): ${int(o.scale.docs)} compared, ${o.scale.missing} missing, ${o.scale.different} different (${o.scale.missing + o.scale.different === 0 ? 'the same' : 'NOT the same'})`,
+    );
+  }
   const prof = reps.flatMap((r) => r.roles).find((x) => x.profile);
   if (prof?.profile) out.push(`\n${profileText(prof)}`);
   if (o.fresh) {

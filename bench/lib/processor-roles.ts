@@ -14,13 +14,15 @@ import { indexOps, kpiTotal, metricValue, rssSampler, spawnProcessor, type Bench
 
 export interface RoleRun {
   role: BenchRole;
+  instances: number;
   /** Events per second from the role's first event to its output holding all N. */
   rate: number;
   /** Events per second handed to the role's sinks (consumed), first to last. */
   consumeRate: number;
   startupS: number;
-  /** CPU of the role's process from its first event to the end, per event. */
+  /** CPU of the role's processes from its first event to the end, per event. */
   cpuUsPerEvent: number;
+  /** The largest peak of its processes. */
   rssPeakMb: number;
   /** Late events (analytics). */
   late: number;
@@ -44,6 +46,10 @@ export interface RoleRunOptions {
   dataDir: string;
   env: Record<string, string>;
   profile: boolean;
+  /** Processes of the role in its consumer group (metrics ports metricsPort, +1, ...); default 1. */
+  instances?: number;
+  /** Once done and measured, keep running this long (its last provisional documents written) before stopping. */
+  settleMs?: number;
 }
 
 /** Settings the bench gives each role on top of --processor-env. */
@@ -62,19 +68,26 @@ export async function runRole(o: RoleRunOptions): Promise<RoleRun> {
     mkdirSync(profileDir, { recursive: true });
   }
   const tSpawn = performance.now();
-  const child: NodeChild = await spawnProcessor({
-    name: `processor-${o.role}-${o.topicPrefix.replace(/-$/, '')}`,
-    roles: [o.role],
-    services: o.services,
-    topicPrefix: o.topicPrefix,
-    indexPrefix: o.indexPrefix,
-    group: o.group,
-    metricsPort: o.metricsPort,
-    dataDir: o.dataDir,
-    env: { ...ROLE_ENV[o.role], ...o.env },
-    nodeFlags: o.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [],
-  });
-  const rss = rssSampler(child.pid);
+  const instances = Math.max(1, o.instances ?? 1);
+  const children: NodeChild[] = await Promise.all(
+    Array.from({ length: instances }, (_, i) =>
+      spawnProcessor({
+        name: `processor-${o.role}-${o.topicPrefix.replace(/-$/, '')}${instances > 1 ? `-${i + 1}of${instances}` : ''}`,
+        roles: [o.role],
+        services: o.services,
+        topicPrefix: o.topicPrefix,
+        indexPrefix: o.indexPrefix,
+        group: o.group,
+        metricsPort: o.metricsPort + i,
+        dataDir: o.dataDir,
+        env: { ...ROLE_ENV[o.role], ...o.env },
+        nodeFlags: o.profile && i === 0 ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [],
+      }),
+    ),
+  );
+  const rss = children.map((c) => rssSampler(c.pid));
+  const cpuNow = () => children.reduce((sum, c) => sum + c.cpuSeconds(), 0);
+  const consumedNow = async () => (await Promise.all(children.map((_, i) => metricValue(o.metricsPort + i, 'processor_events_total').catch(() => 0)))).reduce((x, y) => x + y, 0);
   let tFirst = 0;
   let cpuFirst = NaN;
   let tConsumed = 0;
@@ -82,7 +95,7 @@ export async function runRole(o: RoleRunOptions): Promise<RoleRun> {
   const deadline = performance.now() + 600_000;
   const done = async (): Promise<boolean> => {
     if (o.role === 'analytics') {
-      late = await metricValue(o.metricsPort, 'processor_late_events_total').catch(() => 0);
+      late = (await Promise.all(children.map((_, i) => metricValue(o.metricsPort + i, 'processor_late_events_total').catch(() => 0)))).reduce((x, y) => x + y, 0);
       return (await kpiTotal(o.es, o.indexPrefix).catch(() => 0)) >= o.kpiCounted - late;
     }
     if (o.role === 'index') return (await indexOps(o.es, `${o.indexPrefix}-events-*`)) >= o.n;
@@ -90,24 +103,26 @@ export async function runRole(o: RoleRunOptions): Promise<RoleRun> {
   };
   let tDone: number;
   for (;;) {
-    if (!child.alive) throw new Error(`processor (${o.role}) exited; see ${child.logFile}`);
-    const consumed = await metricValue(o.metricsPort, 'processor_events_total').catch(() => 0);
+    const dead = children.find((c) => !c.alive);
+    if (dead) throw new Error(`processor (${o.role}) exited; see ${dead.logFile}`);
+    const consumed = await consumedNow();
     const now = performance.now();
     if (!tFirst && consumed > 0) {
       tFirst = now;
-      cpuFirst = child.cpuSeconds();
+      cpuFirst = cpuNow();
     }
     if (!tConsumed && consumed >= o.n) tConsumed = now;
     if (tConsumed && (await done())) {
       tDone = performance.now();
       break;
     }
-    if (now > deadline) throw new Error(`processor (${o.role}): ${consumed} of ${o.n} consumed after 600 s; see ${child.logFile}`);
+    if (now > deadline) throw new Error(`processor (${o.role}): ${consumed} of ${o.n} consumed after 600 s; see ${children[0].logFile}`);
     await sleep(200);
   }
-  const cpu = child.cpuSeconds() - cpuFirst;
-  const { peakMb } = rss.stop();
-  await child.stop();
+  const cpu = cpuNow() - cpuFirst;
+  if (o.settleMs) await sleep(o.settleMs);
+  const peakMb = Math.max(...rss.map((r) => r.stop().peakMb));
+  await Promise.all(children.map((c) => c.stop()));
   let profile: string | undefined;
   if (o.profile) {
     const file = readdirSync(profileDir).find((f) => f.endsWith('.cpuprofile'));
@@ -116,6 +131,7 @@ export async function runRole(o: RoleRunOptions): Promise<RoleRun> {
   }
   return {
     role: o.role,
+    instances,
     rate: o.n / ((tDone - tFirst) / 1000),
     consumeRate: o.n / ((tConsumed - tFirst) / 1000),
     startupS: (tFirst - tSpawn) / 1000,
