@@ -97,14 +97,28 @@ export async function kafkajsLoop(kafka: BenchKafka, prefix: string, n: number, 
   return n / ((last - first) / 1000);
 }
 
-/** Offsets a consumer group committed on the four event topics, summed (what its outputs made durable). */
-export async function committedTotal(kafka: BenchKafka, group: string, prefix: string): Promise<number> {
+/**
+ * Records the archive role made durable, summed over the four topics: the checkpoint its sink
+ * stores in each commit's metadata is the first offset not archived (the committed offset itself
+ * stays ARCHIVE_REPEAT_HORIZON behind it, so a restart can tell repeats).
+ */
+export async function archivedTotal(kafka: BenchKafka, group: string, prefix: string): Promise<number> {
   const admin = kafka('bench-offsets').admin();
   await admin.connect();
   try {
     const res = await admin.fetchOffsets({ groupId: group, topics: EVENT_TOPICS.map((t) => prefix + t) });
     let sum = 0;
-    for (const t of res) for (const p of t.partitions) if (Number(p.offset) > 0) sum += Number(p.offset);
+    for (const t of res) {
+      for (const p of t.partitions) {
+        let meta: { archive?: string } = {};
+        try {
+          meta = JSON.parse(p.metadata ?? '{}') as { archive?: string };
+        } catch {
+          // not a commit of ours
+        }
+        if (meta.archive !== undefined) sum += Number(meta.archive);
+      }
+    }
     return sum;
   } finally {
     await admin.disconnect();

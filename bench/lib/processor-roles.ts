@@ -2,14 +2,14 @@
  * One role of the processor alone (its own process and consumer group) over the N events already
  * in Kafka, from the beginning until its output holds all of them: analytics until every event is
  * counted in its KPI window, index until Elasticsearch applied every raw event, archive until its
- * group committed every offset (it commits only what the archive made durable).
+ * commits' checkpoints say every record is archived (it commits only what the archive made durable).
  */
 import path from 'node:path';
 import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import type { Client } from '@elastic/elasticsearch';
 import { sleep } from '../../common/wait.js';
 import type { NodeChild } from './child.js';
-import { committedTotal, type BenchKafka } from './processor-kafka.js';
+import { archivedTotal, type BenchKafka } from './processor-kafka.js';
 import { indexOps, kpiTotal, metricValue, rssSampler, spawnProcessor, type BenchRole, type ProcessorServices } from './processor-child.js';
 
 export interface RoleRun {
@@ -99,7 +99,7 @@ export async function runRole(o: RoleRunOptions): Promise<RoleRun> {
       return (await kpiTotal(o.es, o.indexPrefix).catch(() => 0)) >= o.kpiCounted - late;
     }
     if (o.role === 'index') return (await indexOps(o.es, `${o.indexPrefix}-events-*`)) >= o.n;
-    return (await committedTotal(o.kafka, `${o.group}-archive`, o.topicPrefix).catch(() => 0)) >= o.n;
+    return (await archivedTotal(o.kafka, `${o.group}-archive`, o.topicPrefix).catch(() => 0)) >= o.n;
   };
   let tDone: number;
   for (;;) {
