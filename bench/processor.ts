@@ -11,7 +11,7 @@
  *       flight) indexing the same documents under the same ids;
  *   (c) each role alone, its own process and consumer group from the beginning (lib/processor-roles.ts):
  *       analytics until every event is counted in its KPI window, index until Elasticsearch applied
- *       every raw event, archive until its group committed every offset; CPU per event and RSS.
+ *       every raw event, archive until its commits' checkpoints cover every record; CPU per event and RSS.
  *       In the first repetition the analytics role runs again as --scale processes in one group:
  *       its rate beside one process's, and its documents compared with one process's.
  * Then freshness (lib/processor-freshness.ts): gateway + one process per role, --rate events/s
