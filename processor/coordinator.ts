@@ -176,9 +176,7 @@ export class Coordinator {
         // event must not get it twice, so each sink's own position is tracked.
         for (let i = 0; i < sinks.length; i++) {
           if (st.sinkNext[i] > off) continue;
-          // Most sinks add synchronously: awaiting only a returned promise spares a microtask per record and sink.
-          const pending = sinks[i].add(ev, position);
-          if (pending) await pending;
+          await sinks[i].add(ev, position);
           st.sinkNext[i] = off + 1n;
         }
         st.next = off + 1n;
