@@ -25,7 +25,7 @@
  * --secure: Kafka with TLS and SASL/SCRAM only (lib/secure.ts); every client (the loaders, Kafka's
  * perf tool, the kafkajs loop, the gateway, the processor) logs in over TLS.
  *
- * Kafka on 29092/29093, Elasticsearch on 29200/29300 (below the ephemeral port range, where a
+ * Kafka on 29092/29093, Elasticsearch on 29200/29300, the gateway on 28090 (bench:gateway has 28080) (below the ephemeral port range, where a
  * client connection's local port can block a listener), processor metrics on 29464-29466, data in
  * .data/bench/processor; all stopped at the end, also on failure.
  */
@@ -85,7 +85,7 @@ const PORTS = {
   controller: a.num('controller-port', 29093),
   es: a.num('es-port', 29200),
   esTransport: a.num('es-transport-port', 29300),
-  gateway: a.num('gateway-port', 28080),
+  gateway: a.num('gateway-port', 28090),
   metrics: a.num('metrics-port', 29464),
 };
 const DATA_DIR = resolveDataDir(a.str('data-dir', '.data/bench/processor'));
