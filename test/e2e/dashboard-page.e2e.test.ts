@@ -3,12 +3,14 @@
  * Elasticsearch of the global set-up: an hour of raw events (two sites, two currencies, bots) and
  * per-partition partial documents relative to now go into an index prefix of this test's own, the
  * page loads, and what it shows must be the exact figures, counted here independently from the
- * fixtures. Screenshots at desktop and phone widths are left in DASHBOARD_ARTIFACTS (default
- * .data/test-artifacts) for a person to look at.
+ * fixtures. At both 1280 px and a 390 px phone width axe-core (evaluated in the page) must find no
+ * serious or critical accessibility violation. Screenshots at desktop and phone widths are left in
+ * DASHBOARD_ARTIFACTS (default .data/test-artifacts) for a person to look at.
  *
  * Chromium: CHROMIUM_PATH or /usr/bin/chromium (`scripts/ensure-deps.sh --browser` installs it).
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -25,6 +27,7 @@ const esUrl = inject('esUrl');
 const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 const ARTIFACTS = process.env.DASHBOARD_ARTIFACTS || '.data/test-artifacts';
 const MIN = 60_000;
+const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 
 /** Small seeded generator, so a failure can be replayed. */
 function rng(seed: number) {
@@ -239,6 +242,17 @@ describe('dashboard page in Chromium', () => {
     mkdirSync(ARTIFACTS, { recursive: true });
     await page.screenshot({ path: join(ARTIFACTS, name), fullPage: true });
   };
+  /** axe-core's serious and critical violations of the page as it is now (WCAG 2.1 A/AA rules and best practices). */
+  const axeViolations = async (): Promise<string[]> => {
+    // Evaluated rather than added as a <script>: the page's Content-Security-Policy (script-src 'self') rightly refuses inline scripts.
+    await page.evaluate(AXE);
+    const found = await page.evaluate(async () => {
+      const axe = (window as unknown as { axe: { run: (ctx: Document, o: object) => Promise<{ violations: { id: string; impact: string | null; help: string; nodes: { target: unknown[] }[] }[] }> } }).axe;
+      const r = await axe.run(document, { resultTypes: ['violations'] });
+      return r.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, where: v.nodes.slice(0, 3).map((n) => String(n.target[0])) }));
+    });
+    return found.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.impact} ${v.id}: ${v.help} (${v.where.join(', ')})`);
+  };
   const text = async (sel: string) => ((await page.locator(sel).textContent()) ?? '').trim();
   const rowOf = (table: string, first: string) => page.locator(`#${table} tbody tr`, { has: page.locator('td', { hasText: new RegExp(`^${first.replace(/[.?*+^$()[\]\\/]/g, '\\$&')}$`) }) });
 
@@ -290,11 +304,13 @@ describe('dashboard page in Chromium', () => {
     expect(await page.locator('#alerts tbody tr').count()).toBe(3);
     expect(await page.locator('#alerts tbody tr').first().textContent()).toContain('visitor-bot-7');
     expect(await page.locator('#status').getAttribute('class')).toBe('');
+    expect(await axeViolations()).toEqual([]);
     await shot('dashboard-desktop.png');
 
     await page.setViewportSize({ width: 390, height: 844 });
     await page.waitForTimeout(600);
     expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+    expect(await axeViolations()).toEqual([]);
     await shot('dashboard-phone.png');
     await page.setViewportSize({ width: 1280, height: 1000 });
     expect(problems).toEqual([]);
