@@ -68,7 +68,7 @@ export interface CoordinatorOptions {
 }
 
 export class Coordinator {
-  private readonly o: CoordinatorOptions;
+  private readonly opts: CoordinatorOptions;
   private readonly clock: Clock;
   private readonly mutex: Mutex;
   private readonly parts = new Map<string, PartitionState>();
@@ -86,9 +86,9 @@ export class Coordinator {
   /** Clock time of the first commit that failed or timed out since the last accepted one. */
   private commitFailingSince: number | null = null;
 
-  constructor(o: CoordinatorOptions) {
-    this.o = o;
-    this.clock = o.clock ?? realClock;
+  constructor(opts: CoordinatorOptions) {
+    this.opts = opts;
+    this.clock = opts.clock ?? realClock;
     this.mutex = new Mutex(() => this.clock.now());
     this.lastFlush = this.clock.now();
     this.lastProgress = this.clock.now();
@@ -102,15 +102,15 @@ export class Coordinator {
   assigned(tps: TopicPartition[]): Promise<void> {
     const next = new Set(tps.map((t) => topicPartitionKey(t.topic, t.partition)));
     this.owned = next;
-    this.o.metrics.assignedPartitions.set({ role: this.o.role }, tps.length);
+    this.opts.metrics.assignedPartitions.set({ role: this.opts.role }, tps.length);
     return this.mutex.run(async () => {
       await this.awaitFlush();
       for (const [k, st] of this.parts) {
         if (next.has(k)) continue;
-        this.o.log.info({ role: this.o.role, topic: st.topic, partition: st.partition }, 'partition revoked: state dropped');
-        for (const sink of this.o.sinks) if (isPartitioned(sink)) sink.revoke(st.topic, st.partition);
+        this.opts.log.info({ role: this.opts.role, topic: st.topic, partition: st.partition }, 'partition revoked: state dropped');
+        for (const sink of this.opts.sinks) if (isPartitioned(sink)) sink.revoke(st.topic, st.partition);
         this.parts.delete(k);
-        this.o.metrics.lag.remove({ topic: st.topic, partition: String(st.partition), role: this.o.role });
+        this.opts.metrics.lag.remove({ topic: st.topic, partition: String(st.partition), role: this.opts.role });
       }
     });
   }
@@ -152,13 +152,13 @@ export class Coordinator {
     return this.mutex.run(async () => {
       const k = topicPartitionKey(b.topic, b.partition);
       if (!b.current() || !this.owned.has(k) || this.stopping) {
-        this.o.log.debug({ role: this.o.role, topic: b.topic, partition: b.partition, first: b.records[0]?.offset }, 'batch of an old assignment ignored');
+        this.opts.log.debug({ role: this.opts.role, topic: b.topic, partition: b.partition, first: b.records[0]?.offset }, 'batch of an old assignment ignored');
         return false;
       }
       if (!this.parts.has(k)) await this.initPartition(b.partition);
       const st = this.parts.get(k);
       if (!st) return false;
-      const sinks = this.o.sinks;
+      const sinks = this.opts.sinks;
       let added = 0;
       for (const m of b.records) {
         const off = BigInt(m.offset);
@@ -166,8 +166,8 @@ export class Coordinator {
         const text = m.value ?? '';
         const ev = parseValue(text);
         if (!isReadableEvent(ev)) {
-          if (this.o.deadLetterUnreadable) this.o.deadLetters.push(unreadableRecord(b, m, ev));
-          this.o.metrics.unreadable.inc({ role: this.o.role });
+          if (this.opts.deadLetterUnreadable) this.opts.deadLetters.push(unreadableRecord(b, m, ev));
+          this.opts.metrics.unreadable.inc({ role: this.opts.role });
           st.next = off + 1n;
           continue;
         }
@@ -183,9 +183,9 @@ export class Coordinator {
         added++;
       }
       this.sinceFlush += added;
-      this.o.metrics.events.inc({ topic: b.topic, role: this.o.role }, added);
+      this.opts.metrics.events.inc({ topic: b.topic, role: this.opts.role }, added);
       st.high = BigInt(b.highWatermark);
-      this.o.metrics.lag.set({ topic: b.topic, partition: String(b.partition), role: this.o.role }, Math.max(0, Number(st.high - (st.next ?? 0n))));
+      this.opts.metrics.lag.set({ topic: b.topic, partition: String(b.partition), role: this.opts.role }, Math.max(0, Number(st.high - (st.next ?? 0n))));
       if (this.due()) {
         // Backpressure: a second flush waits for the first (and its retries) to finish.
         await this.awaitFlush(b);
@@ -201,11 +201,11 @@ export class Coordinator {
    */
   tick(): void {
     if (this.stopping || this.parts.size === 0 || this.timedFlushQueued || this.inflight) return;
-    if (this.clock.now() - this.lastFlush < this.o.flushIntervalMs) return;
+    if (this.clock.now() - this.lastFlush < this.opts.flushIntervalMs) return;
     this.timedFlushQueued = true;
     void this.mutex
       .run(async () => {
-        if (!this.inflight && !this.stopping && this.clock.now() - this.lastFlush >= this.o.flushIntervalMs) this.startFlush();
+        if (!this.inflight && !this.stopping && this.clock.now() - this.lastFlush >= this.opts.flushIntervalMs) this.startFlush();
       })
       .finally(() => (this.timedFlushQueued = false));
   }
@@ -225,16 +225,16 @@ export class Coordinator {
       // events processed after them: a stale end offset could make a topic-partition look caught
       // up (and let the watermark run past events it has not read yet).
       const ends = new Map<string, LogOffsets>();
-      for (const lo of await this.o.port.logOffsets(this.o.topics)) ends.set(topicPartitionKey(lo.topic, lo.partition), lo);
+      for (const lo of await this.opts.port.logOffsets(this.opts.topics)) ends.set(topicPartitionKey(lo.topic, lo.partition), lo);
       for (const [k, st] of this.parts) {
         const end = ends.get(k);
         if (!end) continue;
         st.high = BigInt(end.high);
         const position = st.next ?? BigInt(end.low);
-        this.o.metrics.lag.set({ topic: st.topic, partition: String(st.partition), role: this.o.role }, Math.max(0, Number(st.high - position)));
-        for (const sink of this.o.sinks) if (readsLogOffsets(sink)) sink.logOffsets(st.topic, st.partition, end.low, end.high);
+        this.opts.metrics.lag.set({ topic: st.topic, partition: String(st.partition), role: this.opts.role }, Math.max(0, Number(st.high - position)));
+        for (const sink of this.opts.sinks) if (readsLogOffsets(sink)) sink.logOffsets(st.topic, st.partition, end.low, end.high);
       }
-      for (const sink of this.o.sinks) if (readsLogOffsets(sink)) sink.logOffsetsDone();
+      for (const sink of this.opts.sinks) if (readsLogOffsets(sink)) sink.logOffsetsDone();
     });
   }
 
@@ -248,29 +248,29 @@ export class Coordinator {
         await this.flushSinks();
         await this.commit(snap);
       } catch (err) {
-        this.o.log.warn({ role: this.o.role, err: (err as Error).message }, 'last flush failed; the next start replays from the last commit');
+        this.opts.log.warn({ role: this.opts.role, err: (err as Error).message }, 'last flush failed; the next start replays from the last commit');
       }
     });
   }
 
   private due(): boolean {
-    return this.sinceFlush >= this.o.batchSize || this.clock.now() - this.lastFlush >= this.o.flushIntervalMs;
+    return this.sinceFlush >= this.opts.batchSize || this.clock.now() - this.lastFlush >= this.opts.flushIntervalMs;
   }
 
   /** Hands the sinks the committed offsets and checkpoints of partition number p (all topics). */
   private async initPartition(partition: number): Promise<void> {
-    const missing = this.o.topics.filter((t) => this.owned.has(topicPartitionKey(t, partition)) && !this.parts.has(topicPartitionKey(t, partition)));
+    const missing = this.opts.topics.filter((t) => this.owned.has(topicPartitionKey(t, partition)) && !this.parts.has(topicPartitionKey(t, partition)));
     if (missing.length === 0) return;
-    const assigned = await this.o.port.fetchCommitted(missing, partition);
-    for (const sink of this.o.sinks) if (isPartitioned(sink)) await sink.assign(assignedTo(sink.name, assigned));
-    for (const a of assigned) this.parts.set(topicPartitionKey(a.topic, partition), restoredState({ ...a, partition }, this.o.sinks.length));
-    this.o.log.info({ role: this.o.role, partition, topics: assigned.map((a) => `${a.topic}@${a.offset ?? 'start'}`) }, 'partition state restored from the committed offsets');
+    const assigned = await this.opts.port.fetchCommitted(missing, partition);
+    for (const sink of this.opts.sinks) if (isPartitioned(sink)) await sink.assign(assignedTo(sink.name, assigned));
+    for (const a of assigned) this.parts.set(topicPartitionKey(a.topic, partition), restoredState({ ...a, partition }, this.opts.sinks.length));
+    this.opts.log.info({ role: this.opts.role, partition, topics: assigned.map((a) => `${a.topic}@${a.offset ?? 'start'}`) }, 'partition state restored from the committed offsets');
   }
 
   private async flushSinks(): Promise<void> {
-    await flushSinks({ ...this.o, clock: this.clock });
+    await flushSinks({ ...this.opts, clock: this.clock });
     this.lastProgress = this.clock.now();
-    this.o.metrics.lastProgress.set({ role: this.o.role }, Date.now() / 1000);
+    this.opts.metrics.lastProgress.set({ role: this.opts.role }, Date.now() / 1000);
   }
 
   private snapshot(): Snapshot {
@@ -279,14 +279,14 @@ export class Coordinator {
 
   /** Commits what the flush that began at `snap` made durable (commit-point.ts decides how far). */
   private async commit(snap: Snapshot): Promise<void> {
-    const list = commitsFor(this.parts, this.owned, snap, this.o.sinks);
+    const list = commitsFor(this.parts, this.owned, snap, this.opts.sinks);
     if (list.length === 0) {
       // Nothing left to commit (e.g. the partitions of a refused commit were given away).
       this.commitFailingSince = null;
       return;
     }
-    const timeoutMs = this.o.commitTimeoutMs ?? 5000;
-    const sent = this.o.port.commit(list);
+    const timeoutMs = this.opts.commitTimeoutMs ?? 5000;
+    const sent = this.opts.port.commit(list);
     sent.catch(() => undefined); // settled late after a timeout: nothing acts on it
     // A real timer, not the injected clock: this bounds a wait on the network.
     let timer: ReturnType<typeof setTimeout> | undefined;
@@ -296,15 +296,15 @@ export class Coordinator {
       // A rebalance is under way, or the group coordinator is gone: the next flush commits newer
       // offsets, and a new owner replays from the last commit, so nothing is lost.
       this.commitFailingSince ??= this.clock.now();
-      this.o.log.warn({ role: this.o.role, err: (err as Error).message }, 'offset commit failed; will retry at the next flush');
+      this.opts.log.warn({ role: this.opts.role, err: (err as Error).message }, 'offset commit failed; will retry at the next flush');
       return;
     } finally {
       clearTimeout(timer);
     }
     this.commitFailingSince = null;
-    this.o.metrics.lastCommit.set({ role: this.o.role }, Date.now() / 1000);
-    applyCommits(this.parts, list, this.o.sinks);
-    this.o.metrics.commits.inc({ role: this.o.role }, list.length);
+    this.opts.metrics.lastCommit.set({ role: this.opts.role }, Date.now() / 1000);
+    applyCommits(this.parts, list, this.opts.sinks);
+    this.opts.metrics.commits.inc({ role: this.opts.role }, list.length);
   }
 
   /**
@@ -320,15 +320,15 @@ export class Coordinator {
       try {
         await this.flushSinks();
       } catch (err) {
-        this.o.metrics.flushErrors.inc({ role: this.o.role });
-        this.o.log.warn({ role: this.o.role, err: (err as Error).message, retryInMs: delay }, 'flush failed; holding consumption and retrying');
+        this.opts.metrics.flushErrors.inc({ role: this.opts.role });
+        this.opts.log.warn({ role: this.opts.role, err: (err as Error).message, retryInMs: delay }, 'flush failed; holding consumption and retrying');
         if (this.stopping) return;
-        this.o.metrics.backpressure.set({ role: this.o.role }, 1);
+        this.opts.metrics.backpressure.set({ role: this.opts.role }, 1);
         await this.clock.sleep(delay);
-        delay = Math.min(delay * 2, this.o.maxRetryDelayMs);
+        delay = Math.min(delay * 2, this.opts.maxRetryDelayMs);
         continue;
       }
-      this.o.metrics.backpressure.set({ role: this.o.role }, 0);
+      this.opts.metrics.backpressure.set({ role: this.opts.role }, 0);
       await this.commit(snap);
       return;
     }
@@ -338,7 +338,7 @@ export class Coordinator {
   private startFlush(): void {
     if (this.inflight) return;
     this.inflight = this.runFlush()
-      .catch((err) => this.o.log.error({ role: this.o.role, err: (err as Error).message }, 'flush crashed'))
+      .catch((err) => this.opts.log.error({ role: this.opts.role, err: (err as Error).message }, 'flush crashed'))
       .finally(() => {
         this.inflight = null;
       });
@@ -358,7 +358,7 @@ export class Coordinator {
       try {
         await b.heartbeat();
       } catch (err) {
-        this.o.log.info({ role: this.o.role, err: (err as Error).message }, 'heartbeat refused while waiting for a flush: rejoining the group');
+        this.opts.log.info({ role: this.opts.role, err: (err as Error).message }, 'heartbeat refused while waiting for a flush: rejoining the group');
         return;
       }
     }
