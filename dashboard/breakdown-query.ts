@@ -33,12 +33,15 @@ export const BREAKDOWNS = {
 export type Breakdown = keyof typeof BREAKDOWNS;
 export const SESSION_BREAKDOWNS: readonly Breakdown[] = ['entry_page', 'exit_page'];
 
-export const SORTS = ['visitors', 'views', 'conversions'] as const;
+/** `revenue` sorts by the revenue of one currency (`currency=EUR`): currencies are never added up. */
+export const SORTS = ['visitors', 'views', 'conversions', 'revenue'] as const;
 export type Sort = (typeof SORTS)[number];
 
 export interface BreakdownQuery extends SiteRange {
   by: Breakdown;
   sort: Sort;
+  /** With sort=revenue: the ISO 4217 currency whose revenue orders the rows. */
+  currency?: string;
   limit: number;
 }
 
@@ -47,7 +50,12 @@ export function parseBreakdownQuery(q: Query, now: number): BreakdownQuery {
   if (!Object.hasOwn(BREAKDOWNS, by)) throw new ParamError(`by must be one of ${Object.keys(BREAKDOWNS).join(', ')}; got "${q.by}"`);
   const sort = (q.sort || 'visitors') as Sort;
   if (!SORTS.includes(sort)) throw new ParamError(`sort must be one of ${SORTS.join(', ')}; got "${q.sort}"`);
-  return { ...parseSiteRange(q, now), by, sort, limit: parseIntParam(q.limit, 10, 1, 100, 'limit') };
+  let currency: string | undefined;
+  if (sort === 'revenue') {
+    currency = q.currency;
+    if (!currency || !/^[A-Z]{3}$/.test(currency)) throw new ParamError(`sort=revenue needs currency=<ISO 4217 code> (for example currency=EUR): revenue of different currencies is never added up; got "${q.currency ?? ''}"`);
+  }
+  return { ...parseSiteRange(q, now), by, sort, ...(currency ? { currency } : {}), limit: parseIntParam(q.limit, 10, 1, 100, 'limit') };
 }
 
 export function breakdownSearch(index: { eventsPattern: string; sessions: string }, q: BreakdownQuery): estypes.SearchRequest {
@@ -55,7 +63,7 @@ export function breakdownSearch(index: { eventsPattern: string; sessions: string
   if (SESSION_BREAKDOWNS.includes(q.by)) {
     // Sessions that started in the range (entry) / whose last event is in it (exit).
     const timeField = q.by === 'entry_page' ? 'start' : 'end';
-    const order: Record<Sort, Record<string, 'desc'>> = { visitors: { visitors: 'desc' }, views: { views: 'desc' }, conversions: { conversions: 'desc' } };
+    const order: Record<Sort, Record<string, 'desc'>> = { visitors: { visitors: 'desc' }, views: { views: 'desc' }, conversions: { conversions: 'desc' }, revenue: { 'sort_revenue>c>v': 'desc' } };
     return {
       index: index.sessions,
       ...common,
@@ -68,12 +76,15 @@ export function breakdownSearch(index: { eventsPattern: string; sessions: string
             visitors: distinct('visitor_id'),
             views: { sum: { field: 'pages' } },
             conversions: { filter: term('purchased', true), aggs: { n: distinct('visitor_id') } },
+            ...(q.currency
+              ? { sort_revenue: { nested: { path: 'revenue_by_currency' }, aggs: { c: { filter: term('revenue_by_currency.currency', q.currency), aggs: { v: { sum: { field: 'revenue_by_currency.revenue' } } } } } } }
+              : {}),
           },
         },
       },
     };
   }
-  const order: Record<Sort, Record<string, 'desc'>> = { visitors: { visitors: 'desc' }, views: { views: 'desc' }, conversions: { 'conversions>n': 'desc' } };
+  const order: Record<Sort, Record<string, 'desc'>> = { visitors: { visitors: 'desc' }, views: { views: 'desc' }, conversions: { 'conversions>n': 'desc' }, revenue: { 'sort_revenue>v': 'desc' } };
   return {
     index: index.eventsPattern,
     ...common,
@@ -85,6 +96,7 @@ export function breakdownSearch(index: { eventsPattern: string; sessions: string
         aggs: {
           visitors: distinct('visitor_id'),
           views: { filter: viewFilter },
+          ...(q.currency ? { sort_revenue: { filter: { bool: { filter: [term('event_type', 'purchase'), term('currency', q.currency)] } }, aggs: { v: { sum: { field: 'revenue' } } } } } : {}),
           conversions: {
             filter: term('event_type', 'purchase'),
             aggs: {

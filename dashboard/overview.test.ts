@@ -117,7 +117,8 @@ describe('overview search and answer', () => {
 describe('breakdown search and answer', () => {
   test.each([
     [{ by: 'nope' }, /by must be/],
-    [{ sort: 'revenue' }, /sort must be/],
+    [{ sort: 'revenue' }, /sort=revenue needs currency=/],
+    [{ sort: 'total' }, /sort must be/],
     [{ limit: '101' }, /limit/],
   ])('%j is refused', (raw, msg) => expect(() => parseBreakdownQuery(raw, NOW)).toThrow(msg));
   test('pages: grouped by the URL the gateway normalised, bots out, sorted by conversions then key', () => {
@@ -127,6 +128,16 @@ describe('breakdown search and answer', () => {
     expect(s.aggs!.rows.terms).toMatchObject({ field: 'url', size: 10, order: [{ 'conversions>n': 'desc' }, { _key: 'asc' }] });
     expect(JSON.stringify(s.query)).toContain('"must_not":[{"term":{"is_bot":true}}]');
     expect(JSON.stringify(s.query)).toContain('{"terms":{"site_id":["shop-a"]}}');
+  });
+  test('sort=revenue orders by one currency\'s revenue and needs that currency', () => {
+    expect(() => parseBreakdownQuery({ by: 'country', sort: 'revenue' }, NOW)).toThrow(/currency=/);
+    expect(() => parseBreakdownQuery({ by: 'country', sort: 'revenue', currency: 'eur' }, NOW)).toThrow(/ISO 4217/);
+    const s = breakdownSearch({ eventsPattern: 'cs-events-*', sessions: 'cs-sessions' }, parseBreakdownQuery({ by: 'country', sort: 'revenue', currency: 'JPY' }, NOW));
+    expect(s.aggs!.rows.terms).toMatchObject({ order: [{ 'sort_revenue>v': 'desc' }, { _key: 'asc' }] });
+    expect(s.aggs!.rows.aggs!.sort_revenue).toEqual({ filter: { bool: { filter: [{ term: { event_type: 'purchase' } }, { term: { currency: 'JPY' } }] } }, aggs: { v: { sum: { field: 'revenue' } } } });
+    const e = breakdownSearch({ eventsPattern: 'cs-events-*', sessions: 'cs-sessions' }, parseBreakdownQuery({ by: 'entry_page', sort: 'revenue', currency: 'EUR' }, NOW));
+    expect(e.aggs!.rows.terms).toMatchObject({ order: [{ 'sort_revenue>c>v': 'desc' }, { _key: 'asc' }] });
+    expect(JSON.stringify(e.aggs!.rows.aggs!.sort_revenue)).toContain('"nested":{"path":"revenue_by_currency"}');
   });
   test('entry pages come from the sessions that started in the range', () => {
     const q = parseBreakdownQuery({ by: 'entry_page', from: '1000', to: '2000' }, NOW);

@@ -5,7 +5,7 @@
  * carries the same range and site selection, so every figure on the page counts the same events.
  */
 import { $, el } from './dom.js';
-import { BREAKDOWN_PANELS, renderAlerts, renderBreakdown, renderCharts, renderFunnel, renderScope, renderSessions, renderSites, renderTiles, renderUrls, showError } from './panels.js';
+import { BREAKDOWN_PANELS, renderAlerts, renderBreakdown, renderCharts, renderFunnel, renderScope, renderSessions, renderSites, renderSortCurrencies, renderTiles, renderUrls, showError } from './panels.js';
 import { fmtClock } from './format.js';
 
 const RANGE_MS = { '15m': 15 * 60e3, '1h': 3600e3, '6h': 6 * 3600e3, '24h': 24 * 3600e3 };
@@ -28,7 +28,8 @@ async function refresh() {
   const span = RANGE_MS[$('range').value] || RANGE_MS['1h'];
   const from = now - span;
   const site = $('site').value;
-  const sort = $('sort').value;
+  // "revenue:EUR": by one currency's revenue (currencies are never added up).
+  const [sort, currency] = $('sort').value.split(':');
   const chartKind = $('window').value || meta.windows[0];
   const rateKind = meta.windows[1] || meta.windows[0];
   const cut = site ? { dimension: 'site', value: site } : {};
@@ -41,13 +42,14 @@ async function refresh() {
       getJson('api/url-stats', { from, to: now, limit: 10, countries: 3 }),
       getJson('api/sessions', { ...sel, limit: 12 }),
       getJson('api/alerts', { from: 'now-24h', limit: 20, site }),
-      ...BREAKDOWN_PANELS.map((by) => getJson('api/breakdown', { ...sel, by, sort, limit: 8 })),
+      ...BREAKDOWN_PANELS.map((by) => getJson('api/breakdown', { ...sel, by, sort, ...(currency ? { currency } : {}), limit: 8 })),
     ];
     const results = await Promise.allSettled(calls);
     const [overview, chart, rate, urls, sessions, alerts, ...lists] = results;
     const val = (r) => (r.status === 'fulfilled' ? r.value : null);
     const ov = val(overview);
     renderSites(ov, site);
+    renderSortCurrencies(ov);
     // A fresh pipeline: the charts start where the data starts, not an hour before it.
     const first = ov?.first_event ? Date.parse(ov.first_event) : null;
     const start = first && first > from ? Math.max(from, Math.floor(first / 60e3) * 60e3) : from;

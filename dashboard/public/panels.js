@@ -202,3 +202,17 @@ export function showError(where, err) {
   const target = where;
   if ($(target)) fillTable($(target), [{ label: 'Error' }], [], `could not load: ${err.message}`);
 }
+
+/** One "Revenue (EUR)" sort option per currency sold in the range, kept while selected. */
+export function renderSortCurrencies(o) {
+  const select = $('sort');
+  const have = [...select.options].filter((x) => x.value.startsWith('revenue:')).map((x) => x.value);
+  const want = [...new Set([...(o?.revenue || []).map((r) => r.currency).filter(Boolean).map((c) => `revenue:${c}`), ...(select.value.startsWith('revenue:') ? [select.value] : [])])].sort();
+  if (have.join() === want.join()) return;
+  const current = select.value;
+  for (const x of [...select.options]) if (x.value.startsWith('revenue:')) x.remove();
+  for (const v of want) {
+    select.append(el('option', { value: v }, `Revenue (${v.slice('revenue:'.length)})`));
+  }
+  select.value = current;
+}

@@ -334,6 +334,29 @@ describe('dashboard page in Chromium', () => {
     expect(problems).toEqual([]);
   });
 
+  test('breakdowns sort by one currency\'s revenue (API over the same Elasticsearch)', async () => {
+    for (const currency of ['EUR', 'JPY']) {
+      const res = await fetch(`${base}/api/breakdown?by=country&sort=revenue&currency=${currency}&from=now-2h&to=now%2B5m`);
+      expect(res.status).toBe(200);
+      const rows = ((await res.json()) as { rows: { value: string; revenue: { currency: string; revenue: number }[] }[] }).rows;
+      // Independent count: revenue of this currency per country, from the fixtures (bots apart).
+      const want = new Map<string, number>();
+      for (const e of data.events) if (e.event_type === 'purchase' && e.is_bot !== true && e.currency === currency) want.set(String(e.country), (want.get(String(e.country)) ?? 0) + Number(e.revenue));
+      const got = rows.map((r) => r.revenue.find((c) => c.currency === currency)?.revenue ?? 0);
+      expect(got).toEqual([...got].sort((a, b) => b - a));
+      expect(rows[0].value).toBe([...want].sort((a, b) => b[1] - a[1])[0][0]);
+      expect(got[0]).toBeCloseTo([...want].sort((a, b) => b[1] - a[1])[0][1], 6);
+    }
+    expect((await fetch(`${base}/api/breakdown?by=country&sort=revenue`)).status).toBe(400);
+    // On the page: one sort option per currency sold; choosing it reorders every breakdown.
+    expect(await page.locator('#sort option').allTextContents()).toEqual(['Visitors', 'Page views', 'Conversions', 'Revenue (EUR)', 'Revenue (JPY)']);
+    await page.selectOption('#sort', 'revenue:JPY');
+    const jpyTop = [...data.events.filter((e) => e.event_type === 'purchase' && e.currency === 'JPY').reduce((m, e) => m.set(String(e.country), (m.get(String(e.country)) ?? 0) + Number(e.revenue)), new Map<string, number>())].sort((a, b) => b[1] - a[1])[0][0];
+    await expect.poll(async () => page.locator('#bd-country tbody tr').first().locator('td').first().textContent(), { timeout: 15_000 }).toBe(jpyTop);
+    await page.selectOption('#sort', 'visitors');
+    expect(problems).toEqual([]);
+  });
+
   test('refreshes by itself: a new visitor appears without a reload', async () => {
     const before = digits(await tile('Visitors').textContent());
     await writeFixtures(es, prefix, { events: [eventDoc('late-visitor', Date.now() - 1000, { site_id: 'shop-a', visitor_id: 'v-new' })] });
