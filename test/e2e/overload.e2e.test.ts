@@ -5,7 +5,7 @@
  * SDK keeps each refused batch and sends it again after Retry-After. Checked: the browser's own
  * requests were shed at least once, and every event id it tracked is in Elasticsearch exactly once.
  * Short on purpose (a flood of at most 20 s, 60 browser events); admission control's rules are
- * unit-tested in test/unit/gateway-admission.test.ts, the numbers are in bench:gateway.
+ * unit-tested in gateway/admission.test.ts, the numbers are in bench:gateway.
  */
 import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, expect, inject, test } from 'vitest';

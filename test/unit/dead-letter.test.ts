@@ -2,7 +2,7 @@ import { afterEach, describe, expect, test } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { buildDeadLetter } from '../../common/dead-letter.js';
 import { eventSpans } from '../../gateway/json-spans.js';
-import { harness, type MemoryProducer } from './gateway-harness.js';
+import { harness, type MemoryProducer } from '../harness/gateway-app.js';
 import { pageView, UA } from './fixtures.js';
 
 describe('buildDeadLetter (shared by gateway and processor)', () => {

@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
-import { createValidator } from '../../gateway/validate.js';
-import { addToCart, pageView, purchase } from './fixtures.js';
+import { createValidator } from './validate.js';
+import { addToCart, pageView, purchase } from '../test/unit/fixtures.js';
 
 const validate = createValidator();
 

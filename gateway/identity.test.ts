@@ -1,7 +1,7 @@
 import { afterEach, expect, test } from 'vitest';
-import { harness, postEvents, type Harness } from './gateway-harness.js';
-import { pageView, purchase } from './fixtures.js';
-import { eventDocId } from '../../contracts/indices.js';
+import { harness, postEvents, type Harness } from '../test/harness/gateway-app.js';
+import { pageView, purchase } from '../test/unit/fixtures.js';
+import { eventDocId } from '../contracts/indices.js';
 
 let h: Harness;
 afterEach(async () => h?.app.close());

@@ -1,10 +1,10 @@
 import http from 'node:http';
 import net from 'node:net';
 import { afterEach, describe, expect, test } from 'vitest';
-import { Admission } from '../../gateway/admission.js';
-import { harness, postEvents, type Harness } from './gateway-harness.js';
-import { pageView } from './fixtures.js';
-import { waitFor } from '../../common/wait.js';
+import { Admission } from './admission.js';
+import { harness, postEvents, type Harness } from '../test/harness/gateway-app.js';
+import { pageView } from '../test/unit/fixtures.js';
+import { waitFor } from '../common/wait.js';
 
 const metricsText = async (h: Harness): Promise<string> => (await h.app.inject('/metrics')).body;
 const queueOldestS = (metrics: string): number => Number(/gateway_queue_oldest_seconds ([\d.]+)/.exec(metrics)?.[1] ?? 0);

@@ -1,5 +1,5 @@
 import { expect, test } from 'vitest';
-import { contentDigest } from '../../gateway/content-digest.js';
+import { contentDigest } from './content-digest.js';
 
 test('contentDigest: the same text gives the same digest wherever it sits; any change of one character, order or length gives another', () => {
   const ev = '{"type":"page_view","event_id":"abcdefgh12","url":"https://shop.example/a?x=1","ts":1764547200000}';

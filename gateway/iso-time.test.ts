@@ -1,5 +1,5 @@
 import { expect, test } from 'vitest';
-import { isoTime } from '../../gateway/iso-time.js';
+import { isoTime } from './iso-time.js';
 
 test('isoTime writes what toISOString writes: random times, day and year edges, years before 1000 and after 9999, negative times', () => {
   const xs = [0, -0, 1, -1, 999, 1000, 86_399_999, 86_400_000, -86_400_000, -86_400_001, 951_782_400_000, 1_764_547_200_000, 253_402_300_799_999, 253_402_300_800_000, -62_167_219_200_000, -62_167_219_200_001, 8.64e15, -8.64e15];

@@ -1,9 +1,9 @@
 import { afterEach, describe, expect, test, vi } from 'vitest';
-import { RecentIds } from '../../gateway/dedup.js';
-import { Delivery } from '../../gateway/delivery.js';
-import { harness, postEvents, type Harness } from './gateway-harness.js';
-import { pageView, UA } from './fixtures.js';
-import { waitFor } from '../../common/wait.js';
+import { RecentIds } from './dedup.js';
+import { Delivery } from './delivery.js';
+import { harness, postEvents, type Harness } from '../test/harness/gateway-app.js';
+import { pageView, UA } from '../test/unit/fixtures.js';
+import { waitFor } from '../common/wait.js';
 
 let h: Harness | undefined;
 afterEach(async () => {

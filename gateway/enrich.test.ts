@@ -1,9 +1,9 @@
 import { describe, expect, test } from 'vitest';
-import { anonymiseIp } from '../../gateway/anonymise-ip.js';
-import { correctedEventTime, enrichEvent } from '../../gateway/enrich.js';
-import { geoipLiteProvider } from '../../gateway/geo.js';
-import { cachedUserAgentParser, normaliseName, parseUserAgent, UA_READ_CHARS, userAgentKey } from '../../gateway/user-agent.js';
-import { addToCart, purchase, UA } from './fixtures.js';
+import { anonymiseIp } from './anonymise-ip.js';
+import { correctedEventTime, enrichEvent } from './enrich.js';
+import { geoipLiteProvider } from './geo.js';
+import { cachedUserAgentParser, normaliseName, parseUserAgent, UA_READ_CHARS, userAgentKey } from './user-agent.js';
+import { addToCart, purchase, UA } from '../test/unit/fixtures.js';
 
 describe('user agent', () => {
   test.each([

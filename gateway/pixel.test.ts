@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, test } from 'vitest';
-import { GIF } from '../../gateway/pixel.js';
-import { harness, type Harness } from './gateway-harness.js';
-import { UA } from './fixtures.js';
+import { GIF } from './pixel.js';
+import { harness, type Harness } from '../test/harness/gateway-app.js';
+import { UA } from '../test/unit/fixtures.js';
 
 let h: Harness | undefined;
 afterEach(async () => {

@@ -4,17 +4,17 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { Reader } from 'maxmind';
-import { ConfigError } from '../../contracts/config.js';
-import { REFERRER_TYPES } from '../../contracts/event-schema.js';
-import { parseBotPolicy } from '../../gateway/bot-policy.js';
-import { enrichEvent, type RequestContext } from '../../gateway/enrich.js';
-import { geoipLiteProvider } from '../../gateway/geo.js';
-import { mmdbGeoProvider, mmdbReaderProvider } from '../../gateway/mmdb-geo.js';
-import { trustProxyOption, userIdHasher } from '../../gateway/privacy.js';
-import { classifyReferrer, isSearchHost, isSocialHost } from '../../gateway/referrer.js';
-import { parseUserAgent } from '../../gateway/user-agent.js';
-import { buildMmdb, cityRecord } from './gateway-mmdb-fixture.js';
-import { pageView, UA } from './fixtures.js';
+import { ConfigError } from '../contracts/config.js';
+import { REFERRER_TYPES } from '../contracts/event-schema.js';
+import { parseBotPolicy } from './bot-policy.js';
+import { enrichEvent, type RequestContext } from './enrich.js';
+import { geoipLiteProvider } from './geo.js';
+import { mmdbGeoProvider, mmdbReaderProvider } from './mmdb-geo.js';
+import { trustProxyOption, userIdHasher } from './privacy.js';
+import { classifyReferrer, isSearchHost, isSocialHost } from './referrer.js';
+import { parseUserAgent } from './user-agent.js';
+import { buildMmdb, cityRecord } from '../test/harness/mmdb-fixture.js';
+import { pageView, UA } from '../test/unit/fixtures.js';
 
 const ctx = (over: Partial<RequestContext> = {}): RequestContext => ({
   ua: parseUserAgent(UA.windowsChrome),

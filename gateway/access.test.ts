@@ -2,10 +2,10 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
-import { ConfigError } from '../../contracts/config.js';
-import { parseSitesEnv, parseSitesFile, siteRegistry } from '../../gateway/sites.js';
-import { harness, postEvents, type Harness } from './gateway-harness.js';
-import { pageView, UA } from './fixtures.js';
+import { ConfigError } from '../contracts/config.js';
+import { parseSitesEnv, parseSitesFile, siteRegistry } from './sites.js';
+import { harness, postEvents, type Harness } from '../test/harness/gateway-app.js';
+import { pageView, UA } from '../test/unit/fixtures.js';
 
 let h: Harness | undefined;
 afterEach(async () => {

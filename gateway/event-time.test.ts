@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, test } from 'vitest';
 import type { FastifyInstance } from 'fastify';
-import { harness, type MemoryProducer } from './gateway-harness.js';
-import { pageView, UA } from './fixtures.js';
+import { harness, type MemoryProducer } from '../test/harness/gateway-app.js';
+import { pageView, UA } from '../test/unit/fixtures.js';
 
 const DAY = 86_400_000;
 let app: FastifyInstance;

@@ -1,10 +1,10 @@
 import { describe, expect, test } from 'vitest';
-import { ENRICHED_FIELDS } from '../../contracts/event-schema.js';
-import { enrichEvent, type RequestContext } from '../../gateway/enrich.js';
-import { enrichedEventSerialiser } from '../../gateway/serialise.js';
-import { parseUserAgent } from '../../gateway/user-agent.js';
-import { bodyPool } from '../../bench/lib/bodies.js';
-import { addToCart, pageView, purchase, UA } from './fixtures.js';
+import { ENRICHED_FIELDS } from '../contracts/event-schema.js';
+import { enrichEvent, type RequestContext } from './enrich.js';
+import { enrichedEventSerialiser } from './serialise.js';
+import { parseUserAgent } from './user-agent.js';
+import { bodyPool } from '../bench/lib/bodies.js';
+import { addToCart, pageView, purchase, UA } from '../test/unit/fixtures.js';
 
 const serialise = enrichedEventSerialiser();
 const ctx = (over: Partial<RequestContext> = {}): RequestContext => ({

@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
-import { coalescingProducer } from '../../gateway/coalescing-producer.js';
-import type { EventProducer, OutRecord } from '../../gateway/event-producer.js';
+import { coalescingProducer } from './coalescing-producer.js';
+import type { EventProducer, OutRecord } from './event-producer.js';
 
 /** A producer whose sends wait until the test settles them, recording what each carried. */
 function fakeInner() {

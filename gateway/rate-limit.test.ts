@@ -1,10 +1,10 @@
 import { describe, expect, test } from 'vitest';
-import { clientKey, TokenBuckets, WindowLimiter } from '../../gateway/rate-limit.js';
+import { clientKey, TokenBuckets, WindowLimiter } from './rate-limit.js';
 import { afterEach } from 'vitest';
-import { ConfigError } from '../../contracts/config.js';
-import { buildApp } from '../../gateway/app.js';
-import { harness, postEvents, type Harness } from './gateway-harness.js';
-import { pageView } from './fixtures.js';
+import { ConfigError } from '../contracts/config.js';
+import { buildApp } from './app.js';
+import { harness, postEvents, type Harness } from '../test/harness/gateway-app.js';
+import { pageView } from '../test/unit/fixtures.js';
 
 describe('window limiter', () => {
   test('max requests per key and window, then the seconds until the window ends', () => {

@@ -11,10 +11,10 @@
  */
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import fc from 'fast-check';
-import { topicFor } from '../../contracts/topics.js';
-import { harness, type Harness } from './gateway-harness.js';
-import { UA } from './fixtures.js';
-import { anyEvent, epochMs, recentMs, type Kind } from '../event-arbitraries.js';
+import { topicFor } from '../contracts/topics.js';
+import { harness, type Harness } from '../test/harness/gateway-app.js';
+import { UA } from '../test/unit/fixtures.js';
+import { anyEvent, epochMs, recentMs, type Kind } from '../test/event-arbitraries.js';
 
 const RUNS = Number(process.env.GATEWAY_FUZZ_RUNS ?? 10_000);
 const BODY_LIMIT = 64 * 1024;

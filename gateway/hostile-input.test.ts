@@ -1,7 +1,7 @@
 import { afterEach, expect, test } from 'vitest';
 import { gzipSync } from 'node:zlib';
-import { harness, postEvents, type Harness } from './gateway-harness.js';
-import { pageView, UA } from './fixtures.js';
+import { harness, postEvents, type Harness } from '../test/harness/gateway-app.js';
+import { pageView, UA } from '../test/unit/fixtures.js';
 
 let h: Harness;
 afterEach(async () => h?.app.close());

@@ -4,8 +4,8 @@
  */
 import net from 'node:net';
 import { afterEach, expect, test } from 'vitest';
-import { waitFor } from '../../common/wait.js';
-import { harness, type Harness } from './gateway-harness.js';
+import { waitFor } from '../common/wait.js';
+import { harness, type Harness } from '../test/harness/gateway-app.js';
 
 let h: Harness;
 afterEach(async () => h?.app.close());

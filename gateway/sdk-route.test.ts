@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { brotliDecompressSync, gunzipSync } from 'node:zlib';
 import { afterAll, afterEach, describe, expect, test } from 'vitest';
-import { acceptedEncodings } from '../../gateway/sdk-route.js';
-import { harness, type Harness } from './gateway-harness.js';
+import { acceptedEncodings } from './sdk-route.js';
+import { harness, type Harness } from '../test/harness/gateway-app.js';
 
 // Stand-in builds: the route must serve whatever bytes are in the directory, hashed independently here.
 const dir = mkdtempSync(join(tmpdir(), 'sdk-route-'));

@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
-import { LoopLag, type LoopClock } from '../../gateway/loop-lag.js';
-import { Admission, MIN_QUEUE } from '../../gateway/admission.js';
+import { LoopLag, type LoopClock } from './loop-lag.js';
+import { Admission, MIN_QUEUE } from './admission.js';
 
 /** A loop under the test's control: time, idle time and timers move only when the test says. */
 function fakeLoop() {
