@@ -166,20 +166,14 @@ await runBench('bench:processor', 3600, async () => {
     // (c) Each role alone, from a fresh group, until its output holds every event.
     const runs: RoleRun[] = [];
     const scaleHere = SCALE > 1 && r === 1 && roles.includes('analytics');
+    // What every role run of this repetition shares; each run names its role, group and prefix.
+    const common = { services, es, kafka, n: N, kpiCounted, topicPrefix, metricsPort: PORTS.metrics, dataDir: DATA_DIR, env: PROCESSOR_ENV };
     for (const role of roles) {
       const run = await runRole({
+        ...common,
         role,
-        services,
-        es,
-        kafka,
-        n: N,
-        kpiCounted,
-        topicPrefix,
         indexPrefix: procPrefix,
         group: `bench-proc-${r}-${RUN_TAG}`,
-        metricsPort: PORTS.metrics,
-        dataDir: DATA_DIR,
-        env: PROCESSOR_ENV,
         profile: PROFILE && r === REPS && role === PROFILE_ROLE,
         // The scale run's documents are compared with this one's: both write their last provisional documents first.
         settleMs: scaleHere && role === 'analytics' ? 3000 : 0,
@@ -190,18 +184,10 @@ await runBench('bench:processor', 3600, async () => {
         const scalePrefix = `benchs${r}`;
         await installTemplates(services.esUrl, scalePrefix, { replicas: 0 });
         const many = await runRole({
+          ...common,
           role,
-          services,
-          es,
-          kafka,
-          n: N,
-          kpiCounted,
-          topicPrefix,
           indexPrefix: scalePrefix,
           group: `bench-scale-${r}-${RUN_TAG}`,
-          metricsPort: PORTS.metrics,
-          dataDir: DATA_DIR,
-          env: PROCESSOR_ENV,
           profile: false,
           instances: SCALE,
           settleMs: 3000,
