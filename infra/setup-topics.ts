@@ -70,7 +70,22 @@ export async function ensureTopics(brokers: string[], opts: EnsureTopicsOptions 
         await new Promise((r) => setTimeout(r, 250));
       }
     }
-    const meta = await admin.fetchTopicMetadata({ topics: wanted });
+    // A topic just created on a cluster of several nodes can be unknown to the node answering the
+    // metadata request for a moment, and its partitions leaderless: wait until every partition has
+    // a leader, so the caller's first produce or join does not meet that gap.
+    let meta: Awaited<ReturnType<typeof admin.fetchTopicMetadata>>;
+    for (;;) {
+      try {
+        meta = await admin.fetchTopicMetadata({ topics: wanted });
+        const leaderless = meta.topics.flatMap((t) => t.partitions.filter((p) => p.leader < 0).map((p) => `${t.name}-${p.partitionId}`));
+        if (leaderless.length === 0) break;
+        if (Date.now() >= deadline) throw new Error(`partitions without a leader on ${brokers.join(',')}: ${leaderless.join(', ')}`);
+      } catch (err) {
+        const msg = errorText(err);
+        if (Date.now() >= deadline || !RETRIABLE.test(msg)) throw new Error(`reading the metadata of topics on ${brokers.join(',')} failed: ${msg}`, { cause: err });
+      }
+      await new Promise((r) => setTimeout(r, 250));
+    }
     const topics = meta.topics.map((t) => ({ topic: t.name, partitions: t.partitions.length }));
     for (const t of topics) {
       if (!created.includes(t.topic) && t.partitions !== partitions) {
