@@ -8,6 +8,7 @@ import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, describe, expect, inject, test } from 'vitest';
 import { eventMappings, indexNames, indexTemplates } from '../contracts/indices.js';
 import { ALL_TOPICS } from '../contracts/topics.js';
+import { freePort } from './ports.js';
 import { startKafka } from './services.js';
 import { installTemplates } from './setup-indices.js';
 import { ensureTopics } from './setup-topics.js';
@@ -141,8 +142,9 @@ describe('a broker of its own: stop, crash, restart on the same data', () => {
   });
 
   test('messages survive a clean stop and a SIGKILL', async () => {
-    const port = Number(process.env.TEST_KAFKA_PORT ?? 19092) + 10;
-    broker = await startKafka({ dataDir: '.data/test-own-broker', fresh: true, port, controllerPort: port + 1, partitions: 1, topicPrefix: 'own_', log: () => {} });
+    // Free ports, not the shared broker's plus an offset: with the shared ports in Linux's ephemeral
+    // range, a client connection's local port can hold that offset (seen in a run on 39092).
+    broker = await startKafka({ dataDir: '.data/test-own-broker', fresh: true, port: await freePort(), controllerPort: await freePort(), partitions: 1, topicPrefix: 'own_', log: () => {} });
     const own = new Kafka({ clientId: 'infra-test-own', brokers: broker.brokers, logLevel: logLevel.NOTHING });
     const send = async (value: string) => {
       const p = own.producer({ allowAutoTopicCreation: false });
