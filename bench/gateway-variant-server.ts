@@ -29,7 +29,7 @@ if (variant === 'stub') producer = stub;
 else if (variant === 'uncoalesced') producer = kafkaProducer(cfg, logger);
 else throw new Error(`VARIANT must be stub or uncoalesced, got ${variant}`);
 const app = await buildApp({ producer, logger });
-await app.listen({ host: '127.0.0.1', port: cfg.gatewayPort });
+await app.listen({ host: '127.0.0.1', port: cfg.gatewayPort, backlog: cfg.gatewayListenBacklog });
 for (const sig of ['SIGINT', 'SIGTERM'] as const) {
   process.once(sig, () => {
     if (variant === 'stub') console.log(`stub producer took ${records} records`);

@@ -10,7 +10,7 @@
  *                            [--profile [--profile-target stub]] [--clients platformatic[,kafkajs]]
  *                            [--overload 2,5] [--overload-duration 10] [--overload-threads 2]
  *                            [--overload-connections 4096] [--overload-warm-connections 1024]
- *                            [--client-timeout 10] [--workers 2]
+ *                            [--overload-new-connections 0.1] [--client-timeout 10] [--workers 2]
  *                            [--compression lz4] [--secure]
  *
  * --secure: Kafka with TLS and SASL/SCRAM only (lib/secure.ts); the gateways log in over TLS.
@@ -37,6 +37,7 @@ import { measure, type CpuSource, type Measured } from './lib/measure.js';
 import { overloadPhases, overloadReport } from './lib/overload.js';
 import { log, onCleanup, runBench } from './lib/run.js';
 import { int, loadAverage, median, ms } from './lib/stats.js';
+import { rssMbOfTree } from './lib/child.js';
 
 const a = parseArgs();
 const REPS = a.num('reps', 3);
@@ -80,6 +81,8 @@ const OVERLOAD_THREADS = a.num('overload-threads', 2);
 const OVERLOAD_CONNECTIONS = a.num('overload-connections', 4096);
 /** Connections the overload generator opens before each phase: a spike of new connections all at once would overflow the listen backlog (511) and wait on SYN retransmits. */
 const OVERLOAD_WARM = a.num('overload-warm-connections', 1024);
+/** Share of overload requests sent on a new connection of their own, closed after the answer: browsers arriving in the spike. */
+const OVERLOAD_NEW_CONNECTIONS = a.num('overload-new-connections', 0.1);
 const CLIENT_TIMEOUT_S = a.num('client-timeout', 10);
 const DATA_DIR = resolveDataDir(a.str('data-dir', '.data/bench/gateway'));
 
@@ -180,20 +183,40 @@ await runBench('bench:gateway', 1800, async () => {
   if (gwMax >= targetHalf * 1.1) {
     for (let i = 1; i <= REPS; i++) targetHalfRuns.push(await run(tGw, `gateway @${int(targetHalf)} req/s #${i}`, HALF_DURATION, targetHalf));
   }
-  const overloadRuns = await overloadPhases({
-    pid: gw.pid,
-    port: PORTS.gateway,
+  const overloadCommon = {
     pool,
-    maxReqPerS: gwMax,
     factors: OVERLOAD,
     durationS: OVERLOAD_DURATION,
     threads: OVERLOAD_THREADS,
     maxConnections: OVERLOAD_CONNECTIONS,
     warmConnections: Math.min(OVERLOAD_WARM, OVERLOAD_CONNECTIONS),
+    newConnectionShare: OVERLOAD_NEW_CONNECTIONS,
     timeoutMs: CLIENT_TIMEOUT_S * 1000,
+  };
+  const overloadRuns = await overloadPhases({
+    ...overloadCommon,
+    pid: gw.pid,
+    port: PORTS.gateway,
+    maxReqPerS: gwMax,
     acceptedCpuMs: median(tGw.runs.map((m) => m.cpuMsPerReq.server)),
+    label: '1 process',
   });
-  for (const o of overloadRuns) gatewayAccepted += o.acceptedRequests * pool.eventsPerBody;
+  // The same phases against the several processes, at multiples of their own maximum.
+  const multiMax = tMulti ? median(tMulti.runs.map((m) => m.reqPerS)) : 0;
+  const overloadMulti =
+    multi && tMulti
+      ? await overloadPhases({
+          ...overloadCommon,
+          pid: multi.pid,
+          port: PORTS.workers,
+          maxReqPerS: multiMax,
+          acceptedCpuMs: median(tMulti.runs.map((m) => m.cpuMsPerReq.server)),
+          label: `${WORKERS} processes`,
+          cpuSeconds: () => multi.treeCpuSeconds(),
+          rssMb: () => rssMbOfTree(multi.pid),
+        })
+      : [];
+  for (const o of [...overloadRuns, ...overloadMulti]) gatewayAccepted += o.acceptedRequests * pool.eventsPerBody;
   const records = (await kafkaRecords(kafka)) - records0;
 
   let profileText = '';
@@ -225,7 +248,11 @@ await runBench('bench:gateway', 1800, async () => {
       targetHalf: { rate: targetHalf, runs: targetHalfRuns },
     }),
   );
-  if (overloadRuns.length) console.log(`\n${overloadReport(overloadRuns, { durationS: OVERLOAD_DURATION, maxReqPerS: gwMax, maxEventsPerS: gwEvents, timeoutMs: CLIENT_TIMEOUT_S * 1000, threads: OVERLOAD_THREADS })}`);
+  const overloadOpts = { durationS: OVERLOAD_DURATION, timeoutMs: CLIENT_TIMEOUT_S * 1000, threads: OVERLOAD_THREADS, newConnectionShare: OVERLOAD_NEW_CONNECTIONS };
+  if (overloadRuns.length) console.log(`\n${overloadReport(overloadRuns, { ...overloadOpts, maxReqPerS: gwMax, maxEventsPerS: gwEvents })}`);
+  if (overloadMulti.length && tMulti) {
+    console.log(`\n${overloadReport(overloadMulti, { ...overloadOpts, maxReqPerS: multiMax, maxEventsPerS: median(tMulti.runs.map((m) => m.eventsPerS)) })}`);
+  }
   console.log(`Kafka holds ${int(records)} new records; the gateway acknowledged ${int(gatewayAccepted)} events${records >= gatewayAccepted ? ' (all acknowledged events are in Kafka)' : ' (MISSING RECORDS)'}`);
   if (profileText) console.log(`\n${profileText}`);
   if (records < gatewayAccepted) throw new Error('Kafka holds fewer records than the gateway acknowledged');

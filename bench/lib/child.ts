@@ -39,6 +39,27 @@ export function cpuSecondsOfTree(pid: number | undefined): number {
   return total;
 }
 
+/** Resident memory (MB) of a process and all its descendants (a supervisor and its workers). */
+export function rssMbOfTree(pid: number | undefined): number {
+  if (!pid) return NaN;
+  let total = 0;
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    if (!m) return NaN;
+    total = Number(m[1]) / 1024;
+    for (const task of readdirSync(`/proc/${pid}/task`)) {
+      const kids = readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8').trim();
+      for (const k of kids ? kids.split(/\s+/) : []) {
+        const c = rssMbOfTree(Number(k));
+        if (Number.isFinite(c)) total += c;
+      }
+    }
+  } catch {
+    // the process or a task went away meanwhile
+  }
+  return total;
+}
+
 /**
  * A TypeScript entry point of the project run in its own Node process (`node --import tsx`), its
  * output in a log file, stopped with SIGTERM (then SIGKILL) by its own pid.

@@ -24,6 +24,12 @@ export interface WorkerParams {
   maxConnections: number;
   /** Connections opened before the start (an audience that is already connected). */
   warmConnections: number;
+  /**
+   * Share (0..1) of requests sent on a connection of their own, opened for them and closed after
+   * the answer (`connection: close`): browsers arriving during the spike, next to the kept-alive
+   * ones. Their TCP handshake is timed apart (connectMs): a full accept backlog shows there.
+   */
+  newConnectionShare: number;
   timeoutMs: number;
   /** How long to wait for answers after the last request is due. */
   drainMs: number;
@@ -34,6 +40,14 @@ export interface WorkerResult {
   sent: number;
   /** Latency (ms from due time to the whole answer) of every answered request, by status. */
   latencies: Record<string, number[]>;
+  /** The gateway's part of it: ms from the request's first byte written to the whole answer, by status. */
+  serverLatencies: Record<string, number[]>;
+  /** TCP handshake (connect() to connected, ms) of every connection opened during the phase: the kernel's accept queue. */
+  connectMs: number[];
+  /** Timeouts by where the request was: waiting for a generator connection, in the TCP handshake, or sent and unanswered. */
+  timeoutsBy: { queued: number; connecting: number; sent: number };
+  /** Due time to the timer tick that handled it (ms): the generator's own lateness (CPU), whatever the connections do. */
+  tickLag: number[];
   /** Completion time of every 200 (ms after startAt). */
   acceptedAt: number[];
   timeouts: number;
@@ -50,7 +64,23 @@ const abs = () => performance.timeOrigin + performance.now();
 const pool = bodyPool({ size: p.pool.size, seed: p.pool.seed, tag: p.pool.tag, eventsPerBody: p.pool.eventsPerBody });
 
 const CRLFCRLF = Buffer.from('\r\n\r\n');
-const res: WorkerResult = { sent: 0, latencies: {}, acceptedAt: [], timeouts: 0, errors: 0, sendLag: [], connectionsOpened: 0, cpuMs: 0 };
+const res: WorkerResult = {
+  sent: 0,
+  latencies: {},
+  serverLatencies: {},
+  connectMs: [],
+  timeoutsBy: { queued: 0, connecting: 0, sent: 0 },
+  tickLag: [],
+  acceptedAt: [],
+  timeouts: 0,
+  errors: 0,
+  sendLag: [],
+  connectionsOpened: 0,
+  cpuMs: 0,
+};
+/** Requests sent so far, to pick every n-th one for a new connection. */
+let fresh = 0;
+const freshEvery = p.newConnectionShare > 0 ? 1 / p.newConnectionShare : Infinity;
 
 interface Conn {
   sock: net.Socket;
@@ -61,6 +91,9 @@ interface Conn {
   sentAt: number;
   buf: Buffer | null;
   close: boolean;
+  /** A connection of one request (newConnectionShare): asks `connection: close`, never reused. */
+  once: boolean;
+  openedAt: number;
 }
 
 const idle: Conn[] = [];
@@ -70,10 +103,10 @@ const waiting: number[] = [];
 let open = 0;
 let k = 0;
 
-function request(n: number): Buffer {
+function request(n: number, close: boolean): Buffer {
   const b = pool.body(p.offset + n);
   const head =
-    `POST ${p.path} HTTP/1.1\r\nhost: 127.0.0.1:${p.port}\r\ncontent-type: application/json\r\nuser-agent: ${b.ua}\r\n` +
+    `POST ${p.path} HTTP/1.1\r\nhost: 127.0.0.1:${p.port}\r\ncontent-type: application/json\r\nuser-agent: ${b.ua}\r\n${close ? 'connection: close\r\n' : ''}` +
     `x-forwarded-for: ${b.ip}\r\ncontent-length: ${Buffer.byteLength(b.body)}\r\n\r\n`;
   return Buffer.from(head + b.body);
 }
@@ -82,16 +115,20 @@ function record(c: Conn, status: number) {
   const now = abs();
   const key = String(status);
   (res.latencies[key] ??= []).push(now - c.due);
+  (res.serverLatencies[key] ??= []).push(now - c.sentAt);
   if (status === 200) res.acceptedAt.push(now - p.startAt);
 }
 
-function connect(): Conn {
+let measuring = false;
+
+function connect(once = false): Conn {
   open++;
   res.connectionsOpened++;
-  const c: Conn = { sock: net.connect(p.port, '127.0.0.1'), ready: false, closed: false, due: NaN, sentAt: NaN, buf: null, close: false };
+  const c: Conn = { sock: net.connect(p.port, '127.0.0.1'), ready: false, closed: false, due: NaN, sentAt: NaN, buf: null, close: false, once, openedAt: abs() };
   c.sock.setNoDelay(true);
   c.sock.on('connect', () => {
     c.ready = true;
+    if (measuring) res.connectMs.push(abs() - c.openedAt);
     if (!Number.isNaN(c.due)) write(c);
     else release(c);
   });
@@ -116,7 +153,7 @@ function connect(): Conn {
 function write(c: Conn) {
   c.sentAt = abs();
   res.sendLag.push(c.sentAt - c.due);
-  c.sock.write(request(k++));
+  c.sock.write(request(k++, c.once));
 }
 
 function assign(c: Conn, due: number) {
@@ -128,6 +165,11 @@ function assign(c: Conn, due: number) {
 }
 
 function send(due: number) {
+  res.tickLag.push(abs() - due);
+  if (++fresh >= freshEvery) {
+    fresh -= freshEvery;
+    if (open < p.maxConnections) return assign(connect(true), due);
+  }
   const c = idle.pop();
   if (c) return assign(c, due);
   if (open < p.maxConnections) return assign(connect(), due);
@@ -138,7 +180,7 @@ function send(due: number) {
 function release(c: Conn) {
   c.due = NaN;
   busy.delete(c);
-  if (c.close || c.closed) {
+  if (c.close || c.closed || c.once) {
     c.sock.destroy();
     return;
   }
@@ -173,6 +215,8 @@ function sweep() {
     if (now - c.due > p.timeoutMs) {
       busy.delete(c);
       res.timeouts++;
+      if (!c.ready) res.timeoutsBy.connecting++;
+      else res.timeoutsBy.sent++;
       c.due = NaN;
       c.sock.destroy();
     }
@@ -180,6 +224,7 @@ function sweep() {
   while (waiting.length && now - waiting[0] > p.timeoutMs) {
     waiting.shift();
     res.timeouts++;
+    res.timeoutsBy.queued++;
     res.sent++;
   }
 }
@@ -201,6 +246,7 @@ async function main() {
     };
     setTimeout(() => {
       cpu0 = process.threadCpuUsage();
+      measuring = true;
       tick();
     }, Math.max(0, p.startAt - abs()));
   });

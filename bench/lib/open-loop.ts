@@ -15,6 +15,13 @@ export interface OpenLoopResult {
   sent: number;
   /** ms from due time to the whole answer, by HTTP status. */
   latencies: Map<number, number[]>;
+  /** ms from the request's first byte written to the whole answer, by HTTP status: the gateway's part. */
+  serverLatencies: Map<number, number[]>;
+  /** TCP handshakes of the connections opened while sending (ms). */
+  connectMs: number[];
+  timeoutsBy: { queued: number; connecting: number; sent: number };
+  /** Due time to the generator's timer tick that sent it (ms): the generator's own lateness. */
+  tickLag: number[];
   /** Completion times (ms after the start) of the 200s. */
   acceptedAt: number[];
   timeouts: number;
@@ -38,6 +45,8 @@ export async function openLoopLoad(opts: {
   pool: { size: number; seed: number; tag: string; eventsPerBody: number };
   maxConnections?: number;
   warmConnections?: number;
+  /** Share of requests sent on a new connection of their own (closed after the answer). */
+  newConnectionShare?: number;
   timeoutMs?: number;
 }): Promise<OpenLoopResult> {
   const threads = Math.max(1, opts.threads);
@@ -56,6 +65,7 @@ export async function openLoopLoad(opts: {
         offset: opts.offset + i * Math.ceil(opts.rate * (opts.durationS + 1)),
         maxConnections: Math.ceil((opts.maxConnections ?? 4096) / threads),
         warmConnections: Math.ceil((opts.warmConnections ?? 0) / threads),
+        newConnectionShare: opts.newConnectionShare ?? 0,
         timeoutMs,
         drainMs: timeoutMs + 1000,
         pool: opts.pool,
@@ -71,18 +81,41 @@ export async function openLoopLoad(opts: {
       });
     }),
   );
-  const out: OpenLoopResult = { sent: 0, latencies: new Map(), acceptedAt: [], timeouts: 0, errors: 0, sendLag: [], connectionsOpened: 0, cores: 0, durationS: opts.durationS };
+  const out: OpenLoopResult = {
+    sent: 0,
+    latencies: new Map(),
+    serverLatencies: new Map(),
+    connectMs: [],
+    timeoutsBy: { queued: 0, connecting: 0, sent: 0 },
+    tickLag: [],
+    acceptedAt: [],
+    timeouts: 0,
+    errors: 0,
+    sendLag: [],
+    connectionsOpened: 0,
+    cores: 0,
+    durationS: opts.durationS,
+  };
+  const merge = (into: Map<number, number[]>, from: Record<string, number[]>) => {
+    for (const [status, xs] of Object.entries(from)) {
+      const list = into.get(Number(status)) ?? [];
+      for (const x of xs) list.push(x);
+      into.set(Number(status), list);
+    }
+  };
   for (const r of results) {
     out.sent += r.sent;
     out.timeouts += r.timeouts;
     out.errors += r.errors;
     out.connectionsOpened += r.connectionsOpened;
     out.cores += r.cpuMs / 1000 / opts.durationS;
-    for (const [status, xs] of Object.entries(r.latencies)) {
-      const list = out.latencies.get(Number(status)) ?? [];
-      for (const x of xs) list.push(x);
-      out.latencies.set(Number(status), list);
-    }
+    merge(out.latencies, r.latencies);
+    merge(out.serverLatencies, r.serverLatencies);
+    for (const x of r.connectMs) out.connectMs.push(x);
+    for (const x of r.tickLag) out.tickLag.push(x);
+    out.timeoutsBy.queued += r.timeoutsBy.queued;
+    out.timeoutsBy.connecting += r.timeoutsBy.connecting;
+    out.timeoutsBy.sent += r.timeoutsBy.sent;
     for (const x of r.acceptedAt) out.acceptedAt.push(x);
     for (const x of r.sendLag) out.sendLag.push(x);
   }

@@ -10,6 +10,7 @@ import type { BodyPool } from './bodies.js';
 import { cpuSecondsOf } from './child.js';
 import { EVENTS_PATH } from './measure.js';
 import { openLoopLoad } from './open-loop.js';
+import { bucketPercentile, promBuckets, promSum } from './prom-scrape.js';
 import { log } from './run.js';
 import { int, ms, pct, percentile, table } from './stats.js';
 
@@ -45,6 +46,19 @@ export interface OverloadRun {
   loadgenLagP99: number;
   loadgenLagMax: number;
   connections: number;
+  /** The generator's own lateness (due time to the tick that sent it), p99 ms: its CPU, not its connections. */
+  tickLagP99: number;
+  /** The gateway's part of the latency (first byte written to the answer), p99 ms, accepted and shed. */
+  serverAcceptedP99: number;
+  serverShedP99: number;
+  /** TCP handshakes of the connections opened during the phase: count, p50 and p99 ms (a full accept queue shows here). */
+  connectCount: number;
+  connectP50: number;
+  connectP99: number;
+  timeoutsBy: { queued: number; connecting: number; sent: number };
+  /** From the gateway's /metrics over the phase: shed counts by reason, and p99 bucket bounds (ms) of its own histograms. */
+  gw: { shedBy: string; queueP99Ms: number; produceP99Ms: number; loopTurnP99Ms: number } | null;
+  label: string;
 }
 
 function rssMb(pid: number): number {
@@ -74,6 +88,35 @@ export interface OverloadOptions {
   timeoutMs: number;
   /** Gateway CPU ms per accepted request, from the maximum-load runs: splits a phase's CPU into accepted and shed work. */
   acceptedCpuMs: number;
+  /** Share of requests sent on a new connection of their own (browsers arriving during the spike). */
+  newConnectionShare: number;
+  /** Which gateway, in the report (e.g. "1 process", "2 processes"). */
+  label: string;
+  /** The gateway's CPU seconds so far (the whole process tree for several processes). */
+  cpuSeconds?: () => number;
+  /** Sum of the RSS of the gateway's processes (MB); the pid's own RSS when absent. */
+  rssMb?: () => number;
+}
+
+const SHED_REASONS = ['loop_lag', 'queue_delay', 'expected_delay', 'requests', 'bytes', 'connections'];
+
+async function scrape(port: number): Promise<string | null> {
+  try {
+    const r = await fetch(`http://127.0.0.1:${port}/metrics`, { signal: AbortSignal.timeout(5000) });
+    return r.ok ? await r.text() : null;
+  } catch {
+    return null;
+  }
+}
+
+function gatewayFigures(before: string | null, after: string | null): OverloadRun['gw'] {
+  if (!before || !after) return null;
+  const p99 = (name: string, labels: string[] = []) => bucketPercentile(promBuckets(before, name, labels), promBuckets(after, name, labels), 99) * 1000;
+  const shedBy = SHED_REASONS.map((r) => [r, promSum(after, 'gateway_shed_requests_total', [`reason="${r}"`]) - promSum(before, 'gateway_shed_requests_total', [`reason="${r}"`])] as const)
+    .filter(([, n]) => n > 0)
+    .map(([r, n]) => `${r} ${int(n)}`)
+    .join(', ');
+  return { shedBy: shedBy || 'none', queueP99Ms: p99('gateway_queue_seconds'), produceP99Ms: p99('gateway_produce_seconds'), loopTurnP99Ms: p99('gateway_loop_turn_seconds') };
 }
 
 /** Runs one phase per factor against the gateway on `port`. */
@@ -92,15 +135,18 @@ export async function overloadPhases(opts: OverloadOptions): Promise<OverloadRun
 
 async function overloadPhase(opts: OverloadOptions, factor: number): Promise<OverloadRun> {
   const rate = Math.round(opts.maxReqPerS * factor);
-  const rssBefore = rssMb(opts.pid);
+  const rssOf = opts.rssMb ?? (() => rssMb(opts.pid));
+  const cpuOf = opts.cpuSeconds ?? (() => cpuSecondsOf(opts.pid));
+  const rssBefore = rssOf();
   let peak = rssBefore;
-  const sampler = setInterval(() => (peak = Math.max(peak, rssMb(opts.pid))), 100);
+  const sampler = setInterval(() => (peak = Math.max(peak, rssOf())), 100);
+  const metricsBefore = await scrape(opts.port);
   // The gateway's CPU over the sending window only (the generator starts after building its pools).
   let cpu0 = NaN;
   let cpu1 = NaN;
   const startsIn = 3000;
-  const t0 = setTimeout(() => (cpu0 = cpuSecondsOf(opts.pid)), startsIn);
-  const t1 = setTimeout(() => (cpu1 = cpuSecondsOf(opts.pid)), startsIn + opts.durationS * 1000);
+  const t0 = setTimeout(() => (cpu0 = cpuOf()), startsIn);
+  const t1 = setTimeout(() => (cpu1 = cpuOf()), startsIn + opts.durationS * 1000);
   const eventsPerBody = opts.pool.eventsPerBody;
   try {
     const r = await openLoopLoad({
@@ -113,9 +159,11 @@ async function overloadPhase(opts: OverloadOptions, factor: number): Promise<Ove
       pool: { size: Math.min(2000, opts.pool.size), seed: 42, tag: `ovl${factor}x${Date.now().toString(36)}`, eventsPerBody },
       maxConnections: opts.maxConnections,
       warmConnections: opts.warmConnections,
+      newConnectionShare: opts.newConnectionShare,
       timeoutMs: opts.timeoutMs,
     });
-    const cpuEnd = cpuSecondsOf(opts.pid);
+    const cpuEnd = cpuOf();
+    const metricsAfter = await scrape(opts.port);
     const accepted = r.latencies.get(200) ?? [];
     const shed = r.latencies.get(503) ?? [];
     const others = [...r.latencies].filter(([s]) => s !== 200 && s !== 503);
@@ -144,6 +192,15 @@ async function overloadPhase(opts: OverloadOptions, factor: number): Promise<Ove
       loadgenLagP99: percentile(r.sendLag, 99),
       loadgenLagMax: r.sendLag.reduce((m, x) => Math.max(m, x), 0),
       connections: r.connectionsOpened,
+      tickLagP99: percentile(r.tickLag, 99),
+      serverAcceptedP99: percentile(r.serverLatencies.get(200) ?? [], 99),
+      serverShedP99: percentile(r.serverLatencies.get(503) ?? [], 99),
+      connectCount: r.connectMs.length,
+      connectP50: percentile(r.connectMs, 50),
+      connectP99: percentile(r.connectMs, 99),
+      timeoutsBy: r.timeoutsBy,
+      gw: gatewayFigures(metricsBefore, metricsAfter),
+      label: opts.label,
     };
   } finally {
     clearInterval(sampler);
@@ -153,18 +210,27 @@ async function overloadPhase(opts: OverloadOptions, factor: number): Promise<Ove
 }
 
 function describeOverloadRun(o: OverloadRun): string {
+  const t = o.timeoutsBy;
+  const g = o.gw;
   return (
-    `overload ${o.factor}x (${int(o.rate)} req/s offered): ${int(o.acceptedEventsPerS)} events/s accepted, ${pct(o.shedShare)} shed, ` +
+    `overload ${o.label} ${o.factor}x (${int(o.rate)} req/s offered): ${int(o.acceptedEventsPerS)} events/s accepted, ${pct(o.shedShare)} shed, ` +
+    `on the wire (write -> answer) accepted p99 ${ms(o.serverAcceptedP99)}, shed p99 ${ms(o.serverShedP99)}; ${o.connectCount} TCP handshakes p50 ${ms(o.connectP50)} p99 ${ms(o.connectP99)}; ` +
+    `timeouts waiting for a generator connection ${t.queued}, in the handshake ${t.connecting}, sent and unanswered ${t.sent}; generator tick lag p99 ${ms(o.tickLagP99)}; ` +
+    (g ? `gateway: shed ${g.shedBy}; p99 (bucket bound) admitted queue ${ms(g.queueP99Ms)}, Kafka produce ${ms(g.produceP99Ms)}, loop turn ${ms(g.loopTurnP99Ms)}; ` : '') +
     `accepted p50 ${ms(o.acceptedP50)} p99 ${ms(o.acceptedP99)}, shed p99 ${ms(o.shedP99)}, ${o.timeouts} timeouts, ${o.otherFailures} other failures${o.otherCodes ? ` (${o.otherCodes})` : ''}, ` +
     `peak RSS ${int(o.peakRssMb)} MB, gateway ${o.gatewayCores.toFixed(2)} cores, ~${int(o.shedCpuUs)} µs CPU per shed request; load generator lag p99 ${ms(o.loadgenLagP99)}, ${o.loadgenCores.toFixed(2)} cores, ${o.connections} connections`
   );
 }
 
 /** The overload table, with the targets checked against the maximum measured in the same run. */
-export function overloadReport(runs: OverloadRun[], opts: { durationS: number; maxReqPerS: number; maxEventsPerS: number; timeoutMs: number; threads: number }): string {
+export function overloadReport(
+  runs: OverloadRun[],
+  opts: { durationS: number; maxReqPerS: number; maxEventsPerS: number; timeoutMs: number; threads: number; newConnectionShare: number },
+): string {
   const { durationS, maxReqPerS, maxEventsPerS, timeoutMs, threads } = opts;
+  const label = runs[0]?.label ?? '';
   const lines = [
-    `overload (open loop over raw keep-alive sockets, ${threads} generator threads, ${durationS} s each, multiples of the measured max ${int(maxReqPerS)} req/s; client timeout ${timeoutMs / 1000} s; latencies from each request's due time):`,
+    `overload, gateway ${label} (open loop over raw sockets, ${threads} generator threads, ${pct(opts.newConnectionShare)} of requests on a new connection of their own, ${durationS} s each, multiples of its measured max ${int(maxReqPerS)} req/s; client timeout ${timeoutMs / 1000} s; latencies from each request's due time, "wire" from its first byte written):`,
     table(
       [
         'offered',
@@ -174,14 +240,18 @@ export function overloadReport(runs: OverloadRun[], opts: { durationS: number; m
         'shed share',
         'accepted p50',
         'accepted p99',
+        'wire p99 accepted',
         'shed p50',
         'shed p99',
-        'timeouts',
+        'wire p99 shed',
+        'handshake p99',
+        'timeouts (gen / handshake / sent)',
         'other failures',
         'RSS before -> peak',
         'cores gw / loadgen',
         'gw CPU per shed',
-        'loadgen lag p99 / max',
+        'loadgen tick lag p99',
+        'gw p99: queue / Kafka / loop turn',
       ],
       runs.map((o) => [
         `${o.factor}x`,
@@ -191,15 +261,19 @@ export function overloadReport(runs: OverloadRun[], opts: { durationS: number; m
         pct(o.shedShare),
         ms(o.acceptedP50),
         ms(o.acceptedP99),
+        ms(o.serverAcceptedP99),
         ms(o.shedP50),
         ms(o.shedP99),
-        o.timeouts,
+        ms(o.serverShedP99),
+        ms(o.connectP99),
+        `${o.timeouts} (${o.timeoutsBy.queued} / ${o.timeoutsBy.connecting} / ${o.timeoutsBy.sent})`,
         o.otherFailures,
         `${int(o.rssBeforeMb)} -> ${int(o.peakRssMb)} MB`,
         `${o.gatewayCores.toFixed(2)} / ${o.loadgenCores.toFixed(2)}`,
         // Not positive: accepted requests cost more here than at the maximum (a busy machine), so the split says nothing.
         Number.isFinite(o.shedCpuUs) && o.shedCpuUs > 0 ? `${int(o.shedCpuUs)} µs` : '-',
-        `${ms(o.loadgenLagP99)} / ${ms(o.loadgenLagMax)}`,
+        ms(o.tickLagP99),
+        o.gw ? `<= ${ms(o.gw.queueP99Ms, 0)} / <= ${ms(o.gw.produceP99Ms, 0)} / <= ${ms(o.gw.loopTurnP99Ms, 0)}` : '-',
       ]),
     ),
   ];
@@ -214,10 +288,10 @@ export function overloadReport(runs: OverloadRun[], opts: { durationS: number; m
         `timeouts ${top.timeouts}, RSS peak ${int(top.peakRssMb)} MB`,
     );
   }
-  const late = runs.filter((o) => o.loadgenLagP99 > LOADGEN_LAG_OK_MS);
+  const late = runs.filter((o) => o.tickLagP99 > LOADGEN_LAG_OK_MS);
   if (late.length) {
     lines.push(
-      `the load generator fell behind (send lag p99 over ${LOADGEN_LAG_OK_MS} ms at ${late.map((o) => `${o.factor}x`).join(', ')}): the machine is short of CPU, and those latencies (from due time) include the generator's own delay, not only the gateway's`,
+      `the load generator itself fell behind (tick lag p99 over ${LOADGEN_LAG_OK_MS} ms at ${late.map((o) => `${o.factor}x`).join(', ')}): the machine is short of CPU, and those latencies (from due time) include the generator's own delay, not only the gateway's`,
     );
   }
   return lines.join('\n');
