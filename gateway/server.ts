@@ -7,7 +7,7 @@ import { CONFIG_ERROR_EXIT, isWorker, runWorkers } from './workers.js';
 export async function startGateway(overrides: Partial<Config> = {}) {
   const cfg = loadConfig(overrides);
   const app = await buildApp({ config: overrides });
-  await app.listen({ host: cfg.gatewayHost, port: cfg.gatewayPort });
+  await app.listen({ host: cfg.gatewayHost, port: cfg.gatewayPort, backlog: cfg.gatewayListenBacklog });
   return app;
 }
 

@@ -11,13 +11,21 @@ export const CONFIG_ERROR_EXIT = 2;
 
 /**
  * The primary of GATEWAY_WORKERS > 1: forks `n` gateway processes (node:cluster; they share the
- * listening port, the primary hands each new connection to the next worker in turn), restarts one
+ * listening socket and each accepts from it: see below), restarts one
  * that dies (at most one restart a second per slot, so a crash loop does not spin), and on
  * SIGINT / SIGTERM passes the signal on and exits once every worker has finished its own graceful
  * shutdown. A worker that exits with CONFIG_ERROR_EXIT stops them all (restarting cannot help).
  * Resolves when the last worker has exited, with the exit code for the primary.
  */
 export function runWorkers(n: number, log: WorkersLog, shutdownTimeoutMs: number): Promise<number> {
+  // Each worker accepts new connections from the shared listening socket itself, unless
+  // NODE_CLUSTER_SCHED_POLICY=rr asks for Node's round robin. Under a connection spike the round
+  // robin queues connections in the primary, which hands one at a time to each worker and waits for
+  // that worker's loop to take it: seconds the workers' admission control never sees (bench:gateway
+  // measured 9.7 s on the wire against 1 s in the workers' own queue). Accepting from the shared
+  // socket leaves them in the kernel's accept queue (GATEWAY_LISTEN_BACKLOG), taken by whichever
+  // worker's loop comes back first: the least busy one.
+  if (!process.env.NODE_CLUSTER_SCHED_POLICY) cluster.schedulingPolicy = cluster.SCHED_NONE;
   let stopping = false;
   let code = 0;
   const slots = new Map<Worker, number>();

@@ -58,7 +58,7 @@ const scenarios = parseScenarios(cfg.demoScenario);
 // believed from the local generator only when scenarios are on, as a proxy in front would be.
 const gateway = await buildApp({ config: { ...kc, esUrl: services.esUrl, ...(scenarios.length && cfg.trustedProxies.length === 0 ? { trustedProxies: ['127.0.0.1'] } : {}) } });
 await serveDemoShop(gateway);
-await gateway.listen({ host: cfg.gatewayHost, port: cfg.gatewayPort });
+await gateway.listen({ host: cfg.gatewayHost, port: cfg.gatewayPort, backlog: cfg.gatewayListenBacklog });
 const endpoint = `http://${cfg.gatewayHost}:${cfg.gatewayPort}`;
 
 // The live dashboard reads what the processor writes to Elasticsearch.
