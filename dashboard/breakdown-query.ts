@@ -58,6 +58,9 @@ export function parseBreakdownQuery(q: Query, now: number): BreakdownQuery {
   return { ...parseSiteRange(q, now), by, sort, ...(currency ? { currency } : {}), limit: parseIntParam(q.limit, 10, 1, 100, 'limit') };
 }
 
+/** A link from one of the site's own pages is not a source (gateway/referrer.ts classifies it internal). */
+const notInternal: estypes.QueryDslQueryContainer = { bool: { must_not: [term('referrer_type', 'internal')] } };
+
 export function breakdownSearch(index: { eventsPattern: string; sessions: string }, q: BreakdownQuery): estypes.SearchRequest {
   const field = BREAKDOWNS[q.by];
   if (SESSION_BREAKDOWNS.includes(q.by)) {
@@ -89,7 +92,7 @@ export function breakdownSearch(index: { eventsPattern: string; sessions: string
     index: index.eventsPattern,
     ...common,
     size: 0,
-    query: { bool: { filter: [rangeFilter('timestamp', q), ...siteFilter(q.sites), notBot] } },
+    query: { bool: { filter: [rangeFilter('timestamp', q), ...siteFilter(q.sites), notBot, ...(q.by === 'source' ? [notInternal] : [])] } },
     aggs: {
       rows: {
         terms: { field, size: q.limit, order: [order[q.sort], { _key: 'asc' }] },

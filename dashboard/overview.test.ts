@@ -129,6 +129,13 @@ describe('breakdown search and answer', () => {
     expect(JSON.stringify(s.query)).toContain('"must_not":[{"term":{"is_bot":true}}]');
     expect(JSON.stringify(s.query)).toContain('{"terms":{"site_id":["shop-a"]}}');
   });
+  test('sources: external referrers only (a click from the site\'s own pages is no source)', () => {
+    const internal = '{"must_not":[{"term":{"referrer_type":"internal"}}]}';
+    const s = breakdownSearch({ eventsPattern: 'cs-events-*', sessions: 'cs-sessions' }, parseBreakdownQuery({ by: 'source' }, NOW));
+    expect(s.aggs!.rows.terms).toMatchObject({ field: 'referrer_host' });
+    expect(JSON.stringify(s.query)).toContain(internal);
+    expect(JSON.stringify(breakdownSearch({ eventsPattern: 'cs-events-*', sessions: 'cs-sessions' }, parseBreakdownQuery({ by: 'country' }, NOW)).query)).not.toContain(internal);
+  });
   test('sort=revenue orders by one currency\'s revenue and needs that currency', () => {
     expect(() => parseBreakdownQuery({ by: 'country', sort: 'revenue' }, NOW)).toThrow(/currency=/);
     expect(() => parseBreakdownQuery({ by: 'country', sort: 'revenue', currency: 'eur' }, NOW)).toThrow(/ISO 4217/);

@@ -78,7 +78,12 @@ describe('referrer classification', () => {
     expect(typeOf('https://shop.example/cart', 'https://other.example/')).toBe('other');
   });
 
-  test('UTM parameters or an ad click id make it a campaign, whatever the referrer', () => {
+  test('a click from the site\'s own pages is internal, even in a campaign visit (the UTM fields stay on the event)', () => {
+    expect(typeOf('https://shop.example/cart', 'https://shop.example/?utm_campaign=spring', { utm_campaign: 'spring' })).toBe('internal');
+    expect(typeOf('https://shop.example/cart?utm_source=news', 'https://www.shop.example/')).toBe('internal');
+  });
+
+  test('UTM parameters or an ad click id make it a campaign, whatever the outside referrer', () => {
     expect(typeOf('https://shop.example/?utm_source=newsletter&utm_medium=email', 'https://mail.google.com/')).toBe('campaign');
     expect(typeOf('https://shop.example/?gclid=Cj0KCQ', 'https://www.google.com/')).toBe('campaign');
     expect(typeOf('https://shop.example/?fbclid=IwAR2', 'https://l.facebook.com/')).toBe('campaign');

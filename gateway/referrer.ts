@@ -2,10 +2,12 @@ import type { ReferrerType } from '../contracts/event-schema.js';
 
 /**
  * Classifies how a visit arrived, in this order:
- * 1. campaign: the page URL carries UTM parameters (or the event did) or an ad click id;
- * 2. direct: no referrer (or one that is not a URL);
- * 3. internal: the referrer is the page's own host (ignoring a leading "www."), or one of
- *    the hosts the site lists as its origins;
+ * 1. internal: the referrer is the page's own host (ignoring a leading "www."), or one of
+ *    the hosts the site lists as its origins; first, because the SDK keeps a campaign's UTM
+ *    fields on every later event of the visit, and a click from one of the site's pages is not
+ *    a source (the campaign stays in the utm_* fields);
+ * 2. campaign: the page URL carries UTM parameters (or the event did) or an ad click id;
+ * 3. direct: no referrer (or one that is not a URL);
  * 4. search / social: the referrer's host is a known search engine or social network;
  * 5. other: any other site.
  * Pure function of its inputs, so a replay classifies the same way.
@@ -98,9 +100,9 @@ function classifyHost(host: string): ReferrerType {
 }
 
 export function classifyReferrer({ pageHost, referrerHost, campaign, siteHosts }: ReferrerInput): ReferrerType {
+  const ref = referrerHost ? stripWww(referrerHost) : null;
+  if (ref !== null && ((pageHost && ref === stripWww(pageHost)) || siteHosts?.has(ref))) return 'internal';
   if (campaign) return 'campaign';
   if (!referrerHost) return 'direct';
-  const ref = stripWww(referrerHost);
-  if ((pageHost && ref === stripWww(pageHost)) || siteHosts?.has(ref)) return 'internal';
   return classifyHost(referrerHost);
 }

@@ -21,10 +21,10 @@ export interface ShopPipeline {
 
 /**
  * Fresh topics (3 partitions) and index templates under prefixes named after `tag`, and the
- * settings of a gateway on a free port whose one site `siteKey` allows the gateway's own origin
+ * settings of a gateway on a free port whose site(s) `siteKey` allow the gateway's own origin
  * (the demo shop is served there) and of a processor without archive; `extra` overrides.
  */
-export async function shopPipeline(tag: string, siteKey: string, extra: Partial<Config> = {}): Promise<ShopPipeline> {
+export async function shopPipeline(tag: string, siteKey: string | string[], extra: Partial<Config> = {}): Promise<ShopPipeline> {
   const brokers = inject('kafkaBrokers');
   const esUrl = inject('esUrl');
   const topicPrefix = `${unique(tag)}_`;
@@ -37,7 +37,7 @@ export async function shopPipeline(tag: string, siteKey: string, extra: Partial<
     esUrl,
     topicPrefix,
     esIndexPrefix,
-    sites: `${siteKey}:${gateway}`,
+    sites: [siteKey].flat().map((k) => `${k}:${gateway}`).join(';'),
     processorGroupId: unique('group'),
     processorMetricsPort: 0,
     archiveBackend: 'none',
