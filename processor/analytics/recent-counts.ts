@@ -1,21 +1,28 @@
 /**
- * What decides a repeat in the analytics engine (the same record twice on Kafka): the site and
- * event id of every event counted in the last `horizon` offsets of its topic-partition, with the
- * session that counted it. A record is a repeat when its site and event id were counted there by
- * its own session, still open.
+ * The keys (site and event id) of the last `horizon` offsets of one topic-partition, each with
+ * who counted it: what decides a repeat (the same record twice on Kafka, a send Kafka stored
+ * although the gateway answered 503, retried by the client under the same id). The one window
+ * behind both users:
  *
- * Why this is enough, and deterministic: a repeat always lands in the same topic-partition
- * (same event type, keyed by visitor), and the first copy lies in the repeat's open session,
- * which holds the commit at or below its first offset, so a replay after a crash reads the first
- * copy again and finds it here exactly when the live run did (the window is counted in offsets).
- * The comparison is on the full site and event id: a distinct event is never dropped. A repeat
- * more than `horizon` offsets after its first copy is counted again, as one after its session
- * closed. Memory: one entry per counted event of the last `horizon` offsets per topic, instead
- * of one per event of every open session (a session stays open for SESSION_GAP_S after its last
- * event). Pure: no Node, Kafka or AWS.
+ * - the analytics engine (owner: the session that counted the event): a record is a repeat when
+ *   its key was counted here by its own session, still open;
+ * - the archive sink (owner: the offset, `seenWithin`): a record is a repeat when its key was
+ *   seen at an offset in [offset - horizon, offset).
+ *
+ * Why this is deterministic: a repeat always lands in the same topic-partition (same event type,
+ * keyed by visitor), and the decision depends only on the records of the last `horizon` offsets,
+ * so any consumer that has read those records again decides the same, live or in a replay after a
+ * crash (the engine's open session, and the archive sink, hold their commits back for that). The
+ * comparison is on the full key: a distinct event is never dropped. A repeat more than `horizon`
+ * offsets after its first copy is counted again.
+ *
+ * Memory: one entry per counted record of the last `horizon` offsets (the key string, which the
+ * parsed event holds anyway, an offset and an owner). Pure: no Node, Kafka or AWS.
  */
 export class RecentCounts<S> {
+  /** The owner of the latest entry per key, for keys counted within the horizon. */
   private readonly latest = new Map<string, S>();
+  /** The entries counted, oldest first from `head` (forgotten once past the horizon). */
   private keys: string[] = [];
   private offsets: number[] = [];
   private owners: S[] = [];
@@ -31,6 +38,7 @@ export class RecentCounts<S> {
       if (this.latest.get(k) === this.owners[this.head]) this.latest.delete(k);
       this.head++;
     }
+    // Drop the forgotten prefix now and then (amortised O(1) per record).
     if (this.head > 1024 && this.head * 2 > this.offsets.length) {
       this.keys = this.keys.slice(this.head);
       this.offsets = this.offsets.slice(this.head);
@@ -39,20 +47,32 @@ export class RecentCounts<S> {
     }
   }
 
-  /** Called for an event at `offset` (offsets increasing) before it is counted: who counted the same key within the horizon. */
+  /** Called for a record at `offset` (offsets increasing) before it is counted: who counted the same key within the horizon. */
   countedBy(key: string, offset: number): S | undefined {
     if (this.horizon <= 0) return undefined;
     this.forget(offset);
     return this.latest.get(key);
   }
 
-  /** Called once the event at `offset` was counted by `owner`. */
+  /** Called once the record at `offset` was counted by `owner` (after `countedBy` for that offset). */
   counted(key: string, offset: number, owner: S): void {
     if (this.horizon <= 0) return;
     this.latest.set(key, owner);
     this.keys.push(key);
     this.offsets.push(offset);
     this.owners.push(owner);
+  }
+
+  /**
+   * Called for every record of the topic-partition, in offset order, when the owner is the offset
+   * itself (the archive): whether the same key was seen at an offset in [offset - horizon, offset).
+   * Every record is counted, repeat or not, so a third copy within the horizon of the second is a
+   * repeat too.
+   */
+  seenWithin(this: RecentCounts<number>, key: string, offset: number): boolean {
+    const prev = this.countedBy(key, offset);
+    this.counted(key, offset, offset);
+    return prev !== undefined;
   }
 
   /** Keys held (memory figures and tests). */

@@ -22,7 +22,7 @@
  * Records on Kafka twice (a send Kafka stored although the gateway answered 503, retried by the
  * client under the same id) are archived once: a record whose site and event id were seen at most
  * `repeatHorizon` offsets before it in its topic-partition is dropped (first offset wins;
- * `RepeatWindow`). Chunk boundaries are offsets, so a dropped record moves none.
+ * `RecentCounts`). Chunk boundaries are offsets, so a dropped record moves none.
  *
  * Commits: the sink's committableOffset is `repeatHorizon` offsets before the first offset not
  * yet archived (the first of the oldest chunk not yet written, else the next offset to come), so
@@ -37,7 +37,8 @@ import { topicPartitionKey } from '../../common/topic-partition.js';
 import { encodeParquet, type ArchivedEvent } from '../archive/parquet.js';
 import type { ObjectStore } from '../archive/object-store.js';
 import type { PartitionedSink, SourcePosition } from '../sink.js';
-import { RepeatWindow } from '../archive/repeat-window.js';
+import { RecentCounts } from '../analytics/recent-counts.js';
+import { repeatKey } from '../analytics/repeat-key.js';
 
 export interface ArchiveSinkOptions {
   store: ObjectStore;
@@ -78,7 +79,8 @@ interface PartitionArchive {
   offered: bigint | null;
   /** One past the last offset added: earlier offsets given again are ignored. */
   next: bigint | null;
-  repeats: RepeatWindow;
+  /** Offsets within the repeat horizon, each its own owner (`seenWithin`). */
+  repeats: RecentCounts<number>;
 }
 
 interface Manifest {
@@ -118,7 +120,7 @@ export function archiveSink(o: ArchiveSinkOptions): PartitionedSink & { store: O
     const k = topicPartitionKey(topic, partition);
     let st = parts.get(k);
     if (!st) {
-      st = { topic, partition, resumeFrom: null, open: null, ready: [], manifests: [], offered: null, next: null, repeats: new RepeatWindow(o.repeatHorizon) };
+      st = { topic, partition, resumeFrom: null, open: null, ready: [], manifests: [], offered: null, next: null, repeats: new RecentCounts<number>(o.repeatHorizon) };
       parts.set(k, st);
     }
     return st;
@@ -208,7 +210,7 @@ export function archiveSink(o: ArchiveSinkOptions): PartitionedSink & { store: O
         st.ready = [];
         st.manifests = [];
         st.next = null;
-        st.repeats = new RepeatWindow(o.repeatHorizon);
+        st.repeats = new RecentCounts<number>(o.repeatHorizon);
         st.resumeFrom = p.checkpoint && /^\d+$/.test(p.checkpoint) ? BigInt(p.checkpoint) : null;
       }
     },
@@ -219,7 +221,7 @@ export function archiveSink(o: ArchiveSinkOptions): PartitionedSink & { store: O
       const off = BigInt(pos.offset);
       if (st.next !== null && off < st.next) return; // given twice
       st.next = off + 1n;
-      const repeat = st.repeats.see(`${event.site_id}\u0000${event.event_id}`, Number(off));
+      const repeat = st.repeats.seenWithin(repeatKey(event), Number(off));
       if (st.resumeFrom !== null && off < st.resumeFrom) return;
       if (repeat) {
         o.onRepeat?.(1);

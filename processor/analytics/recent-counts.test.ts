@@ -1,0 +1,77 @@
+import { describe, expect, test } from 'vitest';
+import { RecentCounts } from './recent-counts.js';
+
+/** The archive's rule, computed independently: a repeat when the key occurs in [offset - horizon, offset). */
+function reference(keys: string[], horizon: number): boolean[] {
+  return keys.map((k, o) => horizon > 0 && keys.slice(Math.max(0, o - horizon), o).includes(k));
+}
+
+describe('recent counts, each offset its own owner (the archive: seenWithin)', () => {
+  test.each([
+    ['second copy right after', ['a', 'a', 'b'], 5, [false, true, false]],
+    ['second copy exactly at the horizon', ['a', 'x', 'y', 'a'], 3, [false, false, false, true]],
+    ['second copy one past the horizon', ['a', 'x', 'y', 'z', 'a'], 3, [false, false, false, false, false]],
+    ['a third copy within the horizon of the second', ['a', 'x', 'x', 'a', 'y', 'y', 'a'], 3, [false, false, true, true, false, true, true]],
+    ['horizon 0 keeps everything', ['a', 'a'], 0, [false, false]],
+  ])('%s', (_name, keys, horizon, expected) => {
+    const w = new RecentCounts<number>(horizon);
+    expect(keys.map((k, o) => w.seenWithin(k, o))).toEqual(expected);
+    expect(reference(keys, horizon)).toEqual(expected);
+  });
+
+  test('long random logs with gaps in the offsets: the same decisions as the rule, memory bounded by the horizon', () => {
+    let seed = 7;
+    const r = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const horizon = 300;
+    const w = new RecentCounts<number>(horizon);
+    const log: { key: string; offset: number }[] = [];
+    let offset = 0;
+    for (let i = 0; i < 6_000; i++) {
+      offset += r() < 0.1 ? 2 + Math.floor(r() * 5) : 1; // transaction markers, compaction
+      log.push({ key: `s\u0000e${Math.floor(r() * 1000)}`, offset });
+    }
+    let maxSize = 0;
+    const got = log.map((x) => {
+      const rep = w.seenWithin(x.key, x.offset);
+      maxSize = Math.max(maxSize, w.size);
+      return rep;
+    });
+    const expected = log.map((x, i) => log.slice(0, i).some((y) => y.key === x.key && y.offset >= x.offset - horizon));
+    expect(got).toEqual(expected);
+    expect(got.filter(Boolean).length).toBeGreaterThan(500);
+    expect(maxSize).toBeLessThanOrEqual(horizon + 1);
+  });
+});
+
+/** One step of the engine's use: `countedBy` of a record, then `counted` with its owner unless `owner` is null (a repeat, or not counted). */
+type Step = [key: string, offset: number, owner: string | null];
+
+describe('recent counts with owners (the analytics engine: the counting session)', () => {
+  test.each<[string, number, Step[], (string | undefined)[]]>([
+    ['a key counted once is found with its owner', 10, [['a', 0, 'S1'], ['a', 3, null], ['b', 4, 'S1']], [undefined, 'S1', undefined]],
+    ['a key is forgotten past the horizon', 3, [['a', 0, 'S1'], ['a', 3, null], ['a', 4, null]], [undefined, 'S1', undefined]],
+    ['a later owner of the same key is kept when the earlier entry is forgotten', 3, [['a', 0, 'S1'], ['a', 2, 'S2'], ['x', 4, 'S2'], ['a', 5, null], ['a', 6, null]], [undefined, 'S1', undefined, 'S2', undefined]],
+    ['a record not counted (a repeat) is not remembered', 3, [['a', 0, 'S1'], ['a', 1, null], ['a', 4, null]], [undefined, 'S1', undefined]],
+    ['horizon 0 remembers nothing', 0, [['a', 0, 'S1'], ['a', 1, 'S1']], [undefined, undefined]],
+  ])('%s', (_name, horizon, steps, expected) => {
+    const w = new RecentCounts<string>(horizon);
+    const got = steps.map(([key, offset, owner]) => {
+      const by = w.countedBy(key, offset);
+      if (owner !== null) w.counted(key, offset, owner);
+      return by;
+    });
+    expect(got).toEqual(expected);
+  });
+
+  test('the prefix of forgotten entries is dropped: memory follows the horizon over a long log', () => {
+    const w = new RecentCounts<number>(100);
+    let repeats = 0;
+    for (let o = 0; o < 50_100; o++) {
+      if (w.seenWithin(`k${o % 150}`, o)) repeats++;
+      if (o === 49_999) expect(w.size).toBe(101);
+    }
+    expect(repeats).toBe(0);
+    expect(w.seenWithin('k100', 50_100)).toBe(true); // seen at 50,050
+    expect(w.seenWithin('k49', 50_101)).toBe(false); // seen at 49,999, past the horizon
+  });
+});
