@@ -203,6 +203,12 @@ export async function runFreshness(o: FreshnessOptions): Promise<Freshness> {
       lag,
     };
     segments.push(g);
+    // Where each role's memory is (RSS = V8 heap + external/array buffers + code and native): what to cut.
+    for (const [i, role] of ROLES.entries()) {
+      const port = o.metricsPort + i;
+      const mb = async (name: string) => (await metricValue(port, name).catch(() => NaN)) / 1e6;
+      log(`freshness #${s}: ${role} RSS ${int((await mb('processor_process_resident_memory_bytes')))} MB, V8 heap used ${int(await mb('processor_nodejs_heap_size_used_bytes'))} of ${int(await mb('processor_nodejs_heap_size_total_bytes'))} MB, external ${int(await mb('processor_nodejs_external_memory_bytes'))} MB`);
+    }
     log(`freshness #${s}: analytics lag ${int(g.lag)} records; ${g.n} probes, p50 ${ms(g.p50, 0)}, p95 ${ms(g.p95, 0)}, p99 ${ms(g.p99, 0)}, max ${ms(g.max, 0)}${g.missing ? `, ${g.missing} NOT SEEN` : ''}; traffic ${int(g.rate)} events/s accepted`);
   }
   const roles: RoleLive[] = ROLES.map((role, i) => {
