@@ -140,6 +140,7 @@ export const SETTINGS = {
   archiveBackend: s('ARCHIVE_BACKEND', 'string', 'local', 'processor', 'Where Parquet archive objects go: `local` (ARCHIVE_DIR), `s3` (S3_* settings) or `none`.'),
   archiveDir: s('ARCHIVE_DIR', 'string', '.data/archive', 'processor', 'Directory of the local archive.'),
   archiveMaxEvents: s('ARCHIVE_MAX_EVENTS', 'int', '20000', 'processor', 'An archive object is cut after this many offsets of one topic-partition.'),
+  archiveMaxBufferMb: s('ARCHIVE_MAX_BUFFER_MB', 'int', '64', 'processor', 'Bounds the archive role\'s memory: once the open archive objects of all its topic-partitions hold this many MB of event JSON (about as much heap; 10,000 events/s bring about 12 MB/s), the next flush writes the largest of them until they hold at most half of it, whatever ARCHIVE_MAX_EVENTS and ARCHIVE_MAX_AGE_S say. Larger: fewer, larger objects; 0: no limit.'),
   archiveMaxAgeS: s('ARCHIVE_MAX_AGE_S', 'int', '60', 'processor', 'An open archive object older than this is written at the next flush, whatever its size.'),
   archiveRepeatHorizon: s('ARCHIVE_REPEAT_HORIZON', 'int', '50000', 'processor', 'A record whose site and event id were already archived at most this many offsets before it in its topic-partition (on Kafka twice) is archived once, first offset wins (0 keeps every record). The archive role re-reads this many offsets per topic-partition after a restart and holds one id per offset in memory.'),
   s3Endpoint: s('S3_ENDPOINT', 'string', '', 'processor', 'S3-compatible endpoint URL (empty: AWS for S3_REGION).'),

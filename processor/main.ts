@@ -165,6 +165,7 @@ export async function startProcessor(overrides: Partial<Config> = {}, onFatal?: 
         store,
         maxEvents: config.archiveMaxEvents,
         maxAgeMs: config.archiveMaxAgeS * 1000,
+        maxBufferBytes: config.archiveMaxBufferMb * 1e6,
         repeatHorizon: config.archiveRepeatHorizon,
         onRepeat: (n) => metrics.repeatedEvents.inc({ output: 'archive' }, n),
         onWrite: (seconds, bytes) => {

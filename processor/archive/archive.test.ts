@@ -107,7 +107,10 @@ describe('archive sink', () => {
     expect(archived.map((a) => a.offset).sort((a, b) => Number(a - b))).toEqual(Array.from({ length: 90 }, (_, i) => BigInt(i)));
   });
 
-  test.each(Array.from({ length: 8 }, (_, i) => [i + 1]))('crashes at random moments, with age cuts, never overlap or lose events (seed %i)', async (seed) => {
+  test.each([
+    ...Array.from({ length: 8 }, (_, i) => [i + 1, 'age'] as const),
+    ...Array.from({ length: 4 }, (_, i) => [i + 9, 'buffer budget'] as const),
+  ])('crashes at random moments, with cuts at timing-dependent places, never overlap or lose events (seed %i, %s cuts)', async (seed, cuts) => {
     const r = rng(seed);
     const s = store();
     const evs = events(400);
@@ -115,7 +118,8 @@ describe('archive sink', () => {
     let committed: { offset: number; checkpoint: string | undefined } = { offset: 0, checkpoint: undefined };
     let crashes = 0;
     for (;;) {
-      const sink = archiveSink({ store: s, maxEvents: 60, maxAgeMs: 1000, repeatHorizon: 0, now: () => clock });
+      // Budget cuts: no JSON passed, so each event counts as an estimated 1,200 bytes; cut once 25 are open.
+      const sink = archiveSink({ store: s, maxEvents: 60, repeatHorizon: 0, now: () => clock, ...(cuts === 'age' ? { maxAgeMs: 1000 } : { maxAgeMs: 1e12, maxBufferBytes: 25 * 1200 }) });
       await sink.assign([{ topic, partition: 0, committed: String(committed.offset), checkpoint: committed.checkpoint }]);
       let pos = committed.offset;
       let crashed = false;
@@ -157,6 +161,30 @@ describe('archive sink', () => {
     const ranges = [...new Set(archived.map((a) => a.key))].map((k) => k.match(/-(\d+)-(\d+)\.parquet$/)!.slice(1).map(Number));
     const byRange = [...new Set(ranges.map((x) => x.join('-')))].map((x) => x.split('-').map(Number)).sort((a, b) => a[0] - b[0]);
     for (let i = 1; i < byRange.length; i++) expect(byRange[i][0]).toBe(byRange[i - 1][1] + 1);
+  });
+
+  test('the buffer budget: once the open chunks of all partitions pass it, the next flush writes the largest until they hold at most half', async () => {
+    const s = store();
+    const sink = archiveSink({ store: s, maxEvents: 10_000, maxAgeMs: 1e12, repeatHorizon: 0, maxBufferBytes: 12_000 });
+    const evs = events(150);
+    const raw = 'x'.repeat(100); // the JSON as received: only its length counts
+    const feed = async (partition: number, from: number, n: number) => {
+      for (let i = from; i < from + n; i++) await sink.add(evs[i], { topic, partition, offset: String(i), raw });
+    };
+    await feed(0, 0, 60); // 6,000 bytes
+    await feed(1, 60, 50); // 5,000
+    await sink.flush(); // 11,000: under the budget, nothing written
+    expect(await readArchive(s)).toEqual([]);
+    await feed(2, 110, 30); // 3,000: 14,000 in all
+    await sink.flush(); // the largest (partition 0) leaves 8,000, then partition 1 leaves 3,000 <= 6,000
+    const archived = await readArchive(s);
+    expect(archived.map((a) => a.offset).sort((a, b) => Number(a - b))).toEqual(Array.from({ length: 110 }, (_, i) => BigInt(i)));
+    expect(new Set(archived.map((a) => a.key.replace(/^.*\//, '')))).toEqual(new Set(['page_views-0-0-59.parquet', 'page_views-1-60-109.parquet']));
+    expect(sink.committableOffset(topic, 2)).toBe('110');
+    expect(sink.committableOffset(topic, 0)).toBe('60');
+    await feed(2, 140, 10); // 4,000: under the budget again
+    await sink.flush();
+    expect((await readArchive(s)).length).toBe(110);
   });
 
   describe('records on Kafka twice', () => {

@@ -19,6 +19,11 @@
  * never produces an object that overlaps another one. Manifests are deleted once a commit
  * records that their chunk is archived.
  *
+ * Memory: the events of open chunks are held until they are written. To bound that at high rates,
+ * once the open chunks of all topic-partitions together hold `maxBufferBytes` of event JSON (about
+ * as much heap), the next flush also cuts the largest of them until they hold at most half of it.
+ * Like the age cut, that boundary depends on timing and is recorded in the manifest.
+ *
  * Records on Kafka twice (a send Kafka stored although the gateway answered 503, retried by the
  * client under the same id) are archived once: a record whose site and event id were seen at most
  * `repeatHorizon` offsets before it in its topic-partition is dropped (first offset wins;
@@ -44,6 +49,8 @@ export interface ArchiveSinkOptions {
   store: ObjectStore;
   maxEvents: number;
   maxAgeMs: number;
+  /** Bytes of event JSON the open chunks of every topic-partition may hold together before the largest are cut at the next flush (0: no limit). */
+  maxBufferBytes?: number;
   /** Offsets of one topic-partition within which a repeated site and event id is dropped (0: never). */
   repeatHorizon: number;
   /** Called with each record dropped as a repeat (not for records before the checkpoint). */
@@ -63,6 +70,8 @@ interface Chunk {
   /** Whether the manifest of `first` has been looked up (done in `flush`, never in `add`). */
   checked: boolean;
   rows: ArchivedEvent[];
+  /** Bytes of the rows' JSON (as received; estimated when the consumer did not pass it). */
+  bytes: number;
   openedAt: number;
 }
 
@@ -90,6 +99,9 @@ interface Manifest {
   last: string;
   objects: string[];
 }
+
+/** Bytes counted for an event whose JSON the consumer did not pass: about an enriched event's. */
+const ROW_BYTES_ESTIMATE = 1200;
 
 const safe = (s: string) => s.replace(/[^A-Za-z0-9_.-]/g, '_');
 
@@ -142,11 +154,29 @@ export function archiveSink(o: ArchiveSinkOptions): PartitionedSink & { store: O
     if (c.last < end) return;
     // Rows past the boundary start the next chunk (unchecked: its manifest is looked up next).
     const rest = c.rows.filter((r) => r.offset > end);
+    const all = c.rows.length;
     c.rows = c.rows.filter((r) => r.offset <= end);
     c.last = c.rows[c.rows.length - 1].offset;
+    const restBytes = Math.round((c.bytes * rest.length) / all);
+    c.bytes -= restBytes;
     cut(st);
     if (rest.length) {
-      st.open = { first: rest[0].offset, last: rest[rest.length - 1].offset, nameLast: null, forcedLast: null, checked: false, rows: rest, openedAt: c.openedAt };
+      st.open = { first: rest[0].offset, last: rest[rest.length - 1].offset, nameLast: null, forcedLast: null, checked: false, rows: rest, bytes: restBytes, openedAt: c.openedAt };
+    }
+  };
+
+  /** Cuts the largest open chunks (boundaries not forced by a manifest) while all open chunks hold more than half of the buffer budget, once they passed it. */
+  const cutOverBudget = (all: PartitionArchive[]) => {
+    const budget = o.maxBufferBytes ?? 0;
+    if (budget <= 0) return;
+    let held = 0;
+    for (const st of all) held += st.open?.bytes ?? 0;
+    if (held <= budget) return;
+    const cuttable = all.filter((st) => st.open?.checked && st.open.forcedLast === null).sort((x, y) => y.open!.bytes - x.open!.bytes);
+    for (const st of cuttable) {
+      if (held <= budget / 2) break;
+      held -= st.open!.bytes;
+      cut(st);
     }
   };
 
@@ -228,18 +258,21 @@ export function archiveSink(o: ArchiveSinkOptions): PartitionedSink & { store: O
         return;
       }
       if (st.open?.forcedLast != null && off > st.open.forcedLast) cut(st);
-      if (!st.open) st.open = { first: off, last: off, nameLast: null, forcedLast: null, checked: false, rows: [], openedAt: now() };
+      if (!st.open) st.open = { first: off, last: off, nameLast: null, forcedLast: null, checked: false, rows: [], bytes: 0, openedAt: now() };
       const c = st.open;
       c.rows.push({ event, partition: pos.partition, offset: off });
+      c.bytes += pos.raw?.length ?? ROW_BYTES_ESTIMATE;
       c.last = off;
       if (c.checked) cutIfFull(st);
     },
     async flush() {
       const t = now();
+      const all = [...parts.values()];
+      await Promise.all(all.map((st) => resolve(st)));
+      for (const st of all) if (st.open && st.open.forcedLast === null && t - st.open.openedAt >= o.maxAgeMs) cut(st);
+      cutOverBudget(all);
       await Promise.all(
-        [...parts.values()].map(async (st) => {
-          await resolve(st);
-          if (st.open && st.open.forcedLast === null && t - st.open.openedAt >= o.maxAgeMs) cut(st);
+        all.map(async (st) => {
           while (st.ready.length) {
             await write(st, st.ready[0]);
             st.ready.shift();
