@@ -19,7 +19,7 @@
  *
  *   npm run bench:processor -- [--events 150000] [--reps 3] [--rate 10000] [--fresh-duration 20]
  *                              [--fresh-segments 3] [--probes-per-s 5] [--skip kafka-tool,freshness,archive]
- *                              [--bulk-size 2000] [--bulk-concurrency 1] [--scale 3]
+ *                              [--bulk-size 2000] [--bulk-concurrency 1] [--scale 3] [--ab-node-flags --max-semi-space-size=32]
  *                              [--processor-env KPI_EMIT_INTERVAL_MS=500,...] [--profile [--profile-role analytics]] [--secure]
  *
  * --secure: Kafka with TLS and SASL/SCRAM only (lib/secure.ts); every client (the loaders, Kafka's
@@ -80,6 +80,8 @@ const PROCESSOR_ENV: Record<string, string> = Object.fromEntries(
     .filter(Boolean)
     .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
 );
+/** --ab-node-flags --max-semi-space-size=32: the analytics role runs a second time in each repetition with these Node flags (comma-separated), for an A/B in the same run. */
+const AB_NODE_FLAGS = a.str('ab-node-flags', '').split(',').filter(Boolean);
 const PORTS = {
   kafka: a.num('kafka-port', 29092),
   controller: a.num('controller-port', 29093),
@@ -180,6 +182,13 @@ await runBench('bench:processor', 3600, async () => {
       });
       runs.push(run);
       log(`#${r}: ${role} role ${int(run.rate)} events/s (${int(run.consumeRate)}/s consumed; first event ${secs(run.startupS)} after start), ${run.cpuUsPerEvent.toFixed(1)} µs CPU/event, RSS peak ${int(run.rssPeakMb)} MB${role === 'analytics' ? `, ${int(run.late)} late` : ''}`);
+      if (AB_NODE_FLAGS.length && role === 'analytics') {
+        const abPrefix = `bencha${r}`;
+        await installTemplates(services.esUrl, abPrefix, { replicas: 0 });
+        const ab = await runRole({ ...common, role, indexPrefix: abPrefix, group: `bench-ab-${r}-${RUN_TAG}`, profile: false, nodeFlags: AB_NODE_FLAGS });
+        log(`#${r}: analytics role with ${AB_NODE_FLAGS.join(' ')}: ${int(ab.rate)} events/s (${(ab.rate / run.rate).toFixed(2)}x without), ${ab.cpuUsPerEvent.toFixed(1)} µs CPU/event (${run.cpuUsPerEvent.toFixed(1)} without), RSS peak ${int(ab.rssPeakMb)} MB`);
+        await es.indices.delete({ index: `${abPrefix}-*`, ignore_unavailable: true, allow_no_indices: true }).catch(() => {});
+      }
       if (scaleHere && role === 'analytics') {
         const scalePrefix = `benchs${r}`;
         await installTemplates(services.esUrl, scalePrefix, { replicas: 0 });

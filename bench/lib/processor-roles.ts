@@ -46,6 +46,8 @@ export interface RoleRunOptions {
   dataDir: string;
   env: Record<string, string>;
   profile: boolean;
+  /** Node flags of the role's processes (e.g. --max-semi-space-size=32), besides the profiler's. */
+  nodeFlags?: string[];
   /** Processes of the role in its consumer group (metrics ports metricsPort, +1, ...); default 1. */
   instances?: number;
   /** Once done and measured, keep running this long (its last provisional documents written) before stopping. */
@@ -81,7 +83,7 @@ export async function runRole(o: RoleRunOptions): Promise<RoleRun> {
         metricsPort: o.metricsPort + i,
         dataDir: o.dataDir,
         env: { ...ROLE_ENV[o.role], ...o.env },
-        nodeFlags: o.profile && i === 0 ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [],
+        nodeFlags: [...(o.nodeFlags ?? []), ...(o.profile && i === 0 ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [])],
       }),
     ),
   );
