@@ -7,8 +7,7 @@ import type { DeadLetters } from './dead-letter.js';
 import { identityOf, type RecentIds } from './dedup.js';
 import type { Delivery } from './delivery.js';
 import type { QueryKeep } from './url-normalise.js';
-import { enrichEvent, eventTimeRefusal, type EventTimeWindow, type RequestContext } from './enrich.js';
-import { enrichedEventSerialiser } from './serialise.js';
+import { enrichedJson, eventTimeRefusal, type EventTimeWindow, type RequestContext } from './enrich.js';
 import { GW_ERRORS } from './errors.js';
 import type { OutRecord } from './event-producer.js';
 import type { GeoProvider } from './geo.js';
@@ -92,7 +91,6 @@ const clip = (v: unknown, n: number): string | null => (typeof v === 'string' ? 
  */
 export function createIngest(d: IngestDeps) {
   const botTopic = d.topicPrefix + BOTS_TOPIC;
-  const serialise = enrichedEventSerialiser();
 
   return async function ingest(input: IngestInput): Promise<IngestReply> {
     const { events, site, receivedAt, log } = input;
@@ -168,7 +166,7 @@ export function createIngest(d: IngestDeps) {
         return;
       }
       const topic = bot === 'route' ? botTopic : topicFor(ev.type, d.topicPrefix);
-      records.push({ topic, key: ev.visitor_id, value: serialise(enrichEvent(ev, ctx)) });
+      records.push({ topic, key: ev.visitor_id, value: enrichedJson(ev, ctx) });
       acceptedIds.push(ev.event_id);
       acceptedKeys.push(key);
       acceptedDigests.push(digest);
