@@ -8,7 +8,9 @@
 import path from 'node:path';
 import type { Client } from '@elastic/elasticsearch';
 import { configToEnv } from '../../contracts/config.js';
+import { kpiDocId } from '../../contracts/documents.js';
 import { indexNames } from '../../contracts/indices.js';
+import { tumbling } from '../../contracts/windows.js';
 import { installTemplates } from '../../infra/setup-indices.js';
 import { USER_AGENTS } from '../../scripts/traffic-generator.js';
 import { sleep } from '../../common/wait.js';
@@ -32,6 +34,22 @@ export interface Segment {
   non2xx: number;
   /** Records the analytics role had not read yet when the segment's probes were last watched. */
   lag: number;
+  /** Where the time goes, per probe (medians and p95s of each hop). */
+  hops: Hops;
+  /** The analytics role's flushes during the segment: how many per second and their mean length. */
+  flushesPerS: number;
+  flushMeanMs: number;
+}
+
+/**
+ * A probe's way, hop by hop: request sent -> gateway answered 200 (Kafka acknowledged it) ->
+ * its KPI document written (a realtime get by id finds it: consumer fetch, the analytics flush
+ * and emit cadence, the bulk) -> visible to a search (the KPI index's refresh).
+ */
+export interface Hops {
+  acked: { p50: number; p95: number };
+  written: { p50: number; p95: number };
+  searchable: { p50: number; p95: number };
 }
 
 export interface RoleLive {
@@ -55,12 +73,23 @@ export interface FreshnessOptions {
   durationS: number;
   warmupS: number;
   probesPerS: number;
+  /** How often the probes' documents are looked for, in ms (well below the 2 s target, so it does not flatter the figure). */
+  pollMs: number;
+  /** Partitions of the event topics (a probe's document id names its partition: every one is asked for). */
+  partitions: number;
   gatewayPort: number;
   /** Metrics port of the first role; the others follow. */
   metricsPort: number;
   dataDir: string;
   runTag: string;
   env: Record<string, string>;
+}
+
+/** The analytics role's flush histogram: count and total seconds so far. */
+async function flushStats(port: number): Promise<{ count: number; sum: number }> {
+  const label = 'role="analytics"';
+  const [count, sum] = await Promise.all([metricValue(port, 'processor_flush_seconds_count', label), metricValue(port, 'processor_flush_seconds_sum', label)]).catch(() => [NaN, NaN]);
+  return { count, sum };
 }
 
 export async function runFreshness(o: FreshnessOptions): Promise<Freshness> {
@@ -135,6 +164,12 @@ export async function runFreshness(o: FreshnessOptions): Promise<Freshness> {
     const tag = `probe-${o.runTag}-${s}-`;
     const sent = new Map<string, number>();
     const seen = new Map<string, number>();
+    /** Per probe: when the request was sent, when it was answered 200, when its document was first got by id. */
+    const startedAt = new Map<string, number>();
+    const ackedAt = new Map<string, number>();
+    const writtenAt = new Map<string, number>();
+    const flush0 = await flushStats(analyticsPort);
+    const segStart = performance.now();
     let stop = false;
     let stopAt = Infinity;
     // Probes: one page view each from a browser (bots are kept out of KPIs), for a site of its own, so its KPI document tells when it was counted.
@@ -147,12 +182,16 @@ export async function runFreshness(o: FreshnessOptions): Promise<Freshness> {
           events: [{ event_id: `${site}-e`, type: 'page_view', ts: t, visitor_id: `v-${site}`, session_id: `s-${site}`, url: 'https://shop.example/probe' }],
         });
         const started = performance.now();
+        startedAt.set(site, started);
         void fetch(`http://127.0.0.1:${o.gatewayPort}/v1/events?site=${site}`, { method: 'POST', headers: { 'content-type': 'application/json', 'user-agent': USER_AGENTS[0], 'x-forwarded-for': '81.2.69.142' }, body })
           .then(async (res) => {
             await res.arrayBuffer();
-            if (res.status === 200) sent.set(site, started);
+            if (res.status === 200) {
+              sent.set(site, started);
+              ackedAt.set(site, performance.now());
+            } else startedAt.delete(site);
           })
-          .catch(() => {});
+          .catch(() => startedAt.delete(site));
         await sleep(1000 / o.probesPerS);
       }
     })();
@@ -174,7 +213,32 @@ export async function runFreshness(o: FreshnessOptions): Promise<Freshness> {
           if (v && !seen.has(v)) seen.set(v, now);
         }
         if (stop && now > stopAt + 15_000) break;
-        await sleep(100);
+        await sleep(o.pollMs);
+      }
+    })();
+    // Watch for the same documents by id (a get is realtime: it sees a write before any refresh).
+    // The probe's partition is the broker's choice, so every partition's id is asked for.
+    const writing = (async () => {
+      const window = tumbling(60_000);
+      while (!stop || writtenAt.size < sent.size) {
+        const ids: string[] = [];
+        for (const [site, t] of startedAt) {
+          if (writtenAt.has(site)) continue;
+          const wall = Date.now() - (performance.now() - t);
+          // The gateway may move the event time by a few ms: the window of a probe sent near a minute's end may be the next.
+          const starts = new Set([wall, wall + 1000].map((x) => new Date(Math.floor(x / window.sizeMs) * window.sizeMs).toISOString()));
+          for (const start of starts) for (let p = 0; p < o.partitions; p++) ids.push(kpiDocId({ window_kind: window.kind, window_start: start, dimension: 'site', dimension_value: site, partition: p }));
+        }
+        if (ids.length) {
+          const res = await o.es.mget<{ dimension_value: string }>({ index: kpis, ids, _source: ['dimension_value'] }).catch(() => null);
+          const now = performance.now();
+          for (const d of res?.docs ?? []) {
+            const v = 'found' in d && d.found ? d._source?.dimension_value : undefined;
+            if (v && !writtenAt.has(v)) writtenAt.set(v, now);
+          }
+        }
+        if (stop && performance.now() > stopAt + 15_000) break;
+        await sleep(o.pollMs);
       }
     })();
     const res = await traffic(o.durationS);
@@ -183,6 +247,9 @@ export async function runFreshness(o: FreshnessOptions): Promise<Freshness> {
     stopAt = performance.now();
     await probing;
     await watching;
+    await writing;
+    const flush1 = await flushStats(analyticsPort);
+    const segSeconds = (performance.now() - segStart) / 1000;
     const lag = await metricValue(analyticsPort, 'processor_consumer_lag').catch(() => NaN);
     const f: number[] = [];
     for (const [site, t] of sent) {
@@ -190,6 +257,17 @@ export async function runFreshness(o: FreshnessOptions): Promise<Freshness> {
       if (v !== undefined) f.push(v - t);
     }
     all.push(...f);
+    const hop = (from: Map<string, number>, to: Map<string, number>) => {
+      const d: number[] = [];
+      for (const site of sent.keys()) {
+        const a = from.get(site);
+        const b = to.get(site);
+        if (a !== undefined && b !== undefined) d.push(Math.max(0, b - a));
+      }
+      return { p50: percentile(d, 50), p95: percentile(d, 95) };
+    };
+    const hops: Hops = { acked: hop(startedAt, ackedAt), written: hop(ackedAt, writtenAt), searchable: hop(writtenAt, seen) };
+    const flushes = flush1.count - flush0.count;
     const g: Segment = {
       p50: percentile(f, 50),
       p95: percentile(f, 95),
@@ -201,6 +279,9 @@ export async function runFreshness(o: FreshnessOptions): Promise<Freshness> {
       load,
       non2xx: res.non2xx + res.errors,
       lag,
+      hops,
+      flushesPerS: flushes / segSeconds,
+      flushMeanMs: flushes > 0 ? ((flush1.sum - flush0.sum) / flushes) * 1000 : NaN,
     };
     segments.push(g);
     // Where each role's memory is (RSS = V8 heap + external/array buffers + code and native): what to cut.
@@ -210,6 +291,9 @@ export async function runFreshness(o: FreshnessOptions): Promise<Freshness> {
       log(`freshness #${s}: ${role} RSS ${int((await mb('processor_process_resident_memory_bytes')))} MB, V8 heap used ${int(await mb('processor_nodejs_heap_size_used_bytes'))} of ${int(await mb('processor_nodejs_heap_size_total_bytes'))} MB, external ${int(await mb('processor_nodejs_external_memory_bytes'))} MB`);
     }
     log(`freshness #${s}: analytics lag ${int(g.lag)} records; ${g.n} probes, p50 ${ms(g.p50, 0)}, p95 ${ms(g.p95, 0)}, p99 ${ms(g.p99, 0)}, max ${ms(g.max, 0)}${g.missing ? `, ${g.missing} NOT SEEN` : ''}; traffic ${int(g.rate)} events/s accepted`);
+    log(
+      `freshness #${s} hops (p50 / p95): sent -> acked ${ms(hops.acked.p50, 0)} / ${ms(hops.acked.p95, 0)}, acked -> written ${ms(hops.written.p50, 0)} / ${ms(hops.written.p95, 0)}, written -> searchable ${ms(hops.searchable.p50, 0)} / ${ms(hops.searchable.p95, 0)}; analytics flushes ${g.flushesPerS.toFixed(1)}/s, ${ms(g.flushMeanMs, 0)} each`,
+    );
   }
   const roles: RoleLive[] = ROLES.map((role, i) => {
     const r = rss[i].stop();

@@ -26,7 +26,7 @@ export interface ScaleRun {
 
 const f1 = (x: number) => (Number.isFinite(x) ? x.toFixed(1) : String(x));
 
-export function processorReport(o: { n: number; partitions: number; reps: Rep[]; header: string; bulkSize: number; bulkConcurrency: number; rate: number; probesPerS: number; durationS: number; fresh: Freshness | null; scale: ScaleRun | null }): string {
+export function processorReport(o: { n: number; partitions: number; reps: Rep[]; header: string; bulkSize: number; bulkConcurrency: number; rate: number; probesPerS: number; pollMs: number; durationS: number; fresh: Freshness | null; scale: ScaleRun | null }): string {
   const { reps } = o;
   const med = (f: (r: Rep) => number) => median(reps.map(f));
   const role = (r: Rep, name: string) => r.roles.find((x) => x.role === name);
@@ -87,11 +87,17 @@ export function processorReport(o: { n: number; partitions: number; reps: Rep[];
   if (o.fresh) {
     const p95s = o.fresh.segments.map((s) => s.p95);
     out.push('');
-    out.push(`freshness at ${int(o.rate)} events/s through the gateway, one process per role (request sent -> KPI window document visible to a search; ${o.probesPerS} probes/s, polled every 100 ms):`);
+    out.push(`freshness at ${int(o.rate)} events/s through the gateway, one process per role (request sent -> KPI window document visible to a search; ${o.probesPerS} probes/s, looked for every ${o.pollMs} ms):`);
     out.push(
       table(
         ['segment', 'probes', 'p50', 'p95', 'p99', 'max', 'not seen', 'traffic ev/s', 'non2xx', 'analytics lag after', 'load / cpu psi'],
         o.fresh.segments.map((s, k) => [`#${k + 1} (${o.durationS} s)`, s.n, ms(s.p50, 0), ms(s.p95, 0), ms(s.p99, 0), ms(s.max, 0), s.missing, int(s.rate), s.non2xx, int(s.lag), s.load]),
+      ),
+    );
+    out.push(
+      table(
+        ['segment', 'sent -> acked p50 / p95', 'acked -> written p50 / p95', 'written -> searchable p50 / p95', 'analytics flushes/s', 'flush mean'],
+        o.fresh.segments.map((s, k) => [`#${k + 1}`, `${ms(s.hops.acked.p50, 0)} / ${ms(s.hops.acked.p95, 0)}`, `${ms(s.hops.written.p50, 0)} / ${ms(s.hops.written.p95, 0)}`, `${ms(s.hops.searchable.p50, 0)} / ${ms(s.hops.searchable.p95, 0)}`, s.flushesPerS.toFixed(1), ms(s.flushMeanMs, 0)]),
       ),
     );
     out.push(`freshness p50 ${ms(percentile(o.fresh.all, 50), 0)}, p95: median of segments ${ms(median(p95s), 0)}, all probes ${ms(percentile(o.fresh.all, 95), 0)}; target < ${int(TARGETS.freshnessP95Ms)} ms (${median(p95s) < TARGETS.freshnessP95Ms ? 'met' : 'NOT met'})`);
