@@ -1,3 +1,4 @@
+import { SETTINGS, type Config } from './config.js';
 import { ALERT_FIELDS, KPI_FIELDS, SESSION_FIELDS, URL_STATS_FIELDS, type DocFieldKind } from './documents.js';
 import { ENRICHED_FIELDS, type FieldKind } from './event-schema.js';
 
@@ -78,12 +79,15 @@ export const urlStatsMappings = docMappings(URL_STATS_FIELDS);
 export const sessionMappings = docMappings(SESSION_FIELDS);
 export const alertMappings = docMappings(ALERT_FIELDS);
 
-/** Every index template infra installs: name -> { patterns, mappings }. */
-export function indexTemplates(prefix: string) {
+/** Index settings of the KPI window index: it is refreshed more often than the others, since KPI freshness is measured on it. */
+export const kpiIndexSettings = (cfg: Pick<Config, 'esKpiRefreshIntervalMs'>) => ({ 'index.refresh_interval': `${cfg.esKpiRefreshIntervalMs}ms` });
+
+/** Every index template infra installs: name -> { patterns, mappings, settings of its own }. */
+export function indexTemplates(prefix: string, cfg: Pick<Config, 'esKpiRefreshIntervalMs'> = { esKpiRefreshIntervalMs: Number(SETTINGS.esKpiRefreshIntervalMs.default) }) {
   const n = indexNames(prefix);
   return {
     [`${prefix}-events`]: { index_patterns: [n.eventsPattern], mappings: eventMappings },
-    [`${prefix}-kpis`]: { index_patterns: [n.kpis], mappings: kpiMappings },
+    [`${prefix}-kpis`]: { index_patterns: [n.kpis], mappings: kpiMappings, settings: kpiIndexSettings(cfg) },
     [`${prefix}-url-stats`]: { index_patterns: [n.urlStats], mappings: urlStatsMappings },
     [`${prefix}-sessions`]: { index_patterns: [n.sessions], mappings: sessionMappings },
     [`${prefix}-alerts`]: { index_patterns: [n.alerts], mappings: alertMappings },

@@ -8,6 +8,7 @@ import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, describe, expect, inject, test } from 'vitest';
 import { eventMappings, indexNames, indexTemplates } from '../contracts/indices.js';
 import { ALL_TOPICS } from '../contracts/topics.js';
+import { loadConfig } from '../common/config.js';
 import { freePort } from './ports.js';
 import { startKafka } from './services.js';
 import { installTemplates } from './setup-indices.js';
@@ -125,6 +126,22 @@ describe('Elasticsearch templates', () => {
 
     // dynamic: strict refuses fields the contract does not know.
     await expect(es.index({ index, document: { ...doc, event_id: 'x', surprise: 1 } })).rejects.toThrow(/strict_dynamic_mapping_exception/);
+  });
+
+  test('the KPI index is refreshed every ES_KPI_REFRESH_INTERVAL_MS, set from its template and put back on an existing index by a new install', async () => {
+    const prefix = `cs${id()}`;
+    await installTemplates(esUrl, prefix);
+    const { kpis, sessions } = indexNames(prefix);
+    await es.indices.create({ index: kpis });
+    await es.indices.create({ index: sessions });
+    const interval = async (index: string) => (await es.indices.getSettings({ index, flat_settings: true }))[index].settings?.['index.refresh_interval'];
+    expect(await interval(kpis)).toBe(`${loadConfig().esKpiRefreshIntervalMs}ms`);
+    // The other indices keep Elasticsearch's default.
+    expect(await interval(sessions)).toBeUndefined();
+    await es.indices.putSettings({ index: kpis, settings: { 'index.refresh_interval': '5s' } });
+    await installTemplates(esUrl, prefix);
+    expect(await interval(kpis)).toBe(`${loadConfig().esKpiRefreshIntervalMs}ms`);
+    await es.indices.delete({ index: `${prefix}-*` });
   });
 
   test('installing the templates twice is fine', async () => {

@@ -1,7 +1,7 @@
 import type { Client } from '@elastic/elasticsearch';
 import { esFromConfig } from '../common/es-client.js';
 import { loadConfig } from '../common/config.js';
-import { indexTemplates } from '../contracts/indices.js';
+import { indexNames, indexTemplates, kpiIndexSettings } from '../contracts/indices.js';
 
 export interface InstallTemplatesOptions {
   /**
@@ -30,7 +30,7 @@ export async function installTemplates(esUrl: string, prefix?: string, opts: Ins
     opts.replicas === undefined ? { 'index.auto_expand_replicas': '0-1' } : { 'index.number_of_replicas': opts.replicas };
   const names: string[] = [];
   try {
-    for (const [name, t] of Object.entries(indexTemplates(indexPrefix))) {
+    for (const [name, t] of Object.entries(indexTemplates(indexPrefix, cfg))) {
       const extra = (t as { settings?: Record<string, unknown> }).settings;
       await client.indices.putIndexTemplate({
         name,
@@ -41,6 +41,8 @@ export async function installTemplates(esUrl: string, prefix?: string, opts: Ins
       });
       names.push(name);
     }
+    // The KPI index is one long-lived index: a template change reaches it only through its settings (dynamic).
+    await client.indices.putSettings({ index: indexNames(indexPrefix).kpis, settings: kpiIndexSettings(cfg), ignore_unavailable: true, allow_no_indices: true });
   } catch (err) {
     throw new Error(`installing index templates on ${esUrl} failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
   } finally {

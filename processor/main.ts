@@ -98,6 +98,7 @@ export async function startProcessor(overrides: Partial<Config> = {}, onFatal?: 
         topics,
         engine: engineOptionsFromConfig(config),
         emitIntervalMs: config.kpiEmitIntervalMs,
+        sessionEmitIntervalMs: config.sessionEmitIntervalMs,
         idleAdvanceMs: config.watermarkIdleS * 1000,
         onRepeat: (n) => metrics.repeatedEvents.inc({ output: 'analytics' }, n),
         onIdleAdvance: (partition) => metrics.idleAdvances.inc({ partition: String(partition) }),

@@ -62,6 +62,37 @@ describe('PartitionEngine', () => {
     expect(e.commitPoint(cl)?.offset).toBe(1);
   });
 
+  test("drain('kpis'): the open KPI windows alone; sessions wait for the next full emit and lose nothing, and the commit point holds as with a full one", () => {
+    const run = (kpisFirst: boolean) => {
+      const e = new PartitionEngine(options);
+      for (let t = 0; t < 4; t++) e.restore(t, null, null);
+      const ev = (type: 'page_view' | 'click', sec: number, over: Partial<EnrichedEvent> = {}) =>
+        enriched({ event_id: `k${sec}`, event_type: type, timestamp: new Date(T0 + sec * 1000).toISOString(), visitor_id: 'v', session_id: 's', url: '/a', country: 'FR', site_id: 'shop', ...over });
+      const pv = topics.indexOf('page_views');
+      const cl = topics.indexOf('clicks');
+      e.add(ev('page_view', 0), pv, 0);
+      e.add(ev('click', 10), cl, 0);
+      const early = kpisFirst ? e.drain('kpis') : [];
+      e.add(ev('page_view', 20, { url: '/b' }), pv, 1);
+      return { early, full: e.drain(true), commit: e.commitPoint(pv)?.offset };
+    };
+    const { early, full, commit } = run(true);
+    expect(early.length).toBeGreaterThan(0);
+    expect(early.every((d) => d.index === 'kpis')).toBe(true);
+    const id = `tumbling_1m|${new Date(T0).toISOString()}|all|all|3`;
+    expect(early.find((d) => d.id === id)?.doc).toMatchObject({ page_views: 1, clicks: 1, final: false });
+    // The full emit after it writes the session with every event, and the KPI window's newer value.
+    expect(full.find((d) => d.index === 'sessions')?.doc).toMatchObject({ session_id: 's', pages: 2, events: 3, closed: false });
+    expect(full.find((d) => d.id === id)?.doc).toMatchObject({ page_views: 2, clicks: 1, final: false });
+    // The same documents as without the KPI-only emit before it, except the KPI cells unchanged since.
+    const plain = run(false);
+    const byId = (docs: typeof full) => new Map(docs.map((d) => [`${d.index}/${d.id}`, d.doc]));
+    const a = byId(full);
+    for (const [k, d] of byId(plain.full)) if (!k.startsWith('kpis/') || a.has(k)) expect(a.get(k), k).toEqual(d);
+    expect(commit).toBe(plain.commit);
+    expect(commit).toBe(0);
+  });
+
   test('revenue per currency: every cut keeps each currency apart, the currency cut holds each currency\'s purchases, buyers and revenue, never a sum', () => {
     const e = new PartitionEngine(options);
     for (let t = 0; t < 4; t++) e.restore(t, null, null);
@@ -124,6 +155,14 @@ describe('PartitionEngine', () => {
     const events = generateTraffic({ seed, visitors: 400, startMs: T0, spanMs: 60 * min, maxDelayMs: 10_000, lateShare: 0.005, botShare: 0.05, maxSessions: 2 }).map((g) => g.event);
     const logs = logsOf(events);
     const crashed = simulate(logs, options, { seed, maxBatch: 150, crashChance: 0.03, maxCrashes: 8, otherSinkLag: 40 });
+    expect(crashed.crashes).toBeGreaterThan(2);
+    expect(strip(crashed.docs)).toEqual(strip(referenceDocs(logs, options)));
+  }, 60_000);
+
+  test.each([[35], [36]])('KPI windows emitted more often than sessions and URL stats (drains of every kind, KPIs only, none at random), crashes: same documents as the independent computation (seed %i)', (seed) => {
+    const events = generateTraffic({ seed, visitors: 300, startMs: T0, spanMs: 45 * min, maxDelayMs: 10_000, lateShare: 0.005, botShare: 0.05, maxSessions: 2 }).map((g) => g.event);
+    const logs = logsOf(events);
+    const crashed = simulate(logs, options, { seed, maxBatch: 120, crashChance: 0.03, maxCrashes: 8, otherSinkLag: 40, provisional: 'mixed' });
     expect(crashed.crashes).toBeGreaterThan(2);
     expect(strip(crashed.docs)).toEqual(strip(referenceDocs(logs, options)));
   }, 60_000);

@@ -215,14 +215,17 @@ export class PartitionEngine {
 
   /**
    * Seals what the watermark has passed and returns the documents to write: final documents of
-   * sealed structures (always), and, when `provisional`, the current value of every open
-   * structure that changed since the last call (not while replaying). Also computes how far
-   * each topic may be committed.
+   * sealed structures (always), and the current value of the open structures that changed since
+   * they were last written (not while replaying): every kind when `provisional` is true, only the
+   * KPI windows when it is `'kpis'` (they are few and what freshness is measured on; sessions and
+   * URL stats are many and may wait for the next full emit). Also computes how far each topic
+   * may be committed.
    */
-  drain(provisional: boolean): OutDoc[] {
+  drain(provisional: boolean | 'kpis'): OutDoc[] {
+    const live = provisional !== false && !this.clock.replaying;
     const ctx: DrainContext = {
       watermark: this.clock.watermark,
-      emitOpen: provisional && !this.clock.replaying,
+      emitOpen: live && provisional === true,
       hold: this.clock.next.map((x) => (x >= 0 ? x : Infinity)),
       out: [],
     };
@@ -232,7 +235,7 @@ export class PartitionEngine {
     this.drainWatermark = ctx.watermark;
     // Sessions first: settling page views feeds the URL windows sealed below.
     this.sessions.drain(ctx, this.restoredWatermark, this.urls);
-    this.kpis.drain(ctx, this.restoredWatermark);
+    this.kpis.drain({ ...ctx, emitOpen: live }, this.restoredWatermark);
     this.urls.drain(ctx, this.restoredUrlHorizon);
     this.holdMin = ctx.hold;
     this.drainUrlHorizon = this.urls.horizon;

@@ -12,8 +12,13 @@ export interface AnalyticsSinkOptions {
   /** The event topics as consumed (with prefix), in one fixed order. */
   topics: readonly string[];
   engine: Omit<EngineOptions, 'partition' | 'topics'>;
-  /** Provisional documents of open windows and sessions are written at most this often. */
+  /** Provisional documents of open KPI windows are written at most this often (0: at every flush). */
   emitIntervalMs: number;
+  /**
+   * Provisional documents of open sessions and URL x country windows are written at most this
+   * often (0: at every flush; by default as often as the KPI windows).
+   */
+  sessionEmitIntervalMs?: number;
   onBulk?: (seconds: number, count: number) => void;
   onLate?: (reason: LateReason, count: number) => void;
   /** Called for each document Elasticsearch refused for good (never retried), during `flush`. */
@@ -47,7 +52,10 @@ export function analyticsSink(o: AnalyticsSinkOptions): AnalyticsSink {
   const names = indexNames(o.indexPrefix);
   const index: Record<OutIndex, string> = { kpis: names.kpis, urlStats: names.urlStats, sessions: names.sessions };
   const now = o.now ?? Date.now;
+  /** When the open KPI windows, and every open structure, were last written. */
+  let lastKpiEmit = 0;
   let lastEmit = 0;
+  const sessionEmitIntervalMs = o.sessionEmitIntervalMs ?? o.emitIntervalMs;
   /** Written on the next flush; the last document for an id wins. */
   const pending = new Map<string, OutDoc>();
 
@@ -80,14 +88,19 @@ export function analyticsSink(o: AnalyticsSinkOptions): AnalyticsSink {
       lastEventAt.set(pos.partition, now());
     },
     async flush() {
-      const provisional = now() - lastEmit >= o.emitIntervalMs;
+      const t = now();
+      // Every open structure when its interval is due (with the KPI windows), else the KPI windows alone when theirs is.
+      const all = t - lastEmit >= sessionEmitIntervalMs;
+      const kpis = all || t - lastKpiEmit >= o.emitIntervalMs;
+      const provisional = all ? true : kpis ? 'kpis' : false;
       for (const e of engines.values()) {
         for (const d of e.drain(provisional)) pending.set(`${d.index}\u0000${d.id}`, d);
         if (o.onLate) for (const [reason, n] of Object.entries(e.takeLate())) if (n) o.onLate(reason as LateReason, n);
         const repeats = e.takeRepeats();
         if (repeats) o.onRepeat?.(repeats);
       }
-      if (provisional) lastEmit = now();
+      if (provisional !== false) lastKpiEmit = t;
+      if (provisional === true) lastEmit = t;
       if (pending.size === 0) return;
       const docs = [...pending.values()];
       const started = performance.now();

@@ -33,8 +33,11 @@ export interface SimOptions {
   /** Chance of a crash at each step (before the write, or between write and commit). */
   crashChance?: number;
   maxCrashes?: number;
-  /** Write provisional documents (as the sink does every emit interval). */
-  provisional?: boolean;
+  /**
+   * Write provisional documents (as the sink does every emit interval); `'mixed'`: at each drain,
+   * at random, every open structure, the open KPI windows alone (their shorter interval) or none.
+   */
+  provisional?: boolean | 'mixed';
   /** Another sink (the archive) holds commits up to this many offsets further back, at random. */
   otherSinkLag?: number;
   /**
@@ -63,6 +66,11 @@ export function simulate(topicLogs: EnrichedEvent[][], options: EngineOptions, s
   let crashes = 0;
   let late = 0;
   const crash = () => crashes < (sim.maxCrashes ?? 10) && r() < (sim.crashChance ?? 0);
+  const emit = (): boolean | 'kpis' => {
+    if (sim.provisional !== 'mixed') return sim.provisional ?? true;
+    const x = r();
+    return x < 0.2 ? true : x < 0.7 ? 'kpis' : false;
+  };
 
   // Live input: how many arrivals are visible, and the visible length of each topic after each step.
   let visible = sim.live ? 0 : Infinity;
@@ -132,10 +140,10 @@ export function simulate(topicLogs: EnrichedEvent[][], options: EngineOptions, s
           break;
         }
         if (wasInFlight) commitAll();
-        inFlight = engine.drain(sim.provisional ?? true);
+        inFlight = engine.drain(emit());
         continue;
       }
-      for (const d of engine.drain(sim.provisional ?? true)) docs.set(`${d.index}/${d.id}`, d.doc);
+      for (const d of engine.drain(emit())) docs.set(`${d.index}/${d.id}`, d.doc);
       if (crash()) {
         crashes++;
         crashed = true;
