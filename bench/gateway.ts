@@ -32,6 +32,7 @@ import { bodyPool } from './lib/bodies.js';
 import { gatewayProcesses, type KafkaClientName } from './lib/gateway-processes.js';
 import { gatewayReport, TARGET_EVENTS_PER_S, type Series } from './lib/gateway-report.js';
 import { profileRun } from './lib/gateway-profile.js';
+import { histogramDelta } from './lib/histograms.js';
 import { kafkaRecords } from './lib/kafka-records.js';
 import { measure, type CpuSource, type Measured } from './lib/measure.js';
 import { overloadPhases, overloadReport } from './lib/overload.js';
@@ -45,6 +46,7 @@ const DURATION = a.num('duration', 10);
 const WARMUP = a.num('warmup', 3);
 const CONNECTIONS = a.num('connections', 64);
 const HALF_DURATION = a.num('half-duration', 10);
+const HALF_REPS = a.num('half-reps', REPS);
 const POOL = a.num('pool', 2000);
 const SECURE = a.flag('secure');
 const PROFILE = a.flag('profile');
@@ -172,10 +174,14 @@ await runBench('bench:gateway', 1800, async () => {
   const gwMax = median(tGw.runs.map((m) => m.reqPerS));
   const half = Math.max(1, Math.round(gwMax / 2));
   const halfRuns: Measured[] = [];
-  for (let i = 1; i <= REPS; i++) {
+  const halfWhy: string[] = [];
+  for (let i = 1; i <= HALF_REPS; i++) {
+    const before = await scrape(PORTS.gateway);
     const m = await run(tGw, `gateway @${int(half)} req/s #${i}`, HALF_DURATION, half);
     halfRuns.push(m);
     log(`${m.what}: ${int(m.reqPerS)} req/s, p50 ${ms(m.p50)}, p99 ${ms(m.p99)}, codes ${m.codes}`);
+    halfWhy.push(`${m.what}: p99 ${ms(m.p99)}; ${tailWhy(m, before, await scrape(PORTS.gateway))}`);
+    log(halfWhy[halfWhy.length - 1]);
   }
   // Half of the target load too, when the gateway reaches it: the brief's p99 is stated there.
   const targetHalf = TARGET_EVENTS_PER_S / 2 / pool.eventsPerBody;
@@ -248,6 +254,7 @@ await runBench('bench:gateway', 1800, async () => {
       targetHalf: { rate: targetHalf, runs: targetHalfRuns },
     }),
   );
+  console.log(`\nwhere the half-load tail comes from (slow = over 25 ms; bounds are the gateway's histogram buckets):\n${halfWhy.join('\n')}`);
   const overloadOpts = { durationS: OVERLOAD_DURATION, timeoutMs: CLIENT_TIMEOUT_S * 1000, threads: OVERLOAD_THREADS, newConnectionShare: OVERLOAD_NEW_CONNECTIONS };
   if (overloadRuns.length) console.log(`\n${overloadReport(overloadRuns, { ...overloadOpts, maxReqPerS: gwMax, maxEventsPerS: gwEvents })}`);
   if (overloadMulti.length && tMulti) {
@@ -257,3 +264,36 @@ await runBench('bench:gateway', 1800, async () => {
   if (profileText) console.log(`\n${profileText}`);
   if (records < gatewayAccepted) throw new Error('Kafka holds fewer records than the gateway acknowledged');
 });
+
+/** The gateway's /metrics page ('' when it does not answer). */
+async function scrape(port: number): Promise<string> {
+  try {
+    return await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  } catch {
+    return '';
+  }
+}
+
+/**
+ * Where a paced run's slow requests waited: the generator itself (its send lag), a few stalls
+ * (slow requests bunched in few 100 ms windows) or a spread, and the gateway's own histograms
+ * over the run: time to Kafka's acknowledgement, admitted requests' time, event-loop turns, GC.
+ */
+function tailWhy(m: Measured, before: string, after: string): string {
+  const t = m.tail;
+  const parts: string[] = [];
+  if (t) parts.push(`generator lag p99 ${ms(t.sendLagP99)} max ${ms(t.sendLagMax)}; ${t.slow} slow requests in ${t.slowWindows} windows of 100 ms, longest stall ${ms(t.longestStallMs)}`);
+  if (before && after) {
+    const q = (name: string) => histogramDelta(before, after, name);
+    const b = (s: number) => (s === Infinity ? 'more' : `<= ${ms(s * 1000)}`);
+    const produce = q('gateway_produce_seconds');
+    const queue = q('gateway_queue_seconds');
+    const turn = q('gateway_loop_turn_seconds');
+    const gc = q('gateway_nodejs_gc_duration_seconds');
+    parts.push(`Kafka send p50 ${b(produce.quantile(0.5))} p99 ${b(produce.quantile(0.99))} (${int(produce.count)} sends, ${int(produce.above(0.025))} over 25 ms)`);
+    parts.push(`request in gateway p99 ${b(queue.quantile(0.99))}`);
+    parts.push(`loop turns p99 ${b(turn.quantile(0.99))} (${int(turn.above(0.025))} over 25 ms)`);
+    parts.push(`GC pauses ${int(gc.count)}, ${int(gc.above(0.01))} over 10 ms`);
+  }
+  return parts.join('; ');
+}

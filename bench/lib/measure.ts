@@ -34,6 +34,8 @@ export interface Measured {
   /** CPU milliseconds the server process (and the broker) spent per answered request: robust to a busy machine. */
   cpuMsPerReq: { server: number; kafka: number };
   load: string;
+  /** Paced runs only: where the slow requests came from. */
+  tail?: TailDetail;
 }
 
 export interface LoadResult {
@@ -45,6 +47,39 @@ export interface LoadResult {
   p50: number;
   p99: number;
   codes: string;
+  /** Paced runs only: where the slow requests came from (the generator's lateness, their spread in time). */
+  tail?: TailDetail;
+}
+
+/** What the slowest requests of a paced run have in common, to tell stalls from steady queueing. */
+export interface TailDetail {
+  /** The generator's own lateness (send time minus due time), p99 and max, ms. */
+  sendLagP99: number;
+  sendLagMax: number;
+  /** Requests slower than `slowMs`, and in how many distinct 100 ms windows (by due time) they fall. */
+  slowMs: number;
+  slow: number;
+  slowWindows: number;
+  /** The longest run of consecutive slow requests by due time, in ms of due time (a stall's length). */
+  longestStallMs: number;
+}
+
+/** `slowMs`: requests slower than it count as slow (the p99 target, 25 ms). */
+export function tailDetail(latencies: number[], dueAt: number[], sendLags: number[], slowMs: number): TailDetail {
+  const order = dueAt.map((_, i) => i).sort((a, b) => dueAt[a] - dueAt[b]);
+  const windows = new Set<number>();
+  let slow = 0;
+  let longest = 0;
+  let runStart = -1;
+  for (const i of order) {
+    if (latencies[i] > slowMs) {
+      slow++;
+      windows.add(Math.floor(dueAt[i] / 100));
+      if (runStart < 0) runStart = dueAt[i];
+      longest = Math.max(longest, dueAt[i] - runStart + latencies[i]);
+    } else runStart = -1;
+  }
+  return { sendLagP99: percentile(sendLags, 99), sendLagMax: sendLags.reduce((a, b) => Math.max(a, b), 0), slowMs, slow, slowWindows: windows.size, longestStallMs: longest };
 }
 
 export async function measure(
@@ -80,6 +115,7 @@ export async function measure(
     },
     cpuMsPerReq: { server: (serverCpu * 1000) / Math.max(1, r.total), kafka: (kafkaCpu * 1000) / Math.max(1, r.total) },
     load,
+    tail: r.tail,
   };
 }
 
@@ -129,5 +165,6 @@ export async function pacedRun(pool: BodyPool, port: number, rate: number, durat
     p50: percentile(res.latencies, 50),
     p99: percentile(res.latencies, 99),
     codes: [...codes].map(([c, n]) => `${c}:${n}`).join(' '),
+    tail: tailDetail(res.latencies, res.dueAt, res.sendLags, 25),
   };
 }

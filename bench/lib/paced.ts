@@ -16,6 +16,10 @@ export interface PacedResult {
   errors: number;
   /** Milliseconds from due time to the end of the response, for every answered request. */
   latencies: number[];
+  /** Due time (ms from the start) of each answered request, in the order of `latencies`. */
+  dueAt: number[];
+  /** Milliseconds from due time to the request's leaving this generator, for every request sent: its own lateness. */
+  sendLags: number[];
 }
 
 export async function pacedLoad(opts: {
@@ -34,7 +38,7 @@ export async function pacedLoad(opts: {
   const interval = 1000 / opts.rate;
   const t0 = performance.now();
   const end = t0 + opts.durationS * 1000;
-  const res: PacedResult = { seconds: 0, sent: 0, ok: 0, non2xx: 0, errors: 0, latencies: [] };
+  const res: PacedResult = { seconds: 0, sent: 0, ok: 0, non2xx: 0, errors: 0, latencies: [], dueAt: [], sendLags: [] };
   let pending = 0;
   let drained: () => void = () => {};
 
@@ -42,6 +46,7 @@ export async function pacedLoad(opts: {
     const b = opts.next();
     pending++;
     res.sent++;
+    res.sendLags.push(performance.now() - due);
     const req = http.request(
       {
         host: '127.0.0.1',
@@ -56,6 +61,7 @@ export async function pacedLoad(opts: {
         r.resume();
         r.on('end', () => {
           res.latencies.push(performance.now() - due);
+          res.dueAt.push(due - t0);
           if (r.statusCode && r.statusCode < 300) res.ok++;
           else res.non2xx++;
           opts.onResponse?.(r.statusCode ?? 0, due);
