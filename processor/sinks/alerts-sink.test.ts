@@ -125,6 +125,14 @@ describe('the alerts sink holds the commit back to what its detectors need repla
     expect(h.offset('clicks', 0)).toBe('1200'); // held again, from t0 + 120 s
     h.drop('clicks', 0);
     expect(h.offset('clicks', 0)).toBeUndefined();
+    // After a drop the partition starts afresh (the next event's second is the first held), also
+    // when it was the last one added to; the other partition keeps its own.
+    h.add({ topic: 'clicks', partition: 0, offset: '5000' }, t0);
+    expect(h.offset('clicks', 0)).toBe('5000');
+    h.add({ topic: 'clicks', partition: 1, offset: '8' }, t0 + 1000);
+    h.add({ topic: 'clicks', partition: 0, offset: '5001' }, t0 + 2000);
+    expect(h.offset('clicks', 1)).toBe('7');
+    expect(h.offset('clicks', 0)).toBe('5000');
   });
 
   it('the sink reports it for the partitions it was given', async () => {

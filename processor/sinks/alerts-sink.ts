@@ -38,19 +38,37 @@ export interface AlertsSinkOptions {
  * nothing for `holdMs` of wall clock holds nothing (what a burst or session needed has ended),
  * so a quiet partition's commit reaches its log end.
  */
+interface HoldPart {
+  maxT: number;
+  addedAt: number;
+  seconds: { s: number; offset: string }[];
+}
+
 export class HoldBack {
-  private readonly parts = new Map<string, { maxT: number; addedAt: number; seconds: { s: number; offset: string }[] }>();
+  private readonly parts = new Map<string, HoldPart>();
 
   constructor(
     private readonly holdMs: number,
     private readonly now: () => number = Date.now,
   ) {}
 
+  /**
+   * The entry of the topic-partition `add` saw last: a fetched batch is one topic-partition, so
+   * consecutive events nearly always share it (no key string built and hashed per event).
+   */
+  private last: { topic: string; partition: number; p: HoldPart } | null = null;
+
   /** Called once per event, in offset order within its partition. */
   add(pos: SourcePosition, t: number) {
-    const key = topicPartitionKey(pos.topic, pos.partition);
-    let p = this.parts.get(key);
-    if (!p) this.parts.set(key, (p = { maxT: -Infinity, addedAt: 0, seconds: [] }));
+    let p: HoldPart | undefined;
+    const last = this.last;
+    if (last !== null && last.topic === pos.topic && last.partition === pos.partition) p = last.p;
+    else {
+      const key = topicPartitionKey(pos.topic, pos.partition);
+      p = this.parts.get(key);
+      if (!p) this.parts.set(key, (p = { maxT: -Infinity, addedAt: 0, seconds: [] }));
+      this.last = { topic: pos.topic, partition: pos.partition, p };
+    }
     p.maxT = Math.max(p.maxT, t);
     p.addedAt = this.now();
     const s = Math.floor(p.maxT / 1000);
@@ -69,6 +87,7 @@ export class HoldBack {
 
   drop(topic: string, partition: number) {
     this.parts.delete(topicPartitionKey(topic, partition));
+    if (this.last?.topic === topic && this.last.partition === partition) this.last = null;
   }
 }
 
