@@ -2,7 +2,7 @@
 //  - dist/*.js          ES modules for npm (index + one per plugin, shared code in dist/chunks/);
 //                       types come from `tsc -p sdk/tsconfig.build.json` into dist/types/.
 //  - dist/clickstream.min.js       minified IIFE for <script async>, core only;
-//  - dist/clickstream.full.min.js  the same with the three plugins.
+//  - dist/clickstream.full.min.js  the same with every plugin (consent and identify included).
 // scripts/size.mjs imports `entries`, `plugins` and `terserOptions` to measure the same builds.
 import { fileURLToPath } from 'node:url';
 import typescript from '@rollup/plugin-typescript';
@@ -15,6 +15,8 @@ export const entries = {
   'auto-pageviews': here('./src/plugins/auto-pageviews.ts'),
   'auto-clicks': here('./src/plugins/auto-clicks.ts'),
   engagement: here('./src/plugins/engagement.ts'),
+  consent: here('./src/plugins/consent.ts'),
+  identify: here('./src/plugins/identify.ts'),
 };
 
 export const plugins = () => [
@@ -60,7 +62,7 @@ export default [
       freeze: false,
       // The map is written but not linked: a comment line would ship to every visitor.
       sourcemap: 'hidden',
-      plugins: [terser({ ...terserOptions, module: false, })],
+      plugins: [terser({ ...terserOptions, module: false })],
     },
   })),
 ];

@@ -1,6 +1,9 @@
 #!/usr/bin/env node
 // Prints raw, gzip and brotli bytes of every SDK entry point and fails (exit 1) when the core
-// goes over its budget: 2,048 bytes min+gzip (aim: 1,536).
+// goes over its budget: 1,952 bytes min+gzip (was 2,048; aim: 1,536). The core is what the brief
+// calls the core: the four event types, batching, the beacon on page hide, retry with backoff and
+// the offline queue; consent, identify/reset and the three view/click/time plugins are entry
+// points of their own (and in the full script build).
 //
 // Everything is built here in memory with the same rollup plugins and terser options as
 // rollup.config.mjs, so the numbers never come from a stale dist/. Written to dist/size.json too.
@@ -13,7 +16,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import config, { entries, plugins, terserOptions } from '../rollup.config.mjs';
 
-const BUDGET = 2048;
+const BUDGET = 1952;
 const AIM = 1536;
 const here = (p) => fileURLToPath(new URL(p, import.meta.url));
 const src = (p) => here(`../src/${p}`);
@@ -43,7 +46,7 @@ async function iife(file) {
 }
 
 const importAll = (names, from = src('index.ts')) => `export { ${names.join(', ')} } from ${JSON.stringify(from)};`;
-const coreApi = ['init', 'track', 'flush', 'identify', 'reset', 'consent', 'page', 'click', 'addToCart', 'purchase'];
+const coreApi = ['init', 'track', 'flush', 'page', 'click', 'addToCart', 'purchase'];
 // A plugin's own bytes: whatever it imports from the core is left out (a page loads the core anyway).
 const pluginOnly = (file) => ({
   code: `export * from ${JSON.stringify(entries[file])};`,
@@ -54,7 +57,7 @@ const snippet = readFileSync(here('../snippet.html'), 'utf8').match(/<script>([\
 
 const rows = [
   ['clickstream.min.js', 'script tag, core (budget)', await iife('clickstream.min.js'), true],
-  ['clickstream.full.min.js', 'script tag, core + 3 plugins', await iife('clickstream.full.min.js')],
+  ['clickstream.full.min.js', 'script tag, core + every plugin', await iife('clickstream.full.min.js')],
   ['@clickstream/sdk', 'npm, whole core API (budget)', await bundle(importAll(coreApi)), true],
   ['@clickstream/sdk', 'npm, init + page only', await bundle(importAll(['init', 'page']))],
   ['@clickstream/sdk', 'npm, init + page + addToCart + purchase', await bundle(importAll(['init', 'page', 'addToCart', 'purchase']))],
@@ -62,16 +65,25 @@ const rows = [
     const { code, external } = pluginOnly(p);
     return [`@clickstream/sdk/${p}`, 'npm plugin, its own bytes', null, false, code, external];
   }),
+  // consent and identify use the core's state: their cost is what they add to the whole core API.
+  ...[
+    ['consent', ['consent']],
+    ['identify', ['identify', 'reset']],
+  ].map(([p, names]) => [`@clickstream/sdk/${p}`, 'npm plugin, bytes added to the core API', null, false, `${importAll(coreApi)}${importAll(names, entries[p])}`, undefined, true]),
   ['snippet.html', 'inline loader snippet', snippet],
 ];
 
+const sizes = (code) => ({
+  raw: Buffer.byteLength(code),
+  gzip: gzipSync(code, { level: 9 }).length,
+  brotli: brotliCompressSync(code, { params: { [constants.BROTLI_PARAM_QUALITY]: 11 } }).length,
+});
+const coreSizes = sizes(await bundle(importAll(coreApi)));
 const measured = [];
-for (const [name, what, code0, gated, pluginCode, external] of rows) {
-  const code = code0 ?? (await bundle(pluginCode, { external }));
-  const raw = Buffer.byteLength(code);
-  const gzip = gzipSync(code, { level: 9 }).length;
-  const brotli = brotliCompressSync(code, { params: { [constants.BROTLI_PARAM_QUALITY]: 11 } }).length;
-  measured.push({ name, what, raw, gzip, brotli, gated: Boolean(gated) });
+for (const [name, what, code0, gated, pluginCode, external, added] of rows) {
+  const m = sizes(code0 ?? (await bundle(pluginCode, { external })));
+  if (added) for (const k of ['raw', 'gzip', 'brotli']) m[k] -= coreSizes[k];
+  measured.push({ name, what, ...m, gated: Boolean(gated) });
 }
 
 const pad = (s, n) => String(s).padEnd(n - 1) + ' ';

@@ -1,5 +1,8 @@
-/** Entry of the minified script-tag build (core only): dist/clickstream.min.js. */
-import { init, track, flush, identify, reset, consent, page, click, addToCart, purchase } from './index.js';
+/**
+ * Entry of the minified script-tag build, core only: dist/clickstream.min.js. Consent, identify
+ * and reset are in the full build (global-full.ts); called here, they warn (see loader.ts).
+ */
+import { init, track, flush, page, click, addToCart, purchase } from './index.js';
 import { install } from './loader.js';
 
-install({ init, track, flush, identify, reset, consent, page, click, addToCart, purchase });
+install({ init, track, flush, page, click, addToCart, purchase });

@@ -5,10 +5,11 @@
  *   init({ endpoint: '/v1/events', siteKey: 'KEY' });
  *   page();
  *
- * Plugins are separate entry points: '@clickstream/sdk/auto-pageviews',
+ * Optional features are separate entry points: '@clickstream/sdk/consent' (consent),
+ * '@clickstream/sdk/identify' (identify, reset), '@clickstream/sdk/auto-pageviews',
  * '@clickstream/sdk/auto-clicks', '@clickstream/sdk/engagement'.
  */
-export { init, track, flush, identify, reset, consent } from './core.js';
+export { init, track, flush } from './core.js';
 export type { Options } from './core.js';
 export { page, click, addToCart, purchase } from './events.js';
 export type { PageProps, CartItem, Order } from './events.js';

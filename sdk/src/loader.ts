@@ -9,7 +9,8 @@ type Api = Record<string, (...args: any[]) => unknown>;
 export function install(api: Api): void {
   const w = window as unknown as { clickstream?: object & { q?: [string, ...unknown[]][] } };
   const queued = w.clickstream?.q || [];
-  const f = Object.assign((method: string, ...args: unknown[]) => api[method]?.(...args), api);
+  // A method this build lacks (a plugin of the full build called on the core one) is said once per call, never ignored silently.
+  const f = Object.assign((method: string, ...args: unknown[]) => (api[method] ? api[method](...args) : console.warn('clickstream: no', method, 'in this build')), api);
   w.clickstream = f;
   // Each entry is the `arguments` object of a queued call (iterable).
   for (const a of queued) f(...a);

@@ -18,7 +18,8 @@ for (const target of [window, document] as EventTarget[]) {
 // The SDK calls the global addEventListener: make sure it is the patched window's.
 globalThis.addEventListener = window.addEventListener;
 
-export type Sdk = typeof import('../src/index.js');
+/** The core with the consent and identify entry points, as one object (the full build's API). */
+export type Sdk = typeof import('../src/index.js') & typeof import('../src/plugins/consent.js') & typeof import('../src/plugins/identify.js');
 
 /** The time every SDK test starts at (fake timers). */
 export const T0 = new Date('2026-11-22T10:00:00Z').getTime();
@@ -48,7 +49,8 @@ export async function fresh(opts: { keepStorage?: boolean } = {}): Promise<Sdk> 
   for (const [t, type, l, o] of added.splice(0)) t.removeEventListener(type, l, o as EventListenerOptions);
   if (!opts.keepStorage) localStorage.clear();
   vi.resetModules();
-  return import('../src/index.js');
+  // One fresh core shared by the three modules (they import the same core.js).
+  return { ...(await import('../src/index.js')), ...(await import('../src/plugins/consent.js')), ...(await import('../src/plugins/identify.js')) };
 }
 
 /**

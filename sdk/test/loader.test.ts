@@ -34,12 +34,42 @@ test('calls queued by the snippet before the script loaded are replayed in order
   expect(net.requests[0].url).toBe('/v1/events?site=demo');
   expect(net.requests[0].batch.events.map((e) => e.type)).toEqual(['page_view', 'add_to_cart']);
 
-  // After load: both call styles work, unknown methods are ignored.
+  // After load: both call styles work.
   w.clickstream!('click', 'a#x');
   w.clickstream!.click('a#y');
-  expect(() => w.clickstream!('nope')).not.toThrow();
   await settle();
   expect(net.requests[1].batch.events.map((e) => (e as { element?: string }).element)).toEqual(['a#x', 'a#y']);
+});
+
+test('the core build names a method it lacks (a plugin of the full build) in the console, each call, and goes on', async () => {
+  const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
+  runSnippet();
+  w.clickstream!('identify', 'u1'); // queued before load: warned at replay
+  await import('../src/global.js');
+  for (const m of ['consent', 'reset', 'autoPageviews', 'nope']) expect(() => w.clickstream!(m, true)).not.toThrow();
+  expect(warn.mock.calls.map((c) => c.join(' '))).toEqual(
+    ['identify', 'consent', 'reset', 'autoPageviews', 'nope'].map((m) => `clickstream: no ${m} in this build`),
+  );
+  w.clickstream!('flush');
+  await settle();
+  expect(net.requests.flatMap((r) => r.batch.events.map((e) => [e.type, e.user_id]))).toEqual([['page_view', undefined]]);
+  warn.mockRestore();
+});
+
+test('the full build has consent, identify and reset', async () => {
+  runSnippet(); // init, page
+  w.clickstream!('identify', 'u1');
+  await import('../src/global-full.js');
+  w.clickstream!('click', 'a#x');
+  w.clickstream!('reset');
+  w.clickstream!('consent', false);
+  w.clickstream!('click', 'a#after');
+  await settle();
+  expect(net.requests.flatMap((r) => r.batch.events.map((e) => [e.type, e.user_id]))).toEqual([
+    ['page_view', undefined],
+    ['click', 'u1'],
+  ]);
+  expect(localStorage.length).toBe(0);
 });
 
 test('the full script-tag build exposes the plugins by name', async () => {

@@ -1,5 +1,5 @@
 /**
- * The published types resolve for every entry point (the core and each plugin) under each of
+ * The published types resolve for every entry point (the core and each plugin, consent and identify included) under each of
  * TypeScript's module resolutions: node10 (no `exports`: the plugins go through `typesVersions`),
  * node16 (ES module consumer: `exports` with its `types` conditions) and bundler. The package is
  * laid out in a temporary node_modules as npm would install it (package.json + the declarations
@@ -18,6 +18,8 @@ const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
 let dir = '';
 
 const consumer = `import { init, page, addToCart, type Options, type ClientEvent } from '@clickstream/sdk';
+import { consent } from '@clickstream/sdk/consent';
+import { identify, reset } from '@clickstream/sdk/identify';
 import { autoPageviews, type AutoPageviewOptions } from '@clickstream/sdk/auto-pageviews';
 import { autoClicks } from '@clickstream/sdk/auto-clicks';
 import { engagement, type EngagementOptions } from '@clickstream/sdk/engagement';
@@ -25,6 +27,9 @@ const options: Options = { endpoint: '/v1/events', siteKey: 'k' };
 init(options);
 page();
 addToCart({ productId: 'p', price: 1, currency: 'EUR' });
+consent(true);
+identify('u');
+reset();
 const views: AutoPageviewOptions = { hash: true };
 const time: EngagementOptions = { hash: true, minMs: 500 };
 const stops: (() => void)[] = [autoPageviews(views), autoClicks(), engagement(time)];
