@@ -84,6 +84,20 @@ describe('DeviationScorer', () => {
     expect(s.push(290, 100)).toMatchObject({ anomalous: true, flag: true });
   });
 
+  it('counts a sum over k leaning windows as k windows only with sumsAsWindows (purchases stopping flags on its 2nd window)', () => {
+    const counted = new DeviationScorer({ k: 2, n: 3, sumsAsWindows: true });
+    const plain = new DeviationScorer({ k: 2, n: 3 });
+    expect(counted.push(0, 8)).toMatchObject({ anomalous: false, flag: false }); // e^-8: not yet
+    expect(plain.push(0, 8)).toMatchObject({ anomalous: false, flag: false });
+    expect(counted.push(0, 8)).toMatchObject({ anomalous: true, flag: true, scale: 2 });
+    expect(plain.push(0, 8)).toMatchObject({ anomalous: true, flag: false });
+    expect(plain.push(0, 8)).toMatchObject({ anomalous: true, flag: true });
+    // One window short among more does not lean: no flag from the sum alone.
+    const mixed = new DeviationScorer({ k: 2, n: 3, sumsAsWindows: true });
+    mixed.push(12, 8);
+    expect(mixed.push(0, 8).flag).toBe(false);
+  });
+
   it('finds a small shortfall that lasts through the longer sums', () => {
     const s = new DeviationScorer({ scales: [1, 2, 4, 8, 12], k: 1, n: 1 });
     const flags = Array.from({ length: 12 }, () => s.push(5, 10).flag);

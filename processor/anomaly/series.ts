@@ -13,7 +13,8 @@
  *   (how far whole hours usually stray from their expectation), so that ordinary day-to-day
  *   variation (a quiet holiday) stays under the threshold while a sudden -60 % does not.
  *   A window is anomalous when its score passes `threshold`; a point is flagged when `k` of the
- *   last `n` windows were anomalous in the same direction (one noisy window pages nobody).
+ *   last `n` windows were anomalous in the same direction (one noisy window pages nobody), or,
+ *   with `sumsAsWindows`, when its winning sum spans k to n windows that all lean that way.
  *
  * Pure and deterministic: the output depends only on the points, in order.
  */
@@ -50,6 +51,13 @@ export interface ScorerOptions {
    */
   minRise: number;
   maxFall: number;
+  /**
+   * A sum over k to n windows that all lean the anomaly's way counts as k anomalous windows (it
+   * is k windows of evidence, not one noisy window). For small counts (purchases), whose
+   * shortfall shows only in sums, it saves the window the k-of-n rule would otherwise wait for;
+   * for large ones (traffic), where one window decides, it would only let noise through.
+   */
+  sumsAsWindows: boolean;
 }
 
 export const DEFAULT_SCORER: ScorerOptions = {
@@ -63,6 +71,7 @@ export const DEFAULT_SCORER: ScorerOptions = {
   direction: 'both',
   minRise: 1,
   maxFall: 1,
+  sumsAsWindows: false,
 };
 
 export interface Score {
@@ -71,7 +80,7 @@ export interface Score {
   /** How many consecutive points the winning score sums. */
   scale: number;
   anomalous: boolean;
-  /** k of the last n windows anomalous in this window's direction. */
+  /** k of the last n windows anomalous in this window's direction, or (sumsAsWindows) a sum of k to n leaning windows anomalous. */
   flag: boolean;
 }
 
@@ -145,7 +154,8 @@ export class DeviationScorer {
     this.recent.push({ o: observed, e: Number.isFinite(expected) ? expected : observed, own: Math.sign(own), dir: anomalous ? dir : 0 });
     if (this.recent.length > 4 * Math.max(Math.max(...o.scales), o.n)) this.recent.shift();
     const last = this.recent.slice(-o.n);
-    const flag = anomalous && last.filter((p) => p.dir === dir).length >= o.k;
+    const leaning = o.sumsAsWindows && bestScale >= o.k && bestScale <= o.n && this.recent.slice(-bestScale).every((p) => p.own === dir);
+    const flag = anomalous && (last.filter((p) => p.dir === dir).length >= o.k || leaning);
     if (Number.isFinite(expected) && !anomalous) {
       this.history.push({ o: observed, e: expected, q: quality });
       // Trimmed in chunks: shifting weeks of points one by one costs more than scoring them.

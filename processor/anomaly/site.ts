@@ -95,7 +95,7 @@ export class SiteDetector {
     const scorer: Partial<ScorerOptions> = { k: this.options.k, n: this.options.n, counts: true, levelHistory: Math.max(12, Math.round((28 * 86_400_000) / this.options.stepMs)) };
     this.baseline = new SeasonalBaseline({ stepMs: this.options.stepMs });
     this.traffic = new DeviationScorer({ ...scorer, threshold: this.options.trafficThreshold, direction: 'both', minRise: this.options.trafficMinRise, maxFall: this.options.trafficMaxFall });
-    this.buying = new DeviationScorer({ ...scorer, threshold: this.options.purchasesThreshold, direction: 'down' });
+    this.buying = new DeviationScorer({ ...scorer, threshold: this.options.purchasesThreshold, direction: 'down', sumsAsWindows: true });
   }
 
   /** Called once per closed window of the site, in time order; returns the alerts it raises. */
@@ -154,7 +154,9 @@ export class SiteDetector {
       if (!(spikeConverts > -this.options.spikeEvidence)) raised.add('traffic_spike');
     }
     if (t.flag && t.score < 0) raised.add('traffic_drop');
-    if (raised.has('traffic_spike') || t.flag) this.sinceSpike = 0;
+    // Also a window merely anomalous upwards: the spike flags a window later than its first
+    // non-buying visitors lower the conversion.
+    if (raised.has('traffic_spike') || t.flag || (t.anomalous && t.score > 0)) this.sinceSpike = 0;
     else this.sinceSpike++;
     // A spike's non-buying visitors lower the conversion: that is the spike, not a second alert.
     if (b.flag && this.sinceSpike > Math.max(...DEFAULT_SCORER.scales)) raised.add(this.zeroRun >= this.options.k ? 'purchases_stopped' : 'conversion_drop');
