@@ -45,6 +45,8 @@ export default [
       format: 'es',
       entryFileNames: '[name].js',
       chunkFileNames: 'chunks/[name].js',
+      // The code the entry points share is the core's: named so (rollup would name it after one of them).
+      manualChunks: (id) => (id.endsWith('/src/core.ts') ? 'core' : undefined),
       sourcemap: true,
     },
   },
