@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { afterEach, expect, test } from 'vitest';
 
 /**
@@ -44,10 +44,26 @@ async function until<T>(f: () => T | undefined, ms: number): Promise<T> {
   }
 }
 
+/** The backlog of each socket listening on `port` (iproute2's ss shows it as Send-Q of a LISTEN socket). */
+function listenBacklogs(port: number): number[] {
+  const out = execFileSync('ss', ['-Hltn', `sport = :${port}`], { encoding: 'utf8' });
+  return out
+    .trim()
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => Number(line.trim().split(/\s+/)[2]));
+}
+
+/** The pids holding a socket listening on `port` (a process that accepts from it holds it). */
+function listenerPids(port: number): Set<number> {
+  const out = execFileSync('ss', ['-Hltnp', `sport = :${port}`], { encoding: 'utf8' });
+  return new Set([...out.matchAll(/pid=(\d+)/g)].map((m) => Number(m[1])));
+}
+
 const listening = (text: string) => [...text.matchAll(/gateway worker (\d+) \(pid (\d+)\) listening on port (\d+)/g)].map((m) => ({ slot: Number(m[1]), pid: Number(m[2]), port: Number(m[3]) }));
 
 test('GATEWAY_WORKERS=2: two processes share the port; one killed is replaced; SIGTERM stops them all', async () => {
-  const g = start({ GATEWAY_WORKERS: '2' });
+  const g = start({ GATEWAY_WORKERS: '2', GATEWAY_LISTEN_BACKLOG: '1234' });
   primary = g.child;
   const two = await until(() => (listening(g.text()).length >= 2 ? listening(g.text()) : undefined), 60_000);
   for (const w of two) workerPids.add(w.pid);
@@ -55,6 +71,11 @@ test('GATEWAY_WORKERS=2: two processes share the port; one killed is replaced; S
   expect(two.every((w) => w.port === PORT)).toBe(true);
   expect(two[0].pid).not.toBe(two[1].pid);
   expect((await fetch(`http://127.0.0.1:${PORT}/healthz`)).status).toBe(200);
+  // One socket, shared by the workers (each accepts from it), with the configured accept queue.
+  expect(listenBacklogs(PORT)).toEqual([1234]);
+  // Both workers hold it: each accepts its own connections (no round robin through the primary).
+  const holders = listenerPids(PORT);
+  for (const w of two) expect(holders.has(w.pid)).toBe(true);
 
   process.kill(two[0].pid, 'SIGKILL');
   const third = await until(() => listening(g.text()).find((w) => !two.some((x) => x.pid === w.pid)), 60_000);
@@ -67,6 +88,16 @@ test('GATEWAY_WORKERS=2: two processes share the port; one killed is replaced; S
   expect(await g.exited).toBe(0);
   for (const pid of [two[1].pid, third.pid]) expect(() => process.kill(pid, 0)).toThrow();
 }, 120_000);
+
+test('one process listens with GATEWAY_LISTEN_BACKLOG as its accept queue', async () => {
+  const g = start({ GATEWAY_LISTEN_BACKLOG: '777' });
+  primary = g.child;
+  const end = Date.now() + 60_000;
+  while (listenBacklogs(PORT).length === 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 100));
+  expect(listenBacklogs(PORT)).toEqual([777]);
+  g.child.kill('SIGTERM');
+  expect(await g.exited).toBe(0);
+}, 90_000);
 
 test('GATEWAY_WORKERS=0 is a configuration error (exit 2, nothing listens)', async () => {
   const g = start({ GATEWAY_WORKERS: '0' });
