@@ -79,3 +79,62 @@ describe('recent counts with owners (the analytics engine: the counting session)
     expect(w.seenWithin('k49', 50_101)).toBe(false); // seen at 49,999, past the horizon
   });
 });
+
+/** The rule with owners, as a plain Map of strings (the window's previous implementation): what the compact one must decide. */
+class MapWindow<S> {
+  private readonly latest = new Map<string, S>();
+  private readonly log: { key: string; offset: number; owner: S }[] = [];
+  private head = 0;
+  constructor(readonly horizon: number) {}
+  countedBy(key: string, offset: number): S | undefined {
+    while (this.head < this.log.length && this.log[this.head].offset < offset - this.horizon) {
+      const x = this.log[this.head++];
+      if (this.latest.get(x.key) === x.owner) this.latest.delete(x.key);
+    }
+    return this.latest.get(key);
+  }
+  counted(key: string, offset: number, owner: S): void {
+    this.latest.set(key, owner);
+    this.log.push({ key, offset, owner });
+  }
+  get size(): number {
+    return this.latest.size;
+  }
+}
+
+describe('recent counts against the plain Map of strings', () => {
+  test.each([1, 2, 3, 4])('random logs (few owners, repeated keys, non-ASCII and long keys, gaps, growth): the same answers and sizes (seed %i)', (seed) => {
+    let x = seed;
+    const r = () => ((x = (x * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const got: (number | undefined)[] = [];
+    const want: (number | undefined)[] = [];
+    for (let trial = 0; trial < 12; trial++) {
+      const horizon = 1 + Math.floor(r() * (trial % 3 === 0 ? 2000 : 200));
+      const w = new RecentCounts<number>(horizon);
+      const ref = new MapWindow<number>(horizon);
+      let offset = 0;
+      for (let i = 0; i < 4000; i++) {
+        offset += r() < 0.1 ? 2 + Math.floor(r() * 5) : 1;
+        const u = r();
+        const key = u < 0.03 ? `shop\u0000é${'x'.repeat(Math.floor(r() * 400))}${Math.floor(r() * 40)}` : u < 0.05 ? `店\u0000${Math.floor(r() * 30)}😀` : `shop\u0000e${Math.floor(r() * 600)}`;
+        const owner = Math.floor(r() * 4);
+        got.push(w.countedBy(key, offset));
+        want.push(ref.countedBy(key, offset));
+        if (r() < 0.8) {
+          w.counted(key, offset, owner);
+          ref.counted(key, offset, owner);
+        }
+        got.push(w.size);
+        want.push(ref.size);
+      }
+    }
+    expect(got).toEqual(want);
+    expect(want.filter((v, i) => i % 2 === 0 && v !== undefined).length).toBeGreaterThan(1000); // repeats found
+  });
+
+  test('keys that differ in one byte, or only in length, or whose bytes collide under a naive encoding, stay distinct', () => {
+    const w = new RecentCounts<number>(100);
+    const keys = ['a\u0000b', 'a\u0000c', 'a\u0000bb', 'a\u0000b\u0000', '\u00e9', '\u00c3\u00a9', 'Ã©', 'é'];
+    expect(keys.map((k, o) => w.seenWithin(k, o))).toEqual([false, false, false, false, false, false, true, true]);
+  });
+});
