@@ -10,6 +10,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { PROCESSOR_NODE_FLAGS } from '../processor/node-flags.js';
 import { loadConfig } from '../common/config.js';
 import { indexNames } from '../contracts/indices.js';
 import { startServices } from '../infra/services.js';
@@ -44,7 +45,7 @@ let stopping = false;
 
 let processor: ChildProcess;
 function startProcessorChild(): void {
-  processor = spawn(process.execPath, ['--import', 'tsx', 'processor/main.ts'], { cwd: root, env: childEnv, stdio: 'inherit' });
+  processor = spawn(process.execPath, [...PROCESSOR_NODE_FLAGS, '--import', 'tsx', 'processor/main.ts'], { cwd: root, env: childEnv, stdio: 'inherit' });
   processor.once('exit', (code, signal) => {
     if (stopping) return;
     console.log(`› processor exited (${signal ?? `code ${code}`}); starting it again in 2 s, it resumes from its last commit`);

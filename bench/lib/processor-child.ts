@@ -11,6 +11,7 @@ import type { KafkaBroker } from '../../infra/kafka.js';
 import { clientEnv } from './secure.js';
 import { httpOk, NodeChild } from './child.js';
 import { onCleanup } from './run.js';
+import { PROCESSOR_NODE_FLAGS } from '../../processor/node-flags.js';
 
 export const ROLES = ['analytics', 'index', 'archive'] as const;
 export type BenchRole = (typeof ROLES)[number];
@@ -58,7 +59,7 @@ export async function spawnProcessor(o: ProcessorSpawn): Promise<NodeChild> {
       ...o.env,
     },
     logFile: path.join(o.dataDir, 'logs', `${o.name}.log`),
-    nodeFlags: o.nodeFlags,
+    nodeFlags: [...PROCESSOR_NODE_FLAGS, ...(o.nodeFlags ?? [])],
   });
   onCleanup(o.name, () => child.stop());
   await child.waitReady(() => httpOk(`http://127.0.0.1:${o.metricsPort}/healthz`), 60_000);

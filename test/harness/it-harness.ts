@@ -18,6 +18,7 @@ import { EVENT_TOPICS, TOPIC_BY_TYPE } from '../../contracts/topics.js';
 import { ensureTopics } from '../../infra/setup-topics.js';
 import { installTemplates } from '../../infra/setup-indices.js';
 import { decodeParquet } from '../../processor/archive/parquet.js';
+import { PROCESSOR_NODE_FLAGS } from '../../processor/node-flags.js';
 import type { ObjectStore } from '../../processor/archive/object-store.js';
 import { windowSpecs } from '../../contracts/windows.js';
 import { waitFor } from '../../common/wait.js';
@@ -60,7 +61,7 @@ let spawned = 0;
 export function spawnProcessor(cfg: Partial<Config>): ChildProcess {
   const dir = process.env.IT_LOG_DIR;
   const out = dir ? openSync(join(dir, `processor-${process.pid}-${++spawned}.log`), 'a') : 'ignore';
-  return spawn(process.execPath, ['--import', 'tsx', 'processor/main.ts'], {
+  return spawn(process.execPath, [...PROCESSOR_NODE_FLAGS, '--import', 'tsx', 'processor/main.ts'], {
     env: { ...process.env, ...configToEnv(cfg), ...(dir ? { LOG_LEVEL: process.env.IT_LOG_LEVEL ?? 'info' } : {}) },
     stdio: ['ignore', out, 'inherit'],
   });

@@ -12,6 +12,7 @@ import { parse } from 'yaml';
 import { describe, expect, test } from 'vitest';
 import { SDK_SCRIPTS } from '../../common/sdk-assets.js';
 import { SETTINGS } from '../../contracts/config.js';
+import { PROCESSOR_NODE_FLAGS } from '../../processor/node-flags.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const read = (p: string) => readFileSync(`${root}${p}`, 'utf8');
@@ -118,5 +119,19 @@ describe('Dockerfile', () => {
     expect(['root', '0']).not.toContain(user);
     for (const s of SDK_SCRIPTS) expect(final).toContain(`/app/sdk/dist/${s}`);
     expect(final).toMatch(/COPY --from=build \/app\/dist \.\/dist/);
+  });
+});
+
+describe('the processor\'s Node flags (processor/node-flags.ts)', () => {
+  test('npm run processor, Compose and every Kubernetes processor Deployment run it with them', () => {
+    const flags = PROCESSOR_NODE_FLAGS.join(' ');
+    expect(JSON.parse(read('package.json')).scripts.processor).toContain(`node ${flags} --import tsx processor/main.ts`);
+    expect(compose().services.processor.environment?.NODE_OPTIONS).toBe(flags);
+    const deployments = read('deploy/k8s/base/processor.yaml')
+      .split(/^---$/m)
+      .map((d) => parse(d) as { kind?: string; spec?: { template: { spec: { containers: { env?: { name: string; value: string }[] }[] } } } } | null)
+      .filter((d) => d?.kind === 'Deployment');
+    expect(deployments.length).toBe(3);
+    for (const d of deployments) expect(d!.spec!.template.spec.containers[0].env?.find((e) => e.name === 'NODE_OPTIONS')?.value).toBe(flags);
   });
 });
