@@ -10,7 +10,8 @@ import type { BodyPool } from './bodies.js';
 import { cpuSecondsOf } from './child.js';
 import { EVENTS_PATH } from './measure.js';
 import { openLoopLoad } from './open-loop.js';
-import { bucketPercentile, promBuckets, promSum } from './prom-scrape.js';
+import { histogramDelta } from './histograms.js';
+import { promSum } from './prom-scrape.js';
 import { log } from './run.js';
 import { int, ms, pct, percentile, table } from './stats.js';
 
@@ -111,7 +112,10 @@ async function scrape(port: number): Promise<string | null> {
 
 function gatewayFigures(before: string | null, after: string | null): OverloadRun['gw'] {
   if (!before || !after) return null;
-  const p99 = (name: string, labels: string[] = []) => bucketPercentile(promBuckets(before, name, labels), promBuckets(after, name, labels), 99) * 1000;
+  const p99 = (name: string) => {
+    const h = histogramDelta(before, after, name);
+    return h.count > 0 ? h.quantile(0.99) * 1000 : NaN;
+  };
   const shedBy = SHED_REASONS.map((r) => [r, promSum(after, 'gateway_shed_requests_total', [`reason="${r}"`]) - promSum(before, 'gateway_shed_requests_total', [`reason="${r}"`])] as const)
     .filter(([, n]) => n > 0)
     .map(([r, n]) => `${r} ${int(n)}`)

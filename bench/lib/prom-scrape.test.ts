@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { bucketPercentile, promBuckets, promSum } from './prom-scrape.js';
+import { promSum } from './prom-scrape.js';
 
 const scrape = (loopLag: number, le01: number, le1: number, inf: number) => `# HELP gateway_shed_requests_total Requests refused
 # TYPE gateway_shed_requests_total counter
@@ -20,15 +20,5 @@ describe('prom-scrape', () => {
     expect(promSum(t, 'gateway_shed_requests_total')).toBe(43);
     expect(promSum(t, 'gateway_shed_requests_total', ['reason="loop_lag"'])).toBe(40);
     expect(promSum(t, 'gateway_shed_requests_total', ['reason="bytes"'])).toBe(0);
-  });
-
-  it('gives the bucket bound of a percentile of what was observed between two scrapes', () => {
-    const before = promBuckets(scrape(0, 100, 100, 100), 'gateway_queue_seconds');
-    // Between the scrapes: 90 under 0.1 s, 8 between 0.1 and 1 s, 2 above.
-    const after = promBuckets(scrape(0, 190, 198, 200), 'gateway_queue_seconds');
-    expect(bucketPercentile(before, after, 50)).toBe(0.1);
-    expect(bucketPercentile(before, after, 95)).toBe(1);
-    expect(bucketPercentile(before, after, 99)).toBe(Infinity);
-    expect(bucketPercentile(after, after, 99)).toBeNaN();
   });
 });
