@@ -41,6 +41,21 @@ describe('BurstDetector', () => {
     expect(hits.map((h) => [h.key, h.at])).toEqual([['late', 40_000 + 19 * 400]]);
   });
 
+  it("a key new with its burst is judged by floor and population, not by its own first spans (its usual is unknown for 3 spans)", () => {
+    const d = new BurstDetector({ spans: [{ spanMs: 10_000, floor: 15 }], selfFactor: 5 });
+    // 4 clicks/s from t = 8 s: its first span [0, 10 s) holds 8 of them, which once learned as
+    // its usual would put its own threshold at 5 x 8 = 40.
+    const hits = run(d, series('net', 8000, 80, 250));
+    expect(hits.map((h) => [h.count, h.at, h.usual])).toEqual([[15, 8000 + 14 * 250, 0]]);
+  });
+
+  it("uses a key's usual count once known: a busy key bursts only at selfFactor times it", () => {
+    const d = new BurstDetector({ spans: [{ spanMs: 10_000, floor: 15 }], selfFactor: 5, cooldownMs: 1_000_000 });
+    // 1 click/s for 2 minutes (usual 10 per span), then 4 clicks/s: 40 in a span never reaches 50.
+    const hits = run(d, [...series('nat', 0, 120, 1000), ...series('nat', 120_000, 100, 250)]);
+    expect(hits).toEqual([]);
+  });
+
   it('keeps keys apart', () => {
     const d = new BurstDetector({ spans });
     const events = [...series('a', 0, 30, 200), ...series('b', 0, 10, 200)].sort((x, y) => x[1] - y[1]);

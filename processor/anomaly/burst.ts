@@ -77,6 +77,8 @@ const POPULATION_SLOTS = 10;
 const COUNT_CAP = 4096;
 /** Weight of the newest span in a key's usual count (about the last ten spans). */
 const USUAL_WEIGHT = 0.1;
+/** Spans a key must have been seen for before its own usual count is used (see usualOf). */
+const MIN_USUAL_PERIODS = 3;
 
 /*
  * A key's state is one Float64Array (a few hundred bytes, no per-span objects). Per span, at
@@ -150,7 +152,7 @@ export class BurstDetector {
       if (hit || !warm || at < state[COOLDOWN] || count < span.floor) continue;
       const { median, mad } = this.populationAt(i, at);
       const population = Number.isFinite(median) ? median + this.options.k * Math.max(mad, 1) : span.floor;
-      const usual = state[i * SPAN_FIELDS + USUAL];
+      const usual = this.usualOf(state, i * SPAN_FIELDS);
       const threshold = Math.max(span.floor, population, this.options.selfFactor * usual);
       if (count >= threshold) {
         hit = { key, spanMs: span.spanMs, count, threshold, floor: span.floor, populationMedian: median, populationMad: mad, usual, at };
@@ -158,6 +160,16 @@ export class BurstDetector {
     }
     if (hit) state[COOLDOWN] = at + this.options.cooldownMs;
     return hit;
+  }
+
+  /**
+   * The key's own usual count per span, once it is known: a key seen for fewer than
+   * MIN_USUAL_PERIODS spans has none yet (0), or else a network that appears with its burst (a
+   * scraper farm's fresh prefix) would learn the burst's first span as its usual and raise its own
+   * threshold past the burst.
+   */
+  private usualOf(s: Float64Array, o: number): number {
+    return s[o + PERIODS] >= MIN_USUAL_PERIODS ? s[o + USUAL] : 0;
   }
 
   /** Adds one event at `at` to the span's counters (at offset o of the state) and returns the count in (at - span, at]. */
