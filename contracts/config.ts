@@ -94,7 +94,7 @@ export const SETTINGS = {
   processorMetricsHost: s('PROCESSOR_METRICS_HOST', 'string', '127.0.0.1', 'processor', 'Address of the processor\'s /healthz, /readyz and /metrics.'),
   processorMetricsPort: s('PROCESSOR_METRICS_PORT', 'int', '9464', 'processor', 'Port of the processor\'s /healthz, /readyz and /metrics (0 disables).'),
   processorSessionTimeoutMs: s('PROCESSOR_SESSION_TIMEOUT_MS', 'int', '6000', 'processor', 'Kafka consumer session timeout: how long a dead (SIGKILLed) instance keeps its partitions before the group hands them on, and so about how long consumption pauses after one. 6000 is the broker\'s default group.min.session.timeout.ms; the processor\'s Kafka request timeout is this plus 5 s.'),
-  processorFlushIntervalMs: s('PROCESSOR_FLUSH_INTERVAL_MS', 'int', '250', 'processor', 'Sinks are flushed (and offsets committed) at least this often while events flow, and after PROCESSOR_BATCH_SIZE events (one flush at a time: the next waits for the one in flight).'),
+  processorFlushIntervalMs: s('PROCESSOR_FLUSH_INTERVAL_MS', 'int', '250', 'processor', 'Sinks are flushed (and offsets committed) at least this often while events flow, and the index and archive roles also after PROCESSOR_BATCH_SIZE events (one flush at a time: the next waits for the one in flight).'),
   kpiTumblingS: s('KPI_TUMBLING_S', 'int', '60', 'processor', 'Size of the tumbling KPI windows and of the URL x country windows, in seconds.'),
   kpiSlidingSizeS: s('KPI_SLIDING_SIZE_S', 'int', '300', 'processor', 'Size of the sliding KPI windows, in seconds (0: no sliding windows).'),
   kpiSlidingStepS: s('KPI_SLIDING_STEP_S', 'int', '60', 'processor', 'Step of the sliding KPI windows, in seconds; the size must be a multiple of it.'),

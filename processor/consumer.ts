@@ -37,6 +37,11 @@ export interface RunnerOptions {
   deadLetterUnreadable: boolean;
   /** How often log end offsets are read (lag, idle partitions). */
   offsetsPollMs?: number;
+  /**
+   * Events after which a flush starts before the flush interval is up (default
+   * PROCESSOR_BATCH_SIZE; Infinity: by time only).
+   */
+  flushEveryEvents?: number;
 }
 
 export interface Runner {
@@ -135,7 +140,7 @@ export async function startConsumer(opts: RunnerOptions): Promise<Runner> {
     role,
     deadLetterUnreadable: opts.deadLetterUnreadable,
     flushIntervalMs: config.processorFlushIntervalMs,
-    batchSize: config.processorBatchSize,
+    batchSize: opts.flushEveryEvents ?? config.processorBatchSize,
     // Waiting batches heartbeat meanwhile; capped well below the session timeout.
     maxRetryDelayMs: Math.min(10_000, Math.max(200, Math.floor(config.processorSessionTimeoutMs / 3))),
     // Within the session: a rebalance that waits for this flush does not outlast the members.

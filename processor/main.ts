@@ -206,6 +206,12 @@ export async function startProcessor(overrides: Partial<Config> = {}, onFatal?: 
         metrics,
         deadLetters: plan.deadLetters,
         deadLetterUnreadable: plan.role === 'index',
+        // The analytics role's flush writes its open windows' documents, whose number does not grow
+        // with the events consumed, and holds no events: flushing every PROCESSOR_BATCH_SIZE events
+        // only rewrote the same documents and made consumption wait for each flush in turn. It
+        // flushes every PROCESSOR_FLUSH_INTERVAL_MS. The index and archive roles hold the events
+        // themselves, so their batches stay bounded.
+        flushEveryEvents: plan.role === 'analytics' ? Infinity : config.processorBatchSize,
       });
       runner.consumer.on(runner.consumer.events.CRASH, (e) => {
         log.error({ role: plan.role, err: e.payload.error }, 'consumer crashed');
