@@ -5,11 +5,11 @@
  * produced first, then each role runs alone (its own process, consumer group and metrics port)
  * until it has handed every event to its sinks and its lag is 0, then a few seconds more. Printed
  * per role: RSS median and peak (sampled every 250 ms), V8 heap used and total and external
- * memory at the RSS peak's neighbourhood (from its /metrics, every second), CPU µs per event.
+ * memory at the largest heap (from its /metrics, every second), CPU µs per event.
  *
  *   npm run bench:processor-memory -- [--events 600000] [--roles analytics,index,archive]
  *       [--kafka 127.0.0.1:27092] [--es http://127.0.0.1:27200] [--prefix mem-] [--metrics-port 29780]
- *       [--processor-env NODE_OPTIONS=--max-semi-space-size=8,...] [--keep-topics] [--topics mem-xxxx-]
+ *       [--processor-env ARCHIVE_MAX_BUFFER_MB=0,...] [--node-flags=--max-semi-space-size=8] [--keep-topics] [--topics mem-xxxx-]
  *
  * Uses running Kafka and Elasticsearch (the tests' shared ones by default); its topics and indices
  * carry --prefix and a run tag and are deleted at the end (--keep-topics keeps the topics, and
@@ -42,6 +42,8 @@ const INDEX_PREFIX = `${a.str('prefix', 'mem-').replace(/[^a-z0-9]/g, '')}${TAG}
 const METRICS_PORT = a.num('metrics-port', 29780);
 const ROLE_LIST = a.str('roles', ROLES.join(',')).split(',') as BenchRole[];
 const DATA_DIR = resolveDataDir(a.str('data-dir', '.data/bench/processor-memory'));
+/** Node flags after the processor's own (processor/node-flags.ts): the last of a flag wins. */
+const NODE_FLAGS = a.str('node-flags', '').split(' ').filter(Boolean);
 const PROCESSOR_ENV: Record<string, string> = Object.fromEntries(
   a
     .str('processor-env', '')
@@ -51,7 +53,7 @@ const PROCESSOR_ENV: Record<string, string> = Object.fromEntries(
 );
 
 await runBench('bench:processor-memory', 1800, async () => {
-  log(`processor memory: ${int(N)} events (${secs(N / RATE, 0)} of event time at ${int(RATE)} events/s), roles ${ROLE_LIST.join(', ')} each alone; settings ${JSON.stringify(PROCESSOR_ENV)}; load ${await loadAverage()}`);
+  log(`processor memory: ${int(N)} events (${secs(N / RATE, 0)} of event time at ${int(RATE)} events/s), roles ${ROLE_LIST.join(', ')} each alone; settings ${JSON.stringify(PROCESSOR_ENV)}, node flags ${JSON.stringify(NODE_FLAGS)}; load ${await loadAverage()}`);
   const kafka: BenchKafka = (clientId) => kafkaFromConfig({ ...loadConfig(), kafkaBrokers: BROKERS, kafkaClientId: clientId }, 'bench', undefined, { logLevel: logLevel.NOTHING, connectionTimeout: 5_000, requestTimeout: 30_000 });
   const es = new Client({ node: ES_URL, requestTimeout: 60_000 });
   onCleanup('es client', () => es.close());
@@ -79,6 +81,7 @@ await runBench('bench:processor-memory', 1800, async () => {
       metricsPort: port,
       dataDir: DATA_DIR,
       env: PROCESSOR_ENV,
+      nodeFlags: NODE_FLAGS,
     });
     const rss = rssSampler(child.pid);
     const cpu0 = child.cpuSeconds();
@@ -103,5 +106,5 @@ await runBench('bench:processor-memory', 1800, async () => {
     log(row);
     rows.push(row);
   }
-  console.log(`\n=== bench:processor-memory (${int(N)} events, ${partitions} partitions, settings ${JSON.stringify(PROCESSOR_ENV)}) ===\n${rows.join('\n')}`);
+  console.log(`\n=== bench:processor-memory (${int(N)} events, ${partitions} partitions, settings ${JSON.stringify(PROCESSOR_ENV)}, node flags ${JSON.stringify(NODE_FLAGS)}) ===\n${rows.join('\n')}`);
 });
