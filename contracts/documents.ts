@@ -138,6 +138,8 @@ export const URL_STATS_FIELDS = {
   ...(Object.fromEntries(URL_SUM_FIELDS.map((f) => [f, 'long'])) as Record<UrlSumField, 'long'>),
   /** time_spent_ms / time_spent_samples of this partition; null when no view's time is known. */
   avg_time_spent_ms: 'double?',
+  /** Purchases made on this URL (the page the purchase event was sent from) and their revenue, per currency; never a sum of currencies. */
+  revenue_by_currency: 'revenue',
   final: 'boolean',
 } as const satisfies Record<string, DocFieldKind>;
 export type UrlStatsDoc = DocOf<typeof URL_STATS_FIELDS>;

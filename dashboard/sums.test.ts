@@ -187,6 +187,25 @@ describe('sumUrlPartials: per URL and per URL x country', () => {
     expect(sumUrlPartials(docs)).toMatchObject(want);
   });
 
+  test('revenue per URL and per URL x country, summed currency by currency across partitions and windows', () => {
+    const eur = (revenue: number) => [{ currency: 'EUR', purchases: 1, revenue }];
+    const rows = sumUrlPartials([
+      u('/checkout', 'FR', { page_views: 1, revenue_by_currency: eur(0.1) }),
+      u('/checkout', 'FR', { page_views: 1, revenue_by_currency: [...eur(0.2), { currency: 'JPY', purchases: 2, revenue: 2400 }] }),
+      u('/checkout', 'JP', { page_views: 1, revenue_by_currency: [{ currency: 'JPY', purchases: 1, revenue: 1200 }] }),
+      u('/checkout', 'DE', { page_views: 1 }), // written before URL documents carried revenue
+    ]);
+    expect(rows[0].revenue_by_currency).toEqual([
+      { currency: 'EUR', purchases: 2, revenue: 0.3 },
+      { currency: 'JPY', purchases: 3, revenue: 3600 },
+    ]);
+    expect(Object.fromEntries(rows[0].countries.map((c) => [c.country, c.revenue_by_currency]))).toEqual({
+      FR: [{ currency: 'EUR', purchases: 2, revenue: 0.3 }, { currency: 'JPY', purchases: 2, revenue: 2400 }],
+      JP: [{ currency: 'JPY', purchases: 1, revenue: 1200 }],
+      DE: [],
+    });
+  });
+
   test('top URLs by total page views, each with its top countries; ties by name', () => {
     const docs = [
       u('/b', 'US', { page_views: 5 }),
@@ -238,21 +257,25 @@ describe('reading Elasticsearch aggregations gives what summing the documents gi
 
   test('URL rows (terms url > terms country)', () => {
     const fields = ['unique_users', 'page_views', 'clicks', 'time_spent_ms', 'time_spent_samples', 'views_without_time'] as const;
-    const fr = [{ unique_users: 1, page_views: 2, time_spent_ms: 500, time_spent_samples: 1 }, { unique_users: 2, page_views: 1 }];
+    const fr = [{ unique_users: 1, page_views: 2, time_spent_ms: 500, time_spent_samples: 1, revenue_by_currency: [{ currency: 'EUR', purchases: 1, revenue: 0.1 }] }, { unique_users: 2, page_views: 1, revenue_by_currency: [{ currency: 'EUR', purchases: 1, revenue: 0.2 }] }];
     const de = [{ unique_users: 1, page_views: 1, views_without_time: 1 }];
+    // Elasticsearch's float sum of 0.1 + 0.2, read back to the exact decimal.
+    const eurAgg = { currencies: { buckets: [{ key: 'EUR', purchases: { value: 2 }, revenue: { value: 0.1 + 0.2 } }] } };
     const b: UrlBucket = {
       key: '/a',
       doc_count: 3,
       ...sumsOf(fields, [...fr, ...de]),
+      revenue_by_currency: eurAgg,
       countries: {
         buckets: [
-          { key: 'FR', doc_count: 2, ...sumsOf(fields, fr) },
+          { key: 'FR', doc_count: 2, ...sumsOf(fields, fr), revenue_by_currency: eurAgg },
           { key: 'DE', doc_count: 1, ...sumsOf(fields, de) },
         ],
       },
     };
     const docs = [...fr.map((d) => ({ ...d, url: '/a', country: 'FR', window_start: '' })), ...de.map((d) => ({ ...d, url: '/a', country: 'DE', window_start: '' }))];
     expect(urlStatsFromAgg([b])).toEqual(sumUrlPartials(docs));
+    expect(urlStatsFromAgg([b])[0].revenue_by_currency).toEqual([{ currency: 'EUR', purchases: 2, revenue: 0.3 }]);
   });
 
   test('an empty sum (null from Elasticsearch) is 0', () => {

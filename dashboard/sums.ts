@@ -74,6 +74,8 @@ export type UrlSums = Record<UrlSumField, number>;
 export interface UrlTotals extends UrlSums {
   /** Σ time_spent_ms / Σ time_spent_samples (views whose time is known); null when none is known. */
   avg_time_spent_ms: number | null;
+  /** Purchases on the URL and their revenue, summed currency by currency. */
+  revenue_by_currency: CurrencyRevenue[];
 }
 
 /** A URL x country document as the processor writes it (contracts/documents.ts). */
@@ -155,8 +157,8 @@ export function emptyUrlSums(): UrlSums {
   return Object.fromEntries(URL_SUM_FIELDS.map((f) => [f, 0])) as UrlSums;
 }
 
-export function finishUrl(s: UrlSums): UrlTotals {
-  return { ...s, avg_time_spent_ms: ratio(s.time_spent_ms, s.time_spent_samples) };
+export function finishUrl(s: UrlSums, revenue: CurrencyRevenue[] = []): UrlTotals {
+  return { ...s, avg_time_spent_ms: ratio(s.time_spent_ms, s.time_spent_samples), revenue_by_currency: revenue };
 }
 
 function addUrl(into: UrlSums, d: Partial<UrlSums>): void {
@@ -172,21 +174,24 @@ const byViews = <T extends { page_views: number }>(key: (x: T) => string) => (a:
  * The per-URL totals cover all of the URL's countries, not only the listed ones.
  */
 export function sumUrlPartials(docs: readonly UrlPartial[], urlLimit = Infinity, countryLimit = Infinity): UrlRow[] {
-  const urls = new Map<string, { sums: UrlSums; countries: Map<string, UrlSums> }>();
+  type Part = { sums: UrlSums; revenue: CurrencyRevenue[][] };
+  const urls = new Map<string, Part & { countries: Map<string, Part> }>();
   for (const d of docs) {
     let u = urls.get(d.url);
-    if (!u) urls.set(d.url, (u = { sums: emptyUrlSums(), countries: new Map() }));
+    if (!u) urls.set(d.url, (u = { sums: emptyUrlSums(), revenue: [], countries: new Map() }));
     addUrl(u.sums, d);
+    u.revenue.push(d.revenue_by_currency ?? []);
     let c = u.countries.get(d.country);
-    if (!c) u.countries.set(d.country, (c = emptyUrlSums()));
-    addUrl(c, d);
+    if (!c) u.countries.set(d.country, (c = { sums: emptyUrlSums(), revenue: [] }));
+    addUrl(c.sums, d);
+    c.revenue.push(d.revenue_by_currency ?? []);
   }
   return [...urls.entries()]
     .map(([url, u]) => ({
       url,
-      ...finishUrl(u.sums),
+      ...finishUrl(u.sums, sumRevenue(u.revenue)),
       countries: [...u.countries.entries()]
-        .map(([country, s]) => ({ country, ...finishUrl(s) }))
+        .map(([country, c]) => ({ country, ...finishUrl(c.sums, sumRevenue(c.revenue)) }))
         .sort(byViews((x) => x.country))
         .slice(0, countryLimit),
     }))
@@ -213,10 +218,12 @@ export interface KpiWindowBucket extends SumAggs<KpiSumField> {
 export interface UrlCountryBucket extends SumAggs<UrlSumField> {
   key: string;
   doc_count: number;
+  revenue_by_currency?: RevenueAgg;
 }
 export interface UrlBucket extends SumAggs<UrlSumField> {
   key: string;
   doc_count: number;
+  revenue_by_currency?: RevenueAgg;
   countries: { buckets: UrlCountryBucket[] };
 }
 
@@ -241,8 +248,8 @@ export function kpiWindowsFromAgg(buckets: readonly KpiWindowBucket[]): KpiWindo
 export function urlStatsFromAgg(buckets: readonly UrlBucket[]): UrlRow[] {
   return buckets.map((u) => ({
     url: u.key,
-    ...finishUrl(readSums(URL_SUM_FIELDS, u)),
-    countries: u.countries.buckets.map((c) => ({ country: c.key, ...finishUrl(readSums(URL_SUM_FIELDS, c)) })),
+    ...finishUrl(readSums(URL_SUM_FIELDS, u), revenueFromAgg(u.revenue_by_currency)),
+    countries: u.countries.buckets.map((c) => ({ country: c.key, ...finishUrl(readSums(URL_SUM_FIELDS, c), revenueFromAgg(c.revenue_by_currency)) })),
   }));
 }
 

@@ -3,7 +3,7 @@ import type { estypes } from '@elastic/elasticsearch';
 import { URL_SUM_FIELDS } from '../contracts/documents.js';
 import { keywordParam, parseIntParam, range, rangeEcho, type Query, type Range } from './params.js';
 import { common, rangeFilter, sums, term } from './search-parts.js';
-import { urlStatsFromAgg, type UrlBucket, type UrlRow } from './sums.js';
+import { revenueAgg, urlStatsFromAgg, type UrlBucket, type UrlRow } from './sums.js';
 import { pairKey, type DistinctUsers, type UsersScope } from './distinct-users.js';
 
 export interface UrlQuery extends Range {
@@ -37,7 +37,8 @@ export function urlStatsSearch(index: string, q: UrlQuery): estypes.SearchReques
         terms: { field: 'url', size: q.limit, shard_size: Math.max(q.limit * 20, 500), order },
         aggs: {
           ...sums(URL_SUM_FIELDS),
-          countries: { terms: { field: 'country', size: q.countries, shard_size: Math.max(q.countries * 20, 500), order }, aggs: sums(URL_SUM_FIELDS) },
+          revenue_by_currency: revenueAgg(),
+          countries: { terms: { field: 'country', size: q.countries, shard_size: Math.max(q.countries * 20, 500), order }, aggs: { ...sums(URL_SUM_FIELDS), revenue_by_currency: revenueAgg() } },
         },
       },
     },

@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { Client } from '@elastic/elasticsearch';
 import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, describe, expect, inject, test } from 'vitest';
-import { eventMappings, indexNames, indexTemplates } from '../contracts/indices.js';
+import { eventMappings, indexNames, indexTemplates, kpiMappings, urlStatsMappings } from '../contracts/indices.js';
 import { ALL_TOPICS } from '../contracts/topics.js';
 import { loadConfig } from '../common/config.js';
 import { freePort } from './ports.js';
@@ -142,6 +142,30 @@ describe('Elasticsearch templates', () => {
     await installTemplates(esUrl, prefix);
     expect(await interval(kpis)).toBe(`${loadConfig().esKpiRefreshIntervalMs}ms`);
     await es.indices.delete({ index: `${prefix}-*` });
+  });
+
+  test('indices of an older version get the fields added since (URL stats without revenue_by_currency); a changed type is refused with what to do', async () => {
+    const prefix = `cs${id()}`;
+    const n = indexNames(prefix);
+    try {
+      // The URL-stats index as an older version created it: strict, no revenue_by_currency.
+      const { revenue_by_currency: _added, ...older } = urlStatsMappings.properties as Record<string, unknown>;
+      await es.indices.create({ index: n.urlStats, mappings: { dynamic: 'strict', properties: older as never } });
+      const doc = { window_start: '2026-11-22T10:00:00.000Z', window_end: '2026-11-22T10:01:00.000Z', url: 'https://shop.example/checkout', country: 'FR', site_id: 'shop', partition: 0, unique_users: 1, page_views: 1, clicks: 0, time_spent_ms: 0, time_spent_samples: 0, views_without_time: 1, avg_time_spent_ms: null, revenue_by_currency: [{ currency: 'EUR', purchases: 1, revenue: 24.5 }], final: true };
+      await expect(es.index({ index: n.urlStats, id: 'u1', document: doc })).rejects.toThrow(/strict_dynamic_mapping_exception/);
+      await installTemplates(esUrl, prefix);
+      await es.index({ index: n.urlStats, id: 'u1', document: doc, refresh: 'wait_for' });
+      const props = (await es.indices.getMapping({ index: n.urlStats }))[n.urlStats].mappings.properties!;
+      expect(props.revenue_by_currency).toMatchObject({ type: 'nested' });
+      expect((await es.get({ index: n.urlStats, id: 'u1' }))._source).toEqual(doc);
+
+      // A KPI index whose revenue_by_currency is a number: cannot be extended, the error says so.
+      const kpiProps = { ...(kpiMappings.properties as Record<string, unknown>), revenue_by_currency: { type: 'double' } };
+      await es.indices.create({ index: n.kpis, mappings: { dynamic: 'strict', properties: kpiProps as never } });
+      await expect(installTemplates(esUrl, prefix)).rejects.toThrow(new RegExp(`${n.kpis.replace(/[.*]/g, '\\$&')}.*reindex it`));
+    } finally {
+      await es.indices.delete({ index: `${prefix}-*`, ignore_unavailable: true, allow_no_indices: true });
+    }
   });
 
   test('installing the templates twice is fine', async () => {

@@ -14,13 +14,29 @@ export interface InstallTemplatesOptions {
   log?: (msg: string) => void;
 }
 
+/**
+ * PUT _mapping of `properties` on the existing indices of `patterns`: Elasticsearch adds the
+ * fields they lack and accepts the ones they have with the same type; a changed type is refused.
+ */
+async function addNewFields(client: Client, patterns: string | string[], properties: Record<string, unknown>): Promise<void> {
+  try {
+    await client.indices.putMapping({ index: patterns, properties: properties as never, allow_no_indices: true, ignore_unavailable: true, expand_wildcards: 'open' });
+  } catch (err) {
+    const reason = (err as { meta?: { body?: { error?: { reason?: string } } } }).meta?.body?.error?.reason ?? (err instanceof Error ? err.message : String(err));
+    throw new Error(`an existing index of ${[patterns].flat().join(', ')} has a mapping this version cannot extend (${reason}): reindex it into the new mapping (README, troubleshooting)`, { cause: err });
+  }
+}
+
 /** Above Elasticsearch's built-in templates (priority 100 and below), so ours win on any overlap. */
 const PRIORITY = 200;
 
 /**
  * Installs (or replaces: PUT _index_template is idempotent) every index template of the pipeline
- * for `prefix`, with the explicit mappings of contracts/indices.ts. Returns the template names.
- * Existing indices keep their mappings; the templates apply to indices created afterwards.
+ * for `prefix`, with the explicit mappings of contracts/indices.ts, and adds the fields a newer
+ * version introduced to the indices that already exist (their mappings are strict: without the new
+ * fields they would refuse every new document, for example URL stats' `revenue_by_currency`).
+ * A field whose type changed cannot be added: that fails with the index and field named; the
+ * existing index then has to be reindexed. Returns the template names.
  */
 export async function installTemplates(esUrl: string, prefix?: string, opts: InstallTemplatesOptions = {}): Promise<string[]> {
   const cfg = loadConfig({ esUrl });
@@ -39,6 +55,7 @@ export async function installTemplates(esUrl: string, prefix?: string, opts: Ins
         template: { settings: { ...extra, ...settings }, mappings: t.mappings as never },
         _meta: { managed_by: 'clickstream infra (contracts/indices.ts)' },
       });
+      await addNewFields(client, t.index_patterns, (t.mappings as { properties: Record<string, unknown> }).properties);
       names.push(name);
     }
     // The KPI index is one long-lived index: a template change reaches it only through its settings (dynamic).

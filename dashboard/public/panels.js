@@ -137,18 +137,19 @@ export function renderCharts(kpis, rates, from, to, labels, chartKind, rateKind)
 
 export function renderUrls(u) {
   const rows = [];
+  const money = (list) => (list || []).map((r) => fmtCurrency(r.revenue, r.currency)).join(' · ') || '–';
   for (const r of u.urls) {
     rows.push({
       cls: 'group',
-      cells: [{ text: shortUrl(r.url), cls: 'url', title: r.url }, 'all', fmtInt(r.unique_users), fmtInt(r.page_views), fmtInt(r.clicks), fmtMs(r.avg_time_spent_ms), fmtInt(r.time_spent_samples)],
+      cells: [{ text: shortUrl(r.url), cls: 'url', title: r.url }, 'all', fmtInt(r.unique_users), fmtInt(r.page_views), fmtInt(r.clicks), fmtMs(r.avg_time_spent_ms), fmtInt(r.time_spent_samples), money(r.revenue_by_currency)],
     });
     for (const c of r.countries) {
-      rows.push({ cls: 'sub', cells: ['', c.country, fmtInt(c.unique_users), fmtInt(c.page_views), fmtInt(c.clicks), fmtMs(c.avg_time_spent_ms), fmtInt(c.time_spent_samples)] });
+      rows.push({ cls: 'sub', cells: ['', c.country, fmtInt(c.unique_users), fmtInt(c.page_views), fmtInt(c.clicks), fmtMs(c.avg_time_spent_ms), fmtInt(c.time_spent_samples), money(c.revenue_by_currency)] });
     }
   }
   fillTable(
     $('urls'),
-    [{ label: 'URL' }, { label: 'Country' }, { label: 'Unique users', num: true }, { label: 'Page views', num: true }, { label: 'Clicks', num: true }, { label: 'Avg time on page', num: true }, { label: 'Timed views', num: true }],
+    [{ label: 'URL' }, { label: 'Country' }, { label: 'Unique users', num: true }, { label: 'Page views', num: true }, { label: 'Clicks', num: true }, { label: 'Avg time on page', num: true }, { label: 'Timed views', num: true }, { label: 'Revenue', num: true }],
     rows,
     'no URL statistics in this range yet',
   );

@@ -212,6 +212,12 @@ describe('URL x country aggregate', () => {
     ['users, views and clicks', [[ev('page_view', T0, { visitor_id: 'a' }), ev('click', T0, { visitor_id: 'a' }), ev('click', T0, { visitor_id: 'b' })], []], { unique_users: 2, page_views: 1, clicks: 2 }],
     ['average over views with a known time only', [[], [10_000, 20_000, null]], { time_spent_ms: 30_000, time_spent_samples: 2, views_without_time: 1, avg_time_spent_ms: 15_000 }],
     ['no known time: no average', [[], [null]], { avg_time_spent_ms: null, views_without_time: 1 }],
+    [
+      'purchases on the page: revenue per currency, never summed across currencies',
+      [[ev('purchase', T0, { currency: 'EUR', revenue: 10.1 }), ev('purchase', T0, { currency: 'JPY', revenue: 1200 }), ev('purchase', T0, { currency: 'EUR', revenue: 0.2 }), ev('purchase', T0, { currency: null, revenue: 5 }), ev('page_view', T0)], []],
+      { page_views: 1, revenue_by_currency: [{ currency: 'EUR', purchases: 2, revenue: 10.3 }, { currency: 'JPY', purchases: 1, revenue: 1200 }, { currency: 'unknown', purchases: 1, revenue: 5 }] },
+    ],
+    ['no purchase: an empty list', [[ev('page_view', T0)], []], { revenue_by_currency: [] }],
   ])('%s', (_name, [events, times], expected) => {
     const acc = initUrl();
     for (const e of events) addUrlEvent(acc, e);

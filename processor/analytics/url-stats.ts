@@ -5,9 +5,9 @@
  * known (the last view of a session without an engagement report) are counted in
  * `views_without_time` and left out of the average.
  */
-import { urlStatsIdInput, type UrlStatsDoc } from '../../contracts/documents.js';
+import { addRevenue, revenueList, toRevenueUnits, urlStatsIdInput, type UrlStatsDoc } from '../../contracts/documents.js';
 import { sha1Hex } from './sha1.js';
-import { isView, type KpiEvent } from './kpi.js';
+import { isView, UNKNOWN, type KpiEvent } from './kpi.js';
 
 export interface UrlAcc {
   users: Set<string>;
@@ -16,20 +16,23 @@ export interface UrlAcc {
   timeMs: number;
   timeSamples: number;
   viewsWithoutTime: number;
+  /** Purchases and revenue (1/REVENUE_SCALE units) per currency, as the KPI windows keep them. */
+  revenue: Map<string, { purchases: number; units: number }>;
 }
 
 /** The aggregate fields of a URL x country document (the window, URL, country and partition are the engine's). */
 export type UrlResult = Required<Omit<UrlStatsDoc, 'window_start' | 'window_end' | 'url' | 'country' | 'site_id' | 'partition' | 'final'>>;
 
 export function initUrl(): UrlAcc {
-  return { users: new Set(), pageViews: 0, clicks: 0, timeMs: 0, timeSamples: 0, viewsWithoutTime: 0 };
+  return { users: new Set(), pageViews: 0, clicks: 0, timeMs: 0, timeSamples: 0, viewsWithoutTime: 0, revenue: new Map() };
 }
 
-/** Any on-time event on the URL: its visitor counts as a user; views and clicks are counted. */
-export function addUrlEvent(acc: UrlAcc, e: Pick<KpiEvent, 'event_type' | 'engagement_ms' | 'visitor_id'>): UrlAcc {
+/** Any on-time event on the URL: its visitor counts as a user; views, clicks and purchases (revenue per currency) are counted. */
+export function addUrlEvent(acc: UrlAcc, e: Pick<KpiEvent, 'event_type' | 'engagement_ms' | 'visitor_id'> & Partial<Pick<KpiEvent, 'currency' | 'revenue'>>): UrlAcc {
   acc.users.add(e.visitor_id);
   if (isView(e)) acc.pageViews++;
   else if (e.event_type === 'click') acc.clicks++;
+  else if (e.event_type === 'purchase') addRevenue(acc.revenue, e.currency || UNKNOWN, 1, toRevenueUnits(e.revenue));
   return acc;
 }
 
@@ -52,6 +55,7 @@ export function urlResult(acc: UrlAcc): UrlResult {
     time_spent_samples: acc.timeSamples,
     views_without_time: acc.viewsWithoutTime,
     avg_time_spent_ms: acc.timeSamples === 0 ? null : acc.timeMs / acc.timeSamples,
+    revenue_by_currency: revenueList(acc.revenue),
   };
 }
 

@@ -14,7 +14,7 @@
  * what it set per shopper (site, country through X-Forwarded-For, browser, OS and device through
  * the user agent, referrer), every figure the page must show: tiles, revenue per currency, funnel,
  * every breakdown list (pages, sources, entry and exit pages, UTM campaigns, countries, browsers,
- * OS, devices), visitors now, bot share and the time-on-page table's views and clicks; then the
+ * OS, devices), visitors now, bot share and the time-on-page table's views, clicks and revenue; then the
  * page must show exactly those, for all sites and for each site through the site selector.
  * Screenshots at 1280 px and 390 px go to DASHBOARD_ARTIFACTS (default .data/test-artifacts).
  *
@@ -445,13 +445,18 @@ describe('dashboard page over the real pipeline (two sites, two currencies, a bo
     expect(await page.locator('#scope').textContent()).toMatch(/^Showing all sites, /);
     expect(Object.keys(all.tiles)).toEqual(expect.arrayContaining(['Revenue EUR', 'Revenue JPY']));
 
-    // Time on page by URL (all sites, the processor's URL windows): views and clicks per URL.
+    // Time on page by URL (all sites, the processor's URL windows): views, clicks and revenue per currency per URL.
     const urlRows = await page.locator('#urls tr.group').evaluateAll((trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td, i) => (i === 0 ? td.title : (td.textContent ?? '').trim()))));
     expect(urlRows.length).toBeGreaterThan(0);
     const humans = sent.filter((e) => !e.shopper.bot);
+    const bought = new Set<string>();
     for (const r of urlRows) {
-      expect([r[0], r[3], r[4]]).toEqual([r[0], int(humans.filter((e) => isView(e) && normal(e.url) === r[0]).length), int(humans.filter((e) => e.type === 'click' && normal(e.url) === r[0]).length)]);
+      const on = humans.filter((e) => normal(e.url) === r[0]);
+      const revenue = rowsOf(on, () => r[0], true)[0]?.[4] ?? '–';
+      if (revenue !== '–') bought.add(r[0]);
+      expect([r[0], r[3], r[4], r[7]]).toEqual([r[0], int(on.filter(isView).length), int(on.filter((e) => e.type === 'click').length), revenue]);
     }
+    expect(bought.size).toBe(new Set(humans.filter((e) => e.type === 'purchase').map((e) => normal(e.url))).size);
 
     mkdirSync(ARTIFACTS, { recursive: true });
     await page.screenshot({ path: join(ARTIFACTS, 'dashboard-pipeline-desktop.png'), fullPage: true });

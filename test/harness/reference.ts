@@ -207,6 +207,7 @@ export function referenceDocs(topicLogs: EnrichedEvent[][], o: ReferenceOptions)
     ms: number;
     n: number;
     none: number;
+    rev: Map<string, { n: number; units: number }>;
   }
   const urls = new Map<string, UrlCell>();
   const urlCell = (ts: number, url: string, country: string | null, site: string | null): UrlCell => {
@@ -215,7 +216,7 @@ export function referenceDocs(topicLogs: EnrichedEvent[][], o: ReferenceOptions)
     const key = `${start}|${url}|${c}|${site}`;
     let cell = urls.get(key);
     if (!cell) {
-      cell = { start, url, country: c, site, users: new Set(), pv: 0, cl: 0, ms: 0, n: 0, none: 0 };
+      cell = { start, url, country: c, site, users: new Set(), pv: 0, cl: 0, ms: 0, n: 0, none: 0, rev: new Map() };
       urls.set(key, cell);
     }
     return cell;
@@ -225,6 +226,11 @@ export function referenceDocs(topicLogs: EnrichedEvent[][], o: ReferenceOptions)
     c.users.add(e.visitor_id);
     if (view(e)) c.pv++;
     if (e.event_type === 'click') c.cl++;
+    if (e.event_type === 'purchase') {
+      const cur = e.currency || 'unknown';
+      const r = c.rev.get(cur) ?? { n: 0, units: 0 };
+      c.rev.set(cur, { n: r.n + 1, units: r.units + Math.round((e.revenue ?? 0) * 10_000) });
+    }
   }
   for (const [id, list] of bySession) {
     const closed = closedSessions.has(id);
@@ -267,6 +273,7 @@ export function referenceDocs(topicLogs: EnrichedEvent[][], o: ReferenceOptions)
       time_spent_samples: c.n,
       views_without_time: c.none,
       avg_time_spent_ms: c.n ? c.ms / c.n : null,
+      revenue_by_currency: byCurrency(c.rev),
     });
   }
   return out;

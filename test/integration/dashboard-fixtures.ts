@@ -53,8 +53,9 @@ export function kpiDoc(
 
 export type UrlFixture = UrlStatsDoc;
 
-export function urlDoc(start: number, sizeMs: number, url: string, country: string, partition: number, s: Partial<UrlSums>, final = true, site: string | null = null): UrlFixture {
-  const v: UrlSums = { unique_users: 0, page_views: 0, clicks: 0, time_spent_ms: 0, time_spent_samples: 0, views_without_time: 0, ...s };
+export function urlDoc(start: number, sizeMs: number, url: string, country: string, partition: number, s: Partial<UrlSums> & { revenue_by_currency?: CurrencyRevenue[] }, final = true, site: string | null = null): UrlFixture {
+  const { revenue_by_currency = [], ...sums } = s;
+  const v: UrlSums = { unique_users: 0, page_views: 0, clicks: 0, time_spent_ms: 0, time_spent_samples: 0, views_without_time: 0, ...sums };
   return {
     window_start: iso(start),
     window_end: iso(start + sizeMs),
@@ -64,6 +65,7 @@ export function urlDoc(start: number, sizeMs: number, url: string, country: stri
     partition,
     ...v,
     avg_time_spent_ms: v.time_spent_samples === 0 ? null : v.time_spent_ms / v.time_spent_samples,
+    revenue_by_currency,
     final,
   };
 }

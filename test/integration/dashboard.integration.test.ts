@@ -58,9 +58,9 @@ const noise: KpiFixture[] = [
 const A = 'https://shop.example/products/mug';
 const B = 'https://shop.example/';
 const urls: UrlFixture[] = [
-  urlDoc(W1, MIN, A, 'FR', 0, { unique_users: 3, page_views: 5, clicks: 2, time_spent_ms: 30_000, time_spent_samples: 4, views_without_time: 1 }),
-  urlDoc(W1, MIN, A, 'FR', 1, { unique_users: 1, page_views: 1, clicks: 0, time_spent_ms: 0, time_spent_samples: 0, views_without_time: 1 }),
-  urlDoc(W1, MIN, A, 'DE', 2, { unique_users: 2, page_views: 3, clicks: 1, time_spent_ms: 9_000, time_spent_samples: 3 }),
+  urlDoc(W1, MIN, A, 'FR', 0, { unique_users: 3, page_views: 5, clicks: 2, time_spent_ms: 30_000, time_spent_samples: 4, views_without_time: 1, revenue_by_currency: [{ currency: 'EUR', purchases: 1, revenue: 0.1 }] }),
+  urlDoc(W1, MIN, A, 'FR', 1, { unique_users: 1, page_views: 1, clicks: 0, time_spent_ms: 0, time_spent_samples: 0, views_without_time: 1, revenue_by_currency: [{ currency: 'EUR', purchases: 1, revenue: 0.2 }, { currency: 'JPY', purchases: 1, revenue: 1200 }] }),
+  urlDoc(W1, MIN, A, 'DE', 2, { unique_users: 2, page_views: 3, clicks: 1, time_spent_ms: 9_000, time_spent_samples: 3, revenue_by_currency: [{ currency: 'EUR', purchases: 2, revenue: 19.99 }] }),
   urlDoc(W1, MIN, B, 'FR', 0, { unique_users: 4, page_views: 4, clicks: 6, time_spent_ms: 1_000, time_spent_samples: 1, views_without_time: 3 }),
   urlDoc(W2, MIN, A, 'FR', 1, { unique_users: 2, page_views: 2, clicks: 1, time_spent_ms: 5_000, time_spent_samples: 2 }, false),
 ];
@@ -195,9 +195,27 @@ describe('dashboard API over real Elasticsearch', () => {
         time_spent_samples: 9,
         views_without_time: 2,
         avg_time_spent_ms: 44_000 / 9,
+        // Per currency, summed across partitions and countries; never EUR + JPY.
+        revenue_by_currency: [
+          { currency: 'EUR', purchases: 4, revenue: 20.29 },
+          { currency: 'JPY', purchases: 1, revenue: 1200 },
+        ],
         countries: [
-          { country: 'FR', unique_users: 4, page_views: 8, clicks: 3, time_spent_ms: 35_000, time_spent_samples: 6, views_without_time: 2, avg_time_spent_ms: 35_000 / 6 },
-          { country: 'DE', unique_users: 2, page_views: 3, clicks: 1, time_spent_ms: 9_000, time_spent_samples: 3, views_without_time: 0, avg_time_spent_ms: 3_000 },
+          {
+            country: 'FR',
+            unique_users: 4,
+            page_views: 8,
+            clicks: 3,
+            time_spent_ms: 35_000,
+            time_spent_samples: 6,
+            views_without_time: 2,
+            avg_time_spent_ms: 35_000 / 6,
+            revenue_by_currency: [
+              { currency: 'EUR', purchases: 2, revenue: 0.3 },
+              { currency: 'JPY', purchases: 1, revenue: 1200 },
+            ],
+          },
+          { country: 'DE', unique_users: 2, page_views: 3, clicks: 1, time_spent_ms: 9_000, time_spent_samples: 3, views_without_time: 0, avg_time_spent_ms: 3_000, revenue_by_currency: [{ currency: 'EUR', purchases: 2, revenue: 19.99 }] },
         ],
       },
       {
@@ -209,7 +227,8 @@ describe('dashboard API over real Elasticsearch', () => {
         time_spent_samples: 1,
         views_without_time: 3,
         avg_time_spent_ms: 1_000,
-        countries: [{ country: 'FR', unique_users: 4, page_views: 4, clicks: 6, time_spent_ms: 1_000, time_spent_samples: 1, views_without_time: 3, avg_time_spent_ms: 1_000 }],
+        revenue_by_currency: [],
+        countries: [{ country: 'FR', unique_users: 4, page_views: 4, clicks: 6, time_spent_ms: 1_000, time_spent_samples: 1, views_without_time: 3, avg_time_spent_ms: 1_000, revenue_by_currency: [] }],
       },
     ]);
     // Everything but unique users is the sum of the partials; unique users are not (6 and 4, not 8 and 6).
