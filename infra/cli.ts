@@ -3,7 +3,11 @@
  * npm run infra:fetch   only fetch them from Maven Central into .cache/ (CI runs this first)
  * npm run infra:setup   only create the topics and index templates on KAFKA_BROKERS / ES_URL
  *                       (an external cluster: TLS, SASL and ES auth come from the usual settings)
+ * npm run es:migrate    bring KPI and session indices that kept revenue as one number to revenue
+ *                       per currency (infra/migrate-indices.ts; processors stopped)
  */
+import { esFromConfig } from '../common/es-client.js';
+import { migrateIndices } from './migrate-indices.js';
 import { loadConfig } from '../common/config.js';
 import { fetchAll } from './fetch.js';
 import { startServices, type RunningServices } from './services.js';
@@ -28,6 +32,15 @@ async function main(command: string): Promise<void> {
       ]);
       log(`topics on ${cfg.kafkaBrokers.join(',')}: ${topics.topics.map((t) => `${t.topic} (${t.partitions})`).sort().join(', ')}`);
       log(`index templates on ${cfg.esUrl}: ${templates.join(', ')}`);
+      return;
+    }
+    case 'migrate': {
+      const es = esFromConfig(cfg);
+      try {
+        for (const r of await migrateIndices(es, cfg.esUrl, cfg.esIndexPrefix, log)) log(`${r.index}: ${r.state === 'migrated' ? `migrated, ${r.documents} documents` : r.state === 'current' ? `already per currency (${r.documents} documents)` : 'no such index'}`);
+      } finally {
+        await es.close();
+      }
       return;
     }
     case 'start': {
@@ -67,7 +80,7 @@ async function main(command: string): Promise<void> {
       return;
     }
     default:
-      throw new Error(`unknown command "${command}" (start, fetch or setup)`);
+      throw new Error(`unknown command "${command}" (start, fetch, setup or migrate)`);
   }
 }
 
