@@ -9,11 +9,6 @@
  * forgotten (the processor's idempotent writes, keyed by event id, catch what slips past,
  * e.g. a retry after the window or one that reaches another gateway instance).
  */
-interface Entry {
-  at: number;
-  digest: string;
-}
-
 /**
  * An event's identity: the site it was sent for and its id. Two sites may pick the same id (ids
  * are chosen by clients); neither may shadow the other's event. Site ids never contain a NUL.
@@ -31,35 +26,43 @@ function fingerprint(id: string): number {
 }
 
 /**
- * One generation: its ids with their entries, and a compact filter of their fingerprints (open
- * addressing in one typed array). Almost every id looked up is new; the filter answers "not
- * here" from one contiguous array, where a miss in a Map of 100,000 strings walks scattered
- * entries (profile of 1 Dec 2026: the two Map misses per event were 11-15 % of the gateway's own
- * work). A fingerprint found sends the lookup on to the Map, so answers stay exact.
+ * One generation: its ids with their slots, a compact filter of their fingerprints (open
+ * addressing in one typed array), and per slot the time and digest it was accepted with. Almost
+ * every id looked up is new; the filter answers "not here" from one contiguous array, where a
+ * miss in a Map of 100,000 strings walks scattered entries (profile of 1 Dec 2026: the two Map
+ * misses per event were 11-15 % of the gateway's own work). A fingerprint found sends the lookup
+ * on to the Map, so answers stay exact. The times sit in a typed array and the Map holds slot
+ * numbers: an id remembered costs its key string and its digest, not also an entry object and a
+ * boxed number (every remembered id outlives the young generation, so each object of it was
+ * copied by a scavenge and marked by every full GC: the half-load tail).
  */
 class Generation {
-  readonly ids = new Map<string, Entry>();
+  readonly ids = new Map<string, number>();
+  readonly digests: string[] = [];
   /** Fingerprints inserted (at most `limit`, so the filter never fills up). */
   filled = 0;
   private readonly mask: number;
   constructor(
     private readonly filter: Int32Array,
+    /** Acceptance time of each slot (slot = insertion order). */
+    readonly at: Float64Array,
     readonly since: number,
   ) {
     this.filter.fill(0);
     this.mask = filter.length - 1;
   }
 
-  get(id: string, fp: number): Entry | undefined {
+  /** The id's slot, or -1. */
+  get(id: string, fp: number): number {
     const f = this.filter;
     for (let i = fp & this.mask; ; i = (i + 1) & this.mask) {
       const v = f[i];
-      if (v === 0) return undefined;
-      if (v === fp) return this.ids.get(id);
+      if (v === 0) return -1;
+      if (v === fp) return this.ids.get(id) ?? -1;
     }
   }
 
-  set(id: string, fp: number, e: Entry): void {
+  set(id: string, fp: number, at: number, digest: string): void {
     const f = this.filter;
     let i = fp & this.mask;
     while (f[i] !== 0 && f[i] !== fp) i = (i + 1) & this.mask;
@@ -67,12 +70,18 @@ class Generation {
       f[i] = fp;
       this.filled++;
     }
-    this.ids.set(id, e);
+    let slot = this.ids.get(id);
+    if (slot === undefined) {
+      slot = this.ids.size;
+      this.ids.set(id, slot);
+    }
+    this.at[slot] = at;
+    this.digests[slot] = digest;
   }
 
-  /** The filter's array, for the generation that replaces this one. */
-  recycle(): Int32Array {
-    return this.filter;
+  /** The filter's and times' arrays, for the generation that replaces this one. */
+  recycle(): [Int32Array, Float64Array] {
+    return [this.filter, this.at];
   }
 }
 
@@ -96,8 +105,8 @@ export class RecentIds {
     // At most half full: short probe runs.
     let slots = 16;
     while (slots < this.generationMax * 2) slots *= 2;
-    this.current = new Generation(new Int32Array(slots), 0);
-    this.previous = new Generation(new Int32Array(slots), 0);
+    this.current = new Generation(new Int32Array(slots), new Float64Array(this.generationMax), 0);
+    this.previous = new Generation(new Int32Array(slots), new Float64Array(this.generationMax), 0);
   }
 
   has(id: string, now = Date.now()): boolean {
@@ -108,18 +117,24 @@ export class RecentIds {
   digest(id: string, now = Date.now()): string | undefined {
     if (this.ttlMs <= 0) return undefined;
     const fp = fingerprint(id);
-    const e = this.current.get(id, fp) ?? this.previous.get(id, fp);
-    return e !== undefined && now - e.at < this.ttlMs ? e.digest : undefined;
+    let g = this.current;
+    let slot = g.get(id, fp);
+    if (slot < 0) {
+      g = this.previous;
+      slot = g.get(id, fp);
+      if (slot < 0) return undefined;
+    }
+    return now - g.at[slot] < this.ttlMs ? g.digests[slot] : undefined;
   }
 
   add(id: string, now = Date.now(), digest = ''): void {
     if (this.ttlMs <= 0 || this.max <= 0) return;
     if (this.current.ids.size >= this.generationMax || this.current.filled >= this.generationMax || now - this.current.since >= this.ttlMs) {
-      const recycled = this.previous.recycle();
+      const [filter, at] = this.previous.recycle();
       this.previous = this.current;
-      this.current = new Generation(recycled, now);
+      this.current = new Generation(filter, at, now);
     }
-    this.current.set(id, fingerprint(id), { at: now, digest });
+    this.current.set(id, fingerprint(id), now, digest);
   }
 
   /** The outcome of a send that carries `id` right now, if there is one. */
