@@ -102,11 +102,17 @@ export function analyticsSink(o: AnalyticsSinkOptions): AnalyticsSink {
       if (provisional !== false) lastKpiEmit = t;
       if (provisional === true) lastEmit = t;
       if (pending.size === 0) return;
-      const docs = [...pending.values()];
-      const started = performance.now();
-      const rejected = await bulkIndex(client(), docs, (d) => ({ index: index[d.index], id: d.id }), (d) => d.doc);
-      o.onBulk?.((performance.now() - started) / 1000, docs.length);
-      for (const r of rejected) o.onReject?.(r.doc.index, r.doc.doc, `elasticsearch refused ${r.index}/${r.id} (${r.status}): ${r.reason}`);
+      // The KPI windows in a bulk of their own, beside the rest: the few documents freshness is
+      // measured on need not wait for the many sessions and URL stats. Both settle before this
+      // returns (no write of this flush may land after a later flush's write of the same id).
+      const kpiDocs: OutDoc[] = [];
+      const otherDocs: OutDoc[] = [];
+      for (const d of pending.values()) (d.index === 'kpis' ? kpiDocs : otherDocs).push(d);
+      const results = await Promise.allSettled([kpiDocs, otherDocs].filter((docs) => docs.length > 0).map((docs) => write(docs)));
+      const failed = results.find((r) => r.status === 'rejected');
+      if (failed) throw (failed as PromiseRejectedResult).reason;
+      // Refusals only once both bulks succeeded: a retried flush would refuse (and report) them again.
+      for (const r of results) if (r.status === 'fulfilled') for (const x of r.value) o.onReject?.(x.doc.index, x.doc.doc, `elasticsearch refused ${x.index}/${x.id} (${x.status}): ${x.reason}`);
       pending.clear();
     },
     committableOffset(topic, partition) {
@@ -153,7 +159,11 @@ export function analyticsSink(o: AnalyticsSinkOptions): AnalyticsSink {
     },
   };
 
-  function client() {
-    return o.client;
+  /** One bulk of documents; resolves with those Elasticsearch refused for good. */
+  async function write(docs: OutDoc[]) {
+    const started = performance.now();
+    const rejected = await bulkIndex(o.client, docs, (d) => ({ index: index[d.index], id: d.id }), (d) => d.doc);
+    o.onBulk?.((performance.now() - started) / 1000, docs.length);
+    return rejected;
   }
 }
