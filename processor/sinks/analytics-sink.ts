@@ -89,9 +89,12 @@ export function analyticsSink(o: AnalyticsSinkOptions): AnalyticsSink {
     },
     async flush() {
       const t = now();
-      // Every open structure when its interval is due (with the KPI windows), else the KPI windows alone when theirs is.
-      const all = t - lastEmit >= sessionEmitIntervalMs;
-      const kpis = all || t - lastKpiEmit >= o.emitIntervalMs;
+      // Every open structure when its interval is due (with the KPI windows), else the KPI windows
+      // alone when theirs is. Due a tenth early: the flush's own clock starts a moment before this
+      // one, and a flush every interval must not find the emit 1 ms short and skip it.
+      const due = (last: number, interval: number) => t - last >= interval * 0.9;
+      const all = due(lastEmit, sessionEmitIntervalMs);
+      const kpis = all || due(lastKpiEmit, o.emitIntervalMs);
       const provisional = all ? true : kpis ? 'kpis' : false;
       for (const e of engines.values()) {
         for (const d of e.drain(provisional)) pending.set(`${d.index}\u0000${d.id}`, d);
