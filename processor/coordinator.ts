@@ -8,8 +8,9 @@
  *   co-partitioned assignor). Before the first event of a newly assigned partition p, every sink
  *   gets the committed offsets of the topic-partitions of p and the checkpoint it stored with them.
  * - Every event goes to every sink in offset order. Every PROCESSOR_FLUSH_INTERVAL_MS (or
- *   PROCESSOR_BATCH_SIZE events) a flush starts: each sink takes what it has (synchronously) and
- *   writes it while consumption goes on; one flush at a time, so the next one due waits for it
+ *   `batchSize` events: PROCESSOR_BATCH_SIZE for the index and archive roles, never for the
+ *   analytics role, whose writes do not grow with the events) a flush starts: each sink takes
+ *   what it has (synchronously) and writes it while consumption goes on; one flush at a time, so the next one due waits for it
  *   (backpressure: a failing flush is retried with backoff and consumption waits behind it).
  *   Only after every sink has flushed are offsets committed, no further than the flush covered:
  *   for each topic-partition the smallest of the offset reached when the flush began and every
