@@ -1,6 +1,6 @@
 /** Charts: time on x over the selected range, one or more series, lines or bars, as inline SVG. */
 import { svg } from './dom.js';
-import { fmtTime } from './format.js';
+import { fmtClock, fmtTime } from './format.js';
 
 /** A round axis maximum and its tick step (at most five steps). */
 function niceScale(v) {
@@ -18,7 +18,12 @@ function niceScale(v) {
  * windows: KPI windows (window_start, window_end, final, ...); series: [{key, name, cls, value(w)}];
  * kind: 'line' | 'bar'; yFmt: tick and tooltip format; yTitle: the y axis title with its unit; from/to: the x domain (ms).
  */
-export function drawChart(container, { windows, series, kind, yFmt, yTitle, from, to }) {
+export function drawChart(container, { windows, series, kind, yFmt, yTitle, from: rangeFrom, to: rangeTo }) {
+  // The x domain covers every window drawn: on a fresh pipeline the range starts where the data
+  // starts, seconds ago, while a window spans a minute or five; points outside the axis would be
+  // drawn over the next panel.
+  const from = Math.min(rangeFrom, ...windows.map((w) => Date.parse(w.window_start)));
+  const to = Math.max(rangeTo, ...windows.map((w) => Date.parse(w.window_end)));
   const W = Math.max(container.clientWidth || 0, 260);
   const H = 190;
   const m = { l: 64, r: 12, t: 8, b: 36 };
@@ -41,9 +46,11 @@ export function drawChart(container, { windows, series, kind, yFmt, yTitle, from
     root.append(svg('text', { class: 'axis', x: m.l - 6, y: y(v) + 3, 'text-anchor': 'end' }, yFmt(v)));
   }
   const ticks = Math.max(2, Math.min(6, Math.floor(pw / 80)));
+  // Seconds too when ticks are less than a minute apart (otherwise every tick would read the same minute).
+  const tickFmt = (to - from) / ticks < 60e3 ? fmtClock : fmtTime;
   for (let i = 0; i <= ticks; i++) {
     const t = from + ((to - from) * i) / ticks;
-    root.append(svg('text', { class: 'axis', x: x(t), y: H - 20, 'text-anchor': i === 0 ? 'start' : i === ticks ? 'end' : 'middle' }, fmtTime(t)));
+    root.append(svg('text', { class: 'axis', x: x(t), y: H - 20, 'text-anchor': i === 0 ? 'start' : i === ticks ? 'end' : 'middle' }, tickFmt(t)));
   }
   if (!windows.length) {
     root.append(svg('text', { class: 'empty', x: m.l + pw / 2, y: m.t + ph / 2, 'text-anchor': 'middle' }, 'no windows in this range yet'));

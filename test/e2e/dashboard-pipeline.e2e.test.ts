@@ -458,6 +458,15 @@ describe('dashboard page over the real pipeline (two sites, two currencies, a bo
     }
     expect(bought.size).toBe(new Set(humans.filter((e) => e.type === 'purchase').map((e) => normal(e.url))).size);
 
+    // The charts (the processor's KPI windows, a minute or five long, over data seconds old) stay inside their axes.
+    for (const chart of ['#chart-events', '#chart-conversion']) {
+      const outside = await page.locator(`${chart} svg`).evaluate((s) => {
+        const width = Number(s.getAttribute('viewBox')!.split(' ')[2]);
+        return [...s.querySelectorAll('circle')].map((c) => Number(c.getAttribute('cx'))).filter((x) => !(x >= 64 && x <= width - 12));
+      });
+      expect(outside, chart).toEqual([]);
+      expect(await page.locator(`${chart} circle`).count()).toBeGreaterThan(0);
+    }
     mkdirSync(ARTIFACTS, { recursive: true });
     await page.screenshot({ path: join(ARTIFACTS, 'dashboard-pipeline-desktop.png'), fullPage: true });
     await page.setViewportSize({ width: 390, height: 844 });
