@@ -98,6 +98,13 @@ describe('DeviationScorer', () => {
     expect(mixed.push(0, 8).flag).toBe(false);
   });
 
+  it('holds the size floor with Poisson noise taken out: small counts at half by chance are no drop, large ones at 40 % are', () => {
+    const quiet = new DeviationScorer({ k: 2, n: 3, maxFall: 0.55 });
+    expect([1, 2, 3, 4, 5, 6].map(() => quiet.push(20, 40).anomalous)).toEqual([false, false, false, false, false, false]);
+    const busy = new DeviationScorer({ k: 2, n: 3, maxFall: 0.55 });
+    expect([1, 2].map(() => busy.push(130, 330))).toMatchObject([{ anomalous: true, flag: false }, { anomalous: true, flag: true }]);
+  });
+
   it('finds a small shortfall that lasts through the longer sums', () => {
     const s = new DeviationScorer({ scales: [1, 2, 4, 8, 12], k: 1, n: 1 });
     const flags = Array.from({ length: 12 }, () => s.push(5, 10).flag);

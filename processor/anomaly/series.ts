@@ -44,8 +44,9 @@ export interface ScorerOptions {
   /** Which deviations matter. */
   direction: 'both' | 'up' | 'down';
   /**
-   * Relevance floors on the size of a deviation, as observed / expected of the sum that scores it:
-   * a rise counts only at `minRise` or more, a fall only at `maxFall` or less (1 and 1: any). Day
+   * Relevance floors on the size of a deviation, as observed / expected of the sum that scores it,
+   * beyond Poisson noise (the ratio's 2-sigma bound must pass them): a rise counts only at
+   * `minRise` or more, a fall only at `maxFall` or less (1 and 1: any). Day
    * to day, whole days run 20-30 % high or low (a holiday, a quiet night); that can be as
    * improbable as an incident when the history is calm, but it is not one. Counts only.
    */
@@ -135,8 +136,11 @@ export class DeviationScorer {
           best = z;
           bestScale = m;
         }
-        const ratio = (so + 0.5) / (se + 0.5);
-        const relevantSize = !o.counts || (z > 0 ? ratio >= o.minRise : ratio <= o.maxFall);
+        // The size floors hold with Poisson noise taken out (a 2-sigma bound of the ratio): at
+        // night, a few windows of small counts fall to half by chance on an ordinary quiet night.
+        const lowRatio = (so + 0.5 - 2 * Math.sqrt(so + 1)) / (se + 0.5);
+        const highRatio = (so + 0.5 + 2 * Math.sqrt(so + 1)) / (se + 0.5);
+        const relevantSize = !o.counts || (z > 0 ? lowRatio >= o.minRise : highRatio <= o.maxFall);
         if (relevantSize && Math.abs(z) > Math.abs(relevant)) {
           relevant = z;
           relevantScale = m;
