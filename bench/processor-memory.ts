@@ -19,7 +19,7 @@ import { Client } from '@elastic/elasticsearch';
 import { logLevel } from 'kafkajs';
 import { kafkaFromConfig } from '../common/kafka-client.js';
 import { loadConfig } from '../common/config.js';
-import { EVENT_TOPICS } from '../contracts/topics.js';
+import { ALL_TOPICS } from '../contracts/topics.js';
 import { installTemplates } from '../infra/setup-indices.js';
 import { resolveDataDir } from '../infra/paths.js';
 import { sleep } from '../common/wait.js';
@@ -59,7 +59,7 @@ await runBench('bench:processor-memory', 1800, async () => {
   onCleanup('es client', () => es.close());
   const partitions = loadConfig().topicPartitions;
   if (!REUSE) await createTopics(kafka, BROKERS, PREFIX, partitions);
-  if (!a.flag('keep-topics')) onCleanup('topics', () => deleteTopics(kafka, EVENT_TOPICS.map((t) => PREFIX + t)));
+  if (!a.flag('keep-topics')) onCleanup('topics', () => deleteTopics(kafka, ALL_TOPICS.map((t) => PREFIX + t)));
   await installTemplates(ES_URL, INDEX_PREFIX, { replicas: 0 });
   onCleanup('indices', async () => {
     await es.indices.delete({ index: `${INDEX_PREFIX}-*`, ignore_unavailable: true, allow_no_indices: true }).catch(() => {});
