@@ -139,7 +139,7 @@ describe('PartitionEngine', () => {
     // The flags agree too for windows and sessions.
     expect(strip(run.docs)).toEqual(strip(expected));
     if (seed === 2) expect(run.late).toBeGreaterThan(0);
-  });
+  }, 60_000);
 
   test.each(Array.from({ length: 12 }, (_, i) => [i + 10]))('crashes at random moments leave the same documents as an uninterrupted run (seed %i)', (seed) => {
     const events = generateTraffic({ seed, visitors: 60, startMs: T0, spanMs: 40 * min, maxDelayMs: 20_000, lateShare: 0.02, botShare: 0.05, maxSessions: 3 }).map((g) => g.event);

@@ -32,7 +32,7 @@ describe('layers', () => {
   ])('%s: a crossing fails lint', async (path, code, expected) => {
     const found = await problems(path, code);
     expect(found.join('\n')).toMatch(expected);
-  });
+  }, 60_000);
 
   test.each([
     ['dashboard/layer-probe.ts', "import { DIMENSIONS } from '../contracts/documents.js';\nexport const d = DIMENSIONS;\n"],
@@ -42,5 +42,5 @@ describe('layers', () => {
     ['test/harness/layer-probe.ts', "import { PartitionEngine } from '../../processor/analytics/engine.js';\nexport const p = PartitionEngine;\n"],
   ])('%s: an allowed import passes', async (path, code) => {
     expect(await problems(path, code)).toEqual([]);
-  });
+  }, 60_000);
 });
