@@ -18,18 +18,15 @@ export interface Input {
 
 /** Measured (bench/README.md). */
 export const MEASURED = {
-  gatewayCpuMsPerRequest: { value: 1.36, source: 'bench:gateway, 22 Nov: the gateway\'s CPU per 20-event request (kafkajs driver)', cited: '1.36 + broker 0.22' },
+  gatewayCpuMsPerRequest: { value: 0.365, source: 'bench:gateway, 1 Dec 16:02 (quiet machine): HTTP and parse 0.028 + own work 0.157 + Kafka client (@platformatic/kafka) 0.180 ms per 20-event request', cited: 'HTTP + parse 0.028; + validation, enrichment, dedup, serialisation 0.157; + Kafka client 0.180; Kafka broker 0.080' },
   eventsPerRequest: { value: 20, source: 'bench:gateway: batches of 20 events', cited: 'batches of 20 events' },
-  brokerCpuMsPerRequest: { value: 0.22, source: 'bench:gateway, 22 Nov: the broker\'s CPU per request (acks=all, coalesced sends)', cited: '1.36 + broker 0.22' },
-  processorCpuUsPerEvent: { value: 90, source: 'bench:processor, 22 Nov: processor CPU per event, every sink in one process', cited: '90 µs of CPU per' },
+  brokerCpuMsPerRequest: { value: 0.08, source: 'bench:gateway, 1 Dec 16:02: the broker\'s CPU per request (acks=all)', cited: 'HTTP + parse 0.028; + validation, enrichment, dedup, serialisation 0.157; + Kafka client 0.180; Kafka broker 0.080' },
+  analyticsUsPerEvent: { value: 18.9, source: 'bench:processor, 1 Dec 16:18: the analytics role alone, CPU per event (median of 3)', cited: 'analytics 18.9 µs, index 16.1 µs, archive 25.1 µs' },
+  indexUsPerEvent: { value: 16.1, source: 'bench:processor, 1 Dec 16:18: the index role alone, CPU per event (median of 3)', cited: 'analytics 18.9 µs, index 16.1 µs, archive 25.1 µs' },
+  archiveUsPerEvent: { value: 25.1, source: 'bench:processor, 1 Dec 16:18: the archive role alone, CPU per event (median of 3)', cited: 'analytics 18.9 µs, index 16.1 µs, archive 25.1 µs' },
   processorEsWritesPerEvent: { value: 1.53, source: 'bench:processor, 22 Nov: 9,551 document writes/s for 6,239 events/s', cited: '9,551 documents (~1.5 per event)' },
-  esBulkDocsPerS: { value: 12_503, source: 'bench:processor, 22 Nov: plain bulk loop, one node sharing 2 cores with Kafka and the processor', cited: '12,503 documents' },
+  esBulkDocsPerS: { value: 36_144, source: 'bench:processor, 1 Dec 16:18: best plain bulk loop, one node sharing 2 cores with Kafka and the processor', cited: 'best bulk loop\'s 36,144' },
   esBulkCores: { value: 2, source: 'bench:processor: the machine\'s 2 shared cores', cited: '2 shared cores' },
-  shareAnalytics: { value: 0.21, source: 'bench:processor --profile: analytics engine and KPI cells', cited: 'analytics engine and KPI cells 21 %' },
-  shareArchive: { value: 0.19, source: 'bench:processor --profile: Parquet archive', cited: 'Parquet archive 19 %' },
-  shareBulkSerialise: { value: 0.08, source: 'bench:processor --profile: bulk request serialisation', cited: 'bulk request serialisation 8 %' },
-  shareBulkParse: { value: 0.025, source: 'bench:processor --profile: bulk response parsing', cited: 'bulk response parsing 2.5 %' },
-  shareConsume: { value: 0.12, source: 'bench:processor --profile: kafkajs 5 % + consumer loop 7 %', cited: 'kafkajs 5 %, consumer loop 7 %' },
   kafkaBytesPerEvent: { value: 1173, source: 'bench:storage: Kafka record, value + key, JSON, uncompressed', cited: '| Kafka record (value + key, JSON, uncompressed) | 1,173 |' },
   esBytesPerEvent: { value: 334, source: 'bench:storage: raw-event document, primary, force-merged', cited: '| Elasticsearch raw event (primary, force-merged) | 334 |' },
   parquetBytesPerEvent: { value: 54, source: 'bench:storage: Parquet archive, Snappy, 20,000-event objects', cited: '| Parquet archive (Snappy, 20,000-event objects) | 54 |' },
@@ -55,17 +52,8 @@ const a = Object.fromEntries(Object.entries(ASSUMED).map(([k, v]) => [k, v.value
 /** Events/s one core sustains at the target utilisation, per part. */
 export function perCore() {
   const gateway = ((1000 / m.gatewayCpuMsPerRequest) * m.eventsPerRequest) * a.targetUtilisation;
-  // Each role consumes every event in its own group: it pays consumption plus its own share of the
-  // profiled work; garbage collection and unattributed time are spread in proportion.
-  const attributed = m.shareAnalytics + m.shareArchive + m.shareBulkSerialise + m.shareBulkParse + m.shareConsume;
-  const us = (share: number) => (m.processorCpuUsPerEvent * share) / attributed;
-  const bulk = m.shareBulkSerialise + m.shareBulkParse;
-  const analyticsWrites = (m.processorEsWritesPerEvent - 1) / m.processorEsWritesPerEvent;
-  const roleUs = {
-    analytics: us(m.shareConsume + m.shareAnalytics + bulk * analyticsWrites),
-    index: us(m.shareConsume + bulk * (1 - analyticsWrites)),
-    archive: us(m.shareConsume + m.shareArchive),
-  };
+  // Each role consumes every event in its own group and was measured alone, consumption included.
+  const roleUs = { analytics: m.analyticsUsPerEvent, index: m.indexUsPerEvent, archive: m.archiveUsPerEvent };
   const processor = Object.fromEntries(Object.entries(roleUs).map(([r, u]) => [r, (1e6 / u) * a.targetUtilisation])) as Record<keyof typeof roleUs, number>;
   const esDocsPerNode = (m.esBulkDocsPerS / m.esBulkCores) * a.esVcpuPerNode * a.targetUtilisation;
   const esEventsPerNode = esDocsPerNode / (m.processorEsWritesPerEvent * (1 + a.esReplicas));
@@ -134,7 +122,7 @@ export function capacityTables(): string {
     '| --- | ---: | --- |',
     `| gateway, per core (1 process) | ${int(c.gateway)} | ${m.gatewayCpuMsPerRequest} ms CPU per ${m.eventsPerRequest}-event request |`,
     ...(['analytics', 'index', 'archive'] as const).map(
-      (r) => `| processor role \`${r}\`, per core (1 process) | ${int(c.processor[r])} | ~${c.roleUs[r].toFixed(0)} µs CPU per event (${m.processorCpuUsPerEvent} µs for all sinks, split by profile) |`,
+      (r) => `| processor role \`${r}\`, per core (1 process) | ${int(c.processor[r])} | ${c.roleUs[r]} µs CPU per event, the role alone |`,
     ),
     `| Elasticsearch data node, ${a.esVcpuPerNode} vCPU, ${a.esReplicas} replica | ${int(c.esEventsPerNode)} | ${int(c.esDocsPerNode)} documents/s; ${m.processorEsWritesPerEvent} writes per event |`,
     `| Kafka broker, per core (produce path) | ${int(c.brokerEventsPerCore)} | ${m.brokerCpuMsPerRequest} ms broker CPU per ${m.eventsPerRequest}-event request |`,

@@ -31,9 +31,16 @@ export function processorReport(o: { n: number; partitions: number; reps: Rep[];
   const med = (f: (r: Rep) => number) => median(reps.map(f));
   const role = (r: Rep, name: string) => r.roles.find((x) => x.role === name);
   const roleMed = (name: string, f: (x: RoleRun) => number) => median(reps.map((r) => role(r, name)).filter((x): x is RoleRun => !!x).map(f));
-  const tool = med((r) => r.kafkaTool);
-  const kjs = med((r) => r.kafkajs);
-  const bulk = med((r) => r.bulk);
+  // A limit is the best its tool did in this run (issue 11: "the best plain bulk loop"): a slow
+  // repetition of ConsumerPerformance (36,032 records/s against 182,927 in one quiet run) would
+  // otherwise flatter every ratio taken against it.
+  const best = (f: (r: Rep) => number) => {
+    const xs = reps.map(f).filter((x) => Number.isFinite(x));
+    return xs.length ? Math.max(...xs) : NaN;
+  };
+  const tool = best((r) => r.kafkaTool);
+  const kjs = best((r) => r.kafkajs);
+  const bulk = best((r) => r.bulk);
   const out: string[] = [];
   out.push('\n=== bench:processor ===');
   out.push(o.header);
@@ -67,7 +74,7 @@ export function processorReport(o: { n: number; partitions: number; reps: Rep[];
   rows.push(['analytics role: consumed', int(roleMed('analytics', (x) => x.consumeRate)), `kafkajs loop ${int(kjs)}/s`, pct(roleMed('analytics', (x) => x.consumeRate) / kjs), '-']);
   rows.push(['index role: raw events applied by Elasticsearch', int(i), `ES bulk loop ${int(bulk)}/s`, pct(i / bulk), `>= ${pct(TARGETS.indexVsBulk)}: ${i / bulk >= TARGETS.indexVsBulk ? 'met' : 'NOT met'}`]);
   rows.push(['archive role: committed (Parquet written)', int(ar), `ConsumerPerformance ${int(tool)}/s`, pct(ar / tool), '-']);
-  out.push(table(['stage (median)', 'per second', 'limit measured in the same run', 'ratio', 'target'], rows));
+  out.push(table(['stage (median; limits: best repetition)', 'per second', 'limit measured in the same run', 'ratio', 'target'], rows));
   out.push('');
   out.push(
     table(

@@ -18,8 +18,10 @@ test('docs/capacity.md holds the current tables (npm run capacity:doc -- --write
 });
 
 test('the arithmetic: per-core rates from the inputs, plans growing with the rate, roles within partitions', () => {
-  // 1.36 ms per 20-event request at 70 %: 1000 / 1.36 * 20 * 0.7.
-  expect(perCore().gateway).toBeCloseTo((1000 / 1.36) * 20 * 0.7, 6);
+  // 0.365 ms per 20-event request at 70 %: 1000 / 0.365 * 20 * 0.7.
+  expect(perCore().gateway).toBeCloseTo((1000 / 0.365) * 20 * 0.7, 6);
+  // The analytics role at 18.9 µs per event at 70 %.
+  expect(perCore().processor.analytics).toBeCloseTo((1e6 / 18.9) * 0.7, 6);
   const plans = RATES.map(plan);
   for (let i = 1; i < plans.length; i++) {
     expect(plans[i].gateways).toBeGreaterThanOrEqual(plans[i - 1].gateways);
