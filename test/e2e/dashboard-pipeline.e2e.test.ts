@@ -36,6 +36,7 @@ import type { Config } from '../../contracts/config.js';
 import { waitFor } from '../integration/helpers.js';
 import { ensureSdkBuilt } from './builds.js';
 import { shopPipeline, startShopGateway } from './shop-pipeline.js';
+import { closeInOrder, type TeardownStep } from '../harness/teardown.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 const ARTIFACTS = process.env.DASHBOARD_ARTIFACTS || '.data/test-artifacts';
@@ -332,7 +333,7 @@ describe('dashboard page over the real pipeline (two sites, two currencies, a bo
   });
 
   afterAll(async () => {
-    const steps: [string, () => Promise<unknown> | undefined][] = [
+    const steps: TeardownStep[] = [
       ['contexts', () => Promise.all(contexts.map((c) => c.close().catch(() => {})))],
       ['browsers', () => Promise.all([...browsers.values()].map(async (b) => (await b).close()))],
       ['browser', () => browser?.close()],
@@ -343,13 +344,7 @@ describe('dashboard page over the real pipeline (two sites, two currencies, a bo
       ['indices', () => es?.indices.delete({ index: `${cfg.esIndexPrefix}-*`, ignore_unavailable: true, allow_no_indices: true })],
       ['es', () => es?.close()],
     ];
-    for (const [what, step] of steps) {
-      try {
-        await step();
-      } catch (err) {
-        console.error(`afterAll: closing ${what} failed`, err);
-      }
-    }
+    await closeInOrder(steps);
   });
 
   const sdkReady = (page: Page) =>

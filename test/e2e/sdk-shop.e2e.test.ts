@@ -37,6 +37,7 @@ import type { Config } from '../../contracts/config.js';
 import { unique, waitFor } from '../integration/helpers.js';
 import { ensureSdkBuilt } from './builds.js';
 import { shopPipeline, startShopGateway } from './shop-pipeline.js';
+import { closeInOrder, type TeardownStep } from '../harness/teardown.js';
 
 const brokers = inject('kafkaBrokers');
 const esUrl = inject('esUrl');
@@ -330,7 +331,7 @@ describe('demo shop in Chromium -> gateway -> Kafka -> processor -> Elasticsearc
 
   afterAll(async () => {
     // Everything is closed even when something before it fails.
-    const steps: [string, () => Promise<unknown> | undefined][] = [
+    const steps: TeardownStep[] = [
       ['contexts', () => Promise.all(contexts.map((c) => c.close().catch(() => {})))],
       ['browser', () => browser?.close()],
       ['proxy', () => proxy?.close()],
@@ -339,13 +340,7 @@ describe('demo shop in Chromium -> gateway -> Kafka -> processor -> Elasticsearc
       ['gateway', () => app?.close()],
       ['es', () => es?.close()],
     ];
-    for (const [what, step] of steps) {
-      try {
-        await step();
-      } catch (err) {
-        console.error(`afterAll: closing ${what} failed`, err);
-      }
-    }
+    await closeInOrder(steps);
   });
 
   async function newContext(): Promise<BrowserContext> {
