@@ -214,7 +214,7 @@ function requestJson(ctx: RequestContext): RequestJson {
  * what a request's events share (user agent, geo, IP, site, receive time) is written once per
  * request and each page URL's fields once per URL, so an event costs only its own fields. The
  * enriched object and its serialisation were a third of the gateway's own work (profile of
- * 1 Dec 2026); gateway/serialise.test.ts holds this to JSON.stringify of enrichEvent's object.
+ * 1 Dec 2026); gateway/enriched-json.test.ts holds this to JSON.stringify of enrichEvent's object.
  */
 export function enrichedJson(ev: ClientEvent, ctx: RequestContext): string {
   const page = parseUrlOnce(ev.url, ctx);
