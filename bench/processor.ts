@@ -44,7 +44,7 @@ import { parseArgs } from './lib/args.js';
 import { cpuSecondsOf, cpuSecondsOfTree } from './lib/child.js';
 import { enrichedEvents } from './lib/enriched.js';
 import { bulkLoop } from './lib/es-bulk-loop.js';
-import { consumerPerformance, kafkaToolsClasspath } from './lib/kafka-tools.js';
+import { consumerPerformance, javaFetchProperties, kafkaToolsClasspath } from './lib/kafka-tools.js';
 import { ROLES, type BenchRole } from './lib/processor-child.js';
 import { runFreshness, type Freshness } from './lib/processor-freshness.js';
 import { createTopics, deleteTopics, kafkajsLoop, PERF_TOPIC, produceAll, type BenchKafka } from './lib/processor-kafka.js';
@@ -130,7 +130,8 @@ await runBench('bench:processor', 3600, async () => {
   const kafka: BenchKafka = (clientId) =>
     kafkaFromConfig({ ...settings, kafkaBrokers: services.kafkaBrokers, kafkaClientId: clientId }, 'bench', undefined, { logLevel: logLevel.NOTHING, connectionTimeout: 5_000, requestTimeout: 30_000 });
   const perfToolConfig = path.join(DATA_DIR, 'perf-tool-consumer.properties');
-  writeFileSync(perfToolConfig, javaClientProperties(settings), { mode: 0o600 });
+  // The tool fetches as the processor does (wait, sizes): see CONSUMER_FETCH.
+  writeFileSync(perfToolConfig, javaClientProperties(settings) + javaFetchProperties(), { mode: 0o600 });
   const es = new Client({ node: services.esUrl, requestTimeout: 60_000 });
   onCleanup('es client', () => es.close());
 

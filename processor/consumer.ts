@@ -61,6 +61,22 @@ export interface Runner {
  */
 export const consumerRequestTimeoutMs = (config: Pick<Config, 'processorSessionTimeoutMs'>) => config.processorSessionTimeoutMs + 5_000;
 
+/**
+ * How the processor's consumer fetches. bench:processor gives Kafka's own consumer (its limit) the
+ * same settings: with the Java client's default 500 ms fetch wait, each fetch after a partition ran
+ * dry waited 500 ms at the broker, so the tool's last fifth of a topic took seconds and its rate
+ * swung 5x between repetitions.
+ */
+export const CONSUMER_FETCH = {
+  /** A partition's share of one fetch response. */
+  maxBytesPerPartition: 1024 * 1024,
+  /** A whole fetch response (kafkajs's default). */
+  maxBytes: 10 * 1024 * 1024,
+  /** How long the broker holds a fetch that found nothing. */
+  maxWaitTimeInMs: 100,
+  minBytes: 1,
+} as const;
+
 export async function startConsumer(opts: RunnerOptions): Promise<Runner> {
   const { config, kafka, sinks, log, metrics, deadLetters, groupId, role } = opts;
   // One attempt per commit, under the generation it was built for (processor/commit-offsets.ts).
@@ -80,8 +96,7 @@ export async function startConsumer(opts: RunnerOptions): Promise<Runner> {
     // session timeout anyway. See consumerRequestTimeoutMs for the request side.
     rebalanceTimeout: Math.max(10_000, config.processorSessionTimeoutMs),
     heartbeatInterval: Math.max(500, Math.min(3_000, Math.floor(config.processorSessionTimeoutMs / 5))),
-    maxBytesPerPartition: 1024 * 1024,
-    maxWaitTimeInMs: 100,
+    ...CONSUMER_FETCH,
     retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 300, maxRetryTime: 5_000 },
   });
   const producer: Producer = kafka.producer({ idempotent: true, allowAutoTopicCreation: false });

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { findJava } from '../../infra/java.js';
 import { mavenClasspath } from '../../infra/fetch.js';
 import { PROJECT_ROOT } from '../../infra/paths.js';
+import { CONSUMER_FETCH } from '../../processor/consumer.js';
 
 export function kafkaToolsClasspath(version: string): Promise<string[]> {
   return mavenClasspath(path.join(PROJECT_ROOT, 'bench', 'maven', 'kafka-tools-pom.xml'), version, `kafka-tools-${version}`, `kafka-tools-${version}.jar`);
@@ -22,6 +23,19 @@ export interface ConsumerPerfResult {
   mb: number;
   /** Wall time of the whole JVM run, start-up included. */
   wallMs: number;
+}
+
+/**
+ * The Java consumer's properties for the processor's fetch settings (processor/consumer.ts
+ * CONSUMER_FETCH), so the tool and the processor fetch alike; written into --consumer.config.
+ */
+export function javaFetchProperties(): string {
+  return [
+    `fetch.max.wait.ms=${CONSUMER_FETCH.maxWaitTimeInMs}`,
+    `fetch.min.bytes=${CONSUMER_FETCH.minBytes}`,
+    `max.partition.fetch.bytes=${CONSUMER_FETCH.maxBytesPerPartition}`,
+    `fetch.max.bytes=${CONSUMER_FETCH.maxBytes}`,
+  ].join('\n') + '\n';
 }
 
 /** Runs ConsumerPerformance on one topic until `messages` are read (at most timeoutMs). */
@@ -55,6 +69,9 @@ export async function consumerPerformance(opts: {
     opts.group,
     '--timeout',
     '30000',
+    // The tool sets max.partition.fetch.bytes from this option, over --consumer.config.
+    '--fetch-size',
+    String(CONSUMER_FETCH.maxBytesPerPartition),
     ...(opts.consumerConfig ? ['--consumer.config', opts.consumerConfig] : []),
   ];
   const t0 = performance.now();

@@ -8,6 +8,7 @@ import type { EnrichedEvent } from '../../contracts/event-schema.js';
 import { EVENT_TOPICS, topicFor } from '../../contracts/topics.js';
 import { ensureTopics } from '../../infra/setup-topics.js';
 import { sleep } from '../../common/wait.js';
+import { CONSUMER_FETCH } from '../../processor/consumer.js';
 
 /** A kafkajs client of the bench's own (with the broker's TLS and SASL settings), by client id. */
 export type BenchKafka = (clientId: string) => Kafka;
@@ -61,7 +62,7 @@ export async function produceAll(kafka: BenchKafka, prefix: string, docs: Enrich
 
 /** A bare kafkajs consumer: fetch and JSON.parse every record of the four topics, nothing else; records/s. */
 export async function kafkajsLoop(kafka: BenchKafka, prefix: string, n: number, group: string): Promise<number> {
-  const consumer = kafka('bench-kafkajs').consumer({ groupId: group, maxBytesPerPartition: 1024 * 1024, maxWaitTimeInMs: 100 });
+  const consumer = kafka('bench-kafkajs').consumer({ groupId: group, ...CONSUMER_FETCH });
   await consumer.connect();
   let seen = 0;
   let first = 0;
