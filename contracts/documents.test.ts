@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { ALERT_FIELDS, fieldNames, KPI_FIELDS, KPI_SUM_FIELDS, kpiDocId, SESSION_FIELDS, URL_STATS_FIELDS, URL_SUM_FIELDS } from './documents.js';
+import { ALERT_DELIVERY_FIELDS, ALERT_FIELDS, fieldNames, KPI_FIELDS, KPI_SUM_FIELDS, kpiDocId, SESSION_FIELDS, URL_STATS_FIELDS, URL_SUM_FIELDS } from './documents.js';
 import { alertMappings, kpiMappings, sessionMappings, urlStatsMappings } from './indices.js';
 import { windowKinds, windowSpecs } from './windows.js';
 
@@ -9,7 +9,7 @@ describe('output documents', () => {
       [KPI_FIELDS, kpiMappings],
       [URL_STATS_FIELDS, urlStatsMappings],
       [SESSION_FIELDS, sessionMappings],
-      [ALERT_FIELDS, alertMappings],
+      [{ ...ALERT_FIELDS, ...ALERT_DELIVERY_FIELDS }, alertMappings],
     ] as const) {
       expect(mapping.dynamic).toBe('strict');
       expect(Object.keys(mapping.properties)).toEqual(fieldNames(fields));

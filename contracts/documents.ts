@@ -202,6 +202,26 @@ export const ALERT_FIELDS = {
 } as const satisfies Record<string, DocFieldKind>;
 export type AlertDoc = DocOf<typeof ALERT_FIELDS>;
 
+/**
+ * The webhook delivery state an alert document carries beside its fields (the outbox,
+ * processor/alerts/outbox.ts): written with the alert when ALERT_WEBHOOK_URL is set, updated by
+ * each delivery attempt. Not part of the webhook body, which is the alert's ALERT_FIELDS only.
+ */
+export const ALERT_DELIVERY_FIELDS = {
+  /** pending (to deliver), delivered (a 2xx came back), dead (given up: ALERT_WEBHOOK_MAX_ATTEMPTS or ALERT_WEBHOOK_MAX_AGE_S), skipped (older than ALERT_WEBHOOK_MAX_AGE_S when first written). */
+  delivery: 'keyword?',
+  delivery_attempts: 'long',
+  /** Wall clock when the alert was first written (its delivery's age counts from here). */
+  queued_at: 'date?',
+  /** When a pending delivery is due (its next attempt). */
+  next_attempt_at: 'date?',
+  delivered_at: 'date?',
+  /** Why the last attempt failed (HTTP status or network error). */
+  delivery_error: 'keyword?',
+} as const satisfies Record<string, DocFieldKind>;
+export type AlertDelivery = DocOf<typeof ALERT_DELIVERY_FIELDS>;
+export type AlertDeliveryState = 'pending' | 'delivered' | 'dead' | 'skipped';
+
 /** The field names of a table, in its order (for `_source` lists and fixtures). */
 export const fieldNames = <F extends Record<string, DocFieldKind>>(fields: F): (keyof F & string)[] => Object.keys(fields);
 

@@ -1,5 +1,5 @@
 import { SETTINGS, type Config } from './config.js';
-import { ALERT_FIELDS, KPI_FIELDS, SESSION_FIELDS, URL_STATS_FIELDS, type DocFieldKind } from './documents.js';
+import { ALERT_DELIVERY_FIELDS, ALERT_FIELDS, KPI_FIELDS, SESSION_FIELDS, URL_STATS_FIELDS, type DocFieldKind } from './documents.js';
 import { ENRICHED_FIELDS, type FieldKind } from './event-schema.js';
 
 /**
@@ -77,7 +77,8 @@ function docMappings(fields: Record<string, DocFieldKind>) {
 export const kpiMappings = docMappings(KPI_FIELDS);
 export const urlStatsMappings = docMappings(URL_STATS_FIELDS);
 export const sessionMappings = docMappings(SESSION_FIELDS);
-export const alertMappings = docMappings(ALERT_FIELDS);
+/** Alerts: the alert's fields and its webhook delivery state (the outbox). */
+export const alertMappings = docMappings({ ...ALERT_FIELDS, ...ALERT_DELIVERY_FIELDS });
 
 /** Index settings of the KPI window index: it is refreshed more often than the others, since KPI freshness is measured on it. */
 export const kpiIndexSettings = (cfg: Pick<Config, 'esKpiRefreshIntervalMs'>) => ({ 'index.refresh_interval': `${cfg.esKpiRefreshIntervalMs}ms` });

@@ -22,6 +22,8 @@ import type { Sink } from './sink.js';
 import { alertsSink } from './sinks/alerts-sink.js';
 import { anomalyOptionsFromConfig } from './anomaly/options.js';
 import { siteMonitor } from './alerts/site-monitor.js';
+import { alertOutbox } from './alerts/outbox.js';
+import { indexNames } from '../contracts/indices.js';
 
 /** The analytics engine's settings from config: the live processor and the archive replay use the same. */
 export function engineOptionsFromConfig(
@@ -109,8 +111,23 @@ export async function startProcessor(overrides: Partial<Config> = {}, onFatal?: 
       const sinks: Sink[] = [analytics];
       if (config.anomalyEnabled) {
         const detectors = anomalyOptionsFromConfig(config);
-        const webhook = config.alertWebhookUrl
-          ? { url: config.alertWebhookUrl, secret: config.alertWebhookSecret, timeoutMs: config.alertWebhookTimeoutMs, maxAttempts: Math.max(1, config.alertWebhookMaxAttempts), log }
+        const outbox = config.alertWebhookUrl
+          ? alertOutbox({
+              client: es,
+              index: indexNames(config.esIndexPrefix).alerts,
+              webhook: { url: config.alertWebhookUrl, secret: config.alertWebhookSecret, timeoutMs: config.alertWebhookTimeoutMs },
+              maxAttempts: Math.max(1, config.alertWebhookMaxAttempts),
+              maxAgeMs: config.alertWebhookMaxAgeS * 1000,
+              baseDelayMs: Math.max(1, config.alertWebhookRetryBaseMs),
+              maxDelayMs: Math.max(1, config.alertWebhookRetryMaxS * 1000),
+              pollMs: Math.max(100, config.alertWebhookPollMs),
+              log,
+              onOutcome: (_a, outcome) => metrics.alertDeliveries.inc({ outcome }),
+              onBacklog: (pending, dead) => {
+                metrics.alertWebhookBacklog.set({ state: 'pending' }, pending);
+                metrics.alertWebhookBacklog.set({ state: 'dead' }, dead);
+              },
+            })
           : null;
         const tumblingWindow = tumbling(config.kpiTumblingS * 1000);
         const sites = siteMonitor({
@@ -122,7 +139,7 @@ export async function startProcessor(overrides: Partial<Config> = {}, onFatal?: 
           historyWeeks: config.anomalySiteHistoryWeeks,
           pollMs: Math.max(100, config.anomalySitePollMs),
           graceMs: config.anomalySiteGraceS * 1000,
-          webhook,
+          outbox,
           log,
           partitions: () => topicPartitionCount(kafka, topics),
           onAlert: (a) => metrics.alertsRaised.inc({ kind: a.kind }),
@@ -130,12 +147,16 @@ export async function startProcessor(overrides: Partial<Config> = {}, onFatal?: 
         });
         stoppers.push(() => sites.stop());
         sinks.push(sites);
+        if (outbox) {
+          stoppers.push(() => outbox.stop());
+          sinks.push(outbox);
+        }
         sinks.push(
           alertsSink({
             client: es,
             indexPrefix: config.esIndexPrefix,
             detectors,
-            webhook,
+            outbox,
             onAlert: (a, created) => {
               if (!created) return;
               log.info({ alert: a.alert_id, kind: a.kind }, 'alert raised');

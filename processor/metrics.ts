@@ -38,6 +38,8 @@ export function processorMetrics() {
     snapshotFailures: new Counter({ name: 'processor_snapshot_failures_total', help: 'Scheduled Elasticsearch snapshots that failed (tried again a minute later)', registers: [registry] }),
     siteJudgedUntil: new Gauge({ name: 'processor_anomaly_site_judged_until_seconds', help: 'End of the last site window the site-level anomaly detector judged (epoch seconds; 0 on instances not owning partition 0 of the analytics group)', registers: [registry] }),
     alertsRaised: new Counter({ name: 'processor_alerts_raised_total', help: 'Alerts this instance indexed for the first time, by kind', labelNames: ['kind'], registers: [registry] }),
+    alertDeliveries: new Counter({ name: 'processor_alert_deliveries_total', help: 'Webhook delivery attempts of alerts this instance made and recorded, by outcome: delivered (2xx), failed (retried later), dead (given up: dead-lettered)', labelNames: ['outcome'], registers: [registry] }),
+    alertWebhookBacklog: new Gauge({ name: 'processor_alert_webhook_backlog', help: 'Alerts in the alerts index whose webhook delivery is pending or dead (dead-lettered), read by the instance owning partition 0 of the analytics group at each poll (ALERT_WEBHOOK_POLL_MS)', labelNames: ['state'], registers: [registry] }),
     retentionDeleted: new Counter({ name: 'processor_retention_deleted_indices_total', help: 'Daily event indices deleted by the retention job', registers: [registry] }),
   };
 }

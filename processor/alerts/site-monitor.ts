@@ -10,20 +10,21 @@
  * At start (and on taking partition 0 over) it reruns the detector over ANOMALY_SITE_HISTORY_WEEKS
  * of the KPI index, from a whole number of weeks since the epoch: the seasonal baseline, the
  * level noise and the usual conversion are learned from it, and the alerts of that history are
- * the ones any earlier run wrote (already there: nothing changes). Alerts raised by that rerun are
- * indexed only; the ones raised by windows judged afterwards are delivered to the webhook too.
+ * the ones any earlier run wrote (already there: nothing changes). A new alert is written with its
+ * pending webhook delivery (the outbox delivers it, also after a restart), unless it is older than
+ * ALERT_WEBHOOK_MAX_AGE_S (a first rerun over old history: written `skipped`).
  *
  * It is a PartitionedSink only to learn which partitions this instance owns: it adds nothing per
  * event and never holds a commit back (everything it reads is already in Elasticsearch).
  */
 import type { Client } from '@elastic/elasticsearch';
-import { revenueAgg, revenueFromAgg, type AlertDoc, type RevenueAgg } from '../../contracts/documents.js';
+import { revenueAgg, revenueFromAgg, type AlertDelivery, type AlertDoc, type RevenueAgg } from '../../contracts/documents.js';
 import { indexNames } from '../../contracts/indices.js';
 import type { AssignedPartition, PartitionedSink } from '../sink.js';
 import type { SiteDetectorOptions } from '../anomaly/site.js';
 import { SiteJudge, judgeableUntil, type SiteTotals } from '../anomaly/site-judge.js';
 import { siteAlert } from './alert-docs.js';
-import { deliver, type WebhookOptions } from './webhook.js';
+import type { AlertOutbox } from './outbox.js';
 
 const WEEK = 7 * 86_400_000;
 /** Step windows judged per read of the KPI index (bounds one query's buckets while catching up). */
@@ -39,7 +40,8 @@ export interface SiteMonitorOptions {
   historyWeeks: number;
   pollMs: number;
   graceMs: number;
-  webhook: WebhookOptions | null;
+  /** Null: alerts are only indexed (no webhook). */
+  outbox: AlertOutbox | null;
   log: { info: (o: object, msg: string) => void; warn: (o: object, msg: string) => void };
   now?: () => number;
   /** Called once per alert indexed for the first time. */
@@ -65,8 +67,7 @@ export function siteMonitor(o: SiteMonitorOptions): SiteMonitor {
   let stopped = false;
   let judge: SiteJudge | null = null;
   /** Judged windows' alerts not yet written (a failed write is retried before judging more). */
-  let unwritten: { alert: AlertDoc; deliver: boolean }[] = [];
-  let historyUntil = -Infinity;
+  let unwritten: AlertDoc[] = [];
   /** Partitions of the event topics, read when this instance took partition 0. */
   let partitions = 1;
   let timer: NodeJS.Timeout | null = null;
@@ -92,7 +93,6 @@ export function siteMonitor(o: SiteMonitorOptions): SiteMonitor {
       const from = Math.floor((now() - o.historyWeeks * WEEK) / WEEK) * WEEK;
       j.startAt(from);
       partitions = await o.partitions();
-      historyUntil = judgeableUntil(await sealedTo(from), now(), o.graceMs, stepMs);
       judge = j;
     }
     const j = judge;
@@ -106,7 +106,7 @@ export function siteMonitor(o: SiteMonitorOptions): SiteMonitor {
       for (let t = from; t < until; t += stepMs) {
         for (const f of j.judge(t, totals.get(t) ?? new Map())) {
           const threshold = f.finding.kind.startsWith('traffic') ? o.site.trafficThreshold : o.site.purchasesThreshold;
-          unwritten.push({ alert: siteAlert(f.site, f.finding, stepMs, threshold), deliver: t >= historyUntil });
+          unwritten.push(siteAlert(f.site, f.finding, stepMs, threshold));
         }
       }
       await writeAlerts();
@@ -168,23 +168,24 @@ export function siteMonitor(o: SiteMonitorOptions): SiteMonitor {
   async function writeAlerts() {
     if (unwritten.length === 0) return;
     const batch = unwritten;
-    const res = await o.client.bulk({ operations: batch.flatMap(({ alert }) => [{ create: { _index: alertsIndex, _id: alert.alert_id } }, alert]) });
+    const outbox = o.outbox;
+    const docs: (AlertDoc & Partial<AlertDelivery>)[] = outbox ? batch.map((a) => ({ ...a, ...outbox.initial(a) })) : batch;
+    const res = await o.client.bulk({ operations: docs.flatMap((alert) => [{ create: { _index: alertsIndex, _id: alert.alert_id } }, alert]) });
     const failed: string[] = [];
-    const created: { alert: AlertDoc; deliver: boolean }[] = [];
+    const created: { alert: AlertDoc; seqNo?: number; primaryTerm?: number; doc: AlertDoc & Partial<AlertDelivery> }[] = [];
     res.items.forEach((item, i) => {
       const r = item.create;
       if (!r) return;
-      if (r.status >= 200 && r.status < 300) created.push(batch[i]);
-      else if (r.status !== 409) failed.push(`${batch[i].alert.alert_id}: ${r.status} ${r.error?.reason ?? ''}`);
+      if (r.status >= 200 && r.status < 300) created.push({ alert: batch[i], seqNo: r._seq_no, primaryTerm: r._primary_term, doc: docs[i] });
+      else if (r.status !== 409) failed.push(`${batch[i].alert_id}: ${r.status} ${r.error?.reason ?? ''}`);
     });
     if (failed.length) throw new Error(`site alerts not indexed: ${failed.slice(0, 3).join('; ')}`);
     unwritten = [];
     for (const c of created) {
       o.log.info({ alert: c.alert.alert_id, kind: c.alert.kind }, 'alert raised');
       o.onAlert?.(c.alert);
+      outbox?.created(c.doc as AlertDoc & AlertDelivery, c.seqNo, c.primaryTerm);
     }
-    const hook = o.webhook;
-    if (hook) await Promise.all(created.filter((c) => c.deliver).map((c) => deliver(c.alert, hook)));
   }
 
   const dropLeadership = () => {

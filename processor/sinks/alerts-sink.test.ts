@@ -1,107 +1,80 @@
-import { createServer, type IncomingMessage } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Client } from '@elastic/elasticsearch';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { HoldBack, alertsSink } from './alerts-sink.js';
 import { anomalyOptionsFromConfig } from '../anomaly/options.js';
 import { parseConfig } from '../../contracts/config.js';
-import { signBody, SIGNATURE_HEADER, ALERT_ID_HEADER, deliver } from '../alerts/webhook.js';
+import type { AlertOutbox } from '../alerts/outbox.js';
+import type { AlertDelivery, AlertDoc } from '../../contracts/documents.js';
 import { burstAlert } from '../alerts/alert-docs.js';
 import type { EnrichedEvent } from '../../contracts/event-schema.js';
-
-/** A webhook receiver on loopback that refuses the first `failFirst` requests with 503. */
-function receiver(failFirst: number) {
-  const got: { headers: IncomingMessage['headers']; body: string }[] = [];
-  let calls = 0;
-  const server = createServer((req, res) => {
-    let body = '';
-    req.on('data', (c) => (body += c));
-    req.on('end', () => {
-      calls++;
-      if (calls <= failFirst) {
-        res.writeHead(503).end();
-        return;
-      }
-      got.push({ headers: req.headers, body });
-      res.writeHead(204).end();
-    });
-  });
-  return { server, got, calls: () => calls };
-}
 
 const click = (visitor: string, t: number, ip = '203.0.113.0'): EnrichedEvent =>
   ({ event_id: `e${visitor}${t}`, event_type: 'click', site_id: 'shop', visitor_id: visitor, session_id: `s-${visitor}`, timestamp: new Date(t).toISOString(), url: 'https://shop.example/p', ip, browser: 'Chrome', is_bot: false }) as EnrichedEvent;
 
-describe('alerts sink and webhook', () => {
-  const r = receiver(2);
-  let url = '';
-  beforeAll(async () => {
-    await new Promise<void>((ok) => r.server.listen(0, '127.0.0.1', ok));
-    url = `http://127.0.0.1:${(r.server.address() as AddressInfo).port}/hook`;
-  });
-  afterAll(() => new Promise<void>((ok) => r.server.close(() => ok())));
+/** An outbox that records what the sink hands it (the outbox itself: ../alerts/outbox.test.ts). */
+function recordingOutbox() {
+  const created: { id: string; seqNo: number | undefined; delivery: string | null | undefined }[] = [];
+  const outbox = {
+    initial: (a: AlertDoc): AlertDelivery => ({ delivery: 'pending', delivery_attempts: 0, queued_at: '2026-01-05T10:00:00.000Z', next_attempt_at: `due:${a.alert_id}`, delivered_at: null, delivery_error: null }),
+    created: (w: AlertDoc & AlertDelivery, seqNo: number | undefined) => created.push({ id: w.alert_id, seqNo, delivery: w.delivery }),
+  } as unknown as AlertOutbox;
+  return { outbox, created };
+}
 
-  it('indexes a click burst once under its deterministic id (create) and delivers it signed, after retries', async () => {
+describe('alerts sink', () => {
+  it('indexes a click burst once under its deterministic id (create), with its pending delivery, and hands only a created one to the outbox', async () => {
     const bulks: unknown[][] = [];
     const client = {
       bulk: async ({ operations }: { operations: unknown[] }) => {
         bulks.push(operations);
         const seen = bulks.length > 1;
-        return { errors: false, items: operations.filter((_, i) => i % 2 === 0).map(() => ({ create: { status: seen ? 409 : 201 } })) };
+        return { errors: false, items: operations.filter((_, i) => i % 2 === 0).map(() => ({ create: { status: seen ? 409 : 201, _seq_no: 7, _primary_term: 1 } })) };
       },
     } as unknown as Client;
     const created: boolean[] = [];
-    const delivered: boolean[] = [];
-    const sink = alertsSink({
-      client,
-      indexPrefix: 'cs-test',
-      detectors: anomalyOptionsFromConfig(parseConfig({})),
-      webhook: { url, secret: 's3cret', timeoutMs: 2000, maxAttempts: 4, baseDelayMs: 10 },
-      onAlert: (_a, c) => created.push(c),
-      onDelivery: (_a, ok) => delivered.push(ok),
-    });
+    const { outbox, created: handed } = recordingOutbox();
+    const sink = alertsSink({ client, indexPrefix: 'cs-test', detectors: anomalyOptionsFromConfig(parseConfig({})), outbox, onAlert: (_a, c) => created.push(c) });
     const pos = { topic: 'clicks', partition: 0, offset: '0' };
     const t0 = Date.UTC(2026, 0, 5, 10);
     for (let i = 0; i < 30; i++) await sink.add(click('hammer', t0 + i * 200), pos);
     expect(sink.pending()).toBe(1);
     await sink.flush();
+    const id = `click_burst|shop|hammer|${new Date(t0 + 7 * 200).toISOString()}`;
     expect(created).toEqual([true]);
-    expect(delivered).toEqual([true]);
-    expect(r.calls()).toBe(3); // two 503s, then accepted
+    expect(handed).toEqual([{ id, seqNo: 7, delivery: 'pending' }]);
     const ops = bulks[0] as [{ create: { _index: string; _id: string } }, Record<string, unknown>];
-    expect(ops[0].create).toEqual({ _index: 'cs-test-alerts', _id: `click_burst|shop|hammer|${new Date(t0 + 7 * 200).toISOString()}` });
-    expect(ops[1]).toMatchObject({ kind: 'click_burst', visitor_id: 'hammer', site_id: 'shop', value: 8, threshold: 8 });
-    const { headers, body } = r.got[0];
-    expect(headers[SIGNATURE_HEADER]).toBe(signBody('s3cret', body));
-    expect(headers[ALERT_ID_HEADER]).toBe(ops[0].create._id);
-    expect(JSON.parse(body).alert_id).toBe(ops[0].create._id);
+    expect(ops[0].create).toEqual({ _index: 'cs-test-alerts', _id: id });
+    // The alert and its pending delivery are one write: durable together.
+    expect(ops[1]).toMatchObject({ kind: 'click_burst', visitor_id: 'hammer', site_id: 'shop', value: 8, threshold: 8, delivery: 'pending', delivery_attempts: 0, next_attempt_at: `due:${id}` });
+
+    // A replay raises it again: found there (409), its delivery is left to the state it has.
+    const again = alertsSink({ client, indexPrefix: 'cs-test', detectors: anomalyOptionsFromConfig(parseConfig({})), outbox, onAlert: (_a, c) => created.push(c) });
+    for (let i = 0; i < 30; i++) await again.add(click('hammer', t0 + i * 200), pos);
+    await again.flush();
+    expect(created).toEqual([true, false]);
+    expect(handed).toHaveLength(1);
   });
 
-  it('delivers also when nobody listens for delivery outcomes (the processor passes no onDelivery)', async () => {
-    const ok = receiver(0);
-    await new Promise<void>((done) => ok.server.listen(0, '127.0.0.1', done));
-    const client = { bulk: async ({ operations }: { operations: unknown[] }) => ({ errors: false, items: operations.filter((_, i) => i % 2 === 0).map(() => ({ create: { status: 201 } })) }) } as unknown as Client;
-    const sink = alertsSink({
-      client,
-      indexPrefix: 'cs-test',
-      detectors: anomalyOptionsFromConfig(parseConfig({})),
-      webhook: { url: `http://127.0.0.1:${(ok.server.address() as AddressInfo).port}/`, secret: 'k', timeoutMs: 2000, maxAttempts: 1 },
-    });
+  it('without a webhook the alert is indexed with no delivery state', async () => {
+    const bulks: Record<string, unknown>[][] = [];
+    const client = { bulk: async ({ operations }: { operations: Record<string, unknown>[] }) => (bulks.push(operations), { errors: false, items: [{ create: { status: 201 } }] }) } as unknown as Client;
+    const sink = alertsSink({ client, indexPrefix: 'cs-test', detectors: anomalyOptionsFromConfig(parseConfig({})), outbox: null });
     const t0 = Date.UTC(2026, 0, 5, 10);
     for (let i = 0; i < 30; i++) await sink.add(click('quiet', t0 + i * 200), { topic: 'clicks', partition: 0, offset: '0' });
     await sink.flush();
-    expect(ok.got.map((g) => g.headers[ALERT_ID_HEADER])).toEqual([`click_burst|shop|quiet|${new Date(t0 + 7 * 200).toISOString()}`]);
-    await new Promise<void>((done) => ok.server.close(() => done()));
+    expect(Object.keys(bulks[0][1])).toEqual(Object.keys(burstAlert({ key: 'k', spanMs: 1, count: 1, threshold: 1, floor: 1, populationMedian: 1, populationMad: 0, usual: 0, at: 0, scope: 'visitor', site: 's', entity: 'k' })));
+    expect(bulks[0][1]).not.toHaveProperty('delivery');
   });
 
-  it('a delivery that never succeeds gives up after maxAttempts and says so', async () => {
-    const dead = receiver(1000);
-    await new Promise<void>((ok) => dead.server.listen(0, '127.0.0.1', ok));
-    const u = `http://127.0.0.1:${(dead.server.address() as AddressInfo).port}/`;
-    const a = burstAlert({ key: 'k', spanMs: 10_000, count: 9, threshold: 8, floor: 8, populationMedian: 1, populationMad: 0, usual: 0, at: 0, scope: 'visitor', site: 's', entity: 'k' });
-    expect(await deliver(a, { url: u, secret: '', timeoutMs: 1000, maxAttempts: 3, baseDelayMs: 5 })).toBe(false);
-    expect(dead.calls()).toBe(3);
-    await new Promise<void>((ok) => dead.server.close(() => ok()));
+  it('an alert Elasticsearch refused stays buffered and the flush rejects (nothing handed to the outbox)', async () => {
+    const client = { bulk: async () => ({ errors: true, items: [{ create: { status: 429, error: { reason: 'busy' } } }] }) } as unknown as Client;
+    const { outbox, created } = recordingOutbox();
+    const sink = alertsSink({ client, indexPrefix: 'cs-test', detectors: anomalyOptionsFromConfig(parseConfig({})), outbox });
+    const t0 = Date.UTC(2026, 0, 5, 10);
+    for (let i = 0; i < 30; i++) await sink.add(click('busy', t0 + i * 200), { topic: 'clicks', partition: 0, offset: '0' });
+    await expect(sink.flush()).rejects.toThrow(/alerts not indexed: click_burst\|shop\|busy\|.*: 429 busy/);
+    expect(sink.pending()).toBe(1);
+    expect(created).toEqual([]);
   });
 });
 
@@ -136,7 +109,7 @@ describe('the alerts sink holds the commit back to what its detectors need repla
   });
 
   it('the sink reports it for the partitions it was given', async () => {
-    const sink = alertsSink({ client: {} as Client, indexPrefix: 'cs-test', detectors: anomalyOptionsFromConfig(parseConfig({ ANOMALY_BOT_SESSION_GAP_S: '30' })), webhook: null });
+    const sink = alertsSink({ client: {} as Client, indexPrefix: 'cs-test', detectors: anomalyOptionsFromConfig(parseConfig({ ANOMALY_BOT_SESSION_GAP_S: '30' })), outbox: null });
     const t0 = Date.UTC(2026, 0, 5, 10);
     for (let i = 0; i < 100; i++) await sink.add(click(`v${i % 7}`, t0 + i * 1000), { topic: 'clicks', partition: 2, offset: String(100 + i) });
     // Longest span: 60 s (ANOMALY_BURST_SPANS 10:8,60:25); the last event at t0 + 99 s.

@@ -2,8 +2,9 @@
  * Alerts: runs the stream detectors (click bursts per visitor and per site + network prefix, the
  * bot-session model) over the events this instance consumes, writes each alert to the alerts
  * index under its deterministic id (`create`: a replay that raises it again finds it there and
- * changes nothing) and delivers it to the webhook. `flush` resolves once the alerts raised so far
- * are indexed and delivered (or their delivery gave up), so offsets are committed after that.
+ * changes nothing), with its pending webhook delivery when there is a webhook (the outbox,
+ * ../alerts/outbox.ts, delivers it). `flush` resolves once the alerts raised so far are indexed,
+ * so offsets are committed after that; no commit waits for a webhook.
  *
  * The detectors' state is in memory: what a restart needs to rebuild it is the events of the last
  * longest burst span and bot-session gap (event time) of each partition. So the commit is held
@@ -11,7 +12,7 @@
  * session under way when it happened is seen whole again, and raises the same alert (same id).
  */
 import type { Client } from '@elastic/elasticsearch';
-import type { AlertDoc } from '../../contracts/documents.js';
+import type { AlertDelivery, AlertDoc } from '../../contracts/documents.js';
 import { indexNames } from '../../contracts/indices.js';
 import type { PartitionedSink, SourcePosition } from '../sink.js';
 import { topicPartitionKey } from '../../common/topic-partition.js';
@@ -19,17 +20,16 @@ import { ClickBurstDetectors } from '../anomaly/burst.js';
 import { BotSessionModel } from '../anomaly/bot-sessions.js';
 import type { AnomalyOptions } from '../anomaly/options.js';
 import { botAlert, burstAlert } from '../alerts/alert-docs.js';
-import { deliver, type WebhookOptions } from '../alerts/webhook.js';
+import type { AlertOutbox } from '../alerts/outbox.js';
 
 export interface AlertsSinkOptions {
   client: Client;
   indexPrefix: string;
   detectors: Pick<AnomalyOptions, 'visitorBursts' | 'networkBursts' | 'bots'>;
-  /** Null: alerts are only indexed. */
-  webhook: WebhookOptions | null;
-  /** Called once per alert indexed for the first time, and per delivery outcome. */
+  /** Null: alerts are only indexed (no webhook). */
+  outbox: AlertOutbox | null;
+  /** Called once per alert indexed, `created` false when a replay found it there. */
   onAlert?: (alert: AlertDoc, created: boolean) => void;
-  onDelivery?: (alert: AlertDoc, ok: boolean) => void;
 }
 
 /**
@@ -121,31 +121,25 @@ export function alertsSink(o: AlertsSinkOptions): PartitionedSink & { pending():
       const batch = buffer;
       buffer = [];
       if (batch.length === 0) return;
+      const outbox = o.outbox;
+      const docs: (AlertDoc & Partial<AlertDelivery>)[] = outbox ? batch.map((a) => ({ ...a, ...outbox.initial(a) })) : batch;
       try {
-        const res = await o.client.bulk({ operations: batch.flatMap((a) => [{ create: { _index: index, _id: a.alert_id } }, a]) });
+        const res = await o.client.bulk({ operations: docs.flatMap((a) => [{ create: { _index: index, _id: a.alert_id } }, a]) });
         const failed: string[] = [];
         res.items.forEach((item, i) => {
           const r = item.create;
           if (!r) return;
-          // 409: written before (a replay raised it again): the same document, nothing to do.
-          if (r.status === 409 || (r.status >= 200 && r.status < 300)) o.onAlert?.(batch[i], r.status !== 409);
-          else failed.push(`${batch[i].alert_id}: ${r.status} ${r.error?.reason ?? ''}`);
+          // 409: written before (a replay raised it again): the same alert, its delivery already under way or done.
+          if (r.status === 409 || (r.status >= 200 && r.status < 300)) {
+            o.onAlert?.(batch[i], r.status !== 409);
+            if (outbox && r.status !== 409) outbox.created(docs[i] as AlertDoc & AlertDelivery, r._seq_no, r._primary_term);
+          } else failed.push(`${batch[i].alert_id}: ${r.status} ${r.error?.reason ?? ''}`);
         });
         if (failed.length) throw new Error(`alerts not indexed: ${failed.slice(0, 3).join('; ')}`);
       } catch (err) {
         buffer = [...batch, ...buffer];
         throw err;
       }
-      // Delivered whether just created or found there: at least once, receivers deduplicate on the id.
-      const hook = o.webhook;
-      // Not `onDelivery?.(a, await deliver(...))`: without a listener that skips the delivery itself.
-      if (hook)
-        await Promise.all(
-          batch.map(async (a) => {
-            const ok = await deliver(a, hook);
-            o.onDelivery?.(a, ok);
-          }),
-        );
     },
   };
 }

@@ -1,7 +1,8 @@
 /**
  * An alert webhook receiver on loopback, as a user would write one: it records every delivery
  * (alert id header, signature header, raw body) and `verifies` checks the HMAC of the raw body
- * before anything parses it.
+ * before anything parses it. `status` sets what it answers (a failing receiver: 503); only the
+ * requests answered 2xx are deliveries, every request is in `requests`.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { createServer } from 'node:http';
@@ -16,25 +17,36 @@ export interface WebhookDelivery {
 export interface WebhookReceiver {
   /** The URL to give as ALERT_WEBHOOK_URL. */
   url: string;
-  /** Every delivery so far, in arrival order. */
+  /** Every delivery so far (answered 2xx), in arrival order. */
   deliveries: WebhookDelivery[];
+  /** Every request so far, with the status it was answered. */
+  requests: (WebhookDelivery & { status: number })[];
+  /** Sets the status answered from now on (204 at start). */
+  status(code: number): void;
   close(): Promise<void>;
 }
 
 export async function startWebhookReceiver(): Promise<WebhookReceiver> {
   const deliveries: WebhookDelivery[] = [];
+  const requests: (WebhookDelivery & { status: number })[] = [];
+  let answer = 204;
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      deliveries.push({ id: req.headers['x-clickstream-alert-id'] as string | undefined, signature: req.headers['x-clickstream-signature'] as string | undefined, body: Buffer.concat(chunks).toString('utf8') });
-      res.writeHead(204).end();
+      const d = { id: req.headers['x-clickstream-alert-id'] as string | undefined, signature: req.headers['x-clickstream-signature'] as string | undefined, body: Buffer.concat(chunks).toString('utf8') };
+      const status = answer;
+      requests.push({ ...d, status });
+      if (status >= 200 && status < 300) deliveries.push(d);
+      res.writeHead(status).end();
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`,
     deliveries,
+    requests,
+    status: (code) => void (answer = code),
     close: () => new Promise((r) => server.close(() => r())),
   };
 }

@@ -1,10 +1,12 @@
 /**
  * Click-burst alerts end to end against the real Kafka and Elasticsearch of the global set-up:
  * normal visitors and one visitor clicking far above them go through the real gateway into a
- * processor in a child process; the burst becomes one alert document (deterministic id) and a
- * signed webhook delivery to a receiver started here. Then the processor is SIGKILLed right after
- * the alert is indexed (before its offsets can be committed) and restarted: the replay raises the
- * same alert, which is still one document, and the webhook sees at most that same id again.
+ * processor in a child process; the burst becomes one alert document (deterministic id) with a
+ * pending webhook delivery. The receiver started here refuses (503) at first, and the processor is
+ * SIGKILLed after the alert is indexed and its delivery failed (before its offsets can be
+ * committed). Then the receiver accepts and the processor is restarted: the replay raises the same
+ * alert, which is still one document, and the outbox delivers the pending delivery it finds on it:
+ * the receiver gets the alert id at least once, signed, and the document says `delivered`.
  */
 import type { ChildProcess } from 'node:child_process';
 import { afterAll, expect, inject, test } from 'vitest';
@@ -13,7 +15,7 @@ import { startGateway } from '../harness/gateway.js';
 import { startWebhookReceiver, verifies } from '../harness/webhook-receiver.js';
 import { isolatedConfig, killHard, spawnProcessor } from '../harness/it-harness.js';
 import type { Config } from '../../contracts/config.js';
-import type { AlertDoc } from '../../contracts/documents.js';
+import { ALERT_FIELDS, fieldNames, type AlertDelivery, type AlertDoc } from '../../contracts/documents.js';
 import type { ClientEvent } from '../../contracts/event-schema.js';
 import { indexNames } from '../../contracts/indices.js';
 import { USER_AGENTS } from '../../scripts/traffic-generator.js';
@@ -61,11 +63,12 @@ function traffic(now: number) {
   return { normal, burst, burster, crossing: burst[7] };
 }
 
-test('a click burst sent through the gateway is one alert document and a signed webhook delivery, also after a SIGKILL and replay', async () => {
+test('a click burst sent through the gateway is one alert document, delivered signed by the webhook outbox after a SIGKILL before its delivery succeeded', async () => {
   const began = Date.now();
   const receiver = await startWebhookReceiver();
   closers.push(() => receiver.close());
-  const { deliveries } = receiver;
+  const { deliveries, requests } = receiver;
+  receiver.status(503); // failing at first
   const hookUrl = receiver.url;
 
   const cfg: Partial<Config> = await isolatedConfig(brokers, esUrl, 3, {
@@ -76,7 +79,11 @@ test('a click burst sent through the gateway is one alert document and a signed 
     anomalyNetworkSpans: '10:1000000',
     alertWebhookUrl: hookUrl,
     alertWebhookSecret: SECRET,
-    alertWebhookMaxAttempts: 3,
+    // Retried every few hundred ms, never given up within the test.
+    alertWebhookMaxAttempts: 1000,
+    alertWebhookRetryBaseMs: 200,
+    alertWebhookRetryMaxS: 1,
+    alertWebhookPollMs: 200,
   });
   const { app, base } = await startGateway(cfg);
   closers.push(() => app.close());
@@ -109,7 +116,7 @@ test('a click burst sent through the gateway is one alert document and a signed 
   const alertsIndex = indexNames(cfg.esIndexPrefix!).alerts;
   const alertDocs = async () => {
     await es.indices.refresh({ index: alertsIndex, ignore_unavailable: true });
-    const r = await es.search<AlertDoc>({ index: alertsIndex, size: 100, ignore_unavailable: true, query: { match_all: {} } });
+    const r = await es.search<AlertDoc & AlertDelivery>({ index: alertsIndex, size: 100, ignore_unavailable: true, query: { match_all: {} } });
     return r.hits.hits.map((h) => ({ id: h._id, doc: h._source! }));
   };
 
@@ -129,13 +136,19 @@ test('a click burst sent through the gateway is one alert document and a signed 
     const docs = await alertDocs();
     return docs.length > 0 && docs;
   }, 'the burst alert', 60_000, 200);
-  await waitFor(() => deliveries.length > 0, 'the webhook delivery', 30_000);
-  // Killed now: the burst's windows are still open, so no offset past it is committed and the
-  // restart replays the burst.
+  await waitFor(() => requests.length > 0, 'a refused delivery attempt', 30_000, 100);
+  // Killed now: the delivery has not succeeded; the burst's windows are still open, so no offset
+  // past it is committed and the restart replays the burst.
   await killHard(child);
+  expect(deliveries).toEqual([]);
+  expect(requests[0]).toMatchObject({ id: expectedId, status: 503 });
+  const [killed] = await alertDocs();
+  expect(killed.doc).toMatchObject({ delivery: 'pending' });
+  expect(killed.doc.delivered_at ?? null).toBeNull();
 
   expect(first.id).toBe(expectedId);
   expect(first.doc).toMatchObject({
+    delivery: 'pending',
     alert_id: expectedId,
     kind: 'click_burst',
     severity: 'warning',
@@ -152,19 +165,25 @@ test('a click burst sent through the gateway is one alert document and a signed 
   });
   expect(JSON.parse(first.doc.evidence!)).toMatchObject({ span_s: 10, floor: 8, population_median: 1, population_mad: 0 });
 
+  receiver.status(204);
   child = spawnProcessor(cfg);
   children.push(child);
   // One more click of the burster, on its partition after the burst (and within its cooldown):
   // once it is counted, the restarted processor has replayed the burst.
   await post([{ ...crossing, event_id: 'sentinel', ts: Date.now() - 1000 }]);
   await waitFor(async () => (await counted()) === normalClicks + burst.length + 1, 'the replay after the restart', 60_000, 500);
-  // The burst's windows were still open at the kill, so no offset past it had been committed:
-  // the replay raised the same alert again, and delivered it again (at least once).
-  await waitFor(() => deliveries.length >= 2, 'the replayed webhook delivery', 30_000);
-
-  const after = await alertDocs();
+  // The restarted processor's outbox found the pending delivery on the alert document.
+  await waitFor(() => deliveries.length >= 1, 'the webhook delivery after the restart', 30_000, 100);
+  const after = await waitFor(async () => {
+    const docs = await alertDocs();
+    return docs.length > 0 && docs.every((d) => d.doc.delivery === 'delivered') && docs;
+  }, 'the delivery recorded', 30_000, 200);
+  // The replay raised the same alert again: still one document, the same alert.
   expect(after.map((a) => a.id)).toEqual([expectedId]);
-  expect(after[0].doc).toEqual(first.doc);
+  const alertOnly = (d: AlertDoc & Partial<AlertDelivery>) => Object.fromEntries(fieldNames(ALERT_FIELDS).map((k) => [k, d[k]]));
+  expect(alertOnly(after[0].doc)).toEqual(alertOnly(first.doc));
+  expect(after[0].doc.delivery_attempts).toBeGreaterThanOrEqual(2);
+  expect(after[0].doc.queued_at).toBe(first.doc.queued_at); // the replay did not write it again
 
   // At least once, only ever this alert, each signed with the configured secret.
   expect(deliveries.length).toBeGreaterThanOrEqual(1);
@@ -172,7 +191,7 @@ test('a click burst sent through the gateway is one alert document and a signed 
     expect(d.id).toBe(expectedId);
     expect(verifies(SECRET, d)).toBe(true);
     expect(verifies('another-secret', d)).toBe(false);
-    expect(JSON.parse(d.body)).toMatchObject({ alert_id: expectedId, kind: 'click_burst', site_id: SITE, key: burster, value: 8, threshold: 8 });
+    expect(JSON.parse(d.body)).toEqual(alertOnly(first.doc)); // the alert, without its delivery state
   }
   await killHard(child);
   console.log(`alerts IT: ${deliveries.length} webhook deliveries of ${expectedId}, ${Math.round((Date.now() - began) / 1000)} s`);
