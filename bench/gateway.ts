@@ -63,7 +63,10 @@ const PORTS = {
   kafkajs: a.num('kafkajs-port', 28084),
   workers: a.num('workers-port', 28085),
   compressed: a.num('compressed-port', 28086),
+  acceptor: a.num('acceptor-port', 28087),
 };
+/** --no-acceptor: skip the gateway behind the acceptor process (GATEWAY_ACCEPTOR: sheds on its own core under overload). */
+const ACCEPTOR = !a.flag('no-acceptor');
 /** --compression lz4: also the real gateway (first client) with GATEWAY_KAFKA_COMPRESSION=lz4; '' skips it. */
 const COMPRESSION = a.str('compression', 'lz4');
 /** --workers N: also the real gateway (first client) as N processes (GATEWAY_WORKERS); 0 or 1 skips it. */
@@ -108,6 +111,7 @@ await runBench('bench:gateway', 1800, async () => {
     { port: PORTS.kafkajs, what: 'gateway with the second client', setting: '--kafkajs-port' },
     { port: PORTS.workers, what: 'gateway with several processes', setting: '--workers-port' },
     { port: PORTS.compressed, what: 'gateway with compression', setting: '--compressed-port' },
+    { port: PORTS.acceptor, what: 'gateway behind the acceptor', setting: '--acceptor-port' },
   ]);
   log(`gateway bench: ${REPS} x ${DURATION} s at max load per target (${CONNECTIONS} connections), then ${REPS} x ${HALF_DURATION} s at half load; loadavg ${await loadAverage()}`);
   const pool = bodyPool({ size: POOL, eventsPerBody: 20, seed: 42 });
@@ -134,6 +138,9 @@ await runBench('bench:gateway', 1800, async () => {
   const multi = WORKERS > 1 ? await procs.gateway(`gateway-x${WORKERS}`, client, PORTS.workers, [], { gatewayWorkers: WORKERS }) : null;
   // The first client again with compressed record batches: client CPU and bytes against the default.
   const compressed = COMPRESSION ? await procs.gateway(`gateway-${COMPRESSION}`, client, PORTS.compressed, [], { gatewayKafkaCompression: COMPRESSION }) : null;
+  // The first client again behind the acceptor (one gateway process; the acceptor hands it the
+  // connections and sheds on its own core while it is overloaded): the overload phases' answer.
+  const acc = ACCEPTOR ? await procs.gateway('gateway-acceptor', client, PORTS.acceptor, [], { gatewayAcceptor: true }) : null;
   const bare = await procs.bare(PORTS.bare);
   const stub = NO_STUB ? null : await procs.variant('stub', client, PORTS.stub);
   const uncoalesced = COMPARE_UNCOALESCED ? await procs.variant('uncoalesced', client, PORTS.uncoalesced) : null;
@@ -147,7 +154,8 @@ await runBench('bench:gateway', 1800, async () => {
   const tOther = other && otherClient ? target(`gateway ${otherClient}`, other, PORTS.kafkajs, true) : null;
   const tMulti = multi ? target(`gateway ${client} x${WORKERS}`, { cpuSeconds: () => multi.treeCpuSeconds() }, PORTS.workers, true) : null;
   const tCompressed = compressed ? target(`gateway ${client} ${COMPRESSION}`, compressed, PORTS.compressed, true) : null;
-  const targets = [tBare, tStub, tUncoalesced, tGw, tMulti, tCompressed, tOther].filter((t): t is Target => t !== null);
+  const tAcc = acc ? target(`gateway ${client} acceptor`, { cpuSeconds: () => acc.treeCpuSeconds() }, PORTS.acceptor, true) : null;
+  const targets = [tBare, tStub, tUncoalesced, tGw, tMulti, tCompressed, tAcc, tOther].filter((t): t is Target => t !== null);
 
   const records0 = await kafkaRecords(kafka);
   let gatewayAccepted = 0;
@@ -222,7 +230,22 @@ await runBench('bench:gateway', 1800, async () => {
           rssMb: () => rssMbOfTree(multi.pid),
         })
       : [];
-  for (const o of [...overloadRuns, ...overloadMulti]) gatewayAccepted += o.acceptedRequests * pool.eventsPerBody;
+  // Behind the acceptor, at multiples of its own maximum (measured above, same run).
+  const accMax = tAcc ? median(tAcc.runs.map((m) => m.reqPerS)) : 0;
+  const overloadAcc =
+    acc && tAcc
+      ? await overloadPhases({
+          ...overloadCommon,
+          pid: acc.pid,
+          port: PORTS.acceptor,
+          maxReqPerS: accMax,
+          acceptedCpuMs: median(tAcc.runs.map((m) => m.cpuMsPerReq.server)),
+          label: '1 process behind the acceptor',
+          cpuSeconds: () => acc.treeCpuSeconds(),
+          rssMb: () => rssMbOfTree(acc.pid),
+        })
+      : [];
+  for (const o of [...overloadRuns, ...overloadMulti, ...overloadAcc]) gatewayAccepted += o.acceptedRequests * pool.eventsPerBody;
   const records = (await kafkaRecords(kafka)) - records0;
 
   let profileText = '';
@@ -240,6 +263,7 @@ await runBench('bench:gateway', 1800, async () => {
     { name: `gateway (${client})`, label: `gateway, ${client} (enrich + Kafka acks=all)`, runs: tGw.runs },
     ...(tMulti ? [{ name: `gateway (${client}, ${WORKERS} processes)`, label: `gateway, ${client}, ${WORKERS} processes`, runs: tMulti.runs }] : []),
     ...(tCompressed ? [{ name: `gateway (${client}, ${COMPRESSION})`, label: `gateway, ${client}, ${COMPRESSION} batches`, runs: tCompressed.runs }] : []),
+    ...(tAcc ? [{ name: `gateway (${client}, behind the acceptor)`, label: `gateway, ${client}, behind the acceptor`, runs: tAcc.runs }] : []),
     ...(tOther ? [{ name: `gateway (${otherClient})`, label: `gateway, ${otherClient} (enrich + Kafka acks=all)`, runs: tOther.runs }] : []),
   ];
   console.log('');
@@ -259,6 +283,9 @@ await runBench('bench:gateway', 1800, async () => {
   if (overloadRuns.length) console.log(`\n${overloadReport(overloadRuns, { ...overloadOpts, maxReqPerS: gwMax, maxEventsPerS: gwEvents })}`);
   if (overloadMulti.length && tMulti) {
     console.log(`\n${overloadReport(overloadMulti, { ...overloadOpts, maxReqPerS: multiMax, maxEventsPerS: median(tMulti.runs.map((m) => m.eventsPerS)) })}`);
+  }
+  if (overloadAcc.length && tAcc) {
+    console.log(`\n${overloadReport(overloadAcc, { ...overloadOpts, maxReqPerS: accMax, maxEventsPerS: median(tAcc.runs.map((m) => m.eventsPerS)) })}`);
   }
   console.log(`Kafka holds ${int(records)} new records; the gateway acknowledged ${int(gatewayAccepted)} events${records >= gatewayAccepted ? ' (all acknowledged events are in Kafka)' : ' (MISSING RECORDS)'}`);
   if (profileText) console.log(`\n${profileText}`);

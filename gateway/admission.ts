@@ -48,6 +48,8 @@ export interface AdmissionOptions {
 export const MIN_QUEUE = 16;
 
 export type ShedReason = 'loop_lag' | 'queue_delay' | 'expected_delay' | 'requests' | 'bytes';
+/** Reasons in the shed metric: the gateway's own, and `acceptor` (shed by the acceptor process, acceptor.ts). */
+type CountedReason = ShedReason | 'acceptor';
 
 export class Admission {
   /** Start times of admitted requests, in admission order; answered ones are marked NaN and skipped from the head. */
@@ -206,6 +208,8 @@ export interface AdmissionHooks {
   gate(req: IncomingMessage, res: ServerResponse): boolean;
   /** Called before the metrics are serialised (GET /metrics): adds the counts kept as plain numbers. */
   flush(): void;
+  /** Called with ingest requests the acceptor shed for this process (acceptor.ts): counted with reason `acceptor`. */
+  countAcceptorSheds(n: number): void;
 }
 
 const JUDGED = Symbol('admission judged');
@@ -223,9 +227,20 @@ type Judged = IncomingMessage & { [JUDGED]?: true };
  * CORS: the answer names the request's Origin as allowed, whatever the site's list says, so a
  * page can read the 503 and its Retry-After (a refusal tells nothing about the site).
  */
-export function registerAdmission(app: FastifyInstance, admission: Admission, metrics: GatewayMetrics, routes: readonly string[]): AdmissionHooks {
+export interface AdmissionBehaviour {
+  /**
+   * Close the connection of every shed request (`connection: close`): behind the acceptor
+   * (acceptor.ts), so the client's next request comes on a new connection, which the acceptor
+   * sheds on its own core while this process is overloaded.
+   */
+  closeOnShed?: boolean;
+  /** Called for every request shed here (after its answer is written). */
+  onShed?: () => void;
+}
+
+export function registerAdmission(app: FastifyInstance, admission: Admission, metrics: GatewayMetrics, routes: readonly string[], behaviour: AdmissionBehaviour = {}): AdmissionHooks {
   const guarded = new Set(routes);
-  const shedCounts = new Map<ShedReason, number>();
+  const shedCounts = new Map<CountedReason, number>();
   /** Shed by the server gate (Fastify's onResponse never sees them), by route and method. */
   const gateAnswers = new Map<string, { route: string; method: string; n: number }>();
   let shedIds = 0;
@@ -248,8 +263,10 @@ export function registerAdmission(app: FastifyInstance, admission: Admission, me
       'no-store',
     ];
     if (typeof origin === 'string' && origin) headers.push('access-control-allow-origin', origin, 'access-control-expose-headers', 'retry-after, x-request-id', 'vary', 'Origin');
+    if (behaviour.closeOnShed) headers.push('connection', 'close');
     res.writeHead(503, headers);
     res.end(body);
+    behaviour.onShed?.();
   };
   const finish = (req: FastifyRequest) => {
     const a = req.admission;
@@ -309,6 +326,13 @@ export function registerAdmission(app: FastifyInstance, admission: Admission, me
       if (total) metrics.errors.inc({ code: 'GW_ERR_OVERLOADED' }, total);
       for (const { route, method, n } of gateAnswers.values()) metrics.requests.inc({ route, method, status: 503 }, n);
       gateAnswers.clear();
+    },
+    countAcceptorSheds(n) {
+      shedCounts.set('acceptor', (shedCounts.get('acceptor') ?? 0) + n);
+      const key = 'POST /v1/events';
+      const counted = gateAnswers.get(key);
+      if (counted) counted.n += n;
+      else gateAnswers.set(key, { route: '/v1/events', method: 'POST', n });
     },
   };
 }

@@ -39,6 +39,26 @@ export interface BuildOptions {
   /** Defaults to GEOIP_MMDB_PATH's database when set, else geoip-lite's bundled data. */
   geo?: GeoProvider;
   logger?: Logger;
+  /**
+   * Set when this process runs behind the acceptor (GATEWAY_ACCEPTOR, acceptor.ts): shed requests
+   * get `connection: close`, and `onOverload` is called when the process turns overloaded (it shed a
+   * request) and when it recovers (nothing shed for OVERLOAD_HOLD_MS).
+   */
+  acceptor?: { onOverload(on: boolean): void };
+}
+
+/**
+ * Behind the acceptor, a process counts as overloaded this long after its last shed: long enough
+ * that the acceptor does not hand it a flood of new connections between two loop turns, short
+ * enough that it gets new clients again soon after it has room.
+ */
+export const OVERLOAD_HOLD_MS = 500;
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Behind the acceptor: counts the ingest requests it shed for this process (its metrics hold them). */
+    countAcceptorSheds?: (n: number) => void;
+  }
 }
 
 const JSON_UTF8 = 'application/json; charset=utf-8';
@@ -226,7 +246,25 @@ export async function buildApp(opts: BuildOptions = {}): Promise<FastifyInstance
   // Each connection costs memory and a descriptor: past the bound, new ones are closed at once.
   app.server.maxConnections = cfg.gatewayMaxConnections;
   // Shed before anything else when overloaded (see admission.ts); then access control.
-  const admissionHooks = registerAdmission(app, admission, metrics, ['/v1/events', '/v1/p.gif']);
+  let overloaded = false;
+  let lastShed = -Infinity;
+  const acceptor = opts.acceptor;
+  const setOverloaded = (on: boolean) => {
+    if (on === overloaded) return;
+    overloaded = on;
+    acceptor?.onOverload(on);
+  };
+  const recovery = acceptor ? setInterval(() => setOverloaded(performance.now() - lastShed < OVERLOAD_HOLD_MS), 50).unref() : null;
+  const admissionHooks = registerAdmission(app, admission, metrics, ['/v1/events', '/v1/p.gif'], {
+    closeOnShed: acceptor !== undefined,
+    onShed: acceptor
+      ? () => {
+          lastShed = performance.now();
+          setOverloaded(true);
+        }
+      : undefined,
+  });
+  if (acceptor) app.decorate('countAcceptorSheds', (n: number) => admissionHooks.countAcceptorSheds(n));
   gate = admissionHooks.gate;
   const guards = await registerAccessControl(app, cfg, sites);
 
@@ -298,6 +336,7 @@ export async function buildApp(opts: BuildOptions = {}): Promise<FastifyInstance
   // then sends that outlived their request (answered 503 after the timeout) get their time.
   app.addHook('onClose', async () => {
     loop.stop();
+    if (recovery) clearInterval(recovery);
     const drained = await delivery.drain(cfg.gatewayShutdownTimeoutMs);
     if (!drained) log.warn({ inFlight: delivery.eventsInFlight }, 'shutdown: sends still unacknowledged after the timeout');
     await producer.close();

@@ -1,13 +1,39 @@
 import { ConfigError, type Config } from '../contracts/config.js';
 import { loadConfig } from '../common/config.js';
-import { buildApp } from './app.js';
+import type { Socket } from 'node:net';
+import { buildApp, type BuildOptions } from './app.js';
+import { isAcceptorMessage, type AcceptorMessage } from './acceptor.js';
 import { CONFIG_ERROR_EXIT, isWorker, runWorkers } from './workers.js';
 
 /** Starts the gateway from the environment (and `overrides`). Config errors throw before anything listens. */
 export async function startGateway(overrides: Partial<Config> = {}) {
   const cfg = loadConfig(overrides);
+  if (cfg.gatewayAcceptor && isWorker()) return startBehindAcceptor({ config: overrides });
   const app = await buildApp({ config: overrides });
   await app.listen({ host: cfg.gatewayHost, port: cfg.gatewayPort, backlog: cfg.gatewayListenBacklog });
+  return app;
+}
+
+/**
+ * A gateway process behind the acceptor (acceptor.ts): its connections come from the acceptor
+ * process, with the bytes it already read from them. It listens on a loopback port of its own too
+ * (only so that Node runs its request and header timeouts, which start with listening).
+ */
+export async function startBehindAcceptor(opts: Omit<BuildOptions, 'acceptor'>) {
+  const send = (m: AcceptorMessage) => process.send?.(m);
+  const app = await buildApp({ ...opts, acceptor: { onOverload: (on) => send({ cmd: 'gw:overload', on }) } });
+  await app.listen({ host: '127.0.0.1', port: 0, exclusive: true });
+  process.on('message', (m: unknown, socket?: Socket) => {
+    if (!isAcceptorMessage(m)) return;
+    if (m.cmd === 'gw:conn' && socket) {
+      app.server.emit('connection', socket);
+      if (m.head) socket.emit('data', Buffer.from(m.head, 'latin1'));
+      socket.resume();
+    } else if (m.cmd === 'gw:shed') {
+      app.countAcceptorSheds?.(m.n);
+    }
+  });
+  send({ cmd: 'gw:ready' });
   return app;
 }
 
@@ -63,10 +89,13 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     console.error(`gateway: configuration error: GATEWAY_WORKERS must be at least 1, got ${cfg.gatewayWorkers}`);
     process.exit(CONFIG_ERROR_EXIT);
   }
-  if (cfg.gatewayWorkers > 1 && !isWorker()) {
+  if ((cfg.gatewayWorkers > 1 || cfg.gatewayAcceptor) && !isWorker()) {
     // Lines like the workers' (pino's numeric levels).
     const line = (level: number) => (msg: string) => console.log(JSON.stringify({ level, time: Date.now(), service: 'gateway', msg }));
-    process.exit(await runWorkers(cfg.gatewayWorkers, { info: line(30), error: line(50) }, cfg.gatewayShutdownTimeoutMs));
+    const acceptor = cfg.gatewayAcceptor
+      ? { host: cfg.gatewayHost, port: cfg.gatewayPort, backlog: cfg.gatewayListenBacklog, maxConnections: cfg.gatewayMaxConnections, retryAfterMaxS: cfg.gatewayShedRetryAfterMaxS }
+      : null;
+    process.exit(await runWorkers(cfg.gatewayWorkers, { info: line(30), error: line(50) }, cfg.gatewayShutdownTimeoutMs, acceptor));
   } else {
     await runOne();
   }

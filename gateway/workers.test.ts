@@ -1,4 +1,5 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import net from 'node:net';
 import { afterEach, expect, test } from 'vitest';
 
 /**
@@ -105,3 +106,72 @@ test('GATEWAY_WORKERS=0 is a configuration error (exit 2, nothing listens)', asy
   expect(await g.exited).toBe(2);
   expect(g.text()).toMatch(/GATEWAY_WORKERS must be at least 1/);
 }, 60_000);
+
+const readyBehind = (text: string) => [...text.matchAll(/gateway worker (\d+) \(pid (\d+)\) ready behind the acceptor/g)].map((m) => ({ slot: Number(m[1]), pid: Number(m[2]) }));
+
+/** A raw HTTP exchange on a connection of its own: the whole answer text ('' if the connection closed without one). */
+function exchange(head: string, body = '', waitMs = 20_000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const s = net.connect(PORT, '127.0.0.1');
+    let text = '';
+    s.setEncoding('latin1');
+    s.on('data', (d: string) => {
+      text += d;
+      const end = text.indexOf('\r\n\r\n');
+      const length = Number(/content-length: (\d+)/i.exec(text)?.[1] ?? NaN);
+      if (end >= 0 && text.length >= end + 4 + length) {
+        s.destroy();
+        resolve(text);
+      }
+    });
+    s.on('close', () => resolve(text));
+    s.on('error', reject);
+    s.setTimeout(waitMs, () => s.destroy());
+    s.write(head + body);
+  });
+}
+
+test('GATEWAY_ACCEPTOR: the primary alone listens and hands connections to the gateway process; once it sheds, the primary sheds new ingest connections itself', async () => {
+  // One request's body held in memory (never sent whole) fills GATEWAY_MAX_QUEUED_BYTES, so the next is shed by the gateway process.
+  const g = start({ GATEWAY_ACCEPTOR: 'true', GATEWAY_MAX_QUEUED_BYTES: '1500', GATEWAY_MAX_LOOP_LAG_MS: '0', GATEWAY_LISTEN_BACKLOG: '1234' });
+  primary = g.child;
+  const [w] = await until(() => (readyBehind(g.text()).length ? readyBehind(g.text()) : undefined), 60_000);
+  workerPids.add(w.pid);
+  // Only the acceptor holds the public socket (with the configured accept queue).
+  expect([...listenerPids(PORT)]).toEqual([g.child.pid]);
+  expect(listenBacklogs(PORT)).toEqual([1234]);
+  expect(await exchange('GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n')).toMatch(/^HTTP\/1\.1 200 /);
+
+  // Admitted, then stalled: its 1,000 bytes are held.
+  const stalled = net.connect(PORT, '127.0.0.1');
+  stalled.on('error', () => {});
+  stalled.write('POST /v1/events HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n{"events":[');
+  await new Promise((r) => setTimeout(r, 500));
+  const post = 'POST /v1/events HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\norigin: https://shop.example\r\ncontent-length: 1000\r\n\r\n';
+  const body = `{"events":[${' '.repeat(986)}]}`;
+  // Shed by the gateway process (bytes), which closes the connection and tells the acceptor.
+  const byGateway = await exchange(post, body);
+  expect(byGateway).toMatch(/^HTTP\/1\.1 503 /);
+  expect(byGateway).toMatch(/bytes of requests already held/);
+  expect(byGateway).toMatch(/\r\nconnection: close\r\n/i);
+  // Then by the acceptor, with the catalogue's answer and CORS for the page.
+  // (The gateway process's word travels between processes: a request right after may still reach it, and be shed there.)
+  let shed = '';
+  for (let i = 0; i < 20 && !/every gateway process/.test(shed); i++) {
+    shed = await exchange(post, body);
+    expect(shed).toMatch(/^HTTP\/1\.1 503 /);
+  }
+  expect(shed).toMatch(/"code":"GW_ERR_OVERLOADED"/);
+  expect(shed).toMatch(/every gateway process is overloaded/);
+  expect(shed).toMatch(/\r\naccess-control-allow-origin: https:\/\/shop\.example\r\n/);
+  expect(Number(/\r\nretry-after: (\d+)\r\n/.exec(shed)?.[1])).toBeGreaterThanOrEqual(1);
+  // Other requests still reach the gateway process, with the bytes the acceptor read from them.
+  expect(await exchange('GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n')).toMatch(/^HTTP\/1\.1 200 [\s\S]*"status":"ok"/);
+  const notFound = await exchange('POST /v1/nope HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 13\r\n\r\n', '{"events":[]}');
+  expect(notFound).toMatch(/^HTTP\/1\.1 404 [\s\S]*GW_ERR_NOT_FOUND/);
+  stalled.destroy();
+
+  g.child.kill('SIGTERM');
+  expect(await g.exited).toBe(0);
+  expect(() => process.kill(w.pid, 0)).toThrow();
+}, 120_000);

@@ -1,4 +1,5 @@
 import cluster, { type Worker } from 'node:cluster';
+import { Acceptor, isAcceptorMessage, type AcceptorOptions } from './acceptor.js';
 
 /** What the primary process logs; one line each. */
 export interface WorkersLog {
@@ -17,7 +18,10 @@ export const CONFIG_ERROR_EXIT = 2;
  * shutdown. A worker that exits with CONFIG_ERROR_EXIT stops them all (restarting cannot help).
  * Resolves when the last worker has exited, with the exit code for the primary.
  */
-export function runWorkers(n: number, log: WorkersLog, shutdownTimeoutMs: number): Promise<number> {
+export function runWorkers(n: number, log: WorkersLog, shutdownTimeoutMs: number, acceptorOptions: AcceptorOptions | null = null): Promise<number> {
+  // GATEWAY_ACCEPTOR: this process accepts every connection and hands it over, or sheds it while
+  // every worker is overloaded (acceptor.ts); the workers then listen on no shared socket.
+  const acceptor = acceptorOptions ? new Acceptor(acceptorOptions) : null;
   // Each worker accepts new connections from the shared listening socket itself, unless
   // NODE_CLUSTER_SCHED_POLICY=rr asks for Node's round robin. Under a connection spike the round
   // robin queues connections in the primary, which hands one at a time to each worker and waits for
@@ -35,12 +39,21 @@ export function runWorkers(n: number, log: WorkersLog, shutdownTimeoutMs: number
     lastStart[slot] = Date.now();
     const w = cluster.fork({ GATEWAY_WORKER_SLOT: String(slot) });
     slots.set(w, slot);
+    acceptor?.add({
+      id: w.id,
+      send: (m, socket) =>
+        w.send(m, socket, (err: Error | null) => {
+          // The worker is gone (it exits; a new one is started): the client sees its connection closed and retries.
+          if (err) socket?.destroy();
+        }),
+    });
   };
 
   return new Promise((resolve) => {
     const stopAll = (signal: NodeJS.Signals) => {
       if (stopping) return;
       stopping = true;
+      acceptor?.close();
       for (const w of slots.keys()) w.process.kill(signal);
       // A worker's own shutdown is bounded; this bounds the primary's wait on a stuck one.
       setTimeout(() => {
@@ -50,6 +63,7 @@ export function runWorkers(n: number, log: WorkersLog, shutdownTimeoutMs: number
     cluster.on('exit', (w, exitCode, signal) => {
       const slot = slots.get(w);
       slots.delete(w);
+      acceptor?.remove(w.id);
       if (slot === undefined) return;
       if (exitCode === CONFIG_ERROR_EXIT && !stopping) {
         log.error(`gateway worker ${slot} refused its configuration: stopping`);
@@ -65,9 +79,21 @@ export function runWorkers(n: number, log: WorkersLog, shutdownTimeoutMs: number
       setTimeout(() => (stopping ? undefined : fork(slot)), wait).unref();
     });
     cluster.on('listening', (w, address) => log.info(`gateway worker ${slots.get(w)} (pid ${w.process.pid}) listening on port ${address.port}`));
+    cluster.on('message', (w, m: unknown) => {
+      if (!acceptor || !isAcceptorMessage(m)) return;
+      acceptor.onMessage(w.id, m);
+      if (m.cmd === 'gw:ready') log.info(`gateway worker ${slots.get(w)} (pid ${w.process.pid}) ready behind the acceptor on port ${acceptorOptions!.port}`);
+    });
     for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => stopAll(sig));
-    for (let i = 0; i < n; i++) fork(i);
-    log.info(`gateway: ${n} worker processes`);
+    const start = () => {
+      for (let i = 0; i < n; i++) fork(i);
+      log.info(`gateway: ${n} worker processes${acceptor ? `, connections accepted by this process (pid ${process.pid}) on port ${acceptorOptions!.port}` : ''}`);
+    };
+    if (!acceptor) return start();
+    acceptor.listen().then(start, (err: Error) => {
+      log.error(`gateway acceptor cannot listen: ${err.message}`);
+      resolve(1);
+    });
   });
 }
 

@@ -27,6 +27,11 @@ export interface BodyPool {
   events(k: number): { events: ClientEvent[]; sentAt: number; ua: string; ip: string };
   /** Next request number, for load generators that just want "another one". */
   next(): Body;
+  /**
+   * Pool entry k mod size with its event ids left out: the JSON between the ids (one more part
+   * than events), for generators that write ids of their own into bytes encoded once.
+   */
+  parts(k: number): { parts: readonly string[]; ua: string; ip: string };
   /** Average body size in bytes. */
   readonly avgBytes: number;
 }
@@ -87,6 +92,10 @@ export function bodyPool(opts: { size?: number; eventsPerBody?: number; seed?: n
     },
     next() {
       return pool.body(counter++);
+    },
+    parts(k) {
+      const e = entries[k % size];
+      return { parts: e.parts, ua: e.ua, ip: e.ip };
     },
   };
   return pool;

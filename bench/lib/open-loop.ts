@@ -31,6 +31,8 @@ export interface OpenLoopResult {
   connectionsOpened: number;
   /** Cores the generator's threads used while sending. */
   cores: number;
+  /** The generator's CPU per request sent (µs, all threads): what it takes from the gateway's cores. */
+  cpuUsPerRequest: number;
   durationS: number;
 }
 
@@ -94,8 +96,10 @@ export async function openLoopLoad(opts: {
     sendLag: [],
     connectionsOpened: 0,
     cores: 0,
+    cpuUsPerRequest: NaN,
     durationS: opts.durationS,
   };
+  let cpuMs = 0;
   const merge = (into: Map<number, number[]>, from: Record<string, number[]>) => {
     for (const [status, xs] of Object.entries(from)) {
       const list = into.get(Number(status)) ?? [];
@@ -109,6 +113,7 @@ export async function openLoopLoad(opts: {
     out.errors += r.errors;
     out.connectionsOpened += r.connectionsOpened;
     out.cores += r.cpuMs / 1000 / opts.durationS;
+    cpuMs += r.cpuMs;
     merge(out.latencies, r.latencies);
     merge(out.serverLatencies, r.serverLatencies);
     for (const x of r.connectMs) out.connectMs.push(x);
@@ -119,5 +124,6 @@ export async function openLoopLoad(opts: {
     for (const x of r.acceptedAt) out.acceptedAt.push(x);
     for (const x of r.sendLag) out.sendLag.push(x);
   }
+  out.cpuUsPerRequest = (cpuMs * 1000) / Math.max(1, out.sent);
   return out;
 }

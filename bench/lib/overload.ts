@@ -44,6 +44,8 @@ export interface OverloadRun {
   /** Estimated gateway CPU per shed request (µs). */
   shedCpuUs: number;
   loadgenCores: number;
+  /** The generator's CPU per request (µs): taken from the cores the gateway runs on. */
+  loadgenUsPerRequest: number;
   loadgenLagP99: number;
   loadgenLagMax: number;
   connections: number;
@@ -99,7 +101,7 @@ export interface OverloadOptions {
   rssMb?: () => number;
 }
 
-const SHED_REASONS = ['loop_lag', 'queue_delay', 'expected_delay', 'requests', 'bytes', 'connections'];
+const SHED_REASONS = ['loop_lag', 'queue_delay', 'expected_delay', 'requests', 'bytes', 'connections', 'acceptor'];
 
 async function scrape(port: number): Promise<string | null> {
   try {
@@ -193,6 +195,7 @@ async function overloadPhase(opts: OverloadOptions, factor: number): Promise<Ove
       // The whole phase's CPU (answers after the sending window too), less what the accepted requests cost at the maximum.
       shedCpuUs: shed.length ? ((cpuEnd - cpu0) * 1000 - accepted.length * opts.acceptedCpuMs) * 1000 / shed.length : NaN,
       loadgenCores: r.cores,
+      loadgenUsPerRequest: r.cpuUsPerRequest,
       loadgenLagP99: percentile(r.sendLag, 99),
       loadgenLagMax: r.sendLag.reduce((m, x) => Math.max(m, x), 0),
       connections: r.connectionsOpened,
@@ -222,7 +225,7 @@ function describeOverloadRun(o: OverloadRun): string {
     `timeouts waiting for a generator connection ${t.queued}, in the handshake ${t.connecting}, sent and unanswered ${t.sent}; generator tick lag p99 ${ms(o.tickLagP99)}; ` +
     (g ? `gateway: shed ${g.shedBy}; p99 (bucket bound) admitted queue ${ms(g.queueP99Ms)}, Kafka produce ${ms(g.produceP99Ms)}, loop turn ${ms(g.loopTurnP99Ms)}; ` : '') +
     `accepted p50 ${ms(o.acceptedP50)} p99 ${ms(o.acceptedP99)}, shed p99 ${ms(o.shedP99)}, ${o.timeouts} timeouts, ${o.otherFailures} other failures${o.otherCodes ? ` (${o.otherCodes})` : ''}, ` +
-    `peak RSS ${int(o.peakRssMb)} MB, gateway ${o.gatewayCores.toFixed(2)} cores, ~${int(o.shedCpuUs)} µs CPU per shed request; load generator lag p99 ${ms(o.loadgenLagP99)}, ${o.loadgenCores.toFixed(2)} cores, ${o.connections} connections`
+    `peak RSS ${int(o.peakRssMb)} MB, gateway ${o.gatewayCores.toFixed(2)} cores, ~${int(o.shedCpuUs)} µs CPU per shed request; load generator lag p99 ${ms(o.loadgenLagP99)}, ${o.loadgenCores.toFixed(2)} cores (${o.loadgenUsPerRequest.toFixed(1)} µs CPU per request), ${o.connections} connections`
   );
 }
 
@@ -253,6 +256,7 @@ export function overloadReport(
         'other failures',
         'RSS before -> peak',
         'cores gw / loadgen',
+        'loadgen CPU per req',
         'gw CPU per shed',
         'loadgen tick lag p99',
         'gw p99: queue / Kafka / loop turn',
@@ -274,6 +278,7 @@ export function overloadReport(
         o.otherFailures,
         `${int(o.rssBeforeMb)} -> ${int(o.peakRssMb)} MB`,
         `${o.gatewayCores.toFixed(2)} / ${o.loadgenCores.toFixed(2)}`,
+        `${o.loadgenUsPerRequest.toFixed(1)} µs`,
         // Not positive: accepted requests cost more here than at the maximum (a busy machine), so the split says nothing.
         Number.isFinite(o.shedCpuUs) && o.shedCpuUs > 0 ? `${int(o.shedCpuUs)} µs` : '-',
         ms(o.tickLagP99),

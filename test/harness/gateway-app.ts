@@ -1,6 +1,6 @@
 import { pino } from 'pino';
 import type { FastifyInstance, InjectOptions } from 'fastify';
-import { buildApp } from '../../gateway/app.js';
+import { buildApp, type BuildOptions } from '../../gateway/app.js';
 import type { Config } from '../../contracts/config.js';
 import type { EventProducer, OutRecord } from '../../gateway/event-producer.js';
 import type { GeoProvider } from '../../gateway/geo.js';
@@ -45,11 +45,11 @@ export interface Harness {
 }
 
 /** buildApp with the in-memory producer and a logger whose lines the test can read. The loop-lag bound is off: inject() has no sockets, so a test that injects many requests in a row would look like a busy loop. */
-export async function harness(config: Partial<Config> = {}, geo?: GeoProvider): Promise<Harness> {
+export async function harness(config: Partial<Config> = {}, geo?: GeoProvider, more: Pick<BuildOptions, 'acceptor'> = {}): Promise<Harness> {
   const kafka = new MemoryProducer();
   const logs: Record<string, unknown>[] = [];
   const logger = pino({ level: 'info' }, { write: (line: string) => void logs.push(JSON.parse(line)) });
-  const app = await buildApp({ producer: kafka, logger, config: { gatewayRateLimitIp: 0, gatewayRateLimitSite: 0, gatewayMaxLoopLagMs: 0, ...config }, geo });
+  const app = await buildApp({ producer: kafka, logger, config: { gatewayRateLimitIp: 0, gatewayRateLimitSite: 0, gatewayMaxLoopLagMs: 0, ...config }, geo, ...more });
   return { app, kafka, logs };
 }
 

@@ -1,0 +1,219 @@
+import net from 'node:net';
+import { GW_ERRORS } from './errors.js';
+
+/**
+ * The acceptor (GATEWAY_ACCEPTOR): a process of its own that owns the listening socket, hands each
+ * new connection to a gateway process, and answers new ingest connections 503 GW_ERR_OVERLOADED
+ * itself while every gateway process says it is overloaded.
+ *
+ * Why a process of its own: under a spike most requests must be shed, and a shed made by the
+ * gateway's own thread (Node's HTTP parser, the request and response objects, the answer) costs
+ * about 20 µs of the very thread that serves the accepted requests (~350 µs each): at 5x the
+ * maximum those sheds alone take most of the thread. The acceptor's sheds run on another core,
+ * cost the gateway processes nothing, and never queue behind their work; the gateway processes
+ * close the connection of every request they shed themselves (`connection: close`), so a client
+ * comes back on a new connection, to the acceptor. A connection handed over costs one message
+ * between processes, once per connection (browsers keep theirs alive).
+ *
+ * What decides: each gateway process tells the acceptor when it turns overloaded and when it
+ * recovers (`AcceptorMessage`); a new connection goes to the next process, round robin, that is
+ * ready and not overloaded. When there is none, the acceptor reads the request line: an ingest
+ * request (POST /v1/events, GET /v1/p.gif) is answered 503 with a jittered Retry-After and the
+ * connection closed; anything else (health checks, metrics, CORS preflights, the SDK) still goes
+ * to a gateway process, with the bytes already read.
+ */
+
+/** Messages between a gateway process and the acceptor (node:cluster IPC). */
+export type AcceptorMessage =
+  /** Worker -> acceptor, once its app is ready to take connections. */
+  | { cmd: 'gw:ready' }
+  /** Worker -> acceptor, when it turns overloaded (on) or recovers (off). */
+  | { cmd: 'gw:overload'; on: boolean }
+  /** Acceptor -> worker, with a connection: `head` holds bytes already read from it (latin1), '' when none. */
+  | { cmd: 'gw:conn'; head: string }
+  /** Acceptor -> one worker, about once a second while it sheds: the sheds since the last report (for its metrics). */
+  | { cmd: 'gw:shed'; n: number };
+
+export const isAcceptorMessage = (m: unknown): m is AcceptorMessage => typeof m === 'object' && m !== null && typeof (m as { cmd?: unknown }).cmd === 'string' && (m as { cmd: string }).cmd.startsWith('gw:');
+
+/** A gateway process as the acceptor sees it. */
+export interface Backend {
+  readonly id: number;
+  /** Called with a new connection for this process (and the bytes already read from it, if any). */
+  send(msg: AcceptorMessage, socket?: net.Socket): void;
+}
+
+/** The ingest routes the acceptor sheds; everything else is always handed over. */
+const INGEST = [Buffer.from('POST /v1/events'), Buffer.from('GET /v1/p.gif')];
+const CRLFCRLF = Buffer.from('\r\n\r\n');
+
+/** Whether the first bytes of a request are an ingest request's line (its path, then a space or a query). */
+export function isIngestRequest(head: Buffer): boolean {
+  for (const prefix of INGEST) {
+    if (head.length > prefix.length && head.subarray(0, prefix.length).equals(prefix)) {
+      const next = head[prefix.length];
+      return next === 0x20 || next === 0x3f;
+    }
+  }
+  return false;
+}
+
+/** The Origin header of a request head, or '' (for CORS on the answer, so a page can read the 503). */
+export function originOf(head: Buffer): string {
+  const end = head.indexOf(CRLFCRLF);
+  const text = head.toString('latin1', 0, end < 0 ? Math.min(head.length, 8192) : end);
+  const m = /\r\norigin:[ \t]*([^\r\n]*)/i.exec(text);
+  const origin = m ? m[1].trim() : '';
+  // Only a plausible origin is echoed (no header injection, bounded length).
+  return /^[A-Za-z][A-Za-z0-9+.-]*:\/\/[A-Za-z0-9.:[\]-]{1,253}$/.test(origin) ? origin : '';
+}
+
+/** Why the acceptor sheds: every gateway process is overloaded, or none is ready (starting, restarting). */
+export type AcceptorShed = 'overloaded' | 'not_ready';
+const BODY_START: Record<AcceptorShed, string> = {
+  overloaded: `{"error":{"code":"GW_ERR_OVERLOADED","message":${JSON.stringify(`${GW_ERRORS.GW_ERR_OVERLOADED.message}: every gateway process is overloaded`)}},"request_id":`,
+  not_ready: `{"error":{"code":"GW_ERR_OVERLOADED","message":${JSON.stringify(`${GW_ERRORS.GW_ERR_OVERLOADED.message}: no gateway process is ready yet`)}},"request_id":`,
+};
+
+/** The whole 503 answer of the acceptor: the gateway's GW_ERR_OVERLOADED body and headers, `connection: close`. */
+export function shedAnswer(requestId: string, retryAfterS: number, origin: string, why: AcceptorShed = 'overloaded'): Buffer {
+  const body = `${BODY_START[why]}${JSON.stringify(requestId)}}`;
+  const cors = origin ? `access-control-allow-origin: ${origin}\r\naccess-control-expose-headers: retry-after, x-request-id\r\nvary: Origin\r\n` : '';
+  return Buffer.from(
+    `HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
+      `retry-after: ${retryAfterS}\r\nx-request-id: ${requestId}\r\ncache-control: no-store\r\n${cors}connection: close\r\n\r\n${body}`,
+    'latin1',
+  );
+}
+
+export interface AcceptorOptions {
+  host: string;
+  port: number;
+  backlog: number;
+  /** Most connections the acceptor holds itself at once (those it is shedding); beyond, new ones are closed at once. */
+  maxConnections: number;
+  /** Retry-After of a shed request: uniform in 1..retryAfterMaxS seconds. */
+  retryAfterMaxS: number;
+  /** How long a shed connection may stay open after its answer, for the client to close it (ms). */
+  lingerMs?: number;
+}
+
+export class Acceptor {
+  private readonly backends = new Map<number, { b: Backend; ready: boolean; overloaded: boolean }>();
+  private order: number[] = [];
+  private next = 0;
+  private shedIds = 0;
+  private unreported = 0;
+  private reporter: NodeJS.Timeout | null = null;
+  readonly server: net.Server;
+  /** Ingest requests shed here, and connections handed over, since the start. */
+  shedTotal = 0;
+  handedTotal = 0;
+
+  constructor(private readonly opts: AcceptorOptions) {
+    this.server = net.createServer({ pauseOnConnect: true, noDelay: true }, (socket) => this.onConnection(socket));
+    this.server.maxConnections = opts.maxConnections;
+  }
+
+  /** Called once: listens on the gateway's address. */
+  listen(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen({ host: this.opts.host, port: this.opts.port, backlog: this.opts.backlog }, () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
+    // (The report timer starts with the first shed.)
+  }
+
+  /** Called when a gateway process is started (not yet ready). */
+  add(b: Backend): void {
+    this.backends.set(b.id, { b, ready: false, overloaded: false });
+    this.order = [...this.backends.keys()];
+  }
+
+  /** Called when a gateway process exits. */
+  remove(id: number): void {
+    this.backends.delete(id);
+    this.order = [...this.backends.keys()];
+  }
+
+  /** Called with every message from a gateway process. */
+  onMessage(id: number, m: AcceptorMessage): void {
+    const s = this.backends.get(id);
+    if (!s) return;
+    if (m.cmd === 'gw:ready') s.ready = true;
+    else if (m.cmd === 'gw:overload') s.overloaded = m.on;
+  }
+
+  /** Called on shutdown: no new connections. */
+  close(): void {
+    this.server.close();
+    if (this.reporter) clearInterval(this.reporter);
+    this.reporter = null;
+  }
+
+  /** The next ready gateway process, round robin; `evenOverloaded`: also one that is overloaded. */
+  private pick(evenOverloaded: boolean): Backend | null {
+    const n = this.order.length;
+    for (let i = 0; i < n; i++) {
+      const id = this.order[(this.next + i) % n];
+      const s = this.backends.get(id)!;
+      if (s.ready && (evenOverloaded || !s.overloaded)) {
+        this.next = (this.next + i + 1) % n;
+        return s.b;
+      }
+    }
+    return null;
+  }
+
+  private hand(b: Backend, socket: net.Socket, head: Buffer | null): void {
+    this.handedTotal++;
+    b.send({ cmd: 'gw:conn', head: head ? head.toString('latin1') : '' }, socket);
+  }
+
+  private onConnection(socket: net.Socket): void {
+    socket.on('error', () => socket.destroy());
+    const b = this.pick(false);
+    // The common case: handed over unread (the socket was never read here).
+    if (b) return this.hand(b, socket, null);
+    socket.once('data', (head: Buffer) => {
+      if (!isIngestRequest(head)) {
+        // Stop reading at once: what follows belongs to the gateway process's parser.
+        socket.pause();
+        (socket as unknown as { _handle?: { readStop?: () => void } })._handle?.readStop?.();
+        const to = this.pick(true);
+        if (to) return this.hand(to, socket, head);
+        return this.shed(socket, head, 'not_ready', false);
+      }
+      this.shed(socket, head, this.pick(true) ? 'overloaded' : 'not_ready', true);
+    });
+    socket.resume();
+  }
+
+  /** Answers 503 and closes; `ingest`: an ingest request, counted (other requests are answered so only while no gateway process is ready). */
+  private shed(socket: net.Socket, head: Buffer, why: AcceptorShed, ingest: boolean): void {
+    if (ingest) {
+      this.shedTotal++;
+      this.unreported++;
+      this.reporter ??= setInterval(() => this.report(), 1000).unref();
+    }
+    const id = `acc-${process.pid.toString(36)}-${(++this.shedIds).toString(36)}`;
+    const retryAfter = 1 + Math.floor(Math.random() * Math.max(1, this.opts.retryAfterMaxS));
+    socket.end(shedAnswer(id, retryAfter, originOf(head), why));
+    // The rest of the request (its body) is read and dropped until the client closes; a client
+    // that never does is cut off.
+    socket.on('data', () => {});
+    setTimeout(() => socket.destroy(), this.opts.lingerMs ?? 5000).unref();
+  }
+
+  /** The sheds since the last report go to one gateway process, which counts them in its metrics. */
+  private report(): void {
+    if (!this.unreported) return;
+    const to = this.pick(true);
+    if (!to) return;
+    to.send({ cmd: 'gw:shed', n: this.unreported });
+    this.unreported = 0;
+  }
+}
