@@ -14,6 +14,9 @@ export interface Rejected<T> {
   reason: string;
 }
 
+/** A bulk request's `refresh` parameter. */
+export type BulkRefresh = boolean | 'wait_for';
+
 /** Thrown when Elasticsearch could not take a batch for a reason that may pass (down, 429, 5xx). */
 export class RetryableBulkError extends Error {}
 
@@ -31,6 +34,8 @@ export async function bulkIndex<T extends object>(
   target: (doc: T) => Target,
   /** The document body to index (an object, or JSON text sent as is), when it is not `doc` itself. */
   body?: (doc: T) => object | string,
+  /** The bulk's `refresh` parameter: `true` makes the documents visible to searches when it returns. */
+  refresh?: BulkRefresh,
 ): Promise<Rejected<T>[]> {
   if (docs.length === 0) return [];
   const rejected: Rejected<T>[] = [];
@@ -51,6 +56,7 @@ export async function bulkIndex<T extends object>(
       },
       // Only what tells success from failure comes back: parsing a 2,000-item response costs.
       filter_path: 'errors,items.*.error,items.*.status',
+      ...(refresh !== undefined && refresh !== false ? { refresh } : {}),
       flushBytes: 5_000_000,
       concurrency: 2,
       retries: 3,

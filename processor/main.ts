@@ -9,6 +9,7 @@ import { consumerRequestTimeoutMs, startConsumer, type Runner } from './consumer
 import { DeadLetterBuffer } from './dead-letters.js';
 import type { ProcessorErrorCode } from './errors.js';
 import type { OutIndex } from './analytics/engine.js';
+import type { BulkRefresh } from './es-bulk.js';
 import { processorMetrics, serveMetrics, type Health } from './metrics.js';
 import { esEventsSink, type RefusedEvent } from './sinks/es-events-sink.js';
 import { analyticsSink, type AnalyticsSink } from './sinks/analytics-sink.js';
@@ -24,6 +25,7 @@ import { anomalyOptionsFromConfig } from './anomaly/options.js';
 import { siteMonitor } from './alerts/site-monitor.js';
 import { alertOutbox } from './alerts/outbox.js';
 import { indexNames } from '../contracts/indices.js';
+import { yieldCpu } from './yield-cpu.js';
 
 /** The analytics engine's settings from config: the live processor and the archive replay use the same. */
 export function engineOptionsFromConfig(
@@ -73,11 +75,22 @@ const REFUSED_CODE: Record<OutIndex, ProcessorErrorCode> = {
   sessions: 'PR_ERR_ES_SESSION_REJECTED',
 };
 
+/** ES_KPI_BULK_REFRESH as the bulk parameter; throws on a value Elasticsearch does not know. */
+export function kpiBulkRefresh(config: Pick<Config, 'esKpiBulkRefresh'>): BulkRefresh {
+  const v = config.esKpiBulkRefresh.trim();
+  if (v === 'true') return true;
+  if (v === 'false' || v === '') return false;
+  if (v === 'wait_for') return 'wait_for';
+  throw new ConfigError(`ES_KPI_BULK_REFRESH: "${v}" is not one of true, false, wait_for`);
+}
+
 /** Builds the sinks of every role from config and starts one consumer per role; returns a stop function. */
 export async function startProcessor(overrides: Partial<Config> = {}, onFatal?: (reason: string) => void) {
   const config = loadConfig(overrides);
   const log = pino({ level: config.logLevel, base: { service: 'processor' } });
   const roles = rolesFromConfig(config);
+  const nice = yieldCpu(config, roles, log);
+  if (nice !== null) log.info({ roles, nice }, 'raw indexing and archive yield the CPU (PROCESSOR_BACKGROUND_NICE)');
   const metrics = processorMetrics();
   const es = esFromConfig(config);
   const topics = EVENT_TOPICS.map((t) => config.topicPrefix + t);
@@ -101,6 +114,9 @@ export async function startProcessor(overrides: Partial<Config> = {}, onFatal?: 
         engine: engineOptionsFromConfig(config),
         emitIntervalMs: config.kpiEmitIntervalMs,
         sessionEmitIntervalMs: config.sessionEmitIntervalMs,
+        kpiEmitBetweenFlushes: config.kpiEmitBetweenFlushes,
+        kpiRefresh: kpiBulkRefresh(config),
+        onKpiEmitError: (err) => log.warn({ err: err.message }, 'writing the open KPI windows failed; written again when they next change'),
         idleAdvanceMs: config.watermarkIdleS * 1000,
         onRepeat: (n) => metrics.repeatedEvents.inc({ output: 'analytics' }, n),
         onIdleAdvance: (partition) => metrics.idleAdvances.inc({ partition: String(partition) }),
@@ -109,6 +125,8 @@ export async function startProcessor(overrides: Partial<Config> = {}, onFatal?: 
         onReject: (kind, doc, reason) => deadLetters.push({ code: REFUSED_CODE[kind], reason, parsed: doc, siteId: typeof doc.site_id === 'string' ? doc.site_id : null }),
       });
       const sinks: Sink[] = [analytics];
+      const kpiWriter = analytics;
+      stoppers.push(() => kpiWriter.stop());
       if (config.anomalyEnabled) {
         const detectors = anomalyOptionsFromConfig(config);
         const outbox = config.alertWebhookUrl

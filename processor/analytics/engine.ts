@@ -243,6 +243,19 @@ export class PartitionEngine {
   }
 
   /**
+   * The current documents of the open KPI windows that changed since they were last written (none
+   * while replaying), between drains: nothing is sealed and the commit point does not move, so a
+   * crash after writing them loses nothing (the open windows hold the commit; a replay rewrites
+   * them). The caller writes them before any later drain's documents of the same windows.
+   */
+  openKpiDocs(): OutDoc[] {
+    if (this.clock.replaying) return [];
+    const out: OutDoc[] = [];
+    this.kpis.emitOpen(out, this.restoredWatermark);
+    return out;
+  }
+
+  /**
    * The offset of topic `t` that may be committed once the documents of the last `drain` are
    * written (null: nothing processed or restored yet), and the checkpoint to store with it.
    * Events added after that drain do not move it.

@@ -34,6 +34,8 @@ export class KpiWindows {
   /** Scratch: the event's dimension values, and per kind and dimension what was new to its sets. */
   private readonly values: string[] = [];
   private readonly newTo: Int32Array[];
+  /** Scratch for `emitOpen`: the hold it lowers is not the engine's (only `drain` moves the commit point). */
+  private readonly scratchHold: number[];
 
   constructor(partition: number, topicCount: number, specs: readonly WindowSpec[]) {
     this.partition = partition;
@@ -42,6 +44,7 @@ export class KpiWindows {
     this.buckets = specs.map(() => new Map());
     this.paneKind = specs.map((s, j) => specs.findIndex((p, i) => i < j && p.stepMs === p.sizeMs && p.sizeMs === s.stepMs && s.sizeMs !== s.stepMs));
     this.newTo = specs.map(() => new Int32Array(DIMENSIONS.length));
+    this.scratchHold = new Array<number>(topicCount).fill(Infinity);
   }
 
   get size(): number {
@@ -113,6 +116,16 @@ export class KpiWindows {
         for (const id of b.lateIds ?? []) if (this.lateSeen.get(id) === b) this.lateSeen.delete(id);
       }
     }
+  }
+
+  /**
+   * The current documents of the open KPI windows changed since they were last written, without
+   * sealing anything (the next `drain` seals and holds the commit as before); none for windows
+   * ending at or before `restoredWatermark` (written before a restart).
+   */
+  emitOpen(out: OutDoc[], restoredWatermark: number): void {
+    const ctx = { emitOpen: true, hold: this.scratchHold, out };
+    for (const buckets of this.buckets) for (const b of buckets.values()) drainBucket(b, false, b.end <= restoredWatermark, (cell) => this.doc(b, cell, false), ctx);
   }
 
   private bucket(k: number, start: number, t: number, offset: number): KpiBucket {

@@ -3,7 +3,7 @@ import type { EnrichedEvent } from '../../contracts/event-schema.js';
 import { indexNames } from '../../contracts/indices.js';
 import { decodeCheckpoint, encodeCheckpoint } from '../analytics/checkpoint.js';
 import { PartitionEngine, type EngineOptions, type LateReason, type OutDoc, type OutIndex } from '../analytics/engine.js';
-import { bulkIndex } from '../es-bulk.js';
+import { bulkIndex, type BulkRefresh } from '../es-bulk.js';
 import type { AssignedPartition, LogOffsetsSink, PartitionedSink, SourcePosition } from '../sink.js';
 
 export interface AnalyticsSinkOptions {
@@ -19,6 +19,17 @@ export interface AnalyticsSinkOptions {
    * often (0: at every flush; by default as often as the KPI windows).
    */
   sessionEmitIntervalMs?: number;
+  /**
+   * Write the open KPI windows every `emitIntervalMs` on a timer of their own, between flushes
+   * (default false: with the flushes). Freshness: a flush writes thousands of sessions and URL x
+   * country documents every `sessionEmitIntervalMs`, and the next flush, with the KPI windows,
+   * waited for them.
+   */
+  kpiEmitBetweenFlushes?: boolean;
+  /** The `refresh` parameter of the KPI bulks (default false: the index's refresh interval). */
+  kpiRefresh?: BulkRefresh;
+  /** Called when a bulk of open KPI windows written between flushes failed (they are written again when they next change, and final by a flush). */
+  onKpiEmitError?: (err: Error) => void;
   onBulk?: (seconds: number, count: number) => void;
   onLate?: (reason: LateReason, count: number) => void;
   /** Called for each document Elasticsearch refused for good (never retried), during `flush`. */
@@ -38,6 +49,8 @@ export interface AnalyticsSinkOptions {
 export interface AnalyticsSink extends PartitionedSink, LogOffsetsSink {
   /** Per partition: watermark, open windows and sessions (for /metrics). */
   stats(): { partition: number; watermark: number; openWindows: number; openSessions: number; replaying: boolean }[];
+  /** Called once at shutdown, before the last flush: stops the KPI timer and waits for its bulk in flight. */
+  stop(): Promise<void>;
 }
 
 /**
@@ -61,6 +74,41 @@ export function analyticsSink(o: AnalyticsSinkOptions): AnalyticsSink {
 
   /** Per partition: wall-clock time of its last event (or of its engine's creation). */
   const lastEventAt = new Map<number, number>();
+
+  /**
+   * Every KPI bulk (the timer's and the flushes') goes through this chain, one at a time in the
+   * order they were asked for: a provisional document written between flushes never lands after
+   * a later final document of the same window.
+   */
+  let kpiChain: Promise<unknown> = Promise.resolve();
+  const writeKpis = (docs: OutDoc[]) => {
+    const done = kpiChain.then(() => write(docs, o.kpiRefresh));
+    kpiChain = done.catch(() => undefined);
+    return done;
+  };
+  let kpiTimerBusy = false;
+  /** Between flushes: the open KPI windows that changed, in one bulk, unless the last one is still running. */
+  const emitKpis = () => {
+    if (kpiTimerBusy) return;
+    const docs: OutDoc[] = [];
+    for (const e of engines.values()) {
+      for (const d of e.openKpiDocs()) {
+        docs.push(d);
+        // Newer than a value a failed flush left to write: that one must not land after this.
+        pending.delete(`${d.index}\u0000${d.id}`);
+      }
+    }
+    if (docs.length === 0) return;
+    kpiTimerBusy = true;
+    // Refusals are not dead-lettered here: these are provisional values, and the window's final
+    // document, written by a flush, is dead-lettered if refused. A failed bulk loses only these
+    // provisional values (written again when the windows next change, and final at the seal).
+    writeKpis(docs)
+      .catch((err: Error) => o.onKpiEmitError?.(err))
+      .finally(() => (kpiTimerBusy = false));
+  };
+  const kpiTimer = o.kpiEmitBetweenFlushes ? setInterval(emitKpis, Math.max(10, o.emitIntervalMs)) : null;
+  kpiTimer?.unref();
 
   const engineFor = (partition: number): PartitionEngine => {
     let e = engines.get(partition);
@@ -94,7 +142,8 @@ export function analyticsSink(o: AnalyticsSinkOptions): AnalyticsSink {
       // one, and a flush every interval must not find the emit 1 ms short and skip it.
       const due = (last: number, interval: number) => t - last >= interval * 0.9;
       const all = due(lastEmit, sessionEmitIntervalMs);
-      const kpis = all || due(lastKpiEmit, o.emitIntervalMs);
+      // With the KPI timer, the open KPI windows are written by it (and with every open structure).
+      const kpis = all || (!kpiTimer && due(lastKpiEmit, o.emitIntervalMs));
       const provisional = all ? true : kpis ? 'kpis' : false;
       for (const e of engines.values()) {
         for (const d of e.drain(provisional)) pending.set(`${d.index}\u0000${d.id}`, d);
@@ -111,7 +160,7 @@ export function analyticsSink(o: AnalyticsSinkOptions): AnalyticsSink {
       const kpiDocs: OutDoc[] = [];
       const otherDocs: OutDoc[] = [];
       for (const d of pending.values()) (d.index === 'kpis' ? kpiDocs : otherDocs).push(d);
-      const results = await Promise.allSettled([kpiDocs, otherDocs].filter((docs) => docs.length > 0).map((docs) => write(docs)));
+      const results = await Promise.allSettled([kpiDocs.length ? writeKpis(kpiDocs) : Promise.resolve([]), otherDocs.length ? write(otherDocs) : Promise.resolve([])]);
       const failed = results.find((r) => r.status === 'rejected');
       if (failed) throw (failed as PromiseRejectedResult).reason;
       // Refusals only once both bulks succeeded: a retried flush would refuse (and report) them again.
@@ -157,15 +206,19 @@ export function analyticsSink(o: AnalyticsSinkOptions): AnalyticsSink {
       lastEventAt.delete(partition);
       for (const [k, d] of pending) if (d.doc.partition === partition) pending.delete(k);
     },
+    async stop() {
+      if (kpiTimer) clearInterval(kpiTimer);
+      await kpiChain;
+    },
     stats() {
       return [...engines.values()].map((e) => ({ partition: e.partition, watermark: e.watermark, openWindows: e.openWindows, openSessions: e.openSessions, replaying: e.replaying }));
     },
   };
 
   /** One bulk of documents; resolves with those Elasticsearch refused for good. */
-  async function write(docs: OutDoc[]) {
+  async function write(docs: OutDoc[], refresh?: BulkRefresh) {
     const started = performance.now();
-    const rejected = await bulkIndex(o.client, docs, (d) => ({ index: index[d.index], id: d.id }), (d) => d.doc);
+    const rejected = await bulkIndex(o.client, docs, (d) => ({ index: index[d.index], id: d.id }), (d) => d.doc, refresh);
     o.onBulk?.((performance.now() - started) / 1000, docs.length);
     return rejected;
   }

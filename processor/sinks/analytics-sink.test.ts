@@ -1,0 +1,139 @@
+/**
+ * The analytics sink's KPI writes between flushes (KPI_EMIT_BETWEEN_FLUSHES): the open KPI windows
+ * go out on their own timer, with the bulk's refresh parameter, without sealing anything or moving
+ * the commit point, and never land after a later final document of the same window. Elasticsearch
+ * is a fake here (what each bulk carried, in order); processor.integration.test.ts runs the sink
+ * against the real one.
+ */
+import type { Client } from '@elastic/elasticsearch';
+import { describe, expect, test } from 'vitest';
+import { tumbling } from '../../contracts/windows.js';
+import { sleep, waitFor } from '../../common/wait.js';
+import { enriched } from '../../test/harness/traffic.js';
+import type { BulkRefresh } from '../es-bulk.js';
+import { analyticsSink } from './analytics-sink.js';
+
+const T0 = Date.UTC(2026, 0, 1, 12, 0, 0);
+const TOPIC = 'page_views';
+const PREFIX = 'cs-t';
+const TUMBLING_ALL = `tumbling_1m|${new Date(T0).toISOString()}|all|all|0`;
+
+interface Bulk {
+  index: string;
+  docs: { id: string; doc: Record<string, unknown> }[];
+  refresh: unknown;
+  done: boolean;
+}
+
+/** A client whose bulk helper records every request; while `hold` is set, KPI bulks wait for it. */
+function fakeEs() {
+  const bulks: Bulk[] = [];
+  const state: { hold: Promise<void> | null } = { hold: null };
+  const client = {
+    helpers: {
+      bulk: async (o: { datasource: unknown[]; onDocument: (d: unknown) => unknown; refresh?: unknown }) => {
+        const rec: Bulk = { index: '', docs: [], refresh: o.refresh, done: false };
+        bulks.push(rec);
+        for (const d of o.datasource) {
+          const [action, body] = o.onDocument(d) as [{ index: { _index: string; _id: string } }, Record<string, unknown>];
+          rec.index = action.index._index;
+          rec.docs.push({ id: action.index._id, doc: body });
+        }
+        if (state.hold && rec.index === `${PREFIX}-kpis`) await state.hold;
+        rec.done = true;
+        return { total: o.datasource.length, failed: 0 };
+      },
+    },
+  } as unknown as Client;
+  return { client, bulks, state, kpiBulks: () => bulks.filter((b) => b.index === `${PREFIX}-kpis`) };
+}
+
+function sink(client: Client, between: boolean, refresh: BulkRefresh = true) {
+  const s = analyticsSink({
+    client,
+    indexPrefix: PREFIX,
+    topics: [TOPIC],
+    engine: { windows: [tumbling(60_000)], urlWindowMs: 60_000, latenessMs: 10_000, sessionGapMs: 600_000, excludeBots: true },
+    emitIntervalMs: 20,
+    // Sessions and URL windows only when a flush is asked to write them: the first flush.
+    sessionEmitIntervalMs: 1_000_000,
+    kpiEmitBetweenFlushes: between,
+    kpiRefresh: refresh,
+  });
+  s.assign([{ topic: TOPIC, partition: 0, committed: null, checkpoint: undefined }]);
+  return s;
+}
+
+const view = (i: number, ms: number) =>
+  enriched({ event_id: `e${i}`, event_type: 'page_view', timestamp: new Date(ms).toISOString(), visitor_id: `v${i}`, session_id: `s${i}`, url: '/a', country: 'FR', site_id: 'shop' });
+const at = (offset: number) => ({ topic: TOPIC, partition: 0, offset: String(offset) });
+
+describe('analytics sink: open KPI windows written between flushes', () => {
+  test('the timer writes the changed open windows with the refresh parameter, and moves no commit point', async () => {
+    const es = fakeEs();
+    const s = sink(es.client, true, 'wait_for');
+    try {
+      await s.flush();
+      const committable = s.committableOffset(TOPIC, 0);
+      s.add(view(0, T0 + 5_000), at(0));
+      s.add(view(1, T0 + 6_000), at(1));
+      const bulk = await waitFor(() => es.kpiBulks().find((b) => b.docs.some((d) => d.id === TUMBLING_ALL)), 'a KPI bulk between flushes', 5_000, 10);
+      expect(bulk.refresh).toBe('wait_for');
+      expect(bulk.docs.find((d) => d.id === TUMBLING_ALL)?.doc).toMatchObject({ page_views: 2, unique_visitors: 2, final: false });
+      // Only KPI windows: sessions and URL stats wait for a flush.
+      expect(es.bulks.every((b) => b.index === `${PREFIX}-kpis`)).toBe(true);
+      expect(s.committableOffset(TOPIC, 0)).toBe(committable);
+      // Unchanged windows are not written again.
+      const before = es.kpiBulks().length;
+      await sleep(100);
+      expect(es.kpiBulks().length).toBe(before);
+      s.add(view(2, T0 + 7_000), at(2));
+      await waitFor(() => es.kpiBulks().find((b) => b.docs.some((d) => d.id === TUMBLING_ALL && d.doc.page_views === 3)), 'the next change written', 5_000, 10);
+    } finally {
+      await s.stop();
+    }
+  });
+
+  test('a provisional value in flight is written before the final one of the same window', async () => {
+    const es = fakeEs();
+    const s = sink(es.client, true);
+    let release = () => {};
+    es.state.hold = new Promise<void>((ok) => (release = ok));
+    try {
+      s.add(view(0, T0 + 5_000), at(0));
+      await waitFor(() => es.kpiBulks().length === 1, 'the timer bulk started', 5_000, 10);
+      // An event two minutes later, and the topic read to its end: the watermark passes the window.
+      s.add(view(1, T0 + 120_000), at(1));
+      s.logOffsets(TOPIC, 0, '0', '2');
+      s.logOffsetsDone();
+      const flushed = s.flush();
+      await sleep(100);
+      // The flush's KPI bulk (the final document) waits for the provisional one in flight.
+      expect(es.kpiBulks().length).toBe(1);
+      expect(es.kpiBulks()[0].done).toBe(false);
+      release();
+      await flushed;
+      const writes = es.kpiBulks().flatMap((b) => b.docs.filter((d) => d.id === TUMBLING_ALL).map((d) => d.doc));
+      expect(writes.at(0)).toMatchObject({ final: false, page_views: 1 });
+      expect(writes.at(-1)).toMatchObject({ final: true, page_views: 1 });
+      expect(es.kpiBulks().every((b) => b.done && b.refresh === true)).toBe(true);
+    } finally {
+      release();
+      await s.stop();
+    }
+  });
+
+  test('without the timer, open windows wait for the next flush', async () => {
+    const es = fakeEs();
+    const s = sink(es.client, false);
+    try {
+      s.add(view(0, T0 + 5_000), at(0));
+      await sleep(100);
+      expect(es.bulks.length).toBe(0);
+      await s.flush();
+      expect(es.kpiBulks().flatMap((b) => b.docs).find((d) => d.id === TUMBLING_ALL)?.doc).toMatchObject({ page_views: 1, final: false });
+    } finally {
+      await s.stop();
+    }
+  });
+});
