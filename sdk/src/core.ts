@@ -58,6 +58,13 @@ const IDLE = 0;
 const SENDING = 1;
 const WAITING = 2;
 
+/**
+ * A queued event. `$` is the delivery mark: when the event left with a transport whose answer
+ * this page may never read (a fetch, a beacon); absent while it waits to be sent. The mark is
+ * stored with the event and never sent.
+ */
+type Queued = ClientEvent & { $?: number };
+
 /** The endpoint with the site key; empty until init. */
 let ep = '';
 let batchSize: number;
@@ -65,18 +72,14 @@ let interval: number;
 let maxQueue: number;
 let maxBytes: number;
 let consentState: number = GRANTED;
-/** Events queued for delivery, persisted under this page's key (oldest first). */
-let q: ClientEvent[] = [];
-/** Events handed to sendBeacon (or carried by a fetch at page hide), not confirmed yet, persisted. */
-let unconfirmed: ClientEvent[] = [];
-/** When the oldest of `unconfirmed` left. */
-let unconfirmedSince = 0;
-/** Events recorded while consent is on hold. */
-let held: ClientEvent[] = [];
+/**
+ * The one queue, oldest first, persisted under this page's key: events waiting to be sent
+ * (unmarked), and events that left but are not confirmed yet (marked: in a fetch not answered
+ * yet, or in a beacon, which is never answered).
+ */
+let q: Queued[] = [];
 /** This page's queue key. */
 let pageKey: string;
-/** The events the fetch in flight carries. */
-let inFlight: ClientEvent[] = [];
 /** Set while plugins report before a beacon: nothing is fetched then, the beacon takes it all. */
 let hiding = 0;
 /** 1 from pagehide on (visibilitychange to hidden follows it in Chromium), until a return from the back/forward cache. */
@@ -100,35 +103,38 @@ let attempt = 0;
 export const beforeBeacon: (() => void)[] = [];
 
 /** The stored state, JSON [visitor, session, last event time, utm, user]; throws when there is none or no storage (callers catch and keep what memory holds). */
-const load = (): [string, string, number, Record<string, string>, string, ClientEvent[]?] => JSON.parse(localStorage[KEY]);
+const load = (): [string, string, number, Record<string, string>, string, Queued[]?] => JSON.parse(localStorage[KEY]);
 
 /** The keys of the stored page queues (this page's included). */
-const pageKeys = () => Object.keys(localStorage).filter((k) => k.startsWith(KEY + '.'));
-
-const without = (a: ClientEvent[], b: ClientEvent[]) => a.filter((e) => !b.includes(e));
+const pageKeys = () => Object.keys(localStorage).filter((k) => /^cs\./.test(k));
 
 /** A random id, 20 to 51 characters of [0-9a-z_]: base-36 time (8 characters), then 128 random bits. */
 const uuid = (): string =>
   Date.now().toString(36) + crypto.getRandomValues(new Uint32Array(4)).join('_');
 
-const body = (events: ClientEvent[]) => JSON.stringify({ sent_at: Date.now(), events });
+/** A batch as it goes on the wire: the delivery mark stays home. */
+const body = (events: Queued[]) => JSON.stringify({ sent_at: Date.now(), events }, (k, v) => (k == '$' ? undefined : v));
+
+/** Events not handed to any transport yet, oldest first. */
+const pending = () => q.filter((e) => !e.$);
 
 /**
  * Bounds the queue (oldest out first, to maxQueue events and maxBytes of stored JSON), then
- * persists identity and session (shared) and this page's queue when consent allows. The page's
- * entry is [time written, queue, unconfirmed, unconfirmed since]; time 0 once the page is gone.
+ * persists identity and session (shared) and this page's queue when consent allows, then
+ * schedules delivery. The page's entry is [time written, queue]; time 0 once the page is gone.
  */
 function store() {
   let s: string;
-  while (((s = JSON.stringify([gone ? 0 : Date.now(), q, unconfirmed, unconfirmedSince])).length > maxBytes && q.length) || q.length > maxQueue) q.shift();
+  while (((s = JSON.stringify([gone ? 0 : Date.now(), q])).length > maxBytes && q.length) || q.length > maxQueue) q.shift();
   if (consentState == GRANTED)
     try {
       localStorage[KEY] = JSON.stringify([vid, sid, last, utm, uid]);
-      if (q.length + unconfirmed.length) localStorage[pageKey] = s;
+      if (q.length) localStorage[pageKey] = s;
       else localStorage.removeItem(pageKey);
     } catch {
       /* full or disabled: memory only */
     }
+  schedule();
 }
 
 /**
@@ -139,12 +145,11 @@ function adopt() {
   try {
     if (consentState == GRANTED)
       for (const k of pageKeys()) {
-        const [t, pending, sent, since] = JSON.parse(localStorage[k]);
+        // [time written, queue]; an entry of the previous version has its beaconed events third (sent again here).
+        const [t, theirs, older = []] = JSON.parse(localStorage[k]);
         // Our own key only after a return from the back/forward cache (marked gone, memory emptied).
         if (Date.now() - t > SESSION_MS && (k != pageKey || !t)) {
-          if (!unconfirmed.length) unconfirmedSince = since;
-          q = pending.concat(q);
-          unconfirmed = sent.concat(unconfirmed);
+          q = older.concat(theirs, q);
           // One task: the browser commits both writes together.
           localStorage.removeItem(k);
           store();
@@ -153,6 +158,7 @@ function adopt() {
   } catch {
     /* no storage, or another page's entry went away meanwhile (the next storage event tries again) */
   }
+  // Written only when something was taken over: a write here would wake every other page (storage event).
   schedule();
 }
 
@@ -162,39 +168,24 @@ const tick = () => {
 };
 
 function schedule() {
-  if (q.length >= batchSize && !hiding) flush();
-  else if ((q.length || unconfirmed.length) && !timer) timer = setTimeout(tick, interval);
-}
-
-function enqueue(e: ClientEvent) {
-  q.push(e);
-  store();
-  schedule();
+  if (pending().length >= batchSize && !hiding) flush();
+  else if (q.length && !timer) timer = setTimeout(tick, interval);
 }
 
 /**
- * Page hidden or unloaded: plugins report, then every queued event goes out with sendBeacon, once
- * (in batches: one beacon carries 64 KB at most). What the browser took moves to `unconfirmed`,
- * and so does a batch a fetch is carrying (keepalive outlives the page, like a beacon).
+ * Page hidden or unloaded: plugins report, then every event not sent yet goes out with
+ * sendBeacon, once (in batches: one beacon carries 64 KB at most), and is marked. A batch a fetch
+ * is carrying is marked already (keepalive outlives the page, like a beacon).
  */
 function hide() {
   hiding = 1;
   beforeBeacon.map((f) => f());
   hiding = 0;
-  let b = state == SENDING ? q.filter((e) => inFlight.includes(e)) : [];
-  if (!unconfirmed.length) unconfirmedSince = Date.now();
-  unconfirmed = unconfirmed.concat(b);
-  q = without(q, b);
-  // While fetches fail (waiting to retry), beaconed events stay queued: the network is likely down.
-  for (let i = 0; i < q.length && navigator.sendBeacon?.(ep, body((b = q.slice(i, i + batchSize)))); ) {
-    if (state == WAITING) i += b.length;
-    else {
-      unconfirmed = unconfirmed.concat(b);
-      q = q.slice(b.length);
-    }
-  }
+  const p = pending();
+  // While fetches fail (waiting to retry), beaconed events stay unmarked: the network is likely down.
+  for (let i = 0, b; consentState == GRANTED && i < p.length && navigator.sendBeacon?.(ep, body((b = p.slice(i, (i += batchSize))))); )
+    if (state != WAITING) for (const e of b) e.$ = Date.now();
   store();
-  schedule();
 }
 
 /**
@@ -206,23 +197,24 @@ function hide() {
 export function flush(beacon?: boolean): void {
   if (!ep) return;
   if (beacon) return hide();
-  if (state || hiding) return;
-  // The probe: the newest unconfirmed event, once the grace has passed.
-  const probe = Date.now() - unconfirmedSince > BEACON_GRACE_MS && unconfirmed[unconfirmed.length - 1];
-  const checked = unconfirmed;
-  if (!q.length && !probe) return schedule();
-  clearTimeout(timer);
-  timer = 0;
+  if (state || hiding || consentState != GRANTED) return;
+  // The probe: the newest marked event, once the grace has passed since it left.
+  const marked = q.filter((e) => e.$);
+  const probe = marked[marked.length - 1];
+  const checked = probe && Date.now() - probe.$! > BEACON_GRACE_MS ? marked : [];
+  const b = pending().slice(0, batchSize).concat(checked.length ? probe : []);
+  if (!b.length) return schedule();
+  // A batch timer still set fires into a fetch in flight (ignored) or sends the next batch early.
   state = SENDING;
-  const b = (inFlight = q.slice(0, batchSize).concat(probe || []));
   const text = body(b);
+  for (const e of b) e.$ ||= Date.now();
   // Network error, 5xx or 429: the same events (same ids) again, after Retry-After seconds when
   // the answer gives them (a number; NaN for an HTTP date or an Error, which means the backoff).
-  // What was beaconed may have failed alike: sent again too.
+  // What was beaconed may have failed alike: every mark goes, all is sent again.
   const retry = (retryAfter: unknown) => {
     state = WAITING;
-    q = unconfirmed.concat(q);
-    unconfirmed = [];
+    for (const e of q) delete e.$;
+    store();
     clearTimeout(timer);
     timer = setTimeout(
       () => {
@@ -237,23 +229,19 @@ export function flush(beacon?: boolean): void {
     // Accepted (2xx, with per-event results) or refused for good (other 4xx): never sent again.
     // The gateway always answers JSON: anything else is a page or a proxy at the wrong URL.
     if (!/json/.test(r.headers.get('content-type')!) && !warned++) console.warn('clickstream: not the gateway at', ep, r.status);
-    if (probe) {
-      // Per-event results may be left out when every event was accepted: then the probe was not a duplicate.
-      let seen: unknown;
+    // Per-event results may be left out when every event was accepted: then the probe was not a duplicate.
+    let seen: unknown;
+    if (checked.length)
       try {
         seen = ((await r.json()).results as { event_id: string; status: string }[]).some((x) => x.event_id == probe.event_id && x.status == 'duplicate');
       } catch {
         /* no results: accepted */
       }
-      if (!seen) q = without(checked, b).concat(q);
-      unconfirmed = without(unconfirmed, checked);
-      unconfirmedSince = Date.now();
-    }
+    // The probe a duplicate: everything beaconed before it arrived. Otherwise it is all sent again.
+    if (!seen) for (const e of checked) delete e.$;
     state = attempt = 0;
-    q = without(q, b);
-    unconfirmed = without(unconfirmed, b);
+    q = q.filter((e) => !b.includes(e) && !(seen && checked.includes(e)));
     store();
-    schedule();
   }, retry);
 }
 
@@ -293,8 +281,9 @@ export function track(type: EventType, props?: Props): void {
     ...utm,
     ...props,
   } as ClientEvent;
-  if (consentState == GRANTED) enqueue(e);
-  else if (held.push(e) > maxQueue) held.shift();
+  // On hold (no consent yet), the event waits in the queue, in memory only (see store and flush).
+  q.push(e);
+  store();
 }
 
 /** Starts the SDK. Calls before init are ignored (the script-tag loader queues them instead). */
@@ -324,7 +313,6 @@ export function init(options: Options): void {
     if (e.persisted) {
       gone = 0;
       q = [];
-      unconfirmed = [];
       adopt();
     }
   });
@@ -347,18 +335,18 @@ export function init(options: Options): void {
  */
 export function consent(granted: boolean): void {
   consentState = granted ? GRANTED : REFUSED;
-  if (granted) held.map(enqueue);
-  else {
+  if (granted) {
+    // Before init (or under Do Not Track, when the SDK never starts) there is nothing to send.
+    if (ep) store();
+  } else {
     // Refused: forget everything stored (every page's queue too), and what waits to be sent.
     q = [];
-    unconfirmed = [];
     try {
       for (const k of pageKeys().concat(KEY)) localStorage.removeItem(k);
     } catch {
       /* no storage */
     }
   }
-  held = [];
 }
 
 /** Attaches a user id to every following event (kept across pages until reset). */

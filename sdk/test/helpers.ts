@@ -149,13 +149,16 @@ export function setHidden(hidden: boolean) {
   document.dispatchEvent(new Event('visibilitychange', { bubbles: true }));
 }
 
-/** The stored queues of every page: `cs.<page id>` -> [time written (0: page gone), queue, unconfirmed, unconfirmed since]. */
-export function pageEntries(): { key: string; written: number; queue: ClientEvent[]; unconfirmed: ClientEvent[]; since: number }[] {
+/**
+ * The stored queues of every page: `cs.<page id>` -> [time written (0: page gone), queue]. An event
+ * of the queue carrying `$` (when it left) is unconfirmed; `queue` here is the others (not sent yet).
+ */
+export function pageEntries(): { key: string; written: number; queue: ClientEvent[]; unconfirmed: ClientEvent[] }[] {
   return Object.keys(localStorage)
     .filter((k) => k.startsWith('cs.'))
     .map((key) => {
-      const [written, queue, unconfirmed, since] = JSON.parse(localStorage.getItem(key)!);
-      return { key, written, queue, unconfirmed, since };
+      const [written, all] = JSON.parse(localStorage.getItem(key)!) as [number, (ClientEvent & { $?: number })[]];
+      return { key, written, queue: all.filter((e) => !e.$), unconfirmed: all.filter((e) => e.$) };
     });
 }
 

@@ -14,9 +14,9 @@ let net: Net;
 sdkHooks((s, n) => ((sdk = s), (net = n)));
 
 const ev = (id: string) => ({ event_id: id, type: 'click', ts: T0, visitor_id: 'v', session_id: 's', url: 'http://x/', referrer: '', title: '', language: 'en', screen: '1x1', viewport: '1x1' }) as ClientEvent;
-/** Another page's entry, as its SDK writes it: [time written (0: gone), queue, unconfirmed, since]. */
+/** Another page's entry, as its SDK writes it: [time written (0: gone), queue]; unconfirmed events carry `$`, when they left. */
 const otherPage = (key: string, written: number, queue: string[], unconfirmed: string[] = []) =>
-  localStorage.setItem(key, JSON.stringify([written, queue.map(ev), unconfirmed.map(ev), unconfirmed.length ? written || T0 : 0]));
+  localStorage.setItem(key, JSON.stringify([written, [...unconfirmed.map((id) => ({ ...ev(id), $: written || T0 })), ...queue.map(ev)]]));
 const sentIds = () => net.ids();
 /** pagehide / pageshow of a page entering or leaving the back/forward cache (happy-dom's PageTransitionEvent has no `persisted`). */
 const bfcache = (type: string) => Object.assign(new Event(type), { persisted: true });
@@ -42,6 +42,14 @@ describe('one queue key per page; the queues of pages that are gone are adopted'
     expect(mine.unconfirmed.map((e) => e.event_id)).toEqual(['b1']);
     await vi.advanceTimersByTimeAsync(1000);
     expect(sentIds()).toEqual(['c1', 'c2']);
+  });
+
+  test("an entry of the previous version ([written, queue, beaconed, since]) is adopted: its beaconed events are sent again too", async () => {
+    localStorage.setItem('cs.old', JSON.stringify([0, [ev('q1')], [ev('b1')], T0]));
+    sdk.init({ siteKey: 'k', batchSize: 100, flushInterval: 1000 });
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(sentIds()).toEqual(['b1', 'q1']);
+    expect(localStorage.getItem('cs.old')).toBeNull();
   });
 
   test('a live page is left alone until it is gone; then a live page adopts it at once (storage event)', async () => {

@@ -178,9 +178,9 @@ const RECORDER = `(() => {
 
 /**
  * What the SDK stores: identity in `cs` ([visitor, session, last event time, utm, user]) and one
- * entry per page, `cs.<page id>` -> [time written (0: page gone), queue, unconfirmed (beaconed),
- * unconfirmed since]. Returned as [visitor, session, last, utm, user, every stored event]: per
- * page, its unconfirmed events then its queue.
+ * entry per page, `cs.<page id>` -> [time written (0: page gone), queue]; an event of the queue
+ * that left (beaconed, or in a fetch not answered yet) carries `$`, when it left. Returned as
+ * [visitor, session, last, utm, user, every stored event].
  */
 type Stored = [string, string, number, Record<string, string>, string, { event_id: string; type: string }[]];
 
@@ -191,8 +191,8 @@ async function stored(page: Page): Promise<Stored> {
     const events = Object.keys(localStorage)
       .filter((k) => k.startsWith('cs.'))
       .flatMap((k) => {
-        const [, queue, unconfirmed] = JSON.parse(localStorage.getItem(k)!);
-        return [...unconfirmed, ...queue];
+        const [, queue] = JSON.parse(localStorage.getItem(k)!);
+        return queue;
       });
     return [...id.slice(0, 5), events];
   }) as Promise<Stored>;
@@ -219,8 +219,8 @@ async function sdkReady(page: Page): Promise<void> {
 
 /**
  * Waits until no page of the origin has anything queued nor waiting for confirmation. With
- * `unhiddenLeft`, the entries of pages that were never hidden (`since` 0: their pagehide and
- * visibilitychange never ran) may stay; returns their keys.
+ * `unhiddenLeft`, the entries of pages that were never hidden (no event marked as left: their
+ * pagehide and visibilitychange never ran) may stay; returns their keys.
  */
 async function queueEmpty(page: Page, timeout = 20_000, unhiddenLeft = false): Promise<string[]> {
   try {
@@ -228,8 +228,8 @@ async function queueEmpty(page: Page, timeout = 20_000, unhiddenLeft = false): P
       (unhidden) => {
         const keys = Object.keys(localStorage).filter((k) => k.startsWith('cs.'));
         // With `unhidden`, entries a closed tab left behind without marking them gone may stay: never
-        // hidden (since 0), or hidden but closed before its pagehide ran (not written for 15 s).
-        const left = (e: [number, unknown, unknown, number]) => e[3] === 0 || (e[0] !== 0 && Date.now() - e[0] > 15_000);
+        // hidden (no event marked as left), or hidden but closed before its pagehide ran (not written for 15 s).
+        const left = (e: [number, { $?: number }[]]) => !e[1].some((x) => x.$) || (e[0] !== 0 && Date.now() - e[0] > 15_000);
         const ok = !!localStorage.getItem('cs') && keys.every((k) => unhidden && left(JSON.parse(localStorage.getItem(k)!)));
         return ok && keys;
       },
@@ -242,9 +242,9 @@ async function queueEmpty(page: Page, timeout = 20_000, unhiddenLeft = false): P
       Object.keys(localStorage)
         .filter((k) => k.startsWith('cs.'))
         .map((k) => {
-          const [written, queue, unconfirmed, since] = JSON.parse(localStorage.getItem(k)!);
-          const ids = (l: { type: string; event_id: string }[]) => l.map((e) => `${e.type}:${e.event_id.slice(-6)}`);
-          return { key: k, written, since, now: Date.now(), queue: ids(queue), unconfirmed: ids(unconfirmed) };
+          const [written, queue] = JSON.parse(localStorage.getItem(k)!) as [number, { type: string; event_id: string; $?: number }[]];
+          // type:id, and @when it left for the events that did (beaconed, or in a fetch not answered yet)
+          return { key: k, written, now: Date.now(), queue: queue.map((e) => `${e.type}:${e.event_id.slice(-6)}${e.$ ? '@' + e.$ : ''}`) };
         }),
     );
     throw new Error(`stored queues not empty after ${timeout} ms: ${JSON.stringify(left)}`, { cause: err });
