@@ -10,6 +10,8 @@
 FROM node:24-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
+# patches/: pinned fixes to dependencies, applied by patch-package at install (see patches/README.md).
+COPY patches ./patches
 RUN npm ci --no-audit --no-fund --loglevel=error
 COPY tsconfig.json tsconfig.build.json ./
 COPY contracts ./contracts
@@ -26,6 +28,7 @@ RUN npm run build:sdk && npm run build
 FROM node:24-bookworm-slim AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
+COPY patches ./patches
 RUN npm ci --omit=dev --no-audit --no-fund --loglevel=error && npm cache clean --force
 
 # --- run ---

@@ -14,17 +14,17 @@ export async function esCount(es: Client, index: string): Promise<number> {
 }
 
 /** Reads every message of a topic from the beginning until `count` have arrived (or the timeout). */
-export async function readTopic(brokers: string[], topic: string, count: number, timeoutMs = 30_000): Promise<{ key: string | null; value: string }[]> {
+export async function readTopic(brokers: string[], topic: string, count: number, timeoutMs = 30_000): Promise<{ key: string | null; value: string; partition: number }[]> {
   const kafka = new Kafka({ clientId: 'test-reader', brokers, logLevel: logLevel.NOTHING });
   const consumer = kafka.consumer({ groupId: unique('reader') });
-  const out: { key: string | null; value: string }[] = [];
+  const out: { key: string | null; value: string; partition: number }[] = [];
   await consumer.connect();
   await consumer.subscribe({ topic, fromBeginning: true });
   let done!: () => void;
   const finished = new Promise<void>((r) => (done = r));
   await consumer.run({
-    eachMessage: async ({ message }) => {
-      out.push({ key: message.key?.toString() ?? null, value: message.value?.toString() ?? '' });
+    eachMessage: async ({ message, partition }) => {
+      out.push({ key: message.key?.toString() ?? null, value: message.value?.toString() ?? '', partition });
       if (out.length >= count) done();
     },
   });
