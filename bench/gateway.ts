@@ -11,7 +11,7 @@
  *                            [--overload 2,5] [--overload-duration 10] [--overload-threads 2]
  *                            [--overload-connections 4096] [--overload-warm-connections 1024]
  *                            [--overload-new-connections 0.1] [--client-timeout 10] [--workers 2]
- *                            [--compression lz4] [--secure]
+ *                            [--compression lz4] [--linger 2] [--secure]
  *
  * --secure: Kafka with TLS and SASL/SCRAM only (lib/secure.ts); the gateways log in over TLS.
  * Targets, each in its own Node process (lib/gateway-processes.ts): the bare route, the gateway
@@ -64,11 +64,14 @@ const PORTS = {
   workers: a.num('workers-port', 28085),
   compressed: a.num('compressed-port', 28086),
   acceptor: a.num('acceptor-port', 28087),
+  linger: a.num('linger-port', 28088),
 };
 /** --no-acceptor: skip the gateway behind the acceptor process (GATEWAY_ACCEPTOR: sheds on its own core under overload). */
 const ACCEPTOR = !a.flag('no-acceptor');
 /** --compression lz4: also the real gateway (first client) with GATEWAY_KAFKA_COMPRESSION=lz4; '' skips it. */
 const COMPRESSION = a.str('compression', 'lz4');
+/** --linger 2: also the real gateway (first client) with GATEWAY_KAFKA_LINGER_MS=2 (bigger groups under load); 0 skips it. */
+const LINGER = a.num('linger', 2);
 /** --workers N: also the real gateway (first client) as N processes (GATEWAY_WORKERS); 0 or 1 skips it. */
 const WORKERS = a.num('workers', 2);
 /** --clients: the Kafka client libraries to measure the real gateway with; the first one also gets the half-load runs. */
@@ -112,6 +115,7 @@ await runBench('bench:gateway', 1800, async () => {
     { port: PORTS.workers, what: 'gateway with several processes', setting: '--workers-port' },
     { port: PORTS.compressed, what: 'gateway with compression', setting: '--compressed-port' },
     { port: PORTS.acceptor, what: 'gateway behind the acceptor', setting: '--acceptor-port' },
+    { port: PORTS.linger, what: 'gateway with linger', setting: '--linger-port' },
   ]);
   log(`gateway bench: ${REPS} x ${DURATION} s at max load per target (${CONNECTIONS} connections), then ${REPS} x ${HALF_DURATION} s at half load; loadavg ${await loadAverage()}`);
   const pool = bodyPool({ size: POOL, eventsPerBody: 20, seed: 42 });
@@ -141,6 +145,8 @@ await runBench('bench:gateway', 1800, async () => {
   // The first client again behind the acceptor (one gateway process; the acceptor hands it the
   // connections and sheds on its own core while it is overloaded): the overload phases' answer.
   const acc = ACCEPTOR ? await procs.gateway('gateway-acceptor', client, PORTS.acceptor, [], { gatewayAcceptor: true }) : null;
+  // The first client again with a linger under load: fewer, bigger produce requests (client and broker CPU per request).
+  const lingering = LINGER > 0 ? await procs.gateway(`gateway-linger${LINGER}`, client, PORTS.linger, [], { gatewayKafkaLingerMs: LINGER }) : null;
   const bare = await procs.bare(PORTS.bare);
   const stub = NO_STUB ? null : await procs.variant('stub', client, PORTS.stub);
   const uncoalesced = COMPARE_UNCOALESCED ? await procs.variant('uncoalesced', client, PORTS.uncoalesced) : null;
@@ -155,7 +161,8 @@ await runBench('bench:gateway', 1800, async () => {
   const tMulti = multi ? target(`gateway ${client} x${WORKERS}`, { cpuSeconds: () => multi.treeCpuSeconds() }, PORTS.workers, true) : null;
   const tCompressed = compressed ? target(`gateway ${client} ${COMPRESSION}`, compressed, PORTS.compressed, true) : null;
   const tAcc = acc ? target(`gateway ${client} acceptor`, { cpuSeconds: () => acc.treeCpuSeconds() }, PORTS.acceptor, true) : null;
-  const targets = [tBare, tStub, tUncoalesced, tGw, tMulti, tCompressed, tAcc, tOther].filter((t): t is Target => t !== null);
+  const tLinger = lingering ? target(`gateway ${client} linger ${LINGER} ms`, lingering, PORTS.linger, true) : null;
+  const targets = [tBare, tStub, tUncoalesced, tGw, tMulti, tCompressed, tAcc, tLinger, tOther].filter((t): t is Target => t !== null);
 
   const records0 = await kafkaRecords(kafka);
   let gatewayAccepted = 0;
@@ -264,6 +271,7 @@ await runBench('bench:gateway', 1800, async () => {
     ...(tMulti ? [{ name: `gateway (${client}, ${WORKERS} processes)`, label: `gateway, ${client}, ${WORKERS} processes`, runs: tMulti.runs }] : []),
     ...(tCompressed ? [{ name: `gateway (${client}, ${COMPRESSION})`, label: `gateway, ${client}, ${COMPRESSION} batches`, runs: tCompressed.runs }] : []),
     ...(tAcc ? [{ name: `gateway (${client}, behind the acceptor)`, label: `gateway, ${client}, behind the acceptor`, runs: tAcc.runs }] : []),
+    ...(tLinger ? [{ name: `gateway (${client}, linger ${LINGER} ms)`, label: `gateway, ${client}, linger ${LINGER} ms`, runs: tLinger.runs }] : []),
     ...(tOther ? [{ name: `gateway (${otherClient})`, label: `gateway, ${otherClient} (enrich + Kafka acks=all)`, runs: tOther.runs }] : []),
   ];
   console.log('');
