@@ -153,3 +153,79 @@ describe('the acceptor in front of a real gateway app', () => {
     expect(metrics).toMatch(/gateway_shed_requests_total\{reason="requests"\} 1/);
   });
 });
+
+describe('a connection the acceptor keeps', () => {
+  let acceptor: Acceptor | undefined;
+  let backend: http.Server | undefined;
+  afterEach(() => {
+    acceptor?.close();
+    backend?.close();
+  });
+
+  test('answers request after request on it (pipelined too, bodies skipped by Content-Length), and hands it over between two requests once a gateway process has room', { timeout: 30_000 }, async () => {
+    // A stand-in gateway process: answers every request 200 with what it received.
+    const seen: string[] = [];
+    backend = http.createServer((req, res) => {
+      let body = '';
+      req.setEncoding('latin1');
+      req.on('data', (d) => (body += d));
+      req.on('end', () => {
+        seen.push(`${req.method} ${req.url} ${body}`);
+        res.end(`backend ${req.url}`);
+      });
+    });
+    const b = backend;
+    acceptor = new Acceptor({ host: '127.0.0.1', port: 0, backlog: 511, maxConnections: 100, retryAfterMaxS: 5 });
+    acceptor.add({
+      id: 7,
+      send: (m, socket) => {
+        if (m.cmd !== 'gw:conn' || !socket) return;
+        b.emit('connection', socket);
+        if (m.head) socket.emit('data', Buffer.from(m.head, 'latin1'));
+        socket.resume();
+      },
+    });
+    acceptor.onMessage(7, { cmd: 'gw:ready' });
+    acceptor.onMessage(7, { cmd: 'gw:overload', on: true });
+    await acceptor.listen();
+    const { port } = acceptor.server.address() as net.AddressInfo;
+
+    const s = net.connect(port, '127.0.0.1');
+    s.on('error', () => {});
+    let text = '';
+    s.setEncoding('latin1');
+    s.on('data', (d: string) => (text += d));
+    const answers = () => text.split(/(?=HTTP\/1\.1 )/).filter(Boolean);
+    const post = (body: string) => `POST /v1/events HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+    const big = `{"events":[${'"x",'.repeat(5000)}"y"]}`;
+    // Two requests in one write, then one whose body comes in three pieces.
+    s.write(post('{"events":[1]}') + post('{"events":[2]}'));
+    await waitFor(() => answers().length === 2, 'two answers', 10_000, 10);
+    const third = post(big);
+    s.write(third.slice(0, 100));
+    s.write(third.slice(100, 9000));
+    await new Promise((r) => setTimeout(r, 50));
+    s.write(third.slice(9000));
+    await waitFor(() => answers().length === 3, 'the third answer', 10_000, 10);
+    for (const a of answers()) {
+      expect(a).toMatch(/^HTTP\/1\.1 503 /);
+      expect(a).toMatch(/\r\nconnection: keep-alive\r\n/);
+      expect(a).toMatch(/every gateway process is overloaded/);
+    }
+    expect(acceptor.shedTotal).toBe(3);
+    expect(seen).toEqual([]);
+
+    // Room again: the next request on the same connection goes to the gateway process, body and all.
+    acceptor.onMessage(7, { cmd: 'gw:overload', on: false });
+    s.write(post('{"events":[4]}'));
+    await waitFor(() => answers().length === 4, 'the fourth answer', 10_000, 10);
+    expect(answers()[3]).toMatch(/^HTTP\/1\.1 200 [\s\S]*backend \/v1\/events$/);
+    expect(seen).toEqual(['POST /v1/events {"events":[4]}']);
+    // And it stays there (the gateway's own keep-alive connection now).
+    s.write('GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n');
+    await waitFor(() => answers().length === 5, 'the fifth answer', 10_000, 10);
+    expect(answers()[4]).toMatch(/backend \/healthz$/);
+    expect(acceptor.handedTotal).toBe(1);
+    s.destroy();
+  });
+});

@@ -17,10 +17,11 @@ import { GW_ERRORS } from './errors.js';
  *
  * What decides: each gateway process tells the acceptor when it turns overloaded and when it
  * recovers (`AcceptorMessage`); a new connection goes to the next process, round robin, that is
- * ready and not overloaded. When there is none, the acceptor reads the request line: an ingest
- * request (POST /v1/events, GET /v1/p.gif) is answered 503 with a jittered Retry-After and the
- * connection closed; anything else (health checks, metrics, CORS preflights, the SDK) still goes
- * to a gateway process, with the bytes already read.
+ * ready and not overloaded. When there is none, the acceptor reads the requests itself: an ingest
+ * request (POST /v1/events, GET /v1/p.gif) is answered 503 with a jittered Retry-After on a
+ * connection kept alive (see `keep`), until a gateway process has room again; anything else
+ * (health checks, metrics, CORS preflights, the SDK) still goes to a gateway process, with the
+ * bytes already read.
  */
 
 /** Messages between a gateway process and the acceptor (node:cluster IPC). */
@@ -46,6 +47,8 @@ export interface Backend {
 /** The ingest routes the acceptor sheds; everything else is always handed over. */
 const INGEST = [Buffer.from('POST /v1/events'), Buffer.from('GET /v1/p.gif')];
 const CRLFCRLF = Buffer.from('\r\n\r\n');
+/** A request head longer than this, on a connection the acceptor answers itself, is answered and the connection closed. */
+const MAX_HEAD = 16_384;
 
 /** Whether the first bytes of a request are an ingest request's line (its path, then a space or a query). */
 export function isIngestRequest(head: Buffer): boolean {
@@ -75,15 +78,29 @@ const BODY_START: Record<AcceptorShed, string> = {
   not_ready: `{"error":{"code":"GW_ERR_OVERLOADED","message":${JSON.stringify(`${GW_ERRORS.GW_ERR_OVERLOADED.message}: no gateway process is ready yet`)}},"request_id":`,
 };
 
-/** The whole 503 answer of the acceptor: the gateway's GW_ERR_OVERLOADED body and headers, `connection: close`. */
-export function shedAnswer(requestId: string, retryAfterS: number, origin: string, why: AcceptorShed = 'overloaded'): Buffer {
+/** The whole 503 answer of the acceptor: the gateway's GW_ERR_OVERLOADED body and headers; `keepAlive`: the connection stays open. */
+export function shedAnswer(requestId: string, retryAfterS: number, origin: string, why: AcceptorShed = 'overloaded', keepAlive = false): Buffer {
   const body = `${BODY_START[why]}${JSON.stringify(requestId)}}`;
   const cors = origin ? `access-control-allow-origin: ${origin}\r\naccess-control-expose-headers: retry-after, x-request-id\r\nvary: Origin\r\n` : '';
   return Buffer.from(
     `HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
-      `retry-after: ${retryAfterS}\r\nx-request-id: ${requestId}\r\ncache-control: no-store\r\n${cors}connection: close\r\n\r\n${body}`,
+      `retry-after: ${retryAfterS}\r\nx-request-id: ${requestId}\r\ncache-control: no-store\r\n${cors}connection: ${keepAlive ? 'keep-alive' : 'close'}\r\n\r\n${body}`,
     'latin1',
   );
+}
+
+/**
+ * Stops reading a socket at once (not only once its buffer fills, as pause() does): the bytes that
+ * follow belong to the gateway process it is handed to. Node's own handle calls; `reading` is
+ * cleared so that a later resume() of this same socket reads again.
+ */
+function stopReading(socket: net.Socket): void {
+  socket.pause();
+  const handle = (socket as unknown as { _handle?: { readStop?: () => void; reading?: boolean } })._handle;
+  if (handle?.readStop) {
+    handle.readStop();
+    handle.reading = false;
+  }
 }
 
 export interface AcceptorOptions {
@@ -94,8 +111,10 @@ export interface AcceptorOptions {
   maxConnections: number;
   /** Retry-After of a shed request: uniform in 1..retryAfterMaxS seconds. */
   retryAfterMaxS: number;
-  /** How long a shed connection may stay open after its answer, for the client to close it (ms). */
+  /** How long a shed connection may stay open after its last answer, for the client to close it (ms). */
   lingerMs?: number;
+  /** A connection the acceptor keeps (answering its requests itself) is closed after this long without a request (ms; 72 s, as the gateway's). */
+  keepAliveMs?: number;
 }
 
 export class Acceptor {
@@ -178,22 +197,69 @@ export class Acceptor {
     const b = this.pick(false);
     // The common case: handed over unread (the socket was never read here).
     if (b) return this.hand(b, socket, null);
-    socket.once('data', (head: Buffer) => {
-      if (!isIngestRequest(head)) {
-        // Stop reading at once: what follows belongs to the gateway process's parser.
-        socket.pause();
-        (socket as unknown as { _handle?: { readStop?: () => void } })._handle?.readStop?.();
-        const to = this.pick(true);
-        if (to) return this.hand(to, socket, head);
-        return this.shed(socket, head, 'not_ready', false);
+    this.keep(socket);
+  }
+
+  /**
+   * A connection the acceptor answers itself while every gateway process is overloaded, request
+   * after request (kept alive, as the gateway would: a client's retry costs no new connection on
+   * either side). Between two requests, once a gateway process has room again, the connection is
+   * handed over with the bytes already read of the next request. The body of a shed request is
+   * skipped by its Content-Length; a chunked body, HTTP/1.0 or `connection: close` ends the
+   * connection after the answer.
+   */
+  private keep(socket: net.Socket): void {
+    let buf: Buffer | null = null;
+    /** Body bytes of the last shed request still to be skipped. */
+    let skip = 0;
+    const idle = this.opts.keepAliveMs ?? 72_000;
+    socket.setTimeout(idle, () => socket.destroy());
+    const onData = (chunk: Buffer) => {
+      if (skip > 0) {
+        const n = Math.min(skip, chunk.length);
+        skip -= n;
+        chunk = chunk.subarray(n);
+        if (!chunk.length) return;
       }
-      this.shed(socket, head, this.pick(true) ? 'overloaded' : 'not_ready', true);
-    });
+      buf = buf ? Buffer.concat([buf, chunk]) : chunk;
+      while (buf && buf.length) {
+        const end = buf.indexOf(CRLFCRLF);
+        const ingest = isIngestRequest(buf);
+        const to = this.pick(false) ?? (ingest || end < 0 ? null : this.pick(true));
+        if (to) {
+          // Stop reading at once: what follows belongs to the gateway process's parser.
+          socket.off('data', onData);
+          socket.setTimeout(0);
+          stopReading(socket);
+          return this.hand(to, socket, buf);
+        }
+        if (end < 0) {
+          // A head not whole yet: wait for more, up to a bound.
+          if (buf.length > MAX_HEAD) this.answer(socket, buf, 'overloaded', ingest, true);
+          return;
+        }
+        const head = buf.subarray(0, end + 4);
+        const text = head.toString('latin1').toLowerCase();
+        const length = /\r\ncontent-length:[ \t]*(\d+)/.exec(text);
+        const close = !ingest || text.includes('\r\ntransfer-encoding:') || / http\/1\.0\r\n/.test(text.slice(0, text.indexOf('\r\n') + 2)) || /\r\nconnection:[ \t]*close/.test(text);
+        this.answer(socket, head, this.pick(true) ? 'overloaded' : 'not_ready', ingest, close);
+        if (close) return;
+        const bodyBytes = length ? Number(length[1]) : 0;
+        const rest: Buffer = buf.subarray(end + 4);
+        const taken = Math.min(bodyBytes, rest.length);
+        skip = bodyBytes - taken;
+        buf = rest.length > taken ? rest.subarray(taken) : null;
+      }
+    };
+    socket.on('data', onData);
     socket.resume();
   }
 
-  /** Answers 503 and closes; `ingest`: an ingest request, counted (other requests are answered so only while no gateway process is ready). */
-  private shed(socket: net.Socket, head: Buffer, why: AcceptorShed, ingest: boolean): void {
+  /**
+   * Answers one request 503; `ingest`: an ingest request, counted (other requests are answered so
+   * only while no gateway process is ready); `close`: the connection ends after the answer.
+   */
+  private answer(socket: net.Socket, head: Buffer, why: AcceptorShed, ingest: boolean, close: boolean): void {
     if (ingest) {
       this.shedTotal++;
       this.unreported++;
@@ -201,9 +267,14 @@ export class Acceptor {
     }
     const id = `acc-${process.pid.toString(36)}-${(++this.shedIds).toString(36)}`;
     const retryAfter = 1 + Math.floor(Math.random() * Math.max(1, this.opts.retryAfterMaxS));
-    socket.end(shedAnswer(id, retryAfter, originOf(head), why));
-    // The rest of the request (its body) is read and dropped until the client closes; a client
-    // that never does is cut off.
+    const bytes = shedAnswer(id, retryAfter, originOf(head), why, !close);
+    if (!close) {
+      socket.write(bytes);
+      return;
+    }
+    socket.end(bytes);
+    // What the client still sends is read and dropped until it closes; a client that never does is cut off.
+    socket.removeAllListeners('data');
     socket.on('data', () => {});
     setTimeout(() => socket.destroy(), this.opts.lingerMs ?? 5000).unref();
   }
