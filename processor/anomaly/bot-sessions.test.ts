@@ -51,4 +51,18 @@ describe('BotSessionModel', () => {
     expect(m.openSessions).toBe(1);
     expect(m.modelGeneration).toBe(0);
   });
+
+  it('each lane (partition) closes its sessions by its own event time: one read ahead closes none of another', () => {
+    const m = new BotSessionModel({ minTraining: 1000, sessionGapMs: 1000, minEvents: 2 });
+    const ev = (id: string, t: number, lane: number): SessionEvent => ({ session_id: id, visitor_id: 'v' + id, site_id: 's', event_type: 'click', t, url: '/a', browser: 'Chrome', is_bot: false, lane });
+    m.add(ev('slow', 0, 1));
+    m.add(ev('fast', 0, 0));
+    m.add(ev('fast', 60_000, 0)); // lane 0 is a minute ahead: lane 1's session is still open
+    expect(m.openSessions).toBe(2);
+    m.add(ev('slow', 500, 1)); // its next event: the same session
+    m.add(ev('other', 1600, 1)); // lane 1's own time passes its gap: now it closes
+    expect(m.openSessions).toBe(2); // fast and other
+    m.add(ev('fast2', 70_000, 0));
+    expect(m.openSessions).toBe(2); // fast closed by its lane, other open
+  });
 });

@@ -34,6 +34,12 @@ export interface SessionEvent {
   url: string;
   browser: string | null;
   is_bot: boolean;
+  /**
+   * The event's own clock: sessions of one lane close by that lane's event time only (the
+   * processor passes the partition: its partitions are consumed unevenly, and a partition read
+   * ahead must not close the sessions of one behind it). Default 0.
+   */
+  lane?: number;
 }
 
 export interface BotSessionOptions {
@@ -82,6 +88,20 @@ interface OpenSession {
   queued: number;
 }
 
+interface Lane {
+  newest: number;
+  queue: string[];
+  queueHead: number;
+  nextScan: number;
+}
+
+function compact(lane: Lane) {
+  if (lane.queueHead > 1024 && lane.queueHead * 2 > lane.queue.length) {
+    lane.queue = lane.queue.slice(lane.queueHead);
+    lane.queueHead = 0;
+  }
+}
+
 export interface BotFinding {
   session_id: string;
   visitor_id: string;
@@ -103,10 +123,8 @@ export class BotSessionModel {
   private forest: IsolationForest | null = null;
   private trainedAt = -Infinity;
   private generation = 0;
-  private newest = -Infinity;
-  private queue: string[] = [];
-  private queueHead = 0;
-  private nextScan = Infinity;
+  /** Per lane: its newest event time, its sessions in the order they were (re)queued, and when its next closing scan is due. */
+  private readonly lanes = new Map<number, Lane>();
 
   constructor(options: Partial<BotSessionOptions> = {}) {
     this.options = { ...DEFAULT_BOT_OPTIONS, ...options };
@@ -122,13 +140,15 @@ export class BotSessionModel {
 
   /** Called for each event in event-time order (per partition); returns sessions closed and found bot-like. */
   add(e: SessionEvent): BotFinding[] {
+    const laneId = e.lane ?? 0;
+    const lane = this.lane(laneId);
     let s = this.open.get(e.session_id);
     if (!s) {
       if (this.open.size >= this.options.maxOpen) this.dropOne();
       s = { visitor: e.visitor_id, site: e.site_id, first: e.t, last: e.t, events: 0, views: 0, clicks: 0, gapMean: 0, gapM2: 0, urls: new Set(), uaClass: 0, queued: e.t };
       this.open.set(e.session_id, s);
-      this.queue.push(e.session_id);
-      this.nextScan = Math.min(this.nextScan, e.t + this.options.sessionGapMs);
+      lane.queue.push(e.session_id);
+      lane.nextScan = Math.min(lane.nextScan, e.t + this.options.sessionGapMs);
     }
     if (s.events > 0) {
       const gap = Math.max(0, e.t - s.last);
@@ -144,7 +164,13 @@ export class BotSessionModel {
     if (e.event_type === 'click') s.clicks++;
     if (s.events <= URL_EVENTS) s.urls.add(e.url);
     s.uaClass = Math.max(s.uaClass, e.is_bot ? 2 : e.browser ? 0 : 1);
-    return this.advance(e.t);
+    return this.advance(e.t, laneId);
+  }
+
+  private lane(id: number): Lane {
+    let l = this.lanes.get(id);
+    if (!l) this.lanes.set(id, (l = { newest: -Infinity, queue: [], queueHead: 0, nextScan: Infinity }));
+    return l;
   }
 
   /**
@@ -152,35 +178,36 @@ export class BotSessionModel {
    * The queue holds sessions in the order of their `last` when queued; a session found still
    * active at the front goes to the back, so each scan does work only for sessions due.
    */
-  advance(now: number): BotFinding[] {
-    if (now <= this.newest) return [];
-    this.newest = now;
+  advance(now: number, laneId = 0): BotFinding[] {
+    const lane = this.lane(laneId);
+    if (now <= lane.newest) return [];
+    lane.newest = now;
     const out: BotFinding[] = [];
-    if (now >= this.nextScan) {
+    if (now >= lane.nextScan) {
       const gap = this.options.sessionGapMs;
       const closed: [string, OpenSession][] = [];
-      this.nextScan = Infinity;
-      while (this.queueHead < this.queue.length) {
-        const id = this.queue[this.queueHead];
+      lane.nextScan = Infinity;
+      while (lane.queueHead < lane.queue.length) {
+        const id = lane.queue[lane.queueHead];
         const s = this.open.get(id);
         if (!s) {
-          this.queueHead++;
+          lane.queueHead++;
           continue;
         }
         if (s.queued + gap > now) {
-          this.nextScan = s.queued + gap;
+          lane.nextScan = s.queued + gap;
           break;
         }
-        this.queueHead++;
+        lane.queueHead++;
         if (s.last + gap <= now) {
           this.open.delete(id);
           closed.push([id, s]);
         } else {
           s.queued = s.last;
-          this.queue.push(id);
+          lane.queue.push(id);
         }
       }
-      this.compact();
+      compact(lane);
       // Deterministic order: by end time, then id.
       closed.sort((a, b) => a[1].last - b[1].last || (a[0] < b[0] ? -1 : 1));
       for (const [id, s] of closed) {
@@ -194,17 +221,15 @@ export class BotSessionModel {
 
   /** At maxOpen, the session queued longest ago is dropped unscored (bounds memory). */
   private dropOne() {
-    while (this.queueHead < this.queue.length) {
-      const id = this.queue[this.queueHead++];
-      if (this.open.delete(id)) break;
-    }
-    this.compact();
-  }
-
-  private compact() {
-    if (this.queueHead > 1024 && this.queueHead * 2 > this.queue.length) {
-      this.queue = this.queue.slice(this.queueHead);
-      this.queueHead = 0;
+    for (const lane of this.lanes.values()) {
+      while (lane.queueHead < lane.queue.length) {
+        const id = lane.queue[lane.queueHead++];
+        if (this.open.delete(id)) {
+          compact(lane);
+          return;
+        }
+      }
+      compact(lane);
     }
   }
 

@@ -113,7 +113,8 @@ export function alertsSink(o: AlertsSinkOptions): PartitionedSink & { pending():
       if (e.event_type === 'click') {
         for (const b of bursts.add({ visitor: e.visitor_id, network: e.ip, site: e.site_id, t })) buffer.push(burstAlert(b));
       }
-      for (const f of bots.add({ session_id: e.session_id, visitor_id: e.visitor_id, site_id: e.site_id, event_type: e.event_type, t, url: e.url, browser: e.browser, is_bot: e.is_bot })) {
+      // lane: the partition (a visitor's sessions sit on one): partitions are read unevenly, each closes its sessions by its own event time.
+      for (const f of bots.add({ session_id: e.session_id, visitor_id: e.visitor_id, site_id: e.site_id, event_type: e.event_type, t, url: e.url, browser: e.browser, is_bot: e.is_bot, lane: pos.partition })) {
         buffer.push(botAlert(f, o.detectors.bots.threshold));
       }
     },
