@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Prints raw, gzip and brotli bytes of every SDK entry point and fails (exit 1) when the core
-// goes over its budget: 1,920 bytes min+gzip (was 2,048, then 1,952; aim: 1,536). The core is what the brief
+// goes over its budget: 1,900 bytes min+gzip (was 2,048, then 1,952; aim: 1,536). The core is what the brief
 // calls the core: the four event types, batching, the beacon on page hide, retry with backoff and
 // the offline queue; consent, identify/reset and the three view/click/time plugins are entry
 // points of their own (and in the full script build).
@@ -16,7 +16,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import config, { entries, plugins, terserOptions } from '../rollup.config.mjs';
 
-const BUDGET = 1920;
+const BUDGET = 1900;
 const AIM = 1536;
 const here = (p) => fileURLToPath(new URL(p, import.meta.url));
 const src = (p) => here(`../src/${p}`);

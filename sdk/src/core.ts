@@ -167,6 +167,13 @@ const tick = () => {
   flush();
 };
 
+/** The wait before a retry is over (or the browser is back online): send again now. */
+const resume = () => {
+  clearTimeout(timer);
+  state = IDLE;
+  tick();
+};
+
 function schedule() {
   if (pending().length >= batchSize && !hiding) flush();
   else if (q.length && !timer) timer = setTimeout(tick, interval);
@@ -202,7 +209,8 @@ export function flush(beacon?: boolean): void {
   const marked = q.filter((e) => e.$);
   const probe = marked[marked.length - 1];
   const checked = probe && Date.now() - probe.$! > BEACON_GRACE_MS ? marked : [];
-  const b = pending().slice(0, batchSize).concat(checked.length ? probe : []);
+  // The probe goes alone: the answer's duplicate count is then about it alone.
+  const b = checked.length ? [probe] : pending().slice(0, batchSize);
   if (!b.length) return schedule();
   // A batch timer still set fires into a fetch in flight (ignored) or sends the next batch early.
   state = SENDING;
@@ -217,10 +225,7 @@ export function flush(beacon?: boolean): void {
     store();
     clearTimeout(timer);
     timer = setTimeout(
-      () => {
-        state = IDLE;
-        tick();
-      },
+      resume,
       (retryAfter as number) > 0 ? (retryAfter as number) * 1e3 : Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** attempt++) * (0.5 + Math.random() / 2),
     );
   };
@@ -229,14 +234,12 @@ export function flush(beacon?: boolean): void {
     // Accepted (2xx, with per-event results) or refused for good (other 4xx): never sent again.
     // The gateway always answers JSON: anything else is a page or a proxy at the wrong URL.
     if (!/json/.test(r.headers.get('content-type')!) && !warned++) console.warn('clickstream: not the gateway at', ep, r.status);
-    // Per-event results may be left out when every event was accepted: then the probe was not a duplicate.
     let seen: unknown;
-    if (checked.length)
-      try {
-        seen = ((await r.json()).results as { event_id: string; status: string }[]).some((x) => x.event_id == probe.event_id && x.status == 'duplicate');
-      } catch {
-        /* no results: accepted */
-      }
+    try {
+      seen = checked.length && (await r.json()).duplicate;
+    } catch {
+      /* not JSON: not the gateway, nothing confirmed */
+    }
     // The probe a duplicate: everything beaconed before it arrived. Otherwise it is all sent again.
     if (!seen) for (const e of checked) delete e.$;
     state = attempt = 0;
@@ -319,13 +322,7 @@ export function init(options: Options): void {
   // Another page wrote: maybe it is gone and left events.
   addEventListener('storage', adopt);
   // Back online: retry now rather than at the end of the backoff.
-  addEventListener('online', () => {
-    if (state == WAITING) {
-      clearTimeout(timer);
-      state = IDLE;
-      tick();
-    }
-  });
+  addEventListener('online', () => state == WAITING && resume());
   adopt();
 }
 

@@ -157,6 +157,26 @@ describe('what was beaconed is not sent again: one probe confirms it', () => {
     expect(stored()!.queue).toEqual([]);
   });
 
+  test('the probe goes alone, before events waiting to be sent: the answer\'s duplicate count is about it', async () => {
+    sdk.init({ siteKey: 'k', batchSize: 10, flushInterval: 1000 });
+    sdk.page();
+    sdk.click('a');
+    dispatchEvent(new Event('pagehide'));
+    const beaconed = ids(net.beacons[0].batch.events);
+    const next = await reload({ crash: true });
+    // Counts only, as the gateway answers when it was asked for no per-event results.
+    net.reply((n) => Promise.resolve(json({ accepted: 0, duplicate: n == 1 ? 1 : 0 })));
+    next.init({ siteKey: 'k', batchSize: 10, flushInterval: 1000 });
+    vi.setSystemTime(Date.now() + 11_000);
+    next.click('waiting');
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(net.requests[0].batch.events.map((e) => e.event_id)).toEqual([beaconed[1]]);
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(net.requests.map((r) => r.batch.events.map((e) => (e as { element?: string }).element))).toEqual([['a'], ['waiting']]);
+    expect(stored()!.unconfirmed).toEqual([]);
+    expect(stored()!.queue).toEqual([]);
+  });
+
   test('a fetch that fails after a beacon: the beaconed events are sent again (the network was down)', async () => {
     vi.spyOn(Math, 'random').mockReturnValue(0);
     sdk.init({ siteKey: 'k', batchSize: 10, flushInterval: 1000 });
