@@ -294,6 +294,39 @@ describe('coordinator', () => {
     expect(kafka.committed.get(`${TOPICS[0]}/0`)?.metadata).toBe(JSON.stringify({ rec0: '4' }));
   });
 
+  test('a role that flushes by time only consumes on while a healthy flush runs, starts the next when it ends, and waits behind a failing one', async () => {
+    const { kafka, sinks, c, clock } = setup({ batchSize: Infinity });
+    kafka.append(TOPICS[0], 0, events('a', 6));
+    await c.assigned([{ topic: TOPICS[0], partition: 0 }]);
+    await c.batch(kafka.batch(TOPICS[0], 0, 0, 2));
+    const g = gate();
+    sinks[0].gate = g;
+    clock.t += 1000;
+    c.tick();
+    await until(() => sinks[0].flushes === 1, 'the first flush');
+    // Due again while that flush hangs: the batch is consumed without waiting for it.
+    clock.t += 1000;
+    expect(await c.batch(kafka.batch(TOPICS[0], 0, 2, 4))).toBe(true);
+    expect(sinks[0].added.length).toBe(4);
+    expect(sinks[0].flushes).toBe(1);
+    sinks[0].gate = null;
+    g.open();
+    // The flush that came due meanwhile starts as soon as the first one ends, and commits the rest.
+    await until(() => kafka.commits.length === 2, 'two commits');
+    await c.idle();
+    expect(kafka.commits.map((l) => l[0].offset)).toEqual(['2', '4']);
+    // A failing flush: the next batch due waits behind it (backpressure), as for every role.
+    sinks[0].failNext = 2;
+    clock.t += 1000;
+    c.tick();
+    await until(() => sinks[0].flushes >= 4, 'a failed flush retried');
+    clock.t += 1000;
+    await c.batch(kafka.batch(TOPICS[0], 0, 4, 6));
+    expect(sinks[0].flushes).toBeGreaterThanOrEqual(5);
+    await c.idle();
+    expect(kafka.committed.get(`${TOPICS[0]}/0`)?.offset).toBe('6');
+  });
+
   test('a batch waiting for a flush returns as soon as its heartbeat is refused (the group is rebalancing), so the instance rejoins at once', async () => {
     const { kafka, sinks, c } = setup({ batchSize: 2 });
     kafka.append(TOPICS[0], 0, events('a', 4));

@@ -12,6 +12,9 @@
  *   analytics role, whose writes do not grow with the events) a flush starts: each sink takes
  *   what it has (synchronously) and writes it while consumption goes on; one flush at a time, so the next one due waits for it
  *   (backpressure: a failing flush is retried with backoff and consumption waits behind it).
+ *   A role that flushes by time only (`batchSize` Infinity: its sinks hold state, not events)
+ *   goes on consuming while a healthy flush runs, and its next flush starts when that one ends:
+ *   a long write must not hold back the events whose counts the next write carries (freshness).
  *   Only after every sink has flushed are offsets committed, no further than the flush covered:
  *   for each topic-partition the smallest of the offset reached when the flush began and every
  *   sink's `committableOffset`, with every sink's checkpoint in the commit's metadata.
@@ -79,6 +82,10 @@ export class Coordinator {
   private inflight: Promise<void> | null = null;
   private stopping = false;
   private timedFlushQueued = false;
+  /** The flush in flight failed at least once and is being retried (consumption waits for it). */
+  private flushFailing = false;
+  /** A flush came due while one was in flight and consumption went on: started when it ends. */
+  private flushWanted = false;
   /**
    * Clock time of the last flush that made what was consumed durable (or of the start). Events
    * handed to the sinks are not progress: they sit in memory until a flush writes them.
@@ -192,9 +199,12 @@ export class Coordinator {
       st.high = BigInt(b.highWatermark);
       this.opts.metrics.lag.set({ topic: b.topic, partition: String(b.partition), role: this.opts.role }, Math.max(0, Number(st.high - (st.next ?? 0n))));
       if (this.due()) {
-        // Backpressure: a second flush waits for the first (and its retries) to finish.
-        await this.awaitFlush(b);
-        this.startFlush();
+        if (this.inflight && this.opts.batchSize === Infinity && !this.flushFailing) this.flushWanted = true;
+        else {
+          // Backpressure: a second flush waits for the first (and its retries) to finish.
+          await this.awaitFlush(b);
+          this.startFlush();
+        }
       }
       return true;
     });
@@ -325,6 +335,7 @@ export class Coordinator {
       try {
         await this.flushSinks();
       } catch (err) {
+        this.flushFailing = true;
         this.opts.metrics.flushErrors.inc({ role: this.opts.role });
         this.opts.log.warn({ role: this.opts.role, err: (err as Error).message, retryInMs: delay }, 'flush failed; holding consumption and retrying');
         if (this.stopping) return;
@@ -333,6 +344,7 @@ export class Coordinator {
         delay = Math.min(delay * 2, this.opts.maxRetryDelayMs);
         continue;
       }
+      this.flushFailing = false;
       this.opts.metrics.backpressure.set({ role: this.opts.role }, 0);
       await this.commit(snap);
       return;
@@ -346,6 +358,11 @@ export class Coordinator {
       .catch((err) => this.opts.log.error({ role: this.opts.role, err: (err as Error).message }, 'flush crashed'))
       .finally(() => {
         this.inflight = null;
+        this.flushFailing = false;
+        if (this.flushWanted) {
+          this.flushWanted = false;
+          this.tick();
+        }
       });
   }
 
