@@ -28,10 +28,10 @@ interface Bulk {
 /** A client whose bulk helper records every request; while `hold` is set, KPI bulks wait for it. */
 function fakeEs() {
   const bulks: Bulk[] = [];
-  const state: { hold: Promise<void> | null } = { hold: null };
+  const state: { hold: Promise<void> | null; refuse: (id: string) => boolean } = { hold: null, refuse: () => false };
   const client = {
     helpers: {
-      bulk: async (o: { datasource: unknown[]; onDocument: (d: unknown) => unknown; refresh?: unknown }) => {
+      bulk: async (o: { datasource: unknown[]; onDocument: (d: unknown) => unknown; refresh?: unknown; onDrop: (d: unknown) => void }) => {
         const rec: Bulk = { index: '', docs: [], refresh: o.refresh, done: false };
         bulks.push(rec);
         for (const d of o.datasource) {
@@ -40,6 +40,9 @@ function fakeEs() {
           rec.docs.push({ id: action.index._id, doc: body });
         }
         if (state.hold && rec.index === `${PREFIX}-kpis`) await state.hold;
+        for (const d of rec.docs) {
+          if (state.refuse(d.id)) o.onDrop({ status: 400, error: { type: 'document_parsing_exception', reason: 'refused' }, operation: { index: { _index: rec.index, _id: d.id } }, document: d.doc });
+        }
         rec.done = true;
         return { total: o.datasource.length, failed: 0 };
       },
@@ -48,8 +51,9 @@ function fakeEs() {
   return { client, bulks, state, kpiBulks: () => bulks.filter((b) => b.index === `${PREFIX}-kpis`) };
 }
 
-function sink(client: Client, between: boolean, refresh: BulkRefresh = true) {
+function sink(client: Client, between: boolean, refresh: BulkRefresh = true, refused: string[] = []) {
   const s = analyticsSink({
+    onReject: (_kind, doc) => refused.push(`${String(doc.window_kind)}|${String(doc.dimension)}|${String(doc.final)}`),
     client,
     indexPrefix: PREFIX,
     topics: [TOPIC],
@@ -119,6 +123,20 @@ describe('analytics sink: open KPI windows written between flushes', () => {
       expect(es.kpiBulks().every((b) => b.done && b.refresh === true)).toBe(true);
     } finally {
       release();
+      await s.stop();
+    }
+  });
+
+  test('a document refused between flushes is reported, like a flush\'s', async () => {
+    const es = fakeEs();
+    const refused: string[] = [];
+    const s = sink(es.client, true, true, refused);
+    es.state.refuse = (id) => id === TUMBLING_ALL;
+    try {
+      s.add(view(0, T0 + 5_000), at(0));
+      await waitFor(() => refused.length > 0, 'the refusal reported', 5_000, 10);
+      expect(refused).toEqual(['tumbling_1m|all|false']);
+    } finally {
       await s.stop();
     }
   });

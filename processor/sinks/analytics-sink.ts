@@ -3,7 +3,7 @@ import type { EnrichedEvent } from '../../contracts/event-schema.js';
 import { indexNames } from '../../contracts/indices.js';
 import { decodeCheckpoint, encodeCheckpoint } from '../analytics/checkpoint.js';
 import { PartitionEngine, type EngineOptions, type LateReason, type OutDoc, type OutIndex } from '../analytics/engine.js';
-import { bulkIndex, type BulkRefresh } from '../es-bulk.js';
+import { bulkIndex, type BulkRefresh, type Rejected } from '../es-bulk.js';
 import type { AssignedPartition, LogOffsetsSink, PartitionedSink, SourcePosition } from '../sink.js';
 
 export interface AnalyticsSinkOptions {
@@ -32,7 +32,7 @@ export interface AnalyticsSinkOptions {
   onKpiEmitError?: (err: Error) => void;
   onBulk?: (seconds: number, count: number) => void;
   onLate?: (reason: LateReason, count: number) => void;
-  /** Called for each document Elasticsearch refused for good (never retried), during `flush`. */
+  /** Called for each document Elasticsearch refused for good (never retried), during `flush` or a write of open KPI windows between flushes. */
   onReject?: (kind: OutIndex, doc: Record<string, unknown>, reason: string) => void;
   now?: () => number;
   /**
@@ -100,10 +100,10 @@ export function analyticsSink(o: AnalyticsSinkOptions): AnalyticsSink {
     }
     if (docs.length === 0) return;
     kpiTimerBusy = true;
-    // Refusals are not dead-lettered here: these are provisional values, and the window's final
-    // document, written by a flush, is dead-lettered if refused. A failed bulk loses only these
-    // provisional values (written again when the windows next change, and final at the seal).
+    // A failed bulk loses only these provisional values (written again when the windows next
+    // change, and final at the seal); a refused document is reported like a flush's.
     writeKpis(docs)
+      .then(reportRefused)
       .catch((err: Error) => o.onKpiEmitError?.(err))
       .finally(() => (kpiTimerBusy = false));
   };
@@ -164,7 +164,7 @@ export function analyticsSink(o: AnalyticsSinkOptions): AnalyticsSink {
       const failed = results.find((r) => r.status === 'rejected');
       if (failed) throw (failed as PromiseRejectedResult).reason;
       // Refusals only once both bulks succeeded: a retried flush would refuse (and report) them again.
-      for (const r of results) if (r.status === 'fulfilled') for (const x of r.value) o.onReject?.(x.doc.index, x.doc.doc, `elasticsearch refused ${x.index}/${x.id} (${x.status}): ${x.reason}`);
+      for (const r of results) if (r.status === 'fulfilled') reportRefused(r.value);
       pending.clear();
     },
     committableOffset(topic, partition) {
@@ -214,6 +214,10 @@ export function analyticsSink(o: AnalyticsSinkOptions): AnalyticsSink {
       return [...engines.values()].map((e) => ({ partition: e.partition, watermark: e.watermark, openWindows: e.openWindows, openSessions: e.openSessions, replaying: e.replaying }));
     },
   };
+
+  function reportRefused(rejected: Rejected<OutDoc>[]) {
+    for (const x of rejected) o.onReject?.(x.doc.index, x.doc.doc, `elasticsearch refused ${x.index}/${x.id} (${x.status}): ${x.reason}`);
+  }
 
   /** One bulk of documents; resolves with those Elasticsearch refused for good. */
   async function write(docs: OutDoc[], refresh?: BulkRefresh) {
