@@ -10,7 +10,6 @@
 import cluster from 'node:cluster';
 import type { Config } from '../contracts/config.js';
 import { loadConfig } from '../common/config.js';
-import { buildApp } from '../gateway/app.js';
 import type { EventProducer } from '../gateway/event-producer.js';
 import { startBehindAcceptor } from '../gateway/server.js';
 import { runWorkers } from '../gateway/workers.js';
@@ -23,6 +22,7 @@ const config: Partial<Config> = { gatewayMaxRequestsInFlight: 1, gatewayProduceT
 const cfg = loadConfig(config);
 
 if (mode === 'inline') {
+  const { buildApp } = await import('../gateway/app.js');
   const app = await buildApp({ producer: never, config });
   await app.listen({ host: '127.0.0.1', port: cfg.gatewayPort, backlog: cfg.gatewayListenBacklog });
 } else if (cluster.isPrimary) {

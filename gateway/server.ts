@@ -1,14 +1,19 @@
 import { ConfigError, type Config } from '../contracts/config.js';
 import { loadConfig } from '../common/config.js';
 import type { Socket } from 'node:net';
-import { buildApp, type BuildOptions } from './app.js';
+import type { BuildOptions } from './app.js';
 import { isAcceptorMessage, type AcceptorMessage } from './acceptor.js';
 import { CONFIG_ERROR_EXIT, isWorker, runWorkers } from './workers.js';
 
-/** Starts the gateway from the environment (and `overrides`). Config errors throw before anything listens. */
+/**
+ * Starts the gateway from the environment (and `overrides`). Config errors throw before anything listens.
+ * The app is imported here, not at the top: a supervising or accepting primary never loads it (nor
+ * geoip-lite's tables, a few hundred MB).
+ */
 export async function startGateway(overrides: Partial<Config> = {}) {
   const cfg = loadConfig(overrides);
   if (cfg.gatewayAcceptor && isWorker()) return startBehindAcceptor({ config: overrides });
+  const { buildApp } = await import('./app.js');
   const app = await buildApp({ config: overrides });
   await app.listen({ host: cfg.gatewayHost, port: cfg.gatewayPort, backlog: cfg.gatewayListenBacklog });
   return app;
@@ -21,6 +26,7 @@ export async function startGateway(overrides: Partial<Config> = {}) {
  */
 export async function startBehindAcceptor(opts: Omit<BuildOptions, 'acceptor'>) {
   const send = (m: AcceptorMessage) => process.send?.(m);
+  const { buildApp } = await import('./app.js');
   const app = await buildApp({ ...opts, acceptor: { onOverload: (on) => send({ cmd: 'gw:overload', on }) } });
   await app.listen({ host: '127.0.0.1', port: 0, exclusive: true });
   process.on('message', (m: unknown, socket?: Socket) => {
