@@ -9,6 +9,11 @@
  * The history is counted by a first processor that is then stopped; the second one knows nothing
  * but what it reads back from the KPI index when it starts (the detector's rerun over the
  * history), which is what makes four minutes without purchases unusual.
+ *
+ * The webhook receiver refuses (503) until the alert is written and its delivery failed; then the
+ * processor is SIGKILLed, the receiver accepts, and a third processor delivers the pending
+ * delivery it finds on the alert document (the outbox): the alert reaches the receiver signed,
+ * still one document.
  */
 import type { ChildProcess } from 'node:child_process';
 import { afterAll, expect, inject, test } from 'vitest';
@@ -18,7 +23,7 @@ import { startGateway } from '../harness/gateway.js';
 import { startWebhookReceiver, verifies } from '../harness/webhook-receiver.js';
 import { isolatedConfig, killHard, spawnProcessor } from '../harness/it-harness.js';
 import type { Config } from '../../contracts/config.js';
-import type { AlertDoc } from '../../contracts/documents.js';
+import type { AlertDelivery, AlertDoc } from '../../contracts/documents.js';
 import type { ClientEvent } from '../../contracts/event-schema.js';
 import { indexNames } from '../../contracts/indices.js';
 import { USER_AGENTS } from '../../scripts/traffic-generator.js';
@@ -60,9 +65,10 @@ function windowEvents(t0: number, w: number): ClientEvent[] {
   return out;
 }
 
-test('purchases stopping is one site-level alert (and one signed delivery); a flash sale is none', async () => {
+test('purchases stopping is one site-level alert, delivered signed by the outbox after a SIGKILL before its delivery succeeded; a flash sale is none', async () => {
   const receiver = await startWebhookReceiver();
   closers.push(() => receiver.close());
+  receiver.status(503);
   const metricsPort = await freePort();
 
   const cfg: Partial<Config> = await isolatedConfig(brokers, esUrl, 3, {
@@ -79,7 +85,10 @@ test('purchases stopping is one site-level alert (and one signed delivery); a fl
     anomalyBotMinTraining: 1_000_000,
     alertWebhookUrl: receiver.url,
     alertWebhookSecret: SECRET,
-    alertWebhookMaxAttempts: 3,
+    alertWebhookMaxAttempts: 1000,
+    alertWebhookRetryBaseMs: 200,
+    alertWebhookRetryMaxS: 1,
+    alertWebhookPollMs: 200,
   });
   const { app, base } = await startGateway(cfg);
   closers.push(() => app.close());
@@ -110,7 +119,7 @@ test('purchases stopping is one site-level alert (and one signed delivery); a fl
   const alertsIndex = indexNames(cfg.esIndexPrefix!).alerts;
   const alertDocs = async () => {
     await es.indices.refresh({ index: alertsIndex, ignore_unavailable: true });
-    const r = await es.search<AlertDoc>({ index: alertsIndex, size: 100, ignore_unavailable: true, query: { match_all: {} } });
+    const r = await es.search<AlertDoc & AlertDelivery>({ index: alertsIndex, size: 100, ignore_unavailable: true, query: { match_all: {} } });
     return r.hits.hits.map((h) => h._source!);
   };
 
@@ -140,6 +149,22 @@ test('purchases stopping is one site-level alert (and one signed delivery); a fl
   expect(alerts.map((a) => a.alert_id)).toEqual([expectedId]);
   expect(alerts[0]).toMatchObject({ kind: 'purchases_stopped', site_id: 'stops', key: 'stops', value: 0, window_start: new Date(t0 + (ODD[0] + 1) * STEP).toISOString() });
   expect(alerts[0].expected).toBeGreaterThan(8);
-  await waitFor(() => receiver.deliveries.length > 0, 'the webhook delivery', 30_000);
+  // Its delivery was attempted and refused: SIGKILL before any succeeded.
+  await waitFor(() => receiver.requests.length > 0, 'a refused delivery attempt', 30_000, 100);
+  await killHard(child);
+  expect(receiver.deliveries).toEqual([]);
+  expect((await alertDocs())[0]).toMatchObject({ alert_id: expectedId, delivery: 'pending' });
+
+  receiver.status(204);
+  child = spawnProcessor(cfg);
+  children.push(child);
+  // The new owner of partition 0 (once the killed member's session expired) finds it pending.
+  await waitFor(() => receiver.deliveries.length > 0, 'the webhook delivery after the restart', 90_000, 200);
+  const after = await waitFor(async () => {
+    const docs = await alertDocs();
+    return docs.length > 0 && docs.every((d) => d.delivery === 'delivered') && docs;
+  }, 'the delivery recorded', 30_000, 200);
+  expect(after.map((a) => a.alert_id)).toEqual([expectedId]);
+  expect(receiver.requests.every((d) => d.id === expectedId)).toBe(true);
   expect(receiver.deliveries.map((d) => ({ id: d.id, ok: verifies(SECRET, d) }))).toEqual([{ id: expectedId, ok: true }]);
 }, 420_000);
