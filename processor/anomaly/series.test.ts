@@ -105,6 +105,34 @@ describe('DeviationScorer', () => {
     expect([1, 2].map(() => busy.push(130, 330))).toMatchObject([{ anomalous: true, flag: false }, { anomalous: true, flag: true }]);
   });
 
+  describe('local level (levelHalfLife)', () => {
+    /** 28 days of 24 points at 300 x the day's level, whole days alternating 15 % high and low (day-to-day level noise). */
+    function warmed(levelHalfLife: number) {
+      const s = new DeviationScorer({ k: 2, n: 3, maxFall: 0.6, levelHistory: 28 * 24, levelHalfLife });
+      for (let i = 0; i < 28 * 24; i++) s.push(Math.round(300 * (Math.floor(i / 24) % 2 ? 0.85 : 1.15)), 300);
+      return s;
+    }
+    it.each([
+      // [case, levelHalfLife, observed per point after the warm-up (expected 300 each), flags, last expectation]
+      ['a day running 15 % high becomes the expectation', 4, Array(24).fill(345), Array(24).fill(false), 345],
+      ['off: the expectation stays the seasonal one', 0, Array(24).fill(345), Array(24).fill(false), 300],
+      ['-60 % on a day running 15 % high is flagged on its 2nd window', 4, [...Array(24).fill(345), 138, 138], [...Array(24).fill(false), false, true], 345],
+      ['without the level, the day-to-day noise hides it', 0, [...Array(24).fill(345), 138, 138], Array(26).fill(false), 300],
+    ] as [string, number, number[], boolean[], number][])('%s', (_n, half, observed, flags, last) => {
+      const s = warmed(half);
+      const out = observed.map((o) => s.push(o, 300));
+      expect(out.map((p) => p.flag)).toEqual(flags);
+      expect(out[out.length - 1].expected).toBeCloseTo(last, -1);
+    });
+    it('learns nothing from anomalous windows: an incident does not become the expectation', () => {
+      const s = warmed(4);
+      for (let i = 0; i < 24; i++) s.push(300, 300);
+      const during = Array.from({ length: 12 }, () => s.push(100, 300));
+      expect(during.every((p) => p.anomalous)).toBe(true);
+      expect(during[11].expected).toBeCloseTo(300, -1);
+    });
+  });
+
   it('finds a small shortfall that lasts through the longer sums', () => {
     const s = new DeviationScorer({ scales: [1, 2, 4, 8, 12], k: 1, n: 1 });
     const flags = Array.from({ length: 12 }, () => s.push(5, 10).flag);

@@ -59,6 +59,15 @@ export interface ScorerOptions {
    * for large ones (traffic), where one window decides, it would only let noise through.
    */
   sumsAsWindows: boolean;
+  /**
+   * Counts only: half-life, in points, of the local level, the information-weighted moving average
+   * of log(observed / expected) over the points that were not anomalous; the expectation is scaled
+   * by it (0: off). A whole day running high or low (day-to-day level noise, a holiday) is then
+   * part of the expectation instead of noise, so the noise left is the within-day one and a sudden
+   * -60 % stands out in its first window. An incident is no part of it (its windows are anomalous);
+   * a change slower than the half-life is, by design (a ramp is not an incident).
+   */
+  levelHalfLife: number;
 }
 
 export const DEFAULT_SCORER: ScorerOptions = {
@@ -73,9 +82,12 @@ export const DEFAULT_SCORER: ScorerOptions = {
   minRise: 1,
   maxFall: 1,
   sumsAsWindows: false,
+  levelHalfLife: 0,
 };
 
 export interface Score {
+  /** The expectation the point was scored against: the given one times the local level (counts with `levelHalfLife`). */
+  expected: number;
   /** Signed: positive above the expectation, negative below. 0 when nothing is expected yet. */
   score: number;
   /** How many consecutive points the winning score sums. */
@@ -93,6 +105,11 @@ export class DeviationScorer {
   private levelNoise: number;
   private sinceFit = 0;
   private residualSd = NaN;
+  /** Local level: decayed sums of information-weighted log ratios and of their weights. */
+  private levelSum = 0;
+  private levelWeight = 0;
+  /** A prior of two points at level 0, fading, so that the first points do not set the level alone. */
+  private levelPrior = 0;
 
   constructor(options: Partial<ScorerOptions> = {}) {
     this.options = { ...DEFAULT_SCORER, ...options };
@@ -103,8 +120,9 @@ export class DeviationScorer {
    * Called once per point, in time order, with its observed and expected value (NaN: none), and
    * how good that expectation is (higher is better: the seasonal baseline's week > day > recent).
    */
-  push(observed: number, expected: number, quality = 0): Score {
+  push(observed: number, seasonal: number, quality = 0): Score {
     const o = this.options;
+    const expected = Number.isFinite(seasonal) ? seasonal * Math.exp(this.level) : seasonal;
     let best = 0;
     let bestScale = 1;
     /** The best score among the sums whose size passes the relevance floors. */
@@ -161,12 +179,30 @@ export class DeviationScorer {
     const leaning = o.sumsAsWindows && bestScale >= o.k && bestScale <= o.n && this.recent.slice(-bestScale).every((p) => p.own === dir);
     const flag = anomalous && (last.filter((p) => p.dir === dir).length >= o.k || leaning);
     if (Number.isFinite(expected) && !anomalous) {
+      this.learnLevel(observed, seasonal);
       this.history.push({ o: observed, e: expected, q: quality });
       // Trimmed in chunks: shifting weeks of points one by one costs more than scoring them.
       if (this.history.length > this.options.levelHistory + 1024) this.history.splice(0, this.history.length - this.options.levelHistory);
       if (++this.sinceFit >= 12) this.fitNoise();
     }
-    return { score: best, scale: bestScale, anomalous, flag };
+    return { expected, score: best, scale: bestScale, anomalous, flag };
+  }
+
+  /** The local level's log factor (0 when off or nothing learned yet). */
+  private get level(): number {
+    return this.levelWeight > 0 ? this.levelSum / (this.levelWeight + this.levelPrior) : 0;
+  }
+
+  private learnLevel(observed: number, seasonal: number) {
+    const h = this.options.levelHalfLife;
+    if (!this.options.counts || !(h > 0) || !(seasonal >= 0)) return;
+    const decay = 0.5 ** (1 / h);
+    // Weighted by what the point says about the level: Poisson noise plus the level noise left.
+    const w = 1 / (1 / (seasonal + 0.5) + this.levelNoise ** 2);
+    this.levelSum = decay * this.levelSum + w * Math.log((Math.max(observed, 0) + 0.5) / (seasonal + 0.5));
+    this.levelWeight = decay * this.levelWeight + w;
+    // Set on the first point and fading with the same decay: it weighs only while little is known.
+    this.levelPrior = this.levelPrior === 0 && this.levelWeight === w ? 2 * w : decay * this.levelPrior;
   }
 
   /**
@@ -237,6 +273,11 @@ export class DeviationScorer {
   get noise(): number {
     return this.levelNoise;
   }
+}
+
+/** Points in the local level's half-life: two hours (whole days run high or low; an incident is sudden), at least 3 points. */
+export function localLevelHalfLife(stepMs: number): number {
+  return Math.max(3, Math.round((2 * 3_600_000) / stepMs));
 }
 
 export interface BaselineOptions {
@@ -328,7 +369,7 @@ export class SeriesDetector {
   constructor(options: Partial<SeriesDetectorOptions> & { stepMs: number }) {
     this.baseline = new SeasonalBaseline(options);
     const levelHistory = options.levelHistory ?? Math.max(12, Math.round(((options.weeks ?? 4) * WEEK) / options.stepMs));
-    this.scorer = new DeviationScorer({ ...options, levelHistory });
+    this.scorer = new DeviationScorer({ levelHalfLife: localLevelHalfLife(options.stepMs), ...options, levelHistory });
   }
 
   /** Called once per point, in time order. */
@@ -336,7 +377,7 @@ export class SeriesDetector {
     const { value: expected, source } = this.baseline.expected(t);
     const s = this.scorer.push(value, expected, SOURCE_QUALITY[source]);
     this.baseline.push(t, value);
-    return { t, value, expected, source, ...s };
+    return { t, value, source, ...s };
   }
 
   get noise(): number {

@@ -9,12 +9,15 @@
  *   traffic spike is an alert only when the extra visitors do not buy as usual (or when the site
  *   has too few purchases to tell);
  * - small counts (a quiet night) are judged as counts: zero purchases when one was expected is
- *   not news.
+ *   not news;
+ * - traffic is judged against the seasonal expectation times the day's local level (the last
+ *   hours' ratio of observed to expected), so a day running 15 % high or low is no noise that
+ *   hides a sudden -60 %: that is flagged on its second window.
  *
  * One alert per episode: a kind raised for a site stays quiet until its flag has been down for
  * `n` windows. Pure and deterministic (event time only).
  */
-import { DEFAULT_SCORER, DeviationScorer, SOURCE_QUALITY, SeasonalBaseline, type ScorerOptions } from './series.js';
+import { DEFAULT_SCORER, DeviationScorer, SOURCE_QUALITY, SeasonalBaseline, localLevelHalfLife, type ScorerOptions } from './series.js';
 
 export const SITE_ANOMALY_KINDS = ['traffic_spike', 'traffic_drop', 'purchases_stopped', 'conversion_drop'] as const;
 export type SiteAnomalyKind = (typeof SITE_ANOMALY_KINDS)[number];
@@ -94,7 +97,7 @@ export class SiteDetector {
     // Level noise from 4 weeks of windows (the seasonal baseline's own horizon).
     const scorer: Partial<ScorerOptions> = { k: this.options.k, n: this.options.n, counts: true, levelHistory: Math.max(12, Math.round((28 * 86_400_000) / this.options.stepMs)) };
     this.baseline = new SeasonalBaseline({ stepMs: this.options.stepMs });
-    this.traffic = new DeviationScorer({ ...scorer, threshold: this.options.trafficThreshold, direction: 'both', minRise: this.options.trafficMinRise, maxFall: this.options.trafficMaxFall });
+    this.traffic = new DeviationScorer({ ...scorer, threshold: this.options.trafficThreshold, direction: 'both', minRise: this.options.trafficMinRise, maxFall: this.options.trafficMaxFall, levelHalfLife: localLevelHalfLife(this.options.stepMs) });
     this.buying = new DeviationScorer({ ...scorer, threshold: this.options.purchasesThreshold, direction: 'down', sumsAsWindows: true });
   }
 
@@ -108,7 +111,7 @@ export class SiteDetector {
     const expectedPurchases = rate * w.visitors;
     const b = this.buying.push(w.purchases, expectedPurchases);
     this.zeroRun = w.purchases === 0 ? this.zeroRun + 1 : 0;
-    this.recent.push({ v: w.visitors, ev: exp.value, p: w.purchases });
+    this.recent.push({ v: w.visitors, ev: t.expected, p: w.purchases });
     if (this.recent.length > 64) this.recent.shift();
     if (!b.anomalous && !t.anomalous) {
       // Revenue in several currencies has no one sum (NaN): left out of the usual order value.
@@ -127,7 +130,8 @@ export class SiteDetector {
 
     const evidence = {
       baseline: exp.source,
-      expected_visitors: round(exp.value),
+      expected_visitors: round(t.expected),
+      seasonal_visitors: round(exp.value),
       visitors: w.visitors,
       traffic_score: round(t.score),
       conversion_rate_usual: round(rate, 5),
@@ -178,7 +182,7 @@ export class SiteDetector {
         kind,
         t: w.t,
         observed: traffic ? w.visitors : w.purchases,
-        expected: round(traffic ? exp.value : expectedPurchases),
+        expected: round(traffic ? t.expected : expectedPurchases),
         score: round(traffic ? t.score : b.score),
         scale: traffic ? t.scale : b.scale,
         evidence,
