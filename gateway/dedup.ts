@@ -1,3 +1,5 @@
+import { digestLanes, digestText, hash64, lanes } from './content-digest.js';
+
 /**
  * Remembers recently accepted event identities (site and event id, see `identityOf`) with the
  * digest of what was accepted, so a retried batch is not produced twice and the same id with
@@ -15,82 +17,90 @@
  */
 export const identityOf = (siteId: string | null, eventId: string) => `${siteId ?? ''}\u0000${eventId}`;
 
-/** A 32-bit fingerprint of an id, never 0 (0 marks an empty slot of a generation's filter). */
-function fingerprint(id: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < id.length; i++) h = Math.imul(h ^ id.charCodeAt(i), 0x01000193);
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  return h | 1;
-}
+/**
+ * A random seed per process for the identities' hashes: which two ids collide cannot be worked
+ * out in advance, so a client cannot pick an id that shadows another's.
+ */
+const SEED = (Math.random() * 0x1_0000_0000) | 0;
+
+/** Slot states of a generation. */
+const EMPTY = 0;
+const NO_DIGEST = 1;
+const WITH_DIGEST = 2;
 
 /**
- * One generation: its ids with their slots, a compact filter of their fingerprints (open
- * addressing in one typed array), and per slot the time and digest it was accepted with. Almost
- * every id looked up is new; the filter answers "not here" from one contiguous array, where a
- * miss in a Map of 100,000 strings walks scattered entries (profile of 1 Dec 2026: the two Map
- * misses per event were 11-15 % of the gateway's own work). A fingerprint found sends the lookup
- * on to the Map, so answers stay exact. The times sit in a typed array and the Map holds slot
- * numbers: an id remembered costs its key string and its digest, not also an entry object and a
- * boxed number (every remembered id outlives the young generation, so each object of it was
- * copied by a scavenge and marked by every full GC: the half-load tail).
+ * One generation: an open-addressing table (linear probing, at most half full) of 64-bit hashes
+ * of identities, with per slot the time and the 64-bit content digest it was accepted with, all
+ * in typed arrays. A remembered id costs no JS object at all: a Map of 100,000 id strings made
+ * the insert of every accepted id and its miss on lookup the largest part of the gateway's own
+ * work after JSON (profile of 1 Dec 2026: 18 % in-process), and every string it kept outlived the
+ * young generation, so scavenges copied it and every full GC marked it (the GC share and the
+ * half-load tail). Two identities with the same 64-bit hash would be taken for one: with at most
+ * `max` ids remembered that is about max / 2^64 per event (2e5 / 1.8e19, once in ~10^14 events),
+ * and the seed makes it a matter of chance, not of choice; the processor's idempotent writes are
+ * keyed by the id itself either way.
  */
 class Generation {
-  readonly ids = new Map<string, number>();
-  readonly digests: string[] = [];
-  /** Fingerprints inserted (at most `limit`, so the filter never fills up). */
-  filled = 0;
+  /** Slots filled. */
+  count = 0;
   private readonly mask: number;
   constructor(
-    private readonly filter: Int32Array,
-    /** Acceptance time of each slot (slot = insertion order). */
+    /** Per slot EMPTY / NO_DIGEST / WITH_DIGEST. */
+    private readonly state: Uint8Array,
+    /** Per slot the identity's two hash lanes, then the digest's two lanes. */
+    private readonly keys: Int32Array,
+    private readonly digests: Int32Array,
+    /** Acceptance time per slot. */
     readonly at: Float64Array,
     readonly since: number,
   ) {
-    this.filter.fill(0);
-    this.mask = filter.length - 1;
+    state.fill(EMPTY);
+    this.mask = state.length - 1;
   }
 
-  /** The id's slot, or -1. */
-  get(id: string, fp: number): number {
-    const f = this.filter;
-    for (let i = fp & this.mask; ; i = (i + 1) & this.mask) {
-      const v = f[i];
-      if (v === 0) return -1;
-      if (v === fp) return this.ids.get(id) ?? -1;
+  /** The slot of the identity (hi, lo), or -1. */
+  find(hi: number, lo: number): number {
+    const { state, keys, mask } = this;
+    for (let i = lo & mask; ; i = (i + 1) & mask) {
+      if (state[i] === EMPTY) return -1;
+      if (keys[2 * i] === lo && keys[2 * i + 1] === hi) return i;
     }
   }
 
-  set(id: string, fp: number, at: number, digest: string): void {
-    const f = this.filter;
-    let i = fp & this.mask;
-    while (f[i] !== 0 && f[i] !== fp) i = (i + 1) & this.mask;
-    if (f[i] === 0) {
-      f[i] = fp;
-      this.filled++;
-    }
-    let slot = this.ids.get(id);
-    if (slot === undefined) {
-      slot = this.ids.size;
-      this.ids.set(id, slot);
-    }
-    this.at[slot] = at;
-    this.digests[slot] = digest;
+  /** '' for an id accepted without a digest, else the digest's text. */
+  digestAt(slot: number): string {
+    return this.state[slot] === NO_DIGEST ? '' : digestText(this.digests[2 * slot], this.digests[2 * slot + 1]);
   }
 
-  /** The filter's and times' arrays, for the generation that replaces this one. */
-  recycle(): [Int32Array, Float64Array] {
-    return [this.filter, this.at];
+  /** Remembers (hi, lo) at `at`; `dHi`/`dLo` are its digest's lanes when `withDigest`. */
+  set(hi: number, lo: number, at: number, withDigest: boolean, dHi: number, dLo: number): void {
+    const { state, keys, mask } = this;
+    let i = lo & mask;
+    while (state[i] !== EMPTY && !(keys[2 * i] === lo && keys[2 * i + 1] === hi)) i = (i + 1) & mask;
+    if (state[i] === EMPTY) {
+      keys[2 * i] = lo;
+      keys[2 * i + 1] = hi;
+      this.count++;
+    }
+    state[i] = withDigest ? WITH_DIGEST : NO_DIGEST;
+    this.digests[2 * i] = dHi;
+    this.digests[2 * i + 1] = dLo;
+    this.at[i] = at;
+  }
+
+  /** The arrays, for the generation that replaces this one. */
+  recycle(): [Uint8Array, Int32Array, Int32Array, Float64Array] {
+    return [this.state, this.keys, this.digests, this.at];
   }
 }
+
+const generation = (slots: number, since: number) => new Generation(new Uint8Array(slots), new Int32Array(2 * slots), new Int32Array(2 * slots), new Float64Array(slots), since);
 
 export class RecentIds {
   /**
    * Two generations of ids with the time they were accepted. Adding never walks anything: when
    * the current generation is full (half of `max`) or older than the window, it becomes the
-   * previous one and the old previous one is dropped whole. (A Map used as a FIFO, deleting
-   * from the front, gets slower with every delete: V8 skips the deleted slots on each walk.)
+   * previous one and the old previous one is dropped whole (its arrays cleared and reused).
    * An id is remembered for the window, or until `max` newer ids push it out, whichever is first.
    */
   private current: Generation;
@@ -105,8 +115,8 @@ export class RecentIds {
     // At most half full: short probe runs.
     let slots = 16;
     while (slots < this.generationMax * 2) slots *= 2;
-    this.current = new Generation(new Int32Array(slots), new Float64Array(this.generationMax), 0);
-    this.previous = new Generation(new Int32Array(slots), new Float64Array(this.generationMax), 0);
+    this.current = generation(slots, 0);
+    this.previous = generation(slots, 0);
   }
 
   has(id: string, now = Date.now()): boolean {
@@ -116,25 +126,37 @@ export class RecentIds {
   /** The digest `id` was accepted with ('' when none was given), or undefined when not remembered. */
   digest(id: string, now = Date.now()): string | undefined {
     if (this.ttlMs <= 0) return undefined;
-    const fp = fingerprint(id);
+    hash64(id, 0, id.length, SEED);
+    const hi = lanes[0];
+    const lo = lanes[1];
     let g = this.current;
-    let slot = g.get(id, fp);
+    let slot = g.find(hi, lo);
     if (slot < 0) {
       g = this.previous;
-      slot = g.get(id, fp);
+      slot = g.find(hi, lo);
       if (slot < 0) return undefined;
     }
-    return now - g.at[slot] < this.ttlMs ? g.digests[slot] : undefined;
+    return now - g.at[slot] < this.ttlMs ? g.digestAt(slot) : undefined;
   }
 
+  /** `digest`: '' or a `contentDigest` (16 hex digits); anything else is a programming error. */
   add(id: string, now = Date.now(), digest = ''): void {
     if (this.ttlMs <= 0 || this.max <= 0) return;
-    if (this.current.ids.size >= this.generationMax || this.current.filled >= this.generationMax || now - this.current.since >= this.ttlMs) {
-      const [filter, at] = this.previous.recycle();
+    if (this.current.count >= this.generationMax || now - this.current.since >= this.ttlMs) {
+      const [state, keys, digests, at] = this.previous.recycle();
       this.previous = this.current;
-      this.current = new Generation(filter, at, now);
+      this.current = new Generation(state, keys, digests, at, now);
     }
-    this.current.set(id, fingerprint(id), now, digest);
+    let dHi = 0;
+    let dLo = 0;
+    const withDigest = digest !== '';
+    if (withDigest) {
+      if (!digestLanes(digest)) throw new Error(`dedup digest must be 16 hex digits, got ${JSON.stringify(digest)}`);
+      dHi = lanes[0];
+      dLo = lanes[1];
+    }
+    hash64(id, 0, id.length, SEED);
+    this.current.set(lanes[0], lanes[1], now, withDigest, dHi, dLo);
   }
 
   /** The outcome of a send that carries `id` right now, if there is one. */
@@ -161,7 +183,7 @@ export class RecentIds {
   }
 
   get size(): number {
-    return this.current.ids.size + this.previous.ids.size;
+    return this.current.count + this.previous.count;
   }
 
   get pendingSize(): number {

@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, test, vi } from 'vitest';
+import { contentDigest } from './content-digest.js';
 import { RecentIds } from './dedup.js';
 import { Delivery } from './delivery.js';
 import { harness, postEvents, type Harness } from '../test/harness/gateway-app.js';
@@ -173,22 +174,27 @@ describe('dedup window', () => {
     expect(r.size).toBeLessThanOrEqual(20_000);
     expect(r.has('id-399999', 1000)).toBe(true);
   });
-  test('exact across many ids: every remembered id is found with its digest, no new id is (fingerprint filter, collisions included)', () => {
+  test('exact across many ids: every remembered id is found with its digest, no new id is (64-bit hashes in a probed table)', () => {
     const r = new RecentIds(400_000, 60_000);
     const n = 150_000;
-    for (let i = 0; i < n; i++) r.add(`site\u0000id-${i}`, 1000, `d${i}`);
+    for (let i = 0; i < n; i++) r.add(`site\u0000id-${i}`, 1000, contentDigest(`d${i}`));
     let found = 0;
     let wrong = 0;
     for (let i = 0; i < n; i++) {
       const d = r.digest(`site\u0000id-${i}`, 1000);
-      if (d === `d${i}`) found++;
+      if (d === contentDigest(`d${i}`)) found++;
       if (r.digest(`site\u0000new-${i}`, 1000) !== undefined) wrong++;
     }
     expect(found).toBe(n);
     expect(wrong).toBe(0);
     // Re-adding an id keeps one entry and the newer digest.
-    r.add('site\u0000id-7', 1000, 'again');
-    expect(r.digest('site\u0000id-7', 1000)).toBe('again');
+    r.add('site\u0000id-7', 1000, contentDigest('again'));
+    expect(r.digest('site\u0000id-7', 1000)).toBe(contentDigest('again'));
+    // Accepted without a digest (the pixel's ids before digests existed): remembered, digest ''.
+    r.add('site\u0000plain', 1000);
+    expect(r.digest('site\u0000plain', 1000)).toBe('');
+    // Only contentDigest's text is stored; anything else is a programming error, not a silent miss.
+    expect(() => r.add('site\u0000x', 1000, 'not-a-digest')).toThrow(/16 hex digits/);
   });
   test('GATEWAY_DEDUP_WINDOW_S=0 disables it', async () => {
     h = await harness({ gatewayDedupWindowS: 0 });

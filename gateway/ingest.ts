@@ -125,11 +125,13 @@ export function createIngest(d: IngestDeps) {
     const waits = new Set<Promise<void>>();
     let dropped = 0;
     let spans: [number, number][] | null | undefined;
-    /** The refused event's own bytes of the body (parsed lazily: only a refusal pays for it). */
+    /** Content digests of the body's events by index, found with their spans in one pass. */
+    const digests: string[] = [];
+    /** The refused event's own bytes of the body. */
     const receivedOf = (index: number): string | null => {
       const text = input.bodyText;
       if (text === undefined) return null;
-      if (spans === undefined) spans = eventSpans(text);
+      if (spans === undefined) spans = eventSpans(text, digests);
       const span = spans?.[index];
       return span ? text.slice(span[0], span[1]) : null;
     };
@@ -141,7 +143,9 @@ export function createIngest(d: IngestDeps) {
     const digestOf = (index: number, ev: ClientEvent): string => {
       const text = input.bodyText;
       if (text !== undefined) {
-        if (spans === undefined) spans = eventSpans(text);
+        if (spans === undefined) spans = eventSpans(text, digests);
+        const d = digests[index];
+        if (d !== undefined) return d;
         const span = spans?.[index];
         if (span) return contentDigest(text, span[0], span[1]);
       }

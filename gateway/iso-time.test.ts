@@ -8,6 +8,9 @@ test('isoTime writes what toISOString writes: random times, day and year edges, 
   for (let i = 0; i < 20_000; i++) xs.push(Math.round((rnd() * 2 - 1) * 8.64e15), 1_764_547_200_000 + Math.round(rnd() * 1e9));
   // Consecutive calls on the same day, then another day, then back (the cached date part).
   xs.push(1_764_547_200_000, 1_764_547_200_001, 1_764_633_599_999, 1_764_633_600_000, 1_764_547_200_002);
+  // Two days alternating (a client clock a month off: client time and corrected time), then a third day and back.
+  for (let i = 0; i < 4; i++) xs.push(1_764_547_200_000 + i, 1_767_225_599_000 - i);
+  xs.push(1_764_720_000_000, 1_764_547_200_009, 1_767_225_599_009, 1_764_720_000_009);
   for (const x of xs) expect(isoTime(x)).toBe(new Date(x).toISOString());
 });
 

@@ -8,23 +8,40 @@ const DAY_MS = 86_400_000;
 const TWO = Array.from({ length: 100 }, (_, i) => (i < 10 ? `0${i}` : String(i)));
 const THREE = Array.from({ length: 1000 }, (_, i) => (i < 10 ? `00${i}` : i < 100 ? `0${i}` : String(i)));
 
-/** The date parts of the last two days seen: an event's client time and its corrected time may fall on different days. */
+/**
+ * The date parts of the last two days seen: an event's client time and its corrected time may fall
+ * on different days (a client clock days off), and then they alternate on every event, so a hit on
+ * either costs nothing (no reordering, no array) and a miss replaces the one used less recently.
+ */
 let dayA = NaN;
 let prefixA = '';
 let dayB = NaN;
 let prefixB = '';
+/** Whether B was used more recently than A. */
+let bLast = false;
 
 function datePart(day: number): string {
-  if (day === dayA) return prefixA;
-  if (day !== dayB) {
-    const full = new Date(day * DAY_MS).toISOString();
-    // "HH:MM:SS.mmmZ" is the last 13 characters whatever the year's format (±YYYYYY included).
-    dayB = day;
-    prefixB = full.slice(0, full.length - 13);
+  if (day === dayA) {
+    bLast = false;
+    return prefixA;
   }
-  // The most recent first.
-  [dayA, prefixA, dayB, prefixB] = [dayB, prefixB, dayA, prefixA];
-  return prefixA;
+  if (day === dayB) {
+    bLast = true;
+    return prefixB;
+  }
+  const full = new Date(day * DAY_MS).toISOString();
+  // "HH:MM:SS.mmmZ" is the last 13 characters whatever the year's format (±YYYYYY included).
+  const prefix = full.slice(0, full.length - 13);
+  if (bLast) {
+    dayA = day;
+    prefixA = prefix;
+    bLast = false;
+  } else {
+    dayB = day;
+    prefixB = prefix;
+    bLast = true;
+  }
+  return prefix;
 }
 
 /** The same string as new Date(ms).toISOString() for every integer ms a Date holds (throws RangeError outside, like it). */

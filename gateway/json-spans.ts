@@ -1,9 +1,10 @@
 /**
  * Where each event of a request body sits in its text, so a dead letter can keep the event's
  * bytes as sent (JSON.parse turns `1e400` into Infinity and a 32-digit integer into a float:
- * the parsed form alone does not show what the client sent). Only called for bodies that
- * JSON.parse accepted, and only when an event of the body is refused.
+ * the parsed form alone does not show what the client sent), and each event's content digest
+ * for dedup (gateway/content-digest.ts). Only called for bodies that JSON.parse accepted.
  */
+import { hashedValueEnd } from './content-digest.js';
 
 const isWs = (c: number) => c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09 || c === 0xfeff;
 
@@ -50,13 +51,15 @@ function skipValue(t: string, i: number): number {
   return i;
 }
 
-function elements(t: string, i: number): [number, number][] {
+function elements(t: string, i: number, digests?: string[]): [number, number][] {
   const out: [number, number][] = [];
   i++;
   for (;;) {
     i = skipWs(t, i);
     if (i >= t.length || t.charCodeAt(i) === 0x5d) return out;
-    const end = skipValue(t, i);
+    const c = t.charCodeAt(i);
+    // An event (an object) is hashed on the way; whatever else is there is only skipped.
+    const end = digests && (c === 0x7b || c === 0x5b) ? hashedValueEnd(t, i, digests, out.length) : skipValue(t, i);
     out.push([i, end]);
     i = skipWs(t, end);
     if (t.charCodeAt(i) === 0x2c) i++;
@@ -66,12 +69,14 @@ function elements(t: string, i: number): [number, number][] {
 /**
  * The [start, end) of every event in a body JSON.parse accepted: the elements of a top-level
  * array, of the `events` array of an envelope (the last `events` key, as JSON.parse keeps), or
- * the whole body when it is one event object. Null when the body is none of these.
+ * the whole body when it is one event object. Null when the body is none of these. With
+ * `digests`, the `contentDigest` of each element that is an object or array is written at its
+ * index on the way (elements of the events arrays only: the caller hashes a lone event itself).
  */
-export function eventSpans(text: string): [number, number][] | null {
+export function eventSpans(text: string, digests?: string[]): [number, number][] | null {
   let i = skipWs(text, 0);
   const c = text.charCodeAt(i);
-  if (c === 0x5b) return elements(text, i);
+  if (c === 0x5b) return elements(text, i, digests);
   if (c !== 0x7b) return null;
   const start = i;
   let events: [number, number][] | null = null;
@@ -90,7 +95,11 @@ export function eventSpans(text: string): [number, number][] | null {
     i = skipWs(text, keyEnd) + 1; // the colon
     i = skipWs(text, i);
     const end = skipValue(text, i);
-    if (key === 'events') events = text.charCodeAt(i) === 0x5b ? elements(text, i) : null;
+    if (key === 'events') {
+      // JSON.parse keeps the last `events`: so do the spans and the digests.
+      if (digests) digests.length = 0;
+      events = text.charCodeAt(i) === 0x5b ? elements(text, i, digests) : null;
+    }
     if (key === 'type') hasType = true;
     i = skipWs(text, end);
     if (text.charCodeAt(i) === 0x2c) i++;

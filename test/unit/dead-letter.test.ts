@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, test } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { buildDeadLetter } from '../../common/dead-letter.js';
+import { contentDigest } from '../../gateway/content-digest.js';
 import { eventSpans } from '../../gateway/json-spans.js';
 import { harness, type MemoryProducer } from '../harness/gateway-app.js';
 import { pageView, UA } from './fixtures.js';
@@ -53,6 +54,36 @@ describe('eventSpans', () => {
   ])('%s', (text, want) => {
     const spans = eventSpans(text);
     expect(spans === null ? null : spans.map(([a, b]) => text.slice(a, b))).toEqual(want);
+    // With digests: the same spans, and each object or array element's digest as contentDigest gives it.
+    const digests: string[] = [];
+    const withDigests = eventSpans(text, digests);
+    expect(withDigests).toEqual(spans);
+    if (withDigests && text.trimStart().startsWith('[')) {
+      withDigests.forEach(([a, b], i) => expect(digests[i]).toBe('{['.includes(text[a]) ? contentDigest(text, a, b) : undefined));
+    }
+  });
+
+  test('digests found on the way equal contentDigest of each span: random events with quotes, backslashes, brackets and surrogates inside strings', () => {
+    let seed = 11;
+    const rnd = (n: number) => (seed = (seed * 1103515245 + 12345) % 2147483648) % n;
+    const chars = ['a', '"', '\\', '{', '}', '[', ']', ',', ':', '\u00e9', '\ud83d', '\ude00', '\u0000', '\n'];
+    const str = () => Array.from({ length: rnd(12) }, () => chars[rnd(chars.length)]).join('');
+    const value = (depth: number): unknown => {
+      const k = rnd(depth > 3 ? 3 : 5);
+      if (k === 0) return str();
+      if (k === 1) return rnd(1000) - 500;
+      if (k === 2) return rnd(2) === 0 ? null : true;
+      if (k === 3) return Array.from({ length: rnd(4) }, () => value(depth + 1));
+      return Object.fromEntries(Array.from({ length: rnd(4) }, () => [str(), value(depth + 1)]));
+    };
+    for (let n = 0; n < 300; n++) {
+      const events = Array.from({ length: 1 + rnd(5) }, () => (rnd(5) === 0 ? value(3) : { type: 'page_view', event_id: str(), x: value(1) }));
+      const text = rnd(2) === 0 ? JSON.stringify(events) : JSON.stringify({ sent_at: 1, events }, null, rnd(2) === 0 ? 2 : undefined);
+      const digests: string[] = [];
+      const spans = eventSpans(text, digests);
+      expect(spans?.map(([a, b]) => JSON.parse(text.slice(a, b)))).toEqual(events);
+      spans?.forEach(([a, b], i) => expect(digests[i]).toBe('{['.includes(text[a]) ? contentDigest(text, a, b) : undefined));
+    }
   });
 });
 
