@@ -190,8 +190,15 @@ export function enrichEvent(ev: ClientEvent, ctx: RequestContext): EnrichedEvent
   };
 }
 
-/** A string field as JSON.stringify writes it (null for absent). */
-const str = (v: string | null | undefined): string => (v == null ? 'null' : JSON.stringify(v));
+/** What JSON.stringify escapes in a string: quote, backslash, control characters, surrogates (lone ones; pairs go the slow way too). */
+// eslint-disable-next-line no-control-regex -- control characters are what it looks for
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
+/**
+ * A string field as JSON.stringify writes it (null for absent). Most fields need no escape, and
+ * quoting them by hand costs about half of a JSON.stringify call (the largest single function of
+ * enrichment, profile of 1 Dec 2026).
+ */
+const str = (v: string | null | undefined): string => (v == null ? 'null' : NEEDS_ESCAPE.test(v) ? JSON.stringify(v) : `"${v}"`);
 /** A number field as JSON.stringify writes it (non-finite numbers as null, like it). */
 const num = (v: number | null | undefined): string => (v == null || !Number.isFinite(v) ? 'null' : String(v));
 

@@ -19,6 +19,7 @@ describe('enrichedJson: the enriched event as JSON without building it', () => {
   test('the same JSON as JSON.stringify, field for field, for every event type and odd values', () => {
     const events = [
       pageView({ engagement_ms: 1234, title: 'Quote " backslash \\ line\nbreak \u2028 tab\t', utm_source: 'n\u00e9wsletter' }),
+      pageView({ title: 'lone \ud800 high, lone \udfff low, a pair \ud83d\ude00, NUL \u0000, unit sep \u001f, DEL \u007f', language: '\u0001', screen: '"', viewport: '\\' }),
       pageView({ url: 'https://shop.example/?utm_medium=email&gclid=x', referrer: '' }),
       addToCart({ price: 0.1 + 0.2, quantity: 3, product_name: '🙂 emoji' }),
       purchase({ revenue: 1e21, items: [{ product_id: 'a"b', price: 1.5, quantity: 1 }] }),
