@@ -32,7 +32,7 @@ import { bodyPool } from './lib/bodies.js';
 import { gatewayProcesses, type KafkaClientName } from './lib/gateway-processes.js';
 import { gatewayReport, TARGET_EVENTS_PER_S, type Series } from './lib/gateway-report.js';
 import { profileRun } from './lib/gateway-profile.js';
-import { histogramDelta } from './lib/histograms.js';
+import { scrape, tailWhy } from './lib/half-tail.js';
 import { kafkaRecords } from './lib/kafka-records.js';
 import { measure, type CpuSource, type Measured } from './lib/measure.js';
 import { overloadPhases, overloadReport } from './lib/overload.js';
@@ -299,36 +299,3 @@ await runBench('bench:gateway', 1800, async () => {
   if (profileText) console.log(`\n${profileText}`);
   if (records < gatewayAccepted) throw new Error('Kafka holds fewer records than the gateway acknowledged');
 });
-
-/** The gateway's /metrics page ('' when it does not answer). */
-async function scrape(port: number): Promise<string> {
-  try {
-    return await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-  } catch {
-    return '';
-  }
-}
-
-/**
- * Where a paced run's slow requests waited: the generator itself (its send lag), a few stalls
- * (slow requests bunched in few 100 ms windows) or a spread, and the gateway's own histograms
- * over the run: time to Kafka's acknowledgement, admitted requests' time, event-loop turns, GC.
- */
-function tailWhy(m: Measured, before: string, after: string): string {
-  const t = m.tail;
-  const parts: string[] = [];
-  if (t) parts.push(`generator lag p99 ${ms(t.sendLagP99)} max ${ms(t.sendLagMax)}; ${t.slow} slow requests in ${t.slowWindows} windows of 100 ms, longest stall ${ms(t.longestStallMs)}`);
-  if (before && after) {
-    const q = (name: string) => histogramDelta(before, after, name);
-    const b = (s: number) => (s === Infinity ? 'more' : `<= ${ms(s * 1000)}`);
-    const produce = q('gateway_produce_seconds');
-    const queue = q('gateway_queue_seconds');
-    const turn = q('gateway_loop_turn_seconds');
-    const gc = q('gateway_nodejs_gc_duration_seconds');
-    parts.push(`Kafka send p50 ${b(produce.quantile(0.5))} p99 ${b(produce.quantile(0.99))} (${int(produce.count)} sends, ${int(produce.above(0.025))} over 25 ms)`);
-    parts.push(`request in gateway p99 ${b(queue.quantile(0.99))}`);
-    parts.push(`loop turns p99 ${b(turn.quantile(0.99))} (${int(turn.above(0.025))} over 25 ms)`);
-    parts.push(`GC pauses ${int(gc.count)}, ${int(gc.above(0.01))} over 10 ms`);
-  }
-  return parts.join('; ');
-}
