@@ -42,6 +42,8 @@ export interface RunnerOptions {
    * PROCESSOR_BATCH_SIZE; Infinity: by time only).
    */
   flushEveryEvents?: number;
+  /** How a record's text becomes the event the sinks get (default JSON.parse; see CoordinatorOptions.parse). */
+  parse?: (text: string) => unknown;
 }
 
 export interface Runner {
@@ -154,6 +156,7 @@ export async function startConsumer(opts: RunnerOptions): Promise<Runner> {
     log,
     role,
     deadLetterUnreadable: opts.deadLetterUnreadable,
+    parse: opts.parse,
     flushIntervalMs: config.processorFlushIntervalMs,
     batchSize: opts.flushEveryEvents ?? config.processorBatchSize,
     // Waiting batches heartbeat meanwhile; capped well below the session timeout.

@@ -69,12 +69,19 @@ export interface CoordinatorOptions {
    */
   deadLetterUnreadable: boolean;
   clock?: Clock;
+  /**
+   * How a record's text becomes the event handed to the sinks (default: JSON.parse). A role whose
+   * sinks read few fields parses only those (processor/layout-parse.ts); a record it cannot read
+   * is parsed whole for its dead letter.
+   */
+  parse?: (text: string) => unknown;
 }
 
 export class Coordinator {
   private readonly opts: CoordinatorOptions;
   private readonly clock: Clock;
   private readonly mutex: Mutex;
+  private readonly parse: (text: string) => unknown;
   private readonly parts = new Map<string, PartitionState>();
   private owned = new Set<string>();
   private sinceFlush = 0;
@@ -97,6 +104,7 @@ export class Coordinator {
   constructor(opts: CoordinatorOptions) {
     this.opts = opts;
     this.clock = opts.clock ?? realClock;
+    this.parse = opts.parse ?? parseValue;
     this.mutex = new Mutex(() => this.clock.now());
     this.lastFlush = this.clock.now();
     this.lastProgress = this.clock.now();
@@ -172,9 +180,9 @@ export class Coordinator {
         const off = BigInt(m.offset);
         if (st.next !== null && off < st.next) continue;
         const text = m.value ?? '';
-        const ev = parseValue(text);
+        const ev = this.parse(text);
         if (!isReadableEvent(ev)) {
-          if (this.opts.deadLetterUnreadable) this.opts.deadLetters.push(unreadableRecord(b, m, ev));
+          if (this.opts.deadLetterUnreadable) this.opts.deadLetters.push(unreadableRecord(b, m, parseValue(text)));
           this.opts.metrics.unreadable.inc({ role: this.opts.role });
           st.next = off + 1n;
           continue;

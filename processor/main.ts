@@ -21,6 +21,7 @@ import { startRetention } from './retention.js';
 import { startScheduledSnapshots } from './snapshots.js';
 import type { Sink } from './sink.js';
 import { alertsSink } from './sinks/alerts-sink.js';
+import { parseAnalyticsEvent } from './layout-parse.js';
 import { anomalyOptionsFromConfig } from './anomaly/options.js';
 import { siteMonitor } from './alerts/site-monitor.js';
 import { alertOutbox } from './alerts/outbox.js';
@@ -100,7 +101,8 @@ export async function startProcessor(overrides: Partial<Config> = {}, onFatal?: 
   };
 
   /** Per role: its sinks and its own dead letters (a failed send holds back only that role). */
-  const plans: { role: Role; sinks: Sink[]; deadLetters: DeadLetterBuffer }[] = [];
+  /** `parse`: how the role reads a record (default JSON.parse of the whole event). */
+  const plans: { role: Role; sinks: Sink[]; deadLetters: DeadLetterBuffer; parse?: (text: string) => unknown }[] = [];
   let analytics: AnalyticsSink | null = null;
   /** Background work of the sinks, stopped before the consumers. */
   const stoppers: (() => Promise<void>)[] = [];
@@ -183,7 +185,8 @@ export async function startProcessor(overrides: Partial<Config> = {}, onFatal?: 
           }),
         );
       }
-      plans.push({ role, sinks, deadLetters });
+      // Every sink of this role takes an AnalyticsEvent (analytics-event.ts): it parses only those fields.
+      plans.push({ role, sinks, deadLetters, parse: parseAnalyticsEvent });
     } else if (role === 'index') {
       const onReject = (r: RefusedEvent) =>
         deadLetters.push({
@@ -245,6 +248,7 @@ export async function startProcessor(overrides: Partial<Config> = {}, onFatal?: 
         metrics,
         deadLetters: plan.deadLetters,
         deadLetterUnreadable: plan.role === 'index',
+        parse: plan.parse,
         // The analytics role's flush writes its open windows' documents, whose number does not grow
         // with the events consumed, and holds no events: flushing every PROCESSOR_BATCH_SIZE events
         // only rewrote the same documents and made consumption wait for each flush in turn. It

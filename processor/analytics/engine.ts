@@ -45,7 +45,7 @@
  * buckets.ts), kpi.ts, session.ts and url-stats.ts (the aggregates), windows.ts (which windows an
  * event time is in), checkpoint.ts (the commit metadata), engine-options.ts (settings and outputs).
  */
-import type { EnrichedEvent } from '../../contracts/event-schema.js';
+import type { AnalyticsEvent } from './analytics-event.js';
 import { timeOrNone, timeOrNull, type Checkpoint } from './checkpoint.js';
 import type { AddResult, DrainContext, EngineOptions, LateReason, OutDoc } from './engine-options.js';
 import { KpiWindows } from './kpi-windows.js';
@@ -184,7 +184,7 @@ export class PartitionEngine {
   }
 
   /** One event of topic `t` at `offset`; offsets of one topic must come in increasing order. */
-  add(e: EnrichedEvent, t: number, offset: number): AddResult {
+  add(e: AnalyticsEvent, t: number, offset: number): AddResult {
     if (!this.clock.accept(t, offset)) return 'skipped';
     const ts = Date.parse(e.timestamp);
     if (!Number.isFinite(ts)) {

@@ -10,7 +10,7 @@
  * sliding window's: the sliding windows look up only what was new to the pane.
  */
 import { DIMENSIONS, kpiDocId, type KpiDoc } from '../../contracts/documents.js';
-import type { EnrichedEvent } from '../../contracts/event-schema.js';
+import type { AnalyticsEvent } from './analytics-event.js';
 import type { WindowSpec } from '../../contracts/windows.js';
 import * as kpi from './kpi.js';
 import { drainBucket, touch, type KpiBucket, type KpiCell } from './buckets.js';
@@ -54,7 +54,7 @@ export class KpiWindows {
   }
 
   /** An on-time event at event time `ts`: counted in every window holding it. */
-  add(e: EnrichedEvent, t: number, offset: number, ts: number): void {
+  add(e: AnalyticsEvent, t: number, offset: number, ts: number): void {
     const values = this.values;
     const dims = kpi.dimensionValuesInto(e, values);
     for (let k = 0; k < this.specs.length; k++) {
@@ -75,7 +75,7 @@ export class KpiWindows {
   }
 
   /** A late event: counted in `late_events` of the windows holding `at` (at or after the watermark, so still open). */
-  addLate(e: EnrichedEvent, t: number, offset: number, at: number): void {
+  addLate(e: AnalyticsEvent, t: number, offset: number, at: number): void {
     const id = repeatKey(e);
     const values = this.values;
     const dims = kpi.dimensionValuesInto(e, values);

@@ -10,7 +10,7 @@
  * topic of the sessions' first offsets, in offset order (offsets of a topic only grow): its head,
  * once closed sessions are dropped from the front.
  */
-import type { EnrichedEvent } from '../../contracts/event-schema.js';
+import type { AnalyticsEvent } from './analytics-event.js';
 import { isView } from './kpi.js';
 import type { SessionState } from './buckets.js';
 import type { DrainContext, OutDoc } from './engine-options.js';
@@ -72,7 +72,7 @@ export class OpenSessions {
   }
 
   /** An on-time event at event time `ts` (its page view, if it is one, waits in `urls` for its time on page). */
-  add(e: EnrichedEvent, t: number, offset: number, ts: number, urls: UrlWindows): SessionState {
+  add(e: AnalyticsEvent, t: number, offset: number, ts: number, urls: UrlWindows): SessionState {
     let s = this.sessions.get(e.session_id);
     if (!s) {
       s = {

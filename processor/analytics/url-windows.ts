@@ -5,7 +5,7 @@
  * the analytics engine (engine.ts).
  */
 import type { UrlStatsDoc } from '../../contracts/documents.js';
-import type { EnrichedEvent } from '../../contracts/event-schema.js';
+import type { AnalyticsEvent } from './analytics-event.js';
 import * as kpi from './kpi.js';
 import { drainBucket, lowerEach, touch, type UrlBucket, type UrlCell } from './buckets.js';
 import { iso, type DrainContext, type OutDoc } from './engine-options.js';
@@ -37,7 +37,7 @@ export class UrlWindows {
   }
 
   /** An on-time event at event time `ts`. */
-  add(e: EnrichedEvent, t: number, offset: number, ts: number): void {
+  add(e: AnalyticsEvent, t: number, offset: number, ts: number): void {
     const b = this.bucket(this.startOf(ts), t, offset);
     addUrlEvent(this.cell(b, e.url, e.country, e.site_id).acc, e);
   }

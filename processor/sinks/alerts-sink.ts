@@ -15,6 +15,7 @@ import type { Client } from '@elastic/elasticsearch';
 import type { AlertDelivery, AlertDoc } from '../../contracts/documents.js';
 import { indexNames } from '../../contracts/indices.js';
 import type { PartitionedSink, SourcePosition } from '../sink.js';
+import type { AnalyticsEvent } from '../analytics/analytics-event.js';
 import { topicPartitionKey } from '../../common/topic-partition.js';
 import { ClickBurstDetectors } from '../anomaly/burst.js';
 import { BotSessionModel } from '../anomaly/bot-sessions.js';
@@ -106,7 +107,7 @@ export function alertsSink(o: AlertsSinkOptions): PartitionedSink & { pending():
     checkpoint: () => undefined,
     committed() {},
     revoke: (topic, partition) => hold.drop(topic, partition),
-    add(e, pos) {
+    add(e: AnalyticsEvent, pos) {
       const t = Date.parse(e.timestamp);
       if (!Number.isFinite(t)) return;
       hold.add(pos, t);

@@ -1,5 +1,5 @@
 import type { Client } from '@elastic/elasticsearch';
-import type { EnrichedEvent } from '../../contracts/event-schema.js';
+import type { AnalyticsEvent } from '../analytics/analytics-event.js';
 import { indexNames } from '../../contracts/indices.js';
 import { decodeCheckpoint, encodeCheckpoint } from '../analytics/checkpoint.js';
 import { PartitionEngine, type EngineOptions, type LateReason, type OutDoc, type OutIndex } from '../analytics/engine.js';
@@ -129,7 +129,7 @@ export function analyticsSink(o: AnalyticsSinkOptions): AnalyticsSink {
         engineFor(p.partition).restore(t, p.committed === null ? null : Number(p.committed), decodeCheckpoint(p.checkpoint));
       }
     },
-    add(event: EnrichedEvent, pos: SourcePosition) {
+    add(event: AnalyticsEvent, pos: SourcePosition) {
       const t = topicIndex.get(pos.topic);
       if (t === undefined) return;
       engineFor(pos.partition).add(event, t, Number(pos.offset));

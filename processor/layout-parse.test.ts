@@ -1,0 +1,111 @@
+import { describe, expect, test } from 'vitest';
+import type { EnrichedEvent } from '../contracts/event-schema.js';
+import { enrichedJson, type RequestContext } from '../gateway/enrich.js';
+import { parseUserAgent } from '../gateway/user-agent.js';
+import { bodyPool } from '../bench/lib/bodies.js';
+import { addToCart, pageView, purchase, UA } from '../test/unit/fixtures.js';
+import { ANALYTICS_FIELDS } from './analytics/analytics-event.js';
+import { layoutParser, parseAnalyticsEvent } from './layout-parse.js';
+
+const ctx = (over: Partial<RequestContext> = {}): RequestContext => ({
+  ua: parseUserAgent(UA.iphone),
+  geo: { country: 'DE', region: 'BE', city: 'Berlin', timezone: 'Europe/Berlin', location: '52.5,13.4' },
+  ip: '81.2.69.0',
+  siteId: 'shop',
+  receivedAt: 1_750_000_000_000,
+  sentAt: 1_750_000_000_500,
+  ...over,
+});
+
+const parse = layoutParser(ANALYTICS_FIELDS);
+const picked = (text: string) => {
+  const full = JSON.parse(text) as EnrichedEvent;
+  return Object.fromEntries(ANALYTICS_FIELDS.map((f) => [f, full[f]]));
+};
+
+/** The gateway's JSON of the traffic generator's events (every event type). */
+function gatewayTexts(): string[] {
+  const pool = bodyPool({ size: 40, eventsPerBody: 20, seed: 5 });
+  const out: string[] = [];
+  for (let k = 0; k < 40; k++) {
+    const { events, sentAt, ua } = pool.events(k);
+    const c = ctx({ ua: parseUserAgent(ua), sentAt });
+    for (const ev of events) out.push(enrichedJson(ev, c));
+  }
+  return out;
+}
+
+describe('layoutParser: the analytics fields out of the gateway layout', () => {
+  test('the gateway\'s records: read without JSON.parse, every field as JSON.parse gives it, nothing else', () => {
+    const texts = gatewayTexts();
+    for (const text of texts) {
+      const ev = parse(text);
+      expect(ev).toEqual(picked(text));
+      expect(Object.keys(ev ?? {}).sort()).toEqual([...ANALYTICS_FIELDS].sort());
+      expect(parseAnalyticsEvent(text)).toEqual(ev);
+    }
+    expect(texts.map((t) => (JSON.parse(t) as EnrichedEvent).event_type)).toContain('purchase');
+  });
+
+  test('null, booleans and numbers of every kind come out as JSON.parse makes them', () => {
+    const cases = [
+      enrichedJson(pageView({ engagement_ms: 1234 }), ctx({ siteId: null, geo: null, ip: null })),
+      enrichedJson(addToCart({ price: 0.1 + 0.2, quantity: 3 }), ctx({ ua: { ...parseUserAgent(UA.iphone), is_bot: true } })),
+      enrichedJson(purchase({ revenue: 1e21, currency: 'EUR', items: undefined }), ctx()),
+      enrichedJson(purchase({ revenue: -0.5, currency: 'USD', items: undefined }), ctx()),
+    ];
+    for (const text of cases) {
+      const ev = parse(text);
+      expect(ev).toBeDefined();
+      expect(ev).toEqual(picked(text));
+    }
+  });
+
+  test('another layout is left to JSON.parse; a layout it reads gives the fields JSON.parse gives', () => {
+    const text = enrichedJson(pageView(), ctx());
+    const obj = JSON.parse(text) as Record<string, unknown>;
+    const slow = [
+      JSON.stringify(obj, null, 1), // whitespace
+      JSON.stringify(Object.fromEntries(Object.entries(obj).reverse())), // another field order
+      JSON.stringify({ ...obj, title: 'a "quoted" title' }), // an escape, even in a field it skips
+      JSON.stringify({ ...obj, url: 'https://shop.example/caf\u00e9\n' }), // an escape in one it reads
+    ];
+    for (const v of slow) {
+      expect(parse(v)).toBeUndefined();
+      expect(parseAnalyticsEvent(v)).toEqual(JSON.parse(v));
+    }
+    const read = [
+      JSON.stringify({ ...obj, items: [{ product_id: 'p', price: 1, quantity: 1 }] }), // an item list (skipped)
+      JSON.stringify({ ...obj, extra: 1 }), // a field the layout does not have
+      JSON.stringify((({ title: _t, ...rest }) => rest)(obj)), // one it skips missing
+    ];
+    for (const v of read) expect(parse(v)).toEqual(picked(v));
+    // One it reads missing: the next field is found, not invented; JSON.parse gives the same.
+    const noCountry = JSON.stringify((({ country: _c, ...rest }) => rest)(obj));
+    expect(parse(noCountry)).toBeUndefined();
+    expect(parseAnalyticsEvent(noCountry)).toEqual(JSON.parse(noCountry));
+  });
+
+  test('what JSON.parse refuses in a field it reads, or at the end, is refused too', () => {
+    const text = enrichedJson(pageView({ engagement_ms: 5, title: 'T' }), ctx());
+    const broken = [
+      text + 'x',
+      text.slice(0, -1),
+      text.replace('"engagement_ms":5', '"engagement_ms":05'),
+      text.replace('"engagement_ms":5', '"engagement_ms":5.'),
+      text.replace('"engagement_ms":5', '"engagement_ms":-'),
+      text.replace('"is_bot":false', '"is_bot":fals'),
+      text.replace('"revenue":null', '"revenue":nul'),
+      text.replace('"event_id":"', '"event_id":"\u0001'),
+      text.replace('"title":"T', '"title":"\\x'),
+      text.replace(/"url":"[^"]*"/, '"url":"/unterminated'),
+      text.replace(/"country":"[^"]*"/, '"country":"DE"x'),
+    ];
+    for (const b of broken) {
+      expect(b).not.toBe(text);
+      expect(() => JSON.parse(b)).toThrow();
+      expect(parse(b)).toBeUndefined();
+      expect(parseAnalyticsEvent(b)).toBeUndefined();
+    }
+  });
+});
