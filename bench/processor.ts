@@ -19,7 +19,7 @@
  *
  *   npm run bench:processor -- [--events 150000] [--reps 3] [--rate 10000] [--fresh-duration 20]
  *                              [--fresh-segments 3] [--probes-per-s 5] [--probe-poll-ms 50] [--skip kafka-tool,freshness,archive]
- *                              [--bulk-size 2000] [--bulk-concurrency 1] [--scale 3] [--ab-node-flags --max-semi-space-size=32]
+ *                              [--bulk-size 2000] [--bulk-concurrency 1] [--scale 3] [--ab-node-flags --max-semi-space-size=32] [--ab-root DIR]
  *                              [--processor-env KPI_EMIT_INTERVAL_MS=500,...] [--profile [--profile-role analytics]] [--secure]
  *
  * --secure: Kafka with TLS and SASL/SCRAM only (lib/secure.ts); every client (the loaders, Kafka's
@@ -84,6 +84,12 @@ const PROCESSOR_ENV: Record<string, string> = Object.fromEntries(
 );
 /** --ab-node-flags --max-semi-space-size=32: the analytics role runs a second time in each repetition with these Node flags (comma-separated), for an A/B in the same run. */
 const AB_NODE_FLAGS = a.str('ab-node-flags', '').split(',').filter(Boolean);
+/**
+ * --ab-root DIR: the analytics role runs a second time in each repetition from another checkout
+ * (DIR/processor/main.ts, e.g. `git archive <commit>` unpacked with this node_modules linked), for
+ * a before/after of code in the same run; combines with --ab-node-flags.
+ */
+const AB_ROOT = a.str('ab-root', '');
 const PORTS = {
   kafka: a.num('kafka-port', 29092),
   controller: a.num('controller-port', 29093),
@@ -181,15 +187,21 @@ await runBench('bench:processor', 3600, async () => {
         group: `bench-proc-${r}-${RUN_TAG}`,
         profile: PROFILE && r === REPS && role === PROFILE_ROLE,
         // The scale run's documents are compared with this one's: both write their last provisional documents first.
-        settleMs: scaleHere && role === 'analytics' ? 3000 : 0,
+        settleMs: (scaleHere || AB_ROOT) && role === 'analytics' ? 3000 : 0,
       });
       runs.push(run);
       log(`#${r}: ${role} role ${int(run.rate)} events/s (${int(run.consumeRate)}/s consumed; first event ${secs(run.startupS)} after start), ${run.cpuUsPerEvent.toFixed(1)} µs CPU/event, RSS peak ${int(run.rssPeakMb)} MB${role === 'analytics' ? `, ${int(run.late)} late` : ''}`);
-      if (AB_NODE_FLAGS.length && role === 'analytics') {
+      if ((AB_NODE_FLAGS.length || AB_ROOT) && role === 'analytics') {
         const abPrefix = `bencha${r}`;
         await installTemplates(services.esUrl, abPrefix, { replicas: 0 });
-        const ab = await runRole({ ...common, role, indexPrefix: abPrefix, group: `bench-ab-${r}-${RUN_TAG}`, profile: false, nodeFlags: AB_NODE_FLAGS });
-        log(`#${r}: analytics role with ${AB_NODE_FLAGS.join(' ')}: ${int(ab.rate)} events/s (${(ab.rate / run.rate).toFixed(2)}x without), ${ab.cpuUsPerEvent.toFixed(1)} µs CPU/event (${run.cpuUsPerEvent.toFixed(1)} without), RSS peak ${int(ab.rssPeakMb)} MB`);
+        const ab = await runRole({ ...common, role, indexPrefix: abPrefix, group: `bench-ab-${r}-${RUN_TAG}`, profile: false, nodeFlags: AB_NODE_FLAGS, root: AB_ROOT || undefined, settleMs: AB_ROOT ? 3000 : 0 });
+        const what = [AB_NODE_FLAGS.join(' '), AB_ROOT && `the code in ${AB_ROOT}`].filter(Boolean).join(' and ');
+        log(`#${r}: analytics role with ${what}: ${int(ab.rate)} events/s (${(ab.rate / run.rate).toFixed(2)}x without), ${ab.cpuUsPerEvent.toFixed(1)} µs CPU/event (${run.cpuUsPerEvent.toFixed(1)} without), RSS peak ${int(ab.rssPeakMb)} MB`);
+        if (AB_ROOT) {
+          // The same documents from both: a before/after of code must not change the outputs.
+          const same = await compareAnalyticsDocs(es, procPrefix, abPrefix);
+          log(`#${r}: documents of the two (KPI, URL, sessions): ${int(same.docs)} compared, ${same.missing} missing, ${same.different} different`);
+        }
         await es.indices.delete({ index: `${abPrefix}-*`, ignore_unavailable: true, allow_no_indices: true }).catch(() => {});
       }
       if (scaleHere && role === 'analytics') {

@@ -34,11 +34,13 @@ export interface ProcessorSpawn {
   /** Settings on top of the defaults (the bench's own, then --processor-env). */
   env?: Record<string, string>;
   nodeFlags?: string[];
+  /** Another checkout to run the processor from (`<root>/processor/main.ts`, --ab-root); default this one. */
+  root?: string;
 }
 
 /** Starts a processor process and waits until its metrics answer. */
 export async function spawnProcessor(o: ProcessorSpawn): Promise<NodeChild> {
-  const child = new NodeChild(o.name, 'processor/main.ts', {
+  const child = new NodeChild(o.name, o.root ? path.resolve(o.root, 'processor', 'main.ts') : 'processor/main.ts', {
     env: {
       ...process.env,
       NODE_ENV: 'production',

@@ -48,6 +48,8 @@ export interface RoleRunOptions {
   profile: boolean;
   /** Node flags of the role's processes (e.g. --max-semi-space-size=32), besides the profiler's. */
   nodeFlags?: string[];
+  /** Another checkout to run the role from (--ab-root). */
+  root?: string;
   /** Processes of the role in its consumer group (metrics ports metricsPort, +1, ...); default 1. */
   instances?: number;
   /** Once done and measured, keep running this long (its last provisional documents written) before stopping. */
@@ -83,6 +85,7 @@ export async function runRole(o: RoleRunOptions): Promise<RoleRun> {
         metricsPort: o.metricsPort + i,
         dataDir: o.dataDir,
         env: { ...ROLE_ENV[o.role], ...o.env },
+        root: o.root,
         nodeFlags: [...(o.nodeFlags ?? []), ...(o.profile && i === 0 ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [])],
       }),
     ),

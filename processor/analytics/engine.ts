@@ -56,6 +56,7 @@ import { RecentCounts } from './recent-counts.js';
 import { DEFAULT_REPEAT_HORIZON } from './engine-options.js';
 import type { SessionState } from './buckets.js';
 import { UrlWindows } from './url-windows.js';
+import { eventTimeMs } from './event-time.js';
 
 export type { AddResult, EngineOptions, LateReason, OutDoc, OutIndex } from './engine-options.js';
 
@@ -186,7 +187,7 @@ export class PartitionEngine {
   /** One event of topic `t` at `offset`; offsets of one topic must come in increasing order. */
   add(e: AnalyticsEvent, t: number, offset: number): AddResult {
     if (!this.clock.accept(t, offset)) return 'skipped';
-    const ts = Date.parse(e.timestamp);
+    const ts = eventTimeMs(e.timestamp);
     if (!Number.isFinite(ts)) {
       this.clock.skipTime();
       return 'invalid';

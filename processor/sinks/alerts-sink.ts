@@ -16,6 +16,7 @@ import type { AlertDelivery, AlertDoc } from '../../contracts/documents.js';
 import { indexNames } from '../../contracts/indices.js';
 import type { PartitionedSink, SourcePosition } from '../sink.js';
 import type { AnalyticsEvent } from '../analytics/analytics-event.js';
+import { eventTimeMs } from '../analytics/event-time.js';
 import { topicPartitionKey } from '../../common/topic-partition.js';
 import { ClickBurstDetectors } from '../anomaly/burst.js';
 import { BotSessionModel } from '../anomaly/bot-sessions.js';
@@ -108,7 +109,7 @@ export function alertsSink(o: AlertsSinkOptions): PartitionedSink & { pending():
     committed() {},
     revoke: (topic, partition) => hold.drop(topic, partition),
     add(e: AnalyticsEvent, pos) {
-      const t = Date.parse(e.timestamp);
+      const t = eventTimeMs(e.timestamp);
       if (!Number.isFinite(t)) return;
       hold.add(pos, t);
       if (e.event_type === 'click') {
