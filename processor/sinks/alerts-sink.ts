@@ -10,6 +10,11 @@
  * longest burst span and bot-session gap (event time) of each partition. So the commit is held
  * back to the first of them (`committableOffset`): after a crash they are replayed, a burst or a
  * session under way when it happened is seen whole again, and raises the same alert (same id).
+ *
+ * The burst detectors mix partitions (the population of all keys, networks' visitors on every
+ * partition): clicks reach them merged by event time across the partitions, each judged once
+ * every partition has passed it (../anomaly/burst-lanes.ts), so the alerts do not depend on how
+ * unevenly partitions are read. A click waiting for another partition holds the commit too.
  */
 import type { Client } from '@elastic/elasticsearch';
 import type { AlertDelivery, AlertDoc } from '../../contracts/documents.js';
@@ -18,7 +23,7 @@ import type { PartitionedSink, SourcePosition } from '../sink.js';
 import type { AnalyticsEvent } from '../analytics/analytics-event.js';
 import { eventTimeMs } from '../analytics/event-time.js';
 import { topicPartitionKey } from '../../common/topic-partition.js';
-import { ClickBurstDetectors } from '../anomaly/burst.js';
+import { LanedClickBursts } from '../anomaly/burst-lanes.js';
 import { BotSessionModel } from '../anomaly/bot-sessions.js';
 import type { AnomalyOptions } from '../anomaly/options.js';
 import { botAlert, burstAlert } from '../alerts/alert-docs.js';
@@ -93,27 +98,48 @@ export class HoldBack {
   }
 }
 
+/**
+ * A partition that delivered no click for this long (wall clock) no longer holds the others' clicks
+ * back (read to its end, or stalled): short, as a burst must alert within seconds of event time.
+ */
+export const BURST_LANE_IDLE_MS = 5_000;
+
+const offsetBefore = (a: string | undefined, b: string | undefined) => (a === undefined ? b : b === undefined || BigInt(a) < BigInt(b) ? a : b);
+
 export function alertsSink(o: AlertsSinkOptions): PartitionedSink & { pending(): number } {
   const index = indexNames(o.indexPrefix).alerts;
   const d = o.detectors;
   const hold = new HoldBack(Math.max(...d.visitorBursts.spans.map((s) => s.spanMs), ...d.networkBursts.spans.map((s) => s.spanMs), d.bots.sessionGapMs));
-  const bursts = new ClickBurstDetectors(o.detectors.visitorBursts, o.detectors.networkBursts);
+  const bursts = new LanedClickBursts(o.detectors.visitorBursts, o.detectors.networkBursts, BURST_LANE_IDLE_MS);
+  /** The clicks topic, as the consumer names it (prefixed or not): its held clicks hold its commit. */
+  let clicksTopic: string | null = null;
   const bots = new BotSessionModel(o.detectors.bots);
   let buffer: AlertDoc[] = [];
   return {
     name: 'alerts',
     pending: () => buffer.length,
-    assign() {},
-    committableOffset: (topic, partition) => hold.offset(topic, partition),
+    // lane: the partition number (the consumer assigns the four topics' partition p together).
+    assign(parts) {
+      const now = Date.now();
+      for (const p of parts) bursts.open(p.partition, now);
+    },
+    committableOffset: (topic, partition) => {
+      const held = hold.offset(topic, partition);
+      return topic === clicksTopic ? offsetBefore(held, bursts.firstHeld(partition)) : held;
+    },
     checkpoint: () => undefined,
     committed() {},
-    revoke: (topic, partition) => hold.drop(topic, partition),
+    revoke: (topic, partition) => {
+      hold.drop(topic, partition);
+      for (const b of bursts.drop(partition, Date.now())) buffer.push(burstAlert(b));
+    },
     add(e: AnalyticsEvent, pos) {
       const t = eventTimeMs(e.timestamp);
       if (!Number.isFinite(t)) return;
       hold.add(pos, t);
       if (e.event_type === 'click') {
-        for (const b of bursts.add({ visitor: e.visitor_id, network: e.ip, site: e.site_id, t })) buffer.push(burstAlert(b));
+        clicksTopic = pos.topic;
+        for (const b of bursts.add({ visitor: e.visitor_id, network: e.ip, site: e.site_id, t }, pos.partition, Date.now(), pos.offset)) buffer.push(burstAlert(b));
       }
       // lane: the partition (a visitor's sessions sit on one): partitions are read unevenly, each closes its sessions by its own event time.
       for (const f of bots.add({ session_id: e.session_id, visitor_id: e.visitor_id, site_id: e.site_id, event_type: e.event_type, t, url: e.url, browser: e.browser, is_bot: e.is_bot, lane: pos.partition })) {
@@ -121,6 +147,8 @@ export function alertsSink(o: AlertsSinkOptions): PartitionedSink & { pending():
       }
     },
     async flush() {
+      // Clicks that waited for a partition now idle are judged.
+      for (const b of bursts.release(Date.now())) buffer.push(burstAlert(b));
       const batch = buffer;
       buffer = [];
       if (batch.length === 0) return;
