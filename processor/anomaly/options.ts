@@ -25,6 +25,8 @@ export type AnomalyConfig = Pick<
   | 'anomalySiteTrafficThreshold'
   | 'anomalySitePurchasesThreshold'
   | 'anomalySiteKOfN'
+  | 'anomalySiteConversionFall'
+  | 'anomalySiteConversionEvidence'
   | 'anomalySiteTrafficMinRise'
   | 'anomalySiteTrafficMaxFall'
 >;
@@ -85,6 +87,8 @@ export function anomalyOptionsFromConfig(c: AnomalyConfig): AnomalyOptions {
       purchasesThreshold: number('ANOMALY_SITE_PURCHASES_THRESHOLD', c.anomalySitePurchasesThreshold, 0, 1000),
       trafficMinRise: number('ANOMALY_SITE_TRAFFIC_MIN_RISE', c.anomalySiteTrafficMinRise, 1, 1000),
       trafficMaxFall: number('ANOMALY_SITE_TRAFFIC_MAX_FALL', c.anomalySiteTrafficMaxFall, 0, 1),
+      conversionRatio: number('ANOMALY_SITE_CONVERSION_FALL', c.anomalySiteConversionFall, 0.001, 0.999),
+      conversionThreshold: number('ANOMALY_SITE_CONVERSION_EVIDENCE', c.anomalySiteConversionEvidence, 0.1, 1000),
       k: Number(kn[1]),
       n: Number(kn[2]),
     },

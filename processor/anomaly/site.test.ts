@@ -50,4 +50,16 @@ describe('SiteDetector rules', () => {
     expect(raised.map((f) => f.kind)).toEqual(kinds);
     for (const f of raised) expect(f.evidence).toMatchObject({ baseline: 'week' });
   });
+
+  it('conversion to a third at 6 purchases a window: no window alone says it, the CUSUM adds them up and raises it once', () => {
+    const d = new SiteDetector({ stepMs: step });
+    let t = 0;
+    for (; t < 14 * 86_400_000; t += step) d.push({ t, visitors: 200, purchases: 6, revenue: 300 });
+    // Each window of 2 purchases for 6 expected adds 2 ln(0.333) + 0.667 x 6 = 1.8 nats: 11 after 7 windows.
+    const raised = Array.from({ length: 20 }, () => d.push({ t: (t += step), visitors: 200, purchases: 2, revenue: 100 }));
+    expect(raised.map((f) => f.map((x) => x.kind))).toEqual([[], [], [], [], [], [], ['conversion_drop'], ...Array(13).fill([])]);
+    expect(raised[6][0].evidence.conversion_cusum).toBeGreaterThanOrEqual(11);
+    const after = Array.from({ length: 12 }, () => d.push({ t: (t += step), visitors: 200, purchases: 6, revenue: 300 }));
+    expect(after.flat()).toEqual([]);
+  });
 });

@@ -4,7 +4,8 @@
  * have bought at the site's usual conversion rate (a binomial/Poisson expectation), so that:
  *
  * - purchases stopping (zero when many were expected) and conversion collapsing are found even
- *   when traffic is normal;
+ *   when traffic is normal; a conversion falling by a Poisson CUSUM (cusum.ts), which adds up
+ *   the evidence of windows each too weak alone;
  * - campaign ramps and flash sales, whose purchases scale with their traffic, raise nothing: a
  *   traffic spike is an alert only when the extra visitors do not buy as usual (or when the site
  *   has too few purchases to tell);
@@ -17,6 +18,7 @@
  * One alert per episode: a kind raised for a site stays quiet until its flag has been down for
  * `n` windows. Pure and deterministic (event time only).
  */
+import { PoissonCusum } from './cusum.js';
 import { DEFAULT_SCORER, DeviationScorer, SOURCE_QUALITY, SeasonalBaseline, localLevelHalfLife, type ScorerOptions } from './series.js';
 
 export const SITE_ANOMALY_KINDS = ['traffic_spike', 'traffic_drop', 'purchases_stopped', 'conversion_drop'] as const;
@@ -65,6 +67,10 @@ export interface SiteDetectorOptions {
    * a spike to be an alert: 4 is odds of about 55 to 1, so a converting campaign never tips it.
    */
   spikeEvidence: number;
+  /** The fall of conversion the purchases CUSUM tests for (purchases / usual purchases of the window's visitors). */
+  conversionRatio: number;
+  /** Evidence (nats) at which the purchases CUSUM raises an alert: e^threshold windows between false alarms at least. */
+  conversionThreshold: number;
 }
 
 export const DEFAULT_SITE_OPTIONS: Omit<SiteDetectorOptions, 'stepMs'> = {
@@ -77,6 +83,8 @@ export const DEFAULT_SITE_OPTIONS: Omit<SiteDetectorOptions, 'stepMs'> = {
   rateWindows: 2016,
   minPurchasesToJudge: 3,
   spikeEvidence: 4,
+  conversionRatio: 0.333,
+  conversionThreshold: 11,
 };
 
 export class SiteDetector {
@@ -84,6 +92,7 @@ export class SiteDetector {
   private readonly baseline: SeasonalBaseline;
   private readonly traffic: DeviationScorer;
   private readonly buying: DeviationScorer;
+  private readonly conversion: PoissonCusum;
   private readonly rateHistory: { v: number; p: number; r: number }[] = [];
   private sums = { v: 0, p: 0, r: 0 };
   private readonly quietFor = new Map<string, number>();
@@ -99,6 +108,7 @@ export class SiteDetector {
     this.baseline = new SeasonalBaseline({ stepMs: this.options.stepMs });
     this.traffic = new DeviationScorer({ ...scorer, threshold: this.options.trafficThreshold, direction: 'both', minRise: this.options.trafficMinRise, maxFall: this.options.trafficMaxFall, levelHalfLife: localLevelHalfLife(this.options.stepMs) });
     this.buying = new DeviationScorer({ ...scorer, threshold: this.options.purchasesThreshold, direction: 'down', sumsAsWindows: true });
+    this.conversion = new PoissonCusum({ ratio: this.options.conversionRatio, threshold: this.options.conversionThreshold });
   }
 
   /** Called once per closed window of the site, in time order; returns the alerts it raises. */
@@ -113,7 +123,10 @@ export class SiteDetector {
     this.zeroRun = w.purchases === 0 ? this.zeroRun + 1 : 0;
     this.recent.push({ v: w.visitors, ev: t.expected, p: w.purchases });
     if (this.recent.length > 64) this.recent.shift();
-    if (!b.anomalous && !t.anomalous) {
+    // Until a spike's non-buying visitors are out of every sum, purchases cannot be judged by them.
+    if ((t.anomalous && t.score > 0) || this.sinceSpike <= Math.max(...DEFAULT_SCORER.scales)) this.conversion.reset();
+    const c = this.conversion.push(w.purchases, expectedPurchases);
+    if (!b.anomalous && !t.anomalous && !c.alarm) {
       // Revenue in several currencies has no one sum (NaN): left out of the usual order value.
       const r = Number.isFinite(w.revenue) ? w.revenue : 0;
       this.rateHistory.push({ v: w.visitors, p: w.purchases, r });
@@ -139,6 +152,7 @@ export class SiteDetector {
       purchases: w.purchases,
       expected_purchases: round(expectedPurchases),
       purchases_score: round(b.score),
+      conversion_cusum: round(c.stat),
       revenue: round(w.revenue),
       expected_revenue: round(expectedPurchases * aov),
       level_noise: round(this.traffic.noise, 4),
@@ -163,7 +177,14 @@ export class SiteDetector {
     if (raised.has('traffic_spike') || t.flag || (t.anomalous && t.score > 0)) this.sinceSpike = 0;
     else this.sinceSpike++;
     // A spike's non-buying visitors lower the conversion: that is the spike, not a second alert.
-    if (b.flag && this.sinceSpike > Math.max(...DEFAULT_SCORER.scales)) raised.add(this.zeroRun >= this.options.k ? 'purchases_stopped' : 'conversion_drop');
+    // Purchases stopping: k windows without any, improbable on their own (the k-of-n score), found in
+    // 2 windows. Conversion falling: the CUSUM's accumulated evidence; it is a stop only if the
+    // empty windows alone are improbable too (a third of 4 purchases is often 0 twice running).
+    const stopped = this.zeroRun >= this.options.k && b.anomalous;
+    // The CUSUM's evidence must span k windows too: one window, however empty, pages nobody.
+    if ((stopped && b.flag) || (c.alarm && c.run >= this.options.k)) {
+      if (this.sinceSpike > Math.max(...DEFAULT_SCORER.scales)) raised.add(stopped ? 'purchases_stopped' : 'conversion_drop');
+    }
 
     if (Number.isFinite(spikeConverts)) evidence.spike_converts_log_likelihood = round(spikeConverts);
     const out: SiteFinding[] = [];
