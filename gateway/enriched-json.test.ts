@@ -1,19 +1,11 @@
 import { describe, expect, test } from 'vitest';
 import { ENRICHED_FIELDS } from '../contracts/event-schema.js';
-import { enrichEvent, enrichedJson, type RequestContext } from './enrich.js';
+import { enrichEvent, enrichedJson } from './enrich.js';
 import { parseUserAgent } from './user-agent.js';
 import { bodyPool } from '../bench/lib/bodies.js';
-import { addToCart, pageView, purchase, UA } from '../test/unit/fixtures.js';
+import { addToCart, berlinRequest, pageView, purchase } from '../test/unit/fixtures.js';
 
-const ctx = (over: Partial<RequestContext> = {}): RequestContext => ({
-  ua: parseUserAgent(UA.iphone),
-  geo: { country: 'DE', region: 'BE', city: 'Berlin', timezone: 'Europe/Berlin', location: '52.5,13.4' },
-  ip: '81.2.69.0',
-  siteId: 'shop',
-  receivedAt: 1_750_000_000_000,
-  sentAt: 1_750_000_000_500,
-  ...over,
-});
+const ctx = berlinRequest;
 
 describe('enrichedJson: the enriched event as JSON without building it', () => {
   test('the same JSON as JSON.stringify, field for field, for every event type and odd values', () => {

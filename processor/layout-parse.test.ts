@@ -1,21 +1,13 @@
 import { describe, expect, test } from 'vitest';
 import type { EnrichedEvent } from '../contracts/event-schema.js';
-import { enrichedJson, type RequestContext } from '../gateway/enrich.js';
+import { enrichedJson } from '../gateway/enrich.js';
 import { parseUserAgent } from '../gateway/user-agent.js';
 import { bodyPool } from '../bench/lib/bodies.js';
-import { addToCart, pageView, purchase, UA } from '../test/unit/fixtures.js';
+import { addToCart, berlinRequest, pageView, purchase, UA } from '../test/unit/fixtures.js';
 import { ANALYTICS_FIELDS } from './analytics/analytics-event.js';
 import { layoutParser, parseAnalyticsEvent } from './layout-parse.js';
 
-const ctx = (over: Partial<RequestContext> = {}): RequestContext => ({
-  ua: parseUserAgent(UA.iphone),
-  geo: { country: 'DE', region: 'BE', city: 'Berlin', timezone: 'Europe/Berlin', location: '52.5,13.4' },
-  ip: '81.2.69.0',
-  siteId: 'shop',
-  receivedAt: 1_750_000_000_000,
-  sentAt: 1_750_000_000_500,
-  ...over,
-});
+const ctx = berlinRequest;
 
 const parse = layoutParser(ANALYTICS_FIELDS);
 const picked = (text: string) => {

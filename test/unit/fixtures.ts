@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { ClientEvent } from '../../contracts/event-schema.js';
+import type { RequestContext } from '../../gateway/enrich.js';
+import { parseUserAgent } from '../../gateway/user-agent.js';
 
 export const UA = {
   iphone:
@@ -72,3 +74,14 @@ export function purchase(over: Record<string, unknown> = {}): ClientEvent {
     ...over,
   } as ClientEvent;
 }
+
+/** What the gateway knows of one request from an iPhone in Berlin (geo found, sent 0.5 s before it arrived). */
+export const berlinRequest = (over: Partial<RequestContext> = {}): RequestContext => ({
+  ua: parseUserAgent(UA.iphone),
+  geo: { country: 'DE', region: 'BE', city: 'Berlin', timezone: 'Europe/Berlin', location: '52.5,13.4' },
+  ip: '81.2.69.0',
+  siteId: 'shop',
+  receivedAt: 1_750_000_000_000,
+  sentAt: 1_750_000_000_500,
+  ...over,
+});
