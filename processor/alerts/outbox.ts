@@ -19,7 +19,8 @@
  */
 import type { Client } from '@elastic/elasticsearch';
 import type { AlertDelivery, AlertDeliveryState, AlertDoc } from '../../contracts/documents.js';
-import type { AssignedPartition, PartitionedSink } from '../sink.js';
+import type { PartitionedSink } from '../sink.js';
+import { partitionZeroLeadership } from './partition-zero.js';
 import { attemptDelivery, type AttemptResult, type WebhookOptions } from './webhook.js';
 
 export interface OutboxOptions {
@@ -80,9 +81,15 @@ export function alertOutbox(o: OutboxOptions): AlertOutbox {
   const concurrency = Math.max(1, o.concurrency ?? 8);
   /** A first attempt is not polled before this: it is under way in the instance that wrote the alert. */
   const firstAttemptGraceMs = o.webhook.timeoutMs + 1000;
-  let leader = false;
   let stopped = false;
   let timer: NodeJS.Timeout | null = null;
+  const lead = partitionZeroLeadership({
+    gained: () => schedule(),
+    lost: () => {
+      if (timer) clearTimeout(timer);
+      timer = null;
+    },
+  });
   let running: Promise<void> = Promise.resolve();
   const inFlight = new Set<Promise<void>>();
   /** An outcome was written since the last refresh: the next poll refreshes first, or it would read the attempted versions again. */
@@ -138,7 +145,7 @@ export function alertOutbox(o: OutboxOptions): AlertOutbox {
   /** Attempts the due pending deliveries, POLL_BATCH at a time, until none is due. */
   async function poll(): Promise<void> {
     for (;;) {
-      if (!leader || stopped) return;
+      if (!lead.leading || stopped) return;
       if (recorded) {
         recorded = false;
         await o.client.indices.refresh({ index: o.index, ignore_unavailable: true });
@@ -159,7 +166,7 @@ export function alertOutbox(o: OutboxOptions): AlertOutbox {
       o.onBacklog?.(count('pending'), count('dead'));
       const due: Versioned[] = r.hits.hits.filter((h) => h._source && h._seq_no !== undefined && h._primary_term !== undefined).map((h) => ({ alert: h._source!, seqNo: h._seq_no!, primaryTerm: h._primary_term! }));
       for (let i = 0; i < due.length; i += concurrency) {
-        if (!leader || stopped) return;
+        if (!lead.leading || stopped) return;
         await Promise.all(due.slice(i, i + concurrency).map(attempt));
       }
       if (due.length < POLL_BATCH) return;
@@ -167,7 +174,7 @@ export function alertOutbox(o: OutboxOptions): AlertOutbox {
   }
 
   const schedule = () => {
-    if (stopped || !leader || timer) return;
+    if (stopped || !lead.leading || timer) return;
     timer = setTimeout(() => {
       timer = null;
       running = running
@@ -198,25 +205,10 @@ export function alertOutbox(o: OutboxOptions): AlertOutbox {
       if (inFlight.size >= concurrency) return;
       track(attempt({ alert: written, seqNo, primaryTerm }));
     },
-    assign(parts: AssignedPartition[]) {
-      if (!parts.some((p) => p.partition === 0) || leader) return;
-      leader = true;
-      schedule();
-    },
-    add() {},
-    async flush() {},
-    committableOffset: () => undefined,
-    checkpoint: () => undefined,
-    committed() {},
-    revoke(_topic, partition) {
-      if (partition !== 0) return;
-      leader = false;
-      if (timer) clearTimeout(timer);
-      timer = null;
-    },
+    ...lead.sink,
     async stop() {
       stopped = true;
-      leader = false;
+      lead.end();
       if (timer) clearTimeout(timer);
       timer = null;
       await running;

@@ -20,7 +20,8 @@
 import type { Client } from '@elastic/elasticsearch';
 import { revenueAgg, revenueFromAgg, type AlertDelivery, type AlertDoc, type RevenueAgg } from '../../contracts/documents.js';
 import { indexNames } from '../../contracts/indices.js';
-import type { AssignedPartition, PartitionedSink } from '../sink.js';
+import type { PartitionedSink } from '../sink.js';
+import { partitionZeroLeadership } from './partition-zero.js';
 import type { SiteDetectorOptions } from '../anomaly/site.js';
 import { SiteJudge, judgeableUntil, type SiteTotals } from '../anomaly/site-judge.js';
 import { siteAlert } from './alert-docs.js';
@@ -63,7 +64,6 @@ export function siteMonitor(o: SiteMonitorOptions): SiteMonitor {
   const now = o.now ?? Date.now;
   const index = indexNames(o.indexPrefix).kpis;
   const alertsIndex = indexNames(o.indexPrefix).alerts;
-  let leader = false;
   let stopped = false;
   let judge: SiteJudge | null = null;
   /** Judged windows' alerts not yet written (a failed write is retried before judging more). */
@@ -72,9 +72,10 @@ export function siteMonitor(o: SiteMonitorOptions): SiteMonitor {
   let partitions = 1;
   let timer: NodeJS.Timeout | null = null;
   let running: Promise<void> = Promise.resolve();
+  const lead = partitionZeroLeadership({ gained: () => schedule(), lost: () => dropLeadership() });
 
   const schedule = () => {
-    if (stopped || !leader || timer) return;
+    if (stopped || !lead.leading || timer) return;
     timer = setTimeout(() => {
       timer = null;
       // Chained: a tick of a former leadership still running finishes first.
@@ -87,7 +88,7 @@ export function siteMonitor(o: SiteMonitorOptions): SiteMonitor {
   };
 
   async function tick() {
-    if (!leader || stopped) return;
+    if (!lead.leading || stopped) return;
     if (!judge) {
       const j = new SiteJudge(o.site);
       const from = Math.floor((now() - o.historyWeeks * WEEK) / WEEK) * WEEK;
@@ -189,7 +190,6 @@ export function siteMonitor(o: SiteMonitorOptions): SiteMonitor {
   }
 
   const dropLeadership = () => {
-    leader = false;
     o.onJudged?.(0);
     judge = null;
     unwritten = [];
@@ -199,22 +199,11 @@ export function siteMonitor(o: SiteMonitorOptions): SiteMonitor {
 
   return {
     name: 'site-alerts',
-    assign(parts: AssignedPartition[]) {
-      if (!parts.some((p) => p.partition === 0) || leader) return;
-      leader = true;
-      schedule();
-    },
-    add() {},
-    async flush() {},
-    committableOffset: () => undefined,
-    checkpoint: () => undefined,
-    committed() {},
-    revoke(_topic, partition) {
-      if (partition === 0) dropLeadership();
-    },
+    ...lead.sink,
     async stop() {
       stopped = true;
       o.onJudged?.(0);
+      lead.end();
       dropLeadership();
       await running;
     },
