@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { DeviationScorer, SeasonalBaseline, SeriesDetector, inferStep, looksLikeCounts, scoreSeries, type ScorerOptions } from './series.js';
+import { DeviationScorer, SeriesDetector, inferStep, looksLikeCounts, scoreSeries, type ScorerOptions } from './series.js';
+import { SeasonalBaseline } from './seasonal-baseline.js';
 import { median, mad, quantile, histogramMedianMad, poissonZ } from './stats.js';
 import { poisson, rng } from '../../test/harness/anomaly-scenarios.js';
 

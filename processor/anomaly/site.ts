@@ -19,7 +19,8 @@
  * `n` windows. Pure and deterministic (event time only).
  */
 import { PoissonCusum } from './cusum.js';
-import { DEFAULT_SCORER, DeviationScorer, SOURCE_QUALITY, SeasonalBaseline, localLevelHalfLife, type ScorerOptions } from './series.js';
+import { DEFAULT_SCORER, DeviationScorer, localLevelHalfLife, type ScorerOptions } from './series.js';
+import { SOURCE_QUALITY, SeasonalBaseline } from './seasonal-baseline.js';
 
 export const SITE_ANOMALY_KINDS = ['traffic_spike', 'traffic_drop', 'purchases_stopped', 'conversion_drop'] as const;
 export type SiteAnomalyKind = (typeof SITE_ANOMALY_KINDS)[number];
