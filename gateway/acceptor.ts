@@ -30,8 +30,11 @@ export type AcceptorMessage =
   | { cmd: 'gw:ready' }
   /** Worker -> acceptor, when it turns overloaded (on) or recovers (off). */
   | { cmd: 'gw:overload'; on: boolean }
-  /** Acceptor -> worker, with a connection: `head` holds bytes already read from it (latin1), '' when none. */
-  | { cmd: 'gw:conn'; head: string }
+  /**
+   * Acceptor -> worker, with a connection: `head` holds bytes already read from it (latin1), '' when
+   * none; `at`: when the acceptor accepted it, or read the first of `head` (ms, performance.timeOrigin + now).
+   */
+  | { cmd: 'gw:conn'; head: string; at?: number }
   /** Acceptor -> one worker, about once a second while it sheds: the sheds since the last report (for its metrics). */
   | { cmd: 'gw:shed'; n: number };
 
@@ -47,6 +50,8 @@ export interface Backend {
 /** The ingest routes the acceptor sheds; everything else is always handed over. */
 const INGEST = [Buffer.from('POST /v1/events'), Buffer.from('GET /v1/p.gif')];
 const CRLFCRLF = Buffer.from('\r\n\r\n');
+/** Milliseconds on a clock every process of the machine shares. */
+const wallMs = () => performance.timeOrigin + performance.now();
 /** A request head longer than this, on a connection the acceptor answers itself, is answered and the connection closed. */
 const MAX_HEAD = 16_384;
 
@@ -187,16 +192,16 @@ export class Acceptor {
     return null;
   }
 
-  private hand(b: Backend, socket: net.Socket, head: Buffer | null): void {
+  private hand(b: Backend, socket: net.Socket, head: Buffer | null, at: number): void {
     this.handedTotal++;
-    b.send({ cmd: 'gw:conn', head: head ? head.toString('latin1') : '' }, socket);
+    b.send({ cmd: 'gw:conn', head: head ? head.toString('latin1') : '', at }, socket);
   }
 
   private onConnection(socket: net.Socket): void {
     socket.on('error', () => socket.destroy());
     const b = this.pick(false);
     // The common case: handed over unread (the socket was never read here).
-    if (b) return this.hand(b, socket, null);
+    if (b) return this.hand(b, socket, null, wallMs());
     this.keep(socket);
   }
 
@@ -210,6 +215,8 @@ export class Acceptor {
    */
   private keep(socket: net.Socket): void {
     let buf: Buffer | null = null;
+    /** When the first byte of `buf` was read (the request the gateway process would time from). */
+    let bufAt = 0;
     /** Body bytes of the last shed request still to be skipped. */
     let skip = 0;
     const idle = this.opts.keepAliveMs ?? 72_000;
@@ -221,6 +228,7 @@ export class Acceptor {
         chunk = chunk.subarray(n);
         if (!chunk.length) return;
       }
+      if (!buf) bufAt = wallMs();
       buf = buf ? Buffer.concat([buf, chunk]) : chunk;
       while (buf && buf.length) {
         const end = buf.indexOf(CRLFCRLF);
@@ -231,7 +239,7 @@ export class Acceptor {
           socket.off('data', onData);
           socket.setTimeout(0);
           stopReading(socket);
-          return this.hand(to, socket, buf);
+          return this.hand(to, socket, buf, bufAt);
         }
         if (end < 0) {
           // A head not whole yet: wait for more, up to a bound.

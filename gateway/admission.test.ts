@@ -55,6 +55,28 @@ describe('Admission', () => {
     a.leave(t);
   });
 
+  test('a request that waited past the bound before it was read is refused; an admitted one is timed from its arrival', () => {
+    const c = clock();
+    const a = new Admission({ maxDelayMs: 1000, maxBytes: 1e9, retryAfterMaxS: 5 }, () => 0, c.now);
+    const acceptedAt = c.now();
+    c.advance(1200);
+    // Its connection was accepted 1.2 s ago and its first request is read only now (no loop monitor: counted as busy).
+    expect(a.check(100, acceptedAt)).toBe('waited');
+    expect(a.waitedMs).toBe(1200);
+    // 300 ms: let in, and its clock started at the accept.
+    expect(a.check(100, c.now() - 300)).toBeNull();
+    expect(a.waitedMs).toBe(300);
+    const t = a.enter(a.waitedMs);
+    expect(a.oldestAgeMs()).toBe(300);
+    c.advance(750);
+    // 1,050 ms since it arrived, though only 750 ms since it was read: the queue bound applies.
+    expect(a.check(100)).toBe('queue_delay');
+    expect(a.leave(t)).toBe(1050);
+    // Nothing known about when a request arrived: its wait is the loop's estimate (0 without one).
+    expect(a.check(100)).toBeNull();
+    expect(a.waitedMs).toBe(0);
+  });
+
   test('refuses when the events waiting for Kafka would take longer than the bound at the recent rate', () => {
     const c = clock();
     let waiting = 0;

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { GW_ERRORS } from './errors.js';
 import type { LoopLag } from './loop-lag.js';
@@ -23,8 +24,15 @@ import type { GatewayMetrics } from './metrics.js';
  * bodies held in memory (admitted, not yet answered; by Content-Length, before the body is read)
  * would pass `maxBytes`.
  *
- * The clock of an admitted request starts once its body is in (preHandler), so a client uploading
- * slowly delays nobody but itself.
+ * The clock of a request starts when it is known to have arrived, not when the gateway got to it:
+ * a saturated gateway's requests wait in the kernel (accept queue, socket buffers) and, behind the
+ * acceptor, in the hand-over between processes, where its own bookkeeping never sees them. What it
+ * can tell is a lower bound (`check`'s `since`): the loop's unread estimate above, the moment its
+ * connection was accepted (for the first request on it) or the moment the acceptor read its head.
+ * A request that has already waited past `maxDelayMs` when it is read is refused ('waited'): it
+ * could only be answered late, and serving it would make every request behind it later still.
+ * An admitted request's clock then runs from that arrival, less the time its body took to upload
+ * (a client uploading slowly delays nobody but itself).
  */
 export interface AdmissionOptions {
   /** The bound on queueing delay (GATEWAY_MAX_QUEUE_DELAY_MS); 0 disables delay-based shedding. */
@@ -47,7 +55,7 @@ export interface AdmissionOptions {
  */
 export const MIN_QUEUE = 16;
 
-export type ShedReason = 'loop_lag' | 'queue_delay' | 'expected_delay' | 'requests' | 'bytes';
+export type ShedReason = 'loop_lag' | 'waited' | 'queue_delay' | 'expected_delay' | 'requests' | 'bytes';
 /** Reasons in the shed metric: the gateway's own, and `acceptor` (shed by the acceptor process, acceptor.ts). */
 type CountedReason = ShedReason | 'acceptor';
 
@@ -63,6 +71,7 @@ export class Admission {
   private ackRate = 0;
   private ackedSince = 0;
   private rateAt = 0;
+  private waited = 0;
 
   constructor(
     private readonly opts: AdmissionOptions,
@@ -71,16 +80,25 @@ export class Admission {
     private readonly loop: LoopLag | null = null,
   ) {}
 
-  /** Called in onRequest, before the body is read: why the request must be refused, or null (then `hold` its bytes). */
-  check(contentLength: number): ShedReason | null {
+  /**
+   * Called when a request's head is read, before its body: why it must be refused, or null (then
+   * `hold` its bytes). `since`: the earliest moment (this clock) the request is known to have been
+   * waiting, NaN when unknown; `exact` when it is the moment its head was read (by the acceptor),
+   * otherwise the moment its connection was accepted, which counts only while the loop is busy (an
+   * idle gateway reads at once, so the time since accept is the client's own, e.g. a preconnect).
+   */
+  check(contentLength: number, since = NaN, exact = false): ShedReason | null {
     // Every read is shown to the loop monitor, whatever the answer: it marks the loop's turns.
     const unread = this.loop ? this.loop.read() : 0;
+    const busy = !this.loop || this.loop.utilisation >= (this.opts.minLoopBusy ?? 0);
+    this.waited = Number.isNaN(since) || !(exact || busy) ? unread : Math.max(unread, this.now() - since);
     const maxLag = this.opts.maxLoopLagMs ?? 0;
-    if (maxLag > 0 && unread > maxLag && this.loop!.batchReads > MIN_QUEUE && this.loop!.utilisation >= (this.opts.minLoopBusy ?? 0)) return 'loop_lag';
+    if (maxLag > 0 && unread > maxLag && this.loop!.batchReads > MIN_QUEUE && busy) return 'loop_lag';
     const maxRequests = this.opts.maxRequests ?? 0;
     if (maxRequests > 0 && this.held >= maxRequests) return 'requests';
     if (this.bytes + contentLength > this.opts.maxBytes && this.bytes > 0) return 'bytes';
     if (this.opts.maxDelayMs <= 0) return null;
+    if (this.waited > this.opts.maxDelayMs) return 'waited';
     if (this.oldestAgeMs() > this.opts.maxDelayMs) return 'queue_delay';
     if (this.expectedDelayMs() > this.opts.maxDelayMs) return 'expected_delay';
     return null;
@@ -98,9 +116,17 @@ export class Admission {
     this.held = Math.max(0, this.held - 1);
   }
 
-  /** Called when an admitted request's body is in (preHandler): returns the token for `leave`. */
-  enter(): number {
-    this.starts.push(this.now());
+  /** How long the request last passed to `check` had waited before it was read (ms, a lower bound). */
+  get waitedMs(): number {
+    return this.waited;
+  }
+
+  /**
+   * Called when an admitted request's body is in (preHandler), with how long it had waited before
+   * its head was read (`waitedMs` then): its clock starts that long before now. Returns the token for `leave`.
+   */
+  enter(waitedMs = 0): number {
+    this.starts.push(this.now() - waitedMs);
     return this.offset + this.starts.length - 1;
   }
 
@@ -184,7 +210,7 @@ export class Admission {
 declare module 'fastify' {
   interface FastifyRequest {
     /** Admission state of an ingest request: the bytes it holds and its queue token, once admitted. */
-    admission?: { bytes: number; token: number | null; done: boolean };
+    admission?: { bytes: number; token: number | null; done: boolean; waited: number };
   }
 }
 
@@ -192,6 +218,7 @@ const OVERLOADED_MESSAGE = GW_ERRORS.GW_ERR_OVERLOADED.message;
 /** Why, in the answer's message: the bound that was passed (fixed per reason, so each answer is one concatenation). */
 const DETAIL: Record<ShedReason, (a: Admission) => string> = {
   loop_lag: (a) => `requests waited unread for more than the ${a.maxLoopLagMs} ms bound`,
+  waited: (a) => `requests waited more than the ${Math.round(a.maxDelayMs)} ms bound before they were read`,
   queue_delay: (a) => `requests would wait more than the ${Math.round(a.maxDelayMs)} ms bound`,
   expected_delay: (a) => `requests would wait more than the ${Math.round(a.maxDelayMs)} ms bound`,
   requests: (a) => `${a.maxRequests} requests already in flight`,
@@ -212,8 +239,30 @@ export interface AdmissionHooks {
   countAcceptorSheds(n: number): void;
 }
 
+/** On a request the server gate admitted: how long it had waited before it was read (ms). */
 const JUDGED = Symbol('admission judged');
-type Judged = IncomingMessage & { [JUDGED]?: true };
+type Judged = IncomingMessage & { [JUDGED]?: number };
+
+/** On a connection until its first request is read: when it arrived (this process's performance.now() clock) and whether that is the moment its head was read. */
+const ARRIVED = Symbol('connection arrived');
+type Stamped = Socket & { [ARRIVED]?: { at: number; exact: boolean } };
+
+/**
+ * Called for every connection the server takes, before its first request is read: the moment it
+ * arrived (accepted here, or accepted or read by the acceptor process), so that its first request's
+ * clock starts there. A connection stamped already (by the hand-over) keeps its stamp.
+ */
+export function stampArrival(socket: Socket, at: number, exact = false): void {
+  (socket as Stamped)[ARRIVED] ??= { at, exact };
+}
+
+/** The arrival stamp of a request's connection, once: a later request on it arrived when it was sent, which nobody knows. */
+function takeArrival(socket: Socket | null): { at: number; exact: boolean } | undefined {
+  const s = socket as Stamped | null;
+  const a = s?.[ARRIVED];
+  if (a) s![ARRIVED] = undefined;
+  return a;
+}
 
 /**
  * Admission control on `routes` (the ingest routes). A shed request costs little, since under a
@@ -278,23 +327,26 @@ export function registerAdmission(app: FastifyInstance, admission: Admission, me
   app.addHook('onRequest', (req, reply, done) => {
     if (!guarded.has(req.routeOptions.url ?? '')) return done();
     const bytes = Number(req.headers['content-length']) || 0;
-    if (!(req.raw as Judged)[JUDGED]) {
-      const reason = admission.check(bytes);
+    let waited = (req.raw as Judged)[JUDGED];
+    if (waited === undefined) {
+      const arrived = takeArrival(req.raw.socket);
+      const reason = admission.check(bytes, arrived?.at, arrived?.exact);
       if (reason) {
         reply.hijack();
         shed(reply.raw, reason, String(req.id), req.headers.origin);
         return;
       }
+      waited = admission.waitedMs;
     }
     admission.hold(bytes);
-    req.admission = { bytes, token: null, done: false };
+    req.admission = { bytes, token: null, done: false, waited };
     // 'close' comes for every response, sent or cut off by the client (onResponse and
     // onRequestAbort both miss a connection destroyed while the answer is on its way).
     reply.raw.once('close', () => finish(req));
     done();
   });
   app.addHook('preHandler', (req, _reply, done) => {
-    if (req.admission && !req.admission.done) req.admission.token = admission.enter();
+    if (req.admission && !req.admission.done) req.admission.token = admission.enter(req.admission.waited);
     done();
   });
   return {
@@ -302,10 +354,12 @@ export function registerAdmission(app: FastifyInstance, admission: Admission, me
       const url = req.url ?? '';
       const q = url.indexOf('?');
       const route = q < 0 ? url : url.slice(0, q);
+      // The stamp is its connection's first request's, whatever that request is.
+      const arrived = takeArrival(req.socket);
       if (!guarded.has(route) || req.method === 'OPTIONS') return false;
-      const reason = admission.check(Number(req.headers['content-length']) || 0);
+      const reason = admission.check(Number(req.headers['content-length']) || 0, arrived?.at, arrived?.exact);
       if (!reason) {
-        (req as Judged)[JUDGED] = true;
+        (req as Judged)[JUDGED] = admission.waitedMs;
         return false;
       }
       const given = req.headers['x-request-id'];

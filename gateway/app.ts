@@ -6,7 +6,7 @@ import { ConfigError, type Config } from '../contracts/config.js';
 import { loadConfig } from '../common/config.js';
 import { queryAllowlist } from './url-normalise.js';
 import { registerAccessControl } from './access.js';
-import { Admission, registerAdmission } from './admission.js';
+import { Admission, registerAdmission, stampArrival } from './admission.js';
 import { LoopLag, realLoopClock } from './loop-lag.js';
 import { toBatch } from './batch.js';
 import { parseBotPolicy } from './bot-policy.js';
@@ -125,6 +125,8 @@ export async function buildApp(opts: BuildOptions = {}): Promise<FastifyInstance
         if (gate?.(req, res)) return;
         handler(req, res);
       });
+      // A connection's first request is timed from its accept (admission.ts: the queue before the loop reads it).
+      server.on('connection', (socket: import('node:net').Socket) => stampArrival(socket, performance.now()));
       // Fastify's defaults for the server it would have made.
       server.keepAliveTimeout = 72_000;
       server.requestTimeout = cfg.gatewayRequestTimeoutMs;

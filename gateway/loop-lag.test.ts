@@ -172,6 +172,24 @@ describe('Admission with the loop signal', () => {
     expect(batch(busy, reads, cost)).toEqual(expected);
   });
 
+  test.each([
+    // An idle loop reads at once: the time since accept is the client's (a preconnect), not a queue.
+    { name: 'accepted long ago, idle loop: not counted', busy: 0.5, exact: false, expected: null },
+    { name: 'accepted long ago, busy loop: counted, refused', busy: 1, exact: false, expected: 'waited' },
+    // The acceptor read the head 2 s ago: it waited in the hand-over, however idle this loop is.
+    { name: 'head read by the acceptor long ago, idle loop: refused', busy: 0.5, exact: true, expected: 'waited' },
+  ])('$name', ({ busy, exact, expected }) => {
+    const loop = fakeLoop();
+    const lag = new LoopLag(100, loop.clock);
+    lag.start();
+    loop.busy(100 * busy);
+    loop.idle(100 * (1 - busy));
+    loop.timers();
+    const a = new Admission(opts, () => 0, loop.clock.now, lag);
+    expect(a.check(100, loop.clock.now() - 2000, exact)).toBe(expected);
+    lag.stop();
+  });
+
   test('GATEWAY_MAX_LOOP_LAG_MS=0 disables the loop signal', () => {
     const loop = fakeLoop();
     const lag = new LoopLag(100, loop.clock);

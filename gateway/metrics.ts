@@ -41,13 +41,13 @@ export function gatewayMetrics() {
     }),
     shed: new Counter({
       name: 'gateway_shed_requests_total',
-      help: 'Requests refused with 503 GW_ERR_OVERLOADED before their body was read, by reason (loop_lag, queue_delay, expected_delay, requests, bytes)',
+      help: 'Requests refused with 503 GW_ERR_OVERLOADED before their body was read, by reason (loop_lag, waited, queue_delay, expected_delay, requests, bytes; acceptor: shed by the acceptor process)',
       labelNames: ['reason'],
       registers,
     }),
     queueSeconds: new Histogram({
       name: 'gateway_queue_seconds',
-      help: 'Time an admitted ingest request spent from its body being read to its answer (validation, waiting for the CPU and for Kafka)',
+      help: 'Time an admitted ingest request spent from its arrival to its answer, less its body\'s upload: the wait before the gateway read it (as far as it can tell: since its connection was accepted, or since its loop turn began), validation, waiting for the CPU and for Kafka',
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers,
     }),

@@ -3,6 +3,7 @@ import { loadConfig } from '../common/config.js';
 import type { Socket } from 'node:net';
 import type { BuildOptions } from './app.js';
 import { isAcceptorMessage, type AcceptorMessage } from './acceptor.js';
+import { stampArrival } from './admission.js';
 import { CONFIG_ERROR_EXIT, isWorker, runWorkers } from './workers.js';
 
 /**
@@ -32,6 +33,8 @@ export async function startBehindAcceptor(opts: Omit<BuildOptions, 'acceptor'>) 
   process.on('message', (m: unknown, socket?: Socket) => {
     if (!isAcceptorMessage(m)) return;
     if (m.cmd === 'gw:conn' && socket) {
+      // Its clock starts where the acceptor took it (shared wall clock): the hand-over's queue counts.
+      if (m.at) stampArrival(socket, m.at - performance.timeOrigin, m.head !== '');
       app.server.emit('connection', socket);
       if (m.head) socket.emit('data', Buffer.from(m.head, 'latin1'));
       socket.resume();

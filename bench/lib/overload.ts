@@ -101,7 +101,7 @@ export interface OverloadOptions {
   rssMb?: () => number;
 }
 
-const SHED_REASONS = ['loop_lag', 'queue_delay', 'expected_delay', 'requests', 'bytes', 'connections', 'acceptor'];
+const SHED_REASONS = ['loop_lag', 'waited', 'queue_delay', 'expected_delay', 'requests', 'bytes', 'connections', 'acceptor'];
 
 async function scrape(port: number): Promise<string | null> {
   try {
