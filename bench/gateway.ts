@@ -11,8 +11,12 @@
  *                            [--overload 2,5] [--overload-duration 10] [--overload-threads 2]
  *                            [--overload-connections 4096] [--overload-warm-connections 1024]
  *                            [--overload-new-connections 0.1] [--client-timeout 10] [--workers 2]
- *                            [--compression lz4] [--linger 2] [--secure]
+ *                            [--compression lz4] [--linger 2] [--secure] [--ab-root DIR]
  *
+ * --ab-root DIR: the real gateway (first client, one process) again from another checkout (its
+ * gateway/server.ts, with this checkout's settings), on its own port, in the same rotation at
+ * maximum load and then through the same overload phases at multiples of its own maximum: a before
+ * and after of gateway code measured in the same minutes.
  * --secure: Kafka with TLS and SASL/SCRAM only (lib/secure.ts); the gateways log in over TLS.
  * Targets, each in its own Node process (lib/gateway-processes.ts): the bare route, the gateway
  * with Kafka stubbed out (what the gateway's own work costs), optionally the gateway without
@@ -65,7 +69,9 @@ const PORTS = {
   compressed: a.num('compressed-port', 28086),
   acceptor: a.num('acceptor-port', 28087),
   linger: a.num('linger-port', 28088),
+  ab: a.num('ab-port', 28089),
 };
+const AB_ROOT = a.str('ab-root', '');
 /** --no-acceptor: skip the gateway behind the acceptor process (GATEWAY_ACCEPTOR: sheds on its own core under overload). */
 const ACCEPTOR = !a.flag('no-acceptor');
 /** --compression lz4: also the real gateway (first client) with GATEWAY_KAFKA_COMPRESSION=lz4; '' skips it. */
@@ -116,6 +122,7 @@ await runBench('bench:gateway', 1800, async () => {
     { port: PORTS.compressed, what: 'gateway with compression', setting: '--compressed-port' },
     { port: PORTS.acceptor, what: 'gateway behind the acceptor', setting: '--acceptor-port' },
     { port: PORTS.linger, what: 'gateway with linger', setting: '--linger-port' },
+    { port: PORTS.ab, what: 'gateway from --ab-root', setting: '--ab-port' },
   ]);
   log(`gateway bench: ${REPS} x ${DURATION} s at max load per target (${CONNECTIONS} connections), then ${REPS} x ${HALF_DURATION} s at half load; loadavg ${await loadAverage()}`);
   const pool = bodyPool({ size: POOL, eventsPerBody: 20, seed: 42 });
@@ -147,6 +154,7 @@ await runBench('bench:gateway', 1800, async () => {
   const acc = ACCEPTOR ? await procs.gateway('gateway-acceptor', client, PORTS.acceptor, [], { gatewayAcceptor: true }) : null;
   // The first client again with a linger under load: fewer, bigger produce requests (client and broker CPU per request).
   const lingering = LINGER > 0 ? await procs.gateway(`gateway-linger${LINGER}`, client, PORTS.linger, [], { gatewayKafkaLingerMs: LINGER }) : null;
+  const ab = AB_ROOT ? await procs.gateway('gateway-ab', client, PORTS.ab, [], {}, AB_ROOT) : null;
   const bare = await procs.bare(PORTS.bare);
   const stub = NO_STUB ? null : await procs.variant('stub', client, PORTS.stub);
   const uncoalesced = COMPARE_UNCOALESCED ? await procs.variant('uncoalesced', client, PORTS.uncoalesced) : null;
@@ -162,7 +170,8 @@ await runBench('bench:gateway', 1800, async () => {
   const tCompressed = compressed ? target(`gateway ${client} ${COMPRESSION}`, compressed, PORTS.compressed, true) : null;
   const tAcc = acc ? target(`gateway ${client} acceptor`, { cpuSeconds: () => acc.treeCpuSeconds() }, PORTS.acceptor, true) : null;
   const tLinger = lingering ? target(`gateway ${client} linger ${LINGER} ms`, lingering, PORTS.linger, true) : null;
-  const targets = [tBare, tStub, tUncoalesced, tGw, tMulti, tCompressed, tAcc, tLinger, tOther].filter((t): t is Target => t !== null);
+  const tAb = ab ? target(`gateway ${client} from ${AB_ROOT}`, ab, PORTS.ab, true) : null;
+  const targets = [tBare, tStub, tUncoalesced, tGw, tAb, tMulti, tCompressed, tAcc, tLinger, tOther].filter((t): t is Target => t !== null);
 
   const records0 = await kafkaRecords(kafka);
   let gatewayAccepted = 0;
@@ -206,6 +215,7 @@ await runBench('bench:gateway', 1800, async () => {
   }
   const overloadCommon = {
     pool,
+    kafkaPid: kafka.pid,
     factors: OVERLOAD,
     durationS: OVERLOAD_DURATION,
     threads: OVERLOAD_THREADS,
@@ -252,7 +262,13 @@ await runBench('bench:gateway', 1800, async () => {
           rssMb: () => rssMbOfTree(acc.pid),
         })
       : [];
-  for (const o of [...overloadRuns, ...overloadMulti, ...overloadAcc]) gatewayAccepted += o.acceptedRequests * pool.eventsPerBody;
+  // The other checkout's gateway, at multiples of its own maximum.
+  const abMax = tAb ? median(tAb.runs.map((m) => m.reqPerS)) : 0;
+  const overloadAb =
+    ab && tAb
+      ? await overloadPhases({ ...overloadCommon, pid: ab.pid, port: PORTS.ab, maxReqPerS: abMax, acceptedCpuMs: median(tAb.runs.map((m) => m.cpuMsPerReq.server)), label: `1 process from ${AB_ROOT}` })
+      : [];
+  for (const o of [...overloadRuns, ...overloadMulti, ...overloadAcc, ...overloadAb]) gatewayAccepted += o.acceptedRequests * pool.eventsPerBody;
   const records = (await kafkaRecords(kafka)) - records0;
 
   let profileText = '';
@@ -271,6 +287,7 @@ await runBench('bench:gateway', 1800, async () => {
     ...(tMulti ? [{ name: `gateway (${client}, ${WORKERS} processes)`, label: `gateway, ${client}, ${WORKERS} processes`, runs: tMulti.runs }] : []),
     ...(tCompressed ? [{ name: `gateway (${client}, ${COMPRESSION})`, label: `gateway, ${client}, ${COMPRESSION} batches`, runs: tCompressed.runs }] : []),
     ...(tAcc ? [{ name: `gateway (${client}, behind the acceptor)`, label: `gateway, ${client}, behind the acceptor`, runs: tAcc.runs }] : []),
+    ...(tAb ? [{ name: `gateway (${client}, ${AB_ROOT})`, label: `gateway, ${client}, from ${AB_ROOT}`, runs: tAb.runs }] : []),
     ...(tLinger ? [{ name: `gateway (${client}, linger ${LINGER} ms)`, label: `gateway, ${client}, linger ${LINGER} ms`, runs: tLinger.runs }] : []),
     ...(tOther ? [{ name: `gateway (${otherClient})`, label: `gateway, ${otherClient} (enrich + Kafka acks=all)`, runs: tOther.runs }] : []),
   ];
@@ -294,6 +311,9 @@ await runBench('bench:gateway', 1800, async () => {
   }
   if (overloadAcc.length && tAcc) {
     console.log(`\n${overloadReport(overloadAcc, { ...overloadOpts, maxReqPerS: accMax, maxEventsPerS: median(tAcc.runs.map((m) => m.eventsPerS)) })}`);
+  }
+  if (overloadAb.length && tAb) {
+    console.log(`\n${overloadReport(overloadAb, { ...overloadOpts, maxReqPerS: abMax, maxEventsPerS: median(tAb.runs.map((m) => m.eventsPerS)) })}`);
   }
   console.log(`Kafka holds ${int(records)} new records; the gateway acknowledged ${int(gatewayAccepted)} events${records >= gatewayAccepted ? ' (all acknowledged events are in Kafka)' : ' (MISSING RECORDS)'}`);
   if (profileText) console.log(`\n${profileText}`);

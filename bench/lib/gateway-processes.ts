@@ -55,9 +55,10 @@ export function gatewayProcesses(o: GatewayProcessOptions) {
      * The real gateway (gateway/server.ts) on `port` with the given Kafka client library, as
      * given settings (e.g. GATEWAY_WORKERS processes); its CPU is the whole tree's (primary and workers).
      */
-    async gateway(name: string, client: KafkaClientName, port: number, nodeFlags: string[] = [], settings: Partial<Config> = {}): Promise<NodeChild & { treeCpuSeconds(): number }> {
+    async gateway(name: string, client: KafkaClientName, port: number, nodeFlags: string[] = [], settings: Partial<Config> = {}, root = ''): Promise<NodeChild & { treeCpuSeconds(): number }> {
       const workers = settings.gatewayWorkers ?? 1;
-      const gw = new NodeChild(name, 'gateway/server.ts', { env: gatewayEnv(client, port, configToEnv(settings)), logFile: logFile(name), nodeFlags });
+      // `root`: another checkout's gateway (bench:gateway --ab-root), the same settings.
+      const gw = new NodeChild(name, root ? path.join(path.resolve(root), 'gateway/server.ts') : 'gateway/server.ts', { env: gatewayEnv(client, port, configToEnv(settings)), logFile: logFile(name), nodeFlags });
       onCleanup(name, () => gw.stop());
       await gw.waitReady(() => httpOk(`http://127.0.0.1:${port}/readyz`), 60_000);
       // Every worker listening, not just the first one up (the primary logs each).

@@ -44,6 +44,12 @@ export interface WorkerResult {
   latencies: Record<string, number[]>;
   /** The gateway's part of it: ms from the request's first byte written to the whole answer, by status. */
   serverLatencies: Record<string, number[]>;
+  /** The generator's part: ms from due time to the first byte written (its timer, waiting for a connection, the TCP handshake), by status. */
+  clientLatencies: Record<string, number[]>;
+  /** Latency (due time to answer) of the 200s sent on a connection opened for them (`newConnectionShare`): the handshake and accept queue included. */
+  acceptedFresh: number[];
+  /** The same for the 200s sent on a kept-alive connection (taken idle, or opened because none was). */
+  acceptedKept: number[];
   /** TCP handshake (connect() to connected, ms) of every connection opened during the phase: the kernel's accept queue. */
   connectMs: number[];
   /** Timeouts by where the request was: waiting for a generator connection, in the TCP handshake, or sent and unanswered. */
@@ -70,6 +76,9 @@ const res: WorkerResult = {
   sent: 0,
   latencies: {},
   serverLatencies: {},
+  clientLatencies: {},
+  acceptedFresh: [],
+  acceptedKept: [],
   connectMs: [],
   timeoutsBy: { queued: 0, connecting: 0, sent: 0 },
   tickLag: [],
@@ -160,7 +169,11 @@ function record(c: Conn, status: number) {
   const key = String(status);
   (res.latencies[key] ??= []).push(now - c.due);
   (res.serverLatencies[key] ??= []).push(now - c.sentAt);
-  if (status === 200) res.acceptedAt.push(now - p.startAt);
+  (res.clientLatencies[key] ??= []).push(c.sentAt - c.due);
+  if (status === 200) {
+    res.acceptedAt.push(now - p.startAt);
+    (c.once ? res.acceptedFresh : res.acceptedKept).push(now - c.due);
+  }
 }
 
 let measuring = false;

@@ -17,6 +17,12 @@ export interface OpenLoopResult {
   latencies: Map<number, number[]>;
   /** ms from the request's first byte written to the whole answer, by HTTP status: the gateway's part. */
   serverLatencies: Map<number, number[]>;
+  /** ms from due time to the first byte written, by HTTP status: the generator's part (its timer, a connection, the handshake). */
+  clientLatencies: Map<number, number[]>;
+  /** Due time to answer of the 200s sent on a connection of their own (opened for them). */
+  acceptedFresh: number[];
+  /** The same for the 200s sent on a kept-alive connection (taken idle, or opened because none was). */
+  acceptedKept: number[];
   /** TCP handshakes of the connections opened while sending (ms). */
   connectMs: number[];
   timeoutsBy: { queued: number; connecting: number; sent: number };
@@ -87,6 +93,9 @@ export async function openLoopLoad(opts: {
     sent: 0,
     latencies: new Map(),
     serverLatencies: new Map(),
+    clientLatencies: new Map(),
+    acceptedFresh: [],
+    acceptedKept: [],
     connectMs: [],
     timeoutsBy: { queued: 0, connecting: 0, sent: 0 },
     tickLag: [],
@@ -116,6 +125,9 @@ export async function openLoopLoad(opts: {
     cpuMs += r.cpuMs;
     merge(out.latencies, r.latencies);
     merge(out.serverLatencies, r.serverLatencies);
+    merge(out.clientLatencies, r.clientLatencies);
+    for (const x of r.acceptedFresh) out.acceptedFresh.push(x);
+    for (const x of r.acceptedKept) out.acceptedKept.push(x);
     for (const x of r.connectMs) out.connectMs.push(x);
     for (const x of r.tickLag) out.tickLag.push(x);
     out.timeoutsBy.queued += r.timeoutsBy.queued;

@@ -54,6 +54,15 @@ export interface OverloadRun {
   /** The gateway's part of the latency (first byte written to the answer), p99 ms, accepted and shed. */
   serverAcceptedP99: number;
   serverShedP99: number;
+  /** The generator's part of an accepted request's latency (due time to first byte written: its timer, a connection, the handshake), p99 ms. */
+  clientAcceptedP99: number;
+  /** Accepted p99 (from due time) of requests on kept-alive connections and on connections opened for them, and how many of the latter. */
+  acceptedKeptP99: number;
+  acceptedFreshP99: number;
+  acceptedFresh: number;
+  /** Cores of the whole machine busy over the sending window, and of the broker (NaN without its pid). */
+  machineCores: number;
+  brokerCores: number;
   /** TCP handshakes of the connections opened during the phase: count, p50 and p99 ms (a full accept queue shows here). */
   connectCount: number;
   connectP50: number;
@@ -99,6 +108,19 @@ export interface OverloadOptions {
   cpuSeconds?: () => number;
   /** Sum of the RSS of the gateway's processes (MB); the pid's own RSS when absent. */
   rssMb?: () => number;
+  /** The Kafka broker's pid: its cores are shown beside the gateway's and the generator's. */
+  kafkaPid?: number;
+}
+
+/** CPU seconds the whole machine has been busy (all cores, /proc/stat: all but idle and iowait). */
+function machineBusySeconds(): number {
+  try {
+    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+    const total = f.reduce((a, b) => a + b, 0);
+    return (total - f[3] - (f[4] ?? 0)) / 100;
+  } catch {
+    return NaN;
+  }
 }
 
 const SHED_REASONS = ['loop_lag', 'waited', 'queue_delay', 'expected_delay', 'requests', 'bytes', 'connections', 'acceptor'];
@@ -150,9 +172,19 @@ async function overloadPhase(opts: OverloadOptions, factor: number): Promise<Ove
   // The gateway's CPU over the sending window only (the generator starts after building its pools).
   let cpu0 = NaN;
   let cpu1 = NaN;
+  const machine = [NaN, NaN];
+  const broker = [NaN, NaN];
   const startsIn = 3000;
-  const t0 = setTimeout(() => (cpu0 = cpuOf()), startsIn);
-  const t1 = setTimeout(() => (cpu1 = cpuOf()), startsIn + opts.durationS * 1000);
+  const t0 = setTimeout(() => {
+    cpu0 = cpuOf();
+    machine[0] = machineBusySeconds();
+    broker[0] = opts.kafkaPid ? cpuSecondsOf(opts.kafkaPid) : NaN;
+  }, startsIn);
+  const t1 = setTimeout(() => {
+    cpu1 = cpuOf();
+    machine[1] = machineBusySeconds();
+    broker[1] = opts.kafkaPid ? cpuSecondsOf(opts.kafkaPid) : NaN;
+  }, startsIn + opts.durationS * 1000);
   const eventsPerBody = opts.pool.eventsPerBody;
   try {
     const r = await openLoopLoad({
@@ -202,6 +234,12 @@ async function overloadPhase(opts: OverloadOptions, factor: number): Promise<Ove
       tickLagP99: percentile(r.tickLag, 99),
       serverAcceptedP99: percentile(r.serverLatencies.get(200) ?? [], 99),
       serverShedP99: percentile(r.serverLatencies.get(503) ?? [], 99),
+      clientAcceptedP99: percentile(r.clientLatencies.get(200) ?? [], 99),
+      acceptedKeptP99: percentile(r.acceptedKept, 99),
+      acceptedFreshP99: percentile(r.acceptedFresh, 99),
+      acceptedFresh: r.acceptedFresh.length,
+      machineCores: (machine[1] - machine[0]) / opts.durationS,
+      brokerCores: (broker[1] - broker[0]) / opts.durationS,
       connectCount: r.connectMs.length,
       connectP50: percentile(r.connectMs, 50),
       connectP99: percentile(r.connectMs, 99),
@@ -216,6 +254,11 @@ async function overloadPhase(opts: OverloadOptions, factor: number): Promise<Ove
   }
 }
 
+/** Cores the machine spent on neither the gateway, its generator nor the broker: other work sharing the machine. */
+const otherCores = (o: OverloadRun) => o.machineCores - o.gatewayCores - o.loadgenCores - (Number.isFinite(o.brokerCores) ? o.brokerCores : 0);
+/** Past this many cores of other work (of 2), a phase measured a shared machine, not the gateway alone. */
+const OTHERS_OK_CORES = 0.2;
+
 function describeOverloadRun(o: OverloadRun): string {
   const t = o.timeoutsBy;
   const g = o.gw;
@@ -224,7 +267,8 @@ function describeOverloadRun(o: OverloadRun): string {
     `on the wire (write -> answer) accepted p99 ${ms(o.serverAcceptedP99)}, shed p99 ${ms(o.serverShedP99)}; ${o.connectCount} TCP handshakes p50 ${ms(o.connectP50)} p99 ${ms(o.connectP99)}; ` +
     `timeouts waiting for a generator connection ${t.queued}, in the handshake ${t.connecting}, sent and unanswered ${t.sent}; generator tick lag p99 ${ms(o.tickLagP99)}; ` +
     (g ? `gateway: shed ${g.shedBy}; p99 (bucket bound) admitted queue ${ms(g.queueP99Ms)}, Kafka produce ${ms(g.produceP99Ms)}, loop turn ${ms(g.loopTurnP99Ms)}; ` : '') +
-    `accepted p50 ${ms(o.acceptedP50)} p99 ${ms(o.acceptedP99)}, shed p99 ${ms(o.shedP99)}, ${o.timeouts} timeouts, ${o.otherFailures} other failures${o.otherCodes ? ` (${o.otherCodes})` : ''}, ` +
+    `accepted p50 ${ms(o.acceptedP50)} p99 ${ms(o.acceptedP99)} (generator's part p99 ${ms(o.clientAcceptedP99)}; kept-alive p99 ${ms(o.acceptedKeptP99)}, ${o.acceptedFresh} on new connections p99 ${ms(o.acceptedFreshP99)}), shed p99 ${ms(o.shedP99)}, ${o.timeouts} timeouts, ${o.otherFailures} other failures${o.otherCodes ? ` (${o.otherCodes})` : ''}, ` +
+    `machine ${o.machineCores.toFixed(2)} cores busy (broker ${o.brokerCores.toFixed(2)}, others ${otherCores(o).toFixed(2)}), ` +
     `peak RSS ${int(o.peakRssMb)} MB, gateway ${o.gatewayCores.toFixed(2)} cores, ~${int(o.shedCpuUs)} µs CPU per shed request; load generator lag p99 ${ms(o.loadgenLagP99)}, ${o.loadgenCores.toFixed(2)} cores (${o.loadgenUsPerRequest.toFixed(1)} µs CPU per request), ${o.connections} connections`
   );
 }
@@ -237,7 +281,7 @@ export function overloadReport(
   const { durationS, maxReqPerS, maxEventsPerS, timeoutMs, threads } = opts;
   const label = runs[0]?.label ?? '';
   const lines = [
-    `overload, gateway ${label} (open loop over raw sockets, ${threads} generator threads, ${pct(opts.newConnectionShare)} of requests on a new connection of their own, ${durationS} s each, multiples of its measured max ${int(maxReqPerS)} req/s; client timeout ${timeoutMs / 1000} s; latencies from each request's due time, "wire" from its first byte written):`,
+    `overload, gateway ${label} (open loop over raw sockets, ${threads} generator threads, ${pct(opts.newConnectionShare)} of requests on a new connection of their own, ${durationS} s each, multiples of its measured max ${int(maxReqPerS)} req/s; client timeout ${timeoutMs / 1000} s; latencies from each request's due time, "gen" from due time to its first byte written (the generator's timer, a free connection, the handshake), "wire" from its first byte written to the answer):`,
     table(
       [
         'offered',
@@ -247,7 +291,9 @@ export function overloadReport(
         'shed share',
         'accepted p50',
         'accepted p99',
+        'gen p99 accepted',
         'wire p99 accepted',
+        'accepted p99 kept / new conn',
         'shed p50',
         'shed p99',
         'wire p99 shed',
@@ -255,7 +301,7 @@ export function overloadReport(
         'timeouts (gen / handshake / sent)',
         'other failures',
         'RSS before -> peak',
-        'cores gw / loadgen',
+        'cores gw / loadgen / broker / others',
         'loadgen CPU per req',
         'gw CPU per shed',
         'loadgen tick lag p99',
@@ -269,7 +315,9 @@ export function overloadReport(
         pct(o.shedShare),
         ms(o.acceptedP50),
         ms(o.acceptedP99),
+        ms(o.clientAcceptedP99),
         ms(o.serverAcceptedP99),
+        `${ms(o.acceptedKeptP99)} / ${ms(o.acceptedFreshP99)}`,
         ms(o.shedP50),
         ms(o.shedP99),
         ms(o.serverShedP99),
@@ -277,7 +325,7 @@ export function overloadReport(
         `${o.timeouts} (${o.timeoutsBy.queued} / ${o.timeoutsBy.connecting} / ${o.timeoutsBy.sent})`,
         o.otherFailures,
         `${int(o.rssBeforeMb)} -> ${int(o.peakRssMb)} MB`,
-        `${o.gatewayCores.toFixed(2)} / ${o.loadgenCores.toFixed(2)}`,
+        `${o.gatewayCores.toFixed(2)} / ${o.loadgenCores.toFixed(2)} / ${Number.isFinite(o.brokerCores) ? o.brokerCores.toFixed(2) : '-'} / ${otherCores(o).toFixed(2)}`,
         `${o.loadgenUsPerRequest.toFixed(1)} µs`,
         // Not positive: accepted requests cost more here than at the maximum (a busy machine), so the split says nothing.
         Number.isFinite(o.shedCpuUs) && o.shedCpuUs > 0 ? `${int(o.shedCpuUs)} µs` : '-',
@@ -295,6 +343,12 @@ export function overloadReport(
         `accepted p99 ${ms(top.acceptedP99)} (<= ${t.acceptedP99Ms} ms: ${ok(top.acceptedP99 <= t.acceptedP99Ms)}), ` +
         `shed p99 ${ms(top.shedP99)} (<= ${t.shedP99Ms} ms: ${ok(top.shedP99 <= t.shedP99Ms)}), ` +
         `timeouts ${top.timeouts}, RSS peak ${int(top.peakRssMb)} MB`,
+    );
+  }
+  const shared = runs.filter((o) => otherCores(o) > OTHERS_OK_CORES);
+  if (shared.length) {
+    lines.push(
+      `the machine was shared (other processes took ${shared.map((o) => `${otherCores(o).toFixed(2)} cores at ${o.factor}x`).join(', ')}, beyond the gateway, its generator and the broker): the gateway got what was left, not a core of its own`,
     );
   }
   const late = runs.filter((o) => o.tickLagP99 > LOADGEN_LAG_OK_MS);
