@@ -11,8 +11,11 @@
  *                            [--overload 2,5] [--overload-duration 10] [--overload-threads 2]
  *                            [--overload-connections 4096] [--overload-warm-connections 1024]
  *                            [--overload-new-connections 0.1] [--client-timeout 10] [--workers 2]
- *                            [--compression lz4] [--linger 2] [--secure] [--ab-root DIR]
+ *                            [--compression lz4] [--linger 2] [--secure] [--ab-root DIR] [--overload-base 0]
  *
+ * --overload-base N: the overload phases offer multiples of N req/s to every gateway instead of
+ * multiples of each one's own measured maximum (0, the default): the same offered load for an A/B
+ * on a machine too noisy for two maxima measured minutes apart to agree; "vs max" is then against N.
  * --ab-root DIR: the real gateway (first client, one process) again from another checkout (its
  * gateway/server.ts, with this checkout's settings), on its own port, in the same rotation at
  * maximum load and then through the same overload phases at multiples of its own maximum: a before
@@ -98,6 +101,11 @@ const OVERLOAD_WARM = a.num('overload-warm-connections', 1024);
 /** Share of overload requests sent on a new connection of their own, closed after the answer: browsers arriving in the spike. */
 const OVERLOAD_NEW_CONNECTIONS = a.num('overload-new-connections', 0.1);
 const CLIENT_TIMEOUT_S = a.num('client-timeout', 10);
+const OVERLOAD_BASE = a.num('overload-base', 0);
+/** The rate the overload phases multiply: --overload-base, or the target's own measured maximum. */
+const overloadMax = (measured: number) => (OVERLOAD_BASE > 0 ? OVERLOAD_BASE : measured);
+/** The events/s an overload phase's accepted throughput is judged against (batches of 20). */
+const overloadMaxEvents = (measured: number) => (OVERLOAD_BASE > 0 ? OVERLOAD_BASE * 20 : measured);
 const DATA_DIR = resolveDataDir(a.str('data-dir', '.data/bench/gateway'));
 
 /** One process measured at maximum load, in the rotation of every repetition. */
@@ -228,7 +236,7 @@ await runBench('bench:gateway', 1800, async () => {
     ...overloadCommon,
     pid: gw.pid,
     port: PORTS.gateway,
-    maxReqPerS: gwMax,
+    maxReqPerS: overloadMax(gwMax),
     acceptedCpuMs: median(tGw.runs.map((m) => m.cpuMsPerReq.server)),
     label: '1 process',
   });
@@ -240,7 +248,7 @@ await runBench('bench:gateway', 1800, async () => {
           ...overloadCommon,
           pid: multi.pid,
           port: PORTS.workers,
-          maxReqPerS: multiMax,
+          maxReqPerS: overloadMax(multiMax),
           acceptedCpuMs: median(tMulti.runs.map((m) => m.cpuMsPerReq.server)),
           label: `${WORKERS} processes`,
           cpuSeconds: () => multi.treeCpuSeconds(),
@@ -255,7 +263,7 @@ await runBench('bench:gateway', 1800, async () => {
           ...overloadCommon,
           pid: acc.pid,
           port: PORTS.acceptor,
-          maxReqPerS: accMax,
+          maxReqPerS: overloadMax(accMax),
           acceptedCpuMs: median(tAcc.runs.map((m) => m.cpuMsPerReq.server)),
           label: '1 process behind the acceptor',
           cpuSeconds: () => acc.treeCpuSeconds(),
@@ -266,7 +274,7 @@ await runBench('bench:gateway', 1800, async () => {
   const abMax = tAb ? median(tAb.runs.map((m) => m.reqPerS)) : 0;
   const overloadAb =
     ab && tAb
-      ? await overloadPhases({ ...overloadCommon, pid: ab.pid, port: PORTS.ab, maxReqPerS: abMax, acceptedCpuMs: median(tAb.runs.map((m) => m.cpuMsPerReq.server)), label: `1 process from ${AB_ROOT}` })
+      ? await overloadPhases({ ...overloadCommon, pid: ab.pid, port: PORTS.ab, maxReqPerS: overloadMax(abMax), acceptedCpuMs: median(tAb.runs.map((m) => m.cpuMsPerReq.server)), label: `1 process from ${AB_ROOT}` })
       : [];
   for (const o of [...overloadRuns, ...overloadMulti, ...overloadAcc, ...overloadAb]) gatewayAccepted += o.acceptedRequests * pool.eventsPerBody;
   const records = (await kafkaRecords(kafka)) - records0;
@@ -305,15 +313,15 @@ await runBench('bench:gateway', 1800, async () => {
   );
   console.log(`\nwhere the half-load tail comes from (slow = over 25 ms; bounds are the gateway's histogram buckets):\n${halfWhy.join('\n')}`);
   const overloadOpts = { durationS: OVERLOAD_DURATION, timeoutMs: CLIENT_TIMEOUT_S * 1000, threads: OVERLOAD_THREADS, newConnectionShare: OVERLOAD_NEW_CONNECTIONS };
-  if (overloadRuns.length) console.log(`\n${overloadReport(overloadRuns, { ...overloadOpts, maxReqPerS: gwMax, maxEventsPerS: gwEvents })}`);
+  if (overloadRuns.length) console.log(`\n${overloadReport(overloadRuns, { ...overloadOpts, maxReqPerS: overloadMax(gwMax), maxEventsPerS: overloadMaxEvents(gwEvents) })}`);
   if (overloadMulti.length && tMulti) {
-    console.log(`\n${overloadReport(overloadMulti, { ...overloadOpts, maxReqPerS: multiMax, maxEventsPerS: median(tMulti.runs.map((m) => m.eventsPerS)) })}`);
+    console.log(`\n${overloadReport(overloadMulti, { ...overloadOpts, maxReqPerS: overloadMax(multiMax), maxEventsPerS: overloadMaxEvents(median(tMulti.runs.map((m) => m.eventsPerS))) })}`);
   }
   if (overloadAcc.length && tAcc) {
-    console.log(`\n${overloadReport(overloadAcc, { ...overloadOpts, maxReqPerS: accMax, maxEventsPerS: median(tAcc.runs.map((m) => m.eventsPerS)) })}`);
+    console.log(`\n${overloadReport(overloadAcc, { ...overloadOpts, maxReqPerS: overloadMax(accMax), maxEventsPerS: overloadMaxEvents(median(tAcc.runs.map((m) => m.eventsPerS))) })}`);
   }
   if (overloadAb.length && tAb) {
-    console.log(`\n${overloadReport(overloadAb, { ...overloadOpts, maxReqPerS: abMax, maxEventsPerS: median(tAb.runs.map((m) => m.eventsPerS)) })}`);
+    console.log(`\n${overloadReport(overloadAb, { ...overloadOpts, maxReqPerS: overloadMax(abMax), maxEventsPerS: overloadMaxEvents(median(tAb.runs.map((m) => m.eventsPerS))) })}`);
   }
   console.log(`Kafka holds ${int(records)} new records; the gateway acknowledged ${int(gatewayAccepted)} events${records >= gatewayAccepted ? ' (all acknowledged events are in Kafka)' : ' (MISSING RECORDS)'}`);
   if (profileText) console.log(`\n${profileText}`);
