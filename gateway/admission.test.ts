@@ -1,7 +1,7 @@
 import http from 'node:http';
 import net from 'node:net';
 import { afterEach, describe, expect, test } from 'vitest';
-import { Admission } from './admission.js';
+import { Admission, stampArrival } from './admission.js';
 import { harness, postEvents, type Harness } from '../test/harness/gateway-app.js';
 import { pageView } from '../test/unit/fixtures.js';
 import { waitFor } from '../common/wait.js';
@@ -255,5 +255,34 @@ describe('admission bookkeeping', () => {
     expect(metrics).toMatch(/gateway_queued_bytes 0\n/);
     expect(metrics).toMatch(/gateway_queue_oldest_seconds 0\n/);
     expect((await postEvents(h.app, { events: [pageView()] })).statusCode).toBe(200);
+  });
+
+  test('a connection handed over with its head read long ago is shed (waited); one handed over at once is served', { timeout: 30_000 }, async () => {
+    h = await harness();
+    const app = h.app;
+    await app.ready();
+    // What gateway/server.ts does with the acceptor's hand-over: the stamp, then the connection.
+    let ageMs = 0;
+    const front = net.createServer((socket) => {
+      stampArrival(socket, performance.now() - ageMs, true);
+      app.server.emit('connection', socket);
+    });
+    await new Promise<void>((resolve) => front.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = front.address() as net.AddressInfo;
+      const post = () =>
+        fetch(`http://127.0.0.1:${port}/v1/events`, { method: 'POST', headers: { 'content-type': 'application/json', connection: 'close' }, body: JSON.stringify({ events: [pageView()] }) });
+      ageMs = 5000;
+      const late = await post();
+      expect(late.status).toBe(503);
+      const body = (await late.json()) as { error: { code: string; message: string } };
+      expect(body.error.code).toBe('GW_ERR_OVERLOADED');
+      expect(body.error.message).toMatch(/before they were read/);
+      ageMs = 0;
+      expect((await post()).status).toBe(200);
+      expect((await app.inject('/metrics')).body).toMatch(/gateway_shed_requests_total\{reason="waited"\} 1\n/);
+    } finally {
+      await new Promise((resolve) => front.close(resolve));
+    }
   });
 });
