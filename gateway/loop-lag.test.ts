@@ -135,16 +135,20 @@ describe('LoopLag: how long a request read now has waited at least', () => {
 describe('Admission with the loop signal', () => {
   const opts = { maxDelayMs: 1000, maxBytes: 1e9, retryAfterMaxS: 5, maxLoopLagMs: 30, minLoopBusy: 0.9, maxRequests: 3 };
 
-  /** Drives a saturated or a mostly idle loop through one long batch, and returns each read's answer. */
-  function batch(busyShare: number, reads: number, cost: number) {
+  /** Admission on a loop that was busy `busyShare` of its last window. */
+  function admissionAt(busyShare: number) {
     const loop = fakeLoop();
     const lag = new LoopLag(100, loop.clock);
     lag.start();
-    // A window at the given utilisation.
     loop.busy(100 * busyShare);
     loop.idle(100 * (1 - busyShare));
     loop.timers();
-    const a = new Admission(opts, () => 0, loop.clock.now, lag);
+    return { loop, lag, a: new Admission(opts, () => 0, loop.clock.now, lag) };
+  }
+
+  /** Drives a saturated or a mostly idle loop through one long batch, and returns each read's answer. */
+  function batch(busyShare: number, reads: number, cost: number) {
+    const { loop, lag, a } = admissionAt(busyShare);
     const out: (string | null)[] = [];
     for (let i = 0; i < reads; i++) {
       const r = a.check(100);
@@ -179,13 +183,7 @@ describe('Admission with the loop signal', () => {
     // The acceptor read the head 2 s ago: it waited in the hand-over, however idle this loop is.
     { name: 'head read by the acceptor long ago, idle loop: refused', busy: 0.5, exact: true, expected: 'waited' },
   ])('$name', ({ busy, exact, expected }) => {
-    const loop = fakeLoop();
-    const lag = new LoopLag(100, loop.clock);
-    lag.start();
-    loop.busy(100 * busy);
-    loop.idle(100 * (1 - busy));
-    loop.timers();
-    const a = new Admission(opts, () => 0, loop.clock.now, lag);
+    const { loop, lag, a } = admissionAt(busy);
     expect(a.check(100, loop.clock.now() - 2000, exact)).toBe(expected);
     lag.stop();
   });
