@@ -1,4 +1,4 @@
-import { Admin, Producer, ProduceAcks, type CompressionAlgorithmValue, compatibilityPartitioner, type MessageToProduce, type SASLOptions } from '@platformatic/kafka';
+import { Admin, Producer, ProduceAcks, type CompressionAlgorithmValue, compatibilityPartitioner, createRecordsBatch, type MessageToProduce, type SASLOptions } from '@platformatic/kafka';
 import type { Logger } from 'pino';
 import type { Config } from '../contracts/config.js';
 import { kafkaCa, type KafkaClientSettings } from '../common/kafka-client.js';
@@ -40,14 +40,33 @@ export function partitionOf(key: string, partitions: number): number {
 }
 
 /**
+ * Whether the installed client writes string values as their UTF-8 bytes (the patch in patches/).
+ * Without it a string value would be written as garbage, silently: then values go as Buffers.
+ */
+export function clientWritesStrings(): boolean {
+  try {
+    const batch = createRecordsBatch([{ topic: 't', partition: 0, key: null, value: 'é€', timestamp: 0n }] as never).buffer;
+    // The record ends with the value's length (varint of 5), its 5 UTF-8 bytes and no headers.
+    return batch.subarray(batch.length - 7).equals(Buffer.from([0x0a, 0xc3, 0xa9, 0xe2, 0x82, 0xac, 0x00]));
+  } catch {
+    return false;
+  }
+}
+
+let stringsChecked: boolean | undefined;
+const writesStrings = () => (stringsChecked ??= clientWritesStrings());
+
+/**
  * @platformatic/kafka's idempotent producer (acks=all, producer id per session; the client encodes
  * records about 3x faster than kafkajs: see bench/README.md). One `send` per group of requests;
  * the client splits it by partition leader.
  *
- * The messages go to the client with keys and values already Buffers and `partition` set to the
- * key's hash (the client takes it modulo the topic's partition count, as it does with a
- * partitioner's answer): the records of a request share their visitor's key, so its Buffer and its
- * murmur2 (BigInt arithmetic in the client) are computed once per run of equal keys, not per record.
+ * The messages go to the client with keys as Buffers and `partition` set to the key's hash (the
+ * client takes it modulo the topic's partition count, as it does with a partitioner's answer): the
+ * records of a request share their visitor's key, so its Buffer and its murmur2 (BigInt arithmetic
+ * in the client) are computed once per run of equal keys, not per record. Values go as the enriched
+ * JSON strings: the patched client (patches/README.md) writes their UTF-8 straight into the record
+ * batch, where a Buffer per value cost an encoding pass, an allocation and a copy per record.
  */
 export function platformaticDriver(cfg: Config, log: Logger): KafkaDriver {
   const connection = platformaticConnection(cfg);
@@ -64,7 +83,7 @@ export function platformaticDriver(cfg: Config, log: Logger): KafkaDriver {
   };
   return {
     create() {
-      const producer = new Producer<Buffer, Buffer, Buffer, Buffer>({
+      const producer = new Producer<Buffer, Buffer | string, Buffer, Buffer>({
         ...base,
         clientId: `${cfg.kafkaClientId}-gateway`,
         idempotent: true,
@@ -75,13 +94,15 @@ export function platformaticDriver(cfg: Config, log: Logger): KafkaDriver {
         partitioner: compatibilityPartitioner,
       });
       producer.on('error', (err: Error) => log.debug({ err: err.message }, 'kafka client error'));
+      const strings = writesStrings();
+      if (!strings) log.warn('@platformatic/kafka is installed without its patch (patches/README.md): values are copied into Buffers first, which costs CPU');
       return {
         async connect() {
           await producer.metadata({ topics: [] });
           await producer.initIdempotentProducer({ idempotent: true, acks: ProduceAcks.ALL });
         },
         async send(records: OutRecord[]) {
-          const messages = new Array<MessageToProduce<Buffer, Buffer, Buffer, Buffer>>(records.length);
+          const messages = new Array<MessageToProduce<Buffer, Buffer | string, Buffer, Buffer>>(records.length);
           let key = '';
           let keyBytes: Buffer | undefined;
           let hash = 0;
@@ -92,7 +113,7 @@ export function platformaticDriver(cfg: Config, log: Logger): KafkaDriver {
               keyBytes = Buffer.from(key);
               hash = keyHash(keyBytes);
             }
-            messages[i] = { topic: r.topic, key: keyBytes, value: Buffer.from(r.value), partition: hash };
+            messages[i] = { topic: r.topic, key: keyBytes, value: strings ? r.value : Buffer.from(r.value), partition: hash };
           }
           await producer.send({ messages });
         },

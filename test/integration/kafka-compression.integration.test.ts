@@ -28,12 +28,16 @@ const CASES = [
 const topics = new Map(CASES.map(([client, c]) => [`${client}+${c}`, unique(`compress_${client}_${c}`)]));
 const admin = kafkaFromConfig(cfg, 'test-admin').admin();
 
-/** 400 records shaped like enriched events (mostly repeated text, as real ones are), each distinct. */
+/**
+ * 400 records shaped like enriched events (mostly repeated text, as real ones are), each distinct,
+ * with multi-byte characters (the values go to the client as strings, written as UTF-8 into the
+ * batch), over 64 KB in all (a produce request written to the socket as its chunks).
+ */
 const records = (topic: string): OutRecord[] =>
   Array.from({ length: 400 }, (_, i) => ({
     topic,
     key: `v_${i % 37}`,
-    value: JSON.stringify({ event_id: `e${i}`, event_type: 'page_view', url: `https://shop.example/p/${i % 50}?utm_source=news`, browser: 'Chrome', os: 'Windows', device_type: 'desktop', country: 'DE', n: i, title: 'A product page with a long title '.repeat(8) }),
+    value: JSON.stringify({ event_id: `e${i}`, event_type: 'page_view', url: `https://shop.example/p/${i % 50}?utm_source=news`, browser: 'Chrome', os: 'Windows', device_type: 'desktop', country: 'DE', n: i, title: `Äpfel & Birnen – 🙂 ${i} `.repeat(8) }),
   }));
 
 beforeAll(async () => {

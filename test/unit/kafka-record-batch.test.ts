@@ -6,17 +6,19 @@
  * recomputed (the client's pure-JavaScript CRC) over the whole batch from Attributes to the end,
  * the Length field against the bytes, for random messages (null, empty and multi-byte keys and
  * values, headers, timestamps before and after the first one, values large enough for multi-byte
- * varints) and each codec.
+ * varints) and each codec; and keys and values given as strings (the gateway's enriched JSON),
+ * which the patch writes as UTF-8 straight into the batch, against the same given as Buffers.
  */
 import { createRecordsBatch, jsCRC32C, readRecordsBatch, Reader, type CompressionAlgorithmValue } from '@platformatic/kafka';
 import { describe, expect, test } from 'vitest';
+import { clientWritesStrings } from '../../gateway/platformatic-driver.js';
 
 interface TestMessage {
   topic: string;
   partition: number;
   key?: Buffer | null;
   value?: Buffer | null;
-  headers: Map<Buffer, Buffer>;
+  headers?: Map<Buffer, Buffer>;
   timestamp?: bigint;
 }
 
@@ -81,10 +83,37 @@ describe('record batch encoding (patched @platformatic/kafka)', () => {
           expect(batch.firstTimestamp + rec.timestampDelta).toBe(m.timestamp);
           expect(rec.key === null ? null : Buffer.from(rec.key).toString('hex')).toBe(m.key == null ? null : m.key.toString('hex'));
           expect(rec.value === null ? null : Buffer.from(rec.value).toString('hex')).toBe(m.value == null ? null : m.value.toString('hex'));
-          expect(rec.headers.map(([k, v]) => `${String(k)}=${v?.length}`)).toEqual([...m.headers].map(([k, v]) => `${k.toString()}=${v.length}`));
+          expect(rec.headers.map(([k, v]) => `${String(k)}=${v?.length}`)).toEqual([...m.headers!].map(([k, v]) => `${k.toString()}=${v.length}`));
         });
       }
     });
   }
 
+  test('the gateway driver sees the patch, so it hands over its JSON strings (else Buffers)', () => {
+    expect(clientWritesStrings()).toBe(true);
+  });
+
+  test('string keys and values are written as their UTF-8 bytes: the same batch as with Buffers', () => {
+    const rnd = rng(4242);
+    for (let round = 0; round < 12; round++) {
+      const base = 1_764_000_000_000n + BigInt(round);
+      const input = messages(rnd, 1 + Math.floor(rnd() * 120), base).map((m, i) => ({ ...m, timestamp: m.timestamp ?? base, headers: i % 2 ? m.headers : undefined }));
+      // Multi-byte, astral and lone-surrogate characters (written as U+FFFD, as Buffer.from does).
+      const odd = ['', 'é', '中文', '🙂', '\ud800', 'a\udc00b'];
+      const asStrings = input.map((m, i) => ({
+        ...m,
+        key: m.key == null ? m.key : m.key.toString('utf8') + odd[i % odd.length],
+        value: m.value == null ? m.value : m.value.toString('utf8') + odd[(i + 3) % odd.length],
+      }));
+      const asBuffers = asStrings.map((m) => ({ ...m, key: m.key == null ? m.key : Buffer.from(m.key), value: m.value == null ? m.value : Buffer.from(m.value) }));
+      const opts = { producerId: 5n, producerEpoch: 1 } as never;
+      const fromStrings = createRecordsBatch(asStrings as never, opts).buffer;
+      expect(fromStrings.equals(createRecordsBatch(asBuffers as never, opts).buffer)).toBe(true);
+      const batch = readRecordsBatch(Reader.from(fromStrings));
+      batch.records.forEach((rec, i) => {
+        expect(rec.value === null ? null : Buffer.from(rec.value).toString('utf8')).toBe(asBuffers[i].value == null ? null : asBuffers[i].value!.toString('utf8'));
+        expect(rec.headers).toHaveLength(i % 2 ? input[i].headers!.size : 0);
+      });
+    }
+  });
 });
