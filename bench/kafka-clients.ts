@@ -11,7 +11,11 @@
  * TLS and SASL/SCRAM only (lib/secure.ts), both drivers logging in over TLS.
  *
  *   npm run bench:kafka-clients -- [--reps 3] [--duration 8] [--group 64] [--compressions lz4,snappy,zstd] [--secure | --brokers ...]
+ *                                   [--baseline ../base] [--no-kafkajs]
  *
+ * --baseline DIR: also the platformatic driver of another checkout of the project (its code and its
+ * node_modules, patches included), alternated with this one's: a driver change measured A/B.
+ * --no-kafkajs: leave kafkajs out.
  * --compressions: @platformatic/kafka again with each batch compression, with the bytes per record
  * the broker's log grew by (what compression saves) beside the CPU it costs.
  */
@@ -46,8 +50,9 @@ const SECURE = a.flag('secure');
 if (SECURE && BROKERS) throw new Error('--secure starts a broker of its own; for --brokers, set KAFKA_SSL / KAFKA_SASL_* instead');
 /** --compressions lz4,snappy: @platformatic/kafka again with each of these batch compressions (GATEWAY_KAFKA_COMPRESSION); '' skips them. */
 const COMPRESSIONS = a.str('compressions', 'lz4,snappy,zstd').split(',').filter(Boolean);
-const CLIENTS = ['platformatic', 'kafkajs', ...COMPRESSIONS.map((c) => `platformatic+${c}`)] as const;
-type Client = (typeof CLIENTS)[number];
+const BASELINE = a.str('baseline', '') ? path.resolve(a.str('baseline', '')) : '';
+const CLIENTS = ['platformatic', ...(a.flag('no-kafkajs') ? [] : ['kafkajs']), ...COMPRESSIONS.map((c) => `platformatic+${c}`), ...(BASELINE ? ['platformatic baseline'] : [])];
+type Client = string;
 
 /** Bytes of the broker's log segments under `dir` (what the records take on disk, batch headers included). */
 function logBytes(dir: string | undefined): number {
@@ -93,7 +98,8 @@ await runBench('bench:kafka-clients', 900, async () => {
     await Promise.all(
       CLIENTS.map(async (c) => {
         const [client, compression = 'none'] = c.split('+');
-        const s = kafkaDriver({ ...cfg, gatewayKafkaCompression: compression }, logger, client).create();
+        const driverOf: typeof kafkaDriver = c === 'platformatic baseline' ? ((await import(path.join(BASELINE, 'gateway/kafka-producer.ts'))) as { kafkaDriver: typeof kafkaDriver }).kafkaDriver : kafkaDriver;
+        const s = driverOf({ ...cfg, gatewayKafkaCompression: compression }, logger, c === 'platformatic baseline' ? 'platformatic' : client).create();
         await s.connect();
         onCleanup(c, () => s.close());
         return [c, s] as const;
@@ -153,6 +159,7 @@ await runBench('bench:kafka-clients', 900, async () => {
     return [c, int(median(xs.map((m) => m.recordsPerS))), median(xs.map((m) => m.cpuUsPerRecord)).toFixed(2), Number.isFinite(xs[0].brokerUsPerRecord) ? median(xs.map((m) => m.brokerUsPerRecord)).toFixed(2) : '-', median(xs.map((m) => m.msPerGroup)).toFixed(1), int(median(xs.map((m) => m.diskBytesPerRecord)))];
   });
   console.log(table(['client', 'records/s', 'client CPU µs/record', 'broker CPU µs/record', 'ms per group', 'B/record on disk'], rows));
-  const [p, kj] = CLIENTS.map((c) => median(runs.filter((m) => m.client === c).map((m) => m.cpuUsPerRecord)));
-  console.log(`\nCPU per record, kafkajs / platformatic: ${(kj / p).toFixed(2)}x`);
+  const cpuOf = (c: string) => median(runs.filter((m) => m.client === c).map((m) => m.cpuUsPerRecord));
+  if (CLIENTS.includes('kafkajs')) console.log(`\nCPU per record, kafkajs / platformatic: ${(cpuOf('kafkajs') / cpuOf('platformatic')).toFixed(2)}x`);
+  if (BASELINE) console.log(`CPU per record, platformatic: baseline ${cpuOf('platformatic baseline').toFixed(2)} µs -> this checkout ${cpuOf('platformatic').toFixed(2)} µs (${(cpuOf('platformatic') / cpuOf('platformatic baseline')).toFixed(2)}x)`);
 });
