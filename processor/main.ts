@@ -176,6 +176,7 @@ export async function startProcessor(overrides: Partial<Config> = {}, onFatal?: 
             client: es,
             indexPrefix: config.esIndexPrefix,
             detectors,
+            topics,
             outbox,
             onAlert: (a, created) => {
               if (!created) return;

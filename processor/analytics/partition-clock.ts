@@ -31,7 +31,15 @@ export class PartitionClock {
   /** Set by `observe` for a late event: the event time whose windows hold its late marker. */
   lateAt = -Infinity;
 
-  constructor(topicCount: number, latenessMs: number) {
+  /**
+   * `checkpoints` false: no growth kept (a clock only followed for its watermark, never asked for
+   * `maxBefore`; kept, the growth of an in-order topic is an entry per event until a commit).
+   */
+  constructor(
+    topicCount: number,
+    latenessMs: number,
+    private readonly checkpoints = true,
+  ) {
     this.topicCount = topicCount;
     this.latenessMs = latenessMs;
     const fill = (x: number) => new Array<number>(topicCount).fill(x);
@@ -81,7 +89,7 @@ export class PartitionClock {
     const watermarkBefore = this.current;
     if (ts > maxBefore) {
       this.maxTs[t] = ts;
-      this.growth[t].push([offset, ts]);
+      if (this.checkpoints) this.growth[t].push([offset, ts]);
     }
     this.updateWatermark();
     const reason: LateReason | null = ts < maxBefore - this.latenessMs ? 'behind_partition' : ts < watermarkBefore ? 'behind_watermark' : null;

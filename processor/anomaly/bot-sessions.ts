@@ -5,9 +5,19 @@
  * `sessionGapMs` of event time) it is scored by the current model, and the model is retrained
  * on the most recent closed sessions every `refreshMs` of event time. Pure and deterministic.
  *
+ * Deterministic whatever the order lanes (partitions) are read in: each lane closes its sessions
+ * by its own clock (the caller's: the partition's event time across its topics, so a topic read
+ * ahead of another of the same partition does not cut the sessions in two), and closed sessions
+ * are scored and added to the training rows in one order, (end, id), once every lane that is not
+ * idle has passed their closing time. So the training rows, the moments the model is retrained
+ * and the model scoring each session are a function of the sessions only (before, the first model
+ * was trained on whichever 200 sessions the partitions read first happened to close, and a
+ * session's score moved with it).
+ *
  * Features (all computed from the session's own events; see SESSION_FEATURES):
  */
 import { IsolationForest } from './isolation-forest.js';
+import { MinHeap } from './min-heap.js';
 
 export const SESSION_FEATURES = [
   /** log(1 + events per second over the session's duration, duration floored at 1 s). */
@@ -18,7 +28,7 @@ export const SESSION_FEATURES = [
   'log_clicks_per_view',
   /** log(1 + page views). */
   'log_pages',
-  /** Distinct URLs / events among the first 64 events: a crawler walks many URLs, a burst hammers one. */
+  /** Distinct URLs / events, both counted up to 64 (whatever order the events came in): a crawler walks many URLs, a burst hammers one. */
   'distinct_url_ratio',
   /** User agent class: 0 a known browser, 1 no browser recognised, 2 flagged as a bot. */
   'ua_class',
@@ -79,28 +89,37 @@ interface OpenSession {
   events: number;
   views: number;
   clicks: number;
-  /** Welford running mean and M2 of gaps. */
-  gapMean: number;
-  gapM2: number;
+  /** Event times of its first TIME_EVENTS events (sorted at the close: the events of a partition's topics come interleaved). */
+  times: number[];
   urls: Set<string>;
   uaClass: number;
-  /** `last` when the session was (re)queued for the closing scan. */
-  queued: number;
+}
+
+/** A session waiting for its closing check: `at` is its `last` when (re)queued. */
+interface Queued {
+  at: number;
+  id: string;
+  s: OpenSession;
 }
 
 interface Lane {
   newest: number;
-  queue: string[];
-  queueHead: number;
-  nextScan: number;
+  /**
+   * Its sessions by `last` when (re)queued: a lane's events come from several topics, so not in
+   * time order, and a session due is always at or before the first one not due.
+   */
+  queue: MinHeap<Queued>;
+  /** Read to its end for now (the caller says): it holds no closed session back. */
+  idle: boolean;
 }
 
-function compact(lane: Lane) {
-  if (lane.queueHead > 1024 && lane.queueHead * 2 > lane.queue.length) {
-    lane.queue = lane.queue.slice(lane.queueHead);
-    lane.queueHead = 0;
-  }
+interface Closed {
+  id: string;
+  s: OpenSession;
 }
+
+const closedOrder = (a: Closed, b: Closed) => a.s.last - b.s.last || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+
 
 export interface BotFinding {
   session_id: string;
@@ -113,8 +132,10 @@ export interface BotFinding {
   events: number;
 }
 
-/** URLs are counted over a session's first events only (bounds memory per session). */
+/** Distinct URLs are counted up to this many (bounds memory per session; the count does not depend on the events' order). */
 const URL_EVENTS = 64;
+/** Gaps are measured between a session's first events only (bounds memory per session; sessions of more events depend on the order topics are read in). */
+const TIME_EVENTS = 256;
 
 export class BotSessionModel {
   readonly options: BotSessionOptions;
@@ -123,8 +144,14 @@ export class BotSessionModel {
   private forest: IsolationForest | null = null;
   private trainedAt = -Infinity;
   private generation = 0;
-  /** Per lane: its newest event time, its sessions in the order they were (re)queued, and when its next closing scan is due. */
+  /** Per lane: its clock and its open sessions, by `last` when (re)queued. */
   private readonly lanes = new Map<number, Lane>();
+  /** Sessions closed by their lane, waiting for the lanes behind to pass their closing time. */
+  private closed: Closed[] = [];
+  private closedHead = 0;
+  private closedSorted = true;
+  /** The lanes' slowest clock when closed sessions were last scored (never goes back). */
+  private scoredUntil = -Infinity;
 
   constructor(options: Partial<BotSessionOptions> = {}) {
     this.options = { ...DEFAULT_BOT_OPTIONS, ...options };
@@ -138,98 +165,122 @@ export class BotSessionModel {
     return this.generation;
   }
 
-  /** Called for each event in event-time order (per partition); returns sessions closed and found bot-like. */
-  add(e: SessionEvent): BotFinding[] {
+  /**
+   * Called for each event, in offset order within its lane; `clock` is the lane's event time (the
+   * default, the event's own time, is right for a lane read in event-time order). Returns the
+   * sessions scored bot-like that this moved past their closing.
+   */
+  add(e: SessionEvent, clock = e.t): BotFinding[] {
     const laneId = e.lane ?? 0;
     const lane = this.lane(laneId);
+    lane.idle = false;
     let s = this.open.get(e.session_id);
     if (!s) {
       if (this.open.size >= this.options.maxOpen) this.dropOne();
-      s = { visitor: e.visitor_id, site: e.site_id, first: e.t, last: e.t, events: 0, views: 0, clicks: 0, gapMean: 0, gapM2: 0, urls: new Set(), uaClass: 0, queued: e.t };
+      s = { visitor: e.visitor_id, site: e.site_id, first: e.t, last: e.t, events: 0, views: 0, clicks: 0, times: [], urls: new Set(), uaClass: 0 };
       this.open.set(e.session_id, s);
-      lane.queue.push(e.session_id);
-      lane.nextScan = Math.min(lane.nextScan, e.t + this.options.sessionGapMs);
+      lane.queue.push({ at: e.t, id: e.session_id, s });
     }
-    if (s.events > 0) {
-      const gap = Math.max(0, e.t - s.last);
-      const n = s.events; // gaps so far + 1
-      const delta = gap - s.gapMean;
-      s.gapMean += delta / n;
-      s.gapM2 += delta * (gap - s.gapMean);
-    }
+    if (s.events < TIME_EVENTS) s.times.push(e.t);
     s.events++;
     s.first = Math.min(s.first, e.t);
     s.last = Math.max(s.last, e.t);
     if (e.event_type === 'page_view') s.views++;
     if (e.event_type === 'click') s.clicks++;
-    if (s.events <= URL_EVENTS) s.urls.add(e.url);
+    if (s.urls.size < URL_EVENTS) s.urls.add(e.url);
     s.uaClass = Math.max(s.uaClass, e.is_bot ? 2 : e.browser ? 0 : 1);
-    return this.advance(e.t, laneId);
+    return this.advance(clock, laneId);
+  }
+
+  /**
+   * Before a lane's first event (a partition assigned): until it delivers or is idle, it holds
+   * the scoring of other lanes' sessions back, so a partition fetched late is not overtaken.
+   */
+  openLane(laneId: number) {
+    this.lane(laneId);
+  }
+
+  /** The lane is no longer this instance's: its open sessions are forgotten (the new owner replays them), its closed ones scored. */
+  dropLane(laneId: number): BotFinding[] {
+    const lane = this.lanes.get(laneId);
+    if (!lane) return [];
+    for (const q of lane.queue.values()) if (this.open.get(q.id) === q.s) this.open.delete(q.id);
+    this.lanes.delete(laneId);
+    return this.score();
   }
 
   private lane(id: number): Lane {
     let l = this.lanes.get(id);
-    if (!l) this.lanes.set(id, (l = { newest: -Infinity, queue: [], queueHead: 0, nextScan: Infinity }));
+    if (!l) this.lanes.set(id, (l = { newest: -Infinity, queue: new MinHeap<Queued>((a, b) => a.at < b.at), idle: false }));
     return l;
   }
 
   /**
-   * Moves event time forward (also without events): closes idle sessions, retrains on schedule.
-   * The queue holds sessions in the order of their `last` when queued; a session found still
-   * active at the front goes to the back, so each scan does work only for sessions due.
+   * Moves a lane's event time forward (also without events; `idle`: the lane was read to its end
+   * and holds nothing back until its next event): closes its idle sessions, and scores the closed
+   * sessions no lane can still precede. A session found still active at the front of the queue
+   * is queued again under its `last`, so each scan does work only for sessions due.
    */
-  advance(now: number, laneId = 0): BotFinding[] {
+  advance(now: number, laneId = 0, idle = false): BotFinding[] {
     const lane = this.lane(laneId);
-    if (now <= lane.newest) return [];
+    const wasIdle = lane.idle;
+    lane.idle = idle;
+    if (now <= lane.newest) return idle && !wasIdle ? this.score() : [];
     lane.newest = now;
-    const out: BotFinding[] = [];
-    if (now >= lane.nextScan) {
-      const gap = this.options.sessionGapMs;
-      const closed: [string, OpenSession][] = [];
-      lane.nextScan = Infinity;
-      while (lane.queueHead < lane.queue.length) {
-        const id = lane.queue[lane.queueHead];
-        const s = this.open.get(id);
-        if (!s) {
-          lane.queueHead++;
-          continue;
-        }
-        if (s.queued + gap > now) {
-          lane.nextScan = s.queued + gap;
-          break;
-        }
-        lane.queueHead++;
-        if (s.last + gap <= now) {
-          this.open.delete(id);
-          closed.push([id, s]);
-        } else {
-          s.queued = s.last;
-          lane.queue.push(id);
-        }
-      }
-      compact(lane);
-      // Deterministic order: by end time, then id.
-      closed.sort((a, b) => a[1].last - b[1].last || (a[0] < b[0] ? -1 : 1));
-      for (const [id, s] of closed) {
-        const f = this.close(id, s);
-        if (f) out.push(f);
-      }
+    const gap = this.options.sessionGapMs;
+    for (let q = lane.queue.peek(); q !== undefined && q.at + gap <= now; q = lane.queue.peek()) {
+      lane.queue.pop();
+      if (this.open.get(q.id) !== q.s) continue; // dropped
+      if (q.s.last + gap <= now) {
+        this.open.delete(q.id);
+        this.closed.push({ id: q.id, s: q.s });
+        this.closedSorted = false;
+      } else lane.queue.push({ at: q.s.last, id: q.id, s: q.s });
     }
-    if (now - this.trainedAt >= this.options.refreshMs && this.training.length >= this.options.minTraining) this.train(now);
+    return this.score();
+  }
+
+  /**
+   * Scores, in (end, id) order, the closed sessions whose closing time every lane that is not idle
+   * has passed (past maxOpen waiting, the oldest whatever the lanes), retraining on schedule.
+   */
+  private score(): BotFinding[] {
+    if (this.closedHead >= this.closed.length) return [];
+    let until = Infinity;
+    for (const l of this.lanes.values()) if (!l.idle) until = Math.min(until, l.newest);
+    until = this.scoredUntil = Math.max(this.scoredUntil, until);
+    if (!this.closedSorted) {
+      this.closed = this.closed.slice(this.closedHead).sort(closedOrder);
+      this.closedHead = 0;
+      this.closedSorted = true;
+    }
+    const gap = this.options.sessionGapMs;
+    const out: BotFinding[] = [];
+    while (this.closedHead < this.closed.length) {
+      const { id, s } = this.closed[this.closedHead];
+      if (s.last + gap > until && this.closed.length - this.closedHead <= this.options.maxOpen) break;
+      this.closedHead++;
+      const f = this.close(id, s);
+      if (f) out.push(f);
+      const at = s.last + gap;
+      if (at - this.trainedAt >= this.options.refreshMs && this.training.length >= this.options.minTraining) this.train(at);
+    }
+    if (this.closedHead === this.closed.length) {
+      this.closed = [];
+      this.closedHead = 0;
+    }
     return out;
   }
 
-  /** At maxOpen, the session queued longest ago is dropped unscored (bounds memory). */
+  /** At maxOpen, the session queued longest ago (of the first lane holding one) is dropped unscored (bounds memory). */
   private dropOne() {
     for (const lane of this.lanes.values()) {
-      while (lane.queueHead < lane.queue.length) {
-        const id = lane.queue[lane.queueHead++];
-        if (this.open.delete(id)) {
-          compact(lane);
+      for (let q = lane.queue.pop(); q !== undefined; q = lane.queue.pop()) {
+        if (this.open.get(q.id) === q.s) {
+          this.open.delete(q.id);
           return;
         }
       }
-      compact(lane);
     }
   }
 
@@ -262,8 +313,12 @@ export class BotSessionModel {
 
 function sessionFeatures(s: OpenSession): number[] {
   const durationS = Math.max(1, (s.last - s.first) / 1000);
-  const gaps = s.events - 1;
-  const sd = gaps >= 2 ? Math.sqrt(s.gapM2 / gaps) : NaN;
-  const cv = gaps >= 2 && s.gapMean > 0 ? sd / s.gapMean : 1;
+  const times = s.times.sort((a, b) => a - b);
+  const gaps = times.length - 1;
+  let mean = 0;
+  for (let i = 1; i < times.length; i++) mean += (times[i] - times[i - 1]) / gaps;
+  let m2 = 0;
+  for (let i = 1; i < times.length; i++) m2 += (times[i] - times[i - 1] - mean) ** 2;
+  const cv = gaps >= 2 && mean > 0 ? Math.sqrt(m2 / gaps) / mean : 1;
   return [Math.log1p(s.events / durationS), cv, Math.log1p(s.clicks / Math.max(1, s.views)), Math.log1p(s.views), s.urls.size / Math.min(s.events, URL_EVENTS), s.uaClass];
 }

@@ -7,6 +7,7 @@ import type { AlertOutbox } from '../alerts/outbox.js';
 import type { AlertDelivery, AlertDoc } from '../../contracts/documents.js';
 import { burstAlert } from '../alerts/alert-docs.js';
 import type { EnrichedEvent } from '../../contracts/event-schema.js';
+import { EVENT_TOPICS } from '../../contracts/topics.js';
 
 const click = (visitor: string, t: number, ip = '203.0.113.0'): EnrichedEvent =>
   ({ event_id: `e${visitor}${t}`, event_type: 'click', site_id: 'shop', visitor_id: visitor, session_id: `s-${visitor}`, timestamp: new Date(t).toISOString(), url: 'https://shop.example/p', ip, browser: 'Chrome', is_bot: false }) as EnrichedEvent;
@@ -111,6 +112,10 @@ describe('the alerts sink holds the commit back to what its detectors need repla
   it('the sink reports it for the partitions it was given', async () => {
     const sink = alertsSink({ client: {} as Client, indexPrefix: 'cs-test', detectors: anomalyOptionsFromConfig(parseConfig({ ANOMALY_BOT_SESSION_GAP_S: '30' })), outbox: null });
     const t0 = Date.UTC(2026, 0, 5, 10);
+    // Partition 2 of the four topics, the three others empty: the partition's time is its clicks'.
+    sink.assign(EVENT_TOPICS.map((topic) => ({ topic, partition: 2, committed: topic === 'clicks' ? '100' : null, checkpoint: undefined })));
+    for (const topic of EVENT_TOPICS) sink.logOffsets(topic, 2, topic === 'clicks' ? '100' : '0', topic === 'clicks' ? '200' : '0');
+    sink.logOffsetsDone();
     for (let i = 0; i < 100; i++) await sink.add(click(`v${i % 7}`, t0 + i * 1000), { topic: 'clicks', partition: 2, offset: String(100 + i) });
     // Longest span: 60 s (ANOMALY_BURST_SPANS 10:8,60:25); the last event at t0 + 99 s.
     expect(sink.committableOffset('clicks', 2)).toBe('139');

@@ -15,16 +15,24 @@
  * partition): clicks reach them merged by event time across the partitions, each judged once
  * every partition has passed it (../anomaly/burst-lanes.ts), so the alerts do not depend on how
  * unevenly partitions are read. A click waiting for another partition holds the commit too.
+ *
+ * The bot-session model closes a partition's sessions by the partition's event time across its
+ * four topics (a PartitionClock, as the analytics engine's: the slowest topic not read to its
+ * end), not by the time of the event in hand: a session's page views and clicks are on two topics
+ * read unevenly, and with the page views read minutes ahead, sessions closed before their clicks
+ * came (and the clicks made sessions of their own that never closed).
  */
 import type { Client } from '@elastic/elasticsearch';
 import type { AlertDelivery, AlertDoc } from '../../contracts/documents.js';
 import { indexNames } from '../../contracts/indices.js';
-import type { PartitionedSink, SourcePosition } from '../sink.js';
+import type { LogOffsetsSink, PartitionedSink, SourcePosition } from '../sink.js';
+import { EVENT_TOPICS } from '../../contracts/topics.js';
+import { PartitionClock } from '../analytics/partition-clock.js';
 import type { AnalyticsEvent } from '../analytics/analytics-event.js';
 import { eventTimeMs } from '../analytics/event-time.js';
 import { topicPartitionKey } from '../../common/topic-partition.js';
 import { LanedClickBursts } from '../anomaly/burst-lanes.js';
-import { BotSessionModel } from '../anomaly/bot-sessions.js';
+import { BotSessionModel, type BotFinding } from '../anomaly/bot-sessions.js';
 import type { AnomalyOptions } from '../anomaly/options.js';
 import { botAlert, burstAlert } from '../alerts/alert-docs.js';
 import type { AlertOutbox } from '../alerts/outbox.js';
@@ -37,6 +45,8 @@ export interface AlertsSinkOptions {
   outbox: AlertOutbox | null;
   /** Called once per alert indexed, `created` false when a replay found it there. */
   onAlert?: (alert: AlertDoc, created: boolean) => void;
+  /** The event topics as consumed (prefixed); default EVENT_TOPICS. */
+  topics?: readonly string[];
 }
 
 /**
@@ -65,8 +75,12 @@ export class HoldBack {
    */
   private last: { topic: string; partition: number; p: HoldPart } | null = null;
 
-  /** Called once per event, in offset order within its partition. */
-  add(pos: SourcePosition, t: number) {
+  /**
+   * Called once per event, in offset order within its partition. `upTo`: hold from no later than
+   * this time either (the partition's time across its topics, when this topic is read ahead of it:
+   * its sessions still open there began before this topic's last span).
+   */
+  add(pos: SourcePosition, t: number, upTo = Infinity) {
     let p: HoldPart | undefined;
     const last = this.last;
     if (last !== null && last.topic === pos.topic && last.partition === pos.partition) p = last.p;
@@ -80,7 +94,7 @@ export class HoldBack {
     p.addedAt = this.now();
     const s = Math.floor(p.maxT / 1000);
     if (p.seconds.length === 0 || p.seconds[p.seconds.length - 1].s !== s) p.seconds.push({ s, offset: pos.offset });
-    const from = Math.floor((p.maxT - this.holdMs) / 1000);
+    const from = Math.floor((Math.min(p.maxT, upTo) - this.holdMs) / 1000);
     let drop = 0;
     while (drop < p.seconds.length - 1 && p.seconds[drop].s < from) drop++;
     if (drop) p.seconds.splice(0, drop);
@@ -106,7 +120,7 @@ export const BURST_LANE_IDLE_MS = 5_000;
 
 const offsetBefore = (a: string | undefined, b: string | undefined) => (a === undefined ? b : b === undefined || BigInt(a) < BigInt(b) ? a : b);
 
-export function alertsSink(o: AlertsSinkOptions): PartitionedSink & { pending(): number } {
+export function alertsSink(o: AlertsSinkOptions): PartitionedSink & LogOffsetsSink & { pending(): number } {
   const index = indexNames(o.indexPrefix).alerts;
   const d = o.detectors;
   const hold = new HoldBack(Math.max(...d.visitorBursts.spans.map((s) => s.spanMs), ...d.networkBursts.spans.map((s) => s.spanMs), d.bots.sessionGapMs));
@@ -114,14 +128,30 @@ export function alertsSink(o: AlertsSinkOptions): PartitionedSink & { pending():
   /** The clicks topic, as the consumer names it (prefixed or not): its held clicks hold its commit. */
   let clicksTopic: string | null = null;
   const bots = new BotSessionModel(o.detectors.bots);
+  const topicIndex = new Map((o.topics ?? EVENT_TOPICS).map((t, i) => [t, i]));
+  /** Per partition: its event time across the topics (the bot-session model's lane clock). */
+  const clocks = new Map<number, PartitionClock>();
+  const clockOf = (partition: number) => {
+    let c = clocks.get(partition);
+    if (!c) clocks.set(partition, (c = new PartitionClock(topicIndex.size, 0, false)));
+    return c;
+  };
   let buffer: AlertDoc[] = [];
+  const botFound = (found: BotFinding[]) => {
+    for (const f of found) buffer.push(botAlert(f, o.detectors.bots.threshold));
+  };
   return {
     name: 'alerts',
     pending: () => buffer.length,
     // lane: the partition number (the consumer assigns the four topics' partition p together).
     assign(parts) {
       const now = Date.now();
-      for (const p of parts) bursts.open(p.partition, now);
+      for (const p of parts) {
+        bursts.open(p.partition, now);
+        bots.openLane(p.partition);
+        const t = topicIndex.get(p.topic);
+        if (t !== undefined) clockOf(p.partition).restore(t, p.committed === null ? null : Number(p.committed), null);
+      }
     },
     committableOffset: (topic, partition) => {
       const held = hold.offset(topic, partition);
@@ -132,19 +162,34 @@ export function alertsSink(o: AlertsSinkOptions): PartitionedSink & { pending():
     revoke: (topic, partition) => {
       hold.drop(topic, partition);
       for (const b of bursts.drop(partition, Date.now())) buffer.push(burstAlert(b));
+      if (clocks.delete(partition)) botFound(bots.dropLane(partition));
+    },
+    logOffsets(topic, partition, low, high) {
+      const t = topicIndex.get(topic);
+      if (t !== undefined) clocks.get(partition)?.setLogOffsets(t, Number(low), Number(high));
+    },
+    logOffsetsDone() {
+      // Topics read to their end stop holding their partition's time back; a quiet partition holds back no other's sessions.
+      for (const [partition, c] of clocks) {
+        c.pollDone();
+        botFound(bots.advance(c.watermark, partition, c.quiet));
+      }
     },
     add(e: AnalyticsEvent, pos) {
       const t = eventTimeMs(e.timestamp);
       if (!Number.isFinite(t)) return;
-      hold.add(pos, t);
+      // lane: the partition (a visitor's sessions sit on one), with its time across its topics.
+      const ti = topicIndex.get(pos.topic);
+      const clock = ti === undefined ? null : clockOf(pos.partition);
+      // A redelivery (an offset read before) is already in its session.
+      const fresh = !clock || ti === undefined || clock.accept(ti, Number(pos.offset));
+      if (clock && ti !== undefined && fresh) clock.observe(ti, Number(pos.offset), t);
+      hold.add(pos, t, clock?.watermark);
       if (e.event_type === 'click') {
         clicksTopic = pos.topic;
         for (const b of bursts.add({ visitor: e.visitor_id, network: e.ip, site: e.site_id, t }, pos.partition, Date.now(), pos.offset)) buffer.push(burstAlert(b));
       }
-      // lane: the partition (a visitor's sessions sit on one): partitions are read unevenly, each closes its sessions by its own event time.
-      for (const f of bots.add({ session_id: e.session_id, visitor_id: e.visitor_id, site_id: e.site_id, event_type: e.event_type, t, url: e.url, browser: e.browser, is_bot: e.is_bot, lane: pos.partition })) {
-        buffer.push(botAlert(f, o.detectors.bots.threshold));
-      }
+      if (fresh) botFound(bots.add({ session_id: e.session_id, visitor_id: e.visitor_id, site_id: e.site_id, event_type: e.event_type, t, url: e.url, browser: e.browser, is_bot: e.is_bot, lane: pos.partition }, clock ? clock.watermark : t));
     },
     async flush() {
       // Clicks that waited for a partition now idle are judged.
