@@ -11,6 +11,7 @@ import { parseArgs } from 'node:util';
 import { loadConfig } from '../common/config.js';
 import { anomalyOptionsFromConfig } from '../processor/anomaly/options.js';
 import { evaluate } from '../test/harness/anomaly-eval.js';
+import { botSeparation } from '../test/harness/bot-separation.js';
 
 const { values } = parseArgs({ options: { seeds: { type: 'string', default: '1,2,3,4,5' } } });
 const seeds = values.seeds.split(',').map((s) => Number(s.trim()));
@@ -46,4 +47,10 @@ lines.push(`False burst alerts per simulated day on clean traffic: ${r.burstFals
 lines.push('');
 lines.push('Bot-like sessions (isolation forest; scripted bots with browser user agents, ~2 % of sessions)');
 lines.push(`sessions ${r.bots.sessions}, bots ${r.bots.bots}, flagged ${r.bots.flagged}: P ${f2(r.bots.precision)} R ${f2(r.bots.recall)} ${ok(r.bots.precision >= 0.95 && r.bots.recall >= 0.95)}; latency p95 ${f2(r.bots.latencyP95S)} s after the session's last event (the session gap)`);
+lines.push(`Bot/person separation (scores of every session scored; threshold ${o.bots.threshold})`);
+lines.push(`${pad('traffic', 28)}${pad('bots scored', 13)}${pad('bot min/p5/p50', 20)}${pad('people', 8)}${pad('people p50/p99/max', 22)}people flagged  bot recall`);
+for (const x of botSeparation(seeds, o.bots)) {
+  const f3 = (v: number) => (Number.isFinite(v) ? v.toFixed(3) : '–');
+  lines.push(`${pad(x.traffic, 28)}${pad(`${x.botsScored}/${x.bots}`, 13)}${pad(`${f3(x.botMin)}/${f3(x.botP05)}/${f3(x.botMedian)}`, 20)}${pad(String(x.people), 8)}${pad(`${f3(x.peopleMedian)}/${f3(x.peopleP99)}/${f3(x.peopleMax)}`, 22)}${pad(`${(100 * x.falseFlagRate).toFixed(2)} %`, 16)}${f2(x.recall)}`);
+}
 process.stdout.write(lines.join('\n') + '\n');

@@ -152,6 +152,8 @@ export class BotSessionModel {
   private closedSorted = true;
   /** The lanes' slowest clock when closed sessions were last scored (never goes back). */
   private scoredUntil = -Infinity;
+  /** Sessions closed before the first model: the first model scores them (a fresh start misses no bot of its first sessions). */
+  private beforeModel: { id: string; s: OpenSession; row: number[] }[] = [];
 
   constructor(options: Partial<BotSessionOptions> = {}) {
     this.options = { ...DEFAULT_BOT_OPTIONS, ...options };
@@ -263,7 +265,13 @@ export class BotSessionModel {
       const f = this.close(id, s);
       if (f) out.push(f);
       const at = s.last + gap;
-      if (at - this.trainedAt >= this.options.refreshMs && this.training.length >= this.options.minTraining) this.train(at);
+      if (at - this.trainedAt >= this.options.refreshMs && this.training.length >= this.options.minTraining) {
+        this.train(at);
+        for (const b of this.beforeModel.splice(0)) {
+          const late = this.judge(b.id, b.s, b.row);
+          if (late) out.push(late);
+        }
+      }
     }
     if (this.closedHead === this.closed.length) {
       this.closed = [];
@@ -289,8 +297,16 @@ export class BotSessionModel {
     const row = sessionFeatures(s);
     this.training.push(row);
     if (this.training.length > this.options.trainingSize) this.training.shift();
-    if (!this.forest) return null;
-    const score = this.forest.score(row);
+    if (!this.forest) {
+      // Scored by the first model once there is one (at most minTraining of them wait).
+      this.beforeModel.push({ id, s, row });
+      return null;
+    }
+    return this.judge(id, s, row);
+  }
+
+  private judge(id: string, s: OpenSession, row: number[]): BotFinding | null {
+    const score = this.forest!.score(row);
     if (score < this.options.threshold) return null;
     return {
       session_id: id,
