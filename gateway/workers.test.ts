@@ -1,13 +1,20 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
-import { afterEach, expect, test } from 'vitest';
+import { afterEach, beforeEach, expect, test } from 'vitest';
+import { freePort } from '../infra/ports.js';
 
 /**
  * GATEWAY_WORKERS: the real gateway/server.ts as a primary with worker processes (no Kafka: the
  * workers answer /healthz, and 503 on /readyz, without one). Processes on loopback, killed by pid
- * at the end.
+ * at the end. Each test on a port free at its start (a fixed one collided with another run of
+ * the suite on the same machine). Waits end on what is awaited, or fail at once when the gateway
+ * exits first: no deadline of their own (start-up compiles TypeScript in each process and takes
+ * long on a loaded machine); the test's timeout bounds them.
  */
-const PORT = 28391;
+let PORT = 0;
+beforeEach(async () => {
+  PORT = await freePort();
+});
 let primary: ChildProcess | null = null;
 afterEach(() => {
   if (primary?.exitCode === null) primary.kill('SIGKILL');
@@ -35,12 +42,12 @@ function start(env: Record<string, string>) {
   return { child, out, exited, text: () => out.join('') };
 }
 
-async function until<T>(f: () => T | undefined, ms: number): Promise<T> {
-  const end = Date.now() + ms;
+/** Polls `f` until it gives a value; throws with the gateway's output if the gateway exits first. */
+async function until<T>(g: ReturnType<typeof start>, what: string, f: () => T | undefined | Promise<T | undefined>): Promise<T> {
   for (;;) {
-    const v = f();
+    const v = await f();
     if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error('timed out');
+    if (g.child.exitCode !== null || g.child.signalCode !== null) throw new Error(`the gateway exited (${g.child.exitCode ?? g.child.signalCode}) before ${what}:\n${g.text()}`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }
@@ -66,7 +73,7 @@ const listening = (text: string) => [...text.matchAll(/gateway worker (\d+) \(pi
 test('GATEWAY_WORKERS=2: two processes share the port; one killed is replaced; SIGTERM stops them all', async () => {
   const g = start({ GATEWAY_WORKERS: '2', GATEWAY_LISTEN_BACKLOG: '1234' });
   primary = g.child;
-  const two = await until(() => (listening(g.text()).length >= 2 ? listening(g.text()) : undefined), 60_000);
+  const two = await until(g, 'two workers listened', () => (listening(g.text()).length >= 2 ? listening(g.text()) : undefined));
   for (const w of two) workerPids.add(w.pid);
   expect(new Set(two.map((w) => w.slot))).toEqual(new Set([0, 1]));
   expect(two.every((w) => w.port === PORT)).toBe(true);
@@ -79,7 +86,7 @@ test('GATEWAY_WORKERS=2: two processes share the port; one killed is replaced; S
   for (const w of two) expect(holders.has(w.pid)).toBe(true);
 
   process.kill(two[0].pid, 'SIGKILL');
-  const third = await until(() => listening(g.text()).find((w) => !two.some((x) => x.pid === w.pid)), 60_000);
+  const third = await until(g, 'a third worker listened', () => listening(g.text()).find((w) => !two.some((x) => x.pid === w.pid)));
   workerPids.add(third.pid);
   expect(third.slot).toBe(two[0].slot);
   expect(g.text()).toMatch(new RegExp(`gateway worker ${two[0].slot} \\(pid ${two[0].pid}\\) exited \\(SIGKILL\\): starting another`));
@@ -88,24 +95,22 @@ test('GATEWAY_WORKERS=2: two processes share the port; one killed is replaced; S
   g.child.kill('SIGTERM');
   expect(await g.exited).toBe(0);
   for (const pid of [two[1].pid, third.pid]) expect(() => process.kill(pid, 0)).toThrow();
-}, 120_000);
+}, 300_000);
 
 test('one process listens with GATEWAY_LISTEN_BACKLOG as its accept queue', async () => {
   const g = start({ GATEWAY_LISTEN_BACKLOG: '777' });
   primary = g.child;
-  const end = Date.now() + 60_000;
-  while (listenBacklogs(PORT).length === 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 100));
-  expect(listenBacklogs(PORT)).toEqual([777]);
+  expect(await until(g, 'it listened', () => (listenBacklogs(PORT).length ? listenBacklogs(PORT) : undefined))).toEqual([777]);
   g.child.kill('SIGTERM');
   expect(await g.exited).toBe(0);
-}, 90_000);
+}, 300_000);
 
 test('GATEWAY_WORKERS=0 is a configuration error (exit 2, nothing listens)', async () => {
   const g = start({ GATEWAY_WORKERS: '0' });
   primary = g.child;
   expect(await g.exited).toBe(2);
   expect(g.text()).toMatch(/GATEWAY_WORKERS must be at least 1/);
-}, 60_000);
+}, 300_000);
 
 const readyBehind = (text: string) => [...text.matchAll(/gateway worker (\d+) \(pid (\d+)\) ready behind the acceptor/g)].map((m) => ({ slot: Number(m[1]), pid: Number(m[2]) }));
 
@@ -135,7 +140,7 @@ test('GATEWAY_ACCEPTOR: the primary alone listens and hands connections to the g
   // One request's body held in memory (never sent whole) fills GATEWAY_MAX_QUEUED_BYTES, so the next is shed by the gateway process.
   const g = start({ GATEWAY_ACCEPTOR: 'true', GATEWAY_MAX_QUEUED_BYTES: '1500', GATEWAY_MAX_LOOP_LAG_MS: '0', GATEWAY_LISTEN_BACKLOG: '1234' });
   primary = g.child;
-  const [w] = await until(() => (readyBehind(g.text()).length ? readyBehind(g.text()) : undefined), 60_000);
+  const [w] = await until(g, 'the gateway process was ready behind the acceptor', () => (readyBehind(g.text()).length ? readyBehind(g.text()) : undefined));
   workerPids.add(w.pid);
   // Only the acceptor holds the public socket (with the configured accept queue).
   expect([...listenerPids(PORT)]).toEqual([g.child.pid]);
@@ -146,7 +151,8 @@ test('GATEWAY_ACCEPTOR: the primary alone listens and hands connections to the g
   const stalled = net.connect(PORT, '127.0.0.1');
   stalled.on('error', () => {});
   stalled.write('POST /v1/events HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n{"events":[');
-  await new Promise((r) => setTimeout(r, 500));
+  // Once the gateway process holds it (not after a fixed pause: a loaded machine may take longer).
+  await until(g, 'the stalled request was admitted', async () => (/\ngateway_requests_in_flight 1\b/.test(await exchange('GET /metrics HTTP/1.1\r\nhost: x\r\n\r\n')) ? true : undefined));
   const post = 'POST /v1/events HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\norigin: https://shop.example\r\ncontent-length: 1000\r\n\r\n';
   const body = `{"events":[${' '.repeat(986)}]}`;
   // Shed by the gateway process (bytes), which closes the connection and tells the acceptor.
@@ -174,4 +180,4 @@ test('GATEWAY_ACCEPTOR: the primary alone listens and hands connections to the g
   g.child.kill('SIGTERM');
   expect(await g.exited).toBe(0);
   expect(() => process.kill(w.pid, 0)).toThrow();
-}, 120_000);
+}, 300_000);

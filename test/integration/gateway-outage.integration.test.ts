@@ -30,8 +30,11 @@ const PRODUCE_TIMEOUT_MS = 2000;
 interface Sample {
   start: number;
   end: number;
+  /** 0: no answer before the client's own timeout (or a network error). */
   status: number;
   retryAfter: string | null;
+  /** The refusal's code and message (`{error: {code, message}}`), when not a 200. */
+  error: { code: string; message: string } | null;
 }
 
 /** Clients that post batches of 20 without pause, retrying a refused batch like the SDK does. */
@@ -47,6 +50,7 @@ function load(base: string, clients: number) {
       const start = Date.now();
       let status = 0;
       let retryAfter: string | null = null;
+      let error: Sample['error'] = null;
       try {
         const res = await fetch(`${base}/v1/events?site=load`, {
           method: 'POST',
@@ -56,7 +60,8 @@ function load(base: string, clients: number) {
         });
         status = res.status;
         retryAfter = res.headers.get('retry-after');
-        await res.arrayBuffer();
+        const text = await res.text();
+        if (status !== 200) error = (JSON.parse(text) as { error: Sample['error'] }).error;
         if (status === 200) {
           // 200: every event of the batch is accepted or a duplicate of one accepted before.
           for (const e of batch) acked.set(e.event_id, e.type);
@@ -65,7 +70,7 @@ function load(base: string, clients: number) {
       } catch (err) {
         if ((err as Error).name === 'TimeoutError') hung++;
       }
-      samples.push({ start, end: Date.now(), status, retryAfter });
+      samples.push({ start, end: Date.now(), status, retryAfter, error });
       if (status !== 200) await sleep(100); // the SDK backs off; a short pause keeps the test quick
     }
   });
@@ -164,11 +169,16 @@ describe('gateway with Kafka stopped in the middle of a load', () => {
       expect(downSamples.length).toBeGreaterThan(10);
       expect(downSamples.every((s) => s.status === 503)).toBe(true);
       expect(downSamples.every((s) => s.retryAfter !== null && Number(s.retryAfter) >= 1)).toBe(true);
+      // Refused at once, not after waiting for Kafka: the gateway's "unavailable" answer, never the
+      // one of a send that waited out the produce timeout (what the answer says, not how long it
+      // took: timings are not asserted, the machine may be loaded; they are printed below).
+      const timedOut = `no acknowledgement within ${PRODUCE_TIMEOUT_MS} ms`;
+      expect(downSamples.filter((s) => s.error?.code !== 'GW_ERR_KAFKA_UNAVAILABLE' || s.error.message.includes(timedOut))).toEqual([]);
       const durations = downSamples.map((s) => s.end - s.start).sort((a, b) => a - b);
-      expect(durations[Math.floor(durations.length * 0.95)]).toBeLessThan(250);
-      // No request ever waits much past the produce timeout, even the ones caught mid-send.
+      // No request hangs, even the ones caught mid-send: each is answered before the client's own
+      // timeout (4x the produce timeout), with a 200 or a 503.
       const around = traffic.samples.filter((s) => s.start >= downAt - 1000);
-      expect(Math.max(...around.map((s) => s.end - s.start))).toBeLessThan(PRODUCE_TIMEOUT_MS + 1500);
+      expect(around.filter((s) => s.status !== 200 && s.status !== 503)).toEqual([]);
 
       // Kafka back: the gateway takes events again on its own.
       const ackedBefore = traffic.acked.size;
