@@ -3,84 +3,26 @@
  * commits, log offsets and dead letters handed to the Coordinator (processor/coordinator.ts),
  * which holds every decision.
  */
-import type { Admin, Consumer, Kafka, Producer } from 'kafkajs';
-import type { Logger } from 'pino';
-import type { Config } from '../contracts/config.js';
+import type { Admin, Producer } from 'kafkajs';
 import { DEAD_LETTER_TOPIC, EVENT_TOPICS } from '../contracts/topics.js';
 import { CoPartitionedAssigner } from './assigner.js';
 import { commitOffsetsChecked, coordinatorLost, installSingleAttemptCommits, rejoinError } from './commit-offsets.js';
 import type { ConsumerPort } from './consumer-port.js';
-import { Coordinator } from './coordinator.js';
-import type { DeadLetterBuffer } from './dead-letters.js';
-import type { Sink } from './sink.js';
-import type { ProcessorMetrics } from './metrics.js';
-import { sleep } from '../common/wait.js';
+import { CONSUMER_FETCH, committedOrLegacy, groupTimings, runCoordinator, type Runner, type RunnerOptions } from './consumer-runner.js';
+import { startPlatformaticConsumer } from './platformatic-consumer.js';
 
-export interface RunnerOptions {
-  config: Config;
-  kafka: Kafka;
-  /** Consumer group of this role (each role commits its own offsets). */
-  groupId: string;
-  /** Label in the logs and metrics. */
-  role: string;
-  /**
-   * The one consumer group of versions before roles: a partition this role's group never
-   * committed resumes from there (committed offset and this role's sink checkpoint).
-   */
-  legacyGroupId?: string;
-  sinks: Sink[];
-  log: Logger;
-  metrics: ProcessorMetrics;
-  /** Refused records collected during a batch; sent to the dead-letter topic before the commit. */
-  deadLetters: DeadLetterBuffer;
-  /** Whether this role dead-letters records that are not enriched events (one role does). */
-  deadLetterUnreadable: boolean;
-  /** How often log end offsets are read (lag, idle partitions). */
-  offsetsPollMs?: number;
-  /**
-   * Events after which a flush starts before the flush interval is up (default
-   * PROCESSOR_BATCH_SIZE; Infinity: by time only).
-   */
-  flushEveryEvents?: number;
-  /** How a record's text becomes the event the sinks get (default JSON.parse; see CoordinatorOptions.parse). */
-  parse?: (text: string) => unknown;
+export { CONSUMER_FETCH, consumerRequestTimeoutMs, type Runner, type RunnerOptions } from './consumer-runner.js';
+
+/** Starts a role's consumer with the Kafka client PROCESSOR_KAFKA_CLIENT names. */
+export function startConsumer(opts: RunnerOptions): Promise<Runner> {
+  const client = opts.config.processorKafkaClient;
+  if (client === 'platformatic') return startPlatformaticConsumer(opts);
+  if (client === 'kafkajs') return startKafkajsConsumer(opts);
+  throw new Error(`PROCESSOR_KAFKA_CLIENT must be kafkajs or platformatic, got "${client}"`);
 }
 
-export interface Runner {
-  consumer: Consumer;
-  coordinator: Coordinator;
-  role: string;
-  stop(): Promise<void>;
-}
-
-/**
- * Request timeout of the processor's Kafka client. A SyncGroup of a follower waits at the broker
- * until the leader syncs; when the leader is a dead member (SIGKILL, or a group reloaded after a
- * broker restart), that lasts up to the session timeout. A request timeout below it makes every
- * follower give up, crash-restart its consumer and join again under a new member id, leaving one
- * more dead member behind each time (the 379 s stall seen with a 10 s request timeout and a 30 s
- * session timeout). So it outlasts the session timeout.
- */
-export const consumerRequestTimeoutMs = (config: Pick<Config, 'processorSessionTimeoutMs'>) => config.processorSessionTimeoutMs + 5_000;
-
-/**
- * How the processor's consumer fetches. bench:processor gives Kafka's own consumer (its limit) the
- * same settings: with the Java client's default 500 ms fetch wait, each fetch after a partition ran
- * dry waited 500 ms at the broker, so the tool's last fifth of a topic took seconds and its rate
- * swung 5x between repetitions.
- */
-export const CONSUMER_FETCH = {
-  /** A partition's share of one fetch response. */
-  maxBytesPerPartition: 1024 * 1024,
-  /** A whole fetch response (kafkajs's default). */
-  maxBytes: 10 * 1024 * 1024,
-  /** How long the broker holds a fetch that found nothing. */
-  maxWaitTimeInMs: 100,
-  minBytes: 1,
-} as const;
-
-export async function startConsumer(opts: RunnerOptions): Promise<Runner> {
-  const { config, kafka, sinks, log, metrics, deadLetters, groupId, role } = opts;
+async function startKafkajsConsumer(opts: RunnerOptions): Promise<Runner> {
+  const { config, kafka, log, groupId, role } = opts;
   // One attempt per commit, under the generation it was built for (processor/commit-offsets.ts).
   installSingleAttemptCommits();
   /**
@@ -92,12 +34,7 @@ export async function startConsumer(opts: RunnerOptions): Promise<Runner> {
   const consumer = kafka.consumer({
     groupId,
     partitionAssigners: [CoPartitionedAssigner],
-    sessionTimeout: config.processorSessionTimeoutMs,
-    // Live members rejoin within a batch (a batch waiting for a flush gives up when its heartbeat
-    // is refused), so the broker need not wait long for them; a dead member is dropped after the
-    // session timeout anyway. See consumerRequestTimeoutMs for the request side.
-    rebalanceTimeout: Math.max(10_000, config.processorSessionTimeoutMs),
-    heartbeatInterval: Math.max(500, Math.min(3_000, Math.floor(config.processorSessionTimeoutMs / 5))),
+    ...groupTimings(config),
     ...CONSUMER_FETCH,
     retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 300, maxRetryTime: 5_000 },
   });
@@ -115,15 +52,7 @@ export async function startConsumer(opts: RunnerOptions): Promise<Runner> {
           const p = partitions.find((x) => x.partition === partition);
           return { topic, partition, offset: p && p.offset !== '-1' ? p.offset : null, metadata: p?.metadata ?? null };
         });
-      const own = await read(groupId);
-      if (own.some((c) => c.offset !== null) || !opts.legacyGroupId) return own;
-      // Never committed in this role's group: carry on from the single group of earlier versions,
-      // if it committed. Its offset was the smallest over every sink, with every sink's checkpoint
-      // for that offset, so this role resumes exactly as a restart of the old processor would.
-      const legacy = await read(opts.legacyGroupId);
-      if (legacy.every((c) => c.offset === null)) return own;
-      log.info({ role, partition, legacyGroup: opts.legacyGroupId }, 'resuming from the offsets of the former single consumer group');
-      return legacy;
+      return committedOrLegacy(opts, partition, read);
     },
     async commit(list) {
       try {
@@ -147,23 +76,7 @@ export async function startConsumer(opts: RunnerOptions): Promise<Runner> {
       });
     },
   };
-  const coordinator = new Coordinator({
-    topics,
-    sinks,
-    port,
-    deadLetters,
-    metrics,
-    log,
-    role,
-    deadLetterUnreadable: opts.deadLetterUnreadable,
-    parse: opts.parse,
-    flushIntervalMs: config.processorFlushIntervalMs,
-    batchSize: opts.flushEveryEvents ?? config.processorBatchSize,
-    // Waiting batches heartbeat meanwhile; capped well below the session timeout.
-    maxRetryDelayMs: Math.min(10_000, Math.max(200, Math.floor(config.processorSessionTimeoutMs / 3))),
-    // Within the session: a rebalance that waits for this flush does not outlast the members.
-    commitTimeoutMs: Math.max(1000, Math.floor(config.processorSessionTimeoutMs / 2)),
-  });
+  const { coordinator, stopLoops } = runCoordinator(opts, topics, port);
 
   consumer.on(consumer.events.GROUP_JOIN, (e) => {
     const assignment = e.payload.memberAssignment as Record<string, number[]>;
@@ -211,24 +124,14 @@ export async function startConsumer(opts: RunnerOptions): Promise<Runner> {
     },
   });
 
-  const flushTimer = setInterval(() => coordinator.tick(), Math.max(50, Math.floor(config.processorFlushIntervalMs / 2)));
-  const pollMs = opts.offsetsPollMs ?? 1000;
-  let polling = true;
-  const pollLoop = (async () => {
-    while (polling) {
-      await coordinator.pollOffsets().catch((err) => log.debug({ role, err: (err as Error).message }, 'offset poll failed'));
-      await sleep(pollMs);
-    }
-  })();
-
   return {
-    consumer,
     coordinator,
     role,
+    onCrash(listener) {
+      consumer.on(consumer.events.CRASH, (e) => listener(e.payload.error, e.payload.restart));
+    },
     async stop() {
-      clearInterval(flushTimer);
-      polling = false;
-      await pollLoop;
+      await stopLoops();
       await coordinator.stop();
       await consumer.disconnect();
       await Promise.all([producer.disconnect(), admin.disconnect()]);

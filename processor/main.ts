@@ -257,11 +257,11 @@ export async function startProcessor(overrides: Partial<Config> = {}, onFatal?: 
         // themselves, so their batches stay bounded.
         flushEveryEvents: plan.role === 'analytics' ? Infinity : config.processorBatchSize,
       });
-      runner.consumer.on(runner.consumer.events.CRASH, (e) => {
-        log.error({ role: plan.role, err: e.payload.error }, 'consumer crashed');
-        if (!e.payload.restart) {
+      runner.onCrash((err, restart) => {
+        log.error({ role: plan.role, err }, 'consumer crashed');
+        if (!restart) {
           crashed = true;
-          onFatal?.(`${plan.role} consumer crashed: ${(e.payload.error as Error)?.message}`);
+          onFatal?.(`${plan.role} consumer crashed: ${(err as Error)?.message}`);
         }
       });
       runners.push(runner);

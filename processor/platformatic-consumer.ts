@@ -1,0 +1,294 @@
+/**
+ * The @platformatic/kafka side of the consumer loop (PROCESSOR_KAFKA_CLIENT=platformatic), with
+ * the same contract as the kafkajs one (processor/consumer.ts): one consumer group per role, the
+ * co-partitioned assignor, batches per topic-partition handed to the Coordinator, offsets committed
+ * only after every sink flushed.
+ *
+ * The client keeps the group membership (join, sync, heartbeats, rejoining on a rebalance); this
+ * file fetches itself (`Consumer.fetch`, one request per partition leader), so a batch is one
+ * partition's records of one fetch, read into text once, with no per-record stream object.
+ * - Positions: a partition newly assigned starts at the group's committed offset (the earliest
+ *   offset when none), like kafkajs's `fromBeginning`; a partition kept across a rebalance goes on
+ *   from where this instance is (the Coordinator holds its state and skips what it has seen).
+ * - Commits: one OffsetCommit request per call, with every sink's checkpoint as metadata, under the
+ *   generation whose assignment the Coordinator was last told, never retried here (the client's own
+ *   `commit` retries after rejoining, under a newer generation, and drops the metadata). While the
+ *   client is between a JoinGroup and the assignment that follows, it rejects.
+ * - A batch is current while no rebalance happened since it was fetched; its `heartbeat` rejects
+ *   once one did (the client heartbeats on its own timer), so a flush waiting does not hold it.
+ */
+import {
+  Admin,
+  compatibilityPartitioner,
+  ConnectionPool,
+  Consumer,
+  IS_CONTROL,
+  ListOffsetTimestamps,
+  offsetCommitV8,
+  ProduceAcks,
+  Producer,
+  type fetchV17,
+} from '@platformatic/kafka';
+import { DEAD_LETTER_TOPIC, EVENT_TOPICS } from '../contracts/topics.js';
+import { topicPartitionKey } from '../common/topic-partition.js';
+import { sleep } from '../common/wait.js';
+import { platformaticConnection } from '../gateway/platformatic-driver.js';
+import { CO_PARTITIONED_PROTOCOL, coPartitionedPlatformaticAssigner } from './assigner.js';
+import type { ConsumerPort, InputRecord } from './consumer-port.js';
+import { CONSUMER_FETCH, committedOrLegacy, consumerRequestTimeoutMs, groupTimings, runCoordinator, type Runner, type RunnerOptions } from './consumer-runner.js';
+import type { TopicPartition } from './sink.js';
+
+type FetchRequestTopic = fetchV17.FetchRequestTopic;
+type FetchResponse = fetchV17.FetchResponse;
+
+/** The group changed under a batch or a commit: the caller gives up and the next one goes ahead. */
+class RebalancedError extends Error {
+  constructor(what: string) {
+    super(`${what}: the consumer is rejoining its group`);
+    this.name = 'RebalancedError';
+  }
+}
+
+export async function startPlatformaticConsumer(opts: RunnerOptions): Promise<Runner> {
+  const { config, log, groupId, role } = opts;
+  const topics = EVENT_TOPICS.map((t) => config.topicPrefix + t);
+  const timeoutMs = consumerRequestTimeoutMs(config);
+  const base = {
+    ...platformaticConnection(config),
+    clientId: `${config.kafkaClientId}-processor`,
+    connectTimeout: 5_000,
+    requestTimeout: timeoutMs,
+    timeout: timeoutMs,
+    retries: 3,
+    retryDelay: 300,
+    metadataMaxAge: 30_000,
+  };
+  const timings = groupTimings(config);
+  const consumer = new Consumer({
+    ...base,
+    groupId,
+    ...timings,
+    protocols: [{ name: CO_PARTITIONED_PROTOCOL, version: 1 }],
+    partitionAssigner: coPartitionedPlatformaticAssigner,
+    autocommit: false,
+    maxWaitTime: CONSUMER_FETCH.maxWaitTimeInMs,
+    minBytes: CONSUMER_FETCH.minBytes,
+    maxBytes: CONSUMER_FETCH.maxBytes,
+    maxBytesPerPartition: CONSUMER_FETCH.maxBytesPerPartition,
+  });
+  const admin = new Admin(base);
+  const producer = new Producer<Buffer, Buffer, Buffer, Buffer>({ ...base, idempotent: true, acks: ProduceAcks.ALL, autocreateTopics: false, partitioner: compatibilityPartitioner });
+  /** The commits' own connections (the client's commit cannot carry metadata). */
+  const commitPool = new ConnectionPool(base.clientId, base);
+  const crashListeners: ((err: unknown, restart: boolean) => void)[] = [];
+
+  /** The assignment the Coordinator was last told, with the generation and member id it came with. */
+  let assignment: { seq: number; generation: number; memberId: string; tps: TopicPartition[] } = { seq: 0, generation: -1, memberId: '', tps: [] };
+  /** Next offset to fetch per topic-partition of the assignment (missing: read the committed one first). */
+  const positions = new Map<string, bigint>();
+  let fetching = true;
+
+  const port: ConsumerPort = {
+    async fetchCommitted(missing, partition) {
+      const read = async (group: string) => {
+        const [answer] = await admin.listConsumerGroupOffsets({ groups: [{ groupId: group, topics: missing.map((name) => ({ name, partitionIndexes: [partition] })) }] });
+        return missing.map((topic) => {
+          const p = answer?.topics.find((t) => t.name === topic)?.partitions.find((x) => x.partitionIndex === partition);
+          return { topic, partition, offset: p && p.committedOffset >= 0n ? p.committedOffset.toString() : null, metadata: p?.metadata ?? null };
+        });
+      };
+      return committedOrLegacy(opts, partition, read);
+    },
+    async commit(list) {
+      const { generation, memberId } = assignment;
+      if (generation < 0 || consumer.generationId !== generation || consumer.memberId !== memberId) throw new RebalancedError('offset commit not sent');
+      const coordinatorId = consumer.coordinatorId;
+      const broker = coordinatorId === null ? undefined : (await consumer.metadata({ topics })).brokers.get(coordinatorId);
+      if (!broker) throw new Error('offset commit not sent: the group coordinator is not known');
+      const byTopic = new Map<string, offsetCommitV8.OffsetCommitRequestTopic>();
+      for (const c of list) {
+        let t = byTopic.get(c.topic);
+        if (!t) byTopic.set(c.topic, (t = { name: c.topic, partitions: [] }));
+        t.partitions.push({ partitionIndex: c.partition, committedOffset: BigInt(c.offset), committedLeaderEpoch: -1, committedMetadata: c.metadata });
+      }
+      const connection = await commitPool.get(broker);
+      await offsetCommitV8.api.async(connection, groupId, generation, memberId, null, [...byTopic.values()]);
+    },
+    async logOffsets(ts) {
+      const [low, high] = await Promise.all([consumer.listOffsets({ topics: ts, timestamp: ListOffsetTimestamps.EARLIEST }), consumer.listOffsets({ topics: ts, timestamp: ListOffsetTimestamps.LATEST })]);
+      const out = [];
+      for (const topic of ts) {
+        const lows = low.get(topic) ?? [];
+        const highs = high.get(topic) ?? [];
+        for (let partition = 0; partition < highs.length; partition++) out.push({ topic, partition, low: String(lows[partition] ?? 0n), high: String(highs[partition]) });
+      }
+      return out;
+    },
+    async sendDeadLetters(items) {
+      await producer.send({
+        // Keyed by the record's topic-partition: one record's dead letters stay in order.
+        messages: items.map((d) => ({
+          topic: config.topicPrefix + DEAD_LETTER_TOPIC,
+          key: Buffer.from(d.origin ? `${d.origin.topic}/${d.origin.partition}` : 'processor'),
+          value: Buffer.from(JSON.stringify(d)),
+        })),
+      });
+    },
+  };
+  const { coordinator, stopLoops } = runCoordinator(opts, topics, port);
+
+  consumer.on('consumer:group:join', (p) => {
+    const tps = (p.assignments ?? []).flatMap((a) => a.partitions.map((partition) => ({ topic: a.topic, partition })));
+    const kept = new Set(tps.map((t) => topicPartitionKey(t.topic, t.partition)));
+    for (const k of positions.keys()) if (!kept.has(k)) positions.delete(k);
+    assignment = { seq: assignment.seq + 1, generation: p.generationId ?? consumer.generationId, memberId: p.memberId, tps };
+    log.info({ role, assignment: Object.fromEntries((p.assignments ?? []).map((a) => [a.topic, a.partitions])) }, 'partitions assigned');
+    void coordinator.assigned(tps);
+  });
+  // A rejoin the client gave up on (after its retries) leaves this instance out of the group: join again.
+  consumer.on('error', (err: Error) => {
+    if (!fetching) return;
+    log.warn({ role, err: err.message }, 'kafka consumer error: joining the group again');
+    for (const l of crashListeners) l(err, true);
+    setTimeout(() => {
+      if (fetching) consumer.joinGroup({}).catch((e: Error) => log.warn({ role, err: e.message }, 'joining the group failed; retried at the next error'));
+    }, 1000).unref();
+  });
+
+  /** Positions of the assigned partitions that have none: the committed offset, else the earliest. */
+  async function initPositions(tps: TopicPartition[]): Promise<void> {
+    const missing = tps.filter((t) => !positions.has(topicPartitionKey(t.topic, t.partition)));
+    if (missing.length === 0) return;
+    const byTopic = new Map<string, number[]>();
+    for (const t of missing) byTopic.set(t.topic, [...(byTopic.get(t.topic) ?? []), t.partition]);
+    const committed = await consumer.listCommittedOffsets({ topics: [...byTopic].map(([topic, partitions]) => ({ topic, partitions })) });
+    const earliest = await consumer.listOffsets({ topics: [...byTopic.keys()], partitions: Object.fromEntries(byTopic), timestamp: ListOffsetTimestamps.EARLIEST });
+    for (const t of missing) {
+      const c = committed.get(t.topic)?.[t.partition] ?? -1n;
+      positions.set(topicPartitionKey(t.topic, t.partition), c >= 0n ? c : (earliest.get(t.topic)?.[t.partition] ?? 0n));
+    }
+  }
+
+  /** One fetch from every leader of the assigned partitions, each partition's records handed over as a batch. */
+  async function fetchOnce(): Promise<void> {
+    const current = assignment;
+    if (current.tps.length === 0) {
+      await sleep(100);
+      return;
+    }
+    await initPositions(current.tps);
+    if (assignment !== current) return;
+    const metadata = await consumer.metadata({ topics });
+    const names = new Map<string, string>();
+    const byNode = new Map<number, FetchRequestTopic[]>();
+    for (const { topic, partition } of current.tps) {
+      const tm = metadata.topics.get(topic);
+      const fetchOffset = positions.get(topicPartitionKey(topic, partition));
+      if (!tm || fetchOffset === undefined) continue;
+      names.set(tm.id, topic);
+      const leader = tm.partitions[partition]?.leader ?? -1;
+      const list = byNode.get(leader) ?? [];
+      list.push({ topicId: tm.id, partitions: [{ partition, fetchOffset, partitionMaxBytes: CONSUMER_FETCH.maxBytesPerPartition, currentLeaderEpoch: -1, lastFetchedEpoch: -1 }] });
+      byNode.set(leader, list);
+    }
+    const answers = await Promise.all(
+      [...byNode].map(([node, reqTopics]) =>
+        consumer.fetch({ node, topics: reqTopics, maxWaitTime: CONSUMER_FETCH.maxWaitTimeInMs, minBytes: CONSUMER_FETCH.minBytes, maxBytes: CONSUMER_FETCH.maxBytes }).then(
+          (r) => ({ r, err: null }),
+          (err: Error & { response?: FetchResponse }) => ({ r: null, err }),
+        ),
+      ),
+    );
+    for (const { r, err } of answers) {
+      if (err) await fetchFailed(err, names);
+      else if (!(await handOver(r, names, current))) return;
+    }
+  }
+
+  /** A failed fetch: partitions whose offset left the log start again from its start; anything else is retried. */
+  async function fetchFailed(err: Error & { response?: FetchResponse }, names: Map<string, string>): Promise<void> {
+    let reset = false;
+    for (const t of err.response?.responses ?? []) {
+      for (const p of t.partitions) {
+        const topic = names.get(t.topicId);
+        // OFFSET_OUT_OF_RANGE: records removed by retention (or a topic recreated) under the position.
+        if (topic && p.errorCode === 1 && p.logStartOffset >= 0n) {
+          positions.set(topicPartitionKey(topic, p.partitionIndex), p.logStartOffset);
+          log.warn({ role, topic, partition: p.partitionIndex, from: String(p.logStartOffset) }, 'fetch offset out of range: reading from the log start');
+          reset = true;
+        }
+      }
+    }
+    if (reset) return;
+    log.warn({ role, err: err.message }, 'fetch failed; retrying');
+    consumer.clearMetadata();
+    await sleep(300);
+  }
+
+  /** Hands each partition's records of one fetch to the Coordinator; false once the assignment changed. */
+  async function handOver(r: FetchResponse, names: Map<string, string>, current: typeof assignment): Promise<boolean> {
+    const isCurrent = () => fetching && assignment === current;
+    const heartbeat = async () => {
+      if (!isCurrent() || consumer.generationId !== current.generation) throw new RebalancedError('heartbeat refused');
+    };
+    for (const t of r.responses) {
+      const topic = names.get(t.topicId);
+      if (!topic) continue;
+      for (const p of t.partitions) {
+        const key = topicPartitionKey(topic, p.partitionIndex);
+        const from = positions.get(key);
+        const batches = p.records;
+        if (from === undefined || !batches || batches.length === 0) continue;
+        const records: InputRecord[] = [];
+        for (const batch of batches) {
+          if (batch.attributes & IS_CONTROL) continue;
+          for (const rec of batch.records) {
+            const offset = batch.firstOffset + BigInt(rec.offsetDelta);
+            if (offset < from) continue;
+            records.push({ offset: offset.toString(), value: rec.value ? rec.value.toString('utf8') : null, bytes: rec.value });
+          }
+        }
+        const last = batches[batches.length - 1];
+        const next = last.firstOffset + BigInt(last.lastOffsetDelta) + 1n;
+        if (records.length > 0) {
+          const handed = await coordinator.batch({ topic, partition: p.partitionIndex, records, highWatermark: p.highWatermark.toString(), current: isCurrent, heartbeat });
+          if (!handed) return false;
+        }
+        if (!isCurrent()) return false;
+        if (next > from) positions.set(key, next);
+      }
+    }
+    return true;
+  }
+
+  await Promise.all([consumer.metadata({ topics }), producer.metadata({ topics: [] }), admin.metadata({ topics: [] })]);
+  consumer.topics.trackAll(...topics);
+  await consumer.joinGroup({});
+  const loop = (async () => {
+    while (fetching) {
+      try {
+        await fetchOnce();
+      } catch (err) {
+        if (!fetching) break;
+        log.warn({ role, err: (err as Error).message }, 'consumer loop step failed; retrying');
+        await sleep(300);
+      }
+    }
+  })();
+
+  return {
+    coordinator,
+    role,
+    onCrash(listener) {
+      crashListeners.push(listener);
+    },
+    async stop() {
+      fetching = false;
+      await loop;
+      await stopLoops();
+      await coordinator.stop();
+      await consumer.close().catch((err: Error) => log.warn({ role, err: err.message }, 'leaving the group failed'));
+      await Promise.all([producer.close(), admin.close(), commitPool.close()]);
+    },
+  };
+}
