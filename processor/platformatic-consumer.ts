@@ -145,6 +145,7 @@ export async function startPlatformaticConsumer(opts: RunnerOptions): Promise<Ru
     log.info({ role, assignment: Object.fromEntries((p.assignments ?? []).map((a) => [a.topic, a.partitions])) }, 'partitions assigned');
     void coordinator.assigned(tps);
   });
+  consumer.on('consumer:heartbeat:error', (p) => log.info({ role, err: p.error.message }, 'heartbeat refused'));
   // A rejoin the client gave up on (after its retries) leaves this instance out of the group: join again.
   consumer.on('error', (err: Error) => {
     if (!fetching) return;
@@ -256,6 +257,9 @@ export async function startPlatformaticConsumer(opts: RunnerOptions): Promise<Ru
         }
         if (!isCurrent()) return false;
         if (next > from) positions.set(key, next);
+        // The client heartbeats on timers: a fetch of many partitions handed over in one go, all
+        // microtasks, would hold them back past the session timeout on a starved CPU.
+        await new Promise((resolve) => setImmediate(resolve));
       }
     }
     return true;
