@@ -43,20 +43,12 @@ const SESSION_MS = 30 * 60e3;
 const RETRY_BASE_MS = 1e3;
 const RETRY_MAX_MS = 60e3;
 /**
- * Events handed to sendBeacon are checked this long after the first of them left: the newest goes
- * again in a fetch (the probe); the gateway calling it a duplicate confirms every one beaconed
- * before it, otherwise they are all sent again. One copy per check, not one per event.
+ * Events handed to sendBeacon are checked this long after the newest of them left: that newest
+ * goes again in a fetch (the probe); the gateway calling it a duplicate confirms every one that
+ * left before it, otherwise they are all sent again. One copy per check, not one per event.
  */
 const BEACON_GRACE_MS = 10e3;
 
-/** Consent states. */
-const GRANTED = 1;
-const ON_HOLD = 0;
-const REFUSED = -1;
-/** Delivery states: nothing in flight, a fetch in flight, waiting to retry (backoff, Retry-After). */
-const IDLE = 0;
-const SENDING = 1;
-const WAITING = 2;
 
 /**
  * A queued event. `$` is the delivery mark: when the event left with a transport whose answer
@@ -66,12 +58,18 @@ const WAITING = 2;
 type Queued = ClientEvent & { $?: number };
 
 /** The endpoint with the site key; empty until init. */
+let url = '';
+/**
+ * Where events go: `url` once consent is granted, empty before (on hold or refused). Nothing is
+ * stored, taken over or sent without it; events are recorded without it unless `refused`.
+ */
 let ep = '';
+/** 1 under `consent: 'drop'` until consent(true), and after consent(false): events are not even recorded. */
+let refused = 0;
 let batchSize: number;
 let interval: number;
 let maxQueue: number;
 let maxBytes: number;
-let consentState: number = GRANTED;
 /**
  * The one queue, oldest first, persisted under this page's key: events waiting to be sent
  * (unmarked), and events that left but are not confirmed yet (marked: in a fetch not answered
@@ -80,37 +78,32 @@ let consentState: number = GRANTED;
 let q: Queued[] = [];
 /** This page's queue key. */
 let pageKey: string;
-/** Set while plugins report before a beacon: nothing is fetched then, the beacon takes it all. */
-let hiding = 0;
 /** 1 from pagehide on (visibilitychange to hidden follows it in Chromium), until a return from the back/forward cache. */
 let gone = 0;
-let warned = 0;
 let vid: string;
 let sid: string;
 let uid: string;
-let last = 0;
-let utm: Record<string, string>;
-let state = IDLE;
+/** When the last event was recorded; -1 until the stored state (if any) was read. */
+let last = -1;
+/** Fields of the whole session, from hooks.session when it started (the utm plugin's campaign). */
+let sessionFields: object | undefined;
+/** 1 while a fetch is in flight (one at a time). */
+let sending = 0;
 /** The batch interval timer, or the retry timer. */
 let timer: ReturnType<typeof setTimeout> | 0 = 0;
-/** Failed attempts in a row. */
+/** Failed attempts in a row: while there are, the timer is the retry timer and nothing else is sent before it fires. */
 let attempt = 0;
 
-/**
- * Called when the page is hidden or unloaded, just before the beacon: what a plugin tracks here
- * (the engagement report) leaves in the same beacon.
- */
-export const beforeBeacon: (() => void)[] = [];
+/** Where plugins that change what the core does plug in (a site without them pays only these calls). */
+export const hooks: {
+  /** When a session starts: fields sent with each of its events, from every tab (the utm plugin). */
+  session?: () => object;
+  /** Each answer of the endpoint, but a 429 or 5xx (the endpoint check). */
+  answer?: (r: Response, endpoint: string) => void;
+} = {};
 
-/** The stored state, JSON [visitor, session, last event time, utm, user]; throws when there is none or no storage (callers catch and keep what memory holds). */
-const load = (): [string, string, number, Record<string, string>, string, Queued[]?] => JSON.parse(localStorage[KEY]);
-
-/** The keys of the stored page queues (this page's included). */
-const pageKeys = () => Object.keys(localStorage).filter((k) => /^cs\./.test(k));
-
-/** A random id, 20 to 51 characters of [0-9a-z_]: base-36 time (8 characters), then 128 random bits. */
-const uuid = (): string =>
-  Date.now().toString(36) + crypto.getRandomValues(new Uint32Array(4)).join('_');
+/** A random id, 9 to 54 characters of [0-9_]: 160 random bits. */
+const uuid = (): string => crypto.getRandomValues(new Uint32Array(5)).join('_');
 
 /** A batch as it goes on the wire: the delivery mark stays home. */
 const body = (events: Queued[]) => JSON.stringify({ sent_at: Date.now(), events }, (k, v) => (k == '$' ? undefined : v));
@@ -119,16 +112,30 @@ const body = (events: Queued[]) => JSON.stringify({ sent_at: Date.now(), events 
 const pending = () => q.filter((e) => !e.$);
 
 /**
+ * Reads the stored identity and session, [visitor, session, last event time, session fields, user],
+ * when it is more recent than ours: another tab may have kept the session alive (and identified or
+ * reset). A write that failed (storage full) leaves an older one behind, never read back.
+ */
+function sync() {
+  try {
+    const st = JSON.parse(localStorage[KEY]);
+    if (st[2] > last) [vid, sid, last, sessionFields, uid] = st;
+  } catch {
+    /* not stored (first event, no consent yet, no storage): memory holds it */
+  }
+}
+
+/**
  * Bounds the queue (oldest out first, to maxQueue events and maxBytes of stored JSON), then
  * persists identity and session (shared) and this page's queue when consent allows, then
  * schedules delivery. The page's entry is [time written, queue]; time 0 once the page is gone.
  */
 function store() {
   let s: string;
-  while (((s = JSON.stringify([gone ? 0 : Date.now(), q])).length > maxBytes && q.length) || q.length > maxQueue) q.shift();
-  if (consentState == GRANTED)
+  for (q = q.slice(-maxQueue); (s = JSON.stringify([gone ? 0 : Date.now(), q])).length > maxBytes && q.shift(); );
+  if (ep)
     try {
-      localStorage[KEY] = JSON.stringify([vid, sid, last, utm, uid]);
+      localStorage[KEY] = JSON.stringify([vid, sid, last, sessionFields, uid]);
       if (q.length) localStorage[pageKey] = s;
       else localStorage.removeItem(pageKey);
     } catch {
@@ -141,20 +148,26 @@ function store() {
  * Takes over the queues of pages that are gone: marked so at pagehide, or not written for
  * SESSION_MS (a crash). Each page writes only its own key, so no tab overwrites another's events.
  */
-function adopt() {
+function adopt(e?: Event) {
+  // Back from the back/forward cache: this page's queue may have been taken over meanwhile; it
+  // takes it back below only when not (its entry is still there, marked gone).
+  if ((e as PageTransitionEvent)?.persisted) {
+    gone = 0;
+    q = [];
+  }
   try {
-    if (consentState == GRANTED)
-      for (const k of pageKeys()) {
-        // [time written, queue]; an entry of the previous version has its beaconed events third (sent again here).
-        const [t, theirs, older = []] = JSON.parse(localStorage[k]);
-        // Our own key only after a return from the back/forward cache (marked gone, memory emptied).
-        if (Date.now() - t > SESSION_MS && (k != pageKey || !t)) {
-          q = older.concat(theirs, q);
-          // One task: the browser commits both writes together.
-          localStorage.removeItem(k);
-          store();
+    if (ep)
+      for (const k in localStorage)
+        if (/^cs\./.test(k)) {
+          const [t, theirs] = JSON.parse(localStorage[k]);
+          // Our own key only after a return from the back/forward cache (marked gone, memory emptied).
+          if (Date.now() - t > SESSION_MS && (k != pageKey || !t)) {
+            q = theirs.concat(q);
+            // One task: the browser commits both writes together.
+            localStorage.removeItem(k);
+            store();
+          }
         }
-      }
   } catch {
     /* no storage, or another page's entry went away meanwhile (the next storage event tries again) */
   }
@@ -162,21 +175,16 @@ function adopt() {
   schedule();
 }
 
-const tick = () => {
+/** The timer fired (batch interval, or a retry waited for), or the browser is back online: send now. */
+const go = () => {
+  clearTimeout(timer);
   timer = 0;
   flush();
 };
 
-/** The wait before a retry is over (or the browser is back online): send again now. */
-const resume = () => {
-  clearTimeout(timer);
-  state = IDLE;
-  tick();
-};
-
 function schedule() {
-  if (pending().length >= batchSize && !hiding) flush();
-  else if (q.length && !timer) timer = setTimeout(tick, interval);
+  if (pending().length >= batchSize) flush();
+  else if (q.length && !timer) timer = setTimeout(go, interval);
 }
 
 /**
@@ -185,13 +193,10 @@ function schedule() {
  * is carrying is marked already (keepalive outlives the page, like a beacon).
  */
 function hide() {
-  hiding = 1;
-  beforeBeacon.map((f) => f());
-  hiding = 0;
   const p = pending();
   // While fetches fail (waiting to retry), beaconed events stay unmarked: the network is likely down.
-  for (let i = 0, b; consentState == GRANTED && i < p.length && navigator.sendBeacon?.(ep, body((b = p.slice(i, (i += batchSize))))); )
-    if (state != WAITING) for (const e of b) e.$ = Date.now();
+  for (let b; ep && (b = p.splice(0, batchSize))[0] && navigator.sendBeacon?.(ep, body(b)); )
+    if (!attempt) for (const e of b) e.$ = Date.now();
   store();
 }
 
@@ -204,71 +209,56 @@ function hide() {
 export function flush(beacon?: boolean): void {
   if (!ep) return;
   if (beacon) return hide();
-  if (state || hiding || consentState != GRANTED) return;
-  // The probe: the newest marked event, once the grace has passed since it left.
-  const marked = q.filter((e) => e.$);
-  const probe = marked[marked.length - 1];
-  const checked = probe && Date.now() - probe.$! > BEACON_GRACE_MS ? marked : [];
+  if (sending || (attempt && timer)) return;
+  // The probe: the newest marked event, once the grace has passed since it left; `sent` is when
+  // it left (0: no probe due).
+  const p = q.filter((e) => e.$).pop();
+  // No marked event: NaN, never more than the grace.
+  const sent = Date.now() - (p?.$ as number) > BEACON_GRACE_MS && p!.$!;
   // The probe goes alone: the answer's duplicate count is then about it alone.
-  const b = checked.length ? [probe] : pending().slice(0, batchSize);
+  const b = sent ? [p!] : pending().slice(0, batchSize);
   if (!b.length) return schedule();
   // A batch timer still set fires into a fetch in flight (ignored) or sends the next batch early.
-  state = SENDING;
+  sending = 1;
   const text = body(b);
-  for (const e of b) e.$ ||= Date.now();
-  // Network error, 5xx or 429: the same events (same ids) again, after Retry-After seconds when
-  // the answer gives them (a number; NaN for an HTTP date or an Error, which means the backoff).
-  // What was beaconed may have failed alike: every mark goes, all is sent again.
-  const retry = (retryAfter: unknown) => {
-    state = WAITING;
-    for (const e of q) delete e.$;
-    store();
-    clearTimeout(timer);
-    timer = setTimeout(
-      resume,
-      (retryAfter as number) > 0 ? (retryAfter as number) * 1e3 : Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** attempt++) * (0.5 + Math.random() / 2),
-    );
-  };
-  fetch(ep, { method: 'POST', body: text, keepalive: text.length < 6e4 }).then(async (r) => {
-    if (r.status == 429 || r.status > 499) return retry(+r.headers.get('retry-after')!);
-    // Accepted (2xx, with per-event results) or refused for good (other 4xx): never sent again.
-    // The gateway always answers JSON: anything else is a page or a proxy at the wrong URL.
-    if (!/json/.test(r.headers.get('content-type')!) && !warned++) console.warn('clickstream: not the gateway at', ep, r.status);
-    let seen: unknown;
-    try {
-      seen = checked.length && (await r.json()).duplicate;
-    } catch {
-      /* not JSON: not the gateway, nothing confirmed */
-    }
-    // The probe a duplicate: everything beaconed before it arrived. Otherwise it is all sent again.
-    if (!seen) for (const e of checked) delete e.$;
-    state = attempt = 0;
-    q = q.filter((e) => !b.includes(e) && !(seen && checked.includes(e)));
-    store();
-  }, retry);
+  for (const e of b) e.$ = Date.now();
+  fetch(ep, { method: 'POST', body: text, keepalive: text.length < 6e4 })
+    .then(async (r) => {
+      // 429 or 5xx: retried, after Retry-After seconds when the answer gives them.
+      if (r.status == 429 || r.status > 499) throw +r.headers.get('retry-after')!;
+      // Accepted (2xx, with per-event results) or refused for good (other 4xx): never sent again.
+      hooks.answer?.(r, ep);
+      // The probe a duplicate: everything that left before it arrived (dropped with the batch);
+      // otherwise all of it is sent again. A body that is not JSON confirms nothing.
+      const seen = sent && (await r.json().catch(() => 0)).duplicate;
+      sending = attempt = 0;
+      q = q.filter((e) => !(b.includes(e) || (e.$! <= +sent && (seen || (delete e.$ && 0)))));
+      store();
+    })
+    // Network error, 5xx or 429: the same events (same ids) again, after Retry-After seconds (a
+    // number; NaN for an HTTP date or an Error, which means the backoff). What was beaconed may
+    // have failed alike: every mark goes, all is sent again.
+    .catch((retryAfter) => {
+      sending = 0;
+      for (const e of q) delete e.$;
+      clearTimeout(timer);
+      timer = setTimeout(go, ++attempt && retryAfter > 0 ? retryAfter * 1e3 : Math.min(RETRY_MAX_MS, (RETRY_BASE_MS / 2) * 2 ** attempt) * (0.5 + Math.random() / 2));
+      store();
+    });
 }
 
 /** Records an event of any type; the exported builders are thin wrappers around this. */
 export function track(type: EventType, props?: Props): void {
-  if (!ep || consentState == REFUSED) return;
+  if (!url || refused) return;
   const now = Date.now();
-  try {
-    // Re-read: another tab may have kept the session alive (and identified or reset). Only a state
-    // more recent than ours: a write that failed (storage full) leaves an older one behind.
-    const st = load();
-    if (st[2] > last) [vid, sid, last, utm, uid] = st;
-  } catch {
-    /* not stored (first event, no consent yet, no storage): memory holds it */
-  }
+  sync();
   if (!sid || now - last > SESSION_MS) {
     sid = uuid();
-    utm = {};
-    new URLSearchParams(location.search).forEach((v, k) => {
-      if (/^utm_(source|medium|campaign|term|content)$/.test(k)) utm[k] = v.slice(0, 256);
-    });
+    sessionFields = hooks.session?.();
   }
   last = now;
-  const e = {
+  // On hold (no consent yet), the event waits in the queue, in memory only (see store and flush).
+  q.push({
     event_id: uuid(),
     type,
     ts: now,
@@ -281,11 +271,9 @@ export function track(type: EventType, props?: Props): void {
     language: navigator.language,
     screen: screen.width + 'x' + screen.height,
     viewport: innerWidth + 'x' + innerHeight,
-    ...utm,
+    ...sessionFields,
     ...props,
-  } as ClientEvent;
-  // On hold (no consent yet), the event waits in the queue, in memory only (see store and flush).
-  q.push(e);
+  } as ClientEvent);
   store();
 }
 
@@ -293,36 +281,24 @@ export function track(type: EventType, props?: Props): void {
 export function init(options: Options): void {
   const n = navigator as Navigator & { globalPrivacyControl?: boolean };
   // Under DNT/GPC (when honoured) the SDK never starts: every call stays a no-op, consent(true) included.
-  if (ep || (options.respectDnt && (n.doNotTrack == '1' || n.globalPrivacyControl))) return;
+  if (url || (options.respectDnt && (n.doNotTrack == '1' || n.globalPrivacyControl))) return;
   const { endpoint = '/v1/events', siteKey, consent } = options;
   ({ batchSize = 10, flushInterval: interval = 5e3, maxQueue = 500, maxBytes = 2e5 } = options);
-  ep = endpoint + (siteKey ? (/\?/.test(endpoint) ? '&' : '?') + 'site=' + encodeURIComponent(siteKey) : '');
-  consentState = consent == 'drop' ? REFUSED : consent == 'hold' ? ON_HOLD : GRANTED;
+  url = endpoint + (siteKey ? (/\?/.test(endpoint) ? '&' : '?') + 'site=' + encodeURIComponent(siteKey) : '');
+  ep = consent == 'hold' || (refused = +(consent == 'drop')) ? '' : url;
   pageKey = KEY + '.' + uuid();
-  try {
-    // A queue stored by an older version (one key for every tab) is taken over by the first page.
-    [vid, sid, last, utm, uid, q = []] = load();
-  } catch {
-    /* nothing stored yet */
-  }
+  sync();
   vid ||= uuid();
   addEventListener('pagehide', () => {
     gone = 1;
     hide();
   });
   addEventListener('visibilitychange', () => document.hidden && hide());
-  // Back from the back/forward cache: this page's queue may have been taken over meanwhile.
-  addEventListener('pageshow', (e) => {
-    if (e.persisted) {
-      gone = 0;
-      q = [];
-      adopt();
-    }
-  });
+  addEventListener('pageshow', adopt);
   // Another page wrote: maybe it is gone and left events.
   addEventListener('storage', adopt);
   // Back online: retry now rather than at the end of the backoff.
-  addEventListener('online', () => state == WAITING && resume());
+  addEventListener('online', () => attempt && go());
   adopt();
 }
 
@@ -331,15 +307,16 @@ export function init(options: Options): void {
  * refusing drops held events and stops tracking.
  */
 export function consent(granted: boolean): void {
-  consentState = granted ? GRANTED : REFUSED;
+  refused = +!granted;
+  // Before init (or under Do Not Track, when the SDK never starts) there is nothing to send.
+  ep = granted ? url : '';
   if (granted) {
-    // Before init (or under Do Not Track, when the SDK never starts) there is nothing to send.
     if (ep) store();
   } else {
     // Refused: forget everything stored (every page's queue too), and what waits to be sent.
     q = [];
     try {
-      for (const k of pageKeys().concat(KEY)) localStorage.removeItem(k);
+      for (const k of Object.keys(localStorage)) if (/^cs(\.|$)/.test(k)) localStorage.removeItem(k);
     } catch {
       /* no storage */
     }

@@ -70,7 +70,8 @@ describe('batching', () => {
     expect(stored()!.queue).toEqual([]);
   });
 
-  test('every event carries identity, page and device context, and the landing page UTM', async () => {
+  test('every event carries identity, page and device context, and the landing page UTM (utm plugin)', async () => {
+    sdk.utm();
     sdk.init({ siteKey: 'k', batchSize: 2 });
     sdk.identify('user-42');
     sdk.page();
@@ -106,6 +107,7 @@ describe('batching', () => {
   });
 
   test('every builder produces events the gateway schema accepts (full field names, nothing extra)', async () => {
+    sdk.utm();
     sdk.init({ siteKey: 'k', batchSize: 6 });
     document.title = 'x'.repeat(2000);
     history.replaceState(null, '', '/p?utm_term=' + 'y'.repeat(300) + '&q=' + 'z'.repeat(5000));
@@ -125,6 +127,13 @@ describe('batching', () => {
     expect(events[0].utm_term).toHaveLength(256);
     expect((events[3] as { element: string }).element).toHaveLength(512);
     expect(events[1]).toMatchObject({ url: 'http://localhost:3000/spa/route', referrer: 'http://localhost:3000/spa', title: 'Route' });
+  });
+
+  test('without the utm plugin (the npm core alone) no utm_* field is sent', async () => {
+    sdk.init({ siteKey: 'k', batchSize: 1 });
+    sdk.page();
+    expect(net.requests[0].batch.events[0].url).toContain('utm_source=newsletter');
+    expect(Object.keys(net.requests[0].batch.events[0]).filter((k) => k.startsWith('utm_'))).toEqual([]);
   });
 
   test('calls before init are ignored; init twice keeps the first options', async () => {

@@ -18,8 +18,12 @@ for (const target of [window, document] as EventTarget[]) {
 // The SDK calls the global addEventListener: make sure it is the patched window's.
 globalThis.addEventListener = window.addEventListener;
 
-/** The core with the consent and identify entry points, as one object (the full build's API). */
-export type Sdk = typeof import('../src/index.js') & typeof import('../src/plugins/consent.js') & typeof import('../src/plugins/identify.js');
+/** The core with the consent, identify, utm and check-endpoint entry points, as one object (the full build's API). */
+export type Sdk = typeof import('../src/index.js') &
+  typeof import('../src/plugins/consent.js') &
+  typeof import('../src/plugins/identify.js') &
+  typeof import('../src/plugins/utm.js') &
+  typeof import('../src/plugins/check-endpoint.js');
 
 /** The time every SDK test starts at (fake timers). */
 export const T0 = new Date('2026-11-22T10:00:00Z').getTime();
@@ -49,8 +53,14 @@ export async function fresh(opts: { keepStorage?: boolean } = {}): Promise<Sdk> 
   for (const [t, type, l, o] of added.splice(0)) t.removeEventListener(type, l, o as EventListenerOptions);
   if (!opts.keepStorage) localStorage.clear();
   vi.resetModules();
-  // One fresh core shared by the three modules (they import the same core.js).
-  return { ...(await import('../src/index.js')), ...(await import('../src/plugins/consent.js')), ...(await import('../src/plugins/identify.js')) };
+  // One fresh core shared by the modules (they import the same core.js).
+  return {
+    ...(await import('../src/index.js')),
+    ...(await import('../src/plugins/consent.js')),
+    ...(await import('../src/plugins/identify.js')),
+    ...(await import('../src/plugins/utm.js')),
+    ...(await import('../src/plugins/check-endpoint.js')),
+  };
 }
 
 /**

@@ -82,3 +82,23 @@ test('the full script-tag build exposes the plugins by name', async () => {
   await settle();
   expect(net.requests.flatMap((r) => r.batch.events.map((e) => e.type))).toEqual(['page_view', 'click']);
 });
+
+test.each([
+  ['core', '../src/global.js'],
+  ['full', '../src/global-full.js'],
+])('the %s script build sends the landing page utm_* and warns when the endpoint is not the gateway', async (_, build) => {
+  const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
+  history.replaceState(null, '', '/landing?utm_campaign=winter&utm_source=ads');
+  net.reply(() => Promise.resolve(new Response('<!doctype html>', { status: 404, headers: { 'content-type': 'text/html' } })));
+  runSnippet(); // init (batch of 2), page
+  w.clickstream!('click', 'a#x');
+  await import(build);
+  await settle();
+  expect(net.requests[0].batch.events.map((e) => [e.type, e.utm_campaign, e.utm_source])).toEqual([
+    ['page_view', 'winter', 'ads'],
+    ['click', 'winter', 'ads'],
+  ]);
+  expect(warn.mock.calls.map((c) => c.join(' '))).toEqual(['clickstream: not the gateway at /v1/events?site=demo 404']);
+  history.replaceState(null, '', '/');
+  warn.mockRestore();
+});

@@ -66,7 +66,8 @@ describe('sessions', () => {
     expect(events()[1].session_id).toBe(sid);
   });
 
-  test('UTM parameters of the landing page stay on every event of the session, and only there', async () => {
+  test('UTM parameters of the landing page stay on every event of the session, and only there (utm plugin)', async () => {
+    sdk.utm();
     sdk.init({ siteKey: 'k', batchSize: 1 });
     sdk.page();
     history.replaceState(null, '', '/products/1');

@@ -44,14 +44,6 @@ describe('one queue key per page; the queues of pages that are gone are adopted'
     expect(sentIds()).toEqual(['c1', 'c2']);
   });
 
-  test("an entry of the previous version ([written, queue, beaconed, since]) is adopted: its beaconed events are sent again too", async () => {
-    localStorage.setItem('cs.old', JSON.stringify([0, [ev('q1')], [ev('b1')], T0]));
-    sdk.init({ siteKey: 'k', batchSize: 100, flushInterval: 1000 });
-    await vi.advanceTimersByTimeAsync(1000);
-    expect(sentIds()).toEqual(['b1', 'q1']);
-    expect(localStorage.getItem('cs.old')).toBeNull();
-  });
-
   test('a live page is left alone until it is gone; then a live page adopts it at once (storage event)', async () => {
     otherPage('cs.live', T0, ['l1']);
     sdk.init({ siteKey: 'k', batchSize: 100, flushInterval: 1000 });

@@ -11,7 +11,6 @@
  *   import { engagement } from '@clickstream/sdk/engagement';
  *   const stop = engagement();
  */
-import { beforeBeacon } from '../core.js';
 import { page } from '../events.js';
 import { watchViews, type ViewOptions } from './view.js';
 
@@ -37,11 +36,13 @@ export function engagement(options: EngagementOptions = {}): () => void {
     if (ms >= min) page({ url, title, engagement_ms: Math.round(ms) });
     ms = 0;
   };
+  // Hidden: reported at once. On the document, so before the core's beacon (on window, where the
+  // event arrives after): the report leaves in the same beacon.
   const onVisibility = () => {
     if (visible()) {
       since ||= Date.now();
       title = document.title;
-    } else pause();
+    } else report();
   };
   // View changed: report the view being left, then measure the new one.
   const stopViews = watchViews(options, () => {
@@ -50,12 +51,12 @@ export function engagement(options: EngagementOptions = {}): () => void {
     title = document.title;
     if (visible()) since = Date.now();
   });
-  // Hidden or unloading: the core calls this just before its beacon, which then carries the report.
-  beforeBeacon.push(report);
   document.addEventListener('visibilitychange', onVisibility);
+  // Unloading without being hidden first: captured, so before the core's beacon (a listener of the window itself).
+  addEventListener('pagehide', report, true);
   return () => {
     stopViews();
-    beforeBeacon.splice(beforeBeacon.indexOf(report) >>> 0, 1);
     document.removeEventListener('visibilitychange', onVisibility);
+    removeEventListener('pagehide', report, true);
   };
 }
