@@ -22,8 +22,6 @@ export interface Options {
   maxQueue?: number;
   /** Offline queue bound: most characters of JSON kept in localStorage. Default 200,000. */
   maxBytes?: number;
-  /** Track nothing when the browser sends Do Not Track or Global Privacy Control. Default false. */
-  respectDnt?: boolean;
   /**
    * Consent before anything is stored or sent. `'granted'` (default): track at once.
    * `'hold'`: keep events in memory until `consent(true)`, drop them on `consent(false)`.
@@ -49,7 +47,6 @@ const RETRY_MAX_MS = 60e3;
  */
 const BEACON_GRACE_MS = 10e3;
 
-
 /**
  * A queued event. `$` is the delivery mark: when the event left with a transport whose answer
  * this page may never read (a fetch, a beacon); absent while it waits to be sent. The mark is
@@ -57,15 +54,16 @@ const BEACON_GRACE_MS = 10e3;
  */
 type Queued = ClientEvent & { $?: number };
 
-/** The endpoint with the site key; empty until init. */
-let url = '';
+// Module state. Flags and strings start undefined (falsy) rather than 0 or '': bytes.
+/** The endpoint with the site key; unset until init. */
+let url: string | undefined;
 /**
  * Where events go: `url` once consent is granted, empty before (on hold or refused). Nothing is
  * stored, taken over or sent without it; events are recorded without it unless `refused`.
  */
-let ep = '';
+let ep: string | undefined;
 /** 1 under `consent: 'drop'` until consent(true), and after consent(false): events are not even recorded. */
-let refused = 0;
+let refused: number | undefined;
 let batchSize: number;
 let interval: number;
 let maxQueue: number;
@@ -79,18 +77,18 @@ let q: Queued[] = [];
 /** This page's queue key. */
 let pageKey: string;
 /** 1 from pagehide on (visibilitychange to hidden follows it in Chromium), until a return from the back/forward cache. */
-let gone = 0;
+let gone: number | undefined;
 let vid: string;
 let sid: string;
 let uid: string;
-/** When the last event was recorded; -1 until the stored state (if any) was read. */
-let last = -1;
+/** When the last event was recorded; unset until the first (or the stored state, if any, was read). */
+let last: number;
 /** Fields of the whole session, from hooks.session when it started (the utm plugin's campaign). */
 let sessionFields: object | undefined;
 /** 1 while a fetch is in flight (one at a time). */
-let sending = 0;
+let sending: number | undefined;
 /** The batch interval timer, or the retry timer. */
-let timer: ReturnType<typeof setTimeout> | 0 = 0;
+let timer: ReturnType<typeof setTimeout> | 0 | undefined;
 /** Failed attempts in a row: while there are, the timer is the retry timer and nothing else is sent before it fires. */
 let attempt = 0;
 
@@ -119,7 +117,8 @@ const pending = () => q.filter((e) => !e.$);
 function sync() {
   try {
     const st = JSON.parse(localStorage[KEY]);
-    if (st[2] > last) [vid, sid, last, sessionFields, uid] = st;
+    // Not `>`: `last` unset (nothing read yet) compares false.
+    if (!(st[2] <= last)) [vid, sid, last, sessionFields, uid] = st;
   } catch {
     /* not stored (first event, no consent yet, no storage): memory holds it */
   }
@@ -196,7 +195,7 @@ function hide() {
   const p = pending();
   // While fetches fail (waiting to retry), beaconed events stay unmarked: the network is likely down.
   for (let b; ep && (b = p.splice(0, batchSize))[0] && navigator.sendBeacon?.(ep, body(b)); )
-    if (!attempt) for (const e of b) e.$ = Date.now();
+    if (!attempt) b.map((e) => (e.$ = Date.now()));
   store();
 }
 
@@ -207,9 +206,9 @@ function hide() {
  * not arrive, or when a fetch fails meanwhile (the network was down; the gateway drops copies).
  */
 export function flush(beacon?: boolean): void {
-  if (!ep) return;
+  // Before init, hide() finds nothing to send and cannot store (no endpoint).
   if (beacon) return hide();
-  if (sending || (attempt && timer)) return;
+  if (!ep || sending || (attempt && timer)) return;
   // The probe: the newest marked event, once the grace has passed since it left; `sent` is when
   // it left (0: no probe due).
   const p = q.filter((e) => e.$).pop();
@@ -221,26 +220,26 @@ export function flush(beacon?: boolean): void {
   // A batch timer still set fires into a fetch in flight (ignored) or sends the next batch early.
   sending = 1;
   const text = body(b);
-  for (const e of b) e.$ = Date.now();
+  b.map((e) => (e.$ = Date.now()));
   fetch(ep, { method: 'POST', body: text, keepalive: text.length < 6e4 })
     .then(async (r) => {
       // 429 or 5xx: retried, after Retry-After seconds when the answer gives them.
-      if (r.status == 429 || r.status > 499) throw +r.headers.get('retry-after')!;
+      if (r.status == 429 || r.status > 499) throw r.headers.get('retry-after');
       // Accepted (2xx, with per-event results) or refused for good (other 4xx): never sent again.
-      hooks.answer?.(r, ep);
+      hooks.answer?.(r, ep!);
       // The probe a duplicate: everything that left before it arrived (dropped with the batch);
       // otherwise all of it is sent again. A body that is not JSON confirms nothing.
       const seen = sent && (await r.json().catch(() => 0)).duplicate;
       sending = attempt = 0;
-      q = q.filter((e) => !(b.includes(e) || (e.$! <= +sent && (seen || (delete e.$ && 0)))));
+      q = q.filter((e) => !(b.includes(e) || (e.$! <= (sent as number) && (seen || (delete e.$ && 0)))));
       store();
     })
     // Network error, 5xx or 429: the same events (same ids) again, after Retry-After seconds (a
-    // number; NaN for an HTTP date or an Error, which means the backoff). What was beaconed may
+    // number; an HTTP date, no header or an Error compare false with 0, which means the backoff). What was beaconed may
     // have failed alike: every mark goes, all is sent again.
-    .catch((retryAfter) => {
+    .catch((retryAfter: number) => {
       sending = 0;
-      for (const e of q) delete e.$;
+      q.map((e) => delete e.$);
       clearTimeout(timer);
       timer = setTimeout(go, ++attempt && retryAfter > 0 ? retryAfter * 1e3 : Math.min(RETRY_MAX_MS, (RETRY_BASE_MS / 2) * 2 ** attempt) * (0.5 + Math.random() / 2));
       store();
@@ -279,9 +278,7 @@ export function track(type: EventType, props?: Props): void {
 
 /** Starts the SDK. Calls before init are ignored (the script-tag loader queues them instead). */
 export function init(options: Options): void {
-  const n = navigator as Navigator & { globalPrivacyControl?: boolean };
-  // Under DNT/GPC (when honoured) the SDK never starts: every call stays a no-op, consent(true) included.
-  if (url || (options.respectDnt && (n.doNotTrack == '1' || n.globalPrivacyControl))) return;
+  if (url) return;
   const { endpoint = '/v1/events', siteKey, consent } = options;
   ({ batchSize = 10, flushInterval: interval = 5e3, maxQueue = 500, maxBytes = 2e5 } = options);
   url = endpoint + (siteKey ? (/\?/.test(endpoint) ? '&' : '?') + 'site=' + encodeURIComponent(siteKey) : '');
@@ -297,8 +294,8 @@ export function init(options: Options): void {
   addEventListener('pageshow', adopt);
   // Another page wrote: maybe it is gone and left events.
   addEventListener('storage', adopt);
-  // Back online: retry now rather than at the end of the backoff.
-  addEventListener('online', () => attempt && go());
+  // Back online: retry now rather than at the end of the backoff (or send a partial batch early).
+  addEventListener('online', go);
   adopt();
 }
 

@@ -81,9 +81,10 @@ describe('consent', () => {
   test.each([
     ['Do Not Track', 'doNotTrack', '1'],
     ['Global Privacy Control', 'globalPrivacyControl', true],
-  ])('respectDnt with %s: nothing is stored or sent, consent(true) included', async (_name, key, value) => {
+  ])('respectDnt (script-tag builds) with %s: nothing is stored or sent, consent(true) included', async (_name, key, value) => {
     nav(key, value);
-    sdk.init({ siteKey: 'k', batchSize: 1, respectDnt: true });
+    const { scriptApi } = await import('../src/script-api.js');
+    scriptApi().init({ siteKey: 'k', batchSize: 1, respectDnt: true });
     sdk.consent(true);
     sdk.page();
     sdk.flush();
@@ -96,14 +97,27 @@ describe('consent', () => {
 
   test('DNT is ignored unless respectDnt is set; DNT "0" is not an opt-out', async () => {
     nav('doNotTrack', '1');
-    sdk.init({ siteKey: 'k', batchSize: 1 });
+    const { scriptApi } = await import('../src/script-api.js');
+    scriptApi().init({ siteKey: 'k', batchSize: 1 });
     sdk.page();
     expect(net.requests).toHaveLength(1);
 
     const again = await fresh();
     nav('doNotTrack', '0');
-    again.init({ siteKey: 'k', batchSize: 1, respectDnt: true });
+    (await import('../src/script-api.js')).scriptApi().init({ siteKey: 'k', batchSize: 1, respectDnt: true });
     again.page();
     expect(net.requests).toHaveLength(2);
+  });
+
+  test('doNotTrack() (@clickstream/sdk/dnt, for npm users to not start the SDK): DNT "1" or GPC', async () => {
+    const { doNotTrack } = await import('../src/plugins/dnt.js');
+    expect(doNotTrack()).toBe(false);
+    nav('doNotTrack', '0');
+    expect(doNotTrack()).toBe(false);
+    nav('doNotTrack', '1');
+    expect(doNotTrack()).toBe(true);
+    nav('doNotTrack', null);
+    nav('globalPrivacyControl', true);
+    expect(doNotTrack()).toBe(true);
   });
 });
