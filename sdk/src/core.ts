@@ -83,7 +83,7 @@ let sid: string;
 let uid: string;
 /** When the last event was recorded; unset until the first (or the stored state, if any, was read). */
 let last: number;
-/** Fields of the whole session, from hooks.session when it started (the utm plugin's campaign). */
+/** Fields of the whole session, from the session hook when it started (the utm plugin's campaign). */
 let sessionFields: object | undefined;
 /** 1 while a fetch is in flight (one at a time). */
 let sending: number | undefined;
@@ -92,13 +92,24 @@ let timer: ReturnType<typeof setTimeout> | 0 | undefined;
 /** Failed attempts in a row: while there are, the timer is the retry timer and nothing else is sent before it fires. */
 let attempt = 0;
 
-/** Where plugins that change what the core does plug in (a site without them pays only these calls). */
-export const hooks: {
-  /** When a session starts: fields sent with each of its events, from every tab (the utm plugin). */
-  session?: () => object;
-  /** Each answer of the endpoint, but a 429 or 5xx (the endpoint check). */
-  answer?: (r: Response, endpoint: string) => void;
-} = {};
+/**
+ * What plugins plug in, each through a setter below that only the plugin imports (so a site
+ * without it ships neither the setter nor the plugin, only the call here).
+ */
+/** Called when a session starts: fields sent with each of its events, from every tab (the utm plugin). */
+let sessionHook: (() => object) | undefined;
+/** Called with each answer of the endpoint but a 429 or 5xx (the check-endpoint plugin). */
+let answerHook: ((r: Response, endpoint: string) => void) | undefined;
+
+/** Sets the session hook (for plugins/utm.ts). */
+export const onSession = (hook: typeof sessionHook): void => {
+  sessionHook = hook;
+};
+
+/** Sets the answer hook (for plugins/check-endpoint.ts). */
+export const onAnswer = (hook: typeof answerHook): void => {
+  answerHook = hook;
+};
 
 /** A random id, 9 to 54 characters of [0-9_]: 160 random bits. */
 const uuid = (): string => crypto.getRandomValues(new Uint32Array(5)).join('_');
@@ -187,27 +198,21 @@ function schedule() {
 }
 
 /**
- * Page hidden or unloaded: plugins report, then every event not sent yet goes out with
- * sendBeacon, once (in batches: one beacon carries 64 KB at most), and is marked. A batch a fetch
- * is carrying is marked already (keepalive outlives the page, like a beacon).
- */
-function hide() {
-  const p = pending();
-  // While fetches fail (waiting to retry), beaconed events stay unmarked: the network is likely down.
-  for (let b; ep && (b = p.splice(0, batchSize))[0] && navigator.sendBeacon?.(ep, body(b)); )
-    if (!attempt) b.map((e) => (e.$ = Date.now()));
-  store();
-}
-
-/**
  * Sends the oldest batch now with fetch (one request in flight at a time), or with `beacon`
  * every queued event (page hidden or unloading). A beacon is never acknowledged: its events are
  * confirmed later by one probe (see BEACON_GRACE_MS), and sent again only when it says they did
  * not arrive, or when a fetch fails meanwhile (the network was down; the gateway drops copies).
  */
 export function flush(beacon?: boolean): void {
-  // Before init, hide() finds nothing to send and cannot store (no endpoint).
-  if (beacon) return hide();
+  // Page hidden or unloaded: every event not sent yet goes out with sendBeacon, once (in batches:
+  // one beacon carries 64 KB at most), and is marked; a batch a fetch is carrying is marked
+  // already (keepalive outlives the page, like a beacon). Before init nothing is queued, nor stored.
+  if (beacon) {
+    const p = pending();
+    // While fetches fail (waiting to retry), beaconed events stay unmarked: the network is likely down.
+    for (let b; ep && (b = p.splice(0, batchSize))[0] && navigator.sendBeacon?.(ep, body(b)); ) if (!attempt) b.map((e) => (e.$ = Date.now()));
+    return store();
+  }
   if (!ep || sending || (attempt && timer)) return;
   // The probe: the newest marked event, once the grace has passed since it left; `sent` is when
   // it left (0: no probe due).
@@ -226,7 +231,7 @@ export function flush(beacon?: boolean): void {
       // 429 or 5xx: retried, after Retry-After seconds when the answer gives them.
       if (r.status == 429 || r.status > 499) throw r.headers.get('retry-after');
       // Accepted (2xx, with per-event results) or refused for good (other 4xx): never sent again.
-      hooks.answer?.(r, ep!);
+      answerHook?.(r, ep!);
       // The probe a duplicate: everything that left before it arrived (dropped with the batch);
       // otherwise all of it is sent again. A body that is not JSON confirms nothing.
       const seen = sent && (await r.json().catch(() => 0)).duplicate;
@@ -253,7 +258,7 @@ export function track(type: EventType, props?: Props): void {
   sync();
   if (!sid || now - last > SESSION_MS) {
     sid = uuid();
-    sessionFields = hooks.session?.();
+    sessionFields = sessionHook?.();
   }
   last = now;
   // On hold (no consent yet), the event waits in the queue, in memory only (see store and flush).
@@ -281,16 +286,16 @@ export function init(options: Options): void {
   if (url) return;
   const { endpoint = '/v1/events', siteKey, consent } = options;
   ({ batchSize = 10, flushInterval: interval = 5e3, maxQueue = 500, maxBytes = 2e5 } = options);
-  url = endpoint + (siteKey ? (/\?/.test(endpoint) ? '&' : '?') + 'site=' + encodeURIComponent(siteKey) : '');
+  url = siteKey ? endpoint + (/\?/.test(endpoint) ? '&' : '?') + 'site=' + encodeURIComponent(siteKey) : endpoint;
   ep = consent == 'hold' || (refused = +(consent == 'drop')) ? '' : url;
   pageKey = KEY + '.' + uuid();
   sync();
   vid ||= uuid();
   addEventListener('pagehide', () => {
     gone = 1;
-    hide();
+    flush(true);
   });
-  addEventListener('visibilitychange', () => document.hidden && hide());
+  addEventListener('visibilitychange', () => document.hidden && flush(true));
   addEventListener('pageshow', adopt);
   // Another page wrote: maybe it is gone and left events.
   addEventListener('storage', adopt);

@@ -7,12 +7,12 @@
  *   import { checkEndpoint } from '@clickstream/sdk/check-endpoint';
  *   checkEndpoint();
  */
-import { hooks } from '../core.js';
+import { onAnswer } from '../core.js';
 
 /** Warns once when the endpoint answers something that is not JSON. */
 export function checkEndpoint(): void {
   let warned = 0;
-  hooks.answer = (r, endpoint) => {
+  onAnswer((r, endpoint) => {
     if (!/json/.test(r.headers.get('content-type')!) && !warned++) console.warn('clickstream: not the gateway at', endpoint, r.status);
-  };
+  });
 }

@@ -7,18 +7,18 @@
  *   import { utm } from '@clickstream/sdk/utm';
  *   utm();
  */
-import { hooks } from '../core.js';
+import { onSession } from '../core.js';
 
 /** Only these reach the gateway (its schema refuses any other field), each cut to its 256 characters. */
 const UTM = /^utm_(source|medium|campaign|term|content)$/;
 
 /** Sends the landing page's utm_* parameters with each event of a session from now on. */
 export function utm(): void {
-  hooks.session = () => {
+  onSession(() => {
     const fields: Record<string, string> = {};
     new URLSearchParams(location.search).forEach((v, k) => {
       if (UTM.test(k)) fields[k] = v.slice(0, 256);
     });
     return fields;
-  };
+  });
 }
