@@ -18,9 +18,10 @@ export interface Options {
   batchSize?: number;
   /** Otherwise send this many ms after the first queued event. Default 5000. */
   flushInterval?: number;
-  /** Offline queue bound: most events kept (oldest dropped first). Default 500. */
-  maxQueue?: number;
-  /** Offline queue bound: most characters of JSON kept in localStorage. Default 200,000. */
+  /**
+   * Offline queue bound: most characters of JSON kept in localStorage (oldest events dropped
+   * first). Default 200,000 (about 400 events). It bounds memory too: the queue is what is stored.
+   */
   maxBytes?: number;
   /**
    * Consent before anything is stored or sent. `'granted'` (default): track at once.
@@ -66,7 +67,6 @@ let ep: string | undefined;
 let refused: number | undefined;
 let batchSize: number;
 let interval: number;
-let maxQueue: number;
 let maxBytes: number;
 /**
  * The one queue, oldest first, persisted under this page's key: events waiting to be sent
@@ -136,13 +136,13 @@ function sync() {
 }
 
 /**
- * Bounds the queue (oldest out first, to maxQueue events and maxBytes of stored JSON), then
+ * Bounds the queue (oldest out first, to maxBytes of stored JSON), then
  * persists identity and session (shared) and this page's queue when consent allows, then
  * schedules delivery. The page's entry is [time written, queue]; time 0 once the page is gone.
  */
 function store() {
   let s: string;
-  for (q = q.slice(-maxQueue); (s = JSON.stringify([gone ? 0 : Date.now(), q])).length > maxBytes && q.shift(); );
+  while ((s = JSON.stringify([gone ? 0 : Date.now(), q])).length > maxBytes && q.shift());
   if (ep)
     try {
       localStorage[KEY] = JSON.stringify([vid, sid, last, sessionFields, uid]);
@@ -285,7 +285,7 @@ export function track(type: EventType, props?: Props): void {
 export function init(options: Options): void {
   if (url) return;
   const { endpoint = '/v1/events', siteKey, consent } = options;
-  ({ batchSize = 10, flushInterval: interval = 5e3, maxQueue = 500, maxBytes = 2e5 } = options);
+  ({ batchSize = 10, flushInterval: interval = 5e3, maxBytes = 2e5 } = options);
   url = siteKey ? endpoint + (/\?/.test(endpoint) ? '&' : '?') + 'site=' + encodeURIComponent(siteKey) : endpoint;
   ep = consent == 'hold' || (refused = +(consent == 'drop')) ? '' : url;
   pageKey = KEY + '.' + uuid();
