@@ -17,6 +17,9 @@ export const entries = {
   engagement: here('./src/plugins/engagement.ts'),
   consent: here('./src/plugins/consent.ts'),
   identify: here('./src/plugins/identify.ts'),
+  utm: here('./src/plugins/utm.ts'),
+  'check-endpoint': here('./src/plugins/check-endpoint.ts'),
+  dnt: here('./src/plugins/dnt.ts'),
 };
 
 export const plugins = () => [

@@ -1,9 +1,13 @@
 #!/usr/bin/env node
-// Prints raw, gzip and brotli bytes of every SDK entry point and fails (exit 1) when the core
-// goes over its budget: 1,900 bytes min+gzip (was 2,048, then 1,952; aim: 1,536). The core is what the brief
-// calls the core: the four event types, batching, the beacon on page hide, retry with backoff and
-// the offline queue; consent, identify/reset and the three view/click/time plugins are entry
-// points of their own (and in the full script build).
+// Prints raw, gzip and brotli bytes of every SDK entry point and fails (exit 1) when the core or
+// the core script-tag build goes over its budget. The core is what the brief calls the core: the
+// four event types, batching, the beacon on page hide, retry with backoff and the offline queue,
+// as a site importing the whole core API from npm ships it. Its budget is the figure it was
+// brought to (under the brief's 1,536-byte aim; it was 2,048, 1,952, 1,900), so any growth fails
+// the build. Consent, identify/reset, utm_*, the endpoint check, Do Not Track and the three
+// view/click/time plugins are entry points of their own. The core script-tag build is the core
+// with the script-tag loader, utm_*, the endpoint check and `respectDnt` (what the snippet's users
+// get by default), gated at its own figure; the full script build adds every plugin.
 //
 // Everything is built here in memory with the same rollup plugins and terser options as
 // rollup.config.mjs, so the numbers never come from a stale dist/. Written to dist/size.json too.
@@ -16,7 +20,9 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import config, { entries, plugins, terserOptions } from '../rollup.config.mjs';
 
-const BUDGET = 1900;
+/** min+gzip budgets: the core (npm, whole core API) and the core script-tag build. */
+const BUDGET = 1517;
+const SCRIPT_BUDGET = 1802;
 const AIM = 1536;
 const here = (p) => fileURLToPath(new URL(p, import.meta.url));
 const src = (p) => here(`../src/${p}`);
@@ -56,19 +62,22 @@ const pluginOnly = (file) => ({
 const snippet = readFileSync(here('../snippet.html'), 'utf8').match(/<script>([\s\S]*?)<\/script>/)[1].trim();
 
 const rows = [
-  ['clickstream.min.js', 'script tag, core (budget)', await iife('clickstream.min.js'), true],
+  ['clickstream.min.js', 'script tag, core build (budget)', await iife('clickstream.min.js'), SCRIPT_BUDGET],
   ['clickstream.full.min.js', 'script tag, core + every plugin', await iife('clickstream.full.min.js')],
-  ['@clickstream/sdk', 'npm, whole core API (budget)', await bundle(importAll(coreApi)), true],
+  ['@clickstream/sdk', 'npm, whole core API (budget)', await bundle(importAll(coreApi)), BUDGET],
   ['@clickstream/sdk', 'npm, init + page only', await bundle(importAll(['init', 'page']))],
   ['@clickstream/sdk', 'npm, init + page + addToCart + purchase', await bundle(importAll(['init', 'page', 'addToCart', 'purchase']))],
-  ...['auto-pageviews', 'auto-clicks', 'engagement'].map((p) => {
+  ...['auto-pageviews', 'auto-clicks', 'engagement', 'dnt'].map((p) => {
     const { code, external } = pluginOnly(p);
     return [`@clickstream/sdk/${p}`, 'npm plugin, its own bytes', null, false, code, external];
   }),
-  // consent and identify use the core's state: their cost is what they add to the whole core API.
+  // consent, identify, utm and check-endpoint use the core's state or hooks: their cost is what
+  // they add to the whole core API (the hook's call included: without the plugin it is dropped).
   ...[
     ['consent', ['consent']],
     ['identify', ['identify', 'reset']],
+    ['utm', ['utm']],
+    ['check-endpoint', ['checkEndpoint']],
   ].map(([p, names]) => [`@clickstream/sdk/${p}`, 'npm plugin, bytes added to the core API', null, false, `${importAll(coreApi)}${importAll(names, entries[p])}`, undefined, true]),
   ['snippet.html', 'inline loader snippet', snippet],
 ];
@@ -80,10 +89,10 @@ const sizes = (code) => ({
 });
 const coreSizes = sizes(await bundle(importAll(coreApi)));
 const measured = [];
-for (const [name, what, code0, gated, pluginCode, external, added] of rows) {
+for (const [name, what, code0, budget, pluginCode, external, added] of rows) {
   const m = sizes(code0 ?? (await bundle(pluginCode, { external })));
   if (added) for (const k of ['raw', 'gzip', 'brotli']) m[k] -= coreSizes[k];
-  measured.push({ name, what, ...m, gated: Boolean(gated) });
+  measured.push({ name, what, ...m, ...(budget ? { budget } : {}) });
 }
 
 const pad = (s, n) => String(s).padEnd(n - 1) + ' ';
@@ -92,13 +101,14 @@ console.log(`${pad('entry point', 34)}${pad('', 42)}${lpad('raw', 7)}${lpad('gzi
 for (const m of measured) console.log(`${pad(m.name, 34)}${pad(m.what, 42)}${lpad(m.raw, 7)}${lpad(m.gzip, 7)}${lpad(m.brotli, 8)}`);
 
 mkdirSync(here('../dist'), { recursive: true });
-writeFileSync(here('../dist/size.json'), JSON.stringify({ budget: BUDGET, aim: AIM, entries: measured }, null, 2) + '\n');
+writeFileSync(here('../dist/size.json'), JSON.stringify({ budget: BUDGET, scriptBudget: SCRIPT_BUDGET, aim: AIM, entries: measured }, null, 2) + '\n');
 
-const over = measured.filter((m) => m.gated && m.gzip > BUDGET);
-const core = measured.find((m) => m.gated);
+const over = measured.filter((m) => m.budget && m.gzip > m.budget);
 if (over.length) {
-  for (const m of over) console.error(`✗ ${m.name} (${m.what}) is ${m.gzip} bytes min+gzip: over the ${BUDGET}-byte budget by ${m.gzip - BUDGET}`);
+  for (const m of over) console.error(`✗ ${m.name} (${m.what}) is ${m.gzip} bytes min+gzip: over its ${m.budget}-byte budget by ${m.gzip - m.budget}`);
   process.exit(1);
 }
+const core = measured.find((m) => m.budget === BUDGET);
+const script = measured.find((m) => m.budget === SCRIPT_BUDGET);
 const aim = core.gzip <= AIM ? `within the ${AIM}-byte aim` : `${core.gzip - AIM} over the ${AIM}-byte aim`;
-console.log(`✓ core ${core.gzip} bytes min+gzip: within the ${BUDGET}-byte budget, ${aim}`);
+console.log(`✓ core ${core.gzip} bytes min+gzip: within its ${BUDGET}-byte budget, ${aim}; core script build ${script.gzip}, within its ${SCRIPT_BUDGET}`);

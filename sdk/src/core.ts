@@ -1,8 +1,10 @@
 /**
  * The core of the browser SDK: identity, session, batching, delivery, offline queue, privacy.
  *
- * Written for size (the core has a 2,048-byte min+gzip budget, see scripts/size.mjs): module
- * state instead of classes, one timer, one storage writer. Every byte here ships to every site.
+ * Written for size (the core is held under 1,536 bytes min+gzip, see scripts/size.mjs): module
+ * state instead of classes, one timer, one storage writer. Every byte here ships to every site;
+ * what only some sites need is a plugin (plugins/), hooked in through setters that only the
+ * plugin imports, so the minifier drops the hook's call where no plugin sets it.
  *
  * Wire format: `EventBatch` of contracts/event-schema.ts, with the schema's full field names.
  * Bodies go out as text/plain (a CORS "simple request": no preflight, and what sendBeacon sends).
@@ -159,8 +161,8 @@ function store() {
  * SESSION_MS (a crash). Each page writes only its own key, so no tab overwrites another's events.
  */
 function adopt(e?: Event) {
-  // Back from the back/forward cache: this page's queue may have been taken over meanwhile; it
-  // takes it back below only when not (its entry is still there, marked gone).
+  // Back from the back/forward cache: another page may have taken this page's queue over
+  // meanwhile. Memory is emptied; the entry, if still there (marked gone), is taken back below.
   if ((e as PageTransitionEvent)?.persisted) {
     gone = 0;
     q = [];
@@ -240,8 +242,8 @@ export function flush(beacon?: boolean): void {
       store();
     })
     // Network error, 5xx or 429: the same events (same ids) again, after Retry-After seconds (a
-    // number; an HTTP date, no header or an Error compare false with 0, which means the backoff). What was beaconed may
-    // have failed alike: every mark goes, all is sent again.
+    // number; an HTTP date, no header or an Error is not above 0: the backoff). What was beaconed
+    // may have failed alike: every mark goes, all is sent again.
     .catch((retryAfter: number) => {
       sending = 0;
       q.map((e) => delete e.$);
@@ -287,6 +289,7 @@ export function init(options: Options): void {
   const { endpoint = '/v1/events', siteKey, consent } = options;
   ({ batchSize = 10, flushInterval: interval = 5e3, maxBytes = 2e5 } = options);
   url = siteKey ? endpoint + (/\?/.test(endpoint) ? '&' : '?') + 'site=' + encodeURIComponent(siteKey) : endpoint;
+  // 'hold': recorded, neither stored nor sent; 'drop': not even recorded (refused).
   ep = consent == 'hold' || (refused = +(consent == 'drop')) ? '' : url;
   pageKey = KEY + '.' + uuid();
   sync();
@@ -318,7 +321,7 @@ export function consent(granted: boolean): void {
     // Refused: forget everything stored (every page's queue too), and what waits to be sent.
     q = [];
     try {
-      for (const k of Object.keys(localStorage)) if (/^cs(\.|$)/.test(k)) localStorage.removeItem(k);
+      for (const k in localStorage) if (/^cs(\.|$)/.test(k)) localStorage.removeItem(k);
     } catch {
       /* no storage */
     }

@@ -23,8 +23,13 @@ import { identify, reset } from '@clickstream/sdk/identify';
 import { autoPageviews, type AutoPageviewOptions } from '@clickstream/sdk/auto-pageviews';
 import { autoClicks } from '@clickstream/sdk/auto-clicks';
 import { engagement, type EngagementOptions } from '@clickstream/sdk/engagement';
+import { utm } from '@clickstream/sdk/utm';
+import { checkEndpoint } from '@clickstream/sdk/check-endpoint';
+import { doNotTrack } from '@clickstream/sdk/dnt';
 const options: Options = { endpoint: '/v1/events', siteKey: 'k' };
-init(options);
+utm();
+checkEndpoint();
+if (!doNotTrack()) init(options);
 page();
 addToCart({ productId: 'p', price: 1, currency: 'EUR' });
 consent(true);
@@ -38,6 +43,8 @@ export default stops;
 // A wrong use must fail, or the check proves nothing.
 // @ts-expect-error minMs is a number
 engagement({ minMs: 'soon' });
+// @ts-expect-error respectDnt is the script-tag builds' option; from npm, doNotTrack() decides
+init({ respectDnt: true });
 `;
 
 beforeAll(() => {
