@@ -216,9 +216,9 @@ export function flush(beacon?: boolean): void {
     return store();
   }
   if (!ep || sending || (attempt && timer)) return;
-  // The probe: the newest marked event, once the grace has passed since it left; `sent` is when
-  // it left (0: no probe due).
-  const p = q.filter((e) => e.$).pop();
+  // The probe: the event that left last (by its mark, not by its place: the queues taken over go
+  // first), once the grace has passed since it left; `sent` is when it left (0: no probe due).
+  const p = q.filter((e) => e.$).sort((x, y) => x.$! - y.$!).pop();
   // No marked event: NaN, never more than the grace.
   const sent = Date.now() - (p?.$ as number) > BEACON_GRACE_MS && p!.$!;
   // The probe goes alone: the answer's duplicate count is then about it alone.

@@ -7,7 +7,7 @@
  */
 import { describe, expect, test, vi } from 'vitest';
 import type { ClientEvent } from '../../contracts/event-schema.js';
-import { pageEntries, reload, sdkHooks, settle, stored, T0, type Net, type Sdk } from './helpers.js';
+import { json, pageEntries, reload, sdkHooks, settle, stored, T0, type Net, type Sdk } from './helpers.js';
 
 let sdk: Sdk;
 let net: Net;
@@ -42,6 +42,21 @@ describe('one queue key per page; the queues of pages that are gone are adopted'
     expect(mine.unconfirmed.map((e) => e.event_id)).toEqual(['b1']);
     await vi.advanceTimersByTimeAsync(1000);
     expect(sentIds()).toEqual(['c1', 'c2']);
+  });
+
+  test('queues taken over go first, whenever their events left: the probe is the event that left last, and confirms them all', async () => {
+    // As a page that took a closed tab's queue over (beaconed later) before its own beaconed events stores it.
+    const left = (id: string, $: number) => ({ ...ev(id), $ });
+    localStorage.setItem('cs.gone', JSON.stringify([0, [left('closed-tab', T0 - 2000), left('own', T0 - 5000), left('own2', T0 - 5000)]]));
+    net.reply(() => Promise.resolve(json({ accepted: 0, duplicate: 1 })));
+    sdk.init({ siteKey: 'k', batchSize: 100, flushInterval: 1000 });
+    await vi.advanceTimersByTimeAsync(7000);
+    expect(sentIds()).toEqual([]); // 10 s after the last one left, not after the first
+    await vi.advanceTimersByTimeAsync(3000);
+    expect(sentIds()).toEqual(['closed-tab']);
+    expect(pageEntries()).toEqual([]);
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(sentIds()).toEqual(['closed-tab']);
   });
 
   test('a live page is left alone until it is gone; then a live page adopts it at once (storage event)', async () => {
