@@ -21,8 +21,8 @@ import { fileURLToPath } from 'node:url';
 import config, { entries, plugins, terserOptions } from '../rollup.config.mjs';
 
 /** min+gzip budgets: the core (npm, whole core API) and the core script-tag build. */
-const BUDGET = 1528;
-const SCRIPT_BUDGET = 1813;
+const BUDGET = 1532;
+const SCRIPT_BUDGET = 1818;
 const AIM = 1536;
 const here = (p) => fileURLToPath(new URL(p, import.meta.url));
 const src = (p) => here(`../src/${p}`);

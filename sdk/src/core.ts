@@ -238,7 +238,10 @@ export function flush(beacon?: boolean): void {
       // otherwise all of it is sent again. A body that is not JSON confirms nothing.
       const seen = sent && (await r.json().catch(() => 0)).duplicate;
       sending = attempt = 0;
-      q = q.filter((e) => !(b.includes(e) || (e.$! <= (sent as number) && (seen || (delete e.$ && 0)))));
+      // Every copy of an acknowledged event goes too: a queue can hold one twice (taken over from a
+      // page that wrote its entry again after the first takeover), and a marked copy of an event
+      // that arrived by fetch, probed later, would confirm what its own beacon carried, lost or not.
+      q = q.filter((e) => !(b.some((x) => x.event_id == e.event_id) || (e.$! <= (sent as number) && (seen || (delete e.$ && 0)))));
       store();
     })
     // Network error, 5xx or 429: the same events (same ids) again, after Retry-After seconds (a

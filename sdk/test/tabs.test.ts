@@ -59,6 +59,32 @@ describe('one queue key per page; the queues of pages that are gone are adopted'
     expect(sentIds()).toEqual(['closed-tab']);
   });
 
+  test('an entry taken over again (its page wrote it after the first takeover): a copy that arrived by fetch never serves as the probe of a lost beacon', async () => {
+    const left = (id: string, $?: number) => ({ ...ev(id), ...($ ? { $ } : {}) });
+    // The gateway has what fetches carried: the closed tab's beacons were lost.
+    const arrived = new Set<string>();
+    net.reply((n) => {
+      const ids = net.requests[n - 1].batch.events.map((e) => e.event_id);
+      const duplicate = ids.filter((id) => arrived.has(id)).length;
+      for (const id of ids) arrived.add(id);
+      return Promise.resolve(json({ accepted: ids.length - duplicate, duplicate }));
+    });
+    sdk.init({ siteKey: 'k', batchSize: 100, flushInterval: 1000 });
+    // The closed tab's pagehide: c and a beaconed; taken over here; then the tab records its
+    // engagement report r (written unsent, taken over again) and beacons it (taken over again).
+    for (const entry of [
+      [left('c', T0), left('a', T0)],
+      [left('c', T0), left('a', T0), left('r')],
+      [left('c', T0), left('a', T0), left('r', T0 + 4)],
+    ]) {
+      localStorage.setItem('cs.closed', JSON.stringify([0, entry]));
+      dispatchEvent(new StorageEvent('storage', { key: 'cs.closed' }));
+    }
+    await vi.advanceTimersByTimeAsync(30_000);
+    expect([...arrived].sort()).toEqual(['a', 'c', 'r']);
+    expect(pageEntries()).toEqual([]);
+  });
+
   test('a live page is left alone until it is gone; then a live page adopts it at once (storage event)', async () => {
     otherPage('cs.live', T0, ['l1']);
     sdk.init({ siteKey: 'k', batchSize: 100, flushInterval: 1000 });
