@@ -52,7 +52,8 @@ export function engagement(options: EngagementOptions = {}): () => void {
     if (visible()) since = Date.now();
   });
   document.addEventListener('visibilitychange', onVisibility);
-  // Unloading without being hidden first: captured, so before the core's beacon (a listener of the window itself).
+  // Unloading: Chromium fires pagehide before visibilitychange; the core beacons this report next
+  // (at visibilitychange), or takes it with the rest of the queue at the next page.
   addEventListener('pagehide', report, true);
   return () => {
     stopViews();
