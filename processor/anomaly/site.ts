@@ -64,8 +64,10 @@ export interface SiteDetectorOptions {
   /** Fewest expected purchases in a window for a traffic spike to be judged by its conversions. */
   minPurchasesToJudge: number;
   /**
-   * How much likelier (log) "the extra visitors do not buy" must be than "they buy as usual" for
-   * a spike to be an alert: 4 is odds of about 55 to 1, so a converting campaign never tips it.
+   * How much likelier (log) "the extra visitors do not buy" must be than "they buy as usual", over
+   * the spike so far, for it to be an alert: 3 is odds of 20 to 1. The evidence of a sale whose
+   * visitors buy only grows with each window, so by Wald's bound it crosses this at most once in
+   * e^3 = 20 such sales, and less often for a sale whose visitors buy more than usual.
    */
   spikeEvidence: number;
   /** The fall of conversion the purchases CUSUM tests for (purchases / usual purchases of the window's visitors). */
@@ -83,7 +85,7 @@ export const DEFAULT_SITE_OPTIONS: Omit<SiteDetectorOptions, 'stepMs'> = {
   n: 3,
   rateWindows: 2016,
   minPurchasesToJudge: 3,
-  spikeEvidence: 4,
+  spikeEvidence: 3,
   conversionRatio: 0.333,
   conversionThreshold: 11,
 };
@@ -99,6 +101,8 @@ export class SiteDetector {
   private readonly quietFor = new Map<string, number>();
   private zeroRun = 0;
   private sinceSpike = Infinity;
+  /** Consecutive windows anomalous upwards, up to this one (the spike so far). */
+  private spikeRun = 0;
   /** The last windows' visitors, expected visitors and purchases (to judge a spike's conversions). */
   private readonly recent: { v: number; ev: number; p: number }[] = [];
 
@@ -123,7 +127,8 @@ export class SiteDetector {
     const b = this.buying.push(w.purchases, expectedPurchases);
     this.zeroRun = w.purchases === 0 ? this.zeroRun + 1 : 0;
     this.recent.push({ v: w.visitors, ev: t.expected, p: w.purchases });
-    if (this.recent.length > 64) this.recent.shift();
+    if (this.recent.length > RECENT) this.recent.shift();
+    this.spikeRun = t.anomalous && t.score > 0 ? Math.min(this.spikeRun + 1, RECENT) : 0;
     // Until a spike's non-buying visitors are out of every sum, purchases cannot be judged by them.
     if ((t.anomalous && t.score > 0) || this.sinceSpike <= Math.max(...DEFAULT_SCORER.scales)) this.conversion.reset();
     const c = this.conversion.push(w.purchases, expectedPurchases);
@@ -161,10 +166,12 @@ export class SiteDetector {
     const raised = new Set<SiteAnomalyKind>();
     let spikeConverts = NaN;
     if (t.flag && t.score > 0) {
-      // Extra visitors who buy as usual are a flash sale or a campaign, not an incident. Over the
-      // spike's own scale: are the purchases likelier under "they scale with the visitors"
-      // (rate x visitors) or under "the extra visitors do not buy" (rate x expected visitors)?
-      const span = this.recent.slice(-t.scale);
+      // Extra visitors who buy as usual are a flash sale or a campaign, not an incident. Over every
+      // window of the spike so far (a sequential test: a converting sale's evidence only grows, so
+      // it gets no fresh chance to look like a spike each window): are the purchases likelier
+      // under "they scale with the visitors" (rate x visitors) or "the extra visitors do not buy"
+      // (rate x expected visitors)?
+      const span = this.recent.slice(-Math.max(t.scale, this.spikeRun));
       const flat = rate * span.reduce((x, p) => x + p.ev, 0);
       const scaled = rate * span.reduce((x, p) => x + p.v, 0);
       const bought = span.reduce((x, p) => x + p.p, 0);
@@ -213,6 +220,9 @@ export class SiteDetector {
     return out;
   }
 }
+
+/** Windows of visitors and purchases kept to judge a spike's conversions. */
+const RECENT = 64;
 
 /** Poisson log-likelihood of x given mean m, without the x! term (it cancels in comparisons). */
 function poissonLogLik(x: number, m: number): number {
