@@ -8,16 +8,28 @@ import { ClickBurstDetectors, type BurstOptions } from '../../processor/anomaly/
 import { SiteDetector, type SiteDetectorOptions, type SiteFinding } from '../../processor/anomaly/site.js';
 import { BotSessionModel, type BotSessionOptions } from '../../processor/anomaly/bot-sessions.js';
 import { quantile } from '../../processor/anomaly/stats.js';
-import { SITE_CONTROLS, SITE_KINDS, burstScenario, sessionScenario, siteScenario, type SiteLabel } from './anomaly-scenarios.js';
+import { DEFAULT_PEAK_VISITORS, SITE_CONTROLS, SITE_KINDS, burstScenario, sessionScenario, siteScenario, type SiteLabel } from './anomaly-scenarios.js';
 
-export interface EvalOptions {
+export interface SiteEvalOptions {
   seeds: number[];
   site: Omit<SiteDetectorOptions, 'stepMs'>;
+  /** Site-level grace after a label, in windows. */
+  graceWindows?: number;
+  /** The shop's traffic, as a multiple of the scenarios' default (1: 400 visitors, ~12 purchases per 5 minutes at a weekday's peak). */
+  scale?: number;
+}
+
+export interface SiteEvalResult {
+  site: KindResult[];
+  /** Negative controls: labelled periods, and how many of them raised any alert. */
+  controls: { kind: string; labelled: number; alerted: number }[];
+  siteFalsePerDay: number;
+}
+
+export interface EvalOptions extends SiteEvalOptions {
   visitorBursts: BurstOptions;
   networkBursts: BurstOptions;
   bots: BotSessionOptions;
-  /** Site-level grace after a label, in windows. */
-  graceWindows?: number;
   /** Burst grace after a label, ms. */
   burstGraceMs?: number;
 }
@@ -36,11 +48,7 @@ export interface KindResult {
   latencyP95: number;
 }
 
-export interface EvalResult {
-  site: KindResult[];
-  /** Negative controls: labelled periods, and how many of them raised any alert. */
-  controls: { kind: string; labelled: number; alerted: number }[];
-  siteFalsePerDay: number;
+export interface EvalResult extends SiteEvalResult {
   bursts: (KindResult & { entityPrecision: number; entityRecall: number })[];
   burstFalsePerDay: number;
   bots: { precision: number; recall: number; sessions: number; bots: number; flagged: number; latencyP95S: number };
@@ -48,11 +56,10 @@ export interface EvalResult {
 
 const ratio = (a: number, b: number) => (b === 0 ? 1 : a / b);
 
-export function evaluate(o: EvalOptions): EvalResult {
+/** The site-level detector on the site scenarios of every seed, at the given traffic scale. */
+export function evaluateSite(o: SiteEvalOptions): SiteEvalResult {
   const grace = o.graceWindows ?? 3;
-  const burstGrace = o.burstGraceMs ?? 30_000;
-
-  // --- site level
+  const peakVisitors = DEFAULT_PEAK_VISITORS * (o.scale ?? 1);
   const perKind = new Map<string, { tp: number; fp: number; found: number; labelled: number; lat: number[] }>();
   for (const k of SITE_KINDS) perKind.set(k, { tp: 0, fp: 0, found: 0, labelled: 0, lat: [] });
   const controls = new Map<string, { labelled: number; alerted: number }>();
@@ -60,7 +67,7 @@ export function evaluate(o: EvalOptions): EvalResult {
   let cleanAlerts = 0;
   let cleanDays = 0;
   for (const seed of o.seeds) {
-    const sc = siteScenario({ seed });
+    const sc = siteScenario({ seed, peakVisitors });
     const findings = runSite(sc.windows, sc.stepMs, o.site).filter((f) => f.t >= sc.evalFrom && f.t < sc.evalTo);
     const inLabel = (f: SiteFinding, l: SiteLabel) => f.t >= l.start && f.t < l.end + grace * sc.stepMs;
     for (const f of findings) {
@@ -83,11 +90,20 @@ export function evaluate(o: EvalOptions): EvalResult {
         k.lat.push((first.t + sc.stepMs - l.start) / sc.stepMs);
       }
     }
-    const clean = siteScenario({ seed, inject: false });
+    const clean = siteScenario({ seed, peakVisitors, inject: false });
     cleanAlerts += runSite(clean.windows, clean.stepMs, o.site).filter((f) => f.t >= clean.evalFrom && f.t < clean.evalTo).length;
     cleanDays += (clean.evalTo - clean.evalFrom) / 86_400_000;
   }
-  const site = [...perKind].map(([kind, k]) => result(kind, k));
+  return {
+    site: [...perKind].map(([kind, k]) => result(kind, k)),
+    controls: [...controls].map(([kind, c]) => ({ kind, ...c })),
+    siteFalsePerDay: cleanAlerts / Math.max(1, cleanDays),
+  };
+}
+
+export function evaluate(o: EvalOptions): EvalResult {
+  const burstGrace = o.burstGraceMs ?? 30_000;
+  const site = evaluateSite(o);
 
   // --- bursts
   const burstKinds = new Map<string, { tp: number; fp: number; found: number; labelled: number; lat: number[]; entTp: number; entFp: number }>();
@@ -152,9 +168,7 @@ export function evaluate(o: EvalOptions): EvalResult {
     }
   }
   return {
-    site,
-    controls: [...controls].map(([kind, c]) => ({ kind, ...c })),
-    siteFalsePerDay: cleanAlerts / Math.max(1, cleanDays),
+    ...site,
     bursts,
     burstFalsePerDay: burstClean / Math.max(1e-9, burstCleanDays),
     bots: { precision: ratio(tp, tp + fp), recall: tp / Math.max(1, botCount), sessions, bots: botCount, flagged: tp + fp, latencyP95S: quantile(botLat, 0.95) },

@@ -83,6 +83,10 @@ export interface SiteScenarioOptions {
   inject?: boolean;
 }
 
+/** Visitors per 5 minutes at a weekday's peak, and their conversion, by default: 12 purchases a window. */
+export const DEFAULT_PEAK_VISITORS = 400;
+export const DEFAULT_CONVERSION = 0.03;
+
 /** Shape of a day: low at 04:00, high in the afternoon and evening (0.12 .. 1). */
 function dailyShape(hour: number): number {
   const x = Math.cos(((hour - 16) / 24) * 2 * Math.PI);
@@ -96,8 +100,8 @@ export function siteScenario(o: SiteScenarioOptions): SiteScenario {
   const stepMs = 5 * MIN;
   const warm = o.warmupWeeks ?? 3;
   const weeks = warm + (o.evalWeeks ?? 2);
-  const peak = o.peakVisitors ?? 400;
-  const conv = o.conversion ?? 0.03;
+  const peak = o.peakVisitors ?? DEFAULT_PEAK_VISITORS;
+  const conv = o.conversion ?? DEFAULT_CONVERSION;
   const evalFrom = SCENARIO_START + warm * 7 * DAY;
   const evalTo = SCENARIO_START + weeks * 7 * DAY;
   const days = weeks * 7;
