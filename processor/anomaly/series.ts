@@ -98,8 +98,8 @@ export interface Score {
 
 export class DeviationScorer {
   readonly options: ScorerOptions;
-  /** The last points: observed, expected, own direction, and direction if anomalous (else 0). */
-  private readonly recent: { o: number; e: number; own: number; dir: number }[] = [];
+  /** The last points: observed, expected, seasonal expectation (without the local level), own direction, and direction if anomalous (else 0). */
+  private readonly recent: { o: number; e: number; s: number; own: number; dir: number }[] = [];
   private readonly history: { o: number; e: number; q: number }[] = [];
   private levelNoise: number;
   private sinceFit = 0;
@@ -133,16 +133,18 @@ export class DeviationScorer {
       // Windows already found anomalous stop counting once they leave the k-of-n horizon: an
       // incident that ended must not echo through the longer sums after it.
       const keepFrom = this.recent.length - (o.n - 1);
-      const window = [...this.recent.filter((p, i) => p.dir === 0 || i >= keepFrom).slice(-(maxScale - 1)), { o: observed, e: expected, own: Math.sign(own), dir: 0 }];
+      const window = [...this.recent.filter((p, i) => p.dir === 0 || i >= keepFrom).slice(-(maxScale - 1)), { o: observed, e: expected, s: seasonal, own: Math.sign(own), dir: 0 }];
       for (const m of o.scales) {
         if (m > window.length) break;
         let so = 0;
         let se = 0;
+        let ss = 0;
         let up = 0;
         let down = 0;
         for (let i = window.length - m; i < window.length; i++) {
           so += window[i].o;
           se += window[i].e;
+          ss += window[i].s;
           if (window[i].own > 0) up++;
           if (window[i].own < 0) down++;
         }
@@ -157,7 +159,10 @@ export class DeviationScorer {
         // night, a few windows of small counts fall to half by chance on an ordinary quiet night.
         const lowRatio = (so + 0.5 - 2 * Math.sqrt(so + 1)) / (se + 0.5);
         const highRatio = (so + 0.5 + 2 * Math.sqrt(so + 1)) / (se + 0.5);
-        const relevantSize = !o.counts || (z > 0 ? lowRatio >= o.minRise : highRatio <= o.maxFall);
+        // A fall must also be one against the seasonal expectation alone: the local level carries
+        // a day that ran high into the first hours of the next, against
+        // which an ordinary or a holiday morning would look like a drop.
+        const relevantSize = !o.counts || (z > 0 ? lowRatio >= o.minRise : highRatio <= o.maxFall && !(so > o.maxFall * ss));
         if (relevantSize && Math.abs(z) > Math.abs(relevant)) {
           relevant = z;
           relevantScale = m;
@@ -172,7 +177,7 @@ export class DeviationScorer {
       best = relevant;
       bestScale = relevantScale;
     }
-    this.recent.push({ o: observed, e: Number.isFinite(expected) ? expected : observed, own: Math.sign(own), dir: anomalous ? dir : 0 });
+    this.recent.push({ o: observed, e: Number.isFinite(expected) ? expected : observed, s: Number.isFinite(seasonal) ? seasonal : observed, own: Math.sign(own), dir: anomalous ? dir : 0 });
     if (this.recent.length > 4 * Math.max(Math.max(...o.scales), o.n)) this.recent.shift();
     const last = this.recent.slice(-o.n);
     const leaning = o.sumsAsWindows && bestScale >= o.k && bestScale <= o.n && this.recent.slice(-bestScale).every((p) => p.own === dir);

@@ -43,6 +43,9 @@ describe('SiteDetector rules', () => {
     ['purchases stop', [[500, 0], [500, 0], [500, 0]], ['purchases_stopped']],
     ['conversion to a third', [[500, 5], [500, 4], [500, 6], [500, 5]], ['conversion_drop']],
     ['traffic -60 %', [[200, 6], [200, 6], [200, 6]], ['traffic_drop']],
+    // The local level learns the +30 %: 290 visitors are 0.47 of it, but 0.58 of the usual 500.
+    ['a morning 42 % below a day that ran 30 % high: no drop against the usual', [...Array(8).fill([650, 20]), [290, 9], [290, 9], [290, 9]], []],
+    ['traffic -60 % on a day that ran 30 % high', [...Array(8).fill([650, 20]), [200, 6], [200, 6], [200, 6]], ['traffic_drop']],
     ['one odd window pages nobody', [[1500, 15], [500, 15], [500, 15]], []],
     ['a holiday-like dip: 28 % fewer visitors, buying as usual', [[360, 11], [360, 10], [355, 11], [360, 11]], []],
   ] as [string, [number, number][], string[]][])('%s', (_n, windows, kinds) => {
@@ -51,6 +54,15 @@ describe('SiteDetector rules', () => {
     const raised = windows.flatMap(([visitors, purchases]) => d.push({ t: (t += step), visitors, purchases, revenue: purchases * 50 }));
     expect(raised.map((f) => f.kind)).toEqual(kinds);
     for (const f of raised) expect(f.evidence).toMatchObject({ baseline: 'week' });
+  });
+
+  it('purchases stopping after a low window at 30 purchases a window: a stop, not a conversion drop', () => {
+    const d = new SiteDetector({ stepMs: step });
+    let t = 0;
+    for (; t < 14 * 86_400_000; t += step) d.push({ t, visitors: 1000, purchases: 30, revenue: 1500 });
+    // 17 purchases leave the conversion CUSUM at 1.3 nats; the first empty window alone is 20.
+    const raised = [17, 0, 0, 0].map((purchases) => d.push({ t: (t += step), visitors: 1000, purchases, revenue: purchases * 50 }));
+    expect(raised.map((f) => f.map((x) => x.kind))).toEqual([[], [], ['purchases_stopped'], []]);
   });
 
   it('conversion to a third at 6 purchases a window: no window alone says it, the CUSUM adds them up and raises it once', () => {

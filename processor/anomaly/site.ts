@@ -189,8 +189,12 @@ export class SiteDetector {
     // 2 windows. Conversion falling: the CUSUM's accumulated evidence; it is a stop only if the
     // empty windows alone are improbable too (a third of 4 purchases is often 0 twice running).
     const stopped = this.zeroRun >= this.options.k && b.anomalous;
-    // The CUSUM's evidence must span k windows too: one window, however empty, pages nobody.
-    if ((stopped && b.flag) || (c.alarm && c.run >= this.options.k)) {
+    // The CUSUM's evidence must span k windows too: one window, however empty, pages nobody. A
+    // first empty window that is an alarm's worth of evidence alone (16 or more purchases
+    // expected) may start a stop: the next window tells, and one episode has one alert. (Below
+    // that, waiting would delay conversion drops, whose alarms often come on an empty window.)
+    const mayStop = w.purchases === 0 && this.zeroRun < this.options.k && c.llr >= this.options.conversionThreshold;
+    if ((stopped && b.flag) || (c.alarm && c.run >= this.options.k && !mayStop)) {
       if (this.sinceSpike > Math.max(...DEFAULT_SCORER.scales)) raised.add(stopped ? 'purchases_stopped' : 'conversion_drop');
     }
 
