@@ -45,6 +45,8 @@ export interface InputRecord {
 export interface InputBatch extends TopicPartition {
   records: InputRecord[];
   highWatermark: Offset;
+  /** Wall-clock time the adapter got the batch from its client (KPI tracing). */
+  fetchedAt?: number;
   /** False once the batch belongs to an assignment that ended (checked inside the lock). */
   current(): boolean;
   /** Keeps the group membership alive while this batch waits for a flush. */

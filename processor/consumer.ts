@@ -92,6 +92,7 @@ async function startKafkajsConsumer(opts: RunnerOptions): Promise<Runner> {
     eachBatch: async (payload) => {
       const { batch } = payload;
       if (batch.messages.length === 0) return;
+      const fetchedAt = Date.now();
       const heartbeat = async () => {
         try {
           await payload.heartbeat();
@@ -105,6 +106,7 @@ async function startKafkajsConsumer(opts: RunnerOptions): Promise<Runner> {
         partition: batch.partition,
         records: batch.messages.map((m) => ({ offset: m.offset, value: m.value ? m.value.toString('utf8') : null, bytes: m.value })),
         highWatermark: batch.highWatermark,
+        fetchedAt,
         current: () => payload.isRunning() && !payload.isStale(),
         heartbeat,
       });

@@ -187,7 +187,7 @@ export class Coordinator {
           st.next = off + 1n;
           continue;
         }
-        const position = { topic: b.topic, partition: b.partition, offset: m.offset, raw: text };
+        const position = { topic: b.topic, partition: b.partition, offset: m.offset, raw: text, fetchedAt: b.fetchedAt };
         const after = off + 1n;
         // If a sink throws, the adapter delivers the batch again: sinks that already have this
         // event must not get it twice, so each sink's own position is tracked.

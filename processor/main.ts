@@ -27,6 +27,7 @@ import { siteMonitor } from './alerts/site-monitor.js';
 import { alertOutbox } from './alerts/outbox.js';
 import { indexNames } from '../contracts/indices.js';
 import { yieldCpu } from './yield-cpu.js';
+import { kpiTracer } from './sinks/kpi-trace.js';
 
 /** The analytics engine's settings from config: the live processor and the archive replay use the same. */
 export function engineOptionsFromConfig(
@@ -118,6 +119,7 @@ export async function startProcessor(overrides: Partial<Config> = {}, onFatal?: 
         sessionEmitIntervalMs: config.sessionEmitIntervalMs,
         kpiEmitBetweenFlushes: config.kpiEmitBetweenFlushes,
         kpiRefresh: kpiBulkRefresh(config),
+        trace: kpiTracer(config.kpiTraceSitePrefix, tumbling(config.kpiTumblingS * 1000).kind, (t) => log.info({ kpiTrace: t }, 'traced event written to its KPI window')),
         onKpiEmitError: (err) => log.warn({ err: err.message }, 'writing the open KPI windows failed; written again when they next change'),
         idleAdvanceMs: config.watermarkIdleS * 1000,
         onRepeat: (n) => metrics.repeatedEvents.inc({ output: 'analytics' }, n),

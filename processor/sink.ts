@@ -16,6 +16,8 @@ export interface SourcePosition extends TopicPartition {
   offset: Offset;
   /** The record's value as received (the enriched event's JSON), when the consumer has it. */
   raw?: string;
+  /** Wall-clock time the consumer got the record's batch from Kafka, when it says (KPI tracing). */
+  fetchedAt?: number;
 }
 
 /** A topic-partition handed to this instance, with what the group last committed for it. */

@@ -5,13 +5,13 @@
  * watched for: freshness = request sent -> document visible to a search. Also each role's CPU per
  * event and memory while it keeps up.
  */
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Client } from '@elastic/elasticsearch';
 import { configToEnv } from '../../contracts/config.js';
-import { kpiDocId } from '../../contracts/documents.js';
 import { indexNames } from '../../contracts/indices.js';
-import { tumbling } from '../../contracts/windows.js';
 import { installTemplates } from '../../infra/setup-indices.js';
+import type { KpiTrace } from '../../processor/sinks/kpi-trace.js';
 import { USER_AGENTS } from '../../scripts/traffic-generator.js';
 import { sleep } from '../../common/wait.js';
 import { bodyPool } from './bodies.js';
@@ -42,14 +42,44 @@ export interface Segment {
 }
 
 /**
- * A probe's way, hop by hop: request sent -> gateway answered 200 (Kafka acknowledged it) ->
- * its KPI document written (a realtime get by id finds it: consumer fetch, the analytics flush
- * and emit cadence, the bulk) -> visible to a search (the KPI index's refresh).
+ * A probe's way, hop by hop (`HOPS`): request sent -> gateway answered 200 (Kafka acknowledged it)
+ * -> its batch handed over by the analytics role's Kafka client -> counted by the engine -> put in a
+ * KPI bulk -> that bulk sent -> acknowledged by Elasticsearch -> its document visible to a search.
+ * The processor's times come from its KPI trace (KPI_TRACE_SITE_PREFIX, processor/sinks/kpi-trace.ts).
  */
-export interface Hops {
-  acked: { p50: number; p95: number };
-  written: { p50: number; p95: number };
-  searchable: { p50: number; p95: number };
+export const HOPS = [
+  { key: 'gateway', label: 'gateway (sent -> acked)' },
+  { key: 'fetch', label: 'Kafka fetch (acked -> handed over)' },
+  { key: 'lock', label: 'role queue (handed over -> counted)' },
+  { key: 'emit', label: 'emit wait (counted -> in a KPI bulk)' },
+  { key: 'queue', label: 'KPI bulk queue (-> sent)' },
+  { key: 'bulk', label: 'ES bulk (sent -> acked)' },
+  { key: 'refresh', label: 'refresh + poll (ES acked -> visible)' },
+] as const;
+export type HopKey = (typeof HOPS)[number]['key'];
+/** Per hop: the probes' times in it (ms). */
+export type Hops = Record<HopKey, number[]>;
+
+/** The probes are the events of sites starting with this: the analytics role traces them. */
+const PROBE_PREFIX = 'probe-';
+
+/** Per probe site: the analytics role's trace of it, in this process's performance.now() time. */
+function readTraces(logFile: string, tag: string): Map<string, { fetched: number; consumed: number; emitted: number; sent: number; acked: number }> {
+  const out = new Map<string, { fetched: number; consumed: number; emitted: number; sent: number; acked: number }>();
+  let text: string;
+  try {
+    text = readFileSync(logFile, 'utf8');
+  } catch {
+    return out;
+  }
+  const origin = performance.timeOrigin;
+  for (const line of text.split('\n')) {
+    if (!line.includes('"kpiTrace"') || !line.includes(tag)) continue;
+    const t = (JSON.parse(line) as { kpiTrace: KpiTrace }).kpiTrace;
+    if (!t.site.startsWith(tag) || out.has(t.site)) continue;
+    out.set(t.site, { fetched: (t.fetchedAt ?? NaN) - origin, consumed: t.consumedAt - origin, emitted: (t.emittedAt ?? NaN) - origin, sent: (t.sentAt ?? NaN) - origin, acked: (t.ackedAt ?? NaN) - origin });
+  }
+  return out;
 }
 
 export interface RoleLive {
@@ -128,11 +158,13 @@ export async function runFreshness(o: FreshnessOptions): Promise<Freshness> {
         group: `bench-fresh-${o.runTag}`,
         metricsPort: o.metricsPort + i,
         dataDir: o.dataDir,
-        env: o.env,
+        // The analytics role traces the probes' events to their KPI bulk (logged at info).
+        env: role === 'analytics' ? { ...configToEnv({ kpiTraceSitePrefix: PROBE_PREFIX, logLevel: 'info' }), ...o.env } : o.env,
       }),
     ),
   );
   const analyticsPort = o.metricsPort + ROLES.indexOf('analytics');
+  const analyticsLog = procs[ROLES.indexOf('analytics')].logFile;
   await gw.waitReady(() => httpOk(`http://127.0.0.1:${o.gatewayPort}/readyz`), 60_000);
 
   const pool = bodyPool({ size: 2000, eventsPerBody: 20, seed: 11, tag: `f${o.runTag}` });
@@ -161,13 +193,12 @@ export async function runFreshness(o: FreshnessOptions): Promise<Freshness> {
   let accepted = 0;
   for (let s = 1; s <= o.segments; s++) {
     const load = await loadAverage();
-    const tag = `probe-${o.runTag}-${s}-`;
+    const tag = `${PROBE_PREFIX}${o.runTag}-${s}-`;
     const sent = new Map<string, number>();
     const seen = new Map<string, number>();
-    /** Per probe: when the request was sent, when it was answered 200, when its document was first got by id. */
+    /** Per probe: when the request was sent, when it was answered 200. */
     const startedAt = new Map<string, number>();
     const ackedAt = new Map<string, number>();
-    const writtenAt = new Map<string, number>();
     const flush0 = await flushStats(analyticsPort);
     const segStart = performance.now();
     let stop = false;
@@ -216,38 +247,12 @@ export async function runFreshness(o: FreshnessOptions): Promise<Freshness> {
         await sleep(o.pollMs);
       }
     })();
-    // Watch for the same documents by id (a get is realtime: it sees a write before any refresh).
-    // The probe's partition is the broker's choice, so every partition's id is asked for.
-    const writing = (async () => {
-      const window = tumbling(60_000);
-      while (!stop || writtenAt.size < sent.size) {
-        const ids: string[] = [];
-        for (const [site, t] of startedAt) {
-          if (writtenAt.has(site)) continue;
-          const wall = Date.now() - (performance.now() - t);
-          // The gateway may move the event time by a few ms: the window of a probe sent near a minute's end may be the next.
-          const starts = new Set([wall, wall + 1000].map((x) => new Date(Math.floor(x / window.sizeMs) * window.sizeMs).toISOString()));
-          for (const start of starts) for (let p = 0; p < o.partitions; p++) ids.push(kpiDocId({ window_kind: window.kind, window_start: start, dimension: 'site', dimension_value: site, partition: p }));
-        }
-        if (ids.length) {
-          const res = await o.es.mget<{ dimension_value: string }>({ index: kpis, ids, _source: ['dimension_value'] }).catch(() => null);
-          const now = performance.now();
-          for (const d of res?.docs ?? []) {
-            const v = 'found' in d && d.found ? d._source?.dimension_value : undefined;
-            if (v && !writtenAt.has(v)) writtenAt.set(v, now);
-          }
-        }
-        if (stop && performance.now() > stopAt + 15_000) break;
-        await sleep(o.pollMs);
-      }
-    })();
     const res = await traffic(o.durationS);
     accepted += res.ok * 20;
     stop = true;
     stopAt = performance.now();
     await probing;
     await watching;
-    await writing;
     const flush1 = await flushStats(analyticsPort);
     const segSeconds = (performance.now() - segStart) / 1000;
     const lag = await metricValue(analyticsPort, 'processor_consumer_lag').catch(() => NaN);
@@ -257,16 +262,26 @@ export async function runFreshness(o: FreshnessOptions): Promise<Freshness> {
       if (v !== undefined) f.push(v - t);
     }
     all.push(...f);
-    const hop = (from: Map<string, number>, to: Map<string, number>) => {
+    const traces = readTraces(analyticsLog, tag);
+    const at = (site: string, key: 'fetched' | 'consumed' | 'emitted' | 'sent' | 'acked') => traces.get(site)?.[key];
+    const hop = (from: (site: string) => number | undefined, to: (site: string) => number | undefined) => {
       const d: number[] = [];
       for (const site of sent.keys()) {
-        const a = from.get(site);
-        const b = to.get(site);
-        if (a !== undefined && b !== undefined) d.push(Math.max(0, b - a));
+        const a = from(site);
+        const b = to(site);
+        if (a !== undefined && b !== undefined && Number.isFinite(a) && Number.isFinite(b)) d.push(Math.max(0, b - a));
       }
-      return { p50: percentile(d, 50), p95: percentile(d, 95) };
+      return d;
     };
-    const hops: Hops = { acked: hop(startedAt, ackedAt), written: hop(ackedAt, writtenAt), searchable: hop(writtenAt, seen) };
+    const hops: Hops = {
+      gateway: hop((x) => startedAt.get(x), (x) => ackedAt.get(x)),
+      fetch: hop((x) => ackedAt.get(x), (x) => at(x, 'fetched')),
+      lock: hop((x) => at(x, 'fetched'), (x) => at(x, 'consumed')),
+      emit: hop((x) => at(x, 'consumed'), (x) => at(x, 'emitted')),
+      queue: hop((x) => at(x, 'emitted'), (x) => at(x, 'sent')),
+      bulk: hop((x) => at(x, 'sent'), (x) => at(x, 'acked')),
+      refresh: hop((x) => at(x, 'acked'), (x) => seen.get(x)),
+    };
     const flushes = flush1.count - flush0.count;
     const g: Segment = {
       p50: percentile(f, 50),
@@ -291,9 +306,7 @@ export async function runFreshness(o: FreshnessOptions): Promise<Freshness> {
       log(`freshness #${s}: ${role} RSS ${int((await mb('processor_process_resident_memory_bytes')))} MB, V8 heap used ${int(await mb('processor_nodejs_heap_size_used_bytes'))} of ${int(await mb('processor_nodejs_heap_size_total_bytes'))} MB, external ${int(await mb('processor_nodejs_external_memory_bytes'))} MB`);
     }
     log(`freshness #${s}: analytics lag ${int(g.lag)} records; ${g.n} probes, p50 ${ms(g.p50, 0)}, p95 ${ms(g.p95, 0)}, p99 ${ms(g.p99, 0)}, max ${ms(g.max, 0)}${g.missing ? `, ${g.missing} NOT SEEN` : ''}; traffic ${int(g.rate)} events/s accepted`);
-    log(
-      `freshness #${s} hops (p50 / p95): sent -> acked ${ms(hops.acked.p50, 0)} / ${ms(hops.acked.p95, 0)}, acked -> written ${ms(hops.written.p50, 0)} / ${ms(hops.written.p95, 0)}, written -> searchable ${ms(hops.searchable.p50, 0)} / ${ms(hops.searchable.p95, 0)}; analytics flushes ${g.flushesPerS.toFixed(1)}/s, ${ms(g.flushMeanMs, 0)} each`,
-    );
+    log(`freshness #${s} hops (p50 / p95; ${traces.size} of ${sent.size} probes traced): ${HOPS.map((h) => `${h.label} ${ms(percentile(hops[h.key], 50), 0)} / ${ms(percentile(hops[h.key], 95), 0)}`).join(', ')}; analytics flushes ${g.flushesPerS.toFixed(1)}/s, ${ms(g.flushMeanMs, 0)} each`);
   }
   const roles: RoleLive[] = ROLES.map((role, i) => {
     const r = rss[i].stop();

@@ -12,6 +12,7 @@ import { sleep, waitFor } from '../../common/wait.js';
 import { enriched } from '../../test/harness/traffic.js';
 import type { BulkRefresh } from '../es-bulk.js';
 import { analyticsSink } from './analytics-sink.js';
+import { kpiTracer, type KpiTrace, type KpiTracer } from './kpi-trace.js';
 
 const T0 = Date.UTC(2026, 0, 1, 12, 0, 0);
 const TOPIC = 'page_views';
@@ -51,8 +52,9 @@ function fakeEs() {
   return { client, bulks, state, kpiBulks: () => bulks.filter((b) => b.index === `${PREFIX}-kpis`) };
 }
 
-function sink(client: Client, between: boolean, refresh: BulkRefresh = true, refused: string[] = []) {
+function sink(client: Client, between: boolean, refresh: BulkRefresh = true, refused: string[] = [], trace: KpiTracer | null = null) {
   const s = analyticsSink({
+    trace,
     onReject: (_kind, doc) => refused.push(`${String(doc.window_kind)}|${String(doc.dimension)}|${String(doc.final)}`),
     client,
     indexPrefix: PREFIX,
@@ -68,8 +70,8 @@ function sink(client: Client, between: boolean, refresh: BulkRefresh = true, ref
   return s;
 }
 
-const view = (i: number, ms: number) =>
-  enriched({ event_id: `e${i}`, event_type: 'page_view', timestamp: new Date(ms).toISOString(), visitor_id: `v${i}`, session_id: `s${i}`, url: '/a', country: 'FR', site_id: 'shop' });
+const view = (i: number, ms: number, site = 'shop') =>
+  enriched({ event_id: `e${i}`, event_type: 'page_view', timestamp: new Date(ms).toISOString(), visitor_id: `v${i}`, session_id: `s${i}`, url: '/a', country: 'FR', site_id: site });
 const at = (offset: number) => ({ topic: TOPIC, partition: 0, offset: String(offset) });
 
 describe('analytics sink: open KPI windows written between flushes', () => {
@@ -151,6 +153,39 @@ describe('analytics sink: open KPI windows written between flushes', () => {
       await s.flush();
       expect(es.kpiBulks().flatMap((b) => b.docs).find((d) => d.id === TUMBLING_ALL)?.doc).toMatchObject({ page_views: 1, final: false });
     } finally {
+      await s.stop();
+    }
+  });
+
+  test('a traced site\'s event is reported once the bulk carrying its site document is acknowledged, each step at or after the one before', async () => {
+    const es = fakeEs();
+    const traces: KpiTrace[] = [];
+    const s = sink(es.client, true, false, [], kpiTracer('probe-', 'tumbling_1m', (t) => traces.push(t)));
+    let release = () => {};
+    es.state.hold = new Promise<void>((ok) => (release = ok));
+    try {
+      s.add(view(0, T0 + 5_000), at(0));
+      await waitFor(() => es.kpiBulks().length === 1, 'a bulk in flight', 5_000, 10);
+      // Counted while that bulk is in flight: it waits for it, and is reported only with its own.
+      s.add(view(1, T0 + 6_000, 'probe-7'), { ...at(1), fetchedAt: Date.now() - 5 });
+      s.add(view(2, T0 + 6_500, 'other'), at(2));
+      await sleep(60);
+      expect(traces).toEqual([]);
+      release();
+      const [t] = await waitFor(() => (traces.length ? traces : undefined), 'the probe reported', 5_000, 10);
+      expect(traces).toHaveLength(1);
+      expect(t).toMatchObject({ site: 'probe-7', eventId: 'e1', topic: TOPIC, partition: 0, offset: '1' });
+      const steps = [t.fetchedAt, t.consumedAt, t.emittedAt, t.sentAt, t.ackedAt];
+      expect(steps.every((x) => typeof x === 'number')).toBe(true);
+      for (let i = 1; i < steps.length; i++) expect(steps[i]).toBeGreaterThanOrEqual(steps[i - 1] as number);
+      const carrying = es.kpiBulks().find((b) => b.docs.some((d) => d.id === `tumbling_1m|${new Date(T0).toISOString()}|site|probe-7|0`));
+      expect(carrying?.done).toBe(true);
+      // Reported once: later bulks of the same document do not report it again.
+      s.add(view(3, T0 + 7_000, 'probe-7'), at(3));
+      await waitFor(() => (traces.length === 2 ? traces : undefined), 'the second probe event reported', 5_000, 10);
+      expect(traces.map((x) => x.eventId)).toEqual(['e1', 'e3']);
+    } finally {
+      release();
       await s.stop();
     }
   });

@@ -5,6 +5,7 @@ import { decodeCheckpoint, encodeCheckpoint } from '../analytics/checkpoint.js';
 import { PartitionEngine, type EngineOptions, type LateReason, type OutDoc, type OutIndex } from '../analytics/engine.js';
 import { bulkIndex, type BulkRefresh, type Rejected } from '../es-bulk.js';
 import type { AssignedPartition, LogOffsetsSink, PartitionedSink, SourcePosition } from '../sink.js';
+import type { KpiTracer } from './kpi-trace.js';
 
 export interface AnalyticsSinkOptions {
   client: Client;
@@ -40,6 +41,8 @@ export interface AnalyticsSinkOptions {
    * watermark moved to now minus this minus the allowed lateness (0: never).
    */
   idleAdvanceMs?: number;
+  /** Follows the events of traced sites to their KPI document's bulk (KPI_TRACE_SITE_PREFIX; null: none). */
+  trace?: KpiTracer | null;
   /** Repeated events (same site and event id in an open session) were dropped. */
   onRepeat?: (count: number) => void;
   /** The partition's watermark was moved by the clock (for the metrics). */
@@ -81,8 +84,15 @@ export function analyticsSink(o: AnalyticsSinkOptions): AnalyticsSink {
    * a later final document of the same window.
    */
   let kpiChain: Promise<unknown> = Promise.resolve();
+  const trace = o.trace ?? null;
   const writeKpis = (docs: OutDoc[]) => {
-    const done = kpiChain.then(() => write(docs, o.kpiRefresh));
+    const traced = trace?.emitted(docs) ?? null;
+    const done = kpiChain.then(async () => {
+      trace?.sent(traced);
+      const rejected = await write(docs, o.kpiRefresh);
+      trace?.acked(traced);
+      return rejected;
+    });
     kpiChain = done.catch(() => undefined);
     return done;
   };
@@ -134,6 +144,7 @@ export function analyticsSink(o: AnalyticsSinkOptions): AnalyticsSink {
       if (t === undefined) return;
       engineFor(pos.partition).add(event, t, Number(pos.offset));
       lastEventAt.set(pos.partition, now());
+      if (trace && event.site_id !== null) trace.consumed(event.site_id, event.event_id, pos);
     },
     async flush() {
       const t = now();
@@ -204,6 +215,7 @@ export function analyticsSink(o: AnalyticsSinkOptions): AnalyticsSink {
       // written (the new owner replays from the committed offsets).
       engines.delete(partition);
       lastEventAt.delete(partition);
+      trace?.revoke(partition);
       for (const [k, d] of pending) if (d.doc.partition === partition) pending.delete(k);
     },
     async stop() {
