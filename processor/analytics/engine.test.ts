@@ -93,6 +93,28 @@ describe('PartitionEngine', () => {
     expect(commit).toBe(0);
   });
 
+  test("drain('others'): open sessions and URL windows but no open KPI window, which openKpiDocs still gives; sealed KPI windows still final", () => {
+    const e = new PartitionEngine(options);
+    for (let t = 0; t < 4; t++) e.restore(t, null, null);
+    const pv = topics.indexOf('page_views');
+    const ev = (sec: number, session: string) =>
+      enriched({ event_id: `o${sec}`, event_type: 'page_view', timestamp: new Date(T0 + sec * 1000).toISOString(), visitor_id: session, session_id: session, url: '/a', country: 'FR', site_id: 'shop' });
+    e.add(ev(0, 's'), pv, 0);
+    const first = e.drain('others');
+    expect(first.some((d) => d.index === 'kpis')).toBe(false);
+    expect(first.find((d) => d.index === 'sessions')?.doc).toMatchObject({ session_id: 's', closed: false });
+    const id = `tumbling_1m|${new Date(T0).toISOString()}|all|all|3`;
+    expect(e.openKpiDocs().find((d) => d.id === id)?.doc).toMatchObject({ page_views: 1, final: false });
+    expect(e.commitPoint(pv)?.offset).toBe(0);
+    // Two minutes later, every topic read to its end: the first minute is sealed and written final.
+    e.add(ev(180, 't'), pv, 1);
+    for (let t = 0; t < 4; t++) e.setLogOffsets(t, 0, t === pv ? 2 : 0);
+    e.pollDone();
+    const second = e.drain('others');
+    expect(second.find((d) => d.id === id)?.doc).toMatchObject({ page_views: 1, final: true });
+    expect(second.filter((d) => d.index === 'kpis').every((d) => d.doc.final)).toBe(true);
+  });
+
   test('revenue per currency: every cut keeps each currency apart, the currency cut holds each currency\'s purchases, buyers and revenue, never a sum', () => {
     const e = new PartitionEngine(options);
     for (let t = 0; t < 4; t++) e.restore(t, null, null);

@@ -219,14 +219,15 @@ export class PartitionEngine {
    * sealed structures (always), and the current value of the open structures that changed since
    * they were last written (not while replaying): every kind when `provisional` is true, only the
    * KPI windows when it is `'kpis'` (they are few and what freshness is measured on; sessions and
-   * URL stats are many and may wait for the next full emit). Also computes how far each topic
-   * may be committed.
+   * URL stats are many and may wait for the next full emit), every kind but the KPI windows when
+   * it is `'others'` (the caller writes those with `openKpiDocs`, on a cadence of their own). Also
+   * computes how far each topic may be committed.
    */
-  drain(provisional: boolean | 'kpis'): OutDoc[] {
+  drain(provisional: boolean | 'kpis' | 'others'): OutDoc[] {
     const live = provisional !== false && !this.clock.replaying;
     const ctx: DrainContext = {
       watermark: this.clock.watermark,
-      emitOpen: live && provisional === true,
+      emitOpen: live && (provisional === true || provisional === 'others'),
       hold: this.clock.next.map((x) => (x >= 0 ? x : Infinity)),
       out: [],
     };
@@ -236,7 +237,7 @@ export class PartitionEngine {
     this.drainWatermark = ctx.watermark;
     // Sessions first: settling page views feeds the URL windows sealed below.
     this.sessions.drain(ctx, this.restoredWatermark, this.urls);
-    this.kpis.drain({ ...ctx, emitOpen: live }, this.restoredWatermark);
+    this.kpis.drain({ ...ctx, emitOpen: live && provisional !== 'others' }, this.restoredWatermark);
     this.urls.drain(ctx, this.restoredUrlHorizon);
     this.holdMin = ctx.hold;
     this.drainUrlHorizon = this.urls.horizon;

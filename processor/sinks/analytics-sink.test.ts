@@ -129,6 +129,57 @@ describe('analytics sink: open KPI windows written between flushes', () => {
     }
   });
 
+  test('with the timer, a flush writes sessions and final KPI windows but leaves the open ones to the timer; the last flush after stop writes them', async () => {
+    const es = fakeEs();
+    const s = sink(es.client, true);
+    let release = () => {};
+    try {
+      s.add(view(0, T0 + 5_000), at(0));
+      await waitFor(() => es.kpiBulks().find((b) => b.done && b.docs.some((d) => d.id === TUMBLING_ALL)), 'the timer wrote the window', 5_000, 10);
+      // Hold the timer's bulks: a change made now reaches Elasticsearch only through a flush.
+      es.state.hold = new Promise<void>((ok) => (release = ok));
+      s.add(view(1, T0 + 6_000), at(1));
+      await waitFor(() => es.kpiBulks().some((b) => !b.done), 'the timer bulk held', 5_000, 10);
+      const before = es.bulks.length;
+      const flushed = s.flush();
+      release();
+      await flushed;
+      const flushBulks = es.bulks.slice(before).filter((b) => b.index !== `${PREFIX}-kpis`);
+      expect(flushBulks.flatMap((b) => b.docs).some((d) => d.id === 's1')).toBe(true);
+      // No KPI bulk of the flush carried the open window (the timer's held one did).
+      expect(es.kpiBulks().filter((b) => b.docs.some((d) => d.id === TUMBLING_ALL && d.doc.page_views === 2))).toHaveLength(1);
+      s.add(view(2, T0 + 7_000), at(2));
+      await s.stop();
+      await s.flush();
+      expect(es.kpiBulks().at(-1)?.docs.find((d) => d.id === TUMBLING_ALL)?.doc).toMatchObject({ page_views: 3, final: false });
+    } finally {
+      release();
+      await s.stop();
+    }
+  });
+
+  test('a tick while the timer\'s bulk is in flight writes the windows changed meanwhile as soon as it ends', async () => {
+    const es = fakeEs();
+    const s = sink(es.client, true);
+    let release = () => {};
+    es.state.hold = new Promise<void>((ok) => (release = ok));
+    try {
+      s.add(view(0, T0 + 5_000), at(0));
+      await waitFor(() => es.kpiBulks().length === 1, 'a bulk in flight', 5_000, 10);
+      s.add(view(1, T0 + 6_000), at(1));
+      // Several ticks (20 ms) pass while it is held: none starts a second bulk.
+      await sleep(100);
+      expect(es.kpiBulks()).toHaveLength(1);
+      es.state.hold = null;
+      release();
+      const next = await waitFor(() => es.kpiBulks()[1], 'the next bulk', 5_000, 1);
+      expect(next.docs.find((d) => d.id === TUMBLING_ALL)?.doc).toMatchObject({ page_views: 2 });
+    } finally {
+      release();
+      await s.stop();
+    }
+  });
+
   test('a document refused between flushes is reported, like a flush\'s', async () => {
     const es = fakeEs();
     const refused: string[] = [];

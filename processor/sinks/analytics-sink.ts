@@ -96,10 +96,22 @@ export function analyticsSink(o: AnalyticsSinkOptions): AnalyticsSink {
     kpiChain = done.catch(() => undefined);
     return done;
   };
+  /** A timer's KPI bulk is in flight; a tick came meanwhile (its windows are written when that bulk ends). */
   let kpiTimerBusy = false;
-  /** Between flushes: the open KPI windows that changed, in one bulk, unless the last one is still running. */
+  let kpiTimerOwed = false;
+  /** Set by `stop`: the last flush writes the open KPI windows itself. */
+  let stopped = false;
+  /**
+   * Between flushes: the open KPI windows that changed, in one bulk. A tick that finds the last bulk
+   * still running does not wait for the next tick: the windows changed meanwhile go out as soon as
+   * it ends, so a bulk slower than the interval adds its own time to a count's wait, never an interval more.
+   */
   const emitKpis = () => {
-    if (kpiTimerBusy) return;
+    if (kpiTimerBusy) {
+      kpiTimerOwed = true;
+      return;
+    }
+    kpiTimerOwed = false;
     const docs: OutDoc[] = [];
     for (const e of engines.values()) {
       for (const d of e.openKpiDocs()) {
@@ -115,7 +127,10 @@ export function analyticsSink(o: AnalyticsSinkOptions): AnalyticsSink {
     writeKpis(docs)
       .then(reportRefused)
       .catch((err: Error) => o.onKpiEmitError?.(err))
-      .finally(() => (kpiTimerBusy = false));
+      .finally(() => {
+        kpiTimerBusy = false;
+        if (kpiTimerOwed && !stopped) emitKpis();
+      });
   };
   const kpiTimer = o.kpiEmitBetweenFlushes ? setInterval(emitKpis, Math.max(10, o.emitIntervalMs)) : null;
   kpiTimer?.unref();
@@ -153,17 +168,20 @@ export function analyticsSink(o: AnalyticsSinkOptions): AnalyticsSink {
       // one, and a flush every interval must not find the emit 1 ms short and skip it.
       const due = (last: number, interval: number) => t - last >= interval * 0.9;
       const all = due(lastEmit, sessionEmitIntervalMs);
-      // With the KPI timer, the open KPI windows are written by it (and with every open structure).
-      const kpis = all || (!kpiTimer && due(lastKpiEmit, o.emitIntervalMs));
-      const provisional = all ? true : kpis ? 'kpis' : false;
+      // With the KPI timer the open KPI windows are its alone: a flush writes only the final ones,
+      // so its KPI bulk, which the timer's next one queues behind, stays small (once stopped, the
+      // last flush writes them all).
+      const timer = kpiTimer !== null && !stopped;
+      const kpis = !timer && (all || due(lastKpiEmit, o.emitIntervalMs));
+      const provisional = timer ? (all ? 'others' : false) : all ? true : kpis ? 'kpis' : false;
       for (const e of engines.values()) {
         for (const d of e.drain(provisional)) pending.set(`${d.index}\u0000${d.id}`, d);
         if (o.onLate) for (const [reason, n] of Object.entries(e.takeLate())) if (n) o.onLate(reason as LateReason, n);
         const repeats = e.takeRepeats();
         if (repeats) o.onRepeat?.(repeats);
       }
-      if (provisional !== false) lastKpiEmit = t;
-      if (provisional === true) lastEmit = t;
+      if (provisional === true || provisional === 'kpis') lastKpiEmit = t;
+      if (provisional === true || provisional === 'others') lastEmit = t;
       if (pending.size === 0) return;
       // The KPI windows in a bulk of their own, beside the rest: the few documents freshness is
       // measured on need not wait for the many sessions and URL stats. Both settle before this
@@ -219,6 +237,7 @@ export function analyticsSink(o: AnalyticsSinkOptions): AnalyticsSink {
       for (const [k, d] of pending) if (d.doc.partition === partition) pending.delete(k);
     },
     async stop() {
+      stopped = true;
       if (kpiTimer) clearInterval(kpiTimer);
       await kpiChain;
     },
