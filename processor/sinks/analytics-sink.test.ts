@@ -74,6 +74,17 @@ const view = (i: number, ms: number, site = 'shop') =>
   enriched({ event_id: `e${i}`, event_type: 'page_view', timestamp: new Date(ms).toISOString(), visitor_id: `v${i}`, session_id: `s${i}`, url: '/a', country: 'FR', site_id: site });
 const at = (offset: number) => ({ topic: TOPIC, partition: 0, offset: String(offset) });
 
+/** A sink with the KPI timer whose first bulk (the window of `view(0)`) is held in flight until `release`. */
+async function heldBulk(trace: KpiTracer | null = null) {
+  const es = fakeEs();
+  const s = sink(es.client, true, true, [], trace);
+  let release = () => {};
+  es.state.hold = new Promise<void>((ok) => (release = ok));
+  s.add(view(0, T0 + 5_000), at(0));
+  await waitFor(() => es.kpiBulks().length === 1, 'the timer bulk in flight', 5_000, 10);
+  return { es, s, release: () => release() };
+}
+
 describe('analytics sink: open KPI windows written between flushes', () => {
   test('the timer writes the changed open windows with the refresh parameter, and moves no commit point', async () => {
     const es = fakeEs();
@@ -101,13 +112,8 @@ describe('analytics sink: open KPI windows written between flushes', () => {
   });
 
   test('a provisional value in flight is written before the final one of the same window', async () => {
-    const es = fakeEs();
-    const s = sink(es.client, true);
-    let release = () => {};
-    es.state.hold = new Promise<void>((ok) => (release = ok));
+    const { es, s, release } = await heldBulk();
     try {
-      s.add(view(0, T0 + 5_000), at(0));
-      await waitFor(() => es.kpiBulks().length === 1, 'the timer bulk started', 5_000, 10);
       // An event two minutes later, and the topic read to its end: the watermark passes the window.
       s.add(view(1, T0 + 120_000), at(1));
       s.logOffsets(TOPIC, 0, '0', '2');
@@ -159,13 +165,8 @@ describe('analytics sink: open KPI windows written between flushes', () => {
   });
 
   test('a tick while the timer\'s bulk is in flight writes the windows changed meanwhile as soon as it ends', async () => {
-    const es = fakeEs();
-    const s = sink(es.client, true);
-    let release = () => {};
-    es.state.hold = new Promise<void>((ok) => (release = ok));
+    const { es, s, release } = await heldBulk();
     try {
-      s.add(view(0, T0 + 5_000), at(0));
-      await waitFor(() => es.kpiBulks().length === 1, 'a bulk in flight', 5_000, 10);
       s.add(view(1, T0 + 6_000), at(1));
       // Several ticks (20 ms) pass while it is held: none starts a second bulk.
       await sleep(100);
@@ -209,14 +210,9 @@ describe('analytics sink: open KPI windows written between flushes', () => {
   });
 
   test('a traced site\'s event is reported once the bulk carrying its site document is acknowledged, each step at or after the one before', async () => {
-    const es = fakeEs();
     const traces: KpiTrace[] = [];
-    const s = sink(es.client, true, false, [], kpiTracer('probe-', 'tumbling_1m', (t) => traces.push(t)));
-    let release = () => {};
-    es.state.hold = new Promise<void>((ok) => (release = ok));
+    const { es, s, release } = await heldBulk(kpiTracer('probe-', 'tumbling_1m', (t) => traces.push(t)));
     try {
-      s.add(view(0, T0 + 5_000), at(0));
-      await waitFor(() => es.kpiBulks().length === 1, 'a bulk in flight', 5_000, 10);
       // Counted while that bulk is in flight: it waits for it, and is reported only with its own.
       s.add(view(1, T0 + 6_000, 'probe-7'), { ...at(1), fetchedAt: Date.now() - 5 });
       s.add(view(2, T0 + 6_500, 'other'), at(2));
