@@ -181,10 +181,15 @@ describe('PartitionEngine', () => {
     expect(strip(crashed.docs)).toEqual(strip(referenceDocs(logs, options)));
   }, 60_000);
 
-  test.each([[35], [36]])('KPI windows emitted more often than sessions and URL stats (drains of every kind, KPIs only, none at random), crashes: same documents as the independent computation (seed %i)', (seed) => {
+  test.each([
+    [35, 'mixed'],
+    [36, 'mixed'],
+    [37, 'timer'],
+    [38, 'timer'],
+  ] as const)('KPI windows emitted more often than sessions and URL stats (seed %i, %s: drains of every kind, KPIs only or none at random; or the open KPI windows between drains that write only sealed ones and the other open structures), crashes: same documents as the independent computation', (seed, provisional) => {
     const events = generateTraffic({ seed, visitors: 300, startMs: T0, spanMs: 45 * min, maxDelayMs: 10_000, lateShare: 0.005, botShare: 0.05, maxSessions: 2 }).map((g) => g.event);
     const logs = logsOf(events);
-    const crashed = simulate(logs, options, { seed, maxBatch: 120, crashChance: 0.03, maxCrashes: 8, otherSinkLag: 40, provisional: 'mixed' });
+    const crashed = simulate(logs, options, { seed, maxBatch: 120, crashChance: 0.03, maxCrashes: 8, otherSinkLag: 40, provisional });
     expect(crashed.crashes).toBeGreaterThan(2);
     expect(strip(crashed.docs)).toEqual(strip(referenceDocs(logs, options)));
   }, 60_000);

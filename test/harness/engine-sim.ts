@@ -35,9 +35,11 @@ export interface SimOptions {
   maxCrashes?: number;
   /**
    * Write provisional documents (as the sink does every emit interval); `'mixed'`: at each drain,
-   * at random, every open structure, the open KPI windows alone (their shorter interval) or none.
+   * at random, every open structure, the open KPI windows alone (their shorter interval) or none;
+   * `'timer'`: as with the KPI timer, the open KPI windows are written between drains at random
+   * (`openKpiDocs`) and each drain writes the other open structures or none.
    */
-  provisional?: boolean | 'mixed';
+  provisional?: boolean | 'mixed' | 'timer';
   /** Another sink (the archive) holds commits up to this many offsets further back, at random. */
   otherSinkLag?: number;
   /**
@@ -66,7 +68,8 @@ export function simulate(topicLogs: EnrichedEvent[][], options: EngineOptions, s
   let crashes = 0;
   let late = 0;
   const crash = () => crashes < (sim.maxCrashes ?? 10) && r() < (sim.crashChance ?? 0);
-  const emit = (): boolean | 'kpis' => {
+  const emit = (): boolean | 'kpis' | 'others' => {
+    if (sim.provisional === 'timer') return r() < 0.3 ? 'others' : false;
     if (sim.provisional !== 'mixed') return sim.provisional ?? true;
     const x = r();
     return x < 0.2 ? true : x < 0.7 ? 'kpis' : false;
@@ -128,6 +131,7 @@ export function simulate(topicLogs: EnrichedEvent[][], options: EngineOptions, s
         crashed = true;
         break;
       }
+      if (sim.provisional === 'timer' && r() < 0.5) for (const d of engine.openKpiDocs()) docs.set(`${d.index}/${d.id}`, d.doc);
       if (sim.overlap) {
         // The previous drain's documents are written (and committed) only now, after this
         // batch was added: the consumer goes on consuming while a flush is in flight.
