@@ -1,8 +1,10 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
 import { afterEach, describe, expect, test } from 'vitest';
-import { ConfigError } from '../contracts/config.js';
+import { ConfigError, parseConfig } from '../contracts/config.js';
+import { registerAccessControl } from './access.js';
 import { parseSitesEnv, parseSitesFile, siteRegistry } from './sites.js';
 import { harness, postEvents, type Harness } from '../test/harness/gateway-app.js';
 import { pageView, UA } from '../test/unit/fixtures.js';
@@ -232,5 +234,22 @@ describe('client IP and X-Forwarded-For', () => {
     const all = h.kafka.records.map((r) => r.key + r.value).join('\n') + JSON.stringify(h.logs);
     expect(all).not.toContain('81.2.69.142');
     expect(h.kafka.records.length).toBe(3);
+  });
+});
+
+describe('a client gone before its request is handled', () => {
+  test('is GW_ERR_CLIENT_CLOSED, not an unhandled 500 from the rate limiter', async () => {
+    const app = Fastify();
+    try {
+      const cfg = parseConfig({}, { gatewayRateLimitIp: 10 });
+      const [guard] = (await registerAccessControl(app, cfg, siteRegistry({ sites: 'shop:*', sitesFile: '', gatewayCorsOrigins: ['*'] }))).hooks();
+      // What Fastify's request gives once Node has dropped the closed socket's address.
+      const req = { ip: undefined, headers: {}, query: { site: 'shop' }, url: '/v1/events' } as unknown as FastifyRequest;
+      await expect(guard.call(app, req, {} as FastifyReply)).rejects.toMatchObject({ code: 'GW_ERR_CLIENT_CLOSED', statusCode: 400 });
+      const open = { ...req, ip: '127.0.0.1' } as unknown as FastifyRequest;
+      await expect(guard.call(app, open, {} as FastifyReply)).resolves.toBeUndefined();
+    } finally {
+      await app.close();
+    }
   });
 });

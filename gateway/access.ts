@@ -97,6 +97,9 @@ export async function registerAccessControl(app: FastifyInstance, cfg: Config, r
     hooks({ refererAsOrigin = false } = {}) {
       // One hook for the three checks: each async hook costs a promise and a turn per request.
       const guard: onRequestAsyncHookHandler = async (req) => {
+        // Node forgets a socket's address once it is closed: a client gone before its request
+        // reaches the loop (common under overload) has no IP to limit, anonymise or locate.
+        if (req.ip === undefined) throw new GatewayError('GW_ERR_CLIENT_CLOSED');
         if (perIp) limited(perIp, clientKey(req.ip), 'per-IP');
         const key = siteKeyOf(req);
         const site = registry.resolve(key);

@@ -17,6 +17,7 @@ export const GW_ERRORS = {
   GW_ERR_QUERY_REPEATED_KEY: { status: 400, message: 'A query parameter is given more than once' },
   GW_ERR_REQUEST_TIMEOUT: { status: 408, message: 'The request did not arrive in time' },
   GW_ERR_BODY_INCOMPLETE: { status: 400, message: 'The body ended before its Content-Length (the client stopped sending)' },
+  GW_ERR_CLIENT_CLOSED: { status: 400, message: 'The client closed the connection before its request was handled (nobody reads this answer)' },
   GW_ERR_HEADERS_TOO_LARGE: { status: 431, message: 'Request headers are too large' },
   GW_ERR_BAD_REQUEST: { status: 400, message: 'The request is not valid HTTP (e.g. both Transfer-Encoding and Content-Length, or two Content-Length headers)' },
   GW_ERR_UNKNOWN_SITE: { status: 401, message: 'Unknown or missing site key' },
