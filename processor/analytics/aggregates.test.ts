@@ -196,7 +196,7 @@ describe('time on page', () => {
         let max = -Infinity;
         for (const e of order) {
           const ts = Date.parse(e.timestamp);
-          tracker.add(e, ts);
+          tracker.add(e, ts, { url: e.url });
           max = Math.max(max, ts);
           for (const v of tracker.finalize(max - 30_000)) got.push({ id: v.id, ms: v.ms });
         }

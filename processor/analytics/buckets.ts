@@ -40,7 +40,8 @@ export interface KpiBucket extends CellBucket<KpiCell> {
 }
 export interface SessionState {
   acc: SessionAcc;
-  visits: VisitTracker;
+  /** Its page views waiting for their time on page, each with its URL x country cell. */
+  visits: VisitTracker<UrlCell>;
   minOff: number[];
   /** Starts of the URL windows holding this session's page views. */
   urlWindows: Set<number>;

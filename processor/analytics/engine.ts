@@ -209,8 +209,8 @@ export class PartitionEngine {
       return 'late';
     }
     this.kpis.add(e, t, offset, ts);
-    this.recent[t].counted(id, offset, this.sessions.add(e, t, offset, ts, this.urls));
-    this.urls.add(e, t, offset, ts);
+    const cell = this.urls.add(e, t, offset, ts);
+    this.recent[t].counted(id, offset, this.sessions.add(e, t, offset, ts, this.urls, cell));
     return 'ok';
   }
 

@@ -12,7 +12,7 @@
  */
 import type { AnalyticsEvent } from './analytics-event.js';
 import { isView } from './kpi.js';
-import type { SessionState } from './buckets.js';
+import type { SessionState, UrlCell } from './buckets.js';
 import type { DrainContext, OutDoc } from './engine-options.js';
 import { addToSession, initSession, sessionResult, VisitTracker } from './session.js';
 import type { UrlWindows } from './url-windows.js';
@@ -71,13 +71,16 @@ export class OpenSessions {
     return this.sessions.get(sessionId);
   }
 
-  /** An on-time event at event time `ts` (its page view, if it is one, waits in `urls` for its time on page). */
-  add(e: AnalyticsEvent, t: number, offset: number, ts: number, urls: UrlWindows): SessionState {
+  /**
+   * An on-time event at event time `ts`, counted in `cell` of `urls` (its page view, if it is one,
+   * waits there for its time on page).
+   */
+  add(e: AnalyticsEvent, t: number, offset: number, ts: number, urls: UrlWindows, cell: UrlCell): SessionState {
     let s = this.sessions.get(e.session_id);
     if (!s) {
       s = {
         acc: initSession(e.session_id),
-        visits: new VisitTracker(),
+        visits: new VisitTracker<UrlCell>(),
         minOff: new Array<number>(this.topicCount).fill(Infinity),
         urlWindows: new Set(),
         dirty: true,
@@ -91,7 +94,7 @@ export class OpenSessions {
       this.firstOffsets[t].push(offset, s);
     }
     addToSession(s.acc, e, ts);
-    s.visits.add(e, ts);
+    s.visits.add(e, ts, cell);
     s.dirty = true;
     this.dirty.add(s);
     if (isView(e)) {

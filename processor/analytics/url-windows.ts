@@ -36,10 +36,12 @@ export class UrlWindows {
     return bucketStart(ts, this.sizeMs);
   }
 
-  /** An on-time event at event time `ts`. */
-  add(e: AnalyticsEvent, t: number, offset: number, ts: number): void {
+  /** An on-time event at event time `ts`; returns the cell that counted it (where its time on page goes, for a page view). */
+  add(e: AnalyticsEvent, t: number, offset: number, ts: number): UrlCell {
     const b = this.bucket(this.startOf(ts), t, offset);
-    addUrlEvent(this.cell(b, e.url, e.country, e.site_id).acc, e);
+    const cell = this.cell(b, e.url, e.country, e.site_id);
+    addUrlEvent(cell.acc, e);
+    return cell;
   }
 
   /** A page view at `ts` whose time on page is not known yet: its window stays open until `settle`. */
@@ -51,12 +53,14 @@ export class UrlWindows {
    * A pending page view got its time on page; the window keeps the offsets of the session that
    * settled it (`sessionMinOff`), since that session's events decided the time.
    */
-  settle(v: VisitTime, sessionMinOff: readonly number[], sessionId: string): void {
+  settle(v: VisitTime<UrlCell>, sessionMinOff: readonly number[], sessionId: string): void {
     const start = this.startOf(v.ts);
     const b = this.buckets.get(start);
     // A URL window with a pending view is never sealed, so it must still be here.
     if (!b) throw new Error(`engine invariant broken: URL window ${iso(start)} sealed with a page view of session ${sessionId} pending`);
-    addUrlTime(this.cell(b, v.url, v.country, v.site_id).acc, v.ms);
+    // The view's own cell (`add` returned it): it is in this window, which its pending view kept open.
+    addUrlTime(v.place.acc, v.ms);
+    touch(b, v.place);
     b.pending--;
     lowerEach(b.minOff, sessionMinOff);
   }
