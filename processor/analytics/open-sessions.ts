@@ -156,9 +156,9 @@ export class OpenSessions {
 
   /** Files the session under the slot of its next due time: its second unsettled view (which settles the first) or its close. */
   private file(s: SessionState): void {
-    const views = s.visits.unsettled;
     const closesAt = s.acc.end + this.gapMs;
-    const due = views.length >= 2 && views[1].ts < closesAt ? views[1].ts : closesAt;
+    const second = s.visits.unsettled >= 2 ? s.visits.unsettledAt(1) : Infinity;
+    const due = second < closesAt ? second : closesAt;
     const slot = Math.floor(due / SLOT_MS);
     if (slot === s.slot) return;
     this.unfile(s);

@@ -154,24 +154,42 @@ export function visitTimes(events: { ts: number; e: SessionEvent }[]): VisitTime
  * the session ends. The views handed out equal `visitTimes` over the whole session.
  */
 export class VisitTracker<P extends ViewPlace = ViewPlace> {
-  /** Page views not settled yet, in (time, id) order. */
-  private pending: Visit<P>[] = [];
+  /**
+   * Page views not settled yet, in (time, id) order, as three parallel arrays (no object and no
+   * boxed time per view: the times stay a packed array of doubles).
+   */
+  private times: number[] = [];
+  private ids: string[] = [];
+  private places: P[] = [];
   /** The latest page view seen (settled or not). */
   private latest: Mark | null = null;
   /** Engagement reports after the latest view: only those can count for the last view. */
   private reports: Report[] = [];
 
-  get unsettled(): readonly Visit<P>[] {
-    return this.pending;
+  /** How many page views wait for their time. */
+  get unsettled(): number {
+    return this.times.length;
+  }
+
+  /** Event time of the i-th page view waiting for its time, in (time, id) order. */
+  unsettledAt(i: number): number {
+    return this.times[i];
   }
 
   /** An event of the session at `ts`; `place` is where a page view's time goes (unused for other events). */
   add(e: SessionEvent, ts: number, place: P): void {
     if (isView(e)) {
-      const v: Visit<P> = { ts, id: e.event_id, place };
-      let i = this.pending.length;
-      while (i > 0 && before(ts, e.event_id, this.pending[i - 1].ts, this.pending[i - 1].id)) i--;
-      this.pending.splice(i, 0, v);
+      let i = this.times.length;
+      while (i > 0 && before(ts, e.event_id, this.times[i - 1], this.ids[i - 1])) i--;
+      if (i === this.times.length) {
+        this.times.push(ts);
+        this.ids.push(e.event_id);
+        this.places.push(place);
+      } else {
+        this.times.splice(i, 0, ts);
+        this.ids.splice(i, 0, e.event_id);
+        this.places.splice(i, 0, place);
+      }
       if (!this.latest || before(this.latest.ts, this.latest.id, ts, e.event_id)) {
         this.latest = { ts, id: e.event_id };
         this.reports = this.reports.filter((r) => before(ts, e.event_id, r.ts, r.id));
@@ -186,9 +204,9 @@ export class VisitTracker<P extends ViewPlace = ViewPlace> {
   /** Settles every view followed by a view older than `watermark`. */
   finalize(watermark: number): VisitTime<P>[] {
     const out: VisitTime<P>[] = [];
-    while (this.pending.length >= 2 && this.pending[1].ts < watermark) {
-      const v = this.pending.shift()!;
-      out.push({ ...v, ms: this.pending[0].ts - v.ts });
+    while (this.times.length >= 2 && this.times[1] < watermark) {
+      const ts = this.times.shift()!;
+      out.push({ ts, id: this.ids.shift()!, place: this.places.shift()!, ms: this.times[0] - ts });
     }
     return out;
   }
@@ -196,8 +214,11 @@ export class VisitTracker<P extends ViewPlace = ViewPlace> {
   /** The session is over: settles every remaining view. */
   close(): VisitTime<P>[] {
     const out = this.finalize(Infinity);
-    const last = this.pending.shift();
-    if (last) {
+    if (this.times.length > 0) {
+      const last: Visit<P> = { ts: this.times[0], id: this.ids[0], place: this.places[0] };
+      this.times = [];
+      this.ids = [];
+      this.places = [];
       let engaged = 0;
       for (const r of this.reports) if (r.url === last.place.url && before(last.ts, last.id, r.ts, r.id)) engaged += r.ms;
       out.push({ ...last, ms: engaged > 0 ? engaged : null });
