@@ -6,31 +6,36 @@ import { cachedUserAgentParser } from '../../gateway/user-agent.js';
 import { bodyPool } from './bodies.js';
 
 /**
- * N enriched events as the gateway would write them (the traffic generator's shoppers, the
- * gateway's own enrichment: UA parser, geoip-lite, anonymised IP): one request's context per
- * batch of 20, received at `simulatedRate` events/s ending 10 s ago; the batches repeat after
- * `poolSize` (only event ids differ). `kpiCounted` is how many
- * a KPI window counts (no bots, no engagement reports).
+ * Enriched events as the gateway would write them, without end (the traffic generator's
+ * shoppers, the gateway's own enrichment: UA parser, geoip-lite, anonymised IP): one request's
+ * context per batch of 20, received at `simulatedRate` events/s from `start` (epoch ms); the
+ * batches repeat after `poolSize` (only event ids differ), as in bench:processor's live traffic.
  */
-export function enrichedEvents(n: number, simulatedRate: number, tag: string, poolSize = 2000): { docs: EnrichedEvent[]; kpiCounted: number } {
-  const pool = bodyPool({ size: poolSize, eventsPerBody: 20, seed: 7, tag });
+export function* enrichedStream(simulatedRate: number, tag: string, start: number, poolSize = 2000, seed = 7): Generator<EnrichedEvent> {
+  const pool = bodyPool({ size: poolSize, eventsPerBody: 20, seed, tag });
   const parseUa = cachedUserAgentParser();
   const geo = geoipLiteProvider();
+  for (let k = 0; ; k++) {
+    const b = pool.events(k);
+    const ip = unmapIPv4(b.ip);
+    const receivedAt = start + Math.floor((k * 20 * 1000) / simulatedRate);
+    const ctx: RequestContext = { ua: parseUa(b.ua), geo: geo.lookup(ip), ip: anonymiseIp(ip), siteId: 'bench', receivedAt, sentAt: b.sentAt };
+    for (const ev of b.events) yield enrichEvent(ev, ctx);
+  }
+}
+
+/**
+ * N enriched events of `enrichedStream`, received ending 10 s ago. `kpiCounted` is how many a
+ * KPI window counts (no bots, no engagement reports).
+ */
+export function enrichedEvents(n: number, simulatedRate: number, tag: string, poolSize = 2000): { docs: EnrichedEvent[]; kpiCounted: number } {
   const docs: EnrichedEvent[] = [];
   const start = Date.now() - Math.ceil((n / simulatedRate) * 1000) - 10_000;
   let kpiCounted = 0;
-  for (let k = 0; docs.length < n; k++) {
-    const b = pool.events(k);
-    const ip = unmapIPv4(b.ip);
-    const ua = parseUa(b.ua);
-    const receivedAt = start + Math.floor((k * 20 * 1000) / simulatedRate);
-    const ctx: RequestContext = { ua, geo: geo.lookup(ip), ip: anonymiseIp(ip), siteId: 'bench', receivedAt, sentAt: b.sentAt };
-    for (const ev of b.events) {
-      if (docs.length >= n) break;
-      const doc = enrichEvent(ev, ctx);
-      docs.push(doc);
-      if (!doc.is_bot && !(doc.event_type === 'page_view' && doc.engagement_ms !== null)) kpiCounted++;
-    }
+  for (const doc of enrichedStream(simulatedRate, tag, start, poolSize)) {
+    if (docs.length >= n) break;
+    docs.push(doc);
+    if (!doc.is_bot && !(doc.event_type === 'page_view' && doc.engagement_ms !== null)) kpiCounted++;
   }
   return { docs, kpiCounted };
 }
