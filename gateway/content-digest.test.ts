@@ -1,5 +1,5 @@
 import { expect, test } from 'vitest';
-import { contentDigest } from './content-digest.js';
+import { contentDigest, hash64, hash64Joined, lanes } from './content-digest.js';
 
 test('contentDigest: the same text gives the same digest wherever it sits; any change of one character, order or length gives another', () => {
   const ev = '{"type":"page_view","event_id":"abcdefgh12","url":"https://shop.example/a?x=1","ts":1764547200000}';
@@ -18,4 +18,21 @@ test('contentDigest: the same text gives the same digest wherever it sits; any c
   expect(new Set([...variants].map((v) => contentDigest(v))).size).toBe(variants.size);
   expect(contentDigest('ab')).not.toBe(contentDigest('ba'));
   expect(contentDigest('')).not.toBe(contentDigest('\u0000'));
+});
+
+test('hash64Joined(head, tail) is hash64 of head, U+0000 and tail joined, for any seed', () => {
+  const pairs: [string, string][] = [['', ''], ['site', 'evt-1'], ['', 'x'], ['s\u00e9', '\ud83d\ude00'], ['a\u0000b', 'c']];
+  for (const seed of [0, 1, -7, 0x7fffffff]) {
+    for (const [head, tail] of pairs) {
+      const joined = `${head}\u0000${tail}`;
+      hash64(joined, 0, joined.length, seed);
+      const want = [lanes[0], lanes[1]];
+      hash64Joined(head, tail, seed);
+      expect([lanes[0], lanes[1]]).toEqual(want);
+    }
+  }
+  hash64Joined('site', 'evt-1', 3);
+  const a = [lanes[0], lanes[1]];
+  hash64Joined('site', 'evt-2', 3);
+  expect([lanes[0], lanes[1]]).not.toEqual(a);
 });

@@ -1,4 +1,4 @@
-import { digestLanes, digestText, hash64, lanes } from './content-digest.js';
+import { digestLanes, digestText, hash64, hash64Joined, lanes } from './content-digest.js';
 
 /**
  * Remembers recently accepted event identities (site and event id, see `identityOf`) with the
@@ -67,9 +67,12 @@ class Generation {
     }
   }
 
-  /** '' for an id accepted without a digest, else the digest's text. */
-  digestAt(slot: number): string {
-    return this.state[slot] === NO_DIGEST ? '' : digestText(this.digests[2 * slot], this.digests[2 * slot + 1]);
+  /** False for an id accepted without a digest; else true, with the digest's lanes put in `lanes`. */
+  contentAt(slot: number): boolean {
+    if (this.state[slot] === NO_DIGEST) return false;
+    lanes[0] = this.digests[2 * slot];
+    lanes[1] = this.digests[2 * slot + 1];
+    return true;
   }
 
   /** Remembers (hi, lo) at `at`; `dHi`/`dLo` are its digest's lanes when `withDigest`. */
@@ -96,6 +99,32 @@ class Generation {
 
 const generation = (slots: number, since: number) => new Generation(new Uint8Array(slots), new Int32Array(2 * slots), new Int32Array(2 * slots), new Float64Array(slots), since);
 
+/** What `RecentIds.lookup` found. */
+export const FORGOTTEN = 0;
+export const REMEMBERED = 1;
+export const WITH_CONTENT = 2;
+export type Remembered = typeof FORGOTTEN | typeof REMEMBERED | typeof WITH_CONTENT;
+
+/** The 64-bit hash of an identity (`identityOf(siteId, eventId)`), seeded per process, into `lanes`. */
+export function identityLanes(siteId: string | null, eventId: string): void {
+  hash64Joined(siteId ?? '', eventId, SEED);
+}
+
+/** `identityLanes` of an identity already joined by `identityOf`. */
+function idLanes(id: string): void {
+  const sep = id.indexOf('\u0000');
+  if (sep < 0) hash64(id, 0, id.length, SEED);
+  else hash64Joined(id.slice(0, sep), id.slice(sep + 1), SEED);
+}
+
+/**
+ * The key of an identity among the sends in flight: 53 of its hash's 64 bits (a number a Map keeps
+ * without a string). Two identities in flight at once share one about once in 2^53 / (in flight)
+ * new events; the cost would be a retry waiting on the other's send and then being produced
+ * again, which the processor's writes keyed by event id absorb.
+ */
+export const flightKey = (hi: number, lo: number) => (hi >>> 0) * 0x200000 + (lo >>> 11);
+
 export class RecentIds {
   /**
    * Two generations of ids with the time they were accepted. Adding never walks anything: when
@@ -105,7 +134,7 @@ export class RecentIds {
    */
   private current: Generation;
   private previous: Generation;
-  private readonly inFlight = new Map<string, Promise<void>>();
+  private readonly inFlight = new Map<number, Promise<void>>();
   private readonly generationMax: number;
   constructor(
     private readonly max = 200_000,
@@ -125,28 +154,31 @@ export class RecentIds {
 
   /** The digest `id` was accepted with ('' when none was given), or undefined when not remembered. */
   digest(id: string, now = Date.now()): string | undefined {
-    if (this.ttlMs <= 0) return undefined;
-    hash64(id, 0, id.length, SEED);
-    const hi = lanes[0];
-    const lo = lanes[1];
+    idLanes(id);
+    const found = this.lookup(lanes[0], lanes[1], now);
+    return found === REMEMBERED ? '' : found === WITH_CONTENT ? digestText(lanes[0], lanes[1]) : undefined;
+  }
+
+  /**
+   * Whether the identity with hash lanes (hi, lo) (`identityLanes`) is remembered: FORGOTTEN, or
+   * REMEMBERED (accepted without a digest), or WITH_CONTENT, and then the digest's two lanes are in
+   * `lanes` (read them before hashing anything else).
+   */
+  lookup(hi: number, lo: number, now = Date.now()): Remembered {
+    if (this.ttlMs <= 0) return FORGOTTEN;
     let g = this.current;
     let slot = g.find(hi, lo);
     if (slot < 0) {
       g = this.previous;
       slot = g.find(hi, lo);
-      if (slot < 0) return undefined;
+      if (slot < 0) return FORGOTTEN;
     }
-    return now - g.at[slot] < this.ttlMs ? g.digestAt(slot) : undefined;
+    if (now - g.at[slot] >= this.ttlMs) return FORGOTTEN;
+    return g.contentAt(slot) ? WITH_CONTENT : REMEMBERED;
   }
 
   /** `digest`: '' or a `contentDigest` (16 hex digits); anything else is a programming error. */
   add(id: string, now = Date.now(), digest = ''): void {
-    if (this.ttlMs <= 0 || this.max <= 0) return;
-    if (this.current.count >= this.generationMax || now - this.current.since >= this.ttlMs) {
-      const [state, keys, digests, at] = this.previous.recycle();
-      this.previous = this.current;
-      this.current = new Generation(state, keys, digests, at, now);
-    }
     let dHi = 0;
     let dLo = 0;
     const withDigest = digest !== '';
@@ -155,28 +187,53 @@ export class RecentIds {
       dHi = lanes[0];
       dLo = lanes[1];
     }
-    hash64(id, 0, id.length, SEED);
-    this.current.set(lanes[0], lanes[1], now, withDigest, dHi, dLo);
+    idLanes(id);
+    this.remember(lanes[0], lanes[1], now, withDigest, dHi, dLo);
+  }
+
+  /** Remembers the identity (hi, lo) as accepted at `now`, with the digest (dHi, dLo) when `withDigest`. */
+  remember(hi: number, lo: number, now: number, withDigest: boolean, dHi: number, dLo: number): void {
+    if (this.ttlMs <= 0 || this.max <= 0) return;
+    if (this.current.count >= this.generationMax || now - this.current.since >= this.ttlMs) {
+      const [state, keys, digests, at] = this.previous.recycle();
+      this.previous = this.current;
+      this.current = new Generation(state, keys, digests, at, now);
+    }
+    this.current.set(hi, lo, now, withDigest, dHi, dLo);
   }
 
   /** The outcome of a send that carries `id` right now, if there is one. */
   pending(id: string): Promise<void> | undefined {
-    return this.inFlight.get(id);
+    idLanes(id);
+    return this.pendingOf(lanes[0], lanes[1]);
+  }
+
+  /** `pending` of the identity with hash lanes (hi, lo). */
+  pendingOf(hi: number, lo: number): Promise<void> | undefined {
+    return this.inFlight.get(flightKey(hi, lo));
   }
 
   /**
-   * Marks `ids` as being sent; call the returned function with the outcome once Kafka has
-   * answered: acknowledged ids are remembered, and waiters are released either way.
+   * Marks the events `which[from..to)` of a request as being sent, by index: their identities'
+   * hash lanes at 2 * index of `keys`, their digests' lanes at 2 * index of `digests`. Call the
+   * returned function with the outcome once Kafka has answered: acknowledged ones are remembered,
+   * and waiters are released either way. Nothing is copied: the arrays must not change until then.
    */
-  begin(ids: readonly string[], digests?: readonly string[]): (acked: boolean, now?: number) => void {
+  begin(keys: Int32Array, digests: Int32Array, which: readonly number[], from = 0, to = which.length): (acked: boolean, now?: number) => void {
     let release!: () => void;
     const done = new Promise<void>((resolve) => (release = resolve));
-    for (const id of ids) this.inFlight.set(id, done);
+    for (let k = from; k < to; k++) {
+      const i = which[k];
+      this.inFlight.set(flightKey(keys[2 * i], keys[2 * i + 1]), done);
+    }
     return (acked, now = Date.now()) => {
-      for (let i = 0; i < ids.length; i++) {
-        const id = ids[i];
-        if (acked) this.add(id, now, digests?.[i]);
-        if (this.inFlight.get(id) === done) this.inFlight.delete(id);
+      for (let k = from; k < to; k++) {
+        const i = which[k];
+        const hi = keys[2 * i];
+        const lo = keys[2 * i + 1];
+        if (acked) this.remember(hi, lo, now, true, digests[2 * i], digests[2 * i + 1]);
+        const key = flightKey(hi, lo);
+        if (this.inFlight.get(key) === done) this.inFlight.delete(key);
       }
       release();
     };

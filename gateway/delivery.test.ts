@@ -21,7 +21,7 @@ const sending = (n: number) => waitFor(() => h!.kafka.sends >= n, `${n} send(s) 
  * request racing another has reached that point once the count moves.
  */
 function waitsOnOriginals(): (n: number) => Promise<unknown> {
-  const pending = vi.spyOn(RecentIds.prototype, 'pending');
+  const pending = vi.spyOn(RecentIds.prototype, 'pendingOf');
   const count = () => pending.mock.results.filter((r) => r.type === 'return' && r.value !== undefined).length;
   return (n) => waitFor(() => count() >= n, `${n} event(s) waiting on their original`, 10_000, 5);
 }

@@ -4,7 +4,7 @@ import { BOTS_TOPIC, topicFor } from '../contracts/topics.js';
 import { anonymiseIp, unmapIPv4 } from './anonymise-ip.js';
 import type { BotPolicy } from './bot-policy.js';
 import type { DeadLetters } from './dead-letter.js';
-import { identityOf, type RecentIds } from './dedup.js';
+import { FORGOTTEN, WITH_CONTENT, flightKey, identityLanes, type RecentIds } from './dedup.js';
 import type { Delivery } from './delivery.js';
 import type { QueryKeep } from './url-normalise.js';
 import { enrichedJson, eventTimeRefusal, type EventTimeWindow, type RequestContext } from './enrich.js';
@@ -12,7 +12,7 @@ import { GW_ERRORS } from './errors.js';
 import type { OutRecord } from './event-producer.js';
 import type { GeoProvider } from './geo.js';
 import { eventSpans } from './json-spans.js';
-import { contentDigest } from './content-digest.js';
+import { digestText, hash64, lanes } from './content-digest.js';
 import type { GatewayMetrics } from './metrics.js';
 import type { Site } from './sites.js';
 import type { UaInfo } from './user-agent.js';
@@ -112,73 +112,106 @@ export function createIngest(d: IngestDeps) {
     };
     const bot = ua.is_bot ? d.botPolicy : null;
 
-    const results: EventResult[] = new Array(events.length);
+    const n = events.length;
+    /** Per event: undefined while accepted (the common case costs no object), else its result. */
+    let results: (EventResult | undefined)[] | undefined;
+    const refuse = (index: number, r: EventResult) => ((results ??= new Array<EventResult | undefined>(n))[index] = r);
     const records: OutRecord[] = [];
-    const acceptedIds: string[] = [];
-    /** Identities (site, event id) and digests of the accepted events, in the same order. */
-    const acceptedKeys: string[] = [];
-    const acceptedDigests: string[] = [];
+    /** Per event index: its identity's hash lanes (site, event id) and its content digest's lanes. */
+    const keys = new Int32Array(2 * n);
+    const digests = new Int32Array(2 * n);
+    /** Indexes of the events accepted, in order, and of those validated and not repeats (the batch's own identities). */
+    const accepted: number[] = [];
+    const own: number[] = [];
     const acceptedTypes: string[] = [];
     const rejectedCodes: string[] = [];
-    const inBatch = new Map<string, string>();
-    const deferred: [number, ClientEvent, string, string][] = [];
+    /** Over 32 events a batch's identities are looked up in a Map (by 53 bits, then compared in full), under it by a scan. */
+    const ownByKey = n > 32 ? new Map<number, number>() : null;
+    const deferred: [number, ClientEvent][] = [];
     const waits = new Set<Promise<void>>();
     let dropped = 0;
     let spans: [number, number][] | null | undefined;
-    /** Content digests of the body's events by index, found with their spans in one pass. */
-    const digests: string[] = [];
+    const body = input.bodyText;
     /** The refused event's own bytes of the body. */
     const receivedOf = (index: number): string | null => {
-      const text = input.bodyText;
-      if (text === undefined) return null;
-      if (spans === undefined) spans = eventSpans(text, digests);
+      if (body === undefined) return null;
+      if (spans === undefined) spans = eventSpans(body, digests);
       const span = spans?.[index];
-      return span ? text.slice(span[0], span[1]) : null;
+      return span ? body.slice(span[0], span[1]) : null;
     };
 
     /**
-     * What an event's content is: a digest of its text as sent (its span of the body; for the
-     * pixel, its JSON). A retry carries the same bytes; another event under the same id does not.
+     * What an event's content is: a digest of its text as sent (its span of the body, hashed with
+     * every event's span in one pass; for the pixel, its JSON), into `digests` at its index. A retry
+     * carries the same bytes; another event under the same id does not.
      */
-    const digestOf = (index: number, ev: ClientEvent): string => {
-      const text = input.bodyText;
-      if (text !== undefined) {
-        if (spans === undefined) spans = eventSpans(text, digests);
-        const d = digests[index];
-        if (d !== undefined) return d;
+    const digestOf = (index: number, ev: ClientEvent): void => {
+      if (body !== undefined) {
+        if (spans === undefined) spans = eventSpans(body, digests);
         const span = spans?.[index];
-        if (span) return contentDigest(text, span[0], span[1]);
-      }
-      return contentDigest(JSON.stringify(ev));
+        // A valid event is an object, whose digest eventSpans wrote.
+        if (span && body.charCodeAt(span[0]) === 0x7b) return;
+        if (span) hash64(body, span[0], span[1]);
+        else hash64(JSON.stringify(ev));
+      } else hash64(JSON.stringify(ev));
+      digests[2 * index] = lanes[0];
+      digests[2 * index + 1] = lanes[1];
     };
-    /** Seen before under the same identity: a duplicate when the content matches, else a conflict (refused, dead-lettered). */
-    const seenBefore = (index: number, ev: ClientEvent, kept: string, digest: string) => {
-      if (kept === '' || kept === digest) {
-        results[index] = { index, event_id: ev.event_id, status: 'duplicate' };
+    /** The earlier event of this batch with the identity of event `index`, or -1. */
+    const ownBefore = (index: number): number => {
+      const hi = keys[2 * index];
+      const lo = keys[2 * index + 1];
+      if (ownByKey) {
+        const j = ownByKey.get(flightKey(hi, lo));
+        return j !== undefined && keys[2 * j] === hi && keys[2 * j + 1] === lo ? j : -1;
+      }
+      for (const j of own) if (keys[2 * j] === hi && keys[2 * j + 1] === lo) return j;
+      return -1;
+    };
+    /**
+     * Seen before under the same identity (kept: its digest's lanes, or none): a duplicate when
+     * the content matches, else a conflict (refused, dead-lettered).
+     */
+    const seenBefore = (index: number, ev: ClientEvent, withContent: boolean, kHi: number, kLo: number) => {
+      const dHi = digests[2 * index];
+      const dLo = digests[2 * index + 1];
+      if (!withContent || (kHi === dHi && kLo === dLo)) {
+        refuse(index, { index, event_id: ev.event_id, status: 'duplicate' });
         return;
       }
+      const kept = digestText(kHi, kLo);
+      const digest = digestText(dHi, dLo);
       const reason = `event id ${ev.event_id} was accepted with other content for this site (digest ${kept}, this one ${digest})`;
-      results[index] = { index, event_id: ev.event_id, status: 'rejected', code: 'GW_ERR_EVENT_ID_CONFLICT', reason };
+      refuse(index, { index, event_id: ev.event_id, status: 'rejected', code: 'GW_ERR_EVENT_ID_CONFLICT', reason });
       records.push(d.deadLetters.record({ code: 'GW_ERR_EVENT_ID_CONFLICT', reason, parsed: ev, received: receivedOf(index), siteId, index, digests: { kept, refused: digest } }, ev.visitor_id));
       rejectedCodes.push('GW_ERR_EVENT_ID_CONFLICT');
     };
+    /** Seen before in this batch or remembered by dedup: true when it was (and its fate is set). */
+    const repeat = (index: number, ev: ClientEvent, now: number): boolean => {
+      const j = ownBefore(index);
+      if (j >= 0) {
+        seenBefore(index, ev, true, digests[2 * j], digests[2 * j + 1]);
+        return true;
+      }
+      const found = d.recent.lookup(keys[2 * index], keys[2 * index + 1], now);
+      if (found === FORGOTTEN) return false;
+      seenBefore(index, ev, found === WITH_CONTENT, lanes[0], lanes[1]);
+      return true;
+    };
 
-    const accept = (index: number, ev: ClientEvent, key: string, digest: string) => {
+    const accept = (index: number, ev: ClientEvent) => {
       if (bot === 'drop') {
-        results[index] = { index, event_id: ev.event_id, status: 'dropped', code: 'GW_BOT_DROPPED', reason: 'user agent is a bot (BOT_POLICY=drop)' };
+        refuse(index, { index, event_id: ev.event_id, status: 'dropped', code: 'GW_BOT_DROPPED', reason: 'user agent is a bot (BOT_POLICY=drop)' });
         dropped++;
         return;
       }
       const topic = bot === 'route' ? botTopic : topicFor(ev.type, d.topicPrefix);
       records.push({ topic, key: ev.visitor_id, value: enrichedJson(ev, ctx) });
-      acceptedIds.push(ev.event_id);
-      acceptedKeys.push(key);
-      acceptedDigests.push(digest);
+      accepted.push(index);
       acceptedTypes.push(ev.type);
-      results[index] = { index, event_id: ev.event_id, status: 'accepted' };
     };
 
-    for (let index = 0; index < events.length; index++) {
+    for (let index = 0; index < n; index++) {
       const raw = events[index];
       let v = d.validate(raw);
       if (v.ok) {
@@ -187,33 +220,34 @@ export function createIngest(d: IngestDeps) {
       }
       if (!v.ok) {
         const obj = typeof raw === 'object' && raw !== null && !Array.isArray(raw) ? (raw as Record<string, unknown>) : null;
-        results[index] = { index, event_id: clip(obj?.event_id, 64), status: 'rejected', code: v.code, reason: v.reason };
+        refuse(index, { index, event_id: clip(obj?.event_id, 64), status: 'rejected', code: v.code, reason: v.reason });
         records.push(d.deadLetters.record({ code: v.code, reason: v.reason, parsed: raw, received: receivedOf(index), siteId, index }, clip(obj?.visitor_id, 128) || 'invalid'));
         rejectedCodes.push(v.code);
         continue;
       }
       const ev = v.event;
-      const key = identityOf(siteId, ev.event_id);
-      const digest = digestOf(index, ev);
-      const kept = inBatch.get(key) ?? d.recent.digest(key, receivedAt);
-      if (kept !== undefined) {
-        seenBefore(index, ev, kept, digest);
-        continue;
-      }
-      inBatch.set(key, digest);
-      const pending = d.recent.pending(key);
+      identityLanes(siteId, ev.event_id);
+      const hi = lanes[0];
+      const lo = lanes[1];
+      keys[2 * index] = hi;
+      keys[2 * index + 1] = lo;
+      digestOf(index, ev);
+      if (repeat(index, ev, receivedAt)) continue;
+      own.push(index);
+      ownByKey?.set(flightKey(hi, lo), index);
+      const pending = d.recent.pendingOf(hi, lo);
       if (pending) {
         // Its original is on its way to Kafka: wait for the outcome rather than send it twice.
-        deferred.push([index, ev, key, digest]);
+        deferred.push([index, ev]);
         waits.add(pending);
         continue;
       }
-      accept(index, ev, key, digest);
+      accept(index, ev);
     }
 
     // Claim the ids this request sends before waiting on anything: a third request carrying one
     // of them then waits for this one instead of producing a second copy.
-    const claims = acceptedKeys.length > 0 ? [d.recent.begin([...acceptedKeys], [...acceptedDigests])] : [];
+    const claims = accepted.length > 0 ? [d.recent.begin(keys, digests, accepted, 0, accepted.length)] : [];
     const settle = (acked: boolean) => {
       for (const finish of claims) finish(acked);
     };
@@ -225,18 +259,18 @@ export function createIngest(d: IngestDeps) {
         new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), d.waitMs))),
       ]);
       clearTimeout(timer);
-      const claimed = acceptedKeys.length;
-      for (const [index, ev, key, digest] of deferred) {
+      const claimed = accepted.length;
+      for (const [index, ev] of deferred) {
         // Still undecided (Kafka slow, or yet another copy in flight): 503, and the client retries.
-        if (!settled || d.recent.pending(key)) {
+        if (!settled || d.recent.pendingOf(keys[2 * index], keys[2 * index + 1])) {
           settle(false);
           throw d.delivery.retryLater('the same events are still on their way to Kafka');
         }
-        const kept = d.recent.digest(key);
-        if (kept !== undefined) seenBefore(index, ev, kept, digest);
-        else accept(index, ev, key, digest);
+        const found = d.recent.lookup(keys[2 * index], keys[2 * index + 1]);
+        if (found !== FORGOTTEN) seenBefore(index, ev, found === WITH_CONTENT, lanes[0], lanes[1]);
+        else accept(index, ev);
       }
-      if (acceptedKeys.length > claimed) claims.push(d.recent.begin(acceptedKeys.slice(claimed), acceptedDigests.slice(claimed)));
+      if (accepted.length > claimed) claims.push(d.recent.begin(keys, digests, accepted, claimed, accepted.length));
     }
 
     if (records.length > 0) await d.delivery.send(records, log, settle);
@@ -249,19 +283,23 @@ export function createIngest(d: IngestDeps) {
       m.rejected.inc({ code: c }, n);
       m.deadLetters.inc({ code: c }, n);
     }
-    if (bot) m.bots.inc({ action: bot === 'drop' ? 'dropped' : bot === 'route' ? 'routed' : 'flagged' }, bot === 'drop' ? dropped : acceptedIds.length);
+    if (bot) m.bots.inc({ action: bot === 'drop' ? 'dropped' : bot === 'route' ? 'routed' : 'flagged' }, bot === 'drop' ? dropped : accepted.length);
     if (dropped) m.dropped.inc({ reason: 'bot' }, dropped);
-    const duplicate = events.length - acceptedIds.length - rejectedCodes.length - dropped;
+    const duplicate = n - accepted.length - rejectedCodes.length - dropped;
     if (duplicate) m.duplicates.inc(duplicate);
     m.dedupEntries.set(d.recent.size);
 
-    const accepted = acceptedIds.length;
     const rejected = rejectedCodes.length;
-    const status = rejected === 0 ? 200 : rejected === events.length ? 400 : 207;
+    const status = rejected === 0 ? 200 : rejected === n ? 400 : 207;
     // The short answer for the common case: nothing to say about any single event.
-    const body: IngestReply['body'] = accepted === events.length && !input.wantResults ? { accepted, duplicate, rejected, dropped } : { accepted, duplicate, rejected, dropped, results };
-    if (status === 400) body.error = { code: 'GW_ERR_ALL_EVENTS_INVALID', message: GW_ERRORS.GW_ERR_ALL_EVENTS_INVALID.message };
-    return { status, body };
+    const reply: IngestReply['body'] = { accepted: accepted.length, duplicate, rejected, dropped };
+    if (accepted.length !== n || input.wantResults) {
+      const all = new Array<EventResult>(n);
+      for (let i = 0; i < n; i++) all[i] = results?.[i] ?? { index: i, event_id: (events[i] as ClientEvent).event_id, status: 'accepted' };
+      reply.results = all;
+    }
+    if (status === 400) reply.error = { code: 'GW_ERR_ALL_EVENTS_INVALID', message: GW_ERRORS.GW_ERR_ALL_EVENTS_INVALID.message };
+    return { status, body: reply };
   };
 }
 export type Ingest = ReturnType<typeof createIngest>;

@@ -51,7 +51,7 @@ function skipValue(t: string, i: number): number {
   return i;
 }
 
-function elements(t: string, i: number, digests?: string[]): [number, number][] {
+function elements(t: string, i: number, digests?: Int32Array): [number, number][] {
   const out: [number, number][] = [];
   i++;
   for (;;) {
@@ -70,10 +70,10 @@ function elements(t: string, i: number, digests?: string[]): [number, number][] 
  * The [start, end) of every event in a body JSON.parse accepted: the elements of a top-level
  * array, of the `events` array of an envelope (the last `events` key, as JSON.parse keeps), or
  * the whole body when it is one event object. Null when the body is none of these. With
- * `digests`, the `contentDigest` of each element that is an object or array is written at its
- * index on the way (elements of the events arrays only: the caller hashes a lone event itself).
+ * `digests`, the two lanes of the `contentDigest` of each event that is an object or array are
+ * written at 2 * its index and the next on the way (`digests` holds two per event of the body).
  */
-export function eventSpans(text: string, digests?: string[]): [number, number][] | null {
+export function eventSpans(text: string, digests?: Int32Array): [number, number][] | null {
   let i = skipWs(text, 0);
   const c = text.charCodeAt(i);
   if (c === 0x5b) return elements(text, i, digests);
@@ -96,8 +96,7 @@ export function eventSpans(text: string, digests?: string[]): [number, number][]
     i = skipWs(text, i);
     const end = skipValue(text, i);
     if (key === 'events') {
-      // JSON.parse keeps the last `events`: so do the spans and the digests.
-      if (digests) digests.length = 0;
+      // JSON.parse keeps the last `events`: so do the spans and the digests (written over).
       events = text.charCodeAt(i) === 0x5b ? elements(text, i, digests) : null;
     }
     if (key === 'type') hasType = true;
@@ -105,5 +104,6 @@ export function eventSpans(text: string, digests?: string[]): [number, number][]
     if (text.charCodeAt(i) === 0x2c) i++;
   }
   if (events) return events;
-  return hasType ? [[start, skipValue(text, start)]] : null;
+  if (!hasType) return null;
+  return [[start, digests ? hashedValueEnd(text, start, digests, 0) : skipValue(text, start)]];
 }
