@@ -19,7 +19,8 @@
  * --ab-root DIR: the real gateway (first client, one process) again from another checkout (its
  * gateway/server.ts, with this checkout's settings), on its own port, in the same rotation at
  * maximum load and then through the same overload phases at multiples of its own maximum: a before
- * and after of gateway code measured in the same minutes.
+ * and after of gateway code measured in the same minutes; with the stub, that checkout's stubbed
+ * gateway too (--ab-stub-port), in the same rotation.
  * --secure: Kafka with TLS and SASL/SCRAM only (lib/secure.ts); the gateways log in over TLS.
  * Targets, each in its own Node process (lib/gateway-processes.ts): the bare route, the gateway
  * with Kafka stubbed out (what the gateway's own work costs), optionally the gateway without
@@ -73,6 +74,7 @@ const PORTS = {
   acceptor: a.num('acceptor-port', 28087),
   linger: a.num('linger-port', 28088),
   ab: a.num('ab-port', 28089),
+  abStub: a.num('ab-stub-port', 28090),
 };
 const AB_ROOT = a.str('ab-root', '');
 /** --no-acceptor: skip the gateway behind the acceptor process (GATEWAY_ACCEPTOR: sheds on its own core under overload). */
@@ -131,6 +133,7 @@ await runBench('bench:gateway', 1800, async () => {
     { port: PORTS.acceptor, what: 'gateway behind the acceptor', setting: '--acceptor-port' },
     { port: PORTS.linger, what: 'gateway with linger', setting: '--linger-port' },
     { port: PORTS.ab, what: 'gateway from --ab-root', setting: '--ab-port' },
+    { port: PORTS.abStub, what: 'stubbed gateway from --ab-root', setting: '--ab-stub-port' },
   ]);
   log(`gateway bench: ${REPS} x ${DURATION} s at max load per target (${CONNECTIONS} connections), then ${REPS} x ${HALF_DURATION} s at half load; loadavg ${await loadAverage()}`);
   const pool = bodyPool({ size: POOL, eventsPerBody: 20, seed: 42 });
@@ -165,11 +168,13 @@ await runBench('bench:gateway', 1800, async () => {
   const ab = AB_ROOT ? await procs.gateway('gateway-ab', client, PORTS.ab, [], {}, AB_ROOT) : null;
   const bare = await procs.bare(PORTS.bare);
   const stub = NO_STUB ? null : await procs.variant('stub', client, PORTS.stub);
+  const abStub = AB_ROOT && !NO_STUB ? await procs.variant('stub', client, PORTS.abStub, [], AB_ROOT) : null;
   const uncoalesced = COMPARE_UNCOALESCED ? await procs.variant('uncoalesced', client, PORTS.uncoalesced) : null;
 
   const target = (label: string, proc: CpuSource, port: number, real: boolean): Target => ({ label, proc, port, real, runs: [] });
   const tBare = target('bare', bare, PORTS.bare, false);
   const tStub = stub && target('stub', stub, PORTS.stub, false);
+  const tAbStub = abStub && target(`stub from ${AB_ROOT}`, abStub, PORTS.abStub, false);
   const tUncoalesced = uncoalesced && target('uncoalesced', uncoalesced, PORTS.uncoalesced, true);
   // `gw` is replaced by the profiled process at the end: the target reads it when measured.
   const tGw = target(`gateway ${client}`, { cpuSeconds: () => gw.cpuSeconds() }, PORTS.gateway, true);
@@ -179,7 +184,7 @@ await runBench('bench:gateway', 1800, async () => {
   const tAcc = acc ? target(`gateway ${client} acceptor`, { cpuSeconds: () => acc.treeCpuSeconds() }, PORTS.acceptor, true) : null;
   const tLinger = lingering ? target(`gateway ${client} linger ${LINGER} ms`, lingering, PORTS.linger, true) : null;
   const tAb = ab ? target(`gateway ${client} from ${AB_ROOT}`, ab, PORTS.ab, true) : null;
-  const targets = [tBare, tStub, tUncoalesced, tGw, tAb, tMulti, tCompressed, tAcc, tLinger, tOther].filter((t): t is Target => t !== null);
+  const targets = [tBare, tStub, tAbStub, tUncoalesced, tGw, tAb, tMulti, tCompressed, tAcc, tLinger, tOther].filter((t): t is Target => t !== null);
 
   const records0 = await kafkaRecords(kafka);
   let gatewayAccepted = 0;
@@ -305,6 +310,7 @@ await runBench('bench:gateway', 1800, async () => {
       header: `${REPS} runs of ${DURATION} s per target, ${CONNECTIONS} connections, batches of 20 events (${int(pool.avgBytes)} B), Kafka 3.9.1 on this machine (${describeSecurity(kafka.clientConfig)}), acks=all`,
       bare: tBare.runs,
       stub: tStub?.runs ?? [],
+      abStub: tAbStub ? { name: `stub (${AB_ROOT})`, label: `gateway, Kafka stubbed, from ${AB_ROOT}`, runs: tAbStub.runs } : undefined,
       uncoalesced: tUncoalesced?.runs ?? [],
       gateways,
       half: { rate: half, runs: halfRuns },

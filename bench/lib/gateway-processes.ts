@@ -66,13 +66,14 @@ export function gatewayProcesses(o: GatewayProcessOptions) {
       return Object.assign(gw, { treeCpuSeconds: () => (gw.alive ? cpuSecondsOfTree(gw.pid) : NaN) });
     },
     /** The gateway with its producer swapped: `stub` (acknowledges at once) or `uncoalesced` (one Kafka send per request). */
-    async variant(name: 'stub' | 'uncoalesced', client: KafkaClientName, port: number, nodeFlags: string[] = []): Promise<NodeChild> {
-      const child = new NodeChild(name, 'bench/gateway-variant-server.ts', {
+    async variant(name: 'stub' | 'uncoalesced', client: KafkaClientName, port: number, nodeFlags: string[] = [], root = ''): Promise<NodeChild> {
+      // `root`: another checkout's variant server and gateway (bench:gateway --ab-root).
+      const child = new NodeChild(name, root ? path.join(path.resolve(root), 'bench/gateway-variant-server.ts') : 'bench/gateway-variant-server.ts', {
         env: gatewayEnv(client, port, { VARIANT: name }),
-        logFile: logFile(`${name}${nodeFlags.length ? '-profiled' : ''}`),
+        logFile: logFile(`${name}${root ? '-ab' : ''}${nodeFlags.length ? '-profiled' : ''}`),
         nodeFlags,
       });
-      onCleanup(name, () => child.stop());
+      onCleanup(`${name}${root ? '-ab' : ''}`, () => child.stop());
       await child.waitReady(() => httpOk(`http://127.0.0.1:${port}/readyz`), 60_000);
       return child;
     },

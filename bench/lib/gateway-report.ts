@@ -23,6 +23,8 @@ export interface GatewayReport {
   header: string;
   bare: Measured[];
   stub: Measured[];
+  /** The stubbed gateway of another checkout (--ab-root), same rotation; empty without it. */
+  abStub?: Series;
   uncoalesced: Measured[];
   /** The real gateway, one series per configuration; the first one gets the half-load runs. */
   gateways: Series[];
@@ -53,13 +55,14 @@ export function gatewayReport(r: GatewayReport): string {
   const out: string[] = [];
   const [gw, ...others] = r.gateways;
   out.push('=== bench:gateway ===', r.header);
-  out.push(table(HEADER, [...r.bare, ...r.stub, ...r.uncoalesced, ...r.gateways.flatMap((s) => s.runs), ...r.half.runs, ...r.targetHalf.runs].map(row)), '');
+  out.push(table(HEADER, [...r.bare, ...r.stub, ...(r.abStub?.runs ?? []), ...r.uncoalesced, ...r.gateways.flatMap((s) => s.runs), ...r.half.runs, ...r.targetHalf.runs].map(row)), '');
   out.push(
     table(
       ['median', 'req/s', 'events/s', 'p50', 'p99'],
       [
         medianRow('bare Fastify route (parse only)', r.bare),
         ...(r.stub.length ? [medianRow('gateway, Kafka stubbed (acks at once)', r.stub)] : []),
+        ...(r.abStub?.runs.length ? [medianRow(r.abStub.label, r.abStub.runs)] : []),
         ...(r.uncoalesced.length ? [medianRow('gateway, one Kafka send per request', r.uncoalesced)] : []),
         ...r.gateways.map((s) => medianRow(s.label, s.runs)),
         medianRow(`gateway at half its max (${int(r.half.rate)} req/s)`, r.half.runs),
@@ -78,6 +81,13 @@ export function gatewayReport(r: GatewayReport): string {
     out.push(`CPU per request, ${o.name} (median, ms): gateway ${med(o.runs, (m) => m.cpuMsPerReq.server).toFixed(3)}, Kafka broker ${med(o.runs, (m) => m.cpuMsPerReq.kafka).toFixed(3)}`);
   }
   if (r.stub.length) out.push(`ratio gateway with Kafka stubbed / bare:     ${pct(med(r.stub, (m) => m.reqPerS) / bareMed)}`);
+  if (r.stub.length && r.abStub?.runs.length) {
+    const x = med(r.abStub.runs, (m) => m.reqPerS);
+    out.push(
+      `ratio ${r.abStub.name} / bare route (same run): ${pct(x / bareMed)}; this checkout's stub vs it ${(med(r.stub, (m) => m.reqPerS) / x).toFixed(2)}x; ` +
+        `CPU per request (median, ms): this stub ${med(r.stub, (m) => m.cpuMsPerReq.server).toFixed(3)}, ${r.abStub.name} ${med(r.abStub.runs, (m) => m.cpuMsPerReq.server).toFixed(3)}`,
+    );
+  }
   if (r.uncoalesced.length) out.push(`gateway with / without coalesced sends:      ${(gwMax / med(r.uncoalesced, (m) => m.reqPerS)).toFixed(2)}x`);
   const cpuBare = med(r.bare, (m) => m.cpuMsPerReq.server);
   const cpuStub = r.stub.length ? med(r.stub, (m) => m.cpuMsPerReq.server) : NaN;
