@@ -18,9 +18,32 @@ export interface DeliveryOptions {
  * until Kafka settles them, `onSettled` still learns the outcome (so dedup remembers a late
  * success), and shutdown waits for them.
  */
+/** A request waiting for Kafka's answer to its send, until its deadline. */
+interface Waiter {
+  deadline: number;
+  records: number;
+  log: FastifyBaseLogger;
+  resolve: () => void;
+  reject: (err: unknown) => void;
+  /** Answered already (acknowledged, failed or timed out). */
+  done: boolean;
+}
+
 export class Delivery {
   private inFlight = 0;
-  private readonly pending = new Set<Promise<void>>();
+  /** Sends Kafka has not answered yet (shutdown waits for them). */
+  private unsettled = 0;
+  private drained: (() => void)[] = [];
+  /**
+   * Requests waiting for an answer, in the order they were sent: with one timeout for all, that is
+   * the order of their deadlines, so one timer armed for the oldest one times them all out (a timer
+   * per request cost a Timeout object, a timer-list insertion and its removal per request: 2 % of
+   * the stubbed gateway's CPU, profile of 2 Dec 2026). Answered ones leave from the front.
+   */
+  private waiting: Waiter[] = [];
+  private head = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private timerAt = Infinity;
 
   constructor(
     private readonly producer: EventProducer,
@@ -57,69 +80,132 @@ export class Delivery {
    * Resolves once Kafka has acknowledged every record; throws a 503 GatewayError otherwise.
    * `onSettled(ok)` runs when Kafka's answer comes, even if the caller stopped waiting.
    */
-  async send(records: OutRecord[], log: FastifyBaseLogger, onSettled?: (ok: boolean) => void): Promise<void> {
+  send(records: OutRecord[], log: FastifyBaseLogger, onSettled?: (ok: boolean) => void): Promise<void> {
     try {
       this.check(records.length);
     } catch (err) {
       onSettled?.(false);
-      throw err;
+      return Promise.reject(err);
     }
     const n = records.length;
     this.inFlight += n;
+    this.unsettled++;
     this.metrics.inFlight.set(this.inFlight);
-    const started = process.hrtime.bigint();
-    const seconds = () => Number(process.hrtime.bigint() - started) / 1e9;
-    const settled: Promise<void> = this.producer.send(records).then(
-      () => {
-        this.metrics.produceSeconds.observe({ outcome: 'ack' }, seconds());
-        this.opts.onAcked?.(n);
-        onSettled?.(true);
-      },
-      (err: unknown) => {
-        this.metrics.produceSeconds.observe({ outcome: 'error' }, seconds());
-        onSettled?.(false);
-        throw err;
-      },
-    );
-    const tracked = settled
-      .catch(() => undefined)
-      .finally(() => {
-        this.inFlight -= n;
-        this.metrics.inFlight.set(this.inFlight);
-        this.pending.delete(tracked);
-      });
-    this.pending.add(tracked);
-
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<'timeout'>((resolve) => {
-      timer = setTimeout(() => resolve('timeout'), this.opts.timeoutMs);
-    });
-    try {
-      const r = await Promise.race([settled, timeout]);
-      if (r === 'timeout') {
-        log.warn({ records: n, timeoutMs: this.opts.timeoutMs }, 'no acknowledgement from Kafka in time; answering 503');
-        throw this.unavailable('timeout', `no acknowledgement within ${this.opts.timeoutMs} ms`);
+    const started = performance.now();
+    return new Promise<void>((resolve, reject) => {
+      const w: Waiter = { deadline: started + this.opts.timeoutMs, records: n, log, resolve, reject, done: false };
+      this.waiting.push(w);
+      this.arm(w.deadline);
+      let sent: Promise<void>;
+      try {
+        sent = this.producer.send(records);
+      } catch (err) {
+        sent = Promise.reject(err);
       }
-    } catch (err) {
-      if (err instanceof GatewayError) throw err;
-      log.warn({ err: (err as Error).message, records: n }, 'produce failed; answering 503');
-      throw this.unavailable('error');
+      const failed = (err: unknown) => {
+        if (w.done) return;
+        log.warn({ err: (err as Error).message, records: n }, 'produce failed; answering 503');
+        this.answer(w, this.unavailable('error'));
+      };
+      sent.then(
+        () => {
+          try {
+            this.metrics.produceSeconds.observe({ outcome: 'ack' }, (performance.now() - started) / 1000);
+            this.opts.onAcked?.(n);
+          } finally {
+            this.settled(n, onSettled, true);
+          }
+          this.answer(w, null);
+        },
+        (err: unknown) => {
+          try {
+            this.metrics.produceSeconds.observe({ outcome: 'error' }, (performance.now() - started) / 1000);
+          } finally {
+            this.settled(n, onSettled, false);
+          }
+          failed(err);
+        },
+      ).catch(failed);
+    });
+  }
+
+  /** Kafka answered a send: it counts as in flight no more, and `onSettled` learns the outcome. */
+  private settled(n: number, onSettled: ((ok: boolean) => void) | undefined, ok: boolean): void {
+    this.inFlight -= n;
+    this.unsettled--;
+    this.metrics.inFlight.set(this.inFlight);
+    try {
+      onSettled?.(ok);
     } finally {
-      clearTimeout(timer);
+      if (this.unsettled === 0 && this.drained.length > 0) for (const done of this.drained.splice(0)) done();
     }
+  }
+
+  /** Answers a waiting request once (an ack after its timeout changes nothing), and drops answered ones from the front. */
+  private answer(w: Waiter, err: unknown): void {
+    if (!w.done) {
+      w.done = true;
+      if (err === null) w.resolve();
+      else w.reject(err);
+    }
+    const q = this.waiting;
+    while (this.head < q.length && q[this.head].done) this.head++;
+    if (this.head === q.length) {
+      this.waiting = [];
+      this.head = 0;
+    } else if (this.head > 1024 && this.head * 2 > q.length) {
+      this.waiting = q.slice(this.head);
+      this.head = 0;
+    }
+  }
+
+  /** The timer for the oldest deadline (one for every waiting request). */
+  private arm(deadline: number): void {
+    if (this.timer !== undefined && this.timerAt <= deadline) return;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timerAt = deadline;
+    this.timer = setTimeout(() => this.expire(), Math.max(0, deadline - performance.now()));
+  }
+
+  /** Answers 503 to every request past its deadline, and re-arms for the next one. */
+  private expire(): void {
+    this.timer = undefined;
+    this.timerAt = Infinity;
+    const now = performance.now();
+    const q = this.waiting;
+    while (this.head < q.length) {
+      const w = q[this.head];
+      if (!w.done) {
+        // A timer may fire a little early by the monotonic clock: wait again for the rest.
+        if (w.deadline > now) {
+          this.arm(w.deadline);
+          return;
+        }
+        w.log.warn({ records: w.records, timeoutMs: this.opts.timeoutMs }, 'no acknowledgement from Kafka in time; answering 503');
+        w.done = true;
+        w.reject(this.unavailable('timeout', `no acknowledgement within ${this.opts.timeoutMs} ms`));
+      }
+      this.head++;
+    }
+    this.waiting = [];
+    this.head = 0;
   }
 
   /** Waits (at most `timeoutMs`) for every send still in flight, e.g. at shutdown. */
   async drain(timeoutMs: number): Promise<boolean> {
-    if (this.pending.size === 0) return true;
+    if (this.unsettled === 0) return true;
     let timer: NodeJS.Timeout | undefined;
-    const done = await Promise.race([
-      Promise.allSettled([...this.pending]).then(() => true),
+    let done!: () => void;
+    const all = new Promise<true>((resolve) => (done = () => resolve(true)));
+    this.drained.push(done);
+    const ok = await Promise.race([
+      all,
       new Promise<boolean>((resolve) => {
         timer = setTimeout(() => resolve(false), timeoutMs);
       }),
     ]);
     clearTimeout(timer);
-    return done;
+    if (!ok) this.drained = this.drained.filter((d) => d !== done);
+    return ok;
   }
 }
