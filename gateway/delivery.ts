@@ -164,7 +164,9 @@ export class Delivery {
     if (this.timer !== undefined && this.timerAt <= deadline) return;
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timerAt = deadline;
-    this.timer = setTimeout(() => this.expire(), Math.max(0, deadline - performance.now()));
+    // Unref'd: it outlives the last answered request until its deadline, which must not hold a
+    // process open (a request still waiting has its connection, which does).
+    this.timer = setTimeout(() => this.expire(), Math.max(0, deadline - performance.now())).unref();
   }
 
   /** Answers 503 to every request past its deadline, and re-arms for the next one. */

@@ -47,3 +47,16 @@ test('a conflict within one batch is told apart from a duplicate within it', asy
   const res = await postEvents(h.app, { events: [a, a, { ...a, url: 'https://shop.example/other' }] }, { query: '?site=shop&results=1' });
   expect(res.json().results.map((r: { status: string; code?: string }) => r.code ?? r.status)).toEqual(['accepted', 'duplicate', 'GW_ERR_EVENT_ID_CONFLICT']);
 });
+
+test('the same in a batch of over 32 events (found by key, not by scan): duplicates and conflicts among 40 events, the rest accepted', async () => {
+  h = await harness();
+  const events = Array.from({ length: 38 }, () => pageView());
+  const a = events[3];
+  const b = events[30];
+  events.push(a, { ...b, url: 'https://shop.example/other' });
+  const res = await postEvents(h.app, { events }, { query: '?site=shop' });
+  expect(res.statusCode).toBe(207);
+  const outcome = res.json().results.map((r: { status: string; code?: string }) => r.code ?? r.status);
+  expect(outcome).toEqual([...Array(38).fill('accepted'), 'duplicate', 'GW_ERR_EVENT_ID_CONFLICT']);
+  expect(res.json()).toMatchObject({ accepted: 38, duplicate: 1, rejected: 1 });
+});
