@@ -47,6 +47,7 @@ import { overloadPhases, overloadReport } from './lib/overload.js';
 import { log, onCleanup, runBench } from './lib/run.js';
 import { int, loadAverage, median, ms } from './lib/stats.js';
 import { rssMbOfTree } from './lib/child.js';
+import { loadConfig } from '../common/config.js';
 
 const a = parseArgs();
 const REPS = a.num('reps', 3);
@@ -79,6 +80,11 @@ const PORTS = {
 const AB_ROOT = a.str('ab-root', '');
 /** --no-acceptor: skip the gateway behind the acceptor process (GATEWAY_ACCEPTOR: sheds on its own core under overload). */
 const ACCEPTOR = !a.flag('no-acceptor');
+/** Whether the default gateway runs behind the acceptor: the extra target is then the one without it. */
+const DEFAULT_ACCEPTOR = loadConfig().gatewayAcceptor;
+const accName = DEFAULT_ACCEPTOR ? 'inline' : 'acceptor';
+const gwLabel = DEFAULT_ACCEPTOR ? '1 process behind the acceptor (default)' : '1 process (default)';
+const accLabel = DEFAULT_ACCEPTOR ? '1 process shedding on its own thread (GATEWAY_ACCEPTOR=false)' : '1 process behind the acceptor';
 /** --compression lz4: also the real gateway (first client) with GATEWAY_KAFKA_COMPRESSION=lz4; '' skips it. */
 const COMPRESSION = a.str('compression', 'lz4');
 /** --linger 2: also the real gateway (first client) with GATEWAY_KAFKA_LINGER_MS=2 (bigger groups under load); 0 skips it. */
@@ -104,6 +110,12 @@ const OVERLOAD_WARM = a.num('overload-warm-connections', 1024);
 const OVERLOAD_NEW_CONNECTIONS = a.num('overload-new-connections', 0.1);
 const CLIENT_TIMEOUT_S = a.num('client-timeout', 10);
 const OVERLOAD_BASE = a.num('overload-base', 0);
+/**
+ * --loadgen-nice N: the overload generator's threads at niceness N (0, the default: the bench's own).
+ * It shares the gateway's two cores; at 19 it gets only what the gateway, the broker and the rest
+ * leave, so it takes nothing from them, and its own lateness (tick lag, gen p99) shows what it lost.
+ */
+const LOADGEN_NICE = a.num('loadgen-nice', 0);
 /** The rate the overload phases multiply: --overload-base, or the target's own measured maximum. */
 const overloadMax = (measured: number) => (OVERLOAD_BASE > 0 ? OVERLOAD_BASE : measured);
 /** The events/s an overload phase's accepted throughput is judged against (batches of 20). */
@@ -160,9 +172,10 @@ await runBench('bench:gateway', 1800, async () => {
   const multi = WORKERS > 1 ? await procs.gateway(`gateway-x${WORKERS}`, client, PORTS.workers, [], { gatewayWorkers: WORKERS }) : null;
   // The first client again with compressed record batches: client CPU and bytes against the default.
   const compressed = COMPRESSION ? await procs.gateway(`gateway-${COMPRESSION}`, client, PORTS.compressed, [], { gatewayKafkaCompression: COMPRESSION }) : null;
-  // The first client again behind the acceptor (one gateway process; the acceptor hands it the
-  // connections and sheds on its own core while it is overloaded): the overload phases' answer.
-  const acc = ACCEPTOR ? await procs.gateway('gateway-acceptor', client, PORTS.acceptor, [], { gatewayAcceptor: true }) : null;
+  // The first client again with the other GATEWAY_ACCEPTOR than the default: behind the acceptor (it
+  // hands the one gateway process the connections and sheds on its own core while the process is
+  // overloaded), or without it (the process sheds on its own thread).
+  const acc = ACCEPTOR ? await procs.gateway(`gateway-${accName}`, client, PORTS.acceptor, [], { gatewayAcceptor: !DEFAULT_ACCEPTOR }) : null;
   // The first client again with a linger under load: fewer, bigger produce requests (client and broker CPU per request).
   const lingering = LINGER > 0 ? await procs.gateway(`gateway-linger${LINGER}`, client, PORTS.linger, [], { gatewayKafkaLingerMs: LINGER }) : null;
   const ab = AB_ROOT ? await procs.gateway('gateway-ab', client, PORTS.ab, [], {}, AB_ROOT) : null;
@@ -177,13 +190,13 @@ await runBench('bench:gateway', 1800, async () => {
   const tAbStub = abStub && target(`stub from ${AB_ROOT}`, abStub, PORTS.abStub, false);
   const tUncoalesced = uncoalesced && target('uncoalesced', uncoalesced, PORTS.uncoalesced, true);
   // `gw` is replaced by the profiled process at the end: the target reads it when measured.
-  const tGw = target(`gateway ${client}`, { cpuSeconds: () => gw.cpuSeconds() }, PORTS.gateway, true);
+  const tGw = target(`gateway ${client}`, { cpuSeconds: () => gw.treeCpuSeconds() }, PORTS.gateway, true);
   const tOther = other && otherClient ? target(`gateway ${otherClient}`, other, PORTS.kafkajs, true) : null;
   const tMulti = multi ? target(`gateway ${client} x${WORKERS}`, { cpuSeconds: () => multi.treeCpuSeconds() }, PORTS.workers, true) : null;
   const tCompressed = compressed ? target(`gateway ${client} ${COMPRESSION}`, compressed, PORTS.compressed, true) : null;
-  const tAcc = acc ? target(`gateway ${client} acceptor`, { cpuSeconds: () => acc.treeCpuSeconds() }, PORTS.acceptor, true) : null;
+  const tAcc = acc ? target(`gateway ${client} ${accName}`, { cpuSeconds: () => acc.treeCpuSeconds() }, PORTS.acceptor, true) : null;
   const tLinger = lingering ? target(`gateway ${client} linger ${LINGER} ms`, lingering, PORTS.linger, true) : null;
-  const tAb = ab ? target(`gateway ${client} from ${AB_ROOT}`, ab, PORTS.ab, true) : null;
+  const tAb = ab ? target(`gateway ${client} from ${AB_ROOT}`, { cpuSeconds: () => ab.treeCpuSeconds() }, PORTS.ab, true) : null;
   const targets = [tBare, tStub, tAbStub, tUncoalesced, tGw, tAb, tMulti, tCompressed, tAcc, tLinger, tOther].filter((t): t is Target => t !== null);
 
   const records0 = await kafkaRecords(kafka);
@@ -236,51 +249,39 @@ await runBench('bench:gateway', 1800, async () => {
     warmConnections: Math.min(OVERLOAD_WARM, OVERLOAD_CONNECTIONS),
     newConnectionShare: OVERLOAD_NEW_CONNECTIONS,
     timeoutMs: CLIENT_TIMEOUT_S * 1000,
+    loadgenNice: LOADGEN_NICE,
   };
-  const overloadRuns = await overloadPhases({
-    ...overloadCommon,
-    pid: gw.pid,
-    port: PORTS.gateway,
-    maxReqPerS: overloadMax(gwMax),
-    acceptedCpuMs: median(tGw.runs.map((m) => m.cpuMsPerReq.server)),
-    label: '1 process',
-  });
-  // The same phases against the several processes, at multiples of their own maximum.
+  // Every gateway's phases, factor by factor, each factor in a rotated order (A/B on a shared
+  // machine: no target always runs first or last), at multiples of its own maximum (or --overload-base).
+  type Job = { opts: Parameters<typeof overloadPhases>[0]; runs: Awaited<ReturnType<typeof overloadPhases>> };
+  const job = (o: Omit<Parameters<typeof overloadPhases>[0], keyof typeof overloadCommon>): Job => ({ opts: { ...overloadCommon, ...o }, runs: [] });
+  const gwJob = job({ pid: gw.pid, port: PORTS.gateway, maxReqPerS: overloadMax(gwMax), acceptedCpuMs: median(tGw.runs.map((m) => m.cpuMsPerReq.server)), label: gwLabel, cpuSeconds: () => gw.treeCpuSeconds(), rssMb: () => rssMbOfTree(gw.pid) });
   const multiMax = tMulti ? median(tMulti.runs.map((m) => m.reqPerS)) : 0;
-  const overloadMulti =
+  const multiJob =
     multi && tMulti
-      ? await overloadPhases({
-          ...overloadCommon,
-          pid: multi.pid,
-          port: PORTS.workers,
-          maxReqPerS: overloadMax(multiMax),
-          acceptedCpuMs: median(tMulti.runs.map((m) => m.cpuMsPerReq.server)),
-          label: `${WORKERS} processes`,
-          cpuSeconds: () => multi.treeCpuSeconds(),
-          rssMb: () => rssMbOfTree(multi.pid),
-        })
-      : [];
-  // Behind the acceptor, at multiples of its own maximum (measured above, same run).
+      ? job({ pid: multi.pid, port: PORTS.workers, maxReqPerS: overloadMax(multiMax), acceptedCpuMs: median(tMulti.runs.map((m) => m.cpuMsPerReq.server)), label: `${WORKERS} processes`, cpuSeconds: () => multi.treeCpuSeconds(), rssMb: () => rssMbOfTree(multi.pid) })
+      : null;
   const accMax = tAcc ? median(tAcc.runs.map((m) => m.reqPerS)) : 0;
-  const overloadAcc =
+  const accJob =
     acc && tAcc
-      ? await overloadPhases({
-          ...overloadCommon,
-          pid: acc.pid,
-          port: PORTS.acceptor,
-          maxReqPerS: overloadMax(accMax),
-          acceptedCpuMs: median(tAcc.runs.map((m) => m.cpuMsPerReq.server)),
-          label: '1 process behind the acceptor',
-          cpuSeconds: () => acc.treeCpuSeconds(),
-          rssMb: () => rssMbOfTree(acc.pid),
-        })
-      : [];
-  // The other checkout's gateway, at multiples of its own maximum.
+      ? job({ pid: acc.pid, port: PORTS.acceptor, maxReqPerS: overloadMax(accMax), acceptedCpuMs: median(tAcc.runs.map((m) => m.cpuMsPerReq.server)), label: accLabel, cpuSeconds: () => acc.treeCpuSeconds(), rssMb: () => rssMbOfTree(acc.pid) })
+      : null;
   const abMax = tAb ? median(tAb.runs.map((m) => m.reqPerS)) : 0;
-  const overloadAb =
+  const abJob =
     ab && tAb
-      ? await overloadPhases({ ...overloadCommon, pid: ab.pid, port: PORTS.ab, maxReqPerS: overloadMax(abMax), acceptedCpuMs: median(tAb.runs.map((m) => m.cpuMsPerReq.server)), label: `1 process from ${AB_ROOT}` })
-      : [];
+      ? job({ pid: ab.pid, port: PORTS.ab, maxReqPerS: overloadMax(abMax), acceptedCpuMs: median(tAb.runs.map((m) => m.cpuMsPerReq.server)), label: `from ${AB_ROOT}`, cpuSeconds: () => ab.treeCpuSeconds(), rssMb: () => rssMbOfTree(ab.pid) })
+      : null;
+  const jobs = [gwJob, abJob, multiJob, accJob].filter((j): j is Job => j !== null);
+  for (const [i, factor] of OVERLOAD.entries()) {
+    for (let j = 0; j < jobs.length; j++) {
+      const one = jobs[(i + j) % jobs.length];
+      one.runs.push(...(await overloadPhases({ ...one.opts, factors: [factor] })));
+    }
+  }
+  const overloadRuns = gwJob.runs;
+  const overloadMulti = multiJob?.runs ?? [];
+  const overloadAcc = accJob?.runs ?? [];
+  const overloadAb = abJob?.runs ?? [];
   for (const o of [...overloadRuns, ...overloadMulti, ...overloadAcc, ...overloadAb]) gatewayAccepted += o.acceptedRequests * pool.eventsPerBody;
   const records = (await kafkaRecords(kafka)) - records0;
 
@@ -299,7 +300,7 @@ await runBench('bench:gateway', 1800, async () => {
     { name: `gateway (${client})`, label: `gateway, ${client} (enrich + Kafka acks=all)`, runs: tGw.runs },
     ...(tMulti ? [{ name: `gateway (${client}, ${WORKERS} processes)`, label: `gateway, ${client}, ${WORKERS} processes`, runs: tMulti.runs }] : []),
     ...(tCompressed ? [{ name: `gateway (${client}, ${COMPRESSION})`, label: `gateway, ${client}, ${COMPRESSION} batches`, runs: tCompressed.runs }] : []),
-    ...(tAcc ? [{ name: `gateway (${client}, behind the acceptor)`, label: `gateway, ${client}, behind the acceptor`, runs: tAcc.runs }] : []),
+    ...(tAcc ? [{ name: `gateway (${client}, ${accName})`, label: `gateway, ${client}, ${accName === 'inline' ? 'shedding on its own thread' : 'behind the acceptor'}`, runs: tAcc.runs }] : []),
     ...(tAb ? [{ name: `gateway (${client}, ${AB_ROOT})`, label: `gateway, ${client}, from ${AB_ROOT}`, runs: tAb.runs }] : []),
     ...(tLinger ? [{ name: `gateway (${client}, linger ${LINGER} ms)`, label: `gateway, ${client}, linger ${LINGER} ms`, runs: tLinger.runs }] : []),
     ...(tOther ? [{ name: `gateway (${otherClient})`, label: `gateway, ${otherClient} (enrich + Kafka acks=all)`, runs: tOther.runs }] : []),

@@ -229,3 +229,55 @@ describe('a connection the acceptor keeps', () => {
     s.destroy();
   });
 });
+
+describe("the hand-over paced by each process's room", () => {
+  let acceptor: Acceptor | undefined;
+  afterEach(() => acceptor?.close());
+
+  /** One ingest request on a connection of its own: the first answer's text, or '' when the connection was handed over (closed here by the stand-in). */
+  function post(port: number): Promise<string> {
+    return new Promise((resolve) => {
+      const s = net.connect(port, '127.0.0.1');
+      s.on('error', () => resolve(''));
+      s.setEncoding('latin1');
+      s.once('data', (d: string) => {
+        s.destroy();
+        resolve(d);
+      });
+      s.on('close', () => resolve(''));
+      s.write('POST /v1/events HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 13\r\n\r\n{"events":[]}');
+    });
+  }
+
+  test('a process takes as many connections as its last report of room says; beyond, the acceptor sheds them until the next report', { timeout: 30_000 }, async () => {
+    let handed = 0;
+    acceptor = new Acceptor({ host: '127.0.0.1', port: 0, backlog: 511, maxConnections: 100, retryAfterMaxS: 2 });
+    acceptor.add({
+      id: 3,
+      send: (m, socket) => {
+        if (m.cmd !== 'gw:conn') return;
+        handed++;
+        socket?.destroy();
+      },
+    });
+    acceptor.onMessage(3, { cmd: 'gw:ready' });
+    acceptor.onMessage(3, { cmd: 'gw:room', n: 2 });
+    await acceptor.listen();
+    const { port } = acceptor.server.address() as net.AddressInfo;
+
+    const first: string[] = [];
+    for (let i = 0; i < 5; i++) first.push(await post(port));
+    expect(handed).toBe(2);
+    expect(first.filter((t) => t === '')).toHaveLength(2);
+    for (const t of first.filter(Boolean)) expect(t).toMatch(/^HTTP\/1\.1 503 [\s\S]*every gateway process is overloaded/);
+    expect(acceptor.shedTotal).toBe(3);
+
+    // A new report replaces what was left; a report of none stops the hand-over (not overloaded, no room).
+    acceptor.onMessage(3, { cmd: 'gw:room', n: 1 });
+    expect(await post(port)).toBe('');
+    expect(await post(port)).toMatch(/^HTTP\/1\.1 503 /);
+    acceptor.onMessage(3, { cmd: 'gw:room', n: 0 });
+    expect(await post(port)).toMatch(/^HTTP\/1\.1 503 /);
+    expect(handed).toBe(3);
+  });
+});

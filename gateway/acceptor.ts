@@ -16,8 +16,12 @@ import { GW_ERRORS } from './errors.js';
  * between processes, once per connection (browsers keep theirs alive).
  *
  * What decides: each gateway process tells the acceptor when it turns overloaded and when it
- * recovers (`AcceptorMessage`); a new connection goes to the next process, round robin, that is
- * ready and not overloaded. When there is none, the acceptor reads the requests itself: an ingest
+ * recovers, and how many connections it takes until its next report, its room (`AcceptorMessage`;
+ * handover-room.ts); a new connection, or a kept one with its next request, goes to the next
+ * process, round robin, that is ready, not overloaded and has room left, and takes one of it. So a
+ * process that recovers gets connections at the pace its spare time allows, not every kept
+ * connection's next request at once (which it would have to shed again, on its own thread).
+ * When there is none, the acceptor reads the requests itself: an ingest
  * request (POST /v1/events, GET /v1/p.gif) is answered 503 with a jittered Retry-After on a
  * connection kept alive (see `keep`), until a gateway process has room again; anything else
  * (health checks, metrics, CORS preflights, the SDK) still goes to a gateway process, with the
@@ -30,6 +34,12 @@ export type AcceptorMessage =
   | { cmd: 'gw:ready' }
   /** Worker -> acceptor, when it turns overloaded (on) or recovers (off). */
   | { cmd: 'gw:overload'; on: boolean }
+  /**
+   * Worker -> acceptor, every ROOM_REPORT_MS while it has room (and once when it has none): how many
+   * connections it takes until its next report (handover-room.ts). Replaces the last report; a
+   * process that never reported takes any number.
+   */
+  | { cmd: 'gw:room'; n: number }
   /**
    * Acceptor -> worker, with a connection: `head` holds bytes already read from it (latin1), '' when
    * none; `at`: when the acceptor accepted it, or read the first of `head` (ms, performance.timeOrigin + now).
@@ -123,7 +133,7 @@ export interface AcceptorOptions {
 }
 
 export class Acceptor {
-  private readonly backends = new Map<number, { b: Backend; ready: boolean; overloaded: boolean }>();
+  private readonly backends = new Map<number, { b: Backend; ready: boolean; overloaded: boolean; room: number }>();
   private order: number[] = [];
   private next = 0;
   private shedIds = 0;
@@ -153,7 +163,7 @@ export class Acceptor {
 
   /** Called when a gateway process is started (not yet ready). */
   add(b: Backend): void {
-    this.backends.set(b.id, { b, ready: false, overloaded: false });
+    this.backends.set(b.id, { b, ready: false, overloaded: false, room: Infinity });
     this.order = [...this.backends.keys()];
   }
 
@@ -169,6 +179,7 @@ export class Acceptor {
     if (!s) return;
     if (m.cmd === 'gw:ready') s.ready = true;
     else if (m.cmd === 'gw:overload') s.overloaded = m.on;
+    else if (m.cmd === 'gw:room') s.room = m.n;
   }
 
   /** Called on shutdown: no new connections. */
@@ -178,14 +189,18 @@ export class Acceptor {
     this.reporter = null;
   }
 
-  /** The next ready gateway process, round robin; `evenOverloaded`: also one that is overloaded. */
+  /**
+   * The next ready gateway process, round robin, that is not overloaded and has room (one of it is
+   * taken); `evenOverloaded`: any ready one, room untouched (requests that are never shed, reports).
+   */
   private pick(evenOverloaded: boolean): Backend | null {
     const n = this.order.length;
     for (let i = 0; i < n; i++) {
       const id = this.order[(this.next + i) % n];
       const s = this.backends.get(id)!;
-      if (s.ready && (evenOverloaded || !s.overloaded)) {
+      if (s.ready && (evenOverloaded || (!s.overloaded && s.room >= 1))) {
         this.next = (this.next + i + 1) % n;
+        if (!evenOverloaded) s.room--;
         return s.b;
       }
     }

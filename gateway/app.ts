@@ -8,6 +8,7 @@ import { queryAllowlist } from './url-normalise.js';
 import { registerAccessControl } from './access.js';
 import { Admission, registerAdmission, stampArrival } from './admission.js';
 import { LoopLag, realLoopClock } from './loop-lag.js';
+import { handoverRoom, ROOM_REPORT_MS } from './handover-room.js';
 import { toBatch } from './batch.js';
 import { parseBotPolicy } from './bot-policy.js';
 import { deadLetters } from './dead-letter.js';
@@ -42,9 +43,10 @@ export interface BuildOptions {
   /**
    * Set when this process runs behind the acceptor (GATEWAY_ACCEPTOR, acceptor.ts): shed requests
    * get `connection: close`, and `onOverload` is called when the process turns overloaded (it shed a
-   * request) and when it recovers (nothing shed for OVERLOAD_HOLD_MS).
+   * request) and when it recovers (nothing shed for OVERLOAD_HOLD_MS); `onRoom` every
+   * ROOM_REPORT_MS with the connections it takes until the next report (handover-room.ts).
    */
-  acceptor?: { onOverload(on: boolean): void };
+  acceptor?: { onOverload(on: boolean): void; onRoom?(n: number): void };
 }
 
 /**
@@ -103,6 +105,8 @@ export async function buildApp(opts: BuildOptions = {}): Promise<FastifyInstance
   const geo = opts.geo ?? (cfg.geoipMmdbPath ? mmdbGeoProvider(cfg.geoipMmdbPath) : geoipLiteProvider());
 
   const metrics = gatewayMetrics();
+  /** Open client connections (GATEWAY_MAX_CONNECTIONS bounds them). */
+  let connections = 0;
   /** Admission control's gate, run by the server before Fastify (set once admission is built). */
   let gate: ((req: http.IncomingMessage, res: http.ServerResponse) => boolean) | null = null;
   // Node looks at its connections every connectionsCheckingInterval, so that follows the request
@@ -125,8 +129,14 @@ export async function buildApp(opts: BuildOptions = {}): Promise<FastifyInstance
         if (gate?.(req, res)) return;
         handler(req, res);
       });
-      // A connection's first request is timed from its accept (admission.ts: the queue before the loop reads it).
-      server.on('connection', (socket: import('node:net').Socket) => stampArrival(socket, performance.now()));
+      server.on('connection', (socket: import('node:net').Socket) => {
+        // A connection's first request is timed from its accept (admission.ts: the queue before the loop reads it).
+        stampArrival(socket, performance.now());
+        connections++;
+        socket.once('close', () => connections--);
+        // The listener's maxConnections never sees a connection handed over by the acceptor: the same bound, here.
+        if (connections > cfg.gatewayMaxConnections) socket.destroy();
+      });
       // Fastify's defaults for the server it would have made.
       server.keepAliveTimeout = 72_000;
       server.requestTimeout = cfg.gatewayRequestTimeoutMs;
@@ -256,7 +266,15 @@ export async function buildApp(opts: BuildOptions = {}): Promise<FastifyInstance
     overloaded = on;
     acceptor?.onOverload(on);
   };
-  const recovery = acceptor ? setInterval(() => setOverloaded(performance.now() - lastShed < OVERLOAD_HOLD_MS), 50).unref() : null;
+  let lastRoom = -1;
+  const report = () => {
+    setOverloaded(performance.now() - lastShed < OVERLOAD_HOLD_MS);
+    const room = handoverRoom({ overloaded, loopBusy: loop.utilisation, oldestAgeMs: admission.oldestAgeMs(), maxDelayMs: admission.maxDelayMs });
+    // Each report replaces the last: sent while there is room (the acceptor counts it down), once when there is none.
+    if (room > 0 || lastRoom !== 0) acceptor?.onRoom?.(room);
+    lastRoom = room;
+  };
+  const recovery = acceptor ? setInterval(report, ROOM_REPORT_MS).unref() : null;
   const admissionHooks = registerAdmission(app, admission, metrics, ['/v1/events', '/v1/p.gif'], {
     closeOnShed: acceptor !== undefined,
     onShed: acceptor
@@ -329,6 +347,7 @@ export async function buildApp(opts: BuildOptions = {}): Promise<FastifyInstance
     metrics.queuedBytes.set(admission.bytesHeld);
     metrics.requestsHeld.set(admission.requestsHeld);
     metrics.loopBusy.set(loop.utilisation);
+    metrics.connections.set(connections);
     admissionHooks.flush();
     reply.header('content-type', metrics.registry.contentType);
     return metrics.registry.metrics();

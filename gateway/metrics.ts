@@ -58,6 +58,7 @@ export function gatewayMetrics() {
       registers,
     }),
     loopBusy: new Gauge({ name: 'gateway_event_loop_busy_ratio', help: 'Share of the last quarter second the event loop was busy (event-loop utilisation)', registers }),
+    connections: new Gauge({ name: 'gateway_connections', help: 'Open client connections of this process', registers }),
     requestsHeld: new Gauge({ name: 'gateway_requests_in_flight', help: 'Ingest requests admitted and not yet answered', registers }),
     queueOldestSeconds: new Gauge({ name: 'gateway_queue_oldest_seconds', help: 'Age of the oldest admitted ingest request not yet answered', registers }),
     queuedBytes: new Gauge({ name: 'gateway_queued_bytes', help: 'Request-body bytes held by admitted, unanswered ingest requests', registers }),

@@ -71,7 +71,7 @@ function listenerPids(port: number): Set<number> {
 const listening = (text: string) => [...text.matchAll(/gateway worker (\d+) \(pid (\d+)\) listening on port (\d+)/g)].map((m) => ({ slot: Number(m[1]), pid: Number(m[2]), port: Number(m[3]) }));
 
 test('GATEWAY_WORKERS=2: two processes share the port; one killed is replaced; SIGTERM stops them all', async () => {
-  const g = start({ GATEWAY_WORKERS: '2', GATEWAY_LISTEN_BACKLOG: '1234' });
+  const g = start({ GATEWAY_WORKERS: '2', GATEWAY_ACCEPTOR: 'false', GATEWAY_LISTEN_BACKLOG: '1234' });
   primary = g.child;
   const two = await until(g, 'two workers listened', () => (listening(g.text()).length >= 2 ? listening(g.text()) : undefined));
   for (const w of two) workerPids.add(w.pid);
@@ -98,7 +98,7 @@ test('GATEWAY_WORKERS=2: two processes share the port; one killed is replaced; S
 }, 300_000);
 
 test('one process listens with GATEWAY_LISTEN_BACKLOG as its accept queue', async () => {
-  const g = start({ GATEWAY_LISTEN_BACKLOG: '777' });
+  const g = start({ GATEWAY_ACCEPTOR: 'false', GATEWAY_LISTEN_BACKLOG: '777' });
   primary = g.child;
   expect(await until(g, 'it listened', () => (listenBacklogs(PORT).length ? listenBacklogs(PORT) : undefined))).toEqual([777]);
   g.child.kill('SIGTERM');
@@ -136,9 +136,9 @@ function exchange(head: string, body = '', waitMs = 20_000): Promise<string> {
   });
 }
 
-test('GATEWAY_ACCEPTOR: the primary alone listens and hands connections to the gateway process; once it sheds, the primary sheds new ingest connections itself', async () => {
+test('by default (GATEWAY_ACCEPTOR) the primary alone listens and hands connections to the gateway process; once it sheds, the primary sheds new ingest connections itself', async () => {
   // One request's body held in memory (never sent whole) fills GATEWAY_MAX_QUEUED_BYTES, so the next is shed by the gateway process.
-  const g = start({ GATEWAY_ACCEPTOR: 'true', GATEWAY_MAX_QUEUED_BYTES: '1500', GATEWAY_MAX_LOOP_LAG_MS: '0', GATEWAY_LISTEN_BACKLOG: '1234' });
+  const g = start({ GATEWAY_MAX_QUEUED_BYTES: '1500', GATEWAY_MAX_LOOP_LAG_MS: '0', GATEWAY_LISTEN_BACKLOG: '1234' });
   primary = g.child;
   const [w] = await until(g, 'the gateway process was ready behind the acceptor', () => (readyBehind(g.text()).length ? readyBehind(g.text()) : undefined));
   workerPids.add(w.pid);

@@ -56,6 +56,8 @@ export async function openLoopLoad(opts: {
   /** Share of requests sent on a new connection of their own (closed after the answer). */
   newConnectionShare?: number;
   timeoutMs?: number;
+  /** Niceness of the generator's threads (0: the bench's own priority). */
+  nice?: number;
 }): Promise<OpenLoopResult> {
   const threads = Math.max(1, opts.threads);
   // Building each thread's body pool takes a moment: the shared start is set after that.
@@ -77,6 +79,7 @@ export async function openLoopLoad(opts: {
         timeoutMs,
         drainMs: timeoutMs + 1000,
         pool: opts.pool,
+        nice: opts.nice ?? 0,
       };
       const w = new Worker(new URL('./open-loop-worker.ts', import.meta.url), { workerData: params });
       return new Promise<WorkerResult>((resolve, reject) => {

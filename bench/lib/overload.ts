@@ -70,7 +70,56 @@ export interface OverloadRun {
   timeoutsBy: { queued: number; connecting: number; sent: number };
   /** From the gateway's /metrics over the phase: shed counts by reason, and p99 bucket bounds (ms) of its own histograms. */
   gw: { shedBy: string; queueP99Ms: number; produceP99Ms: number; loopTurnP99Ms: number } | null;
+  /** The gateway process's own memory at its highest RSS among the phase's once-a-second scrapes of /metrics (MB), or null. */
+  mem: MemorySample | null;
   label: string;
+}
+
+/** What a gateway process's memory is made of, from its /metrics (MB; connections: open client connections). */
+export interface MemorySample {
+  rss: number;
+  heapTotal: number;
+  heapUsed: number;
+  external: number;
+  connections: number;
+  inFlightEvents: number;
+  queuedBytes: number;
+}
+
+function memorySample(text: string): MemorySample {
+  const mb = (name: string) => promSum(text, name) / 1048576;
+  return {
+    rss: mb('gateway_process_resident_memory_bytes'),
+    heapTotal: mb('gateway_nodejs_heap_size_total_bytes'),
+    heapUsed: mb('gateway_nodejs_heap_size_used_bytes'),
+    external: mb('gateway_nodejs_external_memory_bytes'),
+    connections: promSum(text, 'gateway_connections'),
+    inFlightEvents: promSum(text, 'gateway_events_in_flight'),
+    queuedBytes: promSum(text, 'gateway_queued_bytes') / 1048576,
+  };
+}
+
+/** Scrapes the gateway's /metrics once a second (never two at once) and keeps the sample of highest RSS. */
+function memoryWatch(port: number): { stop(): MemorySample | null } {
+  let best: MemorySample | null = null;
+  let busy = false;
+  const timer = setInterval(() => {
+    if (busy) return;
+    busy = true;
+    void scrape(port)
+      .then((t) => {
+        if (!t) return;
+        const s = memorySample(t);
+        if (!best || s.rss > best.rss) best = s;
+      })
+      .finally(() => (busy = false));
+  }, 1000);
+  return {
+    stop() {
+      clearInterval(timer);
+      return best;
+    },
+  };
 }
 
 function rssMb(pid: number): number {
@@ -110,6 +159,8 @@ export interface OverloadOptions {
   rssMb?: () => number;
   /** The Kafka broker's pid: its cores are shown beside the gateway's and the generator's. */
   kafkaPid?: number;
+  /** Niceness of the generator's threads (open-loop-worker.ts). */
+  loadgenNice?: number;
 }
 
 /** CPU seconds the whole machine has been busy (all cores, /proc/stat: all but idle and iowait). */
@@ -169,6 +220,7 @@ async function overloadPhase(opts: OverloadOptions, factor: number): Promise<Ove
   let peak = rssBefore;
   const sampler = setInterval(() => (peak = Math.max(peak, rssOf())), 100);
   const metricsBefore = await scrape(opts.port);
+  const memory = memoryWatch(opts.port);
   // The gateway's CPU over the sending window only (the generator starts after building its pools).
   let cpu0 = NaN;
   let cpu1 = NaN;
@@ -199,8 +251,10 @@ async function overloadPhase(opts: OverloadOptions, factor: number): Promise<Ove
       warmConnections: opts.warmConnections,
       newConnectionShare: opts.newConnectionShare,
       timeoutMs: opts.timeoutMs,
+      nice: opts.loadgenNice ?? 0,
     });
     const cpuEnd = cpuOf();
+    const mem = memory.stop();
     const metricsAfter = await scrape(opts.port);
     const accepted = r.latencies.get(200) ?? [];
     const shed = r.latencies.get(503) ?? [];
@@ -245,9 +299,11 @@ async function overloadPhase(opts: OverloadOptions, factor: number): Promise<Ove
       connectP99: percentile(r.connectMs, 99),
       timeoutsBy: r.timeoutsBy,
       gw: gatewayFigures(metricsBefore, metricsAfter),
+      mem,
       label: opts.label,
     };
   } finally {
+    memory.stop();
     clearInterval(sampler);
     clearTimeout(t0);
     clearTimeout(t1);
@@ -267,10 +323,15 @@ function describeOverloadRun(o: OverloadRun): string {
     `on the wire (write -> answer) accepted p99 ${ms(o.serverAcceptedP99)}, shed p99 ${ms(o.serverShedP99)}; ${o.connectCount} TCP handshakes p50 ${ms(o.connectP50)} p99 ${ms(o.connectP99)}; ` +
     `timeouts waiting for a generator connection ${t.queued}, in the handshake ${t.connecting}, sent and unanswered ${t.sent}; generator tick lag p99 ${ms(o.tickLagP99)}; ` +
     (g ? `gateway: shed ${g.shedBy}; p99 (bucket bound) admitted queue ${ms(g.queueP99Ms)}, Kafka produce ${ms(g.produceP99Ms)}, loop turn ${ms(g.loopTurnP99Ms)}; ` : '') +
+    (o.mem ? `gateway process at its highest RSS sampled: ${describeMemory(o.mem)}; ` : '') +
     `accepted p50 ${ms(o.acceptedP50)} p99 ${ms(o.acceptedP99)} (generator's part p99 ${ms(o.clientAcceptedP99)}; kept-alive p99 ${ms(o.acceptedKeptP99)}, ${o.acceptedFresh} on new connections p99 ${ms(o.acceptedFreshP99)}), shed p99 ${ms(o.shedP99)}, ${o.timeouts} timeouts, ${o.otherFailures} other failures${o.otherCodes ? ` (${o.otherCodes})` : ''}, ` +
     `machine ${o.machineCores.toFixed(2)} cores busy (broker ${o.brokerCores.toFixed(2)}, others ${otherCores(o).toFixed(2)}), ` +
     `peak RSS ${int(o.peakRssMb)} MB, gateway ${o.gatewayCores.toFixed(2)} cores, ~${int(o.shedCpuUs)} µs CPU per shed request; load generator lag p99 ${ms(o.loadgenLagP99)}, ${o.loadgenCores.toFixed(2)} cores (${o.loadgenUsPerRequest.toFixed(1)} µs CPU per request), ${o.connections} connections`
   );
+}
+
+function describeMemory(m: MemorySample): string {
+  return `RSS ${int(m.rss)} MB (V8 heap ${int(m.heapUsed)} used of ${int(m.heapTotal)} MB, external ${int(m.external)} MB), ${int(m.connections)} connections, ${int(m.inFlightEvents)} events in flight, ${m.queuedBytes.toFixed(1)} MB of bodies held`;
 }
 
 /** The overload table, with the targets checked against the maximum measured in the same run. */
@@ -301,6 +362,7 @@ export function overloadReport(
         'timeouts (gen / handshake / sent)',
         'other failures',
         'RSS before -> peak',
+        'gw at its peak: heap used / total, external, connections',
         'cores gw / loadgen / broker / others',
         'loadgen CPU per req',
         'gw CPU per shed',
@@ -325,6 +387,7 @@ export function overloadReport(
         `${o.timeouts} (${o.timeoutsBy.queued} / ${o.timeoutsBy.connecting} / ${o.timeoutsBy.sent})`,
         o.otherFailures,
         `${int(o.rssBeforeMb)} -> ${int(o.peakRssMb)} MB`,
+        o.mem ? `${int(o.mem.heapUsed)} / ${int(o.mem.heapTotal)}, ${int(o.mem.external)} MB, ${int(o.mem.connections)}` : '-',
         `${o.gatewayCores.toFixed(2)} / ${o.loadgenCores.toFixed(2)} / ${Number.isFinite(o.brokerCores) ? o.brokerCores.toFixed(2) : '-'} / ${otherCores(o).toFixed(2)}`,
         `${o.loadgenUsPerRequest.toFixed(1)} µs`,
         // Not positive: accepted requests cost more here than at the maximum (a busy machine), so the split says nothing.
