@@ -12,7 +12,11 @@
  *                            [--overload-connections 4096] [--overload-warm-connections 1024]
  *                            [--overload-new-connections 0.1] [--client-timeout 10] [--workers 2]
  *                            [--compression lz4] [--linger 2] [--secure] [--ab-root DIR] [--overload-base 0]
+ *                            [--loadgen-nice 0]
  *
+ * Only the overload phases (no maximum measured, no half load): --reps 0 --half-reps 0 --warmup 1
+ * --overload-base N --no-stub --workers 0 --compression '' --linger 0 (with --ab-root for a before and
+ * after). Every target's phases run factor by factor, each factor in a rotated order of targets.
  * --overload-base N: the overload phases offer multiples of N req/s to every gateway instead of
  * multiples of each one's own measured maximum (0, the default): the same offered load for an A/B
  * on a machine too noisy for two maxima measured minutes apart to agree; "vs max" is then against N.
@@ -178,7 +182,8 @@ await runBench('bench:gateway', 1800, async () => {
   const acc = ACCEPTOR ? await procs.gateway(`gateway-${accName}`, client, PORTS.acceptor, [], { gatewayAcceptor: !DEFAULT_ACCEPTOR }) : null;
   // The first client again with a linger under load: fewer, bigger produce requests (client and broker CPU per request).
   const lingering = LINGER > 0 ? await procs.gateway(`gateway-linger${LINGER}`, client, PORTS.linger, [], { gatewayKafkaLingerMs: LINGER }) : null;
-  const ab = AB_ROOT ? await procs.gateway('gateway-ab', client, PORTS.ab, [], {}, AB_ROOT) : null;
+  // This checkout's default GATEWAY_ACCEPTOR, set explicitly: the other checkout's own default may differ.
+  const ab = AB_ROOT ? await procs.gateway('gateway-ab', client, PORTS.ab, [], { gatewayAcceptor: DEFAULT_ACCEPTOR }, AB_ROOT) : null;
   const bare = await procs.bare(PORTS.bare);
   const stub = NO_STUB ? null : await procs.variant('stub', client, PORTS.stub);
   const abStub = AB_ROOT && !NO_STUB ? await procs.variant('stub', client, PORTS.abStub, [], AB_ROOT) : null;

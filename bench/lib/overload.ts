@@ -69,7 +69,7 @@ export interface OverloadRun {
   connectP99: number;
   timeoutsBy: { queued: number; connecting: number; sent: number };
   /** From the gateway's /metrics over the phase: shed counts by reason, and p99 bucket bounds (ms) of its own histograms. */
-  gw: { shedBy: string; queueP99Ms: number; produceP99Ms: number; loopTurnP99Ms: number } | null;
+  gw: { shedBy: string; queueP99Ms: number; produceP99Ms: number; loopTurnP99Ms: number; shedOnThread: number; shedByAcceptor: number } | null;
   /** The gateway process's own memory at its highest RSS among the phase's once-a-second scrapes of /metrics (MB), or null. */
   mem: MemorySample | null;
   label: string;
@@ -191,11 +191,15 @@ function gatewayFigures(before: string | null, after: string | null): OverloadRu
     const h = histogramDelta(before, after, name);
     return h.count > 0 ? h.quantile(0.99) * 1000 : NaN;
   };
-  const shedBy = SHED_REASONS.map((r) => [r, promSum(after, 'gateway_shed_requests_total', [`reason="${r}"`]) - promSum(before, 'gateway_shed_requests_total', [`reason="${r}"`])] as const)
+  const counts = SHED_REASONS.map((r) => [r, promSum(after, 'gateway_shed_requests_total', [`reason="${r}"`]) - promSum(before, 'gateway_shed_requests_total', [`reason="${r}"`])] as const);
+  // The acceptor's sheds cost the gateway processes nothing; every other reason is a shed on a gateway process's own thread.
+  const shedByAcceptor = counts.find(([r]) => r === 'acceptor')?.[1] ?? 0;
+  const shedOnThread = counts.reduce((n, [r, c]) => (r === 'acceptor' ? n : n + c), 0);
+  const shedBy = counts
     .filter(([, n]) => n > 0)
     .map(([r, n]) => `${r} ${int(n)}`)
     .join(', ');
-  return { shedBy: shedBy || 'none', queueP99Ms: p99('gateway_queue_seconds'), produceP99Ms: p99('gateway_produce_seconds'), loopTurnP99Ms: p99('gateway_loop_turn_seconds') };
+  return { shedBy: shedBy || 'none', shedOnThread, shedByAcceptor, queueP99Ms: p99('gateway_queue_seconds'), produceP99Ms: p99('gateway_produce_seconds'), loopTurnP99Ms: p99('gateway_loop_turn_seconds') };
 }
 
 /** Runs one phase per factor against the gateway on `port`. */
@@ -366,6 +370,7 @@ export function overloadReport(
         'cores gw / loadgen / broker / others',
         'loadgen CPU per req',
         'gw CPU per shed',
+        'shed on a gw thread / by the acceptor',
         'loadgen tick lag p99',
         'gw p99: queue / Kafka / loop turn',
       ],
@@ -392,6 +397,7 @@ export function overloadReport(
         `${o.loadgenUsPerRequest.toFixed(1)} µs`,
         // Not positive: accepted requests cost more here than at the maximum (a busy machine), so the split says nothing.
         Number.isFinite(o.shedCpuUs) && o.shedCpuUs > 0 ? `${int(o.shedCpuUs)} µs` : '-',
+        o.gw ? `${int(o.gw.shedOnThread)} / ${int(o.gw.shedByAcceptor)}` : '-',
         ms(o.tickLagP99),
         o.gw ? `<= ${ms(o.gw.queueP99Ms, 0)} / <= ${ms(o.gw.produceP99Ms, 0)} / <= ${ms(o.gw.loopTurnP99Ms, 0)}` : '-',
       ]),
