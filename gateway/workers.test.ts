@@ -1,4 +1,5 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { afterEach, beforeEach, expect, test } from 'vitest';
 import { freePort } from '../infra/ports.js';
@@ -142,6 +143,8 @@ test('by default (GATEWAY_ACCEPTOR) the primary alone listens and hands connecti
   primary = g.child;
   const [w] = await until(g, 'the gateway process was ready behind the acceptor', () => (readyBehind(g.text()).length ? readyBehind(g.text()) : undefined));
   workerPids.add(w.pid);
+  // GATEWAY_MAX_HEAP_MB (768 by default) caps the gateway process's heap.
+  expect(readFileSync(`/proc/${w.pid}/cmdline`, 'utf8').split('\0')).toContain('--max-old-space-size=768');
   // Only the acceptor holds the public socket (with the configured accept queue).
   expect([...listenerPids(PORT)]).toEqual([g.child.pid]);
   expect(listenBacklogs(PORT)).toEqual([1234]);

@@ -18,7 +18,9 @@ export const CONFIG_ERROR_EXIT = 2;
  * shutdown. A worker that exits with CONFIG_ERROR_EXIT stops them all (restarting cannot help).
  * Resolves when the last worker has exited, with the exit code for the primary.
  */
-export function runWorkers(n: number, log: WorkersLog, shutdownTimeoutMs: number, acceptorOptions: AcceptorOptions | null = null): Promise<number> {
+export function runWorkers(n: number, log: WorkersLog, shutdownTimeoutMs: number, acceptorOptions: AcceptorOptions | null = null, maxHeapMb = 0): Promise<number> {
+  // GATEWAY_MAX_HEAP_MB: each worker's V8 heap limit, on top of the flags this process runs with.
+  if (maxHeapMb > 0) cluster.setupPrimary({ execArgv: [...process.execArgv, `--max-old-space-size=${maxHeapMb}`] });
   // GATEWAY_ACCEPTOR: this process accepts every connection and hands it over, or sheds it while
   // every worker is overloaded (acceptor.ts); the workers then listen on no shared socket.
   const acceptor = acceptorOptions ? new Acceptor(acceptorOptions) : null;
