@@ -7,7 +7,10 @@ test('a mostly idle process takes the most; the room narrows with the loop busy 
   expect(handoverRoom(base)).toBe(ROOM_MAX);
   expect(handoverRoom({ ...base, loopBusy: ROOM_IDLE_BUSY })).toBe(ROOM_MAX);
   const mid = handoverRoom({ ...base, loopBusy: (ROOM_IDLE_BUSY + ROOM_FULL_BUSY) / 2 });
-  expect(mid).toBe(Math.floor(ROOM_MAX / 2));
+  expect(mid).toBe(Math.floor(ROOM_MAX / 4));
+  // Near saturation, a few connections per report.
+  expect(handoverRoom({ ...base, loopBusy: 0.9 })).toBeLessThan(ROOM_MAX / 50);
+  expect(handoverRoom({ ...base, loopBusy: 0.9 })).toBeGreaterThan(0);
   expect(handoverRoom({ ...base, loopBusy: ROOM_FULL_BUSY })).toBe(0);
   expect(handoverRoom({ ...base, loopBusy: 1 })).toBe(0);
 });

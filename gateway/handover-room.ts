@@ -12,8 +12,8 @@
 
 /** How often a process behind the acceptor reports its room (ms). */
 export const ROOM_REPORT_MS = 50;
-/** Connections per report while the loop is at most ROOM_IDLE_BUSY busy: 5,120 a second, more than any burst of browsers arriving. */
-export const ROOM_MAX = 256;
+/** Connections per report while the loop is at most ROOM_IDLE_BUSY busy: 20,480 a second, a burst of browsers arriving at an idle process is not shed. */
+export const ROOM_MAX = 1024;
 /** Loop busy share up to which the room is whole. */
 export const ROOM_IDLE_BUSY = 0.5;
 /** Loop busy share from which there is no room: the rest is the margin that keeps an admitted request's wait short. */
@@ -33,6 +33,8 @@ export interface RoomInputs {
 export function handoverRoom(s: RoomInputs): number {
   if (s.overloaded) return 0;
   if (s.maxDelayMs > 0 && s.oldestAgeMs > s.maxDelayMs / 2) return 0;
-  const spare = (ROOM_FULL_BUSY - s.loopBusy) / (ROOM_FULL_BUSY - ROOM_IDLE_BUSY);
-  return Math.floor(ROOM_MAX * Math.min(1, Math.max(0, spare)));
+  const spare = Math.min(1, Math.max(0, (ROOM_FULL_BUSY - s.loopBusy) / (ROOM_FULL_BUSY - ROOM_IDLE_BUSY)));
+  // Squared: wide while the process is far from saturation, a few connections per report near it
+  // (the busy share is a quarter second old, and each connection brings its later requests).
+  return Math.floor(ROOM_MAX * spare * spare);
 }
