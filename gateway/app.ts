@@ -43,7 +43,8 @@ export interface BuildOptions {
   /**
    * Set when this process runs behind the acceptor (GATEWAY_ACCEPTOR, acceptor.ts): shed requests
    * get `connection: close`, and `onOverload` is called when the process turns overloaded (it shed a
-   * request) and when it recovers (nothing shed for OVERLOAD_HOLD_MS); `onRoom` every
+   * request, or its oldest admitted request has waited half GATEWAY_MAX_QUEUE_DELAY_MS) and when it
+   * recovers (nothing shed for OVERLOAD_HOLD_MS, and no such wait); `onRoom` every
    * ROOM_REPORT_MS with the connections it takes until the next report (handover-room.ts).
    */
   acceptor?: { onOverload(on: boolean): void; onRoom?(n: number): void };
@@ -268,7 +269,8 @@ export async function buildApp(opts: BuildOptions = {}): Promise<FastifyInstance
   };
   let lastRoom = -1;
   const report = () => {
-    setOverloaded(performance.now() - lastShed < OVERLOAD_HOLD_MS);
+    // Also while its oldest admitted request has waited half the bound: the next one handed over would be shed here.
+    setOverloaded(performance.now() - lastShed < OVERLOAD_HOLD_MS || (admission.maxDelayMs > 0 && admission.oldestAgeMs() > admission.maxDelayMs / 2));
     const room = handoverRoom({ overloaded, loopBusy: loop.utilisation, oldestAgeMs: admission.oldestAgeMs(), maxDelayMs: admission.maxDelayMs });
     // Each report replaces the last: sent while there is room (the acceptor counts it down), once when there is none.
     if (room > 0 || lastRoom !== 0) acceptor?.onRoom?.(room);

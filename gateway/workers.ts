@@ -19,8 +19,6 @@ export const CONFIG_ERROR_EXIT = 2;
  * Resolves when the last worker has exited, with the exit code for the primary.
  */
 export function runWorkers(n: number, log: WorkersLog, shutdownTimeoutMs: number, acceptorOptions: AcceptorOptions | null = null, maxHeapMb = 0): Promise<number> {
-  // GATEWAY_MAX_HEAP_MB: each worker's V8 heap limit, on top of the flags this process runs with.
-  if (maxHeapMb > 0) cluster.setupPrimary({ execArgv: [...process.execArgv, `--max-old-space-size=${maxHeapMb}`] });
   // GATEWAY_ACCEPTOR: this process accepts every connection and hands it over, or sheds it while
   // every worker is overloaded (acceptor.ts); the workers then listen on no shared socket.
   const acceptor = acceptorOptions ? new Acceptor(acceptorOptions) : null;
@@ -32,6 +30,9 @@ export function runWorkers(n: number, log: WorkersLog, shutdownTimeoutMs: number
   // socket leaves them in the kernel's accept queue (GATEWAY_LISTEN_BACKLOG), taken by whichever
   // worker's loop comes back first: the least busy one.
   if (!process.env.NODE_CLUSTER_SCHED_POLICY) cluster.schedulingPolicy = cluster.SCHED_NONE;
+  // GATEWAY_MAX_HEAP_MB: each worker's V8 heap limit, on top of the flags this process runs with
+  // (after the policy: setupPrimary freezes it).
+  if (maxHeapMb > 0) cluster.setupPrimary({ execArgv: [...process.execArgv, `--max-old-space-size=${maxHeapMb}`] });
   let stopping = false;
   let code = 0;
   const slots = new Map<Worker, number>();
