@@ -8,9 +8,20 @@
  * .data/bench/gateway-half, stopped at the end, also on failure.
  *
  *   npm run bench:gateway-half -- [--rate 1400] [--reps 5] [--duration 10] [--max-duration 5]
- *                                 [--warmup 3] [--linger 0] [--connections 64]
+ *                                 [--warmup 3] [--linger 0] [--connections 64] [--node-flags=--a,--b]
+ *                                 [--ab-root DIR] [--ab-node-flags=--max-semi-space-size=32] [--ab-linger 2]
+ *                                 [--kafka-jvm=-Xlog:gc:file=a.log]
+ *                                 [--ab-kafka-props=num.io.threads=2,...] [--ab-kafka-jvm=-Xmn128m,...]
+ *
+ * A/B in the same run: any --ab-* option adds a second gateway (B) beside the first (A), both warm,
+ * measured alternately (A then B, then B then A, ...) at the same rate, so both see the same
+ * machine: B is the gateway from another checkout (--ab-root), with other Node flags (comma-
+ * separated), another linger, or against a second broker of its own (Kafka's ports + 2: 29394/29395) with other
+ * broker properties or JVM flags. The summary gives each side's p99 median and how many
+ * repetitions each won.
  */
 import { startKafka } from '../infra/services.js';
+import type { KafkaBroker } from '../infra/kafka.js';
 import { resolveDataDir } from '../infra/paths.js';
 import { assertPortsFree } from '../infra/ports.js';
 import { parseArgs } from './lib/args.js';
@@ -29,52 +40,113 @@ const DURATION = a.num('duration', 10);
 const MAX_DURATION = a.num('max-duration', 5);
 const WARMUP = a.num('warmup', 3);
 const CONNECTIONS = a.num('connections', 64);
+const list = (name: string) => a.str(name, '').split(',').filter(Boolean);
 /** GATEWAY_KAFKA_LINGER_MS of the gateway measured (its default when not given). */
 const LINGER = a.str('linger', '');
+const NODE_FLAGS = list('node-flags');
+const AB_ROOT = a.str('ab-root', '');
+const AB_NODE_FLAGS = list('ab-node-flags');
+const AB_LINGER = a.str('ab-linger', '');
+/** Broker properties (k=v) and JVM flags of B's own broker: a broker setting's A/B. */
+const AB_KAFKA_PROPS = Object.fromEntries(list('ab-kafka-props').map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
+const AB_KAFKA_JVM = list('ab-kafka-jvm');
+/** JVM flags of A's broker (e.g. a GC log to compare with B's). */
+const KAFKA_JVM = list('kafka-jvm');
+const AB_BROKER = Object.keys(AB_KAFKA_PROPS).length > 0 || AB_KAFKA_JVM.length > 0;
+const AB = AB_ROOT !== '' || AB_NODE_FLAGS.length > 0 || AB_LINGER !== '' || AB_BROKER;
 const KAFKA_PORT = a.num('kafka-port', 29392);
 const CONTROLLER_PORT = a.num('controller-port', 29393);
 const GATEWAY_PORT = a.num('gateway-port', 28180);
 const DATA_DIR = resolveDataDir(a.str('data-dir', '.data/bench/gateway-half'));
 
+/** One gateway measured: A, or B of an A/B. */
+interface Side {
+  label: string;
+  port: number;
+  gw: Awaited<ReturnType<ReturnType<typeof gatewayProcesses>['gateway']>>;
+  kafka: KafkaBroker;
+  acknowledged: number;
+  lines: string[];
+  p50s: number[];
+  p99s: number[];
+}
+
+const lingerSetting = (linger: string) => (linger === '' ? {} : { gatewayKafkaLingerMs: Number(linger) });
+const describe = (flags: string[], linger: string, extra: string[] = []) =>
+  [flags.length ? `node ${flags.join(' ')}` : '', linger === '' ? '' : `GATEWAY_KAFKA_LINGER_MS=${linger}`, ...extra].filter(Boolean).join(', ') || 'as configured';
+
 await runBench('bench:gateway-half', 900, async () => {
-  await assertPortsFree([{ port: GATEWAY_PORT, what: 'gateway', setting: '--gateway-port' }]);
+  await assertPortsFree([{ port: GATEWAY_PORT, what: 'gateway', setting: '--gateway-port' }, ...(AB ? [{ port: GATEWAY_PORT + 1, what: 'gateway B', setting: '--gateway-port (B uses it + 1)' }] : [])]);
   log(`gateway half-load bench; loadavg ${await loadAverage()}`);
   const pool = bodyPool({ size: 2000, eventsPerBody: 20, seed: 42 });
-  const kafka = await startKafka({ dataDir: DATA_DIR, fresh: true, port: KAFKA_PORT, controllerPort: CONTROLLER_PORT, log: (m) => log(`[infra] ${m}`) });
-  onCleanup('kafka', () => kafka.stop());
-  const procs = gatewayProcesses({ dataDir: DATA_DIR, kafkaPort: KAFKA_PORT, kafkaClient: kafka.clientConfig });
-  const gw = await procs.gateway('gateway', 'platformatic', GATEWAY_PORT, [], LINGER === '' ? {} : { gatewayKafkaLingerMs: Number(LINGER) });
-  const records0 = await kafkaRecords(kafka);
-  let acknowledged = 0;
-  const run = async (what: string, duration: number, rate?: number) => {
-    const m = await measure(what, gw, kafka.pid, pool, { port: GATEWAY_PORT, duration, connections: CONNECTIONS, rate });
-    acknowledged += m.ok * pool.eventsPerBody;
+  const broker = async (name: string, port: number, controllerPort: number, tuning?: { props: Record<string, string>; jvmFlags: string[] }) => {
+    const k = await startKafka({ dataDir: name === 'kafka' ? DATA_DIR : `${DATA_DIR}/${name}`, fresh: true, port, controllerPort, tuning, log: (m) => log(`[infra ${name}] ${m}`) });
+    onCleanup(name, () => k.stop());
+    return k;
+  };
+  const kafkaA = await broker('kafka', KAFKA_PORT, CONTROLLER_PORT, KAFKA_JVM.length ? { props: {}, jvmFlags: KAFKA_JVM } : undefined);
+  const kafkaB = AB_BROKER ? await broker('b', KAFKA_PORT + 2, CONTROLLER_PORT + 2, { props: AB_KAFKA_PROPS, jvmFlags: AB_KAFKA_JVM }) : kafkaA;
+
+  const side = async (label: string, kafka: KafkaBroker, port: number, flags: string[], linger: string, root = ''): Promise<Side> => {
+    const procs = gatewayProcesses({ dataDir: DATA_DIR, kafkaPort: Number(kafka.brokers[0].split(':')[1]), kafkaClient: kafka.clientConfig });
+    const gw = await procs.gateway(`gateway-${label}`, 'platformatic', port, flags, lingerSetting(linger), root);
+    return { label, port, gw, kafka, acknowledged: 0, lines: [], p50s: [], p99s: [] };
+  };
+  const sides = [await side('A', kafkaA, GATEWAY_PORT, NODE_FLAGS, LINGER)];
+  if (AB) sides.push(await side('B', kafkaB, GATEWAY_PORT + 1, AB_NODE_FLAGS.length ? AB_NODE_FLAGS : NODE_FLAGS, AB_LINGER || LINGER, AB_ROOT));
+  /** Records each broker held before (read once the gateways are up: a fresh topic's leader is known by then): the check that it holds every event acknowledged since. */
+  const records0 = new Map<KafkaBroker, number>();
+  for (const k of new Set([kafkaA, kafkaB])) records0.set(k, await kafkaRecords(k));
+  const what = [describe(NODE_FLAGS, LINGER, KAFKA_JVM.length ? [`broker with ${KAFKA_JVM.join(' ')}`] : [])];
+  if (AB) {
+    const brokerB = AB_BROKER ? [`its own broker with ${[...Object.entries(AB_KAFKA_PROPS).map(([k, v]) => `${k}=${v}`), ...AB_KAFKA_JVM].join(' ')}`] : [];
+    what.push(`${describe(AB_NODE_FLAGS.length ? AB_NODE_FLAGS : NODE_FLAGS, AB_LINGER || LINGER, brokerB)}${AB_ROOT ? `, the code in ${AB_ROOT}` : ''}`);
+  }
+  sides.forEach((s, i) => log(`${s.label}: ${what[i]}`));
+
+  const run = async (s: Side, label: string, duration: number, rate?: number) => {
+    const m = await measure(label, s.gw, s.kafka.pid, pool, { port: s.port, duration, connections: CONNECTIONS, rate });
+    s.acknowledged += m.ok * pool.eventsPerBody;
     return m;
   };
 
-  await run('warm-up', WARMUP);
+  for (const s of sides) await run(s, `warm-up ${s.label}`, WARMUP);
   let rate = RATE;
   if (!rate) {
-    const max = await run('maximum', MAX_DURATION);
+    const max = await run(sides[0], 'maximum', MAX_DURATION);
     rate = Math.max(1, Math.round(max.reqPerS / 2));
-    log(`maximum ${int(max.reqPerS)} req/s (closed loop, ${CONNECTIONS} connections, ${MAX_DURATION} s): half is ${int(rate)} req/s`);
+    log(`maximum ${int(max.reqPerS)} req/s (closed loop, ${CONNECTIONS} connections, ${MAX_DURATION} s, A): half is ${int(rate)} req/s`);
   }
-  const lines: string[] = [];
-  const p99s: number[] = [];
-  const p50s: number[] = [];
   for (let i = 1; i <= REPS; i++) {
-    const before = await scrape(GATEWAY_PORT);
-    const m = await run(`gateway @${int(rate)} req/s #${i}`, DURATION, rate);
-    p99s.push(m.p99);
-    p50s.push(m.p50);
-    const line = `${m.what}: p50 ${ms(m.p50)}, p99 ${ms(m.p99)}, codes ${m.codes}, gateway ${m.cpuMsPerReq.server.toFixed(3)} ms CPU/request, broker ${m.cpuMsPerReq.kafka.toFixed(3)}; load ${m.load}; ${tailWhy(m, before, await scrape(GATEWAY_PORT))}`;
-    log(line);
-    lines.push(line);
+    // Alternate which side goes first, so neither always follows the other's load.
+    for (const s of i % 2 ? sides : [...sides].reverse()) {
+      const before = await scrape(s.port);
+      const m = await run(s, `${AB ? `${s.label} ` : ''}gateway @${int(rate)} req/s #${i}`, DURATION, rate);
+      s.p99s.push(m.p99);
+      s.p50s.push(m.p50);
+      const line = `${m.what}: p50 ${ms(m.p50)}, p99 ${ms(m.p99)}, codes ${m.codes}, gateway ${m.cpuMsPerReq.server.toFixed(3)} ms CPU/request, broker ${m.cpuMsPerReq.kafka.toFixed(3)}; load ${m.load}; ${tailWhy(m, before, await scrape(s.port))}`;
+      log(line);
+      s.lines.push(line);
+    }
   }
-  const records = (await kafkaRecords(kafka)) - records0;
-  console.log(`\nhalf load, ${REPS} x ${DURATION} s paced at ${int(rate)} req/s (batches of 20), Kafka on this machine, acks=all${LINGER === '' ? '' : `, GATEWAY_KAFKA_LINGER_MS=${LINGER}`}:`);
-  console.log(lines.join('\n'));
-  console.log(`p50 median ${ms(median(p50s))}; p99 median ${ms(median(p99s))}, runs ${p99s.map((x) => x.toFixed(1)).join(' / ')} ms (target <= 25 ms)`);
-  console.log(`Kafka holds ${int(records)} new records; the gateway acknowledged ${int(acknowledged)} events${records >= acknowledged ? ' (all in Kafka)' : ' (MISSING RECORDS)'}`);
-  if (records < acknowledged) throw new Error('Kafka holds fewer records than the gateway acknowledged');
+  console.log(`\nhalf load, ${REPS} x ${DURATION} s paced at ${int(rate)} req/s (batches of 20), Kafka on this machine, acks=all:`);
+  for (const [i, s] of sides.entries()) {
+    if (AB) console.log(`${s.label}: ${what[i]}`);
+    console.log(s.lines.join('\n'));
+    console.log(`${AB ? `${s.label}: ` : ''}p50 median ${ms(median(s.p50s))}; p99 median ${ms(median(s.p99s))}, runs ${s.p99s.map((x) => x.toFixed(1)).join(' / ')} ms (target <= 25 ms)`);
+  }
+  let missing = false;
+  for (const [kafka, before] of records0) {
+    const held = (await kafkaRecords(kafka)) - before;
+    const users = sides.filter((s) => s.kafka === kafka);
+    const acknowledged = users.reduce((n, s) => n + s.acknowledged, 0);
+    console.log(`Kafka${AB_BROKER ? ` (${users[0].label}'s broker)` : ''} holds ${int(held)} new records; the gateway${users.length > 1 ? 's' : ''} acknowledged ${int(acknowledged)} events${held >= acknowledged ? ' (all in Kafka)' : ' (MISSING RECORDS)'}`);
+    missing ||= held < acknowledged;
+  }
+  if (AB) {
+    const [A, B] = sides;
+    const wins = A.p99s.filter((x, i) => B.p99s[i] < x).length;
+    console.log(`A/B: p99 median B / A = ${(median(B.p99s) / median(A.p99s)).toFixed(2)}; B's p99 lower in ${wins} of ${REPS} repetitions; p50 median B / A = ${(median(B.p50s) / median(A.p50s)).toFixed(2)}`);
+  }
+  if (missing) throw new Error('Kafka holds fewer records than the gateway acknowledged');
 });

@@ -29,6 +29,13 @@ export interface KafkaBrokerOptions {
   security?: KafkaSecurity;
   /** In a cluster of several (KAFKA_NODES): this node's id, every node's `id@host:controllerPort`, the shared cluster id. */
   cluster?: { nodeId: number; quorumVoters: string; clusterId: string; size: number };
+  /** Broker properties over the ones written here, and JVM flags after these (a bench's A/B of broker settings). */
+  tuning?: KafkaTuning;
+}
+
+export interface KafkaTuning {
+  props?: Record<string, string>;
+  jvmFlags?: string[];
 }
 
 /**
@@ -195,6 +202,7 @@ export class KafkaBroker extends JvmService {
       'delete.topic.enable': true,
       'log.retention.hours': 168,
       ...(this.opts.security ? this.securityProps() : {}),
+      ...this.opts.tuning?.props,
     };
     writeFileSync(
       this.configFile,
@@ -343,6 +351,7 @@ export class KafkaBroker extends JvmService {
       '-XX:+ExplicitGCInvokesConcurrent',
       '-XX:MaxInlineLevel=15',
       '-XX:+ExitOnOutOfMemoryError',
+      ...(this.opts.tuning?.jvmFlags ?? []),
       '-Djava.awt.headless=true',
       `-Dlog4j.configuration=file:${this.log4jFile}`,
       `-Dkafka.logs.dir=${this.opts.dir}`,

@@ -7,7 +7,7 @@ import { ALL_TOPICS } from '../contracts/topics.js';
 import { ElasticsearchNode } from './elasticsearch.js';
 import { fetchAll, fetchElasticsearch, fetchKafka } from './fetch.js';
 import { liveProcesses } from './jvm-process.js';
-import { KafkaBroker, newClusterId, type KafkaSecurity } from './kafka.js';
+import { KafkaBroker, newClusterId, type KafkaSecurity, type KafkaTuning } from './kafka.js';
 import { resolveDataDir } from './paths.js';
 import { assertPortsFree } from './ports.js';
 import type { Service } from './service.js';
@@ -214,6 +214,8 @@ export interface StartKafkaClusterOptions extends OwnServiceOptions {
   createTopics?: boolean;
   /** TLS and SASL/SCRAM only; one node only (default: none). */
   security?: KafkaSecurity;
+  /** Broker properties and JVM flags over infra's own (benches comparing broker settings). */
+  tuning?: KafkaTuning;
 }
 
 export interface StartKafkaOptions extends Omit<StartKafkaClusterOptions, 'ports'> {
@@ -296,7 +298,7 @@ export async function startKafkaCluster(opts: StartKafkaClusterOptions): Promise
   if (opts.fresh) rmSync(dataDir, { recursive: true, force: true });
   const partitions = opts.partitions ?? cfg.topicPartitions;
   const dist = await fetchKafka(cfg.kafkaVersion);
-  const nodes = kafkaNodesFor(dist, { dataDir, ports: opts.ports, heap: opts.heap ?? cfg.kafkaHeap, partitions, startTimeoutMs: (opts.startTimeoutS ?? cfg.startTimeoutS) * 1000, log, security: opts.security });
+  const nodes = kafkaNodesFor(dist, { dataDir, ports: opts.ports, heap: opts.heap ?? cfg.kafkaHeap, partitions, startTimeoutMs: (opts.startTimeoutS ?? cfg.startTimeoutS) * 1000, log, security: opts.security, tuning: opts.tuning });
   installSignalHandlers(log);
   const stop = async () => {
     await Promise.all(nodes.map((n) => n.stop()));
@@ -322,7 +324,7 @@ export async function startKafkaCluster(opts: StartKafkaClusterOptions): Promise
 /** The KafkaBroker of each node: one plain broker, or a KRaft cluster sharing a quorum and cluster id. */
 function kafkaNodesFor(
   dist: Awaited<ReturnType<typeof fetchKafka>>,
-  o: { dataDir: string; ports: { port: number; controllerPort: number }[]; heap: string; partitions: number; startTimeoutMs: number; log: (msg: string) => void; security?: KafkaSecurity },
+  o: { dataDir: string; ports: { port: number; controllerPort: number }[]; heap: string; partitions: number; startTimeoutMs: number; log: (msg: string) => void; security?: KafkaSecurity; tuning?: KafkaTuning },
 ): KafkaBroker[] {
   const n = o.ports.length;
   if (o.security && n > 1) throw new Error('KAFKA_LOCAL_SECURE works with one local node only (KAFKA_NODES=1)');
@@ -339,6 +341,7 @@ function kafkaNodesFor(
         startTimeoutMs: o.startTimeoutMs,
         log: o.log,
         security: o.security,
+        tuning: o.tuning,
         ...(n > 1 ? { cluster: { nodeId: i + 1, quorumVoters, clusterId, size: n } } : {}),
       }),
   );

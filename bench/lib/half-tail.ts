@@ -31,10 +31,11 @@ export function tailWhy(m: Measured, before: string, after: string): string {
     const queue = q('gateway_queue_seconds');
     const turn = q('gateway_loop_turn_seconds');
     const gc = q('gateway_nodejs_gc_duration_seconds');
+    const scavenges = histogramDelta(before, after, 'gateway_nodejs_gc_duration_seconds', 'kind="minor"');
     parts.push(`Kafka send p50 ${b(produce.quantile(0.5))} p99 ${b(produce.quantile(0.99))} (${int(produce.count)} sends, ${int(produce.above(0.025))} over 25 ms)`);
     parts.push(`request in gateway p99 ${b(queue.quantile(0.99))}`);
     parts.push(`loop turns p99 ${b(turn.quantile(0.99))} (${int(turn.above(0.025))} over 25 ms)`);
-    parts.push(`GC pauses ${int(gc.count)}, ${int(gc.above(0.01))} over 10 ms`);
+    parts.push(`GC pauses ${int(gc.count)} (${int(scavenges.count)} scavenges, ${ms(scavenges.sum * 1000)}), ${ms(gc.sum * 1000)} in all, ${int(gc.above(0.01))} over 10 ms`);
   }
   return parts.join('; ');
 }
