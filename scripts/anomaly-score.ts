@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../common/config.js';
 import { anomalyOptionsFromConfig } from '../processor/anomaly/options.js';
-import { parseSeriesCsv, scoreCsv } from '../processor/anomaly/series-csv.js';
+import { parseSeriesCsv, scoreCsv, scoreDefaults } from '../processor/anomaly/series-csv.js';
 
 const usage = 'usage: npm run anomaly:score -- --input series.csv [--step SECONDS] [--threshold Z] [--k-of-n K/N] [--counts true|false] [--direction both|up|down] [--min-rise X] [--max-fall X]';
 
@@ -69,13 +69,13 @@ const parsed = parseSeriesCsv(text);
 for (const err of parsed.errors) process.stderr.write(`anomaly:score: skipped ${err}\n`);
 if (parsed.points.length === 0) fail(`no timestamp,value rows in ${args.input}`);
 const step = num('step', args.step);
+const defaults = scoreDefaults(site);
 process.stdout.write(
   scoreCsv(parsed, {
-    threshold: num('threshold', args.threshold) ?? site.trafficThreshold,
-    k: site.k,
-    n: site.n,
-    minRise: num('min-rise', args['min-rise']) ?? site.trafficMinRise,
-    maxFall: num('max-fall', args['max-fall']) ?? site.trafficMaxFall,
+    ...defaults,
+    threshold: num('threshold', args.threshold) ?? defaults.threshold,
+    minRise: num('min-rise', args['min-rise']) ?? defaults.minRise,
+    maxFall: num('max-fall', args['max-fall']) ?? defaults.maxFall,
     ...(step ? { stepMs: step * 1000 } : {}),
     ...(args.counts ? { counts: args.counts === 'true' } : {}),
     ...(args.direction ? { direction: args.direction as 'both' | 'up' | 'down' } : {}),

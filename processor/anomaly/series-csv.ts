@@ -4,6 +4,7 @@
  * `timestamp,value,expected,score,flag` per point. Pure, so the unit tests drive it directly.
  */
 import { scoreSeries, type SeriesDetectorOptions, type SeriesPoint } from './series.js';
+import type { SiteDetectorOptions } from './site.js';
 
 export interface ParsedSeries {
   points: (SeriesPoint & { raw: string })[];
@@ -52,4 +53,9 @@ export function scoreCsv(parsed: ParsedSeries, options: Partial<SeriesDetectorOp
   const fmt = (x: number) => (Number.isFinite(x) ? String(Math.round(x * 1000) / 1000) : '');
   const rows = scored.map((p, i) => `${sorted[i].raw},${sorted[i].value},${fmt(p.expected)},${fmt(p.score)},${p.flag ? 1 : 0}`);
   return ['timestamp,value,expected,score,flag', ...rows].join('\n') + '\n';
+}
+
+/** What `anomaly:score` runs with unless told otherwise: the processor's traffic settings. */
+export function scoreDefaults(site: Pick<SiteDetectorOptions, 'trafficThreshold' | 'k' | 'n' | 'trafficMinRise' | 'trafficMaxFall'>) {
+  return { threshold: site.trafficThreshold, k: site.k, n: site.n, minRise: site.trafficMinRise, maxFall: site.trafficMaxFall };
 }

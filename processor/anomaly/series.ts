@@ -18,7 +18,7 @@
  *
  * Pure and deterministic: the output depends only on the points, in order.
  */
-import { MAD_TO_SD, median, poissonZ } from './stats.js';
+import { MAD_TO_SD, mad, median, poissonZ } from './stats.js';
 import { SOURCE_QUALITY, SeasonalBaseline, WEEK } from './seasonal-baseline.js';
 
 
@@ -239,7 +239,7 @@ export class DeviationScorer {
     const all = this.history.length > o.levelHistory ? this.history.slice(-o.levelHistory) : this.history;
     if (!o.counts) {
       const r = all.map((p) => p.o - p.e);
-      if (r.length >= 12) this.residualSd = Math.max(MAD_TO_SD * median(r.map((x) => Math.abs(x - median(r)))), 1e-9);
+      if (r.length >= 12) this.residualSd = Math.max(MAD_TO_SD * mad(r), 1e-9);
     }
     const m = Math.max(...o.scales);
     // The noise of the expectation in use: once a quarter of the history has the best expectation
