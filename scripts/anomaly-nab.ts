@@ -74,7 +74,7 @@ for (const category of args.categories.split(',').map((c) => c.trim()).filter(Bo
     const step = inferStep(sorted);
     const s = seriesFigures(scored, windows, { n: options.n, graceMs: grace * step });
     mine.push(s);
-    const notes = [`step ${Math.round(step / 1000)} s`, ...(parsed.errors.length ? [`${parsed.errors.length} rows unread`] : [])];
+    const notes = [`step ${Math.round(step / 1000)} s`, ...(parsed.errors.length ? [`${parsed.errors.length} rows unread`] : []), ...(parsed.warnings.length ? [`${parsed.warnings.length} repeated timestamps`] : [])];
     lines.push(row(key, s, `  ${notes.join(', ')}`));
   }
   const pooled = pooledFigures(mine);

@@ -1,6 +1,7 @@
 /**
  * npm run anomaly:score -- --input series.csv [--step SECONDS] [--threshold Z] [--k-of-n 2/3]
  *                          [--counts true|false] [--direction both|up|down] [--min-rise X] [--max-fall X]
+ *                          [--skip-bad-rows]
  *
  * Runs the processor's site-level detector (seasonal baseline + Poisson-aware multi-scale score
  * + k-of-n) on any `timestamp,value` CSV and prints `timestamp,value,expected,score,flag` per
@@ -13,7 +14,7 @@ import { loadConfig } from '../common/config.js';
 import { anomalyOptionsFromConfig } from '../processor/anomaly/options.js';
 import { parseSeriesCsv, scoreCsv, scoreDefaults } from '../processor/anomaly/series-csv.js';
 
-const usage = 'usage: npm run anomaly:score -- --input series.csv [--step SECONDS] [--threshold Z] [--k-of-n K/N] [--counts true|false] [--direction both|up|down] [--min-rise X] [--max-fall X]';
+const usage = 'usage: npm run anomaly:score -- --input series.csv [--step SECONDS] [--threshold Z] [--k-of-n K/N] [--counts true|false] [--direction both|up|down] [--min-rise X] [--max-fall X] [--skip-bad-rows]';
 
 function fail(message: string): never {
   process.stderr.write(`anomaly:score: ${message}\n${usage}\n`);
@@ -32,6 +33,7 @@ try {
       direction: { type: 'string' },
       'min-rise': { type: 'string' },
       'max-fall': { type: 'string' },
+      'skip-bad-rows': { type: 'boolean' },
       help: { type: 'boolean' },
     },
   }).values;
@@ -66,7 +68,14 @@ try {
   fail(`cannot read ${args.input}: ${(e as Error).message}`);
 }
 const parsed = parseSeriesCsv(text);
+if (parsed.errors.length && !args['skip-bad-rows']) {
+  const shown = parsed.errors.slice(0, 20).map((e) => `  ${args.input}: ${e}`);
+  const more = parsed.errors.length > 20 ? [`  ... and ${parsed.errors.length - 20} more`] : [];
+  fail([`${parsed.errors.length} row${parsed.errors.length === 1 ? '' : 's'} cannot be read (fix them, or pass --skip-bad-rows to score the others):`, ...shown, ...more].join('\n'));
+}
 for (const err of parsed.errors) process.stderr.write(`anomaly:score: skipped ${err}\n`);
+for (const w of parsed.warnings.slice(0, 5)) process.stderr.write(`anomaly:score: ${w}\n`);
+if (parsed.warnings.length > 5) process.stderr.write(`anomaly:score: ... ${parsed.warnings.length - 5} more rows repeat a timestamp\n`);
 if (parsed.points.length === 0) fail(`no timestamp,value rows in ${args.input}`);
 const step = num('step', args.step);
 const defaults = scoreDefaults(site);

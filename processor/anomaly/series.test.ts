@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DeviationScorer, SeriesDetector, inferStep, looksLikeCounts, scoreSeries, type ScorerOptions } from './series.js';
+import { DeviationScorer, SeriesDetector, inferStep, looksLikeCounts, residualScale, scoreSeries, type ScorerOptions } from './series.js';
 import { SeasonalBaseline } from './seasonal-baseline.js';
 import { median, mad, quantile, histogramMedianMad, poissonZ } from './stats.js';
 import { poisson, rng } from '../../test/harness/anomaly-scenarios.js';
@@ -163,10 +163,35 @@ describe('scoreSeries (what anomaly:score runs)', () => {
     expect(out.filter((p) => p.flag).map((p) => p.t)).toEqual([pts[301].t]);
   });
 
+  it('a new series: its first day (a daily cycle against the median of the last points) teaches the noise instead of paging', () => {
+    const data = seasonal(5, 3, 2000);
+    const flaggedOnDay1 = (o: Partial<ScorerOptions>) => scoreSeries(data, o).filter((p) => p.flag && p.t < data[24].t).length;
+    expect(flaggedOnDay1({ warmup: 0 })).toBeGreaterThan(0);
+    expect(flaggedOnDay1({})).toBe(0);
+  });
+
+  it('daily steps: the noise is fitted on more than four weeks (too few blocks of the longest sum), fewer ordinary days page', () => {
+    const r = rng(7);
+    const day = 86_400_000;
+    // Daily visits with 20 % day-to-day noise: far above Poisson at 5,000 a day.
+    const data = Array.from({ length: 200 }, (_, i) => ({ t: Date.UTC(2025, 0, 1) + i * day, value: Math.round(5000 * (1 + 0.4 * (r() + r() + r() - 1.5))) }));
+    const flags = (o: { levelHistory?: number }) => scoreSeries(data, { threshold: 5.5, ...o }).filter((p) => p.flag).length;
+    expect(flags({})).toBeLessThan(flags({ levelHistory: 28 }) / 4);
+  });
+
   it('is deterministic and order-independent of the input rows', () => {
     const data = seasonal(4, 9);
     expect(scoreSeries([...data].reverse())).toEqual(scoreSeries(data));
   });
+});
+
+describe('residualScale (non-count series)', () => {
+  it('is 1.4826 x MAD when most residuals differ', () => expect(residualScale([-2, -1, 0, 1, 2], [10, 10, 10, 10, 10])).toBeCloseTo(1.4826, 4));
+  it('falls back to the mean absolute deviation for a mostly flat series', () => {
+    const r = [...Array.from({ length: 90 }, () => 0), ...Array.from({ length: 10 }, () => 1.5)];
+    expect(residualScale(r, r.map(() => 0))).toBeCloseTo(1.2533 * 0.15, 6);
+  });
+  it('is never below 0.1 % of the level for a constant series', () => expect(residualScale([0, 0, 0], [45, 45, 45])).toBeCloseTo(0.045, 9));
 });
 
 describe('poissonZ', () => {

@@ -67,6 +67,13 @@ export interface ScorerOptions {
    * a change slower than the half-life is, by design (a ramp is not an incident).
    */
   levelHalfLife: number;
+  /**
+   * Points with an expectation during which nothing is anomalous, so that every one of them teaches
+   * the noise (0: none). Without it a new series is judged against the assumed minimum noise, and
+   * its first hours (a daily ramp against the median of the last points) are all anomalous, so
+   * never learned from: the noise stays at its minimum. The processor starts from weeks of history.
+   */
+  warmup: number;
 }
 
 export const DEFAULT_SCORER: ScorerOptions = {
@@ -82,6 +89,7 @@ export const DEFAULT_SCORER: ScorerOptions = {
   maxFall: 1,
   sumsAsWindows: false,
   levelHalfLife: 0,
+  warmup: 0,
 };
 
 export interface Score {
@@ -103,6 +111,8 @@ export class DeviationScorer {
   private readonly history: { o: number; e: number; q: number }[] = [];
   private levelNoise: number;
   private sinceFit = 0;
+  /** Points scored against an expectation so far (for the warm-up). */
+  private scored = 0;
   private residualSd = NaN;
   /** Local level: decayed sums of information-weighted log ratios and of their weights. */
   private levelSum = 0;
@@ -172,7 +182,8 @@ export class DeviationScorer {
     const dirOk = (d: number) => o.direction === 'both' || (o.direction === 'up' ? d > 0 : d < 0);
     // A window is anomalous only if it deviates itself: a past spike echoes in the longer sums.
     const dir = Math.sign(relevant);
-    const anomalous = Math.abs(relevant) >= o.threshold && Math.sign(own) === dir && Math.abs(own) >= 1 && dirOk(dir);
+    if (Number.isFinite(expected)) this.scored++;
+    const anomalous = this.scored > o.warmup && Math.abs(relevant) >= o.threshold && Math.sign(own) === dir && Math.abs(own) >= 1 && dirOk(dir);
     if (anomalous) {
       best = relevant;
       bestScale = relevantScale;
@@ -239,7 +250,7 @@ export class DeviationScorer {
     const all = this.history.length > o.levelHistory ? this.history.slice(-o.levelHistory) : this.history;
     if (!o.counts) {
       const r = all.map((p) => p.o - p.e);
-      if (r.length >= 12) this.residualSd = Math.max(MAD_TO_SD * mad(r), 1e-9);
+      if (r.length >= 12) this.residualSd = residualScale(r, all.map((p) => p.e));
     }
     const m = Math.max(...o.scales);
     // The noise of the expectation in use: once a quarter of the history has the best expectation
@@ -279,6 +290,20 @@ export class DeviationScorer {
   }
 }
 
+/**
+ * The noise scale of non-count residuals: 1.4826 x MAD, or, when more than half of them are 0 (a
+ * series that is mostly flat, such as a gauge at rest), the mean absolute deviation (x 1.2533, its
+ * ratio to the SD for normal data), never below 0.1 % of the typical expectation: a MAD of 0 would
+ * make every change, however small, a score of millions.
+ */
+export function residualScale(residuals: readonly number[], expected: readonly number[]): number {
+  const centre = median(residuals);
+  const spread = MAD_TO_SD * mad(residuals, centre);
+  const mean = residuals.reduce((a, x) => a + Math.abs(x - centre), 0) / residuals.length;
+  const floor = 1e-3 * median(expected.map(Math.abs));
+  return Math.max(spread > 0 ? spread : 1.2533 * mean, Number.isFinite(floor) ? floor : 0, 1e-9);
+}
+
 /** Points in the local level's half-life: two hours (whole days run high or low; an incident is sudden), at least 3 points. */
 export function localLevelHalfLife(stepMs: number): number {
   return Math.max(3, Math.round((2 * 3_600_000) / stepMs));
@@ -306,8 +331,11 @@ export class SeriesDetector {
 
   constructor(options: Partial<SeriesDetectorOptions> & { stepMs: number }) {
     this.baseline = new SeasonalBaseline(options);
-    const levelHistory = options.levelHistory ?? Math.max(12, Math.round(((options.weeks ?? 4) * WEEK) / options.stepMs));
-    this.scorer = new DeviationScorer({ levelHalfLife: localLevelHalfLife(options.stepMs), ...options, levelHistory });
+    // The noise is fitted on blocks of the largest scale and needs six of them: at daily steps four
+    // weeks would never fit it; the warm-up lasts until it is first fitted.
+    const blocks = 6 * Math.max(...(options.scales ?? DEFAULT_SCORER.scales));
+    const levelHistory = options.levelHistory ?? Math.max(2 * blocks, Math.round(((options.weeks ?? 4) * WEEK) / options.stepMs));
+    this.scorer = new DeviationScorer({ levelHalfLife: localLevelHalfLife(options.stepMs), warmup: blocks, ...options, levelHistory });
   }
 
   /** Called once per point, in time order. */
