@@ -1,6 +1,6 @@
 /**
  * npm run anomaly:nab -- --dir path/to/NAB [--categories realTraffic,realAdExchange,realKnownCause,realTweets]
- *                        [--grace-steps 3] [anomaly:score's --threshold, --k-of-n ...]
+ *                        [--grace-steps 3] [anomaly:score's --threshold, --k-of-n, --counts]
  *
  * Runs `anomaly:score` (the same parsing, defaults and detector, in process) over labelled real
  * series the detector was never tuned on: a checkout of the Numenta Anomaly Benchmark
@@ -18,7 +18,7 @@ import { parseSeriesCsv, scoreCsv, scoreDefaults } from '../processor/anomaly/se
 import { inferStep } from '../processor/anomaly/series.js';
 import { pooledFigures, seriesFigures, type LabelledWindow, type SeriesFigures } from '../test/harness/labelled-series.js';
 
-const usage = 'usage: npm run anomaly:nab -- --dir NAB_CHECKOUT [--categories a,b] [--grace-steps N] [--threshold Z] [--k-of-n K/N]';
+const usage = 'usage: npm run anomaly:nab -- --dir NAB_CHECKOUT [--categories a,b] [--grace-steps N] [--threshold Z] [--k-of-n K/N] [--counts true|false]';
 function fail(message: string): never {
   process.stderr.write(`anomaly:nab: ${message}\n${usage}\n`);
   process.exit(2);
@@ -31,13 +31,15 @@ const { values: args } = parseArgs({
     'grace-steps': { type: 'string', default: '3' },
     threshold: { type: 'string' },
     'k-of-n': { type: 'string' },
+    counts: { type: 'string' },
   },
 });
 if (!args.dir) fail('--dir is required');
 const grace = Number(args['grace-steps']);
 if (!(grace >= 0)) fail(`--grace-steps must be a number >= 0, got "${args['grace-steps']}"`);
 const site = anomalyOptionsFromConfig(loadConfig(args['k-of-n'] ? { anomalySiteKOfN: args['k-of-n'] } : {})).site;
-const options = { ...scoreDefaults(site), ...(args.threshold ? { threshold: Number(args.threshold) } : {}) };
+if (args.counts !== undefined && !/^(true|false)$/.test(args.counts)) fail(`--counts must be true or false, got "${args.counts}"`);
+const options = { ...scoreDefaults(site), ...(args.threshold ? { threshold: Number(args.threshold) } : {}), ...(args.counts ? { counts: args.counts === 'true' } : {}) };
 
 let labels: Record<string, [string, string][]>;
 try {
