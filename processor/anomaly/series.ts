@@ -114,6 +114,8 @@ export class DeviationScorer {
   /** Points scored against an expectation so far (for the warm-up). */
   private scored = 0;
   private residualSd = NaN;
+  /** Noise fits since the residual scale was last fitted. */
+  private sinceScale = 0;
   /** Local level: decayed sums of information-weighted log ratios and of their weights. */
   private levelSum = 0;
   private levelWeight = 0;
@@ -248,9 +250,14 @@ export class DeviationScorer {
     this.sinceFit = 0;
     const o = this.options;
     const all = this.history.length > o.levelHistory ? this.history.slice(-o.levelHistory) : this.history;
-    if (!o.counts) {
+    // Refitted once 2 % of the history is new (a fit sorts all of it): at every fit, four weeks of
+    // 1-minute points took minutes.
+    if (!o.counts && (++this.sinceScale >= all.length / 600 || !Number.isFinite(this.residualSd))) {
       const r = all.map((p) => p.o - p.e);
-      if (r.length >= 12) this.residualSd = residualScale(r, all.map((p) => p.e));
+      if (r.length >= 12) {
+        this.residualSd = residualScale(r, all.map((p) => p.e));
+        this.sinceScale = 0;
+      }
     }
     const m = Math.max(...o.scales);
     // The noise of the expectation in use: once a quarter of the history has the best expectation
