@@ -21,12 +21,17 @@
  *                              [--fresh-segments 3] [--probes-per-s 5] [--probe-poll-ms 50] [--skip kafka-tool,freshness,archive]
  *                              [--bulk-size 2000] [--bulk-concurrency 1] [--scale 3] [--ab-node-flags --max-semi-space-size=32] [--ab-root DIR]
  *                              [--processor-env KPI_EMIT_INTERVAL_MS=500,...] [--profile [--profile-role analytics]] [--secure]
+ *                              [--fresh-ab-env ES_KPI_BULK_REFRESH=true,...] [--fresh-ab-root DIR]
+ *
+ * Only the freshness phase: --reps 0 --skip kafka-tool. --fresh-ab-env / --fresh-ab-root: a second
+ * analytics role (these settings, or another checkout's code) beside the first on the same traffic,
+ * probes and searches, each with its own KPI index: an A/B in one run.
  *
  * --secure: Kafka with TLS and SASL/SCRAM only (lib/secure.ts); every client (the loaders, Kafka's
  * perf tool, the kafkajs loop, the gateway, the processor) logs in over TLS.
  *
  * Kafka on 29092/29093, Elasticsearch on 29200/29300, the gateway on 28090 (bench:gateway has 28080) (below the ephemeral port range, where a
- * client connection's local port can block a listener), processor metrics on 29464-29466, data in
+ * client connection's local port can block a listener), processor metrics on 29464-29466 (29467: the freshness A/B's second analytics role), data in
  * .data/bench/processor; all stopped at the end, also on failure.
  */
 import { writeFileSync } from 'node:fs';
@@ -75,13 +80,23 @@ const SKIP = new Set(a.str('skip', '').split(',').filter(Boolean));
 /** --scale 3: in the first repetition the analytics role runs again as this many processes in one group; rate and documents compared (0: not run). */
 const SCALE = a.num('scale', 3);
 /** --processor-env KPI_EMIT_INTERVAL_MS=500,PROCESSOR_FLUSH_INTERVAL_MS=250: settings to try on the processor. */
-const PROCESSOR_ENV: Record<string, string> = Object.fromEntries(
-  a
-    .str('processor-env', '')
-    .split(',')
-    .filter(Boolean)
-    .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
-);
+const envArg = (name: string): Record<string, string> =>
+  Object.fromEntries(
+    a
+      .str(name, '')
+      .split(',')
+      .filter(Boolean)
+      .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+  );
+const PROCESSOR_ENV = envArg('processor-env');
+/**
+ * --fresh-ab-env KPI_EMIT_INTERVAL_MS=100,... and/or --fresh-ab-root DIR: the freshness phase runs a
+ * second analytics role with these settings (on top of --processor-env) or from that checkout, in a
+ * consumer group and index prefix of its own, on the same traffic and probes (lib/processor-freshness.ts).
+ */
+const FRESH_AB_ENV = envArg('fresh-ab-env');
+const FRESH_AB_ROOT = a.str('fresh-ab-root', '');
+const FRESH_AB = Object.keys(FRESH_AB_ENV).length > 0 || FRESH_AB_ROOT !== '';
 /** --ab-node-flags --max-semi-space-size=32: the analytics role runs a second time in each repetition with these Node flags (comma-separated), for an A/B in the same run. */
 const AB_NODE_FLAGS = a.str('ab-node-flags', '').split(',').filter(Boolean);
 /**
@@ -109,6 +124,7 @@ await runBench('bench:processor', 3600, async () => {
   await assertPortsFree([
     { port: PORTS.gateway, what: 'gateway', setting: '--gateway-port' },
     ...ROLES.map((r, i) => ({ port: PORTS.metrics + i, what: `processor metrics (${r})`, setting: '--metrics-port' })),
+    ...(FRESH_AB ? [{ port: PORTS.metrics + ROLES.length, what: 'processor metrics (analytics, B)', setting: '--metrics-port' }] : []),
   ]);
   log(`processor bench: ${int(N)} events x ${REPS} repetitions, roles ${roles.join(', ')} each alone, then freshness at ${int(RATE)} events/s; loadavg / cpu pressure ${await loadAverage()}`);
   if (Object.keys(PROCESSOR_ENV).length) log(`processor settings: ${JSON.stringify(PROCESSOR_ENV)}`);
@@ -247,12 +263,12 @@ await runBench('bench:processor', 3600, async () => {
       warmupS: FRESH_WARMUP,
       probesPerS: PROBES_PER_S,
       pollMs: PROBE_POLL_MS,
-      partitions: PARTITIONS,
       gatewayPort: PORTS.gateway,
       metricsPort: PORTS.metrics,
       dataDir: DATA_DIR,
       runTag: RUN_TAG,
       env: PROCESSOR_ENV,
+      ab: FRESH_AB ? { env: FRESH_AB_ENV, root: FRESH_AB_ROOT || undefined } : undefined,
     });
   }
   console.log(

@@ -1,10 +1,13 @@
 /** bench:processor's printed result: each stage and role beside the limit measured in the same run. */
 import { summarise } from './cpuprofile.js';
-import { HOPS, type Freshness } from './processor-freshness.js';
+import { freshnessReport } from './freshness-report.js';
+import type { Freshness } from './processor-freshness.js';
 import type { RoleRun } from './processor-roles.js';
-import { int, median, ms, pct, percentile, secs, table } from './stats.js';
+import { int, median, pct, secs, table } from './stats.js';
 
-export const TARGETS = { freshnessP95Ms: 2000, analyticsVsKafka: 0.5, indexVsBulk: 0.7, analyticsCpuUs: 15, rssMb: 512 };
+import { TARGETS } from './processor-targets.js';
+
+export { TARGETS };
 
 export interface Rep {
   kafkaTool: number;
@@ -91,36 +94,7 @@ export function processorReport(o: { n: number; partitions: number; reps: Rep[];
   }
   const prof = reps.flatMap((r) => r.roles).find((x) => x.profile);
   if (prof?.profile) out.push(`\n${profileText(prof)}`);
-  if (o.fresh) {
-    const p95s = o.fresh.segments.map((s) => s.p95);
-    out.push('');
-    out.push(`freshness at ${int(o.rate)} events/s through the gateway, one process per role (request sent -> KPI window document visible to a search; ${o.probesPerS} probes/s, looked for every ${o.pollMs} ms):`);
-    out.push(
-      table(
-        ['segment', 'probes', 'p50', 'p95', 'p99', 'max', 'not seen', 'traffic ev/s', 'non2xx', 'analytics lag after', 'load / cpu psi'],
-        o.fresh.segments.map((s, k) => [`#${k + 1} (${o.durationS} s)`, s.n, ms(s.p50, 0), ms(s.p95, 0), ms(s.p99, 0), ms(s.max, 0), s.missing, int(s.rate), s.non2xx, int(s.lag), s.load]),
-      ),
-    );
-    // Where the time goes: each hop's p50 / p95 per segment and over every probe (the hops of one probe add up to its freshness, less the search poll's overlap).
-    const segs = o.fresh.segments;
-    const pp = (d: number[]) => `${ms(percentile(d, 50), 0)} / ${ms(percentile(d, 95), 0)}`;
-    out.push(
-      table(
-        ['hop (p50 / p95)', ...segs.map((_, k) => `#${k + 1}`), 'all probes'],
-        [
-          ...HOPS.map((h) => [h.label, ...segs.map((s) => pp(s.hops[h.key])), pp(segs.flatMap((s) => s.hops[h.key]))]),
-          ['analytics flushes/s, mean', ...segs.map((s) => `${s.flushesPerS.toFixed(1)}, ${ms(s.flushMeanMs, 0)}`), ''],
-        ],
-      ),
-    );
-    out.push(`freshness p50 ${ms(percentile(o.fresh.all, 50), 0)}, p95: median of segments ${ms(median(p95s), 0)}, all probes ${ms(percentile(o.fresh.all, 95), 0)}; target < ${int(TARGETS.freshnessP95Ms)} ms (${median(p95s) < TARGETS.freshnessP95Ms ? 'met' : 'NOT met'})`);
-    out.push(
-      table(
-        [`role at ${int(o.rate)} events/s`, 'CPU µs/event', 'RSS median', 'RSS peak', `RSS < ${TARGETS.rssMb} MB`],
-        o.fresh.roles.map((r) => [r.role, f1(r.cpuUsPerEvent), `${int(r.rssMedianMb)} MB`, `${int(r.rssPeakMb)} MB`, r.rssPeakMb < TARGETS.rssMb ? 'met' : 'NOT met']),
-      ),
-    );
-  }
+  if (o.fresh) out.push('', freshnessReport(o.fresh, o));
   return out.join('\n');
 }
 

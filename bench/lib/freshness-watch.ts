@@ -1,0 +1,114 @@
+/**
+ * The freshness phase's probes: one page view a time for a site of its own, sent through the
+ * gateway, and a search loop watching one or more KPI indices for their site documents, as a
+ * dashboard would see them (search, not get). Each search's send and answer times are kept, so
+ * the poll's own part of a probe's figure is measured instead of assumed small.
+ */
+import type { Client } from '@elastic/elasticsearch';
+import { USER_AGENTS } from '../../scripts/traffic-generator.js';
+import { sleep } from '../../common/wait.js';
+
+/** A probe's document first found: the answer of the search that held it, and when the last search that did not hold it was sent. */
+export interface Sighting {
+  /** Answer of the first search that held it (performance.now()): the probe's "visible" time. */
+  at: number;
+  /** Send time of the last search before that one (or the probe's own send time): the document became visible after this. */
+  since: number;
+}
+
+export interface ProbeWatch {
+  /** Per probe site the gateway answered 200: when its request was sent. */
+  sent: Map<string, number>;
+  /** Per probe site: when its request was sent and when it was answered 200. */
+  startedAt: Map<string, number>;
+  ackedAt: Map<string, number>;
+  /** Per watched KPI index, per probe site: when its document was first found. */
+  seen: Map<string, Map<string, Sighting>>;
+  /** Every search of the loop: milliseconds between its send and the previous one's (the poll cycle), and its round trip. */
+  cycles: number[];
+  roundTrips: number[];
+}
+
+export interface WatchOptions {
+  es: Client;
+  gatewayPort: number;
+  /** Prefix of this segment's probe sites. */
+  tag: string;
+  probesPerS: number;
+  /** Pause between a search's answer and the next search (ms). */
+  pollMs: number;
+  /** KPI indices searched (one search for all: each sees the same poll). */
+  indices: string[];
+  /** How long after `stop` probes not yet seen are looked for. */
+  graceMs: number;
+}
+
+/** Starts probing and watching; `stop` ends the probes, waits for the stragglers (at most graceMs) and returns what was seen. */
+export function watchProbes(o: WatchOptions): { stop(): Promise<ProbeWatch> } {
+  const w: ProbeWatch = { sent: new Map(), startedAt: new Map(), ackedAt: new Map(), seen: new Map(o.indices.map((i) => [i, new Map()])), cycles: [], roundTrips: [] };
+  let stop = false;
+  let stopAt = Infinity;
+  // Probes: one page view each from a browser (bots are kept out of KPIs), for a site of its own, so its KPI document tells when it was counted.
+  const probing = (async () => {
+    for (let k = 0; !stop; k++) {
+      const site = `${o.tag}${k}`;
+      const t = Date.now();
+      const body = JSON.stringify({
+        sent_at: t,
+        events: [{ event_id: `${site}-e`, type: 'page_view', ts: t, visitor_id: `v-${site}`, session_id: `s-${site}`, url: 'https://shop.example/probe' }],
+      });
+      const started = performance.now();
+      w.startedAt.set(site, started);
+      void fetch(`http://127.0.0.1:${o.gatewayPort}/v1/events?site=${site}`, { method: 'POST', headers: { 'content-type': 'application/json', 'user-agent': USER_AGENTS[0], 'x-forwarded-for': '81.2.69.142' }, body })
+        .then(async (res) => {
+          await res.arrayBuffer();
+          if (res.status === 200) {
+            w.sent.set(site, started);
+            w.ackedAt.set(site, performance.now());
+          } else w.startedAt.delete(site);
+        })
+        .catch(() => w.startedAt.delete(site));
+      await sleep(1000 / o.probesPerS);
+    }
+  })();
+  const allSeen = () => [...w.seen.values()].every((m) => m.size >= w.sent.size);
+  const watching = (async () => {
+    let lastSent = NaN;
+    while (!stop || !allSeen()) {
+      const sentAt = performance.now();
+      const res = await o.es
+        .search<{ dimension_value: string }>({
+          index: o.indices,
+          size: 10_000,
+          ignore_unavailable: true,
+          _source: ['dimension_value'],
+          query: { bool: { filter: [{ term: { dimension: 'site' } }, { prefix: { dimension_value: o.tag } }, { prefix: { window_kind: 'tumbling_' } }] } },
+        })
+        .catch(() => null);
+      const now = performance.now();
+      if (Number.isFinite(lastSent)) w.cycles.push(sentAt - lastSent);
+      w.roundTrips.push(now - sentAt);
+      for (const h of res?.hits.hits ?? []) {
+        const v = h._source?.dimension_value;
+        const seen = w.seen.get(h._index);
+        // A probe sent after the previous search left could not have been in it.
+        if (v && seen && !seen.has(v)) {
+          const started = w.startedAt.get(v) ?? NaN;
+          seen.set(v, { at: now, since: Number.isFinite(lastSent) && !(started > lastSent) ? lastSent : started });
+        }
+      }
+      lastSent = sentAt;
+      if (stop && now > stopAt + o.graceMs) break;
+      await sleep(o.pollMs);
+    }
+  })();
+  return {
+    async stop() {
+      stop = true;
+      stopAt = performance.now();
+      await probing;
+      await watching;
+      return w;
+    },
+  };
+}
