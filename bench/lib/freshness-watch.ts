@@ -12,7 +12,7 @@ import { sleep } from '../../common/wait.js';
 export interface Sighting {
   /** Answer of the first search that held it (performance.now()): the probe's "visible" time. */
   at: number;
-  /** Send time of the last search before that one (or the probe's own send time): the document became visible after this. */
+  /** Send time of the latest search answered without it (or the probe's own send time): the document became visible after this. */
   since: number;
 }
 
@@ -35,8 +35,10 @@ export interface WatchOptions {
   /** Prefix of this segment's probe sites. */
   tag: string;
   probesPerS: number;
-  /** Pause between a search's answer and the next search (ms). */
+  /** Pause between a search's answer and the next search (ms); with `searches` > 1, between two searches' sends. */
   pollMs: number;
+  /** Searches in flight at most (1: the next leaves pollMs after the last one's answer). */
+  searches: number;
   /** KPI indices searched (one search for all: each sees the same poll). */
   indices: string[];
   /** How long after `stop` probes not yet seen are looked for. */
@@ -72,35 +74,52 @@ export function watchProbes(o: WatchOptions): { stop(): Promise<ProbeWatch> } {
     }
   })();
   const allSeen = () => [...w.seen.values()].every((m) => m.size >= w.sent.size);
+  /** Per KPI index, per probe: send time of the latest search answered without its document. */
+  const missedAt = new Map(o.indices.map((i) => [i, new Map<string, number>()]));
+  const search = async (sentAt: number) => {
+    const res = await o.es
+      .search<{ dimension_value: string }>({
+        index: o.indices,
+        size: 10_000,
+        ignore_unavailable: true,
+        _source: ['dimension_value'],
+        query: { bool: { filter: [{ term: { dimension: 'site' } }, { prefix: { dimension_value: o.tag } }, { prefix: { window_kind: 'tumbling_' } }] } },
+      })
+      .catch(() => null);
+    const now = performance.now();
+    w.roundTrips.push(now - sentAt);
+    if (!res) return;
+    const held = new Map(o.indices.map((i) => [i, new Set<string>()]));
+    for (const h of res.hits.hits) {
+      const v = h._source?.dimension_value;
+      if (v) held.get(h._index)?.add(v);
+    }
+    for (const [index, seen] of w.seen) {
+      const missed = missedAt.get(index)!;
+      for (const [site, started] of w.startedAt) {
+        // A probe sent after this search left could not have been in it.
+        if (seen.has(site) || started > sentAt) continue;
+        if (held.get(index)!.has(site)) seen.set(site, { at: now, since: Math.max(missed.get(site) ?? started, started) });
+        else if (!(missed.get(site)! >= sentAt)) missed.set(site, sentAt);
+      }
+    }
+  };
   const watching = (async () => {
+    // A search leaves every pollMs while fewer than `searches` are in flight, else when one answers.
+    const inFlight = new Set<Promise<void>>();
     let lastSent = NaN;
     while (!stop || !allSeen()) {
+      if (stop && performance.now() > stopAt + o.graceMs) break;
+      if (inFlight.size >= o.searches) await Promise.race(inFlight);
       const sentAt = performance.now();
-      const res = await o.es
-        .search<{ dimension_value: string }>({
-          index: o.indices,
-          size: 10_000,
-          ignore_unavailable: true,
-          _source: ['dimension_value'],
-          query: { bool: { filter: [{ term: { dimension: 'site' } }, { prefix: { dimension_value: o.tag } }, { prefix: { window_kind: 'tumbling_' } }] } },
-        })
-        .catch(() => null);
-      const now = performance.now();
       if (Number.isFinite(lastSent)) w.cycles.push(sentAt - lastSent);
-      w.roundTrips.push(now - sentAt);
-      for (const h of res?.hits.hits ?? []) {
-        const v = h._source?.dimension_value;
-        const seen = w.seen.get(h._index);
-        // A probe sent after the previous search left could not have been in it.
-        if (v && seen && !seen.has(v)) {
-          const started = w.startedAt.get(v) ?? NaN;
-          seen.set(v, { at: now, since: Number.isFinite(lastSent) && !(started > lastSent) ? lastSent : started });
-        }
-      }
       lastSent = sentAt;
-      if (stop && now > stopAt + o.graceMs) break;
+      const p = search(sentAt).finally(() => inFlight.delete(p));
+      inFlight.add(p);
+      if (o.searches === 1) await p;
       await sleep(o.pollMs);
     }
+    await Promise.all(inFlight);
   })();
   return {
     async stop() {

@@ -78,8 +78,10 @@ export interface FreshnessOptions {
   durationS: number;
   warmupS: number;
   probesPerS: number;
-  /** Pause between one search for the probes' documents and the next, in ms. */
+  /** Pause between one search for the probes' documents and the next, in ms (lib/freshness-watch.ts). */
   pollMs: number;
+  /** Searches for them in flight at most. */
+  searches: number;
   gatewayPort: number;
   /** Metrics port of the first role; the others follow (B's analytics role last). */
   metricsPort: number;
@@ -200,7 +202,7 @@ export async function runFreshness(o: FreshnessOptions): Promise<Freshness> {
     const tag = `${PROBE_PREFIX}${o.runTag}-${s}-`;
     const flush0 = await Promise.all(analytics.map((a) => flushStats(a.port)));
     const segStart = performance.now();
-    const watch = watchProbes({ es: o.es, gatewayPort: o.gatewayPort, tag, probesPerS: o.probesPerS, pollMs: o.pollMs, indices: kpis, graceMs: 15_000 });
+    const watch = watchProbes({ es: o.es, gatewayPort: o.gatewayPort, tag, probesPerS: o.probesPerS, pollMs: o.pollMs, searches: o.searches, indices: kpis, graceMs: 15_000 });
     const res = await traffic(o.durationS);
     accepted += res.ok * 20;
     const w = await watch.stop();
@@ -248,7 +250,8 @@ export async function runFreshness(o: FreshnessOptions): Promise<Freshness> {
   const roles: RoleLive[] = names.map((role, i) => {
     const r = rss[i].stop();
     const sorted = [...r.samples].sort((x, y) => x - y);
-    return { role, cpuUsPerEvent: ((procs[i].cpuSeconds() - cpu0[i]) / Math.max(1, accepted)) * 1e6, rssPeakMb: r.peakMb, rssMedianMb: sorted[sorted.length >> 1] ?? NaN };
+    // No traffic accepted: no per-event figure.
+    return { role, cpuUsPerEvent: accepted > 0 ? ((procs[i].cpuSeconds() - cpu0[i]) / accepted) * 1e6 : NaN, rssPeakMb: r.peakMb, rssMedianMb: sorted[sorted.length >> 1] ?? NaN };
   });
   await Promise.all(procs.map((p) => p.stop()));
   await gw.stop();

@@ -29,7 +29,7 @@ export interface ScaleRun {
 
 const f1 = (x: number) => (Number.isFinite(x) ? x.toFixed(1) : String(x));
 
-export function processorReport(o: { n: number; partitions: number; reps: Rep[]; header: string; bulkSize: number; bulkConcurrency: number; rate: number; probesPerS: number; pollMs: number; durationS: number; fresh: Freshness | null; scale: ScaleRun | null }): string {
+export function processorReport(o: { n: number; partitions: number; reps: Rep[]; header: string; bulkSize: number; bulkConcurrency: number; rate: number; probesPerS: number; pollMs: number; searches: number; durationS: number; fresh: Freshness | null; scale: ScaleRun | null }): string {
   const { reps } = o;
   const med = (f: (r: Rep) => number) => median(reps.map(f));
   const role = (r: Rep, name: string) => r.roles.find((x) => x.role === name);
