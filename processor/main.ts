@@ -118,6 +118,7 @@ export async function startProcessor(overrides: Partial<Config> = {}, onFatal?: 
         emitIntervalMs: config.kpiEmitIntervalMs,
         sessionEmitIntervalMs: config.sessionEmitIntervalMs,
         kpiEmitBetweenFlushes: config.kpiEmitBetweenFlushes,
+        sessionBulkDocs: config.sessionBulkDocs,
         kpiRefresh: kpiBulkRefresh(config),
         trace: kpiTracer(config.kpiTraceSitePrefix, tumbling(config.kpiTumblingS * 1000).kind, (t) => log.info({ kpiTrace: t }, 'traced event written to its KPI window')),
         onKpiEmitError: (err) => log.warn({ err: err.message }, 'writing the open KPI windows failed; written again when they next change'),

@@ -52,7 +52,7 @@ function fakeEs() {
   return { client, bulks, state, kpiBulks: () => bulks.filter((b) => b.index === `${PREFIX}-kpis`) };
 }
 
-function sink(client: Client, between: boolean, refresh: BulkRefresh = true, refused: string[] = [], trace: KpiTracer | null = null) {
+function sink(client: Client, between: boolean, refresh: BulkRefresh = true, refused: string[] = [], trace: KpiTracer | null = null, sessionBulkDocs = 0) {
   const s = analyticsSink({
     trace,
     onReject: (_kind, doc) => refused.push(`${String(doc.window_kind)}|${String(doc.dimension)}|${String(doc.final)}`),
@@ -65,6 +65,7 @@ function sink(client: Client, between: boolean, refresh: BulkRefresh = true, ref
     sessionEmitIntervalMs: 1_000_000,
     kpiEmitBetweenFlushes: between,
     kpiRefresh: refresh,
+    sessionBulkDocs,
   });
   s.assign([{ topic: TOPIC, partition: 0, committed: null, checkpoint: undefined }]);
   return s;
@@ -233,6 +234,29 @@ describe('analytics sink: open KPI windows written between flushes', () => {
       expect(traces.map((x) => x.eventId)).toEqual(['e1', 'e3']);
     } finally {
       release();
+      await s.stop();
+    }
+  });
+
+  test('a flush sends its sessions and URL x country documents in bulks of at most SESSION_BULK_DOCS, one after another, each once; refusals reported once', async () => {
+    const es = fakeEs();
+    const refused: string[] = [];
+    const s = sink(es.client, true, false, refused, null, 2);
+    es.state.refuse = (id) => id === 's3';
+    try {
+      for (let i = 0; i < 5; i++) s.add(view(i, T0 + 5_000 + i), at(i));
+      await s.flush();
+      const others = es.bulks.filter((b) => b.docs.some((d) => !d.id.startsWith('tumbling_')));
+      expect(others.map((b) => b.docs.length).every((n) => n <= 2)).toBe(true);
+      // 5 sessions and 1 URL x country window, each in exactly one request, none mixed with KPI windows.
+      const ids = others.flatMap((b) => b.docs.map((d) => d.id));
+      expect(ids.filter((id) => /^s\d$/.test(id)).sort()).toEqual(['s0', 's1', 's2', 's3', 's4']);
+      expect(ids.length).toBe(6);
+      expect(new Set(ids).size).toBe(6);
+      expect(others.every((b) => b.docs.every((d) => !d.id.startsWith('tumbling_')))).toBe(true);
+      expect(others.every((b) => b.done)).toBe(true);
+      expect(refused).toHaveLength(1);
+    } finally {
       await s.stop();
     }
   });

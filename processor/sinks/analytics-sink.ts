@@ -27,6 +27,12 @@ export interface AnalyticsSinkOptions {
    * waited for them.
    */
   kpiEmitBetweenFlushes?: boolean;
+  /**
+   * Most session and URL x country documents in one bulk request (0 or unset: a flush's in one):
+   * they go out one request after another, so a KPI bulk waits in Elasticsearch's write queue
+   * behind one such request at most instead of a whole flush's.
+   */
+  sessionBulkDocs?: number;
   /** The `refresh` parameter of the KPI bulks (default false: the index's refresh interval). */
   kpiRefresh?: BulkRefresh;
   /** Called when a bulk of open KPI windows written between flushes failed (they are written again when they next change, and final by a flush). */
@@ -189,7 +195,7 @@ export function analyticsSink(o: AnalyticsSinkOptions): AnalyticsSink {
       const kpiDocs: OutDoc[] = [];
       const otherDocs: OutDoc[] = [];
       for (const d of pending.values()) (d.index === 'kpis' ? kpiDocs : otherDocs).push(d);
-      const results = await Promise.allSettled([kpiDocs.length ? writeKpis(kpiDocs) : Promise.resolve([]), otherDocs.length ? write(otherDocs) : Promise.resolve([])]);
+      const results = await Promise.allSettled([kpiDocs.length ? writeKpis(kpiDocs) : Promise.resolve([]), otherDocs.length ? writeInParts(otherDocs) : Promise.resolve([])]);
       const failed = results.find((r) => r.status === 'rejected');
       if (failed) throw (failed as PromiseRejectedResult).reason;
       // Refusals only once both bulks succeeded: a retried flush would refuse (and report) them again.
@@ -248,6 +254,14 @@ export function analyticsSink(o: AnalyticsSinkOptions): AnalyticsSink {
 
   function reportRefused(rejected: Rejected<OutDoc>[]) {
     for (const x of rejected) o.onReject?.(x.doc.index, x.doc.doc, `elasticsearch refused ${x.index}/${x.id} (${x.status}): ${x.reason}`);
+  }
+
+  /** `docs` in bulks of at most `sessionBulkDocs`, one after another; resolves with every refusal. */
+  async function writeInParts(docs: OutDoc[]) {
+    const size = o.sessionBulkDocs && o.sessionBulkDocs > 0 ? o.sessionBulkDocs : docs.length;
+    const rejected: Rejected<OutDoc>[] = [];
+    for (let i = 0; i < docs.length; i += size) rejected.push(...(await write(docs.slice(i, i + size))));
+    return rejected;
   }
 
   /** One bulk of documents; resolves with those Elasticsearch refused for good. */
