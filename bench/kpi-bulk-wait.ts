@@ -1,0 +1,94 @@
+/**
+ * bench:kpi-bulk-wait — how long a KPI bulk (the open KPI windows one KPI timer tick writes) takes
+ * in Elasticsearch while a flush's sessions and URL x country documents are being written, sent in
+ * one request or in parts of --parts documents one after another (SESSION_BULK_DOCS), and alone
+ * (with and without a refresh of the KPI index per bulk, ES_KPI_BULK_REFRESH).
+ *
+ *   npm run bench:kpi-bulk-wait -- [--es-url http://127.0.0.1:9200] [--seconds 20] [--rate 10000] [--rounds 30] [--parts 500]
+ *
+ * The documents are the analytics engine's own (the freshness phase's traffic at --rate events/s
+ * of event time, 6 partitions keyed by visitor): per 250 ms the open KPI windows that changed, per
+ * second the open sessions and URL x country windows. Modes alternate round by round; indices
+ * `bench-kpiwait-*` are created with the project's templates and deleted at the end. Against any
+ * Elasticsearch (ES_URL by default); nothing else is started.
+ */
+import { Client } from '@elastic/elasticsearch';
+import { EVENT_TOPICS, topicFor } from '../contracts/topics.js';
+import { indexNames } from '../contracts/indices.js';
+import { loadConfig } from '../common/config.js';
+import { partitionOf } from '../gateway/platformatic-driver.js';
+import { installTemplates } from '../infra/setup-indices.js';
+import { PartitionEngine, type OutDoc } from '../processor/analytics/engine.js';
+import { bulkIndex } from '../processor/es-bulk.js';
+import { parseAnalyticsEvent } from '../processor/layout-parse.js';
+import { engineOptionsFromConfig } from '../processor/main.js';
+import type { EnrichedEvent } from '../contracts/event-schema.js';
+import { parseArgs } from './lib/args.js';
+import { enrichedStream } from './lib/enriched.js';
+import { log, onCleanup, runBench } from './lib/run.js';
+import { int, loadAverage, ms, percentile, table } from './lib/stats.js';
+
+const a = parseArgs();
+const config = loadConfig({});
+const ES_URL = a.str('es-url', config.esUrl);
+const SECONDS = a.num('seconds', 20);
+const RATE = a.num('rate', 10_000);
+const ROUNDS = a.num('rounds', 30);
+const PARTS = Math.max(1, a.num('parts', 500));
+const PARTITIONS = 6;
+const PREFIX = 'bench-kpiwait';
+
+await runBench('bench:kpi-bulk-wait', 1200, async () => {
+  log(`KPI bulk wait: documents of ${SECONDS} s at ${int(RATE)} events/s of event time, ${ROUNDS} rounds per mode, parts of ${int(PARTS)}; Elasticsearch ${ES_URL}; load ${await loadAverage()}`);
+  const es = new Client({ node: ES_URL, requestTimeout: 60_000 });
+  onCleanup('es client', () => es.close());
+  await installTemplates(ES_URL, PREFIX, { replicas: 0 });
+  onCleanup('indices', () => es.indices.delete({ index: `${PREFIX}-*`, ignore_unavailable: true, allow_no_indices: true }).then(() => {}));
+  const names = indexNames(PREFIX);
+  const target = (d: OutDoc) => ({ index: names[d.index], id: d.id });
+  const write = (docs: OutDoc[], refresh = false) => bulkIndex(es, docs, target, (d) => d.doc, refresh);
+
+  // The engine's documents, as the analytics role drains them: KPI ticks every 250 ms, the rest every second.
+  const start = Date.now() - (SECONDS + 60) * 1000;
+  const events = enrichedStream(RATE, `w${Date.now().toString(36)}`, start, 2000, 11);
+  const engines = Array.from({ length: PARTITIONS }, (_, partition) => new PartitionEngine({ ...engineOptionsFromConfig(config), partition, topics: EVENT_TOPICS }));
+  const next = engines.map(() => new Array<number>(EVENT_TOPICS.length).fill(0));
+  const ticks: OutDoc[][] = [];
+  const seconds: OutDoc[][] = [];
+  for (let i = 1; i <= SECONDS * RATE; i++) {
+    const e = parseAnalyticsEvent(JSON.stringify(events.next().value)) as EnrichedEvent;
+    const p = partitionOf(e.visitor_id, PARTITIONS);
+    const t = EVENT_TOPICS.indexOf(topicFor(e.event_type));
+    engines[p].add(e, t, next[p][t]++);
+    if (i % (RATE / 4) === 0) ticks.push(engines.flatMap((en) => en.openKpiDocs()));
+    if (i % RATE === 0) seconds.push(engines.flatMap((en) => en.drain('others').filter((d) => d.index !== 'kpis')));
+  }
+  const perTick = ticks.slice(4).map((x) => x.length);
+  const perSecond = seconds.slice(1).map((x) => x.length);
+  log(`KPI documents per 250 ms tick: p50 ${int(percentile(perTick, 50))}, max ${int(Math.max(...perTick))}; sessions and URL x country documents per second: p50 ${int(percentile(perSecond, 50))}, max ${int(Math.max(...perSecond))}`);
+
+  // Warm the indices (mappings, first segments) before timing.
+  for (const s of seconds.slice(0, 2)) await write(s);
+  const modes = ['alone', 'alone, refresh=true (ES_KPI_BULK_REFRESH)', 'behind one request', `behind parts of ${int(PARTS)}`] as const;
+  const took = new Map<string, number[]>(modes.map((m) => [m, []]));
+  for (let r = 0; r < ROUNDS; r++) {
+    for (let k = 0; k < modes.length; k++) {
+      // A different tick and second each round; the order of the modes turns round by round.
+      const m = modes[(k + r) % modes.length];
+      const kpis = ticks[(r * modes.length + k) % ticks.length];
+      const others = seconds[(r * modes.length + k) % seconds.length];
+      const other = m.startsWith('alone') ? Promise.resolve() : (async () => {
+        const size = m === 'behind one request' ? others.length : PARTS;
+        for (let i = 0; i < others.length; i += size) await write(others.slice(i, i + size));
+      })();
+      // The KPI tick comes while the flush's write is under way, as the timer's does.
+      await new Promise((ok) => setTimeout(ok, 20));
+      const t0 = performance.now();
+      await write(kpis, m === modes[1]);
+      took.get(m)!.push(performance.now() - t0);
+      await other;
+    }
+  }
+  console.log(`\n=== bench:kpi-bulk-wait (load ${await loadAverage()}) ===`);
+  console.log(table(['KPI bulk of one tick', 'p50', 'p95', 'max', 'rounds'], modes.map((m) => [m, ms(percentile(took.get(m)!, 50), 0), ms(percentile(took.get(m)!, 95), 0), ms(Math.max(...took.get(m)!), 0), took.get(m)!.length])));
+});
