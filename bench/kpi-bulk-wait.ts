@@ -2,7 +2,8 @@
  * bench:kpi-bulk-wait — how long a KPI bulk (the open KPI windows one KPI timer tick writes) takes
  * in Elasticsearch while a flush's sessions and URL x country documents are being written, sent in
  * one request or in parts of --parts documents one after another (SESSION_BULK_DOCS), and alone
- * (with and without a refresh of the KPI index per bulk, ES_KPI_BULK_REFRESH).
+ * (with and without a refresh of the KPI index per bulk, ES_KPI_BULK_REFRESH, and into a copy of
+ * the KPI index whose translog is fsynced every 5 s instead of before each acknowledgement).
  *
  *   npm run bench:kpi-bulk-wait -- [--es-url http://127.0.0.1:9200] [--seconds 20] [--rate 10000] [--rounds 30] [--parts 500]
  *
@@ -14,7 +15,7 @@
  */
 import { Client } from '@elastic/elasticsearch';
 import { EVENT_TOPICS, topicFor } from '../contracts/topics.js';
-import { indexNames } from '../contracts/indices.js';
+import { indexNames, kpiIndexSettings, kpiMappings } from '../contracts/indices.js';
 import { loadConfig } from '../common/config.js';
 import { partitionOf } from '../gateway/platformatic-driver.js';
 import { installTemplates } from '../infra/setup-indices.js';
@@ -45,8 +46,10 @@ await runBench('bench:kpi-bulk-wait', 1200, async () => {
   await installTemplates(ES_URL, PREFIX, { replicas: 0 });
   onCleanup('indices', () => es.indices.delete({ index: `${PREFIX}-*`, ignore_unavailable: true, allow_no_indices: true }).then(() => {}));
   const names = indexNames(PREFIX);
-  const target = (d: OutDoc) => ({ index: names[d.index], id: d.id });
-  const write = (docs: OutDoc[], refresh = false) => bulkIndex(es, docs, target, (d) => d.doc, refresh);
+  // The KPI index once more with an asynchronous translog (fsync every 5 s, not before each acknowledgement).
+  const asyncKpis = `${PREFIX}-async-kpis`;
+  await es.indices.create({ index: asyncKpis, settings: { ...kpiIndexSettings(config), 'index.number_of_replicas': 0, 'index.translog.durability': 'async' }, mappings: kpiMappings as never });
+  const write = (docs: OutDoc[], refresh = false, kpiIndex = names.kpis) => bulkIndex(es, docs, (d) => ({ index: d.index === 'kpis' ? kpiIndex : names[d.index], id: d.id }), (d) => d.doc, refresh);
 
   // The engine's documents, as the analytics role drains them: KPI ticks every 250 ms, the rest every second.
   const start = Date.now() - (SECONDS + 60) * 1000;
@@ -69,7 +72,8 @@ await runBench('bench:kpi-bulk-wait', 1200, async () => {
 
   // Warm the indices (mappings, first segments) before timing.
   for (const s of seconds.slice(0, 2)) await write(s);
-  const modes = ['alone', 'alone, refresh=true (ES_KPI_BULK_REFRESH)', 'behind one request', `behind parts of ${int(PARTS)}`] as const;
+  await write(ticks[0], false, asyncKpis);
+  const modes = ['alone', 'alone, refresh=true (ES_KPI_BULK_REFRESH)', 'alone, translog async', 'behind one request', `behind parts of ${int(PARTS)}`] as const;
   const took = new Map<string, number[]>(modes.map((m) => [m, []]));
   for (let r = 0; r < ROUNDS; r++) {
     for (let k = 0; k < modes.length; k++) {
@@ -84,7 +88,7 @@ await runBench('bench:kpi-bulk-wait', 1200, async () => {
       // The KPI tick comes while the flush's write is under way, as the timer's does.
       await new Promise((ok) => setTimeout(ok, 20));
       const t0 = performance.now();
-      await write(kpis, m === modes[1]);
+      await write(kpis, m === modes[1], m === modes[2] ? asyncKpis : names.kpis);
       took.get(m)!.push(performance.now() - t0);
       await other;
     }

@@ -80,7 +80,13 @@ export const sessionMappings = docMappings(SESSION_FIELDS);
 /** Alerts: the alert's fields and its webhook delivery state (the outbox). */
 export const alertMappings = docMappings({ ...ALERT_FIELDS, ...ALERT_DELIVERY_FIELDS });
 
-/** Index settings of the KPI window index: it is refreshed more often than the others, since KPI freshness is measured on it. */
+/**
+ * Index settings of the KPI window index: it is refreshed more often than the others, since KPI
+ * freshness is measured on it. Its translog stays `request` (fsync before a bulk is acknowledged):
+ * a flush commits Kafka offsets past the final KPI documents it wrote, so `async` would lose those
+ * on an Elasticsearch crash for good; and it bought nothing measurable (bench/README.md, "KPI
+ * freshness: the Elasticsearch hops").
+ */
 export const kpiIndexSettings = (cfg: Pick<Config, 'esKpiRefreshIntervalMs'>) => ({ 'index.refresh_interval': `${cfg.esKpiRefreshIntervalMs}ms` });
 
 /** Every index template infra installs: name -> { patterns, mappings, settings of its own }. */
