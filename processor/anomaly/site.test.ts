@@ -40,6 +40,8 @@ describe('SiteDetector rules', () => {
     ['a traffic spike: three times the visitors, who do not buy', [[1500, 15], [1500, 14], [1510, 15]], ['traffic_spike']],
     // 51 purchases in 2 windows: 30 expected if the extra visitors do not buy, 90 if they do: 3.97 nats for "do not", past the 3 needed.
     ['a traffic spike whose purchases are less clear: still on its 2nd window', [[1500, 26], [1500, 25]], ['traffic_spike']],
+    // 53 purchases: -1.8 nats, "they do not buy" still the likelier (30 expected then, 90 if they buy): a spike.
+    ['a traffic spike that bought more than its usual visitors would: still on its 2nd window', [[1500, 27], [1500, 26]], ['traffic_spike']],
     ['purchases stop', [[500, 0], [500, 0], [500, 0]], ['purchases_stopped']],
     ['conversion to a third', [[500, 5], [500, 4], [500, 6], [500, 5]], ['conversion_drop']],
     ['traffic -60 %', [[200, 6], [200, 6], [200, 6]], ['traffic_drop']],
@@ -63,6 +65,19 @@ describe('SiteDetector rules', () => {
     // 17 purchases leave the conversion CUSUM at 1.3 nats; the first empty window alone is 20.
     const raised = [17, 0, 0, 0].map((purchases) => d.push({ t: (t += step), visitors: 1000, purchases, revenue: purchases * 50 }));
     expect(raised.map((f) => f.map((x) => x.kind))).toEqual([[], [], ['purchases_stopped'], []]);
+  });
+
+  it.each([
+    // Two low windows leave the conversion CUSUM at 4.5 nats; the empty one takes it to 11.2, an alarm
+    // on a window a fall to a third leaves empty once in 28 (10 expected): it waits for the next.
+    ['purchases stopping after two low windows at 10 a window: a stop, not a conversion drop', [4, 4, 0, 0, 0], [[], [], [], ['purchases_stopped'], []]],
+    ['conversion to a third whose alarm comes on an empty window: raised on the next one', [4, 4, 0, 3, 4], [[], [], [], ['conversion_drop'], []]],
+  ] as [string, number[], string[][]][])('%s', (_n, purchases, kinds) => {
+    const d = new SiteDetector({ stepMs: step });
+    let t = 0;
+    for (; t < 14 * 86_400_000; t += step) d.push({ t, visitors: 1000, purchases: 10, revenue: 500 });
+    const raised = purchases.map((p) => d.push({ t: (t += step), visitors: 1000, purchases: p, revenue: p * 50 }));
+    expect(raised.map((f) => f.map((x) => x.kind))).toEqual(kinds);
   });
 
   it('conversion to a third at 6 purchases a window: no window alone says it, the CUSUM adds them up and raises it once', () => {

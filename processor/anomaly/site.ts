@@ -64,10 +64,14 @@ export interface SiteDetectorOptions {
   /** Fewest expected purchases in a window for a traffic spike to be judged by its conversions. */
   minPurchasesToJudge: number;
   /**
-   * How much likelier (log) "the extra visitors do not buy" must be than "they buy as usual", over
-   * the spike so far, for it to be an alert: 3 is odds of 20 to 1. The evidence of a sale whose
-   * visitors buy only grows with each window, so by Wald's bound it crosses this at most once in
-   * e^3 = 20 such sales, and less often for a sale whose visitors buy more than usual.
+   * A rise of traffic is a sale (no alert) only when "its extra visitors buy as usual" is likelier
+   * than "they do not buy" by more than this (log odds, over the spike so far): 0 is the likelier
+   * of the two. Purchases are all there is to tell them by, so each side's error is the other's
+   * price, at the spike's 2nd window (its first judged): 3 times the traffic whose usual visitors
+   * buy 7 a window (3.5) waits a window 1 time in 400 (37) at 0, 1 in 60 (10) at -3 (20 to 1 for
+   * "do not buy", the former rule); 2.5 times the traffic all buying as usual is alerted 1 time in
+   * 80 (15) at 0, 1 in 430 (100) at -3; buying 30 % more than usual (the scenarios' sales), 1 in
+   * 11,000 (200) at 0. Exact Poisson figures; see the README's anomaly section.
    */
   spikeEvidence: number;
   /** The fall of conversion the purchases CUSUM tests for (purchases / usual purchases of the window's visitors). */
@@ -85,7 +89,7 @@ export const DEFAULT_SITE_OPTIONS: Omit<SiteDetectorOptions, 'stepMs'> = {
   n: 3,
   rateWindows: 2016,
   minPurchasesToJudge: 3,
-  spikeEvidence: 3,
+  spikeEvidence: 0,
   conversionRatio: 0.333,
   conversionThreshold: 11,
 };
@@ -177,7 +181,7 @@ export class SiteDetector {
       const bought = span.reduce((x, p) => x + p.p, 0);
       const canJudge = Number.isFinite(flat) && flat >= this.options.minPurchasesToJudge && scaled > flat;
       spikeConverts = canJudge ? poissonLogLik(bought, scaled) - poissonLogLik(bought, flat) : NaN;
-      if (!(spikeConverts > -this.options.spikeEvidence)) raised.add('traffic_spike');
+      if (!(spikeConverts > this.options.spikeEvidence)) raised.add('traffic_spike');
     }
     if (t.flag && t.score < 0) raised.add('traffic_drop');
     // Also a window merely anomalous upwards: the spike flags a window later than its first
@@ -190,10 +194,12 @@ export class SiteDetector {
     // empty windows alone are improbable too (a third of 4 purchases is often 0 twice running).
     const stopped = this.zeroRun >= this.options.k && b.anomalous;
     // The CUSUM's evidence must span k windows too: one window, however empty, pages nobody. A
-    // first empty window that is an alarm's worth of evidence alone (16 or more purchases
-    // expected) may start a stop: the next window tells, and one episode has one alert. (Below
-    // that, waiting would delay conversion drops, whose alarms often come on an empty window.)
-    const mayStop = w.purchases === 0 && this.zeroRun < this.options.k && c.llr >= this.options.conversionThreshold;
+    // first empty window that the fall tested for would seldom leave empty (under 1 chance in 10:
+    // 7 or more purchases expected at a fall to a third) may start a stop: its alarm waits for the
+    // next window, which tells a stop from a drop, and one episode has one alert, of the right
+    // kind. A drop waits only when its alarm comes on such a window (at most 1 in 10 of them);
+    // below that, an empty window says little and waiting would delay drops for nothing.
+    const mayStop = w.purchases === 0 && this.zeroRun < this.options.k && Math.exp(-this.options.conversionRatio * expectedPurchases) <= EMPTY_UNDER_FALL;
     if ((stopped && b.flag) || (c.alarm && c.run >= this.options.k && !mayStop)) {
       if (this.sinceSpike > Math.max(...DEFAULT_SCORER.scales)) raised.add(stopped ? 'purchases_stopped' : 'conversion_drop');
     }
@@ -224,6 +230,9 @@ export class SiteDetector {
     return out;
   }
 }
+
+/** A first empty window holds a conversion alarm (a stop?) when a fall would leave it empty this seldom or less. */
+const EMPTY_UNDER_FALL = 0.1;
 
 /** Windows of visitors and purchases kept to judge a spike's conversions. */
 const RECENT = 64;
