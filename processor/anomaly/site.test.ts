@@ -42,6 +42,8 @@ describe('SiteDetector rules', () => {
     ['a traffic spike whose purchases are less clear: still on its 2nd window', [[1500, 26], [1500, 25]], ['traffic_spike']],
     // 53 purchases: -1.8 nats, "they do not buy" still the likelier (30 expected then, 90 if they buy): a spike.
     ['a traffic spike that bought more than its usual visitors would: still on its 2nd window', [[1500, 27], [1500, 26]], ['traffic_spike']],
+    // 60 purchases: likelier under "they buy as usual" (+5.9 nats) but 3.2 sigma short of the 90 that would be: a spike.
+    ['a traffic spike whose extra visitors buy, but far fewer than usual: on its 2nd window', [[1500, 30], [1500, 30]], ['traffic_spike']],
     ['purchases stop', [[500, 0], [500, 0], [500, 0]], ['purchases_stopped']],
     ['conversion to a third', [[500, 5], [500, 4], [500, 6], [500, 5]], ['conversion_drop']],
     ['traffic -60 %', [[200, 6], [200, 6], [200, 6]], ['traffic_drop']],

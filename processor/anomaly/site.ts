@@ -20,6 +20,7 @@
  */
 import { PoissonCusum } from './cusum.js';
 import { DEFAULT_SCORER, DeviationScorer, localLevelHalfLife, type ScorerOptions } from './series.js';
+import { poissonZ } from './stats.js';
 import { SOURCE_QUALITY, SeasonalBaseline } from './seasonal-baseline.js';
 
 export const SITE_ANOMALY_KINDS = ['traffic_spike', 'traffic_drop', 'purchases_stopped', 'conversion_drop'] as const;
@@ -66,12 +67,13 @@ export interface SiteDetectorOptions {
   /**
    * A rise of traffic is a sale (no alert) only when "its extra visitors buy as usual" is likelier
    * than "they do not buy" by more than this (log odds, over the spike so far): 0 is the likelier
-   * of the two. Purchases are all there is to tell them by, so each side's error is the other's
-   * price, at the spike's 2nd window (its first judged): 3 times the traffic whose usual visitors
-   * buy 7 a window (3.5) waits a window 1 time in 400 (37) at 0, 1 in 60 (10) at -3 (20 to 1 for
-   * "do not buy", the former rule); 2.5 times the traffic all buying as usual is alerted 1 time in
-   * 80 (15) at 0, 1 in 430 (100) at -3; buying 30 % more than usual (the scenarios' sales), 1 in
-   * 11,000 (200) at 0. Exact Poisson figures; see the README's anomaly section.
+   * of the two; and when its purchases are not far short of "as usual" (SALE_FIT_Z). Purchases
+   * are all there is to tell them by, so each side's error is the other's price, at the spike's
+   * 2nd window (its first judged): 3 times the traffic whose usual visitors
+   * buy 7 a window (3.5) waits a window 1 time in 1,600 (37) so, 1 in 60 (10) with the former rule
+   * (-3: 20 to 1 for "do not buy", no fit test); 2.5 times the traffic all buying as usual is
+   * alerted 1 time in 80 (15) so, 1 in 430 (100) formerly; buying 30 % more than usual (the
+   * scenarios' sales), 1 in 11,000 (200). Exact Poisson figures; see the README's anomaly section.
    */
   spikeEvidence: number;
   /** The fall of conversion the purchases CUSUM tests for (purchases / usual purchases of the window's visitors). */
@@ -181,7 +183,10 @@ export class SiteDetector {
       const bought = span.reduce((x, p) => x + p.p, 0);
       const canJudge = Number.isFinite(flat) && flat >= this.options.minPurchasesToJudge && scaled > flat;
       spikeConverts = canJudge ? poissonLogLik(bought, scaled) - poissonLogLik(bought, flat) : NaN;
-      if (!(spikeConverts > this.options.spikeEvidence)) raised.add('traffic_spike');
+      // A sale's conversions scale with its traffic: purchases well short of that (some of the
+      // extra visitors buy, fewer than usual) are a spike too, however likelier than "none buy".
+      const scales = canJudge && poissonZ(bought, scaled) > SALE_FIT_Z;
+      if (!(spikeConverts > this.options.spikeEvidence && scales)) raised.add('traffic_spike');
     }
     if (t.flag && t.score < 0) raised.add('traffic_drop');
     // Also a window merely anomalous upwards: the spike flags a window later than its first
@@ -233,6 +238,9 @@ export class SiteDetector {
 
 /** A first empty window holds a conversion alarm (a stop?) when a fall would leave it empty this seldom or less. */
 const EMPTY_UNDER_FALL = 0.1;
+
+/** A rise's purchases this far below "its visitors buy as usual" (one-sided, 1 in 100) make it a spike, not a sale. */
+const SALE_FIT_Z = -2.33;
 
 /** Windows of visitors and purchases kept to judge a spike's conversions. */
 const RECENT = 64;
