@@ -97,8 +97,9 @@ async function committedOffsets(cfg: Partial<Config>, role: Role) {
 }
 
 describe('processor end to end', () => {
-  test('KPI, URL and session documents, raw events and the S3 archive equal an independent computation', async () => {
-    const cfg = await isolatedConfig(brokers, esUrl, PARTITIONS);
+  // The default client, and the fallback (kafkajs): every other processor test runs on the default.
+  test.each(['platformatic', 'kafkajs'] as const)('KPI, URL and session documents, raw events and the S3 archive equal an independent computation (%s)', async (client) => {
+    const cfg = await isolatedConfig(brokers, esUrl, PARTITIONS, { processorKafkaClient: client });
     Object.assign(cfg, s3Config(cfg.topicPrefix!.replace(/_$/, '')));
     const { events, closeAt } = input(101, 400, { late: true });
     await produce(brokers, cfg.topicPrefix!, events);

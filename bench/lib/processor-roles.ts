@@ -26,6 +26,11 @@ export interface RoleRun {
   rssPeakMb: number;
   /** Late events (analytics). */
   late: number;
+  /**
+   * Events handed to the role's sinks over all its processes: above N when a rebalance moved a
+   * partition and its new owner read again from the committed offset (to rebuild its state).
+   */
+  handedOver: number;
   /** Where a CPU profile was written (--profile), if any. */
   profile?: string;
   profileWindowMs?: number;
@@ -129,6 +134,7 @@ export async function runRole(o: RoleRunOptions): Promise<RoleRun> {
     await sleep(tFirst ? Math.min(1000, Math.max(200, (now - tFirst) / 40)) : 200);
   }
   const cpu = cpuNow() - cpuFirst;
+  const handedOver = await consumedNow();
   if (o.settleMs) await sleep(o.settleMs);
   const peakMb = Math.max(...rss.map((r) => r.stop().peakMb));
   await Promise.all(children.map((c) => c.stop()));
@@ -147,6 +153,7 @@ export async function runRole(o: RoleRunOptions): Promise<RoleRun> {
     cpuUsPerEvent: (cpu / o.n) * 1e6,
     rssPeakMb: peakMb,
     late,
+    handedOver,
     profile,
     profileWindowMs: (tDone - tFirst) + 3000,
   };
