@@ -246,8 +246,14 @@ await runBench('bench:analytics-role', 1800, async () => {
   const sides: { name: string; role: Role }[] = [{ name: 'this', role: await roleModules(PROJECT_ROOT) }];
   if (AB_ROOT) sides.push({ name: 'ab-root', role: await roleModules(path.resolve(AB_ROOT)) });
   const results = new Map<string, RepResult[]>();
-  // Warm-up of every variant (JIT), not counted.
-  for (const s of sides) for (const c of CLIENTS) await runOnce(s.role, c, fetched.slice(0, Math.ceil(fetched.length / 4)), null);
+  // Warm-up of every variant (JIT), not counted in the table: what it cost is what a process just
+  // started pays (each instance of a role compiles its hot code itself).
+  for (const s of sides) {
+    for (const c of CLIENTS) {
+      const cold = await runOnce(s.role, c, fetched.slice(0, Math.ceil(fetched.length / 4)), null);
+      log(`warm-up ${s.name} ${c} (a quarter of the events, first in this process): ${cold.cpuUsPerEvent.toFixed(2)} µs CPU/event`);
+    }
+  }
   for (let r = 1; r <= REPS; r++) {
     const order = r % 2 === 0 ? [...sides].reverse() : sides;
     for (const s of order) {
