@@ -20,7 +20,7 @@ import path from 'node:path';
 import { setImmediate as yieldLoop } from 'node:timers/promises';
 import { Client } from '@elastic/elasticsearch';
 import { BaseConnection, type ConnectionRequestParams } from '@elastic/transport';
-import { createRecordsBatch } from '@platformatic/kafka';
+import { compatibilityPartitioner, createRecordsBatch } from '@platformatic/kafka';
 import { pino } from 'pino';
 import { EVENT_TOPICS, topicFor } from '../contracts/topics.js';
 import { loadConfig } from '../common/config.js';
@@ -43,12 +43,8 @@ const AB_ROOT = a.str('ab-root', '');
 const PROFILE = a.flag('profile');
 const DATA_DIR = resolveDataDir(a.str('data-dir', '.data/bench/analytics-role'));
 
-/** Java's String.hashCode, enough to spread visitors over partitions like a key hash would. */
-function partitionOf(key: string): number {
-  let h = 0;
-  for (let i = 0; i < key.length; i++) h = (Math.imul(h, 31) + key.charCodeAt(i)) | 0;
-  return Math.abs(h) % PARTITIONS;
-}
+/** The partition the gateway's producer picks for a visitor (Java's and kafkajs's murmur2). */
+const partitionOf = (key: string): number => compatibilityPartitioner({} as never, Buffer.from(key)) % PARTITIONS;
 
 /** Answers every request at once: a bulk with one success per action line, anything else `{}`. */
 class StubConnection extends BaseConnection {
