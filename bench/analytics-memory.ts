@@ -26,6 +26,7 @@ import { parseAnalyticsEvent } from '../processor/layout-parse.js';
 import { engineOptionsFromConfig } from '../processor/main.js';
 import { alertsSink } from '../processor/sinks/alerts-sink.js';
 import { parseArgs } from './lib/args.js';
+import { partitionOf } from './lib/partition-of.js';
 import { enrichedStream } from './lib/enriched.js';
 import { log, runBench } from './lib/run.js';
 import { int, loadAverage } from './lib/stats.js';
@@ -49,13 +50,6 @@ const usage = () => {
   return { heap: m.heapUsed / 1e6, buffers: m.arrayBuffers / 1e6, rss: m.rss / 1e6 };
 };
 
-/** Java's String.hashCode, enough to spread visitors over partitions like a key hash would. */
-function partitionOf(key: string): number {
-  let h = 0;
-  for (let i = 0; i < key.length; i++) h = (Math.imul(h, 31) + key.charCodeAt(i)) | 0;
-  return Math.abs(h) % PARTITIONS;
-}
-
 await runBench('bench:analytics-memory', 1800, async () => {
   const config = loadConfig({});
   log(`analytics memory: ${SECONDS} s of event time at ${int(RATE)} events/s, ${PARTITIONS} partitions, anomaly detection ${ANOMALY ? 'on' : 'off'}; load ${await loadAverage()}`);
@@ -76,7 +70,7 @@ await runBench('bench:analytics-memory', 1800, async () => {
   let lastEmit = -Infinity;
   for (let i = 1; i <= SECONDS * RATE; i++) {
     const e = parseAnalyticsEvent(JSON.stringify(events.next().value)) as EnrichedEvent; // as the role's coordinator hands it to its sinks
-    const p = partitionOf(e.visitor_id);
+    const p = partitionOf(e.visitor_id, PARTITIONS);
     const t = EVENT_TOPICS.indexOf(topicFor(e.event_type));
     const offset = next[p][t]++;
     const at = start + (i * 1000) / RATE;

@@ -28,6 +28,7 @@ import { PartitionEngine } from '../processor/analytics/engine.js';
 import { engineOptionsFromConfig } from '../processor/main.js';
 import { parseAnalyticsEvent } from '../processor/layout-parse.js';
 import { parseArgs } from './lib/args.js';
+import { partitionOf } from './lib/partition-of.js';
 import { summarise } from './lib/cpuprofile.js';
 import { enrichedEvents } from './lib/enriched.js';
 import { log, runBench } from './lib/run.js';
@@ -43,13 +44,6 @@ const EMIT_MS = a.num('emit-ms', 500);
 const PROFILE = a.flag('profile');
 const TARGET_US = 15;
 const DATA_DIR = resolveDataDir(a.str('data-dir', '.data/bench/analytics'));
-
-/** Java's String.hashCode, enough to spread visitors over partitions like a key hash would. */
-function partitionOf(key: string): number {
-  let h = 0;
-  for (let i = 0; i < key.length; i++) h = (Math.imul(h, 31) + key.charCodeAt(i)) | 0;
-  return Math.abs(h) % PARTITIONS;
-}
 
 interface Routed {
   event: EnrichedEvent;
@@ -145,7 +139,7 @@ await runBench('bench:analytics', 1800, async () => {
   const json = docs.map((d) => JSON.stringify(d));
   const offsets = new Map<string, number>();
   const stream: Routed[] = docs.map((event) => {
-    const partition = partitionOf(event.visitor_id);
+    const partition = partitionOf(event.visitor_id, PARTITIONS);
     const topic = EVENT_TOPICS.indexOf(topicFor(event.event_type));
     const key = `${partition}:${topic}`;
     const offset = offsets.get(key) ?? 0;
