@@ -18,8 +18,6 @@
  * gives more distinct visitors and sessions per window).
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { Session } from 'node:inspector/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { EnrichedEvent } from '../contracts/event-schema.js';
@@ -31,8 +29,8 @@ import type { AnalyticsEvent } from '../processor/analytics/analytics-event.js';
 import { parseAnalyticsEvent } from '../processor/layout-parse.js';
 import { engineOptionsFromConfig } from '../processor/main.js';
 import { parseArgs } from './lib/args.js';
-import { summarise } from './lib/cpuprofile.js';
 import { enrichedStream } from './lib/enriched.js';
+import { startProfile, stopProfile } from './lib/in-process-profile.js';
 import { partitionOf } from './lib/partition-of.js';
 import { log, runBench } from './lib/run.js';
 import { int, loadAverage, table } from './lib/stats.js';
@@ -73,13 +71,7 @@ await runBench('bench:analytics-live', 1800, async () => {
   let engineUs = 0;
   let lastOthers = -Infinity;
   let lastPoll = -Infinity;
-  const session = PROFILE ? new Session() : null;
-  if (session) {
-    session.connect();
-    await session.post('Profiler.enable');
-    await session.post('Profiler.setSamplingInterval', { interval: 200 });
-    await session.post('Profiler.start');
-  }
+  const session = PROFILE ? await startProfile() : null;
   for (let done = 0; done < total; ) {
     const c0 = cpuNow();
     batch.length = 0;
@@ -134,20 +126,7 @@ await runBench('bench:analytics-live', 1800, async () => {
       log(`${Math.round(done / RATE)} s: heap after GC ${int(process.memoryUsage().heapUsed / 1e6)} MB, ${int(engines.reduce((n, en) => n + en.openSessions, 0))} open sessions, ${int(open)} open windows`);
     }
   }
-  if (session) {
-    const { profile } = await session.post('Profiler.stop');
-    session.disconnect();
-    mkdirSync(DATA_DIR, { recursive: true });
-    const file = path.join(DATA_DIR, 'analytics-live.cpuprofile');
-    writeFileSync(file, JSON.stringify(profile));
-    const sum = summarise(file, ['add', 'drain', 'openKpiDocs']);
-    const busy = sum.totalMs - sum.idleMs;
-    const share = (x: number) => `${((x / busy) * 100).toFixed(1)}%`;
-    console.log(`\nCPU profile (${file}), input included, ${(busy / 1000).toFixed(2)} s busy; self time:`);
-    console.log(table(['function', 'where', 'ms', 'share'], sum.byFunction.filter((x) => x.area !== 'idle').slice(0, 30).map((x) => [x.fn, x.where, int(x.ms), share(x.ms)])));
-    console.log('');
-    console.log(table(['function (inclusive)', 'ms', 'share'], sum.inclusive.map((x) => [x.fn, int(x.ms), share(x.ms)])));
-  }
+  if (session) await stopProfile(session, path.join(DATA_DIR, 'analytics-live.cpuprofile'), ['add', 'drain', 'openKpiDocs'], 'the run, input included');
   const heap = gc ? (gc(), `${int(process.memoryUsage().heapUsed / 1e6)} MB after GC`) : `${int(process.memoryUsage().heapUsed / 1e6)} MB (no --expose-gc)`;
   console.log('\n=== bench:analytics-live ===');
   console.log(table(['measure', 'value'], [

@@ -16,8 +16,6 @@
  * same events is timed apart, for comparison). `--profile` profiles the last repetition and
  * prints where its time went.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { Session } from 'node:inspector/promises';
 import path from 'node:path';
 import type { EnrichedEvent } from '../contracts/event-schema.js';
 import { EVENT_TOPICS, topicFor } from '../contracts/topics.js';
@@ -29,8 +27,8 @@ import { engineOptionsFromConfig } from '../processor/main.js';
 import { parseAnalyticsEvent } from '../processor/layout-parse.js';
 import { parseArgs } from './lib/args.js';
 import { partitionOf } from './lib/partition-of.js';
-import { summarise } from './lib/cpuprofile.js';
 import { enrichedEvents } from './lib/enriched.js';
+import { startProfile, stopProfile } from './lib/in-process-profile.js';
 import { log, runBench } from './lib/run.js';
 import { int, loadAverage, median, table } from './lib/stats.js';
 
@@ -170,34 +168,13 @@ await runBench('bench:analytics', 1800, async () => {
   const results: RepResult[] = [];
   for (let r = 1; r <= REPS; r++) {
     const profiled = PROFILE && r === REPS;
-    const session = profiled ? new Session() : null;
-    if (session) {
-      session.connect();
-      await session.post('Profiler.enable');
-      await session.post('Profiler.setSamplingInterval', { interval: 200 });
-      await session.post('Profiler.start');
-    }
+    const session = profiled ? await startProfile() : null;
     const res = run(stream, eventTimeMs);
     results.push(res);
     log(
       `#${r}: ${(res.cpuUs / N).toFixed(2)} µs CPU/event, ${int(N / (res.wallMs / 1000))} events/s (add ${(res.addUs / N).toFixed(2)} µs, drain ${(res.drainUs / N).toFixed(2)} µs per event wall); ${int(res.docs)} documents, ${int(res.late)} late, ${int(res.repeats)} repeats; heap ${res.heapMb.toFixed(0)} MB`,
     );
-    if (session) {
-      const { profile } = await session.post('Profiler.stop');
-      session.disconnect();
-      mkdirSync(DATA_DIR, { recursive: true });
-      const file = path.join(DATA_DIR, 'analytics.cpuprofile');
-      writeFileSync(file, JSON.stringify(profile));
-      const sum = summarise(file, ['add', 'drain', 'drainAll']);
-      const busy = sum.totalMs - sum.idleMs;
-      const share = (x: number) => `${((x / busy) * 100).toFixed(1)}%`;
-      console.log(`\nCPU profile of repetition #${r} (${file}), ${(busy / 1000).toFixed(2)} s busy; self time:`);
-      console.log(table(['area', 'ms', 'share'], sum.byArea.filter((x) => x.area !== 'idle').slice(0, 12).map((x) => [x.area, int(x.ms), share(x.ms)])));
-      console.log('');
-      console.log(table(['function', 'where', 'ms', 'share'], sum.byFunction.filter((x) => x.area !== 'idle').slice(0, 30).map((x) => [x.fn, x.where, int(x.ms), share(x.ms)])));
-      console.log('');
-      console.log(table(['function (inclusive)', 'ms', 'share'], sum.inclusive.map((x) => [x.fn, int(x.ms), share(x.ms)])));
-    }
+    if (session) await stopProfile(session, path.join(DATA_DIR, 'analytics.cpuprofile'), ['add', 'drain', 'drainAll'], `repetition #${r}`);
   }
   const cpuPerEvent = median(results.map((r) => r.cpuUs / N));
   const rate = median(results.map((r) => N / (r.wallMs / 1000)));

@@ -49,7 +49,25 @@ describe('windows', () => {
   });
 });
 
-describe('KPI aggregate (init / add / result)', () => {
+/** One window of one pane, as the engine keeps it: the pane's members (by handle) and the window's counts. */
+function oneWindow() {
+  const acc = kpi.init();
+  const members = kpi.initMembers();
+  const handles = new Map<string, number>();
+  const handle = (id: string) => handles.get(id) ?? handles.set(id, handles.size).size - 1;
+  return {
+    acc,
+    add(e: EnrichedEvent) {
+      const v = handle(`v:${e.visitor_id}`);
+      const gained = kpi.addMembers(members, e, v, handle(`s:${e.session_id}`));
+      kpi.addCounts(acc, e);
+      const both = ((gained & kpi.NEW_CARTER) !== 0 && members[kpi.BUYERS].has(v)) || ((gained & kpi.NEW_BUYER) !== 0 && members[kpi.CARTERS].has(v));
+      kpi.addDistinct(acc, gained, both);
+    },
+  };
+}
+
+describe('KPI aggregate (init / addMembers, addCounts, addDistinct / result)', () => {
   const pv = (v: string, s = `s-${v}`) => ev('page_view', T0, { visitor_id: v, session_id: s });
   const click = (v: string) => ev('click', T0, { visitor_id: v, session_id: `s-${v}` });
   const cart = (v: string) => ev('add_to_cart', T0, { visitor_id: v, session_id: `s-${v}`, price: 5, quantity: 1 });
@@ -82,21 +100,21 @@ describe('KPI aggregate (init / add / result)', () => {
     ],
     ['late events counted, not added', [pv('a')], 3, { page_views: 1, late_events: 3 }],
   ])('%s', (_name, events, lateCount, expected) => {
-    const acc = kpi.init();
-    for (const e of events) kpi.add(acc, e);
-    for (let i = 0; i < lateCount; i++) kpi.addLate(acc);
-    expect(kpi.result(acc)).toMatchObject(expected);
+    const w = oneWindow();
+    for (const e of events) w.add(e);
+    for (let i = 0; i < lateCount; i++) kpi.addLate(w.acc);
+    expect(kpi.result(w.acc)).toMatchObject(expected);
   });
 
   test('the result does not depend on the order of events', () => {
     const events = [pv('a'), buy('a', 0.1), buy('b', 0.2), cart('b'), click('c'), buy('c', 0.3), engagement('a')];
     fc.assert(
       fc.property(fc.shuffledSubarray(events, { minLength: events.length, maxLength: events.length }), (order) => {
-        const a = kpi.init();
-        const b = kpi.init();
-        for (const e of events) kpi.add(a, e);
-        for (const e of order) kpi.add(b, e);
-        expect(kpi.result(b)).toEqual(kpi.result(a));
+        const a = oneWindow();
+        const b = oneWindow();
+        for (const e of events) a.add(e);
+        for (const e of order) b.add(e);
+        expect(kpi.result(b.acc)).toEqual(kpi.result(a.acc));
       }),
     );
   });

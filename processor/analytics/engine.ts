@@ -48,6 +48,7 @@
 import type { AnalyticsEvent } from './analytics-event.js';
 import { timeOrNone, timeOrNull, type Checkpoint } from './checkpoint.js';
 import type { AddResult, DrainContext, EngineOptions, LateReason, OutDoc } from './engine-options.js';
+import { Handles } from './handles.js';
 import { KpiWindows } from './kpi-windows.js';
 import { OpenSessions } from './open-sessions.js';
 import { PartitionClock } from './partition-clock.js';
@@ -68,6 +69,9 @@ export class PartitionEngine {
   private readonly kpis: KpiWindows;
   private readonly urls: UrlWindows;
   private readonly sessions: OpenSessions;
+  /** Visitor and session ids of the events in open KPI windows, as the handles their distinct sets hold. */
+  private readonly visitorIds = new Handles();
+  private readonly sessionIds = new Handles();
   /**
    * From the checkpoint after a restart (E and U): windows ending at or before these, and sessions
    * closed before the watermark, were final and written; a replay rebuilds them only partly and
@@ -93,7 +97,7 @@ export class PartitionEngine {
     this.topicCount = options.topics.length;
     this.excludeBots = options.excludeBots;
     this.clock = new PartitionClock(this.topicCount, options.latenessMs);
-    this.kpis = new KpiWindows(this.partition, this.topicCount, options.windows);
+    this.kpis = new KpiWindows(this.partition, this.topicCount, options.windows, this.visitorIds, this.sessionIds);
     this.urls = new UrlWindows(this.partition, this.topicCount, options.urlWindowMs);
     this.sessions = new OpenSessions(this.partition, this.topicCount, options.sessionGapMs);
     this.holdMin = new Array<number>(this.topicCount).fill(Infinity);
@@ -208,7 +212,7 @@ export class PartitionEngine {
       this.kpis.addLate(e, t, offset, this.clock.lateAt);
       return 'late';
     }
-    this.kpis.add(e, t, offset, ts);
+    this.kpis.add(e, t, offset, ts, this.visitorIds.of(e.visitor_id), this.sessionIds.of(e.session_id));
     const cell = this.urls.add(e, t, offset, ts);
     this.recent[t].counted(id, offset, this.sessions.add(e, t, offset, ts, this.urls, cell));
     return 'ok';

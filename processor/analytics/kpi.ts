@@ -1,13 +1,15 @@
 /**
- * The window KPI aggregate as pure functions: `init`, `add`, `addLate`, `result`.
+ * The window KPI aggregate as pure functions: `init`, `addCounts`, `addDistinct`, `addLate`,
+ * `result`, and the distinct members of a window's pane (`initMembers`, `addMembers`).
  *
- * Every field is a count, a sum in integer units or a set, so the result does not depend on
- * the order events were added in: a replay in another interleaving of the four topics gives
- * the same document. Revenue is summed in 1/10,000 of the currency unit (integers) because a
+ * Every field is a count, a sum in integer units or the size of a set, so the result does not
+ * depend on the order events were added in: a replay in another interleaving of the four topics
+ * gives the same document. Revenue is summed in 1/10,000 of the currency unit (integers) because a
  * floating-point sum depends on the order of its terms.
  */
 import { addRevenue, MISSING_VALUE, revenueList, toRevenueUnits, type Dimension, type KpiDoc } from '../../contracts/documents.js';
 import type { EnrichedEvent } from '../../contracts/event-schema.js';
+import { IntSet } from './int-set.js';
 
 /** The fields of an enriched event the aggregations read. */
 export type KpiEvent = Pick<
@@ -32,10 +34,13 @@ export interface KpiAcc {
   purchases: number;
   /** Purchases and revenue (1/REVENUE_SCALE units) per currency: currencies are never added up. */
   revenue: Map<string, { purchases: number; units: number }>;
-  visitors: Set<string>;
-  visitorsCart: Set<string>;
-  visitorsBought: Set<string>;
-  sessions: Set<string>;
+  /** Sizes of the window's distinct sets (kept by its panes: `KpiMembers`). */
+  visitors: number;
+  visitorsCart: number;
+  visitorsBought: number;
+  /** Visitors in both the carting and the buying set. */
+  cartedAndBought: number;
+  sessions: number;
   lateEvents: number;
 }
 
@@ -57,38 +62,52 @@ export function init(): KpiAcc {
     addToCart: 0,
     purchases: 0,
     revenue: new Map(),
-    visitors: new Set(),
-    visitorsCart: new Set(),
-    visitorsBought: new Set(),
-    sessions: new Set(),
+    visitors: 0,
+    visitorsCart: 0,
+    visitorsBought: 0,
+    cartedAndBought: 0,
+    sessions: 0,
     lateEvents: 0,
   };
 }
 
 /**
- * Bits of `addNew`'s `unseen` and result: the event's visitor, session, carting visitor and buying
- * visitor, for the sets that may not hold them yet / that did not hold them.
+ * Bits of the distinct sets an event was new to: its visitor, its session, its visitor as a
+ * carting visitor (add_to_cart) and as a buying one (purchase). Bit i is set `KpiMembers[i]`.
  */
 export const NEW_VISITOR = 1;
 export const NEW_SESSION = 2;
 export const NEW_CARTER = 4;
 export const NEW_BUYER = 8;
-export const ALL_UNSEEN = NEW_VISITOR | NEW_SESSION | NEW_CARTER | NEW_BUYER;
-
-/** Adds one (on-time) event. Mutates and returns `acc`, which the caller owns. */
-export function add(acc: KpiAcc, e: KpiEvent): KpiAcc {
-  addNew(acc, e, ALL_UNSEEN);
-  return acc;
-}
+export const VISITORS = 0;
+export const SESSIONS = 1;
+export const CARTERS = 2;
+export const BUYERS = 3;
 
 /**
- * `add`, for a caller that knows which of the event's distinct sets already hold its visitor or
- * session: only the bits set in `unseen` are looked up (the rest are known members). Returns the
- * bits of the sets the event was new to, so the caller can pass them on to windows that hold
- * every event of this one (a sliding window holds each of its panes).
+ * The distinct members of one pane of a window (visitors, sessions, carting visitors, buying
+ * visitors, by handle: handles.ts): a window's distinct counts are the sizes of the unions of its
+ * panes' sets, kept up to date by the engine as members arrive (kpi-windows.ts).
  */
-export function addNew(acc: KpiAcc, e: KpiEvent, unseen: number): number {
+export type KpiMembers = [IntSet, IntSet, IntSet, IntSet];
+
+export const initMembers = (): KpiMembers => [new IntSet(), new IntSet(), new IntSet(), new IntSet()];
+
+/** Adds an on-time event's visitor and session (handles) to `m`; returns the bits of the sets they were new to. */
+export function addMembers(m: KpiMembers, e: Pick<KpiEvent, 'event_type'>, visitor: number, session: number): number {
   let added = 0;
+  if (m[VISITORS].add(visitor)) added |= NEW_VISITOR;
+  if (m[SESSIONS].add(session)) added |= NEW_SESSION;
+  if (e.event_type === 'add_to_cart') {
+    if (m[CARTERS].add(visitor)) added |= NEW_CARTER;
+  } else if (e.event_type === 'purchase') {
+    if (m[BUYERS].add(visitor)) added |= NEW_BUYER;
+  }
+  return added;
+}
+
+/** Counts one on-time event (not its distinct members: `addDistinct`). Mutates `acc`, which the caller owns. */
+export function addCounts(acc: KpiAcc, e: KpiEvent): void {
   switch (e.event_type) {
     case 'page_view':
       if (isView(e)) acc.pageViews++;
@@ -98,24 +117,24 @@ export function addNew(acc: KpiAcc, e: KpiEvent, unseen: number): number {
       break;
     case 'add_to_cart':
       acc.addToCart++;
-      if ((unseen & NEW_CARTER) !== 0 && grows(acc.visitorsCart, e.visitor_id)) added |= NEW_CARTER;
       break;
     case 'purchase':
       acc.purchases++;
       addRevenue(acc.revenue, e.currency || UNKNOWN, 1, toRevenueUnits(e.revenue));
-      if ((unseen & NEW_BUYER) !== 0 && grows(acc.visitorsBought, e.visitor_id)) added |= NEW_BUYER;
       break;
   }
-  if ((unseen & NEW_VISITOR) !== 0 && grows(acc.visitors, e.visitor_id)) added |= NEW_VISITOR;
-  if ((unseen & NEW_SESSION) !== 0 && grows(acc.sessions, e.session_id)) added |= NEW_SESSION;
-  return added;
 }
 
-/** Adds `x` to `set`: true when it was not there (one hash lookup). */
-function grows(set: Set<string>, x: string): boolean {
-  const before = set.size;
-  set.add(x);
-  return set.size !== before;
+/**
+ * The window gained the members of `gained` (NEW_* bits: new to the whole window, not only to a
+ * pane); `bothNow`: the visitor, new as a carting (buying) one, was already a buying (carting) one.
+ */
+export function addDistinct(acc: KpiAcc, gained: number, bothNow: boolean): void {
+  if ((gained & NEW_VISITOR) !== 0) acc.visitors++;
+  if ((gained & NEW_SESSION) !== 0) acc.sessions++;
+  if ((gained & NEW_CARTER) !== 0) acc.visitorsCart++;
+  if ((gained & NEW_BUYER) !== 0) acc.visitorsBought++;
+  if (bothNow && (gained & (NEW_CARTER | NEW_BUYER)) !== 0) acc.cartedAndBought++;
 }
 
 /** Counts an event that came after the watermark had passed it (not added to any count). */
@@ -127,21 +146,19 @@ export function addLate(acc: KpiAcc): KpiAcc {
 const ratio = (num: number, den: number) => (den === 0 ? 0 : num / den);
 
 export function result(acc: KpiAcc): KpiResult {
-  let cartedAndBought = 0;
-  for (const v of acc.visitorsCart) if (acc.visitorsBought.has(v)) cartedAndBought++;
   return {
     page_views: acc.pageViews,
     clicks: acc.clicks,
     add_to_cart: acc.addToCart,
     purchases: acc.purchases,
     revenue_by_currency: revenueList(acc.revenue),
-    unique_visitors: acc.visitors.size,
-    visitors_added_to_cart: acc.visitorsCart.size,
-    visitors_purchased: acc.visitorsBought.size,
-    visitors_carted_and_purchased: cartedAndBought,
-    sessions: acc.sessions.size,
-    conversion_rate: ratio(acc.visitorsBought.size, acc.visitors.size),
-    cart_to_purchase_rate: ratio(cartedAndBought, acc.visitorsCart.size),
+    unique_visitors: acc.visitors,
+    visitors_added_to_cart: acc.visitorsCart,
+    visitors_purchased: acc.visitorsBought,
+    visitors_carted_and_purchased: acc.cartedAndBought,
+    sessions: acc.sessions,
+    conversion_rate: ratio(acc.visitorsBought, acc.visitors),
+    cart_to_purchase_rate: ratio(acc.cartedAndBought, acc.visitorsCart),
     late_events: acc.lateEvents,
   };
 }
