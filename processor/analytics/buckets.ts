@@ -28,9 +28,14 @@ export interface KpiCell extends Cell {
   dimension: Dimension;
   value: string;
   acc: KpiAcc;
+  /** Its document id, once computed. */
+  id?: string;
 }
 export interface KpiBucket extends CellBucket<KpiCell> {
   spec: WindowSpec;
+  /** `start` and `end` as written in its documents. */
+  startIso: string;
+  endIso: string;
   /** Position of `spec` in the engine's window kinds. */
   specIndex: number;
   /** Per dimension (index in DIMENSIONS): dimension value -> cell. */
@@ -43,8 +48,10 @@ export interface SessionState {
   /** Its page views waiting for their time on page, each with its URL x country cell. */
   visits: VisitTracker<UrlCell>;
   minOff: number[];
-  /** Starts of the URL windows holding this session's page views. */
+  /** Starts of the URL windows holding this session's page views, and the last one added (most views are in it). */
   urlWindows: Set<number>;
+  lastUrlWindow: number;
+  /** Changed and not yet written: in its OpenSessions' `dirty` set. */
   dirty: boolean;
   /** The due slot it is filed under (open-sessions.ts), or NaN. */
   slot: number;
@@ -56,10 +63,15 @@ export interface UrlCell extends Cell {
   country: string;
   site_id: string | null;
   acc: UrlAcc;
+  /** Its document id, once computed (a hash of the window, URL, country and site). */
+  id?: string;
 }
 export interface UrlBucket extends CellBucket<UrlCell> {
-  /** URL -> country (with the site, when there is one) -> cell. */
-  byUrl: Map<string, Map<string, UrlCell>>;
+  /** URL -> country -> its cells, one per site (nearly always one: a URL is one site's). */
+  byUrl: Map<string, Map<string, UrlCell[]>>;
+  /** `start` and `end` as written in its documents. */
+  startIso: string;
+  endIso: string;
   /** Page views in this window whose time on page is not settled yet. */
   pending: number;
 }

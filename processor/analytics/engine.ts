@@ -212,9 +212,13 @@ export class PartitionEngine {
       this.kpis.addLate(e, t, offset, this.clock.lateAt);
       return 'late';
     }
-    this.kpis.add(e, t, offset, ts, this.visitorIds.of(e.visitor_id), this.sessionIds.of(e.session_id));
-    const cell = this.urls.add(e, t, offset, ts);
-    this.recent[t].counted(id, offset, this.sessions.add(e, t, offset, ts, this.urls, cell));
+    // The event's ids are fresh copies (every record is parsed anew): hashed once here, then the
+    // structures share the partition's one copy of each.
+    const visitor = this.visitorIds.of(e.visitor_id);
+    const session = this.sessionIds.of(e.session_id);
+    this.kpis.add(e, t, offset, ts, visitor, session);
+    const cell = this.urls.add(e, t, offset, ts, this.visitorIds.text(visitor));
+    this.recent[t].counted(id, offset, this.sessions.add(e, t, offset, ts, this.urls, cell, this.sessionIds.text(session)));
     return 'ok';
   }
 

@@ -271,6 +271,8 @@ export class KpiWindows {
         specIndex: k,
         start,
         end: start + spec.sizeMs,
+        startIso: iso(start),
+        endIso: iso(start + spec.sizeMs),
         minOff: new Array<number>(this.topicCount).fill(Infinity),
         cells: [],
         changed: [],
@@ -294,14 +296,14 @@ export class KpiWindows {
   private doc(b: KpiBucket, cell: KpiCell, final: boolean): OutDoc {
     const doc: KpiDoc = {
       window_kind: b.spec.kind,
-      window_start: iso(b.start),
-      window_end: iso(b.end),
+      window_start: b.startIso,
+      window_end: b.endIso,
       dimension: cell.dimension,
       dimension_value: cell.value,
       partition: this.partition,
       ...kpi.result(cell.acc),
       final,
     };
-    return { index: 'kpis', id: kpiDocId(doc), doc };
+    return { index: 'kpis', id: (cell.id ??= kpiDocId(doc)), doc };
   }
 }

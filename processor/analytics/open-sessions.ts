@@ -73,32 +73,39 @@ export class OpenSessions {
 
   /**
    * An on-time event at event time `ts`, counted in `cell` of `urls` (its page view, if it is one,
-   * waits there for its time on page).
+   * waits there for its time on page); `sessionId` is its session id (the engine's one copy of it).
    */
-  add(e: AnalyticsEvent, t: number, offset: number, ts: number, urls: UrlWindows, cell: UrlCell): SessionState {
-    let s = this.sessions.get(e.session_id);
+  add(e: AnalyticsEvent, t: number, offset: number, ts: number, urls: UrlWindows, cell: UrlCell, sessionId = e.session_id): SessionState {
+    let s = this.sessions.get(sessionId);
     if (!s) {
       s = {
-        acc: initSession(e.session_id),
+        acc: initSession(sessionId),
         visits: new VisitTracker<UrlCell>(),
         minOff: new Array<number>(this.topicCount).fill(Infinity),
         urlWindows: new Set(),
-        dirty: true,
+        lastUrlWindow: NaN,
+        dirty: false,
         slot: NaN,
         closed: false,
       };
-      this.sessions.set(e.session_id, s);
+      this.sessions.set(sessionId, s);
     }
     if (offset < s.minOff[t]) {
       s.minOff[t] = offset;
       this.firstOffsets[t].push(offset, s);
     }
-    addToSession(s.acc, e, ts);
+    addToSession(s.acc, e, ts, cell.url);
     s.visits.add(e, ts, cell);
-    s.dirty = true;
-    this.dirty.add(s);
+    if (!s.dirty) {
+      s.dirty = true;
+      this.dirty.add(s);
+    }
     if (isView(e)) {
-      s.urlWindows.add(urls.startOf(ts));
+      const start = urls.startOf(ts);
+      if (start !== s.lastUrlWindow) {
+        s.urlWindows.add(start);
+        s.lastUrlWindow = start;
+      }
       urls.addPendingView(ts, t, offset);
     }
     this.file(s);

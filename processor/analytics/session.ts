@@ -63,8 +63,11 @@ export function initSession(sessionId: string): SessionAcc {
   };
 }
 
-/** Adds one event at event time `ts` (epoch ms). Mutates and returns `acc`. */
-export function addToSession(acc: SessionAcc, e: SessionEvent, ts: number): SessionAcc {
+/**
+ * Adds one event at event time `ts` (epoch ms); `url`: its URL (the caller's one copy of it, when
+ * it keeps one). Mutates and returns `acc`.
+ */
+export function addToSession(acc: SessionAcc, e: SessionEvent, ts: number, url = e.url): SessionAcc {
   acc.events++;
   if (ts < acc.start) acc.start = ts;
   if (ts > acc.end) acc.end = ts;
@@ -73,8 +76,10 @@ export function addToSession(acc: SessionAcc, e: SessionEvent, ts: number): Sess
   }
   if (isView(e)) {
     acc.pages++;
-    if (!acc.entry || before(ts, e.event_id, acc.entry.ts, acc.entry.id)) acc.entry = { ts, id: e.event_id, url: e.url };
-    if (!acc.exit || before(acc.exit.ts, acc.exit.id, ts, e.event_id)) acc.exit = { ts, id: e.event_id, url: e.url };
+    if (!acc.entry || before(ts, e.event_id, acc.entry.ts, acc.entry.id)) acc.entry = { ts, id: e.event_id, url };
+    // Most views are the latest: the mark is moved, not made anew (the marks are the session's own).
+    if (!acc.exit) acc.exit = { ts, id: e.event_id, url };
+    else if (before(acc.exit.ts, acc.exit.id, ts, e.event_id)) setMark(acc.exit, ts, e.event_id, url);
   } else if (e.event_type === 'add_to_cart') {
     acc.addedToCart = true;
   } else if (e.event_type === 'purchase') {
@@ -82,6 +87,12 @@ export function addToSession(acc: SessionAcc, e: SessionEvent, ts: number): Sess
     addRevenue(acc.revenue, e.currency || UNKNOWN, 1, toRevenueUnits(e.revenue));
   }
   return acc;
+}
+
+function setMark(m: PageMark, ts: number, id: string, url: string): void {
+  m.ts = ts;
+  m.id = id;
+  m.url = url;
 }
 
 export function sessionResult(acc: SessionAcc, closed: boolean): SessionDoc {
@@ -190,10 +201,12 @@ export class VisitTracker<P extends ViewPlace = ViewPlace> {
         this.ids.splice(i, 0, e.event_id);
         this.places.splice(i, 0, place);
       }
-      if (!this.latest || before(this.latest.ts, this.latest.id, ts, e.event_id)) {
-        this.latest = { ts, id: e.event_id };
-        this.reports = this.reports.filter((r) => before(ts, e.event_id, r.ts, r.id));
-      }
+      if (!this.latest) this.latest = { ts, id: e.event_id };
+      else if (before(this.latest.ts, this.latest.id, ts, e.event_id)) {
+        this.latest.ts = ts;
+        this.latest.id = e.event_id;
+      } else return;
+      if (this.reports.length > 0) this.reports = this.reports.filter((r) => before(ts, e.event_id, r.ts, r.id));
     } else if (e.event_type === 'page_view') {
       if (!this.latest || before(this.latest.ts, this.latest.id, ts, e.event_id)) {
         this.reports.push({ ts, id: e.event_id, url: e.url, ms: e.engagement_ms ?? 0 });

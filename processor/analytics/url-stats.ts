@@ -27,9 +27,13 @@ export function initUrl(): UrlAcc {
   return { users: new Set(), pageViews: 0, clicks: 0, timeMs: 0, timeSamples: 0, viewsWithoutTime: 0, revenue: new Map() };
 }
 
-/** Any on-time event on the URL: its visitor counts as a user; views, clicks and purchases (revenue per currency) are counted. */
-export function addUrlEvent(acc: UrlAcc, e: Pick<KpiEvent, 'event_type' | 'engagement_ms' | 'visitor_id'> & Partial<Pick<KpiEvent, 'currency' | 'revenue'>>): UrlAcc {
-  acc.users.add(e.visitor_id);
+/**
+ * Any on-time event on the URL: its visitor counts as a user (`visitor`: its id, the caller's one
+ * copy of it when it keeps one, so the set holds that copy and compares it by reference); views,
+ * clicks and purchases (revenue per currency) are counted.
+ */
+export function addUrlEvent(acc: UrlAcc, e: Pick<KpiEvent, 'event_type' | 'engagement_ms' | 'visitor_id'> & Partial<Pick<KpiEvent, 'currency' | 'revenue'>>, visitor = e.visitor_id): UrlAcc {
+  acc.users.add(visitor);
   if (isView(e)) acc.pageViews++;
   else if (e.event_type === 'click') acc.clicks++;
   else if (e.event_type === 'purchase') addRevenue(acc.revenue, e.currency || UNKNOWN, 1, toRevenueUnits(e.revenue));

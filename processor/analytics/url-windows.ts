@@ -36,11 +36,14 @@ export class UrlWindows {
     return bucketStart(ts, this.sizeMs);
   }
 
-  /** An on-time event at event time `ts`; returns the cell that counted it (where its time on page goes, for a page view). */
-  add(e: AnalyticsEvent, t: number, offset: number, ts: number): UrlCell {
+  /**
+   * An on-time event at event time `ts`, of the visitor whose id `visitor` is (the engine's one copy
+   * of it); returns the cell that counted it (where its time on page goes, for a page view).
+   */
+  add(e: AnalyticsEvent, t: number, offset: number, ts: number, visitor: string): UrlCell {
     const b = this.bucket(this.startOf(ts), t, offset);
     const cell = this.cell(b, e.url, e.country, e.site_id);
-    addUrlEvent(cell.acc, e);
+    addUrlEvent(cell.acc, e, visitor);
     return cell;
   }
 
@@ -92,24 +95,26 @@ export class UrlWindows {
   private bucket(start: number, t: number, offset: number): UrlBucket {
     let b = this.buckets.get(start);
     if (!b) {
-      b = { start, end: start + this.sizeMs, minOff: new Array<number>(this.topicCount).fill(Infinity), cells: [], changed: [], byUrl: new Map(), pending: 0 };
+      const end = start + this.sizeMs;
+      b = { start, end, startIso: iso(start), endIso: iso(end), minOff: new Array<number>(this.topicCount).fill(Infinity), cells: [], changed: [], byUrl: new Map(), pending: 0 };
       this.buckets.set(start, b);
     }
     if (offset < b.minOff[t]) b.minOff[t] = offset;
     return b;
   }
 
-  /** The cell of a URL and country in window `b`, marked changed. */
+  /** The cell of a URL, country and site in window `b`, marked changed. */
   private cell(b: UrlBucket, url: string, country: string | null, site: string | null): UrlCell {
     const c = country || kpi.UNKNOWN;
-    // Country and site (a URL is nearly always one site's: the site joins the key only when there is one).
-    const k = site === null ? c : `${c}\u0000${site}`;
     let byCountry = b.byUrl.get(url);
     if (!byCountry) b.byUrl.set(url, (byCountry = new Map()));
-    let cell = byCountry.get(k);
+    let cells = byCountry.get(c);
+    if (!cells) byCountry.set(c, (cells = []));
+    let cell: UrlCell | undefined;
+    for (let i = 0; i < cells.length && !cell; i++) if (cells[i].site_id === site) cell = cells[i];
     if (!cell) {
       cell = { url, country: c, site_id: site, acc: initUrl(), changed: false };
-      byCountry.set(k, cell);
+      cells.push(cell);
       b.cells.push(cell);
     }
     touch(b, cell);
@@ -118,8 +123,8 @@ export class UrlWindows {
 
   private doc(b: UrlBucket, cell: UrlCell, final: boolean): OutDoc {
     const doc: UrlStatsDoc = {
-      window_start: iso(b.start),
-      window_end: iso(b.end),
+      window_start: b.startIso,
+      window_end: b.endIso,
       url: cell.url,
       country: cell.country,
       site_id: cell.site_id,
@@ -127,6 +132,6 @@ export class UrlWindows {
       ...urlResult(cell.acc),
       final,
     };
-    return { index: 'urlStats', id: urlStatsId(doc), doc };
+    return { index: 'urlStats', id: (cell.id ??= urlStatsId(doc)), doc };
   }
 }
