@@ -4,6 +4,7 @@ import type { EnrichedEvent, EventType } from '../../contracts/event-schema.js';
 import * as kpi from './kpi.js';
 import { addToSession, initSession, sessionResult, visitTimes, VisitTracker } from './session.js';
 import { addUrlEvent, addUrlTime, initUrl, urlResult } from './url-stats.js';
+import { Handles } from './handles.js';
 import { sliding, tumbling } from '../../contracts/windows.js';
 import { windowStarts } from './windows.js';
 import { enriched } from '../../test/harness/traffic.js';
@@ -238,7 +239,8 @@ describe('URL x country aggregate', () => {
     ['no purchase: an empty list', [[ev('page_view', T0)], []], { revenue_by_currency: [] }],
   ])('%s', (_name, [events, times], expected) => {
     const acc = initUrl();
-    for (const e of events) addUrlEvent(acc, e);
+    const visitors = new Handles();
+    for (const e of events) addUrlEvent(acc, e, visitors.of(e.visitor_id));
     for (const ms of times) addUrlTime(acc, ms);
     expect(urlResult(acc)).toMatchObject(expected);
   });

@@ -69,7 +69,7 @@ export class PartitionEngine {
   private readonly kpis: KpiWindows;
   private readonly urls: UrlWindows;
   private readonly sessions: OpenSessions;
-  /** Visitor and session ids of the events in open KPI windows, as the handles their distinct sets hold. */
+  /** Visitor and session ids of the events in open KPI and URL windows, as the handles their distinct sets hold. */
   private readonly visitorIds = new Handles();
   private readonly sessionIds = new Handles();
   /**
@@ -98,7 +98,7 @@ export class PartitionEngine {
     this.excludeBots = options.excludeBots;
     this.clock = new PartitionClock(this.topicCount, options.latenessMs);
     this.kpis = new KpiWindows(this.partition, this.topicCount, options.windows, this.visitorIds, this.sessionIds);
-    this.urls = new UrlWindows(this.partition, this.topicCount, options.urlWindowMs);
+    this.urls = new UrlWindows(this.partition, this.topicCount, options.urlWindowMs, this.visitorIds);
     this.sessions = new OpenSessions(this.partition, this.topicCount, options.sessionGapMs);
     this.holdMin = new Array<number>(this.topicCount).fill(Infinity);
     this.drainNext = new Array<number>(this.topicCount).fill(-1);
@@ -217,7 +217,7 @@ export class PartitionEngine {
     const visitor = this.visitorIds.of(e.visitor_id);
     const session = this.sessionIds.of(e.session_id);
     this.kpis.add(e, t, offset, ts, visitor, session);
-    const cell = this.urls.add(e, t, offset, ts, this.visitorIds.text(visitor));
+    const cell = this.urls.add(e, t, offset, ts, visitor);
     this.recent[t].counted(id, offset, this.sessions.add(e, t, offset, ts, this.urls, cell, this.sessionIds.text(session)));
     return 'ok';
   }

@@ -12,22 +12,21 @@ describe('Handles', () => {
     expect(h.size).toBe(2);
   });
 
-  test('freed only by the release of its last holder, then given to another id', () => {
+  test('free once every set holding it let go, then given to another id', () => {
     const h = new Handles();
     const a = h.of('a');
-    h.hold(a, 100);
-    h.hold(a, 300);
-    h.hold(a, 200);
-    h.release(a, 100);
-    h.release(a, 200);
+    h.ref(a);
+    h.ref(a);
+    h.unref(a);
     expect(h.of('a')).toBe(a);
-    h.release(a, 300);
+    expect(h.size).toBe(1);
+    h.unref(a);
     expect(h.size).toBe(0);
     expect(() => h.text(a)).toThrow(/free/);
-    // A second release of the same holder frees nothing twice.
-    h.release(a, 300);
+    expect(() => h.unref(a)).toThrow(/more often than held/);
     const b = h.of('b');
     expect(b).toBe(a);
+    h.ref(b);
     const c = h.of('c');
     expect(c).not.toBe(b);
     expect(h.text(b)).toBe('b');

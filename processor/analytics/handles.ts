@@ -1,21 +1,19 @@
 /**
- * One small integer (a handle) per visitor or session id of a partition, while some open KPI
- * window holds it: the windows' distinct sets hold handles (int-set.ts) instead of the ids, so an
- * event's fresh copy of its id (every record is parsed anew) is hashed and compared once, here,
- * and not once per window and dimension; and the id's text is kept once, by the first copy
- * seen, instead of one copy per window. Pure: no Node.
+ * One small integer (a handle) per visitor or session id of a partition, while some open window
+ * holds it: the windows' distinct sets hold handles (int-set.ts) instead of the ids, so an event's
+ * fresh copy of its id (every record is parsed anew) is hashed and compared once, here, and not
+ * once per window and dimension; and the id's text is kept once, by the first copy seen, instead
+ * of one copy per window. Pure: no Node.
  *
- * Lifetime: whoever adds a handle to a window says until when it holds it (`hold`, the end of
- * the last window of that time); whoever drops a window lets go of its handles (`release`). A
- * handle is free again once nothing holds it past that point, and may then go to another id:
- * no window still holding the old one may be open then (kpi-windows.ts drops a window's handles
- * only when every window holding them is sealed).
+ * Lifetime: a set that takes a handle counts it (`ref`), and lets go of it when its window goes
+ * (`unref`); a handle nothing counts is free and may go to another id (no set holds the old one
+ * then). The caller counts a handle as soon as it has it from `of`.
  */
 export class Handles {
   private readonly byText = new Map<string, number>();
-  /** Per handle: its id (null: free), and the end of the last window holding it. */
+  /** Per handle: its id (null: free) and how many sets hold it. */
   private readonly texts: (string | null)[] = [];
-  private readonly until: number[] = [];
+  private readonly refs: number[] = [];
   private readonly free: number[] = [];
 
   /** The handle of `text`: the one it has, or a new one. */
@@ -24,7 +22,7 @@ export class Handles {
     if (h === undefined) {
       h = this.free.pop() ?? this.texts.length;
       this.texts[h] = text;
-      this.until[h] = -Infinity;
+      this.refs[h] = 0;
       this.byText.set(text, h);
     }
     return h;
@@ -37,15 +35,16 @@ export class Handles {
     return t;
   }
 
-  /** Something holds `h` until `end` (a window's end). */
-  hold(h: number, end: number): void {
-    if (end > this.until[h]) this.until[h] = end;
+  /** One more set holds `h`. */
+  ref(h: number): void {
+    this.refs[h]++;
   }
 
-  /** A holder until `end` let go of `h`: free once nothing holds it later. */
-  release(h: number, end: number): void {
+  /** A set holding `h` went: `h` is free when it was the last. */
+  unref(h: number): void {
+    if (--this.refs[h] > 0) return;
     const t = this.texts[h];
-    if (t === null || this.until[h] > end) return;
+    if (t === null) throw new Error(`handle ${h} released more often than held`);
     this.byText.delete(t);
     this.texts[h] = null;
     this.free.push(h);

@@ -96,14 +96,17 @@ export class KpiWindows {
     const pane = this.pane(ts - (((ts % this.paneMs) + this.paneMs) % this.paneMs));
     const ws = pane.windows;
     for (let i = 0; i < ws.length; i++) if (offset < ws[i].minOff[t]) ws[i].minOff[t] = offset;
-    this.visitorIds.hold(visitor, pane.maxEnd);
-    this.sessionIds.hold(session, pane.maxEnd);
     const values = this.values;
     const dims = kpi.dimensionValuesInto(e, values);
     for (let d = 0; d < dims; d++) {
       const c = this.cell(pane, d, values[d]);
       const bits = kpi.addMembers(c.members, e, visitor, session);
-      if (bits !== 0) this.nearMembers(c, visitor, session);
+      if (bits !== 0) {
+        // The pane's cell of dimension `all` holds every member of the pane: its sets count the handles.
+        if (d === 0 && (bits & kpi.NEW_VISITOR) !== 0) this.visitorIds.ref(visitor);
+        if (d === 0 && (bits & kpi.NEW_SESSION) !== 0) this.sessionIds.ref(session);
+        this.nearMembers(c, visitor, session);
+      }
       for (let i = 0; i < ws.length; i++) {
         const w = c.windows[i];
         kpi.addCounts(w.acc, e);
@@ -255,10 +258,9 @@ export class KpiWindows {
       row.cells.delete(pane.start);
       if (row.last === c) row.last = null;
       if (row.cells.size === 0) this.rows[row.d].delete(row.value);
-      // Every on-time event's members are in its pane's cell of dimension `all`.
       if (row.d !== 0) continue;
-      c.members[kpi.VISITORS].forEach((h) => this.visitorIds.release(h, pane.maxEnd));
-      c.members[kpi.SESSIONS].forEach((h) => this.sessionIds.release(h, pane.maxEnd));
+      c.members[kpi.VISITORS].forEach((h) => this.visitorIds.unref(h));
+      c.members[kpi.SESSIONS].forEach((h) => this.sessionIds.unref(h));
     }
   }
 

@@ -6,11 +6,13 @@
  * `views_without_time` and left out of the average.
  */
 import { addRevenue, revenueList, toRevenueUnits, urlStatsIdInput, type UrlStatsDoc } from '../../contracts/documents.js';
+import { IntSet } from './int-set.js';
 import { sha1Hex } from './sha1.js';
 import { isView, UNKNOWN, type KpiEvent } from './kpi.js';
 
 export interface UrlAcc {
-  users: Set<string>;
+  /** Visitors, by handle. */
+  users: IntSet;
   pageViews: number;
   clicks: number;
   timeMs: number;
@@ -24,20 +26,19 @@ export interface UrlAcc {
 export type UrlResult = Required<Omit<UrlStatsDoc, 'window_start' | 'window_end' | 'url' | 'country' | 'site_id' | 'partition' | 'final'>>;
 
 export function initUrl(): UrlAcc {
-  return { users: new Set(), pageViews: 0, clicks: 0, timeMs: 0, timeSamples: 0, viewsWithoutTime: 0, revenue: new Map() };
+  return { users: new IntSet(), pageViews: 0, clicks: 0, timeMs: 0, timeSamples: 0, viewsWithoutTime: 0, revenue: new Map() };
 }
 
 /**
- * Any on-time event on the URL: its visitor counts as a user (`visitor`: its id, the caller's one
- * copy of it when it keeps one, so the set holds that copy and compares it by reference); views,
- * clicks and purchases (revenue per currency) are counted.
+ * Any on-time event on the URL: its visitor (a handle of the partition's visitor ids, handles.ts)
+ * counts as a user; views, clicks and purchases (revenue per currency) are counted. Returns
+ * whether the visitor was new to the users.
  */
-export function addUrlEvent(acc: UrlAcc, e: Pick<KpiEvent, 'event_type' | 'engagement_ms' | 'visitor_id'> & Partial<Pick<KpiEvent, 'currency' | 'revenue'>>, visitor = e.visitor_id): UrlAcc {
-  acc.users.add(visitor);
+export function addUrlEvent(acc: UrlAcc, e: Pick<KpiEvent, 'event_type' | 'engagement_ms'> & Partial<Pick<KpiEvent, 'currency' | 'revenue'>>, visitor: number): boolean {
   if (isView(e)) acc.pageViews++;
   else if (e.event_type === 'click') acc.clicks++;
   else if (e.event_type === 'purchase') addRevenue(acc.revenue, e.currency || UNKNOWN, 1, toRevenueUnits(e.revenue));
-  return acc;
+  return acc.users.add(visitor);
 }
 
 /** A settled page view of this URL: its time on page, or null when unknown. */

@@ -9,6 +9,7 @@ import type { AnalyticsEvent } from './analytics-event.js';
 import * as kpi from './kpi.js';
 import { drainBucket, lowerEach, touch, type UrlBucket, type UrlCell } from './buckets.js';
 import { iso, type DrainContext, type OutDoc } from './engine-options.js';
+import type { Handles } from './handles.js';
 import type { VisitTime } from './session.js';
 import { addUrlEvent, addUrlTime, initUrl, urlResult, urlStatsId } from './url-stats.js';
 import { bucketStart } from './windows.js';
@@ -17,12 +18,15 @@ export class UrlWindows {
   private readonly partition: number;
   private readonly topicCount: number;
   private readonly sizeMs: number;
+  /** The partition's visitor ids: the users' sets hold their handles. */
+  private readonly visitorIds: Handles;
   private readonly buckets = new Map<number, UrlBucket>();
   /** Every URL window ending at or before this is sealed. */
   horizon = -Infinity;
 
-  constructor(partition: number, topicCount: number, sizeMs: number) {
+  constructor(partition: number, topicCount: number, sizeMs: number, visitorIds: Handles) {
     this.partition = partition;
+    this.visitorIds = visitorIds;
     this.topicCount = topicCount;
     this.sizeMs = sizeMs;
   }
@@ -37,13 +41,13 @@ export class UrlWindows {
   }
 
   /**
-   * An on-time event at event time `ts`, of the visitor whose id `visitor` is (the engine's one copy
-   * of it); returns the cell that counted it (where its time on page goes, for a page view).
+   * An on-time event at event time `ts`, of the visitor with this handle; returns the cell that
+   * counted it (where its time on page goes, for a page view).
    */
-  add(e: AnalyticsEvent, t: number, offset: number, ts: number, visitor: string): UrlCell {
+  add(e: AnalyticsEvent, t: number, offset: number, ts: number, visitor: number): UrlCell {
     const b = this.bucket(this.startOf(ts), t, offset);
     const cell = this.cell(b, e.url, e.country, e.site_id);
-    addUrlEvent(cell.acc, e, visitor);
+    if (addUrlEvent(cell.acc, e, visitor)) this.visitorIds.ref(visitor);
     return cell;
   }
 
@@ -89,6 +93,7 @@ export class UrlWindows {
       if (!sealed) continue;
       if (b.end > this.horizon) this.horizon = b.end;
       this.buckets.delete(start);
+      for (const cell of b.cells) cell.acc.users.forEach((h) => this.visitorIds.unref(h));
     }
   }
 
