@@ -37,6 +37,11 @@ class MemoryStore implements ObjectStore {
   async put(key: string, body: Uint8Array) {
     this.objects.set(key, body);
   }
+  async create(key: string, body: Uint8Array) {
+    if (this.objects.has(key)) return false;
+    this.objects.set(key, body);
+    return true;
+  }
   async get(key: string) {
     return this.objects.get(key) ?? null;
   }

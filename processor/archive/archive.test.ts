@@ -8,6 +8,7 @@ import { generateTraffic, rng } from '../../test/harness/traffic.js';
 import { archiveSink, objectKey } from '../sinks/archive-sink.js';
 import { LocalObjectStore, type ObjectStore } from './object-store.js';
 import { ARCHIVE_COLUMNS, decodeParquet, encodeParquet } from './parquet.js';
+import { readArchive, twoOwnersOfOnePartition } from '../../test/harness/archive-owners.js';
 
 const T0 = Date.UTC(2026, 10, 22, 9, 50, 0);
 const dirs: string[] = [];
@@ -18,16 +19,6 @@ function store(): LocalObjectStore {
   const d = mkdtempSync(join(tmpdir(), 'archive-'));
   dirs.push(d);
   return new LocalObjectStore(d);
-}
-
-/** Every archived event, read back from every Parquet object. */
-export async function readArchive(s: ObjectStore): Promise<{ key: string; offset: bigint; event: EnrichedEvent }[]> {
-  const out: { key: string; offset: bigint; event: EnrichedEvent }[] = [];
-  for (const key of await s.list('type=')) {
-    if (!key.endsWith('.parquet')) continue;
-    for (const r of await decodeParquet((await s.get(key))!)) out.push({ key, offset: r.offset, event: r.event });
-  }
-  return out;
 }
 
 describe('Parquet format', () => {
@@ -87,6 +78,7 @@ describe('archive sink', () => {
     const flaky: ObjectStore = {
       description: 'flaky',
       put: async (k, b) => (check(), inner.put(k, b)),
+      create: async (k, b) => (check(), inner.create(k, b)),
       get: async (k) => (check(), inner.get(k)),
       list: async (p) => (check(), inner.list(p)),
       delete: async (k) => (check(), inner.delete(k)),
@@ -282,5 +274,21 @@ describe('archive sink', () => {
       const ref = (await readArchive(once)).map((a) => a.offset).sort((a, b) => Number(a - b));
       expect(ref).toEqual(all.slice(0, ref.length));
     });
+  });
+});
+
+describe('two owners of one partition (a rebalance: the old owner still flushing, the new one replaying)', () => {
+  test.each([
+    ['A', 39, 59],
+    ['B', 39, 59],
+    ['A', 59, 39],
+    ['B', 59, 39],
+    ['A', 40, 40],
+  ] as const)('%s cuts first (A at %i, B at %i): every offset is in exactly one object, none lost', async (first, aCut, bCut) => {
+    const s = store();
+    const { rows, events } = await twoOwnersOfOnePartition(s, { aCut, bCut, total: 120, first });
+    const offsets = rows.map((r) => Number(r.offset)).sort((x, y) => x - y);
+    expect(offsets).toEqual(Array.from({ length: 120 }, (_, i) => i));
+    for (const r of rows) expect(r.event).toEqual(events[Number(r.offset)]);
   });
 });

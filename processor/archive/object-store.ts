@@ -4,7 +4,7 @@
  * Ceph, R2 ...). A `put` is all-or-nothing in both: S3 never shows half an object, and the
  * local store writes a temporary file, fsyncs it and renames it into place.
  */
-import { mkdir, open, readFile, readdir, rename, rm } from 'node:fs/promises';
+import { link, mkdir, open, readFile, readdir, rename, rm } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, NoSuchKey, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import type { Config } from '../../contracts/config.js';
@@ -12,6 +12,11 @@ import type { Config } from '../../contracts/config.js';
 export interface ObjectStore {
   readonly description: string;
   put(key: string, body: Uint8Array, contentType?: string): Promise<void>;
+  /**
+   * Creates the object only if no object has the key (S3 `If-None-Match: *`): of writers racing
+   * for one key exactly one gets true and the others false, so they can adopt what it wrote.
+   */
+  create(key: string, body: Uint8Array, contentType?: string): Promise<boolean>;
   /** The object's bytes, or null when there is no such key. */
   get(key: string): Promise<Uint8Array | null>;
   /** Every key starting with `prefix`, sorted. */
@@ -28,10 +33,11 @@ export class LocalObjectStore implements ObjectStore {
     if (key.split('/').some((p) => p === '..' || p === '')) throw new Error(`bad object key ${key}`);
     return join(this.root, ...key.split('/'));
   }
-  async put(key: string, body: Uint8Array): Promise<void> {
+  /** Writes and fsyncs a temporary file beside the key's path; returns both paths. */
+  private async staged(key: string, body: Uint8Array): Promise<{ path: string; tmp: string }> {
     const path = this.path(key);
     await mkdir(dirname(path), { recursive: true });
-    const tmp = `${path}.tmp-${process.pid}`;
+    const tmp = `${path}.tmp-${process.pid}-${++this.seq}`;
     const fh = await open(tmp, 'w');
     try {
       await fh.writeFile(body);
@@ -39,7 +45,25 @@ export class LocalObjectStore implements ObjectStore {
     } finally {
       await fh.close();
     }
+    return { path, tmp };
+  }
+  private seq = 0;
+  async put(key: string, body: Uint8Array): Promise<void> {
+    const { path, tmp } = await this.staged(key, body);
     await rename(tmp, path);
+  }
+  async create(key: string, body: Uint8Array): Promise<boolean> {
+    const { path, tmp } = await this.staged(key, body);
+    // link(2) fails with EEXIST when the path exists, atomically (rename would replace it).
+    try {
+      await link(tmp, path);
+      return true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+      throw err;
+    } finally {
+      await rm(tmp, { force: true });
+    }
   }
   async get(key: string): Promise<Uint8Array | null> {
     try {
@@ -107,6 +131,19 @@ export class S3ObjectStore implements ObjectStore {
   }
   async put(key: string, body: Uint8Array, contentType = 'application/octet-stream'): Promise<void> {
     await this.client.send(new PutObjectCommand({ Bucket: this.o.bucket, Key: this.prefix + key, Body: body, ContentType: contentType }));
+  }
+  async create(key: string, body: Uint8Array, contentType = 'application/octet-stream'): Promise<boolean> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.client.send(new PutObjectCommand({ Bucket: this.o.bucket, Key: this.prefix + key, Body: body, ContentType: contentType, IfNoneMatch: '*' }));
+        return true;
+      } catch (err) {
+        const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+        if (status === 412) return false;
+        // 409 ConditionalRequestConflict: a concurrent conditional write to the key; AWS says retry.
+        if (status !== 409 || attempt >= 5) throw err;
+      }
+    }
   }
   async get(key: string): Promise<Uint8Array | null> {
     try {

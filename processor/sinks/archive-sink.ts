@@ -193,7 +193,43 @@ export function archiveSink(o: ArchiveSinkOptions): PartitionedSink & { store: O
     }
   };
 
-  const write = async (st: PartitionArchive, c: Chunk) => {
+  /**
+   * Records a chunk's boundary unless one is recorded already, and returns the boundary that holds.
+   * Two owners of a partition (the old one still flushing during a rebalance, the new one replaying
+   * from the last commit) can both find no manifest for a chunk start and cut it at different
+   * places; the conditional create lets exactly one boundary win, so no offset lands in two objects.
+   */
+  const claim = async (key: string, m: Manifest): Promise<bigint> => {
+    const body = new TextEncoder().encode(JSON.stringify(m));
+    for (;;) {
+      if (await o.store.create(key, body, 'application/json')) return BigInt(m.last);
+      const text = await o.store.get(key);
+      // Gone in between (its chunk committed and the manifest deleted): try to create it again.
+      if (text) return BigInt((JSON.parse(new TextDecoder().decode(text)) as Manifest).last);
+    }
+  };
+
+  /** Re-plans the partition's unwritten rows so the oldest chunk ends at `last`, as a manifest says. */
+  const adopt = (st: PartitionArchive, last: bigint) => {
+    const chunks = [...st.ready, ...(st.open ? [st.open] : [])];
+    const first = chunks[0];
+    const rows = chunks.flatMap((c) => c.rows);
+    st.ready = [];
+    st.open = {
+      first: first.first,
+      last: rows[rows.length - 1].offset,
+      nameLast: null,
+      forcedLast: last,
+      checked: true,
+      rows,
+      bytes: chunks.reduce((n, c) => n + c.bytes, 0),
+      openedAt: first.openedAt,
+    };
+    cutIfFull(st);
+  };
+
+  /** Writes a cut chunk; false when another owner's boundary was adopted instead (nothing written). */
+  const write = async (st: PartitionArchive, c: Chunk): Promise<boolean> => {
     const last = c.nameLast!;
     const byHour = new Map<string, ArchivedEvent[]>();
     for (const r of c.rows) {
@@ -210,7 +246,12 @@ export function archiveSink(o: ArchiveSinkOptions): PartitionedSink & { store: O
     const mKey = manifestKey(st.topic, st.partition, c.first);
     if (c.forcedLast === null) {
       const m: Manifest = { topic: st.topic, partition: st.partition, first: String(c.first), last: String(last), objects: [...groups.keys()].sort() };
-      await o.store.put(mKey, new TextEncoder().encode(JSON.stringify(m)), 'application/json');
+      const won = await claim(mKey, m);
+      if (won !== last) {
+        o.log?.info({ topic: st.topic, partition: st.partition, first: String(c.first), last: String(won), ours: String(last) }, 'archive: another owner cut this chunk first, taking its boundary');
+        adopt(st, won);
+        return false;
+      }
     }
     for (const [k, rows] of groups) {
       const started = performance.now();
@@ -220,6 +261,7 @@ export function archiveSink(o: ArchiveSinkOptions): PartitionedSink & { store: O
     }
     st.manifests.push({ key: mKey, last });
     st.resumeFrom = last + 1n;
+    return true;
   };
 
   /** The first offset neither archived nor dropped as a repeat; null: nothing known yet. */
@@ -273,10 +315,7 @@ export function archiveSink(o: ArchiveSinkOptions): PartitionedSink & { store: O
       cutOverBudget(all);
       await Promise.all(
         all.map(async (st) => {
-          while (st.ready.length) {
-            await write(st, st.ready[0]);
-            st.ready.shift();
-          }
+          while (st.ready.length) if (await write(st, st.ready[0])) st.ready.shift();
         }),
       );
       while (stale.length) {
