@@ -3,6 +3,7 @@
  * flushing what it read, the new one replaying from the last commit. Each step is awaited in a
  * fixed order, so an interleaving that once needed a loaded machine to happen happens every run.
  */
+import { expect } from 'vitest';
 import type { EnrichedEvent } from '../../contracts/event-schema.js';
 import type { ObjectStore } from '../../processor/archive/object-store.js';
 import { decodeParquet } from '../../processor/archive/parquet.js';
@@ -17,6 +18,22 @@ export async function readArchive(s: ObjectStore): Promise<{ key: string; offset
     for (const r of await decodeParquet((await s.get(key))!)) out.push({ key, offset: r.offset, event: r.event });
   }
   return out;
+}
+
+/** Who cuts first, where A cuts, where B cuts: every order of two different cuts, and equal cuts. */
+export const OWNER_RACES = [
+  ['A', 39, 59],
+  ['B', 39, 59],
+  ['A', 59, 39],
+  ['B', 59, 39],
+  ['A', 40, 40],
+] as const;
+
+/** Checks every offset below `total` is in exactly one archived object, with its own event. */
+export function expectEachOffsetOnce(got: Awaited<ReturnType<typeof twoOwnersOfOnePartition>>, total: number) {
+  const offsets = got.rows.map((r) => Number(r.offset)).sort((x, y) => x - y);
+  expect(offsets).toEqual(Array.from({ length: total }, (_, i) => i));
+  for (const r of got.rows) expect(r.event).toEqual(got.events[Number(r.offset)]);
 }
 
 /**
