@@ -16,7 +16,10 @@
  * I/O): if one exists, a chunk starting at a was cut before (and possibly written, wholly or in
  * part, before a crash), so the new chunk takes its boundary and rewrites the same objects with
  * the same rows. A replay after a crash therefore
- * never produces an object that overlaps another one. Manifests are deleted once a commit
+ * never produces an object that overlaps another one. The manifest is created only if absent
+ * (`ObjectStore.create`, S3 If-None-Match: *): during a rebalance two owners of a partition can
+ * both find no manifest and cut the chunk at different places; the first create wins and the
+ * other owner re-plans its unwritten rows to that boundary. Manifests are deleted once a commit
  * records that their chunk is archived.
  *
  * Memory: the events of open chunks are held until they are written. To bound that at high rates,
