@@ -87,6 +87,7 @@ export const SETTINGS = {
   urlQueryAllowlist: s('URL_QUERY_ALLOWLIST', 'list', 'utm_*', 'gateway', 'Query parameters a page URL keeps when the gateway normalises it (`url`; the URL as sent stays in `url_raw`), comma-separated: names, `prefix*`, or `*` for all; every other parameter is dropped, as is the fragment (except a hash route `#/…`), so `thanks.html?order=1` and `?order=2` are one page in every KPI, URL stat, session and breakdown.'),
   gatewayServeSdk: s('GATEWAY_SERVE_SDK', 'bool', 'true', 'gateway', 'Serve the SDK\'s script-tag builds at /sdk/ (versioned immutable paths, a short-cached alias, /sdk/manifest.json with the SRI hashes); false when a CDN or the site serves them.'),
   gatewaySdkDir: s('GATEWAY_SDK_DIR', 'string', '', 'gateway', 'Directory of the built SDK scripts the gateway serves (empty: sdk/dist of the installation, made by `npm run build:sdk`).'),
+  gatewayDemoShop: s('GATEWAY_DEMO_SHOP', 'bool', 'false', 'gateway', 'Serve the demo shop (sdk/demo) at /demo/ and redirect / to it (`npm run demo` sets it for the gateway it starts).'),
   logLevel: s('LOG_LEVEL', 'string', 'info', 'all', 'pino log level: fatal, error, warn, info, debug, trace, silent.'),
 
   processorGroupId: s('PROCESSOR_GROUP_ID', 'string', 'clickstream-processor', 'processor', 'Prefix of the processor\'s Kafka consumer groups, one per role: `<id>-analytics`, `<id>-index`, `<id>-archive`; instances with the same id share each role\'s partitions.'),

@@ -27,6 +27,7 @@ import { pixelValidator, registerPixel } from './pixel.js';
 import { trustProxyOption, userIdHasher } from './privacy.js';
 import { TokenBuckets } from './rate-limit.js';
 import { sdkRoute } from './sdk-route.js';
+import { serveDemoShop } from './demo-shop.js';
 import { siteRegistry } from './sites.js';
 import { cachedUserAgentParser } from './user-agent.js';
 import { createValidator } from './validate.js';
@@ -336,6 +337,7 @@ export async function buildApp(opts: BuildOptions = {}): Promise<FastifyInstance
   });
 
   if (cfg.gatewayServeSdk) await app.register(sdkRoute, { dir: cfg.gatewaySdkDir });
+  if (cfg.gatewayDemoShop) await serveDemoShop(app);
 
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_req, reply) => {

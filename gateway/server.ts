@@ -1,6 +1,7 @@
 import { ConfigError, type Config } from '../contracts/config.js';
 import { loadConfig } from '../common/config.js';
 import type { Socket } from 'node:net';
+import { levels } from 'pino';
 import type { BuildOptions } from './app.js';
 import { isAcceptorMessage, type AcceptorMessage } from './acceptor.js';
 import { stampArrival } from './admission.js';
@@ -98,9 +99,13 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     console.error(`gateway: configuration error: GATEWAY_WORKERS must be at least 1, got ${cfg.gatewayWorkers}`);
     process.exit(CONFIG_ERROR_EXIT);
   }
+  // Started by a supervisor through an IPC channel (`npm run demo`): if it dies without stopping
+  // this gateway, the channel closes, and the gateway shuts down as on SIGTERM instead of living on.
+  if (process.send && !isWorker()) process.once('disconnect', () => process.kill(process.pid, 'SIGTERM'));
   if ((cfg.gatewayWorkers > 1 || cfg.gatewayAcceptor) && !isWorker()) {
-    // Lines like the workers' (pino's numeric levels).
-    const line = (level: number) => (msg: string) => console.log(JSON.stringify({ level, time: Date.now(), service: 'gateway', msg }));
+    // Lines like the workers' (pino's numeric levels), and as they do, only at LOG_LEVEL or above.
+    const minLevel = levels.values[cfg.logLevel] ?? (cfg.logLevel === 'silent' ? Infinity : 0);
+    const line = (level: number) => (msg: string) => level >= minLevel && console.log(JSON.stringify({ level, time: Date.now(), service: 'gateway', msg }));
     const acceptor = cfg.gatewayAcceptor
       ? { host: cfg.gatewayHost, port: cfg.gatewayPort, backlog: cfg.gatewayListenBacklog, maxConnections: cfg.gatewayMaxConnections, retryAfterMaxS: cfg.gatewayShedRetryAfterMaxS }
       : null;

@@ -1,6 +1,6 @@
 /**
  * End to end in a real browser: Debian's chromium (driven by playwright-core) on the demo shop
- * (sdk/demo, served by a real gateway with serveDemoShop) -> gateway -> real Kafka -> processor ->
+ * (sdk/demo, served by a real gateway with GATEWAY_DEMO_SHOP) -> gateway -> real Kafka -> processor ->
  * real Elasticsearch, with exact counts per visitor. See sdk/test/E2E.md for the plan.
  *
  * Pages come straight from the gateway; the SDK posts through a TCP proxy in the test (a

@@ -49,5 +49,5 @@ export async function shopPipeline(tag: string, siteKey: string | string[], extr
 
 /** The real gateway app serving the demo shop, listening on the pipeline's port and ready. */
 export async function startShopGateway(p: ShopPipeline): Promise<FastifyInstance> {
-  return (await startGateway(p.cfg, { port: p.port, demoShop: true })).app;
+  return (await startGateway({ ...p.cfg, gatewayDemoShop: true }, { port: p.port })).app;
 }

@@ -7,7 +7,6 @@ import { pino } from 'pino';
 import type { Config } from '../../contracts/config.js';
 import { waitFor } from '../../common/wait.js';
 import { buildApp } from '../../gateway/app.js';
-import { serveDemoShop } from '../../scripts/serve-demo-shop.js';
 
 export interface TestGateway {
   app: FastifyInstance;
@@ -16,10 +15,9 @@ export interface TestGateway {
 }
 
 /** Closed again if it fails to come up; the caller closes it (`app.close()`) otherwise. */
-export async function startGateway(cfg: Partial<Config>, opts: { port?: number; demoShop?: boolean } = {}): Promise<TestGateway> {
+export async function startGateway(cfg: Partial<Config>, opts: { port?: number } = {}): Promise<TestGateway> {
   const app = await buildApp({ config: cfg, logger: pino({ level: 'warn' }) });
   try {
-    if (opts.demoShop) await serveDemoShop(app);
     const base = await app.listen({ host: '127.0.0.1', port: opts.port ?? 0 });
     await waitFor(async () => (await fetch(`${base}/readyz`)).status === 200, 'gateway ready', 30_000);
     return { app, base };

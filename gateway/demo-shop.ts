@@ -6,9 +6,9 @@ import fastifyStatic from '@fastify/static';
 const root = fileURLToPath(new URL('..', import.meta.url));
 
 /**
- * Serves the demo shop (sdk/demo) at /demo/ from the gateway, which serves the SDK at /sdk/
- * itself (gateway/sdk-route.ts), so the shop, its script and its endpoint share an origin, as a
- * first-party set-up would.
+ * GATEWAY_DEMO_SHOP: serves the demo shop (sdk/demo) at /demo/ from the gateway, which serves the
+ * SDK at /sdk/ itself (sdk-route.ts), so the shop, its script and its endpoint share an origin, as
+ * a first-party set-up would. An installation without sdk/demo (the image) serves only the redirect.
  */
 export async function serveDemoShop(app: FastifyInstance): Promise<void> {
   const demo = `${root}sdk/demo`;
