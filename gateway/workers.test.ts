@@ -10,7 +10,8 @@ import { freePort } from '../infra/ports.js';
  * at the end. Each test on a port free at its start (a fixed one collided with another run of
  * the suite on the same machine). Waits end on what is awaited, or fail at once when the gateway
  * exits first: no deadline of their own (start-up compiles TypeScript in each process and takes
- * long on a loaded machine); the test's timeout bounds them.
+ * long on a loaded machine); the test's timeout bounds them. LOG_LEVEL info: the waits read the
+ * primary's info lines (listening, ready behind the acceptor), which follow LOG_LEVEL.
  */
 let PORT = 0;
 beforeEach(async () => {
@@ -34,7 +35,7 @@ const workerPids = new Set<number>();
 function start(env: Record<string, string>) {
   const out: string[] = [];
   const child = spawn(process.execPath, ['--import', 'tsx', 'gateway/server.ts'], {
-    env: { ...process.env, GATEWAY_HOST: '127.0.0.1', GATEWAY_PORT: String(PORT), KAFKA_BROKERS: '127.0.0.1:1', LOG_LEVEL: 'warn', SITES: '', SITES_FILE: '', ...env },
+    env: { ...process.env, GATEWAY_HOST: '127.0.0.1', GATEWAY_PORT: String(PORT), KAFKA_BROKERS: '127.0.0.1:1', LOG_LEVEL: 'info', SITES: '', SITES_FILE: '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   child.stdout!.on('data', (d: Buffer) => out.push(d.toString()));
