@@ -229,14 +229,15 @@ export async function startPlatformaticConsumer(opts: RunnerOptions): Promise<Ru
     const answers = await Promise.all(
       [...byNode].map(([node, reqTopics]) =>
         consumer.fetch({ node, topics: reqTopics, maxWaitTime: CONSUMER_FETCH.maxWaitTimeInMs, minBytes: CONSUMER_FETCH.minBytes, maxBytes: CONSUMER_FETCH.maxBytes }).then(
-          (r) => ({ r, err: null }),
-          (err: Error & { response?: FetchResponse }) => ({ r: null, err }),
+          // When the answer came: the KPI trace's hand-over time (kafkajs stamps its batches alike).
+          (r) => ({ r, err: null, at: Date.now() }),
+          (err: Error & { response?: FetchResponse }) => ({ r: null, err, at: 0 }),
         ),
       ),
     );
-    for (const { r, err } of answers) {
+    for (const { r, err, at } of answers) {
       if (err) await fetchFailed(err, names);
-      else if (!(await handOver(r, names, current))) return;
+      else if (!(await handOver(r, names, current, at))) return;
     }
   }
 
@@ -261,7 +262,7 @@ export async function startPlatformaticConsumer(opts: RunnerOptions): Promise<Ru
   }
 
   /** Hands each partition's records of one fetch to the Coordinator; false once the assignment changed. */
-  async function handOver(r: FetchResponse, names: Map<string, string>, current: typeof assignment): Promise<boolean> {
+  async function handOver(r: FetchResponse, names: Map<string, string>, current: typeof assignment, fetchedAt: number): Promise<boolean> {
     const isCurrent = () => fetching && assignment === current;
     const heartbeat = async () => {
       if (!isCurrent() || consumer.generationId !== current.generation) throw new RebalancedError('heartbeat refused');
@@ -278,7 +279,7 @@ export async function startPlatformaticConsumer(opts: RunnerOptions): Promise<Ru
         const last = batches[batches.length - 1];
         const next = last.firstOffset + BigInt(last.lastOffsetDelta) + 1n;
         if (records.length > 0) {
-          const handed = await coordinator.batch({ topic, partition: p.partitionIndex, records, highWatermark: p.highWatermark.toString(), current: isCurrent, heartbeat });
+          const handed = await coordinator.batch({ topic, partition: p.partitionIndex, records, highWatermark: p.highWatermark.toString(), fetchedAt, current: isCurrent, heartbeat });
           if (!handed) return false;
         }
         if (!isCurrent()) return false;

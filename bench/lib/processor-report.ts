@@ -44,6 +44,9 @@ export function processorReport(o: { n: number; partitions: number; reps: Rep[];
   const tool = best((r) => r.kafkaTool);
   const kjs = best((r) => r.kafkajs);
   const bulk = best((r) => r.bulk);
+  // A role or tool left out with --skip prints so, not NaN.
+  const ran = (name: string) => reps.some((r) => role(r, name));
+  const skipped = (x: number, shown: (x: number) => string) => (Number.isNaN(x) ? 'skipped' : shown(x));
   const out: string[] = [];
   out.push('\n=== bench:processor ===');
   out.push(o.header);
@@ -52,12 +55,12 @@ export function processorReport(o: { n: number; partitions: number; reps: Rep[];
       ['rep', 'Kafka tool rec/s', 'kafkajs rec/s', 'ES bulk docs/s', 'analytics ev/s', 'index ev/s', 'archive ev/s', 'µs CPU/ev a/i/a', 'RSS MB a/i/a', 'load / cpu psi'],
       reps.map((r, i) => [
         `#${i + 1}`,
-        int(r.kafkaTool),
+        skipped(r.kafkaTool, int),
         int(r.kafkajs),
         int(r.bulk),
-        int(role(r, 'analytics')?.rate ?? NaN),
-        int(role(r, 'index')?.rate ?? NaN),
-        int(role(r, 'archive')?.rate ?? NaN),
+        skipped(role(r, 'analytics')?.rate ?? NaN, int),
+        skipped(role(r, 'index')?.rate ?? NaN, int),
+        skipped(role(r, 'archive')?.rate ?? NaN, int),
         r.roles.map((x) => f1(x.cpuUsPerEvent)).join('/'),
         r.roles.map((x) => int(x.rssPeakMb)).join('/'),
         r.load,
@@ -66,26 +69,31 @@ export function processorReport(o: { n: number; partitions: number; reps: Rep[];
   );
   out.push('');
   const rows: (string | number)[][] = [
-    ['Kafka: ConsumerPerformance', int(tool), "Kafka's own consumer", '-', '-'],
+    ['Kafka: ConsumerPerformance', skipped(tool, int), "Kafka's own consumer", '-', '-'],
     ['Kafka: bare kafkajs loop (+JSON.parse)', int(kjs), `ConsumerPerformance ${int(tool)}/s`, pct(kjs / tool), '-'],
     [`Elasticsearch: plain bulk loop (${int(o.bulkSize)} docs, ${o.bulkConcurrency} in flight)`, int(bulk), "Elasticsearch's own bulk", '-', '-'],
   ];
   const a = roleMed('analytics', (x) => x.rate);
   const i = roleMed('index', (x) => x.rate);
   const ar = roleMed('archive', (x) => x.rate);
-  rows.push(['analytics role: counted in KPI windows', int(a), `ConsumerPerformance ${int(tool)}/s`, pct(a / tool), `>= ${pct(TARGETS.analyticsVsKafka)}: ${a / tool >= TARGETS.analyticsVsKafka ? 'met' : 'NOT met'}`]);
-  rows.push(['analytics role: consumed', int(roleMed('analytics', (x) => x.consumeRate)), `kafkajs loop ${int(kjs)}/s`, pct(roleMed('analytics', (x) => x.consumeRate) / kjs), '-']);
-  rows.push(['index role: raw events applied by Elasticsearch', int(i), `ES bulk loop ${int(bulk)}/s`, pct(i / bulk), `>= ${pct(TARGETS.indexVsBulk)}: ${i / bulk >= TARGETS.indexVsBulk ? 'met' : 'NOT met'}`]);
-  rows.push(['archive role: committed (Parquet written)', int(ar), `ConsumerPerformance ${int(tool)}/s`, pct(ar / tool), '-']);
+  const vs = (name: string, x: number, limit: number, target?: number) =>
+    !ran(name) || Number.isNaN(limit) ? ['skipped', '-'] : [pct(x / limit), target === undefined ? '-' : `>= ${pct(target)}: ${x / limit >= target ? 'met' : 'NOT met'}`];
+  rows.push(['analytics role: counted in KPI windows', skipped(ran('analytics') ? a : NaN, int), `ConsumerPerformance ${skipped(tool, int)}/s`, ...vs('analytics', a, tool, TARGETS.analyticsVsKafka)]);
+  const consumed = roleMed('analytics', (x) => x.consumeRate);
+  rows.push(['analytics role: consumed', skipped(ran('analytics') ? consumed : NaN, int), `kafkajs loop ${int(kjs)}/s`, ...vs('analytics', consumed, kjs)]);
+  rows.push(['index role: raw events applied by Elasticsearch', skipped(ran('index') ? i : NaN, int), `ES bulk loop ${int(bulk)}/s`, ...vs('index', i, bulk, TARGETS.indexVsBulk)]);
+  rows.push(['archive role: committed (Parquet written)', skipped(ran('archive') ? ar : NaN, int), `ConsumerPerformance ${skipped(tool, int)}/s`, ...vs('archive', ar, tool)]);
   out.push(table(['stage (median; limits: best repetition)', 'per second', 'limit measured in the same run', 'ratio', 'target'], rows));
   out.push('');
   out.push(
     table(
       ['role (median, alone over the N events)', 'CPU µs/event', 'RSS peak', 'start-up'],
-      (['analytics', 'index', 'archive'] as const).map((name) => [name, f1(roleMed(name, (x) => x.cpuUsPerEvent)), `${int(roleMed(name, (x) => x.rssPeakMb))} MB`, secs(roleMed(name, (x) => x.startupS))]),
+      (['analytics', 'index', 'archive'] as const).map((name) =>
+        ran(name) ? [name, f1(roleMed(name, (x) => x.cpuUsPerEvent)), `${int(roleMed(name, (x) => x.rssPeakMb))} MB`, secs(roleMed(name, (x) => x.startupS))] : [name, 'skipped', 'skipped', 'skipped'],
+      ),
     ),
   );
-  out.push(`analytics late events: ${int(roleMed('analytics', (x) => x.late))}; Kafka / Elasticsearch CPU per repetition: ${f1(med((r) => r.cpu.kafka))} / ${f1(med((r) => r.cpu.es))} s`);
+  out.push(`analytics late events: ${skipped(ran('analytics') ? roleMed('analytics', (x) => x.late) : NaN, int)}; Kafka / Elasticsearch CPU per repetition: ${f1(med((r) => r.cpu.kafka))} / ${f1(med((r) => r.cpu.es))} s`);
   if (o.scale) {
     const { one, many } = o.scale;
     out.push(
