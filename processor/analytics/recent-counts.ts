@@ -46,6 +46,12 @@ export class RecentCounts<S> {
   private scratch = new Uint8Array(256);
   private scratchLen = 0;
   private scratchHash = 0;
+  /**
+   * The table slot `countedBy` found for `lastKey` (-1: none), while no entry was added or removed
+   * since: `counted` for the same record then does not look the key up again.
+   */
+  private lastSlot = -1;
+  private lastSlotValid = false;
 
   /** `horizon` 0: nothing is remembered and nothing is a repeat. */
   constructor(readonly horizon: number) {}
@@ -57,6 +63,8 @@ export class RecentCounts<S> {
     if (this.keys === 0) return undefined;
     this.encode(key);
     const slot = this.find(this.scratch, 0, this.scratchLen, this.scratchHash);
+    this.lastSlot = slot;
+    this.lastSlotValid = true;
     return slot < 0 ? undefined : this.owners[this.table[slot] - 1];
   }
 
@@ -64,13 +72,17 @@ export class RecentCounts<S> {
   counted(key: string, offset: number, owner: S): void {
     if (this.horizon <= 0) return;
     this.forget(offset);
+    const known = this.lastSlotValid && key === this.lastKey;
     this.encode(key);
     const len = this.scratchLen;
     if (this.count === this.cap || !this.fits(len)) this.grow(len);
     let at = this.keyEnd;
     const size = this.bytes.length;
     if ((at % size) + len > size) at += size - (at % size); // keys never wrap: skip the ring's end
-    this.bytes.set(this.scratch.subarray(0, len), at % size);
+    // Byte by byte: a key is short, and a subarray to copy from was an object per record.
+    const bytes = this.bytes;
+    const scratch = this.scratch;
+    for (let i = 0, to = at % size; i < len; i++) bytes[to + i] = scratch[i];
     this.keyEnd = at + len;
     const e = (this.head + this.count) % this.cap;
     this.count++;
@@ -79,7 +91,9 @@ export class RecentCounts<S> {
     this.keyAt[e] = at;
     this.keyLen[e] = len;
     this.owners[e] = owner;
-    const slot = this.find(this.scratch, 0, len, this.scratchHash);
+    // grow and forget rebuild or move table slots: they clear lastSlotValid.
+    const slot = known && this.lastSlotValid ? this.lastSlot : this.find(this.scratch, 0, len, this.scratchHash);
+    this.lastSlotValid = false;
     if (slot >= 0) this.table[slot] = e + 1;
     else {
       this.table[this.freeSlot(this.scratchHash)] = e + 1;
@@ -110,7 +124,10 @@ export class RecentCounts<S> {
     while (this.count > 0 && this.offsets[this.head] < floor) {
       const e = this.head;
       const slot = this.find(this.bytes, this.keyAt[e] % this.bytes.length, this.keyLen[e], this.hashes[e]);
-      if (slot >= 0 && this.owners[this.table[slot] - 1] === this.owners[e]) this.remove(slot);
+      if (slot >= 0 && this.owners[this.table[slot] - 1] === this.owners[e]) {
+        this.remove(slot);
+        this.lastSlotValid = false;
+      }
       this.owners[e] = undefined;
       this.head = (this.head + 1) % this.cap;
       this.count--;
@@ -134,7 +151,7 @@ export class RecentCounts<S> {
     let live = 0;
     for (let i = 0; i < n; i++) live += this.keyLen[(this.head + i) % this.cap];
     // Offsets only grow, so at most horizon + 1 entries are ever live: no slack past that.
-    const cap = Math.min(Math.max(16, Math.ceil((n + 1) * 1.5)), this.horizon + 1);
+    const cap = Math.min(Math.max(256, (n + 1) * 2), this.horizon + 1);
     const byteSize = Math.max(1024, Math.ceil((live + len) * 1.5), len * 2);
     const offsets = new Float64Array(cap);
     const hashes = new Int32Array(cap);
@@ -162,7 +179,7 @@ export class RecentCounts<S> {
     }
     let tableSize = 16;
     while (tableSize < cap * 1.5) tableSize *= 2;
-    Object.assign(this, { cap, head: 0, offsets, hashes, keyAt, keyLen, owners, bytes, keyEnd: end, table: new Int32Array(tableSize) });
+    Object.assign(this, { cap, head: 0, offsets, hashes, keyAt, keyLen, owners, bytes, keyEnd: end, table: new Int32Array(tableSize), lastSlotValid: false });
     for (let i = 0; i < n; i++) if (latest[i]) this.table[this.freeSlot(hashes[i])] = i + 1;
   }
 
