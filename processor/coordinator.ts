@@ -77,6 +77,10 @@ export interface CoordinatorOptions {
   parse?: (text: string) => unknown;
 }
 
+/** Offsets within one batch: numbers when exact (below 2^53), else BigInt. */
+type Offset = number | bigint;
+const MAX_EXACT = BigInt(Number.MAX_SAFE_INTEGER);
+
 export class Coordinator {
   private readonly opts: CoordinatorOptions;
   private readonly clock: Clock;
@@ -175,32 +179,45 @@ export class Coordinator {
       const st = this.parts.get(k);
       if (!st) return false;
       const sinks = this.opts.sinks;
+      const records = b.records;
+      // Positions as numbers within the batch when every one is below 2^53 (always, in practice):
+      // a BigInt parsed, compared and added per record was ~0.4 µs of the analytics role's CPU per
+      // event. Written back to the partition's state when the batch ends, or a sink throws.
+      const exact = (st.next === null || st.next <= MAX_EXACT) && st.sinkNext.every((x) => x <= MAX_EXACT) && (records.length === 0 || records[records.length - 1].offset.length < 16);
+      const pos = (x: bigint): Offset => (exact ? Number(x) : x);
+      let next: Offset | null = st.next === null ? null : pos(st.next);
+      const sinkNext = st.sinkNext.map(pos);
       let added = 0;
-      for (const m of b.records) {
-        const off = BigInt(m.offset);
-        if (st.next !== null && off < st.next) continue;
-        const text = m.value ?? '';
-        const ev = this.parse(text);
-        if (!isReadableEvent(ev)) {
-          if (this.opts.deadLetterUnreadable) this.opts.deadLetters.push(unreadableRecord(b, m, parseValue(text)));
-          this.opts.metrics.unreadable.inc({ role: this.opts.role });
-          st.next = off + 1n;
-          continue;
+      try {
+        for (const m of records) {
+          const off: Offset = exact ? Number(m.offset) : BigInt(m.offset);
+          if (next !== null && off < next) continue;
+          const after: Offset = typeof off === 'number' ? off + 1 : off + 1n;
+          const text = m.value ?? '';
+          const ev = this.parse(text);
+          if (!isReadableEvent(ev)) {
+            if (this.opts.deadLetterUnreadable) this.opts.deadLetters.push(unreadableRecord(b, m, parseValue(text)));
+            this.opts.metrics.unreadable.inc({ role: this.opts.role });
+            next = after;
+            continue;
+          }
+          const position = { topic: b.topic, partition: b.partition, offset: m.offset, raw: text, fetchedAt: b.fetchedAt };
+          // If a sink throws, the adapter delivers the batch again: sinks that already have this
+          // event must not get it twice, so each sink's own position is tracked.
+          for (let i = 0; i < sinks.length; i++) {
+            if (sinkNext[i] > off) continue;
+            // Awaited only when the sink returned a promise: the analytics role's sinks add
+            // synchronously, and a microtask per record and sink was a measurable share of its CPU.
+            const pending = sinks[i].add(ev, position);
+            if (pending) await pending;
+            sinkNext[i] = after;
+          }
+          next = after;
+          added++;
         }
-        const position = { topic: b.topic, partition: b.partition, offset: m.offset, raw: text, fetchedAt: b.fetchedAt };
-        const after = off + 1n;
-        // If a sink throws, the adapter delivers the batch again: sinks that already have this
-        // event must not get it twice, so each sink's own position is tracked.
-        for (let i = 0; i < sinks.length; i++) {
-          if (st.sinkNext[i] > off) continue;
-          // Awaited only when the sink returned a promise: the analytics role's sinks add
-          // synchronously, and a microtask per record and sink was a measurable share of its CPU.
-          const pending = sinks[i].add(ev, position);
-          if (pending) await pending;
-          st.sinkNext[i] = after;
-        }
-        st.next = after;
-        added++;
+      } finally {
+        if (next !== null) st.next = BigInt(next);
+        for (let i = 0; i < sinkNext.length; i++) st.sinkNext[i] = BigInt(sinkNext[i]);
       }
       this.sinceFlush += added;
       this.opts.metrics.events.inc({ topic: b.topic, role: this.opts.role }, added);
