@@ -82,3 +82,36 @@ export function pooledFigures(all: readonly SeriesFigures[]): SeriesFigures {
     falsePerDay: days > 0 ? (alerts - inside) / days : NaN,
   };
 }
+
+/** The two halves a labelled collection is split into: one to tune the detector on, one held out. */
+export type Half = 'tune' | 'held-out';
+
+/** FNV-1a, 32 bits, of a string's UTF-16 code units. */
+export function fnv1a(text: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h;
+}
+
+/**
+ * Splits series named `category/file.csv` (as in NAB's labels) into a tuning half and a held-out
+ * half, fixed by their names: within each category, the series ordered by the FNV-1a hash of their
+ * name, the first floor(n/2) to tune on, the rest held out. A hash, not a choice: nobody picks
+ * which series the detector is tuned on; per category, so each half holds every kind of series.
+ */
+export function splitHalves(names: readonly string[]): Map<string, Half> {
+  const byCategory = new Map<string, string[]>();
+  for (const name of names) {
+    const category = name.includes('/') ? name.slice(0, name.lastIndexOf('/')) : '';
+    byCategory.set(category, [...(byCategory.get(category) ?? []), name]);
+  }
+  const out = new Map<string, Half>();
+  for (const group of byCategory.values()) {
+    const ranked = [...group].sort((a, b) => fnv1a(a) - fnv1a(b) || (a < b ? -1 : 1));
+    ranked.forEach((name, i) => out.set(name, i < Math.floor(ranked.length / 2) ? 'tune' : 'held-out'));
+  }
+  return out;
+}
