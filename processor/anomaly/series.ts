@@ -20,6 +20,7 @@
  */
 import { MAD_TO_SD, mad, median, poissonZ } from './stats.js';
 import { SOURCE_QUALITY, SeasonalBaseline, WEEK } from './seasonal-baseline.js';
+import { TailCalibration } from './tail-calibration.js';
 
 
 export interface ScorerOptions {
@@ -74,6 +75,12 @@ export interface ScorerOptions {
    * never learned from: the noise stays at its minimum. The processor starts from weeks of history.
    */
   warmup: number;
+  /**
+   * Scores are divided by what the series' own 1 % tails say of the model (tail-calibration.ts),
+   * per scale and side, so that noise far beyond the model's (bursty counts, a series at rest at
+   * zero) does not score as an incident at every ordinary burst.
+   */
+  calibrate: boolean;
 }
 
 export const DEFAULT_SCORER: ScorerOptions = {
@@ -90,6 +97,7 @@ export const DEFAULT_SCORER: ScorerOptions = {
   sumsAsWindows: false,
   levelHalfLife: 0,
   warmup: 0,
+  calibrate: true,
 };
 
 export interface Score {
@@ -121,10 +129,18 @@ export class DeviationScorer {
   private levelWeight = 0;
   /** A prior of two points at level 0, fading, so that the first points do not set the level alone. */
   private levelPrior = 0;
+  private readonly calibration: TailCalibration;
 
   constructor(options: Partial<ScorerOptions> = {}) {
     this.options = { ...DEFAULT_SCORER, ...options };
     this.levelNoise = this.options.minLevelNoise;
+    this.calibration = new TailCalibration({ scales: this.options.scales, history: this.options.levelHistory, minPoints: 200 });
+  }
+
+  /** The score of a sum of m points, divided by the calibration factor of its scale and side. */
+  private calibrated(so: number, se: number, m: number): number {
+    const z = this.z(so, se, m);
+    return this.options.calibrate ? z / this.calibration.factor(m, z) : z;
   }
 
   /**
@@ -139,7 +155,7 @@ export class DeviationScorer {
     /** The best score among the sums whose size passes the relevance floors. */
     let relevant = 0;
     let relevantScale = 1;
-    const own = Number.isFinite(expected) ? this.z(observed, expected, 1) : 0;
+    const own = Number.isFinite(expected) ? this.calibrated(observed, expected, 1) : 0;
     if (Number.isFinite(expected)) {
       const maxScale = Math.max(...o.scales);
       // Windows already found anomalous stop counting once they leave the k-of-n horizon: an
@@ -160,7 +176,7 @@ export class DeviationScorer {
           if (window[i].own > 0) up++;
           if (window[i].own < 0) down++;
         }
-        const z = this.z(so, se, m);
+        const z = this.calibrated(so, se, m);
         // A sum counts only if most of its windows lean its way: a past spike alone does not.
         if ((z > 0 ? up : down) < Math.ceil(0.75 * m)) continue;
         if (Math.abs(z) > Math.abs(best)) {
@@ -195,6 +211,7 @@ export class DeviationScorer {
     const last = this.recent.slice(-o.n);
     const leaning = o.sumsAsWindows && bestScale >= o.k && bestScale <= o.n && this.recent.slice(-bestScale).every((p) => p.own === dir);
     const flag = anomalous && (last.filter((p) => p.dir === dir).length >= o.k || leaning);
+    if (Number.isFinite(expected) && o.calibrate) this.calibration.push(observed, expected, (so, se, m) => this.z(so, se, m, false));
     if (Number.isFinite(expected) && !anomalous) {
       this.learnLevel(observed, seasonal);
       this.history.push({ o: observed, e: expected, q: quality });
@@ -228,11 +245,12 @@ export class DeviationScorer {
    * is right for small counts, and the log ratio against Poisson plus level noise, which is right
    * for large ones (a -60 % and a +150 % are then equally far from normal).
    */
-  private z(so: number, se: number, m: number): number {
+  private z(so: number, se: number, m: number, exact = true): number {
     if (this.options.counts) {
       const o = Math.max(so, 0);
       const e = Math.max(se, 0);
-      const poisson = poissonZ(o, e);
+      // The square-root approximation where only the tails of many scores are wanted (calibration).
+      const poisson = exact ? poissonZ(o, e) : 2 * (Math.sqrt(o + 0.375) - Math.sqrt(e + 0.375));
       const level = Math.log((o + 0.5) / (e + 0.5)) / Math.sqrt(1 / (e + 0.5) + this.levelNoise ** 2);
       return Math.sign(level) * Math.min(Math.abs(poisson), Math.abs(level));
     }
