@@ -18,7 +18,7 @@
  *
  * Pure and deterministic: the output depends only on the points, in order.
  */
-import { MAD_TO_SD, mad, median, poissonZ } from './stats.js';
+import { MAD_TO_SD, mad, median, poissonDispersion, poissonZ } from './stats.js';
 import { SOURCE_QUALITY, SeasonalBaseline, WEEK } from './seasonal-baseline.js';
 import { TailCalibration } from './tail-calibration.js';
 
@@ -384,9 +384,21 @@ export function inferStep(points: readonly SeriesPoint[]): number {
   return Number.isFinite(g) && g > 0 ? g : 60_000;
 }
 
-/** True when every value is a non-negative integer: the series is treated as counts. */
+/**
+ * Point-to-point noise (`poissonDispersion`) within which an integer series is scored as Poisson
+ * counts. Outside it the Poisson model is wrong whatever the values: far noisier (tweets' bursts,
+ * travel times in seconds) it would alert at every ordinary burst, far quieter (speeds) it would
+ * miss what matters; the series is then scored against its own residuals, as a measurement. Wide
+ * for sampling noise and a daily cycle: a Poisson series of a few hundred points gives 0.8-1.2.
+ */
+export const COUNT_DISPERSION: readonly [min: number, max: number] = [0.75, 1.5];
+
+/** True when every value is a non-negative integer and the noise is about Poisson's: the series is treated as counts. */
 export function looksLikeCounts(points: readonly SeriesPoint[]): boolean {
-  return points.length > 0 && points.every((p) => p.value >= 0 && Number.isInteger(p.value));
+  if (points.length === 0 || !points.every((p) => p.value >= 0 && Number.isInteger(p.value))) return false;
+  const d = poissonDispersion(points.map((p) => p.value));
+  // Too short, or all zero, to tell: counts (the model the processor runs).
+  return !Number.isFinite(d) || points.length < 50 || (d >= COUNT_DISPERSION[0] && d <= COUNT_DISPERSION[1]);
 }
 
 /** Scores a whole series with the detector the processor runs (points sorted by time first). */

@@ -123,3 +123,21 @@ export function poissonZ(o: number, e: number): number {
   }
   return Math.max(0, -normalQuantile(Math.max(tail, 1e-300)));
 }
+
+/**
+ * How noisy a series is against Poisson, point to point: the mean square of each value's distance
+ * from the midpoint of its neighbours (which takes out a linear trend, so a daily cycle adds
+ * little), over what Poisson counts would give (1.5 x their mean). About 1 for Poisson counts;
+ * tweets, whose bursts are far beyond Poisson, 2-9; travel times in seconds, 100s. NaN when
+ * there are fewer than 3 values or they sum to 0.
+ */
+export function poissonDispersion(values: readonly number[]): number {
+  let square = 0;
+  let mean = 0;
+  for (let i = 1; i + 1 < values.length; i++) {
+    const d = values[i] - (values[i - 1] + values[i + 1]) / 2;
+    square += d * d;
+    mean += 1.5 * values[i];
+  }
+  return mean > 0 ? square / mean : NaN;
+}
