@@ -154,6 +154,20 @@ describe('scoreSeries (what anomaly:score runs)', () => {
     expect(flagged.every((p) => (p.t >= data[15 * 24 + 12].t && p.t < data[15 * 24 + 18].t) || (p.t >= data[18 * 24 + 10].t && p.t < data[18 * 24 + 17].t))).toBe(true);
   });
 
+  it('takes integer series as counts only when their noise is no more than Poisson plus a few per cent', () => {
+    const r = rng(11);
+    const t = (i: number) => Date.UTC(2026, 0, 5) + i * 300_000;
+    const cycle = (i: number) => 1 + 0.8 * Math.sin((i / 288) * 2 * Math.PI);
+    const of = (f: (i: number) => number) => Array.from({ length: 2000 }, (_, i) => ({ t: t(i), value: f(i) }));
+    expect(looksLikeCounts(of((i) => poisson(r, 20 * cycle(i))))).toBe(true);
+    expect(looksLikeCounts(of((i) => poisson(r, 0.3 * cycle(i))))).toBe(true);
+    expect(looksLikeCounts(of((i) => Math.round(5e7 * cycle(i) * (1 + 0.02 * (r() - 0.5)))))).toBe(true);
+    // Tweet-like: 3 % of the points are bursts of 3-6x.
+    expect(looksLikeCounts(of((i) => poisson(r, 20 * cycle(i) * (r() < 0.03 ? 3 + 3 * r() : 1))))).toBe(false);
+    // Travel times in seconds: integers, but a measurement.
+    expect(looksLikeCounts(of((i) => Math.round(400 * cycle(i) * (1 + 0.6 * (r() - 0.5)))))).toBe(false);
+  });
+
   it('handles irregular steps and values that are not counts', () => {
     const pts = Array.from({ length: 400 }, (_, i) => ({ t: i * 60_000 + (i % 2 ? 5000 : 0), value: 10.5 + Math.sin(i / 10) + (i === 300 || i === 301 ? 40 : 0) }));
     expect(looksLikeCounts(pts)).toBe(false);
@@ -173,9 +187,10 @@ describe('scoreSeries (what anomaly:score runs)', () => {
   it('daily steps: the noise is fitted on more than four weeks (too few blocks of the longest sum), fewer ordinary days page', () => {
     const r = rng(7);
     const day = 86_400_000;
-    // Daily visits with 20 % day-to-day noise: far above Poisson at 5,000 a day.
+    // Daily visits with 20 % day-to-day noise: far above Poisson at 5,000 a day (scored as counts
+    // only when told: by default such noise makes it a measurement, see looksLikeCounts).
     const data = Array.from({ length: 200 }, (_, i) => ({ t: Date.UTC(2025, 0, 1) + i * day, value: Math.round(5000 * (1 + 0.4 * (r() + r() + r() - 1.5))) }));
-    const flags = (o: { levelHistory?: number }) => scoreSeries(data, { threshold: 5.5, ...o }).filter((p) => p.flag).length;
+    const flags = (o: { levelHistory?: number }) => scoreSeries(data, { counts: true, threshold: 5.5, ...o }).filter((p) => p.flag).length;
     expect(flags({})).toBeLessThan(flags({ levelHistory: 28 }) / 4);
   });
 

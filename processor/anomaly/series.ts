@@ -385,20 +385,23 @@ export function inferStep(points: readonly SeriesPoint[]): number {
 }
 
 /**
- * Point-to-point noise (`poissonDispersion`) within which an integer series is scored as Poisson
- * counts. Outside it the Poisson model is wrong whatever the values: far noisier (tweets' bursts,
- * travel times in seconds) it would alert at every ordinary burst, far quieter (speeds) it would
- * miss what matters; the series is then scored against its own residuals, as a measurement. Wide
- * for sampling noise and a daily cycle: a Poisson series of a few hundred points gives 0.8-1.2.
+ * Point-to-point noise (`poissonDispersion`, against Poisson plus the scorer's least level noise)
+ * above which an integer series is not scored as counts: far noisier than Poisson (tweets' bursts,
+ * travel times in seconds), the Poisson model would alert at every ordinary burst; it is scored
+ * against its own residuals, as a measurement. Counts with a relative noise of a few per cent
+ * (very large counts) are below it: the count model's level noise covers them.
  */
-export const COUNT_DISPERSION: readonly [min: number, max: number] = [0.75, 1.5];
+export const COUNT_MAX_DISPERSION = 1.5;
 
-/** True when every value is a non-negative integer and the noise is about Poisson's: the series is treated as counts. */
+/** True when every value is a non-negative integer and the noise is no more than counts': the series is treated as counts. */
 export function looksLikeCounts(points: readonly SeriesPoint[]): boolean {
   if (points.length === 0 || !points.every((p) => p.value >= 0 && Number.isInteger(p.value))) return false;
-  const d = poissonDispersion(points.map((p) => p.value));
+  const d = poissonDispersion(
+    points.map((p) => p.value),
+    DEFAULT_SCORER.minLevelNoise,
+  );
   // Too short, or all zero, to tell: counts (the model the processor runs).
-  return !Number.isFinite(d) || points.length < 50 || (d >= COUNT_DISPERSION[0] && d <= COUNT_DISPERSION[1]);
+  return !(d > COUNT_MAX_DISPERSION) || points.length < 50;
 }
 
 /** Scores a whole series with the detector the processor runs (points sorted by time first). */

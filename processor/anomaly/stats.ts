@@ -125,19 +125,19 @@ export function poissonZ(o: number, e: number): number {
 }
 
 /**
- * How noisy a series is against Poisson, point to point: the mean square of each value's distance
- * from the midpoint of its neighbours (which takes out a linear trend, so a daily cycle adds
- * little), over what Poisson counts would give (1.5 x their mean). About 1 for Poisson counts;
- * tweets, whose bursts are far beyond Poisson, 2-9; travel times in seconds, 100s. NaN when
- * there are fewer than 3 values or they sum to 0.
+ * How noisy a series is against Poisson counts with a relative noise of `relative` on top,
+ * point to point: the mean square of each value's distance from the midpoint of its neighbours
+ * (which takes out a linear trend, so a daily cycle adds little), over what that model gives
+ * (1.5 x its variance). At most about 1 for such counts; tweets, whose bursts are far beyond
+ * Poisson, 2-9; travel times in seconds, 100s. NaN when there are fewer than 3 values or they sum to 0.
  */
-export function poissonDispersion(values: readonly number[]): number {
+export function poissonDispersion(values: readonly number[], relative = 0): number {
   let square = 0;
-  let mean = 0;
+  let variance = 0;
   for (let i = 1; i + 1 < values.length; i++) {
     const d = values[i] - (values[i - 1] + values[i + 1]) / 2;
     square += d * d;
-    mean += 1.5 * values[i];
+    variance += 1.5 * (values[i] + (relative * values[i]) ** 2);
   }
-  return mean > 0 ? square / mean : NaN;
+  return variance > 0 ? square / variance : NaN;
 }
