@@ -7,73 +7,111 @@
  * the figure with HTTP around it. Also prints the GC pauses of the measured rounds; this loop never
  * yields to the timers, so its pauses are longer than a server's: compare them A/B only.
  *
- *   npm run bench:gateway-work -- [--requests 20000]
+ * --ab-root DIR: the same loop on another checkout's gateway modules (e.g. main in a git worktree),
+ * loaded into this process beside this checkout's, the two alternating round by round (`--rounds`
+ * of each), each with its own bodies and dedup table: a shared machine's slow minutes hit both, and
+ * the per-round ratios and their median say what changed.
+ *
+ *   npm run bench:gateway-work -- [--requests 20000] [--ab-root DIR] [--rounds 10]
  */
+import path from 'node:path';
 import { PerformanceObserver } from 'node:perf_hooks';
+import { pathToFileURL } from 'node:url';
 import { pino } from 'pino';
-import { loadConfig } from '../common/config.js';
-import { toBatch } from '../gateway/batch.js';
-import { deadLetters } from '../gateway/dead-letter.js';
-import { RecentIds } from '../gateway/dedup.js';
-import { Delivery } from '../gateway/delivery.js';
-import { geoipLiteProvider } from '../gateway/geo.js';
-import { createIngest } from '../gateway/ingest.js';
-import { gatewayMetrics } from '../gateway/metrics.js';
-import { cachedUserAgentParser } from '../gateway/user-agent.js';
-import { createValidator } from '../gateway/validate.js';
 import { bodyPool } from './lib/bodies.js';
 import { parseArgs } from './lib/args.js';
+import { PROJECT_ROOT } from '../infra/paths.js';
 
-const cfg = loadConfig();
+const a = parseArgs();
+const N = a.num('requests', 20_000);
+const AB_ROOT = a.str('ab-root', '');
+const ROUNDS = a.num('rounds', AB_ROOT ? 10 : 5);
 const log = pino({ level: 'warn' });
-const metrics = gatewayMetrics();
-const producer = { send: async () => {}, isAvailable: () => true, close: async () => {} };
-const delivery = new Delivery(producer, { timeoutMs: 10000, maxInFlight: 1e9, retryAfterS: 1 }, metrics);
-const recent = new RecentIds(cfg.gatewayDedupMax, cfg.gatewayDedupWindowS * 1000);
-const ingest = createIngest({
-  topicPrefix: '',
-  validate: createValidator(),
-  parseUa: cachedUserAgentParser(),
-  geo: geoipLiteProvider(),
-  botPolicy: 'flag',
-  recent,
-  delivery,
-  deadLetters: deadLetters('', 65536),
-  metrics,
-  waitMs: 10000,
-  timeWindow: { maxAgeMs: 30 * 86_400_000, maxFutureMs: 600_000 },
-});
-const pool = bodyPool({ size: 2000, eventsPerBody: 20, seed: 42 });
-const N = parseArgs().num('requests', 20_000);
-async function round(n: number) {
-  const c0 = process.cpuUsage();
-  for (let i = 0; i < n; i++) {
-    const b = pool.next();
-    const text = b.body;
-    const batch = toBatch(JSON.parse(text), 100);
-    const r = await ingest({ events: batch.events, sentAt: batch.sentAt, site: null, ip: b.ip, userAgent: b.ua, receivedAt: Date.now(), log: log as never, bodyText: text });
-    if (r.body.accepted !== 20) throw new Error(JSON.stringify(r.body));
-  }
-  const c = process.cpuUsage(c0);
-  return (c.user + c.system) / 1000 / n;
+
+/** One checkout's ingest loop: `round(n)` runs n requests and returns CPU ms per request. */
+async function workOf(root: string) {
+  const load = (file: string) => import(pathToFileURL(path.join(root, file)).href);
+  const [{ loadConfig }, { toBatch }, { deadLetters }, { RecentIds }, { Delivery }, { geoipLiteProvider }, { createIngest }, { gatewayMetrics }, { cachedUserAgentParser }, { createValidator }] = await Promise.all([
+    load('common/config.ts'),
+    load('gateway/batch.ts'),
+    load('gateway/dead-letter.ts'),
+    load('gateway/dedup.ts'),
+    load('gateway/delivery.ts'),
+    load('gateway/geo.ts'),
+    load('gateway/ingest.ts'),
+    load('gateway/metrics.ts'),
+    load('gateway/user-agent.ts'),
+    load('gateway/validate.ts'),
+  ]);
+  const cfg = loadConfig();
+  const metrics = gatewayMetrics();
+  const producer = { send: async () => {}, isAvailable: () => true, close: async () => {} };
+  const delivery = new Delivery(producer, { timeoutMs: 10000, maxInFlight: 1e9, retryAfterS: 1 }, metrics);
+  const recent = new RecentIds(cfg.gatewayDedupMax, cfg.gatewayDedupWindowS * 1000);
+  const ingest = createIngest({
+    topicPrefix: '',
+    validate: createValidator(),
+    parseUa: cachedUserAgentParser(),
+    geo: geoipLiteProvider(),
+    botPolicy: 'flag',
+    recent,
+    delivery,
+    deadLetters: deadLetters('', 65536),
+    metrics,
+    waitMs: 10000,
+    timeWindow: { maxAgeMs: 30 * 86_400_000, maxFutureMs: 600_000 },
+  });
+  // Its own tag: the two checkouts' dedup tables never see each other's ids anyway, but the bodies stay distinct.
+  const pool = bodyPool({ size: 2000, eventsPerBody: 20, seed: 42, tag: `${Date.now().toString(36)}${root.length}` });
+  return {
+    recent,
+    async round(n: number): Promise<number> {
+      const c0 = process.cpuUsage();
+      for (let i = 0; i < n; i++) {
+        const b = pool.next();
+        const text = b.body;
+        const batch = toBatch(JSON.parse(text), 100);
+        const r = await ingest({ events: batch.events, sentAt: batch.sentAt, site: null, ip: b.ip, userAgent: b.ua, receivedAt: Date.now(), log: log as never, bodyText: text });
+        if (r.body.accepted !== 20) throw new Error(JSON.stringify(r.body));
+      }
+      const c = process.cpuUsage(c0);
+      return (c.user + c.system) / 1000 / n;
+    },
+  };
 }
+
+const us = (ms: number) => (ms * 1000).toFixed(1);
+const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)];
+
+const self = await workOf(PROJECT_ROOT);
+const other = AB_ROOT ? await workOf(path.resolve(AB_ROOT)) : null;
+await self.round(5000);
+await other?.round(5000);
+
 // GC pauses of the measured rounds (a pause holds every request in the process: the tail at half load).
 const pauses: number[] = [];
 const gcObserver = new PerformanceObserver((list) => {
   for (const e of list.getEntries()) pauses.push(e.duration);
 });
-await round(5000);
 gcObserver.observe({ entryTypes: ['gc'] });
 const xs: number[] = [];
-for (let k = 0; k < 5; k++) {
-  xs.push(await round(N / 5));
+const ys: number[] = [];
+for (let k = 0; k < ROUNDS; k++) {
+  // Alternating which goes first: neither always runs right after the other's garbage.
+  if (other && k % 2 === 1) ys.push(await other.round(N / ROUNDS));
+  xs.push(await self.round(N / ROUNDS));
+  if (other && k % 2 === 0) ys.push(await other.round(N / ROUNDS));
   // GC entries reach the observer on a later turn of the loop.
   await new Promise((r) => setTimeout(r, 1));
 }
-xs.sort((a, b) => a - b);
 for (const e of gcObserver.takeRecords()) pauses.push(e.duration);
 gcObserver.disconnect();
-pauses.sort((a, b) => a - b);
+pauses.sort((x, y) => x - y);
 const heap = process.memoryUsage();
-console.log(`GC pauses over the measured rounds: ${pauses.length}, total ${pauses.reduce((a, b) => a + b, 0).toFixed(0)} ms, p99 ${(pauses[Math.floor(pauses.length * 0.99)] ?? 0).toFixed(1)} ms, max ${(pauses[pauses.length - 1] ?? 0).toFixed(1)} ms, over 10 ms ${pauses.filter((p) => p > 10).length}; heap used ${(heap.heapUsed / 1e6).toFixed(0)} MB, dedup holds ${recent.size} ids`);
-console.log(`gateway own work (JSON.parse + ingest of 20 events): median ${(xs[2] * 1000).toFixed(1)} µs CPU per request; rounds ${xs.map((x) => (x * 1000).toFixed(1)).join(' ')}`);
+console.log(`GC pauses over the measured rounds${other ? ' (both checkouts)' : ''}: ${pauses.length}, total ${pauses.reduce((s, p) => s + p, 0).toFixed(0)} ms, p99 ${(pauses[Math.floor(pauses.length * 0.99)] ?? 0).toFixed(1)} ms, max ${(pauses[pauses.length - 1] ?? 0).toFixed(1)} ms, over 10 ms ${pauses.filter((p) => p > 10).length}; heap used ${(heap.heapUsed / 1e6).toFixed(0)} MB, dedup holds ${self.recent.size} ids`);
+console.log(`gateway own work (JSON.parse + ingest of 20 events): median ${us(median(xs))} µs CPU per request; rounds ${xs.map(us).join(' ')}`);
+if (other) {
+  const ratios = xs.map((x, i) => x / ys[i]);
+  console.log(`--ab-root ${AB_ROOT}: median ${us(median(ys))} µs CPU per request; rounds ${ys.map(us).join(' ')}`);
+  console.log(`this checkout / --ab-root, per round: median ${median(ratios).toFixed(3)} (rounds ${ratios.map((r) => r.toFixed(2)).join(' ')})`);
+}

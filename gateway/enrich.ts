@@ -29,7 +29,21 @@ export interface RequestContext {
   urls?: Map<string, ParsedUrl>;
   /** JSON of the fields every event of the request shares (enrichedJson; filled in on first use). */
   json?: RequestJson;
+  /**
+   * Every string the request's events hold is written by JSON.stringify as itself in quotes: they
+   * were parsed from a body with no backslash (`plainBody`), so none holds a quote, a backslash, a
+   * control character or a lone surrogate. enrichedJson then quotes them without looking.
+   */
+  plainStrings?: boolean;
 }
+
+/**
+ * Whether every string JSON.parse makes of `body` is written back by JSON.stringify as itself in
+ * quotes: true when the body has no backslash (no escape, so no quote or control character
+ * inside a string, which JSON forbids raw; a body decoded from valid UTF-8 holds no lone
+ * surrogate). One scan of the body instead of a test per field of every event.
+ */
+export const plainBody = (body: string): boolean => body.indexOf('\\') < 0;
 
 /** The request's shared fields as JSON fragments, each starting with its comma. */
 interface RequestJson {
@@ -50,6 +64,10 @@ interface ParsedUrl {
   normal: string | null;
   /** `,"url":..,"url_raw":..,"url_host":..,"url_path":..` when this is the page URL (enrichedJson; filled in on first use). */
   pageJson?: string;
+  /** The query's UTM fields as JSON and whether it marks a campaign (enrichedJson, for events that carry no UTM; filled in on first use). */
+  utm?: { json: string; campaign: boolean };
+  /** The referrer fields' JSON of the last event on this page, and what they were computed from (enrichedJson). */
+  ref?: { referrer: string | undefined; campaign: boolean; json: string };
 }
 const NO_URL: ParsedUrl = { host: null, path: null, query: null, normal: null };
 const DEFAULT_KEEP = queryAllowlist(SETTINGS.urlQueryAllowlist.default.split(','));
@@ -216,41 +234,70 @@ function requestJson(ctx: RequestContext): RequestJson {
   };
 }
 
+/** A string field known to need no escape (`plainStrings`), as JSON.stringify writes it. */
+const quote = (v: string | null | undefined): string => (v == null ? 'null' : `"${v}"`);
+
+/** `,"utm_source":..` to `,"utm_content":..` from the given values. */
+const utmJson = (q: (v: string | null | undefined) => string, src: string | null | undefined, medium: string | null | undefined, campaign: string | null | undefined, term: string | null | undefined, content: string | null | undefined): string =>
+  `,"utm_source":${q(src || null)},"utm_medium":${q(medium || null)},"utm_campaign":${q(campaign || null)},"utm_term":${q(term || null)},"utm_content":${q(content || null)}`;
+
+/** The UTM fields of a page URL's query (utmOf for an event that carries none) and whether the query marks a campaign. */
+function queryUtm(page: ParsedUrl): { json: string; campaign: boolean } {
+  const u = utmOf({} as ClientEvent, page.query);
+  return { json: utmJson(str, u.utm_source, u.utm_medium, u.utm_campaign, u.utm_term, u.utm_content), campaign: u.utm_source !== null || u.utm_medium !== null || u.utm_campaign !== null || hasClickId(page.query) };
+}
+
 /**
  * `JSON.stringify(enrichEvent(ev, ctx))`, byte for byte, without building the enriched object:
  * what a request's events share (user agent, geo, IP, site, receive time) is written once per
- * request and each page URL's fields once per URL, so an event costs only its own fields. The
- * enriched object and its serialisation were a third of the gateway's own work (profile of
- * 1 Dec 2026); gateway/enriched-json.test.ts holds this to JSON.stringify of enrichEvent's object.
+ * request; each page URL's fields, its query's UTM fields and the referrer fields of a run of
+ * events with the same page and referrer once per request too, so an event costs only its own
+ * fields (and, with `plainStrings`, no escape test per field: those tests and the per-event UTM
+ * and referrer work were about a third of enrichment, profile of 2 Dec 2026). The enriched object
+ * and its serialisation were a third of the gateway's own work (profile of 1 Dec 2026);
+ * gateway/enriched-json.test.ts holds this to JSON.stringify of enrichEvent's object.
  */
 export function enrichedJson(ev: ClientEvent, ctx: RequestContext): string {
+  const q = ctx.plainStrings ? quote : str;
   const page = parseUrlOnce(ev.url, ctx);
-  const referrerHost = parseUrlOnce(ev.referrer, ctx).host;
-  const utm = utmOf(ev, page.query);
-  const campaign = utm.utm_source !== null || utm.utm_medium !== null || utm.utm_campaign !== null || hasClickId(page.query);
+  const shared = page !== NO_URL;
+  let utm: string;
+  let campaign: boolean;
+  if (ev.utm_source || ev.utm_medium || ev.utm_campaign || ev.utm_term || ev.utm_content) {
+    // Carried by the event: its own values, never mixed with the page's (utmOf).
+    utm = utmJson(q, ev.utm_source, ev.utm_medium, ev.utm_campaign, ev.utm_term, ev.utm_content);
+    campaign = !!(ev.utm_source || ev.utm_medium || ev.utm_campaign) || hasClickId(page.query);
+  } else {
+    const u = shared ? (page.utm ??= queryUtm(page)) : queryUtm(page);
+    utm = u.json;
+    campaign = u.campaign;
+  }
+  let ref = shared ? page.ref : undefined;
+  if (!ref || ref.referrer !== ev.referrer || ref.campaign !== campaign) {
+    const referrerHost = parseUrlOnce(ev.referrer, ctx).host;
+    const type = classifyReferrer({ pageHost: page.host, referrerHost, campaign, siteHosts: ctx.siteHosts });
+    ref = { referrer: ev.referrer, campaign, json: `,"referrer":${q(ev.referrer || null)},"referrer_host":${str(referrerHost)},"referrer_type":"${type}"` };
+    if (shared) page.ref = ref;
+  }
   const rj = (ctx.json ??= requestJson(ctx));
-  const pageJson = page !== NO_URL ? (page.pageJson ??= urlJson(page, ev.url)) : urlJson(page, ev.url);
+  const pageJson = shared ? (page.pageJson ??= urlJson(page, ev.url)) : urlJson(page, ev.url);
   let out =
-    `{"event_id":${str(ev.event_id)},"event_type":${str(ev.type)}${rj.site},"visitor_id":${str(ev.visitor_id)},"session_id":${str(ev.session_id)}` +
-    `,"user_id":${ev.user_id === undefined ? 'null' : str(ctx.hashUserId ? ctx.hashUserId(ev.user_id) : ev.user_id)}` +
-    `,"timestamp":"${iso(correctedEventTime(ev.ts, ctx.sentAt, ctx.receivedAt))}","client_ts":"${iso(ev.ts)}"${rj.times}${pageJson}` +
-    `,"referrer":${str(ev.referrer || null)},"referrer_host":${str(referrerHost)}` +
-    `,"referrer_type":"${classifyReferrer({ pageHost: page.host, referrerHost, campaign, siteHosts: ctx.siteHosts })}"` +
-    `,"title":${str(ev.title)},"language":${str(ev.language)},"screen":${str(ev.screen)},"viewport":${str(ev.viewport)}` +
-    `,"utm_source":${str(utm.utm_source)},"utm_medium":${str(utm.utm_medium)},"utm_campaign":${str(utm.utm_campaign)},"utm_term":${str(utm.utm_term)},"utm_content":${str(utm.utm_content)}` +
-    rj.client;
+    `{"event_id":${q(ev.event_id)},"event_type":${q(ev.type)}${rj.site},"visitor_id":${q(ev.visitor_id)},"session_id":${q(ev.session_id)}` +
+    `,"user_id":${ev.user_id === undefined ? 'null' : ctx.hashUserId ? str(ctx.hashUserId(ev.user_id)) : q(ev.user_id)}` +
+    `,"timestamp":"${iso(correctedEventTime(ev.ts, ctx.sentAt, ctx.receivedAt))}","client_ts":"${iso(ev.ts)}"${rj.times}${pageJson}${ref.json}` +
+    `,"title":${q(ev.title)},"language":${q(ev.language)},"screen":${q(ev.screen)},"viewport":${q(ev.viewport)}${utm}${rj.client}`;
   switch (ev.type) {
     case 'page_view':
       out += `,"engagement_ms":${num(ev.engagement_ms)},"element":null,"target_url":null,"product_id":null,"product_name":null,"price":null,"quantity":null,"currency":null,"order_id":null,"revenue":null,"items":null}`;
       break;
     case 'click':
-      out += `,"engagement_ms":null,"element":${str(ev.element)},"target_url":${str(ev.target_url)},"product_id":null,"product_name":null,"price":null,"quantity":null,"currency":null,"order_id":null,"revenue":null,"items":null}`;
+      out += `,"engagement_ms":null,"element":${q(ev.element)},"target_url":${q(ev.target_url)},"product_id":null,"product_name":null,"price":null,"quantity":null,"currency":null,"order_id":null,"revenue":null,"items":null}`;
       break;
     case 'add_to_cart':
-      out += `,"engagement_ms":null,"element":null,"target_url":null,"product_id":${str(ev.product_id)},"product_name":${str(ev.product_name)},"price":${num(ev.price)},"quantity":${num(ev.quantity)},"currency":${str(ev.currency)},"order_id":null,"revenue":null,"items":null}`;
+      out += `,"engagement_ms":null,"element":null,"target_url":null,"product_id":${q(ev.product_id)},"product_name":${q(ev.product_name)},"price":${num(ev.price)},"quantity":${num(ev.quantity)},"currency":${q(ev.currency)},"order_id":null,"revenue":null,"items":null}`;
       break;
     default:
-      out += `,"engagement_ms":null,"element":null,"target_url":null,"product_id":null,"product_name":null,"price":null,"quantity":null,"currency":${str(ev.currency)},"order_id":${str(ev.order_id)},"revenue":${num(ev.revenue)},"items":${ev.items == null ? 'null' : JSON.stringify(ev.items)}}`;
+      out += `,"engagement_ms":null,"element":null,"target_url":null,"product_id":null,"product_name":null,"price":null,"quantity":null,"currency":${q(ev.currency)},"order_id":${q(ev.order_id)},"revenue":${num(ev.revenue)},"items":${ev.items == null ? 'null' : JSON.stringify(ev.items)}}`;
   }
   return out;
 }

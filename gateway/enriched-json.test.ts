@@ -1,6 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import { ENRICHED_FIELDS } from '../contracts/event-schema.js';
-import { enrichEvent, enrichedJson } from './enrich.js';
+import type { ClientEvent } from '../contracts/event-schema.js';
+import { enrichEvent, enrichedJson, plainBody } from './enrich.js';
 import { parseUserAgent } from './user-agent.js';
 import { bodyPool } from '../bench/lib/bodies.js';
 import { addToCart, berlinRequest, pageView, purchase } from '../test/unit/fixtures.js';
@@ -48,6 +49,45 @@ describe('enrichedJson: the enriched event as JSON without building it', () => {
       const { events, sentAt, ua } = pool.events(k);
       const c = ctx({ ua: parseUserAgent(ua), sentAt });
       for (const ev of events) expect(enrichedJson(ev, c)).toBe(JSON.stringify(enrichEvent(ev, c)));
+      // As ingest writes them: the body has no backslash, so no field is tested for escapes.
+      const body = pool.body(k).body;
+      expect(plainBody(body)).toBe(true);
+      const plain = ctx({ ua: parseUserAgent(ua), sentAt, plainStrings: true });
+      for (const ev of (JSON.parse(body) as { events: ClientEvent[] }).events) expect(enrichedJson(ev, plain)).toBe(JSON.stringify(enrichEvent(ev, plain)));
     }
+  });
+
+  test('plainBody: a body is plain only without a backslash, and then its strings need no escape', () => {
+    const texts = ['plain', 'émoji 🙂 and ü', 'quote \\" inside', 'line\\nbreak', 'lone \\ud800', 'tab\\t', 'slash \\/'];
+    for (const t of texts) {
+      const body = `{"events":[{"title":"${t}"}]}`;
+      const parsed = (JSON.parse(body) as { events: { title: string }[] }).events[0].title;
+      // Plain: quoting by hand gives JSON.stringify's text; otherwise the escape test must run.
+      expect(plainBody(body)).toBe(!t.includes('\\'));
+      if (plainBody(body)) expect(`"${parsed}"`).toBe(JSON.stringify(parsed));
+    }
+  });
+
+  test('events with UTM fields of their own, and runs of one page and referrer, as JSON.stringify writes them', () => {
+    const c = ctx({ plainStrings: true });
+    const page = 'https://shop.example/p?utm_source=ads&utm_medium=cpc';
+    const events = [
+      pageView({ url: 'https://shop.example/plain', referrer: 'https://www.google.com/' }),
+      pageView({ url: 'https://shop.example/plain', referrer: 'https://www.google.com/', utm_source: 'mail' }),
+      pageView({ url: page, referrer: 'https://www.google.com/' }),
+      pageView({ url: page, referrer: 'https://www.google.com/', utm_source: 'mail', utm_term: 'x' }),
+      pageView({ url: page, referrer: 'https://www.google.com/' }),
+      pageView({ url: page, referrer: 'https://shop.example/' }),
+      pageView({ url: page }),
+      pageView({ url: 'https://shop.example/q?fbclid=1', referrer: 'https://t.co/', utm_content: 'c' }),
+      pageView({ url: 'https://shop.example/q?fbclid=1', referrer: 'https://t.co/' }),
+      pageView({ url: 'not a url', referrer: 'https://t.co/', utm_medium: 'm' }),
+      pageView({ url: 'not a url', referrer: 'https://t.co/' }),
+    ];
+    for (const ev of events) expect(enrichedJson(ev, c)).toBe(JSON.stringify(enrichEvent(ev, c)));
+    expect(JSON.parse(enrichedJson(events[0], c))).toMatchObject({ utm_source: null, referrer_type: 'search' });
+    expect(JSON.parse(enrichedJson(events[1], c))).toMatchObject({ utm_source: 'mail', referrer_type: 'campaign' });
+    expect(JSON.parse(enrichedJson(events[3], c))).toMatchObject({ utm_source: 'mail', utm_medium: null, utm_term: 'x', referrer_type: 'campaign' });
+    expect(JSON.parse(enrichedJson(events[5], c))).toMatchObject({ utm_source: 'ads', referrer_type: 'internal' });
   });
 });

@@ -7,7 +7,7 @@ import type { DeadLetters } from './dead-letter.js';
 import { FORGOTTEN, WITH_CONTENT, flightKey, identityLanes, type RecentIds } from './dedup.js';
 import type { Delivery } from './delivery.js';
 import type { QueryKeep } from './url-normalise.js';
-import { enrichedJson, eventTimeRefusal, type EventTimeWindow, type RequestContext } from './enrich.js';
+import { enrichedJson, eventTimeRefusal, plainBody, type EventTimeWindow, type RequestContext } from './enrich.js';
 import { GW_ERRORS } from './errors.js';
 import type { OutRecord } from './event-producer.js';
 import type { GeoProvider } from './geo.js';
@@ -109,6 +109,7 @@ export function createIngest(d: IngestDeps) {
       siteHosts: site?.hosts,
       hashUserId: d.hashUserId,
       keepQuery: d.keepQuery,
+      plainStrings: input.bodyText !== undefined && plainBody(input.bodyText),
     };
     const bot = ua.is_bot ? d.botPolicy : null;
 
