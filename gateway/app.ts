@@ -5,7 +5,7 @@ import { pino, type Logger } from 'pino';
 import { ConfigError, type Config } from '../contracts/config.js';
 import { loadConfig } from '../common/config.js';
 import { queryAllowlist } from './url-normalise.js';
-import { registerAccessControl } from './access.js';
+import { clientIp, registerAccessControl } from './access.js';
 import { Admission, registerAdmission, stampArrival } from './admission.js';
 import { LoopLag, realLoopClock } from './loop-lag.js';
 import { handoverRoom, ROOM_REPORT_MS } from './handover-room.js';
@@ -316,7 +316,7 @@ export async function buildApp(opts: BuildOptions = {}): Promise<FastifyInstance
       events: batch.events,
       sentAt: batch.sentAt,
       site: req.site,
-      ip: req.ip,
+      ip: clientIp(req) ?? '',
       userAgent: req.headers['user-agent'] ?? '',
       receivedAt,
       log: req.log,

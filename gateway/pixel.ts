@@ -3,6 +3,7 @@ import type { FastifyInstance, FastifyRequest, onRequestAsyncHookHandler } from 
 import type { Validation } from './validate.js';
 import type { Ingest } from './ingest.js';
 import type { GatewayMetrics } from './metrics.js';
+import { clientIp } from './access.js';
 
 /**
  * GET /v1/p.gif: a tracking pixel for pages without JavaScript (or e-mails, AMP, noscript).
@@ -65,7 +66,7 @@ export function registerPixel(app: FastifyInstance, d: PixelDeps): void {
 
   const visitorOf = (req: FastifyRequest, siteId: string, receivedAt: number) => {
     const day = new Date(receivedAt).toISOString().slice(0, 10);
-    const h = createHmac('sha256', key).update(`${day}|${siteId}|${req.ip}|${req.headers['user-agent'] ?? ''}`).digest('base64url');
+    const h = createHmac('sha256', key).update(`${day}|${siteId}|${clientIp(req)}|${req.headers['user-agent'] ?? ''}`).digest('base64url');
     return `px-${h.slice(0, 22)}`;
   };
 
@@ -92,7 +93,7 @@ export function registerPixel(app: FastifyInstance, d: PixelDeps): void {
       events: [ev],
       sentAt: null,
       site: req.site,
-      ip: req.ip,
+      ip: clientIp(req) ?? '',
       userAgent: req.headers['user-agent'] ?? '',
       receivedAt,
       log: req.log,
