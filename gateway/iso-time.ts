@@ -10,54 +10,55 @@ const TWO = Array.from({ length: 100 }, (_, i) => (i < 10 ? `0${i}` : String(i))
 const THREE = Array.from({ length: 1000 }, (_, i) => (i < 10 ? `00${i}` : i < 100 ? `0${i}` : String(i)));
 
 /**
- * The date parts of the last two days seen: an event's client time and its corrected time may fall
- * on different days (a client clock days off), and then they alternate on every event, so a hit on
- * either costs nothing (no reordering, no array) and a miss replaces the one used less recently.
+ * `make` with its last two answers kept: a hit on either costs nothing (no reordering, no array)
+ * and a miss replaces the one used less recently. Two, because an event's client time and its
+ * corrected time may fall on different days or seconds (a client clock off), and then they
+ * alternate on every event.
  */
-let dayA = NaN;
-let prefixA = '';
-let dayB = NaN;
-let prefixB = '';
-/** Whether B was used more recently than A. */
-let bLast = false;
-
-function datePart(day: number): string {
-  if (day === dayA) {
-    bLast = false;
-    return prefixA;
-  }
-  if (day === dayB) {
-    bLast = true;
-    return prefixB;
-  }
-  const full = new Date(day * DAY_MS).toISOString();
-  // "HH:MM:SS.mmmZ" is the last 13 characters whatever the year's format (±YYYYYY included).
-  const prefix = full.slice(0, full.length - 13);
-  if (bLast) {
-    dayA = day;
-    prefixA = prefix;
-    bLast = false;
-  } else {
-    dayB = day;
-    prefixB = prefix;
-    bLast = true;
-  }
-  return prefix;
+function lastTwo(make: (key: number) => string): (key: number) => string {
+  let keyA = NaN;
+  let textA = '';
+  let keyB = NaN;
+  let textB = '';
+  /** Whether B was used more recently than A. */
+  let bLast = false;
+  return (key) => {
+    if (key === keyA) {
+      bLast = false;
+      return textA;
+    }
+    if (key === keyB) {
+      bLast = true;
+      return textB;
+    }
+    const text = make(key);
+    if (bLast) {
+      keyA = key;
+      textA = text;
+      bLast = false;
+    } else {
+      keyB = key;
+      textB = text;
+      bLast = true;
+    }
+    return text;
+  };
 }
 
-/**
- * The text up to the milliseconds ("2026-12-01T10:20:30.") of the last two seconds written: a
- * batch's events fall in a few seconds, and its two streams of times (client and corrected) each
- * stay in one second for several events, so most calls only add the milliseconds (the date part
- * and the time-of-day arithmetic per call were 4 % of the gateway's own work, profile of 2 Dec 2026).
- */
-let secA = NaN;
-let headA = '';
-let secB = NaN;
-let headB = '';
-let headBLast = false;
+/** "2026-12-01T" of a day since the epoch. */
+const datePart = lastTwo((day) => {
+  const full = new Date(day * DAY_MS).toISOString();
+  // "HH:MM:SS.mmmZ" is the last 13 characters whatever the year's format (±YYYYYY included).
+  return full.slice(0, full.length - 13);
+});
 
-function secondHead(sec: number): string {
+/**
+ * "2026-12-01T10:20:30." of a second since the epoch: a batch's events fall in a few seconds, and
+ * its two streams of times (client and corrected) each stay in one second for several events, so
+ * most calls only add the milliseconds (the date part and the time-of-day arithmetic per call
+ * were 4 % of the gateway's own work, profile of 2 Dec 2026).
+ */
+const secondHead = lastTwo((sec) => {
   const day = Math.floor(sec / 86_400);
   let t = sec - day * 86_400;
   const s = t % 60;
@@ -65,30 +66,11 @@ function secondHead(sec: number): string {
   const m = t % 60;
   const h = (t - m) / 60;
   return `${datePart(day)}${TWO[h]}:${TWO[m]}:${TWO[s]}.`;
-}
+});
 
 /** The same string as new Date(ms).toISOString() for every integer ms a Date holds (throws RangeError outside, like it). */
 export function isoTime(ms: number): string {
   if (!Number.isInteger(ms) || ms > 8.64e15 || ms < -8.64e15) return new Date(ms).toISOString();
   const sec = Math.floor(ms / 1000);
-  const milli = THREE[ms - sec * 1000];
-  if (sec === secA) {
-    headBLast = false;
-    return `${headA}${milli}Z`;
-  }
-  if (sec === secB) {
-    headBLast = true;
-    return `${headB}${milli}Z`;
-  }
-  const head = secondHead(sec);
-  if (headBLast) {
-    secA = sec;
-    headA = head;
-    headBLast = false;
-  } else {
-    secB = sec;
-    headB = head;
-    headBLast = true;
-  }
-  return `${head}${milli}Z`;
+  return `${secondHead(sec)}${THREE[ms - sec * 1000]}Z`;
 }
