@@ -125,6 +125,8 @@ interface SentRecord {
   t: string;
   /** Status of a fetch ("net" for a network error), whether a beacon was taken by the browser. */
   s?: string | boolean;
+  /** The gateway's counts in a fetch's answer, "accepted/duplicate/rejected" (a probe is confirmed by its duplicate). */
+  a?: string;
   page: string;
   /** Date.now() in the page when it was sent. */
   at: number;
@@ -152,10 +154,10 @@ const RECORDER = `(() => {
       return list.length - 1;
     } catch (e) { return -1; }
   };
-  var mark = function (i, s) {
+  var mark = function (i, s, a) {
     try {
       var list = JSON.parse(localStorage.getItem(KEY) || '[]');
-      if (list[i]) { list[i].s = s; localStorage.setItem(KEY, JSON.stringify(list)); }
+      if (list[i]) { list[i].s = s; if (a) list[i].a = a; localStorage.setItem(KEY, JSON.stringify(list)); }
     } catch (e) {}
   };
   var f = window.fetch;
@@ -164,7 +166,11 @@ const RECORDER = `(() => {
     if (!isEndpoint(url) || !init || typeof init.body !== 'string') return f.apply(this, arguments);
     var i = add('fetch', init.body);
     return f.apply(this, arguments).then(
-      function (r) { mark(i, String(r.status)); return r; },
+      function (r) {
+        mark(i, String(r.status));
+        r.clone().json().then(function (j) { mark(i, String(r.status), j.accepted + '/' + j.duplicate + '/' + j.rejected); }, function () {});
+        return r;
+      },
       function (err) { mark(i, 'net'); throw err; });
   };
   var b = navigator.sendBeacon.bind(navigator);
@@ -409,6 +415,30 @@ describe('demo shop in Chromium -> gateway -> Kafka -> processor -> Elasticsearc
   }
 
   /**
+   * What a wait for the sent events found missing: the documents in Elasticsearch, and per id sent
+   * but not there its type, the requests that carried it (transport@page, when, outcome, the
+   * gateway's accepted/duplicate/rejected counts) and how often it is on the Kafka topics; the ids
+   * there but never sent; and every request in order.
+   */
+  function missingReport(docs: Doc[], sent: Map<string, { type: string; engagement: boolean }>, records: SentRecord[]): string {
+    const t0 = records[0]?.at ?? 0;
+    const req = (r: SentRecord) => `${r.t}@${r.page.replace('/demo/', '')}+${r.at - t0}ms:${r.ev.length}:${r.s ?? 'unsettled'}${r.a ? ` ${r.a}` : ''}`;
+    const inEs = new Set(docs.map((d) => d.event_id));
+    const missing = [...sent].filter(([id]) => !inEs.has(id));
+    const lines = missing.map(([id, e]) => {
+      const carried = records.filter((r) => r.ev.some((x) => x[0] === id)).map(req);
+      return `  ${id} ${e.type}${e.engagement ? ' (engagement)' : ''}: on Kafka ${onKafka.get(id) ?? 0}x; carried by ${carried.join(', ') || 'nothing'}`;
+    });
+    const unsent = docs.filter((d) => !sent.has(d.event_id)).map((d) => `${d.event_id} ${d.event_type}`);
+    return [
+      `${docs.length} documents in Elasticsearch, ${sent.size} ids sent, ${missing.length} missing:`,
+      ...lines,
+      ...(unsent.length ? [`in Elasticsearch but never sent: ${unsent.join(', ')}`] : []),
+      `requests (transport@page+ms:events:outcome accepted/duplicate/rejected): ${records.map(req).join(' | ')}`,
+    ].join('\n');
+  }
+
+  /**
    * Waits until Elasticsearch holds every event the SDK of `page`'s context sent for its visitor
    * and nothing more arrives for 2 s, then checks counts, ids and Kafka. Returns the documents.
    */
@@ -434,7 +464,9 @@ describe('demo shop in Chromium -> gateway -> Kafka -> processor -> Elasticsearc
       `${label}: ${idsSent.length} events of visitor ${visitor} in Elasticsearch, then nothing more for 2 s`,
       45_000,
       250,
-    );
+    ).catch(async (err: Error) => {
+      throw new Error(`${err.message}\n${missingReport(docs, sent, await sentRecords(page))}`, { cause: err });
+    });
 
     // On Kafka: every sent id arrived (Kafka is read in parallel, so wait for it to catch up).
     await waitFor(async () => idsSent.every((id) => onKafka.has(id)), `${label}: every sent id on the Kafka topics`, 20_000);
