@@ -3,8 +3,9 @@
 // the core script-tag build goes over its budget. The core is what the brief calls the core: the
 // four event types, batching, the beacon on page hide, retry with backoff and the offline queue,
 // as a site importing the whole core API from npm ships it. Its budget is the figure it was
-// brought to (under the brief's 1,536-byte aim; it was 2,048, 1,952, 1,900), so any growth fails
-// the build. Consent, identify/reset, utm_*, the endpoint check, Do Not Track and the three
+// brought to (it was 2,048, 1,952, 1,900, then 1,532 under the brief's 1,536-byte aim; 1,549 since
+// a closing page writes each entry under a new key: 17 bytes that stop a lost event), so any
+// growth fails the build. Consent, identify/reset, utm_*, the endpoint check, Do Not Track and the three
 // view/click/time plugins are entry points of their own. The core script-tag build is the core
 // with the script-tag loader, utm_*, the endpoint check and `respectDnt` (what the snippet's users
 // get by default), gated at its own figure; the full script build adds every plugin.
@@ -21,8 +22,8 @@ import { fileURLToPath } from 'node:url';
 import config, { entries, plugins, terserOptions } from '../rollup.config.mjs';
 
 /** min+gzip budgets: the core (npm, whole core API) and the core script-tag build. */
-const BUDGET = 1532;
-const SCRIPT_BUDGET = 1818;
+const BUDGET = 1549;
+const SCRIPT_BUDGET = 1837;
 const AIM = 1536;
 const here = (p) => fileURLToPath(new URL(p, import.meta.url));
 const src = (p) => here(`../src/${p}`);

@@ -137,6 +137,9 @@ function sync() {
   }
 }
 
+/** A new queue key for this page. */
+const newKey = () => (pageKey = KEY + '.' + uuid());
+
 /**
  * Bounds the queue (oldest out first, to maxBytes of stored JSON), then
  * persists identity and session (shared) and this page's queue when consent allows, then
@@ -148,6 +151,14 @@ function store() {
   if (ep)
     try {
       localStorage[KEY] = JSON.stringify([vid, sid, last, sessionFields, uid]);
+      // Marked gone, the entry can be taken over at any moment: read by another page, then
+      // removed, and in Chromium that removal can land after a write this page made meanwhile
+      // (its engagement report, its next beacon), which would go with it unread. So once gone each
+      // write goes under a new key, in the task that removes the one before (committed together).
+      if (gone) {
+        localStorage.removeItem(pageKey);
+        newKey();
+      }
       if (q.length) localStorage[pageKey] = s;
       else localStorage.removeItem(pageKey);
     } catch {
@@ -158,22 +169,25 @@ function store() {
 
 /**
  * Takes over the queues of pages that are gone: marked so at pagehide, or not written for
- * SESSION_MS (a crash). Each page writes only its own key, so no tab overwrites another's events.
+ * SESSION_MS (a crash). Each page writes only its own keys, so no tab overwrites another's events;
+ * a key is removed by another page only once it is gone, and then never written again (store).
  */
 function adopt(e?: Event) {
   // Back from the back/forward cache: another page may have taken this page's queue over
-  // meanwhile. Memory is emptied; the entry, if still there (marked gone), is taken back below.
+  // meanwhile. Memory is emptied; the entry, if still there (marked gone), is taken back below,
+  // and the page goes on under a new key (another page may be removing the old one).
   if ((e as PageTransitionEvent)?.persisted) {
     gone = 0;
     q = [];
+    newKey();
   }
   try {
     if (ep)
       for (const k in localStorage)
         if (/^cs\./.test(k)) {
           const [t, theirs] = JSON.parse(localStorage[k]);
-          // Our own key only after a return from the back/forward cache (marked gone, memory emptied).
-          if (Date.now() - t > SESSION_MS && (k != pageKey || !t)) {
+          // Never our own key: a closing page would take its own queue twice.
+          if (Date.now() - t > SESSION_MS && k != pageKey) {
             q = theirs.concat(q);
             // One task: the browser commits both writes together.
             localStorage.removeItem(k);
@@ -294,7 +308,7 @@ export function init(options: Options): void {
   url = siteKey ? endpoint + (/\?/.test(endpoint) ? '&' : '?') + 'site=' + encodeURIComponent(siteKey) : endpoint;
   // 'hold': recorded, neither stored nor sent; 'drop': not even recorded (refused).
   ep = consent == 'hold' || (refused = +(consent == 'drop')) ? '' : url;
-  pageKey = KEY + '.' + uuid();
+  newKey();
   sync();
   vid ||= uuid();
   addEventListener('pagehide', () => {

@@ -7,7 +7,7 @@
  */
 import { describe, expect, test, vi } from 'vitest';
 import type { ClientEvent } from '../../contracts/event-schema.js';
-import { json, pageEntries, reload, sdkHooks, settle, stored, T0, type Net, type Sdk } from './helpers.js';
+import { json, pageEntries, reload, sdkHooks, setHidden, settle, stored, T0, type Net, type Sdk } from './helpers.js';
 
 let sdk: Sdk;
 let net: Net;
@@ -83,6 +83,26 @@ describe('one queue key per page; the queues of pages that are gone are adopted'
     await vi.advanceTimersByTimeAsync(30_000);
     expect([...arrived].sort()).toEqual(['a', 'c', 'r']);
     expect(pageEntries()).toEqual([]);
+  });
+
+  test('a page writing again after it is marked gone (its engagement report, its visibilitychange beacon): a page that read an earlier entry and removes it afterwards takes nothing away', async () => {
+    const element = (e: ClientEvent) => (e as { element?: string }).element;
+    sdk.init({ siteKey: 'k', batchSize: 100 });
+    sdk.click('before');
+    net.offline(); // the beacons are lost, as when the network is cut
+    dispatchEvent(new Event('pagehide')); // marked gone: from now on another page may take the entry over
+    // Another tab reads the entry (its storage event) ...
+    const read = pageEntries();
+    expect(read.flatMap((e) => [...e.queue, ...e.unconfirmed]).map(element)).toEqual(['before']);
+    // ... this page records once more and writes (in Chromium the other tab's removal can reach
+    // the storage after these writes, as other processes' writes do) ...
+    sdk.click('after');
+    setHidden(true);
+    // ... and only then the other tab's removal of what it read lands.
+    for (const e of read) localStorage.removeItem(e.key);
+    const kept = pageEntries().flatMap((e) => [...e.queue, ...e.unconfirmed]);
+    expect(kept.map(element), 'what the closing page wrote after the entry was read').toContain('after');
+    expect(pageEntries().every((e) => e.written === 0), 'still marked gone').toBe(true);
   });
 
   test('a live page is left alone until it is gone; then a live page adopts it at once (storage event)', async () => {
