@@ -794,6 +794,25 @@ describe('demo shop in Chromium -> gateway -> Kafka -> processor -> Elasticsearc
   const PRODUCTS = ['product-mug.html', 'product-tee.html', 'product-cap.html'];
 
   /**
+   * While the network is cut nothing is confirmed, so every event the tabs tried to send since
+   * `since` (page time) must still be in some page's stored queue: a tab that took a closed tab's
+   * entry over has all of it, also what the closing tab wrote after the entry was read (its
+   * engagement report). Waits a little for the closed tabs' last writes to reach storage.
+   */
+  async function triedStillStored(page: Page, since: number, label: string): Promise<void> {
+    const missing = () =>
+      page.evaluate((since) => {
+        const read = (prefix: string) => Object.keys(localStorage).filter((k) => k.startsWith(prefix)).map((k) => JSON.parse(localStorage.getItem(k)!));
+        const stored = new Set(read('cs.').flatMap(([, queue]: [number, { event_id: string }[]]) => queue.map((e) => e.event_id)));
+        const tried = read('e2e_sent.').flatMap((list: SentRecord[]) => list.filter((r) => r.at >= since).flatMap((r) => r.ev.map(([id, type]) => `${id} ${type} (${r.t}@${r.page})`)));
+        return [...new Set(tried)].filter((x) => !stored.has(x.split(' ')[0]));
+      }, since);
+    await waitFor(async () => (await missing()).length === 0, 'every event tried while cut in a stored queue', 10_000, 100).catch(async () => {
+      throw new Error(`${label}: sent while the network was cut, yet in no stored queue: ${(await missing()).join(', ')}`);
+    });
+  }
+
+  /**
    * `n` tabs on product pages, the network cut, every open tab adding to its cart before each
    * close, tabs closed in `order`; then the network back. The events are delivered by the tab
    * left open (it took the closed tabs' queues over as they closed) or, when every tab was
@@ -810,6 +829,7 @@ describe('demo shop in Chromium -> gateway -> Kafka -> processor -> Elasticsearc
     }
     await queueEmpty(tabs[0], 30_000); // every tab's view acknowledged
     proxy!.cut();
+    const cutAt = Date.now();
     const passedAtCut = proxy!.stats.passed;
     const open = new Set(tabs.keys());
     let adds = 0;
@@ -822,6 +842,11 @@ describe('demo shop in Chromium -> gateway -> Kafka -> processor -> Elasticsearc
       open.delete(i);
     }
     expect(proxy!.stats.passed, `${label}: nothing reached the gateway while cut`).toBe(passedAtCut);
+    // Read from a page of the origin without the SDK when every tab is closed.
+    const reader = open.size ? tabs[[...open][0]] : await context.newPage();
+    if (!open.size) await reader.goto(`${gateway}/readyz`);
+    await triedStillStored(reader, cutAt, label);
+    if (!open.size) await reader.close();
     proxy!.restore();
     let last: Page;
     let views = n;
