@@ -24,7 +24,7 @@
  */
 import { existsSync } from 'node:fs';
 import net from 'node:net';
-import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, inject, test } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { Kafka, logLevel, type Consumer } from 'kafkajs';
 import type { Client } from '@elastic/elasticsearch';
@@ -334,6 +334,10 @@ describe('demo shop in Chromium -> gateway -> Kafka -> processor -> Elasticsearc
     es = esFromConfig({ esUrl, esUsername: '', esPassword: '', esApiKey: '' });
     await started;
   });
+
+  // A test that fails while the network is cut (or answers are lost) must not leave it so: every
+  // later test would then time out waiting for its events.
+  afterEach(() => proxy?.restore());
 
   afterAll(async () => {
     // Everything is closed even when something before it fails.
