@@ -86,7 +86,8 @@ describe('the acceptor in front of a real gateway app', () => {
     // The gateway process, in this process: what gateway/server.ts does with the acceptor's messages.
     a.add({
       id: 1,
-      send: (m: AcceptorMessage, socket?: net.Socket) => {
+      send: (m: AcceptorMessage, socket?: net.Socket, delivered?: () => void) => {
+        delivered?.();
         if (m.cmd === 'gw:conn' && socket) {
           app.server.emit('connection', socket);
           if (m.head) socket.emit('data', Buffer.from(m.head, 'latin1'));
@@ -178,7 +179,8 @@ describe('a connection the acceptor keeps', () => {
     acceptor = new Acceptor({ host: '127.0.0.1', port: 0, backlog: 511, maxConnections: 100, retryAfterMaxS: 5 });
     acceptor.add({
       id: 7,
-      send: (m, socket) => {
+      send: (m, socket, delivered) => {
+        delivered?.();
         if (m.cmd !== 'gw:conn' || !socket) return;
         b.emit('connection', socket);
         if (m.head) socket.emit('data', Buffer.from(m.head, 'latin1'));
@@ -254,7 +256,8 @@ describe("the hand-over paced by each process's room", () => {
     acceptor = new Acceptor({ host: '127.0.0.1', port: 0, backlog: 511, maxConnections: 100, retryAfterMaxS: 2 });
     acceptor.add({
       id: 3,
-      send: (m, socket) => {
+      send: (m, socket, delivered) => {
+        delivered?.();
         if (m.cmd !== 'gw:conn') return;
         handed++;
         socket?.destroy();
@@ -279,5 +282,37 @@ describe("the hand-over paced by each process's room", () => {
     acceptor.onMessage(3, { cmd: 'gw:room', n: 0 });
     expect(await post(port)).toMatch(/^HTTP\/1\.1 503 /);
     expect(handed).toBe(3);
+  });
+
+  test('a connection is not queued behind a hand-over the process has not taken yet: the acceptor sheds its request at once', { timeout: 30_000 }, async () => {
+    const undelivered: (() => void)[] = [];
+    const sockets: net.Socket[] = [];
+    acceptor = new Acceptor({ host: '127.0.0.1', port: 0, backlog: 511, maxConnections: 100, retryAfterMaxS: 2 });
+    acceptor.add({
+      id: 4,
+      // A busy process: its channel acknowledges nothing until the test says so.
+      send: (m, socket, delivered) => {
+        if (m.cmd !== 'gw:conn' || !socket) return;
+        sockets.push(socket);
+        undelivered.push(delivered!);
+      },
+    });
+    acceptor.onMessage(4, { cmd: 'gw:ready' });
+    await acceptor.listen();
+    const { port } = acceptor.server.address() as net.AddressInfo;
+
+    // The first waits for its delivery (its answer would be the process's); held past the bound, the next is shed here.
+    const first = post(port);
+    await waitFor(() => undelivered.length === 1, 'the first hand-over', 10_000, 5);
+    await new Promise((r) => setTimeout(r, 30));
+    expect(await post(port)).toMatch(/^HTTP\/1\.1 503 [\s\S]*every gateway process is overloaded/);
+    expect(acceptor.handedTotal).toBe(1);
+    // Delivered: the next one is handed over again.
+    undelivered.shift()!();
+    const third = post(port);
+    await waitFor(() => undelivered.length === 1 && acceptor!.handedTotal === 2, 'the next hand-over', 10_000, 5);
+    for (const s of sockets) s.destroy();
+    expect(await first).toBe('');
+    expect(await third).toBe('');
   });
 });

@@ -1,5 +1,7 @@
 import net from 'node:net';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { GW_ERRORS } from './errors.js';
+import { HandoverPipe } from './handover-pipe.js';
 
 /**
  * The acceptor (GATEWAY_ACCEPTOR): a process of its own that owns the listening socket, hands each
@@ -20,7 +22,9 @@ import { GW_ERRORS } from './errors.js';
  * handover-room.ts); a new connection, or a kept one with its next request, goes to the next
  * process, round robin, that is ready, not overloaded and has room left, and takes one of it. So a
  * process that recovers gets connections at the pace its spare time allows, not every kept
- * connection's next request at once (which it would have to shed again, on its own thread).
+ * connection's next request at once (which it would have to shed again, on its own thread); and
+ * only as fast as its IPC channel delivers them (handover-pipe.ts: about one socket per turn of its
+ * loop), so that no connection waits seconds, unseen, in this process's queue for the channel.
  * When there is none, the acceptor reads the requests itself: an ingest
  * request (POST /v1/events, GET /v1/p.gif) is answered 503 with a jittered Retry-After on a
  * connection kept alive (see `keep`), until a gateway process has room again; anything else
@@ -45,16 +49,23 @@ export type AcceptorMessage =
    * none; `at`: when the acceptor accepted it, or read the first of `head` (ms, performance.timeOrigin + now).
    */
   | { cmd: 'gw:conn'; head: string; at?: number }
-  /** Acceptor -> one worker, about once a second while it sheds: the sheds since the last report (for its metrics). */
-  | { cmd: 'gw:shed'; n: number };
+  /**
+   * Acceptor -> one worker, about once a second: the sheds since the last report, and the longest
+   * delay of the acceptor's own event loop over that second (ms; for its metrics).
+   */
+  | { cmd: 'gw:shed'; n: number; loopDelayMs?: number };
 
 export const isAcceptorMessage = (m: unknown): m is AcceptorMessage => typeof m === 'object' && m !== null && typeof (m as { cmd?: unknown }).cmd === 'string' && (m as { cmd: string }).cmd.startsWith('gw:');
 
 /** A gateway process as the acceptor sees it. */
 export interface Backend {
   readonly id: number;
-  /** Called with a new connection for this process (and the bytes already read from it, if any). */
-  send(msg: AcceptorMessage, socket?: net.Socket): void;
+  /**
+   * Called with a new connection for this process (and the bytes already read from it, if any);
+   * `delivered` once the process has it (Node's send callback: after the channel's previous socket
+   * was acknowledged) or the send failed: until then the connection counts as waiting (handover-pipe.ts).
+   */
+  send(msg: AcceptorMessage, socket?: net.Socket, delivered?: () => void): void;
 }
 
 /** The ingest routes the acceptor sheds; everything else is always handed over. */
@@ -132,13 +143,23 @@ export interface AcceptorOptions {
   keepAliveMs?: number;
 }
 
+interface BackendState {
+  b: Backend;
+  ready: boolean;
+  overloaded: boolean;
+  room: number;
+  pipe: HandoverPipe;
+}
+
 export class Acceptor {
-  private readonly backends = new Map<number, { b: Backend; ready: boolean; overloaded: boolean; room: number }>();
+  private readonly backends = new Map<number, BackendState>();
   private order: number[] = [];
   private next = 0;
   private shedIds = 0;
   private unreported = 0;
   private reporter: NodeJS.Timeout | null = null;
+  /** This process's own event-loop delay: a connection waits that long in the kernel's accept queue, a shed that long for its answer. */
+  private readonly loopDelay = monitorEventLoopDelay({ resolution: 10 });
   readonly server: net.Server;
   /** Ingest requests shed here, and connections handed over, since the start. */
   shedTotal = 0;
@@ -155,15 +176,16 @@ export class Acceptor {
       this.server.once('error', reject);
       this.server.listen({ host: this.opts.host, port: this.opts.port, backlog: this.opts.backlog }, () => {
         this.server.off('error', reject);
+        this.loopDelay.enable();
+        this.reporter = setInterval(() => this.report(), 1000).unref();
         resolve();
       });
     });
-    // (The report timer starts with the first shed.)
   }
 
   /** Called when a gateway process is started (not yet ready). */
   add(b: Backend): void {
-    this.backends.set(b.id, { b, ready: false, overloaded: false, room: Infinity });
+    this.backends.set(b.id, { b, ready: false, overloaded: false, room: Infinity, pipe: new HandoverPipe() });
     this.order = [...this.backends.keys()];
   }
 
@@ -187,29 +209,37 @@ export class Acceptor {
     this.server.close();
     if (this.reporter) clearInterval(this.reporter);
     this.reporter = null;
+    this.loopDelay.disable();
   }
 
   /**
-   * The next ready gateway process, round robin, that is not overloaded and has room (one of it is
-   * taken); `evenOverloaded`: any ready one, room untouched (requests that are never shed, reports).
+   * The next ready gateway process, round robin, that is not overloaded, has room (one of it is
+   * taken) and a channel that delivers in time; `evenOverloaded`: any ready one, room untouched
+   * (requests that are never shed, reports).
    */
-  private pick(evenOverloaded: boolean): Backend | null {
+  private pick(evenOverloaded: boolean): BackendState | null {
     const n = this.order.length;
     for (let i = 0; i < n; i++) {
       const id = this.order[(this.next + i) % n];
       const s = this.backends.get(id)!;
-      if (s.ready && (evenOverloaded || (!s.overloaded && s.room >= 1))) {
+      if (s.ready && (evenOverloaded || (!s.overloaded && s.room >= 1 && s.pipe.open))) {
         this.next = (this.next + i + 1) % n;
         if (!evenOverloaded) s.room--;
-        return s.b;
+        return s;
       }
     }
     return null;
   }
 
-  private hand(b: Backend, socket: net.Socket, head: Buffer | null, at: number): void {
+  private hand(s: BackendState, socket: net.Socket, head: Buffer | null, at: number): void {
     this.handedTotal++;
-    b.send({ cmd: 'gw:conn', head: head ? head.toString('latin1') : '', at }, socket);
+    s.pipe.sent();
+    let done = false;
+    s.b.send({ cmd: 'gw:conn', head: head ? head.toString('latin1') : '', at }, socket, () => {
+      if (done) return;
+      done = true;
+      s.pipe.delivered();
+    });
   }
 
   private onConnection(socket: net.Socket): void {
@@ -286,7 +316,6 @@ export class Acceptor {
     if (ingest) {
       this.shedTotal++;
       this.unreported++;
-      this.reporter ??= setInterval(() => this.report(), 1000).unref();
     }
     const id = `acc-${process.pid.toString(36)}-${(++this.shedIds).toString(36)}`;
     const retryAfter = 1 + Math.floor(Math.random() * Math.max(1, this.opts.retryAfterMaxS));
@@ -302,12 +331,13 @@ export class Acceptor {
     setTimeout(() => socket.destroy(), this.opts.lingerMs ?? 5000).unref();
   }
 
-  /** The sheds since the last report go to one gateway process, which counts them in its metrics. */
+  /** The sheds since the last report, and this loop's longest delay, go to one gateway process, which counts them in its metrics. */
   private report(): void {
-    if (!this.unreported) return;
     const to = this.pick(true);
     if (!to) return;
-    to.send({ cmd: 'gw:shed', n: this.unreported });
+    const loopDelayMs = this.loopDelay.max / 1e6;
+    this.loopDelay.reset();
+    to.b.send({ cmd: 'gw:shed', n: this.unreported, loopDelayMs });
     this.unreported = 0;
   }
 }

@@ -62,6 +62,9 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** Behind the acceptor: counts the ingest requests it shed for this process (its metrics hold them). */
     countAcceptorSheds?: (n: number) => void;
+    /** Behind the acceptor: a connection's hand-over took `ms`; the acceptor's loop was delayed at most `ms` over a second. */
+    observeHandover?: (ms: number) => void;
+    observeAcceptorLoopDelay?: (ms: number) => void;
   }
 }
 
@@ -287,7 +290,11 @@ export async function buildApp(opts: BuildOptions = {}): Promise<FastifyInstance
         }
       : undefined,
   });
-  if (acceptor) app.decorate('countAcceptorSheds', (n: number) => admissionHooks.countAcceptorSheds(n));
+  if (acceptor) {
+    app.decorate('countAcceptorSheds', (n: number) => admissionHooks.countAcceptorSheds(n));
+    app.decorate('observeHandover', (ms: number) => metrics.handoverSeconds.observe(Math.max(0, ms) / 1000));
+    app.decorate('observeAcceptorLoopDelay', (ms: number) => metrics.acceptorLoopDelaySeconds.observe(ms / 1000));
+  }
   gate = admissionHooks.gate;
   const guards = await registerAccessControl(app, cfg, sites);
 

@@ -57,6 +57,18 @@ export function gatewayMetrics() {
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
       registers,
     }),
+    handoverSeconds: new Histogram({
+      name: 'gateway_handover_seconds',
+      help: 'Behind the acceptor: time from the acceptor taking a connection (its accept, or its read of the request it hands over with) to this process getting it over the IPC channel',
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers,
+    }),
+    acceptorLoopDelaySeconds: new Histogram({
+      name: 'gateway_acceptor_loop_delay_seconds',
+      help: "Behind the acceptor: the acceptor process's longest event-loop delay of each second (a new connection waits about that long in the kernel's accept queue, a shed request for its answer)",
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers,
+    }),
     loopBusy: new Gauge({ name: 'gateway_event_loop_busy_ratio', help: 'Share of the last quarter second the event loop was busy (event-loop utilisation)', registers }),
     connections: new Gauge({ name: 'gateway_connections', help: 'Open client connections of this process', registers }),
     requestsHeld: new Gauge({ name: 'gateway_requests_in_flight', help: 'Ingest requests admitted and not yet answered', registers }),

@@ -35,12 +35,16 @@ export async function startBehindAcceptor(opts: Omit<BuildOptions, 'acceptor'>) 
     if (!isAcceptorMessage(m)) return;
     if (m.cmd === 'gw:conn' && socket) {
       // Its clock starts where the acceptor took it (shared wall clock): the hand-over's queue counts.
-      if (m.at) stampArrival(socket, m.at - performance.timeOrigin, m.head !== '');
+      if (m.at) {
+        stampArrival(socket, m.at - performance.timeOrigin, m.head !== '');
+        app.observeHandover?.(performance.timeOrigin + performance.now() - m.at);
+      }
       app.server.emit('connection', socket);
       if (m.head) socket.emit('data', Buffer.from(m.head, 'latin1'));
       socket.resume();
     } else if (m.cmd === 'gw:shed') {
-      app.countAcceptorSheds?.(m.n);
+      if (m.n > 0) app.countAcceptorSheds?.(m.n);
+      if (m.loopDelayMs !== undefined) app.observeAcceptorLoopDelay?.(m.loopDelayMs);
     }
   });
   send({ cmd: 'gw:ready' });

@@ -44,10 +44,11 @@ export function runWorkers(n: number, log: WorkersLog, shutdownTimeoutMs: number
     slots.set(w, slot);
     acceptor?.add({
       id: w.id,
-      send: (m, socket) =>
+      send: (m, socket, delivered) =>
         w.send(m, socket, (err: Error | null) => {
           // The worker is gone (it exits; a new one is started): the client sees its connection closed and retries.
           if (err) socket?.destroy();
+          delivered?.();
         }),
     });
   };

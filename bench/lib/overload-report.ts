@@ -22,7 +22,7 @@ export function describeOverloadRun(o: OverloadRun): string {
     `overload ${o.label} ${o.factor}x (${int(o.rate)} req/s offered): ${int(o.acceptedEventsPerS)} events/s accepted, ${pct(o.shedShare)} shed, ` +
     `on the wire (write -> answer) accepted p99 ${ms(o.serverAcceptedP99)}, shed p99 ${ms(o.serverShedP99)}; ${o.connectCount} TCP handshakes p50 ${ms(o.connectP50)} p99 ${ms(o.connectP99)}; ` +
     `timeouts waiting for a generator connection ${t.queued}, in the handshake ${t.connecting}, sent and unanswered ${t.sent}; generator tick lag p99 ${ms(o.tickLagP99)}; ` +
-    (g ? `gateway: shed ${g.shedBy}; p99 (bucket bound) admitted queue ${ms(g.queueP99Ms)}, Kafka produce ${ms(g.produceP99Ms)}, loop turn ${ms(g.loopTurnP99Ms)}; ` : '') +
+    (g ? `gateway: shed ${g.shedBy}; p99 (bucket bound) admitted queue ${ms(g.queueP99Ms)}, Kafka produce ${ms(g.produceP99Ms)}, loop turn ${ms(g.loopTurnP99Ms)}, hand-over ${ms(g.handoverP99Ms)}, acceptor loop delay ${ms(g.acceptorLoopP99Ms)}; ` : '') +
     (o.mem ? `gateway process at its highest RSS sampled: ${describeMemory(o.mem)}; ` : '') +
     `accepted p50 ${ms(o.acceptedP50)} p99 ${ms(o.acceptedP99)} (generator's part p99 ${ms(o.clientAcceptedP99)}; kept-alive p99 ${ms(o.acceptedKeptP99)}, ${o.acceptedFresh} on new connections p99 ${ms(o.acceptedFreshP99)}), shed p99 ${ms(o.shedP99)}, ${o.timeouts} timeouts, ${o.otherFailures} other failures${o.otherCodes ? ` (${o.otherCodes})` : ''}, ` +
     `machine ${o.machineCores.toFixed(2)} cores busy (broker ${o.brokerCores.toFixed(2)}, others ${otherCores(o).toFixed(2)}), ` +
@@ -68,7 +68,7 @@ export function overloadReport(
         'gw CPU per shed',
         'shed on a gw thread / by the acceptor',
         'loadgen tick lag p99',
-        'gw p99: queue / Kafka / loop turn',
+        'gw p99: queue / Kafka / loop turn / hand-over / acceptor loop',
       ],
       runs.map((o) => [
         `${o.factor}x`,
@@ -95,7 +95,7 @@ export function overloadReport(
         Number.isFinite(o.shedCpuUs) && o.shedCpuUs > 0 ? `${int(o.shedCpuUs)} µs` : '-',
         o.gw ? `${int(o.gw.shedOnThread)} / ${int(o.gw.shedByAcceptor)}` : '-',
         ms(o.tickLagP99),
-        o.gw ? `<= ${ms(o.gw.queueP99Ms, 0)} / <= ${ms(o.gw.produceP99Ms, 0)} / <= ${ms(o.gw.loopTurnP99Ms, 0)}` : '-',
+        o.gw ? `<= ${ms(o.gw.queueP99Ms, 0)} / <= ${ms(o.gw.produceP99Ms, 0)} / <= ${ms(o.gw.loopTurnP99Ms, 0)} / <= ${ms(o.gw.handoverP99Ms, 0)} / <= ${ms(o.gw.acceptorLoopP99Ms, 0)}` : '-',
       ]),
     ),
   ];

@@ -66,7 +66,7 @@ export interface OverloadRun {
   connectP99: number;
   timeoutsBy: { queued: number; connecting: number; sent: number };
   /** From the gateway's /metrics over the phase: shed counts by reason, and p99 bucket bounds (ms) of its own histograms. */
-  gw: { shedBy: string; queueP99Ms: number; produceP99Ms: number; loopTurnP99Ms: number; shedOnThread: number; shedByAcceptor: number } | null;
+  gw: { shedBy: string; queueP99Ms: number; produceP99Ms: number; loopTurnP99Ms: number; handoverP99Ms: number; acceptorLoopP99Ms: number; shedOnThread: number; shedByAcceptor: number } | null;
   /** The gateway process's own memory at its highest RSS among the phase's once-a-second scrapes of /metrics (MB), or null. */
   mem: MemorySample | null;
   label: string;
@@ -196,7 +196,11 @@ function gatewayFigures(before: string | null, after: string | null): OverloadRu
     .filter(([, n]) => n > 0)
     .map(([r, n]) => `${r} ${int(n)}`)
     .join(', ');
-  return { shedBy: shedBy || 'none', shedOnThread, shedByAcceptor, queueP99Ms: p99('gateway_queue_seconds'), produceP99Ms: p99('gateway_produce_seconds'), loopTurnP99Ms: p99('gateway_loop_turn_seconds') };
+  return { shedBy: shedBy || 'none', shedOnThread, shedByAcceptor, queueP99Ms: p99('gateway_queue_seconds'), produceP99Ms: p99('gateway_produce_seconds'), loopTurnP99Ms: p99('gateway_loop_turn_seconds'),
+    // Behind the acceptor (NaN otherwise): the wait for the IPC channel, and the acceptor's own loop delay (one sample a second: its worst second).
+    handoverP99Ms: p99('gateway_handover_seconds'),
+    acceptorLoopP99Ms: p99('gateway_acceptor_loop_delay_seconds'),
+  };
 }
 
 /** Runs one phase per factor against the gateway on `port`. */
