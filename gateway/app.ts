@@ -4,6 +4,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, t
 import { pino, type Logger } from 'pino';
 import { ConfigError, type Config } from '../contracts/config.js';
 import { loadConfig } from '../common/config.js';
+import { sleep } from '../common/wait.js';
 import { queryAllowlist } from './url-normalise.js';
 import { clientIp, registerAccessControl } from './access.js';
 import { Admission, registerAdmission, stampArrival } from './admission.js';
@@ -369,7 +370,11 @@ export async function buildApp(opts: BuildOptions = {}): Promise<FastifyInstance
   app.addHook('onClose', async () => {
     loop.stop();
     if (recovery) clearInterval(recovery);
-    const drained = await delivery.drain(cfg.gatewayShutdownTimeoutMs);
+    const deadline = performance.now() + cfg.gatewayShutdownTimeoutMs;
+    // Behind the acceptor the connections were handed over, not accepted by the listener, whose
+    // close therefore waits for none of their requests: the admitted ones are waited for here.
+    while (admission.requestsHeld > 0 && performance.now() < deadline) await sleep(20);
+    const drained = await delivery.drain(Math.max(0, deadline - performance.now()));
     if (!drained) log.warn({ inFlight: delivery.eventsInFlight }, 'shutdown: sends still unacknowledged after the timeout');
     await producer.close();
   });

@@ -55,7 +55,10 @@ export async function startBehindAcceptor(opts: Omit<BuildOptions, 'acceptor'>) 
  * Graceful shutdown on SIGINT / SIGTERM: the listener closes at once (no new connections;
  * requests arriving on kept-alive ones get 503), requests in flight finish, sends that outlived
  * their request get GATEWAY_SHUTDOWN_TIMEOUT_MS to be acknowledged, then the producer
- * disconnects. A second signal, or a shutdown taking far too long, exits at once.
+ * disconnects. A second signal, or a shutdown taking far too long, exits at once; except in a
+ * worker of the primary (workers.ts), where one Ctrl-C arrives twice (from the terminal, to its
+ * whole process group, and passed on by the primary): there the primary alone decides to cut
+ * the shutdown short.
  */
 async function runOne() {
   let app: Awaited<ReturnType<typeof startGateway>>;
@@ -73,6 +76,7 @@ async function runOne() {
   for (const sig of ['SIGINT', 'SIGTERM'] as const) {
     process.on(sig, async () => {
       if (closing) {
+        if (isWorker()) return app.log.info({ sig }, 'already closing');
         app.log.warn({ sig }, 'second signal: exiting now');
         process.exit(1);
       }
@@ -105,7 +109,10 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   }
   // Started by a supervisor through an IPC channel (`npm run demo`): if it dies without stopping
   // this gateway, the channel closes, and the gateway shuts down as on SIGTERM instead of living on.
-  if (process.send && !isWorker()) process.once('disconnect', () => process.kill(process.pid, 'SIGTERM'));
+  // Not once a signal came: a second one would cut the shutdown under way short (workers.ts).
+  let signalled = false;
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => (signalled = true));
+  if (process.send && !isWorker()) process.once('disconnect', () => signalled || process.kill(process.pid, 'SIGTERM'));
   if ((cfg.gatewayWorkers > 1 || cfg.gatewayAcceptor) && !isWorker()) {
     // Lines like the workers' (pino's numeric levels), and as they do, only at LOG_LEVEL or above.
     const minLevel = levels.values[cfg.logLevel] ?? (cfg.logLevel === 'silent' ? Infinity : 0);

@@ -185,3 +185,31 @@ test('by default (GATEWAY_ACCEPTOR) the primary alone listens and hands connecti
   expect(await g.exited).toBe(0);
   expect(() => process.kill(w.pid, 0)).toThrow();
 }, 300_000);
+
+test("one Ctrl-C reaches a worker twice (the terminal's, to the whole process group, and the primary's): it drains once, to the end, and a second Ctrl-C to the primary stops it at once", async () => {
+  const g = start({ GATEWAY_MAX_LOOP_LAG_MS: '0' });
+  primary = g.child;
+  const [w] = await until(g, 'the gateway process was ready behind the acceptor', () => (readyBehind(g.text()).length ? readyBehind(g.text()) : undefined));
+  workerPids.add(w.pid);
+  // A request in flight (its body never sent whole) keeps the worker's graceful shutdown going.
+  const stalled = net.connect(PORT, '127.0.0.1');
+  stalled.on('error', () => {});
+  stalled.write('POST /v1/events HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n{"events":[');
+  await until(g, 'the stalled request was admitted', async () => (/\ngateway_requests_in_flight 1\b/.test(await exchange('GET /metrics HTTP/1.1\r\nhost: x\r\n\r\n')) ? true : undefined));
+
+  // The terminal's SIGINT reaches the worker, then the primary, which passes it on.
+  process.kill(w.pid, 'SIGINT');
+  await until(g, 'the worker began its shutdown', () => (/"sig":"SIGINT","msg":"closing/.test(g.text()) ? true : undefined));
+  g.child.kill('SIGINT');
+  await until(g, 'the worker took the second as the same request', () => (/"msg":"already closing"/.test(g.text()) ? true : undefined));
+  expect(g.text()).not.toMatch(/second signal: exiting now/);
+  // Still draining: the worker lives while its request is in flight.
+  expect(() => process.kill(w.pid, 0)).not.toThrow();
+
+  // Ctrl-C again: the primary stops its worker at once.
+  g.child.kill('SIGINT');
+  expect(await g.exited).toBe(0);
+  expect(g.text()).toMatch(/second SIGINT: stopping the worker processes now/);
+  expect(() => process.kill(w.pid, 0)).toThrow();
+  stalled.destroy();
+}, 300_000);

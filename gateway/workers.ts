@@ -15,7 +15,8 @@ export const CONFIG_ERROR_EXIT = 2;
  * listening socket and each accepts from it: see below), restarts one
  * that dies (at most one restart a second per slot, so a crash loop does not spin), and on
  * SIGINT / SIGTERM passes the signal on and exits once every worker has finished its own graceful
- * shutdown. A worker that exits with CONFIG_ERROR_EXIT stops them all (restarting cannot help).
+ * shutdown (a worker takes a repeated signal as the same request: a terminal's Ctrl-C reaches it
+ * directly too). A second signal to the primary (Ctrl-C again) stops the workers at once. A worker that exits with CONFIG_ERROR_EXIT stops them all (restarting cannot help).
  * Resolves when the last worker has exited, with the exit code for the primary.
  */
 export function runWorkers(n: number, log: WorkersLog, shutdownTimeoutMs: number, acceptorOptions: AcceptorOptions | null = null, maxHeapMb = 0): Promise<number> {
@@ -54,8 +55,13 @@ export function runWorkers(n: number, log: WorkersLog, shutdownTimeoutMs: number
   };
 
   return new Promise((resolve) => {
-    const stopAll = (signal: NodeJS.Signals) => {
-      if (stopping) return;
+    const stopAll = (signal: NodeJS.Signals, fromSignal = false) => {
+      if (stopping) {
+        if (!fromSignal || slots.size === 0) return;
+        log.error(`gateway: second ${signal}: stopping the worker processes now`);
+        for (const w of slots.keys()) w.process.kill('SIGKILL');
+        return;
+      }
       stopping = true;
       acceptor?.close();
       for (const w of slots.keys()) w.process.kill(signal);
@@ -88,7 +94,7 @@ export function runWorkers(n: number, log: WorkersLog, shutdownTimeoutMs: number
       acceptor.onMessage(w.id, m);
       if (m.cmd === 'gw:ready') log.info(`gateway worker ${slots.get(w)} (pid ${w.process.pid}) ready behind the acceptor on port ${acceptorOptions!.port}`);
     });
-    for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => stopAll(sig));
+    for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => stopAll(sig, true));
     const start = () => {
       for (let i = 0; i < n; i++) fork(i);
       log.info(`gateway: ${n} worker processes${acceptor ? `, connections accepted by this process (pid ${process.pid}) on port ${acceptorOptions!.port}` : ''}`);
