@@ -20,7 +20,7 @@ export function describeOverloadRun(o: OverloadRun): string {
   const g = o.gw;
   return (
     `overload ${o.label} ${o.factor}x (${int(o.rate)} req/s offered): ${int(o.acceptedEventsPerS)} events/s accepted, ${pct(o.shedShare)} shed, ` +
-    `on the wire (write -> answer) accepted p99 ${ms(o.serverAcceptedP99)}, shed p99 ${ms(o.serverShedP99)}; ${o.connectCount} TCP handshakes p50 ${ms(o.connectP50)} p99 ${ms(o.connectP99)}; ` +
+    `on the wire (write -> answer) accepted p99 ${ms(o.serverAcceptedP99)}, shed p99 ${ms(o.serverShedP99)}; ${o.connectCount} TCP handshakes p50 ${ms(o.connectP50)} p99 ${ms(o.connectP99)}, accept queue overflows (machine-wide) ${int(o.listenOverflows)}; ` +
     `timeouts waiting for a generator connection ${t.queued}, in the handshake ${t.connecting}, sent and unanswered ${t.sent}; generator tick lag p99 ${ms(o.tickLagP99)}; ` +
     (g ? `gateway: shed ${g.shedBy}; p99 (bucket bound) admitted queue ${ms(g.queueP99Ms)}, Kafka produce ${ms(g.produceP99Ms)}, loop turn ${ms(g.loopTurnP99Ms)}, hand-over ${ms(g.handoverP99Ms)}, acceptor loop delay ${ms(g.acceptorLoopP99Ms)}; ` : '') +
     (o.mem ? `gateway process at its highest RSS sampled: ${describeMemory(o.mem)}; ` : '') +
@@ -58,7 +58,7 @@ export function overloadReport(
         'shed p50',
         'shed p99',
         'wire p99 shed',
-        'handshake p99',
+        'handshake p99 / accept queue overflows',
         'timeouts (gen / handshake / sent)',
         'other failures',
         'RSS before -> peak',
@@ -84,7 +84,7 @@ export function overloadReport(
         ms(o.shedP50),
         ms(o.shedP99),
         ms(o.serverShedP99),
-        ms(o.connectP99),
+        `${ms(o.connectP99)} / ${int(o.listenOverflows)}`,
         `${o.timeouts} (${o.timeoutsBy.queued} / ${o.timeoutsBy.connecting} / ${o.timeoutsBy.sent})`,
         o.otherFailures,
         `${int(o.rssBeforeMb)} -> ${int(o.peakRssMb)} MB`,

@@ -64,6 +64,12 @@ export interface OverloadRun {
   connectCount: number;
   connectP50: number;
   connectP99: number;
+  /**
+   * New connections the kernel dropped over the sending window because an accept queue was full
+   * (TcpExt ListenOverflows, machine-wide: other listeners count too): each waits for the client's
+   * SYN retransmit (1, 3, 7 s), which the handshake p99 then shows.
+   */
+  listenOverflows: number;
   timeoutsBy: { queued: number; connecting: number; sent: number };
   /** From the gateway's /metrics over the phase: shed counts by reason, and p99 bucket bounds (ms) of its own histograms. */
   gw: { shedBy: string; queueP99Ms: number; produceP99Ms: number; loopTurnP99Ms: number; handoverP99Ms: number; acceptorLoopP99Ms: number; shedOnThread: number; shedByAcceptor: number } | null;
@@ -171,6 +177,17 @@ function machineBusySeconds(): number {
   }
 }
 
+/** The kernel's count of connections dropped for a full accept queue (TcpExt ListenOverflows), NaN where unreadable. */
+function listenOverflows(): number {
+  try {
+    const lines = readFileSync('/proc/net/netstat', 'utf8').split('\n').filter((l) => l.startsWith('TcpExt:'));
+    const names = lines[0].split(/\s+/);
+    return Number(lines[1].split(/\s+/)[names.indexOf('ListenOverflows')]);
+  } catch {
+    return NaN;
+  }
+}
+
 const SHED_REASONS = ['loop_lag', 'waited', 'queue_delay', 'expected_delay', 'requests', 'bytes', 'connections', 'acceptor'];
 
 async function scrape(port: number): Promise<string | null> {
@@ -231,15 +248,18 @@ async function overloadPhase(opts: OverloadOptions, factor: number): Promise<Ove
   let cpu1 = NaN;
   const machine = [NaN, NaN];
   const broker = [NaN, NaN];
+  const overflows = [NaN, NaN];
   const startsIn = 3000;
   const t0 = setTimeout(() => {
     cpu0 = cpuOf();
     machine[0] = machineBusySeconds();
+    overflows[0] = listenOverflows();
     broker[0] = opts.kafkaPid ? cpuSecondsOf(opts.kafkaPid) : NaN;
   }, startsIn);
   const t1 = setTimeout(() => {
     cpu1 = cpuOf();
     machine[1] = machineBusySeconds();
+    overflows[1] = listenOverflows();
     broker[1] = opts.kafkaPid ? cpuSecondsOf(opts.kafkaPid) : NaN;
   }, startsIn + opts.durationS * 1000);
   const eventsPerBody = opts.pool.eventsPerBody;
@@ -302,6 +322,7 @@ async function overloadPhase(opts: OverloadOptions, factor: number): Promise<Ove
       connectCount: r.connectMs.length,
       connectP50: percentile(r.connectMs, 50),
       connectP99: percentile(r.connectMs, 99),
+      listenOverflows: overflows[1] - overflows[0],
       timeoutsBy: r.timeoutsBy,
       gw: gatewayFigures(metricsBefore, metricsAfter),
       mem,
