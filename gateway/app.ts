@@ -373,7 +373,7 @@ export async function buildApp(opts: BuildOptions = {}): Promise<FastifyInstance
     const deadline = performance.now() + cfg.gatewayShutdownTimeoutMs;
     // Behind the acceptor the connections were handed over, not accepted by the listener, whose
     // close therefore waits for none of their requests: the admitted ones are waited for here.
-    while (admission.requestsHeld > 0 && performance.now() < deadline) await sleep(20);
+    if (acceptor) while (admission.requestsHeld > 0 && performance.now() < deadline) await sleep(20);
     const drained = await delivery.drain(Math.max(0, deadline - performance.now()));
     if (!drained) log.warn({ inFlight: delivery.eventsInFlight }, 'shutdown: sends still unacknowledged after the timeout');
     await producer.close();

@@ -192,10 +192,19 @@ test("one Ctrl-C reaches a worker twice (the terminal's, to the whole process gr
   const [w] = await until(g, 'the gateway process was ready behind the acceptor', () => (readyBehind(g.text()).length ? readyBehind(g.text()) : undefined));
   workerPids.add(w.pid);
   // A request in flight (its body never sent whole) keeps the worker's graceful shutdown going.
-  const stalled = net.connect(PORT, '127.0.0.1');
-  stalled.on('error', () => {});
-  stalled.write('POST /v1/events HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n{"events":[');
-  await until(g, 'the stalled request was admitted', async () => (/\ngateway_requests_in_flight 1\b/.test(await exchange('GET /metrics HTTP/1.1\r\nhost: x\r\n\r\n')) ? true : undefined));
+  // Sent again if it was shed (a process starting up on a busy machine may report no room yet).
+  let stalled = net.connect(PORT, '127.0.0.1');
+  const stall = () => {
+    stalled = net.connect(PORT, '127.0.0.1');
+    stalled.on('error', () => {});
+    stalled.once('data', () => stalled.destroy());
+    stalled.write('POST /v1/events HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n{"events":[');
+  };
+  stalled.destroy();
+  await until(g, 'the stalled request was admitted', async () => {
+    if (stalled.destroyed) stall();
+    return /\ngateway_requests_in_flight 1\b/.test(await exchange('GET /metrics HTTP/1.1\r\nhost: x\r\n\r\n')) ? true : undefined;
+  });
 
   // The terminal's SIGINT reaches the worker, then the primary, which passes it on.
   process.kill(w.pid, 'SIGINT');
