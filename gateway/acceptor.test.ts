@@ -284,7 +284,7 @@ describe("the hand-over paced by each process's room", () => {
     expect(handed).toBe(3);
   });
 
-  test('a connection is not queued behind a hand-over the process has not taken yet: the acceptor sheds its request at once', { timeout: 30_000 }, async () => {
+  test('a connection is not queued behind a hand-over the process has not taken yet: past the hand-over bound the acceptor sheds its request', { timeout: 30_000 }, async () => {
     const undelivered: (() => void)[] = [];
     const sockets: net.Socket[] = [];
     acceptor = new Acceptor({ host: '127.0.0.1', port: 0, backlog: 511, maxConnections: 100, retryAfterMaxS: 2 });

@@ -1,7 +1,7 @@
 import net from 'node:net';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { GW_ERRORS } from './errors.js';
-import { HandoverPipe } from './handover-pipe.js';
+import { HANDOVER_MAX_WAIT_MS, HandoverPipe } from './handover-pipe.js';
 
 /**
  * The acceptor (GATEWAY_ACCEPTOR): a process of its own that owns the listening socket, hands each
@@ -264,6 +264,8 @@ export class Acceptor {
     let bufAt = 0;
     /** Body bytes of the last shed request still to be skipped. */
     let skip = 0;
+    /** A later look while only a channel busy with earlier hand-overs stands in the way (see `channelBusy`). */
+    let retry: NodeJS.Timeout | null = null;
     const idle = this.opts.keepAliveMs ?? 72_000;
     socket.setTimeout(idle, () => socket.destroy());
     const onData = (chunk: Buffer) => {
@@ -275,6 +277,11 @@ export class Acceptor {
       }
       if (!buf) bufAt = wallMs();
       buf = buf ? Buffer.concat([buf, chunk]) : chunk;
+      drain();
+    };
+    const drain = () => {
+      if (retry) clearTimeout(retry);
+      retry = null;
       while (buf && buf.length) {
         const end = buf.indexOf(CRLFCRLF);
         const ingest = isIngestRequest(buf);
@@ -285,6 +292,12 @@ export class Acceptor {
           socket.setTimeout(0);
           stopReading(socket);
           return this.hand(to, socket, buf, bufAt);
+        }
+        // A process has room but its channel is still busy (a burst at an idle process): the
+        // request waits for it a few ms at a time, up to the hand-over's bound, before it is shed.
+        if (ingest && end >= 0 && wallMs() - bufAt < HANDOVER_MAX_WAIT_MS && this.channelBusy()) {
+          retry = setTimeout(drain, 2);
+          return;
         }
         if (end < 0) {
           // A head not whole yet: wait for more, up to a bound.
@@ -305,7 +318,14 @@ export class Acceptor {
       }
     };
     socket.on('data', onData);
+    socket.once('close', () => retry && clearTimeout(retry));
     socket.resume();
+  }
+
+  /** Whether a ready process that is not overloaded and has room is held back only by its channel (handover-pipe.ts). */
+  private channelBusy(): boolean {
+    for (const s of this.backends.values()) if (s.ready && !s.overloaded && s.room >= 1 && !s.pipe.open) return true;
+    return false;
   }
 
   /**

@@ -8,7 +8,8 @@
  * request, sent already, then reaches the process seconds old and is shed there (on its own thread,
  * seconds late) or served seconds late. So a connection is handed over only while the channel
  * would deliver it within HANDOVER_MAX_WAIT_MS at its recent pace; beyond, it stays with the
- * acceptor, which sheds its requests at once or hands it over with a later one.
+ * acceptor, which reads its request and hands it over with it if the channel frees within that
+ * bound (a burst of connections at an idle process), or sheds it.
  */
 
 /** The longest a connection may wait in the acceptor for its hand-over (ms). */
