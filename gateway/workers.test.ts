@@ -72,6 +72,29 @@ function listenerPids(port: number): Set<number> {
 
 const listening = (text: string) => [...text.matchAll(/gateway worker (\d+) \(pid (\d+)\) listening on port (\d+)/g)].map((m) => ({ slot: Number(m[1]), pid: Number(m[2]), port: Number(m[3]) }));
 
+
+/**
+ * Opens a request whose body is never sent whole and waits until the gateway process holds it;
+ * sent again if it was shed (a process starting up on a busy machine may report no room yet).
+ * Returns a function that gives the current socket.
+ */
+async function stallAdmitted(g: ReturnType<typeof start>): Promise<() => net.Socket> {
+  let stalled: net.Socket | null = null;
+  const stall = () => {
+    const s = net.connect(PORT, '127.0.0.1');
+    s.on('error', () => {});
+    s.once('data', () => s.destroy());
+    s.write('POST /v1/events HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n{"events":[');
+    stalled = s;
+  };
+  // Once the gateway process holds it (not after a fixed pause: a loaded machine may take longer).
+  await until(g, 'the stalled request was admitted', async () => {
+    if (!stalled || stalled.destroyed) stall();
+    return /\ngateway_requests_in_flight 1\b/.test(await exchange('GET /metrics HTTP/1.1\r\nhost: x\r\n\r\n')) ? true : undefined;
+  });
+  return () => stalled!;
+}
+
 test('GATEWAY_WORKERS=2: two processes share the port; one killed is replaced; SIGTERM stops them all', async () => {
   const g = start({ GATEWAY_WORKERS: '2', GATEWAY_ACCEPTOR: 'false', GATEWAY_LISTEN_BACKLOG: '1234' });
   primary = g.child;
@@ -152,11 +175,7 @@ test('by default (GATEWAY_ACCEPTOR) the primary alone listens and hands connecti
   expect(await exchange('GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n')).toMatch(/^HTTP\/1\.1 200 /);
 
   // Admitted, then stalled: its 1,000 bytes are held.
-  const stalled = net.connect(PORT, '127.0.0.1');
-  stalled.on('error', () => {});
-  stalled.write('POST /v1/events HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n{"events":[');
-  // Once the gateway process holds it (not after a fixed pause: a loaded machine may take longer).
-  await until(g, 'the stalled request was admitted', async () => (/\ngateway_requests_in_flight 1\b/.test(await exchange('GET /metrics HTTP/1.1\r\nhost: x\r\n\r\n')) ? true : undefined));
+  const stalled = await stallAdmitted(g);
   const post = 'POST /v1/events HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\norigin: https://shop.example\r\ncontent-length: 1000\r\n\r\n';
   const body = `{"events":[${' '.repeat(986)}]}`;
   // Shed by the gateway process (bytes), which closes the connection and tells the acceptor.
@@ -179,7 +198,7 @@ test('by default (GATEWAY_ACCEPTOR) the primary alone listens and hands connecti
   expect(await exchange('GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n')).toMatch(/^HTTP\/1\.1 200 [\s\S]*"status":"ok"/);
   const notFound = await exchange('POST /v1/nope HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 13\r\n\r\n', '{"events":[]}');
   expect(notFound).toMatch(/^HTTP\/1\.1 404 [\s\S]*GW_ERR_NOT_FOUND/);
-  stalled.destroy();
+  stalled().destroy();
 
   g.child.kill('SIGTERM');
   expect(await g.exited).toBe(0);
@@ -192,19 +211,7 @@ test("one Ctrl-C reaches a worker twice (the terminal's, to the whole process gr
   const [w] = await until(g, 'the gateway process was ready behind the acceptor', () => (readyBehind(g.text()).length ? readyBehind(g.text()) : undefined));
   workerPids.add(w.pid);
   // A request in flight (its body never sent whole) keeps the worker's graceful shutdown going.
-  // Sent again if it was shed (a process starting up on a busy machine may report no room yet).
-  let stalled = net.connect(PORT, '127.0.0.1');
-  const stall = () => {
-    stalled = net.connect(PORT, '127.0.0.1');
-    stalled.on('error', () => {});
-    stalled.once('data', () => stalled.destroy());
-    stalled.write('POST /v1/events HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n{"events":[');
-  };
-  stalled.destroy();
-  await until(g, 'the stalled request was admitted', async () => {
-    if (stalled.destroyed) stall();
-    return /\ngateway_requests_in_flight 1\b/.test(await exchange('GET /metrics HTTP/1.1\r\nhost: x\r\n\r\n')) ? true : undefined;
-  });
+  const stalled = await stallAdmitted(g);
 
   // The terminal's SIGINT reaches the worker, then the primary, which passes it on.
   process.kill(w.pid, 'SIGINT');
@@ -220,5 +227,5 @@ test("one Ctrl-C reaches a worker twice (the terminal's, to the whole process gr
   expect(await g.exited).toBe(0);
   expect(g.text()).toMatch(/second SIGINT: stopping the worker processes now/);
   expect(() => process.kill(w.pid, 0)).toThrow();
-  stalled.destroy();
+  stalled().destroy();
 }, 300_000);
