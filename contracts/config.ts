@@ -43,6 +43,7 @@ export const SETTINGS = {
   esCaFingerprint: s('ES_CA_FINGERPRINT', 'string', '', 'all', 'SHA-256 fingerprint of the CA certificate to pin for an https ES_URL (as Elasticsearch prints it at first start), instead of or besides ES_CA_FILE.'),
   esIndexPrefix: s('ES_INDEX_PREFIX', 'string', 'clickstream', 'all', 'Prefix of every index and template name.'),
   esKpiRefreshIntervalMs: s('ES_KPI_REFRESH_INTERVAL_MS', 'int', '250', 'infra', 'Refresh interval of the KPI window index (`index.refresh_interval`, set on its template and on the index if it exists when the templates are installed): how long a written KPI document may stay invisible to searches. Elasticsearch\'s default is 1 s.'),
+  esKpiTranslogDurability: s('ES_KPI_TRANSLOG_DURABILITY', 'string', 'request', 'infra', 'Translog durability of the KPI window index (`index.translog.durability`, on its template and on the index if it exists): `request` fsyncs before every bulk is acknowledged; `async` fsyncs every 5 s, so a KPI bulk returns sooner, and the analytics role then flushes the KPI index (a Lucene commit) after each flush that wrote final KPI documents, before committing the offsets past them, so an Elasticsearch crash loses at most provisional values (rewritten when their window next changes or seals).'),
 
   gatewayHost: s('GATEWAY_HOST', 'string', '127.0.0.1', 'gateway', 'Address the gateway listens on.'),
   gatewayPort: s('GATEWAY_PORT', 'int', '8080', 'gateway', 'Port the gateway listens on.'),

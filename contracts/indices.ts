@@ -80,17 +80,33 @@ export const sessionMappings = docMappings(SESSION_FIELDS);
 /** Alerts: the alert's fields and its webhook delivery state (the outbox). */
 export const alertMappings = docMappings({ ...ALERT_FIELDS, ...ALERT_DELIVERY_FIELDS });
 
+/** ES_KPI_TRANSLOG_DURABILITY's values (Elasticsearch's `index.translog.durability`). */
+export const TRANSLOG_DURABILITIES = ['request', 'async'] as const;
+export type TranslogDurability = (typeof TRANSLOG_DURABILITIES)[number];
+
+/** ES_KPI_TRANSLOG_DURABILITY checked; throws on a value Elasticsearch does not know. */
+export function kpiTranslogDurability(cfg: Pick<Config, 'esKpiTranslogDurability'>): TranslogDurability {
+  const v = cfg.esKpiTranslogDurability;
+  if ((TRANSLOG_DURABILITIES as readonly string[]).includes(v)) return v as TranslogDurability;
+  throw new Error(`ES_KPI_TRANSLOG_DURABILITY: "${v}" is not one of ${TRANSLOG_DURABILITIES.join(', ')}`);
+}
+
+export type KpiIndexConfig = Pick<Config, 'esKpiRefreshIntervalMs' | 'esKpiTranslogDurability'>;
+
 /**
  * Index settings of the KPI window index: it is refreshed more often than the others, since KPI
- * freshness is measured on it. Its translog stays `request` (fsync before a bulk is acknowledged):
- * a flush commits Kafka offsets past the final KPI documents it wrote, so `async` would lose those
- * on an Elasticsearch crash for good, for 80-100 ms less per KPI bulk at the median on a saturated
- * machine (bench/README.md, "KPI freshness: the Elasticsearch hops").
+ * freshness is measured on it. With an `async` translog a KPI bulk is acknowledged without an
+ * fsync; the final documents, past which a flush commits Kafka offsets, are made durable by a flush
+ * of the index before that commit (processor/sinks/analytics-sink.ts), so an Elasticsearch crash
+ * loses only provisional values, which their open window writes again.
  */
-export const kpiIndexSettings = (cfg: Pick<Config, 'esKpiRefreshIntervalMs'>) => ({ 'index.refresh_interval': `${cfg.esKpiRefreshIntervalMs}ms` });
+export const kpiIndexSettings = (cfg: KpiIndexConfig) => ({ 'index.refresh_interval': `${cfg.esKpiRefreshIntervalMs}ms`, 'index.translog.durability': kpiTranslogDurability(cfg) });
 
 /** Every index template infra installs: name -> { patterns, mappings, settings of its own }. */
-export function indexTemplates(prefix: string, cfg: Pick<Config, 'esKpiRefreshIntervalMs'> = { esKpiRefreshIntervalMs: Number(SETTINGS.esKpiRefreshIntervalMs.default) }) {
+export function indexTemplates(
+  prefix: string,
+  cfg: KpiIndexConfig = { esKpiRefreshIntervalMs: Number(SETTINGS.esKpiRefreshIntervalMs.default), esKpiTranslogDurability: SETTINGS.esKpiTranslogDurability.default },
+) {
   const n = indexNames(prefix);
   return {
     [`${prefix}-events`]: { index_patterns: [n.eventsPattern], mappings: eventMappings },

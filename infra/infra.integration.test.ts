@@ -128,7 +128,7 @@ describe('Elasticsearch templates', () => {
     await expect(es.index({ index, document: { ...doc, event_id: 'x', surprise: 1 } })).rejects.toThrow(/strict_dynamic_mapping_exception/);
   });
 
-  test('the KPI index is refreshed every ES_KPI_REFRESH_INTERVAL_MS, set from its template and put back on an existing index by a new install', async () => {
+  test('the KPI index is refreshed every ES_KPI_REFRESH_INTERVAL_MS with the translog of ES_KPI_TRANSLOG_DURABILITY, set from its template and put back on an existing index by a new install', async () => {
     const prefix = `cs${id()}`;
     await installTemplates(esUrl, prefix);
     const { kpis, sessions } = indexNames(prefix);
@@ -141,6 +141,20 @@ describe('Elasticsearch templates', () => {
     await es.indices.putSettings({ index: kpis, settings: { 'index.refresh_interval': '5s' } });
     await installTemplates(esUrl, prefix);
     expect(await interval(kpis)).toBe(`${loadConfig().esKpiRefreshIntervalMs}ms`);
+    // Its translog durability (ES_KPI_TRANSLOG_DURABILITY) too; the other indices keep `request`.
+    const durability = async (index: string) => (await es.indices.getSettings({ index, flat_settings: true }))[index].settings?.['index.translog.durability'];
+    expect(await durability(kpis)).toBe(loadConfig().esKpiTranslogDurability);
+    expect(await durability(sessions)).toBeUndefined();
+    const other = loadConfig().esKpiTranslogDurability === 'async' ? 'request' : 'async';
+    const saved = process.env.ES_KPI_TRANSLOG_DURABILITY;
+    process.env.ES_KPI_TRANSLOG_DURABILITY = other;
+    try {
+      await installTemplates(esUrl, prefix);
+    } finally {
+      if (saved === undefined) delete process.env.ES_KPI_TRANSLOG_DURABILITY;
+      else process.env.ES_KPI_TRANSLOG_DURABILITY = saved;
+    }
+    expect(await durability(kpis)).toBe(other);
     await es.indices.delete({ index: `${prefix}-*` });
   });
 

@@ -25,7 +25,7 @@ import { parseAnalyticsEvent } from './layout-parse.js';
 import { anomalyOptionsFromConfig } from './anomaly/options.js';
 import { siteMonitor } from './alerts/site-monitor.js';
 import { alertOutbox } from './alerts/outbox.js';
-import { indexNames } from '../contracts/indices.js';
+import { indexNames, kpiTranslogDurability } from '../contracts/indices.js';
 import { yieldCpu } from './yield-cpu.js';
 import { kpiTracer } from './sinks/kpi-trace.js';
 
@@ -120,6 +120,7 @@ export async function startProcessor(overrides: Partial<Config> = {}, onFatal?: 
         kpiEmitBetweenFlushes: config.kpiEmitBetweenFlushes,
         sessionBulkDocs: config.sessionBulkDocs,
         kpiRefresh: kpiBulkRefresh(config),
+        syncKpis: kpiTranslogDurability(config) === 'async' ? () => es.indices.flush({ index: indexNames(config.esIndexPrefix).kpis }).then(() => undefined) : undefined,
         trace: kpiTracer(config.kpiTraceSitePrefix, tumbling(config.kpiTumblingS * 1000).kind, (t) => log.info({ kpiTrace: t }, 'traced event written to its KPI window')),
         onKpiEmitError: (err) => log.warn({ err: err.message }, 'writing the open KPI windows failed; written again when they next change'),
         idleAdvanceMs: config.watermarkIdleS * 1000,

@@ -190,7 +190,9 @@ export async function runFreshness(o: FreshnessOptions): Promise<Freshness> {
     const elapsed = (performance.now() - warmStart) / 1000;
     if ((elapsed >= o.warmupS && warmLag.every((l) => l < o.rate / 2)) || elapsed >= 90) break;
   }
-  log(`freshness: warmed up for ${secs((performance.now() - warmStart) / 1000, 0)} at ${int(o.rate)} events/s; analytics lag ${warmLag.map(int).join(' / ')} records`);
+  const otherLag = await Promise.all(ROLES.map((r, i) => (r === 'analytics' ? Promise.resolve(NaN) : metricValue(o.metricsPort + i, 'processor_consumer_lag').catch(() => NaN))));
+  const others = ROLES.map((r, i) => (r === 'analytics' ? '' : `, ${r} ${int(otherLag[i])}`)).join('');
+  log(`freshness: warmed up for ${secs((performance.now() - warmStart) / 1000, 0)} at ${int(o.rate)} events/s; analytics lag ${warmLag.map(int).join(' / ')} records${others}`);
   const kpis = sides.map((s) => indexNames(s.prefix).kpis);
   const segments: Segment[] = [];
   const all: number[][] = sides.map(() => []);
@@ -242,7 +244,9 @@ export async function runFreshness(o: FreshnessOptions): Promise<Freshness> {
     for (const [i, role] of ROLES.entries()) {
       const port = o.metricsPort + i;
       const mb = async (name: string) => (await metricValue(port, name).catch(() => NaN)) / 1e6;
-      log(`freshness #${s}: ${role} RSS ${int(await mb('processor_process_resident_memory_bytes'))} MB, V8 heap used ${int(await mb('processor_nodejs_heap_size_used_bytes'))} of ${int(await mb('processor_nodejs_heap_size_total_bytes'))} MB, external ${int(await mb('processor_nodejs_external_memory_bytes'))} MB`);
+      // A role still catching up (index, archive) loads Elasticsearch and the cores the KPIs need.
+      const lag = await metricValue(port, 'processor_consumer_lag').catch(() => NaN);
+      log(`freshness #${s}: ${role} lag ${int(lag)} records, RSS ${int(await mb('processor_process_resident_memory_bytes'))} MB, V8 heap used ${int(await mb('processor_nodejs_heap_size_used_bytes'))} of ${int(await mb('processor_nodejs_heap_size_total_bytes'))} MB, external ${int(await mb('processor_nodejs_external_memory_bytes'))} MB`);
     }
     log(`freshness #${s}: traffic ${int(g.rate)} events/s accepted (${int(o.rate)} asked), ${g.non2xx} requests refused or failed; search poll cycle p50 ${ms(percentile(g.pollCycle, 50), 0)}, round trip p50 / p95 ${ms(percentile(g.pollRoundTrip, 50), 0)} / ${ms(percentile(g.pollRoundTrip, 95), 0)}`);
   }

@@ -11,7 +11,7 @@ import { tumbling } from '../../contracts/windows.js';
 import { sleep, waitFor } from '../../common/wait.js';
 import { enriched } from '../../test/harness/traffic.js';
 import type { BulkRefresh } from '../es-bulk.js';
-import { analyticsSink } from './analytics-sink.js';
+import { analyticsSink, type AnalyticsSinkOptions } from './analytics-sink.js';
 import { kpiTracer, type KpiTrace, type KpiTracer } from './kpi-trace.js';
 
 const T0 = Date.UTC(2026, 0, 1, 12, 0, 0);
@@ -52,7 +52,7 @@ function fakeEs() {
   return { client, bulks, state, kpiBulks: () => bulks.filter((b) => b.index === `${PREFIX}-kpis`) };
 }
 
-function sink(client: Client, between: boolean, refresh: BulkRefresh = true, refused: string[] = [], trace: KpiTracer | null = null, sessionBulkDocs = 0) {
+function sink(client: Client, between: boolean, refresh: BulkRefresh = true, refused: string[] = [], trace: KpiTracer | null = null, sessionBulkDocs = 0, more: Partial<AnalyticsSinkOptions> = {}) {
   const s = analyticsSink({
     trace,
     onReject: (_kind, doc) => refused.push(`${String(doc.window_kind)}|${String(doc.dimension)}|${String(doc.final)}`),
@@ -66,6 +66,7 @@ function sink(client: Client, between: boolean, refresh: BulkRefresh = true, ref
     kpiEmitBetweenFlushes: between,
     kpiRefresh: refresh,
     sessionBulkDocs,
+    ...more,
   });
   s.assign([{ topic: TOPIC, partition: 0, committed: null, checkpoint: undefined }]);
   return s;
@@ -256,6 +257,42 @@ describe('analytics sink: open KPI windows written between flushes', () => {
       expect(others.every((b) => b.docs.every((d) => !d.id.startsWith('tumbling_')))).toBe(true);
       expect(others.every((b) => b.done)).toBe(true);
       expect(refused).toHaveLength(1);
+    } finally {
+      await s.stop();
+    }
+  });
+  test('with an asynchronous KPI translog, a flush that wrote final KPI documents makes them durable before it returns (and fails if it cannot); other flushes do not', async () => {
+    const es = fakeEs();
+    const steps: string[] = [];
+    let failSync = false;
+    const syncKpis = async () => {
+      // Every KPI bulk asked for so far has been acknowledged when the sync is made.
+      steps.push(`sync after ${es.kpiBulks().filter((b) => b.done).length} of ${es.kpiBulks().length} KPI bulks`);
+      if (failSync) throw new Error('flush refused');
+    };
+    const s = sink(es.client, true, false, [], null, 0, { syncKpis });
+    try {
+      s.add(view(0, T0 + 5_000), at(0));
+      await waitFor(() => es.kpiBulks().find((b) => b.done), 'the timer wrote the open window', 5_000, 10);
+      await s.flush();
+      // Only provisional values so far: nothing to make durable.
+      expect(steps).toEqual([]);
+      // The watermark passes the window: the next flush writes it final.
+      s.add(view(1, T0 + 120_000), at(1));
+      s.logOffsets(TOPIC, 0, '0', '2');
+      s.logOffsetsDone();
+      failSync = true;
+      await expect(s.flush()).rejects.toThrow('flush refused');
+      failSync = false;
+      // The retried flush writes the final documents again, then syncs.
+      const before = es.kpiBulks().length;
+      await s.flush();
+      const finals = es.kpiBulks().slice(before).flatMap((b) => b.docs).filter((d) => d.id === TUMBLING_ALL);
+      expect(finals.map((d) => d.doc.final)).toEqual([true]);
+      expect(steps).toHaveLength(2);
+      expect(steps.every((x) => /^sync after (\d+) of \1 KPI bulks$/.test(x))).toBe(true);
+      await s.flush();
+      expect(steps).toHaveLength(2);
     } finally {
       await s.stop();
     }

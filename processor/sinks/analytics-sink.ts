@@ -35,6 +35,12 @@ export interface AnalyticsSinkOptions {
   sessionBulkDocs?: number;
   /** The `refresh` parameter of the KPI bulks (default false: the index's refresh interval). */
   kpiRefresh?: BulkRefresh;
+  /**
+   * Makes every KPI document acknowledged so far durable (a flush of the KPI index, whose translog
+   * is then `async`): called by a flush that wrote final KPI documents, before it returns and its
+   * commit moves past them. Unset: the index fsyncs before acknowledging each bulk.
+   */
+  syncKpis?: () => Promise<void>;
   /** Called when a bulk of open KPI windows written between flushes failed (they are written again when they next change, and final by a flush). */
   onKpiEmitError?: (err: Error) => void;
   onBulk?: (seconds: number, count: number) => void;
@@ -198,6 +204,9 @@ export function analyticsSink(o: AnalyticsSinkOptions): AnalyticsSink {
       const results = await Promise.allSettled([kpiDocs.length ? writeKpis(kpiDocs) : Promise.resolve([]), otherDocs.length ? writeInParts(otherDocs) : Promise.resolve([])]);
       const failed = results.find((r) => r.status === 'rejected');
       if (failed) throw (failed as PromiseRejectedResult).reason;
+      // Provisional values may be lost with an asynchronous translog (their open window writes them
+      // again); a final one may not, once the commit has passed its events.
+      if (o.syncKpis && kpiDocs.some((d) => d.index === 'kpis' && d.doc.final)) await o.syncKpis();
       // Refusals only once both bulks succeeded: a retried flush would refuse (and report) them again.
       for (const r of results) if (r.status === 'fulfilled') reportRefused(r.value);
       pending.clear();
