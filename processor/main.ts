@@ -118,6 +118,7 @@ export async function startProcessor(overrides: Partial<Config> = {}, onFatal?: 
         emitIntervalMs: config.kpiEmitIntervalMs,
         sessionEmitIntervalMs: config.sessionEmitIntervalMs,
         kpiEmitBetweenFlushes: config.kpiEmitBetweenFlushes,
+        kpiBulkLanes: config.kpiBulkLanes,
         sessionBulkDocs: config.sessionBulkDocs,
         kpiRefresh: kpiBulkRefresh(config),
         syncKpis: kpiTranslogDurability(config) === 'async' ? () => es.indices.flush({ index: indexNames(config.esIndexPrefix).kpis }).then(() => undefined) : undefined,

@@ -29,7 +29,8 @@ interface Bulk {
 /** A client whose bulk helper records every request; while `hold` is set, KPI bulks wait for it. */
 function fakeEs() {
   const bulks: Bulk[] = [];
-  const state: { hold: Promise<void> | null; refuse: (id: string) => boolean } = { hold: null, refuse: () => false };
+  // `holdIf`: which KPI bulks `hold` holds (default all).
+  const state: { hold: Promise<void> | null; holdIf: (b: Bulk) => boolean; refuse: (id: string) => boolean } = { hold: null, holdIf: () => true, refuse: () => false };
   const client = {
     helpers: {
       bulk: async (o: { datasource: unknown[]; onDocument: (d: unknown) => unknown; refresh?: unknown; onDrop: (d: unknown) => void }) => {
@@ -40,7 +41,7 @@ function fakeEs() {
           rec.index = action.index._index;
           rec.docs.push({ id: action.index._id, doc: body });
         }
-        if (state.hold && rec.index === `${PREFIX}-kpis`) await state.hold;
+        if (state.hold && rec.index === `${PREFIX}-kpis` && state.holdIf(rec)) await state.hold;
         for (const d of rec.docs) {
           if (state.refuse(d.id)) o.onDrop({ status: 400, error: { type: 'document_parsing_exception', reason: 'refused' }, operation: { index: { _index: rec.index, _id: d.id } }, document: d.doc });
         }
@@ -294,6 +295,42 @@ describe('analytics sink: open KPI windows written between flushes', () => {
       await s.flush();
       expect(steps).toHaveLength(2);
     } finally {
+      await s.stop();
+    }
+  });
+  test('with KPI_BULK_LANES, a lane whose bulk is held holds back only its partitions\' windows, and still lands a window\'s values in order', async () => {
+    const es = fakeEs();
+    const s = sink(es.client, true, false, [], null, 0, { kpiBulkLanes: 2 });
+    const ofPartition = (p: number) => (b: Bulk) => b.docs.some((d) => d.id.endsWith(`|${p}`));
+    let release = () => {};
+    es.state.hold = new Promise<void>((ok) => (release = ok));
+    es.state.holdIf = ofPartition(0);
+    const p1 = (offset: number) => ({ topic: TOPIC, partition: 1, offset: String(offset) });
+    try {
+      s.add(view(0, T0 + 5_000), at(0));
+      await waitFor(() => es.kpiBulks().find((b) => ofPartition(0)(b) && !b.done), 'partition 0\'s bulk held', 5_000, 10);
+      // Partition 1 is in the other lane: written while partition 0's bulk is held, in bulks of its own.
+      s.add(view(1, T0 + 5_500), p1(0));
+      await waitFor(() => es.kpiBulks().find((b) => b.done && ofPartition(1)(b)), 'partition 1 written', 5_000, 10);
+      s.add(view(2, T0 + 6_000), p1(1));
+      await waitFor(() => es.kpiBulks().find((b) => b.done && b.docs.some((d) => d.id === TUMBLING_ALL.replace(/0$/, '1') && d.doc.page_views === 2)), 'partition 1 written again', 5_000, 10);
+      expect(es.kpiBulks().every((b) => !(ofPartition(0)(b) && ofPartition(1)(b)))).toBe(true);
+      expect(es.kpiBulks().filter((b) => ofPartition(0)(b))).toHaveLength(1);
+      // Partition 0's window sealed meanwhile: its final value waits for the provisional one held.
+      s.add(view(3, T0 + 120_000), at(1));
+      s.logOffsets(TOPIC, 0, '0', '2');
+      s.logOffsets(TOPIC, 1, '0', '2');
+      s.logOffsetsDone();
+      const flushed = s.flush();
+      await sleep(100);
+      expect(es.kpiBulks().filter((b) => ofPartition(0)(b))).toHaveLength(1);
+      release();
+      await flushed;
+      const writes = es.kpiBulks().flatMap((b) => b.docs.filter((d) => d.id === TUMBLING_ALL).map((d) => d.doc));
+      expect(writes.at(0)).toMatchObject({ final: false, page_views: 1 });
+      expect(writes.at(-1)).toMatchObject({ final: true, page_views: 1 });
+    } finally {
+      release();
       await s.stop();
     }
   });

@@ -33,6 +33,11 @@ export interface AnalyticsSinkOptions {
    * behind one such request at most instead of a whole flush's.
    */
   sessionBulkDocs?: number;
+  /**
+   * KPI bulks in flight at once at most (default 1): the partitions' windows are split into this
+   * many lanes (partition modulo lanes), each writing its own bulks one after another.
+   */
+  kpiBulkLanes?: number;
   /** The `refresh` parameter of the KPI bulks (default false: the index's refresh interval). */
   kpiRefresh?: BulkRefresh;
   /**
@@ -59,6 +64,14 @@ export interface AnalyticsSinkOptions {
   onRepeat?: (count: number) => void;
   /** The partition's watermark was moved by the clock (for the metrics). */
   onIdleAdvance?: (partition: number) => void;
+}
+
+/** A lane of KPI bulks: its chain (one bulk at a time, in order), and its timer's state. */
+interface KpiLane {
+  chain: Promise<unknown>;
+  /** A timer's bulk of this lane is in flight; a tick came meanwhile (its windows are written when that bulk ends). */
+  busy: boolean;
+  owed: boolean;
 }
 
 export interface AnalyticsSink extends PartitionedSink, LogOffsetsSink {
@@ -91,41 +104,55 @@ export function analyticsSink(o: AnalyticsSinkOptions): AnalyticsSink {
   const lastEventAt = new Map<number, number>();
 
   /**
-   * Every KPI bulk (the timer's and the flushes') goes through this chain, one at a time in the
-   * order they were asked for: a provisional document written between flushes never lands after
-   * a later final document of the same window.
+   * Every KPI bulk (the timer's and the flushes') goes through the chain of its lane, one at a time
+   * in the order they were asked for: a provisional document written between flushes never lands
+   * after a later final document of the same window. A window's documents always take the lane of
+   * their partition (partition modulo the lanes), so the lanes' bulks may be in flight together:
+   * each is smaller, and in Elasticsearch it takes a write thread of its own instead of waiting
+   * behind one bulk of every partition's windows.
    */
-  let kpiChain: Promise<unknown> = Promise.resolve();
+  const lanes: KpiLane[] = Array.from({ length: Math.max(1, o.kpiBulkLanes ?? 1) }, () => ({ chain: Promise.resolve(), busy: false, owed: false }));
+  const laneOf = (partition: number) => lanes[partition % lanes.length];
   const trace = o.trace ?? null;
-  const writeKpis = (docs: OutDoc[]) => {
+  const writeLane = (lane: KpiLane, docs: OutDoc[]) => {
     const traced = trace?.emitted(docs) ?? null;
-    const done = kpiChain.then(async () => {
+    const done = lane.chain.then(async () => {
       trace?.sent(traced);
       const rejected = await write(docs, o.kpiRefresh);
       trace?.acked(traced);
       return rejected;
     });
-    kpiChain = done.catch(() => undefined);
+    lane.chain = done.catch(() => undefined);
     return done;
   };
-  /** A timer's KPI bulk is in flight; a tick came meanwhile (its windows are written when that bulk ends). */
-  let kpiTimerBusy = false;
-  let kpiTimerOwed = false;
+  const writeKpis = async (docs: OutDoc[]) => {
+    if (lanes.length === 1) return writeLane(lanes[0], docs);
+    const byLane = new Map<KpiLane, OutDoc[]>();
+    for (const d of docs) {
+      const lane = laneOf(d.doc.partition);
+      const list = byLane.get(lane);
+      if (list) list.push(d);
+      else byLane.set(lane, [d]);
+    }
+    return (await Promise.all([...byLane].map(([lane, list]) => writeLane(lane, list)))).flat();
+  };
   /** Set by `stop`: the last flush writes the open KPI windows itself. */
   let stopped = false;
   /**
-   * Between flushes: the open KPI windows that changed, in one bulk. A tick that finds the last bulk
-   * still running does not wait for the next tick: the windows changed meanwhile go out as soon as
-   * it ends, so a bulk slower than the interval adds its own time to a count's wait, never an interval more.
+   * Between flushes: a lane's open KPI windows that changed, in one bulk. A tick that finds the
+   * lane's last bulk still running does not wait for the next tick: the windows changed meanwhile go
+   * out as soon as it ends, so a bulk slower than the interval adds its own time to a count's wait,
+   * never an interval more.
    */
-  const emitKpis = () => {
-    if (kpiTimerBusy) {
-      kpiTimerOwed = true;
+  const emitKpis = (lane: KpiLane) => {
+    if (lane.busy) {
+      lane.owed = true;
       return;
     }
-    kpiTimerOwed = false;
+    lane.owed = false;
     const docs: OutDoc[] = [];
     for (const e of engines.values()) {
+      if (laneOf(e.partition) !== lane) continue;
       for (const d of e.openKpiDocs()) {
         docs.push(d);
         // Newer than a value a failed flush left to write: that one must not land after this.
@@ -133,18 +160,22 @@ export function analyticsSink(o: AnalyticsSinkOptions): AnalyticsSink {
       }
     }
     if (docs.length === 0) return;
-    kpiTimerBusy = true;
+    lane.busy = true;
     // A failed bulk loses only these provisional values (written again when the windows next
     // change, and final at the seal); a refused document is reported like a flush's.
-    writeKpis(docs)
+    writeLane(lane, docs)
       .then(reportRefused)
       .catch((err: Error) => o.onKpiEmitError?.(err))
       .finally(() => {
-        kpiTimerBusy = false;
-        if (kpiTimerOwed && !stopped) emitKpis();
+        lane.busy = false;
+        if (lane.owed && !stopped) emitKpis(lane);
       });
   };
-  const kpiTimer = o.kpiEmitBetweenFlushes ? setInterval(emitKpis, Math.max(10, o.emitIntervalMs)) : null;
+  const kpiTimer = o.kpiEmitBetweenFlushes
+    ? setInterval(() => {
+        for (const lane of lanes) emitKpis(lane);
+      }, Math.max(10, o.emitIntervalMs))
+    : null;
   kpiTimer?.unref();
 
   const engineFor = (partition: number): PartitionEngine => {
@@ -254,7 +285,7 @@ export function analyticsSink(o: AnalyticsSinkOptions): AnalyticsSink {
     async stop() {
       stopped = true;
       if (kpiTimer) clearInterval(kpiTimer);
-      await kpiChain;
+      await Promise.all(lanes.map((l) => l.chain));
     },
     stats() {
       return [...engines.values()].map((e) => ({ partition: e.partition, watermark: e.watermark, openWindows: e.openWindows, openSessions: e.openSessions, replaying: e.replaying }));
