@@ -3,7 +3,8 @@
  * in Elasticsearch while a flush's sessions and URL x country documents are being written, sent in
  * one request or in parts of --parts documents one after another (SESSION_BULK_DOCS), and alone
  * (with and without a refresh of the KPI index per bulk, ES_KPI_BULK_REFRESH, and into a copy of
- * the KPI index whose translog is fsynced every 5 s instead of before each acknowledgement).
+ * the KPI index whose translog is fsynced every 5 s instead of before each acknowledgement), and
+ * split into lanes of partitions written at once (KPI_BULK_LANES).
  *
  *   npm run bench:kpi-bulk-wait -- [--es-url http://127.0.0.1:9200] [--seconds 20] [--rate 10000] [--rounds 30] [--parts 500]
  *
@@ -73,26 +74,44 @@ await runBench('bench:kpi-bulk-wait', 1200, async () => {
   // Warm the indices (mappings, first segments) before timing.
   for (const s of seconds.slice(0, 2)) await write(s);
   await write(ticks[0], false, asyncKpis);
-  const modes = ['alone', 'alone, refresh=true (ES_KPI_BULK_REFRESH)', 'alone, translog async', 'behind one request', `behind parts of ${int(PARTS)}`] as const;
-  const took = new Map<string, number[]>(modes.map((m) => [m, []]));
+  // behind: what of a flush's is being written meanwhile; lanes: the tick's documents split by
+  // partition modulo lanes into that many bulks at once (KPI_BULK_LANES).
+  type Mode = { name: string; behind: 'nothing' | 'one' | 'parts'; refresh?: boolean; async?: boolean; lanes?: number };
+  const modes: Mode[] = [
+    { name: 'alone', behind: 'nothing' },
+    { name: 'alone, refresh=true (ES_KPI_BULK_REFRESH)', behind: 'nothing', refresh: true },
+    { name: 'alone, translog async', behind: 'nothing', async: true },
+    { name: 'behind one request', behind: 'one' },
+    { name: `behind parts of ${int(PARTS)}`, behind: 'parts' },
+    { name: 'behind one request, translog async', behind: 'one', async: true },
+    { name: 'behind one request, 2 lanes (KPI_BULK_LANES)', behind: 'one', lanes: 2 },
+    { name: 'behind one request, 3 lanes', behind: 'one', lanes: 3 },
+    { name: 'behind one request, 2 lanes, translog async', behind: 'one', lanes: 2, async: true },
+  ];
+  const writeTick = async (docs: OutDoc[], m: Mode) => {
+    const lanes = m.lanes ?? 1;
+    const parts = Array.from({ length: lanes }, (_, l) => docs.filter((d) => d.doc.partition % lanes === l));
+    await Promise.all(parts.map((part) => write(part, m.refresh ?? false, m.async ? asyncKpis : names.kpis)));
+  };
+  const took = new Map<string, number[]>(modes.map((m) => [m.name, []]));
   for (let r = 0; r < ROUNDS; r++) {
     for (let k = 0; k < modes.length; k++) {
       // A different tick and second each round; the order of the modes turns round by round.
       const m = modes[(k + r) % modes.length];
       const kpis = ticks[(r * modes.length + k) % ticks.length];
       const others = seconds[(r * modes.length + k) % seconds.length];
-      const other = m.startsWith('alone') ? Promise.resolve() : (async () => {
-        const size = m === 'behind one request' ? others.length : PARTS;
+      const other = m.behind === 'nothing' ? Promise.resolve() : (async () => {
+        const size = m.behind === 'one' ? others.length : PARTS;
         for (let i = 0; i < others.length; i += size) await write(others.slice(i, i + size));
       })();
       // The KPI tick comes while the flush's write is under way, as the timer's does.
       await new Promise((ok) => setTimeout(ok, 20));
       const t0 = performance.now();
-      await write(kpis, m === modes[1], m === modes[2] ? asyncKpis : names.kpis);
-      took.get(m)!.push(performance.now() - t0);
+      await writeTick(kpis, m);
+      took.get(m.name)!.push(performance.now() - t0);
       await other;
     }
   }
   console.log(`\n=== bench:kpi-bulk-wait (load ${await loadAverage()}) ===`);
-  console.log(table(['KPI bulk of one tick', 'p50', 'p95', 'max', 'rounds'], modes.map((m) => [m, ms(percentile(took.get(m)!, 50), 0), ms(percentile(took.get(m)!, 95), 0), ms(Math.max(...took.get(m)!), 0), took.get(m)!.length])));
+  console.log(table(['KPI bulk of one tick', 'p50', 'p95', 'max', 'rounds'], modes.map(({ name }) => [name, ms(percentile(took.get(name)!, 50), 0), ms(percentile(took.get(name)!, 95), 0), ms(Math.max(...took.get(name)!), 0), took.get(name)!.length])));
 });
