@@ -1,5 +1,6 @@
 import { pino } from 'pino';
 import type { Kafka } from 'kafkajs';
+import type { Client } from '@elastic/elasticsearch';
 import { ConfigError, type Config } from '../contracts/config.js';
 import { loadConfig } from '../common/config.js';
 import { EVENT_TOPICS } from '../contracts/topics.js';
@@ -77,6 +78,19 @@ const REFUSED_CODE: Record<OutIndex, ProcessorErrorCode> = {
   sessions: 'PR_ERR_ES_SESSION_REJECTED',
 };
 
+/**
+ * What makes the KPI documents acknowledged so far durable when the KPI index's translog is
+ * asynchronous (ES_KPI_TRANSLOG_DURABILITY=async): a flush of that index, a Lucene commit. None
+ * with `request`: every bulk was fsynced before its acknowledgement.
+ */
+export function kpiSync(es: Client, config: Pick<Config, 'esIndexPrefix' | 'esKpiTranslogDurability'>): (() => Promise<void>) | undefined {
+  if (kpiTranslogDurability(config) !== 'async') return undefined;
+  const index = indexNames(config.esIndexPrefix).kpis;
+  return async () => {
+    await es.indices.flush({ index });
+  };
+}
+
 /** ES_KPI_BULK_REFRESH as the bulk parameter; throws on a value Elasticsearch does not know. */
 export function kpiBulkRefresh(config: Pick<Config, 'esKpiBulkRefresh'>): BulkRefresh {
   const v = config.esKpiBulkRefresh.trim();
@@ -121,7 +135,7 @@ export async function startProcessor(overrides: Partial<Config> = {}, onFatal?: 
         kpiBulkLanes: config.kpiBulkLanes,
         sessionBulkDocs: config.sessionBulkDocs,
         kpiRefresh: kpiBulkRefresh(config),
-        syncKpis: kpiTranslogDurability(config) === 'async' ? () => es.indices.flush({ index: indexNames(config.esIndexPrefix).kpis }).then(() => undefined) : undefined,
+        syncKpis: kpiSync(es, config),
         trace: kpiTracer(config.kpiTraceSitePrefix, tumbling(config.kpiTumblingS * 1000).kind, (t) => log.info({ kpiTrace: t }, 'traced event written to its KPI window')),
         onKpiEmitError: (err) => log.warn({ err: err.message }, 'writing the open KPI windows failed; written again when they next change'),
         idleAdvanceMs: config.watermarkIdleS * 1000,
