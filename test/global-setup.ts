@@ -7,6 +7,9 @@
  * TEST_KAFKA_PORT (19092), TEST_KAFKA_CONTROLLER_PORT (19093), TEST_ES_PORT (19200),
  * TEST_ES_TRANSPORT_PORT (19300), TEST_DATA_DIR (.data/test) move them. To run against services
  * already running elsewhere, set TEST_KAFKA_BROKERS and TEST_ES_URL: nothing is started then.
+ *
+ * Both integration projects list this file and vitest runs it once per project, in its one main
+ * process: the first call starts the services, the second shares them, the last teardown stops them.
  */
 import type { TestProject } from 'vitest/node';
 import { startServices } from '../infra/services.js';
@@ -32,41 +35,57 @@ const int = (name: string, def: number) => {
   return n;
 };
 
-export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+interface Services {
+  kafkaBrokers: string[];
+  esUrl: string;
+  topicPrefix: string;
+  indexPrefix: string;
+  partitions: number;
+  stop: () => Promise<void>;
+}
+
+async function start(): Promise<Services> {
   const topicPrefix = process.env.TEST_TOPIC_PREFIX ?? '';
   const indexPrefix = process.env.TEST_ES_INDEX_PREFIX ?? 'clickstream';
   const partitions = int('TEST_TOPIC_PARTITIONS', 3);
-  let kafkaBrokers: string[];
-  let esUrl: string;
-  let teardown = async () => {};
-
   if (process.env.TEST_KAFKA_BROKERS && process.env.TEST_ES_URL) {
-    kafkaBrokers = process.env.TEST_KAFKA_BROKERS.split(',').map((s) => s.trim()).filter(Boolean);
-    esUrl = process.env.TEST_ES_URL;
+    const kafkaBrokers = process.env.TEST_KAFKA_BROKERS.split(',').map((s) => s.trim()).filter(Boolean);
+    const esUrl = process.env.TEST_ES_URL;
     await Promise.all([ensureTopics(kafkaBrokers, { prefix: topicPrefix, partitions }), installTemplates(esUrl, indexPrefix)]);
-  } else {
-    const services = await startServices({
-      dataDir: process.env.TEST_DATA_DIR ?? '.data/test',
-      fresh: true,
-      kafkaPort: int('TEST_KAFKA_PORT', 19092),
-      controllerPort: int('TEST_KAFKA_CONTROLLER_PORT', 19093),
-      esPort: int('TEST_ES_PORT', 19200),
-      esTransportPort: int('TEST_ES_TRANSPORT_PORT', 19300),
-      partitions,
-      topicPrefix,
-      indexPrefix,
-    });
-    kafkaBrokers = services.kafkaBrokers;
-    esUrl = services.esUrl;
-    teardown = () => services.stop();
+    return { kafkaBrokers, esUrl, topicPrefix, indexPrefix, partitions, stop: async () => {} };
   }
+  const services = await startServices({
+    dataDir: process.env.TEST_DATA_DIR ?? '.data/test',
+    fresh: true,
+    kafkaPort: int('TEST_KAFKA_PORT', 19092),
+    controllerPort: int('TEST_KAFKA_CONTROLLER_PORT', 19093),
+    esPort: int('TEST_ES_PORT', 19200),
+    esTransportPort: int('TEST_ES_TRANSPORT_PORT', 19300),
+    partitions,
+    topicPrefix,
+    indexPrefix,
+  });
+  return { kafkaBrokers: services.kafkaBrokers, esUrl: services.esUrl, topicPrefix, indexPrefix, partitions, stop: () => services.stop() };
+}
 
-  project.provide('kafkaBrokers', kafkaBrokers);
-  project.provide('esUrl', esUrl);
-  project.provide('topicPrefix', topicPrefix);
-  project.provide('indexPrefix', indexPrefix);
-  project.provide('partitions', partitions);
-  process.env.KAFKA_BROKERS = kafkaBrokers.join(',');
-  process.env.ES_URL = esUrl;
-  return teardown;
+const SHARED = Symbol.for('clickstream.test-services');
+type Shared = { services: Promise<Services>; users: number };
+
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const g = globalThis as { [SHARED]?: Shared };
+  const shared = (g[SHARED] ??= { services: start(), users: 0 });
+  shared.users++;
+  const services = await shared.services;
+  project.provide('kafkaBrokers', services.kafkaBrokers);
+  project.provide('esUrl', services.esUrl);
+  project.provide('topicPrefix', services.topicPrefix);
+  project.provide('indexPrefix', services.indexPrefix);
+  project.provide('partitions', services.partitions);
+  process.env.KAFKA_BROKERS = services.kafkaBrokers.join(',');
+  process.env.ES_URL = services.esUrl;
+  return async () => {
+    if (--shared.users > 0) return;
+    delete g[SHARED];
+    await services.stop();
+  };
 }

@@ -1,5 +1,5 @@
 import { execSync } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -11,11 +11,42 @@ function newest(dirs: string[]): number {
   return Math.max(...dirs.map((d) => walk(`${root}${d}`)));
 }
 
+/**
+ * Runs `fn` holding a lock directory (mkdir is atomic): integration files run two at a time, and
+ * two builds writing one dist/ at once would leave a mix, or one file reading the other's half.
+ * A lock older than any build (a run killed while building) is taken over.
+ */
+function withBuildLock(fn: () => void): void {
+  const lock = `${root}.data/build.lock`;
+  mkdirSync(`${root}.data`, { recursive: true });
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  for (;;) {
+    try {
+      mkdirSync(lock);
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const age = Date.now() - (statSync(lock, { throwIfNoEntry: false })?.mtimeMs ?? Date.now());
+      if (age > 15 * 60_000) rmSync(lock, { recursive: true, force: true });
+      else Atomics.wait(pause, 0, 0, 200);
+    }
+  }
+  try {
+    fn();
+  } finally {
+    rmSync(lock, { recursive: true, force: true });
+  }
+}
+
 function ensureBuilt(outputs: string[], sources: string[], command: string): void {
   const files = outputs.map((o) => `${root}${o}`);
-  if (files.every(existsSync) && Math.min(...files.map((f) => statSync(f).mtimeMs)) >= newest(sources)) return;
-  execSync(command, { cwd: root, stdio: 'pipe' });
-  for (const f of files) if (!existsSync(f)) throw new Error(`${command} did not produce ${f}`);
+  const fresh = () => files.every(existsSync) && Math.min(...files.map((f) => statSync(f).mtimeMs)) >= newest(sources);
+  if (fresh()) return;
+  withBuildLock(() => {
+    if (fresh()) return; // built by another file while this one waited
+    execSync(command, { cwd: root, stdio: 'pipe' });
+    for (const f of files) if (!existsSync(f)) throw new Error(`${command} did not produce ${f}`);
+  });
 }
 
 /** Builds the SDK (`npm run build:sdk`) when its script-tag builds are missing or older than its sources. */
