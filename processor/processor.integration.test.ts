@@ -5,37 +5,32 @@
  * every raw event, and every event read back from the Parquet archive are compared with an
  * independent computation from the same topic-partitions (test/harness/reference.ts).
  *
- * Then the same comparison after SIGKILLs at random moments, and with three instances in one
- * consumer group, one of them killed mid-stream.
+ * The same comparison after SIGKILLs at random moments, and with three instances in one consumer
+ * group, is in processor-crash.integration.test.ts (a file of its own: the two run side by side).
  */
-import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest';
-import type { ChildProcess } from 'node:child_process';
+import { beforeAll, describe, expect, inject, test } from 'vitest';
 import type { Client } from '@elastic/elasticsearch';
 import { Kafka, logLevel } from 'kafkajs';
 import { EVENT_TOPICS } from '../contracts/topics.js';
 import type { Config } from '../contracts/config.js';
-import { esFromConfig } from '../common/es-client.js';
 import { waitFor } from '../common/wait.js';
-import { S3ObjectStore, type ObjectStore } from './archive/object-store.js';
 import { ROLES, roleGroupId, startProcessor, type Role } from './main.js';
-import { generateTraffic, rng } from '../test/harness/traffic.js';
+import { generateTraffic } from '../test/harness/traffic.js';
 import {
   expectArchive,
   expectDocs,
   expectRawEvents,
   input,
-  waitRawCount,
   expectedDocs,
   isolatedConfig,
-  killHard,
   outputDocs,
   produce,
   produceClosingEvents,
   readLogs,
-  spawnProcessor,
   type LogRecord,
 } from '../test/harness/it-harness.js';
-import { createBucket, startMinio, type Minio } from '../test/minio.js';
+import { createBucket, startMinio } from '../test/minio.js';
+import { processorSuite } from '../test/harness/processor-suite.js';
 import { startHangProxy } from '../test/harness/hang-proxy.js';
 
 // Node 20 is this project's platform; the AWS SDK's notice about its future releases is noise here.
@@ -45,45 +40,12 @@ const brokers = inject('kafkaBrokers');
 const esUrl = inject('esUrl');
 const PARTITIONS = 3;
 
-let minio: Minio;
+const suite = processorSuite(esUrl);
+const { s3Config, storeFor } = suite;
 let es: Client;
-const children: ChildProcess[] = [];
-
-beforeAll(async () => {
-  minio = await startMinio();
-  await createBucket(minio, 'archive-it');
-  es = esFromConfig({ esUrl, esUsername: '', esPassword: '', esApiKey: '' });
-}, 1_800_000);
-
-afterAll(async () => {
-  for (const c of children) await killHard(c);
-  await es?.close();
-  await minio?.stop();
+beforeAll(() => {
+  es = suite.es;
 });
-
-function s3Config(prefix: string): Partial<Config> {
-  return {
-    archiveBackend: 's3',
-    s3Endpoint: minio.endpoint,
-    s3Bucket: 'archive-it',
-    s3Prefix: `${prefix}/`,
-    s3AccessKeyId: minio.accessKeyId,
-    s3SecretAccessKey: minio.secretAccessKey,
-    s3ForcePathStyle: true,
-  };
-}
-
-function storeFor(cfg: Partial<Config>): ObjectStore {
-  return new S3ObjectStore({
-    endpoint: cfg.s3Endpoint,
-    bucket: cfg.s3Bucket!,
-    prefix: cfg.s3Prefix,
-    region: 'us-east-1',
-    accessKeyId: cfg.s3AccessKeyId,
-    secretAccessKey: cfg.s3SecretAccessKey,
-    forcePathStyle: true,
-  });
-}
 
 async function committedOffsets(cfg: Partial<Config>, role: Role) {
   const admin = new Kafka({ clientId: 'it-admin', brokers, logLevel: logLevel.NOTHING }).admin();
@@ -189,86 +151,6 @@ describe('backpressure', () => {
   }, 300_000);
 });
 
-describe('crash equivalence', () => {
-  test('SIGKILL at random moments, restart: the same documents and the same archive as the independent computation', async () => {
-    const cfg = await isolatedConfig(brokers, esUrl, PARTITIONS, { processorBatchSize: 200 });
-    Object.assign(cfg, s3Config(cfg.topicPrefix!.replace(/_$/, '')));
-    const { events, closeAt } = input(202, 1500);
-    const r = rng(7);
-    const rawIndex = `${cfg.esIndexPrefix}-events-*`;
-    const progress = async () => {
-      try {
-        await es.indices.refresh({ index: rawIndex, allow_no_indices: true, ignore_unavailable: true });
-        return (await es.count({ index: rawIndex, allow_no_indices: true, ignore_unavailable: true })).count;
-      } catch {
-        return 0; // a daily index being created
-      }
-    };
-    // Input keeps arriving while the processor runs and is killed: after each third of the
-    // input, one kill at a random moment after the processor has made progress (it dies
-    // mid-work, with open windows and sessions, unwritten archive chunks and uncommitted
-    // offsets), and one at a random moment after the restart.
-    let child = spawnProcessor(cfg);
-    children.push(child);
-    const killedAt: number[] = [];
-    const third = Math.ceil(events.length / 3);
-    for (let i = 0; i < events.length; i += third) {
-      await produce(brokers, cfg.topicPrefix!, events.slice(i, i + third));
-      for (let k = 0; k < 2; k++) {
-        if (k === 0) {
-          const before = await progress();
-          // No progress within 30 s means what was produced is indexed already: kill anyway.
-          await waitFor(async () => (await progress()) > before, 'progress', 30_000, 100).catch(() => undefined);
-          await new Promise((res) => setTimeout(res, Math.floor(r() * 1500)));
-        } else {
-          // Any moment: while starting, restoring, replaying or consuming.
-          await new Promise((res) => setTimeout(res, 500 + Math.floor(r() * 6000)));
-        }
-        await killHard(child);
-        killedAt.push(await progress());
-        child = spawnProcessor(cfg);
-        children.push(child);
-      }
-    }
-    const kills = killedAt.length;
-    expect(killedAt.some((n) => n > 0 && n < events.length)).toBe(true);
-    // The closing events jump event time by hours: produced only once the input is read, as the
-    // gateway never writes events from the future (see ARCHITECTURE.md, watermark assumption).
-    await waitRawCount(es, cfg, events.length, 180_000);
-    await produceClosingEvents(brokers, cfg.topicPrefix!, PARTITIONS, closeAt);
-    const records = await readLogs(brokers, cfg.topicPrefix!, events.length + 4 * PARTITIONS);
-    const expected = expectedDocs(records, PARTITIONS, cfg);
-    expect(kills).toBeGreaterThanOrEqual(5);
-    await expectDocs(es, cfg, expected, 180_000);
-    await expectRawEvents(es, cfg, records, 60_000);
-    await expectArchive(storeFor(cfg), cfg, records, 60_000);
-    await killHard(child);
-  }, 600_000);
-});
-
-describe('scale-out', () => {
-  test('three instances in one group, one killed mid-stream: the same documents as the independent computation', async () => {
-    const cfg = await isolatedConfig(brokers, esUrl, PARTITIONS, { processorBatchSize: 200 });
-    Object.assign(cfg, s3Config(cfg.topicPrefix!.replace(/_$/, '')));
-    const { events, closeAt } = input(303, 1200);
-    const instances = [spawnProcessor(cfg), spawnProcessor(cfg), spawnProcessor(cfg)];
-    children.push(...instances);
-    const half = Math.ceil(events.length / 2);
-    await produce(brokers, cfg.topicPrefix!, events.slice(0, half));
-    // Mid-stream: the group is consuming (half of the first half indexed) when one instance dies.
-    await waitRawCount(es, cfg, Math.ceil(half / 2), 120_000);
-    await killHard(instances[1]);
-    await produce(brokers, cfg.topicPrefix!, events.slice(half));
-    await waitRawCount(es, cfg, events.length, 180_000);
-    await produceClosingEvents(brokers, cfg.topicPrefix!, PARTITIONS, closeAt);
-    const records = await readLogs(brokers, cfg.topicPrefix!, events.length + 4 * PARTITIONS);
-    const expected = expectedDocs(records, PARTITIONS, cfg);
-    await expectDocs(es, cfg, expected, 240_000);
-    await expectRawEvents(es, cfg, records, 60_000);
-    await expectArchive(storeFor(cfg), cfg, records, 60_000);
-    for (const c of instances) await killHard(c);
-  }, 600_000);
-});
 
 describe('roles progress independently', () => {
   test('Elasticsearch hung: the archive role archives everything meanwhile; once it answers, KPIs and raw events are complete', async () => {
