@@ -8,17 +8,18 @@ cd "$(dirname "$0")/.."
 source scripts/ensure-node.sh
 echo "› node $(node --version)"
 bash scripts/ensure-deps.sh --browser
-echo "› fetching Kafka and Elasticsearch (cached)"
-npm run --silent infra:fetch
-# Typecheck and lint side by side (each mostly one core); each one's output printed after both.
-echo "› typecheck + lint"
+# Side by side: the jar fetch waits on the network (Maven Central on a fresh clone), typecheck and
+# lint take a core each; each one's output is printed once all three have ended.
+echo "› fetching Kafka and Elasticsearch (cached), typecheck, lint (side by side)"
 out=$(mktemp -d)
+npm run --silent infra:fetch > "$out/fetch" 2>&1 & fetch=$!
 npx tsc -p . > "$out/typecheck" 2>&1 & typecheck=$!
 npx eslint . > "$out/lint" 2>&1 & lint=$!
 failed=""
+wait "$fetch" || failed="$failed fetch"
 wait "$typecheck" || failed="$failed typecheck"
 wait "$lint" || failed="$failed lint"
-cat "$out/typecheck" "$out/lint"
+cat "$out/fetch" "$out/typecheck" "$out/lint"
 rm -rf "$out"
 if [ -n "$failed" ]; then echo "› failed:$failed" >&2; exit 1; fi
 echo "› sdk build + byte budget"; npm run --silent build:sdk
