@@ -5,7 +5,7 @@
  * documents, raw events and archive as the independent computation (test/harness/reference.ts).
  * The runs without crashes are in processor.integration.test.ts.
  */
-import { beforeAll, describe, expect, inject, test } from 'vitest';
+import { beforeAll, describe, expect, test } from 'vitest';
 import type { Client } from '@elastic/elasticsearch';
 import { waitFor } from '../common/wait.js';
 import { rng } from '../test/harness/traffic.js';
@@ -25,15 +25,9 @@ import {
 } from '../test/harness/it-harness.js';
 import { processorSuite } from '../test/harness/processor-suite.js';
 
-// Node 20 is this project's platform; the AWS SDK's notice about its future releases is noise here.
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
-
-const brokers = inject('kafkaBrokers');
-const esUrl = inject('esUrl');
+const suite = processorSuite();
+const { brokers, esUrl, children, s3Config, storeFor } = suite;
 const PARTITIONS = 3;
-
-const suite = processorSuite(esUrl);
-const { children, s3Config, storeFor } = suite;
 let es: Client;
 beforeAll(() => {
   es = suite.es;

@@ -8,7 +8,7 @@
  * The same comparison after SIGKILLs at random moments, and with three instances in one consumer
  * group, is in processor-crash.integration.test.ts (a file of its own: the two run side by side).
  */
-import { beforeAll, describe, expect, inject, test } from 'vitest';
+import { beforeAll, describe, expect, test } from 'vitest';
 import type { Client } from '@elastic/elasticsearch';
 import { Kafka, logLevel } from 'kafkajs';
 import { EVENT_TOPICS } from '../contracts/topics.js';
@@ -33,15 +33,9 @@ import { createBucket, startMinio } from '../test/minio.js';
 import { processorSuite } from '../test/harness/processor-suite.js';
 import { startHangProxy } from '../test/harness/hang-proxy.js';
 
-// Node 20 is this project's platform; the AWS SDK's notice about its future releases is noise here.
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
-
-const brokers = inject('kafkaBrokers');
-const esUrl = inject('esUrl');
+const suite = processorSuite();
+const { brokers, esUrl, s3Config, storeFor } = suite;
 const PARTITIONS = 3;
-
-const suite = processorSuite(esUrl);
-const { s3Config, storeFor } = suite;
 let es: Client;
 beforeAll(() => {
   es = suite.es;

@@ -5,7 +5,7 @@
  * own MinIO, so the files share nothing and run side by side.
  */
 import type { ChildProcess } from 'node:child_process';
-import { afterAll, beforeAll } from 'vitest';
+import { afterAll, beforeAll, inject } from 'vitest';
 import type { Client } from '@elastic/elasticsearch';
 import type { Config } from '../../contracts/config.js';
 import { esFromConfig } from '../../common/es-client.js';
@@ -13,7 +13,12 @@ import { S3ObjectStore, type ObjectStore } from '../../processor/archive/object-
 import { createBucket, startMinio, type Minio } from '../minio.js';
 import { killHard } from './it-harness.js';
 
-export function processorSuite(esUrl: string, bucket = 'archive-it') {
+// The AWS SDK's notice about Node versions of its future releases is noise in these tests.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
+
+export function processorSuite(bucket = 'archive-it') {
+  const brokers = inject('kafkaBrokers');
+  const esUrl = inject('esUrl');
   let minio: Minio;
   let es: Client;
   const children: ChildProcess[] = [];
@@ -56,6 +61,8 @@ export function processorSuite(esUrl: string, bucket = 'archive-it') {
   }
 
   return {
+    brokers,
+    esUrl,
     /** Set once the hooks ran. */
     get es() {
       return es;
