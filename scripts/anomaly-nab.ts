@@ -19,7 +19,7 @@ import { parseArgs } from 'node:util';
 import { loadConfig } from '../common/config.js';
 import { anomalyOptionsFromConfig } from '../processor/anomaly/options.js';
 import { parseSeriesCsv, scoreCsv, scoreDefaults } from '../processor/anomaly/series-csv.js';
-import { inferStep } from '../processor/anomaly/series.js';
+import { inferStep } from '../processor/anomaly/series-detector.js';
 import { pooledFigures, seriesFigures, splitHalves, type Half, type LabelledWindow, type SeriesFigures } from '../test/harness/labelled-series.js';
 
 const usage = 'usage: npm run anomaly:nab -- --dir NAB_CHECKOUT [--categories a,b] [--grace-steps N] [--half tune|held-out|both] [--threshold Z] [--k-of-n K/N] [--counts true|false]';

@@ -3,7 +3,7 @@
  * timestamps as ISO 8601, zone-less ones as UTC, or epoch numbers), and writes
  * `timestamp,value,expected,score,flag` per point. Pure, so the unit tests drive it directly.
  */
-import { scoreSeries, type SeriesDetectorOptions, type SeriesPoint } from './series.js';
+import { scoreSeries, type SeriesDetectorOptions, type SeriesPoint } from './series-detector.js';
 import type { SiteDetectorOptions } from './site.js';
 
 export interface ParsedSeries {

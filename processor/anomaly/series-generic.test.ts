@@ -4,7 +4,7 @@
  * clean series raises nothing and each injected incident is flagged within it (or 3 steps after).
  */
 import { describe, expect, it } from 'vitest';
-import { scoreSeries, type SeriesPoint } from './series.js';
+import { scoreSeries, type SeriesPoint } from './series-detector.js';
 import { scoreDefaults } from './series-csv.js';
 import { anomalyOptionsFromConfig } from './options.js';
 import { parseConfig } from '../../contracts/config.js';

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { DeviationScorer, SeriesDetector, inferStep, looksLikeCounts, residualScale, scoreSeries, type ScorerOptions } from './series.js';
+import { DeviationScorer, residualScale, type ScorerOptions } from './series.js';
+import { SeriesDetector, inferStep, looksLikeCounts, scoreSeries } from './series-detector.js';
 import { SeasonalBaseline } from './seasonal-baseline.js';
 import { median, mad, quantile, histogramMedianMad, poissonZ } from './stats.js';
 import { poisson, rng } from '../../test/harness/anomaly-scenarios.js';

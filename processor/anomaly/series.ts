@@ -16,10 +16,11 @@
  *   last `n` windows were anomalous in the same direction (one noisy window pages nobody), or,
  *   with `sumsAsWindows`, when its winning sum spans k to n windows that all lean that way.
  *
+ * Both together over one series, with the step inferred: series-detector.ts (`scoreSeries`).
+ *
  * Pure and deterministic: the output depends only on the points, in order.
  */
-import { MAD_TO_SD, mad, median, poissonDispersion, poissonZ } from './stats.js';
-import { SOURCE_QUALITY, SeasonalBaseline, WEEK } from './seasonal-baseline.js';
+import { MAD_TO_SD, mad, median, poissonZ } from './stats.js';
 import { TailCalibration } from './tail-calibration.js';
 
 
@@ -332,81 +333,4 @@ export function residualScale(residuals: readonly number[], expected: readonly n
 /** Points in the local level's half-life: two hours (whole days run high or low; an incident is sudden), at least 3 points. */
 export function localLevelHalfLife(stepMs: number): number {
   return Math.max(3, Math.round((2 * 3_600_000) / stepMs));
-}
-
-export interface SeriesPoint {
-  t: number;
-  value: number;
-}
-
-export interface ScoredPoint extends SeriesPoint, Score {
-  expected: number;
-  source: 'week' | 'day' | 'recent' | 'none';
-}
-
-export interface SeriesDetectorOptions extends ScorerOptions {
-  stepMs: number;
-  weeks: number;
-}
-
-/** One univariate series: seasonal baseline + deviation scorer. What `npm run anomaly:score` runs. */
-export class SeriesDetector {
-  private readonly baseline: SeasonalBaseline;
-  private readonly scorer: DeviationScorer;
-
-  constructor(options: Partial<SeriesDetectorOptions> & { stepMs: number }) {
-    this.baseline = new SeasonalBaseline(options);
-    // The noise is fitted on blocks of the largest scale and needs six of them: at daily steps four
-    // weeks would never fit it; the warm-up lasts until it is first fitted.
-    const blocks = 6 * Math.max(...(options.scales ?? DEFAULT_SCORER.scales));
-    const levelHistory = options.levelHistory ?? Math.max(2 * blocks, Math.round(((options.weeks ?? 4) * WEEK) / options.stepMs));
-    this.scorer = new DeviationScorer({ levelHalfLife: localLevelHalfLife(options.stepMs), warmup: blocks, ...options, levelHistory });
-  }
-
-  /** Called once per point, in time order. */
-  push(t: number, value: number): ScoredPoint {
-    const { value: expected, source } = this.baseline.expected(t);
-    const s = this.scorer.push(value, expected, SOURCE_QUALITY[source]);
-    this.baseline.push(t, value);
-    return { t, value, source, ...s };
-  }
-
-  get noise(): number {
-    return this.scorer.noise;
-  }
-}
-
-/** The typical spacing of the points (median gap), for irregular series. */
-export function inferStep(points: readonly SeriesPoint[]): number {
-  const gaps: number[] = [];
-  for (let i = 1; i < points.length; i++) if (points[i].t > points[i - 1].t) gaps.push(points[i].t - points[i - 1].t);
-  const g = median(gaps);
-  return Number.isFinite(g) && g > 0 ? g : 60_000;
-}
-
-/**
- * Point-to-point noise (`poissonDispersion`, against Poisson plus the scorer's least level noise)
- * above which an integer series is not scored as counts: far noisier than Poisson (tweets' bursts,
- * travel times in seconds), the Poisson model would alert at every ordinary burst; it is scored
- * against its own residuals, as a measurement. Counts with a relative noise of a few per cent
- * (very large counts) are below it: the count model's level noise covers them.
- */
-export const COUNT_MAX_DISPERSION = 1.5;
-
-/** True when every value is a non-negative integer and the noise is no more than counts': the series is treated as counts. */
-export function looksLikeCounts(points: readonly SeriesPoint[]): boolean {
-  if (points.length === 0 || !points.every((p) => p.value >= 0 && Number.isInteger(p.value))) return false;
-  const d = poissonDispersion(
-    points.map((p) => p.value),
-    DEFAULT_SCORER.minLevelNoise,
-  );
-  // Too short, or all zero, to tell: counts (the model the processor runs).
-  return !(d > COUNT_MAX_DISPERSION) || points.length < 50;
-}
-
-/** Scores a whole series with the detector the processor runs (points sorted by time first). */
-export function scoreSeries(points: readonly SeriesPoint[], options: Partial<SeriesDetectorOptions> = {}): ScoredPoint[] {
-  const sorted = [...points].sort((a, b) => a.t - b.t);
-  const d = new SeriesDetector({ counts: looksLikeCounts(sorted), ...options, stepMs: options.stepMs ?? inferStep(sorted) });
-  return sorted.map((p) => d.push(p.t, p.value));
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { TAIL_SLACK, TailCalibration } from './tail-calibration.js';
-import { scoreSeries, type SeriesPoint } from './series.js';
+import { scoreSeries, type SeriesPoint } from './series-detector.js';
 import { poisson, rng } from '../../test/harness/anomaly-scenarios.js';
 import { alertTimes } from '../../test/harness/labelled-series.js';
 
