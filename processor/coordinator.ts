@@ -2,7 +2,7 @@
  * The processor's consumer loop without Kafka: partition state, flush scheduling, commit points,
  * rebalances and the checkpoints stored in commit metadata. processor/consumer.ts adapts it to
  * kafkajs; the unit tests drive it with a fake consumer and a fake clock
- * (processor/coordinator.test.ts).
+ * (processor/coordinator.test.ts). Its options: coordinator-options.ts.
  *
  * - Partition number p of every event topic is assigned to one instance together (the
  *   co-partitioned assignor). Before the first event of a newly assigned partition p, every sink
@@ -27,55 +27,12 @@
 import { topicPartitionKey } from '../common/topic-partition.js';
 import { realClock, type Clock } from './clock.js';
 import { applyCommits, assignedTo, commitsFor, restoredState, snapshotOf, type PartitionState, type Snapshot } from './commit-point.js';
-import type { ConsumerPort, InputBatch, LogOffsets } from './consumer-port.js';
-import type { DeadLetterBuffer } from './dead-letters.js';
-import type { ProcessorMetrics } from './metrics.js';
+import type { InputBatch, LogOffsets } from './consumer-port.js';
 import { flushSinks } from './flush-sinks.js';
 import { Mutex } from './mutex.js';
 import { isReadableEvent, parseValue, unreadableRecord } from './readable.js';
-import { isPartitioned, readsLogOffsets, type Sink, type TopicPartition } from './sink.js';
-
-/** Where the coordinator logs (pino in production). */
-export interface LogSink {
-  debug(o: object, msg: string): void;
-  info(o: object, msg: string): void;
-  warn(o: object, msg: string): void;
-  error(o: object, msg: string): void;
-}
-
-export interface CoordinatorOptions {
-  /** The consumed topics (with prefix), in a fixed order. */
-  topics: string[];
-  sinks: Sink[];
-  port: ConsumerPort;
-  deadLetters: DeadLetterBuffer;
-  metrics: ProcessorMetrics;
-  log: LogSink;
-  flushIntervalMs: number;
-  batchSize: number;
-  /** The longest wait between flush retries (kept well below the session timeout). */
-  maxRetryDelayMs: number;
-  /**
-   * How long a flush waits for its offset commit (default 5 s). A commit still pending then is
-   * given up (the next flush commits newer offsets): a commit that never settles must not hold
-   * every later flush back, as one to a dead group coordinator did.
-   */
-  commitTimeoutMs?: number;
-  /** Label of this consumer's role in the metrics. */
-  role: string;
-  /**
-   * Whether this role dead-letters unreadable records (only one role does, so a record that no
-   * role can read is dead-lettered once, not once per consumer group).
-   */
-  deadLetterUnreadable: boolean;
-  clock?: Clock;
-  /**
-   * How a record's text becomes the event handed to the sinks (default: JSON.parse). A role whose
-   * sinks read few fields parses only those (processor/layout-parse.ts); a record it cannot read
-   * is parsed whole for its dead letter.
-   */
-  parse?: (text: string) => unknown;
-}
+import { isPartitioned, readsLogOffsets, type TopicPartition } from './sink.js';
+import type { CoordinatorOptions } from './coordinator-options.js';
 
 /** Offsets within one batch: numbers when exact (below 2^53), else BigInt. */
 type Offset = number | bigint;
