@@ -56,8 +56,8 @@ export function processorReport(o: { n: number; partitions: number; reps: Rep[];
       reps.map((r, i) => [
         `#${i + 1}`,
         skipped(r.kafkaTool, int),
-        int(r.kafkajs),
-        int(r.bulk),
+        skipped(r.kafkajs, int),
+        skipped(r.bulk, int),
         skipped(role(r, 'analytics')?.rate ?? NaN, int),
         skipped(role(r, 'index')?.rate ?? NaN, int),
         skipped(role(r, 'archive')?.rate ?? NaN, int),
@@ -70,8 +70,8 @@ export function processorReport(o: { n: number; partitions: number; reps: Rep[];
   out.push('');
   const rows: (string | number)[][] = [
     ['Kafka: ConsumerPerformance', skipped(tool, int), "Kafka's own consumer", '-', '-'],
-    ['Kafka: bare kafkajs loop (+JSON.parse)', int(kjs), `ConsumerPerformance ${int(tool)}/s`, pct(kjs / tool), '-'],
-    [`Elasticsearch: plain bulk loop (${int(o.bulkSize)} docs, ${o.bulkConcurrency} in flight)`, int(bulk), "Elasticsearch's own bulk", '-', '-'],
+    ['Kafka: bare kafkajs loop (+JSON.parse)', skipped(kjs, int), `ConsumerPerformance ${skipped(tool, int)}/s`, skipped(kjs / tool, pct), '-'],
+    [`Elasticsearch: plain bulk loop (${int(o.bulkSize)} docs, ${o.bulkConcurrency} in flight)`, skipped(bulk, int), "Elasticsearch's own bulk", '-', '-'],
   ];
   const a = roleMed('analytics', (x) => x.rate);
   const i = roleMed('index', (x) => x.rate);
@@ -80,8 +80,8 @@ export function processorReport(o: { n: number; partitions: number; reps: Rep[];
     !ran(name) || Number.isNaN(limit) ? ['skipped', '-'] : [pct(x / limit), target === undefined ? '-' : `>= ${pct(target)}: ${x / limit >= target ? 'met' : 'NOT met'}`];
   rows.push(['analytics role: counted in KPI windows', skipped(ran('analytics') ? a : NaN, int), `ConsumerPerformance ${skipped(tool, int)}/s`, ...vs('analytics', a, tool, TARGETS.analyticsVsKafka)]);
   const consumed = roleMed('analytics', (x) => x.consumeRate);
-  rows.push(['analytics role: consumed', skipped(ran('analytics') ? consumed : NaN, int), `kafkajs loop ${int(kjs)}/s`, ...vs('analytics', consumed, kjs)]);
-  rows.push(['index role: raw events applied by Elasticsearch', skipped(ran('index') ? i : NaN, int), `ES bulk loop ${int(bulk)}/s`, ...vs('index', i, bulk, TARGETS.indexVsBulk)]);
+  rows.push(['analytics role: consumed', skipped(ran('analytics') ? consumed : NaN, int), `kafkajs loop ${skipped(kjs, int)}/s`, ...vs('analytics', consumed, kjs)]);
+  rows.push(['index role: raw events applied by Elasticsearch', skipped(ran('index') ? i : NaN, int), `ES bulk loop ${skipped(bulk, int)}/s`, ...vs('index', i, bulk, TARGETS.indexVsBulk)]);
   rows.push(['archive role: committed (Parquet written)', skipped(ran('archive') ? ar : NaN, int), `ConsumerPerformance ${skipped(tool, int)}/s`, ...vs('archive', ar, tool)]);
   out.push(table(['stage (median; limits: best repetition)', 'per second', 'limit measured in the same run', 'ratio', 'target'], rows));
   out.push('');
@@ -93,7 +93,7 @@ export function processorReport(o: { n: number; partitions: number; reps: Rep[];
       ),
     ),
   );
-  out.push(`analytics late events: ${skipped(ran('analytics') ? roleMed('analytics', (x) => x.late) : NaN, int)}; Kafka / Elasticsearch CPU per repetition: ${f1(med((r) => r.cpu.kafka))} / ${f1(med((r) => r.cpu.es))} s`);
+  out.push(`analytics late events: ${skipped(ran('analytics') ? roleMed('analytics', (x) => x.late) : NaN, int)}; Kafka / Elasticsearch CPU per repetition: ${skipped(med((r) => r.cpu.kafka), f1)} / ${skipped(med((r) => r.cpu.es), f1)} s`);
   if (o.scale) {
     const { one, many } = o.scale;
     out.push(
