@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `npm test`: everything CI checks, on a fresh machine too. Installs what is missing, fetches
 # the Kafka and Elasticsearch jars (cached in .cache/), then typecheck, lint, SDK build with its
-# byte budget, and the whole vitest suite (unit, then integration and end-to-end against real
+# byte budget, the services' build (dist/), and the whole vitest suite (unit, then integration and end-to-end against real
 # Kafka, Elasticsearch, an S3-compatible server and Chromium started by the test set-up).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,5 +23,8 @@ cat "$out/fetch" "$out/typecheck" "$out/lint"
 rm -rf "$out"
 if [ -n "$failed" ]; then echo "› failed:$failed" >&2; exit 1; fi
 echo "› sdk build + byte budget"; npm run --silent build:sdk
+# The compiled services (what the image runs) for the tests that run them from dist/: built here
+# rather than inside a test's set-up, where a busy machine once took longer than its hook timeout.
+echo "› services build (dist/)"; npm run --silent build
 echo "› tests"
 npx vitest run "$@"
