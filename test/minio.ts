@@ -12,11 +12,11 @@
  */
 import { spawn, execFile } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { freePort } from '../infra/ports.js';
 
 const ROOT = resolve(new URL('..', import.meta.url).pathname);
 export const MINIO_DIR = join(ROOT, '.cache', 'minio');
@@ -33,18 +33,6 @@ export async function ensureMinio(): Promise<string> {
   });
   if (!existsSync(MINIO_BIN)) throw new Error(`go install did not produce ${MINIO_BIN}`);
   return MINIO_BIN;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const s = createServer();
-    s.unref();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolvePort(port));
-    });
-  });
 }
 
 export interface Minio {
