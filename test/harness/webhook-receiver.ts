@@ -57,3 +57,13 @@ export function verifies(secret: string, d: WebhookDelivery): boolean {
   const got = Buffer.from(d.signature ?? '');
   return got.length === want.length && timingSafeEqual(got, want);
 }
+
+/** Webhook settings for a processor under test: retried every few hundred ms, never given up within a test. */
+export const webhookTo = (url: string, secret: string) => ({
+  alertWebhookUrl: url,
+  alertWebhookSecret: secret,
+  alertWebhookMaxAttempts: 1000,
+  alertWebhookRetryBaseMs: 200,
+  alertWebhookRetryMaxS: 1,
+  alertWebhookPollMs: 200,
+});

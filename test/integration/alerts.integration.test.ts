@@ -12,7 +12,7 @@ import type { ChildProcess } from 'node:child_process';
 import { afterAll, expect, inject, test } from 'vitest';
 import { esFromConfig } from '../../common/es-client.js';
 import { startGateway } from '../harness/gateway.js';
-import { startWebhookReceiver, verifies } from '../harness/webhook-receiver.js';
+import { startWebhookReceiver, verifies, webhookTo } from '../harness/webhook-receiver.js';
 import { isolatedConfig, killHard, spawnProcessor } from '../harness/it-harness.js';
 import type { Config } from '../../contracts/config.js';
 import { ALERT_FIELDS, fieldNames, type AlertDelivery, type AlertDoc } from '../../contracts/documents.js';
@@ -77,13 +77,7 @@ test('a click burst sent through the gateway is one alert document, delivered si
     anomalyBurstK: '6',
     // All test traffic comes from one loopback network: per-network bursts are the unit tests' job.
     anomalyNetworkSpans: '10:1000000',
-    alertWebhookUrl: hookUrl,
-    alertWebhookSecret: SECRET,
-    // Retried every few hundred ms, never given up within the test.
-    alertWebhookMaxAttempts: 1000,
-    alertWebhookRetryBaseMs: 200,
-    alertWebhookRetryMaxS: 1,
-    alertWebhookPollMs: 200,
+    ...webhookTo(hookUrl, SECRET),
   });
   const { app, base } = await startGateway(cfg);
   closers.push(() => app.close());

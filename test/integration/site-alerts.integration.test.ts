@@ -20,7 +20,7 @@ import { afterAll, expect, inject, test } from 'vitest';
 import { esFromConfig } from '../../common/es-client.js';
 import { freePort } from '../../infra/ports.js';
 import { startGateway } from '../harness/gateway.js';
-import { startWebhookReceiver, verifies } from '../harness/webhook-receiver.js';
+import { startWebhookReceiver, verifies, webhookTo } from '../harness/webhook-receiver.js';
 import { isolatedConfig, killHard, spawnProcessor } from '../harness/it-harness.js';
 import type { Config } from '../../contracts/config.js';
 import type { AlertDelivery, AlertDoc } from '../../contracts/documents.js';
@@ -83,12 +83,7 @@ test('purchases stopping is one site-level alert, delivered signed by the outbox
     anomalyBurstSpans: '10:1000000',
     anomalyNetworkSpans: '10:1000000',
     anomalyBotMinTraining: 1_000_000,
-    alertWebhookUrl: receiver.url,
-    alertWebhookSecret: SECRET,
-    alertWebhookMaxAttempts: 1000,
-    alertWebhookRetryBaseMs: 200,
-    alertWebhookRetryMaxS: 1,
-    alertWebhookPollMs: 200,
+    ...webhookTo(receiver.url, SECRET),
   });
   const { app, base } = await startGateway(cfg);
   closers.push(() => app.close());
