@@ -51,12 +51,18 @@ function skipValue(t: string, i: number): number {
   return i;
 }
 
+/** End (exclusive) of the array the last `elements` call read. */
+let elementsEnd = 0;
+
 function elements(t: string, i: number, digests?: Int32Array): [number, number][] {
   const out: [number, number][] = [];
   i++;
   for (;;) {
     i = skipWs(t, i);
-    if (i >= t.length || t.charCodeAt(i) === 0x5d) return out;
+    if (i >= t.length || t.charCodeAt(i) === 0x5d) {
+      elementsEnd = Math.min(i + 1, t.length);
+      return out;
+    }
     const c = t.charCodeAt(i);
     // An event (an object) is hashed on the way; whatever else is there is only skipped.
     const end = digests && (c === 0x7b || c === 0x5b) ? hashedValueEnd(t, i, digests, out.length) : skipValue(t, i);
@@ -94,10 +100,15 @@ export function eventSpans(text: string, digests?: Int32Array): [number, number]
     }
     i = skipWs(text, keyEnd) + 1; // the colon
     i = skipWs(text, i);
-    const end = skipValue(text, i);
-    if (key === 'events') {
-      // JSON.parse keeps the last `events`: so do the spans and the digests (written over).
-      events = text.charCodeAt(i) === 0x5b ? elements(text, i, digests) : null;
+    let end: number;
+    if (key === 'events' && text.charCodeAt(i) === 0x5b) {
+      // JSON.parse keeps the last `events`: so do the spans and the digests (written over). Read
+      // once: skipping the array first and then reading its elements read most of the body twice.
+      events = elements(text, i, digests);
+      end = elementsEnd;
+    } else {
+      if (key === 'events') events = null;
+      end = skipValue(text, i);
     }
     if (key === 'type') hasType = true;
     i = skipWs(text, end);
