@@ -63,35 +63,62 @@ const CORS_BASE = {
   exposedHeaders: ['retry-after', 'x-request-id'],
   maxAge: 86400,
 };
+const EXPOSED_HEADERS = CORS_BASE.exposedHeaders.join(', ');
 
 export async function registerAccessControl(app: FastifyInstance, cfg: Config, registry: SiteRegistry): Promise<Guards> {
   app.decorateRequest('site', null);
   app.decorateRequest('clientIp', undefined);
 
-  // CORS, per site. A preflight names the site in its query string (the SDK puts the key
-  // there); one for a header-borne key cannot say which site, so any site's origin passes
-  // it and the real request is checked. Only /v1/ routes speak CORS.
-  await app.register(cors, {
-    hideOptionsRoute: true,
-    delegator: (req, cb) => {
-      const origin = req.headers.origin;
-      if (!origin || !req.url.startsWith('/v1/')) return cb(null, { origin: false });
-      const preflight = req.method === 'OPTIONS';
-      const key = siteKeyOf(req);
-      const site = key === null && !registry.open ? null : registry.resolve(key);
-      let allowed: boolean;
-      if (site) allowed = registry.originAllowed(site, origin);
-      else if (key === null) allowed = registry.anySiteAllows(origin);
-      else {
-        if (preflight) return cb(new GatewayError('GW_ERR_UNKNOWN_SITE'));
-        return cb(null, { origin: false });
-      }
-      if (!allowed) {
-        if (preflight) return cb(new GatewayError('GW_ERR_ORIGIN_FORBIDDEN', `${origin} may not send events${site ? ` for site ${site.siteId || '(none)'}` : ''}`));
-        return cb(null, { origin: false });
-      }
-      cb(null, { ...CORS_BASE, origin });
-    },
+  /**
+   * CORS, per site: whether a request's Origin may read the answer (a string: the origin to
+   * allow), or the error a preflight gets. A preflight names the site in its query string (the
+   * SDK puts the key there); one for a header-borne key cannot say which site, so any site's
+   * origin passes it and the real request is checked. Only /v1/ routes speak CORS.
+   */
+  const corsOrigin = (req: FastifyRequest): string | false | GatewayError => {
+    const origin = req.headers.origin;
+    if (!origin || !req.url.startsWith('/v1/')) return false;
+    const preflight = req.method === 'OPTIONS';
+    const key = siteKeyOf(req);
+    const site = key === null && !registry.open ? null : registry.resolve(key);
+    let allowed: boolean;
+    if (site) allowed = registry.originAllowed(site, origin);
+    else if (key === null) allowed = registry.anySiteAllows(origin);
+    else return preflight ? new GatewayError('GW_ERR_UNKNOWN_SITE') : false;
+    if (!allowed) return preflight ? new GatewayError('GW_ERR_ORIGIN_FORBIDDEN', `${origin} may not send events${site ? ` for site ${site.siteId || '(none)'}` : ''}`) : false;
+    return origin;
+  };
+
+  // Preflights (OPTIONS) are answered by @fastify/cors, registered in a context of its own so that
+  // its hook runs for them only: for every other request it spread two option objects and parsed
+  // the Vary header (4 % of the stubbed gateway's CPU, profile of 2 Dec 2026). Those get the same
+  // headers from the hook below.
+  await app.register(async (preflights) => {
+    await preflights.register(cors, {
+      hideOptionsRoute: true,
+      delegator: (req, cb) => {
+        const o = corsOrigin(req);
+        if (o instanceof GatewayError) cb(o);
+        else cb(null, o === false ? { origin: false } : { ...CORS_BASE, origin: o });
+      },
+    });
+  });
+  app.addHook('onRequest', (req, reply, done) => {
+    if (req.method === 'OPTIONS') {
+      done();
+      return;
+    }
+    let o: string | false | GatewayError;
+    try {
+      o = corsOrigin(req);
+    } catch (err) {
+      done(err as Error);
+      return;
+    }
+    // What @fastify/cors writes for a request that is not a preflight (its delegator's origin is never static: always Vary).
+    reply.header('vary', 'Origin');
+    if (typeof o === 'string') reply.header('access-control-allow-origin', o).header('access-control-expose-headers', EXPOSED_HEADERS);
+    done();
   });
 
   const windowMs = cfg.gatewayRateLimitWindowS * 1000;
