@@ -83,6 +83,133 @@ function tally(values: string[]): Map<string, number> {
 const clip = (v: unknown, n: number): string | null => (typeof v === 'string' ? v.slice(0, n) : null);
 
 /**
+ * One request's events on their way through ingest: what each became, the records to send, and
+ * per event index its identity's hash lanes (site, event id) and its content digest's lanes. A
+ * class rather than closures made per request: ingest's helpers were eight functions allocated
+ * (and named) for every request.
+ */
+class IngestRun {
+  /** Per event: undefined while accepted (the common case costs no object), else its result. */
+  results: (EventResult | undefined)[] | undefined;
+  readonly records: OutRecord[] = [];
+  readonly keys: Int32Array;
+  readonly digests: Int32Array;
+  /** Indexes of the events accepted, in order, and of those validated and not repeats (the batch's own identities). */
+  readonly accepted: number[] = [];
+  readonly own: number[] = [];
+  readonly acceptedTypes: string[] = [];
+  readonly rejectedCodes: string[] = [];
+  /** Over 32 events a batch's identities are looked up in a Map (by 53 bits, then compared in full), under it by a scan. */
+  readonly ownByKey: Map<number, number> | null;
+  dropped = 0;
+  spans: [number, number][] | null | undefined = undefined;
+
+  constructor(
+    readonly d: IngestDeps,
+    readonly n: number,
+    /** The body as received, when there is one. */
+    readonly body: string | undefined,
+    readonly ctx: RequestContext,
+    readonly siteId: string | null,
+    readonly bot: BotPolicy | null,
+    readonly botTopic: string,
+  ) {
+    this.keys = new Int32Array(2 * n);
+    this.digests = new Int32Array(2 * n);
+    this.ownByKey = n > 32 ? new Map<number, number>() : null;
+  }
+
+  refuse(index: number, r: EventResult): void {
+    (this.results ??= new Array<EventResult | undefined>(this.n))[index] = r;
+  }
+
+  /** The refused event's own bytes of the body. */
+  receivedOf(index: number): string | null {
+    const body = this.body;
+    if (body === undefined) return null;
+    if (this.spans === undefined) this.spans = eventSpans(body, this.digests);
+    const span = this.spans?.[index];
+    return span ? body.slice(span[0], span[1]) : null;
+  }
+
+  /**
+   * What an event's content is: a digest of its text as sent (its span of the body, hashed with
+   * every event's span in one pass; for the pixel, its JSON), into `digests` at its index. A retry
+   * carries the same bytes; another event under the same id does not.
+   */
+  digestOf(index: number, ev: ClientEvent): void {
+    const body = this.body;
+    if (body !== undefined) {
+      if (this.spans === undefined) this.spans = eventSpans(body, this.digests);
+      const span = this.spans?.[index];
+      // A valid event is an object, whose digest eventSpans wrote.
+      if (span && body.charCodeAt(span[0]) === 0x7b) return;
+      if (span) hash64(body, span[0], span[1]);
+      else hash64(JSON.stringify(ev));
+    } else hash64(JSON.stringify(ev));
+    this.digests[2 * index] = lanes[0];
+    this.digests[2 * index + 1] = lanes[1];
+  }
+
+  /** The earlier event of this batch with the identity of event `index`, or -1. */
+  ownBefore(index: number): number {
+    const keys = this.keys;
+    const hi = keys[2 * index];
+    const lo = keys[2 * index + 1];
+    if (this.ownByKey) {
+      const j = this.ownByKey.get(flightKey(hi, lo));
+      return j !== undefined && keys[2 * j] === hi && keys[2 * j + 1] === lo ? j : -1;
+    }
+    for (const j of this.own) if (keys[2 * j] === hi && keys[2 * j + 1] === lo) return j;
+    return -1;
+  }
+
+  /**
+   * Seen before under the same identity (kept: its digest's lanes, or none): a duplicate when
+   * the content matches, else a conflict (refused, dead-lettered).
+   */
+  seenBefore(index: number, ev: ClientEvent, withContent: boolean, kHi: number, kLo: number): void {
+    const dHi = this.digests[2 * index];
+    const dLo = this.digests[2 * index + 1];
+    if (!withContent || (kHi === dHi && kLo === dLo)) {
+      this.refuse(index, { index, event_id: ev.event_id, status: 'duplicate' });
+      return;
+    }
+    const kept = digestText(kHi, kLo);
+    const digest = digestText(dHi, dLo);
+    const reason = `event id ${ev.event_id} was accepted with other content for this site (digest ${kept}, this one ${digest})`;
+    this.refuse(index, { index, event_id: ev.event_id, status: 'rejected', code: 'GW_ERR_EVENT_ID_CONFLICT', reason });
+    this.records.push(this.d.deadLetters.record({ code: 'GW_ERR_EVENT_ID_CONFLICT', reason, parsed: ev, received: this.receivedOf(index), siteId: this.siteId, index, digests: { kept, refused: digest } }, ev.visitor_id));
+    this.rejectedCodes.push('GW_ERR_EVENT_ID_CONFLICT');
+  }
+
+  /** Seen before in this batch or remembered by dedup: true when it was (and its fate is set). */
+  repeat(index: number, ev: ClientEvent, now: number): boolean {
+    const j = this.ownBefore(index);
+    if (j >= 0) {
+      this.seenBefore(index, ev, true, this.digests[2 * j], this.digests[2 * j + 1]);
+      return true;
+    }
+    const found = this.d.recent.lookup(this.keys[2 * index], this.keys[2 * index + 1], now);
+    if (found === FORGOTTEN) return false;
+    this.seenBefore(index, ev, found === WITH_CONTENT, lanes[0], lanes[1]);
+    return true;
+  }
+
+  accept(index: number, ev: ClientEvent): void {
+    if (this.bot === 'drop') {
+      this.refuse(index, { index, event_id: ev.event_id, status: 'dropped', code: 'GW_BOT_DROPPED', reason: 'user agent is a bot (BOT_POLICY=drop)' });
+      this.dropped++;
+      return;
+    }
+    const topic = this.bot === 'route' ? this.botTopic : topicFor(ev.type, this.d.topicPrefix);
+    this.records.push({ topic, key: ev.visitor_id, value: enrichedJson(ev, this.ctx) });
+    this.accepted.push(index);
+    this.acceptedTypes.push(ev.type);
+  }
+}
+
+/**
  * Validates, deduplicates, enriches and produces one request's events, and says what became
  * of each. Everything per request (user agent, geo, IP) is computed once; every record of the
  * request (events and dead letters alike) goes to Kafka in one send, and the answer waits for
@@ -114,103 +241,10 @@ export function createIngest(d: IngestDeps) {
     const bot = ua.is_bot ? d.botPolicy : null;
 
     const n = events.length;
-    /** Per event: undefined while accepted (the common case costs no object), else its result. */
-    let results: (EventResult | undefined)[] | undefined;
-    const refuse = (index: number, r: EventResult) => ((results ??= new Array<EventResult | undefined>(n))[index] = r);
-    const records: OutRecord[] = [];
-    /** Per event index: its identity's hash lanes (site, event id) and its content digest's lanes. */
-    const keys = new Int32Array(2 * n);
-    const digests = new Int32Array(2 * n);
-    /** Indexes of the events accepted, in order, and of those validated and not repeats (the batch's own identities). */
-    const accepted: number[] = [];
-    const own: number[] = [];
-    const acceptedTypes: string[] = [];
-    const rejectedCodes: string[] = [];
-    /** Over 32 events a batch's identities are looked up in a Map (by 53 bits, then compared in full), under it by a scan. */
-    const ownByKey = n > 32 ? new Map<number, number>() : null;
-    const deferred: [number, ClientEvent][] = [];
-    const waits = new Set<Promise<void>>();
-    let dropped = 0;
-    let spans: [number, number][] | null | undefined;
-    const body = input.bodyText;
-    /** The refused event's own bytes of the body. */
-    const receivedOf = (index: number): string | null => {
-      if (body === undefined) return null;
-      if (spans === undefined) spans = eventSpans(body, digests);
-      const span = spans?.[index];
-      return span ? body.slice(span[0], span[1]) : null;
-    };
-
-    /**
-     * What an event's content is: a digest of its text as sent (its span of the body, hashed with
-     * every event's span in one pass; for the pixel, its JSON), into `digests` at its index. A retry
-     * carries the same bytes; another event under the same id does not.
-     */
-    const digestOf = (index: number, ev: ClientEvent): void => {
-      if (body !== undefined) {
-        if (spans === undefined) spans = eventSpans(body, digests);
-        const span = spans?.[index];
-        // A valid event is an object, whose digest eventSpans wrote.
-        if (span && body.charCodeAt(span[0]) === 0x7b) return;
-        if (span) hash64(body, span[0], span[1]);
-        else hash64(JSON.stringify(ev));
-      } else hash64(JSON.stringify(ev));
-      digests[2 * index] = lanes[0];
-      digests[2 * index + 1] = lanes[1];
-    };
-    /** The earlier event of this batch with the identity of event `index`, or -1. */
-    const ownBefore = (index: number): number => {
-      const hi = keys[2 * index];
-      const lo = keys[2 * index + 1];
-      if (ownByKey) {
-        const j = ownByKey.get(flightKey(hi, lo));
-        return j !== undefined && keys[2 * j] === hi && keys[2 * j + 1] === lo ? j : -1;
-      }
-      for (const j of own) if (keys[2 * j] === hi && keys[2 * j + 1] === lo) return j;
-      return -1;
-    };
-    /**
-     * Seen before under the same identity (kept: its digest's lanes, or none): a duplicate when
-     * the content matches, else a conflict (refused, dead-lettered).
-     */
-    const seenBefore = (index: number, ev: ClientEvent, withContent: boolean, kHi: number, kLo: number) => {
-      const dHi = digests[2 * index];
-      const dLo = digests[2 * index + 1];
-      if (!withContent || (kHi === dHi && kLo === dLo)) {
-        refuse(index, { index, event_id: ev.event_id, status: 'duplicate' });
-        return;
-      }
-      const kept = digestText(kHi, kLo);
-      const digest = digestText(dHi, dLo);
-      const reason = `event id ${ev.event_id} was accepted with other content for this site (digest ${kept}, this one ${digest})`;
-      refuse(index, { index, event_id: ev.event_id, status: 'rejected', code: 'GW_ERR_EVENT_ID_CONFLICT', reason });
-      records.push(d.deadLetters.record({ code: 'GW_ERR_EVENT_ID_CONFLICT', reason, parsed: ev, received: receivedOf(index), siteId, index, digests: { kept, refused: digest } }, ev.visitor_id));
-      rejectedCodes.push('GW_ERR_EVENT_ID_CONFLICT');
-    };
-    /** Seen before in this batch or remembered by dedup: true when it was (and its fate is set). */
-    const repeat = (index: number, ev: ClientEvent, now: number): boolean => {
-      const j = ownBefore(index);
-      if (j >= 0) {
-        seenBefore(index, ev, true, digests[2 * j], digests[2 * j + 1]);
-        return true;
-      }
-      const found = d.recent.lookup(keys[2 * index], keys[2 * index + 1], now);
-      if (found === FORGOTTEN) return false;
-      seenBefore(index, ev, found === WITH_CONTENT, lanes[0], lanes[1]);
-      return true;
-    };
-
-    const accept = (index: number, ev: ClientEvent) => {
-      if (bot === 'drop') {
-        refuse(index, { index, event_id: ev.event_id, status: 'dropped', code: 'GW_BOT_DROPPED', reason: 'user agent is a bot (BOT_POLICY=drop)' });
-        dropped++;
-        return;
-      }
-      const topic = bot === 'route' ? botTopic : topicFor(ev.type, d.topicPrefix);
-      records.push({ topic, key: ev.visitor_id, value: enrichedJson(ev, ctx) });
-      accepted.push(index);
-      acceptedTypes.push(ev.type);
-    };
+    const run = new IngestRun(d, n, input.bodyText, ctx, siteId, bot, botTopic);
+    const { keys, digests, accepted, records, rejectedCodes } = run;
+    let deferred: [number, ClientEvent][] | undefined;
+    let waits: Set<Promise<void>> | undefined;
 
     for (let index = 0; index < n; index++) {
       const raw = events[index];
@@ -221,8 +255,8 @@ export function createIngest(d: IngestDeps) {
       }
       if (!v.ok) {
         const obj = typeof raw === 'object' && raw !== null && !Array.isArray(raw) ? (raw as Record<string, unknown>) : null;
-        refuse(index, { index, event_id: clip(obj?.event_id, 64), status: 'rejected', code: v.code, reason: v.reason });
-        records.push(d.deadLetters.record({ code: v.code, reason: v.reason, parsed: raw, received: receivedOf(index), siteId, index }, clip(obj?.visitor_id, 128) || 'invalid'));
+        run.refuse(index, { index, event_id: clip(obj?.event_id, 64), status: 'rejected', code: v.code, reason: v.reason });
+        records.push(d.deadLetters.record({ code: v.code, reason: v.reason, parsed: raw, received: run.receivedOf(index), siteId, index }, clip(obj?.visitor_id, 128) || 'invalid'));
         rejectedCodes.push(v.code);
         continue;
       }
@@ -232,18 +266,18 @@ export function createIngest(d: IngestDeps) {
       const lo = lanes[1];
       keys[2 * index] = hi;
       keys[2 * index + 1] = lo;
-      digestOf(index, ev);
-      if (repeat(index, ev, receivedAt)) continue;
-      own.push(index);
-      ownByKey?.set(flightKey(hi, lo), index);
+      run.digestOf(index, ev);
+      if (run.repeat(index, ev, receivedAt)) continue;
+      run.own.push(index);
+      run.ownByKey?.set(flightKey(hi, lo), index);
       const pending = d.recent.pendingOf(hi, lo);
       if (pending) {
         // Its original is on its way to Kafka: wait for the outcome rather than send it twice.
-        deferred.push([index, ev]);
-        waits.add(pending);
+        (deferred ??= []).push([index, ev]);
+        (waits ??= new Set()).add(pending);
         continue;
       }
-      accept(index, ev);
+      run.accept(index, ev);
     }
 
     // Claim the ids this request sends before waiting on anything: a third request carrying one
@@ -253,7 +287,7 @@ export function createIngest(d: IngestDeps) {
       for (const finish of claims) finish(acked);
     };
 
-    if (deferred.length > 0) {
+    if (deferred !== undefined && waits !== undefined) {
       let timer: NodeJS.Timeout | undefined;
       const settled = await Promise.race([
         Promise.all(waits).then(() => true),
@@ -268,8 +302,8 @@ export function createIngest(d: IngestDeps) {
           throw d.delivery.retryLater('the same events are still on their way to Kafka');
         }
         const found = d.recent.lookup(keys[2 * index], keys[2 * index + 1]);
-        if (found !== FORGOTTEN) seenBefore(index, ev, found === WITH_CONTENT, lanes[0], lanes[1]);
-        else accept(index, ev);
+        if (found !== FORGOTTEN) run.seenBefore(index, ev, found === WITH_CONTENT, lanes[0], lanes[1]);
+        else run.accept(index, ev);
       }
       if (accepted.length > claimed) claims.push(d.recent.begin(keys, digests, accepted, claimed, accepted.length));
     }
@@ -279,7 +313,8 @@ export function createIngest(d: IngestDeps) {
 
     // Counted once Kafka has them, so a 503 and its retry do not count twice.
     const m = d.metrics;
-    for (const [t, n] of tally(acceptedTypes)) m.accepted.inc({ type: t }, n);
+    const dropped = run.dropped;
+    for (const [t, n] of tally(run.acceptedTypes)) m.accepted.inc({ type: t }, n);
     for (const [c, n] of tally(rejectedCodes)) {
       m.rejected.inc({ code: c }, n);
       m.deadLetters.inc({ code: c }, n);
@@ -295,6 +330,7 @@ export function createIngest(d: IngestDeps) {
     // The short answer for the common case: nothing to say about any single event.
     const reply: IngestReply['body'] = { accepted: accepted.length, duplicate, rejected, dropped };
     if (accepted.length !== n || input.wantResults) {
+      const results = run.results;
       const all = new Array<EventResult>(n);
       for (let i = 0; i < n; i++) all[i] = results?.[i] ?? { index: i, event_id: (events[i] as ClientEvent).event_id, status: 'accepted' };
       reply.results = all;
