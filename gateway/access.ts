@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
+import type { FastifyInstance, FastifyRequest, onRequestHookHandler } from 'fastify';
 import cors from '@fastify/cors';
 import type { Config } from '../contracts/config.js';
 import { GatewayError } from './errors.js';
@@ -54,7 +54,7 @@ function originOf(req: FastifyRequest, useReferer: boolean): string | null {
 
 export interface Guards {
   /** onRequest hooks for an ingest route: per-IP limit, key and origin, per-site limit, in that order. */
-  hooks(opts?: { refererAsOrigin?: boolean }): onRequestAsyncHookHandler[];
+  hooks(opts?: { refererAsOrigin?: boolean }): onRequestHookHandler[];
 }
 
 const CORS_BASE = {
@@ -132,8 +132,9 @@ export async function registerAccessControl(app: FastifyInstance, cfg: Config, r
 
   return {
     hooks({ refererAsOrigin = false } = {}) {
-      // One hook for the three checks: each async hook costs a promise and a turn per request.
-      const guard: onRequestAsyncHookHandler = async (req) => {
+      // One hook for the three checks, callback-style: an async hook costs a promise and a turn per
+      // request. What it throws reaches the route's error handler as a rejection would.
+      const guard: onRequestHookHandler = (req, _reply, done) => {
         // Node forgets a socket's address once it is closed: a client gone before its request
         // reaches the loop (common under overload) has no IP to limit, anonymise or locate.
         const ip = clientIp(req);
@@ -149,6 +150,7 @@ export async function registerAccessControl(app: FastifyInstance, cfg: Config, r
         }
         req.site = site;
         if (perSite) limited(perSite, site.siteId, 'per-site');
+        done();
       };
       return [guard];
     },

@@ -82,6 +82,11 @@ function tally(values: string[]): Map<string, number> {
 
 const clip = (v: unknown, n: number): string | null => (typeof v === 'string' ? v.slice(0, n) : null);
 
+/** Tells dedup the outcome of a request's claims (RecentIds.begin). */
+function settle(claims: ((acked: boolean) => void)[], acked: boolean): void {
+  for (const finish of claims) finish(acked);
+}
+
 /**
  * One request's events on their way through ingest: what each became, the records to send, and
  * per event index its identity's hash lanes (site, event id) and its content digest's lanes. A
@@ -283,9 +288,6 @@ export function createIngest(d: IngestDeps) {
     // Claim the ids this request sends before waiting on anything: a third request carrying one
     // of them then waits for this one instead of producing a second copy.
     const claims = accepted.length > 0 ? [d.recent.begin(keys, digests, accepted, 0, accepted.length)] : [];
-    const settle = (acked: boolean) => {
-      for (const finish of claims) finish(acked);
-    };
 
     if (deferred !== undefined && waits !== undefined) {
       let timer: NodeJS.Timeout | undefined;
@@ -298,7 +300,7 @@ export function createIngest(d: IngestDeps) {
       for (const [index, ev] of deferred) {
         // Still undecided (Kafka slow, or yet another copy in flight): 503, and the client retries.
         if (!settled || d.recent.pendingOf(keys[2 * index], keys[2 * index + 1])) {
-          settle(false);
+          settle(claims, false);
           throw d.delivery.retryLater('the same events are still on their way to Kafka');
         }
         const found = d.recent.lookup(keys[2 * index], keys[2 * index + 1]);
@@ -308,8 +310,8 @@ export function createIngest(d: IngestDeps) {
       if (accepted.length > claimed) claims.push(d.recent.begin(keys, digests, accepted, claimed, accepted.length));
     }
 
-    if (records.length > 0) await d.delivery.send(records, log, settle);
-    else settle(false);
+    if (records.length > 0) await d.delivery.send(records, log, (acked) => settle(claims, acked));
+    else settle(claims, false);
 
     // Counted once Kafka has them, so a 503 and its retry do not count twice.
     const m = d.metrics;

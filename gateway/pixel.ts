@@ -1,5 +1,5 @@
 import { createHmac, randomBytes, randomUUID } from 'node:crypto';
-import type { FastifyInstance, FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
+import type { FastifyInstance, FastifyRequest, onRequestHookHandler } from 'fastify';
 import type { Validation } from './validate.js';
 import type { Ingest } from './ingest.js';
 import type { GatewayMetrics } from './metrics.js';
@@ -41,7 +41,7 @@ const PIXEL_TYPES = new Set(['page_view', 'click']);
 export interface PixelDeps {
   ingest: Ingest;
   metrics: GatewayMetrics;
-  guards: onRequestAsyncHookHandler[];
+  guards: onRequestHookHandler[];
   /** USER_ID_HASH_KEY when set (all gateway instances then derive the same ids), else random per process. */
   visitorKey: string;
 }
