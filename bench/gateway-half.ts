@@ -12,6 +12,12 @@
  *                                 [--ab-root DIR] [--ab-node-flags=--max-semi-space-size=32] [--ab-linger 2]
  *                                 [--kafka-jvm=-Xlog:gc:file=a.log]
  *                                 [--ab-kafka-props=num.io.threads=2,...] [--ab-kafka-jvm=-Xmn128m,...]
+ *                                 [--trace]
+ *
+ * --trace: both gateways with GATEWAY_TRACE_HOPS, so every answer says where its time went in the
+ * gateway (gateway/hop-trace.ts), joined with the generator's own times (lib/hops.ts): per run, a
+ * table of each hop's p50/p99 and its share of the slow requests' time. A gateway from --ab-root
+ * without that setting still runs, untraced.
  *
  * A/B in the same run: any --ab-* option adds a second gateway (B) beside the first (A), both warm,
  * measured alternately (A then B, then B then A, ...) at the same rate, so both see the same
@@ -28,6 +34,7 @@ import { parseArgs } from './lib/args.js';
 import { bodyPool } from './lib/bodies.js';
 import { gatewayProcesses } from './lib/gateway-processes.js';
 import { scrape, tailWhy } from './lib/half-tail.js';
+import { hopsTable } from './lib/hops.js';
 import { kafkaRecords } from './lib/kafka-records.js';
 import { measure } from './lib/measure.js';
 import { log, onCleanup, runBench } from './lib/run.js';
@@ -44,6 +51,7 @@ const list = (name: string) => a.str(name, '').split(',').filter(Boolean);
 /** GATEWAY_KAFKA_LINGER_MS of the gateway measured (its default when not given). */
 const LINGER = a.str('linger', '');
 const NODE_FLAGS = list('node-flags');
+const TRACE = a.flag('trace');
 const AB_ROOT = a.str('ab-root', '');
 const AB_NODE_FLAGS = list('ab-node-flags');
 const AB_LINGER = a.str('ab-linger', '');
@@ -71,7 +79,7 @@ interface Side {
   p99s: number[];
 }
 
-const lingerSetting = (linger: string) => (linger === '' ? {} : { gatewayKafkaLingerMs: Number(linger) });
+const lingerSetting = (linger: string) => ({ ...(linger === '' ? {} : { gatewayKafkaLingerMs: Number(linger) }), ...(TRACE ? { gatewayTraceHops: true } : {}) });
 const describe = (flags: string[], linger: string, extra: string[] = []) =>
   [flags.length ? `node ${flags.join(' ')}` : '', linger === '' ? '' : `GATEWAY_KAFKA_LINGER_MS=${linger}`, ...extra].filter(Boolean).join(', ') || 'as configured';
 
@@ -105,7 +113,7 @@ await runBench('bench:gateway-half', 900, async () => {
   sides.forEach((s, i) => log(`${s.label}: ${what[i]}`));
 
   const run = async (s: Side, label: string, duration: number, rate?: number) => {
-    const m = await measure(label, s.gw, s.kafka.pid, pool, { port: s.port, duration, connections: CONNECTIONS, rate });
+    const m = await measure(label, s.gw, s.kafka.pid, pool, { port: s.port, duration, connections: CONNECTIONS, rate, trace: TRACE && rate !== undefined });
     s.acknowledged += m.ok * pool.eventsPerBody;
     return m;
   };
@@ -127,6 +135,11 @@ await runBench('bench:gateway-half', 900, async () => {
       const line = `${m.what}: p50 ${ms(m.p50)}, p99 ${ms(m.p99)}, codes ${m.codes}, gateway ${m.cpuMsPerReq.server.toFixed(3)} ms CPU/request, broker ${m.cpuMsPerReq.kafka.toFixed(3)}; load ${m.load}; ${tailWhy(m, before, await scrape(s.port))}`;
       log(line);
       s.lines.push(line);
+      if (m.hops) {
+        const hops = hopsTable(m.hops);
+        console.log(hops);
+        s.lines.push(hops);
+      }
     }
   }
   console.log(`\nhalf load, ${REPS} x ${DURATION} s paced at ${int(rate)} req/s (batches of 20), Kafka on this machine, acks=all:`);

@@ -21,6 +21,7 @@ import type { EventProducer } from './event-producer.js';
 import { geoipLiteProvider, type GeoProvider } from './geo.js';
 import { createIngest } from './ingest.js';
 import { coalescingProducer } from './coalescing-producer.js';
+import { registerHopTrace } from './hop-trace.js';
 import { kafkaProducer } from './kafka-producer.js';
 import { gatewayMetrics } from './metrics.js';
 import { mmdbGeoProvider } from './mmdb-geo.js';
@@ -169,6 +170,7 @@ export async function buildApp(opts: BuildOptions = {}): Promise<FastifyInstance
 
   // Requests arriving during a send share the next one (group commit): see coalescing-producer.ts.
   const producer = opts.producer ?? coalescingProducer(kafkaProducer(cfg, log), { lingerMs: cfg.gatewayKafkaLingerMs });
+  if (cfg.gatewayTraceHops) registerHopTrace(app, ['/v1/events']);
   const loop = new LoopLag(250, realLoopClock, (ms) => metrics.loopTurnSeconds.observe(ms / 1000));
   loop.start();
   const admission: Admission = new Admission(

@@ -1,4 +1,5 @@
 import type { EventProducer, OutRecord } from './event-producer.js';
+import { hopStore, hopTrace, type Hops } from './hop-trace.js';
 
 /**
  * Group commit in front of a producer: requests that arrive while a send is under way wait, and
@@ -27,6 +28,8 @@ export function coalescingProducer(inner: EventProducer, opts: { maxBytes?: numb
     bytes: number;
     resolve: () => void;
     reject: (err: unknown) => void;
+    /** GATEWAY_TRACE_HOPS only: the request's hop timestamps (hop-trace.ts). */
+    hops?: Hops;
   }
   let queue: Waiting[] = [];
   let sending = false;
@@ -54,6 +57,7 @@ export function coalescingProducer(inner: EventProducer, opts: { maxBytes?: numb
     const records = group.length === 1 ? group[0].records : group.flatMap((w) => w.records);
     sending = true;
     lastGroup = group.length;
+    if (hopTrace.on) stampFlushed(group, records.length);
     let sent: Promise<void>;
     try {
       sent = inner.send(records);
@@ -63,6 +67,7 @@ export function coalescingProducer(inner: EventProducer, opts: { maxBytes?: numb
     sent
       .then(
         () => {
+          if (hopTrace.on) stampAcked(group);
           for (const w of group) w.resolve();
         },
         (err: unknown) => {
@@ -82,11 +87,31 @@ export function coalescingProducer(inner: EventProducer, opts: { maxBytes?: numb
       let bytes = 0;
       for (const r of records) bytes += r.key.length + r.value.length;
       return new Promise<void>((resolve, reject) => {
-        queue.push({ records, bytes, resolve, reject });
+        const hops = hopTrace.on ? hopStore.getStore() : undefined;
+        if (hops) {
+          hops.queued = performance.now();
+          hops.ahead = queue.length + (sending ? 1 : 0);
+        }
+        queue.push({ records, bytes, resolve, reject, hops });
         pump();
       });
     },
     isAvailable: () => inner.isAvailable(),
     close: () => inner.close(),
   };
+}
+
+function stampFlushed(group: { hops?: Hops }[], records: number): void {
+  const now = performance.now();
+  for (const w of group) {
+    if (!w.hops) continue;
+    w.hops.flushed = now;
+    w.hops.group = group.length;
+    w.hops.records = records;
+  }
+}
+
+function stampAcked(group: { hops?: Hops }[]): void {
+  const now = performance.now();
+  for (const w of group) if (w.hops) w.hops.acked = now;
 }

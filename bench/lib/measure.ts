@@ -6,6 +6,7 @@
 import autocannon from 'autocannon';
 import type { BodyPool } from './bodies.js';
 import { cpuSecondsOf } from './child.js';
+import type { RequestHops } from './hops.js';
 import { pacedLoad } from './paced.js';
 import { loadAverage, percentile } from './stats.js';
 
@@ -36,6 +37,8 @@ export interface Measured {
   load: string;
   /** Paced runs only: where the slow requests came from. */
   tail?: TailDetail;
+  /** Paced runs with `trace` only: each answered request's hops (lib/hops.ts). */
+  hops?: (RequestHops | null)[];
 }
 
 export interface LoadResult {
@@ -49,6 +52,7 @@ export interface LoadResult {
   codes: string;
   /** Paced runs only: where the slow requests came from (the generator's lateness, their spread in time). */
   tail?: TailDetail;
+  hops?: (RequestHops | null)[];
 }
 
 /** What the slowest requests of a paced run have in common, to tell stalls from steady queueing. */
@@ -56,6 +60,9 @@ export interface TailDetail {
   /** The generator's own lateness (send time minus due time), p99 and max, ms. */
   sendLagP99: number;
   sendLagMax: number;
+  /** The generator's own event-loop delay over the run, p99 and max, ms (it also delays reading answers). */
+  loopDelayP99?: number;
+  loopDelayMax?: number;
   /** Requests slower than `slowMs`, and in how many distinct 100 ms windows (by due time) they fall. */
   slowMs: number;
   slow: number;
@@ -87,12 +94,12 @@ export async function measure(
   server: CpuSource,
   kafkaPid: number | undefined,
   pool: BodyPool,
-  opts: { port: number; duration: number; connections: number; rate?: number },
+  opts: { port: number; duration: number; connections: number; rate?: number; trace?: boolean },
 ): Promise<Measured> {
   const load = await loadAverage();
   const cpu0 = { server: server.cpuSeconds(), kafka: cpuSecondsOf(kafkaPid), loadgen: process.cpuUsage() };
   const t0 = performance.now();
-  const r = opts.rate ? await pacedRun(pool, opts.port, opts.rate, opts.duration) : await autocannonRun(pool, opts.port, opts.duration, opts.connections);
+  const r = opts.rate ? await pacedRun(pool, opts.port, opts.rate, opts.duration, opts.trace) : await autocannonRun(pool, opts.port, opts.duration, opts.connections);
   const wall = (performance.now() - t0) / 1000;
   const used = process.cpuUsage(cpu0.loadgen);
   const serverCpu = server.cpuSeconds() - cpu0.server;
@@ -116,6 +123,7 @@ export async function measure(
     cpuMsPerReq: { server: (serverCpu * 1000) / Math.max(1, r.total), kafka: (kafkaCpu * 1000) / Math.max(1, r.total) },
     load,
     tail: r.tail,
+    hops: r.hops,
   };
 }
 
@@ -153,9 +161,9 @@ export async function autocannonRun(pool: BodyPool, port: number, duration: numb
   };
 }
 
-export async function pacedRun(pool: BodyPool, port: number, rate: number, duration: number): Promise<LoadResult> {
+export async function pacedRun(pool: BodyPool, port: number, rate: number, duration: number, trace = false): Promise<LoadResult> {
   const codes = new Map<number, number>();
-  const res = await pacedLoad({ port, path: EVENTS_PATH, rate, durationS: duration, next: () => pool.next(), onResponse: (status) => codes.set(status, (codes.get(status) ?? 0) + 1) });
+  const res = await pacedLoad({ port, path: EVENTS_PATH, rate, durationS: duration, next: () => pool.next(), trace, onResponse: (status) => codes.set(status, (codes.get(status) ?? 0) + 1) });
   return {
     seconds: res.seconds,
     ok: res.ok,
@@ -165,6 +173,7 @@ export async function pacedRun(pool: BodyPool, port: number, rate: number, durat
     p50: percentile(res.latencies, 50),
     p99: percentile(res.latencies, 99),
     codes: [...codes].map(([c, n]) => `${c}:${n}`).join(' '),
-    tail: tailDetail(res.latencies, res.dueAt, res.sendLags, 25),
+    tail: { ...tailDetail(res.latencies, res.dueAt, res.sendLags, 25), loopDelayP99: res.loopDelayP99, loopDelayMax: res.loopDelayMax },
+    hops: trace ? res.hops : undefined,
   };
 }

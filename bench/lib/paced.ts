@@ -6,7 +6,12 @@
  * turns a steady load into one burst per second; its latencies then mostly measure the burst.
  */
 import http from 'node:http';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { Body } from './bodies.js';
+import { requestHops, type RequestHops } from './hops.js';
+
+/** Wall-clock milliseconds (the clock the gateway's Server-Timing uses: shared by every process of the machine). */
+const wall = (t: number) => performance.timeOrigin + t;
 
 export interface PacedResult {
   seconds: number;
@@ -20,6 +25,11 @@ export interface PacedResult {
   dueAt: number[];
   /** Milliseconds from due time to the request's leaving this generator, for every request sent: its own lateness. */
   sendLags: number[];
+  /** With `trace`: per answered request (order of `latencies`), where its time went (lib/hops.ts); null when the answer had no Server-Timing. */
+  hops: (RequestHops | null)[];
+  /** This generator's own event-loop delay over the run (p99, max; ms): late sends and late reads of answers both come from it. */
+  loopDelayP99: number;
+  loopDelayMax: number;
 }
 
 export async function pacedLoad(opts: {
@@ -33,12 +43,16 @@ export async function pacedLoad(opts: {
   maxSockets?: number;
   /** Called with each answered request's status and due time (ms, performance.now()). */
   onResponse?: (status: number, dueAt: number) => void;
+  /** Sends its send time (x-trace-sent) and keeps the gateway's hops of each answer (GATEWAY_TRACE_HOPS). */
+  trace?: boolean;
 }): Promise<PacedResult> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: opts.maxSockets ?? 256 });
   const interval = 1000 / opts.rate;
   const t0 = performance.now();
   const end = t0 + opts.durationS * 1000;
-  const res: PacedResult = { seconds: 0, sent: 0, ok: 0, non2xx: 0, errors: 0, latencies: [], dueAt: [], sendLags: [] };
+  const res: PacedResult = { seconds: 0, sent: 0, ok: 0, non2xx: 0, errors: 0, latencies: [], dueAt: [], sendLags: [], hops: [], loopDelayP99: NaN, loopDelayMax: NaN };
+  const loopDelay = monitorEventLoopDelay({ resolution: 5 });
+  loopDelay.enable();
   let pending = 0;
   let drained: () => void = () => {};
 
@@ -46,7 +60,10 @@ export async function pacedLoad(opts: {
     const b = opts.next();
     pending++;
     res.sent++;
-    res.sendLags.push(performance.now() - due);
+    const sentAt = performance.now();
+    res.sendLags.push(sentAt - due);
+    const headers: http.OutgoingHttpHeaders = { 'content-type': 'application/json', 'content-length': Buffer.byteLength(b.body), 'user-agent': b.ua, 'x-forwarded-for': b.ip };
+    if (opts.trace) headers['x-trace-sent'] = wall(sentAt).toFixed(3);
     const req = http.request(
       {
         host: '127.0.0.1',
@@ -54,13 +71,15 @@ export async function pacedLoad(opts: {
         path: opts.path,
         method: 'POST',
         agent,
-        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(b.body), 'user-agent': b.ua, 'x-forwarded-for': b.ip },
+        headers,
         timeout: 10_000,
       },
       (r) => {
         r.resume();
         r.on('end', () => {
-          res.latencies.push(performance.now() - due);
+          const end = performance.now();
+          res.latencies.push(end - due);
+          if (opts.trace) res.hops.push(requestHops(r.headers['server-timing'], wall(due), wall(sentAt), wall(end)));
           res.dueAt.push(due - t0);
           if (r.statusCode && r.statusCode < 300) res.ok++;
           else res.non2xx++;
@@ -89,6 +108,9 @@ export async function pacedLoad(opts: {
     tick();
   });
   res.seconds = (performance.now() - t0) / 1000;
+  loopDelay.disable();
+  res.loopDelayP99 = loopDelay.percentile(99) / 1e6;
+  res.loopDelayMax = loopDelay.max / 1e6;
   if (pending > 0) await new Promise<void>((resolve) => ((drained = resolve), setTimeout(resolve, 15_000)));
   agent.destroy();
   return res;
