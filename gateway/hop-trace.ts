@@ -1,5 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { PerformanceObserver } from 'node:perf_hooks';
+import type { Socket } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 
 /**
@@ -14,7 +15,10 @@ import type { FastifyInstance } from 'fastify';
  * client), `acked` (Kafka acknowledged that send, acks=all), `reply` (the answer is written). The
  * header gives each hop's duration and `read` as wall-clock milliseconds (performance.timeOrigin
  * based: the same clock in every process of the machine), plus the GC pauses of this process that
- * overlapped the request, from the client's `x-trace-sent` (wall ms) when given, else from `read`.
+ * overlapped the request, from the client's `x-trace-sent` (wall ms) when given, else from `read`;
+ * on a connection's first request, `conn`: when this process got the connection (wall ms; behind the
+ * acceptor, when its hand-over arrived), which splits the wait before `read` into the connection's
+ * set-up and hand-over, and this process's own delay in reading it.
  */
 export interface Hops {
   read: number;
@@ -28,6 +32,8 @@ export interface Hops {
   ahead: number;
   /** Wall ms the client says it sent the request (x-trace-sent), NaN when not given. */
   sentWall: number;
+  /** The first request of a connection: when this process got the connection (accepted, or handed over by the acceptor); NaN for a later one. */
+  connAt: number;
 }
 
 /** The current request's hops while its ingest runs (set by app.ts only when tracing). */
@@ -37,7 +43,7 @@ export const hopTrace = { on: false };
 
 export function newHops(read: number, sentHeader: string | string[] | undefined): Hops {
   const sent = typeof sentHeader === 'string' ? Number(sentHeader) : NaN;
-  return { read, body: NaN, queued: NaN, flushed: NaN, acked: NaN, group: 0, records: 0, ahead: 0, sentWall: sent };
+  return { read, body: NaN, queued: NaN, flushed: NaN, acked: NaN, group: 0, records: 0, ahead: 0, sentWall: sent, connAt: NaN };
 }
 
 /** Recent GC pauses (start, end; performance.now() ms) of this process, kept while tracing. */
@@ -101,8 +107,19 @@ export function registerHopTrace(app: FastifyInstance, routes: readonly string[]
   const traced = new Set(routes);
   hopTrace.on = true;
   startGcRecording();
+  // Behind the acceptor a connection is 'connection'-emitted when its hand-over arrives (server.ts).
+  const CONN_AT = Symbol('connection taken');
+  type Marked = Socket & { [CONN_AT]?: number };
+  app.server.on('connection', (socket: Marked) => (socket[CONN_AT] = performance.now()));
   app.addHook('onRequest', (req, _reply, done) => {
-    if (traced.has(req.routeOptions.url ?? '')) req.hops = newHops(performance.now(), req.headers['x-trace-sent']);
+    if (traced.has(req.routeOptions.url ?? '')) {
+      const h = (req.hops = newHops(performance.now(), req.headers['x-trace-sent']));
+      const socket = req.raw.socket as Marked | null;
+      if (socket?.[CONN_AT] !== undefined) {
+        h.connAt = socket[CONN_AT];
+        socket[CONN_AT] = undefined;
+      }
+    }
     done();
   });
   // The handler runs right after this hook, in the same synchronous call: the store is its own.

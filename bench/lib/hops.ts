@@ -5,8 +5,10 @@
  * from the due time:
  *
  *   gen      due -> sent: the generator's own lateness (its timer, its CPU)
- *   inbound  sent -> the gateway read the head: kernel, the acceptor's hand-over (a new connection),
- *            the gateway's event loop busy elsewhere (a GC, other requests, Kafka answers)
+ *   connect  a new connection's first request only: sent -> the gateway process got the connection
+ *            (TCP handshake, the acceptor's accept and its hand-over over IPC)
+ *   inbound  then -> the gateway read the head: kernel buffers, the gateway's event loop busy
+ *            elsewhere (a GC, other requests, Kafka answers)
  *   parse    head -> body parsed (upload, Fastify, JSON.parse)
  *   work     body -> records queued for Kafka (validation, enrichment, dedup: the gateway's own work)
  *   group    queued -> its send left (waiting for the send in flight: group commit)
@@ -18,10 +20,10 @@
  */
 import { percentile, table } from './stats.js';
 
-export const HOPS = ['gen', 'inbound', 'parse', 'work', 'group', 'kafka', 'resume', 'outbound'] as const;
+export const HOPS = ['gen', 'connect', 'inbound', 'parse', 'work', 'group', 'kafka', 'resume', 'outbound'] as const;
 type Hop = (typeof HOPS)[number];
 
-export type RequestHops = Record<Hop | 'gc' | 'total', number> & { group_requests: number; ahead: number };
+export type RequestHops = Record<Hop | 'gc' | 'total', number> & { group_requests: number; ahead: number; newConnection: boolean };
 
 /** The hops of one answered request, or null when its answer carried no Server-Timing (tracing off, or a 503 from the acceptor). */
 export function requestHops(header: string | string[] | undefined, due: number, sent: number, end: number): RequestHops | null {
@@ -45,9 +47,12 @@ export function requestHops(header: string | string[] | undefined, due: number, 
   const [parse, work, group, kafka, resume] = ['parse', 'work', 'group', 'kafka', 'resume'].map(g);
   const inGateway = [parse, work, group, kafka, resume].reduce((a, b) => a + (Number.isFinite(b) ? b : 0), 0);
   const [groupRequests, , ahead] = (desc.get('send') ?? '').split('/').map(Number);
+  const conn = Number(desc.get('conn'));
+  const connect = Number.isFinite(conn) ? Math.max(0, conn - sent) : 0;
   return {
     gen: sent - due,
-    inbound: read - sent,
+    connect,
+    inbound: read - sent - connect,
     parse,
     work,
     group,
@@ -58,6 +63,7 @@ export function requestHops(header: string | string[] | undefined, due: number, 
     total: end - due,
     group_requests: groupRequests,
     ahead,
+    newConnection: Number.isFinite(conn),
   };
 }
 
@@ -86,8 +92,10 @@ export function hopsTable(hops: (RequestHops | null)[], slowMs = 25): string {
   rows.push(['total', f1(percentile(all.map((h) => h.total), 50)), f1(percentile(all.map((h) => h.total), 99)), f1(byTotal[0].total), '100 %', '100 %']);
   const groups = all.map((h) => h.group_requests).filter(Number.isFinite);
   const aheadSlow = slow.map((h) => h.ahead).filter(Number.isFinite);
+  const fresh = all.filter((h) => h.newConnection).length;
+  const freshSlow = slow.filter((h) => h.newConnection).length;
   return (
     table(['hop (ms)', 'p50', 'p99', 'max', `share of ${slow.length} slow (> ${slowMs} ms)`, `share of slowest ${top.length}`], rows) +
-    `\nrequests per Kafka send p50 ${percentile(groups, 50)} p99 ${percentile(groups, 99)}; slow requests found ${aheadSlow.length ? percentile(aheadSlow, 50) : '-'} (p50) waiting or in flight ahead of them in the group commit`
+    `\nrequests per Kafka send p50 ${percentile(groups, 50)} p99 ${percentile(groups, 99)}; slow requests found ${aheadSlow.length ? percentile(aheadSlow, 50) : '-'} (p50) waiting or in flight ahead of them in the group commit; ${fresh} requests on a new connection (${freshSlow} of them slow)`
   );
 }
