@@ -88,7 +88,8 @@ export function serverTiming(h: Hops, reply: number): string {
   return (
     `read;desc="${(origin + h.read).toFixed(3)}", parse;dur=${d(h.read, h.body)}, work;dur=${d(h.body, h.queued)}, ` +
     `group;dur=${d(h.queued, h.flushed)}, kafka;dur=${d(h.flushed, h.acked)}, resume;dur=${d(h.acked, reply)}, ` +
-    `gc;dur=${gcWithin(from, reply).toFixed(3)}, send;desc="${h.group}/${h.records}/${h.ahead}"`
+    `gc;dur=${gcWithin(from, reply).toFixed(3)}, send;desc="${h.group}/${h.records}/${h.ahead}"` +
+    (Number.isFinite(h.connAt) ? `, conn;desc="${(origin + h.connAt).toFixed(3)}"` : '')
   );
 }
 
