@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { afterEach, beforeEach, expect, test } from 'vitest';
 import { freePort } from '../infra/ports.js';
+import { workerHeapFlags } from './workers.js';
 
 /**
  * GATEWAY_WORKERS: the real gateway/server.ts as a primary with worker processes (no Kafka: the
@@ -167,8 +168,10 @@ test('by default (GATEWAY_ACCEPTOR) the primary alone listens and hands connecti
   primary = g.child;
   const [w] = await until(g, 'the gateway process was ready behind the acceptor', () => (readyBehind(g.text()).length ? readyBehind(g.text()) : undefined));
   workerPids.add(w.pid);
-  // GATEWAY_MAX_HEAP_MB (768 by default) caps the gateway process's heap.
-  expect(readFileSync(`/proc/${w.pid}/cmdline`, 'utf8').split('\0')).toContain('--max-old-space-size=768');
+  // GATEWAY_MAX_HEAP_MB (768 by default) caps the gateway process's heap; GATEWAY_MIN_HEAP_MB (256) is its old-space floor.
+  const argv = readFileSync(`/proc/${w.pid}/cmdline`, 'utf8').split('\0');
+  expect(argv).toContain('--max-old-space-size=768');
+  expect(argv).toContain('--initial-old-space-size=256');
   // Only the acceptor holds the public socket (with the configured accept queue).
   expect([...listenerPids(PORT)]).toEqual([g.child.pid]);
   expect(listenBacklogs(PORT)).toEqual([1234]);
@@ -229,3 +232,11 @@ test("one Ctrl-C reaches a worker twice (the terminal's, to the whole process gr
   expect(() => process.kill(w.pid, 0)).toThrow();
   stalled().destroy();
 }, 300_000);
+
+test('the heap flags of a worker: the old-space limit, and the floor of full collections at most half of it', () => {
+  expect(workerHeapFlags(768, 256)).toEqual(['--max-old-space-size=768', '--initial-old-space-size=256']);
+  expect(workerHeapFlags(300, 256)).toEqual(['--max-old-space-size=300', '--initial-old-space-size=150']);
+  expect(workerHeapFlags(0, 256)).toEqual(['--initial-old-space-size=256']);
+  expect(workerHeapFlags(768, 0)).toEqual(['--max-old-space-size=768']);
+  expect(workerHeapFlags(0, 0)).toEqual([]);
+});

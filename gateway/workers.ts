@@ -19,7 +19,22 @@ export const CONFIG_ERROR_EXIT = 2;
  * directly too). A second signal to the primary (Ctrl-C again) stops the workers at once. A worker that exits with CONFIG_ERROR_EXIT stops them all (restarting cannot help).
  * Resolves when the last worker has exited, with the exit code for the primary.
  */
-export function runWorkers(n: number, log: WorkersLog, shutdownTimeoutMs: number, acceptorOptions: AcceptorOptions | null = null, maxHeapMb = 0): Promise<number> {
+/**
+ * The V8 flags of a worker's heap: its old-space limit (GATEWAY_MAX_HEAP_MB), and the old-space size
+ * below which V8 starts no full collection on its own (GATEWAY_MIN_HEAP_MB, at most half the limit).
+ * Without that floor V8 sets the old-space limit from what is live (~35 MB in a gateway), and once
+ * the room left under it is smaller than the young generation (64 MB semi-spaces with Node 24) it
+ * starts incremental marking at once: under load a mark-compact every 1-3 s, each pausing the
+ * process 10-70 ms (bench/README.md, the half-load tail); with it, one every 10-30 s.
+ */
+export function workerHeapFlags(maxHeapMb: number, minHeapMb: number): string[] {
+  const flags = maxHeapMb > 0 ? [`--max-old-space-size=${maxHeapMb}`] : [];
+  const floor = maxHeapMb > 0 ? Math.min(minHeapMb, Math.floor(maxHeapMb / 2)) : minHeapMb;
+  if (floor > 0) flags.push(`--initial-old-space-size=${floor}`);
+  return flags;
+}
+
+export function runWorkers(n: number, log: WorkersLog, shutdownTimeoutMs: number, acceptorOptions: AcceptorOptions | null = null, maxHeapMb = 0, minHeapMb = 0): Promise<number> {
   // GATEWAY_ACCEPTOR: this process accepts every connection and hands it over, or sheds it while
   // every worker is overloaded (acceptor.ts); the workers then listen on no shared socket.
   const acceptor = acceptorOptions ? new Acceptor(acceptorOptions) : null;
@@ -31,9 +46,10 @@ export function runWorkers(n: number, log: WorkersLog, shutdownTimeoutMs: number
   // socket leaves them in the kernel's accept queue (GATEWAY_LISTEN_BACKLOG), taken by whichever
   // worker's loop comes back first: the least busy one.
   if (!process.env.NODE_CLUSTER_SCHED_POLICY) cluster.schedulingPolicy = cluster.SCHED_NONE;
-  // GATEWAY_MAX_HEAP_MB: each worker's V8 heap limit, on top of the flags this process runs with
-  // (after the policy: setupPrimary freezes it).
-  if (maxHeapMb > 0) cluster.setupPrimary({ execArgv: [...process.execArgv, `--max-old-space-size=${maxHeapMb}`] });
+  // GATEWAY_MAX_HEAP_MB / GATEWAY_MIN_HEAP_MB: each worker's V8 heap bounds, on top of the flags
+  // this process runs with (after the policy: setupPrimary freezes it).
+  const heap = workerHeapFlags(maxHeapMb, minHeapMb);
+  if (heap.length) cluster.setupPrimary({ execArgv: [...process.execArgv, ...heap] });
   let stopping = false;
   let code = 0;
   const slots = new Map<Worker, number>();
