@@ -235,8 +235,8 @@ await runBench('bench:gateway', 1800, async () => {
     const before = await scrape(PORTS.gateway);
     const m = await run(tGw, `gateway @${int(half)} req/s #${i}`, HALF_DURATION, half);
     halfRuns.push(m);
-    log(`${m.what}: ${int(m.reqPerS)} req/s, p50 ${ms(m.p50)}, p99 ${ms(m.p99)}, codes ${m.codes}`);
-    halfWhy.push(`${m.what}: p99 ${ms(m.p99)}; ${tailWhy(m, before, await scrape(PORTS.gateway))}`);
+    log(`${m.what}: ${int(m.reqPerS)} req/s, p50 ${ms(m.p50)}, p95 ${ms(m.p95 ?? NaN)}, p99 ${ms(m.p99)}, codes ${m.codes}`);
+    halfWhy.push(`${m.what}: p95 ${ms(m.p95 ?? NaN)}, p99 ${ms(m.p99)}; ${tailWhy(m, before, await scrape(PORTS.gateway))}`);
     log(halfWhy[halfWhy.length - 1]);
   }
   // Half of the target load too, when the gateway reaches it: the brief's p99 is stated there.

@@ -25,6 +25,8 @@ export interface Measured {
   reqPerS: number;
   eventsPerS: number;
   p50: number;
+  /** Paced runs only (autocannon has no p95). */
+  p95?: number;
   p99: number;
   ok: number;
   non2xx: number;
@@ -48,6 +50,7 @@ export interface LoadResult {
   errors: number;
   total: number;
   p50: number;
+  p95?: number;
   p99: number;
   codes: string;
   /** Paced runs only: where the slow requests came from (the generator's lateness, their spread in time). */
@@ -110,6 +113,7 @@ export async function measure(
     reqPerS: r.ok / r.seconds,
     eventsPerS: (r.ok * pool.eventsPerBody) / r.seconds,
     p50: r.p50,
+    p95: r.p95,
     p99: r.p99,
     ok: r.ok,
     non2xx: r.non2xx,
@@ -171,6 +175,7 @@ export async function pacedRun(pool: BodyPool, port: number, rate: number, durat
     errors: res.errors,
     total: res.ok + res.non2xx,
     p50: percentile(res.latencies, 50),
+    p95: percentile(res.latencies, 95),
     p99: percentile(res.latencies, 99),
     codes: [...codes].map(([c, n]) => `${c}:${n}`).join(' '),
     tail: { ...tailDetail(res.latencies, res.dueAt, res.sendLags, 25), loopDelayP99: res.loopDelayP99, loopDelayMax: res.loopDelayMax },
