@@ -12,7 +12,10 @@
  *                            [--overload-connections 4096] [--overload-warm-connections 1024]
  *                            [--overload-new-connections 0.1] [--client-timeout 10] [--workers 2]
  *                            [--compression lz4] [--linger 2] [--secure] [--ab-root DIR] [--overload-base 0]
- *                            [--loadgen-nice 0]
+ *                            [--loadgen-nice 0] [--trace]
+ *
+ * --trace: the real gateway (first client) with GATEWAY_TRACE_HOPS, and each half-load run prints
+ * where its requests' time went, hop by hop (lib/hops.ts; as bench:gateway-half --trace).
  *
  * Only the overload phases (no maximum measured, no half load): --reps 0 --half-reps 0 --warmup 1
  * --overload-base N --no-stub --workers 0 --compression '' --linger 0 (with --ab-root for a before and
@@ -45,6 +48,7 @@ import { gatewayProcesses, type KafkaClientName } from './lib/gateway-processes.
 import { gatewayReport, TARGET_EVENTS_PER_S, type Series } from './lib/gateway-report.js';
 import { profileRun } from './lib/gateway-profile.js';
 import { scrape, tailWhy } from './lib/half-tail.js';
+import { hopsTable } from './lib/hops.js';
 import { kafkaRecords } from './lib/kafka-records.js';
 import { measure, type CpuSource, type Measured } from './lib/measure.js';
 import { overloadPhases } from './lib/overload.js';
@@ -64,6 +68,7 @@ const HALF_REPS = a.num('half-reps', REPS);
 const POOL = a.num('pool', 2000);
 const SECURE = a.flag('secure');
 const PROFILE = a.flag('profile');
+const TRACE = a.flag('trace');
 /** Which process --profile profiles: the real gateway, or the one with Kafka stubbed out (its own work only). */
 const PROFILE_TARGET = a.str('profile-target', 'gateway') as 'gateway' | 'stub';
 const PORTS = {
@@ -170,7 +175,7 @@ await runBench('bench:gateway', 1800, async () => {
 
   const [client, otherClient] = CLIENTS;
   if (!client) throw new Error('--clients names no client');
-  let gw = await procs.gateway('gateway', client, PORTS.gateway);
+  let gw = await procs.gateway('gateway', client, PORTS.gateway, [], TRACE ? { gatewayTraceHops: true } : {});
   // The second client, when asked for: the real gateway again, on its own port, with the other library.
   const other = otherClient ? await procs.gateway(`gateway-${otherClient}`, otherClient, PORTS.kafkajs) : null;
   // The first client again as WORKERS processes sharing one port: what the second core buys.
@@ -208,7 +213,7 @@ await runBench('bench:gateway', 1800, async () => {
   const records0 = await kafkaRecords(kafka);
   let gatewayAccepted = 0;
   const run = async (t: Target, what: string, duration: number, rate?: number) => {
-    const m = await measure(what, t.proc, t.real ? kafka.pid : undefined, pool, { port: t.port, duration, connections: CONNECTIONS, rate });
+    const m = await measure(what, t.proc, t.real ? kafka.pid : undefined, pool, { port: t.port, duration, connections: CONNECTIONS, rate, trace: TRACE && t === tGw && rate !== undefined });
     if (t.real) gatewayAccepted += m.ok * pool.eventsPerBody;
     return m;
   };
@@ -237,6 +242,7 @@ await runBench('bench:gateway', 1800, async () => {
     halfRuns.push(m);
     log(`${m.what}: ${int(m.reqPerS)} req/s, p50 ${ms(m.p50)}, p95 ${ms(m.p95 ?? NaN)}, p99 ${ms(m.p99)}, codes ${m.codes}`);
     halfWhy.push(`${m.what}: p95 ${ms(m.p95 ?? NaN)}, p99 ${ms(m.p99)}; ${tailWhy(m, before, await scrape(PORTS.gateway))}`);
+    if (m.hops) halfWhy.push(hopsTable(m.hops));
     log(halfWhy[halfWhy.length - 1]);
   }
   // Half of the target load too, when the gateway reaches it: the brief's p99 is stated there.
