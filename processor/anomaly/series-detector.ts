@@ -41,7 +41,7 @@ export class SeriesDetector {
   /** Called once per point, in time order. */
   push(t: number, value: number): ScoredPoint {
     const { value: expected, source } = this.baseline.expected(t);
-    const s = this.scorer.push(value, expected, SOURCE_QUALITY[source]);
+    const s = this.scorer.push(value, expected, SOURCE_QUALITY[source], this.scorer.options.counts ? undefined : this.baseline.envelope(t));
     this.baseline.push(t, value);
     return { t, value, source, ...s };
   }

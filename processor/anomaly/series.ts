@@ -21,6 +21,7 @@
  * Pure and deterministic: the output depends only on the points, in order.
  */
 import { MAD_TO_SD, mad, median, poissonZ } from './stats.js';
+import type { Envelope } from './seasonal-baseline.js';
 import { TailCalibration } from './tail-calibration.js';
 
 
@@ -82,6 +83,22 @@ export interface ScorerOptions {
    * zero) does not score as an incident at every ordinary burst.
    */
   calibrate: boolean;
+  /**
+   * Measurements only: a sum that holds windows already found anomalous counts for this window
+   * only if the windows not yet found anomalous reach this share of `threshold` on their own, the
+   * same way (0: off). Otherwise one spike makes its next, barely high window anomalous through
+   * their 2-point sum, and the k-of-n rule meant to ignore one noisy window raises it a window
+   * late (a tweet burst). Counts keep their sums: purchases stopping at a few expected a window
+   * are anomalous only in sums over several empty windows.
+   */
+  freshEvidence: number;
+  /**
+   * Measurements only: one window whose own score reaches this multiple of `threshold` is flagged
+   * without waiting for k (0: off). A single point far beyond the series' calibrated tails is no
+   * noise; without `freshEvidence` its echo raised it a window late. Counts keep the k-of-n rule:
+   * the processor judges a traffic spike's conversions at its k-th window (a flash sale).
+   */
+  extremeWindow: number;
 }
 
 export const DEFAULT_SCORER: ScorerOptions = {
@@ -99,6 +116,8 @@ export const DEFAULT_SCORER: ScorerOptions = {
   levelHalfLife: 0,
   warmup: 0,
   calibrate: true,
+  freshEvidence: 1,
+  extremeWindow: 2,
 };
 
 export interface Score {
@@ -146,9 +165,10 @@ export class DeviationScorer {
 
   /**
    * Called once per point, in time order, with its observed and expected value (NaN: none), and
-   * how good that expectation is (higher is better: the seasonal baseline's week > day > recent).
+   * how good that expectation is (higher is better: the seasonal baseline's week > day > recent),
+   * and for measurements the usual range of the same time of day (`SeasonalBaseline.envelope`).
    */
-  push(observed: number, seasonal: number, quality = 0): Score {
+  push(observed: number, seasonal: number, quality = 0, envelope?: Envelope): Score {
     const o = this.options;
     const expected = Number.isFinite(seasonal) ? seasonal * Math.exp(this.level) : seasonal;
     let best = 0;
@@ -170,16 +190,28 @@ export class DeviationScorer {
         let ss = 0;
         let up = 0;
         let down = 0;
+        let fo = 0;
+        let fe = 0;
+        let fm = 0;
         for (let i = window.length - m; i < window.length; i++) {
           so += window[i].o;
           se += window[i].e;
           ss += window[i].s;
           if (window[i].own > 0) up++;
           if (window[i].own < 0) down++;
+          if (window[i].dir === 0) {
+            fo += window[i].o;
+            fe += window[i].e;
+            fm++;
+          }
         }
         const z = this.calibrated(so, se, m);
         // A sum counts only if most of its windows lean its way: a past spike alone does not.
         if ((z > 0 ? up : down) < Math.ceil(0.75 * m)) continue;
+        if (!o.counts && o.freshEvidence > 0 && fm < m) {
+          const fz = this.calibrated(fo, fe, fm);
+          if (Math.sign(fz) !== Math.sign(z) || Math.abs(fz) < o.freshEvidence * o.threshold) continue;
+        }
         if (Math.abs(z) > Math.abs(best)) {
           best = z;
           bestScale = m;
@@ -202,7 +234,12 @@ export class DeviationScorer {
     // A window is anomalous only if it deviates itself: a past spike echoes in the longer sums.
     const dir = Math.sign(relevant);
     if (Number.isFinite(expected)) this.scored++;
-    const anomalous = this.scored > o.warmup && Math.abs(relevant) >= o.threshold && Math.sign(own) === dir && Math.abs(own) >= 1 && dirOk(dir);
+    // Measurements only: a point not beyond what the same time of day reached on two of the last
+    // days (a periodic spike that drifts by a step or two, a series back at its resting value),
+    // by the same one unit of score a window must deviate by itself, is no incident.
+    const edge = dir > 0 ? envelope?.high : envelope?.low;
+    const usual = !o.counts && edge !== undefined && Number.isFinite(edge) && dir * this.calibrated(observed, edge, 1) < 1;
+    const anomalous = this.scored > o.warmup && Math.abs(relevant) >= o.threshold && Math.sign(own) === dir && Math.abs(own) >= 1 && dirOk(dir) && !usual;
     if (anomalous) {
       best = relevant;
       bestScale = relevantScale;
@@ -211,7 +248,8 @@ export class DeviationScorer {
     if (this.recent.length > 4 * Math.max(Math.max(...o.scales), o.n)) this.recent.shift();
     const last = this.recent.slice(-o.n);
     const leaning = o.sumsAsWindows && bestScale >= o.k && bestScale <= o.n && this.recent.slice(-bestScale).every((p) => p.own === dir);
-    const flag = anomalous && (last.filter((p) => p.dir === dir).length >= o.k || leaning);
+    const extreme = o.extremeWindow > 0 && !o.counts && Math.abs(own) >= o.extremeWindow * o.threshold;
+    const flag = anomalous && (last.filter((p) => p.dir === dir).length >= o.k || leaning || extreme);
     if (Number.isFinite(expected) && o.calibrate) this.calibration.push(observed, expected, (so, se, m) => this.z(so, se, m, false));
     if (Number.isFinite(expected) && !anomalous) {
       this.learnLevel(observed, seasonal);
