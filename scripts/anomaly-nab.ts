@@ -58,8 +58,8 @@ const labelTime = (s: string) => Date.parse(s.replace(' ', 'T').replace(/(\.\d{3
 
 const f2 = (x: number) => (Number.isFinite(x) ? x.toFixed(2) : '–');
 const row = (name: string, s: SeriesFigures, extra = '') =>
-  `${name.padEnd(52)} ${String(s.points).padStart(6)} ${f2(s.days).padStart(7)} ${`${s.found}/${s.windows}`.padStart(6)} ${String(s.alerts).padStart(6)} ${String(s.inside).padStart(6)} ${String(s.outside).padStart(7)} ${f2(s.precision).padStart(5)} ${f2(s.recall).padStart(5)} ${f2(s.falsePerDay).padStart(8)}${extra}`;
-const header = `${'series'.padEnd(52)} ${'points'.padStart(6)} ${'days'.padStart(7)} ${'found'.padStart(6)} ${'alerts'.padStart(6)} ${'inside'.padStart(6)} ${'outside'.padStart(7)} ${'P'.padStart(5)} ${'R'.padStart(5)} ${'false/d'.padStart(8)}`;
+  `${name.padEnd(52)} ${String(s.points).padStart(6)} ${f2(s.days).padStart(7)} ${`${s.found}/${s.windows}`.padStart(6)} ${String(s.alerts).padStart(6)} ${String(s.inside).padStart(6)} ${String(s.outside).padStart(7)} ${f2(s.precision).padStart(5)} ${f2(s.recall).padStart(5)} ${f2(s.falsePerDay).padStart(8)} ${f2(s.firstPrecision).padStart(5)}${extra}`;
+const header = `${'series'.padEnd(52)} ${'points'.padStart(6)} ${'days'.padStart(7)} ${'found'.padStart(6)} ${'alerts'.padStart(6)} ${'inside'.padStart(6)} ${'outside'.padStart(7)} ${'P'.padStart(5)} ${'R'.padStart(5)} ${'false/d'.padStart(8)} ${'P1'.padStart(5)}`;
 
 const started = Date.now();
 const categories = args.categories.split(',').map((c) => c.trim()).filter(Boolean);
@@ -99,5 +99,5 @@ for (const category of categories) {
 }
 for (const half of ['tune', 'held-out'] as const) if (byHalf[half].length) lines.push(row(`= ${half} half (${byHalf[half].length} series)`, pooledFigures(byHalf[half])));
 lines.push(row(`= all (${everything.length} series)`, pooledFigures(everything)));
-lines.push('', `found: labelled windows with an alert in them or ${grace} steps after; inside/outside: alerts (first flag of an episode); false/d: alerts outside per day of data (${Date.now() - started} ms)`);
+lines.push('', `found: labelled windows with an alert in them or ${grace} steps after; inside/outside: alerts (first flag of an episode); false/d: alerts outside per day of data; P1: found / (found + outside), NAB's convention (the first alert in a window counts, the others in it are ignored) (${Date.now() - started} ms)`);
 process.stdout.write(lines.join('\n') + '\n');

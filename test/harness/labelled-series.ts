@@ -24,6 +24,12 @@ export interface SeriesFigures {
   precision: number;
   recall: number;
   falsePerDay: number;
+  /**
+   * NAB's convention: the first alert in a labelled window is a true one, the others in it are
+   * ignored, so found / (found + outside). Unlike `precision`, a detector gains nothing by alerting
+   * again and again inside an incident.
+   */
+  firstPrecision: number;
 }
 
 /** Alert times: the first flagged point of each episode (an episode ends after `n` unflagged points). */
@@ -58,6 +64,7 @@ export function seriesFigures(scored: readonly { t: number; flag: boolean }[], w
     precision: alerts.length ? inside / alerts.length : NaN,
     recall: windows.length ? found / windows.length : NaN,
     falsePerDay: days > 0 ? outside / days : NaN,
+    firstPrecision: found + outside ? found / (found + outside) : NaN,
   };
 }
 
@@ -80,6 +87,7 @@ export function pooledFigures(all: readonly SeriesFigures[]): SeriesFigures {
     precision: alerts ? inside / alerts : NaN,
     recall: windows ? found / windows : NaN,
     falsePerDay: days > 0 ? (alerts - inside) / days : NaN,
+    firstPrecision: found + alerts - inside ? found / (found + alerts - inside) : NaN,
   };
 }
 
