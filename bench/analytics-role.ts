@@ -170,6 +170,8 @@ async function runOnce(role: Role, client: string, fetched: Fetched[], profileTo
     role: 'analytics',
     deadLetterUnreadable: false,
     parse: role.parse.parseAnalyticsEvent,
+    // Undefined in a checkout whose role parses text only.
+    parseBytes: role.parse.parseAnalyticsBytes,
     flushIntervalMs: config.processorFlushIntervalMs,
     batchSize: Infinity,
     maxRetryDelayMs: 1000,

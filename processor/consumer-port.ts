@@ -40,6 +40,13 @@ export interface InputRecord {
   value: string | null;
   /** The value's bytes as stored, when the adapter has them: an unreadable record's dead letter keeps them exactly. */
   bytes?: Uint8Array | null;
+  /**
+   * Where the value's bytes lie in the fetched buffer, when the adapter reads them from one: a role
+   * that parses bytes (CoordinatorOptions.parseBytes) never has the value's text made.
+   */
+  valueBuf?: Buffer;
+  valueStart?: number;
+  valueEnd?: number;
 }
 
 export interface InputBatch extends TopicPartition {

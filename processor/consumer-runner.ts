@@ -42,6 +42,8 @@ export interface RunnerOptions {
   flushEveryEvents?: number;
   /** How a record's text becomes the event the sinks get (default JSON.parse; see CoordinatorOptions.parse). */
   parse?: (text: string) => unknown;
+  /** The same from the value's bytes (see CoordinatorOptions.parseBytes). */
+  parseBytes?: (buf: Buffer, start: number, end: number) => unknown;
 }
 
 export interface Runner {
@@ -118,6 +120,7 @@ export function runCoordinator(opts: RunnerOptions, topics: string[], port: Cons
     role: opts.role,
     deadLetterUnreadable: opts.deadLetterUnreadable,
     parse: opts.parse,
+    parseBytes: opts.parseBytes,
     flushIntervalMs: config.processorFlushIntervalMs,
     batchSize: opts.flushEveryEvents ?? config.processorBatchSize,
     // Waiting batches heartbeat meanwhile; capped well below the session timeout.

@@ -45,4 +45,10 @@ export interface CoordinatorOptions {
    * is parsed whole for its dead letter.
    */
   parse?: (text: string) => unknown;
+  /**
+   * The same parse from the value's UTF-8 bytes `buf[start, end)`, used for records that say where
+   * their bytes are (InputRecord.valueBuf): the record's text is then never made. Those records'
+   * positions have no `raw` text.
+   */
+  parseBytes?: (buf: Buffer, start: number, end: number) => unknown;
 }

@@ -43,6 +43,7 @@ export class Coordinator {
   private readonly clock: Clock;
   private readonly mutex: Mutex;
   private readonly parse: (text: string) => unknown;
+  private readonly parseBytes: ((buf: Buffer, start: number, end: number) => unknown) | undefined;
   private readonly parts = new Map<string, PartitionState>();
   private owned = new Set<string>();
   private sinceFlush = 0;
@@ -66,6 +67,7 @@ export class Coordinator {
     this.opts = opts;
     this.clock = opts.clock ?? realClock;
     this.parse = opts.parse ?? parseValue;
+    this.parseBytes = opts.parseBytes;
     this.mutex = new Mutex(() => this.clock.now());
     this.lastFlush = this.clock.now();
     this.lastProgress = this.clock.now();
@@ -150,10 +152,11 @@ export class Coordinator {
           const off: Offset = exact ? Number(m.offset) : BigInt(m.offset);
           if (next !== null && off < next) continue;
           const after: Offset = typeof off === 'number' ? off + 1 : off + 1n;
-          const text = m.value ?? '';
-          const ev = this.parse(text);
+          const buf = this.parseBytes === undefined ? undefined : m.valueBuf;
+          const text = buf === undefined ? (m.value ?? '') : undefined;
+          const ev = text === undefined ? this.parseBytes?.(buf as Buffer, m.valueStart ?? 0, m.valueEnd ?? 0) : this.parse(text);
           if (!isReadableEvent(ev)) {
-            if (this.opts.deadLetterUnreadable) this.opts.deadLetters.push(unreadableRecord(b, m, parseValue(text)));
+            if (this.opts.deadLetterUnreadable) this.opts.deadLetters.push(unreadableRecord(b, m, parseValue(m.value ?? '')));
             this.opts.metrics.unreadable.inc({ role: this.opts.role });
             next = after;
             continue;

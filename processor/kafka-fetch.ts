@@ -70,18 +70,28 @@ export const rawFetchV17 = createAPI<Parameters<typeof fetchV17.createRequest>, 
 /** Isolation level of the processor's fetches (the client's default). */
 export const FETCH_ISOLATION = FetchIsolationLevels.READ_COMMITTED;
 
-/** A fetched record: its value read into text at once, its bytes only if a dead letter asks for them. */
+/**
+ * A fetched record: its value's text made when first asked for (a role that parses the bytes
+ * never asks), its bytes only if a dead letter asks for them.
+ */
 class FetchedRecord implements InputRecord {
+  private text: string | null | undefined = undefined;
+
   constructor(
     readonly offset: string,
-    readonly value: string | null,
-    private readonly buf: Buffer,
-    private readonly start: number,
-    private readonly size: number,
+    /** Undefined for a null value. */
+    readonly valueBuf: Buffer | undefined,
+    readonly valueStart: number,
+    readonly valueEnd: number,
   ) {}
 
+  get value(): string | null {
+    if (this.text === undefined) this.text = this.valueBuf === undefined ? null : this.valueBuf.toString('utf8', this.valueStart, this.valueEnd);
+    return this.text;
+  }
+
   get bytes(): Uint8Array | null {
-    return this.size < 0 ? null : this.buf.subarray(this.start, this.start + this.size);
+    return this.valueBuf === undefined ? null : this.valueBuf.subarray(this.valueStart, this.valueEnd);
   }
 }
 
@@ -177,7 +187,7 @@ export function decodeRecords(buf: Buffer, from: bigint): { records: InputRecord
       const keySize = varint(buf, after);
       const valueSize = varint(buf, after + Math.max(0, keySize));
       const start = after;
-      if (offset >= min) records.push(new FetchedRecord(String(offset), valueSize < 0 ? null : buf.toString('utf8', start, start + valueSize), buf, start, valueSize));
+      if (offset >= min) records.push(new FetchedRecord(String(offset), valueSize < 0 ? undefined : buf, start, start + Math.max(0, valueSize)));
       // The headers are skipped with the record's length.
       p = recordEnd;
     }

@@ -5,11 +5,12 @@ import { parseUserAgent } from '../gateway/user-agent.js';
 import { bodyPool } from '../bench/lib/bodies.js';
 import { addToCart, berlinRequest, pageView, purchase, UA } from '../test/unit/fixtures.js';
 import { ANALYTICS_FIELDS } from './analytics/analytics-event.js';
-import { layoutParser, parseAnalyticsEvent } from './layout-parse.js';
+import { layoutBytesParser, layoutParser, parseAnalyticsBytes, parseAnalyticsEvent } from './layout-parse.js';
 
 const ctx = berlinRequest;
 
 const parse = layoutParser(ANALYTICS_FIELDS);
+const parseBytes = layoutBytesParser(ANALYTICS_FIELDS);
 const picked = (text: string) => {
   const full = JSON.parse(text) as EnrichedEvent;
   return Object.fromEntries(ANALYTICS_FIELDS.map((f) => [f, full[f]]));
@@ -98,6 +99,53 @@ describe('layoutParser: the analytics fields out of the gateway layout', () => {
       expect(() => JSON.parse(b)).toThrow();
       expect(parse(b)).toBeUndefined();
       expect(parseAnalyticsEvent(b)).toBeUndefined();
+    }
+  });
+});
+
+describe('layoutBytesParser: the same fields out of the record\'s UTF-8 bytes', () => {
+  /** `bytes` inside a larger buffer (a fetch holds many records), with other bytes around it. */
+  const within = (bytes: Buffer) => ({ buf: Buffer.concat([Buffer.from([0xe2, 0x82, 0x22, 0x7d]), bytes, Buffer.from([0xff, 0x5c])]), start: 4, end: 4 + bytes.length });
+  const fromBytes = (bytes: Buffer) => {
+    const { buf, start, end } = within(bytes);
+    return { layout: parseBytes(buf, start, end), parsed: parseAnalyticsBytes(buf, start, end) };
+  };
+
+  test('every value as the text parser and JSON.parse of the UTF-8 text give it, ASCII or not', () => {
+    const obj = JSON.parse(enrichedJson(pageView({ engagement_ms: 1234 }), ctx())) as Record<string, unknown>;
+    const texts = [
+      ...gatewayTexts(),
+      // Characters above 0x7f in fields it reads and skips, of 1 to 4 UTF-8 bytes, short and long.
+      JSON.stringify({ ...obj, title: 'Café — 😀', url: 'https://shop.example/café-crème-brûlée', browser: 'Ünïcode', country: 'Å' }),
+      JSON.stringify({ ...obj, visitor_id: 'v-€€€€€€€€€€€€€€', session_id: 'ß', currency: '€' }),
+    ];
+    for (const text of texts) {
+      const { layout, parsed } = fromBytes(Buffer.from(text, 'utf8'));
+      expect(layout).toBeDefined();
+      expect(layout).toEqual(parse(text));
+      expect(layout).toEqual(picked(text));
+      expect(parsed).toEqual(parseAnalyticsEvent(text));
+    }
+  });
+
+  test('bytes that are not UTF-8 in a field it reads come out as the UTF-8 decoding of the record gives them', () => {
+    const text = enrichedJson(pageView(), ctx());
+    const at = text.indexOf('"url":"') + 7;
+    const bytes = Buffer.concat([Buffer.from(text.slice(0, at)), Buffer.from([0xff, 0xc3, 0x41, 0xe2, 0x82]), Buffer.from(text.slice(at))]);
+    const { layout, parsed } = fromBytes(bytes);
+    const decoded = bytes.toString('utf8');
+    expect((layout as { url: string }).url.startsWith('\ufffd\ufffdA\ufffd')).toBe(true);
+    expect(layout).toEqual(picked(decoded));
+    expect(parsed).toEqual(parseAnalyticsEvent(decoded));
+  });
+
+  test('a record it cannot read is parsed whole, or refused, as from its text', () => {
+    const text = enrichedJson(pageView({ engagement_ms: 5 }), ctx());
+    const obj = JSON.parse(text) as Record<string, unknown>;
+    for (const v of [JSON.stringify({ ...obj, title: 'a "quoted" tïtle' }), JSON.stringify(obj, null, 1), text.slice(0, -1), text.replace('"is_bot":false', '"is_bot":fals'), 'not json']) {
+      const { layout, parsed } = fromBytes(Buffer.from(v, 'utf8'));
+      expect(layout).toBeUndefined();
+      expect(parsed).toEqual(parseAnalyticsEvent(v));
     }
   });
 });

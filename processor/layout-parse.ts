@@ -14,6 +14,14 @@
  * returns undefined and the caller parses the record whole, so every value returned is the one
  * JSON.parse gives. Not checked: the fields it skips (a record well formed in every field it reads
  * but broken in one it skips is read; the gateway never writes one).
+ *
+ * From bytes (`layoutBytesParser`, what the analytics role's Fetch hands over): the record is
+ * read as Latin-1 text, one character per byte, so positions in it are positions in the bytes and
+ * the UTF-8 text of the whole record is never made. Every byte of a multi-byte UTF-8 character is
+ * 0x80 or above, so quotes, backslashes, keys and numbers are found exactly as in the UTF-8 text;
+ * a string value is then taken from its bytes at once: a field with a character above 0x7f
+ * decoded as UTF-8 (its quotes are ASCII, so that decoding is the same as the whole record's
+ * between them), an ASCII one as Latin-1.
  */
 import { ENRICHED_FIELDS, type EnrichedEvent, type EnrichedFieldName } from '../contracts/event-schema.js';
 import { ANALYTICS_FIELDS } from './analytics/analytics-event.js';
@@ -35,13 +43,29 @@ const F = 102;
  * 10,000 events/s went from 457 to 876 MB). Concatenating and slicing again copies it into a string
  * that holds only itself.
  */
-const ownString = (s: string): string => (s.length < 13 ? s : (' ' + s).slice(1));
+const SLICED_MIN = 13;
+const ownString = (s: string): string => (s.length < SLICED_MIN ? s : (' ' + s).slice(1));
 
 /**
  * A parser of `fields` (in any order) out of the gateway's layout: those fields, as JSON.parse
  * would give them, or undefined when the text is not in that layout.
  */
 export function layoutParser<K extends EnrichedFieldName>(fields: readonly K[]): (text: string) => Pick<EnrichedEvent, K> | undefined {
+  const read = layoutReader(fields);
+  return (text) => read(text, null, 0);
+}
+
+/**
+ * A parser of `fields` out of the bytes `buf[start, end)` of a record in the gateway's layout
+ * (UTF-8): what `layoutParser` gives of its text, or undefined when it would give undefined.
+ */
+export function layoutBytesParser<K extends EnrichedFieldName>(fields: readonly K[]): (buf: Buffer, start: number, end: number) => Pick<EnrichedEvent, K> | undefined {
+  const read = layoutReader(fields);
+  return (buf, start, end) => read(buf.toString('latin1', start, end), buf, start);
+}
+
+/** `text` is the record's text, or with `buf`, the Latin-1 reading of `buf` from `base` (see the top of the file). */
+function layoutReader<K extends EnrichedFieldName>(fields: readonly K[]): (text: string, buf: Buffer | null, base: number) => Pick<EnrichedEvent, K> | undefined {
   const order = NAMES.filter((n) => (fields as readonly string[]).includes(n));
   /** What precedes each value: `{"event_id":`, `,"event_type":`, ... */
   const keys = order.map((f) => (f === NAMES[0] ? '{' : ',') + JSON.stringify(f) + ':');
@@ -53,7 +77,7 @@ export function layoutParser<K extends EnrichedFieldName>(fields: readonly K[]):
    * field names of ENRICHED_FIELDS, written as JSON strings.
    */
   const build = new Function('v', `return {${order.map((f, k) => `${JSON.stringify(f)}: v[${k}]`).join(', ')}};`) as (v: unknown[]) => Pick<EnrichedEvent, K>;
-  return (text: string) => {
+  return (text, buf, base) => {
     if (text.indexOf('\\') !== -1 || text.charCodeAt(text.length - 1) !== CLOSE) return undefined;
     let i = 0;
     for (let k = 0; k < count; k++) {
@@ -65,8 +89,16 @@ export function layoutParser<K extends EnrichedFieldName>(fields: readonly K[]):
       if (c === QUOTE) {
         const end = text.indexOf('"', i + 1);
         if (end < 0) return undefined;
-        for (let j = i + 1; j < end; j++) if (text.charCodeAt(j) < 32) return undefined;
-        values[k] = ownString(text.slice(i + 1, end));
+        let wide = false;
+        for (let j = i + 1; j < end; j++) {
+          const ch = text.charCodeAt(j);
+          if (ch < 32) return undefined;
+          if (ch > 127) wide = true;
+        }
+        // From bytes, one fresh string per value: no slice of the record, so nothing kept holds it.
+        if (buf === null) values[k] = ownString(text.slice(i + 1, end));
+        else if (wide) values[k] = buf.toString('utf8', base + i + 1, base + end);
+        else values[k] = end - i - 1 < SLICED_MIN ? text.slice(i + 1, end) : buf.toString('latin1', base + i + 1, base + end);
         i = end + 1;
       } else if (c === N && text.startsWith('null', i)) {
         values[k] = null;
@@ -93,6 +125,10 @@ export function layoutParser<K extends EnrichedFieldName>(fields: readonly K[]):
 }
 
 const analyticsLayout = layoutParser(ANALYTICS_FIELDS);
+const analyticsBytesLayout = layoutBytesParser(ANALYTICS_FIELDS);
 
 /** The analytics role's parse: its fields out of the gateway's layout, else the whole JSON (undefined: not JSON). */
 export const parseAnalyticsEvent = (text: string): unknown => analyticsLayout(text) ?? parseValue(text);
+
+/** `parseAnalyticsEvent` of the UTF-8 text of `buf[start, end)`, read from the bytes. */
+export const parseAnalyticsBytes = (buf: Buffer, start: number, end: number): unknown => analyticsBytesLayout(buf, start, end) ?? parseValue(buf.toString('utf8', start, end));

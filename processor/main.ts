@@ -22,7 +22,7 @@ import { startRetention } from './retention.js';
 import { startScheduledSnapshots } from './snapshots.js';
 import type { Sink } from './sink.js';
 import { alertsSink } from './sinks/alerts-sink.js';
-import { parseAnalyticsEvent } from './layout-parse.js';
+import { parseAnalyticsBytes, parseAnalyticsEvent } from './layout-parse.js';
 import { anomalyOptionsFromConfig } from './anomaly/options.js';
 import { siteMonitor } from './alerts/site-monitor.js';
 import { alertOutbox } from './alerts/outbox.js';
@@ -116,8 +116,8 @@ export async function startProcessor(overrides: Partial<Config> = {}, onFatal?: 
   };
 
   /** Per role: its sinks and its own dead letters (a failed send holds back only that role). */
-  /** `parse`: how the role reads a record (default JSON.parse of the whole event). */
-  const plans: { role: Role; sinks: Sink[]; deadLetters: DeadLetterBuffer; parse?: (text: string) => unknown }[] = [];
+  /** `parse`, `parseBytes`: how the role reads a record (default JSON.parse of the whole event). */
+  const plans: { role: Role; sinks: Sink[]; deadLetters: DeadLetterBuffer; parse?: (text: string) => unknown; parseBytes?: (buf: Buffer, start: number, end: number) => unknown }[] = [];
   let analytics: AnalyticsSink | null = null;
   /** Background work of the sinks, stopped before the consumers. */
   const stoppers: (() => Promise<void>)[] = [];
@@ -206,7 +206,7 @@ export async function startProcessor(overrides: Partial<Config> = {}, onFatal?: 
         );
       }
       // Every sink of this role takes an AnalyticsEvent (analytics-event.ts): it parses only those fields.
-      plans.push({ role, sinks, deadLetters, parse: parseAnalyticsEvent });
+      plans.push({ role, sinks, deadLetters, parse: parseAnalyticsEvent, parseBytes: parseAnalyticsBytes });
     } else if (role === 'index') {
       const onReject = (r: RefusedEvent) =>
         deadLetters.push({
@@ -269,6 +269,7 @@ export async function startProcessor(overrides: Partial<Config> = {}, onFatal?: 
         deadLetters: plan.deadLetters,
         deadLetterUnreadable: plan.role === 'index',
         parse: plan.parse,
+        parseBytes: plan.parseBytes,
         // The analytics role's flush writes its open windows' documents, whose number does not grow
         // with the events consumed, and holds no events: flushing every PROCESSOR_BATCH_SIZE events
         // only rewrote the same documents and made consumption wait for each flush in turn. It
