@@ -160,10 +160,12 @@ export class RecentCounts<S> {
     const owners: (S | undefined)[] = new Array<S | undefined>(cap);
     const bytes = new Uint8Array(byteSize);
     let end = 0;
+    const old = this.bytes;
     for (let i = 0; i < n; i++) {
       const e = (this.head + i) % this.cap;
-      const from = this.keyAt[e] % this.bytes.length;
-      bytes.set(this.bytes.subarray(from, from + this.keyLen[e]), end);
+      const from = this.keyAt[e] % old.length;
+      // Byte by byte, as in `counted`: a subarray per entry was most of what a grow allocated.
+      for (let j = 0, len = this.keyLen[e]; j < len; j++) bytes[end + j] = old[from + j];
       offsets[i] = this.offsets[e];
       hashes[i] = this.hashes[e];
       keyAt[i] = end;

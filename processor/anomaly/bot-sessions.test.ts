@@ -65,7 +65,7 @@ describe('BotSessionModel', () => {
       const next = logs.map(() => 0);
       const r = seededRandom(orderSeed);
       const found: string[] = [];
-      const take = (fs: { session_id: string; score: number; events: number }[]) => fs.forEach((f) => found.push(`${f.session_id} ${f.events} ${f.score}`));
+      const take = (fs: readonly { session_id: string; score: number; events: number }[]) => fs.forEach((f) => found.push(`${f.session_id} ${f.events} ${f.score}`));
       for (;;) {
         const left = logs.map((l, i) => i).filter((i) => next[i] < logs[i].length);
         if (left.length === 0) break;

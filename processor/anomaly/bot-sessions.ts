@@ -134,6 +134,9 @@ export interface BotFinding {
 
 /** Distinct URLs are counted up to this many (bounds memory per session; the count does not depend on the events' order). */
 const URL_EVENTS = 64;
+/** What most calls return (one per event): shared, not an array per call. */
+const NO_FINDINGS: readonly BotFinding[] = Object.freeze([]);
+
 /** Gaps are measured between a session's first events only (bounds memory per session; sessions of more events depend on the order topics are read in). */
 const TIME_EVENTS = 256;
 
@@ -172,7 +175,7 @@ export class BotSessionModel {
    * default, the event's own time, is right for a lane read in event-time order). Returns the
    * sessions scored bot-like that this moved past their closing.
    */
-  add(e: SessionEvent, clock = e.t): BotFinding[] {
+  add(e: SessionEvent, clock = e.t): readonly BotFinding[] {
     const laneId = e.lane ?? 0;
     const lane = this.lane(laneId);
     lane.idle = false;
@@ -203,9 +206,9 @@ export class BotSessionModel {
   }
 
   /** The lane is no longer this instance's: its open sessions are forgotten (the new owner replays them), its closed ones scored. */
-  dropLane(laneId: number): BotFinding[] {
+  dropLane(laneId: number): readonly BotFinding[] {
     const lane = this.lanes.get(laneId);
-    if (!lane) return [];
+    if (!lane) return NO_FINDINGS;
     for (const q of lane.queue.values()) if (this.open.get(q.id) === q.s) this.open.delete(q.id);
     this.lanes.delete(laneId);
     return this.score();
@@ -223,11 +226,11 @@ export class BotSessionModel {
    * sessions no lane can still precede. A session found still active at the front of the queue
    * is queued again under its `last`, so each scan does work only for sessions due.
    */
-  advance(now: number, laneId = 0, idle = false): BotFinding[] {
+  advance(now: number, laneId = 0, idle = false): readonly BotFinding[] {
     const lane = this.lane(laneId);
     const wasIdle = lane.idle;
     lane.idle = idle;
-    if (now <= lane.newest) return idle && !wasIdle ? this.score() : [];
+    if (now <= lane.newest) return idle && !wasIdle ? this.score() : NO_FINDINGS;
     lane.newest = now;
     const gap = this.options.sessionGapMs;
     for (let q = lane.queue.peek(); q !== undefined && q.at + gap <= now; q = lane.queue.peek()) {
@@ -246,8 +249,8 @@ export class BotSessionModel {
    * Scores, in (end, id) order, the closed sessions whose closing time every lane that is not idle
    * has passed (past maxOpen waiting, the oldest whatever the lanes), retraining on schedule.
    */
-  private score(): BotFinding[] {
-    if (this.closedHead >= this.closed.length) return [];
+  private score(): readonly BotFinding[] {
+    if (this.closedHead >= this.closed.length) return NO_FINDINGS;
     let until = Infinity;
     for (const l of this.lanes.values()) if (!l.idle) until = Math.min(until, l.newest);
     until = this.scoredUntil = Math.max(this.scoredUntil, until);

@@ -32,7 +32,7 @@ import type { AnalyticsEvent } from '../analytics/analytics-event.js';
 import { eventTimeMs } from '../analytics/event-time.js';
 import { topicPartitionKey } from '../../common/topic-partition.js';
 import { LanedClickBursts } from '../anomaly/burst-lanes.js';
-import { BotSessionModel, type BotFinding } from '../anomaly/bot-sessions.js';
+import { BotSessionModel, type BotFinding, type SessionEvent } from '../anomaly/bot-sessions.js';
 import type { AnomalyOptions } from '../anomaly/options.js';
 import { botAlert, burstAlert } from '../alerts/alert-docs.js';
 import type { AlertOutbox } from '../alerts/outbox.js';
@@ -136,8 +136,9 @@ export function alertsSink(o: AlertsSinkOptions): PartitionedSink & LogOffsetsSi
     if (!c) clocks.set(partition, (c = new PartitionClock(topicIndex.size, 0, false)));
     return c;
   };
+  const botEvent: SessionEvent = { session_id: '', visitor_id: '', site_id: null, event_type: '', t: 0, url: '', browser: null, is_bot: false, lane: 0 };
   let buffer: AlertDoc[] = [];
-  const botFound = (found: BotFinding[]) => {
+  const botFound = (found: readonly BotFinding[]) => {
     for (const f of found) buffer.push(botAlert(f, o.detectors.bots.threshold));
   };
   return {
@@ -189,7 +190,19 @@ export function alertsSink(o: AlertsSinkOptions): PartitionedSink & LogOffsetsSi
         clicksTopic = pos.topic;
         for (const b of bursts.add({ visitor: e.visitor_id, network: e.ip, site: e.site_id, t }, pos.partition, Date.now(), pos.offset)) buffer.push(burstAlert(b));
       }
-      if (fresh) botFound(bots.add({ session_id: e.session_id, visitor_id: e.visitor_id, site_id: e.site_id, event_type: e.event_type, t, url: e.url, browser: e.browser, is_bot: e.is_bot, lane: pos.partition }, clock ? clock.watermark : t));
+      if (!fresh) return;
+      // One object refilled per event: the model keeps the values, never the object.
+      const b = botEvent;
+      b.session_id = e.session_id;
+      b.visitor_id = e.visitor_id;
+      b.site_id = e.site_id;
+      b.event_type = e.event_type;
+      b.t = t;
+      b.url = e.url;
+      b.browser = e.browser;
+      b.is_bot = e.is_bot;
+      b.lane = pos.partition;
+      botFound(bots.add(b, clock ? clock.watermark : t));
     },
     async flush() {
       // Clicks that waited for a partition now idle are judged.

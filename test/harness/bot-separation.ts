@@ -35,7 +35,7 @@ function separation(traffic: string, runs: { events: SessionEvent[]; bots: Set<s
   let botCount = 0;
   for (const run of runs) {
     const m = new BotSessionModel({ ...o, threshold: 0 });
-    const take = (found: { session_id: string; score: number }[]) => {
+    const take = (found: readonly { session_id: string; score: number }[]) => {
       for (const f of found) (run.bots.has(f.session_id) ? bots : people).push(f.score);
     };
     for (const e of run.events) take(m.add(e));
