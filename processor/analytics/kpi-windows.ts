@@ -26,6 +26,8 @@ import { windowStarts } from './windows.js';
 /** One pane of time, while some window holding it is open. */
 interface Pane {
   start: number;
+  /** start / paneMs: a small integer, so a Map keyed by it hashes without boxing a number (a start in ms does not fit). */
+  index: number;
   /** Start of the first window holding it, and end of the last one (the pane goes when the watermark passes it). */
   lo: number;
   maxEnd: number;
@@ -41,7 +43,7 @@ interface PaneCell {
   /** Parallel to `pane.windows`. */
   windows: KpiCell[];
 }
-/** One dimension value: its cells in the open panes, and the one used last. */
+/** One dimension value: its cells in the open panes (by pane index), and the one used last. */
 interface Row {
   d: number;
   value: string;
@@ -193,9 +195,10 @@ export class KpiWindows {
 
   /** Fills `near` with, per pane from `c`'s pane's `lo`, which of that pane's sets in `c`'s row hold the visitor and session. */
   private nearMembers(c: PaneCell, visitor: number, session: number): void {
-    const { lo, maxEnd } = c.pane;
-    for (let q = lo, j = 0; q < maxEnd; q += this.paneMs, j++) {
-      const n = q === c.pane.start ? undefined : c.row.cells.get(q);
+    const { lo, maxEnd, index } = c.pane;
+    // Pane starts, and so `lo`, are multiples of paneMs: the quotients are exact integers.
+    for (let k = lo / this.paneMs, j = 0, to = maxEnd / this.paneMs; k < to; k++, j++) {
+      const n = k === index ? undefined : c.row.cells.get(k);
       if (n === undefined) {
         this.near[j] = 0;
         continue;
@@ -223,7 +226,7 @@ export class KpiWindows {
         if (b.start < lo) lo = b.start;
         if (b.end > maxEnd) maxEnd = b.end;
       }
-      p = { start, lo, maxEnd, windows, cells: [] };
+      p = { start, index: start / this.paneMs, lo, maxEnd, windows, cells: [] };
       this.panes.set(start, p);
     }
     this.lastPane = p;
@@ -239,10 +242,10 @@ export class KpiWindows {
     }
     const last = row.last;
     if (last !== null && last.pane === pane) return last;
-    let c = row.cells.get(pane.start);
+    let c = row.cells.get(pane.index);
     if (!c) {
       c = { pane, row, members: kpi.initMembers(), windows: pane.windows.map((b) => this.windowCell(b, d, row.value)) };
-      row.cells.set(pane.start, c);
+      row.cells.set(pane.index, c);
       pane.cells.push(c);
     }
     row.last = c;
@@ -255,7 +258,7 @@ export class KpiWindows {
     if (this.lastPane === pane) this.lastPane = null;
     for (const c of pane.cells) {
       const row = c.row;
-      row.cells.delete(pane.start);
+      row.cells.delete(pane.index);
       if (row.last === c) row.last = null;
       if (row.cells.size === 0) this.rows[row.d].delete(row.value);
       if (row.d !== 0) continue;

@@ -21,6 +21,8 @@ export class UrlWindows {
   /** The partition's visitor ids: the users' sets hold their handles. */
   private readonly visitorIds: Handles;
   private readonly buckets = new Map<number, UrlBucket>();
+  /** The bucket `bucket` gave last: most events fall in it, and a lookup by a start in ms boxed the number. */
+  private lastBucket: UrlBucket | null = null;
   /** Every URL window ending at or before this is sealed. */
   horizon = -Infinity;
 
@@ -93,18 +95,20 @@ export class UrlWindows {
       if (!sealed) continue;
       if (b.end > this.horizon) this.horizon = b.end;
       this.buckets.delete(start);
+      if (this.lastBucket === b) this.lastBucket = null;
       for (const cell of b.cells) cell.acc.users.forEach((h) => this.visitorIds.unref(h));
     }
   }
 
   private bucket(start: number, t: number, offset: number): UrlBucket {
-    let b = this.buckets.get(start);
+    let b = this.lastBucket !== null && this.lastBucket.start === start ? this.lastBucket : this.buckets.get(start);
     if (!b) {
       const end = start + this.sizeMs;
       b = { start, end, startIso: iso(start), endIso: iso(end), minOff: new Array<number>(this.topicCount).fill(Infinity), cells: [], changed: [], byUrl: new Map(), pending: 0 };
       this.buckets.set(start, b);
     }
     if (offset < b.minOff[t]) b.minOff[t] = offset;
+    this.lastBucket = b;
     return b;
   }
 
