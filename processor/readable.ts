@@ -2,7 +2,7 @@ import type { EnrichedEvent } from '../contracts/event-schema.js';
 import type { InputRecord } from './consumer-port.js';
 import type { ProcessorDeadLetter } from './dead-letters.js';
 import type { TopicPartition } from './sink.js';
-import { eventTimeMs } from './analytics/event-time.js';
+import { eventTimeMs, receivedTimeMs } from './analytics/event-time.js';
 
 /** An ISO 8601 UTC time with a four-digit year, as the gateway writes them (and Elasticsearch reads them). */
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z$/;
@@ -24,7 +24,7 @@ export function isReadableEvent(ev: unknown): ev is EnrichedEvent {
     Number.isFinite(eventTimeMs(e.timestamp)) &&
     typeof e.received_at === 'string' &&
     ISO.test(e.received_at) &&
-    Number.isFinite(Date.parse(e.received_at))
+    Number.isFinite(receivedTimeMs(e.received_at))
   );
 }
 

@@ -1,5 +1,5 @@
 import { expect, test } from 'vitest';
-import { eventTimeMs } from './event-time.js';
+import { eventTimeMs, receivedTimeMs } from './event-time.js';
 
 test('eventTimeMs gives Date.parse\'s time for every string, repeated, alternating or invalid', () => {
   const a = '2026-12-01T17:33:20.278Z';
@@ -8,5 +8,10 @@ test('eventTimeMs gives Date.parse\'s time for every string, repeated, alternati
   for (const s of seq) {
     if (Number.isNaN(Date.parse(s))) expect(eventTimeMs(s)).toBeNaN();
     else expect(eventTimeMs(s)).toBe(Date.parse(s));
+  }
+  // Two memos, interleaved as the readability check calls them: neither gives the other's time.
+  for (let i = 0; i < seq.length; i++) {
+    const [e, r] = [seq[i], seq[seq.length - 1 - i]];
+    expect([eventTimeMs(e), receivedTimeMs(r)]).toEqual([Date.parse(e), Date.parse(r)]);
   }
 });
