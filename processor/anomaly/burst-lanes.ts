@@ -42,6 +42,8 @@ const MAX_BUFFERED = 200_000;
 export class LanedClickBursts {
   readonly detectors: ClickBurstDetectors;
   private readonly lanes = new Map<number, Lane>();
+  /** The lanes in the Map's order: walked at every click, where a Map iterator was an object per walk. */
+  private readonly laneList: Lane[] = [];
   private buffered = 0;
 
   constructor(
@@ -69,7 +71,10 @@ export class LanedClickBursts {
 
   private lane(laneId: number, now: number): Lane {
     let lane = this.lanes.get(laneId);
-    if (!lane) this.lanes.set(laneId, (lane = { id: laneId, clock: -Infinity, next: 0, seenAt: now, held: [], head: 0 }));
+    if (!lane) {
+      this.lanes.set(laneId, (lane = { id: laneId, clock: -Infinity, next: 0, seenAt: now, held: [], head: 0 }));
+      this.laneList.push(lane);
+    }
     return lane;
   }
 
@@ -95,7 +100,8 @@ export class LanedClickBursts {
     for (;;) {
       // The lane whose first held click comes first in the merged order.
       let first: Lane | null = null;
-      for (const l of this.lanes.values()) {
+      for (let i = 0; i < this.laneList.length; i++) {
+        const l = this.laneList[i];
         if (l.head < l.held.length && (first === null || before(l.held[l.head], l, first.held[first.head], first))) first = l;
       }
       if (first === null) break;
@@ -104,7 +110,8 @@ export class LanedClickBursts {
       first.head++;
       this.buffered--;
       if (first.head === first.held.length) {
-        first.held = [];
+        // Emptied in place (most clicks are released at once): a new array per click otherwise.
+        first.held.length = 0;
         first.head = 0;
       } else if (first.head > 1024 && first.head * 2 > first.held.length) {
         first.held = first.held.slice(first.head);
@@ -117,7 +124,8 @@ export class LanedClickBursts {
 
   /** Whether a lane that is not idle can still deliver a click before `h` (of lane `of`). */
   private blocked(h: Held, of: Lane, now: number): boolean {
-    for (const l of this.lanes.values()) {
+    for (let i = 0; i < this.laneList.length; i++) {
+      const l = this.laneList[i];
       if (l === of || l.head < l.held.length || now - l.seenAt >= this.idleMs) continue;
       // Its next click comes at (its clock or later, l.id, l.next).
       if (l.clock < h.clock || (l.clock === h.clock && l.id < of.id)) return true;
@@ -131,7 +139,10 @@ export class LanedClickBursts {
     if (!lane) return [];
     lane.seenAt = -Infinity;
     const out = this.release(now);
-    if (lane.head === lane.held.length) this.lanes.delete(laneId);
+    if (lane.head === lane.held.length) {
+      this.lanes.delete(laneId);
+      this.laneList.splice(this.laneList.indexOf(lane), 1);
+    }
     return out;
   }
 }
