@@ -278,12 +278,14 @@ export async function buildApp(opts: BuildOptions = {}): Promise<FastifyInstance
   const report = () => {
     // Also while its oldest admitted request has waited half the bound: the next one handed over would be shed here.
     setOverloaded(performance.now() - lastShed < OVERLOAD_HOLD_MS || (admission.maxDelayMs > 0 && admission.oldestAgeMs() > admission.maxDelayMs / 2));
-    const room = handoverRoom({ overloaded, loopBusy: loop.utilisation, oldestAgeMs: admission.oldestAgeMs(), maxDelayMs: admission.maxDelayMs });
+    const room = handoverRoom({ overloaded, loopBusy: loop.runShare, oldestAgeMs: admission.oldestAgeMs(), maxDelayMs: admission.maxDelayMs });
     // Each report replaces the last: sent while there is room (the acceptor counts it down), once when there is none.
     if (room > 0 || lastRoom !== 0) acceptor?.onRoom?.(room);
     lastRoom = room;
   };
   const recovery = acceptor ? setInterval(report, ROOM_REPORT_MS).unref() : null;
+  // The start-up's own work (module loading, first compilations, connecting) is no load: the room counts from ready.
+  if (acceptor) app.addHook('onReady', async () => loop.restart());
   const admissionHooks = registerAdmission(app, admission, metrics, ['/v1/events', '/v1/p.gif'], {
     closeOnShed: acceptor !== undefined,
     onShed: acceptor

@@ -22,7 +22,7 @@ export const ROOM_FULL_BUSY = 0.95;
 export interface RoomInputs {
   /** Shed a request within the hold time (app.ts, OVERLOAD_HOLD_MS). */
   overloaded: boolean;
-  /** Share of the last window the event loop was busy (0..1, loop-lag.ts). */
+  /** Share of the last window the event loop was busy, without the time it waited for a core (0..1, loop-lag.ts `runShare`: a starved machine does not make an idle process look full). */
   loopBusy: number;
   /** Age of the oldest admitted, unanswered request (ms) and the bound on it (GATEWAY_MAX_QUEUE_DELAY_MS; 0: none). */
   oldestAgeMs: number;

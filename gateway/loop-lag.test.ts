@@ -6,11 +6,13 @@ import { Admission, MIN_QUEUE } from './admission.js';
 function fakeLoop() {
   let t = 0;
   let idle = 0;
+  let cpu = 0;
   let timers: { at: number; fn: () => void }[] = [];
   let interval: { every: number; next: number; fn: () => void } | null = null;
   const clock: LoopClock = {
     now: () => t,
     idleMs: () => idle,
+    cpuMs: () => cpu,
     setTimeout: (fn, ms) => timers.push({ at: t + ms, fn }),
     setInterval: (fn, ms) => (interval = { every: ms, next: t + ms, fn }),
     clearInterval: () => (interval = null),
@@ -19,6 +21,11 @@ function fakeLoop() {
     clock,
     /** The loop works (busy) for ms. */
     busy(ms: number) {
+      t += ms;
+      cpu += ms;
+    },
+    /** The loop has work but waits ms for a core (a machine short of CPU): busy in wall time, no CPU. */
+    starved(ms: number) {
       t += ms;
     },
     /** The loop waits in poll for ms. */
@@ -128,6 +135,43 @@ describe('LoopLag: how long a request read now has waited at least', () => {
       seen.push(Math.round(lag.utilisation * 100) / 100);
     }
     expect(seen).toEqual([1, 0.5, 0.1, 0.95]);
+    lag.stop();
+  });
+
+  test('runShare: the busy share without the time spent waiting for a core; a saturated loop still reads 1', () => {
+    const loop = fakeLoop();
+    const lag = new LoopLag(100, loop.clock);
+    lag.start();
+    const seen: { util: number; run: number }[] = [];
+    for (const [busy, starved, idle] of [
+      // Not starved: the same as the utilisation.
+      [50, 0, 50],
+      // An idle process on a starved machine: 5 ms of work took 85 ms of wall time.
+      [5, 80, 15],
+      // A saturated process on a starved machine: never idle, a fifth of the time on a core.
+      [20, 80, 0],
+      // A half-busy one, starved.
+      [10, 80, 10],
+    ]) {
+      loop.busy(busy);
+      loop.starved(starved);
+      loop.idle(idle);
+      loop.timers();
+      seen.push({ util: Math.round(lag.utilisation * 100) / 100, run: Math.round(lag.runShare * 100) / 100 });
+    }
+    expect(seen).toEqual([
+      { util: 0.5, run: 0.5 },
+      { util: 0.85, run: 0.25 },
+      { util: 1, run: 1 },
+      { util: 0.9, run: 0.5 },
+    ]);
+    // restart(): the work before it (a start-up) is not counted.
+    loop.busy(60);
+    lag.restart();
+    expect(lag.runShare).toBe(0);
+    loop.idle(100);
+    loop.timers();
+    expect(lag.runShare).toBe(0);
     lag.stop();
   });
 });

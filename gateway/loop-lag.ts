@@ -22,12 +22,20 @@ import { performance } from 'node:perf_hooks';
  * The loop's idle time (`performance.eventLoopUtilization`) gives its utilisation over the last
  * `windowMs`: a long turn on a loop that is mostly idle (a garbage collection, one slow scrape) is
  * not an overload, so admission sheds on the wait only while the loop is busy.
+ *
+ * That utilisation is a share of wall time, and on a machine short of CPU a turn's wall time is
+ * mostly waiting for a core: an idle process whose few timers each wait tens of ms to run reads
+ * busy. `runShare` leaves that wait out: the thread's CPU time against its CPU time plus its idle
+ * time, i.e. of the time it either worked or waited for work, how much it worked. A process that
+ * never waits for work (saturated, starved or not) still reads 1.
  */
 export interface LoopClock {
   /** Milliseconds, monotonic. */
   now(): number;
   /** Cumulative milliseconds the event loop has spent idle (waiting in poll). */
   idleMs(): number;
+  /** Cumulative CPU milliseconds of the loop's thread; absent: `runShare` is the utilisation. */
+  cpuMs?(): number;
   /** Runs fn once after about `ms` (in the next loop turn at the earliest). */
   setTimeout(fn: () => void, ms: number): unknown;
   /** Runs fn every `ms` until the returned handle is cleared; must not keep the process alive. */
@@ -38,6 +46,10 @@ export interface LoopClock {
 export const realLoopClock: LoopClock = {
   now: () => performance.now(),
   idleMs: () => performance.eventLoopUtilization().idle,
+  cpuMs: () => {
+    const u = process.threadCpuUsage();
+    return (u.user + u.system) / 1000;
+  },
   setTimeout: (fn, ms) => setTimeout(fn, ms),
   setInterval: (fn, ms) => setInterval(fn, ms).unref(),
   clearInterval: (h) => clearInterval(h as NodeJS.Timeout),
@@ -52,6 +64,8 @@ export class LoopLag {
   private util = 0;
   private utilAt = 0;
   private utilIdle = 0;
+  private run = 0;
+  private utilCpu = 0;
   private sampler: unknown = null;
   private readonly probe = () => this.fired();
 
@@ -66,9 +80,17 @@ export class LoopLag {
   /** Called once when the gateway is built: begins the utilisation windows. */
   start(): void {
     if (this.sampler !== null) return;
+    this.restart();
+    this.sampler = this.clock.setInterval(() => this.sample(), this.windowMs);
+  }
+
+  /** The current window starts now: what came before (a process's start-up work) is not counted. */
+  restart(): void {
     this.utilAt = this.clock.now();
     this.utilIdle = this.clock.idleMs();
-    this.sampler = this.clock.setInterval(() => this.sample(), this.windowMs);
+    this.utilCpu = this.clock.cpuMs?.() ?? 0;
+    this.util = 0;
+    this.run = 0;
   }
 
   /** Called when the gateway closes. */
@@ -106,10 +128,23 @@ export class LoopLag {
   private sample(): void {
     const now = this.clock.now();
     const idle = this.clock.idleMs();
+    const cpu = this.clock.cpuMs?.();
     const span = now - this.utilAt;
     if (span > 0) this.util = Math.min(1, Math.max(0, 1 - (idle - this.utilIdle) / span));
+    if (cpu === undefined) this.run = this.util;
+    else {
+      const worked = Math.max(0, cpu - this.utilCpu);
+      const waited = Math.max(0, idle - this.utilIdle);
+      if (worked + waited > 0) this.run = Math.min(1, worked / (worked + waited));
+      this.utilCpu = cpu;
+    }
     this.utilAt = now;
     this.utilIdle = idle;
+  }
+
+  /** Of the last window's time the thread worked or waited for work, the share it worked (0..1): the utilisation without the time it waited for a core. */
+  get runShare(): number {
+    return this.run;
   }
 
   /** Share of the last window (0..1) the event loop was busy. */
