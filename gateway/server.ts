@@ -120,7 +120,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     const acceptor = cfg.gatewayAcceptor
       ? { host: cfg.gatewayHost, port: cfg.gatewayPort, backlog: cfg.gatewayListenBacklog, maxConnections: cfg.gatewayMaxConnections, retryAfterMaxS: cfg.gatewayShedRetryAfterMaxS }
       : null;
-    process.exit(await runWorkers(cfg.gatewayWorkers, { info: line(30), error: line(50) }, cfg.gatewayShutdownTimeoutMs, acceptor, cfg.gatewayMaxHeapMb, cfg.gatewayMinHeapMb));
+    process.exit(await runWorkers(cfg.gatewayWorkers, { info: line(30), error: line(50) }, cfg.gatewayShutdownTimeoutMs, acceptor, cfg.gatewayMaxHeapMb, cfg.gatewayMinHeapMb, cfg.gatewayWorkerNice));
   } else {
     await runOne();
   }

@@ -1,4 +1,5 @@
 import cluster, { type Worker } from 'node:cluster';
+import os from 'node:os';
 import { Acceptor, isAcceptorMessage, type AcceptorOptions } from './acceptor.js';
 
 /** What the primary process logs; one line each. */
@@ -34,7 +35,7 @@ export function workerHeapFlags(maxHeapMb: number, minHeapMb: number): string[] 
   return flags;
 }
 
-export function runWorkers(n: number, log: WorkersLog, shutdownTimeoutMs: number, acceptorOptions: AcceptorOptions | null = null, maxHeapMb = 0, minHeapMb = 0): Promise<number> {
+export function runWorkers(n: number, log: WorkersLog, shutdownTimeoutMs: number, acceptorOptions: AcceptorOptions | null = null, maxHeapMb = 0, minHeapMb = 0, workerNice = 0): Promise<number> {
   // GATEWAY_ACCEPTOR: this process accepts every connection and hands it over, or sheds it while
   // every worker is overloaded (acceptor.ts); the workers then listen on no shared socket.
   const acceptor = acceptorOptions ? new Acceptor(acceptorOptions) : null;
@@ -59,6 +60,7 @@ export function runWorkers(n: number, log: WorkersLog, shutdownTimeoutMs: number
     lastStart[slot] = Date.now();
     const w = cluster.fork({ GATEWAY_WORKER_SLOT: String(slot) });
     slots.set(w, slot);
+    if (workerNice > 0 && w.process.pid) setNice(w.process.pid, workerNice, log);
     acceptor?.add({
       id: w.id,
       send: (m, socket, delivered) =>
@@ -124,3 +126,16 @@ export function runWorkers(n: number, log: WorkersLog, shutdownTimeoutMs: number
 }
 
 export const isWorker = () => cluster.isWorker;
+
+/**
+ * GATEWAY_WORKER_NICE: a gateway process at `nice` above this one (the primary, where the acceptor
+ * runs). Set right after the fork, before its code is loaded: its main thread and the threads it
+ * starts from then on run at that niceness (Linux keeps it per thread).
+ */
+function setNice(pid: number, nice: number, log: WorkersLog): void {
+  try {
+    os.setPriority(pid, Math.min(19, os.getPriority() + nice));
+  } catch (err) {
+    log.error(`gateway worker pid ${pid}: cannot set its niceness (${(err as Error).message}): it runs at the primary's`);
+  }
+}
