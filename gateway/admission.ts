@@ -90,7 +90,8 @@ export class Admission {
   check(contentLength: number, since = NaN, exact = false): ShedReason | null {
     // Every read is shown to the loop monitor, whatever the answer: it marks the loop's turns.
     const unread = this.loop ? this.loop.read() : 0;
-    const busy = !this.loop || this.loop.utilisation >= (this.opts.minLoopBusy ?? 0);
+    // Busy with its own work (run share, loop-lag.ts), not waiting for a core: shedding cannot shorten a wait the machine imposes.
+    const busy = !this.loop || this.loop.runShare >= (this.opts.minLoopBusy ?? 0);
     this.waited = Number.isNaN(since) || !(exact || busy) ? unread : Math.max(unread, this.now() - since);
     const maxLag = this.opts.maxLoopLagMs ?? 0;
     if (maxLag > 0 && unread > maxLag && this.loop!.batchReads > MIN_QUEUE && busy) return 'loop_lag';

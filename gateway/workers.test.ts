@@ -1,6 +1,7 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
 import { afterEach, beforeEach, expect, test } from 'vitest';
 import { freePort } from '../infra/ports.js';
 import { workerHeapFlags } from './workers.js';
@@ -104,6 +105,8 @@ test('GATEWAY_WORKERS=2: two processes share the port; one killed is replaced; S
   expect(new Set(two.map((w) => w.slot))).toEqual(new Set([0, 1]));
   expect(two.every((w) => w.port === PORT)).toBe(true);
   expect(two[0].pid).not.toBe(two[1].pid);
+  // Without the acceptor nothing to give way to: the primary's niceness.
+  for (const w of two) expect(os.getPriority(w.pid)).toBe(os.getPriority(g.child.pid!));
   expect((await fetch(`http://127.0.0.1:${PORT}/healthz`)).status).toBe(200);
   // One socket, shared by the workers (each accepts from it), with the configured accept queue.
   expect(listenBacklogs(PORT)).toEqual([1234]);
@@ -172,6 +175,8 @@ test('by default (GATEWAY_ACCEPTOR) the primary alone listens and hands connecti
   const argv = readFileSync(`/proc/${w.pid}/cmdline`, 'utf8').split('\0');
   expect(argv).toContain('--max-old-space-size=768');
   expect(argv).toContain('--initial-old-space-size=256');
+  // GATEWAY_WORKER_NICE (5 by default): the gateway process gives way to the acceptor for a core.
+  expect(os.getPriority(w.pid)).toBe(Math.min(19, os.getPriority(g.child.pid!) + 5));
   // Only the acceptor holds the public socket (with the configured accept queue).
   expect([...listenerPids(PORT)]).toEqual([g.child.pid]);
   expect(listenBacklogs(PORT)).toEqual([1234]);

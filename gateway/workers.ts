@@ -60,7 +60,8 @@ export function runWorkers(n: number, log: WorkersLog, shutdownTimeoutMs: number
     lastStart[slot] = Date.now();
     const w = cluster.fork({ GATEWAY_WORKER_SLOT: String(slot) });
     slots.set(w, slot);
-    if (workerNice > 0 && w.process.pid) setNice(w.process.pid, workerNice, log);
+    // Only behind the acceptor: it is what the niceness gives way to.
+    if (acceptor && workerNice > 0 && w.process.pid) setNice(w.process.pid, workerNice, log);
     acceptor?.add({
       id: w.id,
       send: (m, socket, delivered) =>
