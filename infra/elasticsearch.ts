@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import type { ElasticsearchDist } from './fetch.js';
 import { findJava } from './java.js';
@@ -184,6 +185,11 @@ export class ElasticsearchNode extends JvmService {
       'action.destructive_requires_name': false,
       // Loopback only, for local development and tests: no TLS, no users.
       'xpack.security.enabled': false,
+      // Elasticsearch gives refreshes half the cores (one on 2 cores), and a refresh of the raw or
+      // session indices (or the write of a full indexing buffer, on the same pool) then holds the
+      // KPI index's 250 ms refresh, seconds at a time on a busy node: KPI freshness waited for raw
+      // indexing. Two threads at least, so the small KPI refresh runs beside a large one.
+      'thread_pool.refresh.max': refreshThreads(),
     };
     writeFileSync(
       path.join(this.confDir, 'elasticsearch.yml'),
@@ -229,3 +235,6 @@ function chownTree(dir: string, uid: number, gid: number): void {
     else chownSync(p, uid, gid);
   }
 }
+
+/** The refresh pool's size: Elasticsearch's own (half the cores, at most 10), but at least 2. */
+export const refreshThreads = (cores = availableParallelism()) => Math.max(2, Math.min(10, Math.floor(cores / 2)));

@@ -29,6 +29,7 @@ import { alertOutbox } from './alerts/outbox.js';
 import { indexNames, kpiTranslogDurability } from '../contracts/indices.js';
 import { yieldCpu } from './yield-cpu.js';
 import { kpiTracer } from './sinks/kpi-trace.js';
+import { createIndices } from './create-indices.js';
 
 /** The analytics engine's settings from config: the live processor and the archive replay use the same. */
 export function engineOptionsFromConfig(
@@ -242,6 +243,11 @@ export async function startProcessor(overrides: Partial<Config> = {}, onFatal?: 
     }
   }
 
+  if (analytics) {
+    // Its indices created while the consumer joins its group: the first KPI bulk then finds them there.
+    const n = indexNames(config.esIndexPrefix);
+    void createIndices(es, [n.kpis, n.sessions, n.urlStats, ...(config.anomalyEnabled ? [n.alerts] : [])], (err) => log.warn({ err }, 'creating an output index at start failed; its first bulk creates it'));
+  }
   const kafka = kafkaFromConfig(config, 'processor', log, { requestTimeout: consumerRequestTimeoutMs(config) });
   let crashed = false;
   const runners: Runner[] = [];
