@@ -1,7 +1,7 @@
 import type { Client } from '@elastic/elasticsearch';
 import { esFromConfig } from '../common/es-client.js';
 import { loadConfig } from '../common/config.js';
-import { indexNames, indexTemplates, kpiIndexSettings } from '../contracts/indices.js';
+import { indexNames, indexTemplates, kpiIndexSettings, searchIdleSettings } from '../contracts/indices.js';
 
 export interface InstallTemplatesOptions {
   /**
@@ -60,6 +60,8 @@ export async function installTemplates(esUrl: string, prefix?: string, opts: Ins
     }
     // The KPI index is one long-lived index: a template change reaches it only through its settings (dynamic).
     await client.indices.putSettings({ index: indexNames(indexPrefix).kpis, settings: kpiIndexSettings(cfg), ignore_unavailable: true, allow_no_indices: true });
+    const n = indexNames(indexPrefix);
+    await client.indices.putSettings({ index: [n.eventsPattern, n.sessions, n.urlStats, n.alerts], settings: searchIdleSettings, ignore_unavailable: true, allow_no_indices: true });
   } catch (err) {
     throw new Error(`installing index templates on ${esUrl} failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
   } finally {
