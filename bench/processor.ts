@@ -248,7 +248,7 @@ await runBench('bench:processor', 3600, async () => {
         });
         const same = await compareAnalyticsDocs(es, procPrefix, scalePrefix);
         scale = { one: run, many, ...same };
-        log(`#${r}: analytics role as ${SCALE} processes in one group ${int(many.rate)} events/s (${(many.rate / run.rate).toFixed(2)}x one), ${many.cpuUsPerEvent.toFixed(1)} µs CPU/event, ${int(many.handedOver)} events handed to the sinks (one process: ${int(run.handedOver)}); documents: ${int(same.docs)} compared, ${same.missing} missing, ${same.different} different`);
+        log(`#${r}: analytics role as ${SCALE} processes in one group ${int(many.rate)} events/s (${(many.rate / run.rate).toFixed(2)}x one; consuming once all held partitions ${int(many.steadyConsumeRate)}/s = ${(many.steadyConsumeRate / run.steadyConsumeRate).toFixed(2)}x one's consumption), ${many.cpuUsPerEvent.toFixed(1)} µs CPU/event, ${int(many.handedOver)} events handed to the sinks (one process: ${int(run.handedOver)}); documents: ${int(same.docs)} compared, ${same.missing} missing, ${same.different} different`);
         await es.indices.delete({ index: `${scalePrefix}-*`, ignore_unavailable: true, allow_no_indices: true }).catch(() => {});
       }
     }

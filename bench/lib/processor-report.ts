@@ -97,7 +97,7 @@ export function processorReport(o: { n: number; partitions: number; reps: Rep[];
   if (o.scale) {
     const { one, many } = o.scale;
     out.push(
-      `analytics role as ${many.instances} processes in one group (repetition #1): ${int(many.rate)} events/s = ${(many.rate / one.rate).toFixed(2)}x one process (${int(one.rate)}/s), ${f1(many.cpuUsPerEvent)} µs CPU/event, ${int(many.handedOver)} events handed to the sinks (${pct(many.handedOver / o.n - 1)} read again after rebalances; one process ${int(one.handedOver)}); documents (KPI, URL, sessions): ${int(o.scale.docs)} compared, ${o.scale.missing} missing, ${o.scale.different} different (${o.scale.missing + o.scale.different === 0 ? 'the same' : 'NOT the same'})`,
+      `analytics role as ${many.instances} processes in one group (repetition #1): ${int(many.rate)} events/s = ${(many.rate / one.rate).toFixed(2)}x one process (${int(one.rate)}/s); consuming once every process held partitions ${int(many.steadyConsumeRate)}/s = ${(many.steadyConsumeRate / one.steadyConsumeRate).toFixed(2)}x one process's ${int(one.steadyConsumeRate)}/s; ${f1(many.cpuUsPerEvent)} µs CPU/event, ${int(many.handedOver)} events handed to the sinks (${pct(many.handedOver / o.n - 1)} read again after rebalances; one process ${int(one.handedOver)}); documents (KPI, URL, sessions): ${int(o.scale.docs)} compared, ${o.scale.missing} missing, ${o.scale.different} different (${o.scale.missing + o.scale.different === 0 ? 'the same' : 'NOT the same'})`,
     );
   }
   const prof = reps.flatMap((r) => r.roles).find((x) => x.profile);

@@ -19,6 +19,12 @@ export interface RoleRun {
   rate: number;
   /** Events per second handed to the role's sinks (consumed), first to last. */
   consumeRate: number;
+  /**
+   * Several processes: events per second handed to their sinks from the moment every one of them
+   * held partitions (the group's last rebalance) until all N were read; NaN if that never came
+   * before the end. One process: its consumeRate.
+   */
+  steadyConsumeRate: number;
   startupS: number;
   /** CPU of the role's processes from its first event to the end, per event. */
   cpuUsPerEvent: number;
@@ -101,6 +107,9 @@ export async function runRole(o: RoleRunOptions): Promise<RoleRun> {
   let tFirst = 0;
   let cpuFirst = NaN;
   let tConsumed = 0;
+  /** Several processes: when (and at what count) they last all held partitions. */
+  let settled: { at: number; consumed: number } | null = null;
+  let steadyConsumeRate = NaN;
   let late = 0;
   const deadline = performance.now() + 600_000;
   const done = async (): Promise<boolean> => {
@@ -122,7 +131,17 @@ export async function runRole(o: RoleRunOptions): Promise<RoleRun> {
       tFirst = now;
       cpuFirst = cpuNow();
     }
-    if (!tConsumed && consumed >= o.n) tConsumed = now;
+    // The speed of several processes once the group is settled: a join's rebalance pauses them all
+    // and has partitions read again, which on a short run weighs more than the scaling.
+    if (instances > 1 && !tConsumed) {
+      const held = await Promise.all(children.map((_, i) => metricValue(o.metricsPort + i, 'processor_assigned_partitions').catch(() => 0)));
+      if (held.some((h) => h === 0)) settled = null;
+      else settled ??= { at: now, consumed };
+    }
+    if (!tConsumed && consumed >= o.n) {
+      tConsumed = now;
+      if (settled) steadyConsumeRate = (consumed - settled.consumed) / ((now - settled.at) / 1000);
+    }
     if (tConsumed && (await done())) {
       tDone = performance.now();
       break;
@@ -149,6 +168,7 @@ export async function runRole(o: RoleRunOptions): Promise<RoleRun> {
     instances,
     rate: o.n / ((tDone - tFirst) / 1000),
     consumeRate: o.n / ((tConsumed - tFirst) / 1000),
+    steadyConsumeRate: instances > 1 ? steadyConsumeRate : o.n / ((tConsumed - tFirst) / 1000),
     startupS: (tFirst - tSpawn) / 1000,
     cpuUsPerEvent: (cpu / o.n) * 1e6,
     rssPeakMb: peakMb,
