@@ -12,7 +12,11 @@
  * of each), each with its own bodies and dedup table: a shared machine's slow minutes hit both, and
  * the per-round ratios and their median say what changed.
  *
- *   npm run bench:gateway-work -- [--requests 20000] [--ab-root DIR] [--rounds 10]
+ * --encode: the stub producer also encodes each send's records into a record batch with the Kafka
+ * client's own encoder (as gateway/platformatic-driver.ts hands them over: string values, Buffer
+ * keys), so the figure counts what the value's shape costs the client (a rope is flattened there).
+ *
+ *   npm run bench:gateway-work -- [--requests 20000] [--ab-root DIR] [--rounds 10] [--encode]
  */
 import path from 'node:path';
 import { PerformanceObserver } from 'node:perf_hooks';
@@ -25,6 +29,7 @@ import { PROJECT_ROOT } from '../infra/paths.js';
 const a = parseArgs();
 const N = a.num('requests', 20_000);
 const AB_ROOT = a.str('ab-root', '');
+const ENCODE = a.flag('encode');
 const ROUNDS = a.num('rounds', AB_ROOT ? 10 : 5);
 const log = pino({ level: 'warn' });
 
@@ -45,7 +50,8 @@ async function workOf(root: string) {
   ]);
   const cfg = loadConfig();
   const metrics = gatewayMetrics();
-  const producer = { send: async () => {}, isAvailable: () => true, close: async () => {} };
+  const encode = ENCODE ? await encoder() : null;
+  const producer = { send: async (records: { topic: string; key: string; value: string }[]) => encode?.(records), isAvailable: () => true, close: async () => {} };
   const delivery = new Delivery(producer, { timeoutMs: 10000, maxInFlight: 1e9, retryAfterS: 1 }, metrics);
   const recent = new RecentIds(cfg.gatewayDedupMax, cfg.gatewayDedupWindowS * 1000);
   const ingest = createIngest({
@@ -77,6 +83,15 @@ async function workOf(root: string) {
       const c = process.cpuUsage(c0);
       return (c.user + c.system) / 1000 / n;
     },
+  };
+}
+
+/** The client's record-batch encoder over one send's records (one batch: the cost per record is what matters here). */
+async function encoder() {
+  const { createRecordsBatch } = await import('@platformatic/kafka');
+  return (records: { topic: string; key: string; value: string }[]) => {
+    const messages = records.map((r) => ({ topic: r.topic, partition: 0, key: Buffer.from(r.key), value: r.value, timestamp: 0n }));
+    createRecordsBatch(messages as never);
   };
 }
 
