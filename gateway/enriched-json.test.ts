@@ -1,10 +1,12 @@
 import { describe, expect, test } from 'vitest';
+import fc from 'fast-check';
 import { ENRICHED_FIELDS } from '../contracts/event-schema.js';
 import type { ClientEvent } from '../contracts/event-schema.js';
 import { enrichEvent, enrichedJson, plainBody } from './enrich.js';
 import { parseUserAgent } from './user-agent.js';
 import { bodyPool } from '../bench/lib/bodies.js';
 import { addToCart, berlinRequest, pageView, purchase } from '../test/unit/fixtures.js';
+import { text, validEvent } from '../test/event-arbitraries.js';
 
 const ctx = berlinRequest;
 
@@ -89,5 +91,22 @@ describe('enrichedJson: the enriched event as JSON without building it', () => {
     expect(JSON.parse(enrichedJson(events[1], c))).toMatchObject({ utm_source: 'mail', referrer_type: 'campaign' });
     expect(JSON.parse(enrichedJson(events[3], c))).toMatchObject({ utm_source: 'mail', utm_medium: null, utm_term: 'x', referrer_type: 'campaign' });
     expect(JSON.parse(enrichedJson(events[5], c))).toMatchObject({ utm_source: 'ads', referrer_type: 'internal' });
+  });
+
+  test('property: generated batches with any strings come out as JSON.stringify of enrichEvent, event after event of one request', () => {
+    const maybe = fc.option(text(0, 30), { nil: null });
+    const client = fc.record({ browser: maybe, browser_version: maybe, os: maybe, os_version: maybe, device_type: text(0, 30), device_vendor: maybe, device_model: maybe, is_bot: fc.boolean() });
+    const geo = fc.option(fc.record({ country: maybe, region: maybe, city: maybe, timezone: maybe, location: maybe }), { nil: null });
+    fc.assert(
+      fc.property(fc.array(validEvent, { minLength: 1, maxLength: 20 }), client, geo, maybe, fc.boolean(), (events, ua, g, siteId, repeatPage) => {
+        // Runs of one page and referrer, as SDK batches have them: the request's cached fragments get reused.
+        if (repeatPage) for (const ev of events) Object.assign(ev, { url: events[0].url, referrer: events[0].referrer });
+        const body = JSON.stringify({ events });
+        const parsed = (JSON.parse(body) as { events: ClientEvent[] }).events;
+        const c = ctx({ ua, geo: g, siteId, plainStrings: plainBody(body) });
+        for (const ev of parsed) expect(enrichedJson(ev, c)).toBe(JSON.stringify(enrichEvent(ev, c)));
+      }),
+      { numRuns: 500 },
+    );
   });
 });
