@@ -98,14 +98,14 @@ async function stallAdmitted(g: ReturnType<typeof start>): Promise<() => net.Soc
 }
 
 test('GATEWAY_WORKERS=2: two processes share the port; one killed is replaced; SIGTERM stops them all', async () => {
-  const g = start({ GATEWAY_WORKERS: '2', GATEWAY_ACCEPTOR: 'false', GATEWAY_LISTEN_BACKLOG: '1234' });
+  const g = start({ GATEWAY_WORKERS: '2', GATEWAY_ACCEPTOR: 'false', GATEWAY_LISTEN_BACKLOG: '1234', GATEWAY_WORKER_NICE: '5' });
   primary = g.child;
   const two = await until(g, 'two workers listened', () => (listening(g.text()).length >= 2 ? listening(g.text()) : undefined));
   for (const w of two) workerPids.add(w.pid);
   expect(new Set(two.map((w) => w.slot))).toEqual(new Set([0, 1]));
   expect(two.every((w) => w.port === PORT)).toBe(true);
   expect(two[0].pid).not.toBe(two[1].pid);
-  // Without the acceptor nothing to give way to: the primary's niceness.
+  // Without the acceptor nothing to give way to: the primary's niceness, whatever GATEWAY_WORKER_NICE says.
   for (const w of two) expect(os.getPriority(w.pid)).toBe(os.getPriority(g.child.pid!));
   expect((await fetch(`http://127.0.0.1:${PORT}/healthz`)).status).toBe(200);
   // One socket, shared by the workers (each accepts from it), with the configured accept queue.
@@ -167,7 +167,7 @@ function exchange(head: string, body = '', waitMs = 20_000): Promise<string> {
 
 test('by default (GATEWAY_ACCEPTOR) the primary alone listens and hands connections to the gateway process; once it sheds, the primary sheds new ingest connections itself', async () => {
   // One request's body held in memory (never sent whole) fills GATEWAY_MAX_QUEUED_BYTES, so the next is shed by the gateway process.
-  const g = start({ GATEWAY_MAX_QUEUED_BYTES: '1500', GATEWAY_MAX_LOOP_LAG_MS: '0', GATEWAY_LISTEN_BACKLOG: '1234' });
+  const g = start({ GATEWAY_MAX_QUEUED_BYTES: '1500', GATEWAY_MAX_LOOP_LAG_MS: '0', GATEWAY_LISTEN_BACKLOG: '1234', GATEWAY_WORKER_NICE: '5' });
   primary = g.child;
   const [w] = await until(g, 'the gateway process was ready behind the acceptor', () => (readyBehind(g.text()).length ? readyBehind(g.text()) : undefined));
   workerPids.add(w.pid);
@@ -175,7 +175,7 @@ test('by default (GATEWAY_ACCEPTOR) the primary alone listens and hands connecti
   const argv = readFileSync(`/proc/${w.pid}/cmdline`, 'utf8').split('\0');
   expect(argv).toContain('--max-old-space-size=768');
   expect(argv).toContain('--initial-old-space-size=256');
-  // GATEWAY_WORKER_NICE (5 by default): the gateway process gives way to the acceptor for a core.
+  // GATEWAY_WORKER_NICE (5 here; 0 by default): the gateway process gives way to the acceptor for a core.
   expect(os.getPriority(w.pid)).toBe(Math.min(19, os.getPriority(g.child.pid!) + 5));
   // Only the acceptor holds the public socket (with the configured accept queue).
   expect([...listenerPids(PORT)]).toEqual([g.child.pid]);
