@@ -8,6 +8,7 @@
 import { median, poissonDispersion } from './stats.js';
 import { SOURCE_QUALITY, SeasonalBaseline, WEEK } from './seasonal-baseline.js';
 import { DEFAULT_SCORER, DeviationScorer, localLevelHalfLife, type Score, type ScorerOptions } from './series.js';
+import { DEFAULT_INCIDENTS, IncidentTracker, fillIncidents, type IncidentMark, type IncidentOptions } from './incidents.js';
 
 export interface SeriesPoint {
   t: number;
@@ -17,17 +18,22 @@ export interface SeriesPoint {
 export interface ScoredPoint extends SeriesPoint, Score {
   expected: number;
   source: 'week' | 'day' | 'recent' | 'none';
+  /** Measurements: the incident the point belongs to (incidents.ts); `flag` is then the incident's. Counts: the flag's own. */
+  incident: IncidentMark;
 }
 
 export interface SeriesDetectorOptions extends ScorerOptions {
   stepMs: number;
   weeks: number;
+  /** How measurements' flags are grouped into incidents (incidents.ts); counts keep the k-of-n episodes. */
+  incidents: Omit<IncidentOptions, 'n'>;
 }
 
 /** One univariate series: seasonal baseline + deviation scorer. What `npm run anomaly:score` runs. */
 export class SeriesDetector {
   private readonly baseline: SeasonalBaseline;
   private readonly scorer: DeviationScorer;
+  private readonly incidents: IncidentTracker | null;
 
   constructor(options: Partial<SeriesDetectorOptions> & { stepMs: number }) {
     this.baseline = new SeasonalBaseline(options);
@@ -36,6 +42,8 @@ export class SeriesDetector {
     const blocks = 6 * Math.max(...(options.scales ?? DEFAULT_SCORER.scales));
     const levelHistory = options.levelHistory ?? Math.max(2 * blocks, Math.round(((options.weeks ?? 4) * WEEK) / options.stepMs));
     this.scorer = new DeviationScorer({ levelHalfLife: localLevelHalfLife(options.stepMs), warmup: blocks, ...options, levelHistory });
+    const o = this.scorer.options;
+    this.incidents = o.counts ? null : new IncidentTracker({ ...DEFAULT_INCIDENTS, ...options.incidents, n: o.n });
   }
 
   /** Called once per point, in time order. */
@@ -43,7 +51,8 @@ export class SeriesDetector {
     const { value: expected, source } = this.baseline.expected(t);
     const s = this.scorer.push(value, expected, SOURCE_QUALITY[source], this.scorer.options.counts ? undefined : this.baseline.envelope(t));
     this.baseline.push(t, value);
-    return { t, value, source, ...s };
+    const incident = this.incidents ? this.incidents.push(t, s.score, s.flag) : { flag: s.flag, opened: false, incident: -1 };
+    return { t, value, source, ...s, flag: incident.flag, incident };
   }
 
   get noise(): number {
@@ -83,5 +92,8 @@ export function looksLikeCounts(points: readonly SeriesPoint[]): boolean {
 export function scoreSeries(points: readonly SeriesPoint[], options: Partial<SeriesDetectorOptions> = {}): ScoredPoint[] {
   const sorted = [...points].sort((a, b) => a.t - b.t);
   const d = new SeriesDetector({ counts: looksLikeCounts(sorted), ...options, stepMs: options.stepMs ?? inferStep(sorted) });
-  return sorted.map((p) => d.push(p.t, p.value));
+  const scored = sorted.map((p) => d.push(p.t, p.value));
+  // The whole series is known here: each incident's window is flagged from its first flag to its last.
+  const filled = fillIncidents(scored.map((p) => p.incident));
+  return scored.map((p, i) => (p.flag === filled[i] ? p : { ...p, flag: filled[i] }));
 }
