@@ -10,8 +10,7 @@
  *   score of the same sign in the last `noveltyMs` before it (leaving out its own last `n` points,
  *   its ramp). A series whose ordinary day holds bursts as large (tweets after every news item, a
  *   key flapping from its resting zero) has shown them to be its normal; a larger one, or one the
- *   series has not shown for a day, is still raised at once. Nothing is new before a whole
- *   `noveltyMs` of the series is known (its first day cannot tell its ordinary bursts).
+ *   series has not shown for a day, is still raised at once.
  *
  * Counts (the processor's site series) keep the k-of-n episode rule alone: their Poisson model
  * fits, so a repeat is as improbable as the first burst. Pure and deterministic.
@@ -44,7 +43,6 @@ export interface IncidentMark {
 export class IncidentTracker {
   private readonly past: { t: number; score: number }[] = [];
   private lastFlag = -Infinity;
-  private first = NaN;
   private count = 0;
 
   constructor(readonly options: IncidentOptions) {}
@@ -52,7 +50,6 @@ export class IncidentTracker {
   /** Called once per point, in time order, with its signed score and the scorer's flag. */
   push(t: number, score: number, flag: boolean): IncidentMark {
     const o = this.options;
-    if (!Number.isFinite(this.first)) this.first = t;
     let mark: IncidentMark = { flag: false, opened: false, incident: -1 };
     if (flag && t - this.lastFlag <= o.cooldownMs) mark = { flag: true, opened: false, incident: this.count - 1 };
     else if (flag && this.novel(t, score)) mark = { flag: true, opened: true, incident: this.count++ };
@@ -65,8 +62,6 @@ export class IncidentTracker {
   private novel(t: number, score: number): boolean {
     const o = this.options;
     if (!(o.noveltyMs > 0)) return true;
-    // Before a whole horizon is known, what is ordinary for the series is not.
-    if (t - this.first < o.noveltyMs) return false;
     const end = this.past.length - o.n;
     for (let i = 0; i < end; i++) {
       const p = this.past[i];
