@@ -19,7 +19,7 @@ function run(points: [score: number, flag: boolean][], o = { cooldownMs: HOUR, n
 const quiet = (count: number, score = 1): [number, boolean][] => Array.from({ length: count }, () => [score, false]);
 const opened = (marks: IncidentMark[]) => marks.flatMap((m, i) => (m.opened ? [i] : []));
 
-describe('incidents (measurements)', () => {
+describe('incidents (measurements)', { timeout: 60_000 }, () => {
   it('a flag within the cooldown continues the incident; after it, a new flag opens another', () => {
     const marks = run([...quiet(30), [10, true], ...quiet(5), [12, true], ...quiet(13), [30, true]]);
     expect(opened(marks)).toEqual([30, 50]);
