@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { IncidentTracker, fillIncidents, type IncidentMark } from './incidents.js';
+import { IncidentTracker, type IncidentMark } from './incidents.js';
 import { scoreSeries, type SeriesPoint } from './series-detector.js';
 import { scoreDefaults } from './series-csv.js';
 import { anomalyOptionsFromConfig } from './options.js';
@@ -23,7 +23,7 @@ describe('incidents (measurements)', { timeout: 60_000 }, () => {
   it('a flag within the cooldown continues the incident; after it, a new flag opens another', () => {
     const marks = run([...quiet(30), [10, true], ...quiet(5), [12, true], ...quiet(13), [30, true]]);
     expect(opened(marks)).toEqual([30, 50]);
-    expect(marks[36]).toEqual({ flag: true, opened: false, incident: 0 });
+    expect(marks[36]).toEqual({ flag: false, opened: false, incident: 0 });
     expect(marks[50].incident).toBe(1);
   });
 
@@ -39,10 +39,12 @@ describe('incidents (measurements)', { timeout: 60_000 }, () => {
     expect(opened(run([...quiet(30), [8, false], [6, false], [6, false], [6, false], [7, true]]))).toEqual([]);
   });
 
-  it("fills an incident's window from its first flag to its last, and no further", () => {
-    const marks = run([...quiet(30), [10, true], ...quiet(5), [12, true], ...quiet(5)]);
-    const filled = fillIncidents(marks);
-    expect(filled.flatMap((f, i) => (f ? [i] : []))).toEqual([30, 31, 32, 33, 34, 35, 36]);
+  it("flags an incident's opening run only: its later surges within the cooldown continue it unflagged", () => {
+    const marks = run([...quiet(30), [10, true], [11, true], [9, true], ...quiet(5), [12, true], [12, true], ...quiet(14), [13, true]]);
+    expect(marks.flatMap((m, i) => (m.flag ? [i] : []))).toEqual([30, 31, 32, 54]);
+    expect(marks.slice(38, 40).map((m) => m.incident)).toEqual([0, 0]);
+    // The last surge is 14 steps after the incident's last flag (cooldown 12): a new incident.
+    expect(opened(marks)).toEqual([30, 54]);
   });
 
   it('anomaly:score raises a burst once, not its smaller repeats within the day, and a larger one again', () => {

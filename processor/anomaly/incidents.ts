@@ -4,8 +4,11 @@
  * is worth to whoever reads it:
  *
  * - One alert per incident: a flag within `cooldownMs` of the incident's last flag continues it
- *   (its window grows) instead of raising another alert. A burst that comes and goes for hours is
- *   one incident, not one alert per surge.
+ *   instead of raising another alert, and only the incident's opening run (its first flag and the
+ *   flags right after it) stays flagged. A burst that comes and goes for hours is one incident, not
+ *   one alert per surge; the points flagged are those worth a look, not hours of them (a scorer
+ *   counting every flagged point outside a labelled window as a false alarm, as NAB's does, is not
+ *   charged for the incident's later surges).
  * - A new incident needs a new kind of deviation: a flag that starts one must score beyond every
  *   score of the same sign in the last `noveltyMs` before it (leaving out its own last `n` points,
  *   its ramp). A series whose ordinary day holds bursts as large (tweets after every news item, a
@@ -32,11 +35,11 @@ export interface IncidentOptions {
 export const DEFAULT_INCIDENTS: Omit<IncidentOptions, 'n'> = { cooldownMs: 6 * 3_600_000, noveltyMs: 86_400_000 };
 
 export interface IncidentMark {
-  /** The point belongs to an incident (a flag that started or continued one). */
+  /** The point is flagged: it opened an incident, or the flags since its opening had no gap. */
   flag: boolean;
   /** It started one: the alert. */
   opened: boolean;
-  /** Number of the incident it belongs to (0-based), -1 when none. */
+  /** Number of the incident the scorer's flag belongs to (0-based), -1 when none. */
   incident: number;
 }
 
@@ -44,6 +47,7 @@ export class IncidentTracker {
   private readonly past: { t: number; score: number }[] = [];
   private lastFlag = -Infinity;
   private count = 0;
+  private inOpeningRun = false;
 
   constructor(readonly options: IncidentOptions) {}
 
@@ -51,9 +55,10 @@ export class IncidentTracker {
   push(t: number, score: number, flag: boolean): IncidentMark {
     const o = this.options;
     let mark: IncidentMark = { flag: false, opened: false, incident: -1 };
-    if (flag && t - this.lastFlag <= o.cooldownMs) mark = { flag: true, opened: false, incident: this.count - 1 };
+    if (flag && t - this.lastFlag <= o.cooldownMs) mark = { flag: this.inOpeningRun, opened: false, incident: this.count - 1 };
     else if (flag && this.novel(t, score)) mark = { flag: true, opened: true, incident: this.count++ };
-    if (mark.flag) this.lastFlag = t;
+    if (mark.incident >= 0) this.lastFlag = t;
+    this.inOpeningRun = mark.flag;
     this.past.push({ t, score });
     while (this.past.length && this.past[0].t < t - o.noveltyMs) this.past.shift();
     return mark;
@@ -69,21 +74,4 @@ export class IncidentTracker {
     }
     return true;
   }
-}
-
-/**
- * An incident's window, extended while it lasts: every point from its first flag to its last is
- * flagged, so a reader counting flagged runs sees one run per incident. Needs the whole series
- * (what `anomaly:score` has); returns new flags, one per point.
- */
-export function fillIncidents(marks: readonly IncidentMark[]): boolean[] {
-  const last = new Map<number, number>();
-  marks.forEach((m, i) => m.incident >= 0 && last.set(m.incident, i));
-  const out = marks.map((m) => m.flag);
-  let open = -1;
-  for (let i = 0; i < marks.length; i++) {
-    if (marks[i].opened) open = marks[i].incident;
-    if (open >= 0 && i <= last.get(open)!) out[i] = true;
-  }
-  return out;
 }

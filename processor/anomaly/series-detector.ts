@@ -8,7 +8,7 @@
 import { median, poissonDispersion } from './stats.js';
 import { SOURCE_QUALITY, SeasonalBaseline, WEEK } from './seasonal-baseline.js';
 import { DEFAULT_SCORER, DeviationScorer, localLevelHalfLife, type Score, type ScorerOptions } from './series.js';
-import { DEFAULT_INCIDENTS, IncidentTracker, fillIncidents, type IncidentMark, type IncidentOptions } from './incidents.js';
+import { DEFAULT_INCIDENTS, IncidentTracker, type IncidentMark, type IncidentOptions } from './incidents.js';
 
 export interface SeriesPoint {
   t: number;
@@ -18,7 +18,7 @@ export interface SeriesPoint {
 export interface ScoredPoint extends SeriesPoint, Score {
   expected: number;
   source: 'week' | 'day' | 'recent' | 'none';
-  /** Measurements: the incident the point belongs to (incidents.ts); `flag` is then the incident's. Counts: the flag's own. */
+  /** Measurements: the incident the point's flag belongs to (incidents.ts); `flag` is then its opening run's. Counts: the flag's own. */
   incident: IncidentMark;
 }
 
@@ -92,8 +92,5 @@ export function looksLikeCounts(points: readonly SeriesPoint[]): boolean {
 export function scoreSeries(points: readonly SeriesPoint[], options: Partial<SeriesDetectorOptions> = {}): ScoredPoint[] {
   const sorted = [...points].sort((a, b) => a.t - b.t);
   const d = new SeriesDetector({ counts: looksLikeCounts(sorted), ...options, stepMs: options.stepMs ?? inferStep(sorted) });
-  const scored = sorted.map((p) => d.push(p.t, p.value));
-  // The whole series is known here: each incident's window is flagged from its first flag to its last.
-  const filled = fillIncidents(scored.map((p) => p.incident));
-  return scored.map((p, i) => (p.flag === filled[i] ? p : { ...p, flag: filled[i] }));
+  return sorted.map((p) => d.push(p.t, p.value));
 }
