@@ -315,4 +315,39 @@ describe("the hand-over paced by each process's room", () => {
     expect(await first).toBe('');
     expect(await third).toBe('');
   });
+  test('a process with room whose channel is busy for one long turn: the request read meanwhile waits for it (keptMaxWaitMs), and is shed only past that bound', { timeout: 30_000 }, async () => {
+    const undelivered: (() => void)[] = [];
+    const sockets: net.Socket[] = [];
+    acceptor = new Acceptor({ host: '127.0.0.1', port: 0, backlog: 511, maxConnections: 100, retryAfterMaxS: 2, keptMaxWaitMs: 400 });
+    acceptor.add({
+      id: 5,
+      send: (m, socket, delivered) => {
+        if (m.cmd !== 'gw:conn' || !socket) return;
+        sockets.push(socket);
+        undelivered.push(delivered!);
+      },
+    });
+    acceptor.onMessage(5, { cmd: 'gw:ready' });
+    await acceptor.listen();
+    const { port } = acceptor.server.address() as net.AddressInfo;
+
+    const first = post(port);
+    await waitFor(() => undelivered.length === 1, 'the first hand-over', 10_000, 5);
+    await new Promise((r) => setTimeout(r, 30));
+    // Past the hand-over's 20 ms: kept and read here, but not shed while the channel may still deliver within 400 ms.
+    const second = post(port);
+    await new Promise((r) => setTimeout(r, 80));
+    expect(acceptor.shedTotal).toBe(0);
+    undelivered.shift()!();
+    await waitFor(() => acceptor!.handedTotal === 2, 'the second hand-over once the channel delivered', 10_000, 5);
+    expect(acceptor.shedTotal).toBe(0);
+    // A channel that stays stuck past the bound: the next request is shed after all.
+    const started = performance.now();
+    expect(await post(port)).toMatch(/^HTTP\/1\.1 503 /);
+    expect(performance.now() - started).toBeGreaterThanOrEqual(390);
+    expect(acceptor.shedTotal).toBe(1);
+    for (const s of sockets) s.destroy();
+    expect(await first).toBe('');
+    expect(await second).toBe('');
+  });
 });

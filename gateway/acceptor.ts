@@ -141,6 +141,17 @@ export interface AcceptorOptions {
   lingerMs?: number;
   /** A connection the acceptor keeps (answering its requests itself) is closed after this long without a request (ms; 72 s, as the gateway's). */
   keepAliveMs?: number;
+  /**
+   * How long a request the acceptor has read may wait for the channel of a process that has room
+   * and is not overloaded (ms; HANDOVER_MAX_WAIT_MS when not given). The channel delivers one socket
+   * per turn of that process's loop, so a few connections opened at once (a client's answers got
+   * slower for a moment and it opened more) wait a turn or two each: bounded by the hand-over's own
+   * 20 ms they were shed though nothing was overloaded (the 503s at half load). server.ts passes half
+   * of GATEWAY_MAX_QUEUE_DELAY_MS, where the process itself reports no room.
+   */
+  keptMaxWaitMs?: number;
+  /** Warnings: which state made the acceptor shed (at most one line a second). */
+  log?: (msg: string) => void;
 }
 
 interface BackendState {
@@ -157,6 +168,8 @@ export class Acceptor {
   private next = 0;
   private shedIds = 0;
   private unreported = 0;
+  private shedLoggedAt = -Infinity;
+  private shedUnlogged = 0;
   private reporter: NodeJS.Timeout | null = null;
   /** This process's own event-loop delay: a connection waits that long in the kernel's accept queue, a shed that long for its answer. */
   private readonly loopDelay = monitorEventLoopDelay({ resolution: 10 });
@@ -293,9 +306,9 @@ export class Acceptor {
           stopReading(socket);
           return this.hand(to, socket, buf, bufAt);
         }
-        // A process has room but its channel is still busy (a burst at an idle process): the
-        // request waits for it a few ms at a time, up to the hand-over's bound, before it is shed.
-        if (ingest && end >= 0 && wallMs() - bufAt < HANDOVER_MAX_WAIT_MS && this.channelBusy()) {
+        // A process has room but its channel is still busy (a burst of connections, or one long
+        // turn of its loop): the request waits for it a few ms at a time, up to `keptMaxWaitMs`, before it is shed.
+        if (ingest && end >= 0 && wallMs() - bufAt < (this.opts.keptMaxWaitMs ?? HANDOVER_MAX_WAIT_MS) && this.channelBusy()) {
           retry = setTimeout(drain, 2);
           return;
         }
@@ -336,6 +349,7 @@ export class Acceptor {
     if (ingest) {
       this.shedTotal++;
       this.unreported++;
+      this.logShed(why);
     }
     const id = `acc-${process.pid.toString(36)}-${(++this.shedIds).toString(36)}`;
     const retryAfter = 1 + Math.floor(Math.random() * Math.max(1, this.opts.retryAfterMaxS));
@@ -349,6 +363,19 @@ export class Acceptor {
     socket.removeAllListeners('data');
     socket.on('data', () => {});
     setTimeout(() => socket.destroy(), this.opts.lingerMs ?? 5000).unref();
+  }
+
+  /** Why the acceptor shed, with each gateway process's state, at most once a second: a shed without overload is a rule's bug. */
+  private logShed(why: AcceptorShed): void {
+    const t = performance.now();
+    if (!this.opts.log || t - this.shedLoggedAt < 1000) {
+      this.shedUnlogged++;
+      return;
+    }
+    const states = [...this.backends.values()].map((s) => ({ ready: s.ready, overloaded: s.overloaded, room: s.room, handoversWaiting: s.pipe.queued, handoversAllowed: s.pipe.allowed, open: s.pipe.open }));
+    this.opts.log(`acceptor shed a request (${why}; ${this.shedUnlogged} more since the last line): ${JSON.stringify(states)}`);
+    this.shedLoggedAt = t;
+    this.shedUnlogged = 0;
   }
 
   /** The sheds since the last report, and this loop's longest delay, go to one gateway process, which counts them in its metrics. */

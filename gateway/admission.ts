@@ -59,6 +59,22 @@ export type ShedReason = 'loop_lag' | 'waited' | 'queue_delay' | 'expected_delay
 /** Reasons in the shed metric: the gateway's own, and `acceptor` (shed by the acceptor process, acceptor.ts). */
 type CountedReason = ShedReason | 'acceptor';
 
+/** The inputs of the rules at a shed (logged, see `registerAdmission`). */
+export interface ShedInputs {
+  waitedMs: number;
+  unreadMs: number;
+  batchReads: number;
+  /** Percent. */
+  runShare: number;
+  oldestAgeMs: number;
+  eventsWaiting: number;
+  ackRate: number;
+  requestsHeld: number;
+  bytesHeld: number;
+}
+
+const round1 = (x: number) => Math.round(x * 10) / 10;
+
 export class Admission {
   /** Start times of admitted requests, in admission order; answered ones are marked NaN and skipped from the head. */
   private starts: number[] = [];
@@ -67,10 +83,14 @@ export class Admission {
   private offset = 0;
   private bytes = 0;
   private held = 0;
-  /** Events acknowledged per second, as a moving average over about a second. */
+  /** Events Kafka acknowledged per second of busy time (while events waited for it), a moving average over about a second of it; 0: unknown. */
   private ackRate = 0;
   private ackedSince = 0;
-  private rateAt = 0;
+  /** Busy time (ms) `ackedSince` took, counted up to `busyAt`. */
+  private busyMs = 0;
+  private busyAt = 0;
+  /** Nothing was left waiting for Kafka at the last acknowledgement: the time since is idle until a send begins. */
+  private drained = true;
   private waited = 0;
 
   constructor(
@@ -145,22 +165,36 @@ export class Admission {
     return waited;
   }
 
-  /** Called with each Kafka acknowledgement: feeds the drain rate behind the expected delay. */
-  acked(events: number): void {
+  /**
+   * Called with each Kafka acknowledgement (`events` of one request, whose send took `tookMs`):
+   * feeds the drain rate behind the expected delay. The rate counts only busy time, while something
+   * waited for Kafka: over wall time, the first acknowledgement after an idle pause was divided by
+   * the whole pause, the rate fell to nearly nothing, and a Kafka hiccup then read as seconds of
+   * expected delay (a few 503s without overload). After a pause, the busy time starts when the send
+   * acknowledged began.
+   */
+  acked(events: number, tookMs: number): void {
+    const t = this.now();
+    const from = this.drained ? Math.max(this.busyAt, t - tookMs) : this.busyAt;
+    this.busyMs += Math.max(0, t - from);
+    this.busyAt = t;
     this.ackedSince += events;
+    this.drained = this.eventsWaiting() <= events;
     this.updateRate();
   }
 
   private updateRate(): void {
     const t = this.now();
-    const dt = t - this.rateAt;
-    if (dt < 100) return;
-    const instant = (this.ackedSince * 1000) / dt;
-    // Weight of the new sample grows with its span: about a one-second memory.
-    const w = Math.min(1, dt / 1000);
+    // Events waiting and no acknowledgement yet (a stalled Kafka): that time is busy too, and the rate falls.
+    const busy = this.busyMs + (this.drained ? 0 : t - this.busyAt);
+    if (busy < 100) return;
+    const instant = (this.ackedSince * 1000) / busy;
+    // Weight of the new sample grows with its span: about a second's memory; the first sample is taken whole (an average with 0 would start at a tenth of it).
+    const w = this.ackRate > 0 ? Math.min(1, busy / 1000) : 1;
     this.ackRate = this.ackRate * (1 - w) + instant * w;
     this.ackedSince = 0;
-    this.rateAt = t;
+    this.busyMs = 0;
+    this.busyAt = t;
   }
 
   /** Age of the oldest admitted request not yet answered, in ms (0 when none). */
@@ -175,6 +209,21 @@ export class Admission {
     if (waiting < 2000 || this.ackRate <= 0) return 0;
     this.updateRate();
     return (waiting * 1000) / Math.max(1, this.ackRate);
+  }
+
+  /** What the rules judged at the last `check` (for the shed log: which input tripped which rule). */
+  inputs(): ShedInputs {
+    return {
+      waitedMs: round1(this.waited),
+      unreadMs: round1(this.loop ? this.loop.lastReadWaitMs : 0),
+      batchReads: this.loop ? this.loop.batchReads : 0,
+      runShare: round1(this.loop ? this.loop.runShare * 100 : 100),
+      oldestAgeMs: round1(this.oldestAgeMs()),
+      eventsWaiting: this.eventsWaiting(),
+      ackRate: Math.round(this.ackRate),
+      requestsHeld: this.held,
+      bytesHeld: this.bytes,
+    };
   }
 
   get maxDelayMs(): number {
@@ -297,8 +346,17 @@ export function registerAdmission(app: FastifyInstance, admission: Admission, me
   const bodyStart = Object.fromEntries(
     (Object.keys(DETAIL) as ShedReason[]).map((r) => [r, `{"error":{"code":"GW_ERR_OVERLOADED","message":${JSON.stringify(`${OVERLOADED_MESSAGE}: ${DETAIL[r](admission)}`)}},"request_id":`]),
   ) as Record<ShedReason, string>;
+  // Which rule shed and on what inputs, at most once a second (with the count since): a shed without overload is a rule's bug.
+  let loggedAt = -Infinity;
+  let unlogged = 0;
   const shed = (res: ServerResponse, reason: ShedReason, requestId: string, origin: string | string[] | undefined) => {
     shedCounts.set(reason, (shedCounts.get(reason) ?? 0) + 1);
+    const t = performance.now();
+    if (t - loggedAt >= 1000) {
+      app.log.warn({ reason, ...admission.inputs(), shedSinceLastLog: unlogged }, 'request shed');
+      loggedAt = t;
+      unlogged = 0;
+    } else unlogged++;
     const body = `${bodyStart[reason]}${JSON.stringify(requestId)}}`;
     const headers: string[] = [
       'content-type',

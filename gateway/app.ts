@@ -188,7 +188,7 @@ export async function buildApp(opts: BuildOptions = {}): Promise<FastifyInstance
   );
   const delivery = new Delivery(
     producer,
-    { timeoutMs: cfg.gatewayProduceTimeoutMs, maxInFlight: cfg.gatewayMaxInFlight, retryAfterS: cfg.gatewayRetryAfterS, onAcked: (n) => admission.acked(n) },
+    { timeoutMs: cfg.gatewayProduceTimeoutMs, maxInFlight: cfg.gatewayMaxInFlight, retryAfterS: cfg.gatewayRetryAfterS, onAcked: (n, took) => admission.acked(n, took) },
     metrics,
   );
   const dl = deadLetters(cfg.topicPrefix, cfg.deadLetterRawBytes);

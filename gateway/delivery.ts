@@ -7,8 +7,8 @@ export interface DeliveryOptions {
   timeoutMs: number;
   maxInFlight: number;
   retryAfterS: number;
-  /** Called with the number of records of each acknowledged send (admission control's drain rate). */
-  onAcked?: (records: number) => void;
+  /** Called with the number of records of each acknowledged send and how long it took (ms): admission control's drain rate. */
+  onAcked?: (records: number, tookMs: number) => void;
 }
 
 /**
@@ -110,8 +110,9 @@ export class Delivery {
       sent.then(
         () => {
           try {
-            this.metrics.produceSeconds.observe({ outcome: 'ack' }, (performance.now() - started) / 1000);
-            this.opts.onAcked?.(n);
+            const took = performance.now() - started;
+            this.metrics.produceSeconds.observe({ outcome: 'ack' }, took / 1000);
+            this.opts.onAcked?.(n, took);
           } finally {
             this.settled(n, onSettled, true);
           }

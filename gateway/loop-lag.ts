@@ -60,6 +60,7 @@ export class LoopLag {
   /** When the loop began reading the current batch of requests, and how many it has read. */
   private batchStart = 0;
   private reads = 0;
+  private lastRead = 0;
   private lastTurn = 0;
   private util = 0;
   private utilAt = 0;
@@ -110,7 +111,13 @@ export class LoopLag {
       this.clock.setTimeout(this.probe, 1);
     }
     this.reads++;
-    return now - this.batchStart;
+    this.lastRead = now - this.batchStart;
+    return this.lastRead;
+  }
+
+  /** What the last `read` returned (ms). */
+  get lastReadWaitMs(): number {
+    return this.lastRead;
   }
 
   /** Requests read in the current batch so far, this one included. */

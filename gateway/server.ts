@@ -4,6 +4,7 @@ import type { Socket } from 'node:net';
 import { levels } from 'pino';
 import type { BuildOptions } from './app.js';
 import { isAcceptorMessage, type AcceptorMessage } from './acceptor.js';
+import { HANDOVER_MAX_WAIT_MS } from './handover-pipe.js';
 import { stampArrival } from './admission.js';
 import { CONFIG_ERROR_EXIT, isWorker, runWorkers } from './workers.js';
 
@@ -118,7 +119,16 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     const minLevel = levels.values[cfg.logLevel] ?? (cfg.logLevel === 'silent' ? Infinity : 0);
     const line = (level: number) => (msg: string) => level >= minLevel && console.log(JSON.stringify({ level, time: Date.now(), service: 'gateway', msg }));
     const acceptor = cfg.gatewayAcceptor
-      ? { host: cfg.gatewayHost, port: cfg.gatewayPort, backlog: cfg.gatewayListenBacklog, maxConnections: cfg.gatewayMaxConnections, retryAfterMaxS: cfg.gatewayShedRetryAfterMaxS }
+      ? {
+          host: cfg.gatewayHost,
+          port: cfg.gatewayPort,
+          backlog: cfg.gatewayListenBacklog,
+          maxConnections: cfg.gatewayMaxConnections,
+          retryAfterMaxS: cfg.gatewayShedRetryAfterMaxS,
+          // A request kept for a process that has room waits for its channel as long as that process would take it (handover-room.ts).
+          keptMaxWaitMs: cfg.gatewayMaxQueueDelayMs > 0 ? Math.max(HANDOVER_MAX_WAIT_MS, cfg.gatewayMaxQueueDelayMs / 2) : undefined,
+          log: line(40),
+        }
       : null;
     process.exit(await runWorkers(cfg.gatewayWorkers, { info: line(30), error: line(50) }, cfg.gatewayShutdownTimeoutMs, acceptor, cfg.gatewayMaxHeapMb, cfg.gatewayMinHeapMb, cfg.gatewayWorkerNice));
   } else {

@@ -15,6 +15,18 @@ export async function scrape(port: number): Promise<string> {
   }
 }
 
+/** Increase of counter `name` between two scrapes, by the value of `label` (those that grew). */
+function counterDelta(before: string, after: string, name: string, label: string): [string, number][] {
+  const values = (text: string) => {
+    const out = new Map<string, number>();
+    const re = new RegExp(`^${name}\\{[^}]*${label}="([^"]*)"[^}]*\\} (\\S+)$`, 'gm');
+    for (const m of text.matchAll(re)) out.set(m[1], (out.get(m[1]) ?? 0) + Number(m[2]));
+    return out;
+  };
+  const a = values(before);
+  return [...values(after)].map(([k, v]): [string, number] => [k, v - (a.get(k) ?? 0)]).filter(([, n]) => n > 0);
+}
+
 /**
  * Where a paced run's slow requests waited: the generator itself (its send lag), a few stalls
  * (slow requests bunched in few 100 ms windows) or a spread, and the gateway's own histograms
@@ -35,6 +47,8 @@ export function tailWhy(m: Measured, before: string, after: string): string {
     parts.push(`Kafka send p50 ${b(produce.quantile(0.5))} p99 ${b(produce.quantile(0.99))} (${int(produce.count)} sends, ${int(produce.above(0.025))} over 25 ms)`);
     parts.push(`request in gateway p99 ${b(queue.quantile(0.99))}`);
     parts.push(`loop turns p99 ${b(turn.quantile(0.99))} (${int(turn.above(0.025))} over 25 ms)`);
+    const shed = counterDelta(before, after, 'gateway_shed_requests_total', 'reason');
+    if (shed.length) parts.push(`shed ${shed.map(([k, n]) => `${k} ${int(n)}`).join(', ')}`);
     parts.push(`GC pauses ${int(gc.count)} (${int(scavenges.count)} scavenges, ${ms(scavenges.sum * 1000)}), ${ms(gc.sum * 1000)} in all, ${int(gc.above(0.01))} over 10 ms`);
   }
   return parts.join('; ');
