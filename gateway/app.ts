@@ -169,7 +169,7 @@ export async function buildApp(opts: BuildOptions = {}): Promise<FastifyInstance
   if (cfg.trustedProxies.length) log.info({ trustedProxies: cfg.trustedProxies }, 'X-Forwarded-For trusted from these proxies only');
 
   // Requests arriving during a send share the next one (group commit): see coalescing-producer.ts.
-  const producer = opts.producer ?? coalescingProducer(kafkaProducer(cfg, log), { lingerMs: cfg.gatewayKafkaLingerMs });
+  const producer = opts.producer ?? coalescingProducer(kafkaProducer(cfg, log), { lingerMs: cfg.gatewayKafkaLingerMs, maxSends: cfg.gatewayKafkaSendsInFlight });
   if (cfg.gatewayTraceHops) registerHopTrace(app, ['/v1/events']);
   const loop = new LoopLag(250, realLoopClock, (ms) => metrics.loopTurnSeconds.observe(ms / 1000));
   loop.start();

@@ -61,6 +61,29 @@ describe('coalescingProducer (group commit in front of Kafka)', () => {
     expect([b.v, c.v]).toEqual(['ok', 'ok']);
   });
 
+  test('maxSends 2: a request arriving during a send goes at once in a second send; later ones group behind them; each is resolved only by its own send', async () => {
+    const f = fakeInner();
+    const p = coalescingProducer(f.inner, { maxSends: 2 });
+    const a = state(p.send([rec('a')]));
+    const b = state(p.send([rec('b')]));
+    expect(f.sends.map((s) => s.records.map((r) => r.key))).toEqual([['a'], ['b']]);
+    const c = state(p.send([rec('c')]));
+    const d = state(p.send([rec('d')]));
+    expect(f.sends).toHaveLength(2);
+    // The second send is acknowledged first: only its request is answered, and the waiting ones go together.
+    f.sends[1].settle();
+    await tick();
+    expect([a.v, b.v, c.v, d.v]).toEqual(['pending', 'ok', 'pending', 'pending']);
+    expect(f.sends).toHaveLength(3);
+    expect(f.sends[2].records.map((r) => r.key)).toEqual(['c', 'd']);
+    f.sends[2].settle(new Error('broker gone'));
+    await tick();
+    expect([a.v, c.v, d.v]).toEqual(['pending', 'failed', 'failed']);
+    f.sends[0].settle();
+    await tick();
+    expect(a.v).toBe('ok');
+  });
+
   test('a failed send fails every request it carried, and the next requests still go', async () => {
     const f = fakeInner();
     const p = coalescingProducer(f.inner);

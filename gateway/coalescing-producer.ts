@@ -13,6 +13,10 @@ import { hopStore, hopTrace, type Hops } from './hop-trace.js';
  * the batches grow by themselves, with no linger timer. Each request still resolves only once Kafka
  * acknowledged its records (acks=all), and fails if the send that carried them failed.
  *
+ * `maxSends` (GATEWAY_KAFKA_SENDS_IN_FLIGHT): up to that many sends in flight at once, each to a
+ * producer of its own (producer-pool.ts); a request that arrives while fewer are in flight goes at
+ * once, instead of waiting for the send under way to be acknowledged and then for its own.
+ *
  * `lingerMs` (GATEWAY_KAFKA_LINGER_MS): once a send carried several requests, the next one waits
  * that long before it goes, so that it carries more (Kafka's linger.ms, but only under load).
  *
@@ -20,9 +24,10 @@ import { hopStore, hopTrace, type Hops } from './hop-trace.js';
  * stays under the broker's message.max.bytes (1 MB by default); a request larger than that alone
  * is sent alone, as before.
  */
-export function coalescingProducer(inner: EventProducer, opts: { maxBytes?: number; lingerMs?: number } = {}): EventProducer {
+export function coalescingProducer(inner: EventProducer, opts: { maxBytes?: number; lingerMs?: number; maxSends?: number } = {}): EventProducer {
   const maxBytes = opts.maxBytes ?? 900_000;
   const lingerMs = opts.lingerMs ?? 0;
+  const maxSends = Math.max(1, opts.maxSends ?? 1);
   interface Waiting {
     records: OutRecord[];
     bytes: number;
@@ -32,13 +37,17 @@ export function coalescingProducer(inner: EventProducer, opts: { maxBytes?: numb
     hops?: Hops;
   }
   let queue: Waiting[] = [];
-  let sending = false;
+  /** Sends in flight (at most maxSends). */
+  let sending = 0;
   /** Requests the previous send carried: more than one means requests queue up (load). */
   let lastGroup = 0;
   let lingering = false;
 
   const pump = () => {
-    if (sending || lingering || queue.length === 0) return;
+    while (sending < maxSends && !lingering && queue.length > 0) sendNext();
+  };
+
+  const sendNext = () => {
     // Under load only: let the next group grow for lingerMs (an idle gateway sends at once).
     if (lingerMs > 0 && lastGroup > 1) {
       lingering = true;
@@ -55,7 +64,7 @@ export function coalescingProducer(inner: EventProducer, opts: { maxBytes?: numb
     const group = n === queue.length ? queue : queue.slice(0, n);
     queue = n === queue.length ? [] : queue.slice(n);
     const records = group.length === 1 ? group[0].records : group.flatMap((w) => w.records);
-    sending = true;
+    sending++;
     lastGroup = group.length;
     if (hopTrace.on) stampFlushed(group, records.length);
     let sent: Promise<void>;
@@ -75,7 +84,7 @@ export function coalescingProducer(inner: EventProducer, opts: { maxBytes?: numb
         },
       )
       .finally(() => {
-        sending = false;
+        sending--;
         // Nothing came during the send: no load, the next request goes at once.
         if (queue.length === 0) lastGroup = 0;
         pump();
@@ -90,7 +99,7 @@ export function coalescingProducer(inner: EventProducer, opts: { maxBytes?: numb
         const hops = hopTrace.on ? hopStore.getStore() : undefined;
         if (hops) {
           hops.queued = performance.now();
-          hops.ahead = queue.length + (sending ? 1 : 0);
+          hops.ahead = queue.length + (sending >= maxSends ? 1 : 0);
         }
         queue.push({ records, bytes, resolve, reject, hops });
         pump();

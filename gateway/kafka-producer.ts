@@ -5,6 +5,7 @@ import type { KafkaDriver, ProducerSession } from './kafka-driver.js';
 import { KAFKAJS_COMPRESSIONS } from '../common/kafka-codecs.js';
 import { kafkajsDriver } from './kafkajs-driver.js';
 import { platformaticDriver } from './platformatic-driver.js';
+import { pooledDriver } from './producer-pool.js';
 
 /** The Kafka client library GATEWAY_KAFKA_CLIENT names. */
 const COMPRESSIONS: Record<string, readonly string[]> = { platformatic: ['none', 'gzip', 'snappy', 'lz4', 'zstd'], kafkajs: KAFKAJS_COMPRESSIONS };
@@ -30,7 +31,7 @@ export function kafkaDriver(cfg: Config, log: Logger, client = cfg.gatewayKafkaC
  * numbers from sends that were cut off) takes over and requests flow again: the gateway
  * recovers by itself, without a restart.
  */
-export function kafkaProducer(cfg: Config, log: Logger, driver: KafkaDriver = kafkaDriver(cfg, log)): EventProducer {
+export function kafkaProducer(cfg: Config, log: Logger, driver: KafkaDriver = pooledDriver(kafkaDriver(cfg, log), cfg.gatewayKafkaSendsInFlight)): EventProducer {
   let producer: ProducerSession = driver.create();
   let connected: Promise<void> | null = null;
   /** Sends still waiting on each producer: a replaced producer is closed only once they settle. */
