@@ -350,4 +350,33 @@ describe("the hand-over paced by each process's room", () => {
     expect(await first).toBe('');
     expect(await second).toBe('');
   });
+  test('no room in the last report of a process that is not overloaded: a new connection\'s request waits for the next report (keptMaxWaitMs); an overloaded process\'s is shed at once', { timeout: 30_000 }, async () => {
+    const sockets: net.Socket[] = [];
+    acceptor = new Acceptor({ host: '127.0.0.1', port: 0, backlog: 511, maxConnections: 100, retryAfterMaxS: 2, keptMaxWaitMs: 400 });
+    acceptor.add({
+      id: 6,
+      send: (m, socket, delivered) => {
+        if (m.cmd !== 'gw:conn' || !socket) return;
+        sockets.push(socket);
+        delivered!();
+      },
+    });
+    acceptor.onMessage(6, { cmd: 'gw:ready' });
+    acceptor.onMessage(6, { cmd: 'gw:room', n: 0 });
+    await acceptor.listen();
+    const { port } = acceptor.server.address() as net.AddressInfo;
+
+    const first = post(port);
+    await new Promise((r) => setTimeout(r, 60));
+    expect(acceptor.shedTotal).toBe(0);
+    acceptor.onMessage(6, { cmd: 'gw:room', n: 5 });
+    await waitFor(() => acceptor!.handedTotal === 1, 'the hand-over on the next report', 10_000, 5);
+    expect(acceptor.shedTotal).toBe(0);
+    acceptor.onMessage(6, { cmd: 'gw:overload', on: true });
+    const started = performance.now();
+    expect(await post(port)).toMatch(/^HTTP\/1\.1 503 /);
+    expect(performance.now() - started).toBeLessThan(300);
+    for (const s of sockets) s.destroy();
+    expect(await first).toBe('');
+  });
 });

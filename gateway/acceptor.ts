@@ -142,12 +142,13 @@ export interface AcceptorOptions {
   /** A connection the acceptor keeps (answering its requests itself) is closed after this long without a request (ms; 72 s, as the gateway's). */
   keepAliveMs?: number;
   /**
-   * How long a request the acceptor has read may wait for the channel of a process that has room
-   * and is not overloaded (ms; HANDOVER_MAX_WAIT_MS when not given). The channel delivers one socket
-   * per turn of that process's loop, so a few connections opened at once (a client's answers got
-   * slower for a moment and it opened more) wait a turn or two each: bounded by the hand-over's own
-   * 20 ms they were shed though nothing was overloaded (the 503s at half load). server.ts passes half
-   * of GATEWAY_MAX_QUEUE_DELAY_MS, where the process itself reports no room.
+   * How long a request the acceptor has read may wait for a process that is not overloaded but
+   * cannot take it this moment (ms; HANDOVER_MAX_WAIT_MS when not given): its channel is busy (it
+   * delivers one socket per turn of that process's loop, so a few connections opened at once, as a
+   * client whose answers slowed for a moment opens more, wait a turn or two each), or its last
+   * report gave no room (a quarter second's busy share: right after a busy spell). Shed at once or
+   * after the hand-over's own 20 ms, they were 503s at half load with nothing overloaded. server.ts
+   * passes half of GATEWAY_MAX_QUEUE_DELAY_MS, where the process itself reports no room.
    */
   keptMaxWaitMs?: number;
   /** Warnings: which state made the acceptor shed (at most one line a second). */
@@ -169,6 +170,8 @@ export class Acceptor {
   private shedIds = 0;
   private unreported = 0;
   private shedLoggedAt = -Infinity;
+  /** Requests kept here waiting for a process that may take them soon: looked at again on each delivery and report. */
+  private readonly waiters = new Set<() => void>();
   private shedUnlogged = 0;
   private reporter: NodeJS.Timeout | null = null;
   /** This process's own event-loop delay: a connection waits that long in the kernel's accept queue, a shed that long for its answer. */
@@ -215,6 +218,7 @@ export class Acceptor {
     if (m.cmd === 'gw:ready') s.ready = true;
     else if (m.cmd === 'gw:overload') s.overloaded = m.on;
     else if (m.cmd === 'gw:room') s.room = m.n;
+    this.wake();
   }
 
   /** Called on shutdown: no new connections. */
@@ -252,6 +256,7 @@ export class Acceptor {
       if (done) return;
       done = true;
       s.pipe.delivered();
+      this.wake();
     });
   }
 
@@ -277,7 +282,7 @@ export class Acceptor {
     let bufAt = 0;
     /** Body bytes of the last shed request still to be skipped. */
     let skip = 0;
-    /** A later look while only a channel busy with earlier hand-overs stands in the way (see `channelBusy`). */
+    /** The deadline of a request waiting for a process that may take it soon (see `mayTakeSoon`). */
     let retry: NodeJS.Timeout | null = null;
     const idle = this.opts.keepAliveMs ?? 72_000;
     socket.setTimeout(idle, () => socket.destroy());
@@ -295,6 +300,7 @@ export class Acceptor {
     const drain = () => {
       if (retry) clearTimeout(retry);
       retry = null;
+      this.waiters.delete(drain);
       while (buf && buf.length) {
         const end = buf.indexOf(CRLFCRLF);
         const ingest = isIngestRequest(buf);
@@ -306,10 +312,15 @@ export class Acceptor {
           stopReading(socket);
           return this.hand(to, socket, buf, bufAt);
         }
-        // A process has room but its channel is still busy (a burst of connections, or one long
-        // turn of its loop): the request waits for it a few ms at a time, up to `keptMaxWaitMs`, before it is shed.
-        if (ingest && end >= 0 && wallMs() - bufAt < (this.opts.keptMaxWaitMs ?? HANDOVER_MAX_WAIT_MS) && this.channelBusy()) {
-          retry = setTimeout(drain, 2);
+        // A process that is not overloaded but cannot take it this moment (its channel busy with a
+        // burst of connections or one long turn of its loop, or no room in its last report, a
+        // quarter second's busy share): the request waits for the next delivery or report, up to
+        // `keptMaxWaitMs` since it was read, before it is shed.
+        const waited = wallMs() - bufAt;
+        const bound = this.opts.keptMaxWaitMs ?? HANDOVER_MAX_WAIT_MS;
+        if (ingest && end >= 0 && waited < bound && this.mayTakeSoon()) {
+          this.waiters.add(drain);
+          retry = setTimeout(drain, bound - waited + 1);
           return;
         }
         if (end < 0) {
@@ -331,14 +342,25 @@ export class Acceptor {
       }
     };
     socket.on('data', onData);
-    socket.once('close', () => retry && clearTimeout(retry));
+    socket.once('close', () => {
+      if (retry) clearTimeout(retry);
+      this.waiters.delete(drain);
+    });
     socket.resume();
   }
 
-  /** Whether a ready process that is not overloaded and has room is held back only by its channel (handover-pipe.ts). */
-  private channelBusy(): boolean {
-    for (const s of this.backends.values()) if (s.ready && !s.overloaded && s.room >= 1 && !s.pipe.open) return true;
+  /** Whether a ready process is not overloaded: held back only by its channel (handover-pipe.ts) or its last room report. */
+  private mayTakeSoon(): boolean {
+    for (const s of this.backends.values()) if (s.ready && !s.overloaded) return true;
     return false;
+  }
+
+  /** Requests kept here look again: a channel delivered, or a process reported. */
+  private wake(): void {
+    if (this.waiters.size === 0) return;
+    const waiters = [...this.waiters];
+    this.waiters.clear();
+    for (const drain of waiters) drain();
   }
 
   /**
