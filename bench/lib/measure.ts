@@ -62,6 +62,8 @@ export interface LoadResult {
 export interface TailDetail {
   /** The generator's own lateness (send time minus due time), p99 and max, ms. */
   sendLagP99: number;
+  /** p99 of the latency counted from the send instead of the due time (the generator's lateness left out), ms. */
+  fromSendP99?: number;
   sendLagMax: number;
   /** The generator's own event-loop delay over the run, p99 and max, ms (it also delays reading answers). */
   loopDelayP99?: number;
@@ -178,7 +180,7 @@ export async function pacedRun(pool: BodyPool, port: number, rate: number, durat
     p95: percentile(res.latencies, 95),
     p99: percentile(res.latencies, 99),
     codes: [...codes].map(([c, n]) => `${c}:${n}`).join(' '),
-    tail: { ...tailDetail(res.latencies, res.dueAt, res.sendLags, 25), loopDelayP99: res.loopDelayP99, loopDelayMax: res.loopDelayMax },
+    tail: { ...tailDetail(res.latencies, res.dueAt, res.sendLags, 25), fromSendP99: percentile(res.fromSend, 99), loopDelayP99: res.loopDelayP99, loopDelayMax: res.loopDelayMax },
     hops: trace ? res.hops : undefined,
   };
 }

@@ -21,6 +21,8 @@ export interface PacedResult {
   errors: number;
   /** Milliseconds from due time to the end of the response, for every answered request. */
   latencies: number[];
+  /** Milliseconds from the request's leaving this generator to the end of its response (order of `latencies`): the latency without the generator's lateness. */
+  fromSend: number[];
   /** Due time (ms from the start) of each answered request, in the order of `latencies`. */
   dueAt: number[];
   /** Milliseconds from due time to the request's leaving this generator, for every request sent: its own lateness. */
@@ -50,7 +52,7 @@ export async function pacedLoad(opts: {
   const interval = 1000 / opts.rate;
   const t0 = performance.now();
   const end = t0 + opts.durationS * 1000;
-  const res: PacedResult = { seconds: 0, sent: 0, ok: 0, non2xx: 0, errors: 0, latencies: [], dueAt: [], sendLags: [], hops: [], loopDelayP99: NaN, loopDelayMax: NaN };
+  const res: PacedResult = { seconds: 0, sent: 0, ok: 0, non2xx: 0, errors: 0, latencies: [], fromSend: [], dueAt: [], sendLags: [], hops: [], loopDelayP99: NaN, loopDelayMax: NaN };
   const loopDelay = monitorEventLoopDelay({ resolution: 5 });
   loopDelay.enable();
   let pending = 0;
@@ -79,6 +81,7 @@ export async function pacedLoad(opts: {
         r.on('end', () => {
           const end = performance.now();
           res.latencies.push(end - due);
+          res.fromSend.push(end - sentAt);
           if (opts.trace) res.hops.push(requestHops(r.headers['server-timing'], wall(due), wall(sentAt), wall(end)));
           res.dueAt.push(due - t0);
           if (r.statusCode && r.statusCode < 300) res.ok++;
