@@ -284,29 +284,39 @@ describe("the hand-over paced by each process's room", () => {
     expect(handed).toBe(3);
   });
 
-  test('a connection is not queued behind a hand-over the process has not taken yet: past the hand-over bound the acceptor sheds its request', { timeout: 30_000 }, async () => {
+  /**
+   * An acceptor with one ready gateway process whose channel acknowledges a hand-over only when the
+   * test calls its `undelivered` entry (a busy process), or at once with `deliverAtOnce`.
+   */
+  async function oneProcess(id: number, opts: { keptMaxWaitMs?: number; deliverAtOnce?: boolean } = {}) {
     const undelivered: (() => void)[] = [];
     const sockets: net.Socket[] = [];
-    acceptor = new Acceptor({ host: '127.0.0.1', port: 0, backlog: 511, maxConnections: 100, retryAfterMaxS: 2 });
-    acceptor.add({
-      id: 4,
-      // A busy process: its channel acknowledges nothing until the test says so.
+    const a = new Acceptor({ host: '127.0.0.1', port: 0, backlog: 511, maxConnections: 100, retryAfterMaxS: 2, keptMaxWaitMs: opts.keptMaxWaitMs });
+    acceptor = a;
+    a.add({
+      id,
       send: (m, socket, delivered) => {
         if (m.cmd !== 'gw:conn' || !socket) return;
         sockets.push(socket);
-        undelivered.push(delivered!);
+        if (opts.deliverAtOnce) delivered!();
+        else undelivered.push(delivered!);
       },
     });
-    acceptor.onMessage(4, { cmd: 'gw:ready' });
-    await acceptor.listen();
-    const { port } = acceptor.server.address() as net.AddressInfo;
+    a.onMessage(id, { cmd: 'gw:ready' });
+    return { a, undelivered, sockets };
+  }
+
+  test('a connection is not queued behind a hand-over the process has not taken yet: past the hand-over bound the acceptor sheds its request', { timeout: 30_000 }, async () => {
+    const { undelivered, sockets } = await oneProcess(4);
+    await acceptor!.listen();
+    const { port } = acceptor!.server.address() as net.AddressInfo;
 
     // The first waits for its delivery (its answer would be the process's); held past the bound, the next is shed here.
     const first = post(port);
     await waitFor(() => undelivered.length === 1, 'the first hand-over', 10_000, 5);
     await new Promise((r) => setTimeout(r, 30));
     expect(await post(port)).toMatch(/^HTTP\/1\.1 503 [\s\S]*every gateway process is overloaded/);
-    expect(acceptor.handedTotal).toBe(1);
+    expect(acceptor!.handedTotal).toBe(1);
     // Delivered: the next one is handed over again.
     undelivered.shift()!();
     const third = post(port);
@@ -316,20 +326,9 @@ describe("the hand-over paced by each process's room", () => {
     expect(await third).toBe('');
   });
   test('a process with room whose channel is busy for one long turn: the request read meanwhile waits for it (keptMaxWaitMs), and is shed only past that bound', { timeout: 30_000 }, async () => {
-    const undelivered: (() => void)[] = [];
-    const sockets: net.Socket[] = [];
-    acceptor = new Acceptor({ host: '127.0.0.1', port: 0, backlog: 511, maxConnections: 100, retryAfterMaxS: 2, keptMaxWaitMs: 400 });
-    acceptor.add({
-      id: 5,
-      send: (m, socket, delivered) => {
-        if (m.cmd !== 'gw:conn' || !socket) return;
-        sockets.push(socket);
-        undelivered.push(delivered!);
-      },
-    });
-    acceptor.onMessage(5, { cmd: 'gw:ready' });
-    await acceptor.listen();
-    const { port } = acceptor.server.address() as net.AddressInfo;
+    const { a, undelivered, sockets } = await oneProcess(5, { keptMaxWaitMs: 400 });
+    await a.listen();
+    const { port } = a.server.address() as net.AddressInfo;
 
     const first = post(port);
     await waitFor(() => undelivered.length === 1, 'the first hand-over', 10_000, 5);
@@ -337,42 +336,32 @@ describe("the hand-over paced by each process's room", () => {
     // Past the hand-over's 20 ms: kept and read here, but not shed while the channel may still deliver within 400 ms.
     const second = post(port);
     await new Promise((r) => setTimeout(r, 80));
-    expect(acceptor.shedTotal).toBe(0);
+    expect(a.shedTotal).toBe(0);
     undelivered.shift()!();
     await waitFor(() => acceptor!.handedTotal === 2, 'the second hand-over once the channel delivered', 10_000, 5);
-    expect(acceptor.shedTotal).toBe(0);
+    expect(a.shedTotal).toBe(0);
     // A channel that stays stuck past the bound: the next request is shed after all.
     const started = performance.now();
     expect(await post(port)).toMatch(/^HTTP\/1\.1 503 /);
     expect(performance.now() - started).toBeGreaterThanOrEqual(390);
-    expect(acceptor.shedTotal).toBe(1);
+    expect(a.shedTotal).toBe(1);
     for (const s of sockets) s.destroy();
     expect(await first).toBe('');
     expect(await second).toBe('');
   });
   test('no room in the last report of a process that is not overloaded: a new connection\'s request waits for the next report (keptMaxWaitMs); an overloaded process\'s is shed at once', { timeout: 30_000 }, async () => {
-    const sockets: net.Socket[] = [];
-    acceptor = new Acceptor({ host: '127.0.0.1', port: 0, backlog: 511, maxConnections: 100, retryAfterMaxS: 2, keptMaxWaitMs: 400 });
-    acceptor.add({
-      id: 6,
-      send: (m, socket, delivered) => {
-        if (m.cmd !== 'gw:conn' || !socket) return;
-        sockets.push(socket);
-        delivered!();
-      },
-    });
-    acceptor.onMessage(6, { cmd: 'gw:ready' });
-    acceptor.onMessage(6, { cmd: 'gw:room', n: 0 });
-    await acceptor.listen();
-    const { port } = acceptor.server.address() as net.AddressInfo;
+    const { a, sockets } = await oneProcess(6, { keptMaxWaitMs: 400, deliverAtOnce: true });
+    a.onMessage(6, { cmd: 'gw:room', n: 0 });
+    await a.listen();
+    const { port } = a.server.address() as net.AddressInfo;
 
     const first = post(port);
     await new Promise((r) => setTimeout(r, 60));
-    expect(acceptor.shedTotal).toBe(0);
-    acceptor.onMessage(6, { cmd: 'gw:room', n: 5 });
+    expect(a.shedTotal).toBe(0);
+    a.onMessage(6, { cmd: 'gw:room', n: 5 });
     await waitFor(() => acceptor!.handedTotal === 1, 'the hand-over on the next report', 10_000, 5);
-    expect(acceptor.shedTotal).toBe(0);
-    acceptor.onMessage(6, { cmd: 'gw:overload', on: true });
+    expect(a.shedTotal).toBe(0);
+    a.onMessage(6, { cmd: 'gw:overload', on: true });
     const started = performance.now();
     expect(await post(port)).toMatch(/^HTTP\/1\.1 503 /);
     expect(performance.now() - started).toBeLessThan(300);
