@@ -1,6 +1,6 @@
 import { CompressionAlgorithms, createRecordsBatch, Reader, readRecordsBatches, type MessageRecord } from '@platformatic/kafka';
 import { describe, expect, test } from 'vitest';
-import { decodeRecords, recordsFrom } from './kafka-fetch.js';
+import { batchesEnd, decodeRecords, recordsFrom } from './kafka-fetch.js';
 
 const plain = (r: { offset: string; value: string | null; bytes?: Uint8Array | null }) => ({ offset: r.offset, value: r.value, bytes: r.bytes ? Buffer.from(r.bytes).toString('hex') : r.bytes });
 
@@ -48,6 +48,14 @@ describe('decodeRecords: a partition fetch read straight from its bytes', () => 
     const gz = Buffer.concat([batch(0, values.map((v) => msg(v)), CompressionAlgorithms.GZIP), batch(5, [msg('{"b":2}')])]);
     expect(decodeRecords(gz, 2n).records.map(plain)).toEqual(viaClient(gz, 2n));
     expect(decodeRecords(gz, 0n).records.map((r) => r.value)).toEqual([...values, '{"b":2}']);
+  });
+
+  test('batchesEnd: where the next fetch starts, from the headers alone, as decodeRecords says', () => {
+    const whole = bytes.length - batch(10, [msg('{"z":1}'), msg('{"z":2}')]).length;
+    for (const cut of [bytes.length, bytes.length - 1, whole + 61, whole, whole - 1, 30, 0]) expect(batchesEnd(bytes.subarray(0, cut))).toBe(decodeRecords(bytes.subarray(0, cut), 0n).next);
+    expect(batchesEnd(bytes)).toBe(12n);
+    expect(batchesEnd(bytes.subarray(0, whole))).toBe(10n);
+    expect(batchesEnd(bytes.subarray(0, 30))).toBeNull();
   });
 
   test('batches wholly below the position are skipped but still move it', () => {

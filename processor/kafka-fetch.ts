@@ -149,6 +149,21 @@ const BATCH_HEAD = 61;
 const COMPRESSION = 0x07;
 
 /**
+ * The offset after the last whole batch of a partition's fetched bytes (null: none is whole), read
+ * from the batch headers alone: where the next fetch starts once these records are handed over.
+ */
+export function batchesEnd(buf: Buffer): bigint | null {
+  let next: bigint | null = null;
+  for (let pos = 0; buf.length - pos >= BATCH_HEAD; ) {
+    const end = pos + 12 + buf.readInt32BE(pos + 8);
+    if (end > buf.length) break;
+    next = buf.readBigInt64BE(pos) + BigInt(buf.readInt32BE(pos + 23)) + 1n;
+    pos = end;
+  }
+  return next;
+}
+
+/**
  * The records of a partition's fetched batches at or after `from`, as the Coordinator takes them
  * (control batches left out), and the offset after the last whole batch (null: none was whole).
  */

@@ -34,12 +34,24 @@ import { sleep } from '../common/wait.js';
 import { platformaticConnection } from '../gateway/platformatic-driver.js';
 import { CO_PARTITIONED_PROTOCOL, coPartitionedPlatformaticAssigner } from './assigner.js';
 import type { ConsumerPort, InputRecord } from './consumer-port.js';
-import { decodeRecords, FETCH_ISOLATION, rawFetchV17, recordsFrom, type RawFetchPartition, type RawFetchResponse } from './kafka-fetch.js';
+import { batchesEnd, decodeRecords, FETCH_ISOLATION, rawFetchV17, recordsFrom, type RawFetchPartition, type RawFetchResponse } from './kafka-fetch.js';
 import { CONSUMER_FETCH, committedOrLegacy, consumerRequestTimeoutMs, groupTimings, runCoordinator, type Runner, type RunnerOptions } from './consumer-runner.js';
 import type { TopicPartition } from './sink.js';
 
 type FetchRequestTopic = fetchV17.FetchRequestTopic;
 type FetchResponse = fetchV17.FetchResponse;
+type FetchError = Error & { response?: FetchResponse | RawFetchResponse };
+type FetchAnswer = { r: RawFetchResponse | FetchResponse; err: null; at: number } | { r: null; err: FetchError; at: number };
+
+/** A fetch sent: the assignment and offsets it was built from, and its answers (one per leader). */
+interface Fetching {
+  assignment: unknown;
+  /** The fetch offset of every topic-partition it asked for. */
+  from: Map<string, bigint>;
+  /** Topic name by topic id. */
+  names: Map<string, string>;
+  answers: Promise<FetchAnswer[]>;
+}
 
 /** The group changed under a batch or a commit: the caller gives up and the next one goes ahead. */
 class RebalancedError extends Error {
@@ -173,7 +185,15 @@ export async function startPlatformaticConsumer(opts: RunnerOptions): Promise<Ru
     }
   }
 
-  /** One fetch from every leader of the assigned partitions, each partition's records handed over as a batch. */
+  /** The fetch of the next records, sent before the records of the last one are handed over. */
+  let ahead: Fetching | null = null;
+
+  /**
+   * One fetch from every leader of the assigned partitions, each partition's records handed over
+   * as a batch. The next fetch leaves as soon as this one's answers are in, from the offsets after
+   * them, and is used if they were all handed over under the same assignment: the broker reads and
+   * sends it while this one is processed, instead of the loop waiting for a round trip per fetch.
+   */
   async function fetchOnce(): Promise<void> {
     const current = assignment;
     if (current.tps.length === 0) {
@@ -183,12 +203,39 @@ export async function startPlatformaticConsumer(opts: RunnerOptions): Promise<Ru
     await initPositions(current.tps);
     if (assignment !== current) return;
     const metadata = await consumer.metadata({ topics });
+    let sent = ahead;
+    ahead = null;
+    if (!sent || sent.assignment !== current || !samePositions(sent.from, positions)) sent = startFetch(current, metadata, positions);
+    const answers = await sent.answers;
+    // Where the loop stands once every partition of the answers is handed over (a failed answer
+    // may move positions: no fetch ahead then).
+    if (answers.every((a) => a.r !== null)) {
+      const after = new Map(positions);
+      for (const { r } of answers) {
+        for (const [key, next] of nextPositions(r!, sent.names)) {
+          const from = after.get(key);
+          if (from !== undefined && next > from) after.set(key, next);
+        }
+      }
+      ahead = startFetch(current, metadata, after);
+    }
+    for (const { r, err, at } of answers) {
+      if (err) await fetchFailed(err, sent.names);
+      else if (!(await handOver(r!, sent.names, current, at))) return;
+    }
+  }
+
+  /** Sends one fetch per partition leader, from the offsets `from`; its answers never reject. */
+  function startFetch(current: typeof assignment, metadata: Awaited<ReturnType<typeof consumer.metadata>>, from: Map<string, bigint>): Fetching {
     const names = new Map<string, string>();
     const byNode = new Map<number, FetchRequestTopic[]>();
+    const sent = new Map<string, bigint>();
     for (const { topic, partition } of current.tps) {
       const tm = metadata.topics.get(topic);
-      const fetchOffset = positions.get(topicPartitionKey(topic, partition));
+      const key = topicPartitionKey(topic, partition);
+      const fetchOffset = from.get(key);
       if (!tm || fetchOffset === undefined) continue;
+      sent.set(key, fetchOffset);
       names.set(tm.id, topic);
       const leader = tm.partitions[partition]?.leader ?? -1;
       const list = byNode.get(leader) ?? [];
@@ -202,23 +249,20 @@ export async function startPlatformaticConsumer(opts: RunnerOptions): Promise<Ru
       // A full fetch each time (session id 0, epoch -1): no fetch session to keep across rebalances.
       return rawFetchV17.async(await fetchPool.get(broker), CONSUMER_FETCH.maxWaitTimeInMs, CONSUMER_FETCH.minBytes, CONSUMER_FETCH.maxBytes, FETCH_ISOLATION, 0, -1, reqTopics, [], '');
     };
-    const answers = await Promise.all(
+    const answers = Promise.all(
       [...byNode].map(([node, reqTopics]) =>
         fetchFrom(node, reqTopics).then(
           // When the answer came: the KPI trace's hand-over time (kafkajs stamps its batches alike).
-          (r) => ({ r, err: null, at: Date.now() }),
-          (err: Error & { response?: FetchResponse | RawFetchResponse }) => ({ r: null, err, at: 0 }),
+          (r): FetchAnswer => ({ r, err: null, at: Date.now() }),
+          (err: FetchError): FetchAnswer => ({ r: null, err, at: 0 }),
         ),
       ),
     );
-    for (const { r, err, at } of answers) {
-      if (err) await fetchFailed(err, names);
-      else if (!(await handOver(r, names, current, at))) return;
-    }
+    return { assignment: current, from: sent, names, answers };
   }
 
   /** A failed fetch: partitions whose offset left the log start again from its start; anything else is retried. */
-  async function fetchFailed(err: Error & { response?: FetchResponse | RawFetchResponse }, names: Map<string, string>): Promise<void> {
+  async function fetchFailed(err: FetchError, names: Map<string, string>): Promise<void> {
     let reset = false;
     for (const t of err.response?.responses ?? []) {
       for (const p of t.partitions) {
@@ -298,6 +342,28 @@ export async function startPlatformaticConsumer(opts: RunnerOptions): Promise<Ru
       await Promise.all([producer.close(), admin.close(), commitPool.close(), fetchPool.close()]);
     },
   };
+}
+
+/** Whether a fetch sent from `sent` goes on from `positions` (the same offset for every partition it asked for). */
+function samePositions(sent: Map<string, bigint>, positions: Map<string, bigint>): boolean {
+  for (const [key, offset] of sent) if (positions.get(key) !== offset) return false;
+  return true;
+}
+
+/** Per topic-partition of a fetch's answer, the offset after its last whole batch (none: no whole batch). */
+function nextPositions(r: RawFetchResponse | FetchResponse, names: Map<string, string>): Map<string, bigint> {
+  const out = new Map<string, bigint>();
+  for (const t of r.responses) {
+    const topic = names.get(t.topicId);
+    if (!topic) continue;
+    for (const p of t.partitions) {
+      const batches = p.records;
+      if (!batches) continue;
+      const next = Buffer.isBuffer(batches) ? batchesEnd(batches) : batches.length ? batches[batches.length - 1].firstOffset + BigInt(batches[batches.length - 1].lastOffsetDelta) + 1n : null;
+      if (next !== null) out.set(topicPartitionKey(topic, p.partitionIndex), next);
+    }
+  }
+  return out;
 }
 
 /** A fetched partition's records at or after `from`, and the offset after its last whole batch (null: none). */
