@@ -75,6 +75,9 @@ export interface OverloadRun {
   gw: { shedBy: string; queueP99Ms: number; produceP99Ms: number; loopTurnP99Ms: number; handoverP99Ms: number; acceptorLoopP99Ms: number; shedOnThread: number; shedByAcceptor: number } | null;
   /** The gateway process's own memory at its highest RSS among the phase's once-a-second scrapes of /metrics (MB), or null. */
   mem: MemorySample | null;
+  /** 200s completed in each second of the sending window (req/s), and the gateway's loop busy share at each once-a-second scrape: where in a phase it admits less. */
+  acceptedPerS: number[];
+  loopBusyPerS: number[];
   label: string;
 }
 
@@ -103,8 +106,9 @@ function memorySample(text: string): MemorySample {
 }
 
 /** Scrapes the gateway's /metrics once a second (never two at once) and keeps the sample of highest RSS. */
-function memoryWatch(port: number): { stop(): MemorySample | null } {
+function memoryWatch(port: number): { stop(): MemorySample | null; loopBusy: number[] } {
   let best: MemorySample | null = null;
+  const loopBusy: number[] = [];
   let busy = false;
   const timer = setInterval(() => {
     if (busy) return;
@@ -114,10 +118,12 @@ function memoryWatch(port: number): { stop(): MemorySample | null } {
         if (!t) return;
         const s = memorySample(t);
         if (!best || s.rss > best.rss) best = s;
+        loopBusy.push(promSum(t, 'gateway_event_loop_busy_ratio'));
       })
       .finally(() => (busy = false));
   }, 1000);
   return {
+    loopBusy,
     stop() {
       clearInterval(timer);
       return best;
@@ -285,6 +291,8 @@ async function overloadPhase(opts: OverloadOptions, factor: number): Promise<Ove
     const shed = r.latencies.get(503) ?? [];
     const others = [...r.latencies].filter(([s]) => s !== 200 && s !== 503);
     const inWindow = r.acceptedAt.filter((t) => t <= opts.durationS * 1000).length;
+    const acceptedPerS = Array.from({ length: opts.durationS }, () => 0);
+    for (const t of r.acceptedAt) if (t >= 0 && t < opts.durationS * 1000) acceptedPerS[Math.floor(t / 1000)]++;
     return {
       factor,
       rate,
@@ -326,6 +334,9 @@ async function overloadPhase(opts: OverloadOptions, factor: number): Promise<Ove
       timeoutsBy: r.timeoutsBy,
       gw: gatewayFigures(metricsBefore, metricsAfter),
       mem,
+      acceptedPerS,
+      // The scrapes start with the generator's 3 s of preparation: the sending window's seconds only.
+      loopBusyPerS: memory.loopBusy.slice(Math.floor(startsIn / 1000), Math.floor(startsIn / 1000) + opts.durationS),
       label: opts.label,
     };
   } finally {
