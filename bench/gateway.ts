@@ -12,7 +12,7 @@
  *                            [--overload-connections 4096] [--overload-warm-connections 1024]
  *                            [--overload-new-connections 0.1] [--client-timeout 10] [--workers 2]
  *                            [--compression lz4] [--linger 2] [--secure] [--ab-root DIR] [--overload-base 0]
- *                            [--loadgen-nice 0] [--trace]
+ *                            [--loadgen-nice 0] [--trace] [--closed-loop raw|autocannon]
  *
  * --trace: the real gateway (first client) with GATEWAY_TRACE_HOPS, and each half-load run prints
  * where its requests' time went, hop by hop (lib/hops.ts; as bench:gateway-half --trace).
@@ -32,7 +32,7 @@
  * Targets, each in its own Node process (lib/gateway-processes.ts): the bare route, the gateway
  * with Kafka stubbed out (what the gateway's own work costs), optionally the gateway without
  * coalesced Kafka sends (--compare-uncoalesced), and the real gateway. The load generator runs in
- * this process (lib/measure.ts): autocannon's closed loop (64 connections) for the maximum, evenly
+ * this process (lib/measure.ts): a closed loop (64 connections, raw sockets, lib/closed-loop.ts) for the maximum, evenly
  * paced open-loop requests for half the maximum; the overload phases (lib/overload.ts) run their
  * own open-loop generator (lib/open-loop.ts: several threads over raw sockets, which paces rates
  * one http.request loop cannot, with a client timeout and its own lateness reported). --profile adds a run under `node --cpu-prof` (lib/gateway-profile.ts).
@@ -50,7 +50,7 @@ import { profileRun } from './lib/gateway-profile.js';
 import { scrape, tailWhy } from './lib/half-tail.js';
 import { hopsTable } from './lib/hops.js';
 import { kafkaRecords } from './lib/kafka-records.js';
-import { measure, type CpuSource, type Measured } from './lib/measure.js';
+import { measure, type ClosedLoop, type CpuSource, type Measured } from './lib/measure.js';
 import { overloadPhases } from './lib/overload.js';
 import { overloadReport } from './lib/overload-report.js';
 import { log, onCleanup, runBench } from './lib/run.js';
@@ -126,6 +126,9 @@ const OVERLOAD_BASE = a.num('overload-base', 0);
  * leave, so it takes nothing from them, and its own lateness (tick lag, gen p99) shows what it lost.
  */
 const LOADGEN_NICE = a.num('loadgen-nice', 0);
+/** --closed-loop autocannon: the maximum-load runs with autocannon's client (the earlier figures') instead of lib/closed-loop.ts's raw sockets. */
+const CLOSED_LOOP = a.str('closed-loop', 'raw') as ClosedLoop;
+if (CLOSED_LOOP !== 'raw' && CLOSED_LOOP !== 'autocannon') throw new Error(`--closed-loop takes raw or autocannon, got ${CLOSED_LOOP}`);
 /** The rate the overload phases multiply: --overload-base, or the target's own measured maximum. */
 const overloadMax = (measured: number) => (OVERLOAD_BASE > 0 ? OVERLOAD_BASE : measured);
 /** The events/s an overload phase's accepted throughput is judged against (batches of 20). */
@@ -202,18 +205,18 @@ await runBench('bench:gateway', 1800, async () => {
   const tUncoalesced = uncoalesced && target('uncoalesced', uncoalesced, PORTS.uncoalesced, true);
   // `gw` is replaced by the profiled process at the end: the target reads it when measured.
   const tGw = target(`gateway ${client}`, { cpuSeconds: () => gw.treeCpuSeconds() }, PORTS.gateway, true);
-  const tOther = other && otherClient ? target(`gateway ${otherClient}`, other, PORTS.kafkajs, true) : null;
+  const tOther = other && otherClient ? target(`gateway ${otherClient}`, { cpuSeconds: () => other.treeCpuSeconds() }, PORTS.kafkajs, true) : null;
   const tMulti = multi ? target(`gateway ${client} x${WORKERS}`, { cpuSeconds: () => multi.treeCpuSeconds() }, PORTS.workers, true) : null;
-  const tCompressed = compressed ? target(`gateway ${client} ${COMPRESSION}`, compressed, PORTS.compressed, true) : null;
+  const tCompressed = compressed ? target(`gateway ${client} ${COMPRESSION}`, { cpuSeconds: () => compressed.treeCpuSeconds() }, PORTS.compressed, true) : null;
   const tAcc = acc ? target(`gateway ${client} ${accName}`, { cpuSeconds: () => acc.treeCpuSeconds() }, PORTS.acceptor, true) : null;
-  const tLinger = lingering ? target(`gateway ${client} linger ${LINGER} ms`, lingering, PORTS.linger, true) : null;
+  const tLinger = lingering ? target(`gateway ${client} linger ${LINGER} ms`, { cpuSeconds: () => lingering.treeCpuSeconds() }, PORTS.linger, true) : null;
   const tAb = ab ? target(`gateway ${client} from ${AB_ROOT}`, { cpuSeconds: () => ab.treeCpuSeconds() }, PORTS.ab, true) : null;
   const targets = [tBare, tStub, tAbStub, tUncoalesced, tGw, tAb, tMulti, tCompressed, tAcc, tLinger, tOther].filter((t): t is Target => t !== null);
 
   const records0 = await kafkaRecords(kafka);
   let gatewayAccepted = 0;
   const run = async (t: Target, what: string, duration: number, rate?: number) => {
-    const m = await measure(what, t.proc, t.real ? kafka.pid : undefined, pool, { port: t.port, duration, connections: CONNECTIONS, rate, trace: TRACE && t === tGw && rate !== undefined });
+    const m = await measure(what, t.proc, t.real ? kafka.pid : undefined, pool, { port: t.port, duration, connections: CONNECTIONS, rate, trace: TRACE && t === tGw && rate !== undefined, closedLoop: CLOSED_LOOP });
     if (t.real) gatewayAccepted += m.ok * pool.eventsPerBody;
     return m;
   };
