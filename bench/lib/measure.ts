@@ -1,5 +1,6 @@
 /**
- * One measured load run against one HTTP target: autocannon's closed loop for the maximum, or
+ * One measured load run against one HTTP target: a closed loop for the maximum (lib/closed-loop.ts
+ * over raw sockets, or autocannon's with `closedLoop: 'autocannon'`), or
  * evenly paced open-loop requests (lib/paced.ts) for a fixed rate, with the CPU the server (and
  * the Kafka broker, and this load generator) used during it.
  */
@@ -7,11 +8,15 @@ import autocannon from 'autocannon';
 import type { BodyPool } from './bodies.js';
 import { cpuSecondsOf } from './child.js';
 import type { RequestHops } from './hops.js';
+import { closedLoopRun } from './closed-loop.js';
 import { pacedLoad } from './paced.js';
 import { loadAverage, percentile } from './stats.js';
 
 /** The path every gateway bench request is sent to. */
 export const EVENTS_PATH = '/v1/events?site=bench';
+
+/** The closed loop's client: raw sockets with requests encoded once (the default), or autocannon (the earlier figures'). */
+export type ClosedLoop = 'raw' | 'autocannon';
 
 /** Something whose CPU use is measured: one process, or a process and its workers. */
 export interface CpuSource {
@@ -99,12 +104,16 @@ export async function measure(
   server: CpuSource,
   kafkaPid: number | undefined,
   pool: BodyPool,
-  opts: { port: number; duration: number; connections: number; rate?: number; trace?: boolean },
+  opts: { port: number; duration: number; connections: number; rate?: number; trace?: boolean; closedLoop?: ClosedLoop },
 ): Promise<Measured> {
   const load = await loadAverage();
   const cpu0 = { server: server.cpuSeconds(), kafka: cpuSecondsOf(kafkaPid), loadgen: process.cpuUsage() };
   const t0 = performance.now();
-  const r = opts.rate ? await pacedRun(pool, opts.port, opts.rate, opts.duration, opts.trace) : await autocannonRun(pool, opts.port, opts.duration, opts.connections);
+  const r = opts.rate
+    ? await pacedRun(pool, opts.port, opts.rate, opts.duration, opts.trace)
+    : opts.closedLoop === 'autocannon'
+      ? await autocannonRun(pool, opts.port, opts.duration, opts.connections)
+      : await closedLoopRun(pool, { port: opts.port, path: EVENTS_PATH, duration: opts.duration, connections: opts.connections });
   const wall = (performance.now() - t0) / 1000;
   const used = process.cpuUsage(cpu0.loadgen);
   const serverCpu = server.cpuSeconds() - cpu0.server;

@@ -14,6 +14,7 @@ import net from 'node:net';
 import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { bodyPool } from './bodies.js';
+import { parseAnswer, requestBytes, requestTemplates } from './raw-http.js';
 
 export interface WorkerParams {
   port: number;
@@ -75,7 +76,6 @@ const p = workerData as WorkerParams;
 const abs = () => performance.timeOrigin + performance.now();
 const pool = bodyPool({ size: p.pool.size, seed: p.pool.seed, tag: p.pool.tag, eventsPerBody: p.pool.eventsPerBody });
 
-const CRLFCRLF = Buffer.from('\r\n\r\n');
 const res: WorkerResult = {
   sent: 0,
   latencies: {},
@@ -118,55 +118,10 @@ const waiting: number[] = [];
 let open = 0;
 let k = 0;
 
-/** Digits of the request number in every event id (base 36): enough for 3.6e15 requests. */
-const ID_DIGITS = 10;
+const templates = requestTemplates(pool, { path: p.path, port: p.port, tag: p.pool.tag });
 
-interface Template {
-  /** The whole request, keep-alive and `connection: close`, with zeros where the request number goes. */
-  keep: Buffer;
-  close: Buffer;
-  /** Offsets of the request number in each (the head differs in length, the body does not). */
-  keepAt: number[];
-  closeAt: number[];
-}
-
-function template(j: number): Template {
-  const { parts, ua, ip } = pool.parts(j);
-  const idHead = `${p.pool.tag}-`;
-  const zeros = '0'.repeat(ID_DIGITS);
-  let body = parts[0];
-  const at: number[] = [];
-  for (let i = 1; i < parts.length; i++) {
-    body += idHead;
-    at.push(Buffer.byteLength(body));
-    body += `${zeros}-${i - 1}${parts[i]}`;
-  }
-  const head = (close: boolean) =>
-    `POST ${p.path} HTTP/1.1\r\nhost: 127.0.0.1:${p.port}\r\ncontent-type: application/json\r\nuser-agent: ${ua}\r\n${close ? 'connection: close\r\n' : ''}` +
-    `x-forwarded-for: ${ip}\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n`;
-  const keepHead = Buffer.byteLength(head(false));
-  const closeHead = Buffer.byteLength(head(true));
-  return {
-    keep: Buffer.from(head(false) + body),
-    close: Buffer.from(head(true) + body),
-    keepAt: at.map((o) => o + keepHead),
-    closeAt: at.map((o) => o + closeHead),
-  };
-}
-
-const templates = Array.from({ length: pool.size }, (_, j) => template(j));
-
-/** Request n: a copy of its template with n in every event id (unique ids, no JSON or UTF-8 encoding per request). */
-function request(n: number, close: boolean): Buffer {
-  const k = p.offset + n;
-  const t = templates[k % templates.length];
-  const src = close ? t.close : t.keep;
-  const out = Buffer.allocUnsafe(src.length);
-  src.copy(out);
-  const digits = k.toString(36).padStart(ID_DIGITS, '0');
-  for (const o of close ? t.closeAt : t.keepAt) out.write(digits, o, ID_DIGITS, 'latin1');
-  return out;
-}
+/** Request n of this thread (its ids offset so that no two threads or phases share one). */
+const request = (n: number, close: boolean): Buffer => requestBytes(templates, p.offset + n, close);
 
 function record(c: Conn, status: number) {
   const now = abs();
@@ -254,35 +209,13 @@ function pump() {
   while (waiting.length && open < p.maxConnections) assign(connect(), waiting.shift()!);
 }
 
-/** Node writes the headers it adds capitalised, Fastify its own lower-case: both spellings, on the bytes. */
-const CONTENT_LENGTH = [Buffer.from('\r\ncontent-length:'), Buffer.from('\r\nContent-Length:')];
-const CONNECTION_CLOSE = [Buffer.from('\r\nconnection: close'), Buffer.from('\r\nConnection: close')];
-
-/** Where one of the spellings of a header starts in the head (bytes up to `end`), -1 when absent. */
-function headerAt(buf: Buffer, names: Buffer[], end: number): number {
-  for (const name of names) {
-    const i = buf.indexOf(name);
-    if (i >= 0 && i < end) return i;
-  }
-  return -1;
-}
-
 function onData(c: Conn, d: Buffer) {
   if (Number.isNaN(c.due)) return; // an answer nobody waits for (after a timeout): the socket is gone anyway
   c.buf = c.buf ? Buffer.concat([c.buf, d]) : d;
-  const end = c.buf.indexOf(CRLFCRLF);
-  if (end < 0) return;
-  const cl = headerAt(c.buf, CONTENT_LENGTH, end);
-  let length = 0;
-  if (cl >= 0) {
-    let i = cl + CONTENT_LENGTH[0].length;
-    while (c.buf[i] === 0x20) i++;
-    for (; c.buf[i] >= 0x30 && c.buf[i] <= 0x39; i++) length = length * 10 + c.buf[i] - 0x30;
-  }
-  if (c.buf.length < end + 4 + length) return;
-  // "HTTP/1.1 200 ...": the three digits at 9..11.
-  const status = (c.buf[9] - 0x30) * 100 + (c.buf[10] - 0x30) * 10 + (c.buf[11] - 0x30);
-  c.close = headerAt(c.buf, CONNECTION_CLOSE, end) >= 0;
+  const answer = parseAnswer(c.buf);
+  if (!answer) return;
+  const { status } = answer;
+  c.close = answer.close;
   record(c, status);
   release(c);
 }
