@@ -13,6 +13,11 @@
  *                            [--overload-new-connections 0.1] [--client-timeout 10] [--workers 2]
  *                            [--compression lz4] [--linger 2] [--secure] [--ab-root DIR] [--overload-base 0]
  *                            [--loadgen-nice 0] [--trace] [--closed-loop raw|autocannon]
+ *                            [--variants 'GATEWAY_WORKERS=2,GATEWAY_KAFKA_LINGER_MS=2;GATEWAY_KAFKA_COMPRESSION=lz4']
+ *
+ * --variants: the real gateway (first client) again once per ';'-separated list of settings, each
+ * on its own port (28095, 28096 ...), in the same rotation at maximum load: a layout or a
+ * combination of settings (processes x linger x compression) measured beside the default.
  *
  * --trace: the real gateway (first client) with GATEWAY_TRACE_HOPS, and each half-load run prints
  * where its requests' time went, hop by hop (lib/hops.ts; as bench:gateway-half --trace).
@@ -57,6 +62,7 @@ import { log, onCleanup, runBench } from './lib/run.js';
 import { int, loadAverage, median, ms } from './lib/stats.js';
 import { rssMbOfTree } from './lib/child.js';
 import { loadConfig } from '../common/config.js';
+import { parseConfig, SETTINGS, type Config } from '../contracts/config.js';
 
 const a = parseArgs();
 const REPS = a.num('reps', 3);
@@ -86,8 +92,22 @@ const PORTS = {
   linger: a.num('linger-port', 28088),
   ab: a.num('ab-port', 28089),
   abStub: a.num('ab-stub-port', 28090),
+  variants: a.num('variant-port', 28095),
 };
 const AB_ROOT = a.str('ab-root', '');
+/** --variants: settings (ENV=value, comma-separated) of each extra real gateway, ';' between gateways. */
+const VARIANTS = a
+  .str('variants', '')
+  .split(';')
+  .filter(Boolean)
+  .map((spec) => {
+    const env = Object.fromEntries(spec.split(',').map((kv) => [kv.slice(0, kv.indexOf('=')).trim(), kv.slice(kv.indexOf('=') + 1).trim()]));
+    const keys = Object.entries(SETTINGS).filter(([, st]) => st.env in env).map(([k]) => k as keyof Config);
+    const unknown = Object.keys(env).filter((name) => !Object.values(SETTINGS).some((st) => st.env === name));
+    if (unknown.length) throw new Error(`--variants: no setting named ${unknown.join(', ')}`);
+    const parsed = parseConfig(env);
+    return { spec, settings: Object.fromEntries(keys.map((k) => [k, parsed[k]])) as Partial<Config> };
+  });
 /** --no-acceptor: skip the gateway behind the acceptor process (GATEWAY_ACCEPTOR: sheds on its own core under overload). */
 const ACCEPTOR = !a.flag('no-acceptor');
 /** Whether the default gateway runs behind the acceptor: the extra target is then the one without it. */
@@ -159,6 +179,7 @@ await runBench('bench:gateway', 1800, async () => {
     { port: PORTS.linger, what: 'gateway with linger', setting: '--linger-port' },
     { port: PORTS.ab, what: 'gateway from --ab-root', setting: '--ab-port' },
     { port: PORTS.abStub, what: 'stubbed gateway from --ab-root', setting: '--ab-stub-port' },
+    ...VARIANTS.map((v, i) => ({ port: PORTS.variants + i, what: `gateway with ${v.spec}`, setting: '--variant-port' })),
   ]);
   log(`gateway bench: ${REPS} x ${DURATION} s at max load per target (${CONNECTIONS} connections), then ${REPS} x ${HALF_DURATION} s at half load; loadavg ${await loadAverage()}`);
   const pool = bodyPool({ size: POOL, eventsPerBody: 20, seed: 42 });
@@ -193,6 +214,8 @@ await runBench('bench:gateway', 1800, async () => {
   const lingering = LINGER > 0 ? await procs.gateway(`gateway-linger${LINGER}`, client, PORTS.linger, [], { gatewayKafkaLingerMs: LINGER }) : null;
   // This checkout's default GATEWAY_ACCEPTOR, set explicitly: the other checkout's own default may differ.
   const ab = AB_ROOT ? await procs.gateway('gateway-ab', client, PORTS.ab, [], { gatewayAcceptor: DEFAULT_ACCEPTOR }, AB_ROOT) : null;
+  const variants = [];
+  for (const [i, v] of VARIANTS.entries()) variants.push({ ...v, port: PORTS.variants + i, gw: await procs.gateway(`gateway-v${i + 1}`, client, PORTS.variants + i, [], v.settings) });
   const bare = await procs.bare(PORTS.bare);
   const stub = NO_STUB ? null : await procs.variant('stub', client, PORTS.stub);
   const abStub = AB_ROOT && !NO_STUB ? await procs.variant('stub', client, PORTS.abStub, [], AB_ROOT) : null;
@@ -211,7 +234,8 @@ await runBench('bench:gateway', 1800, async () => {
   const tAcc = acc ? target(`gateway ${client} ${accName}`, { cpuSeconds: () => acc.treeCpuSeconds() }, PORTS.acceptor, true) : null;
   const tLinger = lingering ? target(`gateway ${client} linger ${LINGER} ms`, { cpuSeconds: () => lingering.treeCpuSeconds() }, PORTS.linger, true) : null;
   const tAb = ab ? target(`gateway ${client} from ${AB_ROOT}`, { cpuSeconds: () => ab.treeCpuSeconds() }, PORTS.ab, true) : null;
-  const targets = [tBare, tStub, tAbStub, tUncoalesced, tGw, tAb, tMulti, tCompressed, tAcc, tLinger, tOther].filter((t): t is Target => t !== null);
+  const tVariants = variants.map((v) => target(`gateway ${client} ${v.spec}`, { cpuSeconds: () => v.gw.treeCpuSeconds() }, v.port, true));
+  const targets = [tBare, tStub, tAbStub, tUncoalesced, tGw, tAb, tMulti, tCompressed, tAcc, tLinger, tOther, ...tVariants].filter((t): t is Target => t !== null);
 
   const records0 = await kafkaRecords(kafka);
   let gatewayAccepted = 0;
@@ -319,6 +343,7 @@ await runBench('bench:gateway', 1800, async () => {
     ...(tAb ? [{ name: `gateway (${client}, ${AB_ROOT})`, label: `gateway, ${client}, from ${AB_ROOT}`, runs: tAb.runs }] : []),
     ...(tLinger ? [{ name: `gateway (${client}, linger ${LINGER} ms)`, label: `gateway, ${client}, linger ${LINGER} ms`, runs: tLinger.runs }] : []),
     ...(tOther ? [{ name: `gateway (${otherClient})`, label: `gateway, ${otherClient} (enrich + Kafka acks=all)`, runs: tOther.runs }] : []),
+    ...tVariants.map((t, i) => ({ name: `gateway (${client}, ${VARIANTS[i].spec})`, label: `gateway, ${client}, ${VARIANTS[i].spec}`, runs: t.runs })),
   ];
   console.log('');
   console.log(
