@@ -165,6 +165,12 @@ await runBench('bench:kafka-clients', 900, async () => {
     };
   };
   for (const c of CLIENTS) await one(c, GROUPS[0], 2); // warm-up
+  // What the broker burns with nothing to do (controller, heartbeats, GC, timers): at low rates it
+  // is a large part of its CPU per record, and no client or produce setting changes it.
+  const idle0 = cpuSecondsOf(brokerOf.a.pid);
+  await new Promise((r) => setTimeout(r, 3000));
+  const brokerIdleCores = (cpuSecondsOf(brokerOf.a.pid) - idle0) / 3;
+  log(`broker idle: ${brokerIdleCores.toFixed(3)} cores`);
   for (const group of GROUPS) {
     for (let r = 1; r <= REPS; r++) {
       for (const c of r % 2 ? CLIENTS : [...CLIENTS].reverse()) {
@@ -183,6 +189,7 @@ await runBench('bench:kafka-clients', 900, async () => {
     }),
   );
   console.log(table(['client', 'group', 'records/s', 'client CPU µs/record', 'broker CPU µs/record', 'ms per group', 'B/record on disk'], rows));
+  if (Number.isFinite(brokerIdleCores)) console.log(`broker idle (no sends, 3 s): ${brokerIdleCores.toFixed(3)} cores, ${int((brokerIdleCores * 1e6) / 10_000)} µs per record at 10,000 records/s`);
   for (const g of GROUPS) {
     const cpuOf = (c: string) => median(runs.filter((m) => m.client === c && m.group === g).map((m) => m.cpuUsPerRecord));
     const brokerOfClient = (c: string) => median(runs.filter((m) => m.client === c && m.group === g).map((m) => m.brokerUsPerRecord));
