@@ -15,6 +15,9 @@
  *                            [--loadgen-nice 0] [--trace] [--closed-loop raw|autocannon]
  *                            [--variants 'GATEWAY_WORKERS=2,GATEWAY_KAFKA_LINGER_MS=2;GATEWAY_KAFKA_COMPRESSION=lz4']
  *
+ * --paced-rate N: every real gateway also at N requests/s, paced open loop, in the same rotation:
+ * CPU ms per request of each layout (gateway processes, broker, generator) at one equal load below
+ * everyone's maximum, which a machine too busy for maxima still compares (nothing shed).
  * --variants: the real gateway (first client) again once per ';'-separated list of settings, each
  * on its own port (28095, 28096 ...), in the same rotation at maximum load: a layout or a
  * combination of settings (processes x linger x compression) measured beside the default.
@@ -59,7 +62,7 @@ import { measure, type ClosedLoop, type CpuSource, type Measured } from './lib/m
 import { overloadPhases } from './lib/overload.js';
 import { overloadReport } from './lib/overload-report.js';
 import { log, onCleanup, runBench } from './lib/run.js';
-import { int, loadAverage, median, ms } from './lib/stats.js';
+import { int, loadAverage, median, ms, table } from './lib/stats.js';
 import { rssMbOfTree } from './lib/child.js';
 import { loadConfig } from '../common/config.js';
 import { parseConfig, SETTINGS, type Config } from '../contracts/config.js';
@@ -96,6 +99,7 @@ const PORTS = {
 };
 const AB_ROOT = a.str('ab-root', '');
 /** --variants: settings (ENV=value, comma-separated) of each extra real gateway, ';' between gateways. */
+const PACED_RATE = a.num('paced-rate', 0);
 const VARIANTS = a
   .str('variants', '')
   .split(';')
@@ -259,6 +263,19 @@ await runBench('bench:gateway', 1800, async () => {
     }
   }
 
+  // Every real gateway at one paced rate, in the same rotation: CPU per request of each layout at equal load.
+  const pacedRuns = new Map<Target, Measured[]>();
+  if (PACED_RATE > 0) {
+    const real = targets.filter((t) => t.real);
+    for (let i = 1; i <= REPS; i++) {
+      for (const t of real.map((_, j) => real[(i - 1 + j) % real.length])) {
+        const m = await run(t, `${t.label} @${int(PACED_RATE)} req/s #${i}`, DURATION, PACED_RATE);
+        pacedRuns.set(t, [...(pacedRuns.get(t) ?? []), m]);
+        log(`${m.what}: ${int(m.reqPerS)} req/s, p50 ${ms(m.p50)}, p99 ${ms(m.p99)}, codes ${m.codes}, cpu ms/req gateway ${m.cpuMsPerReq.server.toFixed(3)} broker ${m.cpuMsPerReq.kafka.toFixed(3)}, loadgen ${m.cpu.loadgen.toFixed(2)} cores`);
+      }
+    }
+  }
+
   const gwMax = median(tGw.runs.map((m) => m.reqPerS));
   const half = Math.max(1, Math.round(gwMax / 2));
   const halfRuns: Measured[] = [];
@@ -358,6 +375,13 @@ await runBench('bench:gateway', 1800, async () => {
       targetHalf: { rate: targetHalf, runs: targetHalfRuns },
     }),
   );
+  if (pacedRuns.size) {
+    const rows = [...pacedRuns].map(([t, ms_]) => {
+      const med = (f: (m: Measured) => number) => median(ms_.map(f));
+      return [t.label, int(med((m) => m.reqPerS)), ms(med((m) => m.p50)), ms(med((m) => m.p99)), med((m) => m.cpuMsPerReq.server).toFixed(3), med((m) => m.cpuMsPerReq.kafka).toFixed(3), med((m) => m.cpu.server).toFixed(2), med((m) => m.cpu.kafka).toFixed(2), ms_.map((m) => m.codes).join(' | ')];
+    });
+    console.log(`\nevery real gateway at ${int(PACED_RATE)} req/s, paced (medians of ${REPS}): CPU per request at equal load\n${table(['gateway', 'req/s', 'p50', 'p99', 'cpu ms/req gateway', 'cpu ms/req broker', 'cores gateway', 'cores broker', 'codes'], rows)}`);
+  }
   console.log(`\nwhere the half-load tail comes from (slow = over 25 ms; bounds are the gateway's histogram buckets):\n${halfWhy.join('\n')}`);
   const overloadOpts = { durationS: OVERLOAD_DURATION, timeoutMs: CLIENT_TIMEOUT_S * 1000, threads: OVERLOAD_THREADS, newConnectionShare: OVERLOAD_NEW_CONNECTIONS };
   if (overloadRuns.length) console.log(`\n${overloadReport(overloadRuns, { ...overloadOpts, maxReqPerS: overloadMax(gwMax), maxEventsPerS: overloadMaxEvents(gwEvents) })}`);
