@@ -1,4 +1,5 @@
 import { digestLanes, digestText, hash64, hash64Joined, lanes } from './content-digest.js';
+import { InFlightIds } from './in-flight-ids.js';
 
 /**
  * Remembers recently accepted event identities (site and event id, see `identityOf`) with the
@@ -114,10 +115,8 @@ export function identityLanes(siteId: string | null, eventId: string): void {
 const idLanes = (id: string): void => hash64(id, 0, id.length, SEED);
 
 /**
- * The key of an identity among the sends in flight: 53 of its hash's 64 bits (a number a Map keeps
- * without a string). Two identities in flight at once share one about once in 2^53 / (in flight)
- * new events; the cost would be a retry waiting on the other's send and then being produced
- * again, which the processor's writes keyed by event id absorb.
+ * A Map key for an identity among a large batch's own (ingest): 53 of its hash's 64 bits (a
+ * number a Map keeps without a string), the full 64 compared on a hit.
  */
 export const flightKey = (hi: number, lo: number) => (hi >>> 0) * 0x200000 + (lo >>> 11);
 
@@ -130,7 +129,7 @@ export class RecentIds {
    */
   private current: Generation;
   private previous: Generation;
-  private readonly inFlight = new Map<number, Promise<void>>();
+  private readonly inFlight = new InFlightIds();
   private readonly generationMax: number;
   constructor(
     private readonly max = 200_000,
@@ -206,7 +205,7 @@ export class RecentIds {
 
   /** `pending` of the identity with hash lanes (hi, lo). */
   pendingOf(hi: number, lo: number): Promise<void> | undefined {
-    return this.inFlight.get(flightKey(hi, lo));
+    return this.inFlight.get(hi, lo);
   }
 
   /**
@@ -217,10 +216,10 @@ export class RecentIds {
    */
   begin(keys: Int32Array, digests: Int32Array, which: readonly number[], from = 0, to = which.length): (acked: boolean, now?: number) => void {
     let release!: () => void;
-    const done = new Promise<void>((resolve) => (release = resolve));
+    const send = this.inFlight.open(new Promise<void>((resolve) => (release = resolve)));
     for (let k = from; k < to; k++) {
       const i = which[k];
-      this.inFlight.set(flightKey(keys[2 * i], keys[2 * i + 1]), done);
+      this.inFlight.add(keys[2 * i], keys[2 * i + 1], send);
     }
     return (acked, now = Date.now()) => {
       for (let k = from; k < to; k++) {
@@ -228,9 +227,9 @@ export class RecentIds {
         const hi = keys[2 * i];
         const lo = keys[2 * i + 1];
         if (acked) this.remember(hi, lo, now, true, digests[2 * i], digests[2 * i + 1]);
-        const key = flightKey(hi, lo);
-        if (this.inFlight.get(key) === done) this.inFlight.delete(key);
+        this.inFlight.remove(hi, lo, send);
       }
+      this.inFlight.close(send);
       release();
     };
   }
