@@ -36,7 +36,7 @@ const log = pino({ level: 'warn' });
 /** One checkout's ingest loop: `round(n)` runs n requests and returns CPU ms per request. */
 async function workOf(root: string) {
   const load = (file: string) => import(pathToFileURL(path.join(root, file)).href);
-  const [{ loadConfig }, { toBatch }, { deadLetters }, { RecentIds }, { Delivery }, { geoipLiteProvider }, { createIngest }, { gatewayMetrics }, { cachedUserAgentParser }, { createValidator }] = await Promise.all([
+  const [{ loadConfig }, { toBatch }, { deadLetters }, { RecentIds }, { Delivery }, { geoipLiteProvider, cachedGeo }, { createIngest }, { gatewayMetrics }, { cachedUserAgentParser }, { createValidator }] = await Promise.all([
     load('common/config.ts'),
     load('gateway/batch.ts'),
     load('gateway/dead-letter.ts'),
@@ -58,7 +58,8 @@ async function workOf(root: string) {
     topicPrefix: '',
     validate: createValidator(),
     parseUa: cachedUserAgentParser(),
-    geo: geoipLiteProvider(),
+    // As the app builds it (a checkout from before the cache: the provider alone).
+    geo: cachedGeo ? cachedGeo(geoipLiteProvider()) : geoipLiteProvider(),
     botPolicy: 'flag',
     recent,
     delivery,

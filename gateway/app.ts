@@ -18,7 +18,7 @@ import { Delivery } from './delivery.js';
 import { BodyError, clientErrorHandler, registerErrorHandlers } from './error-handler.js';
 import { GatewayError } from './errors.js';
 import type { EventProducer } from './event-producer.js';
-import { geoipLiteProvider, type GeoProvider } from './geo.js';
+import { cachedGeo, geoipLiteProvider, type GeoProvider } from './geo.js';
 import { createIngest } from './ingest.js';
 import { coalescingProducer } from './coalescing-producer.js';
 import { registerHopTrace } from './hop-trace.js';
@@ -109,7 +109,7 @@ export async function buildApp(opts: BuildOptions = {}): Promise<FastifyInstance
   const siteEvents = cfg.gatewaySiteEventsPerS > 0 ? new TokenBuckets(cfg.gatewaySiteEventsPerS, cfg.gatewaySiteEventsBurst) : null;
   const sites = siteRegistry(cfg);
   const botPolicy = parseBotPolicy(cfg.botPolicy);
-  const geo = opts.geo ?? (cfg.geoipMmdbPath ? mmdbGeoProvider(cfg.geoipMmdbPath) : geoipLiteProvider());
+  const geo = cachedGeo(opts.geo ?? (cfg.geoipMmdbPath ? mmdbGeoProvider(cfg.geoipMmdbPath) : geoipLiteProvider()));
 
   const metrics = gatewayMetrics();
   /** Open client connections (GATEWAY_MAX_CONNECTIONS bounds them). */
