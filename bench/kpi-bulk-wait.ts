@@ -6,7 +6,12 @@
  * the KPI index whose translog is fsynced every 5 s instead of before each acknowledgement), and
  * split into lanes of partitions written at once (KPI_BULK_LANES).
  *
- *   npm run bench:kpi-bulk-wait -- [--es-url http://127.0.0.1:9200] [--seconds 20] [--rate 10000] [--rounds 30] [--parts 500]
+ * With --raw, other modes: the same tick behind a flush's request while raw events are indexed
+ * back to back as the index role does when it catches up (bulks of PROCESSOR_BATCH_SIZE, one in
+ * flight), in bulks of --raw-parts, or in bulks that take at most half of the time (a pause as
+ * long as each bulk after it).
+ *
+ *   npm run bench:kpi-bulk-wait -- [--es-url http://127.0.0.1:9200] [--seconds 20] [--rate 10000] [--rounds 30] [--parts 500] [--raw [--raw-parts 500]]
  *
  * The documents are the analytics engine's own (the freshness phase's traffic at --rate events/s
  * of event time, 6 partitions keyed by visitor): per 250 ms the open KPI windows that changed, per
@@ -16,7 +21,7 @@
  */
 import { Client } from '@elastic/elasticsearch';
 import { EVENT_TOPICS, topicFor } from '../contracts/topics.js';
-import { indexNames, kpiIndexSettings, kpiMappings } from '../contracts/indices.js';
+import { eventDocId, eventIndexFor, indexNames, kpiIndexSettings, kpiMappings } from '../contracts/indices.js';
 import { loadConfig } from '../common/config.js';
 import { partitionOf } from '../gateway/platformatic-driver.js';
 import { installTemplates } from '../infra/setup-indices.js';
@@ -37,6 +42,10 @@ const SECONDS = a.num('seconds', 20);
 const RATE = a.num('rate', 10_000);
 const ROUNDS = a.num('rounds', 30);
 const PARTS = Math.max(1, a.num('parts', 500));
+const RAW = a.flag('raw');
+const RAW_PARTS = Math.max(1, a.num('raw-parts', 500));
+/** Raw events kept for the raw-indexing modes (written again under new ids round by round). */
+const RAW_KEPT = 40_000;
 const PARTITIONS = 6;
 const PREFIX = 'bench-kpiwait';
 
@@ -59,8 +68,11 @@ await runBench('bench:kpi-bulk-wait', 1200, async () => {
   const next = engines.map(() => new Array<number>(EVENT_TOPICS.length).fill(0));
   const ticks: OutDoc[][] = [];
   const seconds: OutDoc[][] = [];
+  const raw: EnrichedEvent[] = [];
   for (let i = 1; i <= SECONDS * RATE; i++) {
-    const e = parseAnalyticsEvent(JSON.stringify(events.next().value)) as EnrichedEvent;
+    const full = events.next().value as EnrichedEvent;
+    if (RAW && raw.length < RAW_KEPT) raw.push(full);
+    const e = parseAnalyticsEvent(JSON.stringify(full)) as EnrichedEvent;
     const p = partitionOf(e.visitor_id, PARTITIONS);
     const t = EVENT_TOPICS.indexOf(topicFor(e.event_type));
     engines[p].add(e, t, next[p][t]++);
@@ -76,8 +88,15 @@ await runBench('bench:kpi-bulk-wait', 1200, async () => {
   await write(ticks[0], false, asyncKpis);
   // behind: what of a flush's is being written meanwhile; lanes: the tick's documents split by
   // partition modulo lanes into that many bulks at once (KPI_BULK_LANES).
-  type Mode = { name: string; behind: 'nothing' | 'one' | 'parts'; refresh?: boolean; async?: boolean; lanes?: number };
-  const modes: Mode[] = [
+  type Mode = { name: string; behind: 'nothing' | 'one' | 'parts'; refresh?: boolean; async?: boolean; lanes?: number; raw?: { size: number; duty: number } };
+  const batch = config.processorBatchSize;
+  const rawModes: Mode[] = [
+    { name: 'behind one request', behind: 'one' },
+    { name: `behind one request, raw events in bulks of ${int(batch)} back to back`, behind: 'one', raw: { size: batch, duty: 1 } },
+    { name: `behind one request, raw events in bulks of ${int(RAW_PARTS)} back to back`, behind: 'one', raw: { size: RAW_PARTS, duty: 1 } },
+    { name: `behind one request, raw events in bulks of ${int(batch)}, half of the time`, behind: 'one', raw: { size: batch, duty: 0.5 } },
+  ];
+  const modes: Mode[] = RAW ? rawModes : [
     { name: 'alone', behind: 'nothing' },
     { name: 'alone, refresh=true (ES_KPI_BULK_REFRESH)', behind: 'nothing', refresh: true },
     { name: 'alone, translog async', behind: 'nothing', async: true },
@@ -93,6 +112,29 @@ await runBench('bench:kpi-bulk-wait', 1200, async () => {
     const parts = Array.from({ length: lanes }, (_, l) => docs.filter((d) => d.doc.partition % lanes === l));
     await Promise.all(parts.map((part) => write(part, m.refresh ?? false, m.async ? asyncKpis : names.kpis)));
   };
+  // Raw events indexed back to back (as the index role catching up) while the tick is timed; each
+  // cycle under new ids, so Elasticsearch adds documents as it does live instead of replacing them.
+  let cycle = 0;
+  const rawLoad = (size: number, duty: number) => {
+    let stop = false;
+    let written = 0;
+    const done = (async () => {
+      while (!stop) {
+        const start = written % raw.length;
+        const part = raw.slice(start, start + size);
+        const c = cycle++;
+        const t0 = performance.now();
+        await bulkIndex(es, part, (e) => ({ index: eventIndexFor(PREFIX, e.received_at), id: `${eventDocId(e)}-${c}` }));
+        written += part.length;
+        const took = performance.now() - t0;
+        if (duty < 1 && !stop) await new Promise((ok) => setTimeout(ok, (took * (1 - duty)) / duty));
+      }
+    })();
+    return async () => {
+      stop = true;
+      await done;
+    };
+  };
   const took = new Map<string, number[]>(modes.map((m) => [m.name, []]));
   for (let r = 0; r < ROUNDS; r++) {
     for (let k = 0; k < modes.length; k++) {
@@ -100,6 +142,9 @@ await runBench('bench:kpi-bulk-wait', 1200, async () => {
       const m = modes[(k + r) % modes.length];
       const kpis = ticks[(r * modes.length + k) % ticks.length];
       const others = seconds[(r * modes.length + k) % seconds.length];
+      const stopRaw = m.raw ? rawLoad(m.raw.size, m.raw.duty) : null;
+      // In its steady pace before the flush and the tick come.
+      if (stopRaw) await new Promise((ok) => setTimeout(ok, 1000));
       const other = m.behind === 'nothing' ? Promise.resolve() : (async () => {
         const size = m.behind === 'one' ? others.length : PARTS;
         for (let i = 0; i < others.length; i += size) await write(others.slice(i, i + size));
@@ -110,6 +155,7 @@ await runBench('bench:kpi-bulk-wait', 1200, async () => {
       await writeTick(kpis, m);
       took.get(m.name)!.push(performance.now() - t0);
       await other;
+      await stopRaw?.();
     }
   }
   console.log(`\n=== bench:kpi-bulk-wait (load ${await loadAverage()}) ===`);

@@ -18,6 +18,7 @@ import { installTemplates } from '../../infra/setup-indices.js';
 import { bodyPool } from './bodies.js';
 import { httpOk, NodeChild } from './child.js';
 import { probeHops, readTraces, type Hops } from './freshness-hops.js';
+import { describeEsNode, sampleEsNode } from './es-node-sampler.js';
 import { watchProbes } from './freshness-watch.js';
 import { metricValue, ROLES, rssSampler, spawnProcessor, type BenchRole, type ProcessorServices } from './processor-child.js';
 import { pacedLoad } from './paced.js';
@@ -204,9 +205,12 @@ export async function runFreshness(o: FreshnessOptions): Promise<Freshness> {
     const tag = `${PROBE_PREFIX}${o.runTag}-${s}-`;
     const flush0 = await Promise.all(analytics.map((a) => flushStats(a.port)));
     const segStart = performance.now();
+    const esNode = sampleEsNode(o.es);
     const watch = watchProbes({ es: o.es, gatewayPort: o.gatewayPort, tag, probesPerS: o.probesPerS, pollMs: o.pollMs, searches: o.searches, indices: kpis, graceMs: 15_000 });
     const res = await traffic(o.durationS);
     accepted += res.ok * 20;
+    // The node's figures while the traffic ran (the probes' grace period after it is quieter).
+    const esFigures = await esNode.stop();
     const w = await watch.stop();
     const segSeconds = (performance.now() - segStart) / 1000;
     const sideSegs: SideSegment[] = [];
@@ -239,6 +243,7 @@ export async function runFreshness(o: FreshnessOptions): Promise<Freshness> {
       log(`freshness #${s}${name}: analytics lag ${int(g.lag)} records; ${g.n} probes, p50 ${ms(g.p50, 0)}, p95 ${ms(g.p95, 0)}, p99 ${ms(g.p99, 0)}, max ${ms(g.max, 0)}${g.missing ? `, ${g.missing} NOT SEEN` : ''}; ${traces.size} of ${w.sent.size} probes traced; analytics flushes ${g.flushesPerS.toFixed(1)}/s, ${ms(g.flushMeanMs, 0)} each`);
     }
     const g: Segment = { rate: (res.ok * 20) / res.seconds, load, non2xx: res.non2xx + res.errors, pollCycle: w.cycles, pollRoundTrip: w.roundTrips, sides: sideSegs };
+    log(`freshness #${s}: ${describeEsNode(esFigures)}`);
     segments.push(g);
     // Where each role's memory is (RSS = V8 heap + external/array buffers + code and native): what to cut.
     for (const [i, role] of ROLES.entries()) {
