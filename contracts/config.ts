@@ -197,6 +197,7 @@ export const SETTINGS = {
   esSnapshotDir: s('ES_SNAPSHOT_DIR', 'string', '', 'infra', 'The local node\'s `path.repo` (where `fs` snapshot repositories may live); empty: `<DATA_DIR>/elasticsearch/snapshots`.'),
   esTransportPort: s('ES_TRANSPORT_PORT', 'int', '9300', 'infra', 'Transport port of the local Elasticsearch node.'),
   esHeap: s('ES_HEAP', 'string', '1g', 'infra', 'JVM heap of the local Elasticsearch node.'),
+  esWriteThreads: s('ES_WRITE_THREADS', 'int', '0', 'infra', 'Threads of the local Elasticsearch node\'s write pool (`thread_pool.write.size`, which runs every shard-level bulk). 0: the cores + 1, the most Elasticsearch allows (its own default is the cores); larger values are lowered to that. With the cores alone, on 2 cores a flush\'s sessions and URL x country bulk (two shards) or it and a raw-event bulk held both threads, and a KPI bulk queued behind them for their whole length; a third thread lets the small KPI bulk run beside them (bench/README.md).'),
   esVersion: s('ES_VERSION', 'string', '8.19.21', 'infra', 'Elasticsearch version fetched from Maven Central.'),
   startTimeoutS: s('START_TIMEOUT_S', 'int', '180', 'infra', 'How long infra waits for Kafka and Elasticsearch to be healthy before it gives up.'),
 

@@ -15,6 +15,8 @@ export interface ElasticsearchNodeOptions {
   transportPort: number;
   /** JVM heap, e.g. 1g. */
   heap: string;
+  /** Threads of the write pool (ES_WRITE_THREADS; 0 or unset: the cores + 1). */
+  writeThreads?: number;
   startTimeoutMs: number;
   log: (msg: string) => void;
   /** The node's `path.repo`: where shared-filesystem snapshot repositories may live (default `<dir>/snapshots`). */
@@ -190,6 +192,11 @@ export class ElasticsearchNode extends JvmService {
       // KPI index's 250 ms refresh, seconds at a time on a busy node: KPI freshness waited for raw
       // indexing. Two threads at least, so the small KPI refresh runs beside a large one.
       'thread_pool.refresh.max': refreshThreads(),
+      // A bulk runs one task per shard it touches on the write pool (the cores' size by default):
+      // on 2 cores a flush's sessions and URL x country bulk, or it and a raw-event bulk, held both
+      // threads, and the analytics role's small KPI bulk queued behind them for their whole length.
+      // One thread more (Elasticsearch's most) lets it run beside them at once.
+      'thread_pool.write.size': writeThreads(this.opts.writeThreads),
     };
     writeFileSync(
       path.join(this.confDir, 'elasticsearch.yml'),
@@ -235,6 +242,9 @@ function chownTree(dir: string, uid: number, gid: number): void {
     else chownSync(p, uid, gid);
   }
 }
+
+/** The write pool's size: `wanted` if set, at most the cores + 1 (Elasticsearch refuses more), else the cores + 1. */
+export const writeThreads = (wanted = 0, cores = availableParallelism()) => (wanted > 0 ? Math.min(wanted, cores + 1) : cores + 1);
 
 /** The refresh pool's size: Elasticsearch's own (half the cores, at most 10), but at least 2. */
 export const refreshThreads = (cores = availableParallelism()) => Math.max(2, Math.min(10, Math.floor(cores / 2)));
