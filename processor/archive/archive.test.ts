@@ -7,7 +7,8 @@ import { ENRICHED_FIELDS } from '../../contracts/event-schema.js';
 import { generateTraffic, rng } from '../../test/harness/traffic.js';
 import { archiveSink, objectKey } from '../sinks/archive-sink.js';
 import { LocalObjectStore, type ObjectStore } from './object-store.js';
-import { ARCHIVE_COLUMNS, decodeParquet, encodeParquet } from './parquet.js';
+import { ARCHIVE_COLUMNS, decodeParquet, encodeParquet, ROW_GROUP_ROWS } from './parquet.js';
+import { parquetMetadata } from 'hyparquet';
 import { expectEachOffsetOnce, OWNER_RACES, readArchive, twoOwnersOfOnePartition } from '../../test/harness/archive-owners.js';
 
 const T0 = Date.UTC(2026, 10, 22, 9, 50, 0);
@@ -35,6 +36,18 @@ describe('Parquet format', () => {
     expect(back.map((r) => r.offset)).toEqual(events.map((_, i) => BigInt(i + 100)));
     // Compressed: far smaller than the JSON.
     expect(file.byteLength).toBeLessThan(JSON.stringify(events).length / 3);
+  });
+
+  test('an object of more rows than a row group holds is written in row groups of ROW_GROUP_ROWS, every row back in order', async () => {
+    const base = generateTraffic({ seed: 6, visitors: 50, startMs: T0, spanMs: 60_000 }).map((g) => g.event);
+    const n = ROW_GROUP_ROWS * 2 + 7;
+    const events = Array.from({ length: n }, (_, i) => ({ ...base[i % base.length], event_id: `e-${i}` }));
+    const file = encodeParquet(events.map((event, i) => ({ event, partition: 1, offset: BigInt(i) })));
+    const meta = parquetMetadata(file.buffer.slice(file.byteOffset, file.byteOffset + file.byteLength) as ArrayBuffer);
+    expect(meta.row_groups.map((g) => Number(g.num_rows))).toEqual([ROW_GROUP_ROWS, ROW_GROUP_ROWS, 7]);
+    const back = await decodeParquet(file);
+    expect(back.map((r) => r.event)).toEqual(events);
+    expect(back.map((r) => r.offset)).toEqual(events.map((_, i) => BigInt(i)));
   });
 
   test.each([

@@ -9,7 +9,7 @@
  * follow the event fields: kafka_partition (INT32) and kafka_offset (INT64), so the archive
  * can be checked for gaps and duplicates offset by offset.
  */
-import { parquetWriteBuffer } from 'hyparquet-writer';
+import { ByteWriter, ParquetWriter, schemaFromColumnData } from 'hyparquet-writer';
 import { parquetReadObjects } from 'hyparquet';
 import { ENRICHED_FIELDS, type EnrichedEvent, type FieldKind } from '../../contracts/event-schema.js';
 
@@ -65,20 +65,40 @@ function toColumn(type: BasicType, value: unknown): unknown {
  */
 const STATISTICS = new Set(['timestamp', 'event_type', 'site_id', 'kafka_offset']);
 
-/** One Parquet file (Snappy) of the given events, rows in the given order. */
+/**
+ * Rows per row group. The column arrays of a row group are built for it alone: a whole object's
+ * (up to ARCHIVE_MAX_EVENTS rows) made 53 arrays of 20,000 values, each past V8's large-object
+ * size, so they went straight to the old generation and stayed there, garbage, until the next
+ * full collection (the archive role's RSS peaks); arrays of this many values die young.
+ */
+export const ROW_GROUP_ROWS = 4096;
+
+/** The column arrays of rows [from, to). */
+function columnsOf(rows: readonly ArchivedEvent[], from: number, to: number) {
+  return ARCHIVE_COLUMNS.map(([name, type]) => {
+    const data = new Array<unknown>(to - from);
+    for (let i = from; i < to; i++) {
+      const r = rows[i];
+      data[i - from] = name === 'kafka_partition' ? r.partition : name === 'kafka_offset' ? r.offset : toColumn(type, (r.event as unknown as Record<string, unknown>)[name]);
+    }
+    return { name, type, statistics: STATISTICS.has(name), data };
+  });
+}
+
+/** One Parquet file (Snappy) of the given events, rows in the given order, in row groups of ROW_GROUP_ROWS. */
 export function encodeParquet(rows: readonly ArchivedEvent[]): Uint8Array {
-  const columnData = ARCHIVE_COLUMNS.map(([name, type]) => ({
-    name,
-    type,
-    statistics: STATISTICS.has(name),
-    data: rows.map((r) => {
-      if (name === 'kafka_partition') return r.partition;
-      if (name === 'kafka_offset') return r.offset;
-      return toColumn(type, (r.event as unknown as Record<string, unknown>)[name]);
-    }),
-  }));
-  const buf = parquetWriteBuffer({ columnData: columnData as never, codec: 'SNAPPY', createdBy: 'clickstream-processor', rowGroupSize: 100_000 });
-  return new Uint8Array(buf);
+  const first = columnsOf(rows, 0, Math.min(rows.length, ROW_GROUP_ROWS));
+  const writer = new ByteWriter();
+  const pq = new ParquetWriter({ writer, schema: schemaFromColumnData({ columnData: first as never }), codec: 'SNAPPY', createdBy: 'clickstream-processor' });
+  for (let from = 0; from < rows.length || from === 0; from += ROW_GROUP_ROWS) {
+    const to = Math.min(rows.length, from + ROW_GROUP_ROWS);
+    // The schema is given: the row groups' columns carry names and data only.
+    const columnData = (from === 0 ? first : columnsOf(rows, from, to)).map(({ name, statistics, data }) => ({ name, statistics, data }));
+    pq.write({ columnData: columnData as never, rowGroupSize: ROW_GROUP_ROWS });
+    if (to === rows.length) break;
+  }
+  pq.finish();
+  return new Uint8Array(writer.getBuffer());
 }
 
 /** Reads an archive file back into events (dates as ISO strings, longs as numbers). */
