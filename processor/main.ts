@@ -135,6 +135,7 @@ export async function startProcessor(overrides: Partial<Config> = {}, onFatal?: 
         kpiEmitBetweenFlushes: config.kpiEmitBetweenFlushes,
         kpiBulkLanes: config.kpiBulkLanes,
         sessionBulkDocs: config.sessionBulkDocs,
+        sessionBulkPerIndex: config.sessionBulkPerIndex,
         kpiRefresh: kpiBulkRefresh(config),
         syncKpis: kpiSync(es, config),
         trace: kpiTracer(config.kpiTraceSitePrefix, tumbling(config.kpiTumblingS * 1000).kind, (t) => log.info({ kpiTrace: t }, 'traced event written to its KPI window')),

@@ -262,6 +262,21 @@ describe('analytics sink: open KPI windows written between flushes', () => {
       await s.stop();
     }
   });
+  test('with SESSION_BULK_PER_INDEX a flush sends its sessions and its URL x country documents in requests of one index each, one after another', async () => {
+    const es = fakeEs();
+    const s = sink(es.client, true, false, [], null, 0, { sessionBulkPerIndex: true });
+    try {
+      for (let i = 0; i < 5; i++) s.add(view(i, T0 + 5_000 + i), at(i));
+      await s.flush();
+      const others = es.bulks.filter((b) => b.index !== `${PREFIX}-kpis`);
+      expect(others.map((b) => b.index).sort()).toEqual([`${PREFIX}-sessions`, `${PREFIX}-url-stats`]);
+      const sessions = others.find((b) => b.index === `${PREFIX}-sessions`)!;
+      expect(sessions.docs.map((d) => d.id).sort()).toEqual(['s0', 's1', 's2', 's3', 's4']);
+      expect(others.find((b) => b.index === `${PREFIX}-url-stats`)!.docs).toHaveLength(1);
+    } finally {
+      await s.stop();
+    }
+  });
   test('with an asynchronous KPI translog, a flush that wrote final KPI documents makes them durable before it returns (and fails if it cannot); other flushes do not', async () => {
     const es = fakeEs();
     const steps: string[] = [];

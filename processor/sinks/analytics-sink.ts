@@ -34,6 +34,12 @@ export interface AnalyticsSinkOptions {
    */
   sessionBulkDocs?: number;
   /**
+   * Sessions and URL x country documents in one request per index, one after another (default
+   * false: one request for both): a request of two indices runs on two of Elasticsearch's write
+   * threads at once, and with a raw-event bulk on a third the KPI bulk found none free.
+   */
+  sessionBulkPerIndex?: boolean;
+  /**
    * KPI bulks in flight at once at most (default 1): the partitions' windows are split into this
    * many lanes (partition modulo lanes), each writing its own bulks one after another.
    */
@@ -296,11 +302,25 @@ export function analyticsSink(o: AnalyticsSinkOptions): AnalyticsSink {
     for (const x of rejected) o.onReject?.(x.doc.index, x.doc.doc, `elasticsearch refused ${x.index}/${x.id} (${x.status}): ${x.reason}`);
   }
 
-  /** `docs` in bulks of at most `sessionBulkDocs`, one after another; resolves with every refusal. */
+  /**
+   * `docs` in bulks of at most `sessionBulkDocs`, one after another (with `sessionBulkPerIndex`,
+   * each index's apart); resolves with every refusal.
+   */
   async function writeInParts(docs: OutDoc[]) {
-    const size = o.sessionBulkDocs && o.sessionBulkDocs > 0 ? o.sessionBulkDocs : docs.length;
+    const byIndex = new Map<OutIndex, OutDoc[]>();
+    if (o.sessionBulkPerIndex) {
+      for (const d of docs) {
+        const list = byIndex.get(d.index);
+        if (list) list.push(d);
+        else byIndex.set(d.index, [d]);
+      }
+    }
+    const groups = o.sessionBulkPerIndex ? [...byIndex.values()] : [docs];
     const rejected: Rejected<OutDoc>[] = [];
-    for (let i = 0; i < docs.length; i += size) rejected.push(...(await write(docs.slice(i, i + size))));
+    for (const group of groups) {
+      const size = o.sessionBulkDocs && o.sessionBulkDocs > 0 ? o.sessionBulkDocs : group.length;
+      for (let i = 0; i < group.length; i += size) rejected.push(...(await write(group.slice(i, i + size))));
+    }
     return rejected;
   }
 
