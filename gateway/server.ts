@@ -130,7 +130,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
           log: line(40),
         }
       : null;
-    process.exit(await runWorkers(cfg.gatewayWorkers, { info: line(30), error: line(50) }, cfg.gatewayShutdownTimeoutMs, acceptor, cfg.gatewayMaxHeapMb, cfg.gatewayMinHeapMb, cfg.gatewayWorkerNice));
+    process.exit(await runWorkers(cfg.gatewayWorkers, { info: line(30), error: line(50) }, cfg.gatewayShutdownTimeoutMs, acceptor, cfg.gatewayMaxHeapMb, cfg.gatewayMinHeapMb, cfg.gatewayWorkerNice, cfg.gatewayV8Pretenuring));
   } else {
     await runOne();
   }

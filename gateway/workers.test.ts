@@ -175,6 +175,8 @@ test('by default (GATEWAY_ACCEPTOR) the primary alone listens and hands connecti
   const argv = readFileSync(`/proc/${w.pid}/cmdline`, 'utf8').split('\0');
   expect(argv).toContain('--max-old-space-size=768');
   expect(argv).toContain('--initial-old-space-size=256');
+  // GATEWAY_V8_PRETENURING (false by default): no pretenuring decisions left over from a spike.
+  expect(argv).toContain('--no-allocation-site-pretenuring');
   // GATEWAY_WORKER_NICE (5 here; 0 by default): the gateway process gives way to the acceptor for a core.
   expect(os.getPriority(w.pid)).toBe(Math.min(19, os.getPriority(g.child.pid!) + 5));
   // Only the acceptor holds the public socket (with the configured accept queue).
@@ -238,10 +240,12 @@ test("one Ctrl-C reaches a worker twice (the terminal's, to the whole process gr
   stalled().destroy();
 }, 300_000);
 
-test('the heap flags of a worker: the old-space limit, and the floor of full collections at most half of it', () => {
+test('the heap flags of a worker: the old-space limit, the floor of full collections at most half of it, pretenuring off', () => {
   expect(workerHeapFlags(768, 256)).toEqual(['--max-old-space-size=768', '--initial-old-space-size=256']);
   expect(workerHeapFlags(300, 256)).toEqual(['--max-old-space-size=300', '--initial-old-space-size=150']);
   expect(workerHeapFlags(0, 256)).toEqual(['--initial-old-space-size=256']);
   expect(workerHeapFlags(768, 0)).toEqual(['--max-old-space-size=768']);
   expect(workerHeapFlags(0, 0)).toEqual([]);
+  expect(workerHeapFlags(768, 256, false)).toEqual(['--max-old-space-size=768', '--no-allocation-site-pretenuring', '--initial-old-space-size=256']);
+  expect(workerHeapFlags(0, 0, false)).toEqual(['--no-allocation-site-pretenuring']);
 });

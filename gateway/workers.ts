@@ -27,15 +27,19 @@ export const CONFIG_ERROR_EXIT = 2;
  * the room left under it is smaller than the young generation (64 MB semi-spaces with Node 24) it
  * starts incremental marking at once: under load a mark-compact every 1-3 s, each pausing the
  * process 10-70 ms (bench/README.md, the half-load tail); with it, one every 10-30 s.
+ * Without pretenuring (GATEWAY_V8_PRETENURING false, the default): V8 pretenures the allocation
+ * sites whose objects survived under maximum load and never reverses it at half load, so a
+ * gateway that once ran flat out kept collecting its young generation 5-6x as slowly.
  */
-export function workerHeapFlags(maxHeapMb: number, minHeapMb: number): string[] {
+export function workerHeapFlags(maxHeapMb: number, minHeapMb: number, pretenuring = true): string[] {
   const flags = maxHeapMb > 0 ? [`--max-old-space-size=${maxHeapMb}`] : [];
+  if (!pretenuring) flags.push('--no-allocation-site-pretenuring');
   const floor = maxHeapMb > 0 ? Math.min(minHeapMb, Math.floor(maxHeapMb / 2)) : minHeapMb;
   if (floor > 0) flags.push(`--initial-old-space-size=${floor}`);
   return flags;
 }
 
-export function runWorkers(n: number, log: WorkersLog, shutdownTimeoutMs: number, acceptorOptions: AcceptorOptions | null = null, maxHeapMb = 0, minHeapMb = 0, workerNice = 0): Promise<number> {
+export function runWorkers(n: number, log: WorkersLog, shutdownTimeoutMs: number, acceptorOptions: AcceptorOptions | null = null, maxHeapMb = 0, minHeapMb = 0, workerNice = 0, pretenuring = true): Promise<number> {
   // GATEWAY_ACCEPTOR: this process accepts every connection and hands it over, or sheds it while
   // every worker is overloaded (acceptor.ts); the workers then listen on no shared socket.
   const acceptor = acceptorOptions ? new Acceptor(acceptorOptions) : null;
@@ -47,9 +51,9 @@ export function runWorkers(n: number, log: WorkersLog, shutdownTimeoutMs: number
   // socket leaves them in the kernel's accept queue (GATEWAY_LISTEN_BACKLOG), taken by whichever
   // worker's loop comes back first: the least busy one.
   if (!process.env.NODE_CLUSTER_SCHED_POLICY) cluster.schedulingPolicy = cluster.SCHED_NONE;
-  // GATEWAY_MAX_HEAP_MB / GATEWAY_MIN_HEAP_MB: each worker's V8 heap bounds, on top of the flags
+  // GATEWAY_MAX_HEAP_MB / GATEWAY_MIN_HEAP_MB / GATEWAY_V8_PRETENURING: each worker's V8 heap settings, on top of the flags
   // this process runs with (after the policy: setupPrimary freezes it).
-  const heap = workerHeapFlags(maxHeapMb, minHeapMb);
+  const heap = workerHeapFlags(maxHeapMb, minHeapMb, pretenuring);
   if (heap.length) cluster.setupPrimary({ execArgv: [...process.execArgv, ...heap] });
   let stopping = false;
   let code = 0;
