@@ -147,8 +147,9 @@ export interface AcceptorOptions {
    * delivers one socket per turn of that process's loop, so a few connections opened at once, as a
    * client whose answers slowed for a moment opens more, wait a turn or two each), or its last
    * report gave no room (a quarter second's busy share: right after a busy spell). Shed at once or
-   * after the hand-over's own 20 ms, they were 503s at half load with nothing overloaded. server.ts
-   * passes half of GATEWAY_MAX_QUEUE_DELAY_MS, where the process itself reports no room.
+   * after the hand-over's own 20 ms, they were 503s at half load with nothing overloaded; under
+   * overload it is how long a shed request waits for its answer. server.ts passes
+   * GATEWAY_ACCEPTOR_MAX_WAIT_MS (at most half of GATEWAY_MAX_QUEUE_DELAY_MS).
    */
   keptMaxWaitMs?: number;
   /** Warnings: which state made the acceptor shed (at most one line a second). */

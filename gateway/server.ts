@@ -125,8 +125,9 @@ if (import.meta.url === `file://${process.argv[1]}`) {
           backlog: cfg.gatewayListenBacklog,
           maxConnections: cfg.gatewayMaxConnections,
           retryAfterMaxS: cfg.gatewayShedRetryAfterMaxS,
-          // A request kept for a process that has room waits for its channel as long as that process would take it (handover-room.ts).
-          keptMaxWaitMs: cfg.gatewayMaxQueueDelayMs > 0 ? Math.max(HANDOVER_MAX_WAIT_MS, cfg.gatewayMaxQueueDelayMs / 2) : undefined,
+          // A request kept for a process that is not overloaded waits for it at most as long as a shed
+          // may take to be answered (GATEWAY_ACCEPTOR_MAX_WAIT_MS), and never past half the queueing bound.
+          keptMaxWaitMs: cfg.gatewayMaxQueueDelayMs > 0 ? Math.max(HANDOVER_MAX_WAIT_MS, Math.min(cfg.gatewayAcceptorMaxWaitMs, cfg.gatewayMaxQueueDelayMs / 2)) : undefined,
           log: line(40),
         }
       : null;
