@@ -1,7 +1,8 @@
 import http from 'node:http';
 import net from 'node:net';
 import { afterEach, describe, expect, test } from 'vitest';
-import { Acceptor, isIngestRequest, originOf, shedAnswer, type AcceptorMessage } from './acceptor.js';
+import { Acceptor, type AcceptorMessage } from './acceptor.js';
+import { isIngestRequest, originOf, shedAnswer } from './acceptor-http.js';
 import { OVERLOAD_HOLD_MS } from './app.js';
 import { harness, type Harness } from '../test/harness/gateway-app.js';
 import { pageView } from '../test/unit/fixtures.js';

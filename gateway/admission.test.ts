@@ -1,7 +1,8 @@
 import http from 'node:http';
 import net from 'node:net';
 import { afterEach, describe, expect, test } from 'vitest';
-import { Admission, stampArrival } from './admission.js';
+import { Admission } from './admission.js';
+import { stampArrival } from './admission-hooks.js';
 import { harness, postEvents, type Harness } from '../test/harness/gateway-app.js';
 import { pageView } from '../test/unit/fixtures.js';
 import { waitFor } from '../common/wait.js';

@@ -5,7 +5,7 @@ import { levels } from 'pino';
 import type { BuildOptions } from './app.js';
 import { isAcceptorMessage, type AcceptorMessage } from './acceptor.js';
 import { HANDOVER_MAX_WAIT_MS } from './handover-pipe.js';
-import { stampArrival } from './admission.js';
+import { stampArrival } from './admission-hooks.js';
 import { CONFIG_ERROR_EXIT, isWorker, runWorkers } from './workers.js';
 
 /**
