@@ -142,6 +142,7 @@ export async function startProcessor(overrides: Partial<Config> = {}, onFatal?: 
         onKpiEmitError: (err) => log.warn({ err: err.message }, 'writing the open KPI windows failed; written again when they next change'),
         idleAdvanceMs: config.watermarkIdleS * 1000,
         onRepeat: (n) => metrics.repeatedEvents.inc({ output: 'analytics' }, n),
+        onStale: (n) => metrics.staleWrites.inc(n),
         onIdleAdvance: (partition) => metrics.idleAdvances.inc({ partition: String(partition) }),
         onBulk: observe('analytics'),
         onLate: (reason, n) => metrics.lateEvents.inc({ reason }, n),

@@ -22,7 +22,7 @@ import type { Config } from '../contracts/config.js';
 import type { EnrichedEvent } from '../contracts/event-schema.js';
 import { eventDocId, eventIndexFor, indexNames } from '../contracts/indices.js';
 import { EVENT_TOPICS, TOPIC_BY_TYPE } from '../contracts/topics.js';
-import { PartitionEngine, type OutDoc, type OutIndex } from './analytics/engine.js';
+import { docVersion, PartitionEngine, type OutDoc, type OutIndex } from './analytics/engine.js';
 import { decodeParquet } from './archive/parquet.js';
 import type { ObjectStore } from './archive/object-store.js';
 import { bulkIndex } from './es-bulk.js';
@@ -160,7 +160,7 @@ export async function replayArchive(o: ReplayOptions): Promise<ReplayResult> {
   };
   const writeDocs = async (docs: OutDoc[]) => {
     const mine = docs.filter((d) => inRange(d.index === 'sessions' ? d.doc.start : d.doc.window_start));
-    const bad = await bulkIndex(o.es, mine, (d) => ({ index: indexOf[d.index], id: d.id }), (d) => d.doc);
+    const bad = await bulkIndex(o.es, mine, (d) => ({ index: indexOf[d.index], id: d.id, version: docVersion(d) }), (d) => d.doc);
     for (const r of bad) rejected.push(`${r.doc.index} ${r.doc.id}: ${r.reason}`);
     for (const d of mine) counts[d.index]++;
   };

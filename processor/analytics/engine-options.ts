@@ -27,6 +27,22 @@ export const DEFAULT_REPEAT_HORIZON = 50_000;
 export type OutDoc = { index: 'kpis'; id: string; doc: KpiDoc } | { index: 'urlStats'; id: string; doc: UrlStatsDoc } | { index: 'sessions'; id: string; doc: SessionDoc };
 export type OutIndex = OutDoc['index'];
 
+/**
+ * The external version a document is written with (`external_gte`). A sealed document (a final
+ * window, a closed session) outranks every provisional one, so a provisional write that lands
+ * late never overwrites it: a bulk of the partition's previous owner still in flight (or retried)
+ * after a rebalance, or of an instance that no longer knows it lost the partition. Equal versions
+ * overwrite: a replay writes the same values again, and open documents replace each other as
+ * before. Both lie far above the internal versions (one per write) of documents written before.
+ */
+export const OPEN_DOC_VERSION = 1e15;
+export const SEALED_DOC_VERSION = 2e15;
+
+export function docVersion(d: OutDoc): number {
+  const sealed = d.index === 'sessions' ? d.doc.closed : d.doc.final;
+  return sealed ? SEALED_DOC_VERSION : OPEN_DOC_VERSION;
+}
+
 export type AddResult = 'ok' | 'late' | 'skipped' | 'bot' | 'invalid' | 'repeat';
 export type LateReason = 'behind_partition' | 'behind_watermark';
 

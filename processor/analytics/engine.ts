@@ -60,6 +60,7 @@ import { UrlWindows } from './url-windows.js';
 import { eventTimeMs } from './event-time.js';
 
 export type { AddResult, EngineOptions, LateReason, OutDoc, OutIndex } from './engine-options.js';
+export { docVersion } from './engine-options.js';
 
 export class PartitionEngine {
   readonly partition: number;

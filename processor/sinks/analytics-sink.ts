@@ -2,7 +2,7 @@ import type { Client } from '@elastic/elasticsearch';
 import type { AnalyticsEvent } from '../analytics/analytics-event.js';
 import { indexNames } from '../../contracts/indices.js';
 import { decodeCheckpoint, encodeCheckpoint } from '../analytics/checkpoint.js';
-import { PartitionEngine, type EngineOptions, type LateReason, type OutDoc, type OutIndex } from '../analytics/engine.js';
+import { docVersion, PartitionEngine, type EngineOptions, type LateReason, type OutDoc, type OutIndex } from '../analytics/engine.js';
 import { bulkIndex, type BulkRefresh, type Rejected } from '../es-bulk.js';
 import type { AssignedPartition, LogOffsetsSink, PartitionedSink, SourcePosition } from '../sink.js';
 import type { KpiTracer } from './kpi-trace.js';
@@ -68,6 +68,8 @@ export interface AnalyticsSinkOptions {
   trace?: KpiTracer | null;
   /** Repeated events (same site and event id in an open session) were dropped. */
   onRepeat?: (count: number) => void;
+  /** Provisional documents found a sealed one stored (docVersion): kept as stored. */
+  onStale?: (count: number) => void;
   /** The partition's watermark was moved by the clock (for the metrics). */
   onIdleAdvance?: (partition: number) => void;
 }
@@ -327,7 +329,7 @@ export function analyticsSink(o: AnalyticsSinkOptions): AnalyticsSink {
   /** One bulk of documents; resolves with those Elasticsearch refused for good. */
   async function write(docs: OutDoc[], refresh?: BulkRefresh) {
     const started = performance.now();
-    const rejected = await bulkIndex(o.client, docs, (d) => ({ index: index[d.index], id: d.id }), (d) => d.doc, refresh);
+    const rejected = await bulkIndex(o.client, docs, (d) => ({ index: index[d.index], id: d.id, version: docVersion(d) }), (d) => d.doc, { refresh, onStale: o.onStale });
     o.onBulk?.((performance.now() - started) / 1000, docs.length);
     return rejected;
   }
