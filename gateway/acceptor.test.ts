@@ -2,6 +2,7 @@ import http from 'node:http';
 import net from 'node:net';
 import { afterEach, describe, expect, test } from 'vitest';
 import { Acceptor, type AcceptorMessage } from './acceptor.js';
+import { PROBE_EVERY } from './acceptor-waits.js';
 import { isIngestRequest, originOf, shedAnswer } from './acceptor-http.js';
 import { OVERLOAD_HOLD_MS } from './app.js';
 import { harness, type Harness } from '../test/harness/gateway-app.js';
@@ -368,5 +369,31 @@ describe("the hand-over paced by each process's room", () => {
     expect(performance.now() - started).toBeLessThan(300);
     for (const s of sockets) s.destroy();
     expect(await first).toBe('');
+  });
+  test('waits that keep ending in a 503 (sustained overload): the next requests are shed at once, but for one probe in PROBE_EVERY, which waits and is handed over', { timeout: 30_000 }, async () => {
+    // A bound far past the test's timeout: a request answered at all was not kept waiting.
+    const { a, sockets } = await oneProcess(7, { keptMaxWaitMs: 60_000, deliverAtOnce: true });
+    a.onMessage(7, { cmd: 'gw:room', n: 0 });
+    await a.listen();
+    const { port } = a.server.address() as net.AddressInfo;
+
+    const kept = Array.from({ length: 10 }, () => post(port));
+    await new Promise((r) => setTimeout(r, 100));
+    expect(a.shedTotal).toBe(0);
+    // The process turns overloaded: every wait ends in a 503.
+    a.onMessage(7, { cmd: 'gw:overload', on: true });
+    for (const t of await Promise.all(kept)) expect(t).toMatch(/^HTTP\/1\.1 503 /);
+    a.onMessage(7, { cmd: 'gw:overload', on: false });
+    // Not overloaded, still no room: shed at once instead of waiting out the bound.
+    for (let i = 1; i < PROBE_EVERY; i++) expect(await post(port)).toMatch(/^HTTP\/1\.1 503 /);
+    expect(a.shedTotal).toBe(10 + PROBE_EVERY - 1);
+    const probe = post(port);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(a.shedTotal).toBe(10 + PROBE_EVERY - 1);
+    a.onMessage(7, { cmd: 'gw:room', n: 1 });
+    await waitFor(() => a.handedTotal === 1, 'the probe handed over on the next report', 10_000, 5);
+    for (const s of sockets) s.destroy();
+    expect(await probe).toBe('');
+    expect(a.shedTotal).toBe(10 + PROBE_EVERY - 1);
   });
 });

@@ -1,6 +1,7 @@
 import net from 'node:net';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { CRLFCRLF, isIngestRequest, originOf, shedAnswer, stopReading, type AcceptorShed } from './acceptor-http.js';
+import { AcceptorWaits } from './acceptor-waits.js';
 import { HANDOVER_MAX_WAIT_MS, HandoverPipe } from './handover-pipe.js';
 
 /**
@@ -117,6 +118,8 @@ export class Acceptor {
   private shedLoggedAt = -Infinity;
   /** Requests kept here waiting for a process that may take them soon: looked at again on each delivery and report. */
   private readonly waiters = new Set<() => void>();
+  /** How those waits ended lately: under sustained overload they end in a 503 anyway, which is then sent at once. */
+  private readonly waits = new AcceptorWaits();
   private shedUnlogged = 0;
   private reporter: NodeJS.Timeout | null = null;
   /** This process's own event-loop delay: a connection waits that long in the kernel's accept queue, a shed that long for its answer. */
@@ -229,6 +232,8 @@ export class Acceptor {
     let skip = 0;
     /** The deadline of a request waiting for a process that may take it soon (see `mayTakeSoon`). */
     let retry: NodeJS.Timeout | null = null;
+    /** The request at the head of `buf` waited for one (how the wait ended is counted in `waits`). */
+    let waiting = false;
     const idle = this.opts.keepAliveMs ?? 72_000;
     socket.setTimeout(idle, () => socket.destroy());
     const onData = (chunk: Buffer) => {
@@ -255,6 +260,7 @@ export class Acceptor {
           socket.off('data', onData);
           socket.setTimeout(0);
           stopReading(socket);
+          if (waiting) this.waits.ended(true);
           return this.hand(to, socket, buf, bufAt);
         }
         // A process that is not overloaded but cannot take it this moment (its channel busy with a
@@ -263,7 +269,8 @@ export class Acceptor {
         // `keptMaxWaitMs` since it was read, before it is shed.
         const waited = wallMs() - bufAt;
         const bound = this.opts.keptMaxWaitMs ?? HANDOVER_MAX_WAIT_MS;
-        if (ingest && end >= 0 && waited < bound && this.mayTakeSoon()) {
+        if (ingest && end >= 0 && waited < bound && this.mayTakeSoon() && (waiting || this.waits.worthWaiting())) {
+          waiting = true;
           this.waiters.add(drain);
           retry = setTimeout(drain, bound - waited + 1);
           return;
@@ -277,6 +284,8 @@ export class Acceptor {
         const text = head.toString('latin1').toLowerCase();
         const length = /\r\ncontent-length:[ \t]*(\d+)/.exec(text);
         const close = !ingest || text.includes('\r\ntransfer-encoding:') || / http\/1\.0\r\n/.test(text.slice(0, text.indexOf('\r\n') + 2)) || /\r\nconnection:[ \t]*close/.test(text);
+        if (waiting) this.waits.ended(false);
+        waiting = false;
         this.answer(socket, head, this.pick(true) ? 'overloaded' : 'not_ready', ingest, close);
         if (close) return;
         const bodyBytes = length ? Number(length[1]) : 0;
@@ -340,7 +349,7 @@ export class Acceptor {
       return;
     }
     const states = [...this.backends.values()].map((s) => ({ ready: s.ready, overloaded: s.overloaded, room: s.room, handoversWaiting: s.pipe.queued, handoversAllowed: s.pipe.allowed, open: s.pipe.open }));
-    this.opts.log(`acceptor shed a request (${why}; ${this.shedUnlogged} more since the last line): ${JSON.stringify(states)}`);
+    this.opts.log(`acceptor shed a request (${why}; ${this.shedUnlogged} more since the last line; recent waits for a process ended ${JSON.stringify(this.waits.recent)}): ${JSON.stringify(states)}`);
     this.shedLoggedAt = t;
     this.shedUnlogged = 0;
   }

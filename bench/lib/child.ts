@@ -20,6 +20,32 @@ export function cpuSecondsOf(pid: number | undefined): number {
   }
 }
 
+/**
+ * CPU seconds of a JVM's JIT compiler threads (HotSpot names them "C1 CompilerThre..." and "C2
+ * CompilerThre..."): a broker that has just started compiles its hot paths under the first load,
+ * on the cores the gateway shares with it.
+ */
+export function jitCpuSecondsOf(pid: number | undefined): number {
+  if (!pid) return NaN;
+  let total = 0;
+  try {
+    for (const task of readdirSync(`/proc/${pid}/task`)) {
+      try {
+        const stat = readFileSync(`/proc/${pid}/task/${task}/stat`, 'utf8');
+        const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+        if (!/^C[12] Compiler/.test(comm)) continue;
+        const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        total += (Number(f[11]) + Number(f[12])) / 100;
+      } catch {
+        // the thread ended meanwhile
+      }
+    }
+  } catch {
+    return NaN;
+  }
+  return total;
+}
+
 /** CPU seconds of a process and all its descendants (Elasticsearch's launcher forks the server JVM). */
 export function cpuSecondsOfTree(pid: number | undefined): number {
   if (!pid) return NaN;

@@ -63,6 +63,8 @@ export interface WorkerResult {
   tickLag: number[];
   /** Completion time of every 200 (ms after startAt). */
   acceptedAt: number[];
+  /** Due time (ms after startAt) of every 503, in the order of `latencies['503']`: shed latency second by second. */
+  shedDueAt: number[];
   timeouts: number;
   /** Connections refused, reset or closed before the answer. */
   errors: number;
@@ -87,6 +89,7 @@ const res: WorkerResult = {
   timeoutsBy: { queued: 0, connecting: 0, sent: 0 },
   tickLag: [],
   acceptedAt: [],
+  shedDueAt: [],
   timeouts: 0,
   errors: 0,
   sendLag: [],
@@ -132,7 +135,7 @@ function record(c: Conn, status: number) {
   if (status === 200) {
     res.acceptedAt.push(now - p.startAt);
     (c.once ? res.acceptedFresh : res.acceptedKept).push(now - c.due);
-  }
+  } else if (status === 503) res.shedDueAt.push(c.due - p.startAt);
 }
 
 let measuring = false;

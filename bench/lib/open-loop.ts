@@ -9,6 +9,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import type { WorkerParams, WorkerResult } from './open-loop-worker.js';
+import { percentile } from './stats.js';
 
 export interface OpenLoopResult {
   /** Requests due (sent or given up waiting for a connection). */
@@ -30,6 +31,10 @@ export interface OpenLoopResult {
   tickLag: number[];
   /** Completion times (ms after the start) of the 200s. */
   acceptedAt: number[];
+  /** Due time (ms after the start) of each 503, in the order of `latencies.get(503)`. */
+  shedDueAt: number[];
+  /** The generator's tick lag p99 (ms) of the requests due in each second: its own cold start shows here. */
+  tickLagP99PerS: number[];
   timeouts: number;
   errors: number;
   /** Send time minus due time (ms), every request sent. */
@@ -103,6 +108,8 @@ export async function openLoopLoad(opts: {
     timeoutsBy: { queued: 0, connecting: 0, sent: 0 },
     tickLag: [],
     acceptedAt: [],
+    shedDueAt: [],
+    tickLagP99PerS: [],
     timeouts: 0,
     errors: 0,
     sendLag: [],
@@ -119,7 +126,11 @@ export async function openLoopLoad(opts: {
       into.set(Number(status), list);
     }
   };
+  const lagPerS: number[][] = Array.from({ length: opts.durationS }, () => []);
   for (const r of results) {
+    // A thread sends its k-th request due k / (its rate) s after its start, in due order.
+    r.tickLag.forEach((x, k) => lagPerS[Math.min(opts.durationS - 1, Math.floor((k * threads) / opts.rate))]?.push(x));
+    for (const x of r.shedDueAt) out.shedDueAt.push(x);
     out.sent += r.sent;
     out.timeouts += r.timeouts;
     out.errors += r.errors;
@@ -140,5 +151,6 @@ export async function openLoopLoad(opts: {
     for (const x of r.sendLag) out.sendLag.push(x);
   }
   out.cpuUsPerRequest = (cpuMs * 1000) / Math.max(1, out.sent);
+  out.tickLagP99PerS = lagPerS.map((xs) => percentile(xs, 99));
   return out;
 }

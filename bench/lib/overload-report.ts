@@ -25,9 +25,10 @@ export function describeOverloadRun(o: OverloadRun): string {
     (g ? `gateway: shed ${g.shedBy}; p99 (bucket bound) admitted queue ${ms(g.queueP99Ms)}, Kafka produce ${ms(g.produceP99Ms)}, loop turn ${ms(g.loopTurnP99Ms)}, hand-over ${ms(g.handoverP99Ms)}, acceptor loop delay ${ms(g.acceptorLoopP99Ms)}; ` : '') +
     (o.mem ? `gateway process at its highest RSS sampled: ${describeMemory(o.mem)}; ` : '') +
     `accepted p50 ${ms(o.acceptedP50)} p99 ${ms(o.acceptedP99)} (generator's part p99 ${ms(o.clientAcceptedP99)}; kept-alive p99 ${ms(o.acceptedKeptP99)}, ${o.acceptedFresh} on new connections p99 ${ms(o.acceptedFreshP99)}), shed p99 ${ms(o.shedP99)}, ${o.timeouts} timeouts, ${o.otherFailures} other failures${o.otherCodes ? ` (${o.otherCodes})` : ''}, ` +
-    `machine ${o.machineCores.toFixed(2)} cores busy (broker ${o.brokerCores.toFixed(2)}, others ${otherCores(o).toFixed(2)}), ` +
+    `machine ${o.machineCores.toFixed(2)} cores busy (broker ${o.brokerCores.toFixed(2)}, of which its JIT compilers ${o.brokerJitCores.toFixed(2)}, others ${otherCores(o).toFixed(2)}), ` +
     `peak RSS ${int(o.peakRssMb)} MB, gateway ${o.gatewayCores.toFixed(2)} cores, ~${int(o.shedCpuUs)} µs CPU per shed request; load generator lag p99 ${ms(o.loadgenLagP99)}, ${o.loadgenCores.toFixed(2)} cores (${o.loadgenUsPerRequest.toFixed(1)} µs CPU per request), ${o.connections} connections; ` +
-    `accepted req/s second by second ${o.acceptedPerS.map(int).join(' ')}, gateway loop busy ${o.loopBusyPerS.map((x) => x.toFixed(2)).join(' ')}`
+    `accepted req/s second by second ${o.acceptedPerS.map(int).join(' ')}, gateway loop busy ${o.loopBusyPerS.map((x) => x.toFixed(2)).join(' ')}, ` +
+    `shed req/s ${o.shedPerS.map(int).join(' ')}, shed p99 ms ${o.shedP99PerS.map(int).join(' ')}, generator tick lag p99 ms ${o.tickLagP99PerS.map(int).join(' ')}`
   );
 }
 

@@ -7,7 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { BodyPool } from './bodies.js';
-import { cpuSecondsOf } from './child.js';
+import { cpuSecondsOf, jitCpuSecondsOf } from './child.js';
 import { EVENTS_PATH } from './measure.js';
 import { openLoopLoad } from './open-loop.js';
 import { describeOverloadRun } from './overload-report.js';
@@ -60,6 +60,8 @@ export interface OverloadRun {
   /** Cores of the whole machine busy over the sending window, and of the broker (NaN without its pid). */
   machineCores: number;
   brokerCores: number;
+  /** Of which its JIT compiler threads (a broker started for the bench warms up under the first load). */
+  brokerJitCores: number;
   /** TCP handshakes of the connections opened during the phase: count, p50 and p99 ms (a full accept queue shows here). */
   connectCount: number;
   connectP50: number;
@@ -78,6 +80,10 @@ export interface OverloadRun {
   /** 200s completed in each second of the sending window (req/s), and the gateway's loop busy share at each once-a-second scrape: where in a phase it admits less. */
   acceptedPerS: number[];
   loopBusyPerS: number[];
+  /** Shed requests due in each second of the sending window, their p99 (ms), and the generator's tick lag p99 (ms): a phase's cold start. */
+  shedPerS: number[];
+  shedP99PerS: number[];
+  tickLagP99PerS: number[];
   label: string;
 }
 
@@ -254,6 +260,7 @@ async function overloadPhase(opts: OverloadOptions, factor: number): Promise<Ove
   let cpu1 = NaN;
   const machine = [NaN, NaN];
   const broker = [NaN, NaN];
+  const brokerJit = [NaN, NaN];
   const overflows = [NaN, NaN];
   const startsIn = 3000;
   const t0 = setTimeout(() => {
@@ -261,12 +268,14 @@ async function overloadPhase(opts: OverloadOptions, factor: number): Promise<Ove
     machine[0] = machineBusySeconds();
     overflows[0] = listenOverflows();
     broker[0] = opts.kafkaPid ? cpuSecondsOf(opts.kafkaPid) : NaN;
+    brokerJit[0] = jitCpuSecondsOf(opts.kafkaPid);
   }, startsIn);
   const t1 = setTimeout(() => {
     cpu1 = cpuOf();
     machine[1] = machineBusySeconds();
     overflows[1] = listenOverflows();
     broker[1] = opts.kafkaPid ? cpuSecondsOf(opts.kafkaPid) : NaN;
+    brokerJit[1] = jitCpuSecondsOf(opts.kafkaPid);
   }, startsIn + opts.durationS * 1000);
   const eventsPerBody = opts.pool.eventsPerBody;
   try {
@@ -293,6 +302,8 @@ async function overloadPhase(opts: OverloadOptions, factor: number): Promise<Ove
     const inWindow = r.acceptedAt.filter((t) => t <= opts.durationS * 1000).length;
     const acceptedPerS = Array.from({ length: opts.durationS }, () => 0);
     for (const t of r.acceptedAt) if (t >= 0 && t < opts.durationS * 1000) acceptedPerS[Math.floor(t / 1000)]++;
+    const shedBySecond: number[][] = Array.from({ length: opts.durationS }, () => []);
+    r.shedDueAt.forEach((t, i) => shedBySecond[Math.min(opts.durationS - 1, Math.max(0, Math.floor(t / 1000)))].push(shed[i]));
     return {
       factor,
       rate,
@@ -327,6 +338,7 @@ async function overloadPhase(opts: OverloadOptions, factor: number): Promise<Ove
       acceptedFresh: r.acceptedFresh.length,
       machineCores: (machine[1] - machine[0]) / opts.durationS,
       brokerCores: (broker[1] - broker[0]) / opts.durationS,
+      brokerJitCores: (brokerJit[1] - brokerJit[0]) / opts.durationS,
       connectCount: r.connectMs.length,
       connectP50: percentile(r.connectMs, 50),
       connectP99: percentile(r.connectMs, 99),
@@ -337,6 +349,9 @@ async function overloadPhase(opts: OverloadOptions, factor: number): Promise<Ove
       acceptedPerS,
       // The scrapes start with the generator's 3 s of preparation: the sending window's seconds only.
       loopBusyPerS: memory.loopBusy.slice(Math.floor(startsIn / 1000), Math.floor(startsIn / 1000) + opts.durationS),
+      shedPerS: shedBySecond.map((xs) => xs.length),
+      shedP99PerS: shedBySecond.map((xs) => percentile(xs, 99)),
+      tickLagP99PerS: r.tickLagP99PerS,
       label: opts.label,
     };
   } finally {
