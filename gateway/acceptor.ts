@@ -94,7 +94,8 @@ export interface AcceptorOptions {
    * report gave no room (a quarter second's busy share: right after a busy spell). Shed at once or
    * after the hand-over's own 20 ms, they were 503s at half load with nothing overloaded; under
    * overload it is how long a shed request waits for its answer. server.ts passes
-   * GATEWAY_ACCEPTOR_MAX_WAIT_MS (at most half of GATEWAY_MAX_QUEUE_DELAY_MS).
+   * GATEWAY_ACCEPTOR_MAX_WAIT_MS (at most half of GATEWAY_MAX_QUEUE_DELAY_MS). While the recent
+   * waits mostly ended in a 503 anyway, no request waits but a probe (acceptor-waits.ts).
    */
   keptMaxWaitMs?: number;
   /** Warnings: which state made the acceptor shed (at most one line a second). */
@@ -266,7 +267,8 @@ export class Acceptor {
         // A process that is not overloaded but cannot take it this moment (its channel busy with a
         // burst of connections or one long turn of its loop, or no room in its last report, a
         // quarter second's busy share): the request waits for the next delivery or report, up to
-        // `keptMaxWaitMs` since it was read, before it is shed.
+        // `keptMaxWaitMs` since it was read, before it is shed. Not while recent waits ended in a 503
+        // anyway (sustained overload, acceptor-waits.ts): then it is shed at once.
         const waited = wallMs() - bufAt;
         const bound = this.opts.keptMaxWaitMs ?? HANDOVER_MAX_WAIT_MS;
         if (ingest && end >= 0 && waited < bound && this.mayTakeSoon() && (waiting || this.waits.worthWaiting())) {
