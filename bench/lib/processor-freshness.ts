@@ -19,7 +19,7 @@ import { bodyPool } from './bodies.js';
 import { httpOk, NodeChild } from './child.js';
 import { probeHops, readTraces, type Hops } from './freshness-hops.js';
 import { describeEsNode, sampleEsNode } from './es-node-sampler.js';
-import { watchProbes } from './freshness-watch.js';
+import { watchProbesApart } from './freshness-watch-thread.js';
 import { metricValue, ROLES, rssSampler, spawnProcessor, type BenchRole, type ProcessorServices } from './processor-child.js';
 import { pacedLoad } from './paced.js';
 import { log, onCleanup } from './run.js';
@@ -206,7 +206,7 @@ export async function runFreshness(o: FreshnessOptions): Promise<Freshness> {
     const flush0 = await Promise.all(analytics.map((a) => flushStats(a.port)));
     const segStart = performance.now();
     const esNode = sampleEsNode(o.es);
-    const watch = watchProbes({ es: o.es, gatewayPort: o.gatewayPort, tag, probesPerS: o.probesPerS, pollMs: o.pollMs, searches: o.searches, indices: kpis, graceMs: 15_000 });
+    const watch = watchProbesApart({ esUrl: o.services.esUrl, gatewayPort: o.gatewayPort, tag, probesPerS: o.probesPerS, pollMs: o.pollMs, searches: o.searches, indices: kpis, graceMs: 15_000 });
     const res = await traffic(o.durationS);
     accepted += res.ok * 20;
     // The node's figures while the traffic ran (the probes' grace period after it is quieter).
