@@ -253,7 +253,7 @@ export async function runFreshness(o: FreshnessOptions): Promise<Freshness> {
       const lag = await metricValue(port, 'processor_consumer_lag').catch(() => NaN);
       log(`freshness #${s}: ${role} lag ${int(lag)} records, RSS ${int(await mb('processor_process_resident_memory_bytes'))} MB, V8 heap used ${int(await mb('processor_nodejs_heap_size_used_bytes'))} of ${int(await mb('processor_nodejs_heap_size_total_bytes'))} MB, external ${int(await mb('processor_nodejs_external_memory_bytes'))} MB`);
     }
-    log(`freshness #${s}: traffic ${int(g.rate)} events/s accepted (${int(o.rate)} asked), ${g.non2xx} requests refused or failed; search poll cycle p50 ${ms(percentile(g.pollCycle, 50), 0)}, round trip p50 / p95 ${ms(percentile(g.pollRoundTrip, 50), 0)} / ${ms(percentile(g.pollRoundTrip, 95), 0)}`);
+    log(`freshness #${s}: traffic ${int(g.rate)} events/s accepted (${int(o.rate)} asked), ${g.non2xx} requests refused or failed; search poll cycle p50 ${ms(percentile(g.pollCycle, 50), 0)}, round trip p50 / p95 ${ms(percentile(g.pollRoundTrip, 50), 0)} / ${ms(percentile(g.pollRoundTrip, 95), 0)}; the traffic's event loop (the probes' before they had a thread) delayed p99 / max ${ms(res.loopDelayP99, 0)} / ${ms(res.loopDelayMax, 0)}`);
   }
   const names = [...ROLES, ...(sides.length > 1 ? ['analytics (B)'] : [])];
   const roles: RoleLive[] = names.map((role, i) => {
