@@ -12,6 +12,8 @@ import { watchProbes, type ProbeWatch, type WatchOptions } from './freshness-wat
 export type ThreadWatchOptions = Omit<WatchOptions, 'es'> & { esUrl: string };
 
 interface ThreadParams {
+  /** Marks this module's own thread (it may be imported on other worker threads, e.g. a test runner's). */
+  probeThread: true;
   opts: ThreadWatchOptions;
   /** The main thread's performance.timeOrigin: this thread's times are shifted onto its clock. */
   origin: number;
@@ -19,7 +21,7 @@ interface ThreadParams {
 
 /** Starts the probes and searches on a worker thread; `stop` as watchProbes's. */
 export function watchProbesApart(opts: ThreadWatchOptions): { stop(): Promise<ProbeWatch> } {
-  const w = new Worker(new URL(import.meta.url), { workerData: { opts, origin: performance.timeOrigin } satisfies ThreadParams });
+  const w = new Worker(new URL(import.meta.url), { workerData: { probeThread: true, opts, origin: performance.timeOrigin } satisfies ThreadParams });
   const result = new Promise<ProbeWatch>((resolve, reject) => {
     w.once('message', (m: ProbeWatch) => resolve(m));
     w.once('error', reject);
@@ -39,7 +41,7 @@ export function watchProbesApart(opts: ThreadWatchOptions): { stop(): Promise<Pr
   };
 }
 
-if (!isMainThread && parentPort) {
+if (!isMainThread && parentPort && (workerData as Partial<ThreadParams> | null)?.probeThread === true) {
   const { opts, origin } = workerData as ThreadParams;
   const es = new Client({ node: opts.esUrl, requestTimeout: 30_000 });
   const watch = watchProbes({ ...opts, es });
@@ -53,7 +55,7 @@ if (!isMainThread && parentPort) {
 }
 
 /** The watch with every point in time moved by `shift` ms (durations stay). */
-function onClock(w: ProbeWatch, shift: number): ProbeWatch {
+export function onClock(w: ProbeWatch, shift: number): ProbeWatch {
   const move = (m: Map<string, number>) => new Map([...m].map(([k, t]) => [k, t + shift]));
   return {
     sent: move(w.sent),
