@@ -17,6 +17,8 @@ export interface ElasticsearchNodeOptions {
   heap: string;
   /** Threads of the write pool (ES_WRITE_THREADS; 0 or unset: the cores + 1). */
   writeThreads?: number;
+  /** Threads of the refresh pool (ES_REFRESH_THREADS; 0 or unset: refreshThreads()'s). */
+  refreshThreads?: number;
   startTimeoutMs: number;
   log: (msg: string) => void;
   /** The node's `path.repo`: where shared-filesystem snapshot repositories may live (default `<dir>/snapshots`). */
@@ -191,7 +193,7 @@ export class ElasticsearchNode extends JvmService {
       // session indices (or the write of a full indexing buffer, on the same pool) then holds the
       // KPI index's 250 ms refresh, seconds at a time on a busy node: KPI freshness waited for raw
       // indexing. Two threads at least, so the small KPI refresh runs beside a large one.
-      'thread_pool.refresh.max': refreshThreads(),
+      'thread_pool.refresh.max': this.opts.refreshThreads && this.opts.refreshThreads > 0 ? this.opts.refreshThreads : refreshThreads(),
       // A bulk runs one task per shard it touches on the write pool (the cores' size by default):
       // on 2 cores a flush's sessions and URL x country bulk, or it and a raw-event bulk, held both
       // threads, and the analytics role's small KPI bulk queued behind them for their whole length.
