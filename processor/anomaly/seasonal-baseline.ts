@@ -23,12 +23,18 @@ export interface Envelope {
 }
 
 /**
- * Steps either side of a slot its envelope spans: a daily pattern drifting by up to two steps (a
- * cron job's spike at 5-minute steps) stays within it. On NAB's tuning half (the envelope's first
- * form, medians of the daily extremes) 1, 2 and 3 steps took away about the same false alerts, and
- * no labelled window.
+ * How far either side of a slot its envelope spans, in time: a daily pattern drifting by up to two
+ * 5-minute steps (a cron job's spike) stays within it. On NAB's tuning half (the envelope's first
+ * form, medians of the daily extremes, 5-minute steps) 1, 2 and 3 steps took away about the same
+ * false alerts, and no labelled window. In time, not steps: two hourly steps either side span four
+ * hours of a daily cycle, whose steep hours then hid a tripling of an evening's traffic.
  */
-export const ENVELOPE_WIDTH = 2;
+export const ENVELOPE_SPAN_MS = 10 * 60_000;
+
+/** Steps either side of a slot its envelope spans (`ENVELOPE_SPAN_MS`, at most 10 steps). */
+export function envelopeWidth(stepMs: number): number {
+  return Math.min(10, Math.round(ENVELOPE_SPAN_MS / stepMs));
+}
 
 /** How good each baseline's expectation is, for the scorer's noise (which learns from the best one). */
 export const SOURCE_QUALITY = { none: 0, recent: 1, day: 2, week: 3 } as const;
@@ -74,11 +80,11 @@ export class SeasonalBaseline {
 
   /**
    * The usual range of the same time of day, allowing for a pattern that drifts by up to `width`
-   * steps: over each of the last 7 days, the highest and lowest value within `width` steps of the
+   * steps (`envelopeWidth`): over each of the last 7 days, the highest and lowest value within `width` steps of the
    * slot; the range is what at least two of those days reached (the second highest of the daily
    * highs, the second lowest of the lows; at least 3 days known, else none: NaN).
    */
-  envelope(t: number, width = ENVELOPE_WIDTH): Envelope {
+  envelope(t: number, width = envelopeWidth(this.options.stepMs)): Envelope {
     const step = this.options.stepMs;
     const slot = Math.round(t / step);
     const ps = Math.round(DAY / step);

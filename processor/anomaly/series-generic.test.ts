@@ -34,6 +34,8 @@ describe('anomaly:score on generic series (its defaults)', { timeout: 120_000 },
   const hourly = series(HOUR, 35, counts(300));
   const fiveMin = series(300_000, 28, counts(400));
   const daily = series(DAY, 400, (_s, r) => Math.round(5000 * (1 + 0.1 * (r() + r() - 1))));
+  /** Hourly page views whose noise grows with the level (10 % of it): not counts, a quiet hour's scale is not the peak's. */
+  const views = series(HOUR, 35, (s, r) => Math.round(2400 * s * Math.exp(0.2 * (r() + r() + r() - 1.5))));
   const latency = series(300_000, 21, (s, r) => 120 + 40 * s + 15 * (r() + r() + r() - 1.5));
   it.each([
     ['hourly counts', hourly],
@@ -45,6 +47,7 @@ describe('anomaly:score on generic series (its defaults)', { timeout: 120_000 },
     ['daily counts with 10 % day-to-day noise', daily],
     ['two days of 5-minute counts (only the fallbacks)', fiveMin.slice(0, 2 * 288)],
     ['5-minute latencies in ms (not counts)', latency],
+    ['hourly page views, noise 10 % of the level (not counts)', views],
     ['1-minute CPU % (not counts)', series(60_000, 8, (s, r) => Math.min(100, 20 + 50 * s + 5 * (r() - 0.5)))],
   ])('%s: nothing on clean data', (_n, pts) => expect(alerts(pts)).toEqual([]));
 
@@ -53,6 +56,11 @@ describe('anomaly:score on generic series (its defaults)', { timeout: 120_000 },
     ['5-minute counts, +200 % for 30 minutes', fiveMin, 24 * 288 + 144, 6, 3, 300_000],
     ['daily counts, -60 % for 3 days', daily, 300, 3, 0.4, DAY],
     ['latencies x3 for 30 minutes', latency, 17 * 288 + 100, 6, 3, 300_000],
+    ['hourly page views x3 for 2 quiet evening hours', views, 29 * 24 + 19, 2, 3, HOUR],
+    ['hourly page views x3 for 2 hours before noon', views, 24 * 24 + 10, 2, 3, HOUR],
+    ['hourly page views x2 for 2 evening hours', views, 29 * 24 + 20, 2, 2, HOUR],
+    ['hourly page views -60 % for 3 hours from 15:00', views, 31 * 24 + 15, 3, 0.4, HOUR],
+    ['hourly page views -60 % for 3 hours from 02:00', views, 31 * 24 + 2, 3, 0.4, HOUR],
   ])('%s: one alert, in it', (_n, pts, from, length, f, step) => {
     const found = alerts(scaled(pts, from, from + length, f).map((p) => ({ ...p, value: Number.isInteger(pts[0].value) ? Math.round(p.value) : p.value })));
     expect(found).toHaveLength(1);

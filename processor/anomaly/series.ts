@@ -20,7 +20,8 @@
  *
  * Pure and deterministic: the output depends only on the points, in order.
  */
-import { MAD_TO_SD, mad, median, poissonZ } from './stats.js';
+import { MAD_TO_SD, median, poissonZ } from './stats.js';
+import { fitLevelScale, fitLogScale, logRatio, logScaleAt, scaleAt, type LevelScale, type LogScale } from './residual-scale.js';
 import type { Envelope } from './seasonal-baseline.js';
 import { TailCalibration } from './tail-calibration.js';
 
@@ -141,7 +142,10 @@ export class DeviationScorer {
   private sinceFit = 0;
   /** Points scored against an expectation so far (for the warm-up). */
   private scored = 0;
-  private residualSd = NaN;
+  /** Measurements: the residual scale by expected level (residual-scale.ts); null until fitted. */
+  private residualFit: LevelScale | null = null;
+  /** Positive measurements: their log ratios' scale (residual-scale.ts), which then scores them; null otherwise. */
+  private logFit: LogScale | null = null;
   /** Noise fits since the residual scale was last fitted. */
   private sinceScale = 0;
   /** Local level: decayed sums of information-weighted log ratios and of their weights. */
@@ -293,8 +297,9 @@ export class DeviationScorer {
       const level = Math.log((o + 0.5) / (e + 0.5)) / Math.sqrt(1 / (e + 0.5) + this.levelNoise ** 2);
       return Math.sign(level) * Math.min(Math.abs(poisson), Math.abs(level));
     }
-    const sd = this.residualSd;
-    if (!Number.isFinite(sd)) return 0;
+    if (this.logFit && so < se) return logRatio(this.logFit, so, se, m) / Math.sqrt(logScaleAt(this.logFit, se / m) ** 2 / m + this.levelNoise ** 2);
+    if (!this.residualFit) return 0;
+    const sd = scaleAt(this.residualFit, se / m);
     const variance = m * sd * sd + (this.levelNoise * se) ** 2;
     return variance > 0 ? (so - se) / Math.sqrt(variance) : 0;
   }
@@ -307,15 +312,6 @@ export class DeviationScorer {
     this.sinceFit = 0;
     const o = this.options;
     const all = this.history.length > o.levelHistory ? this.history.slice(-o.levelHistory) : this.history;
-    // Refitted once 2 % of the history is new (a fit sorts all of it): at every fit, four weeks of
-    // 1-minute points took minutes.
-    if (!o.counts && (++this.sinceScale >= all.length / 600 || !Number.isFinite(this.residualSd))) {
-      const r = all.map((p) => p.o - p.e);
-      if (r.length >= 12) {
-        this.residualSd = residualScale(r, all.map((p) => p.e));
-        this.sinceScale = 0;
-      }
-    }
     const m = Math.max(...o.scales);
     // The noise of the expectation in use: once a quarter of the history has the best expectation
     // (a week of same-slot-of-the-week medians), the residuals of the cruder ones (the same slot
@@ -323,6 +319,16 @@ export class DeviationScorer {
     const q = all.length ? all[all.length - 1].q : 0;
     const best = all.filter((p) => p.q === q);
     const history = best.length >= Math.max(6 * m, o.levelHistory / 4) ? best : all;
+    // The residual scales too, from the same history. Refitted once 2 % of the history is new (a fit sorts all of it): at every fit, four weeks of
+    // 1-minute points took minutes.
+    if (!o.counts && (++this.sinceScale >= all.length / 600 || !this.residualFit)) {
+      const r = history.map((p) => p.o - p.e);
+      if (r.length >= 12) {
+        this.residualFit = fitLevelScale(r, history.map((p) => p.e));
+        this.logFit = fitLogScale(history.map((p) => p.o), history.map((p) => p.e));
+        this.sinceScale = 0;
+      }
+    }
     const rel: number[] = [];
     const explained: number[] = [];
     for (let i = history.length % m; i + m <= history.length; i += m) {
@@ -336,9 +342,12 @@ export class DeviationScorer {
       if (o.counts) {
         rel.push(Math.log((so + 0.5) / (se + 0.5)));
         explained.push(1 / (se + 0.5));
+      } else if (this.logFit) {
+        rel.push(logRatio(this.logFit, so, se, m));
+        explained.push(logScaleAt(this.logFit, se / m) ** 2 / m);
       } else {
         rel.push((so - se) / se);
-        explained.push((m * this.residualSd ** 2) / (se * se));
+        explained.push(this.residualFit ? (m * scaleAt(this.residualFit, se / m) ** 2) / (se * se) : NaN);
       }
     }
     if (rel.length < 6) return;
@@ -354,19 +363,7 @@ export class DeviationScorer {
   }
 }
 
-/**
- * The noise scale of non-count residuals: 1.4826 x MAD, or, when more than half of them are 0 (a
- * series that is mostly flat, such as a gauge at rest), the mean absolute deviation (x 1.2533, its
- * ratio to the SD for normal data), never below 0.1 % of the typical expectation: a MAD of 0 would
- * make every change, however small, a score of millions.
- */
-export function residualScale(residuals: readonly number[], expected: readonly number[]): number {
-  const centre = median(residuals);
-  const spread = MAD_TO_SD * mad(residuals, centre);
-  const mean = residuals.reduce((a, x) => a + Math.abs(x - centre), 0) / residuals.length;
-  const floor = 1e-3 * median(expected.map(Math.abs));
-  return Math.max(spread > 0 ? spread : 1.2533 * mean, Number.isFinite(floor) ? floor : 0, 1e-9);
-}
+export { residualScale } from './residual-scale.js';
 
 /** Points in the local level's half-life: two hours (whole days run high or low; an incident is sudden), at least 3 points. */
 export function localLevelHalfLife(stepMs: number): number {
