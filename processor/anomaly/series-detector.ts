@@ -9,6 +9,7 @@ import { median, poissonDispersion } from './stats.js';
 import { SOURCE_QUALITY, SeasonalBaseline, WEEK } from './seasonal-baseline.js';
 import { DEFAULT_SCORER, DeviationScorer, localLevelHalfLife, type Score, type ScorerOptions } from './series.js';
 import { DEFAULT_INCIDENTS, IncidentTracker, type IncidentMark, type IncidentOptions } from './incidents.js';
+import { dropFirstDayShifts } from './first-day.js';
 
 export interface SeriesPoint {
   t: number;
@@ -92,5 +93,7 @@ export function looksLikeCounts(points: readonly SeriesPoint[]): boolean {
 export function scoreSeries(points: readonly SeriesPoint[], options: Partial<SeriesDetectorOptions> = {}): ScoredPoint[] {
   const sorted = [...points].sort((a, b) => a.t - b.t);
   const d = new SeriesDetector({ counts: looksLikeCounts(sorted), ...options, stepMs: options.stepMs ?? inferStep(sorted) });
-  return sorted.map((p) => d.push(p.t, p.value));
+  const scored = sorted.map((p) => d.push(p.t, p.value));
+  // Measurements only (incidents): counts keep what the processor raises.
+  return scored.some((p) => p.incident.opened) ? dropFirstDayShifts(scored) : scored;
 }
