@@ -153,6 +153,13 @@ export class BotSessionModel {
   private closed: Closed[] = [];
   private closedHead = 0;
   private closedSorted = true;
+  /**
+   * The smallest `last` of the sessions waiting in `closed` (Infinity: none). While the lanes have
+   * not passed its closing time nothing can be scored, and `score` returns before sorting the
+   * waiting list: it was sorted again after every session closed, once per event, while a lane
+   * behind held hundreds of them back.
+   */
+  private closedMinLast = Infinity;
   /** The lanes' slowest clock when closed sessions were last scored (never goes back). */
   private scoredUntil = -Infinity;
   /** Sessions closed before the first model: the first model scores them (a fresh start misses no bot of its first sessions). */
@@ -240,6 +247,7 @@ export class BotSessionModel {
         this.open.delete(q.id);
         this.closed.push({ id: q.id, s: q.s });
         this.closedSorted = false;
+        if (q.s.last < this.closedMinLast) this.closedMinLast = q.s.last;
       } else lane.queue.push({ at: q.s.last, id: q.id, s: q.s });
     }
     return this.score();
@@ -254,12 +262,14 @@ export class BotSessionModel {
     let until = Infinity;
     for (const l of this.lanes.values()) if (!l.idle) until = Math.min(until, l.newest);
     until = this.scoredUntil = Math.max(this.scoredUntil, until);
+    const gap = this.options.sessionGapMs;
+    // The loop below would stop at its first session: the same outcome without the sort.
+    if (this.closedMinLast + gap > until && this.closed.length - this.closedHead <= this.options.maxOpen) return NO_FINDINGS;
     if (!this.closedSorted) {
       this.closed = this.closed.slice(this.closedHead).sort(closedOrder);
       this.closedHead = 0;
       this.closedSorted = true;
     }
-    const gap = this.options.sessionGapMs;
     const out: BotFinding[] = [];
     while (this.closedHead < this.closed.length) {
       const { id, s } = this.closed[this.closedHead];
@@ -280,6 +290,8 @@ export class BotSessionModel {
       this.closed = [];
       this.closedHead = 0;
     }
+    // Still sorted (nothing closes while scoring): the first one waiting has the smallest `last`.
+    this.closedMinLast = this.closedHead < this.closed.length ? this.closed[this.closedHead].s.last : Infinity;
     return out;
   }
 
