@@ -45,6 +45,16 @@ describe('recent counts, each offset its own owner (the archive: seenWithin)', (
     expect(got.filter(Boolean).length).toBeGreaterThan(500);
     expect(maxSize).toBeLessThanOrEqual(horizon + 1);
   });
+
+  test('keys growing longer over the log (the byte ring rebuilt while wrapped, apart from the entries): the same decisions as the rule', () => {
+    const horizon = 500;
+    const w = new RecentCounts<number>(horizon);
+    const keys = Array.from({ length: 8_000 }, (_, i) => `s\u0000${'x'.repeat(Math.floor(i / 400))}${(i * 7) % 300}`);
+    const got = keys.map((k, o) => w.seenWithin(k, o));
+    const expected = keys.map((k, o) => o > 0 && keys.lastIndexOf(k, o - 1) >= Math.max(0, o - horizon));
+    expect(got).toEqual(expected);
+    expect(got.filter(Boolean).length).toBeGreaterThan(1_000);
+  });
 });
 
 /** One step of the engine's use: `countedBy` of a record, then `counted` with its owner unless `owner` is null (a repeat, or not counted). */

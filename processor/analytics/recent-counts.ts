@@ -145,33 +145,43 @@ export class RecentCounts<S> {
     return at + len - start <= size;
   }
 
-  /** Rebuilds every structure half as large again as needed, the live entries first and keys contiguous. */
+  /**
+   * Rebuilds every structure larger, the live entries first. Each rebuild copies every live entry:
+   * the byte ring is sized for the new entry capacity at the keys' mean length, so it does not
+   * fill up (and rebuild everything again) long before the entries do, and the live keys' bytes
+   * are copied in at most two blocks. Until a topic-partition has `horizon` offsets behind it
+   * (two minutes at 10,000 events/s over 24 topic-partitions) every record pays for these.
+   */
   private grow(len: number): void {
     const n = this.count;
-    let live = 0;
-    for (let i = 0; i < n; i++) live += this.keyLen[(this.head + i) % this.cap];
+    const old = this.bytes;
+    const oldSize = old.length;
+    // The live keys lie in the virtual span [start, keyEnd) (a few bytes skipped at the ring's end included).
+    const start = n > 0 ? this.keyAt[this.head] : this.keyEnd;
+    const span = this.keyEnd - start;
     // Offsets only grow, so at most horizon + 1 entries are ever live: no slack past that.
-    const cap = Math.min(Math.max(256, (n + 1) * 2), this.horizon + 1);
-    const byteSize = Math.max(1024, Math.ceil((live + len) * 1.5), len * 2);
+    const cap = this.count === this.cap ? Math.min(Math.max(256, (n + 1) * 2), this.horizon + 1) : this.cap;
+    const perKey = n > 0 ? span / n : len;
+    const byteSize = Math.max(1024, Math.ceil((span + len) * 1.5), len * 2, Math.ceil(perKey * cap * 1.25));
     const offsets = new Float64Array(cap);
     const hashes = new Int32Array(cap);
     const keyAt = new Float64Array(cap);
     const keyLen = new Int32Array(cap);
     const owners: (S | undefined)[] = new Array<S | undefined>(cap);
     const bytes = new Uint8Array(byteSize);
-    let end = 0;
-    const old = this.bytes;
+    if (span > 0) {
+      const from = start % oldSize;
+      const first = Math.min(span, oldSize - from);
+      bytes.set(old.subarray(from, from + first), 0);
+      if (first < span) bytes.set(old.subarray(0, span - first), first);
+    }
     for (let i = 0; i < n; i++) {
       const e = (this.head + i) % this.cap;
-      const from = this.keyAt[e] % old.length;
-      // Byte by byte, as in `counted`: a subarray per entry was most of what a grow allocated.
-      for (let j = 0, len = this.keyLen[e]; j < len; j++) bytes[end + j] = old[from + j];
       offsets[i] = this.offsets[e];
       hashes[i] = this.hashes[e];
-      keyAt[i] = end;
+      keyAt[i] = this.keyAt[e] - start;
       keyLen[i] = this.keyLen[e];
       owners[i] = this.owners[e];
-      end += this.keyLen[e];
     }
     // Which entries the table pointed at (the latest of each key), by their new slots.
     const latest = new Uint8Array(cap);
@@ -181,7 +191,7 @@ export class RecentCounts<S> {
     }
     let tableSize = 16;
     while (tableSize < cap * 1.5) tableSize *= 2;
-    Object.assign(this, { cap, head: 0, offsets, hashes, keyAt, keyLen, owners, bytes, keyEnd: end, table: new Int32Array(tableSize), lastSlotValid: false });
+    Object.assign(this, { cap, head: 0, offsets, hashes, keyAt, keyLen, owners, bytes, keyEnd: span, table: new Int32Array(tableSize), lastSlotValid: false });
     for (let i = 0; i < n; i++) if (latest[i]) this.table[this.freeSlot(hashes[i])] = i + 1;
   }
 
