@@ -148,4 +148,40 @@ describe('layoutBytesParser: the same fields out of the record\'s UTF-8 bytes', 
       expect(parsed).toEqual(parseAnalyticsEvent(v));
     }
   });
+
+  test('many records in one Buffer (one text for all): each read within its own bounds, before and after records it cannot read', () => {
+    const text = enrichedJson(pageView({ engagement_ms: 5 }), ctx());
+    const obj = JSON.parse(text) as Record<string, unknown>;
+    const records = [
+      ...gatewayTexts().slice(0, 30),
+      // A backslash inside, a record cut short before its end, one whose last key is missing: the next
+      // record holds what they lack, and must not lend it.
+      JSON.stringify({ ...obj, title: 'a "quoted" tïtle' }),
+      ...gatewayTexts().slice(30, 40),
+      text.slice(0, text.indexOf(',"revenue"')),
+      JSON.stringify({ ...obj, revenue: undefined }),
+      ...gatewayTexts().slice(40, 60),
+    ];
+    // Record framing as in a fetch: bytes between values, some of them quotes, braces and backslashes.
+    const parts: Buffer[] = [];
+    const bounds: [number, number][] = [];
+    let at = 0;
+    for (const [k, r] of records.entries()) {
+      const gap = Buffer.from(k % 2 ? [0x22, 0x5c, 0x7d, 0x2c] : [0x00, 0xff, 0x7b]);
+      const bytes = Buffer.from(r, 'utf8');
+      parts.push(gap, bytes);
+      bounds.push([at + gap.length, at + gap.length + bytes.length]);
+      at += gap.length + bytes.length;
+    }
+    const buf = Buffer.concat(parts);
+    const fresh = layoutBytesParser(ANALYTICS_FIELDS);
+    const got = bounds.map(([start, end]) => fresh(buf, start, end));
+    expect(got).toEqual(records.map((r) => parse(r)));
+    expect(got.filter((x) => x === undefined)).toHaveLength(3);
+    expect(bounds.map(([start, end]) => parseAnalyticsBytes(buf, start, end))).toEqual(records.map((r) => parseAnalyticsEvent(r)));
+    // Read again in another order (a batch delivered again), and with the per-record path's answers.
+    expect(bounds.map(([start, end]) => fresh(buf, start, end))).toEqual(got);
+    const again = layoutBytesParser(ANALYTICS_FIELDS);
+    expect([...bounds].reverse().map(([start, end]) => again(buf, start, end))).toEqual([...got].reverse());
+  });
 });
