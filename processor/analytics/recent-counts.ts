@@ -162,7 +162,7 @@ export class RecentCounts<S> {
     // Offsets only grow, so at most horizon + 1 entries are ever live: no slack past that.
     const cap = this.count === this.cap ? Math.min(Math.max(256, (n + 1) * 2), this.horizon + 1) : this.cap;
     const perKey = n > 0 ? span / n : len;
-    const byteSize = Math.max(1024, Math.ceil((span + len) * 1.5), len * 2, Math.ceil(perKey * cap * 1.25));
+    const byteSize = Math.max(1024, Math.ceil((span + len) * 1.5), len * 2, Math.ceil(perKey * cap * 1.1));
     const offsets = new Float64Array(cap);
     const hashes = new Int32Array(cap);
     const keyAt = new Float64Array(cap);
