@@ -121,8 +121,10 @@ const ACCEPTOR = !a.flag('no-acceptor');
 /** Whether the default gateway runs behind the acceptor: the extra target is then the one without it. */
 const DEFAULT_ACCEPTOR = loadConfig().gatewayAcceptor;
 const accName = DEFAULT_ACCEPTOR ? 'inline' : 'acceptor';
-const gwLabel = DEFAULT_ACCEPTOR ? '1 process behind the acceptor (default)' : '1 process (default)';
-const accLabel = DEFAULT_ACCEPTOR ? '1 process shedding on its own thread (GATEWAY_ACCEPTOR=false)' : '1 process behind the acceptor';
+const DEFAULT_WORKERS = loadConfig().gatewayWorkers;
+const processes = `${DEFAULT_WORKERS} process${DEFAULT_WORKERS > 1 ? 'es' : ''}`;
+const gwLabel = DEFAULT_ACCEPTOR ? `${processes} behind the acceptor (default)` : `${processes} (default)`;
+const accLabel = DEFAULT_ACCEPTOR ? `${processes} shedding on their own threads (GATEWAY_ACCEPTOR=false)` : `${processes} behind the acceptor`;
 /** --compression lz4: also the real gateway (first client) with GATEWAY_KAFKA_COMPRESSION=lz4; '' skips it. */
 const COMPRESSION = a.str('compression', 'lz4');
 /** --linger 2: also the real gateway (first client) with GATEWAY_KAFKA_LINGER_MS=2 (bigger groups under load); 0 skips it. */

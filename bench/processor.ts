@@ -22,6 +22,13 @@
  *                              [--bulk-size 2000] [--bulk-concurrency 1] [--bulk-warmup 50000] [--scale 3] [--ab-node-flags --max-semi-space-size=32] [--ab-root DIR]
  *                              [--processor-env KPI_EMIT_INTERVAL_MS=500,...] [--profile [--profile-role analytics]] [--secure]
  *                              [--fresh-ab-env ES_KPI_BULK_REFRESH=true,...] [--fresh-ab-root DIR]
+ *                              [--compressions none,lz4] [--load-send 2000]
+ *
+ * --compressions none,lz4: repetition r loads its topics with the r-th of these batch compressions
+ * (in turn; as GATEWAY_KAFKA_COMPRESSION would write them), and the summary gives each role's CPU
+ * per event and the bare kafkajs loop's rate per compression: what decoding costs the processor.
+ * --load-send: records per send of the loader (2,000; a gateway's sends under load carry a few
+ * hundred, so its record batches are smaller, and a compressed batch's fixed cost counts more).
  *
  * Only the freshness phase: --reps 0 --skip kafka-tool. --fresh-ab-env / --fresh-ab-root: a second
  * analytics role (these settings, or another checkout's code) beside the first on the same traffic,
@@ -114,6 +121,8 @@ const AB_NODE_FLAGS = a.str('ab-node-flags', '').split(',').filter(Boolean);
  * a before/after of code in the same run; combines with --ab-node-flags.
  */
 const AB_ROOT = a.str('ab-root', '');
+const COMPRESSIONS = a.str('compressions', 'none').split(',').filter(Boolean) as ('none' | 'lz4')[];
+const LOAD_SEND = a.num('load-send', 2000);
 const PORTS = {
   kafka: a.num('kafka-port', 29092),
   controller: a.num('controller-port', 29093),
@@ -178,8 +187,9 @@ await runBench('bench:processor', 3600, async () => {
     const bulkPrefix = `benchb${r}`;
     await installTemplates(services.esUrl, procPrefix, { replicas: 0 });
     await installTemplates(services.esUrl, bulkPrefix, { replicas: 0 });
-    const produced = await produceAll(kafka, topicPrefix, docs, SKIP.has('kafka-tool') ? undefined : topicPrefix + PERF_TOPIC);
-    log(`#${r}: produced ${int(N)} events to the four topics ${topicPrefix}* (and a copy for the perf tool) in ${secs(produced.seconds)}`);
+    const compression = COMPRESSIONS[(r - 1) % COMPRESSIONS.length];
+    const produced = await produceAll(kafka, topicPrefix, docs, SKIP.has('kafka-tool') ? undefined : topicPrefix + PERF_TOPIC, { compression, perSend: LOAD_SEND });
+    log(`#${r}: produced ${int(N)} events to the four topics ${topicPrefix}* (and a copy for the perf tool) in ${secs(produced.seconds)}, ${compression}, ${int(LOAD_SEND)} records a send`);
     const load = await loadAverage();
     const cpu0 = { kafka: cpuSecondsOf(services.kafka.pid), es: cpuSecondsOfTree(services.elasticsearch.pid) };
 
@@ -264,7 +274,7 @@ await runBench('bench:processor', 3600, async () => {
         await es.indices.delete({ index: `${scalePrefix}-*`, ignore_unavailable: true, allow_no_indices: true }).catch(() => {});
       }
     }
-    reps.push({ kafkaTool: toolRate, kafkajs: kjs, bulk, roles: runs, cpu: { kafka: cpuSecondsOf(services.kafka.pid) - cpu0.kafka, es: cpuSecondsOfTree(services.elasticsearch.pid) - cpu0.es }, load });
+    reps.push({ compression, kafkaTool: toolRate, kafkajs: kjs, bulk, roles: runs, cpu: { kafka: cpuSecondsOf(services.kafka.pid) - cpu0.kafka, es: cpuSecondsOfTree(services.elasticsearch.pid) - cpu0.es }, load });
     // Leave the next repetition a quiet machine: drop this one's topics and indices.
     await es.indices.delete({ index: `${procPrefix}-*`, ignore_unavailable: true, allow_no_indices: true }).catch(() => {});
     await deleteTopics(kafka, [...EVENT_TOPICS, PERF_TOPIC].map((t) => topicPrefix + t));

@@ -56,15 +56,19 @@ export function gatewayProcesses(o: GatewayProcessOptions) {
      * given settings (e.g. GATEWAY_WORKERS processes); its CPU is the whole tree's (primary and workers).
      */
     async gateway(name: string, client: KafkaClientName, port: number, nodeFlags: string[] = [], settings: Partial<Config> = {}, root = ''): Promise<NodeChild & { treeCpuSeconds(): number }> {
-      const workers = settings.gatewayWorkers ?? 1;
       // `root`: another checkout's gateway (bench:gateway --ab-root), the same settings.
-      // Several processes: the primary logs each one's start at info (no request is logged at info).
-      const env = gatewayEnv(client, port, configToEnv(workers > 1 ? { logLevel: 'info', ...settings } : settings));
+      // At info the primary logs how many processes it starts and each one's start (no request is logged at info).
+      const env = gatewayEnv(client, port, configToEnv({ logLevel: 'info', ...settings }));
       const gw = new NodeChild(name, root ? path.join(path.resolve(root), 'gateway/server.ts') : 'gateway/server.ts', { env, logFile: logFile(name), nodeFlags });
       onCleanup(name, () => gw.stop());
       await gw.waitReady(() => httpOk(`http://127.0.0.1:${port}/readyz`), 60_000);
-      // Every worker up, not just the first one: listening on the shared port, or ready behind the acceptor.
-      if (workers > 1) await gw.waitReady(async () => (await readFile(gw.logFile, 'utf8')).split(/ listening on port | ready behind the acceptor on port /).length > workers, 60_000);
+      // Every process up, not just the first one (listening on the shared port, or ready behind the
+      // acceptor): as many as the primary said it starts, whatever that checkout's default.
+      await gw.waitReady(async () => {
+        const text = await readFile(gw.logFile, 'utf8');
+        const n = /gateway: (\d+) worker processes/.exec(text);
+        return !n || text.split(/ listening on port | ready behind the acceptor on port /).length > Number(n[1]);
+      }, 60_000);
       return Object.assign(gw, { treeCpuSeconds: () => (gw.alive ? cpuSecondsOfTree(gw.pid) : NaN) });
     },
     /** The gateway with its producer swapped: `stub` (acknowledges at once) or `uncoalesced` (one Kafka send per request). */

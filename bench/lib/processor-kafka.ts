@@ -33,26 +33,35 @@ export async function createTopics(kafka: BenchKafka, brokers: string[], prefix:
   }
 }
 
+/** How the loader writes: record batches compressed as the gateway's GATEWAY_KAFKA_COMPRESSION would, and records per send. */
+export interface LoadOptions {
+  compression?: 'none' | 'lz4';
+  /** Records a send (split over the topics' partitions): a gateway's send under load carries a few hundred, the default 2,000. */
+  perSend?: number;
+}
+
 /** Produces every event to its type's topic, keyed by visitor like the gateway (and a copy of each to `copyTo`). */
-export async function produceAll(kafka: BenchKafka, prefix: string, docs: EnrichedEvent[], copyTo?: string): Promise<{ seconds: number }> {
+export async function produceAll(kafka: BenchKafka, prefix: string, docs: EnrichedEvent[], copyTo?: string, load: LoadOptions = {}): Promise<{ seconds: number }> {
+  const perSend = load.perSend ?? 2000;
+  const compression = load.compression === 'lz4' ? CompressionTypes.LZ4 : CompressionTypes.None;
   const producer = kafka('bench-loader').producer({ createPartitioner: Partitioners.DefaultPartitioner, allowAutoTopicCreation: false });
   await producer.connect();
   const t0 = performance.now();
   try {
     // 2,000 records a send: a partition's record batch stays well under the broker's 1 MB message.max.bytes.
-    for (let i = 0; i < docs.length; i += 2000) {
+    for (let i = 0; i < docs.length; i += perSend) {
       const byTopic = new Map<string, { key: string; value: string }[]>();
       const push = (topic: string, m: { key: string; value: string }) => {
         let list = byTopic.get(topic);
         if (!list) byTopic.set(topic, (list = []));
         list.push(m);
       };
-      for (const d of docs.slice(i, i + 2000)) {
+      for (const d of docs.slice(i, i + perSend)) {
         const m = { key: d.visitor_id, value: JSON.stringify(d) };
         push(topicFor(d.event_type, prefix), m);
         if (copyTo) push(copyTo, m);
       }
-      await producer.sendBatch({ acks: -1, compression: CompressionTypes.None, topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) });
+      await producer.sendBatch({ acks: -1, compression, topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) });
     }
   } finally {
     await producer.disconnect();

@@ -10,6 +10,8 @@ import { TARGETS } from './processor-targets.js';
 export { TARGETS };
 
 export interface Rep {
+  /** The batch compression its topics were loaded with (--compressions). */
+  compression: string;
   kafkaTool: number;
   kafkajs: number;
   bulk: number;
@@ -100,10 +102,22 @@ export function processorReport(o: { n: number; partitions: number; reps: Rep[];
       `analytics role as ${many.instances} processes in one group (repetition #1): ${int(many.rate)} events/s = ${(many.rate / one.rate).toFixed(2)}x one process (${int(one.rate)}/s); consuming once every process held partitions ${int(many.steadyConsumeRate)}/s = ${(many.steadyConsumeRate / one.steadyConsumeRate).toFixed(2)}x one process's ${int(one.steadyConsumeRate)}/s; ${f1(many.cpuUsPerEvent)} µs CPU/event, ${int(many.handedOver)} events handed to the sinks (${pct(many.handedOver / o.n - 1)} read again after rebalances; one process ${int(one.handedOver)}); documents (KPI, URL, sessions): ${int(o.scale.docs)} compared, ${o.scale.missing} missing, ${o.scale.different} different (${o.scale.missing + o.scale.different === 0 ? 'the same' : 'NOT the same'})`,
     );
   }
+  const compressions = [...new Set(reps.map((r) => r.compression))];
+  if (compressions.length > 1) out.push('', compressionTable(reps, compressions));
   const prof = reps.flatMap((r) => r.roles).find((x) => x.profile);
   if (prof?.profile) out.push(`\n${profileText(prof)}`);
   if (o.fresh) out.push('', freshnessReport(o.fresh, o));
   return out.join('\n');
+}
+
+/** Per batch compression of the topics, the medians of its repetitions: what decoding it costs each role. */
+function compressionTable(reps: Rep[], compressions: string[]): string {
+  const of = (c: string) => reps.filter((r) => r.compression === c);
+  const roleCpu = (c: string, name: string) => median(of(c).flatMap((r) => r.roles.filter((x) => x.role === name && x.instances === 1)).map((x) => x.cpuUsPerEvent));
+  return table(
+    ['topics written with (median of its reps)', 'reps', 'kafkajs loop rec/s', 'µs CPU/event analytics', 'index', 'archive', 'Kafka CPU s/rep'],
+    compressions.map((c) => [c, of(c).length, int(median(of(c).map((r) => r.kafkajs))), f1(roleCpu(c, 'analytics')), f1(roleCpu(c, 'index')), f1(roleCpu(c, 'archive')), f1(median(of(c).map((r) => r.cpu.kafka)))]),
+  );
 }
 
 /** Functions whose inclusive time the profile summary reports (names as V8 sees them). */
