@@ -10,8 +10,8 @@
  *                            [--profile [--profile-target stub]] [--clients platformatic[,kafkajs]]
  *                            [--overload 2,5] [--overload-duration 10] [--overload-threads 2]
  *                            [--overload-connections 4096] [--overload-warm-connections 1024]
- *                            [--overload-new-connections 0.1] [--client-timeout 10] [--workers 2]
- *                            [--compression lz4] [--linger 2] [--secure] [--ab-root DIR] [--overload-base 0]
+ *                            [--overload-new-connections 0.1] [--client-timeout 10] [--workers 1]
+ *                            [--compression none] [--linger 5] [--secure] [--ab-root DIR] [--overload-base 0]
  *                            [--broker-warmup-max 30]
  *                            [--loadgen-nice 0] [--trace] [--closed-loop raw|autocannon]
  *                            [--variants 'GATEWAY_WORKERS=2,GATEWAY_KAFKA_LINGER_MS=2;GATEWAY_KAFKA_COMPRESSION=lz4']
@@ -125,12 +125,12 @@ const DEFAULT_WORKERS = loadConfig().gatewayWorkers;
 const processes = `${DEFAULT_WORKERS} process${DEFAULT_WORKERS > 1 ? 'es' : ''}`;
 const gwLabel = DEFAULT_ACCEPTOR ? `${processes} behind the acceptor (default)` : `${processes} (default)`;
 const accLabel = DEFAULT_ACCEPTOR ? `${processes} shedding on their own threads (GATEWAY_ACCEPTOR=false)` : `${processes} behind the acceptor`;
-/** --compression lz4: also the real gateway (first client) with GATEWAY_KAFKA_COMPRESSION=lz4; '' skips it. */
-const COMPRESSION = a.str('compression', 'lz4');
-/** --linger 2: also the real gateway (first client) with GATEWAY_KAFKA_LINGER_MS=2 (bigger groups under load); 0 skips it. */
-const LINGER = a.num('linger', 2);
-/** --workers N: also the real gateway (first client) as N processes (GATEWAY_WORKERS); 0 or 1 skips it. */
-const WORKERS = a.num('workers', 2);
+/** --compression none: also the real gateway (first client) with this GATEWAY_KAFKA_COMPRESSION; '' or the default's skips it. */
+const COMPRESSION = ((c) => (c === loadConfig().gatewayKafkaCompression ? '' : c))(a.str('compression', 'none'));
+/** --linger 5: also the real gateway (first client) with this GATEWAY_KAFKA_LINGER_MS (bigger groups under load); 0 (the default) skips it. */
+const LINGER = a.num('linger', 0);
+/** --workers N: also the real gateway (first client) as N processes (GATEWAY_WORKERS; 1: what the second core buys); 0 or the default's count skips it. */
+const WORKERS = ((n) => (n === DEFAULT_WORKERS ? 0 : n))(a.num('workers', 1));
 /** --clients: the Kafka client libraries to measure the real gateway with; the first one also gets the half-load runs. */
 const CLIENTS = a.str('clients', 'platformatic').split(',').filter(Boolean) as KafkaClientName[];
 for (const c of CLIENTS) if (c !== 'platformatic' && c !== 'kafkajs') throw new Error(`--clients takes platformatic and/or kafkajs, got ${c}`);
@@ -242,8 +242,8 @@ await runBench('bench:gateway', 1800, async () => {
   let gw = await procs.gateway('gateway', client, PORTS.gateway, [], TRACE ? { gatewayTraceHops: true } : {});
   // The second client, when asked for: the real gateway again, on its own port, with the other library.
   const other = otherClient ? await procs.gateway(`gateway-${otherClient}`, otherClient, PORTS.kafkajs) : null;
-  // The first client again as WORKERS processes sharing one port: what the second core buys.
-  const multi = WORKERS > 1 ? await procs.gateway(`gateway-x${WORKERS}`, client, PORTS.workers, [], { gatewayWorkers: WORKERS }) : null;
+  // The first client again as WORKERS processes: what the second core buys (or a third costs).
+  const multi = WORKERS > 0 ? await procs.gateway(`gateway-x${WORKERS}`, client, PORTS.workers, [], { gatewayWorkers: WORKERS }) : null;
   // The first client again with compressed record batches: client CPU and bytes against the default.
   const compressed = COMPRESSION ? await procs.gateway(`gateway-${COMPRESSION}`, client, PORTS.compressed, [], { gatewayKafkaCompression: COMPRESSION }) : null;
   // The first client again with the other GATEWAY_ACCEPTOR than the default: behind the acceptor (it
@@ -359,7 +359,7 @@ await runBench('bench:gateway', 1800, async () => {
   const multiMax = tMulti ? median(tMulti.runs.map((m) => m.reqPerS)) : 0;
   const multiJob =
     multi && tMulti
-      ? job({ pid: multi.pid, port: PORTS.workers, maxReqPerS: overloadMax(multiMax), acceptedCpuMs: median(tMulti.runs.map((m) => m.cpuMsPerReq.server)), label: `${WORKERS} processes`, cpuSeconds: () => multi.treeCpuSeconds(), rssMb: () => rssMbOfTree(multi.pid) })
+      ? job({ pid: multi.pid, port: PORTS.workers, maxReqPerS: overloadMax(multiMax), acceptedCpuMs: median(tMulti.runs.map((m) => m.cpuMsPerReq.server)), label: `${WORKERS} process${WORKERS > 1 ? 'es' : ''}`, cpuSeconds: () => multi.treeCpuSeconds(), rssMb: () => rssMbOfTree(multi.pid) })
       : null;
   const accMax = tAcc ? median(tAcc.runs.map((m) => m.reqPerS)) : 0;
   const accJob =
@@ -398,7 +398,7 @@ await runBench('bench:gateway', 1800, async () => {
   const gwEvents = median(tGw.runs.map((m) => m.eventsPerS));
   const gateways: Series[] = [
     { name: `gateway (${client})`, label: `gateway, ${client} (enrich + Kafka acks=all)`, runs: tGw.runs },
-    ...(tMulti ? [{ name: `gateway (${client}, ${WORKERS} processes)`, label: `gateway, ${client}, ${WORKERS} processes`, runs: tMulti.runs }] : []),
+    ...(tMulti ? [{ name: `gateway (${client}, ${WORKERS} process${WORKERS > 1 ? 'es' : ''})`, label: `gateway, ${client}, ${WORKERS} process${WORKERS > 1 ? 'es' : ''}`, runs: tMulti.runs }] : []),
     ...(tCompressed ? [{ name: `gateway (${client}, ${COMPRESSION})`, label: `gateway, ${client}, ${COMPRESSION} batches`, runs: tCompressed.runs }] : []),
     ...(tAcc ? [{ name: `gateway (${client}, ${accName})`, label: `gateway, ${client}, ${accName === 'inline' ? 'shedding on its own thread' : 'behind the acceptor'}`, runs: tAcc.runs }] : []),
     ...(tAb ? [{ name: `gateway (${client}, ${AB_ROOT})`, label: `gateway, ${client}, from ${AB_ROOT}`, runs: tAb.runs }] : []),
