@@ -64,12 +64,14 @@ import { hopsTable } from './lib/hops.js';
 import { kafkaRecords } from './lib/kafka-records.js';
 import { measure, type ClosedLoop, type CpuSource, type Measured } from './lib/measure.js';
 import { overloadPhases } from './lib/overload.js';
+import { warmBroker } from './lib/broker-warmup.js';
+import { parseVariants } from './lib/variants.js';
+import { gatewayBenchPorts } from './lib/gateway-ports.js';
 import { overloadReport } from './lib/overload-report.js';
 import { log, onCleanup, runBench } from './lib/run.js';
 import { int, loadAverage, median, ms, table } from './lib/stats.js';
-import { cpuSecondsOf, jitCpuSecondsOf, rssMbOfTree } from './lib/child.js';
+import { rssMbOfTree } from './lib/child.js';
 import { loadConfig } from '../common/config.js';
-import { parseConfig, SETTINGS, type Config } from '../contracts/config.js';
 
 const a = parseArgs();
 const REPS = a.num('reps', 3);
@@ -84,38 +86,11 @@ const PROFILE = a.flag('profile');
 const TRACE = a.flag('trace');
 /** Which process --profile profiles: the real gateway, or the one with Kafka stubbed out (its own work only). */
 const PROFILE_TARGET = a.str('profile-target', 'gateway') as 'gateway' | 'stub';
-const PORTS = {
-  // Not 9092 (a local Kafka) nor 29092 (the shared test broker some set-ups keep running).
-  kafka: a.num('kafka-port', 29192),
-  controller: a.num('controller-port', 29193),
-  gateway: a.num('gateway-port', 28080),
-  bare: a.num('bare-port', 28081),
-  stub: a.num('stub-port', 28082),
-  uncoalesced: a.num('uncoalesced-port', 28083),
-  kafkajs: a.num('kafkajs-port', 28084),
-  workers: a.num('workers-port', 28085),
-  compressed: a.num('compressed-port', 28086),
-  acceptor: a.num('acceptor-port', 28087),
-  linger: a.num('linger-port', 28088),
-  ab: a.num('ab-port', 28089),
-  abStub: a.num('ab-stub-port', 28090),
-  variants: a.num('variant-port', 28095),
-};
+const PORTS = gatewayBenchPorts(a);
 const AB_ROOT = a.str('ab-root', '');
 /** --variants: settings (ENV=value, comma-separated) of each extra real gateway, ';' between gateways. */
 const PACED_RATE = a.num('paced-rate', 0);
-const VARIANTS = a
-  .str('variants', '')
-  .split(';')
-  .filter(Boolean)
-  .map((spec) => {
-    const env = Object.fromEntries(spec.split(',').map((kv) => [kv.slice(0, kv.indexOf('=')).trim(), kv.slice(kv.indexOf('=') + 1).trim()]));
-    const keys = Object.entries(SETTINGS).filter(([, st]) => st.env in env).map(([k]) => k as keyof Config);
-    const unknown = Object.keys(env).filter((name) => !Object.values(SETTINGS).some((st) => st.env === name));
-    if (unknown.length) throw new Error(`--variants: no setting named ${unknown.join(', ')}`);
-    const parsed = parseConfig(env);
-    return { spec, settings: Object.fromEntries(keys.map((k) => [k, parsed[k]])) as Partial<Config> };
-  });
+const VARIANTS = parseVariants(a.str('variants', ''));
 /** --no-acceptor: skip the gateway behind the acceptor process (GATEWAY_ACCEPTOR: sheds on its own core under overload). */
 const ACCEPTOR = !a.flag('no-acceptor');
 /** Whether the default gateway runs behind the acceptor: the extra target is then the one without it. */
@@ -165,34 +140,9 @@ const overloadMax = (measured: number) => (OVERLOAD_BASE > 0 ? OVERLOAD_BASE : m
 const overloadMaxEvents = (measured: number) => (OVERLOAD_BASE > 0 ? OVERLOAD_BASE * 20 : measured);
 const DATA_DIR = resolveDataDir(a.str('data-dir', '.data/bench/gateway'));
 
-/**
- * The broker's JIT compilers count as quiet under this share of the broker's CPU over a second of
- * maximum load per real gateway (a share, not cores: on a busy machine the broker gets little load
- * and compiles slowly, which cores alone would read as warm).
- */
-const BROKER_JIT_QUIET_SHARE = 0.1;
 /** --broker-warmup-max S: the longest the broker is warmed before overload-only phases (s of load; 0: not at all). */
 const BROKER_WARMUP_MAX_S = a.num('broker-warmup-max', 30);
 
-async function warmBroker(real: Target[], runOne: (t: Target) => Promise<Measured>): Promise<void> {
-  if (!real.length || BROKER_WARMUP_MAX_S <= 0) return;
-  const t0 = performance.now();
-  let loadS = 0;
-  let share = NaN;
-  let jitCores = NaN;
-  while (loadS < BROKER_WARMUP_MAX_S) {
-    const jit0 = jitCpuSecondsOf(brokerPid);
-    const cpu0 = cpuSecondsOf(brokerPid);
-    const w0 = performance.now();
-    for (const t of real) await runOne(t);
-    loadS += real.length;
-    const jit = jitCpuSecondsOf(brokerPid) - jit0;
-    share = jit / (cpuSecondsOf(brokerPid) - cpu0);
-    jitCores = jit / ((performance.now() - w0) / 1000);
-    if (!(share >= BROKER_JIT_QUIET_SHARE)) break;
-  }
-  log(`broker warmed for the overload phases: ${loadS} s at maximum load (${((performance.now() - t0) / 1000).toFixed(1)} s), its JIT compilers ${(share * 100).toFixed(1)} % of its CPU (${jitCores.toFixed(3)} cores) over the last round`);
-}
 let brokerPid: number | undefined;
 
 /** One process measured at maximum load, in the rotation of every repetition. */
@@ -295,7 +245,11 @@ await runBench('bench:gateway', 1800, async () => {
   // had 0.37-0.41 broker cores in the first phase, 0.19-0.28 in the next ones, and accepted 30 % less
   // there), a broker no deployment has. The real gateways go on at maximum load, second by second,
   // until the broker's compilers are a small share of its CPU (the gateways' own shedding paths stay cold: not warmed here).
-  if (REPS === 0 && OVERLOAD.length) await warmBroker(targets.filter((t) => t.real), (t) => run(t, `broker warm-up ${t.label}`, 1));
+  const realTargets = targets.filter((t) => t.real);
+  if (REPS === 0 && OVERLOAD.length)
+    await warmBroker(brokerPid, BROKER_WARMUP_MAX_S, realTargets.length, async () => {
+      for (const t of realTargets) await run(t, `broker warm-up ${t.label}`, 1);
+    });
 
   for (let i = 1; i <= REPS; i++) {
     // Rotate the order so that a burst of noise from the machine does not always hit the same target.
