@@ -34,11 +34,13 @@ afterEach(() => {
 });
 const workerPids = new Set<number>();
 
-function start(env: Record<string, string>) {
+/** `group`: in a process group of its own, as a terminal runs it (a Ctrl-C reaches every process). */
+function start(env: Record<string, string>, group = false) {
   const out: string[] = [];
   const child = spawn(process.execPath, ['--import', 'tsx', 'gateway/server.ts'], {
     env: { ...process.env, GATEWAY_HOST: '127.0.0.1', GATEWAY_PORT: String(PORT), KAFKA_BROKERS: '127.0.0.1:1', LOG_LEVEL: 'info', SITES: '', SITES_FILE: '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: group,
   });
   child.stdout!.on('data', (d: Buffer) => out.push(d.toString()));
   child.stderr!.on('data', (d: Buffer) => out.push(d.toString()));
@@ -167,7 +169,8 @@ function exchange(head: string, body = '', waitMs = 20_000): Promise<string> {
 
 test('by default (GATEWAY_ACCEPTOR) the primary alone listens and hands connections to the gateway process; once it sheds, the primary sheds new ingest connections itself', async () => {
   // One request's body held in memory (never sent whole) fills GATEWAY_MAX_QUEUED_BYTES, so the next is shed by the gateway process.
-  const g = start({ GATEWAY_MAX_QUEUED_BYTES: '1500', GATEWAY_MAX_LOOP_LAG_MS: '0', GATEWAY_LISTEN_BACKLOG: '1234', GATEWAY_WORKER_NICE: '5' });
+  // One gateway process (the default is 2): the held request and the next one must meet in the same process.
+  const g = start({ GATEWAY_WORKERS: '1', GATEWAY_MAX_QUEUED_BYTES: '1500', GATEWAY_MAX_LOOP_LAG_MS: '0', GATEWAY_LISTEN_BACKLOG: '1234', GATEWAY_WORKER_NICE: '5' });
   primary = g.child;
   const [w] = await until(g, 'the gateway process was ready behind the acceptor', () => (readyBehind(g.text()).length ? readyBehind(g.text()) : undefined));
   workerPids.add(w.pid);
@@ -216,7 +219,9 @@ test('by default (GATEWAY_ACCEPTOR) the primary alone listens and hands connecti
 }, 300_000);
 
 test("one Ctrl-C reaches a worker twice (the terminal's, to the whole process group, and the primary's): it drains once, to the end, and a second Ctrl-C to the primary stops it at once", async () => {
-  const g = start({ GATEWAY_MAX_LOOP_LAG_MS: '0' });
+  // One gateway process: the request in flight is the signalled worker's (with two, the other one
+  // may hold it, and the signalled one then has nothing to drain).
+  const g = start({ GATEWAY_WORKERS: '1', GATEWAY_MAX_LOOP_LAG_MS: '0' });
   primary = g.child;
   const [w] = await until(g, 'the gateway process was ready behind the acceptor', () => (readyBehind(g.text()).length ? readyBehind(g.text()) : undefined));
   workerPids.add(w.pid);
@@ -238,6 +243,20 @@ test("one Ctrl-C reaches a worker twice (the terminal's, to the whole process gr
   expect(g.text()).toMatch(/second SIGINT: stopping the worker processes now/);
   expect(() => process.kill(w.pid, 0)).toThrow();
   stalled().destroy();
+}, 300_000);
+
+test('the default layout: two gateway processes behind the acceptor; one Ctrl-C to the process group stops them all, none started again', async () => {
+  const g = start({}, true);
+  primary = g.child;
+  const ready = await until(g, 'both gateway processes were ready behind the acceptor', () => (readyBehind(g.text()).length === 2 ? readyBehind(g.text()) : undefined));
+  for (const w of ready) workerPids.add(w.pid);
+  expect(new Set(ready.map((w) => w.pid)).size).toBe(2);
+  expect([...listenerPids(PORT)]).toEqual([g.child.pid]);
+  expect(await exchange('GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n')).toMatch(/^HTTP\/1\.1 200 /);
+  process.kill(-g.child.pid!, 'SIGINT');
+  expect(await g.exited).toBe(0);
+  for (const w of ready) expect(() => process.kill(w.pid, 0)).toThrow();
+  expect(g.text()).not.toMatch(/starting another/);
 }, 300_000);
 
 test('the heap flags of a worker: the old-space limit, the floor of full collections at most half of it, pretenuring off', () => {
