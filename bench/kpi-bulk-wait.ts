@@ -25,7 +25,7 @@ import { eventDocId, eventIndexFor, indexNames, kpiIndexSettings, kpiMappings } 
 import { loadConfig } from '../common/config.js';
 import { partitionOf } from '../gateway/platformatic-driver.js';
 import { installTemplates } from '../infra/setup-indices.js';
-import { PartitionEngine, type OutDoc } from '../processor/analytics/engine.js';
+import { docVersion, PartitionEngine, type OutDoc } from '../processor/analytics/engine.js';
 import { bulkIndex } from '../processor/es-bulk.js';
 import { parseAnalyticsEvent } from '../processor/layout-parse.js';
 import { engineOptionsFromConfig } from '../processor/main.js';
@@ -59,7 +59,7 @@ await runBench('bench:kpi-bulk-wait', 1200, async () => {
   // The KPI index once more with an asynchronous translog (fsync every 5 s, not before each acknowledgement).
   const asyncKpis = `${PREFIX}-async-kpis`;
   await es.indices.create({ index: asyncKpis, settings: { ...kpiIndexSettings(config), 'index.number_of_replicas': 0, 'index.translog.durability': 'async' }, mappings: kpiMappings as never });
-  const write = (docs: OutDoc[], refresh = false, kpiIndex = names.kpis) => bulkIndex(es, docs, (d) => ({ index: d.index === 'kpis' ? kpiIndex : names[d.index], id: d.id }), (d) => d.doc, refresh);
+  const write = (docs: OutDoc[], refresh = false, kpiIndex = names.kpis) => bulkIndex(es, docs, (d) => ({ index: d.index === 'kpis' ? kpiIndex : names[d.index], id: d.id, version: docVersion(d) }), (d) => d.doc, { refresh });
 
   // The engine's documents, as the analytics role drains them: KPI ticks every 250 ms, the rest every second.
   const start = Date.now() - (SECONDS + 60) * 1000;

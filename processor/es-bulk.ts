@@ -48,11 +48,9 @@ export async function bulkIndex<T extends object>(
   target: (doc: T) => Target,
   /** The document body to index (an object, or JSON text sent as is), when it is not `doc` itself. */
   body?: (doc: T) => object | string,
-  /** The bulk's `refresh` parameter, or its options. */
-  options?: BulkRefresh | BulkOptions,
+  { refresh, onStale }: BulkOptions = {},
 ): Promise<Rejected<T>[]> {
   if (docs.length === 0) return [];
-  const { refresh, onStale } = typeof options === 'object' ? options : { refresh: options, onStale: undefined };
   const rejected: Rejected<T>[] = [];
   let transient = 0;
   let stale = 0;

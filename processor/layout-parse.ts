@@ -22,13 +22,6 @@
  * a string value is then taken from its bytes at once: a field with a character above 0x7f
  * decoded as UTF-8 (its quotes are ASCII, so that decoding is the same as the whole record's
  * between them), an ASCII one as Latin-1.
- *
- * The Latin-1 text is made once per 64 KB of a Buffer (about 50 records), not per record: the
- * records of a fetched partition share one Buffer (processor/kafka-fetch.ts), and each is read
- * within its own bounds in that text (a key or quote found past a record's end is not the
- * record's). A copy per record was a native call per event. A Buffer one of whose records does not
- * parse goes back to a copy per record, so a key missing from many records is never searched for
- * through the rest of the text for each.
  */
 import { ENRICHED_FIELDS, type EnrichedEvent, type EnrichedFieldName } from '../contracts/event-schema.js';
 import { ANALYTICS_FIELDS } from './analytics/analytics-event.js';
@@ -58,12 +51,6 @@ const SLICED_MIN = 13;
  * the checks were 4 % of the role's CPU.
  */
 const latin1 = (buf: Buffer, start: number, end: number): string => (buf as Buffer & { latin1Slice(start: number, end: number): string }).latin1Slice(start, end);
-/**
- * Bytes of a Buffer read as one text (records within it are read from that text): below V8's
- * large-object size, so the text is made in the young generation; a text of a whole fetched
- * partition (up to 1 MB) was a large object on fresh pages each time, slower than a copy per record.
- */
-const TEXT_SPAN = 64 * 1024;
 const ownString = (s: string): string => (s.length < SLICED_MIN ? s : (' ' + s).slice(1));
 
 /**
@@ -72,7 +59,7 @@ const ownString = (s: string): string => (s.length < SLICED_MIN ? s : (' ' + s).
  */
 export function layoutParser<K extends EnrichedFieldName>(fields: readonly K[]): (text: string) => Pick<EnrichedEvent, K> | undefined {
   const read = layoutReader(fields);
-  return (text) => read(text, 0, text.length, text.indexOf('\\'), null);
+  return (text) => read(text, null, 0);
 }
 
 /**
@@ -81,43 +68,11 @@ export function layoutParser<K extends EnrichedFieldName>(fields: readonly K[]):
  */
 export function layoutBytesParser<K extends EnrichedFieldName>(fields: readonly K[]): (buf: Buffer, start: number, end: number) => Pick<EnrichedEvent, K> | undefined {
   const read = layoutReader(fields);
-  /** `text` is the Latin-1 reading of `textOf[textAt, textAt + text.length)`; its first backslash at or after `searchedFrom` is `backslash` (-1: none). */
-  let textOf: Buffer | null = null;
-  let textAt = 0;
-  let text = '';
-  let searchedFrom = 0;
-  let backslash = -1;
-  /** A Buffer one of whose records did not parse: read record by record from then on. */
-  let refused: Buffer | null = null;
-  return (buf, start, end) => {
-    if (buf === refused || end - start > TEXT_SPAN) {
-      const own = latin1(buf, start, end);
-      return read(own, 0, own.length, own.indexOf('\\'), buf, start);
-    }
-    if (buf !== textOf || start < textAt || end > textAt + text.length) {
-      textOf = buf;
-      textAt = start;
-      text = latin1(buf, start, Math.min(buf.length, start + TEXT_SPAN));
-      searchedFrom = 0;
-      backslash = text.indexOf('\\');
-    }
-    const from = start - textAt;
-    // Records come in order: one search per backslash, not one per record over the rest of the text.
-    if (from < searchedFrom || (backslash !== -1 && backslash < from)) {
-      searchedFrom = from;
-      backslash = text.indexOf('\\', from);
-    }
-    const out = read(text, from, end - textAt, backslash, buf, textAt);
-    if (out === undefined) refused = buf;
-    return out;
-  };
+  return (buf, start, end) => read(latin1(buf, start, end), buf, start);
 }
 
-/**
- * Reads the record `text[from, to)`; `backslash` is the first backslash at or after `from` (-1:
- * none). With `buf`, `text` is the Latin-1 reading of `buf` from `base` (see the top of the file).
- */
-function layoutReader<K extends EnrichedFieldName>(fields: readonly K[]): (text: string, from: number, to: number, backslash: number, buf: Buffer | null, base?: number) => Pick<EnrichedEvent, K> | undefined {
+/** `text` is the record's text, or with `buf`, the Latin-1 reading of `buf` from `base` (see the top of the file). */
+function layoutReader<K extends EnrichedFieldName>(fields: readonly K[]): (text: string, buf: Buffer | null, base: number) => Pick<EnrichedEvent, K> | undefined {
   const order = NAMES.filter((n) => (fields as readonly string[]).includes(n));
   /** What precedes each value: `{"event_id":`, `,"event_type":`, ... */
   const keys = order.map((f) => (f === NAMES[0] ? '{' : ',') + JSON.stringify(f) + ':');
@@ -129,18 +84,18 @@ function layoutReader<K extends EnrichedFieldName>(fields: readonly K[]): (text:
    * field names of ENRICHED_FIELDS, written as JSON strings.
    */
   const build = new Function('v', `return {${order.map((f, k) => `${JSON.stringify(f)}: v[${k}]`).join(', ')}};`) as (v: unknown[]) => Pick<EnrichedEvent, K>;
-  return (text, from, to, backslash, buf, base = 0) => {
-    if ((backslash !== -1 && backslash < to) || to <= from || text.charCodeAt(to - 1) !== CLOSE) return undefined;
-    let i = from;
+  return (text, buf, base) => {
+    if (text.indexOf('\\') !== -1 || text.charCodeAt(text.length - 1) !== CLOSE) return undefined;
+    let i = 0;
     for (let k = 0; k < count; k++) {
       const key = keys[k];
-      const at = key.charCodeAt(0) === 123 ? (text.startsWith(key, from) ? from : -1) : text.indexOf(key, i);
-      if (at < 0 || at + key.length >= to) return undefined;
+      const at = key.charCodeAt(0) === 123 ? (text.startsWith(key) ? 0 : -1) : text.indexOf(key, i);
+      if (at < 0) return undefined;
       i = at + key.length;
       const c = text.charCodeAt(i);
       if (c === QUOTE) {
         const end = text.indexOf('"', i + 1);
-        if (end < 0 || end >= to) return undefined;
+        if (end < 0) return undefined;
         let wide = false;
         for (let j = i + 1; j < end; j++) {
           const ch = text.charCodeAt(j);
@@ -163,13 +118,12 @@ function layoutReader<K extends EnrichedFieldName>(fields: readonly K[]): (text:
         i += 5;
       } else {
         let end = i;
-        for (let d = text.charCodeAt(end); end < to && d !== COMMA && d !== CLOSE; d = text.charCodeAt(++end));
+        for (let d = text.charCodeAt(end); end < text.length && d !== COMMA && d !== CLOSE; d = text.charCodeAt(++end));
         const s = text.slice(i, end);
         if (!JSON_NUMBER.test(s)) return undefined;
         values[k] = Number(s);
         i = end;
       }
-      if (i >= to) return undefined;
       const next = text.charCodeAt(i);
       if (next !== COMMA && next !== CLOSE) return undefined;
     }
