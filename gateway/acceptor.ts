@@ -98,6 +98,19 @@ export interface AcceptorOptions {
    * waits mostly ended in a 503 anyway, no request waits but a probe (acceptor-waits.ts).
    */
   keptMaxWaitMs?: number;
+  /**
+   * How long such a request may wait when a process that is not overloaded has room and only its
+   * channel is busy (ms; `keptMaxWaitMs` when not given). The channel delivers one socket per turn
+   * of that process's loop, so when a client opens many connections at once (a closed loop's 64 at
+   * the start of a run) the last ones wait several of its turns, tens of milliseconds near
+   * saturation: shed after 20 ms, they were most of the 503s of a maximum-load run behind the
+   * acceptor (and made the waits' history shed the rest at once), where the same process accepting
+   * from the socket itself would have served them after the same few turns. The process said it
+   * has room, so this wait ends in a hand-over unless it turns overloaded; its own admission then
+   * judges the request's age (it is timed from the acceptor's read). server.ts passes half of
+   * GATEWAY_MAX_QUEUE_DELAY_MS, the age from which the process itself stops taking connections.
+   */
+  channelMaxWaitMs?: number;
   /** Warnings: which state made the acceptor shed (at most one line a second). */
   log?: (msg: string) => void;
 }
@@ -269,9 +282,13 @@ export class Acceptor {
         // quarter second's busy share): the request waits for the next delivery or report, up to
         // `keptMaxWaitMs` since it was read, before it is shed. Not while recent waits ended in a 503
         // anyway (sustained overload, acceptor-waits.ts): then it is shed at once.
+        // Held back by its channel only (room left): waits longer, and whatever the waits' history
+        // says (that history is of waits for room, which end in a 503 under sustained overload).
         const waited = wallMs() - bufAt;
-        const bound = this.opts.keptMaxWaitMs ?? HANDOVER_MAX_WAIT_MS;
-        if (ingest && end >= 0 && waited < bound && this.mayTakeSoon() && (waiting || this.waits.worthWaiting())) {
+        const soon = this.mayTakeSoon();
+        const kept = this.opts.keptMaxWaitMs ?? HANDOVER_MAX_WAIT_MS;
+        const bound = soon === 'channel' ? Math.max(kept, this.opts.channelMaxWaitMs ?? kept) : kept;
+        if (ingest && end >= 0 && waited < bound && soon && (waiting || soon === 'channel' || this.waits.worthWaiting())) {
           waiting = true;
           this.waiters.add(drain);
           retry = setTimeout(drain, bound - waited + 1);
@@ -305,10 +322,18 @@ export class Acceptor {
     socket.resume();
   }
 
-  /** Whether a ready process is not overloaded: held back only by its channel (handover-pipe.ts) or its last room report. */
-  private mayTakeSoon(): boolean {
-    for (const s of this.backends.values()) if (s.ready && !s.overloaded) return true;
-    return false;
+  /**
+   * Whether a ready process is not overloaded, held back only by its channel (handover-pipe.ts:
+   * 'channel', it has room) or by its last room report ('room'); false when none is.
+   */
+  private mayTakeSoon(): 'channel' | 'room' | false {
+    let soon: 'room' | false = false;
+    for (const s of this.backends.values()) {
+      if (!s.ready || s.overloaded) continue;
+      if (s.room >= 1) return 'channel';
+      soon = 'room';
+    }
+    return soon;
   }
 
   /** Requests kept here look again: a channel delivered, or a process reported. */

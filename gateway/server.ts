@@ -128,6 +128,8 @@ if (import.meta.url === `file://${process.argv[1]}`) {
           // A request kept for a process that is not overloaded waits for it at most as long as a shed
           // may take to be answered (GATEWAY_ACCEPTOR_MAX_WAIT_MS), and never past half the queueing bound.
           keptMaxWaitMs: cfg.gatewayMaxQueueDelayMs > 0 ? Math.max(HANDOVER_MAX_WAIT_MS, Math.min(cfg.gatewayAcceptorMaxWaitMs, cfg.gatewayMaxQueueDelayMs / 2)) : undefined,
+          // Waiting only for a process's channel (it has room): up to the age from which the process itself takes no more.
+          channelMaxWaitMs: cfg.gatewayMaxQueueDelayMs > 0 ? cfg.gatewayMaxQueueDelayMs / 2 : undefined,
           log: line(40),
         }
       : null;
