@@ -286,6 +286,35 @@ describe("the hand-over paced by each process's room", () => {
     expect(handed).toBe(3);
   });
 
+  test('each connection goes to the process holding the fewest (its last report, plus those handed over since), round robin among equals', { timeout: 30_000 }, async () => {
+    const to: number[] = [];
+    acceptor = new Acceptor({ host: '127.0.0.1', port: 0, backlog: 511, maxConnections: 100, retryAfterMaxS: 2 });
+    for (const id of [1, 2]) {
+      acceptor.add({
+        id,
+        send: (m, socket, delivered) => {
+          delivered?.();
+          if (m.cmd !== 'gw:conn') return;
+          to.push(id);
+          socket?.destroy();
+        },
+      });
+      acceptor.onMessage(id, { cmd: 'gw:ready' });
+    }
+    acceptor.onMessage(1, { cmd: 'gw:room', n: 100, conns: 4 });
+    acceptor.onMessage(2, { cmd: 'gw:room', n: 100, conns: 0 });
+    await acceptor.listen();
+    const { port } = acceptor.server.address() as net.AddressInfo;
+    for (let i = 0; i < 8; i++) expect(await post(port)).toBe('');
+    expect(to).toEqual([2, 2, 2, 2, 1, 2, 1, 2]);
+    // Process 2's connections closed (its report says so): the next ones go to it until it holds as many as 1.
+    acceptor.onMessage(2, { cmd: 'gw:room', n: 100, conns: 4 });
+    to.length = 0;
+    for (let i = 0; i < 3; i++) expect(await post(port)).toBe('');
+    expect(to).toEqual([2, 2, 1]);
+    expect(acceptor.shedTotal).toBe(0);
+  });
+
   /**
    * An acceptor with one ready gateway process whose channel acknowledges a hand-over only when the
    * test calls its `undelivered` entry (a busy process), or at once with `deliverAtOnce`.

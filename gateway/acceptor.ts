@@ -42,9 +42,10 @@ export type AcceptorMessage =
   /**
    * Worker -> acceptor, every ROOM_REPORT_MS while it has room (and once when it has none): how many
    * connections it takes until its next report (handover-room.ts). Replaces the last report; a
-   * process that never reported takes any number.
+   * process that never reported takes any number. `conns`: the connections handed to it that are
+   * still open (the acceptor hands the next one to the process with the fewest).
    */
-  | { cmd: 'gw:room'; n: number }
+  | { cmd: 'gw:room'; n: number; conns?: number }
   /**
    * Acceptor -> worker, with a connection: `head` holds bytes already read from it (latin1), '' when
    * none; `at`: when the acceptor accepted it, or read the first of `head` (ms, performance.timeOrigin + now).
@@ -121,6 +122,8 @@ interface BackendState {
   overloaded: boolean;
   room: number;
   pipe: HandoverPipe;
+  /** Connections it holds: its last report's count, plus those handed over since that it had not received yet. */
+  conns: number;
 }
 
 export class Acceptor {
@@ -163,7 +166,7 @@ export class Acceptor {
 
   /** Called when a gateway process is started (not yet ready). */
   add(b: Backend): void {
-    this.backends.set(b.id, { b, ready: false, overloaded: false, room: Infinity, pipe: new HandoverPipe() });
+    this.backends.set(b.id, { b, ready: false, overloaded: false, room: Infinity, pipe: new HandoverPipe(), conns: 0 });
     this.order = [...this.backends.keys()];
   }
 
@@ -179,7 +182,11 @@ export class Acceptor {
     if (!s) return;
     if (m.cmd === 'gw:ready') s.ready = true;
     else if (m.cmd === 'gw:overload') s.overloaded = m.on;
-    else if (m.cmd === 'gw:room') s.room = m.n;
+    else if (m.cmd === 'gw:room') {
+      s.room = m.n;
+      // What it counted includes every socket it had received, i.e. all but those still on the channel.
+      if (m.conns !== undefined) s.conns = m.conns + s.pipe.queued;
+    }
     this.wake();
   }
 
@@ -192,26 +199,43 @@ export class Acceptor {
   }
 
   /**
-   * The next ready gateway process, round robin, that is not overloaded, has room (one of it is
-   * taken) and a channel that delivers in time; `evenOverloaded`: any ready one, room untouched
-   * (requests that are never shed, reports).
+   * Of the ready gateway processes that are not overloaded, have room (one of it is taken) and a
+   * channel that delivers in time, the one holding the fewest connections (round robin among
+   * equals); `evenOverloaded`: the next ready one, round robin, room untouched (requests that are
+   * never shed, reports).
+   *
+   * Fewest, not just the next: a connection stays with the process it was handed to, and which
+   * processes can take one at a given moment depends on their channels (one socket per loop turn),
+   * so round robin over those that can left a closed loop's 64 connections split 51 / 13 for a whole
+   * run (one process short of concurrency while the other queued).
    */
   private pick(evenOverloaded: boolean): BackendState | null {
     const n = this.order.length;
+    let best: BackendState | null = null;
+    let bestAt = 0;
     for (let i = 0; i < n; i++) {
-      const id = this.order[(this.next + i) % n];
-      const s = this.backends.get(id)!;
-      if (s.ready && (evenOverloaded || (!s.overloaded && s.room >= 1 && s.pipe.open))) {
-        this.next = (this.next + i + 1) % n;
-        if (!evenOverloaded) s.room--;
-        return s;
+      const s = this.backends.get(this.order[(this.next + i) % n])!;
+      if (!s.ready) continue;
+      if (evenOverloaded) {
+        best = s;
+        bestAt = i;
+        break;
+      }
+      if (s.overloaded || s.room < 1 || !s.pipe.open) continue;
+      if (!best || s.conns < best.conns) {
+        best = s;
+        bestAt = i;
       }
     }
-    return null;
+    if (!best) return null;
+    this.next = (this.next + bestAt + 1) % n;
+    if (!evenOverloaded) best.room--;
+    return best;
   }
 
   private hand(s: BackendState, socket: net.Socket, head: Buffer | null, at: number): void {
     this.handedTotal++;
+    s.conns++;
     s.pipe.sent();
     let done = false;
     s.b.send({ cmd: 'gw:conn', head: head ? head.toString('latin1') : '', at }, socket, () => {

@@ -29,12 +29,16 @@ export async function startGateway(overrides: Partial<Config> = {}) {
  */
 export async function startBehindAcceptor(opts: Omit<BuildOptions, 'acceptor'>) {
   const send = (m: AcceptorMessage) => process.send?.(m);
+  /** Connections handed over and still open: the acceptor hands new ones to the process holding the fewest. */
+  let conns = 0;
   const { buildApp } = await import('./app.js');
-  const app = await buildApp({ ...opts, acceptor: { onOverload: (on) => send({ cmd: 'gw:overload', on }), onRoom: (n) => send({ cmd: 'gw:room', n }) } });
+  const app = await buildApp({ ...opts, acceptor: { onOverload: (on) => send({ cmd: 'gw:overload', on }), onRoom: (n) => send({ cmd: 'gw:room', n, conns }) } });
   await app.listen({ host: '127.0.0.1', port: 0, exclusive: true });
   process.on('message', (m: unknown, socket?: Socket) => {
     if (!isAcceptorMessage(m)) return;
     if (m.cmd === 'gw:conn' && socket) {
+      conns++;
+      socket.once('close', () => conns--);
       // Its clock starts where the acceptor took it (shared wall clock): the hand-over's queue counts.
       if (m.at) {
         stampArrival(socket, m.at - performance.timeOrigin, m.head !== '');
