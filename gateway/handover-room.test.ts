@@ -1,9 +1,9 @@
 import { expect, test } from 'vitest';
-import { handoverRoom, ROOM_FULL_BUSY, ROOM_IDLE_BUSY, ROOM_MAX, ROOM_SATURATED } from './handover-room.js';
+import { handoverRoom, ROOM_FULL_BUSY, ROOM_IDLE_BUSY, ROOM_MAX } from './handover-room.js';
 
 const base = { overloaded: false, loopBusy: 0.1, oldestAgeMs: 0, maxDelayMs: 1000 };
 
-test('a mostly idle process takes the most; the room narrows with the loop busy share, to ROOM_SATURATED at saturation (not shedding)', () => {
+test('a mostly idle process takes the most; the room narrows with the loop busy share, to none near saturation', () => {
   expect(handoverRoom(base)).toBe(ROOM_MAX);
   expect(handoverRoom({ ...base, loopBusy: ROOM_IDLE_BUSY })).toBe(ROOM_MAX);
   const mid = handoverRoom({ ...base, loopBusy: (ROOM_IDLE_BUSY + ROOM_FULL_BUSY) / 2 });
@@ -11,16 +11,12 @@ test('a mostly idle process takes the most; the room narrows with the loop busy 
   // Near saturation, a few connections per report.
   expect(handoverRoom({ ...base, loopBusy: 0.9 })).toBeLessThan(ROOM_MAX / 50);
   expect(handoverRoom({ ...base, loopBusy: 0.9 })).toBeGreaterThan(0);
-  expect(handoverRoom({ ...base, loopBusy: ROOM_FULL_BUSY })).toBe(ROOM_SATURATED);
-  expect(handoverRoom({ ...base, loopBusy: 1 })).toBe(ROOM_SATURATED);
-  expect(ROOM_SATURATED).toBeGreaterThan(0);
-  expect(ROOM_SATURATED).toBeLessThan(ROOM_MAX / 100);
+  expect(handoverRoom({ ...base, loopBusy: ROOM_FULL_BUSY })).toBe(0);
+  expect(handoverRoom({ ...base, loopBusy: 1 })).toBe(0);
 });
 
 test('no room while the process sheds, or while its oldest admitted request has waited half the bound', () => {
   expect(handoverRoom({ ...base, overloaded: true })).toBe(0);
-  expect(handoverRoom({ ...base, overloaded: true, loopBusy: 1 })).toBe(0);
-  expect(handoverRoom({ ...base, oldestAgeMs: 501, loopBusy: 1 })).toBe(0);
   expect(handoverRoom({ ...base, oldestAgeMs: 501 })).toBe(0);
   expect(handoverRoom({ ...base, oldestAgeMs: 499 })).toBe(ROOM_MAX);
   // No delay bound: the age does not count.

@@ -6,8 +6,8 @@
  * with one flag ("not overloaded") the acceptor handed it the next request of every connection it
  * had kept at once, which the process then had to shed again, on its own thread. With room, the
  * hand-over follows the process's spare time: a wide door while its loop is mostly idle, narrowing
- * to a few per report as it nears saturation (ROOM_SATURATED), and none while it sheds or its
- * oldest admitted request has waited half the delay bound.
+ * to none as it nears saturation, and none while it sheds or its oldest admitted request has waited
+ * half the delay bound.
  */
 
 /** How often a process behind the acceptor reports its room (ms). */
@@ -18,17 +18,6 @@ export const ROOM_MAX = 1024;
 export const ROOM_IDLE_BUSY = 0.5;
 /** Loop busy share from which there is no room: the rest is the margin that keeps an admitted request's wait short. */
 export const ROOM_FULL_BUSY = 0.95;
-
-/**
- * Connections per report of a process that is saturated but not shedding (busy share at or past
- * ROOM_FULL_BUSY; 40 a second). With none, a connection closed by one of its rare sheds (a long
- * turn at maximum load: the loop-lag rule) came back to the acceptor and stayed there, answered
- * 503 request after request, while both processes stayed saturated on the connections left: in
- * a closed-loop maximum run 1,400 such 503s a second, while the same processes sharing the socket
- * kept every connection (their sheds leave it open). A process that cannot take them sheds again,
- * and is then overloaded: none.
- */
-export const ROOM_SATURATED = 2;
 
 export interface RoomInputs {
   /** Shed a request within the hold time (app.ts, OVERLOAD_HOLD_MS). */
@@ -47,5 +36,5 @@ export function handoverRoom(s: RoomInputs): number {
   const spare = Math.min(1, Math.max(0, (ROOM_FULL_BUSY - s.loopBusy) / (ROOM_FULL_BUSY - ROOM_IDLE_BUSY)));
   // Squared: wide while the process is far from saturation, a few connections per report near it
   // (the busy share is a quarter second old, and each connection brings its later requests).
-  return Math.max(ROOM_SATURATED, Math.floor(ROOM_MAX * spare * spare));
+  return Math.floor(ROOM_MAX * spare * spare);
 }
