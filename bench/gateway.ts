@@ -307,36 +307,31 @@ await runBench('bench:gateway', 1800, async () => {
   };
   // Every gateway's phases, factor by factor, each factor in a rotated order (A/B on a shared
   // machine: no target always runs first or last), at multiples of its own maximum (or --overload-base).
-  type Job = { opts: Parameters<typeof overloadPhases>[0]; runs: Awaited<ReturnType<typeof overloadPhases>> };
-  const job = (o: Omit<Parameters<typeof overloadPhases>[0], keyof typeof overloadCommon>): Job => ({ opts: { ...overloadCommon, ...o }, runs: [] });
-  const gwJob = job({ pid: gw.pid, port: PORTS.gateway, maxReqPerS: overloadMax(gwMax), acceptedCpuMs: median(tGw.runs.map((m) => m.cpuMsPerReq.server)), label: gwLabel, cpuSeconds: () => gw.treeCpuSeconds(), rssMb: () => rssMbOfTree(gw.pid) });
-  const multiMax = tMulti ? median(tMulti.runs.map((m) => m.reqPerS)) : 0;
-  const multiJob =
-    multi && tMulti
-      ? job({ pid: multi.pid, port: PORTS.workers, maxReqPerS: overloadMax(multiMax), acceptedCpuMs: median(tMulti.runs.map((m) => m.cpuMsPerReq.server)), label: `${WORKERS} process${WORKERS > 1 ? 'es' : ''}`, cpuSeconds: () => multi.treeCpuSeconds(), rssMb: () => rssMbOfTree(multi.pid) })
+  type Job = { opts: Parameters<typeof overloadPhases>[0]; runs: Awaited<ReturnType<typeof overloadPhases>>; maxEventsPerS: number };
+  /** A target's phases, at multiples of its own maximum (or --overload-base): `proc` is its process tree. */
+  const job = (t: Target | null, proc: { pid: number; treeCpuSeconds(): number } | null, port: number, label: string): Job | null =>
+    t && proc
+      ? {
+          opts: { ...overloadCommon, pid: proc.pid, port, label, maxReqPerS: overloadMax(median(t.runs.map((m) => m.reqPerS))), acceptedCpuMs: median(t.runs.map((m) => m.cpuMsPerReq.server)), cpuSeconds: () => proc.treeCpuSeconds(), rssMb: () => rssMbOfTree(proc.pid) },
+          runs: [],
+          maxEventsPerS: overloadMaxEvents(median(t.runs.map((m) => m.eventsPerS))),
+        }
       : null;
-  const accMax = tAcc ? median(tAcc.runs.map((m) => m.reqPerS)) : 0;
-  const accJob =
-    acc && tAcc
-      ? job({ pid: acc.pid, port: PORTS.acceptor, maxReqPerS: overloadMax(accMax), acceptedCpuMs: median(tAcc.runs.map((m) => m.cpuMsPerReq.server)), label: accLabel, cpuSeconds: () => acc.treeCpuSeconds(), rssMb: () => rssMbOfTree(acc.pid) })
-      : null;
-  const abMax = tAb ? median(tAb.runs.map((m) => m.reqPerS)) : 0;
-  const abJob =
-    ab && tAb
-      ? job({ pid: ab.pid, port: PORTS.ab, maxReqPerS: overloadMax(abMax), acceptedCpuMs: median(tAb.runs.map((m) => m.cpuMsPerReq.server)), label: `from ${AB_ROOT}`, cpuSeconds: () => ab.treeCpuSeconds(), rssMb: () => rssMbOfTree(ab.pid) })
-      : null;
-  const jobs = [gwJob, abJob, multiJob, accJob].filter((j): j is Job => j !== null);
+  // --variants go through the same phases too: a setting's effect under overload (GATEWAY_WORKER_NICE, ...) in the same rotation as the default.
+  const jobs = [
+    job(tGw, gw, PORTS.gateway, gwLabel),
+    job(tAb, ab, PORTS.ab, `from ${AB_ROOT}`),
+    job(tMulti, multi, PORTS.workers, `${WORKERS} process${WORKERS > 1 ? 'es' : ''}`),
+    job(tAcc, acc, PORTS.acceptor, accLabel),
+    ...variants.map((v, i) => job(tVariants[i], v.gw, v.port, `${processes}, ${v.spec}`)),
+  ].filter((j): j is Job => j !== null);
   for (const [i, factor] of OVERLOAD.entries()) {
     for (let j = 0; j < jobs.length; j++) {
       const one = jobs[(i + j) % jobs.length];
       one.runs.push(...(await overloadPhases({ ...one.opts, factors: [factor] })));
     }
   }
-  const overloadRuns = gwJob.runs;
-  const overloadMulti = multiJob?.runs ?? [];
-  const overloadAcc = accJob?.runs ?? [];
-  const overloadAb = abJob?.runs ?? [];
-  for (const o of [...overloadRuns, ...overloadMulti, ...overloadAcc, ...overloadAb]) gatewayAccepted += o.acceptedRequests * pool.eventsPerBody;
+  for (const o of jobs.flatMap((j) => j.runs)) gatewayAccepted += o.acceptedRequests * pool.eventsPerBody;
   const records = (await kafkaRecords(kafka)) - records0;
 
   let profileText = '';
@@ -349,7 +344,6 @@ await runBench('bench:gateway', 1800, async () => {
         : await profileRun({ ...common, port: PORTS.gateway, start: async (flags) => (await gw.stop(), (gw = await procs.gateway('gateway-profiled', client, PORTS.gateway, flags))) });
   }
 
-  const gwEvents = median(tGw.runs.map((m) => m.eventsPerS));
   const gateways: Series[] = [
     { name: `gateway (${client})`, label: `gateway, ${client} (enrich + Kafka acks=all)`, runs: tGw.runs },
     ...(tMulti ? [{ name: `gateway (${client}, ${WORKERS} process${WORKERS > 1 ? 'es' : ''})`, label: `gateway, ${client}, ${WORKERS} process${WORKERS > 1 ? 'es' : ''}`, runs: tMulti.runs }] : []),
@@ -382,16 +376,7 @@ await runBench('bench:gateway', 1800, async () => {
   }
   console.log(`\nwhere the half-load tail comes from (slow = over 25 ms; bounds are the gateway's histogram buckets):\n${halfWhy.join('\n')}`);
   const overloadOpts = { durationS: OVERLOAD_DURATION, timeoutMs: CLIENT_TIMEOUT_S * 1000, threads: OVERLOAD_THREADS, newConnectionShare: OVERLOAD_NEW_CONNECTIONS };
-  if (overloadRuns.length) console.log(`\n${overloadReport(overloadRuns, { ...overloadOpts, maxReqPerS: overloadMax(gwMax), maxEventsPerS: overloadMaxEvents(gwEvents) })}`);
-  if (overloadMulti.length && tMulti) {
-    console.log(`\n${overloadReport(overloadMulti, { ...overloadOpts, maxReqPerS: overloadMax(multiMax), maxEventsPerS: overloadMaxEvents(median(tMulti.runs.map((m) => m.eventsPerS))) })}`);
-  }
-  if (overloadAcc.length && tAcc) {
-    console.log(`\n${overloadReport(overloadAcc, { ...overloadOpts, maxReqPerS: overloadMax(accMax), maxEventsPerS: overloadMaxEvents(median(tAcc.runs.map((m) => m.eventsPerS))) })}`);
-  }
-  if (overloadAb.length && tAb) {
-    console.log(`\n${overloadReport(overloadAb, { ...overloadOpts, maxReqPerS: overloadMax(abMax), maxEventsPerS: overloadMaxEvents(median(tAb.runs.map((m) => m.eventsPerS))) })}`);
-  }
+  for (const j of jobs) if (j.runs.length) console.log(`\n${overloadReport(j.runs, { ...overloadOpts, maxReqPerS: j.opts.maxReqPerS, maxEventsPerS: j.maxEventsPerS })}`);
   console.log(`Kafka holds ${int(records)} new records; the gateway acknowledged ${int(gatewayAccepted)} events${records >= gatewayAccepted ? ' (all acknowledged events are in Kafka)' : ' (MISSING RECORDS)'}`);
   if (profileText) console.log(`\n${profileText}`);
   if (records < gatewayAccepted) throw new Error('Kafka holds fewer records than the gateway acknowledged');

@@ -65,6 +65,12 @@ export interface WorkerResult {
   acceptedAt: number[];
   /** Due time (ms after startAt) of every 503, in the order of `latencies['503']`: shed latency second by second. */
   shedDueAt: number[];
+  /**
+   * Whether each 503 (same order) came from a gateway process (1) rather than the acceptor (0, its
+   * request ids start with `acc-`): a gateway process sheds a request on a connection it holds, after
+   * it waited for that process's loop, so these are the slow sheds.
+   */
+  shedByProcess: number[];
   timeouts: number;
   /** Connections refused, reset or closed before the answer. */
   errors: number;
@@ -90,6 +96,7 @@ const res: WorkerResult = {
   tickLag: [],
   acceptedAt: [],
   shedDueAt: [],
+  shedByProcess: [],
   timeouts: 0,
   errors: 0,
   sendLag: [],
@@ -135,8 +142,14 @@ function record(c: Conn, status: number) {
   if (status === 200) {
     res.acceptedAt.push(now - p.startAt);
     (c.once ? res.acceptedFresh : res.acceptedKept).push(now - c.due);
-  } else if (status === 503) res.shedDueAt.push(c.due - p.startAt);
+  } else if (status === 503) {
+    res.shedDueAt.push(c.due - p.startAt);
+    res.shedByProcess.push(c.buf && c.buf.indexOf(ACCEPTOR_ID) >= 0 ? 0 : 1);
+  }
 }
+
+/** The request id header of an answer written by the acceptor process (gateway/acceptor.ts). */
+const ACCEPTOR_ID = Buffer.from('\r\nx-request-id: acc-');
 
 let measuring = false;
 

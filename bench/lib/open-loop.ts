@@ -33,6 +33,8 @@ export interface OpenLoopResult {
   acceptedAt: number[];
   /** Due time (ms after the start) of each 503, in the order of `latencies.get(503)`. */
   shedDueAt: number[];
+  /** Whether each 503 (same order) was answered by a gateway process (1) rather than the acceptor (0). */
+  shedByProcess: number[];
   /** The generator's tick lag p99 (ms) of the requests due in each second: its own cold start shows here. */
   tickLagP99PerS: number[];
   timeouts: number;
@@ -109,6 +111,7 @@ export async function openLoopLoad(opts: {
     tickLag: [],
     acceptedAt: [],
     shedDueAt: [],
+    shedByProcess: [],
     tickLagP99PerS: [],
     timeouts: 0,
     errors: 0,
@@ -131,6 +134,7 @@ export async function openLoopLoad(opts: {
     // A thread sends its k-th request due k / (its rate) s after its start, in due order.
     r.tickLag.forEach((x, k) => lagPerS[Math.min(opts.durationS - 1, Math.floor((k * threads) / opts.rate))]?.push(x));
     for (const x of r.shedDueAt) out.shedDueAt.push(x);
+    for (const x of r.shedByProcess) out.shedByProcess.push(x);
     out.sent += r.sent;
     out.timeouts += r.timeouts;
     out.errors += r.errors;

@@ -10,7 +10,7 @@ import type { BodyPool } from './bodies.js';
 import { cpuSecondsOf, jitCpuSecondsOf } from './child.js';
 import { EVENTS_PATH } from './measure.js';
 import { openLoopLoad } from './open-loop.js';
-import { describeOverloadRun } from './overload-report.js';
+import { describeOverloadRun, LOADGEN_ON_TIME_MS } from './overload-report.js';
 import { histogramDelta } from './histograms.js';
 import { promSum } from './prom-scrape.js';
 import { log } from './run.js';
@@ -83,6 +83,18 @@ export interface OverloadRun {
   /** Shed requests due in each second of the sending window, their p99 (ms), and the generator's tick lag p99 (ms): a phase's cold start. */
   shedPerS: number[];
   shedP99PerS: number[];
+  /** The same sheds' p99 on the wire (first byte written to the answer: without the generator's own lateness in sending), ms. */
+  wireShedP99PerS: number[];
+  /**
+   * Shed p99 from due time over the seconds whose generator tick lag p99 stayed within
+   * LOADGEN_ON_TIME_MS (the generator on time: the latency is the gateway's and the wire's), and how
+   * many such seconds: a generator short of CPU makes the due-time figure its own.
+   */
+  shedP99OnTime: number;
+  /** Sheds answered by a gateway process (a connection it held) and by the acceptor: count and p99 from due time (ms) each. */
+  shedByProcess: { n: number; p99: number };
+  shedByAcceptor: { n: number; p99: number };
+  onTimeSeconds: number;
   tickLagP99PerS: number[];
   label: string;
 }
@@ -303,7 +315,15 @@ async function overloadPhase(opts: OverloadOptions, factor: number): Promise<Ove
     const acceptedPerS = Array.from({ length: opts.durationS }, () => 0);
     for (const t of r.acceptedAt) if (t >= 0 && t < opts.durationS * 1000) acceptedPerS[Math.floor(t / 1000)]++;
     const shedBySecond: number[][] = Array.from({ length: opts.durationS }, () => []);
-    r.shedDueAt.forEach((t, i) => shedBySecond[Math.min(opts.durationS - 1, Math.max(0, Math.floor(t / 1000)))].push(shed[i]));
+    const wireShedBySecond: number[][] = Array.from({ length: opts.durationS }, () => []);
+    // serverLatencies(503) is recorded with latencies(503) and shedDueAt, in the same order.
+    const wireShed = r.serverLatencies.get(503) ?? [];
+    r.shedDueAt.forEach((t, i) => {
+      const sec = Math.min(opts.durationS - 1, Math.max(0, Math.floor(t / 1000)));
+      shedBySecond[sec].push(shed[i]);
+      wireShedBySecond[sec].push(wireShed[i]);
+    });
+    const onTime = r.tickLagP99PerS.map((x) => x <= LOADGEN_ON_TIME_MS);
     return {
       factor,
       rate,
@@ -351,6 +371,11 @@ async function overloadPhase(opts: OverloadOptions, factor: number): Promise<Ove
       loopBusyPerS: memory.loopBusy.slice(Math.floor(startsIn / 1000), Math.floor(startsIn / 1000) + opts.durationS),
       shedPerS: shedBySecond.map((xs) => xs.length),
       shedP99PerS: shedBySecond.map((xs) => percentile(xs, 99)),
+      wireShedP99PerS: wireShedBySecond.map((xs) => percentile(xs, 99)),
+      shedP99OnTime: percentile(shedBySecond.filter((_, i) => onTime[i]).flat(), 99),
+      onTimeSeconds: onTime.filter(Boolean).length,
+      shedByProcess: ((xs) => ({ n: xs.length, p99: percentile(xs, 99) }))(shed.filter((_, i) => r.shedByProcess[i] === 1)),
+      shedByAcceptor: ((xs) => ({ n: xs.length, p99: percentile(xs, 99) }))(shed.filter((_, i) => r.shedByProcess[i] === 0)),
       tickLagP99PerS: r.tickLagP99PerS,
       label: opts.label,
     };
