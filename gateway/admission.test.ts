@@ -343,6 +343,35 @@ describe('admission bookkeeping', () => {
     expect((await postEvents(h.app, { events: [pageView()] })).statusCode).toBe(200);
   });
 
+  test('GATEWAY_CLOSE_WHILE_OVERLOADED: behind the acceptor, a request arriving while the process is overloaded is answered with connection: close, admitted or not; keep-alive again once it recovers, and without the setting', { timeout: 30_000 }, async () => {
+    for (const close of [true, false]) {
+      const overloads: boolean[] = [];
+      h = await harness({ gatewayMaxQueueDelayMs: 200, gatewayProduceTimeoutMs: 10_000, gatewayCloseWhileOverloaded: close }, undefined, { acceptor: { onOverload: (on) => overloads.push(on) } });
+      h.kafka.hold = true;
+      const first = postEvents(h.app, { events: [pageView()] });
+      await waitFor(async () => queueOldestS(await metricsText(h!)) > 0.2, 'the held request older than 200 ms', 10_000, 20);
+      const shed = await postEvents(h.app, { events: [pageView()] });
+      expect(shed.statusCode).toBe(503);
+      expect(shed.headers.connection).toBe('close');
+      expect(overloads).toEqual([true]);
+      h.kafka.release();
+      h.kafka.hold = false;
+      // Admitted before the overload: kept alive.
+      expect((await first).headers.connection).not.toBe('close');
+      // Admitted while overloaded (its last shed under OVERLOAD_HOLD_MS ago): its connection closed with the setting, so the next request goes to the acceptor.
+      const during = await postEvents(h.app, { events: [pageView()] });
+      expect(during.statusCode).toBe(200);
+      expect(overloads).toEqual([true]);
+      expect(during.headers.connection === 'close').toBe(close);
+      await waitFor(() => overloads.length === 2, 'recovered', 10_000, 20);
+      const after = await postEvents(h.app, { events: [pageView()] });
+      expect(after.statusCode).toBe(200);
+      expect(after.headers.connection).not.toBe('close');
+      await h.app.close();
+      h = undefined;
+    }
+  });
+
   test('a connection handed over with its head read long ago is shed (waited); one handed over at once is served', { timeout: 30_000 }, async () => {
     h = await harness();
     const app = h.app;

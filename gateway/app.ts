@@ -252,8 +252,13 @@ export async function buildApp(opts: BuildOptions = {}): Promise<FastifyInstance
   });
 
   // Callback-style hooks: an async one costs a promise per request, on every route.
+  // GATEWAY_CLOSE_WHILE_OVERLOADED: the next request of a connection that arrives here while this
+  // process is overloaded goes to the acceptor (fast 503 on its core, or back here once there is
+  // room) rather than waiting for this busy loop to shed it late.
+  const closeWhileOverloaded = opts.acceptor !== undefined && cfg.gatewayCloseWhileOverloaded;
   app.addHook('onRequest', (req, reply, done) => {
     reply.header('x-request-id', req.id);
+    if (closeWhileOverloaded && overloaded) reply.header('connection', 'close');
     done();
   });
   app.addHook('onResponse', (req, reply, done) => {
