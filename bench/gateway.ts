@@ -20,8 +20,9 @@
  * CPU ms per request of each layout (gateway processes, broker, generator) at one equal load below
  * everyone's maximum, which a machine too busy for maxima still compares (nothing shed).
  * --variants: the real gateway (first client) again once per ';'-separated list of settings, each
- * on its own port (28095, 28096 ...), in the same rotation at maximum load: a layout or a
- * combination of settings (processes x linger x compression) measured beside the default.
+ * on its own port (28095, 28096 ...), in the same rotation at maximum load and through the overload
+ * phases (at multiples of its own maximum, or of --overload-base): a layout or a combination of
+ * settings (processes x linger x compression, GATEWAY_WORKER_NICE ...) measured beside the default.
  *
  * --trace: the real gateway (first client) with GATEWAY_TRACE_HOPS, and each half-load run prints
  * where its requests' time went, hop by hop (lib/hops.ts; as bench:gateway-half --trace).
