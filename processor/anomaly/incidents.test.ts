@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { IncidentTracker, type IncidentMark } from './incidents.js';
+import { IncidentTracker, type IncidentMark, type IncidentOptions } from './incidents.js';
 import { scoreSeries, type SeriesPoint } from './series-detector.js';
 import { scoreDefaults } from './series-csv.js';
 import { anomalyOptionsFromConfig } from './options.js';
@@ -9,10 +9,11 @@ import { rng } from '../../test/harness/anomaly-scenarios.js';
 
 const STEP = 300_000;
 const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
 const cli = scoreDefaults(anomalyOptionsFromConfig(parseConfig({})).site);
 
 /** Pushes (score, flag) points one step apart from t = 0 and returns the marks. */
-function run(points: [score: number, flag: boolean][], o = { cooldownMs: HOUR, noveltyMs: 2 * HOUR, n: 3 }) {
+function run(points: [score: number, flag: boolean][], o: IncidentOptions = { cooldownMs: HOUR, noveltyMs: 2 * HOUR, repeatMs: 0, repeatDays: 2, n: 3 }) {
   const tracker = new IncidentTracker(o);
   return points.map(([score, flag], i) => tracker.push(i * STEP, score, flag));
 }
@@ -59,5 +60,42 @@ describe('incidents (measurements)', { timeout: 60_000 }, () => {
     });
     const alerts = alertTimes(scoreSeries(pts, cli), cli.n).map((t) => (t - T0) / STEP);
     expect(alerts).toEqual([7 * 288 + 30, 7 * 288 + 30 + 3 * 96]);
+  });
+  describe('a deviation the series made on repeatDays of the days before the last one opens nothing', () => {
+    // Hourly points over 7 days; the candidate: a flag scoring 10 on day 6 at 12:00. Earlier
+    // deviations are [day, hour, score], not flagged themselves. Days are 24 h periods counted back
+    // from the last noveltyMs (the one-day rule's horizon), not calendar days.
+    const o: IncidentOptions = { cooldownMs: HOUR, noveltyMs: DAY, repeatMs: 5 * DAY, repeatDays: 2, n: 3 };
+    const cases: { name: string; before: [number, number, number][]; options?: Partial<IncidentOptions>; opened: boolean }[] = [
+      { name: 'as large on two earlier days', before: [[2, 12, 12], [3, 12, 12]], opened: false },
+      { name: 'exactly as large on two earlier days', before: [[2, 12, 10], [4, 9, 10]], opened: false },
+      { name: 'as large on one earlier day only', before: [[3, 12, 12]], opened: true },
+      { name: 'twice within one 24 h period', before: [[3, 13, 12], [3, 14, 12]], opened: true },
+      { name: 'smaller on two earlier days', before: [[2, 12, 8], [3, 12, 9.9]], opened: true },
+      { name: 'the other sign on two earlier days', before: [[2, 12, -12], [3, 12, -12]], opened: true },
+      { name: 'one of the two days beyond repeatMs', before: [[1, 11, 12], [3, 12, 12]], opened: true },
+      { name: 'the rule off (repeatMs 0)', before: [[2, 12, 12], [3, 12, 12]], options: { repeatMs: 0 }, opened: true },
+      { name: 'repeatDays 3 and two earlier days', before: [[2, 12, 12], [3, 12, 12]], options: { repeatDays: 3 }, opened: true },
+    ];
+    it.each(cases)('$name: opened $opened', ({ before, options, opened: expected }) => {
+      const tracker = new IncidentTracker({ ...o, ...options });
+      const at = new Map(before.map(([day, hour, score]) => [day * 24 + hour, score]));
+      const candidate = 6 * 24 + 12;
+      for (let h = 0; h < candidate; h++) tracker.push(h * HOUR, at.get(h) ?? 1, false);
+      expect(tracker.push(candidate * HOUR, 10, true).opened).toBe(expected);
+    });
+  });
+
+  it('anomaly:score raises a burst the series makes every other day twice, then only a larger one', () => {
+    const r = rng(5);
+    const T0 = Date.UTC(2026, 0, 5);
+    const pts: SeriesPoint[] = [];
+    for (let i = 0; i < 17 * 288; i++) pts.push({ t: T0 + i * STEP, value: 10 + 4 * (r() + r() + r() - 1.5) + 0.5 });
+    // Bursts every other day, the later ones a little smaller, each at another time of day (the
+    // same time would be the same-time-of-day envelope's), then one three times larger.
+    const bursts: [day: number, hour: number, size: number][] = [[7, 10, 60], [9, 16, 60], [11, 4, 50], [13, 20, 50], [15, 13, 180]];
+    for (const [day, hour, size] of bursts) for (let j = 0; j < 3; j++) pts[day * 288 + hour * 12 + j].value = size;
+    const alerts = alertTimes(scoreSeries(pts, cli), cli.n).map((t) => (t - T0) / STEP);
+    expect(alerts).toEqual([bursts[0], bursts[1], bursts[4]].map(([day, hour]) => day * 288 + hour * 12));
   });
 });
