@@ -114,6 +114,8 @@ export interface AcceptorOptions {
   channelMaxWaitMs?: number;
   /** Warnings: which state made the acceptor shed (at most one line a second). */
   log?: (msg: string) => void;
+  /** The clock of the recent waits' history (acceptor-waits.ts; ms): tests hold it still, so a slow machine's pauses do not decay it. */
+  waitsNow?: () => number;
 }
 
 interface BackendState {
@@ -136,7 +138,7 @@ export class Acceptor {
   /** Requests kept here waiting for a process that may take them soon: looked at again on each delivery and report. */
   private readonly waiters = new Set<() => void>();
   /** How those waits ended lately: under sustained overload they end in a 503 anyway, which is then sent at once. */
-  private readonly waits = new AcceptorWaits();
+  private readonly waits: AcceptorWaits;
   private shedUnlogged = 0;
   private reporter: NodeJS.Timeout | null = null;
   /** This process's own event-loop delay: a connection waits that long in the kernel's accept queue, a shed that long for its answer. */
@@ -147,6 +149,7 @@ export class Acceptor {
   handedTotal = 0;
 
   constructor(private readonly opts: AcceptorOptions) {
+    this.waits = new AcceptorWaits(opts.waitsNow);
     this.server = net.createServer({ pauseOnConnect: true, noDelay: true }, (socket) => this.onConnection(socket));
     this.server.maxConnections = opts.maxConnections;
   }
