@@ -15,6 +15,7 @@ import { processorMetrics, serveMetrics, type Health } from './metrics.js';
 import { esEventsSink, type RefusedEvent } from './sinks/es-events-sink.js';
 import { analyticsSink, type AnalyticsSink } from './sinks/analytics-sink.js';
 import { archiveSink } from './sinks/archive-sink.js';
+import { setBackgroundV8Flags } from './node-flags.js';
 import { objectStoreFromConfig } from './archive/object-store.js';
 import { tumbling, windowSpecs } from '../contracts/windows.js';
 import type { EngineOptions } from './analytics/engine.js';
@@ -108,6 +109,8 @@ export async function startProcessor(overrides: Partial<Config> = {}, onFatal?: 
   const roles = rolesFromConfig(config);
   const nice = yieldCpu(config, roles, log);
   if (nice !== null) log.info({ roles, nice }, 'raw indexing and archive yield the CPU (PROCESSOR_BACKGROUND_NICE)');
+  const v8Flags = setBackgroundV8Flags(roles);
+  if (v8Flags.length) log.info({ roles, v8Flags }, 'no analytics role: V8 keeps the heap closer to what is alive');
   const metrics = processorMetrics();
   const es = esFromConfig(config);
   const topics = EVENT_TOPICS.map((t) => config.topicPrefix + t);

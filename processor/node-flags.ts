@@ -1,3 +1,5 @@
+import v8 from 'node:v8';
+
 /**
  * Node flags every processor process runs with (`npm run processor`, the demo, the benches; the
  * image's deployments set the same in NODE_OPTIONS: infra/docker-compose.yml, deploy/k8s).
@@ -9,3 +11,24 @@
  * (`npm run bench:processor-memory`, bench/README.md).
  */
 export const PROCESSOR_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=16'];
+
+/**
+ * V8 flags a processor process without the analytics role (raw indexing, the archive: allowed to
+ * lag, like PROCESSOR_BACKGROUND_NICE) sets on itself at start-up. Why: the archive holds each
+ * event for seconds (its open chunks), so every event is promoted to the old generation and dies
+ * there; with V8's own heap growing factor (up to 4x the live heap on a machine with gigabytes)
+ * the old generation filled with that garbage up to 280-380 MB before a full collection, and the
+ * archive role's RSS stayed at 520-550 MB. Growing the heap by at most 50 % of what a full
+ * collection left alive keeps it at 300-330 MB at the same CPU per event within this machine's
+ * noise (`npm run bench:archive-memory`, bench/README.md). Not for analytics, whose live heap is
+ * larger (more full collections, each longer) and whose CPU per event has a target.
+ * `--heap-growing-percent` is not allowed in NODE_OPTIONS, hence set from inside the process.
+ */
+export const BACKGROUND_V8_FLAGS: readonly string[] = ['--heap-growing-percent=50'];
+
+/** Called once at start-up with the process's roles: sets BACKGROUND_V8_FLAGS unless it runs analytics; returns the flags set. */
+export function setBackgroundV8Flags(roles: readonly string[]): readonly string[] {
+  if (roles.length === 0 || roles.includes('analytics')) return [];
+  for (const f of BACKGROUND_V8_FLAGS) v8.setFlagsFromString(f);
+  return BACKGROUND_V8_FLAGS;
+}
