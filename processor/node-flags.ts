@@ -26,9 +26,14 @@ export const PROCESSOR_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=1
  */
 export const BACKGROUND_V8_FLAGS: readonly string[] = ['--heap-growing-percent=50'];
 
-/** Called once at start-up with the process's roles: sets BACKGROUND_V8_FLAGS unless it runs analytics; returns the flags set. */
+/** The V8 flags a process running these roles sets on itself: BACKGROUND_V8_FLAGS unless it runs analytics. */
+export function backgroundV8Flags(roles: readonly string[]): readonly string[] {
+  return roles.length === 0 || roles.includes('analytics') ? [] : BACKGROUND_V8_FLAGS;
+}
+
+/** Called once at start-up with the process's roles: sets `backgroundV8Flags(roles)`; returns them. */
 export function setBackgroundV8Flags(roles: readonly string[]): readonly string[] {
-  if (roles.length === 0 || roles.includes('analytics')) return [];
-  for (const f of BACKGROUND_V8_FLAGS) v8.setFlagsFromString(f);
-  return BACKGROUND_V8_FLAGS;
+  const flags = backgroundV8Flags(roles);
+  for (const f of flags) v8.setFlagsFromString(f);
+  return flags;
 }
