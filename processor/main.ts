@@ -110,7 +110,7 @@ export async function startProcessor(overrides: Partial<Config> = {}, onFatal?: 
   const nice = yieldCpu(config, roles, log);
   if (nice !== null) log.info({ roles, nice }, 'raw indexing and archive yield the CPU (PROCESSOR_BACKGROUND_NICE)');
   const v8Flags = setBackgroundV8Flags(roles);
-  if (v8Flags.length) log.info({ roles, v8Flags }, 'no analytics role: V8 keeps the heap closer to what is alive');
+  if (v8Flags.length) log.info({ roles, v8Flags }, 'archive without analytics: V8 keeps the heap closer to what is alive');
   const metrics = processorMetrics();
   const es = esFromConfig(config);
   const topics = EVENT_TOPICS.map((t) => config.topicPrefix + t);

@@ -13,22 +13,23 @@ import v8 from 'node:v8';
 export const PROCESSOR_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=16'];
 
 /**
- * V8 flags a processor process without the analytics role (raw indexing, the archive: allowed to
- * lag, like PROCESSOR_BACKGROUND_NICE) sets on itself at start-up. Why: the archive holds each
+ * V8 flags a processor process running the archive role without the analytics role sets on itself
+ * at start-up (the archive may lag, like PROCESSOR_BACKGROUND_NICE says). Why: the archive holds each
  * event for seconds (its open chunks), so every event is promoted to the old generation and dies
  * there; with V8's own heap growing factor (up to 4x the live heap on a machine with gigabytes)
  * the old generation filled with that garbage up to 280-380 MB before a full collection, and the
  * archive role's RSS stayed at 520-550 MB. Growing the heap by at most 50 % of what a full
  * collection left alive keeps it at 300-330 MB at the same CPU per event within this machine's
  * noise (`npm run bench:archive-memory`, bench/README.md). Not for analytics, whose live heap is
- * larger (more full collections, each longer) and whose CPU per event has a target.
+ * larger (more full collections, each longer) and whose CPU per event has a target; not for the
+ * index role alone, not measured with it (its RSS stayed below 400 MB without).
  * `--heap-growing-percent` is not allowed in NODE_OPTIONS, hence set from inside the process.
  */
 export const BACKGROUND_V8_FLAGS: readonly string[] = ['--heap-growing-percent=50'];
 
-/** The V8 flags a process running these roles sets on itself: BACKGROUND_V8_FLAGS unless it runs analytics. */
+/** The V8 flags a process running these roles sets on itself: BACKGROUND_V8_FLAGS with the archive and without analytics. */
 export function backgroundV8Flags(roles: readonly string[]): readonly string[] {
-  return roles.length === 0 || roles.includes('analytics') ? [] : BACKGROUND_V8_FLAGS;
+  return roles.includes('archive') && !roles.includes('analytics') ? BACKGROUND_V8_FLAGS : [];
 }
 
 /** Called once at start-up with the process's roles: sets `backgroundV8Flags(roles)`; returns them. */
