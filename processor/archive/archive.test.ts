@@ -38,7 +38,8 @@ describe('Parquet format', () => {
     expect(file.byteLength).toBeLessThan(JSON.stringify(events).length / 3);
   });
 
-  test('an object of more rows than a row group holds is written in row groups of ROW_GROUP_ROWS, every row back in order', async () => {
+  // 30 s: encoding and decoding two row groups took over the default 5 s on a loaded machine.
+  test('an object of more rows than a row group holds is written in row groups of ROW_GROUP_ROWS, every row back in order', { timeout: 30_000 }, async () => {
     const base = generateTraffic({ seed: 6, visitors: 50, startMs: T0, spanMs: 60_000 }).map((g) => g.event);
     const n = ROW_GROUP_ROWS * 2 + 7;
     const events = Array.from({ length: n }, (_, i) => ({ ...base[i % base.length], event_id: `e-${i}` }));
