@@ -131,6 +131,9 @@ test('a click burst sent through the gateway is one alert document, delivered si
     return docs.length > 0 && docs;
   }, 'the burst alert', 60_000, 200);
   await waitFor(() => requests.length > 0, 'a refused delivery attempt', 30_000, 100);
+  // ... and recorded on the alert document (the outbox writes it once the answer is in): a kill
+  // between the two loses that record, and the delivery after the restart would be attempt 1.
+  await waitFor(async () => ((await alertDocs())[0]?.doc.delivery_attempts ?? 0) >= 1, 'the refused attempt recorded', 30_000, 100);
   // Killed now: the delivery has not succeeded; the burst's windows are still open, so no offset
   // past it is committed and the restart replays the burst.
   await killHard(child);
