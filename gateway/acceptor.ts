@@ -42,10 +42,9 @@ export type AcceptorMessage =
   /**
    * Worker -> acceptor, every ROOM_REPORT_MS while it has room (and once when it has none): how many
    * connections it takes until its next report (handover-room.ts). Replaces the last report; a
-   * process that never reported takes any number. `conns`: the connections handed to it that are
-   * still open (the acceptor hands the next one to the process with the fewest).
+   * process that never reported takes any number.
    */
-  | { cmd: 'gw:room'; n: number; conns?: number }
+  | { cmd: 'gw:room'; n: number }
   /**
    * Acceptor -> worker, with a connection: `head` holds bytes already read from it (latin1), '' when
    * none; `at`: when the acceptor accepted it, or read the first of `head` (ms, performance.timeOrigin + now).
@@ -99,19 +98,6 @@ export interface AcceptorOptions {
    * waits mostly ended in a 503 anyway, no request waits but a probe (acceptor-waits.ts).
    */
   keptMaxWaitMs?: number;
-  /**
-   * How long such a request may wait when a process that is not overloaded has room and only its
-   * channel is busy (ms; `keptMaxWaitMs` when not given). The channel delivers one socket per turn
-   * of that process's loop, so when a client opens many connections at once (a closed loop's 64 at
-   * the start of a run) the last ones wait several of its turns, tens of milliseconds near
-   * saturation: shed after 20 ms, they were most of the 503s of a maximum-load run behind the
-   * acceptor (and made the waits' history shed the rest at once), where the same process accepting
-   * from the socket itself would have served them after the same few turns. The process said it
-   * has room, so this wait ends in a hand-over unless it turns overloaded; its own admission then
-   * judges the request's age (it is timed from the acceptor's read). server.ts passes half of
-   * GATEWAY_MAX_QUEUE_DELAY_MS, the age from which the process itself stops taking connections.
-   */
-  channelMaxWaitMs?: number;
   /** Warnings: which state made the acceptor shed (at most one line a second). */
   log?: (msg: string) => void;
   /** The clock of the recent waits' history (acceptor-waits.ts; ms): tests hold it still, so a slow machine's pauses do not decay it. */
@@ -124,8 +110,6 @@ interface BackendState {
   overloaded: boolean;
   room: number;
   pipe: HandoverPipe;
-  /** Connections it holds: its last report's count, plus those handed over since that it had not received yet. */
-  conns: number;
 }
 
 export class Acceptor {
@@ -169,7 +153,7 @@ export class Acceptor {
 
   /** Called when a gateway process is started (not yet ready). */
   add(b: Backend): void {
-    this.backends.set(b.id, { b, ready: false, overloaded: false, room: Infinity, pipe: new HandoverPipe(), conns: 0 });
+    this.backends.set(b.id, { b, ready: false, overloaded: false, room: Infinity, pipe: new HandoverPipe() });
     this.order = [...this.backends.keys()];
   }
 
@@ -185,11 +169,7 @@ export class Acceptor {
     if (!s) return;
     if (m.cmd === 'gw:ready') s.ready = true;
     else if (m.cmd === 'gw:overload') s.overloaded = m.on;
-    else if (m.cmd === 'gw:room') {
-      s.room = m.n;
-      // What it counted includes every socket it had received, i.e. all but those still on the channel.
-      if (m.conns !== undefined) s.conns = m.conns + s.pipe.queued;
-    }
+    else if (m.cmd === 'gw:room') s.room = m.n;
     this.wake();
   }
 
@@ -202,43 +182,26 @@ export class Acceptor {
   }
 
   /**
-   * Of the ready gateway processes that are not overloaded, have room (one of it is taken) and a
-   * channel that delivers in time, the one holding the fewest connections (round robin among
-   * equals); `evenOverloaded`: the next ready one, round robin, room untouched (requests that are
-   * never shed, reports).
-   *
-   * Fewest, not just the next: a connection stays with the process it was handed to, and which
-   * processes can take one at a given moment depends on their channels (one socket per loop turn),
-   * so round robin over those that can left a closed loop's 64 connections split 51 / 13 for a whole
-   * run (one process short of concurrency while the other queued).
+   * The next ready gateway process, round robin, that is not overloaded, has room (one of it is
+   * taken) and a channel that delivers in time; `evenOverloaded`: any ready one, room untouched
+   * (requests that are never shed, reports).
    */
   private pick(evenOverloaded: boolean): BackendState | null {
     const n = this.order.length;
-    let best: BackendState | null = null;
-    let bestAt = 0;
     for (let i = 0; i < n; i++) {
-      const s = this.backends.get(this.order[(this.next + i) % n])!;
-      if (!s.ready) continue;
-      if (evenOverloaded) {
-        best = s;
-        bestAt = i;
-        break;
-      }
-      if (s.overloaded || s.room < 1 || !s.pipe.open) continue;
-      if (!best || s.conns < best.conns) {
-        best = s;
-        bestAt = i;
+      const id = this.order[(this.next + i) % n];
+      const s = this.backends.get(id)!;
+      if (s.ready && (evenOverloaded || (!s.overloaded && s.room >= 1 && s.pipe.open))) {
+        this.next = (this.next + i + 1) % n;
+        if (!evenOverloaded) s.room--;
+        return s;
       }
     }
-    if (!best) return null;
-    this.next = (this.next + bestAt + 1) % n;
-    if (!evenOverloaded) best.room--;
-    return best;
+    return null;
   }
 
   private hand(s: BackendState, socket: net.Socket, head: Buffer | null, at: number): void {
     this.handedTotal++;
-    s.conns++;
     s.pipe.sent();
     let done = false;
     s.b.send({ cmd: 'gw:conn', head: head ? head.toString('latin1') : '', at }, socket, () => {
@@ -309,13 +272,9 @@ export class Acceptor {
         // quarter second's busy share): the request waits for the next delivery or report, up to
         // `keptMaxWaitMs` since it was read, before it is shed. Not while recent waits ended in a 503
         // anyway (sustained overload, acceptor-waits.ts): then it is shed at once.
-        // Held back by its channel only (room left): waits longer, and whatever the waits' history
-        // says (that history is of waits for room, which end in a 503 under sustained overload).
         const waited = wallMs() - bufAt;
-        const soon = this.mayTakeSoon();
-        const kept = this.opts.keptMaxWaitMs ?? HANDOVER_MAX_WAIT_MS;
-        const bound = soon === 'channel' ? Math.max(kept, this.opts.channelMaxWaitMs ?? kept) : kept;
-        if (ingest && end >= 0 && waited < bound && soon && (waiting || soon === 'channel' || this.waits.worthWaiting())) {
+        const bound = this.opts.keptMaxWaitMs ?? HANDOVER_MAX_WAIT_MS;
+        if (ingest && end >= 0 && waited < bound && this.mayTakeSoon() && (waiting || this.waits.worthWaiting())) {
           waiting = true;
           this.waiters.add(drain);
           retry = setTimeout(drain, bound - waited + 1);
@@ -349,18 +308,10 @@ export class Acceptor {
     socket.resume();
   }
 
-  /**
-   * Whether a ready process is not overloaded, held back only by its channel (handover-pipe.ts:
-   * 'channel', it has room) or by its last room report ('room'); false when none is.
-   */
-  private mayTakeSoon(): 'channel' | 'room' | false {
-    let soon: 'room' | false = false;
-    for (const s of this.backends.values()) {
-      if (!s.ready || s.overloaded) continue;
-      if (s.room >= 1) return 'channel';
-      soon = 'room';
-    }
-    return soon;
+  /** Whether a ready process is not overloaded: held back only by its channel (handover-pipe.ts) or its last room report. */
+  private mayTakeSoon(): boolean {
+    for (const s of this.backends.values()) if (s.ready && !s.overloaded) return true;
+    return false;
   }
 
   /** Requests kept here look again: a channel delivered, or a process reported. */

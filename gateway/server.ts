@@ -29,16 +29,12 @@ export async function startGateway(overrides: Partial<Config> = {}) {
  */
 export async function startBehindAcceptor(opts: Omit<BuildOptions, 'acceptor'>) {
   const send = (m: AcceptorMessage) => process.send?.(m);
-  /** Connections handed over and still open: the acceptor hands new ones to the process holding the fewest. */
-  let conns = 0;
   const { buildApp } = await import('./app.js');
-  const app = await buildApp({ ...opts, acceptor: { onOverload: (on) => send({ cmd: 'gw:overload', on }), onRoom: (n) => send({ cmd: 'gw:room', n, conns }) } });
+  const app = await buildApp({ ...opts, acceptor: { onOverload: (on) => send({ cmd: 'gw:overload', on }), onRoom: (n) => send({ cmd: 'gw:room', n }) } });
   await app.listen({ host: '127.0.0.1', port: 0, exclusive: true });
   process.on('message', (m: unknown, socket?: Socket) => {
     if (!isAcceptorMessage(m)) return;
     if (m.cmd === 'gw:conn' && socket) {
-      conns++;
-      socket.once('close', () => conns--);
       // Its clock starts where the acceptor took it (shared wall clock): the hand-over's queue counts.
       if (m.at) {
         stampArrival(socket, m.at - performance.timeOrigin, m.head !== '');
@@ -132,8 +128,6 @@ if (import.meta.url === `file://${process.argv[1]}`) {
           // A request kept for a process that is not overloaded waits for it at most as long as a shed
           // may take to be answered (GATEWAY_ACCEPTOR_MAX_WAIT_MS), and never past half the queueing bound.
           keptMaxWaitMs: cfg.gatewayMaxQueueDelayMs > 0 ? Math.max(HANDOVER_MAX_WAIT_MS, Math.min(cfg.gatewayAcceptorMaxWaitMs, cfg.gatewayMaxQueueDelayMs / 2)) : undefined,
-          // Waiting only for a process's channel (it has room): up to the age from which the process itself takes no more.
-          channelMaxWaitMs: cfg.gatewayMaxQueueDelayMs > 0 ? cfg.gatewayMaxQueueDelayMs / 2 : undefined,
           log: line(40),
         }
       : null;
