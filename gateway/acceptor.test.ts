@@ -371,9 +371,8 @@ describe("the hand-over paced by each process's room", () => {
     expect(await first).toBe('');
   });
   test('waits that keep ending in a 503 (sustained overload): the next requests are shed at once, but for one probe in PROBE_EVERY, which waits and is handed over', { timeout: 30_000 }, async () => {
-    // A bound far past the test's timeout: a request answered at all was not kept waiting. The
-    // waits' history on a clock held still: on a loaded machine the 127 requests in a row took
-    // longer than its half-life, and a history decayed below MIN_WAITS lets a request wait again.
+    // A bound far past the test's timeout: a request answered at all was not kept waiting. The waits'
+    // history on a still clock: on a loaded machine 127 requests in a row outlasted its half-life.
     const { a, sockets } = await oneProcess(7, { keptMaxWaitMs: 60_000, deliverAtOnce: true, waitsNow: () => 0 });
     a.onMessage(7, { cmd: 'gw:room', n: 0 });
     await a.listen();
