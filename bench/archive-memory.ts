@@ -33,6 +33,7 @@ import { resolveDataDir } from '../infra/paths.js';
 import { LocalObjectStore, type ObjectStore } from '../processor/archive/object-store.js';
 import { PROCESSOR_NODE_FLAGS, setBackgroundV8Flags } from '../processor/node-flags.js';
 import { archiveSink } from '../processor/sinks/archive-sink.js';
+import { MemoryObjectStore } from '../test/harness/memory-object-store.js';
 import { parseArgs } from './lib/args.js';
 import { partitionOf } from './lib/partition-of.js';
 import { int, loadAverage } from './lib/stats.js';
@@ -74,32 +75,11 @@ const STORE = a.str('store', 'local');
 const DIR = path.join(resolveDataDir(a.str('data-dir', '.data/bench/archive-memory')), `run-${Date.now().toString(36)}`);
 const MB = 1e6;
 
-/** Keeps manifests (the sink reads them back), counts and drops the Parquet objects. */
-class DiscardStore implements ObjectStore {
-  readonly description = 'discard';
-  readonly kept = new Map<string, Uint8Array>();
-  objects = 0;
-  bytes = 0;
-  async put(key: string, body: Uint8Array) {
-    if (key.endsWith('.json')) this.kept.set(key, body);
-    else {
-      this.objects++;
-      this.bytes += body.byteLength;
-    }
-  }
-  async create(key: string, body: Uint8Array) {
-    if (this.kept.has(key)) return false;
-    this.kept.set(key, body);
-    return true;
-  }
-  async get(key: string) {
-    return this.kept.get(key) ?? null;
-  }
-  async list(prefix: string) {
-    return [...this.kept.keys()].filter((k) => k.startsWith(prefix)).sort();
-  }
-  async delete(key: string) {
-    this.kept.delete(key);
+/** Keeps manifests (the sink reads them back) and drops the Parquet objects (the sink's onWrite counts them). */
+class DiscardStore extends MemoryObjectStore {
+  override readonly description = 'discard';
+  override async put(key: string, body: Uint8Array) {
+    if (key.endsWith('.json')) await super.put(key, body);
   }
 }
 

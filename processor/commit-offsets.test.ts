@@ -27,31 +27,10 @@ import { archiveSink } from './sinks/archive-sink.js';
 import type { ObjectStore } from './archive/object-store.js';
 import { decodeParquet } from './archive/parquet.js';
 import { enriched } from '../test/harness/traffic.js';
+import { MemoryObjectStore } from '../test/harness/memory-object-store.js';
 
 const TOPIC = 't-add_to_cart';
 const quiet = { debug() {}, info() {}, warn() {}, error() {} };
-
-class MemoryStore implements ObjectStore {
-  readonly description = 'memory';
-  readonly objects = new Map<string, Uint8Array>();
-  async put(key: string, body: Uint8Array) {
-    this.objects.set(key, body);
-  }
-  async create(key: string, body: Uint8Array) {
-    if (this.objects.has(key)) return false;
-    this.objects.set(key, body);
-    return true;
-  }
-  async get(key: string) {
-    return this.objects.get(key) ?? null;
-  }
-  async list(prefix: string) {
-    return [...this.objects.keys()].filter((k) => k.startsWith(prefix)).sort();
-  }
-  async delete(key: string) {
-    this.objects.delete(key);
-  }
-}
 
 /** Offsets as kafkajs hands them to COMMIT_OFFSETS listeners: Long objects, not strings. */
 class FakeLong {
@@ -147,7 +126,7 @@ describe('archive across a commit skipped while rejoining, then a SIGKILL', () =
 
   test('every offset is in exactly one object', async () => {
     const group = new FakeGroup();
-    const store = new MemoryStore();
+    const store = new MemoryObjectStore();
     const wall = { t: 0 };
 
     const first = processor(group, store, wall);

@@ -75,7 +75,7 @@ export class IncidentTracker {
     if (mark.incident >= 0) this.lastFlag = t;
     this.inOpeningRun = mark.flag;
     this.past.push({ t, score });
-    const horizon = Math.max(o.noveltyMs, o.repeatMs > 0 ? o.repeatMs : 0);
+    const horizon = Math.max(o.noveltyMs, o.repeatMs);
     while (this.past.length && this.past[0].t < t - horizon) this.past.shift();
     return mark;
   }
