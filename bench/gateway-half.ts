@@ -7,7 +7,7 @@
  * closed-loop run measures first. Kafka on its own ports (29392/29393), data in
  * .data/bench/gateway-half, stopped at the end, also on failure.
  *
- *   npm run bench:gateway-half -- [--rate 1400] [--reps 5] [--duration 10] [--max-duration 5]
+ *   npm run bench:gateway-half -- [--rate 1400] [--reps 5] [--duration 10] [--max-duration 5] [--settle 3]
  *                                 [--warmup 3] [--linger 0] [--connections 64] [--node-flags=--a,--b]
  *                                 [--ab-root DIR] [--ab-node-flags=--max-semi-space-size=32] [--ab-linger 2]
  *                                 [--kafka-jvm=-Xlog:gc:file=a.log]
@@ -45,6 +45,8 @@ const RATE = a.num('rate', 0);
 const REPS = a.num('reps', 5);
 const DURATION = a.num('duration', 10);
 const MAX_DURATION = a.num('max-duration', 5);
+/** --settle S: seconds each side runs at the half rate after the maximum, printed but not counted (0: none). */
+const SETTLE = a.num('settle', 3);
 const WARMUP = a.num('warmup', 3);
 const CONNECTIONS = a.num('connections', 64);
 const list = (name: string) => a.str(name, '').split(',').filter(Boolean);
@@ -129,6 +131,16 @@ await runBench('bench:gateway-half', 900, async () => {
     for (const s of sides) maxima.push(await run(s, `maximum ${s.label}`, MAX_DURATION));
     rate = Math.max(1, Math.round(maxima[0].reqPerS / 2));
     log(`maximum ${maxima.map((m, i) => `${int(m.reqPerS)} req/s (${sides[i].label})`).join(', ')} (closed loop, ${CONNECTIONS} connections, ${MAX_DURATION} s): half of A's is ${int(rate)} req/s`);
+  }
+  // The counted runs measure the steady half load; the transition out of the maximum (broker,
+  // generator and new connections settling) is run and printed on its own first, not counted.
+  if (SETTLE > 0) {
+    for (const s of sides) {
+      const m = await run(s, `${AB ? `${s.label} ` : ''}gateway @${int(rate)} req/s settling after the maximum (not counted)`, SETTLE, rate);
+      const line = `${m.what}: p50 ${ms(m.p50)}, p99 ${ms(m.p99)}, codes ${m.codes}`;
+      log(line);
+      s.lines.push(line);
+    }
   }
   for (let i = 1; i <= REPS; i++) {
     // Alternate which side goes first, so neither always follows the other's load.
