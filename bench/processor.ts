@@ -22,13 +22,16 @@
  *                              [--bulk-size 2000] [--bulk-concurrency 1] [--bulk-warmup 50000] [--scale 3] [--ab-node-flags --max-semi-space-size=32] [--ab-root DIR]
  *                              [--processor-env KPI_EMIT_INTERVAL_MS=500,...] [--profile [--profile-role analytics]] [--secure]
  *                              [--fresh-ab-env ES_KPI_BULK_REFRESH=true,...] [--fresh-ab-root DIR]
- *                              [--compressions none,lz4] [--load-send 2000]
+ *                              [--compressions none,lz4] [--load-send 2000] [--fresh-roles analytics,archive]
  *
  * --compressions none,lz4: repetition r loads its topics with the r-th of these batch compressions
  * (in turn; as GATEWAY_KAFKA_COMPRESSION would write them), and the summary gives each role's CPU
  * per event and the bare kafkajs loop's rate per compression: what decoding costs the processor.
  * --load-send: records per send of the loader (2,000; a gateway's sends under load carry a few
  * hundred, so its record batches are smaller, and a compressed batch's fixed cost counts more).
+ *
+ * --fresh-roles: the roles the freshness phase starts (default all three); without index, what the
+ * KPIs' freshness would be if raw indexing lagged entirely (the bound PROCESSOR_INDEX_YIELD_* aims at).
  *
  * Only the freshness phase: --reps 0 --skip kafka-tool. --fresh-ab-env / --fresh-ab-root: a second
  * analytics role (these settings, or another checkout's code) beside the first on the same traffic,
@@ -74,6 +77,8 @@ const RATE = a.num('rate', 10_000);
 const FRESH_SEGMENTS = a.num('fresh-segments', 3);
 const FRESH_DURATION = a.num('fresh-duration', 20);
 const FRESH_WARMUP = a.num('fresh-warmup', 15);
+/** --fresh-roles analytics,archive: the freshness phase's roles (default all three); without index, the KPIs' freshness if raw indexing lagged entirely. */
+const FRESH_ROLES = a.str('fresh-roles', '').split(',').filter(Boolean) as BenchRole[];
 const PROBES_PER_S = a.num('probes-per-s', 5);
 /** How often the probes' KPI documents are looked for (ms): well below the 2 s target, so the polling hardly adds to the figure. */
 const PROBE_POLL_MS = Math.max(10, a.num('probe-poll-ms', 50));
@@ -294,6 +299,7 @@ await runBench('bench:processor', 3600, async () => {
       searches: PROBE_SEARCHES,
       gatewayPort: PORTS.gateway,
       metricsPort: PORTS.metrics,
+      ...(FRESH_ROLES.length ? { roles: FRESH_ROLES } : {}),
       dataDir: DATA_DIR,
       runTag: RUN_TAG,
       env: PROCESSOR_ENV,

@@ -29,6 +29,7 @@ import { siteMonitor } from './alerts/site-monitor.js';
 import { alertOutbox } from './alerts/outbox.js';
 import { indexNames, kpiTranslogDurability } from '../contracts/indices.js';
 import { yieldCpu } from './yield-cpu.js';
+import { startIndexYield } from './index-yield.js';
 import { kpiTracer } from './sinks/kpi-trace.js';
 import { createIndices } from './create-indices.js';
 
@@ -223,7 +224,9 @@ export async function startProcessor(overrides: Partial<Config> = {}, onFatal?: 
           siteId: r.event.site_id,
           origin: { topic: r.position.topic, partition: r.position.partition, offset: r.position.offset },
         });
-      plans.push({ role, sinks: [esEventsSink(es, config.esIndexPrefix, onReject, observe('es-events'))], deadLetters });
+      const held = startIndexYield(config, (seconds) => metrics.indexYieldSeconds.inc(seconds));
+      stoppers.push(async () => held.stop());
+      plans.push({ role, sinks: [esEventsSink(es, config.esIndexPrefix, onReject, observe('es-events'), held.gate)], deadLetters });
     } else {
       const store = objectStoreFromConfig(config);
       if (!store) {

@@ -20,6 +20,7 @@ export function processorMetrics() {
     }),
     eventsPerSecond: new Gauge({ name: 'processor_events_per_second', help: 'Events handed to the sinks per second, over the last offset poll interval', registers: [registry] }),
     commits: new Counter({ name: 'processor_offset_commits_total', help: 'Topic-partition offsets committed', labelNames: ['role'], registers: [registry] }),
+    indexYieldSeconds: new Counter({ name: 'processor_index_yield_seconds_total', help: 'Seconds raw-event bulks of the index role were held while the host was short of CPU (PROCESSOR_INDEX_YIELD_PRESSURE_PCT)', registers: [registry] }),
     backpressure: new Gauge({ name: 'processor_backpressure', help: '1 while consumption of a role waits for a failed flush to succeed', labelNames: ['role'], registers: [registry] }),
     watermark: new Gauge({ name: 'processor_watermark_seconds', help: 'Event-time watermark per partition (epoch seconds)', labelNames: ['partition'], registers: [registry] }),
     openWindows: new Gauge({ name: 'processor_open_windows', help: 'KPI and URL windows held in memory per partition', labelNames: ['partition'], registers: [registry] }),

@@ -91,6 +91,8 @@ export interface FreshnessOptions {
   env: Record<string, string>;
   /** A second analytics role: `env` on top of `env` above, from `root` (another checkout) if given. */
   ab?: { env: Record<string, string>; root?: string };
+  /** The roles started, one process each (default all): without `index`, what the KPIs' freshness would be if raw indexing lagged entirely. */
+  roles?: readonly BenchRole[];
 }
 
 /** The probes are the events of sites starting with this: the analytics role traces them. */
@@ -123,6 +125,7 @@ async function templatesFor(esUrl: string, prefix: string, env: Record<string, s
 }
 
 export async function runFreshness(o: FreshnessOptions): Promise<Freshness> {
+  const started = o.roles ?? ROLES;
   const topicPrefix = 'fr-';
   const sides = [
     { prefix: 'benchf', env: o.env, root: undefined as string | undefined, label: `A: this checkout${Object.keys(o.env).length ? ` with ${JSON.stringify(o.env)}` : ''}` },
@@ -165,8 +168,8 @@ export async function runFreshness(o: FreshnessOptions): Promise<Freshness> {
       env: role === 'analytics' ? traced(sides[k].env) : sides[k].env,
       root: sides[k].root,
     });
-  const procs = await Promise.all(ROLES.map((role, i) => spawn(role, 0, o.metricsPort + i)));
-  const analytics = sides.map((_, k) => ({ port: k ? o.metricsPort + ROLES.length : o.metricsPort + ROLES.indexOf('analytics'), proc: k ? null : procs[ROLES.indexOf('analytics')] }));
+  const procs = await Promise.all(started.map((role, i) => spawn(role, 0, o.metricsPort + i)));
+  const analytics = sides.map((_, k) => ({ port: k ? o.metricsPort + started.length : o.metricsPort + started.indexOf('analytics'), proc: k ? null : procs[started.indexOf('analytics')] }));
   if (sides.length > 1) {
     analytics[1].proc = await spawn('analytics', 1, analytics[1].port);
     procs.push(analytics[1].proc);
@@ -191,8 +194,8 @@ export async function runFreshness(o: FreshnessOptions): Promise<Freshness> {
     const elapsed = (performance.now() - warmStart) / 1000;
     if ((elapsed >= o.warmupS && warmLag.every((l) => l < o.rate / 2)) || elapsed >= 90) break;
   }
-  const otherLag = await Promise.all(ROLES.map((r, i) => (r === 'analytics' ? Promise.resolve(NaN) : metricValue(o.metricsPort + i, 'processor_consumer_lag').catch(() => NaN))));
-  const others = ROLES.map((r, i) => (r === 'analytics' ? '' : `, ${r} ${int(otherLag[i])}`)).join('');
+  const otherLag = await Promise.all(started.map((r, i) => (r === 'analytics' ? Promise.resolve(NaN) : metricValue(o.metricsPort + i, 'processor_consumer_lag').catch(() => NaN))));
+  const others = started.map((r, i) => (r === 'analytics' ? '' : `, ${r} ${int(otherLag[i])}`)).join('');
   log(`freshness: warmed up for ${secs((performance.now() - warmStart) / 1000, 0)} at ${int(o.rate)} events/s; analytics lag ${warmLag.map(int).join(' / ')} records${others}`);
   const kpis = sides.map((s) => indexNames(s.prefix).kpis);
   const segments: Segment[] = [];
@@ -246,7 +249,7 @@ export async function runFreshness(o: FreshnessOptions): Promise<Freshness> {
     log(`freshness #${s}: ${describeEsNode(esFigures)}`);
     segments.push(g);
     // Where each role's memory is (RSS = V8 heap + external/array buffers + code and native): what to cut.
-    for (const [i, role] of ROLES.entries()) {
+    for (const [i, role] of started.entries()) {
       const port = o.metricsPort + i;
       const mb = async (name: string) => (await metricValue(port, name).catch(() => NaN)) / 1e6;
       // A role still catching up (index, archive) loads Elasticsearch and the cores the KPIs need.
@@ -255,7 +258,7 @@ export async function runFreshness(o: FreshnessOptions): Promise<Freshness> {
     }
     log(`freshness #${s}: traffic ${int(g.rate)} events/s accepted (${int(o.rate)} asked), ${g.non2xx} requests refused or failed; search poll cycle p50 ${ms(percentile(g.pollCycle, 50), 0)}, round trip p50 / p95 ${ms(percentile(g.pollRoundTrip, 50), 0)} / ${ms(percentile(g.pollRoundTrip, 95), 0)}; the traffic's event loop (the probes' before they had a thread) delayed p99 / max ${ms(res.loopDelayP99, 0)} / ${ms(res.loopDelayMax, 0)}`);
   }
-  const names = [...ROLES, ...(sides.length > 1 ? ['analytics (B)'] : [])];
+  const names = [...started, ...(sides.length > 1 ? ['analytics (B)'] : [])];
   const roles: RoleLive[] = names.map((role, i) => {
     const r = rss[i].stop();
     const sorted = [...r.samples].sort((x, y) => x - y);

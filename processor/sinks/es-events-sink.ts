@@ -29,6 +29,8 @@ export function esEventsSink(
   /** Called for each event Elasticsearch refused for good (never retried), during `flush`. */
   onReject: (refused: RefusedEvent) => void,
   onBulk?: (seconds: number, count: number) => void,
+  /** Called in `flush` before each bulk, with its first event's receive time (epoch ms): may hold the bulk (index-yield.ts). */
+  beforeBulk?: (oldestReceivedAt: number) => Promise<unknown>,
 ): PartitionedSink {
   /** The event, and its JSON as read from Kafka when there (indexed as is: no re-serialising). */
   let buffer: { event: EnrichedEvent; raw?: string; position: SourcePosition }[] = [];
@@ -62,6 +64,8 @@ export function esEventsSink(
       buffer = [];
       const upTo = new Map(added);
       if (docs.length) {
+        // The buffer is in consumption order, so its first event is about the oldest.
+        if (beforeBulk) await beforeBulk(Date.parse(docs[0].event.received_at));
         const started = performance.now();
         let rejected;
         try {
