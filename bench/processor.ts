@@ -22,7 +22,7 @@
  *                              [--bulk-size 2000] [--bulk-concurrency 1] [--bulk-warmup 50000] [--scale 3] [--ab-node-flags --max-semi-space-size=32] [--ab-root DIR]
  *                              [--processor-env KPI_EMIT_INTERVAL_MS=500,...] [--profile [--profile-role analytics]] [--secure]
  *                              [--fresh-ab-env ES_KPI_BULK_REFRESH=true,...] [--fresh-ab-root DIR]
- *                              [--compressions none,lz4] [--load-send 2000] [--fresh-roles analytics,archive]
+ *                              [--compressions none,lz4] [--load-send 2000] [--fresh-roles analytics,archive] [--catch-up-max 180]
  *
  * --compressions none,lz4: repetition r loads its topics with the r-th of these batch compressions
  * (in turn; as GATEWAY_KAFKA_COMPRESSION would write them), and the summary gives each role's CPU
@@ -78,6 +78,8 @@ const FRESH_SEGMENTS = a.num('fresh-segments', 3);
 const FRESH_DURATION = a.num('fresh-duration', 20);
 const FRESH_WARMUP = a.num('fresh-warmup', 15);
 /** --fresh-roles analytics,archive: the freshness phase's roles (default all three); without index, the KPIs' freshness if raw indexing lagged entirely. */
+/** --catch-up-max S: after the freshness traffic, wait at most this long for the index role to catch up (0: not measured). */
+const CATCH_UP_MAX = a.num('catch-up-max', 180);
 const FRESH_ROLES = a.str('fresh-roles', '').split(',').filter(Boolean) as BenchRole[];
 const PROBES_PER_S = a.num('probes-per-s', 5);
 /** How often the probes' KPI documents are looked for (ms): well below the 2 s target, so the polling hardly adds to the figure. */
@@ -300,6 +302,7 @@ await runBench('bench:processor', 3600, async () => {
       gatewayPort: PORTS.gateway,
       metricsPort: PORTS.metrics,
       ...(FRESH_ROLES.length ? { roles: FRESH_ROLES } : {}),
+      catchUpMaxS: CATCH_UP_MAX,
       dataDir: DATA_DIR,
       runTag: RUN_TAG,
       env: PROCESSOR_ENV,

@@ -36,6 +36,14 @@ describe('freshnessReport', () => {
     expect(text).not.toContain('LOAD NOT MET');
     expect(text).toContain('p95 per segment 2000 ms / 1000 ms, 3000 ms / 1500 ms (A / B); median of segments 2500 ms / 1250 ms = B 0.50x A');
   });
+
+  it('says how raw indexing caught up after the traffic, or that it had not at the bound', () => {
+    const done = freshnessReport({ ...fresh([10_000], [[1_500]]), indexCatchUp: { fromRecords: 612_345, seconds: 41.4, left: 0 } }, opts);
+    expect(done).toContain('raw indexing after the traffic: 612,345 records behind, caught up in 41 s');
+    const not = freshnessReport({ ...fresh([10_000], [[1_500]]), indexCatchUp: { fromRecords: 612_345, seconds: NaN, left: 20_000 } }, opts);
+    expect(not).toContain('still 20,000 behind at the bound');
+    expect(freshnessReport(fresh([10_000], [[1_500]]), opts)).not.toContain('raw indexing after the traffic');
+  });
 });
 
 describe('probeHops', () => {

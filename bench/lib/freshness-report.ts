@@ -55,6 +55,14 @@ export function freshnessReport(fresh: Freshness, o: { rate: number; probesPerS:
       `A/B on the same probes and searches: p95 per segment ${a.map((s, j) => `${ms(s.p95, 0)} / ${ms(b[j].p95, 0)}`).join(', ')} (A / B); median of segments ${ms(median(a.map((s) => s.p95)), 0)} / ${ms(median(b.map((s) => s.p95)), 0)} = B ${(median(b.map((s) => s.p95)) / median(a.map((s) => s.p95))).toFixed(2)}x A; p50 of all probes ${ms(percentile(fresh.all[0], 50), 0)} / ${ms(percentile(fresh.all[1], 50), 0)}`,
     );
   }
+  const c = fresh.indexCatchUp;
+  if (c) {
+    out.push(
+      Number.isFinite(c.seconds)
+        ? `raw indexing after the traffic: ${int(c.fromRecords)} records behind, caught up in ${c.seconds.toFixed(0)} s`
+        : `raw indexing after the traffic: ${int(c.fromRecords)} records behind, still ${int(c.left)} behind at the bound (--catch-up-max)`,
+    );
+  }
   out.push(
     table(
       [`role at ${int(o.rate)} events/s`, 'CPU µs/event', 'RSS median', 'RSS peak', `RSS < ${TARGETS.rssMb} MB`],

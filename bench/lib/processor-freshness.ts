@@ -69,6 +69,8 @@ export interface Freshness {
   /** Per side: every probe's freshness (ms). */
   all: number[][];
   roles: RoleLive[];
+  /** The index role after the traffic stopped (raw indexing may lag under load, then catches up): its lag then, and how long it took to reach 0 (NaN: not within the bound; `left` records behind then). */
+  indexCatchUp?: { fromRecords: number; seconds: number; left: number };
 }
 
 export interface FreshnessOptions {
@@ -93,6 +95,8 @@ export interface FreshnessOptions {
   ab?: { env: Record<string, string>; root?: string };
   /** The roles started, one process each (default all): without `index`, what the KPIs' freshness would be if raw indexing lagged entirely. */
   roles?: readonly BenchRole[];
+  /** Longest wait, after the traffic, for the index role to catch up (s; 0: not measured). */
+  catchUpMaxS?: number;
 }
 
 /** The probes are the events of sites starting with this: the analytics role traces them. */
@@ -265,7 +269,28 @@ export async function runFreshness(o: FreshnessOptions): Promise<Freshness> {
     // No traffic accepted: no per-event figure.
     return { role, cpuUsPerEvent: accepted > 0 ? ((procs[i].cpuSeconds() - cpu0[i]) / accepted) * 1e6 : NaN, rssPeakMb: r.peakMb, rssMedianMb: sorted[sorted.length >> 1] ?? NaN };
   });
+  const indexCatchUp = started.includes('index') && (o.catchUpMaxS ?? 0) > 0 ? await catchUp(o.metricsPort + started.indexOf('index'), o.catchUpMaxS ?? 0) : undefined;
   await Promise.all(procs.map((p) => p.stop()));
   await gw.stop();
-  return { sides: sides.map((s) => s.label), segments, all, roles };
+  return { sides: sides.map((s) => s.label), segments, all, roles, ...(indexCatchUp ? { indexCatchUp } : {}) };
+}
+
+/**
+ * After the traffic: how long the index role takes to index what it left behind under load. Its
+ * lag gauge moves only when it consumes, and a bulk it holds for CPU pressure (index-yield.ts)
+ * stops its consumption, so the first reading can be older than the traffic's end: a drop to 0
+ * is what counts.
+ */
+async function catchUp(port: number, maxS: number): Promise<{ fromRecords: number; seconds: number; left: number }> {
+  const lag = () => metricValue(port, 'processor_consumer_lag').catch(() => NaN);
+  const t0 = performance.now();
+  const fromRecords = await lag();
+  let left = fromRecords;
+  while (left > 0 && performance.now() - t0 < maxS * 1000) {
+    await new Promise((r) => setTimeout(r, 1000));
+    left = await lag();
+  }
+  const seconds = left === 0 ? (performance.now() - t0) / 1000 : NaN;
+  log(`freshness: after the traffic the index role ${left === 0 ? `caught up ${int(fromRecords)} records in ${seconds.toFixed(0)} s` : `was still ${int(left)} records behind after ${maxS} s (from ${int(fromRecords)})`}`);
+  return { fromRecords, seconds, left };
 }
