@@ -39,7 +39,7 @@ describe('freshnessReport', () => {
 
   it('says how raw indexing caught up after the traffic, or that it had not at the bound', () => {
     const done = freshnessReport({ ...fresh([10_000], [[1_500]]), indexCatchUp: { fromRecords: 612_345, seconds: 41.4, left: 0 } }, opts);
-    expect(done).toContain('raw indexing after the traffic: 612,345 records behind, caught up in 41 s');
+    expect(done).toContain('raw indexing after the traffic: 612,345 records behind at the first reading, caught up 41 s after the traffic\'s end');
     const not = freshnessReport({ ...fresh([10_000], [[1_500]]), indexCatchUp: { fromRecords: 612_345, seconds: NaN, left: 20_000 } }, opts);
     expect(not).toContain('still 20,000 behind at the bound');
     expect(freshnessReport(fresh([10_000], [[1_500]]), opts)).not.toContain('raw indexing after the traffic');

@@ -59,7 +59,7 @@ export function freshnessReport(fresh: Freshness, o: { rate: number; probesPerS:
   if (c) {
     out.push(
       Number.isFinite(c.seconds)
-        ? `raw indexing after the traffic: ${int(c.fromRecords)} records behind, caught up in ${c.seconds.toFixed(0)} s`
+        ? `raw indexing after the traffic: ${int(c.fromRecords)} records behind at the first reading, caught up ${c.seconds.toFixed(0)} s after the traffic's end`
         : `raw indexing after the traffic: ${int(c.fromRecords)} records behind, still ${int(c.left)} behind at the bound (--catch-up-max)`,
     );
   }

@@ -207,6 +207,7 @@ export async function runFreshness(o: FreshnessOptions): Promise<Freshness> {
   const cpu0 = procs.map((p) => p.cpuSeconds());
   const rss = procs.map((p) => rssSampler(p.pid));
   let accepted = 0;
+  let trafficEnded = performance.now();
   for (let s = 1; s <= o.segments; s++) {
     const load = await loadAverage();
     const tag = `${PROBE_PREFIX}${o.runTag}-${s}-`;
@@ -215,6 +216,7 @@ export async function runFreshness(o: FreshnessOptions): Promise<Freshness> {
     const esNode = sampleEsNode(o.es);
     const watch = watchProbesApart({ esUrl: o.services.esUrl, gatewayPort: o.gatewayPort, tag, probesPerS: o.probesPerS, pollMs: o.pollMs, searches: o.searches, indices: kpis, graceMs: 15_000 });
     const res = await traffic(o.durationS);
+    trafficEnded = performance.now();
     accepted += res.ok * 20;
     // The node's figures while the traffic ran (the probes' grace period after it is quieter).
     const esFigures = await esNode.stop();
@@ -269,28 +271,27 @@ export async function runFreshness(o: FreshnessOptions): Promise<Freshness> {
     // No traffic accepted: no per-event figure.
     return { role, cpuUsPerEvent: accepted > 0 ? ((procs[i].cpuSeconds() - cpu0[i]) / accepted) * 1e6 : NaN, rssPeakMb: r.peakMb, rssMedianMb: sorted[sorted.length >> 1] ?? NaN };
   });
-  const indexCatchUp = started.includes('index') && (o.catchUpMaxS ?? 0) > 0 ? await catchUp(o.metricsPort + started.indexOf('index'), o.catchUpMaxS ?? 0) : undefined;
+  const indexCatchUp = started.includes('index') && (o.catchUpMaxS ?? 0) > 0 ? await catchUp(o.metricsPort + started.indexOf('index'), o.catchUpMaxS ?? 0, trafficEnded) : undefined;
   await Promise.all(procs.map((p) => p.stop()));
   await gw.stop();
   return { sides: sides.map((s) => s.label), segments, all, roles, ...(indexCatchUp ? { indexCatchUp } : {}) };
 }
 
 /**
- * After the traffic: how long the index role takes to index what it left behind under load. Its
- * lag gauge moves only when it consumes, and a bulk it holds for CPU pressure (index-yield.ts)
- * stops its consumption, so the first reading can be older than the traffic's end: a drop to 0
- * is what counts.
+ * After the traffic: how long, from its end, the index role takes to index what it left behind
+ * under load. Its lag gauge moves only when it consumes, and a bulk it holds for CPU pressure
+ * (index-yield.ts) stops its consumption, so a reading can be older than the traffic's end: a drop
+ * to 0 is what counts. `fromRecords`: the first reading, taken after the segments' probes were seen.
  */
-async function catchUp(port: number, maxS: number): Promise<{ fromRecords: number; seconds: number; left: number }> {
+async function catchUp(port: number, maxS: number, trafficEnded: number): Promise<{ fromRecords: number; seconds: number; left: number }> {
   const lag = () => metricValue(port, 'processor_consumer_lag').catch(() => NaN);
-  const t0 = performance.now();
   const fromRecords = await lag();
   let left = fromRecords;
-  while (left > 0 && performance.now() - t0 < maxS * 1000) {
+  while (left > 0 && performance.now() - trafficEnded < maxS * 1000) {
     await new Promise((r) => setTimeout(r, 1000));
     left = await lag();
   }
-  const seconds = left === 0 ? (performance.now() - t0) / 1000 : NaN;
-  log(`freshness: after the traffic the index role ${left === 0 ? `caught up ${int(fromRecords)} records in ${seconds.toFixed(0)} s` : `was still ${int(left)} records behind after ${maxS} s (from ${int(fromRecords)})`}`);
+  const seconds = left === 0 ? (performance.now() - trafficEnded) / 1000 : NaN;
+  log(`freshness: after the traffic the index role ${left === 0 ? `had caught up ${seconds.toFixed(0)} s after its end (${int(fromRecords)} records behind at the first reading)` : `was still ${int(left)} records behind ${maxS} s after its end (from ${int(fromRecords)})`}`);
   return { fromRecords, seconds, left };
 }
