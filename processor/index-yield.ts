@@ -1,5 +1,6 @@
 import type { Config } from '../contracts/config.js';
 import { CpuPressure } from './cpu-pressure.js';
+
 /**
  * Raw indexing yields to the KPIs when the host is short of CPU. The issue's bar is KPI freshness
  * while raw indexing may lag, but Elasticsearch does the raw writes at full priority whatever the

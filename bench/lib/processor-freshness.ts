@@ -271,7 +271,8 @@ export async function runFreshness(o: FreshnessOptions): Promise<Freshness> {
     // No traffic accepted: no per-event figure.
     return { role, cpuUsPerEvent: accepted > 0 ? ((procs[i].cpuSeconds() - cpu0[i]) / accepted) * 1e6 : NaN, rssPeakMb: r.peakMb, rssMedianMb: sorted[sorted.length >> 1] ?? NaN };
   });
-  const indexCatchUp = started.includes('index') && (o.catchUpMaxS ?? 0) > 0 ? await catchUp(o.metricsPort + started.indexOf('index'), o.catchUpMaxS ?? 0, trafficEnded) : undefined;
+  const catchUpMaxS = o.catchUpMaxS ?? 0;
+  const indexCatchUp = started.includes('index') && catchUpMaxS > 0 ? await catchUp(o.metricsPort + started.indexOf('index'), catchUpMaxS, trafficEnded) : undefined;
   await Promise.all(procs.map((p) => p.stop()));
   await gw.stop();
   return { sides: sides.map((s) => s.label), segments, all, roles, ...(indexCatchUp ? { indexCatchUp } : {}) };
