@@ -1,16 +1,20 @@
 import { describe, expect, test } from 'vitest';
-import { BACKGROUND_V8_FLAGS, backgroundV8Flags } from './node-flags.js';
+import { parseConfig } from '../contracts/config.js';
+import { heapV8Flags } from './node-flags.js';
 
-describe('backgroundV8Flags', () => {
-  test('a process running the archive without analytics keeps its heap closer to what is alive', () => {
-    expect(BACKGROUND_V8_FLAGS).toEqual(['--heap-growing-percent=50']);
-    expect(backgroundV8Flags(['archive'])).toEqual(['--heap-growing-percent=50']);
-    expect(backgroundV8Flags(['index', 'archive'])).toEqual(['--heap-growing-percent=50']);
+describe('heapV8Flags', () => {
+  test('by default a processor process keeps its heap within twice what is alive', () => {
+    expect(heapV8Flags(parseConfig({}))).toEqual(['--heap-growing-percent=100']);
   });
-  test('a process running analytics, alone or with other roles, the index alone, or no role, keeps V8\'s own growth', () => {
-    expect(backgroundV8Flags(['analytics'])).toEqual([]);
-    expect(backgroundV8Flags(['index'])).toEqual([]);
-    expect(backgroundV8Flags(['analytics', 'index', 'archive'])).toEqual([]);
-    expect(backgroundV8Flags([])).toEqual([]);
+  test.each([
+    ['20', ['--heap-growing-percent=20']],
+    ['50', ['--heap-growing-percent=50']],
+    ['0', []],
+  ])('PROCESSOR_HEAP_GROWING_PERCENT=%s gives %j', (value, flags) => {
+    expect(heapV8Flags(parseConfig({ PROCESSOR_HEAP_GROWING_PERCENT: value }))).toEqual(flags);
+  });
+  test('a negative or fractional percentage is refused with the setting named', () => {
+    expect(() => parseConfig({ PROCESSOR_HEAP_GROWING_PERCENT: '-5' })).toThrow(/PROCESSOR_HEAP_GROWING_PERCENT/);
+    expect(() => parseConfig({ PROCESSOR_HEAP_GROWING_PERCENT: '12.5' })).toThrow(/PROCESSOR_HEAP_GROWING_PERCENT/);
   });
 });

@@ -1,4 +1,5 @@
 import v8 from 'node:v8';
+import type { Config } from '../contracts/config.js';
 
 /**
  * Node flags every processor process runs with (`npm run processor`, the demo, the benches; the
@@ -13,28 +14,22 @@ import v8 from 'node:v8';
 export const PROCESSOR_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=16'];
 
 /**
- * V8 flags a processor process running the archive role without the analytics role sets on itself
- * at start-up (the archive may lag, like PROCESSOR_BACKGROUND_NICE says). Why: the archive holds each
- * event for seconds (its open chunks), so every event is promoted to the old generation and dies
- * there; with V8's own heap growing factor (up to 4x the live heap on a machine with gigabytes)
- * the old generation filled with that garbage up to 280-380 MB before a full collection, and the
- * archive role's RSS stayed at 520-550 MB. Growing the heap by at most 50 % of what a full
- * collection left alive keeps it at 300-330 MB at the same CPU per event within this machine's
- * noise (`npm run bench:archive-memory`, bench/README.md). Not for analytics, whose live heap is
- * larger (more full collections, each longer) and whose CPU per event has a target; not for the
- * index role alone, not measured with it (its RSS stayed below 400 MB without).
+ * The V8 flags a processor process sets on itself at start-up: `--heap-growing-percent` from
+ * PROCESSOR_HEAP_GROWING_PERCENT (none at 0). Why: every role holds what it reads for seconds
+ * (the archive's open chunks) to minutes (the analytics role's windows, sessions and repeat
+ * horizon), so what it allocates is promoted to the old generation and dies there; with V8's own
+ * growing factor the old generation filled with that garbage before a full collection, and the
+ * analytics and archive roles' RSS went past 512 MB at 10,000 events/s (bench/README.md).
  * `--heap-growing-percent` is not allowed in NODE_OPTIONS, hence set from inside the process.
  */
-export const BACKGROUND_V8_FLAGS: readonly string[] = ['--heap-growing-percent=50'];
-
-/** The V8 flags a process running these roles sets on itself: BACKGROUND_V8_FLAGS with the archive and without analytics. */
-export function backgroundV8Flags(roles: readonly string[]): readonly string[] {
-  return roles.includes('archive') && !roles.includes('analytics') ? BACKGROUND_V8_FLAGS : [];
+export function heapV8Flags(config: Pick<Config, 'processorHeapGrowingPercent'>): readonly string[] {
+  const percent = config.processorHeapGrowingPercent;
+  return percent > 0 ? [`--heap-growing-percent=${percent}`] : [];
 }
 
-/** Called once at start-up with the process's roles: sets `backgroundV8Flags(roles)`; returns them. */
-export function setBackgroundV8Flags(roles: readonly string[]): readonly string[] {
-  const flags = backgroundV8Flags(roles);
+/** Called once at start-up, before the roles allocate their state: sets `heapV8Flags(config)`; returns them. */
+export function setHeapV8Flags(config: Pick<Config, 'processorHeapGrowingPercent'>): readonly string[] {
+  const flags = heapV8Flags(config);
   for (const f of flags) v8.setFlagsFromString(f);
   return flags;
 }
