@@ -139,4 +139,31 @@ describe('coordinator', () => {
     await c.idle();
     expect(c.health(10_000)).toEqual({ ok: true, reason: null });
   });
+
+  test('the lag gauge follows the log while consumption waits for a held flush (the offset poll waits for the lock meanwhile)', async () => {
+    const { kafka, sinks, c, metrics } = setup({ batchSize: 2 });
+    const lag = async () => (await metrics.lag.get()).values.find((v) => v.labels.topic === TOPICS[0] && v.labels.partition === '0')?.value;
+    kafka.append(TOPICS[0], 0, events('a', 4));
+    await c.assigned([{ topic: TOPICS[0], partition: 0 }]);
+    const g = gate();
+    sinks[0].gate = g;
+    await c.batch(kafka.batch(TOPICS[0], 0, 0, 2)); // due: a flush starts and hangs in the sink
+    const waiting = c.batch(kafka.batch(TOPICS[0], 0, 2, 4)); // due again: waits behind it, holding the lock
+    await until(() => sinks[0].added.length === 4, 'the second batch read');
+    expect(await lag()).toBe(0);
+    kafka.append(TOPICS[0], 0, events('b', 1000, 4));
+    const poll = c.pollOffsets(); // queued behind the lock
+    let seen: number | undefined;
+    for (let i = 0; i < 200 && seen !== 1000; i++) {
+      await new Promise((r) => setTimeout(r, 0));
+      seen = await lag();
+    }
+    expect(seen).toBe(1000);
+    expect(sinks[0].flushes).toBe(1);
+    g.open();
+    await waiting;
+    await poll;
+    await c.idle();
+    expect(await lag()).toBe(1000);
+  });
 });

@@ -230,12 +230,31 @@ export class Coordinator {
         const end = ends.get(k);
         if (!end) continue;
         st.high = BigInt(end.high);
-        const position = st.next ?? BigInt(end.low);
-        this.opts.metrics.lag.set({ topic: st.topic, partition: String(st.partition), role: this.opts.role }, Math.max(0, Number(st.high - position)));
+        this.setLag(st, end);
         for (const sink of this.opts.sinks) if (readsLogOffsets(sink)) sink.logOffsets(st.topic, st.partition, end.low, end.high);
       }
       for (const sink of this.opts.sinks) if (readsLogOffsets(sink)) sink.logOffsetsDone();
     });
+  }
+
+  /** The lag gauge of one topic-partition: records from its next offset to the log's end. */
+  private setLag(st: { topic: string; partition: number; next: bigint | null }, end: LogOffsets): void {
+    const position = st.next ?? BigInt(end.low);
+    this.opts.metrics.lag.set({ topic: st.topic, partition: String(st.partition), role: this.opts.role }, Math.max(0, Number(BigInt(end.high) - position)));
+  }
+
+  /** Called each second while a batch waits for a flush: the lag gauge from the log's end offsets (a failed read leaves it as it was). */
+  private async refreshLag(): Promise<void> {
+    let ends: LogOffsets[];
+    try {
+      ends = await this.opts.port.logOffsets(this.opts.topics);
+    } catch {
+      return;
+    }
+    for (const end of ends) {
+      const st = this.parts.get(topicPartitionKey(end.topic, end.partition));
+      if (st) this.setLag(st, end);
+    }
   }
 
   /** Called once at shutdown: the last flush and commit. */
@@ -362,6 +381,9 @@ export class Coordinator {
       const current = this.inflight;
       await Promise.race([current, this.clock.sleep(1000)]);
       if (this.inflight !== current || !b) continue;
+      // The offset poll waits for the lock this batch holds, so without this the lag gauge would
+      // stand still for as long as the flush is held or retried, while the log grows.
+      await this.refreshLag();
       try {
         await b.heartbeat();
       } catch (err) {
