@@ -280,9 +280,9 @@ export async function runFreshness(o: FreshnessOptions): Promise<Freshness> {
 
 /**
  * After the traffic: how long, from its end, the index role takes to index what it left behind
- * under load. Its lag gauge moves only when it consumes, and a bulk it holds for CPU pressure
- * (index-yield.ts) stops its consumption, so a reading can be older than the traffic's end: a drop
- * to 0 is what counts. `fromRecords`: the first reading, taken after the segments' probes were seen.
+ * under load, counted from the traffic's end until its lag gauge reads 0 (the gauge follows the
+ * log also while a bulk is held for CPU pressure, index-yield.ts). `fromRecords`: the first
+ * reading, taken after the segments' probes were seen.
  */
 async function catchUp(port: number, maxS: number, trafficEnded: number): Promise<{ fromRecords: number; seconds: number; left: number }> {
   const lag = () => metricValue(port, 'processor_consumer_lag').catch(() => NaN);
