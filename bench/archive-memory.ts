@@ -16,7 +16,7 @@
  *       [--max-events 20000] [--node-flags="--max-semi-space-size=8"] [--no-background-flags]
  *
  * The process runs with the processor's node flags (processor/node-flags.ts), then --node-flags,
- * and sets the V8 flags a processor process sets on itself (PROCESSOR_HEAP_GROWING_PERCENT,
+ * and sets the V8 flags an archive-only processor process sets on itself (PROCESSOR_HEAP_GROWING_PERCENT,
  * processor/node-flags.ts) unless --no-background-flags.
  * `--store discard` keeps the manifests in memory and counts the Parquet bytes without writing
  * them (no disk, same encoding); `local` writes them as the role does by default, and deletes
@@ -66,8 +66,8 @@ if (!POOL_FILE) {
   process.exit(r.status ?? 1);
 }
 
-// As processor/main.ts does at start-up (--no-background-flags: without, for an A/B).
-const v8Flags = a.flag('no-background-flags') ? [] : setHeapV8Flags(loadConfig());
+// As processor/main.ts does at start-up for an archive-only process (--no-background-flags: without, for an A/B).
+const v8Flags = a.flag('no-background-flags') ? [] : setHeapV8Flags(loadConfig(), ['archive']);
 const N = a.num('events', 12_000_000);
 const FLUSH_EVERY = RATE / 4;
 const PARTITIONS = a.num('partitions', loadConfig().topicPartitions);

@@ -110,7 +110,7 @@ export async function startProcessor(overrides: Partial<Config> = {}, onFatal?: 
   const roles = rolesFromConfig(config);
   const nice = yieldCpu(config, roles, log);
   if (nice !== null) log.info({ roles, nice }, 'raw indexing and archive yield the CPU (PROCESSOR_BACKGROUND_NICE)');
-  const v8Flags = setHeapV8Flags(config);
+  const v8Flags = setHeapV8Flags(config, roles);
   if (v8Flags.length) log.info({ roles, v8Flags }, 'V8 keeps the heap closer to what is alive (PROCESSOR_HEAP_GROWING_PERCENT)');
   const metrics = processorMetrics();
   const es = esFromConfig(config);

@@ -3,18 +3,23 @@ import { parseConfig } from '../contracts/config.js';
 import { heapV8Flags } from './node-flags.js';
 
 describe('heapV8Flags', () => {
-  test('by default a processor process keeps its heap within twice what is alive', () => {
-    expect(heapV8Flags(parseConfig({}))).toEqual(['--heap-growing-percent=100']);
+  test.each([
+    [['analytics'], ['--heap-growing-percent=100']],
+    [['analytics', 'index', 'archive'], ['--heap-growing-percent=100']],
+    [['archive'], ['--heap-growing-percent=50']],
+    [['index', 'archive'], ['--heap-growing-percent=50']],
+    [['index'], []],
+  ])('auto (the default): roles %j set %j', (roles, flags) => {
+    expect(heapV8Flags(parseConfig({}), roles)).toEqual(flags);
   });
   test.each([
     ['20', ['--heap-growing-percent=20']],
-    ['50', ['--heap-growing-percent=50']],
+    [' 150 ', ['--heap-growing-percent=150']],
     ['0', []],
-  ])('PROCESSOR_HEAP_GROWING_PERCENT=%s gives %j', (value, flags) => {
-    expect(heapV8Flags(parseConfig({ PROCESSOR_HEAP_GROWING_PERCENT: value }))).toEqual(flags);
+  ])('PROCESSOR_HEAP_GROWING_PERCENT=%j sets %j for any roles', (value, flags) => {
+    for (const roles of [['analytics'], ['archive'], ['index']]) expect(heapV8Flags(parseConfig({ PROCESSOR_HEAP_GROWING_PERCENT: value }), roles)).toEqual(flags);
   });
-  test('a negative or fractional percentage is refused with the setting named', () => {
-    expect(() => parseConfig({ PROCESSOR_HEAP_GROWING_PERCENT: '-5' })).toThrow(/PROCESSOR_HEAP_GROWING_PERCENT/);
-    expect(() => parseConfig({ PROCESSOR_HEAP_GROWING_PERCENT: '12.5' })).toThrow(/PROCESSOR_HEAP_GROWING_PERCENT/);
+  test.each(['-5', '12.5', 'half', ''])('PROCESSOR_HEAP_GROWING_PERCENT=%j is refused with the setting named', (value) => {
+    expect(() => heapV8Flags(parseConfig({ PROCESSOR_HEAP_GROWING_PERCENT: value }), ['analytics'])).toThrow(/PROCESSOR_HEAP_GROWING_PERCENT must be auto or a non-negative integer/);
   });
 });
