@@ -243,6 +243,9 @@ export class Coordinator {
     this.opts.metrics.lag.set({ topic: st.topic, partition: String(st.partition), role: this.opts.role }, Math.max(0, Number(BigInt(end.high) - position)));
   }
 
+  /** The lag refresh under way while a batch waits for a flush (one at a time). */
+  private lagRefresh: Promise<void> | null = null;
+
   /** Called each second while a batch waits for a flush: the lag gauge from the log's end offsets (a failed read leaves it as it was). */
   private async refreshLag(): Promise<void> {
     let ends: LogOffsets[];
@@ -382,8 +385,9 @@ export class Coordinator {
       await Promise.race([current, this.clock.sleep(1000)]);
       if (this.inflight !== current || !b) continue;
       // The offset poll waits for the lock this batch holds, so without this the lag gauge would
-      // stand still for as long as the flush is held or retried, while the log grows.
-      await this.refreshLag();
+      // stand still for as long as the flush is held or retried, while the log grows. Not awaited:
+      // a partition leader that does not answer must not hold back the heartbeat.
+      this.lagRefresh ??= this.refreshLag().finally(() => (this.lagRefresh = null));
       try {
         await b.heartbeat();
       } catch (err) {
