@@ -62,6 +62,8 @@ export class Coordinator {
   private lastProgress: number;
   /** Clock time of the first commit that failed or timed out since the last accepted one. */
   private commitFailingSince: number | null = null;
+  /** The lag refresh under way while a batch waits for a flush (one at a time). */
+  private lagRefresh: Promise<void> | null = null;
 
   constructor(opts: CoordinatorOptions) {
     this.opts = opts;
@@ -242,9 +244,6 @@ export class Coordinator {
     const position = st.next ?? BigInt(end.low);
     this.opts.metrics.lag.set({ topic: st.topic, partition: String(st.partition), role: this.opts.role }, Math.max(0, Number(BigInt(end.high) - position)));
   }
-
-  /** The lag refresh under way while a batch waits for a flush (one at a time). */
-  private lagRefresh: Promise<void> | null = null;
 
   /** Called each second while a batch waits for a flush: the lag gauge from the log's end offsets (a failed read leaves it as it was). */
   private async refreshLag(): Promise<void> {
