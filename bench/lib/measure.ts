@@ -104,13 +104,13 @@ export async function measure(
   server: CpuSource,
   kafkaPid: number | undefined,
   pool: BodyPool,
-  opts: { port: number; duration: number; connections: number; rate?: number; trace?: boolean; closedLoop?: ClosedLoop },
+  opts: { port: number; duration: number; connections: number; rate?: number; trace?: boolean; closedLoop?: ClosedLoop; pacedConnections?: number },
 ): Promise<Measured> {
   const load = await loadAverage();
   const cpu0 = { server: server.cpuSeconds(), kafka: cpuSecondsOf(kafkaPid), loadgen: process.cpuUsage() };
   const t0 = performance.now();
   const r = opts.rate
-    ? await pacedRun(pool, opts.port, opts.rate, opts.duration, opts.trace)
+    ? await pacedRun(pool, opts.port, opts.rate, opts.duration, opts.trace, opts.pacedConnections)
     : opts.closedLoop === 'autocannon'
       ? await autocannonRun(pool, opts.port, opts.duration, opts.connections)
       : await closedLoopRun(pool, { port: opts.port, path: EVENTS_PATH, duration: opts.duration, connections: opts.connections });
@@ -176,9 +176,9 @@ export async function autocannonRun(pool: BodyPool, port: number, duration: numb
   };
 }
 
-export async function pacedRun(pool: BodyPool, port: number, rate: number, duration: number, trace = false): Promise<LoadResult> {
+export async function pacedRun(pool: BodyPool, port: number, rate: number, duration: number, trace = false, connections?: number): Promise<LoadResult> {
   const codes = new Map<number, number>();
-  const res = await pacedLoad({ port, path: EVENTS_PATH, rate, durationS: duration, next: () => pool.next(), trace, onResponse: (status) => codes.set(status, (codes.get(status) ?? 0) + 1) });
+  const res = await pacedLoad({ port, path: EVENTS_PATH, rate, durationS: duration, next: () => pool.next(), trace, connections, onResponse: (status) => codes.set(status, (codes.get(status) ?? 0) + 1) });
   return {
     seconds: res.seconds,
     ok: res.ok,
