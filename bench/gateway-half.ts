@@ -12,7 +12,7 @@
  *                                 [--ab-root DIR] [--ab-node-flags=--max-semi-space-size=32] [--ab-linger 2]
  *                                 [--kafka-jvm=-Xlog:gc:file=a.log]
  *                                 [--ab-kafka-props=num.io.threads=2,...] [--ab-kafka-jvm=-Xmn128m,...]
- *                                 [--trace]
+ *                                 [--trace] [--paced-connections 256]
  *
  * --trace: both gateways with GATEWAY_TRACE_HOPS, so every answer says where its time went in the
  * gateway (gateway/hop-trace.ts), joined with the generator's own times (lib/hops.ts): per run, a

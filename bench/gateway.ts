@@ -13,7 +13,7 @@
  *                            [--overload-new-connections 0.1] [--client-timeout 10] [--workers 1]
  *                            [--compression none] [--linger 5] [--secure] [--ab-root DIR] [--overload-base 0]
  *                            [--broker-warmup-max 30]
- *                            [--loadgen-nice 0] [--trace] [--closed-loop raw|autocannon]
+ *                            [--loadgen-nice 0] [--trace] [--closed-loop raw|autocannon] [--paced-connections 256]
  *                            [--variants 'GATEWAY_WORKERS=2,GATEWAY_KAFKA_LINGER_MS=2;GATEWAY_KAFKA_COMPRESSION=lz4']
  *
  * --paced-rate N: every real gateway also at N requests/s, paced open loop, in the same rotation:
@@ -23,6 +23,10 @@
  * on its own port (28095, 28096 ...), in the same rotation at maximum load and through the overload
  * phases (at multiples of its own maximum, or of --overload-base): a layout or a combination of
  * settings (processes x linger x compression, GATEWAY_WORKER_NICE ...) measured beside the default.
+ *
+ * --paced-connections N: the paced runs (half load, --paced-rate) on a fixed pool of N connections
+ * opened before each run, none opened during it (wrk2's model; lib/paced.ts); by default they are
+ * opened on demand, so a slow spell makes the generator open dozens at once.
  *
  * --trace: the real gateway (first client) with GATEWAY_TRACE_HOPS, and each half-load run prints
  * where its requests' time went, hop by hop (lib/hops.ts; as bench:gateway-half --trace).
@@ -93,6 +97,8 @@ const PORTS = gatewayBenchPorts(a);
 const AB_ROOT = a.str('ab-root', '');
 /** --variants: settings (ENV=value, comma-separated) of each extra real gateway, ';' between gateways. */
 const PACED_RATE = a.num('paced-rate', 0);
+/** --paced-connections N: the paced runs on a fixed pool of N connections opened first (lib/paced.ts, wrk2's model); 0 (default): opened on demand. */
+const PACED_CONNECTIONS = a.num('paced-connections', 0);
 const VARIANTS = parseVariants(a.str('variants', ''));
 /** --no-acceptor: skip the gateway behind the acceptor process (GATEWAY_ACCEPTOR: sheds on its own core under overload). */
 const ACCEPTOR = !a.flag('no-acceptor');
@@ -234,7 +240,7 @@ await runBench('bench:gateway', 1800, async () => {
   const records0 = await kafkaRecords(kafka);
   let gatewayAccepted = 0;
   const run = async (t: Target, what: string, duration: number, rate?: number) => {
-    const m = await measure(what, t.proc, t.real ? kafka.pid : undefined, pool, { port: t.port, duration, connections: CONNECTIONS, rate, trace: TRACE && t === tGw && rate !== undefined, closedLoop: CLOSED_LOOP });
+    const m = await measure(what, t.proc, t.real ? kafka.pid : undefined, pool, { port: t.port, duration, connections: CONNECTIONS, rate, trace: TRACE && t === tGw && rate !== undefined, closedLoop: CLOSED_LOOP, pacedConnections: PACED_CONNECTIONS || undefined });
     if (t.real) gatewayAccepted += m.ok * pool.eventsPerBody;
     return m;
   };
