@@ -24,9 +24,8 @@
  * phases (at multiples of its own maximum, or of --overload-base): a layout or a combination of
  * settings (processes x linger x compression, GATEWAY_WORKER_NICE ...) measured beside the default.
  *
- * --paced-connections N: the paced runs (half load, --paced-rate) on a fixed pool of N connections
- * opened before each run, none opened during it (wrk2's model; lib/paced.ts); by default they are
- * opened on demand, so a slow spell makes the generator open dozens at once.
+ * --paced-connections N: the paced runs on a fixed pool of N connections opened before each (wrk2's
+ * model; lib/paced.ts); by default opened on demand, dozens at once in a slow spell.
  *
  * --trace: the real gateway (first client) with GATEWAY_TRACE_HOPS, and each half-load run prints
  * where its requests' time went, hop by hop (lib/hops.ts; as bench:gateway-half --trace).
