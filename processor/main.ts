@@ -35,7 +35,7 @@ import { createIndices } from './create-indices.js';
 
 /** The analytics engine's settings from config: the live processor and the archive replay use the same. */
 export function engineOptionsFromConfig(
-  config: Pick<Config, 'kpiTumblingS' | 'kpiSlidingSizeS' | 'kpiSlidingStepS' | 'kpiAllowedLatenessS' | 'sessionGapS' | 'kpiExcludeBots'> & Partial<Pick<Config, 'analyticsRepeatHorizon'>>,
+  config: Pick<Config, 'kpiTumblingS' | 'kpiSlidingSizeS' | 'kpiSlidingStepS' | 'kpiAllowedLatenessS' | 'sessionGapS' | 'kpiExcludeBots'> & Partial<Pick<Config, 'analyticsRepeatHorizon' | 'analyticsCatchUpRecords'>>,
 ): Omit<EngineOptions, 'partition' | 'topics'> {
   return {
     windows: windowSpecs(config),
@@ -44,6 +44,7 @@ export function engineOptionsFromConfig(
     sessionGapMs: config.sessionGapS * 1000,
     excludeBots: config.kpiExcludeBots,
     ...(config.analyticsRepeatHorizon !== undefined ? { repeatHorizon: config.analyticsRepeatHorizon } : {}),
+    ...(config.analyticsCatchUpRecords !== undefined ? { catchUpRecords: config.analyticsCatchUpRecords } : {}),
   };
 }
 
@@ -346,6 +347,7 @@ export async function startProcessor(overrides: Partial<Config> = {}, onFatal?: 
       if (Number.isFinite(s.watermark)) metrics.watermark.set({ partition: p }, s.watermark / 1000);
       metrics.openWindows.set({ partition: p }, s.openWindows);
       metrics.openSessions.set({ partition: p }, s.openSessions);
+      metrics.catchingUp.set({ partition: p }, s.catchingUp ? 1 : 0);
     }
   }, 1000);
   gauges.unref();

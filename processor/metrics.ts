@@ -25,6 +25,7 @@ export function processorMetrics() {
     watermark: new Gauge({ name: 'processor_watermark_seconds', help: 'Event-time watermark per partition (epoch seconds)', labelNames: ['partition'], registers: [registry] }),
     openWindows: new Gauge({ name: 'processor_open_windows', help: 'KPI and URL windows held in memory per partition', labelNames: ['partition'], registers: [registry] }),
     openSessions: new Gauge({ name: 'processor_open_sessions', help: 'Sessions held in memory per partition', labelNames: ['partition'], registers: [registry] }),
+    catchingUp: new Gauge({ name: 'processor_analytics_catching_up', help: '1 while a partition\'s log is more than ANALYTICS_CATCH_UP_RECORDS ahead of the analytics role (only final KPI, session and URL documents written), else 0', labelNames: ['partition'], registers: [registry] }),
     sinkBulkSeconds: new Histogram({ name: 'processor_sink_write_seconds', help: 'Write latency per sink (Elasticsearch bulk, archive object put)', labelNames: ['sink'], buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [registry] }),
     archiveObjects: new Counter({ name: 'processor_archive_objects_total', help: 'Parquet objects written to the archive', registers: [registry] }),
     archiveBytes: new Counter({ name: 'processor_archive_bytes_total', help: 'Bytes of Parquet written to the archive', registers: [registry] }),

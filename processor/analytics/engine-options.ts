@@ -19,6 +19,13 @@ export interface EngineOptions {
   excludeBots: boolean;
   /** A repeat of an event counted at most this many offsets before it in its topic-partition, by its open session, is dropped (recent-counts.ts); default 50,000. */
   repeatHorizon?: number;
+  /**
+   * While a topic of the partition has more than this many records beyond the engine's read
+   * position in its log (as of the last `setLogOffsets`), `drain` and `openKpiDocs` write no open
+   * structure (final documents only): catching up, their current values would be superseded at
+   * once, and writing them took about a third of the role's CPU. 0 or absent: always written.
+   */
+  catchUpRecords?: number;
 }
 
 export const DEFAULT_REPEAT_HORIZON = 50_000;

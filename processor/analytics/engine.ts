@@ -92,9 +92,12 @@ export class PartitionEngine {
   private repeats = 0;
   /** Per topic: the events counted in its last offsets, with their sessions (what decides a repeat). */
   private readonly recent: RecentCounts<SessionState>[];
+  /** EngineOptions.catchUpRecords (0: never catching up). */
+  private readonly catchUpRecords: number;
 
   constructor(options: EngineOptions) {
     this.partition = options.partition;
+    this.catchUpRecords = options.catchUpRecords ?? 0;
     this.topicCount = options.topics.length;
     this.excludeBots = options.excludeBots;
     this.clock = new PartitionClock(this.topicCount, options.latenessMs);
@@ -168,6 +171,11 @@ export class PartitionEngine {
     return this.clock.replaying;
   }
 
+  /** True while a topic's log is more than `catchUpRecords` ahead of what was read: only final documents are written. */
+  get catchingUp(): boolean {
+    return this.catchUpRecords > 0 && this.clock.behind > this.catchUpRecords;
+  }
+
   get openWindows(): number {
     return this.kpis.size + this.urls.size;
   }
@@ -233,7 +241,7 @@ export class PartitionEngine {
    * computes how far each topic may be committed.
    */
   drain(provisional: boolean | 'kpis' | 'others'): OutDoc[] {
-    const live = provisional !== false && !this.clock.replaying;
+    const live = provisional !== false && !this.clock.replaying && !this.catchingUp;
     const ctx: DrainContext = {
       watermark: this.clock.watermark,
       emitOpen: live && (provisional === true || provisional === 'others'),
@@ -260,7 +268,7 @@ export class PartitionEngine {
    * them). The caller writes them before any later drain's documents of the same windows.
    */
   openKpiDocs(): OutDoc[] {
-    if (this.clock.replaying) return [];
+    if (this.clock.replaying || this.catchingUp) return [];
     const out: OutDoc[] = [];
     this.kpis.emitOpen(out, this.restoredWatermark);
     return out;

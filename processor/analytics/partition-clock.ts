@@ -109,6 +109,16 @@ export class PartitionClock {
     this.updateWatermark();
   }
 
+  /** The most records any topic's log held beyond the read position at the last poll of end offsets, less those read since (0 when unknown). */
+  get behind(): number {
+    let most = 0;
+    for (let t = 0; t < this.topicCount; t++) {
+      if (this.logEnd[t] < 0) continue;
+      most = Math.max(most, this.logEnd[t] - (this.next[t] >= 0 ? this.next[t] : this.logStart[t]));
+    }
+    return most;
+  }
+
   private caughtUp(t: number): boolean {
     if (this.logEnd[t] < 0) return false;
     if (this.next[t] >= 0) return this.next[t] >= this.logEnd[t];

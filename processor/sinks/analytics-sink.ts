@@ -84,7 +84,7 @@ interface KpiLane {
 
 export interface AnalyticsSink extends PartitionedSink, LogOffsetsSink {
   /** Per partition: watermark, open windows and sessions (for /metrics). */
-  stats(): { partition: number; watermark: number; openWindows: number; openSessions: number; replaying: boolean }[];
+  stats(): { partition: number; watermark: number; openWindows: number; openSessions: number; replaying: boolean; catchingUp: boolean }[];
   /** Called once at shutdown, before the last flush: stops the KPI timer and waits for its bulk in flight. */
   stop(): Promise<void>;
 }
@@ -296,7 +296,7 @@ export function analyticsSink(o: AnalyticsSinkOptions): AnalyticsSink {
       await Promise.all(lanes.map((l) => l.chain));
     },
     stats() {
-      return [...engines.values()].map((e) => ({ partition: e.partition, watermark: e.watermark, openWindows: e.openWindows, openSessions: e.openSessions, replaying: e.replaying }));
+      return [...engines.values()].map((e) => ({ partition: e.partition, watermark: e.watermark, openWindows: e.openWindows, openSessions: e.openSessions, replaying: e.replaying, catchingUp: e.catchingUp }));
     },
   };
 
