@@ -50,6 +50,8 @@ import { Client } from '@elastic/elasticsearch';
 import { logLevel } from 'kafkajs';
 import { kafkaFromConfig, type KafkaClientSettings } from '../common/kafka-client.js';
 import { loadConfig } from '../common/config.js';
+import { parseConfig } from '../contracts/config.js';
+import { windowSpecs } from '../contracts/windows.js';
 import { EVENT_TOPICS } from '../contracts/topics.js';
 import { installTemplates } from '../infra/setup-indices.js';
 import { startServices } from '../infra/services.js';
@@ -287,6 +289,11 @@ await runBench('bench:processor', 3600, async () => {
     await deleteTopics(kafka, [...EVENT_TOPICS, PERF_TOPIC].map((t) => topicPrefix + t));
   }
 
+  // The tumbling window the processor cuts with the bench's settings: the ids of a probe's documents.
+  const tumblingOf = (env: NodeJS.ProcessEnv) => {
+    const t = windowSpecs(parseConfig(env))[0];
+    return { tumblingKind: t.kind, tumblingMs: t.sizeMs };
+  };
   let fresh: Freshness | null = null;
   if (!SKIP.has('freshness')) {
     fresh = await runFreshness({
@@ -303,6 +310,8 @@ await runBench('bench:processor', 3600, async () => {
       metricsPort: PORTS.metrics,
       ...(FRESH_ROLES.length ? { roles: FRESH_ROLES } : {}),
       catchUpMaxS: CATCH_UP_MAX,
+      ...tumblingOf({ ...process.env, ...PROCESSOR_ENV }),
+      partitions: PARTITIONS,
       dataDir: DATA_DIR,
       runTag: RUN_TAG,
       env: PROCESSOR_ENV,

@@ -154,6 +154,38 @@ describe('the app, with a fake Elasticsearch client', () => {
     expect(seen.map((s) => s.index)).toEqual(['cs-kpis', 'cs-url-stats', 'cs-sessions', 'cs-alerts']);
   });
 
+  test('the windows that may still change are read by id in real time and put over the search', async () => {
+    const asked: string[][] = [];
+    const W = NOW - 60_000;
+    const es = {
+      search: async () => ({
+        aggregations: {
+          partition_max: { value: 6 },
+          windows: { sum_other_doc_count: 0, buckets: [{ key: W, doc_count: 1, window_end: { value: NOW }, not_final: { doc_count: 1 }, page_views: { value: 5 } }] },
+        },
+      }),
+      // Partition 0 of the window a minute ago updated since the refresh; partition 6 (beyond TOPIC_PARTITIONS) of the window starting now only here.
+      mget: async (req: { ids: string[]; realtime: boolean; index: string }) => {
+        asked.push(req.ids);
+        expect(req).toMatchObject({ index: 'cs-kpis', realtime: true });
+        const doc = (start: number, partition: number, page_views: number) => ({ window_start: new Date(start).toISOString(), window_end: new Date(start + 60_000).toISOString(), partition, page_views, final: false });
+        return { docs: req.ids.map((id) => (id === `tumbling_1m|${new Date(W).toISOString()}|all|all|0` ? { found: true, _source: doc(W, 0, 9) } : id === `tumbling_1m|${new Date(NOW).toISOString()}|all|all|6` ? { found: true, _source: doc(NOW, 6, 2) } : { found: false })) };
+      },
+      close: async () => {},
+    } as unknown as Client;
+    app = await build(es, { topicPartitions: 6, kpiAllowedLatenessS: 60 });
+    const r = await app.inject('/api/kpis?from=now-10m&to=now%2B1m');
+    expect(r.json()).toMatchObject({ windows: [{ page_views: 9, partitions: 1 }, { page_views: 2, partitions: 1 }], realtime_windows: 2, totals: { page_views: 11 } });
+    // The open windows (ending after now - 60 s) of partitions 0-5, then partition 6 that the search saw.
+    expect(asked[0]).toHaveLength(2 * 6);
+    expect(asked[1]).toEqual([`tumbling_1m|${new Date(W).toISOString()}|all|all|6`, `tumbling_1m|${new Date(NOW).toISOString()}|all|all|6`]);
+    // A failed read leaves the search's figures.
+    (es as unknown as { mget: () => never }).mget = () => {
+      throw new Error('mget down');
+    };
+    expect((await app.inject('/api/kpis?from=now-10m')).json()).toMatchObject({ windows: [{ page_views: 5 }], realtime_windows: 0 });
+  });
+
   test('bad parameters: 400 with a code; Elasticsearch failing: 502', async () => {
     app = await build(
       fakeEs(() => {

@@ -9,7 +9,8 @@ import { indexNames } from '../contracts/indices.js';
 import { esFromConfig } from '../common/es-client.js';
 import { handleError, handleNotFound, sendError } from './errors.js';
 import type { AlertDoc } from '../contracts/documents.js';
-import { windowKinds } from '../contracts/windows.js';
+import { windowSpecs } from '../contracts/windows.js';
+import { readLiveWindows } from './live-read.js';
 import { windowLabel } from './labels.js';
 import { alertSearch, alertsResponse, parseAlertQuery } from './alerts-query.js';
 import { kpiResponse, kpiSearch, parseKpiQuery } from './kpis-query.js';
@@ -81,7 +82,8 @@ export async function buildDashboard(opts: DashboardOptions = {}): Promise<Fasti
   const ownClient = !opts.es;
   const now = opts.now ?? Date.now;
   const idx = indexNames(cfg.esIndexPrefix);
-  const kinds = windowKinds(cfg);
+  const specs = windowSpecs(cfg);
+  const kinds = specs.map((s) => s.kind);
   const assets = Object.fromEntries(Object.entries(ASSETS).map(([path, a]) => [path, { type: a.type, body: readFileSync(new URL(a.file, PUBLIC)) }]));
 
   const app = Fastify({ loggerInstance: log as FastifyBaseLogger, logController: new LogController({ disableRequestLogging: true }) });
@@ -120,10 +122,16 @@ export async function buildDashboard(opts: DashboardOptions = {}): Promise<Fasti
   });
 
   app.get<Q>('/api/kpis', async (req, reply) => {
-    const q = parseKpiQuery(req.query, now(), kinds[0]);
+    const t = now();
+    const q = parseKpiQuery(req.query, t, kinds[0]);
+    const live = readLiveWindows(es, q, { index: idx.kpis, spec: specs.find((s) => s.kind === q.window), now: t, openMs: cfg.kpiAllowedLatenessS * 1000, partitions: cfg.topicPartitions });
     const res = await es.search(kpiSearch(idx.kpis, q));
+    const docs = await live.finish(res).catch((err: unknown) => {
+      req.log.warn({ err }, 'real-time read of the open KPI windows failed: the search\'s figures are shown');
+      return [];
+    });
     api(reply);
-    return kpiResponse(q, res);
+    return kpiResponse(q, res, docs);
   });
 
   app.get<Q>('/api/url-stats', async (req, reply) => {

@@ -4,7 +4,8 @@ import { DIMENSIONS, KPI_SUM_FIELDS } from '../contracts/documents.js';
 import { ParamError } from './errors.js';
 import { keywordParam, parseIntParam, range, rangeEcho, type Query, type Range } from './params.js';
 import { common, rangeFilter, sums, term } from './search-parts.js';
-import { eventTotals, kpiWindowsFromAgg, revenueAgg, type EventTotals, type KpiWindow, type KpiWindowBucket } from './sums.js';
+import { overlayLiveWindows, totalsOf } from './live-windows.js';
+import { kpiWindowsFromAgg, revenueAgg, type EventTotals, type KpiPartial, type KpiWindow, type KpiWindowBucket } from './sums.js';
 
 export const WINDOW_KIND = /^(tumbling|sliding)_[0-9a-z_]{1,40}$/;
 
@@ -37,6 +38,8 @@ export function kpiSearch(index: string, q: KpiQuery): estypes.SearchRequest {
       },
     },
     aggs: {
+      // The highest partition seen: the real-time read asks for every partition up to it (dashboard/live-read.ts).
+      partition_max: { max: { field: 'partition' } },
       windows: {
         // The newest windows when there are more than `limit`; returned oldest first.
         terms: { field: 'window_start', size: q.limit, order: { _key: 'desc' } },
@@ -66,18 +69,22 @@ export interface KpiResponse {
    * windows overlap, so their sum would count events several times): null for sliding ones.
    */
   totals: EventTotals | null;
+  /** Windows whose figures come from the real-time read of their documents (dashboard/live-windows.ts), not the search. */
+  realtime_windows: number;
 }
 
-export function kpiResponse(q: KpiQuery, res: estypes.SearchResponse): KpiResponse {
+/** The search's windows, with `live` (partial documents of the windows that may still change, read in real time) put over them. */
+export function kpiResponse(q: KpiQuery, res: estypes.SearchResponse, live: readonly KpiPartial[] = []): KpiResponse {
   const agg = res.aggregations?.windows as { buckets: KpiWindowBucket[]; sum_other_doc_count?: number } | undefined;
-  const windows = kpiWindowsFromAgg(agg?.buckets ?? []);
+  const o = overlayLiveWindows(kpiWindowsFromAgg(agg?.buckets ?? []), live, q.limit);
   return {
     window: q.window,
     dimension: q.dimension,
     value: q.value,
     ...rangeEcho(q),
-    windows,
-    truncated: (agg?.sum_other_doc_count ?? 0) > 0,
-    totals: q.window.startsWith('tumbling_') ? eventTotals(windows) : null,
+    windows: o.windows,
+    truncated: (agg?.sum_other_doc_count ?? 0) > 0 || o.dropped > 0,
+    totals: totalsOf(q.window, o.windows),
+    realtime_windows: o.realtime,
   };
 }

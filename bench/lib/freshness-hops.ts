@@ -9,7 +9,8 @@ import type { Sighting } from './freshness-watch.js';
 /**
  * Request sent -> gateway answered 200 (Kafka acknowledged it) -> its batch handed over by the
  * analytics role's Kafka client -> counted by the engine -> put in a KPI bulk -> that bulk sent ->
- * acknowledged by Elasticsearch -> its document visible to a search.
+ * acknowledged by Elasticsearch -> its document visible to a search (after a refresh) or read by
+ * id in real time (the live dashboard's read of a window that may still change).
  */
 export const HOPS = [
   { key: 'gateway', label: 'gateway (sent -> acked)' },
@@ -18,9 +19,11 @@ export const HOPS = [
   { key: 'emit', label: 'emit wait (counted -> in a KPI bulk)' },
   { key: 'queue', label: 'KPI bulk queue (-> sent)' },
   { key: 'bulk', label: 'ES bulk (sent -> acked)' },
-  { key: 'refresh', label: 'refresh + poll (ES acked -> visible)' },
+  { key: 'refresh', label: 'search: refresh + poll (ES acked -> visible)' },
   // Not a hop of its own: the part of the last one that may be the search loop's (its cycle and round trip).
   { key: 'poll', label: '  of which the poll, at most' },
+  // Instead of the refresh: the live dashboard's real-time read by id.
+  { key: 'read', label: 'dashboard: read by id + poll (ES acked -> read)' },
 ] as const;
 export type HopKey = (typeof HOPS)[number]['key'];
 /** Per hop: the probes' times in it (ms). */
@@ -48,7 +51,7 @@ export function readTraces(logFile: string, tag: string): Map<string, Traced> {
 }
 
 /** Each hop's time for every probe that has both ends of it. */
-export function probeHops(probes: Iterable<string>, startedAt: Map<string, number>, ackedAt: Map<string, number>, traces: Map<string, Traced>, seen: Map<string, Sighting>): Hops {
+export function probeHops(probes: Iterable<string>, startedAt: Map<string, number>, ackedAt: Map<string, number>, traces: Map<string, Traced>, seen: Map<string, Sighting>, got: Map<string, Sighting> = new Map()): Hops {
   const sites = [...probes];
   const at = (key: keyof Traced) => (site: string) => traces.get(site)?.[key];
   const hop = (from: (site: string) => number | undefined, to: (site: string) => number | undefined) => {
@@ -75,5 +78,6 @@ export function probeHops(probes: Iterable<string>, startedAt: Map<string, numbe
       const acked = at('acked')(x);
       return s && Math.max(s.since, Number.isFinite(acked) ? acked! : -Infinity);
     }, visible),
+    read: hop(at('acked'), (x) => got.get(x)?.at),
   };
 }

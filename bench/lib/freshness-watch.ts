@@ -1,12 +1,14 @@
 /**
  * The freshness phase's probes: one page view a time for a site of its own, sent through the
- * gateway, and a search loop watching one or more KPI indices for their site documents, as a
- * dashboard would see them (search, not get). Each search's send and answer times are kept, so
- * the poll's own part of a probe's figure is measured instead of assumed small.
+ * gateway, and a loop watching one or more KPI indices for their site documents two ways: as the
+ * live dashboard reads a window that may still change (by id, in real time: dashboard/live-windows.ts)
+ * and as Kibana or any search sees it (after a refresh). Each search's send and answer times are
+ * kept, so the poll's own part of a probe's figure is measured instead of assumed small.
  */
 import type { Client } from '@elastic/elasticsearch';
 import { USER_AGENTS } from '../../scripts/traffic-generator.js';
 import { sleep } from '../../common/wait.js';
+import { kpiPartialIds } from '../../dashboard/live-windows.js';
 
 /** A probe's document first found: the answer of the search that held it, and when the last search that did not hold it was sent. */
 export interface Sighting {
@@ -43,11 +45,23 @@ export interface WatchOptions {
   indices: string[];
   /** How long after `stop` probes not yet seen are looked for. */
   graceMs: number;
+  /**
+   * Also read each probe's tumbling window documents by id, in real time, with the dashboard's
+   * ids (a multi-get sees a write once Elasticsearch acknowledged it, a search after the next
+   * refresh): found ones go in `seen` under `<index>#get`.
+   */
+  gets?: { kind: string; sizeMs: number; partitions: number };
 }
+
+/** The key in `ProbeWatch.seen` of an index's real-time reads. */
+export const getKey = (index: string): string => `${index}#get`;
 
 /** Starts probing and watching; `stop` ends the probes, waits for the stragglers (at most graceMs) and returns what was seen. */
 export function watchProbes(o: WatchOptions): { stop(): Promise<ProbeWatch> } {
-  const w: ProbeWatch = { sent: new Map(), startedAt: new Map(), ackedAt: new Map(), seen: new Map(o.indices.map((i) => [i, new Map()])), cycles: [], roundTrips: [] };
+  const keys = [...o.indices, ...(o.gets ? o.indices.map(getKey) : [])];
+  const w: ProbeWatch = { sent: new Map(), startedAt: new Map(), ackedAt: new Map(), seen: new Map(keys.map((i) => [i, new Map()])), cycles: [], roundTrips: [] };
+  /** Per probe site: the window starts its page view may fall in (the gateway may move its time by the clock skew it measures). */
+  const startsOf = new Map<string, number[]>();
   let stop = false;
   let stopAt = Infinity;
   // Probes: one page view each from a browser (bots are kept out of KPIs), for a site of its own, so its KPI document tells when it was counted.
@@ -60,6 +74,7 @@ export function watchProbes(o: WatchOptions): { stop(): Promise<ProbeWatch> } {
         events: [{ event_id: `${site}-e`, type: 'page_view', ts: t, visitor_id: `v-${site}`, session_id: `s-${site}`, url: 'https://shop.example/probe' }],
       });
       const started = performance.now();
+      if (o.gets) startsOf.set(site, [...new Set([t - 1000, t + 1000].map((x) => Math.floor(x / o.gets!.sizeMs) * o.gets!.sizeMs))]);
       w.startedAt.set(site, started);
       void fetch(`http://127.0.0.1:${o.gatewayPort}/v1/events?site=${site}`, { method: 'POST', headers: { 'content-type': 'application/json', 'user-agent': USER_AGENTS[0], 'x-forwarded-for': '81.2.69.142' }, body })
         .then(async (res) => {
@@ -75,7 +90,33 @@ export function watchProbes(o: WatchOptions): { stop(): Promise<ProbeWatch> } {
   })();
   const allSeen = () => [...w.seen.values()].every((m) => m.size >= w.sent.size);
   /** Per KPI index, per probe: send time of the latest search answered without its document. */
-  const missedAt = new Map(o.indices.map((i) => [i, new Map<string, number>()]));
+  const missedAt = new Map(keys.map((i) => [i, new Map<string, number>()]));
+  /** Records what one read (search or get) of `index` held: every probe sent before it left is seen or missed. */
+  const record = (key: string, heldSites: Set<string>, sentAt: number, now: number) => {
+    const seen = w.seen.get(key)!;
+    const missed = missedAt.get(key)!;
+    for (const [site, started] of w.startedAt) {
+      // A probe sent after this read left could not have been in it.
+      if (seen.has(site) || started > sentAt) continue;
+      if (heldSites.has(site)) seen.set(site, { at: now, since: Math.max(missed.get(site) ?? started, started) });
+      else if (!(missed.get(site)! >= sentAt)) missed.set(site, sentAt);
+    }
+  };
+  const get = async (index: string, sentAt: number) => {
+    const g = o.gets!;
+    const seen = w.seen.get(getKey(index))!;
+    const ids: string[] = [];
+    for (const [site, starts] of startsOf) {
+      if (seen.has(site) || !w.startedAt.has(site)) continue;
+      ids.push(...kpiPartialIds(g.kind, starts, 'site', site, g.partitions));
+    }
+    if (!ids.length) return;
+    const res = await o.es.mget<{ dimension_value: string }>({ index, ids, _source: ['dimension_value'], realtime: true }).catch(() => null);
+    if (!res) return;
+    const held = new Set<string>();
+    for (const d of res.docs) if ('found' in d && d.found && d._source?.dimension_value) held.add(d._source.dimension_value);
+    record(getKey(index), held, sentAt, performance.now());
+  };
   const search = async (sentAt: number) => {
     const res = await o.es
       .search<{ dimension_value: string }>({
@@ -94,15 +135,7 @@ export function watchProbes(o: WatchOptions): { stop(): Promise<ProbeWatch> } {
       const v = h._source?.dimension_value;
       if (v) held.get(h._index)?.add(v);
     }
-    for (const [index, seen] of w.seen) {
-      const missed = missedAt.get(index)!;
-      for (const [site, started] of w.startedAt) {
-        // A probe sent after this search left could not have been in it.
-        if (seen.has(site) || started > sentAt) continue;
-        if (held.get(index)!.has(site)) seen.set(site, { at: now, since: Math.max(missed.get(site) ?? started, started) });
-        else if (!(missed.get(site)! >= sentAt)) missed.set(site, sentAt);
-      }
-    }
+    for (const index of o.indices) record(index, held.get(index)!, sentAt, now);
   };
   const watching = (async () => {
     // A search leaves every pollMs while fewer than `searches` are in flight, else when one answers.
@@ -114,7 +147,9 @@ export function watchProbes(o: WatchOptions): { stop(): Promise<ProbeWatch> } {
       const sentAt = performance.now();
       if (Number.isFinite(lastSent)) w.cycles.push(sentAt - lastSent);
       lastSent = sentAt;
-      const p = search(sentAt).finally(() => inFlight.delete(p));
+      const p = Promise.all([search(sentAt), ...(o.gets ? o.indices.map((i) => get(i, sentAt)) : [])])
+        .then(() => undefined)
+        .finally(() => inFlight.delete(p));
       inFlight.add(p);
       if (o.searches === 1) await p;
       await sleep(o.pollMs);

@@ -2,8 +2,9 @@
  * bench:processor's freshness phase: the gateway and the processor (one process per role, as a
  * scaled deployment runs them) live, paced traffic at `rate` events/s through the gateway, and
  * probe events (each with a site of its own) whose first appearance in a KPI window document is
- * watched for: freshness = request sent -> document visible to a search. Also each role's CPU per
- * event and memory while it keeps up.
+ * watched for: freshness = request sent -> document read by the live dashboard (by id, in real
+ * time) and visible to a search (Kibana's view, after a refresh). Also each role's CPU per event
+ * and memory while it keeps up.
  *
  * With `ab`, a second analytics role (settings on top, or another checkout's code) consumes the
  * same topics in a group of its own and writes KPI documents under an index prefix of its own:
@@ -20,6 +21,7 @@ import { httpOk, NodeChild } from './child.js';
 import { probeHops, readTraces, type Hops } from './freshness-hops.js';
 import { describeEsNode, sampleEsNode } from './es-node-sampler.js';
 import { watchProbesApart } from './freshness-watch-thread.js';
+import { getKey } from './freshness-watch.js';
 import { metricValue, ROLES, rssSampler, spawnProcessor, type BenchRole, type ProcessorServices } from './processor-child.js';
 import { pacedLoad } from './paced.js';
 import { log, onCleanup } from './run.js';
@@ -38,6 +40,8 @@ export interface SideSegment {
   lag: number;
   /** Where the time goes, per probe (medians and p95s of each hop). */
   hops: Hops;
+  /** The same probes read by id in real time (the dashboard's read of open windows): freshness p50 / p95 and probes not found. */
+  get: { p50: number; p95: number; n: number; missing: number };
   /** The analytics role's flushes during the segment: how many per second and their mean length. */
   flushesPerS: number;
   flushMeanMs: number;
@@ -66,8 +70,9 @@ export interface Freshness {
   /** What each side ran: A this checkout with --processor-env, B the `ab` settings or code. */
   sides: string[];
   segments: Segment[];
-  /** Per side: every probe's freshness (ms). */
+  /** Per side: every probe's freshness (ms), to a search and to a real-time get. */
   all: number[][];
+  allGet: number[][];
   roles: RoleLive[];
   /** The index role after the traffic stopped (raw indexing may lag under load, then catches up): its lag then, and how long it took to reach 0 (NaN: not within the bound; `left` records behind then). */
   indexCatchUp?: { fromRecords: number; seconds: number; left: number };
@@ -95,6 +100,10 @@ export interface FreshnessOptions {
   ab?: { env: Record<string, string>; root?: string };
   /** The roles started, one process each (default all): without `index`, what the KPIs' freshness would be if raw indexing lagged entirely. */
   roles?: readonly BenchRole[];
+  /** The tumbling KPI window kind, its size and the topics' partitions: the ids of a probe's documents. */
+  tumblingKind: string;
+  tumblingMs: number;
+  partitions: number;
   /** Longest wait, after the traffic, for the index role to catch up (s; 0: not measured). */
   catchUpMaxS?: number;
 }
@@ -204,6 +213,7 @@ export async function runFreshness(o: FreshnessOptions): Promise<Freshness> {
   const kpis = sides.map((s) => indexNames(s.prefix).kpis);
   const segments: Segment[] = [];
   const all: number[][] = sides.map(() => []);
+  const allGet: number[][] = sides.map(() => []);
   const cpu0 = procs.map((p) => p.cpuSeconds());
   const rss = procs.map((p) => rssSampler(p.pid));
   let accepted = 0;
@@ -214,7 +224,7 @@ export async function runFreshness(o: FreshnessOptions): Promise<Freshness> {
     const flush0 = await Promise.all(analytics.map((a) => flushStats(a.port)));
     const segStart = performance.now();
     const esNode = sampleEsNode(o.es);
-    const watch = watchProbesApart({ esUrl: o.services.esUrl, gatewayPort: o.gatewayPort, tag, probesPerS: o.probesPerS, pollMs: o.pollMs, searches: o.searches, indices: kpis, graceMs: 15_000 });
+    const watch = watchProbesApart({ esUrl: o.services.esUrl, gatewayPort: o.gatewayPort, tag, probesPerS: o.probesPerS, pollMs: o.pollMs, searches: o.searches, indices: kpis, graceMs: 15_000, gets: { kind: o.tumblingKind, sizeMs: o.tumblingMs, partitions: o.partitions } });
     const res = await traffic(o.durationS);
     trafficEnded = performance.now();
     accepted += res.ok * 20;
@@ -227,12 +237,17 @@ export async function runFreshness(o: FreshnessOptions): Promise<Freshness> {
       const flush1 = await flushStats(analytics[k].port);
       const lag = await lagOf(k);
       const seen = w.seen.get(kpis[k])!;
+      const got = w.seen.get(getKey(kpis[k]))!;
       const f: number[] = [];
+      const fg: number[] = [];
       for (const [site, t] of w.sent) {
         const v = seen.get(site);
         if (v !== undefined) f.push(v.at - t);
+        const u = got.get(site);
+        if (u !== undefined) fg.push(u.at - t);
       }
       all[k].push(...f);
+      allGet[k].push(...fg);
       const traces = readTraces(analytics[k].proc!.logFile, tag);
       const flushes = flush1.count - flush0[k].count;
       const g: SideSegment = {
@@ -243,13 +258,14 @@ export async function runFreshness(o: FreshnessOptions): Promise<Freshness> {
         n: f.length,
         missing: w.sent.size - f.length,
         lag,
-        hops: probeHops(w.sent.keys(), w.startedAt, w.ackedAt, traces, seen),
+        hops: probeHops(w.sent.keys(), w.startedAt, w.ackedAt, traces, seen, got),
         flushesPerS: flushes / segSeconds,
         flushMeanMs: flushes > 0 ? ((flush1.sum - flush0[k].sum) / flushes) * 1000 : NaN,
+        get: { p50: percentile(fg, 50), p95: percentile(fg, 95), n: fg.length, missing: w.sent.size - fg.length },
       };
       sideSegs.push(g);
       const name = sides.length > 1 ? ` ${side.label.slice(0, 1)}` : '';
-      log(`freshness #${s}${name}: analytics lag ${int(g.lag)} records; ${g.n} probes, p50 ${ms(g.p50, 0)}, p95 ${ms(g.p95, 0)}, p99 ${ms(g.p99, 0)}, max ${ms(g.max, 0)}${g.missing ? `, ${g.missing} NOT SEEN` : ''}; ${traces.size} of ${w.sent.size} probes traced; analytics flushes ${g.flushesPerS.toFixed(1)}/s, ${ms(g.flushMeanMs, 0)} each`);
+      log(`freshness #${s}${name}: analytics lag ${int(g.lag)} records; ${g.n} probes, p50 ${ms(g.p50, 0)}, p95 ${ms(g.p95, 0)}, p99 ${ms(g.p99, 0)}, max ${ms(g.max, 0)}${g.missing ? `, ${g.missing} NOT SEEN` : ''}; ${traces.size} of ${w.sent.size} probes traced; analytics flushes ${g.flushesPerS.toFixed(1)}/s, ${ms(g.flushMeanMs, 0)} each; read by id in real time p50 ${ms(g.get.p50, 0)}, p95 ${ms(g.get.p95, 0)}${g.get.missing ? `, ${g.get.missing} NOT FOUND` : ''}`);
     }
     const g: Segment = { rate: (res.ok * 20) / res.seconds, load, non2xx: res.non2xx + res.errors, pollCycle: w.cycles, pollRoundTrip: w.roundTrips, sides: sideSegs };
     log(`freshness #${s}: ${describeEsNode(esFigures)}`);
@@ -275,7 +291,7 @@ export async function runFreshness(o: FreshnessOptions): Promise<Freshness> {
   const indexCatchUp = started.includes('index') && catchUpMaxS > 0 ? await catchUp(o.metricsPort + started.indexOf('index'), catchUpMaxS, trafficEnded) : undefined;
   await Promise.all(procs.map((p) => p.stop()));
   await gw.stop();
-  return { sides: sides.map((s) => s.label), segments, all, roles, ...(indexCatchUp ? { indexCatchUp } : {}) };
+  return { sides: sides.map((s) => s.label), segments, all, allGet, roles, ...(indexCatchUp ? { indexCatchUp } : {}) };
 }
 
 /**
