@@ -32,7 +32,7 @@ export const SETTINGS = {
   kafkaSaslUsername: s('KAFKA_SASL_USERNAME', 'string', '', 'all', 'SASL user name.'),
   kafkaSaslPassword: s('KAFKA_SASL_PASSWORD', 'string', '', 'all', 'SASL password.'),
   topicPrefix: s('TOPIC_PREFIX', 'string', '', 'all', 'Prefix for every topic name (several pipelines on one cluster, or test isolation).'),
-  topicPartitions: s('TOPIC_PARTITIONS', 'int', '6', 'infra', 'Partitions per event topic when the topics are created; the processor scales out up to this many instances.'),
+  topicPartitions: s('TOPIC_PARTITIONS', 'int', '6', 'infra', 'Partitions per event topic when the topics are created; the processor scales out up to this many instances. The dashboard reads the open KPI windows of this many partitions by id (and of any higher partition its search saw).'),
   topicReplication: s('TOPIC_REPLICATION', 'int', '1', 'infra', 'Replication factor when the topics are created (3 in production).'),
 
   esUrl: s('ES_URL', 'string', 'http://127.0.0.1:9200', 'all', 'Elasticsearch URL.'),
@@ -115,7 +115,7 @@ export const SETTINGS = {
   kpiTumblingS: s('KPI_TUMBLING_S', 'int', '60', 'processor', 'Size of the tumbling KPI windows and of the URL x country windows, in seconds.'),
   kpiSlidingSizeS: s('KPI_SLIDING_SIZE_S', 'int', '300', 'processor', 'Size of the sliding KPI windows, in seconds (0: no sliding windows).'),
   kpiSlidingStepS: s('KPI_SLIDING_STEP_S', 'int', '60', 'processor', 'Step of the sliding KPI windows, in seconds; the size must be a multiple of it.'),
-  kpiAllowedLatenessS: s('KPI_ALLOWED_LATENESS_S', 'int', '60', 'processor', 'An event older than the latest event time of its topic-partition by more than this is late: counted in late_events and the metrics, never added to a window or session.'),
+  kpiAllowedLatenessS: s('KPI_ALLOWED_LATENESS_S', 'int', '60', 'processor', 'An event older than the latest event time of its topic-partition by more than this is late: counted in late_events and the metrics, never added to a window or session. The dashboard reads the KPI windows ending within this of now by id, in real time (they may still change).'),
   kpiEmitIntervalMs: s('KPI_EMIT_INTERVAL_MS', 'int', '250', 'processor', 'How often the current value of open KPI windows is written: on its own timer with KPI_EMIT_BETWEEN_FLUSHES, else at the next flush (0: at every flush); windows are written once more, final, when the watermark passes their end. What the KPI freshness depends on, with PROCESSOR_FLUSH_INTERVAL_MS, ES_KPI_BULK_REFRESH and ES_KPI_REFRESH_INTERVAL_MS.'),
   sessionEmitIntervalMs: s('SESSION_EMIT_INTERVAL_MS', 'int', '1000', 'processor', 'How often the current value of open sessions and URL x country windows is written, at the next flush (0: at every flush); they are written once more, final, when they close. Far more documents than the KPI windows (one per active session), so less often.'),
   sessionBulkDocs: s('SESSION_BULK_DOCS', 'int', '0', 'processor', 'Most session and URL x country documents in one bulk request of the analytics role (0: a flush\'s in one request): with N, a flush sends them in requests of N, one after another, so a KPI bulk waits in Elasticsearch\'s write queue behind one of them at most, but the flush (and the final documents it writes) takes longer. Off by default: no gain shown on a saturated machine, flushes 2-5x longer (bench/README.md, "KPI freshness: the Elasticsearch hops").'),
