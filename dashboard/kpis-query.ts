@@ -4,8 +4,8 @@ import { DIMENSIONS, KPI_SUM_FIELDS } from '../contracts/documents.js';
 import { ParamError } from './errors.js';
 import { keywordParam, parseIntParam, range, rangeEcho, type Query, type Range } from './params.js';
 import { common, rangeFilter, sums, term } from './search-parts.js';
-import { overlayLiveWindows, totalsOf } from './live-windows.js';
-import { kpiWindowsFromAgg, revenueAgg, type EventTotals, type KpiPartial, type KpiWindow, type KpiWindowBucket } from './sums.js';
+import { overlayLiveWindows } from './live-windows.js';
+import { eventTotals, kpiWindowsFromAgg, revenueAgg, type EventTotals, type KpiPartial, type KpiWindow, type KpiWindowBucket } from './sums.js';
 
 export const WINDOW_KIND = /^(tumbling|sliding)_[0-9a-z_]{1,40}$/;
 
@@ -84,7 +84,7 @@ export function kpiResponse(q: KpiQuery, res: estypes.SearchResponse, live: read
     ...rangeEcho(q),
     windows: o.windows,
     truncated: (agg?.sum_other_doc_count ?? 0) > 0 || o.dropped > 0,
-    totals: totalsOf(q.window, o.windows),
+    totals: q.window.startsWith('tumbling_') ? eventTotals(o.windows) : null,
     realtime_windows: o.realtime,
   };
 }

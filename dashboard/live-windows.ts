@@ -9,7 +9,7 @@
  */
 import { kpiDocId } from '../contracts/documents.js';
 import type { WindowSpec } from '../contracts/windows.js';
-import { eventTotals, kpiWindowsFromPartials, type KpiPartial, type KpiWindow } from './sums.js';
+import { kpiWindowsFromPartials, type KpiPartial, type KpiWindow } from './sums.js';
 
 /** The partial documents' ids of these window starts of one kind and cut, partitions 0 .. partitions - 1. */
 export function kpiPartialIds(kind: string, starts: readonly number[], dimension: string, value: string, partitions: number, firstPartition = 0): string[] {
@@ -53,6 +53,3 @@ export function overlayLiveWindows(searched: readonly KpiWindow[], live: readonl
   const dropped = Math.max(0, all.length - limit);
   return { windows: all.slice(dropped), realtime, dropped };
 }
-
-/** Totals over tumbling windows only (sliding ones overlap): recomputed after an overlay. */
-export const totalsOf = (kind: string, windows: readonly KpiWindow[]) => (kind.startsWith('tumbling_') ? eventTotals(windows) : null);
