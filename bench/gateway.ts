@@ -329,7 +329,7 @@ await runBench('bench:gateway', 1800, async () => {
   const job = (t: Target | null, proc: { pid: number; treeCpuSeconds(): number } | null, port: number, label: string): Job | null =>
     t && proc
       ? {
-          opts: { ...overloadCommon, pid: proc.pid, port, label, maxReqPerS: overloadMax(median(t.runs.map((m) => m.reqPerS))), acceptedCpuMs: median(t.runs.map((m) => m.cpuMsPerReq.server)), cpuSeconds: () => proc.treeCpuSeconds(), rssMb: () => rssMbOfTree(proc.pid) },
+          opts: { ...overloadCommon, pid: proc.pid, port, label, maxReqPerS: overloadMax(median(t.runs.map((m) => m.reqPerS))), acceptedCpuMs: median(t.runs.map((m) => m.cpuMsPerReq.server)), acceptedBrokerCpuMs: median(t.runs.map((m) => m.cpuMsPerReq.kafka)), cpuSeconds: () => proc.treeCpuSeconds(), rssMb: () => rssMbOfTree(proc.pid) },
           runs: [],
           maxEventsPerS: overloadMaxEvents(median(t.runs.map((m) => m.eventsPerS))),
         }

@@ -25,6 +25,7 @@ import { coalescingProducer } from './coalescing-producer.js';
 import { registerHopTrace } from './hop-trace.js';
 import { kafkaProducer } from './kafka-producer.js';
 import { gatewayMetrics } from './metrics.js';
+import { registerMetricsRoute } from './metrics-route.js';
 import { mmdbGeoProvider } from './mmdb-geo.js';
 import { pixelValidator, registerPixel } from './pixel.js';
 import { trustProxyOption, userIdHasher } from './privacy.js';
@@ -52,6 +53,8 @@ export interface BuildOptions {
    * ROOM_REPORT_MS with the connections it takes until the next report (handover-room.ts).
    */
   acceptor?: { onOverload(on: boolean): void; onRoom?(n: number): void };
+  /** Set in each process of a gateway of several (cluster-metrics.ts): GET /metrics answers the whole gateway's page it gives. */
+  metricsPage?: () => Promise<string>;
 }
 
 /**
@@ -362,7 +365,8 @@ export async function buildApp(opts: BuildOptions = {}): Promise<FastifyInstance
     const ok = producer.isAvailable();
     return reply.status(ok ? 200 : 503).send({ status: ok ? 'ready' : 'kafka unavailable' });
   });
-  app.get('/metrics', async (_req, reply) => {
+  // The gauges are read and the counts kept as plain numbers added before the registry is read.
+  registerMetricsRoute(app, metrics, opts.metricsPage, () => {
     metrics.kafkaAvailable.set(producer.isAvailable() ? 1 : 0);
     metrics.inFlight.set(delivery.eventsInFlight);
     metrics.queueOldestSeconds.set(admission.oldestAgeMs() / 1000);
@@ -371,8 +375,6 @@ export async function buildApp(opts: BuildOptions = {}): Promise<FastifyInstance
     metrics.loopBusy.set(loop.utilisation);
     metrics.connections.set(connections);
     admissionHooks.flush();
-    reply.header('content-type', metrics.registry.contentType);
-    return metrics.registry.metrics();
   });
 
   // Fastify closes the listener and lets in-flight requests finish before onClose hooks run;

@@ -28,6 +28,7 @@ export const GW_ERRORS = {
   GW_ERR_OVERLOADED: { status: 503, message: 'The gateway is overloaded (requests would wait too long, or too much is in flight); retry after Retry-After seconds' },
   GW_ERR_NOT_FOUND: { status: 404, message: 'No such route' },
   GW_ERR_SDK_NOT_BUILT: { status: 404, message: 'The SDK script is not built on this gateway' },
+  GW_ERR_METRICS_UNAVAILABLE: { status: 503, message: "Not every gateway process gave its metrics in time (a partial page would read as a counter reset); scrape again" },
   GW_ERR_INTERNAL: { status: 500, message: 'Internal error' },
 } as const satisfies ErrorCatalogue;
 

@@ -1,6 +1,10 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
-/** The gateway's Prometheus metrics, one registry per app so tests can build several. */
+/**
+ * The gateway's Prometheus metrics, one registry per app so tests can build several. A gateway of
+ * several processes answers a scrape with their sum (cluster-metrics.ts): counters and histograms
+ * add up; each gauge says how it does (`aggregator`, summed when not given).
+ */
 export function gatewayMetrics() {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'gateway_' });
@@ -69,14 +73,14 @@ export function gatewayMetrics() {
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers,
     }),
-    loopBusy: new Gauge({ name: 'gateway_event_loop_busy_ratio', help: 'Share of the last quarter second the event loop was busy (event-loop utilisation)', registers }),
-    connections: new Gauge({ name: 'gateway_connections', help: 'Open client connections of this process', registers }),
+    loopBusy: new Gauge({ name: 'gateway_event_loop_busy_ratio', help: 'Share of the last quarter second the event loop was busy (event-loop utilisation; of several gateway processes, the busiest)', aggregator: 'max', registers }),
+    connections: new Gauge({ name: 'gateway_connections', help: 'Open client connections (of every gateway process)', registers }),
     requestsHeld: new Gauge({ name: 'gateway_requests_in_flight', help: 'Ingest requests admitted and not yet answered', registers }),
-    queueOldestSeconds: new Gauge({ name: 'gateway_queue_oldest_seconds', help: 'Age of the oldest admitted ingest request not yet answered', registers }),
+    queueOldestSeconds: new Gauge({ name: 'gateway_queue_oldest_seconds', help: 'Age of the oldest admitted ingest request not yet answered (of every gateway process)', aggregator: 'max', registers }),
     queuedBytes: new Gauge({ name: 'gateway_queued_bytes', help: 'Request-body bytes held by admitted, unanswered ingest requests', registers }),
     inFlight: new Gauge({ name: 'gateway_events_in_flight', help: 'Events waiting for a Kafka acknowledgement', registers }),
-    kafkaAvailable: new Gauge({ name: 'gateway_kafka_available', help: '1 while the gateway believes Kafka takes events, 0 while it answers 503', registers }),
-    dedupEntries: new Gauge({ name: 'gateway_dedup_entries', help: 'Event ids remembered for deduplication', registers }),
+    kafkaAvailable: new Gauge({ name: 'gateway_kafka_available', help: '1 while the gateway believes Kafka takes events, 0 while it answers 503 (of several gateway processes: 0 while any one does)', aggregator: 'min', registers }),
+    dedupEntries: new Gauge({ name: 'gateway_dedup_entries', help: 'Event ids remembered for deduplication (each gateway process remembers its own: the sum)', registers }),
   };
 }
 export type GatewayMetrics = ReturnType<typeof gatewayMetrics>;

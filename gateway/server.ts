@@ -1,10 +1,12 @@
 import { ConfigError, type Config } from '../contracts/config.js';
 import { loadConfig } from '../common/config.js';
 import type { Socket } from 'node:net';
+import type { FastifyInstance } from 'fastify';
 import { levels } from 'pino';
 import type { BuildOptions } from './app.js';
 import { isAcceptorMessage, type AcceptorMessage } from './acceptor.js';
 import { HANDOVER_MAX_WAIT_MS } from './handover-pipe.js';
+import { isMetricsMessage, metricsClient } from './cluster-metrics.js';
 import { stampArrival } from './admission-hooks.js';
 import { CONFIG_ERROR_EXIT, isWorker, runWorkers } from './workers.js';
 
@@ -17,9 +19,34 @@ export async function startGateway(overrides: Partial<Config> = {}) {
   const cfg = loadConfig(overrides);
   if (cfg.gatewayAcceptor && isWorker()) return startBehindAcceptor({ config: overrides });
   const { buildApp } = await import('./app.js');
-  const app = await buildApp({ config: overrides });
+  const metrics = isWorker() ? processMetrics() : null;
+  const app = await buildApp({ config: overrides, metricsPage: metrics?.page });
+  metrics?.start(app);
   await app.listen({ host: cfg.gatewayHost, port: cfg.gatewayPort, backlog: cfg.gatewayListenBacklog });
   return app;
+}
+
+/**
+ * In a process of a gateway of several (workers.ts): GET /metrics answers the whole gateway's page,
+ * which the primary sums from every process's own metrics (cluster-metrics.ts).
+ */
+function processMetrics() {
+  let app: FastifyInstance | null = null;
+  const client = metricsClient(
+    (m) => process.send?.(m),
+    async () => (app ? app.ownMetrics() : []),
+  );
+  return {
+    page: client.page,
+    /** Called once the app is built: this process answers the primary's collections from then on. */
+    start(built: FastifyInstance): void {
+      app = built;
+      process.on('message', (m: unknown) => {
+        if (isMetricsMessage(m)) client.onMessage(m);
+      });
+      client.ready();
+    },
+  };
 }
 
 /**
@@ -30,7 +57,9 @@ export async function startGateway(overrides: Partial<Config> = {}) {
 export async function startBehindAcceptor(opts: Omit<BuildOptions, 'acceptor'>) {
   const send = (m: AcceptorMessage) => process.send?.(m);
   const { buildApp } = await import('./app.js');
-  const app = await buildApp({ ...opts, acceptor: { onOverload: (on) => send({ cmd: 'gw:overload', on }), onRoom: (n) => send({ cmd: 'gw:room', n }) } });
+  const metrics = processMetrics();
+  const app = await buildApp({ ...opts, metricsPage: metrics.page, acceptor: { onOverload: (on) => send({ cmd: 'gw:overload', on }), onRoom: (n) => send({ cmd: 'gw:room', n }) } });
+  metrics.start(app);
   await app.listen({ host: '127.0.0.1', port: 0, exclusive: true });
   process.on('message', (m: unknown, socket?: Socket) => {
     if (!isAcceptorMessage(m)) return;

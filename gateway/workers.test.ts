@@ -259,6 +259,26 @@ test('the default layout: two gateway processes behind the acceptor; one Ctrl-C 
   expect(g.text()).not.toMatch(/starting another/);
 }, 300_000);
 
+test('the default layout answers /metrics with the sum of both processes, whichever process a scrape reaches', async () => {
+  const g = start({});
+  primary = g.child;
+  const ready = await until(g, 'both gateway processes were ready behind the acceptor', () => (readyBehind(g.text()).length === 2 ? readyBehind(g.text()) : undefined));
+  for (const w of ready) workerPids.add(w.pid);
+  // Each on a connection of its own: the acceptor hands them to the two processes in turn.
+  const n = 9;
+  for (let i = 0; i < n; i++) expect(await exchange('GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n')).toMatch(/^HTTP\/1\.1 200 /);
+  const served = (page: string) => Number(/\ngateway_requests_total\{route="\/healthz",method="GET",status="200"\} (\d+)/.exec(page)?.[1] ?? NaN);
+  // Scrapes on connections of their own reach both processes too: every one counts all n.
+  for (let i = 0; i < 4; i++) {
+    const page = await exchange('GET /metrics HTTP/1.1\r\nhost: x\r\n\r\n');
+    expect(page).toMatch(/^HTTP\/1\.1 200 /);
+    expect(served(page)).toBe(n);
+    // No Kafka here: the gateway says so once, not once per process.
+    expect(page).toMatch(/\ngateway_kafka_available 0\n/);
+    expect(page.match(/\ngateway_kafka_available /g)).toHaveLength(1);
+  }
+}, 300_000);
+
 test('the heap flags of a worker: the old-space limit, the floor of full collections at most half of it, pretenuring off', () => {
   expect(workerHeapFlags(768, 256)).toEqual(['--max-old-space-size=768', '--initial-old-space-size=256']);
   expect(workerHeapFlags(300, 256)).toEqual(['--max-old-space-size=300', '--initial-old-space-size=150']);

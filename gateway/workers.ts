@@ -1,6 +1,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import os from 'node:os';
 import { Acceptor, isAcceptorMessage, type AcceptorOptions } from './acceptor.js';
+import { isMetricsMessage, MetricsAggregator } from './cluster-metrics.js';
 
 /** What the primary process logs; one line each. */
 export interface WorkersLog {
@@ -43,6 +44,8 @@ export function runWorkers(n: number, log: WorkersLog, shutdownTimeoutMs: number
   // GATEWAY_ACCEPTOR: this process accepts every connection and hands it over, or sheds it while
   // every worker is overloaded (acceptor.ts); the workers then listen on no shared socket.
   const acceptor = acceptorOptions ? new Acceptor(acceptorOptions) : null;
+  // One /metrics page for all the processes, whichever a scrape reaches (cluster-metrics.ts).
+  const metrics = new MetricsAggregator();
   // Each worker accepts new connections from the shared listening socket itself, unless
   // NODE_CLUSTER_SCHED_POLICY=rr asks for Node's round robin. Under a connection spike the round
   // robin queues connections in the primary, which hands one at a time to each worker and waits for
@@ -97,6 +100,7 @@ export function runWorkers(n: number, log: WorkersLog, shutdownTimeoutMs: number
       const slot = slots.get(w);
       slots.delete(w);
       acceptor?.remove(w.id);
+      metrics.remove(w.id);
       if (slot === undefined) return;
       if (exitCode === CONFIG_ERROR_EXIT && !stopping) {
         log.error(`gateway worker ${slot} refused its configuration: stopping`);
@@ -113,6 +117,7 @@ export function runWorkers(n: number, log: WorkersLog, shutdownTimeoutMs: number
     });
     cluster.on('listening', (w, address) => log.info(`gateway worker ${slots.get(w)} (pid ${w.process.pid}) listening on port ${address.port}`));
     cluster.on('message', (w, m: unknown) => {
+      if (isMetricsMessage(m)) return metrics.onMessage({ id: w.id, send: (x) => w.isConnected() && w.send(x) }, m);
       if (!acceptor || !isAcceptorMessage(m)) return;
       acceptor.onMessage(w.id, m);
       if (m.cmd === 'gw:ready') log.info(`gateway worker ${slots.get(w)} (pid ${w.process.pid}) ready behind the acceptor on port ${acceptorOptions!.port}`);

@@ -35,7 +35,7 @@ function counterDelta(before: string, after: string, name: string, label: string
 export function tailWhy(m: Measured, before: string, after: string): string {
   const t = m.tail;
   const parts: string[] = [];
-  if (t) parts.push(`generator lag p99 ${ms(t.sendLagP99)} max ${ms(t.sendLagMax)}${t.fromSendP99 === undefined ? '' : ` (p99 from the send instead of the due time ${ms(t.fromSendP99)})`}${t.loopDelayP99 === undefined ? '' : ` (its loop delay p99 ${ms(t.loopDelayP99)} max ${ms(t.loopDelayMax ?? NaN)})`}; ${t.slow} slow requests in ${t.slowWindows} windows of 100 ms, longest stall ${ms(t.longestStallMs)}`);
+  if (t) parts.push(`generator lag p99 ${ms(t.sendLagP99)} max ${ms(t.sendLagMax)}${t.fromSendP99 === undefined ? '' : ` (p99 from the send instead of the due time ${ms(t.fromSendP99)})`}${t.loopDelayP99 === undefined ? '' : ` (its loop delay p99 ${ms(t.loopDelayP99)} max ${ms(t.loopDelayMax ?? NaN)})`}; ${t.slow} slow requests in ${t.slowWindows} windows of 100 ms, longest stall ${ms(t.longestStallMs)}${t.slowBySecond.size ? ` (slow by second of the run: ${[...t.slowBySecond].map(([s, n]) => `${s}:${n}`).join(' ')})` : ''}`);
   if (before && after) {
     const q = (name: string) => histogramDelta(before, after, name);
     const b = (s: number) => (s === Infinity ? 'more' : `<= ${ms(s * 1000)}`);

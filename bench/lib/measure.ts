@@ -79,12 +79,15 @@ export interface TailDetail {
   slowWindows: number;
   /** The longest run of consecutive slow requests by due time, in ms of due time (a stall's length). */
   longestStallMs: number;
+  /** Slow requests per second of the run (by due time; seconds with none left out): when in the run the tail came, to set beside the machine's own samples. */
+  slowBySecond: Map<number, number>;
 }
 
 /** `slowMs`: requests slower than it count as slow (the p99 target, 25 ms). */
 export function tailDetail(latencies: number[], dueAt: number[], sendLags: number[], slowMs: number): TailDetail {
   const order = dueAt.map((_, i) => i).sort((a, b) => dueAt[a] - dueAt[b]);
   const windows = new Set<number>();
+  const slowBySecond = new Map<number, number>();
   let slow = 0;
   let longest = 0;
   let runStart = -1;
@@ -92,11 +95,13 @@ export function tailDetail(latencies: number[], dueAt: number[], sendLags: numbe
     if (latencies[i] > slowMs) {
       slow++;
       windows.add(Math.floor(dueAt[i] / 100));
+      const second = Math.floor(dueAt[i] / 1000);
+      slowBySecond.set(second, (slowBySecond.get(second) ?? 0) + 1);
       if (runStart < 0) runStart = dueAt[i];
       longest = Math.max(longest, dueAt[i] - runStart + latencies[i]);
     } else runStart = -1;
   }
-  return { sendLagP99: percentile(sendLags, 99), sendLagMax: sendLags.reduce((a, b) => Math.max(a, b), 0), slowMs, slow, slowWindows: windows.size, longestStallMs: longest };
+  return { sendLagP99: percentile(sendLags, 99), sendLagMax: sendLags.reduce((a, b) => Math.max(a, b), 0), slowMs, slow, slowWindows: windows.size, longestStallMs: longest, slowBySecond };
 }
 
 export async function measure(

@@ -23,12 +23,23 @@ export function describeOverloadRun(o: OverloadRun): string {
     `on the wire (write -> answer) accepted p99 ${ms(o.serverAcceptedP99)}, shed p99 ${ms(o.serverShedP99)}; ${o.connectCount} TCP handshakes p50 ${ms(o.connectP50)} p99 ${ms(o.connectP99)}, accept queue overflows (machine-wide) ${int(o.listenOverflows)}; ` +
     `timeouts waiting for a generator connection ${t.queued}, in the handshake ${t.connecting}, sent and unanswered ${t.sent}; generator tick lag p99 ${ms(o.tickLagP99)}; ` +
     (g ? `gateway: shed ${g.shedBy}; p99 (bucket bound) admitted queue ${ms(g.queueP99Ms)}, Kafka produce ${ms(g.produceP99Ms)}, loop turn ${ms(g.loopTurnP99Ms)}, hand-over ${ms(g.handoverP99Ms)}, acceptor loop delay ${ms(g.acceptorLoopP99Ms)}; ` : '') +
-    (o.mem ? `gateway process at its highest RSS sampled: ${describeMemory(o.mem)}; ` : '') +
+    (o.mem ? `gateway (its processes summed) at its highest RSS sampled: ${describeMemory(o.mem)}; ` : '') +
     `accepted p50 ${ms(o.acceptedP50)} p99 ${ms(o.acceptedP99)} (generator's part p99 ${ms(o.clientAcceptedP99)}; kept-alive p99 ${ms(o.acceptedKeptP99)}, ${o.acceptedFresh} on new connections p99 ${ms(o.acceptedFreshP99)}), shed p99 ${ms(o.shedP99)} (by the acceptor ${ms(o.shedByAcceptor.p99)}, ${int(o.shedByAcceptor.n)}; by a gateway process ${ms(o.shedByProcess.p99)}, ${int(o.shedByProcess.n)}), ${o.timeouts} timeouts, ${o.otherFailures} other failures${o.otherCodes ? ` (${o.otherCodes})` : ''}, ` +
     `machine ${o.machineCores.toFixed(2)} cores busy (broker ${o.brokerCores.toFixed(2)}, of which its JIT compilers ${o.brokerJitCores.toFixed(2)}, others ${otherCores(o).toFixed(2)}), ` +
     `peak RSS ${int(o.peakRssMb)} MB, gateway ${o.gatewayCores.toFixed(2)} cores, ~${int(o.shedCpuUs)} µs CPU per shed request; load generator lag p99 ${ms(o.loadgenLagP99)}, ${o.loadgenCores.toFixed(2)} cores (${o.loadgenUsPerRequest.toFixed(1)} µs CPU per request), ${o.connections} connections; ` +
-    `accepted req/s second by second ${o.acceptedPerS.map(int).join(' ')}, gateway loop busy ${o.loopBusyPerS.map((x) => x.toFixed(2)).join(' ')}, ` +
+    `accepted req/s second by second ${o.acceptedPerS.map(int).join(' ')}, gateway loop busy (the busiest process) ${o.loopBusyPerS.map((x) => x.toFixed(2)).join(' ')}, ` +
     `shed req/s ${o.shedPerS.map(int).join(' ')}, shed p99 ms ${o.shedP99PerS.map(int).join(' ')}, on the wire ${o.wireShedP99PerS.map(int).join(' ')}, generator tick lag p99 ms ${o.tickLagP99PerS.map(int).join(' ')}`
+  );
+}
+
+/** What the machine's cores allow at a phase's rate, beside the target: a target over the ceiling is out of reach here, whatever the gateway does. */
+export function describeCeiling(o: OverloadRun): string {
+  const c = o.ceiling;
+  const verdict = (x: number) => `${pct(x)}${x < OVERLOAD_TARGETS.acceptedRatio ? ', under the target' : ''}`;
+  return (
+    `CPU ceiling at ${o.factor}x on ${c.cores} cores (an accepted request costing what it cost at the maximum, ${c.acceptedCpuMs.toFixed(3)} ms of gateway and broker CPU; bench/lib/cpu-ceiling.ts): ` +
+    `at most ${verdict(c.asMeasured)} of the max accepted with this generator (${c.loadgenUs.toFixed(1)} µs CPU per request sent) and this phase's ${Number.isFinite(c.shedUs) && c.shedUs > 0 ? `${int(c.shedUs)} µs` : '(no estimate:) 0 µs'} per shed; ` +
+    `${verdict(c.freeSheds)} with this generator if sheds cost nothing; ${verdict(c.generatorElsewhere)} with the generator on another machine and sheds at this phase's cost`
   );
 }
 
@@ -114,6 +125,7 @@ export function overloadReport(
         `over the ${top.onTimeSeconds} of ${top.shedP99PerS.length} s the generator was on time, tick lag p99 <= ${LOADGEN_ON_TIME_MS} ms: ${ms(top.shedP99OnTime)}${top.onTimeSeconds ? `: ${ok(top.shedP99OnTime <= t.shedP99Ms)}` : ''}), ` +
         `timeouts ${top.timeouts}, RSS peak ${int(top.peakRssMb)} MB`,
     );
+    lines.push(describeCeiling(top));
   }
   const shared = runs.filter((o) => otherCores(o) > OTHERS_OK_CORES);
   if (shared.length) {

@@ -8,6 +8,7 @@
 import { readFileSync } from 'node:fs';
 import type { BodyPool } from './bodies.js';
 import { cpuSecondsOf, jitCpuSecondsOf } from './child.js';
+import { phaseCeiling, type PhaseCeiling } from './cpu-ceiling.js';
 import { EVENTS_PATH } from './measure.js';
 import { openLoopLoad } from './open-loop.js';
 import { describeOverloadRun, LOADGEN_ON_TIME_MS } from './overload-report.js';
@@ -62,6 +63,8 @@ export interface OverloadRun {
   brokerCores: number;
   /** Of which its JIT compiler threads (a broker started for the bench warms up under the first load). */
   brokerJitCores: number;
+  /** What the machine's cores allow to be accepted at this phase's rate (cpu-ceiling.ts). */
+  ceiling: PhaseCeiling;
   /** TCP handshakes of the connections opened during the phase: count, p50 and p99 ms (a full accept queue shows here). */
   connectCount: number;
   connectP50: number;
@@ -99,7 +102,7 @@ export interface OverloadRun {
   label: string;
 }
 
-/** What a gateway process's memory is made of, from its /metrics (MB; connections: open client connections). */
+/** What the gateway's memory is made of, from its /metrics (MB; connections: open client connections): of several processes, their sum (one page is the whole gateway's: gateway/cluster-metrics.ts). */
 export interface MemorySample {
   rss: number;
   heapTotal: number;
@@ -123,7 +126,7 @@ function memorySample(text: string): MemorySample {
   };
 }
 
-/** Scrapes the gateway's /metrics once a second (never two at once) and keeps the sample of highest RSS. */
+/** Scrapes the gateway's /metrics once a second (never two at once) and keeps the sample of highest RSS; loop busy: the busiest process's. */
 function memoryWatch(port: number): { stop(): MemorySample | null; loopBusy: number[] } {
   let best: MemorySample | null = null;
   const loopBusy: number[] = [];
@@ -176,6 +179,8 @@ export interface OverloadOptions {
   timeoutMs: number;
   /** Gateway CPU ms per accepted request, from the maximum-load runs: splits a phase's CPU into accepted and shed work. */
   acceptedCpuMs: number;
+  /** Broker CPU ms per accepted request at the maximum: with the gateway's, what an accepted request costs the machine (the phase's CPU ceiling). */
+  acceptedBrokerCpuMs?: number;
   /** Share of requests sent on a new connection of their own (browsers arriving during the spike). */
   newConnectionShare: number;
   /** Which gateway, in the report (e.g. "1 process", "2 processes"). */
@@ -324,6 +329,8 @@ async function overloadPhase(opts: OverloadOptions, factor: number): Promise<Ove
       wireShedBySecond[sec].push(wireShed[i]);
     });
     const onTime = r.tickLagP99PerS.map((x) => x <= LOADGEN_ON_TIME_MS);
+    // The whole phase's CPU (answers after the sending window too), less what the accepted requests cost at the maximum.
+    const shedCpuUs = shed.length ? ((cpuEnd - cpu0) * 1000 - accepted.length * opts.acceptedCpuMs) * 1000 / shed.length : NaN;
     return {
       factor,
       rate,
@@ -342,8 +349,7 @@ async function overloadPhase(opts: OverloadOptions, factor: number): Promise<Ove
       rssBeforeMb: rssBefore,
       peakRssMb: peak,
       gatewayCores: (cpu1 - cpu0) / opts.durationS,
-      // The whole phase's CPU (answers after the sending window too), less what the accepted requests cost at the maximum.
-      shedCpuUs: shed.length ? ((cpuEnd - cpu0) * 1000 - accepted.length * opts.acceptedCpuMs) * 1000 / shed.length : NaN,
+      shedCpuUs,
       loadgenCores: r.cores,
       loadgenUsPerRequest: r.cpuUsPerRequest,
       loadgenLagP99: percentile(r.sendLag, 99),
@@ -358,6 +364,7 @@ async function overloadPhase(opts: OverloadOptions, factor: number): Promise<Ove
       acceptedFresh: r.acceptedFresh.length,
       machineCores: (machine[1] - machine[0]) / opts.durationS,
       brokerCores: (broker[1] - broker[0]) / opts.durationS,
+      ceiling: phaseCeiling({ rate, maxReqPerS: opts.maxReqPerS, acceptedCpuMs: opts.acceptedCpuMs + (opts.acceptedBrokerCpuMs ?? 0), loadgenUs: r.cpuUsPerRequest, shedUs: shedCpuUs }),
       brokerJitCores: (brokerJit[1] - brokerJit[0]) / opts.durationS,
       connectCount: r.connectMs.length,
       connectP50: percentile(r.connectMs, 50),
