@@ -125,7 +125,8 @@ export function overloadReport(
         `over the ${top.onTimeSeconds} of ${top.shedP99PerS.length} s the generator was on time, tick lag p99 <= ${LOADGEN_ON_TIME_MS} ms: ${ms(top.shedP99OnTime)}${top.onTimeSeconds ? `: ${ok(top.shedP99OnTime <= t.shedP99Ms)}` : ''}), ` +
         `timeouts ${top.timeouts}, RSS peak ${int(top.peakRssMb)} MB`,
     );
-    lines.push(describeCeiling(top));
+    // Without maximum-load runs (--reps 0) there is no cost of an accepted request to judge by.
+    if (Number.isFinite(top.ceiling.acceptedCpuMs)) lines.push(describeCeiling(top));
   }
   const shared = runs.filter((o) => otherCores(o) > OTHERS_OK_CORES);
   if (shared.length) {
