@@ -12,7 +12,7 @@
  *                                 [--ab-root DIR] [--ab-node-flags=--max-semi-space-size=32] [--ab-linger 2]
  *                                 [--kafka-jvm=-Xlog:gc:file=a.log]
  *                                 [--ab-kafka-props=num.io.threads=2,...] [--ab-kafka-jvm=-Xmn128m,...]
- *                                 [--trace] [--paced-connections 256]
+ *                                 [--trace] [--paced-connections 256] [--idle 0]
  *
  * --trace: both gateways with GATEWAY_TRACE_HOPS, so every answer says where its time went in the
  * gateway (gateway/hop-trace.ts), joined with the generator's own times (lib/hops.ts): per run, a
@@ -45,6 +45,11 @@ const RATE = a.num('rate', 0);
 const REPS = a.num('reps', 5);
 const DURATION = a.num('duration', 10);
 const MAX_DURATION = a.num('max-duration', 5);
+/**
+ * --idle S: seconds with no load between the maximum and the half-load runs: bench:gateway's order,
+ * where the gateway waits while the other targets run theirs (its processes' heaps shrink meanwhile).
+ */
+const IDLE = a.num('idle', 0);
 /** --settle S: seconds each side runs at the half rate after the maximum, printed but not counted (0: none). */
 const SETTLE = a.num('settle', 3);
 const WARMUP = a.num('warmup', 3);
@@ -134,6 +139,10 @@ await runBench('bench:gateway-half', 900, async () => {
     for (const s of sides) maxima.push(await run(s, `maximum ${s.label}`, MAX_DURATION));
     rate = Math.max(1, Math.round(maxima[0].reqPerS / 2));
     log(`maximum ${maxima.map((m, i) => `${int(m.reqPerS)} req/s (${sides[i].label})`).join(', ')} (closed loop, ${CONNECTIONS} connections, ${MAX_DURATION} s): half of A's is ${int(rate)} req/s`);
+  }
+  if (IDLE > 0) {
+    log(`no load for ${IDLE} s`);
+    await new Promise((r) => setTimeout(r, IDLE * 1000));
   }
   // The counted runs measure the steady half load; the transition out of the maximum (broker,
   // generator and new connections settling) is run and printed on its own first, not counted.
