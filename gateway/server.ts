@@ -57,9 +57,10 @@ function processMetrics() {
 export async function startBehindAcceptor(opts: Omit<BuildOptions, 'acceptor'>) {
   const send = (m: AcceptorMessage) => process.send?.(m);
   const { buildApp } = await import('./app.js');
-  const metrics = processMetrics();
-  const app = await buildApp({ ...opts, metricsPage: metrics.page, acceptor: { onOverload: (on) => send({ cmd: 'gw:overload', on }), onRoom: (n) => send({ cmd: 'gw:room', n }) } });
-  metrics.start(app);
+  // Behind the acceptor means a process of the primary's (workers.ts), but a caller outside one has no primary to sum with.
+  const metrics = isWorker() ? processMetrics() : null;
+  const app = await buildApp({ ...opts, metricsPage: metrics?.page, acceptor: { onOverload: (on) => send({ cmd: 'gw:overload', on }), onRoom: (n) => send({ cmd: 'gw:room', n }) } });
+  metrics?.start(app);
   await app.listen({ host: '127.0.0.1', port: 0, exclusive: true });
   process.on('message', (m: unknown, socket?: Socket) => {
     if (!isAcceptorMessage(m)) return;
