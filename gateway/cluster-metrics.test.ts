@@ -65,6 +65,19 @@ describe('MetricsAggregator', () => {
     await failed;
   });
 
+  test('a process whose own metrics fail fails the page at once, with its reason', async () => {
+    const agg = new MetricsAggregator(5000);
+    const a = processOf(agg, 1, processRegistry(5, 1));
+    const peer: MetricsPeer = { id: 2, send: (m) => broken.onMessage(m) };
+    const broken = metricsClient(
+      (m) => agg.onMessage(peer, m),
+      () => Promise.reject(new Error('registry gone')),
+    );
+    a.client.ready();
+    broken.ready();
+    await expect(a.client.page()).rejects.toThrow(/a gateway process could not give its metrics: registry gone/);
+  });
+
   test('a process exiting during a collection ends it with the others', async () => {
     const agg = new MetricsAggregator();
     const a = processOf(agg, 1, processRegistry(5, 1));

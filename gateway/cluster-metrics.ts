@@ -10,6 +10,10 @@
  *
  * A page is all processes or none: a process that does not answer within the bound fails the
  * scrape (503), since a page without it would look like a counter reset again.
+ *
+ * Not prom-client's own AggregatorRegistry.clusterMetrics(): its workers answer from the registry
+ * as it stands, while ours first read the gauges and add the counts kept as plain numbers
+ * (metrics-route.ts), and it asks every forked process, a starting one too; its summing is used.
  */
 import { AggregatorRegistry } from 'prom-client';
 
@@ -21,8 +25,8 @@ export type MetricsMessage =
   | { cmd: 'gwm:ask'; id: number }
   /** Primary -> every process: its own metrics, for collection `id`. */
   | { cmd: 'gwm:collect'; id: number }
-  /** Process -> primary: its own metrics (prom-client's getMetricsAsJSON()). */
-  | { cmd: 'gwm:own'; id: number; metrics: object[] }
+  /** Process -> primary: its own metrics (prom-client's getMetricsAsJSON()), or why it has none. */
+  | { cmd: 'gwm:own'; id: number; metrics: object[]; error?: string }
   /** Primary -> the asking process: the page, or why there is none. */
   | { cmd: 'gwm:page'; id: number; text?: string; error?: string };
 
@@ -65,6 +69,7 @@ export class MetricsAggregator {
     else if (m.cmd === 'gwm:own') {
       const c = this.collections.get(m.id);
       if (!c || !c.waiting.delete(from.id)) return;
+      if (m.error !== undefined) return this.fail(m.id, c, `a gateway process could not give its metrics: ${m.error}`);
       c.got.push(m.metrics);
       if (c.waiting.size === 0) this.finish(m.id, c);
     }
@@ -97,9 +102,10 @@ export class MetricsAggregator {
       );
   }
 
-  private fail(id: number, c: Collection): void {
+  private fail(id: number, c: Collection, why = `${c.waiting.size} of the gateway's processes did not give their metrics within ${this.timeoutMs} ms`): void {
+    clearTimeout(c.timer);
     this.collections.delete(id);
-    c.asker.send({ cmd: 'gwm:page', id: c.askId, error: `${c.waiting.size} of the gateway's processes did not give their metrics within ${this.timeoutMs} ms` });
+    c.asker.send({ cmd: 'gwm:page', id: c.askId, error: why });
   }
 }
 
@@ -116,8 +122,8 @@ export function metricsClient(send: (m: MetricsMessage) => void, own: () => Prom
       if (m.cmd === 'gwm:collect') {
         own().then(
           (metrics) => send({ cmd: 'gwm:own', id: m.id, metrics }),
-          // Never silent: the primary's collection then times out and the scrape says why.
-          () => undefined,
+          // The scrape fails at once and says why, rather than after the primary's timeout.
+          (err: Error) => send({ cmd: 'gwm:own', id: m.id, metrics: [], error: err.message }),
         );
         return;
       }

@@ -35,10 +35,10 @@ export function describeOverloadRun(o: OverloadRun): string {
 /** What the machine's cores allow at a phase's rate, beside the target: a target over the ceiling is out of reach here, whatever the gateway does. */
 export function describeCeiling(o: OverloadRun): string {
   const c = o.ceiling;
-  const verdict = (x: number) => `${pct(x)}${x < OVERLOAD_TARGETS.acceptedRatio ? ', under the target' : ''}`;
+  const verdict = (x: number) => `${pct(x)} (${x < OVERLOAD_TARGETS.acceptedRatio ? 'under' : 'over'} the target)`;
   return (
     `CPU ceiling at ${o.factor}x on ${c.cores} cores (an accepted request costing what it cost at the maximum, ${c.acceptedCpuMs.toFixed(3)} ms of gateway and broker CPU; bench/lib/cpu-ceiling.ts): ` +
-    `at most ${verdict(c.asMeasured)} of the max accepted with this generator (${c.loadgenUs.toFixed(1)} µs CPU per request sent) and this phase's ${Number.isFinite(c.shedUs) && c.shedUs > 0 ? `${int(c.shedUs)} µs` : '(no estimate:) 0 µs'} per shed; ` +
+    `accepted at most ${verdict(c.asMeasured)} of the max with this generator (${c.loadgenUs.toFixed(1)} µs CPU per request sent) and this phase's ${Number.isFinite(c.shedUs) && c.shedUs > 0 ? `${int(c.shedUs)} µs` : '(no estimate:) 0 µs'} per shed; ` +
     `${verdict(c.freeSheds)} with this generator if sheds cost nothing; ${verdict(c.generatorElsewhere)} with the generator on another machine and sheds at this phase's cost`
   );
 }
