@@ -12,7 +12,7 @@
  *                                 [--ab-root DIR] [--ab-node-flags=--max-semi-space-size=32] [--ab-linger 2]
  *                                 [--kafka-jvm=-Xlog:gc:file=a.log]
  *                                 [--ab-kafka-props=num.io.threads=2,...] [--ab-kafka-jvm=-Xmn128m,...]
- *                                 [--trace] [--paced-connections 256] [--idle 0]
+ *                                 [--trace] [--paced-connections 256 | --paced-warm 32] [--idle 0]
  *
  * --trace: both gateways with GATEWAY_TRACE_HOPS, so every answer says where its time went in the
  * gateway (gateway/hop-trace.ts), joined with the generator's own times (lib/hops.ts): per run, a
@@ -54,8 +54,8 @@ const IDLE = a.num('idle', 0);
 const SETTLE = a.num('settle', 3);
 const WARMUP = a.num('warmup', 3);
 const CONNECTIONS = a.num('connections', 64);
-/** --paced-connections N: the paced runs on a fixed pool of N connections opened first (lib/paced.ts); 0: opened on demand. */
-const PACED_CONNECTIONS = a.num('paced-connections', 0);
+/** --paced-connections N: a fixed pool of N connections per paced run (lib/paced.ts, wrk2's model); 0 (default): --paced-warm N opened first, more on demand. */
+const PACED = { connections: a.num('paced-connections', 0) || undefined, warm: a.num('paced-warm', 32) };
 const list = (name: string) => a.str(name, '').split(',').filter(Boolean);
 /** GATEWAY_KAFKA_LINGER_MS of the gateway measured (its default when not given). */
 const LINGER = a.str('linger', '');
@@ -124,7 +124,7 @@ await runBench('bench:gateway-half', 900, async () => {
 
   const run = async (s: Side, label: string, duration: number, rate?: number) => {
     // The whole tree's CPU: behind the acceptor the requests are served by the primary's children.
-    const m = await measure(label, { cpuSeconds: () => s.gw.treeCpuSeconds() }, s.kafka.pid, pool, { port: s.port, duration, connections: CONNECTIONS, rate, trace: TRACE && rate !== undefined, pacedConnections: PACED_CONNECTIONS || undefined });
+    const m = await measure(label, { cpuSeconds: () => s.gw.treeCpuSeconds() }, s.kafka.pid, pool, { port: s.port, duration, connections: CONNECTIONS, rate, trace: TRACE && rate !== undefined, pacedConnections: PACED.connections, pacedWarm: PACED.warm });
     s.acknowledged += m.ok * pool.eventsPerBody;
     return m;
   };

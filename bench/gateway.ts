@@ -13,7 +13,7 @@
  *                            [--overload-new-connections 0.1] [--client-timeout 10] [--workers 1]
  *                            [--compression none] [--linger 5] [--secure] [--ab-root DIR] [--overload-base 0]
  *                            [--broker-warmup-max 30]
- *                            [--loadgen-nice 0] [--trace] [--closed-loop raw|autocannon] [--paced-connections 256]
+ *                            [--loadgen-nice 0] [--trace] [--closed-loop raw|autocannon] [--paced-connections 256 | --paced-warm 32]
  *                            [--variants 'GATEWAY_WORKERS=2,GATEWAY_KAFKA_LINGER_MS=2;GATEWAY_KAFKA_COMPRESSION=lz4']
  *
  * --paced-rate N: every real gateway also at N requests/s, paced open loop, in the same rotation:
@@ -25,7 +25,7 @@
  * settings (processes x linger x compression, GATEWAY_WORKER_NICE ...) measured beside the default.
  *
  * --paced-connections N: the paced runs on a fixed pool of N connections opened before each (wrk2's
- * model; lib/paced.ts); by default opened on demand, dozens at once in a slow spell.
+ * model; lib/paced.ts); by default --paced-warm N (32) opened before each, more on demand (dozens at once in a slow spell).
  *
  * --trace: the real gateway (first client) with GATEWAY_TRACE_HOPS, and each half-load run prints
  * where its requests' time went, hop by hop (lib/hops.ts; as bench:gateway-half --trace).
@@ -94,10 +94,10 @@ const TRACE = a.flag('trace');
 const PROFILE_TARGET = a.str('profile-target', 'gateway') as 'gateway' | 'stub';
 const PORTS = gatewayBenchPorts(a);
 const AB_ROOT = a.str('ab-root', '');
-/** --variants: settings (ENV=value, comma-separated) of each extra real gateway, ';' between gateways. */
 const PACED_RATE = a.num('paced-rate', 0);
-/** --paced-connections N: the paced runs on a fixed pool of N connections opened first (lib/paced.ts, wrk2's model); 0 (default): opened on demand. */
-const PACED_CONNECTIONS = a.num('paced-connections', 0);
+/** --paced-connections N: a fixed pool of N connections per paced run (lib/paced.ts, wrk2's model); 0 (default): --paced-warm N opened first, more on demand. */
+const PACED = { connections: a.num('paced-connections', 0) || undefined, warm: a.num('paced-warm', 32) };
+/** --variants: settings (ENV=value, comma-separated) of each extra real gateway, ';' between gateways. */
 const VARIANTS = parseVariants(a.str('variants', ''));
 /** --no-acceptor: skip the gateway behind the acceptor process (GATEWAY_ACCEPTOR: sheds on its own core under overload). */
 const ACCEPTOR = !a.flag('no-acceptor');
@@ -239,7 +239,7 @@ await runBench('bench:gateway', 1800, async () => {
   const records0 = await kafkaRecords(kafka);
   let gatewayAccepted = 0;
   const run = async (t: Target, what: string, duration: number, rate?: number) => {
-    const m = await measure(what, t.proc, t.real ? kafka.pid : undefined, pool, { port: t.port, duration, connections: CONNECTIONS, rate, trace: TRACE && t === tGw && rate !== undefined, closedLoop: CLOSED_LOOP, pacedConnections: PACED_CONNECTIONS || undefined });
+    const m = await measure(what, t.proc, t.real ? kafka.pid : undefined, pool, { port: t.port, duration, connections: CONNECTIONS, rate, trace: TRACE && t === tGw && rate !== undefined, closedLoop: CLOSED_LOOP, pacedConnections: PACED.connections, pacedWarm: PACED.warm });
     if (t.real) gatewayAccepted += m.ok * pool.eventsPerBody;
     return m;
   };

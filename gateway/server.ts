@@ -161,7 +161,13 @@ if (import.meta.url === `file://${process.argv[1]}`) {
           log: line(40),
         }
       : null;
-    process.exit(await runWorkers(cfg.gatewayWorkers, { info: line(30), error: line(50) }, cfg.gatewayShutdownTimeoutMs, acceptor, cfg.gatewayMaxHeapMb, cfg.gatewayMinHeapMb, cfg.gatewayWorkerNice, cfg.gatewayV8Pretenuring));
+    process.exit(await runWorkers(cfg.gatewayWorkers, { info: line(30), error: line(50) }, cfg.gatewayShutdownTimeoutMs, acceptor, {
+      maxHeapMb: cfg.gatewayMaxHeapMb,
+      minHeapMb: cfg.gatewayMinHeapMb,
+      minYoungMb: cfg.gatewayMinYoungMb,
+      pretenuring: cfg.gatewayV8Pretenuring,
+      nice: cfg.gatewayWorkerNice,
+    }));
   } else {
     await runOne();
   }

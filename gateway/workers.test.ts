@@ -178,6 +178,8 @@ test('by default (GATEWAY_ACCEPTOR) the primary alone listens and hands connecti
   const argv = readFileSync(`/proc/${w.pid}/cmdline`, 'utf8').split('\0');
   expect(argv).toContain('--max-old-space-size=768');
   expect(argv).toContain('--initial-old-space-size=256');
+  // GATEWAY_MIN_YOUNG_MB (64 by default): the young generation starts at its full size.
+  expect(argv).toContain('--min-semi-space-size=64');
   // GATEWAY_V8_PRETENURING (false by default): no pretenuring decisions left over from a spike.
   expect(argv).toContain('--no-allocation-site-pretenuring');
   // GATEWAY_WORKER_NICE (5 here; 0 by default): the gateway process gives way to the acceptor for a core.
@@ -279,12 +281,19 @@ test('the default layout answers /metrics with the sum of both processes, whiche
   }
 }, 300_000);
 
-test('the heap flags of a worker: the old-space limit, the floor of full collections at most half of it, pretenuring off', () => {
-  expect(workerHeapFlags(768, 256)).toEqual(['--max-old-space-size=768', '--initial-old-space-size=256']);
-  expect(workerHeapFlags(300, 256)).toEqual(['--max-old-space-size=300', '--initial-old-space-size=150']);
-  expect(workerHeapFlags(0, 256)).toEqual(['--initial-old-space-size=256']);
-  expect(workerHeapFlags(768, 0)).toEqual(['--max-old-space-size=768']);
-  expect(workerHeapFlags(0, 0)).toEqual([]);
-  expect(workerHeapFlags(768, 256, false)).toEqual(['--max-old-space-size=768', '--no-allocation-site-pretenuring', '--initial-old-space-size=256']);
-  expect(workerHeapFlags(0, 0, false)).toEqual(['--no-allocation-site-pretenuring']);
+test.each([
+  // GATEWAY_MAX_HEAP_MB, GATEWAY_MIN_HEAP_MB, GATEWAY_MIN_YOUNG_MB, GATEWAY_V8_PRETENURING -> flags
+  [768, 256, 0, true, ['--max-old-space-size=768', '--initial-old-space-size=256']],
+  // The floor of full collections is at most half the limit.
+  [300, 256, 0, true, ['--max-old-space-size=300', '--initial-old-space-size=150']],
+  [0, 256, 0, true, ['--initial-old-space-size=256']],
+  [768, 0, 0, true, ['--max-old-space-size=768']],
+  [0, 0, 0, true, []],
+  [768, 256, 0, false, ['--max-old-space-size=768', '--no-allocation-site-pretenuring', '--initial-old-space-size=256']],
+  [0, 0, 0, false, ['--no-allocation-site-pretenuring']],
+  // The young generation's floor, with or without the rest.
+  [768, 256, 64, false, ['--max-old-space-size=768', '--no-allocation-site-pretenuring', '--initial-old-space-size=256', '--min-semi-space-size=64']],
+  [0, 0, 16, true, ['--min-semi-space-size=16']],
+] as const)('the heap flags of a worker (max %i MB, old floor %i MB, young floor %i MB, pretenuring %s)', (maxHeapMb, minHeapMb, minYoungMb, pretenuring, flags) => {
+  expect(workerHeapFlags({ maxHeapMb, minHeapMb, minYoungMb, pretenuring })).toEqual(flags);
 });

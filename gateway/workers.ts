@@ -21,6 +21,23 @@ export const CONFIG_ERROR_EXIT = 2;
  * directly too). A second signal to the primary (Ctrl-C again) stops the workers at once. A worker that exits with CONFIG_ERROR_EXIT stops them all (restarting cannot help).
  * Resolves when the last worker has exited, with the exit code for the primary.
  */
+/** How the primary starts each gateway process: its V8 heap (see workerHeapFlags) and its niceness. */
+export interface WorkerSettings {
+  /** GATEWAY_MAX_HEAP_MB: the old-space limit (0: V8's own). */
+  maxHeapMb: number;
+  /** GATEWAY_MIN_HEAP_MB: the old-space floor of full collections (0: V8's own). */
+  minHeapMb: number;
+  /** GATEWAY_MIN_YOUNG_MB: the young generation's semi-space floor (0: V8's own). */
+  minYoungMb: number;
+  /** GATEWAY_V8_PRETENURING. */
+  pretenuring: boolean;
+  /** GATEWAY_WORKER_NICE, applied only behind the acceptor. */
+  nice: number;
+}
+
+/** V8's own heap, no niceness: what a primary started without settings (bench/shed-server.ts) gives its processes. */
+export const DEFAULT_WORKER_SETTINGS: WorkerSettings = { maxHeapMb: 0, minHeapMb: 0, minYoungMb: 0, pretenuring: true, nice: 0 };
+
 /**
  * The V8 flags of a worker's heap: its old-space limit (GATEWAY_MAX_HEAP_MB), and the old-space size
  * below which V8 starts no full collection on its own (GATEWAY_MIN_HEAP_MB, at most half the limit).
@@ -31,16 +48,22 @@ export const CONFIG_ERROR_EXIT = 2;
  * Without pretenuring (GATEWAY_V8_PRETENURING false, the default): V8 pretenures the allocation
  * sites whose objects survived under maximum load and never reverses it at half load, so a
  * gateway that once ran flat out kept collecting its young generation 5-6x as slowly.
+ * The young generation's floor (GATEWAY_MIN_YOUNG_MB): V8 starts a process with 1 MB semi-spaces,
+ * shrinks them again whenever a collection finds the allocation rate low (an idle gateway between
+ * spikes), and grows them only as objects survive, which a gateway's mostly do not: for the first
+ * seconds to tens of seconds of load after a start or a quiet spell it collected many times as
+ * often (bench/README.md, the first half-load repetition).
  */
-export function workerHeapFlags(maxHeapMb: number, minHeapMb: number, pretenuring = true): string[] {
-  const flags = maxHeapMb > 0 ? [`--max-old-space-size=${maxHeapMb}`] : [];
-  if (!pretenuring) flags.push('--no-allocation-site-pretenuring');
-  const floor = maxHeapMb > 0 ? Math.min(minHeapMb, Math.floor(maxHeapMb / 2)) : minHeapMb;
+export function workerHeapFlags(h: Pick<WorkerSettings, 'maxHeapMb' | 'minHeapMb' | 'minYoungMb' | 'pretenuring'>): string[] {
+  const flags = h.maxHeapMb > 0 ? [`--max-old-space-size=${h.maxHeapMb}`] : [];
+  if (!h.pretenuring) flags.push('--no-allocation-site-pretenuring');
+  const floor = h.maxHeapMb > 0 ? Math.min(h.minHeapMb, Math.floor(h.maxHeapMb / 2)) : h.minHeapMb;
   if (floor > 0) flags.push(`--initial-old-space-size=${floor}`);
+  if (h.minYoungMb > 0) flags.push(`--min-semi-space-size=${h.minYoungMb}`);
   return flags;
 }
 
-export function runWorkers(n: number, log: WorkersLog, shutdownTimeoutMs: number, acceptorOptions: AcceptorOptions | null = null, maxHeapMb = 0, minHeapMb = 0, workerNice = 0, pretenuring = true): Promise<number> {
+export function runWorkers(n: number, log: WorkersLog, shutdownTimeoutMs: number, acceptorOptions: AcceptorOptions | null = null, settings: WorkerSettings = DEFAULT_WORKER_SETTINGS): Promise<number> {
   // GATEWAY_ACCEPTOR: this process accepts every connection and hands it over, or sheds it while
   // every worker is overloaded (acceptor.ts); the workers then listen on no shared socket.
   const acceptor = acceptorOptions ? new Acceptor(acceptorOptions) : null;
@@ -54,9 +77,9 @@ export function runWorkers(n: number, log: WorkersLog, shutdownTimeoutMs: number
   // socket leaves them in the kernel's accept queue (GATEWAY_LISTEN_BACKLOG), taken by whichever
   // worker's loop comes back first: the least busy one.
   if (!process.env.NODE_CLUSTER_SCHED_POLICY) cluster.schedulingPolicy = cluster.SCHED_NONE;
-  // GATEWAY_MAX_HEAP_MB / GATEWAY_MIN_HEAP_MB / GATEWAY_V8_PRETENURING: each worker's V8 heap settings, on top of the flags
+  // GATEWAY_MAX_HEAP_MB / GATEWAY_MIN_HEAP_MB / GATEWAY_MIN_YOUNG_MB / GATEWAY_V8_PRETENURING: each worker's V8 heap settings, on top of the flags
   // this process runs with (after the policy: setupPrimary freezes it).
-  const heap = workerHeapFlags(maxHeapMb, minHeapMb, pretenuring);
+  const heap = workerHeapFlags(settings);
   if (heap.length) cluster.setupPrimary({ execArgv: [...process.execArgv, ...heap] });
   let stopping = false;
   let code = 0;
@@ -68,7 +91,7 @@ export function runWorkers(n: number, log: WorkersLog, shutdownTimeoutMs: number
     const w = cluster.fork({ GATEWAY_WORKER_SLOT: String(slot) });
     slots.set(w, slot);
     // Only behind the acceptor: it is what the niceness gives way to.
-    if (acceptor && workerNice > 0 && w.process.pid) setNice(w.process.pid, workerNice, log);
+    if (acceptor && settings.nice > 0 && w.process.pid) setNice(w.process.pid, settings.nice, log);
     acceptor?.add({
       id: w.id,
       send: (m, socket, delivered) =>

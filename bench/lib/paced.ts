@@ -52,6 +52,13 @@ export async function pacedLoad(opts: {
    * connection, do not.
    */
   connections?: number;
+  /**
+   * Without `connections`: this many connections opened (as for the pool) before the first request is
+   * due, more still opened on demand up to `maxSockets`. A new run's generator otherwise opens every
+   * connection it needs in its first milliseconds, all at once: a burst of new connections that no
+   * steady stream of clients makes, and that the gateway's acceptor hands over one at a time.
+   */
+  warm?: number;
   /** Called with each answered request's status and due time (ms, performance.now()). */
   onResponse?: (status: number, dueAt: number) => void;
   /** Sends its send time (x-trace-sent) and keeps the gateway's hops of each answer (GATEWAY_TRACE_HOPS). */
@@ -59,6 +66,7 @@ export async function pacedLoad(opts: {
 }): Promise<PacedResult> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: opts.connections ?? opts.maxSockets ?? 256 });
   if (opts.connections) await openPool(agent, opts.port, opts.connections);
+  else if (opts.warm) await openPool(agent, opts.port, Math.min(opts.warm, opts.maxSockets ?? 256));
   const interval = 1000 / opts.rate;
   const t0 = performance.now();
   const end = t0 + opts.durationS * 1000;
