@@ -48,11 +48,11 @@ export const DEFAULT_WORKER_SETTINGS: WorkerSettings = { maxHeapMb: 0, minHeapMb
  * Without pretenuring (GATEWAY_V8_PRETENURING false, the default): V8 pretenures the allocation
  * sites whose objects survived under maximum load and never reverses it at half load, so a
  * gateway that once ran flat out kept collecting its young generation 5-6x as slowly.
- * The young generation's floor (GATEWAY_MIN_YOUNG_MB): V8 starts a process with 1 MB semi-spaces,
- * shrinks them again whenever a collection finds the allocation rate low (an idle gateway between
- * spikes), and grows them only as objects survive, which a gateway's mostly do not: for the first
- * seconds to tens of seconds of load after a start or a quiet spell it collected many times as
- * often (bench/README.md, the first half-load repetition).
+ * The young generation's floor (GATEWAY_MIN_YOUNG_MB): V8 starts a process with 1 MB semi-spaces and
+ * grows them only as objects survive collections, which a gateway's mostly do not, and a gateway
+ * coming out of a busy spell and a pause also collected 2-2.7x as often for 10-20 s (how V8 got
+ * there is not established): with the floor, every repetition collects as often as a settled one
+ * (bench/README.md, sixteenth stop).
  */
 export function workerHeapFlags(h: Pick<WorkerSettings, 'maxHeapMb' | 'minHeapMb' | 'minYoungMb' | 'pretenuring'>): string[] {
   const flags = h.maxHeapMb > 0 ? [`--max-old-space-size=${h.maxHeapMb}`] : [];
