@@ -12,15 +12,6 @@ export interface WorkersLog {
 /** The exit code a worker uses for a configuration error: the primary stops instead of restarting it. */
 export const CONFIG_ERROR_EXIT = 2;
 
-/**
- * The primary of GATEWAY_WORKERS > 1: forks `n` gateway processes (node:cluster; they share the
- * listening socket and each accepts from it: see below), restarts one
- * that dies (at most one restart a second per slot, so a crash loop does not spin), and on
- * SIGINT / SIGTERM passes the signal on and exits once every worker has finished its own graceful
- * shutdown (a worker takes a repeated signal as the same request: a terminal's Ctrl-C reaches it
- * directly too). A second signal to the primary (Ctrl-C again) stops the workers at once. A worker that exits with CONFIG_ERROR_EXIT stops them all (restarting cannot help).
- * Resolves when the last worker has exited, with the exit code for the primary.
- */
 /** How the primary starts each gateway process: its V8 heap (see workerHeapFlags) and its niceness. */
 export interface WorkerSettings {
   /** GATEWAY_MAX_HEAP_MB: the old-space limit (0: V8's own). */
@@ -63,6 +54,16 @@ export function workerHeapFlags(h: Pick<WorkerSettings, 'maxHeapMb' | 'minHeapMb
   return flags;
 }
 
+/**
+ * The primary (behind the acceptor, the default, or GATEWAY_WORKERS > 1): forks `n` gateway processes,
+ * each started with `settings` (node:cluster; without the acceptor they share the
+ * listening socket and each accepts from it: see below), restarts one
+ * that dies (at most one restart a second per slot, so a crash loop does not spin), and on
+ * SIGINT / SIGTERM passes the signal on and exits once every worker has finished its own graceful
+ * shutdown (a worker takes a repeated signal as the same request: a terminal's Ctrl-C reaches it
+ * directly too). A second signal to the primary (Ctrl-C again) stops the workers at once. A worker that exits with CONFIG_ERROR_EXIT stops them all (restarting cannot help).
+ * Resolves when the last worker has exited, with the exit code for the primary.
+ */
 export function runWorkers(n: number, log: WorkersLog, shutdownTimeoutMs: number, acceptorOptions: AcceptorOptions | null = null, settings: WorkerSettings = DEFAULT_WORKER_SETTINGS): Promise<number> {
   // GATEWAY_ACCEPTOR: this process accepts every connection and hands it over, or sheds it while
   // every worker is overloaded (acceptor.ts); the workers then listen on no shared socket.

@@ -64,9 +64,10 @@ export async function pacedLoad(opts: {
   /** Sends its send time (x-trace-sent) and keeps the gateway's hops of each answer (GATEWAY_TRACE_HOPS). */
   trace?: boolean;
 }): Promise<PacedResult> {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: opts.connections ?? opts.maxSockets ?? 256 });
-  if (opts.connections) await openPool(agent, opts.port, opts.connections);
-  else if (opts.warm) await openPool(agent, opts.port, Math.min(opts.warm, opts.maxSockets ?? 256));
+  const maxSockets = opts.connections ?? opts.maxSockets ?? 256;
+  const agent = new http.Agent({ keepAlive: true, maxSockets });
+  const opened = opts.connections ?? Math.min(opts.warm ?? 0, maxSockets);
+  if (opened > 0) await openPool(agent, opts.port, opened);
   const interval = 1000 / opts.rate;
   const t0 = performance.now();
   const end = t0 + opts.durationS * 1000;
