@@ -7,7 +7,7 @@
  * closed-loop run measures first. Kafka on its own ports (29392/29393), data in
  * .data/bench/gateway-half, stopped at the end, also on failure.
  *
- *   npm run bench:gateway-half -- [--rate 1400] [--reps 5] [--duration 10] [--max-duration 5] [--settle 3]
+ *   npm run bench:gateway-half -- [--rate 1400] [--reps 5] [--duration 10] [--max-duration 5] [--settle 20]
  *                                 [--warmup 3] [--linger 0] [--connections 64] [--node-flags=--a,--b]
  *                                 [--ab-root DIR] [--ab-node-flags=--max-semi-space-size=32] [--ab-linger 2]
  *                                 [--kafka-jvm=-Xlog:gc:file=a.log]
@@ -51,7 +51,7 @@ const MAX_DURATION = a.num('max-duration', 5);
  */
 const IDLE = a.num('idle', 0);
 /** --settle S: seconds each side runs at the half rate after the maximum, printed but not counted (0: none). */
-const SETTLE = a.num('settle', 3);
+const SETTLE = a.num('settle', 20);
 const WARMUP = a.num('warmup', 3);
 const CONNECTIONS = a.num('connections', 64);
 /** --paced-connections N: a fixed pool of N connections per paced run (lib/paced.ts, wrk2's model); 0 (default): --paced-warm N opened first, more on demand. */
@@ -144,12 +144,14 @@ await runBench('bench:gateway-half', 900, async () => {
     log(`no load for ${IDLE} s`);
     await new Promise((r) => setTimeout(r, IDLE * 1000));
   }
-  // The counted runs measure the steady half load; the transition out of the maximum (broker,
-  // generator and new connections settling) is run and printed on its own first, not counted.
+  // The counted runs measure the steady half load; the transition out of the maximum (the broker
+  // still compiling for smaller batches, the generator and new connections: 10-20 s) is run and
+  // printed on its own first, second by second, not counted.
   if (SETTLE > 0) {
     for (const s of sides) {
+      const before = await scrape(s.port);
       const m = await run(s, `${AB ? `${s.label} ` : ''}gateway @${int(rate)} req/s settling after the maximum (not counted)`, SETTLE, rate);
-      const line = `${m.what}: p50 ${ms(m.p50)}, p99 ${ms(m.p99)}, codes ${m.codes}`;
+      const line = `${m.what}: p50 ${ms(m.p50)}, p99 ${ms(m.p99)}, codes ${m.codes}; ${tailWhy(m, before, await scrape(s.port))}`;
       log(line);
       s.lines.push(line);
     }
