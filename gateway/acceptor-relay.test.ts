@@ -24,19 +24,28 @@ interface Answer {
   status: number;
   body: string;
   localPort: number;
+  /** The answer's Connection header: a relayed connection's answer closes it. */
+  connection: string | undefined;
 }
 
-/** One request on a connection of its own; `localPort`: the client's end of it (what the gateway should see as the peer's port). */
+/** One request on a connection of its own, asking to keep it alive (closed once answered); `localPort`: the client's end of it (what the gateway should see as the peer's port). */
 function request(port: number, method: string, urlPath: string, body?: string): Promise<Answer> {
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, method, path: urlPath, agent: false, headers: { 'content-type': 'application/json' } }, (res) => {
+    const req = http.request({ host: '127.0.0.1', port, method, path: urlPath, agent: false, headers: { 'content-type': 'application/json', connection: 'keep-alive' } }, (res) => {
       let text = '';
       res.setEncoding('utf8');
       res.on('data', (d) => (text += d));
-      res.on('end', () => resolve({ status: res.statusCode!, body: text, localPort }));
+      res.on('end', () => {
+        conn?.destroy();
+        resolve({ status: res.statusCode!, body: text, localPort, connection: res.headers.connection });
+      });
     });
     let localPort = 0;
-    req.on('socket', (s) => s.on('connect', () => (localPort = s.localPort!)));
+    let conn: net.Socket | undefined;
+    req.on('socket', (s) => {
+      conn = s;
+      s.on('connect', () => (localPort = s.localPort!));
+    });
     req.on('error', reject);
     req.end(body);
   });
@@ -138,12 +147,16 @@ describe('the acceptor relays what a busy hand-over channel cannot take', () => 
     const { port } = acceptor.server.address() as net.AddressInfo;
     const events = (n: number) => JSON.stringify({ events: Array.from({ length: n }, () => pageView()) });
 
-    expect((await request(port, 'POST', '/v1/events', events(1))).status).toBe(200);
+    const first = await request(port, 'POST', '/v1/events', events(1));
+    expect(first.status).toBe(200);
+    expect(first.connection).toBe('keep-alive');
     expect(acceptor.handedTotal).toBe(1);
     // Past the hand-over's bound, the unacknowledged one closes the channel to new connections.
     await new Promise((r) => setTimeout(r, 40));
     const burst = await Promise.all(Array.from({ length: 12 }, () => request(port, 'POST', '/v1/events', events(2))));
     expect(burst.map((b) => b.status)).toEqual(Array(12).fill(200));
+    // Each relayed connection carries one request: the client's next comes on a new one.
+    expect(burst.map((b) => b.connection)).toEqual(Array(12).fill('close'));
     expect(acceptor.relayedTotal).toBe(12);
     expect(acceptor.handedTotal).toBe(1);
     expect(acceptor.shedTotal).toBe(0);

@@ -10,8 +10,11 @@ import net from 'node:net';
  * delivered one every 1.5-7 ms at half load, and every connection beyond what it could deliver in
  * 20 ms was answered 503 with no process overloaded (up to 262 in 10 s at 3,000 requests/s,
  * bench/README.md). Over a Unix socket of its own the process accepts every waiting connection in
- * one turn, so the acceptor connects to it and copies the bytes both ways for the life of the
- * client's connection (a few tens of µs per request on the acceptor's core, none on the process's).
+ * one turn, so the acceptor connects to it and copies the bytes both ways. The process answers
+ * that connection's request with `connection: close` (app.ts, `isRelayed`): the client's next
+ * request comes on a new connection, handed over once the channel has caught up, so the copying
+ * (and the extra hop, ~1 ms of p50 when relayed connections were kept, bench/README.md) lasts one
+ * request.
  *
  * The process learns the client's address from one line the acceptor writes first (the preamble);
  * the socket's path is in a directory only this user can enter (workers.ts), so no other user
@@ -25,6 +28,11 @@ export interface RelayedPeer {
   family: string;
   at: number;
 }
+
+const RELAYED = Symbol('relayed');
+
+/** Whether a connection came through the relay (its answers then close it: see above). */
+export const isRelayed = (socket: net.Socket | null | undefined): boolean => !!socket && (socket as net.Socket & { [RELAYED]?: true })[RELAYED] === true;
 
 /** Longest preamble a process reads; a longer first line is not the acceptor's, and the connection is closed. */
 const MAX_PREAMBLE = 200;
@@ -91,6 +99,7 @@ export function relayListener(path: string, onConnection: (socket: net.Socket, p
         remoteAddress: { value: peer.address, configurable: true },
         remotePort: { value: peer.port, configurable: true },
         remoteFamily: { value: peer.family, configurable: true },
+        [RELAYED]: { value: true },
       });
       onConnection(socket, peer, buf.subarray(nl + 1));
     };
