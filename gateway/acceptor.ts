@@ -1,7 +1,6 @@
 import net from 'node:net';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { CRLFCRLF, isIngestRequest, originOf, shedAnswer, stopReading, type AcceptorShed } from './acceptor-http.js';
-import { relayTo } from './acceptor-relay.js';
 import { AcceptorWaits } from './acceptor-waits.js';
 import { HANDOVER_MAX_WAIT_MS, HandoverPipe } from './handover-pipe.js';
 
@@ -36,8 +35,8 @@ import { HANDOVER_MAX_WAIT_MS, HandoverPipe } from './handover-pipe.js';
 
 /** Messages between a gateway process and the acceptor (node:cluster IPC). */
 export type AcceptorMessage =
-  /** Worker -> acceptor, once its app is ready to take connections; `relay`: its relay socket listens too (acceptor-relay.ts). */
-  | { cmd: 'gw:ready'; relay?: boolean }
+  /** Worker -> acceptor, once its app is ready to take connections. */
+  | { cmd: 'gw:ready' }
   /** Worker -> acceptor, when it turns overloaded (on) or recovers (off). */
   | { cmd: 'gw:overload'; on: boolean }
   /**
@@ -68,8 +67,6 @@ export interface Backend {
    * was acknowledged) or the send failed: until then the connection counts as waiting (handover-pipe.ts).
    */
   send(msg: AcceptorMessage, socket?: net.Socket, delivered?: () => void): void;
-  /** The process's relay socket (acceptor-relay.ts), used once it reports ready with `relay`: connections its busy channel cannot take in time go there. */
-  readonly relayPath?: string;
 }
 
 /** Milliseconds on a clock every process of the machine shares. */
@@ -103,8 +100,6 @@ export interface AcceptorOptions {
   keptMaxWaitMs?: number;
   /** Warnings: which state made the acceptor shed (at most one line a second). */
   log?: (msg: string) => void;
-  /** GATEWAY_ACCEPTOR_RELAY: the primary gives each process a relay socket (workers.ts, acceptor-relay.ts). */
-  relay?: boolean;
   /** The clock of the recent waits' history (acceptor-waits.ts; ms): tests hold it still, so a slow machine's pauses do not decay it. */
   waitsNow?: () => number;
 }
@@ -115,8 +110,6 @@ interface BackendState {
   overloaded: boolean;
   room: number;
   pipe: HandoverPipe;
-  /** Its relay socket listens (and has not failed). */
-  relay: boolean;
 }
 
 export class Acceptor {
@@ -138,8 +131,6 @@ export class Acceptor {
   /** Ingest requests shed here, and connections handed over, since the start. */
   shedTotal = 0;
   handedTotal = 0;
-  /** Connections relayed (acceptor-relay.ts) since the start. */
-  relayedTotal = 0;
 
   constructor(private readonly opts: AcceptorOptions) {
     this.waits = new AcceptorWaits(opts.waitsNow);
@@ -162,7 +153,7 @@ export class Acceptor {
 
   /** Called when a gateway process is started (not yet ready). */
   add(b: Backend): void {
-    this.backends.set(b.id, { b, ready: false, overloaded: false, room: Infinity, pipe: new HandoverPipe(), relay: false });
+    this.backends.set(b.id, { b, ready: false, overloaded: false, room: Infinity, pipe: new HandoverPipe() });
     this.order = [...this.backends.keys()];
   }
 
@@ -176,10 +167,7 @@ export class Acceptor {
   onMessage(id: number, m: AcceptorMessage): void {
     const s = this.backends.get(id);
     if (!s) return;
-    if (m.cmd === 'gw:ready') {
-      s.ready = true;
-      s.relay = !!m.relay && !!s.b.relayPath;
-    }
+    if (m.cmd === 'gw:ready') s.ready = true;
     else if (m.cmd === 'gw:overload') s.overloaded = m.on;
     else if (m.cmd === 'gw:room') s.room = m.n;
     this.wake();
@@ -194,30 +182,22 @@ export class Acceptor {
   }
 
   /**
-   * The next ready gateway process, round robin: `hand`: not overloaded, with room (one of it is
-   * taken) and a channel that delivers in time; `relay`: the same with a relay socket instead of the
-   * channel (acceptor-relay.ts); `any`: any ready one, room untouched (requests never shed, reports).
+   * The next ready gateway process, round robin, that is not overloaded, has room (one of it is
+   * taken) and a channel that delivers in time; `evenOverloaded`: any ready one, room untouched
+   * (requests that are never shed, reports).
    */
-  private pick(mode: 'hand' | 'relay' | 'any'): BackendState | null {
+  private pick(evenOverloaded: boolean): BackendState | null {
     const n = this.order.length;
     for (let i = 0; i < n; i++) {
-      const s = this.backends.get(this.order[(this.next + i) % n])!;
-      if (s.ready && (mode === 'any' || (!s.overloaded && s.room >= 1 && (mode === 'hand' ? s.pipe.open : s.relay)))) {
+      const id = this.order[(this.next + i) % n];
+      const s = this.backends.get(id)!;
+      if (s.ready && (evenOverloaded || (!s.overloaded && s.room >= 1 && s.pipe.open))) {
         this.next = (this.next + i + 1) % n;
-        if (mode !== 'any') s.room--;
+        if (!evenOverloaded) s.room--;
         return s;
       }
     }
     return null;
-  }
-
-  private relay(s: BackendState, socket: net.Socket, head: Buffer | null, at: number): void {
-    this.relayedTotal++;
-    relayTo(s.b.relayPath!, socket, head, at, (err) => {
-      // Its socket is gone (the process is exiting): hand-overs only, until it is ready again.
-      s.relay = false;
-      this.opts.log?.(`acceptor: relay to gateway process ${s.b.id} failed (${err.message}): hand-overs only`);
-    });
   }
 
   private hand(s: BackendState, socket: net.Socket, head: Buffer | null, at: number): void {
@@ -234,12 +214,9 @@ export class Acceptor {
 
   private onConnection(socket: net.Socket): void {
     socket.on('error', () => socket.destroy());
-    const b = this.pick('hand');
+    const b = this.pick(false);
     // The common case: handed over unread (the socket was never read here).
     if (b) return this.hand(b, socket, null, wallMs());
-    // Its channel busy (a burst of new connections): relayed rather than kept waiting for it.
-    const r = this.pick('relay');
-    if (r) return this.relay(r, socket, null, wallMs());
     this.keep(socket);
   }
 
@@ -281,16 +258,14 @@ export class Acceptor {
       while (buf && buf.length) {
         const end = buf.indexOf(CRLFCRLF);
         const ingest = isIngestRequest(buf);
-        const to = this.pick('hand');
-        const relay = to ? null : this.pick('relay');
-        const any = to || relay || ingest || end < 0 ? null : this.pick('any');
-        if (to || relay || any) {
+        const to = this.pick(false) ?? (ingest || end < 0 ? null : this.pick(true));
+        if (to) {
           // Stop reading at once: what follows belongs to the gateway process's parser.
           socket.off('data', onData);
           socket.setTimeout(0);
           stopReading(socket);
           if (waiting) this.waits.ended(true);
-          return relay ? this.relay(relay, socket, buf, bufAt) : this.hand((to ?? any)!, socket, buf, bufAt);
+          return this.hand(to, socket, buf, bufAt);
         }
         // A process that is not overloaded but cannot take it this moment (its channel busy with a
         // burst of connections or one long turn of its loop, or no room in its last report, a
@@ -316,7 +291,7 @@ export class Acceptor {
         const close = !ingest || text.includes('\r\ntransfer-encoding:') || / http\/1\.0\r\n/.test(text.slice(0, text.indexOf('\r\n') + 2)) || /\r\nconnection:[ \t]*close/.test(text);
         if (waiting) this.waits.ended(false);
         waiting = false;
-        this.answer(socket, head, this.pick('any') ? 'overloaded' : 'not_ready', ingest, close);
+        this.answer(socket, head, this.pick(true) ? 'overloaded' : 'not_ready', ingest, close);
         if (close) return;
         const bodyBytes = length ? Number(length[1]) : 0;
         const rest: Buffer = buf.subarray(end + 4);
@@ -386,7 +361,7 @@ export class Acceptor {
 
   /** The sheds since the last report, and this loop's longest delay, go to one gateway process, which counts them in its metrics. */
   private report(): void {
-    const to = this.pick('any');
+    const to = this.pick(true);
     if (!to) return;
     const loopDelayMs = this.loopDelay.max / 1e6;
     this.loopDelay.reset();

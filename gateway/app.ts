@@ -23,7 +23,6 @@ import { cachedGeo, geoipLiteProvider, type GeoProvider } from './geo.js';
 import { createIngest } from './ingest.js';
 import { coalescingProducer } from './coalescing-producer.js';
 import { registerHopTrace } from './hop-trace.js';
-import { isRelayed } from './acceptor-relay.js';
 import { kafkaProducer } from './kafka-producer.js';
 import { gatewayMetrics } from './metrics.js';
 import { registerMetricsRoute } from './metrics-route.js';
@@ -259,11 +258,10 @@ export async function buildApp(opts: BuildOptions = {}): Promise<FastifyInstance
   // GATEWAY_CLOSE_WHILE_OVERLOADED: the next request of a connection that arrives here while this
   // process is overloaded goes to the acceptor (fast 503 on its core, or back here once there is
   // room) rather than waiting for this busy loop to shed it late.
-  // A relayed connection carries one request (acceptor-relay.ts).
   const closeWhileOverloaded = opts.acceptor !== undefined && cfg.gatewayCloseWhileOverloaded;
   app.addHook('onRequest', (req, reply, done) => {
     reply.header('x-request-id', req.id);
-    if ((closeWhileOverloaded && overloaded) || isRelayed(req.socket)) reply.header('connection', 'close');
+    if (closeWhileOverloaded && overloaded) reply.header('connection', 'close');
     done();
   });
   app.addHook('onResponse', (req, reply, done) => {

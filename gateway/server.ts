@@ -5,7 +5,6 @@ import type { FastifyInstance } from 'fastify';
 import { levels } from 'pino';
 import type { BuildOptions } from './app.js';
 import { isAcceptorMessage, type AcceptorMessage } from './acceptor.js';
-import { relayListener } from './acceptor-relay.js';
 import { HANDOVER_MAX_WAIT_MS } from './handover-pipe.js';
 import { isMetricsMessage, metricsClient } from './cluster-metrics.js';
 import { stampArrival } from './admission-hooks.js';
@@ -63,33 +62,23 @@ export async function startBehindAcceptor(opts: Omit<BuildOptions, 'acceptor'>) 
   const app = await buildApp({ ...opts, metricsPage: metrics?.page, acceptor: { onOverload: (on) => send({ cmd: 'gw:overload', on }), onRoom: (n) => send({ cmd: 'gw:room', n }) } });
   metrics?.start(app);
   await app.listen({ host: '127.0.0.1', port: 0, exclusive: true });
-  /** A connection from the acceptor, handed over or relayed, with the bytes it already read (`head`). */
-  const take = (socket: Socket, at: number | undefined, head: Buffer | null) => {
-    // Its clock starts where the acceptor took it (shared wall clock): the hand-over's queue counts.
-    if (at) {
-      stampArrival(socket, at - performance.timeOrigin, !!head?.length);
-      app.observeHandover?.(performance.timeOrigin + performance.now() - at);
-    }
-    app.server.emit('connection', socket);
-    if (head?.length) socket.emit('data', head);
-    socket.resume();
-  };
-  // GATEWAY_ACCEPTOR_RELAY: the path the primary gave this process (workers.ts).
-  const relayPath = process.env.GATEWAY_RELAY_PATH;
-  if (relayPath) {
-    const relay = await relayListener(relayPath, (socket, peer, rest) => take(socket, peer.at, rest));
-    app.server.once('close', () => relay.close());
-  }
   process.on('message', (m: unknown, socket?: Socket) => {
     if (!isAcceptorMessage(m)) return;
     if (m.cmd === 'gw:conn' && socket) {
-      take(socket, m.at, m.head ? Buffer.from(m.head, 'latin1') : null);
+      // Its clock starts where the acceptor took it (shared wall clock): the hand-over's queue counts.
+      if (m.at) {
+        stampArrival(socket, m.at - performance.timeOrigin, m.head !== '');
+        app.observeHandover?.(performance.timeOrigin + performance.now() - m.at);
+      }
+      app.server.emit('connection', socket);
+      if (m.head) socket.emit('data', Buffer.from(m.head, 'latin1'));
+      socket.resume();
     } else if (m.cmd === 'gw:shed') {
       if (m.n > 0) app.countAcceptorSheds?.(m.n);
       if (m.loopDelayMs !== undefined) app.observeAcceptorLoopDelay?.(m.loopDelayMs);
     }
   });
-  send({ cmd: 'gw:ready', relay: !!relayPath });
+  send({ cmd: 'gw:ready' });
   return app;
 }
 
@@ -170,7 +159,6 @@ if (import.meta.url === `file://${process.argv[1]}`) {
           // may take to be answered (GATEWAY_ACCEPTOR_MAX_WAIT_MS), and never past half the queueing bound.
           keptMaxWaitMs: cfg.gatewayMaxQueueDelayMs > 0 ? Math.max(HANDOVER_MAX_WAIT_MS, Math.min(cfg.gatewayAcceptorMaxWaitMs, cfg.gatewayMaxQueueDelayMs / 2)) : undefined,
           log: line(40),
-          relay: cfg.gatewayAcceptorRelay,
         }
       : null;
     process.exit(await runWorkers(cfg.gatewayWorkers, { info: line(30), error: line(50) }, cfg.gatewayShutdownTimeoutMs, acceptor, {

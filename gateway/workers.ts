@@ -1,7 +1,5 @@
 import cluster, { type Worker } from 'node:cluster';
-import fs from 'node:fs';
 import os from 'node:os';
-import path from 'node:path';
 import { Acceptor, isAcceptorMessage, type AcceptorOptions } from './acceptor.js';
 import { isMetricsMessage, MetricsAggregator } from './cluster-metrics.js';
 
@@ -84,11 +82,6 @@ export function runWorkers(n: number, log: WorkersLog, shutdownTimeoutMs: number
   // this process runs with (after the policy: setupPrimary freezes it).
   const heap = workerHeapFlags(settings);
   if (heap.length) cluster.setupPrimary({ execArgv: [...process.execArgv, ...heap] });
-  // GATEWAY_ACCEPTOR_RELAY: each process's relay socket (acceptor-relay.ts), in a directory only
-  // this user can enter (mkdtemp makes it 0700), removed when this process exits.
-  const relayDir = acceptor && acceptorOptions?.relay ? fs.mkdtempSync(path.join(os.tmpdir(), 'clickstream-gw-')) : null;
-  if (relayDir) process.once('exit', () => fs.rmSync(relayDir, { recursive: true, force: true }));
-  let relays = 0;
   let stopping = false;
   let code = 0;
   const slots = new Map<Worker, number>();
@@ -96,16 +89,12 @@ export function runWorkers(n: number, log: WorkersLog, shutdownTimeoutMs: number
 
   const fork = (slot: number) => {
     lastStart[slot] = Date.now();
-    const relayPath = relayDir ? path.join(relayDir, `${++relays}.sock`) : undefined;
-    const w = cluster.fork({ GATEWAY_WORKER_SLOT: String(slot), ...(relayPath ? { GATEWAY_RELAY_PATH: relayPath } : {}) });
-    // A process that died leaves its socket's file behind.
-    if (relayPath) w.once('exit', () => fs.rmSync(relayPath, { force: true }));
+    const w = cluster.fork({ GATEWAY_WORKER_SLOT: String(slot) });
     slots.set(w, slot);
     // Only behind the acceptor: it is what the niceness gives way to.
     if (acceptor && settings.nice > 0 && w.process.pid) setNice(w.process.pid, settings.nice, log);
     acceptor?.add({
       id: w.id,
-      relayPath,
       send: (m, socket, delivered) =>
         w.send(m, socket, (err: Error | null) => {
           // The worker is gone (it exits; a new one is started): the client sees its connection closed and retries.
