@@ -99,7 +99,8 @@ function load(n: number, c: number, t: Tally): Promise<void> {
         busy = false;
         answered++;
         if (!answer.startsWith('HTTP/1.1 503')) t.other++;
-        else if (answer.includes('every gateway process is overloaded')) t.byAcceptor++;
+        // The acceptor's answers carry its request ids (acceptor.ts), whichever reason they give.
+        else if (/\r\nx-request-id: acc-/.test(answer)) t.byAcceptor++;
         else t.byGateway++;
         pending.delete(s.localPort ?? -1);
         if (answered >= n) return finish();

@@ -291,7 +291,7 @@ export class Acceptor {
         const close = !ingest || text.includes('\r\ntransfer-encoding:') || / http\/1\.0\r\n/.test(text.slice(0, text.indexOf('\r\n') + 2)) || /\r\nconnection:[ \t]*close/.test(text);
         if (waiting) this.waits.ended(false);
         waiting = false;
-        this.answer(socket, head, this.pick(true) ? 'overloaded' : 'not_ready', ingest, close);
+        this.answer(socket, head, !this.pick(true) ? 'not_ready' : this.mayTakeSoon() ? 'busy' : 'overloaded', ingest, close);
         if (close) return;
         const bodyBytes = length ? Number(length[1]) : 0;
         const rest: Buffer = buf.subarray(end + 4);
@@ -346,7 +346,7 @@ export class Acceptor {
     setTimeout(() => socket.destroy(), this.opts.lingerMs ?? 5000).unref();
   }
 
-  /** Why the acceptor shed, with each gateway process's state, at most once a second: a shed without overload is a rule's bug. */
+  /** Why the acceptor shed, with each gateway process's state, at most once a second: `busy` sheds (none overloaded) say which channel or report held them back. */
   private logShed(why: AcceptorShed): void {
     const t = performance.now();
     if (!this.opts.log || t - this.shedLoggedAt < 1000) {
