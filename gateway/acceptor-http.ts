@@ -33,14 +33,14 @@ export function originOf(head: Buffer): string {
 }
 
 /**
- * Why the acceptor sheds: every gateway process is overloaded; none is, but none could take the
- * connection in time (`busy`: its hand-over channel's pace or its last report of room, after a burst
- * of new connections or a busy spell; acceptor.ts); or none is ready (starting, restarting).
+ * Why the acceptor sheds: every gateway process is overloaded (shedding); none is, but none could
+ * take the connection in time (`busy`: its hand-over channel's pace after a burst of new connections,
+ * or no room in its last report; acceptor.ts); or none is ready (starting, restarting).
  */
 export type AcceptorShed = 'overloaded' | 'busy' | 'not_ready';
 const BODY_START: Record<AcceptorShed, string> = {
   overloaded: `{"error":{"code":"GW_ERR_OVERLOADED","message":${JSON.stringify(`${GW_ERRORS.GW_ERR_OVERLOADED.message}: every gateway process is overloaded`)}},"request_id":`,
-  busy: `{"error":{"code":"GW_ERR_OVERLOADED","message":${JSON.stringify(`${GW_ERRORS.GW_ERR_OVERLOADED.message}: no gateway process could take a new connection in time (none is overloaded)`)}},"request_id":`,
+  busy: `{"error":{"code":"GW_ERR_OVERLOADED","message":${JSON.stringify(`${GW_ERRORS.GW_ERR_OVERLOADED.message}: no gateway process could take a new connection in time`)}},"request_id":`,
   not_ready: `{"error":{"code":"GW_ERR_OVERLOADED","message":${JSON.stringify(`${GW_ERRORS.GW_ERR_OVERLOADED.message}: no gateway process is ready yet`)}},"request_id":`,
 };
 
