@@ -51,10 +51,11 @@ export type AcceptorMessage =
    */
   | { cmd: 'gw:conn'; head: string; at?: number }
   /**
-   * Acceptor -> one worker, about once a second: the sheds since the last report, and the longest
-   * delay of the acceptor's own event loop over that second (ms; for its metrics).
+   * Acceptor -> one worker, about once a second: the sheds since the last report (`busy` of them with
+   * no process overloaded), and the longest delay of the acceptor's own event loop over that second
+   * (ms; for its metrics).
    */
-  | { cmd: 'gw:shed'; n: number; loopDelayMs?: number };
+  | { cmd: 'gw:shed'; n: number; busy?: number; loopDelayMs?: number };
 
 export const isAcceptorMessage = (m: unknown): m is AcceptorMessage => typeof m === 'object' && m !== null && typeof (m as { cmd?: unknown }).cmd === 'string' && (m as { cmd: string }).cmd.startsWith('gw:');
 
@@ -118,6 +119,7 @@ export class Acceptor {
   private next = 0;
   private shedIds = 0;
   private unreported = 0;
+  private unreportedBusy = 0;
   private shedLoggedAt = -Infinity;
   /** Requests kept here waiting for a process that may take them soon: looked at again on each delivery and report. */
   private readonly waiters = new Set<() => void>();
@@ -330,6 +332,7 @@ export class Acceptor {
     if (ingest) {
       this.shedTotal++;
       this.unreported++;
+      if (why === 'busy') this.unreportedBusy++;
       this.logShed(why);
     }
     const id = `acc-${process.pid.toString(36)}-${(++this.shedIds).toString(36)}`;
@@ -365,7 +368,8 @@ export class Acceptor {
     if (!to) return;
     const loopDelayMs = this.loopDelay.max / 1e6;
     this.loopDelay.reset();
-    to.b.send({ cmd: 'gw:shed', n: this.unreported, loopDelayMs });
+    to.b.send({ cmd: 'gw:shed', n: this.unreported, busy: this.unreportedBusy, loopDelayMs });
     this.unreported = 0;
+    this.unreportedBusy = 0;
   }
 }

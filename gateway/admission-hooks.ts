@@ -39,8 +39,8 @@ export interface AdmissionHooks {
   gate(req: IncomingMessage, res: ServerResponse): boolean;
   /** Called before the metrics are serialised (GET /metrics): adds the counts kept as plain numbers. */
   flush(): void;
-  /** Called with ingest requests the acceptor shed for this process (acceptor.ts): counted with reason `acceptor`. */
-  countAcceptorSheds(n: number): void;
+  /** Called with ingest requests the acceptor shed for this process (acceptor.ts), `busy` of them with no process overloaded: counted with reasons `acceptor` and `acceptor_busy`. */
+  countAcceptorSheds(n: number, busy?: number): void;
 }
 
 /** On a request the server gate admitted: how long it had waited before it was read (ms). */
@@ -194,8 +194,10 @@ export function registerAdmission(app: FastifyInstance, admission: Admission, me
       for (const { route, method, n } of gateAnswers.values()) metrics.requests.inc({ route, method, status: 503 }, n);
       gateAnswers.clear();
     },
-    countAcceptorSheds(n) {
-      shedCounts.set('acceptor', (shedCounts.get('acceptor') ?? 0) + n);
+    countAcceptorSheds(n, busy = 0) {
+      const b = Math.min(n, busy);
+      if (n > b) shedCounts.set('acceptor', (shedCounts.get('acceptor') ?? 0) + n - b);
+      if (b > 0) shedCounts.set('acceptor_busy', (shedCounts.get('acceptor_busy') ?? 0) + b);
       const key = 'POST /v1/events';
       const counted = gateAnswers.get(key);
       if (counted) counted.n += n;

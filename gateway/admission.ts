@@ -51,8 +51,12 @@ export interface AdmissionOptions {
 export const MIN_QUEUE = 16;
 
 export type ShedReason = 'loop_lag' | 'waited' | 'queue_delay' | 'expected_delay' | 'requests' | 'bytes';
-/** Reasons in the shed metric: the gateway's own, and `acceptor` (shed by the acceptor process, acceptor.ts). */
-export type CountedReason = ShedReason | 'acceptor';
+/**
+ * Reasons in the shed metric: the gateway's own; `acceptor`, shed by the acceptor process while every
+ * gateway process was overloaded; `acceptor_busy`, shed by it while none was, but none could take a
+ * new connection in time (acceptor.ts, acceptor-http.ts).
+ */
+export type CountedReason = ShedReason | 'acceptor' | 'acceptor_busy';
 
 /** The inputs of the rules at a shed (logged, see `registerAdmission`). */
 export interface ShedInputs {

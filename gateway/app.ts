@@ -67,7 +67,7 @@ export const OVERLOAD_HOLD_MS = 500;
 declare module 'fastify' {
   interface FastifyInstance {
     /** Behind the acceptor: counts the ingest requests it shed for this process (its metrics hold them). */
-    countAcceptorSheds?: (n: number) => void;
+    countAcceptorSheds?: (n: number, busy?: number) => void;
     /** Behind the acceptor: a connection's hand-over took `ms`; the acceptor's loop was delayed at most `ms` over a second. */
     observeHandover?: (ms: number) => void;
     observeAcceptorLoopDelay?: (ms: number) => void;
@@ -305,7 +305,7 @@ export async function buildApp(opts: BuildOptions = {}): Promise<FastifyInstance
       : undefined,
   });
   if (acceptor) {
-    app.decorate('countAcceptorSheds', (n: number) => admissionHooks.countAcceptorSheds(n));
+    app.decorate('countAcceptorSheds', (n: number, busy?: number) => admissionHooks.countAcceptorSheds(n, busy));
     app.decorate('observeHandover', (ms: number) => metrics.handoverSeconds.observe(Math.max(0, ms) / 1000));
     app.decorate('observeAcceptorLoopDelay', (ms: number) => metrics.acceptorLoopDelaySeconds.observe(ms / 1000));
   }

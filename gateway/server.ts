@@ -74,7 +74,7 @@ export async function startBehindAcceptor(opts: Omit<BuildOptions, 'acceptor'>) 
       if (m.head) socket.emit('data', Buffer.from(m.head, 'latin1'));
       socket.resume();
     } else if (m.cmd === 'gw:shed') {
-      if (m.n > 0) app.countAcceptorSheds?.(m.n);
+      if (m.n > 0) app.countAcceptorSheds?.(m.n, m.busy);
       if (m.loopDelayMs !== undefined) app.observeAcceptorLoopDelay?.(m.loopDelayMs);
     }
   });

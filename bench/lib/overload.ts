@@ -217,7 +217,8 @@ function listenOverflows(): number {
   }
 }
 
-const SHED_REASONS = ['loop_lag', 'waited', 'queue_delay', 'expected_delay', 'requests', 'bytes', 'connections', 'acceptor'];
+const SHED_REASONS = ['loop_lag', 'waited', 'queue_delay', 'expected_delay', 'requests', 'bytes', 'connections', 'acceptor', 'acceptor_busy'];
+const BY_ACCEPTOR = (r: string) => r === 'acceptor' || r === 'acceptor_busy';
 
 async function scrape(port: number): Promise<string | null> {
   try {
@@ -236,8 +237,8 @@ function gatewayFigures(before: string | null, after: string | null): OverloadRu
   };
   const counts = SHED_REASONS.map((r) => [r, promSum(after, 'gateway_shed_requests_total', [`reason="${r}"`]) - promSum(before, 'gateway_shed_requests_total', [`reason="${r}"`])] as const);
   // The acceptor's sheds cost the gateway processes nothing; every other reason is a shed on a gateway process's own thread.
-  const shedByAcceptor = counts.find(([r]) => r === 'acceptor')?.[1] ?? 0;
-  const shedOnThread = counts.reduce((n, [r, c]) => (r === 'acceptor' ? n : n + c), 0);
+  const shedByAcceptor = counts.reduce((n, [r, c]) => (BY_ACCEPTOR(r) ? n + c : n), 0);
+  const shedOnThread = counts.reduce((n, [r, c]) => (BY_ACCEPTOR(r) ? n : n + c), 0);
   const shedBy = counts
     .filter(([, n]) => n > 0)
     .map(([r, n]) => `${r} ${int(n)}`)

@@ -1,0 +1,61 @@
+import net from 'node:net';
+import { afterEach, expect, test } from 'vitest';
+import { Acceptor, type AcceptorMessage } from './acceptor.js';
+import { harness, type Harness } from '../test/harness/gateway-app.js';
+import { waitFor } from '../common/wait.js';
+
+let acceptor: Acceptor | undefined;
+let h: Harness | undefined;
+afterEach(async () => {
+  acceptor?.close();
+  await h?.app.close();
+});
+
+/** One ingest request on a connection of its own: the acceptor's answer. */
+function post(port: number): Promise<string> {
+  return new Promise((resolve) => {
+    const s = net.connect(port, '127.0.0.1');
+    s.on('error', () => resolve(''));
+    s.setEncoding('latin1');
+    s.once('data', (d: string) => {
+      s.destroy();
+      resolve(d);
+    });
+    s.write('POST /v1/events HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 13\r\n\r\n{"events":[]}');
+  });
+}
+
+test('the acceptor reports its sheds with how many had no process overloaded; the gateway counts those as acceptor_busy', { timeout: 30_000 }, async () => {
+  // As a process behind the acceptor (that is where the acceptor's sheds are counted).
+  h = await harness({}, undefined, { acceptor: { onOverload: () => {}, onRoom: () => {} } });
+  const app = h.app;
+  await app.ready();
+  const reports: Extract<AcceptorMessage, { cmd: 'gw:shed' }>[] = [];
+  acceptor = new Acceptor({ host: '127.0.0.1', port: 0, backlog: 511, maxConnections: 100, retryAfterMaxS: 2 });
+  acceptor.add({
+    id: 1,
+    send: (m) => {
+      if (m.cmd !== 'gw:shed') return;
+      reports.push(m);
+      // What gateway/server.ts does with it.
+      if (m.n > 0) app.countAcceptorSheds?.(m.n, m.busy);
+    },
+  });
+  acceptor.onMessage(1, { cmd: 'gw:ready' });
+  // Not overloaded, but no room: busy sheds.
+  acceptor.onMessage(1, { cmd: 'gw:room', n: 0 });
+  await acceptor.listen();
+  const { port } = acceptor.server.address() as net.AddressInfo;
+  for (let i = 0; i < 3; i++) expect(await post(port)).toMatch(/^HTTP\/1\.1 503 [\s\S]*no gateway process could take a new connection in time/);
+  acceptor.onMessage(1, { cmd: 'gw:overload', on: true });
+  for (let i = 0; i < 2; i++) expect(await post(port)).toMatch(/^HTTP\/1\.1 503 [\s\S]*every gateway process is overloaded/);
+
+  // Reported about once a second.
+  await waitFor(() => reports.reduce((n, r) => n + r.n, 0) === 5, 'the five sheds reported', 10_000, 20);
+  expect(reports.reduce((n, r) => n + (r.busy ?? 0), 0)).toBe(3);
+  const metrics = (await app.inject('/metrics')).body;
+  expect(metrics).toMatch(/gateway_shed_requests_total\{reason="acceptor"\} 2\n/);
+  expect(metrics).toMatch(/gateway_shed_requests_total\{reason="acceptor_busy"\} 3\n/);
+  // All five are 503s of the ingest route, as the gateway's own sheds are.
+  expect(metrics).toMatch(/gateway_requests_total\{route="\/v1\/events",method="POST",status="503"\} 5\n/);
+});
