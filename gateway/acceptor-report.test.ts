@@ -3,6 +3,7 @@ import { afterEach, expect, test } from 'vitest';
 import { Acceptor, type AcceptorMessage } from './acceptor.js';
 import { harness, type Harness } from '../test/harness/gateway-app.js';
 import { waitFor } from '../common/wait.js';
+import { postOnNewConnection } from '../test/harness/acceptor-post.js';
 
 let acceptor: Acceptor | undefined;
 let h: Harness | undefined;
@@ -11,19 +12,7 @@ afterEach(async () => {
   await h?.app.close();
 });
 
-/** One ingest request on a connection of its own: the acceptor's answer. */
-function post(port: number): Promise<string> {
-  return new Promise((resolve) => {
-    const s = net.connect(port, '127.0.0.1');
-    s.on('error', () => resolve(''));
-    s.setEncoding('latin1');
-    s.once('data', (d: string) => {
-      s.destroy();
-      resolve(d);
-    });
-    s.write('POST /v1/events HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 13\r\n\r\n{"events":[]}');
-  });
-}
+const post = postOnNewConnection;
 
 test('the acceptor reports its sheds with how many had no process overloaded; the gateway counts those as acceptor_busy', { timeout: 30_000 }, async () => {
   // As a process behind the acceptor (that is where the acceptor's sheds are counted).

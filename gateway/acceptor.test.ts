@@ -8,6 +8,7 @@ import { OVERLOAD_HOLD_MS } from './app.js';
 import { harness, type Harness } from '../test/harness/gateway-app.js';
 import { pageView } from '../test/unit/fixtures.js';
 import { waitFor } from '../common/wait.js';
+import { postOnNewConnection } from '../test/harness/acceptor-post.js';
 
 describe('what the acceptor reads of a request', () => {
   test('ingest requests are told apart by their request line only', () => {
@@ -238,20 +239,7 @@ describe("the hand-over paced by each process's room", () => {
   let acceptor: Acceptor | undefined;
   afterEach(() => acceptor?.close());
 
-  /** One ingest request on a connection of its own: the first answer's text, or '' when the connection was handed over (closed here by the stand-in). */
-  function post(port: number): Promise<string> {
-    return new Promise((resolve) => {
-      const s = net.connect(port, '127.0.0.1');
-      s.on('error', () => resolve(''));
-      s.setEncoding('latin1');
-      s.once('data', (d: string) => {
-        s.destroy();
-        resolve(d);
-      });
-      s.on('close', () => resolve(''));
-      s.write('POST /v1/events HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 13\r\n\r\n{"events":[]}');
-    });
-  }
+  const post = postOnNewConnection;
 
   test('a process takes as many connections as its last report of room says; beyond, the acceptor sheds them until the next report', { timeout: 30_000 }, async () => {
     let handed = 0;
