@@ -53,7 +53,7 @@ export const MIN_QUEUE = 16;
 export type ShedReason = 'loop_lag' | 'waited' | 'queue_delay' | 'expected_delay' | 'requests' | 'bytes';
 /**
  * Reasons in the shed metric: the gateway's own; `acceptor`, shed by the acceptor process while every
- * gateway process was overloaded; `acceptor_busy`, shed by it while none was, but none could take a
+ * gateway process was overloaded (or none was ready yet); `acceptor_busy`, shed by it while none was, but none could take a
  * new connection in time (acceptor.ts, acceptor-http.ts).
  */
 export type CountedReason = ShedReason | 'acceptor' | 'acceptor_busy';
