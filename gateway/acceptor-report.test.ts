@@ -3,7 +3,7 @@ import { afterEach, expect, test } from 'vitest';
 import { Acceptor, type AcceptorMessage } from './acceptor.js';
 import { harness, type Harness } from '../test/harness/gateway-app.js';
 import { waitFor } from '../common/wait.js';
-import { postOnNewConnection } from '../test/harness/acceptor-post.js';
+import { postOnNewConnection as post } from '../test/harness/acceptor-post.js';
 
 let acceptor: Acceptor | undefined;
 let h: Harness | undefined;
@@ -11,8 +11,6 @@ afterEach(async () => {
   acceptor?.close();
   await h?.app.close();
 });
-
-const post = postOnNewConnection;
 
 test('the acceptor reports its sheds with how many had no process overloaded; the gateway counts those as acceptor_busy', { timeout: 30_000 }, async () => {
   // As a process behind the acceptor (that is where the acceptor's sheds are counted).
