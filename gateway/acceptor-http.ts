@@ -33,9 +33,9 @@ export function originOf(head: Buffer): string {
 }
 
 /**
- * Why the acceptor sheds: every gateway process is overloaded (shedding); none is, but none could
- * take the connection in time (`busy`: its hand-over channel's pace after a burst of new connections,
- * or no room in its last report; acceptor.ts); or none is ready (starting, restarting).
+ * Why the acceptor sheds: every gateway process is overloaded (shedding, or no room in its last
+ * report: its loop saturated); one had room, but its hand-over channel could not take the connection
+ * in time (`busy`: a burst of new connections; acceptor.ts); or none is ready (starting, restarting).
  */
 export type AcceptorShed = 'overloaded' | 'busy' | 'not_ready';
 const BODY_START: Record<AcceptorShed, string> = {

@@ -12,7 +12,7 @@ afterEach(async () => {
   await h?.app.close();
 });
 
-test('the acceptor reports its sheds with how many had no process overloaded; the gateway counts those as acceptor_busy', { timeout: 30_000 }, async () => {
+test('the acceptor reports its sheds with how many had a process with room but a full channel; the gateway counts those as acceptor_busy', { timeout: 30_000 }, async () => {
   // As a process behind the acceptor (that is where the acceptor's sheds are counted).
   h = await harness({}, undefined, { acceptor: { onOverload: () => {}, onRoom: () => {} } });
   const app = h.app;
@@ -21,7 +21,9 @@ test('the acceptor reports its sheds with how many had no process overloaded; th
   acceptor = new Acceptor({ host: '127.0.0.1', port: 0, backlog: 511, maxConnections: 100, retryAfterMaxS: 2 });
   acceptor.add({
     id: 1,
-    send: (m) => {
+    // Takes the first hand-over and never acknowledges it: its channel stays full, though it has room.
+    send: (m, socket) => {
+      if (m.cmd === 'gw:conn') socket?.destroy();
       if (m.cmd !== 'gw:shed') return;
       reports.push(m);
       // What gateway/server.ts does with it.
@@ -29,13 +31,17 @@ test('the acceptor reports its sheds with how many had no process overloaded; th
     },
   });
   acceptor.onMessage(1, { cmd: 'gw:ready' });
-  // Not overloaded, but no room: busy sheds.
-  acceptor.onMessage(1, { cmd: 'gw:room', n: 0 });
   await acceptor.listen();
   const { port } = acceptor.server.address() as net.AddressInfo;
+  expect(await post(port)).toBe('');
+  // Past the hand-over's bound the channel is closed to new connections: busy sheds.
+  await new Promise((r) => setTimeout(r, 40));
   for (let i = 0; i < 3; i++) expect(await post(port)).toMatch(/^HTTP\/1\.1 503 [\s\S]*no gateway process could take a new connection in time/);
+  // No room (a saturated loop) counts as overloaded, as does shedding.
+  acceptor.onMessage(1, { cmd: 'gw:room', n: 0 });
+  expect(await post(port)).toMatch(/^HTTP\/1\.1 503 [\s\S]*every gateway process is overloaded/);
   acceptor.onMessage(1, { cmd: 'gw:overload', on: true });
-  for (let i = 0; i < 2; i++) expect(await post(port)).toMatch(/^HTTP\/1\.1 503 [\s\S]*every gateway process is overloaded/);
+  expect(await post(port)).toMatch(/^HTTP\/1\.1 503 [\s\S]*every gateway process is overloaded/);
 
   // Reported about once a second.
   await waitFor(() => reports.reduce((n, r) => n + r.n, 0) === 5, 'the five sheds reported', 10_000, 20);

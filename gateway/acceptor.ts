@@ -52,7 +52,7 @@ export type AcceptorMessage =
   | { cmd: 'gw:conn'; head: string; at?: number }
   /**
    * Acceptor -> one worker, about once a second: the sheds since the last report (`busy` of them with
-   * no process overloaded), and the longest delay of the acceptor's own event loop over that second
+   * a process with room but a full channel), and the longest delay of the acceptor's own event loop over that second
    * (ms; for its metrics).
    */
   | { cmd: 'gw:shed'; n: number; busy?: number; loopDelayMs?: number };
@@ -293,7 +293,7 @@ export class Acceptor {
         const close = !ingest || text.includes('\r\ntransfer-encoding:') || / http\/1\.0\r\n/.test(text.slice(0, text.indexOf('\r\n') + 2)) || /\r\nconnection:[ \t]*close/.test(text);
         if (waiting) this.waits.ended(false);
         waiting = false;
-        this.answer(socket, head, !this.pick(true) ? 'not_ready' : this.mayTakeSoon() ? 'busy' : 'overloaded', ingest, close);
+        this.answer(socket, head, !this.pick(true) ? 'not_ready' : this.channelOnly() ? 'busy' : 'overloaded', ingest, close);
         if (close) return;
         const bodyBytes = length ? Number(length[1]) : 0;
         const rest: Buffer = buf.subarray(end + 4);
@@ -308,6 +308,16 @@ export class Acceptor {
       this.waiters.delete(drain);
     });
     socket.resume();
+  }
+
+  /**
+   * Whether a ready process had room and was held back only by its channel (a burst of new
+   * connections): a `busy` shed. No room counts as overload: under load the processes' loops are
+   * saturated long before one of them sheds itself (the acceptor spares them that).
+   */
+  private channelOnly(): boolean {
+    for (const s of this.backends.values()) if (s.ready && !s.overloaded && s.room >= 1) return true;
+    return false;
   }
 
   /** Whether a ready process is not overloaded: held back only by its channel (handover-pipe.ts) or its last room report. */
@@ -349,7 +359,7 @@ export class Acceptor {
     setTimeout(() => socket.destroy(), this.opts.lingerMs ?? 5000).unref();
   }
 
-  /** Why the acceptor shed, with each gateway process's state, at most once a second: `busy` sheds (none overloaded) say which channel or report held them back. */
+  /** Why the acceptor shed, with each gateway process's state, at most once a second: `busy` sheds (room, but a full channel) say which channel held them back. */
   private logShed(why: AcceptorShed): void {
     const t = performance.now();
     if (!this.opts.log || t - this.shedLoggedAt < 1000) {

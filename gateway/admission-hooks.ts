@@ -39,7 +39,7 @@ export interface AdmissionHooks {
   gate(req: IncomingMessage, res: ServerResponse): boolean;
   /** Called before the metrics are serialised (GET /metrics): adds the counts kept as plain numbers. */
   flush(): void;
-  /** Called with ingest requests the acceptor shed for this process (acceptor.ts), `busy` of them with no process overloaded: counted with reasons `acceptor` and `acceptor_busy`. */
+  /** Called with ingest requests the acceptor shed for this process (acceptor.ts), `busy` of them while a process had room but a full channel: counted with reasons `acceptor` and `acceptor_busy`. */
   countAcceptorSheds(n: number, busy?: number): void;
 }
 

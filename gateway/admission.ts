@@ -53,8 +53,8 @@ export const MIN_QUEUE = 16;
 export type ShedReason = 'loop_lag' | 'waited' | 'queue_delay' | 'expected_delay' | 'requests' | 'bytes';
 /**
  * Reasons in the shed metric: the gateway's own; `acceptor`, shed by the acceptor process while every
- * gateway process was overloaded (or none was ready yet); `acceptor_busy`, shed by it while none was, but none could take a
- * new connection in time (acceptor.ts, acceptor-http.ts).
+ * gateway process was overloaded or saturated (or none was ready yet); `acceptor_busy`, shed by it while
+ * one had room but its hand-over channel could not take the new connection in time (acceptor.ts).
  */
 export type CountedReason = ShedReason | 'acceptor' | 'acceptor_busy';
 

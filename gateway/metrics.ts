@@ -45,7 +45,7 @@ export function gatewayMetrics() {
     }),
     shed: new Counter({
       name: 'gateway_shed_requests_total',
-      help: 'Requests refused with 503 GW_ERR_OVERLOADED before their body was read, by reason (loop_lag, waited, queue_delay, expected_delay, requests, bytes; acceptor: shed by the acceptor process, every gateway process overloaded or none ready yet; acceptor_busy: shed by it with none overloaded, none able to take a new connection in time)',
+      help: 'Requests refused with 503 GW_ERR_OVERLOADED before their body was read, by reason (loop_lag, waited, queue_delay, expected_delay, requests, bytes; acceptor: shed by the acceptor process, every gateway process overloaded (shedding or saturated) or none ready yet; acceptor_busy: shed by it while a process had room but its hand-over channel could not take the new connection in time)',
       labelNames: ['reason'],
       registers,
     }),
