@@ -55,7 +55,7 @@ const SETTLE = a.num('settle', 20);
 const WARMUP = a.num('warmup', 3);
 const CONNECTIONS = a.num('connections', 64);
 /** --paced-connections N: a fixed pool of N connections per paced run (lib/paced.ts, wrk2's model); 0 (default): --paced-warm N opened first, more on demand. */
-const PACED = { connections: a.num('paced-connections', 0) || undefined, warm: a.num('paced-warm', 32) };
+const PACED = { connections: a.num('paced-connections', 0) || undefined, warm: a.num('paced-warm', 32), fresh: a.num('paced-new', 0) };
 const list = (name: string) => a.str(name, '').split(',').filter(Boolean);
 /** GATEWAY_KAFKA_LINGER_MS of the gateway measured (its default when not given). */
 const LINGER = a.str('linger', '');
@@ -124,7 +124,7 @@ await runBench('bench:gateway-half', 900, async () => {
 
   const run = async (s: Side, label: string, duration: number, rate?: number) => {
     // The whole tree's CPU: behind the acceptor the requests are served by the primary's children.
-    const m = await measure(label, { cpuSeconds: () => s.gw.treeCpuSeconds() }, s.kafka.pid, pool, { port: s.port, duration, connections: CONNECTIONS, rate, trace: TRACE && rate !== undefined, pacedConnections: PACED.connections, pacedWarm: PACED.warm });
+    const m = await measure(label, { cpuSeconds: () => s.gw.treeCpuSeconds() }, s.kafka.pid, pool, { port: s.port, duration, connections: CONNECTIONS, rate, trace: TRACE && rate !== undefined, pacedConnections: PACED.connections, pacedWarm: PACED.warm, pacedNew: PACED.fresh });
     s.acknowledged += m.ok * pool.eventsPerBody;
     return m;
   };

@@ -96,7 +96,7 @@ const PORTS = gatewayBenchPorts(a);
 const AB_ROOT = a.str('ab-root', '');
 const PACED_RATE = a.num('paced-rate', 0);
 /** --paced-connections N: a fixed pool of N connections per paced run (lib/paced.ts, wrk2's model); 0 (default): --paced-warm N opened first, more on demand. */
-const PACED = { connections: a.num('paced-connections', 0) || undefined, warm: a.num('paced-warm', 32) };
+const PACED = { connections: a.num('paced-connections', 0) || undefined, warm: a.num('paced-warm', 32), fresh: a.num('paced-new', 0) };
 /** --variants: settings (ENV=value, comma-separated) of each extra real gateway, ';' between gateways. */
 const VARIANTS = parseVariants(a.str('variants', ''));
 /** --no-acceptor: skip the gateway behind the acceptor process (GATEWAY_ACCEPTOR: sheds on its own core under overload). */
@@ -239,7 +239,7 @@ await runBench('bench:gateway', 1800, async () => {
   const records0 = await kafkaRecords(kafka);
   let gatewayAccepted = 0;
   const run = async (t: Target, what: string, duration: number, rate?: number) => {
-    const m = await measure(what, t.proc, t.real ? kafka.pid : undefined, pool, { port: t.port, duration, connections: CONNECTIONS, rate, trace: TRACE && t === tGw && rate !== undefined, closedLoop: CLOSED_LOOP, pacedConnections: PACED.connections, pacedWarm: PACED.warm });
+    const m = await measure(what, t.proc, t.real ? kafka.pid : undefined, pool, { port: t.port, duration, connections: CONNECTIONS, rate, trace: TRACE && t === tGw && rate !== undefined, closedLoop: CLOSED_LOOP, pacedConnections: PACED.connections, pacedWarm: PACED.warm, pacedNew: PACED.fresh });
     if (t.real) gatewayAccepted += m.ok * pool.eventsPerBody;
     return m;
   };

@@ -109,13 +109,13 @@ export async function measure(
   server: CpuSource,
   kafkaPid: number | undefined,
   pool: BodyPool,
-  opts: { port: number; duration: number; connections: number; rate?: number; trace?: boolean; closedLoop?: ClosedLoop; pacedConnections?: number; pacedWarm?: number },
+  opts: { port: number; duration: number; connections: number; rate?: number; trace?: boolean; closedLoop?: ClosedLoop; pacedConnections?: number; pacedWarm?: number; pacedNew?: number },
 ): Promise<Measured> {
   const load = await loadAverage();
   const cpu0 = { server: server.cpuSeconds(), kafka: cpuSecondsOf(kafkaPid), loadgen: process.cpuUsage() };
   const t0 = performance.now();
   const r = opts.rate
-    ? await pacedRun(pool, opts.port, opts.rate, opts.duration, { trace: opts.trace, connections: opts.pacedConnections, warm: opts.pacedWarm })
+    ? await pacedRun(pool, opts.port, opts.rate, opts.duration, { trace: opts.trace, connections: opts.pacedConnections, warm: opts.pacedWarm, newConnectionShare: opts.pacedNew })
     : opts.closedLoop === 'autocannon'
       ? await autocannonRun(pool, opts.port, opts.duration, opts.connections)
       : await closedLoopRun(pool, { port: opts.port, path: EVENTS_PATH, duration: opts.duration, connections: opts.connections });
@@ -181,9 +181,9 @@ export async function autocannonRun(pool: BodyPool, port: number, duration: numb
   };
 }
 
-export async function pacedRun(pool: BodyPool, port: number, rate: number, duration: number, o: { trace?: boolean; connections?: number; warm?: number } = {}): Promise<LoadResult> {
+export async function pacedRun(pool: BodyPool, port: number, rate: number, duration: number, o: { trace?: boolean; connections?: number; warm?: number; newConnectionShare?: number } = {}): Promise<LoadResult> {
   const codes = new Map<number, number>();
-  const res = await pacedLoad({ port, path: EVENTS_PATH, rate, durationS: duration, next: () => pool.next(), trace: o.trace, connections: o.connections, warm: o.warm, onResponse: (status) => codes.set(status, (codes.get(status) ?? 0) + 1) });
+  const res = await pacedLoad({ port, path: EVENTS_PATH, rate, durationS: duration, next: () => pool.next(), trace: o.trace, connections: o.connections, warm: o.warm, newConnectionShare: o.newConnectionShare, onResponse: (status) => codes.set(status, (codes.get(status) ?? 0) + 1) });
   return {
     seconds: res.seconds,
     ok: res.ok,

@@ -43,3 +43,18 @@ test('connections: a fixed pool, never more connections than it holds', async ()
   expect(r.sent).toBeGreaterThan(100);
   expect(srv.connections()).toBe(3);
 });
+
+test('newConnectionShare: that share of the requests, evenly spread, each on a connection of its own', async () => {
+  const srv = await server();
+  open = srv.s;
+  const r = await pacedLoad({ port: srv.port, path: '/e', rate: 400, durationS: 0.3, next: body, connections: 3, newConnectionShare: 0.25 });
+  expect(r.ok).toBe(r.sent);
+  const posts = srv.seen.filter((x) => x.method === 'POST');
+  const counts = new Map<number, number>();
+  for (const p of posts) counts.set(p.conn, (counts.get(p.conn) ?? 0) + 1);
+  const single = posts.filter((p) => p.conn >= 3);
+  // Every fourth request (the 4th, 8th, ...) came on a connection no other request used.
+  expect(single.length).toBe(Math.floor(r.sent / 4));
+  expect(single.every((p) => counts.get(p.conn) === 1)).toBe(true);
+  expect(srv.connections()).toBe(3 + single.length);
+});

@@ -59,6 +59,12 @@ export async function pacedLoad(opts: {
    * steady stream of clients makes, and that the gateway's acceptor hands over one at a time.
    */
   warm?: number;
+  /**
+   * This share of the requests (0..1, evenly spread: with 0.1 every tenth) each on a new connection of
+   * its own, closed after its answer: a visitor's first request. Browsers open new connections at the
+   * pace visitors arrive, whatever the answers do; the pool's connections are the visitors who stay.
+   */
+  newConnectionShare?: number;
   /** Called with each answered request's status and due time (ms, performance.now()). */
   onResponse?: (status: number, dueAt: number) => void;
   /** Sends its send time (x-trace-sent) and keeps the gateway's hops of each answer (GATEWAY_TRACE_HOPS). */
@@ -77,8 +83,10 @@ export async function pacedLoad(opts: {
   let pending = 0;
   let drained: () => void = () => {};
 
-  const send = (due: number) => {
+  const share = opts.newConnectionShare ?? 0;
+  const send = (due: number, k: number) => {
     const b = opts.next();
+    const fresh = Math.floor((k + 1) * share) > Math.floor(k * share);
     pending++;
     res.sent++;
     const sentAt = performance.now();
@@ -91,7 +99,8 @@ export async function pacedLoad(opts: {
         port: opts.port,
         path: opts.path,
         method: 'POST',
-        agent,
+        // agent: false: a socket of its own, sent with `connection: close`.
+        agent: fresh ? false : agent,
         headers,
         timeout: 10_000,
       },
@@ -123,7 +132,7 @@ export async function pacedLoad(opts: {
     const tick = () => {
       const now = performance.now();
       // Every request due by now leaves now (a late timer sends the ones it owes, with their due times).
-      while (t0 + k * interval <= now && t0 + k * interval < end) send(t0 + k++ * interval);
+      while (t0 + k * interval <= now && t0 + k * interval < end) send(t0 + k * interval, k++);
       if (t0 + k * interval >= end) return resolve();
       setTimeout(tick, Math.max(0, t0 + k * interval - performance.now()));
     };
