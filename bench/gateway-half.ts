@@ -12,7 +12,7 @@
  *                                 [--ab-root DIR] [--ab-node-flags=--max-semi-space-size=32] [--ab-linger 2]
  *                                 [--kafka-jvm=-Xlog:gc:file=a.log]
  *                                 [--ab-kafka-props=num.io.threads=2,...] [--ab-kafka-jvm=-Xmn128m,...]
- *                                 [--trace] [--paced-connections 256 | --paced-warm 32] [--idle 0]
+ *                                 [--trace] [--paced-connections 256 | --paced-warm 32] [--paced-new 0.1] [--idle 0]
  *
  * --trace: both gateways with GATEWAY_TRACE_HOPS, so every answer says where its time went in the
  * gateway (gateway/hop-trace.ts), joined with the generator's own times (lib/hops.ts): per run, a
@@ -54,7 +54,10 @@ const IDLE = a.num('idle', 0);
 const SETTLE = a.num('settle', 20);
 const WARMUP = a.num('warmup', 3);
 const CONNECTIONS = a.num('connections', 64);
-/** --paced-connections N: a fixed pool of N connections per paced run (lib/paced.ts, wrk2's model); 0 (default): --paced-warm N opened first, more on demand. */
+/**
+ * --paced-connections N: a fixed pool of N connections per paced run (lib/paced.ts, wrk2's model); 0 (default): --paced-warm N
+ * opened first, more on demand. --paced-new S: that share of the requests each on a new connection of its own (0 by default).
+ */
 const PACED = { connections: a.num('paced-connections', 0) || undefined, warm: a.num('paced-warm', 32), fresh: a.num('paced-new', 0) };
 const list = (name: string) => a.str(name, '').split(',').filter(Boolean);
 /** GATEWAY_KAFKA_LINGER_MS of the gateway measured (its default when not given). */

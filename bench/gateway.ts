@@ -13,7 +13,7 @@
  *                            [--overload-new-connections 0.1] [--client-timeout 10] [--workers 1]
  *                            [--compression none] [--linger 5] [--secure] [--ab-root DIR] [--overload-base 0]
  *                            [--broker-warmup-max 30]
- *                            [--loadgen-nice 0] [--trace] [--closed-loop raw|autocannon] [--paced-connections 256 | --paced-warm 32]
+ *                            [--loadgen-nice 0] [--trace] [--closed-loop raw|autocannon] [--paced-connections 256 | --paced-warm 32] [--paced-new 0.1]
  *                            [--variants 'GATEWAY_WORKERS=2,GATEWAY_KAFKA_LINGER_MS=2;GATEWAY_KAFKA_COMPRESSION=lz4']
  *
  * --paced-rate N: every real gateway also at N requests/s, paced open loop, in the same rotation:
@@ -24,8 +24,8 @@
  * phases (at multiples of its own maximum, or of --overload-base): a layout or a combination of
  * settings (processes x linger x compression, GATEWAY_WORKER_NICE ...) measured beside the default.
  *
- * --paced-connections N: the paced runs on a fixed pool of N connections opened before each (wrk2's
- * model; lib/paced.ts); by default --paced-warm N (32) opened before each, more on demand (dozens at once in a slow spell).
+ * --paced-connections N: the paced runs on a fixed pool of N connections (wrk2's model; lib/paced.ts); by default --paced-warm N
+ * (32) opened first, more on demand (dozens at once in a slow spell). --paced-new S: that share each on a connection of its own.
  *
  * --trace: the real gateway (first client) with GATEWAY_TRACE_HOPS, and each half-load run prints
  * where its requests' time went, hop by hop (lib/hops.ts; as bench:gateway-half --trace).
@@ -95,7 +95,7 @@ const PROFILE_TARGET = a.str('profile-target', 'gateway') as 'gateway' | 'stub';
 const PORTS = gatewayBenchPorts(a);
 const AB_ROOT = a.str('ab-root', '');
 const PACED_RATE = a.num('paced-rate', 0);
-/** --paced-connections N: a fixed pool of N connections per paced run (lib/paced.ts, wrk2's model); 0 (default): --paced-warm N opened first, more on demand. */
+/** --paced-connections, --paced-warm, --paced-new: how the paced runs connect (the header above). */
 const PACED = { connections: a.num('paced-connections', 0) || undefined, warm: a.num('paced-warm', 32), fresh: a.num('paced-new', 0) };
 /** --variants: settings (ENV=value, comma-separated) of each extra real gateway, ';' between gateways. */
 const VARIANTS = parseVariants(a.str('variants', ''));
