@@ -304,7 +304,8 @@ async function overloadPhase(opts: OverloadOptions, factor: number): Promise<Ove
       durationS: opts.durationS,
       threads: opts.threads,
       offset: 0,
-      pool: { size: Math.min(2000, opts.pool.size), seed: 42, tag: `ovl${factor}x${Date.now().toString(36)}`, eventsPerBody },
+      // Event ids take no '.' (contracts/event-schema.ts): a factor of 0.5 tags its ids 0p5.
+      pool: { size: Math.min(2000, opts.pool.size), seed: 42, tag: `ovl${String(factor).replace('.', 'p')}x${Date.now().toString(36)}`, eventsPerBody },
       maxConnections: opts.maxConnections,
       warmConnections: opts.warmConnections,
       newConnectionShare: opts.newConnectionShare,
