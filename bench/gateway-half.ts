@@ -12,7 +12,7 @@
  *                                 [--ab-root DIR] [--ab-node-flags=--max-semi-space-size=32] [--ab-linger 2]
  *                                 [--kafka-jvm=-Xlog:gc:file=a.log]
  *                                 [--ab-kafka-props=num.io.threads=2,...] [--ab-kafka-jvm=-Xmn128m,...]
- *                                 [--trace] [--paced-connections 256 | --paced-warm 32] [--paced-new 0.1] [--idle 0]
+ *                                 [--trace] [--paced-connections 256 | --paced-warm 32] [--paced-new 0.1] [--paced-client http|raw] [--idle 0]
  *
  * --trace: both gateways with GATEWAY_TRACE_HOPS, so every answer says where its time went in the
  * gateway (gateway/hop-trace.ts), joined with the generator's own times (lib/hops.ts): per run, a
@@ -36,7 +36,7 @@ import { gatewayProcesses } from './lib/gateway-processes.js';
 import { scrape, tailWhy } from './lib/half-tail.js';
 import { hopsTable } from './lib/hops.js';
 import { kafkaRecords } from './lib/kafka-records.js';
-import { measure } from './lib/measure.js';
+import { measure, pacedClient } from './lib/measure.js';
 import { log, onCleanup, runBench } from './lib/run.js';
 import { int, loadAverage, median, ms } from './lib/stats.js';
 
@@ -57,8 +57,9 @@ const CONNECTIONS = a.num('connections', 64);
 /**
  * --paced-connections N: a fixed pool of N connections per paced run (lib/paced.ts, wrk2's model); 0 (default): --paced-warm N
  * opened first, more on demand. --paced-new S: that share of the requests each on a new connection of its own (0 by default).
+ * --paced-client raw: raw sockets, requests encoded once (lib/open-loop.ts on one thread; no --trace hops); http (default): Node's client.
  */
-const PACED = { connections: a.num('paced-connections', 0) || undefined, warm: a.num('paced-warm', 32), fresh: a.num('paced-new', 0) };
+const PACED = { connections: a.num('paced-connections', 0) || undefined, warm: a.num('paced-warm', 32), fresh: a.num('paced-new', 0), client: pacedClient(a.str('paced-client', 'http')) };
 const list = (name: string) => a.str(name, '').split(',').filter(Boolean);
 /** GATEWAY_KAFKA_LINGER_MS of the gateway measured (its default when not given). */
 const LINGER = a.str('linger', '');
@@ -127,7 +128,7 @@ await runBench('bench:gateway-half', 900, async () => {
 
   const run = async (s: Side, label: string, duration: number, rate?: number) => {
     // The whole tree's CPU: behind the acceptor the requests are served by the primary's children.
-    const m = await measure(label, { cpuSeconds: () => s.gw.treeCpuSeconds() }, s.kafka.pid, pool, { port: s.port, duration, connections: CONNECTIONS, rate, trace: TRACE && rate !== undefined, pacedConnections: PACED.connections, pacedWarm: PACED.warm, pacedNew: PACED.fresh });
+    const m = await measure(label, { cpuSeconds: () => s.gw.treeCpuSeconds() }, s.kafka.pid, pool, { port: s.port, duration, connections: CONNECTIONS, rate, trace: TRACE && rate !== undefined, pacedConnections: PACED.connections, pacedWarm: PACED.warm, pacedNew: PACED.fresh, pacedClient: PACED.client });
     s.acknowledged += m.ok * pool.eventsPerBody;
     return m;
   };

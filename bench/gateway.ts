@@ -13,7 +13,7 @@
  *                            [--overload-new-connections 0.1] [--client-timeout 10] [--workers 1]
  *                            [--compression none] [--linger 5] [--secure] [--ab-root DIR] [--overload-base 0]
  *                            [--broker-warmup-max 30]
- *                            [--loadgen-nice 0] [--trace] [--closed-loop raw|autocannon] [--paced-connections 256 | --paced-warm 32] [--paced-new 0.1]
+ *                            [--loadgen-nice 0] [--trace] [--closed-loop raw|autocannon] [--paced-connections 256 | --paced-warm 32] [--paced-new 0.1] [--paced-client http|raw]
  *                            [--variants 'GATEWAY_WORKERS=2,GATEWAY_KAFKA_LINGER_MS=2;GATEWAY_KAFKA_COMPRESSION=lz4']
  *
  * --paced-rate N: every real gateway also at N requests/s, paced open loop, in the same rotation:
@@ -24,8 +24,7 @@
  * phases (at multiples of its own maximum, or of --overload-base): a layout or a combination of
  * settings (processes x linger x compression, GATEWAY_WORKER_NICE ...) measured beside the default.
  *
- * --paced-connections N: the paced runs on a fixed pool of N connections (wrk2's model; lib/paced.ts); by default --paced-warm N
- * (32) opened first, more on demand (dozens at once in a slow spell). --paced-new S: that share each on a connection of its own.
+ * How the paced runs connect: bench/README.md ("bench:gateway"), --paced-connections, --paced-warm, --paced-new, --paced-client.
  *
  * --trace: the real gateway (first client) with GATEWAY_TRACE_HOPS, and each half-load run prints
  * where its requests' time went, hop by hop (lib/hops.ts; as bench:gateway-half --trace).
@@ -66,7 +65,7 @@ import { profileRun } from './lib/gateway-profile.js';
 import { scrape, tailWhy } from './lib/half-tail.js';
 import { hopsTable } from './lib/hops.js';
 import { kafkaRecords } from './lib/kafka-records.js';
-import { measure, type ClosedLoop, type CpuSource, type Measured } from './lib/measure.js';
+import { measure, pacedClient, type ClosedLoop, type CpuSource, type Measured } from './lib/measure.js';
 import { overloadPhases } from './lib/overload.js';
 import { warmBroker } from './lib/broker-warmup.js';
 import { parseVariants } from './lib/variants.js';
@@ -96,7 +95,7 @@ const PORTS = gatewayBenchPorts(a);
 const AB_ROOT = a.str('ab-root', '');
 const PACED_RATE = a.num('paced-rate', 0);
 /** --paced-connections, --paced-warm, --paced-new: how the paced runs connect (the header above). */
-const PACED = { connections: a.num('paced-connections', 0) || undefined, warm: a.num('paced-warm', 32), fresh: a.num('paced-new', 0) };
+const PACED = { connections: a.num('paced-connections', 0) || undefined, warm: a.num('paced-warm', 32), fresh: a.num('paced-new', 0), client: pacedClient(a.str('paced-client', 'http')) };
 /** --variants: settings (ENV=value, comma-separated) of each extra real gateway, ';' between gateways. */
 const VARIANTS = parseVariants(a.str('variants', ''));
 /** --no-acceptor: skip the gateway behind the acceptor process (GATEWAY_ACCEPTOR: sheds on its own core under overload). */
@@ -239,7 +238,7 @@ await runBench('bench:gateway', 1800, async () => {
   const records0 = await kafkaRecords(kafka);
   let gatewayAccepted = 0;
   const run = async (t: Target, what: string, duration: number, rate?: number) => {
-    const m = await measure(what, t.proc, t.real ? kafka.pid : undefined, pool, { port: t.port, duration, connections: CONNECTIONS, rate, trace: TRACE && t === tGw && rate !== undefined, closedLoop: CLOSED_LOOP, pacedConnections: PACED.connections, pacedWarm: PACED.warm, pacedNew: PACED.fresh });
+    const m = await measure(what, t.proc, t.real ? kafka.pid : undefined, pool, { port: t.port, duration, connections: CONNECTIONS, rate, trace: TRACE && t === tGw && rate !== undefined, closedLoop: CLOSED_LOOP, pacedConnections: PACED.connections, pacedWarm: PACED.warm, pacedNew: PACED.fresh, pacedClient: PACED.client });
     if (t.real) gatewayAccepted += m.ok * pool.eventsPerBody;
     return m;
   };

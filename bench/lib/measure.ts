@@ -9,6 +9,7 @@ import type { BodyPool } from './bodies.js';
 import { cpuSecondsOf } from './child.js';
 import type { RequestHops } from './hops.js';
 import { closedLoopRun } from './closed-loop.js';
+import { openLoopLoad } from './open-loop.js';
 import { pacedLoad } from './paced.js';
 import { loadAverage, percentile } from './stats.js';
 
@@ -17,6 +18,18 @@ export const EVENTS_PATH = '/v1/events?site=bench';
 
 /** The closed loop's client: raw sockets with requests encoded once (the default), or autocannon (the earlier figures'). */
 export type ClosedLoop = 'raw' | 'autocannon';
+
+/**
+ * The paced runs' client: Node's HTTP client (lib/paced.ts; the default), or raw sockets with
+ * requests encoded once (lib/open-loop.ts, the overload phases' generator, on one thread).
+ */
+export type PacedClient = 'http' | 'raw';
+
+/** --paced-client's value, checked. */
+export function pacedClient(v: string): PacedClient {
+  if (v !== 'http' && v !== 'raw') throw new Error(`--paced-client takes http or raw, got ${v}`);
+  return v;
+}
 
 /** Something whose CPU use is measured: one process, or a process and its workers. */
 export interface CpuSource {
@@ -61,6 +74,10 @@ export interface LoadResult {
   /** Paced runs only: where the slow requests came from (the generator's lateness, their spread in time). */
   tail?: TailDetail;
   hops?: (RequestHops | null)[];
+  /** Seconds the load was on, when the run also spent time before it (the raw client builds its requests first): the cores' divisor. */
+  loadSeconds?: number;
+  /** The generator's CPU while sending (cores), when it runs on threads of its own. */
+  loadgenCores?: number;
 }
 
 /** What the slowest requests of a paced run have in common, to tell stalls from steady queueing. */
@@ -109,17 +126,20 @@ export async function measure(
   server: CpuSource,
   kafkaPid: number | undefined,
   pool: BodyPool,
-  opts: { port: number; duration: number; connections: number; rate?: number; trace?: boolean; closedLoop?: ClosedLoop; pacedConnections?: number; pacedWarm?: number; pacedNew?: number },
+  opts: { port: number; duration: number; connections: number; rate?: number; trace?: boolean; closedLoop?: ClosedLoop; pacedConnections?: number; pacedWarm?: number; pacedNew?: number; pacedClient?: PacedClient },
 ): Promise<Measured> {
   const load = await loadAverage();
   const cpu0 = { server: server.cpuSeconds(), kafka: cpuSecondsOf(kafkaPid), loadgen: process.cpuUsage() };
   const t0 = performance.now();
+  const paced = { connections: opts.pacedConnections, warm: opts.pacedWarm, newConnectionShare: opts.pacedNew };
   const r = opts.rate
-    ? await pacedRun(pool, opts.port, opts.rate, opts.duration, { trace: opts.trace, connections: opts.pacedConnections, warm: opts.pacedWarm, newConnectionShare: opts.pacedNew })
+    ? opts.pacedClient === 'raw'
+      ? await rawPacedRun(pool, opts.port, opts.rate, opts.duration, paced)
+      : await pacedRun(pool, opts.port, opts.rate, opts.duration, { trace: opts.trace, connections: opts.pacedConnections, warm: opts.pacedWarm, newConnectionShare: opts.pacedNew })
     : opts.closedLoop === 'autocannon'
       ? await autocannonRun(pool, opts.port, opts.duration, opts.connections)
       : await closedLoopRun(pool, { port: opts.port, path: EVENTS_PATH, duration: opts.duration, connections: opts.connections });
-  const wall = (performance.now() - t0) / 1000;
+  const wall = r.loadSeconds ?? (performance.now() - t0) / 1000;
   const used = process.cpuUsage(cpu0.loadgen);
   const serverCpu = server.cpuSeconds() - cpu0.server;
   const kafkaCpu = cpuSecondsOf(kafkaPid) - cpu0.kafka;
@@ -138,7 +158,7 @@ export async function measure(
     cpu: {
       server: serverCpu / wall,
       kafka: kafkaCpu / wall,
-      loadgen: (used.user + used.system) / 1e6 / wall,
+      loadgen: r.loadgenCores ?? (used.user + used.system) / 1e6 / wall,
     },
     cpuMsPerReq: { server: (serverCpu * 1000) / Math.max(1, r.total), kafka: (kafkaCpu * 1000) / Math.max(1, r.total) },
     load,
@@ -196,5 +216,52 @@ export async function pacedRun(pool: BodyPool, port: number, rate: number, durat
     codes: [...codes].map(([c, n]) => `${c}:${n}`).join(' '),
     tail: { ...tailDetail(res.latencies, res.dueAt, res.sendLags, 25), fromSendP99: percentile(res.fromSend, 99), loopDelayP99: res.loopDelayP99, loopDelayMax: res.loopDelayMax },
     hops: o.trace ? res.hops : undefined,
+  };
+}
+
+/**
+ * A paced run with the raw client (lib/open-loop.ts on one thread): requests encoded once over raw
+ * keep-alive sockets, `connections` at most (256 when not given), `warm` opened first (32), more on
+ * demand, `newConnectionShare` each on a connection of its own. Its bodies are built by its thread,
+ * like the pool's (20 events, ids of their own), before the run starts. No hops (`trace`).
+ */
+export async function rawPacedRun(pool: BodyPool, port: number, rate: number, duration: number, o: { connections?: number; warm?: number; newConnectionShare?: number } = {}): Promise<LoadResult> {
+  const max = o.connections ?? 256;
+  const r = await openLoopLoad({
+    port,
+    path: EVENTS_PATH,
+    rate,
+    durationS: duration,
+    threads: 1,
+    offset: 0,
+    pool: { size: Math.min(2000, pool.size), seed: 42, tag: `half${Date.now().toString(36)}`, eventsPerBody: pool.eventsPerBody },
+    maxConnections: max,
+    warmConnections: Math.min(max, o.connections ?? o.warm ?? 32),
+    newConnectionShare: o.newConnectionShare ?? 0,
+  });
+  const latencies: number[] = [];
+  const dueAt: number[] = [];
+  const ok = r.latencies.get(200) ?? [];
+  // The 200s' answers came in the order of their completion times: due = completion - latency.
+  ok.forEach((x, i) => (latencies.push(x), dueAt.push(r.acceptedAt[i] - x)));
+  (r.latencies.get(503) ?? []).forEach((x, i) => (latencies.push(x), dueAt.push(r.shedDueAt[i])));
+  const codes = [...r.latencies].map(([c, xs]) => `${c}:${xs.length}`).join(' ');
+  // Other answers (none expected) count in the percentiles; their due times are not kept, so not in the tail's seconds.
+  const all = [...r.latencies.values()].flat();
+  const fromSend = [...r.serverLatencies.values()].flat();
+  return {
+    seconds: r.durationS,
+    ok: ok.length,
+    non2xx: all.length - ok.length,
+    errors: r.errors + r.timeouts,
+    total: all.length,
+    p50: percentile(all, 50),
+    p95: percentile(all, 95),
+    p99: percentile(all, 99),
+    codes,
+    // The generator's tick lag stands for its loop delay: a late tick is a late send.
+    tail: { ...tailDetail(latencies, dueAt, r.sendLag, 25), fromSendP99: percentile(fromSend, 99), loopDelayP99: percentile(r.tickLag, 99), loopDelayMax: r.tickLag.reduce((a, b) => Math.max(a, b), 0) },
+    loadSeconds: r.durationS,
+    loadgenCores: r.cores,
   };
 }
