@@ -10,9 +10,13 @@
  *   npm run bench:gateway-half -- [--rate 1400] [--reps 5] [--duration 10] [--max-duration 5] [--settle 20]
  *                                 [--warmup 3] [--linger 0] [--connections 64] [--node-flags=--a,--b]
  *                                 [--ab-root DIR] [--ab-node-flags=--max-semi-space-size=32] [--ab-linger 2]
- *                                 [--kafka-jvm=-Xlog:gc:file=a.log]
+ *                                 [--kafka-jvm=-Xlog:gc:file=a.log] [--kafka-request-log]
  *                                 [--ab-kafka-props=num.io.threads=2,...] [--ab-kafka-jvm=-Xmn128m,...]
  *                                 [--trace] [--paced-connections 256 | --paced-warm 32] [--paced-new 0.1] [--paced-client http|raw] [--idle 0]
+ *
+ * --kafka-request-log: the broker(s) log every request's times (kafka.request.logger at DEBUG, ~2.6 KB
+ * a request in kafka.log), and each repetition adds the broker's own account of its produce requests
+ * (lib/broker-request-log.ts): a Kafka send slow in the gateway but not in the broker waited outside it.
  *
  * --trace: both gateways with GATEWAY_TRACE_HOPS, so every answer says where its time went in the
  * gateway (gateway/hop-trace.ts), joined with the generator's own times (lib/hops.ts): per run, a
@@ -27,11 +31,12 @@
  * repetitions each won.
  */
 import { startKafka } from '../infra/services.js';
-import type { KafkaBroker } from '../infra/kafka.js';
+import type { KafkaBroker, KafkaTuning } from '../infra/kafka.js';
 import { resolveDataDir } from '../infra/paths.js';
 import { assertPortsFree } from '../infra/ports.js';
 import { parseArgs } from './lib/args.js';
 import { bodyPool } from './lib/bodies.js';
+import { REQUEST_LOG_LOG4J, brokerProduceWindows, brokerWindowLine } from './lib/broker-request-log.js';
 import { gatewayProcesses } from './lib/gateway-processes.js';
 import { scrape, tailWhy } from './lib/half-tail.js';
 import { hopsTable } from './lib/hops.js';
@@ -73,6 +78,8 @@ const AB_KAFKA_PROPS = Object.fromEntries(list('ab-kafka-props').map((kv) => [kv
 const AB_KAFKA_JVM = list('ab-kafka-jvm');
 /** JVM flags of A's broker (e.g. a GC log to compare with B's). */
 const KAFKA_JVM = list('kafka-jvm');
+const KAFKA_REQUEST_LOG = a.flag('kafka-request-log');
+const LOG4J = KAFKA_REQUEST_LOG ? [REQUEST_LOG_LOG4J] : [];
 const AB_BROKER = Object.keys(AB_KAFKA_PROPS).length > 0 || AB_KAFKA_JVM.length > 0;
 const AB = AB_ROOT !== '' || AB_NODE_FLAGS.length > 0 || AB_LINGER !== '' || AB_BROKER;
 const KAFKA_PORT = a.num('kafka-port', 29392);
@@ -91,6 +98,8 @@ interface Side {
   p50s: number[];
   p95s: number[];
   p99s: number[];
+  /** Each counted repetition's wall-clock window and the index of its line in `lines` (for the broker's account). */
+  reps: { from: number; to: number; line: number }[];
 }
 
 const lingerSetting = (linger: string) => ({ ...(linger === '' ? {} : { gatewayKafkaLingerMs: Number(linger) }), ...(TRACE ? { gatewayTraceHops: true } : {}) });
@@ -101,18 +110,18 @@ await runBench('bench:gateway-half', 900, async () => {
   await assertPortsFree([{ port: GATEWAY_PORT, what: 'gateway', setting: '--gateway-port' }, ...(AB ? [{ port: GATEWAY_PORT + 1, what: 'gateway B', setting: '--gateway-port (B uses it + 1)' }] : [])]);
   log(`gateway half-load bench; loadavg ${await loadAverage()}`);
   const pool = bodyPool({ size: 2000, eventsPerBody: 20, seed: 42 });
-  const broker = async (name: string, port: number, controllerPort: number, tuning?: { props: Record<string, string>; jvmFlags: string[] }) => {
+  const broker = async (name: string, port: number, controllerPort: number, tuning?: KafkaTuning) => {
     const k = await startKafka({ dataDir: name === 'kafka' ? DATA_DIR : `${DATA_DIR}/${name}`, fresh: true, port, controllerPort, tuning, log: (m) => log(`[infra ${name}] ${m}`) });
     onCleanup(name, () => k.stop());
     return k;
   };
-  const kafkaA = await broker('kafka', KAFKA_PORT, CONTROLLER_PORT, KAFKA_JVM.length ? { props: {}, jvmFlags: KAFKA_JVM } : undefined);
-  const kafkaB = AB_BROKER ? await broker('b', KAFKA_PORT + 2, CONTROLLER_PORT + 2, { props: AB_KAFKA_PROPS, jvmFlags: AB_KAFKA_JVM }) : kafkaA;
+  const kafkaA = await broker('kafka', KAFKA_PORT, CONTROLLER_PORT, KAFKA_JVM.length || LOG4J.length ? { props: {}, jvmFlags: KAFKA_JVM, log4j: LOG4J } : undefined);
+  const kafkaB = AB_BROKER ? await broker('b', KAFKA_PORT + 2, CONTROLLER_PORT + 2, { props: AB_KAFKA_PROPS, jvmFlags: AB_KAFKA_JVM, log4j: LOG4J }) : kafkaA;
 
   const side = async (label: string, kafka: KafkaBroker, port: number, flags: string[], linger: string, root = ''): Promise<Side> => {
     const procs = gatewayProcesses({ dataDir: DATA_DIR, kafkaPort: Number(kafka.brokers[0].split(':')[1]), kafkaClient: kafka.clientConfig });
     const gw = await procs.gateway(`gateway-${label}`, 'platformatic', port, flags, lingerSetting(linger), root);
-    return { label, port, gw, kafka, acknowledged: 0, lines: [], p50s: [], p95s: [], p99s: [] };
+    return { label, port, gw, kafka, acknowledged: 0, lines: [], p50s: [], p95s: [], p99s: [], reps: [] };
   };
   const sides = [await side('A', kafkaA, GATEWAY_PORT, NODE_FLAGS, LINGER)];
   if (AB) sides.push(await side('B', kafkaB, GATEWAY_PORT + 1, AB_NODE_FLAGS.length ? AB_NODE_FLAGS : NODE_FLAGS, AB_LINGER || LINGER, AB_ROOT));
@@ -164,7 +173,9 @@ await runBench('bench:gateway-half', 900, async () => {
     // Alternate which side goes first, so neither always follows the other's load.
     for (const s of i % 2 ? sides : [...sides].reverse()) {
       const before = await scrape(s.port);
+      const from = Date.now();
       const m = await run(s, `${AB ? `${s.label} ` : ''}gateway @${int(rate)} req/s #${i}`, DURATION, rate);
+      s.reps.push({ from, to: Date.now(), line: s.lines.length });
       s.p99s.push(m.p99);
       s.p50s.push(m.p50);
       s.p95s.push(m.p95 ?? NaN);
@@ -176,6 +187,13 @@ await runBench('bench:gateway-half', 900, async () => {
         console.log(hops);
         s.lines.push(hops);
       }
+    }
+  }
+  if (KAFKA_REQUEST_LOG) {
+    for (const s of sides) {
+      const windows = await brokerProduceWindows(s.kafka.logFile, s.reps);
+      // From the last, so each insertion leaves the earlier indexes as they were.
+      for (let i = s.reps.length - 1; i >= 0; i--) s.lines.splice(s.reps[i].line + 1, 0, brokerWindowLine(windows[i]));
     }
   }
   console.log(`\nhalf load, ${REPS} x ${DURATION} s paced at ${int(rate)} req/s (batches of 20), Kafka on this machine, acks=all:`);

@@ -36,6 +36,8 @@ export interface KafkaBrokerOptions {
 export interface KafkaTuning {
   props?: Record<string, string>;
   jvmFlags?: string[];
+  /** log4j lines after the ones written here, e.g. `log4j.logger.kafka.request.logger=DEBUG`: every request's times in kafka.log. */
+  log4j?: string[];
 }
 
 /**
@@ -223,6 +225,7 @@ export class KafkaBroker extends JvmService {
         'log4j.logger.org.apache.kafka.storage.internals.log=WARN',
         'log4j.logger.kafka.log=WARN',
         'log4j.logger.org.apache.kafka.clients=WARN',
+        ...(this.opts.tuning?.log4j ?? []),
         '',
       ].join('\n'),
     );
