@@ -94,7 +94,7 @@ const PROFILE_TARGET = a.str('profile-target', 'gateway') as 'gateway' | 'stub';
 const PORTS = gatewayBenchPorts(a);
 const AB_ROOT = a.str('ab-root', '');
 const PACED_RATE = a.num('paced-rate', 0);
-/** --paced-connections, --paced-warm, --paced-new: how the paced runs connect (the header above). */
+/** --paced-connections, --paced-warm, --paced-new, --paced-client: how the paced runs connect (the header above). */
 const PACED = { connections: a.num('paced-connections', 0) || undefined, warm: a.num('paced-warm', 32), fresh: a.num('paced-new', 0), client: pacedClient(a.str('paced-client', 'http')) };
 /** --variants: settings (ENV=value, comma-separated) of each extra real gateway, ';' between gateways. */
 const VARIANTS = parseVariants(a.str('variants', ''));

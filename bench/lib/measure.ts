@@ -135,7 +135,7 @@ export async function measure(
   const r = opts.rate
     ? opts.pacedClient === 'raw'
       ? await rawPacedRun(pool, opts.port, opts.rate, opts.duration, paced)
-      : await pacedRun(pool, opts.port, opts.rate, opts.duration, { trace: opts.trace, connections: opts.pacedConnections, warm: opts.pacedWarm, newConnectionShare: opts.pacedNew })
+      : await pacedRun(pool, opts.port, opts.rate, opts.duration, { ...paced, trace: opts.trace })
     : opts.closedLoop === 'autocannon'
       ? await autocannonRun(pool, opts.port, opts.duration, opts.connections)
       : await closedLoopRun(pool, { port: opts.port, path: EVENTS_PATH, duration: opts.duration, connections: opts.connections });
