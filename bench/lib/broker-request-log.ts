@@ -13,6 +13,9 @@ import { percentile } from './stats.js';
 export const REQUEST_LOG_LOG4J = 'log4j.logger.kafka.request.logger=DEBUG';
 
 const PARTS = ['requestQueueTimeMs', 'localTimeMs', 'responseQueueTimeMs', 'sendTimeMs'] as const;
+/** Each part's pattern, made once: a run's log has tens of thousands of produce requests. */
+const PART_RE = PARTS.map((p) => [p, new RegExp(`"${p}":([0-9.]+)`)] as const);
+const TOTAL_RE = /"totalTimeMs":([0-9.]+)/;
 
 /** The produce requests the broker completed in one window of wall-clock time. */
 export interface BrokerWindow {
@@ -41,9 +44,8 @@ export async function brokerProduceWindows(file: string, windows: { from: number
     const t = logTime(line);
     const w = windows.findIndex((x) => t >= x.from && t < x.to);
     if (w < 0) continue;
-    const total = Number(/"totalTimeMs":([0-9.]+)/.exec(line)?.[1]);
-    totals[w].push(total);
-    for (const p of PARTS) max[w][p] = Math.max(max[w][p], Number(new RegExp(`"${p}":([0-9.]+)`).exec(line)?.[1] ?? 0));
+    totals[w].push(Number(TOTAL_RE.exec(line)?.[1]));
+    for (const [p, re] of PART_RE) max[w][p] = Math.max(max[w][p], Number(re.exec(line)?.[1] ?? 0));
   }
   return totals.map((xs, i) => ({
     requests: xs.length,
