@@ -12,7 +12,7 @@
  *                                 [--ab-root DIR] [--ab-node-flags=--max-semi-space-size=32] [--ab-linger 2]
  *                                 [--kafka-jvm=-Xlog:gc:file=a.log] [--kafka-request-log]
  *                                 [--ab-kafka-props=num.io.threads=2,...] [--ab-kafka-jvm=-Xmn128m,...]
- *                                 [--trace] [--paced-connections 256 | --paced-warm 32] [--paced-new 0.1] [--paced-client http|raw] [--idle 0]
+ *                                 [--trace] [--paced-connections 256 | --paced-warm 32] [--paced-new 0.1] [--paced-client raw|http] [--idle 0]
  *
  * --kafka-request-log: the broker(s) log every request's times (kafka.request.logger at DEBUG, ~2.6 KB
  * a request in kafka.log), and each repetition adds the broker's own account of its produce requests
@@ -62,9 +62,9 @@ const CONNECTIONS = a.num('connections', 64);
 /**
  * --paced-connections N: a fixed pool of N connections per paced run (lib/paced.ts, wrk2's model); 0 (default): --paced-warm N
  * opened first, more on demand. --paced-new S: that share of the requests each on a new connection of its own (0 by default).
- * --paced-client raw: raw sockets, requests encoded once (lib/open-loop.ts on one thread; no --trace hops); http (default): Node's client.
+ * --paced-client raw (default): raw sockets, requests encoded once (lib/open-loop.ts on one thread); http: Node's client (the default with --trace, whose hops it reports).
  */
-const PACED = { connections: a.num('paced-connections', 0) || undefined, warm: a.num('paced-warm', 32), fresh: a.num('paced-new', 0), client: pacedClient(a.str('paced-client', 'http')) };
+const PACED = { connections: a.num('paced-connections', 0) || undefined, warm: a.num('paced-warm', 32), fresh: a.num('paced-new', 0), client: pacedClient(a.str('paced-client', ''), a.flag('trace')) };
 const list = (name: string) => a.str(name, '').split(',').filter(Boolean);
 /** GATEWAY_KAFKA_LINGER_MS of the gateway measured (its default when not given). */
 const LINGER = a.str('linger', '');

@@ -13,7 +13,7 @@
  *                            [--overload-new-connections 0.1] [--client-timeout 10] [--workers 1]
  *                            [--compression none] [--linger 5] [--secure] [--ab-root DIR] [--overload-base 0]
  *                            [--broker-warmup-max 30]
- *                            [--loadgen-nice 0] [--trace] [--closed-loop raw|autocannon] [--paced-connections 256 | --paced-warm 32] [--paced-new 0.1] [--paced-client http|raw]
+ *                            [--loadgen-nice 0] [--trace] [--closed-loop raw|autocannon] [--paced-connections 256 | --paced-warm 32] [--paced-new 0.1] [--paced-client raw|http]
  *                            [--variants 'GATEWAY_WORKERS=2,GATEWAY_KAFKA_LINGER_MS=2;GATEWAY_KAFKA_COMPRESSION=lz4']
  *
  * --paced-rate N: every real gateway also at N requests/s, paced open loop, in the same rotation:
@@ -48,7 +48,7 @@
  * with Kafka stubbed out (what the gateway's own work costs), optionally the gateway without
  * coalesced Kafka sends (--compare-uncoalesced), and the real gateway. The load generator runs in
  * this process (lib/measure.ts): a closed loop (64 connections, raw sockets, lib/closed-loop.ts) for the maximum, evenly
- * paced open-loop requests for half the maximum; the overload phases (lib/overload.ts) run their
+ * paced open-loop requests for half the maximum (lib/open-loop.ts on one thread; --paced-client http: lib/paced.ts); the overload phases (lib/overload.ts) run their
  * own open-loop generator (lib/open-loop.ts: several threads over raw sockets, which paces rates
  * one http.request loop cannot, with a client timeout and its own lateness reported). --profile adds a run under `node --cpu-prof` (lib/gateway-profile.ts).
  */
@@ -95,7 +95,7 @@ const PORTS = gatewayBenchPorts(a);
 const AB_ROOT = a.str('ab-root', '');
 const PACED_RATE = a.num('paced-rate', 0);
 /** --paced-connections, --paced-warm, --paced-new, --paced-client: how the paced runs connect (the header above). */
-const PACED = { connections: a.num('paced-connections', 0) || undefined, warm: a.num('paced-warm', 32), fresh: a.num('paced-new', 0), client: pacedClient(a.str('paced-client', 'http')) };
+const PACED = { connections: a.num('paced-connections', 0) || undefined, warm: a.num('paced-warm', 32), fresh: a.num('paced-new', 0), client: pacedClient(a.str('paced-client', ''), a.flag('trace')) };
 /** --variants: settings (ENV=value, comma-separated) of each extra real gateway, ';' between gateways. */
 const VARIANTS = parseVariants(a.str('variants', ''));
 /** --no-acceptor: skip the gateway behind the acceptor process (GATEWAY_ACCEPTOR: sheds on its own core under overload). */

@@ -20,14 +20,18 @@ export const EVENTS_PATH = '/v1/events?site=bench';
 export type ClosedLoop = 'raw' | 'autocannon';
 
 /**
- * The paced runs' client: Node's HTTP client (lib/paced.ts; the default), or raw sockets with
- * requests encoded once (lib/open-loop.ts, the overload phases' generator, on one thread).
+ * The paced runs' client: raw sockets with requests encoded once (lib/open-loop.ts, the overload
+ * phases' generator, on one thread; the default), or Node's HTTP client (lib/paced.ts; what --trace
+ * needs for its hops). The raw one takes about half the CPU, on the same two cores as the gateway
+ * and the broker, where a deployment's clients take none.
  */
 export type PacedClient = 'http' | 'raw';
 
-/** --paced-client's value, checked. */
-export function pacedClient(v: string): PacedClient {
+/** --paced-client's value, checked: raw when not given, http with --trace (its hops are Node's client's). */
+export function pacedClient(v: string, trace = false): PacedClient {
+  if (v === '') return trace ? 'http' : 'raw';
   if (v !== 'http' && v !== 'raw') throw new Error(`--paced-client takes http or raw, got ${v}`);
+  if (v === 'raw' && trace) throw new Error('--trace needs --paced-client http (the raw client reports no hops)');
   return v;
 }
 
