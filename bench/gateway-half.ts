@@ -60,7 +60,7 @@ const SETTLE = a.num('settle', 20);
 const WARMUP = a.num('warmup', 3);
 const CONNECTIONS = a.num('connections', 64);
 /**
- * --paced-connections N: a fixed pool of N connections per paced run (lib/paced.ts, wrk2's model); 0 (default): --paced-warm N
+ * --paced-connections N: a fixed pool of N connections per paced run (wrk2's model); 0 (default): --paced-warm N
  * opened first, more on demand. --paced-new S: that share of the requests each on a new connection of its own (0 by default).
  * --paced-client raw (default): raw sockets, requests encoded once (lib/open-loop.ts on one thread); http: Node's client (the default with --trace, whose hops it reports).
  */
