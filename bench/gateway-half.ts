@@ -41,7 +41,7 @@ import { gatewayProcesses } from './lib/gateway-processes.js';
 import { scrape, tailWhy } from './lib/half-tail.js';
 import { hopsTable } from './lib/hops.js';
 import { kafkaRecords } from './lib/kafka-records.js';
-import { measure, pacedClient } from './lib/measure.js';
+import { measure, pacedOptions } from './lib/measure.js';
 import { log, onCleanup, runBench } from './lib/run.js';
 import { int, loadAverage, median, ms } from './lib/stats.js';
 
@@ -64,7 +64,7 @@ const CONNECTIONS = a.num('connections', 64);
  * opened first, more on demand. --paced-new S: that share of the requests each on a new connection of its own (0 by default).
  * --paced-client raw (default): raw sockets, requests encoded once (lib/open-loop.ts on one thread); http: Node's client (the default with --trace, whose hops it reports).
  */
-const PACED = { connections: a.num('paced-connections', 0) || undefined, warm: a.num('paced-warm', 32), fresh: a.num('paced-new', 0), client: pacedClient(a.str('paced-client', ''), a.flag('trace')) };
+const PACED = pacedOptions(a);
 const list = (name: string) => a.str(name, '').split(',').filter(Boolean);
 /** GATEWAY_KAFKA_LINGER_MS of the gateway measured (its default when not given). */
 const LINGER = a.str('linger', '');
@@ -137,7 +137,7 @@ await runBench('bench:gateway-half', 900, async () => {
 
   const run = async (s: Side, label: string, duration: number, rate?: number) => {
     // The whole tree's CPU: behind the acceptor the requests are served by the primary's children.
-    const m = await measure(label, { cpuSeconds: () => s.gw.treeCpuSeconds() }, s.kafka.pid, pool, { port: s.port, duration, connections: CONNECTIONS, rate, trace: TRACE && rate !== undefined, pacedConnections: PACED.connections, pacedWarm: PACED.warm, pacedNew: PACED.fresh, pacedClient: PACED.client });
+    const m = await measure(label, { cpuSeconds: () => s.gw.treeCpuSeconds() }, s.kafka.pid, pool, { port: s.port, duration, connections: CONNECTIONS, rate, trace: TRACE && rate !== undefined, ...PACED });
     s.acknowledged += m.ok * pool.eventsPerBody;
     return m;
   };

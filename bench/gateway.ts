@@ -65,7 +65,7 @@ import { profileRun } from './lib/gateway-profile.js';
 import { scrape, tailWhy } from './lib/half-tail.js';
 import { hopsTable } from './lib/hops.js';
 import { kafkaRecords } from './lib/kafka-records.js';
-import { measure, pacedClient, type ClosedLoop, type CpuSource, type Measured } from './lib/measure.js';
+import { measure, pacedOptions, type ClosedLoop, type CpuSource, type Measured } from './lib/measure.js';
 import { overloadPhases } from './lib/overload.js';
 import { warmBroker } from './lib/broker-warmup.js';
 import { parseVariants } from './lib/variants.js';
@@ -95,7 +95,7 @@ const PORTS = gatewayBenchPorts(a);
 const AB_ROOT = a.str('ab-root', '');
 const PACED_RATE = a.num('paced-rate', 0);
 /** --paced-connections, --paced-warm, --paced-new, --paced-client: how the paced runs connect (the header above). */
-const PACED = { connections: a.num('paced-connections', 0) || undefined, warm: a.num('paced-warm', 32), fresh: a.num('paced-new', 0), client: pacedClient(a.str('paced-client', ''), a.flag('trace')) };
+const PACED = pacedOptions(a);
 /** --variants: settings (ENV=value, comma-separated) of each extra real gateway, ';' between gateways. */
 const VARIANTS = parseVariants(a.str('variants', ''));
 /** --no-acceptor: skip the gateway behind the acceptor process (GATEWAY_ACCEPTOR: sheds on its own core under overload). */
@@ -238,7 +238,7 @@ await runBench('bench:gateway', 1800, async () => {
   const records0 = await kafkaRecords(kafka);
   let gatewayAccepted = 0;
   const run = async (t: Target, what: string, duration: number, rate?: number) => {
-    const m = await measure(what, t.proc, t.real ? kafka.pid : undefined, pool, { port: t.port, duration, connections: CONNECTIONS, rate, trace: TRACE && t === tGw && rate !== undefined, closedLoop: CLOSED_LOOP, pacedConnections: PACED.connections, pacedWarm: PACED.warm, pacedNew: PACED.fresh, pacedClient: PACED.client });
+    const m = await measure(what, t.proc, t.real ? kafka.pid : undefined, pool, { port: t.port, duration, connections: CONNECTIONS, rate, trace: TRACE && t === tGw && rate !== undefined, closedLoop: CLOSED_LOOP, ...PACED });
     if (t.real) gatewayAccepted += m.ok * pool.eventsPerBody;
     return m;
   };

@@ -7,7 +7,7 @@ test.each([
   [100_000, '100.0% (met)'],
   [107_245, '107.2% (met)'],
 ])('a maximum of %d events/s against 100,000: %s', (events, verdict) => {
-  expect(maximumVerdict(events)).toMatch(new RegExp(`: +${verdict.replace(/[().]/g, '\\$&')}$`));
+  expect(maximumVerdict(events).split(/: +/)[1]).toBe(verdict);
 });
 
 test('a better configuration is named with its own verdict', () => {

@@ -5,6 +5,7 @@
  * the Kafka broker, and this load generator) used during it.
  */
 import autocannon from 'autocannon';
+import type { parseArgs } from './args.js';
 import type { BodyPool } from './bodies.js';
 import { cpuSecondsOf } from './child.js';
 import type { RequestHops } from './hops.js';
@@ -33,6 +34,19 @@ export function pacedClient(v: string, trace = false): PacedClient {
   if (v !== 'http' && v !== 'raw') throw new Error(`--paced-client takes http or raw, got ${v}`);
   if (v === 'raw' && trace) throw new Error('--trace needs --paced-client http (the raw client reports no hops)');
   return v;
+}
+
+/**
+ * How the paced runs connect, from the command line, as measure() takes it: bench:gateway's and
+ * bench:gateway-half's --paced-connections, --paced-warm, --paced-new and --paced-client.
+ */
+export function pacedOptions(a: ReturnType<typeof parseArgs>) {
+  return {
+    pacedConnections: a.num('paced-connections', 0) || undefined,
+    pacedWarm: a.num('paced-warm', 32),
+    pacedNew: a.num('paced-new', 0),
+    pacedClient: pacedClient(a.str('paced-client', ''), a.flag('trace')),
+  };
 }
 
 /** Something whose CPU use is measured: one process, or a process and its workers. */
