@@ -32,9 +32,9 @@
  * Only the overload phases (no maximum measured, no half load): --reps 0 --half-reps 0 --warmup 1
  * --overload-base N --no-stub --workers 0 --compression '' --linger 0 (with --ab-root for a before and
  * after). Every target's phases run factor by factor, each factor in a rotated order of targets.
- * Without maximum-load runs (--reps 0) the real gateways first go on at maximum load until the
- * broker's JIT compilers take under 10 % of its CPU (--broker-warmup-max S of load at most; 0: not at all): a broker
- * started for the bench would otherwise spend the first overload phase compiling.
+ * Before any phase is measured, the real gateways go on at maximum load until the broker's JIT
+ * compilers take under 10 % of its CPU (--broker-warmup-max S of load at most; 0: not at all): a broker
+ * started for the bench would otherwise spend the first repetitions compiling, on the same two cores.
  * --overload-base N: the overload phases offer multiples of N req/s to every gateway instead of
  * multiples of each one's own measured maximum (0, the default): the same offered load for an A/B
  * on a machine too noisy for two maxima measured minutes apart to agree; "vs max" is then against N.
@@ -147,7 +147,7 @@ const overloadMax = (measured: number) => (OVERLOAD_BASE > 0 ? OVERLOAD_BASE : m
 const overloadMaxEvents = (measured: number) => (OVERLOAD_BASE > 0 ? OVERLOAD_BASE * 20 : measured);
 const DATA_DIR = resolveDataDir(a.str('data-dir', '.data/bench/gateway'));
 
-/** --broker-warmup-max S: the longest the broker is warmed before overload-only phases (s of load; 0: not at all). */
+/** --broker-warmup-max S: the longest the broker is warmed before the measured phases (s of load; 0: not at all). */
 const BROKER_WARMUP_MAX_S = a.num('broker-warmup-max', 30);
 
 let brokerPid: number | undefined;
@@ -246,14 +246,12 @@ await runBench('bench:gateway', 1800, async () => {
   // Warm-up: JIT, connections, Kafka's first segments and producer state.
   log(`warm-up ${WARMUP} s each`);
   for (const t of targets) await run(t, `warm-up ${t.label}`, WARMUP);
-  // Overload phases with no maximum-load runs before them: the broker, started seconds ago for the
-  // bench, would still be compiling its produce path under the first phase (its JIT threads on the
-  // gateway's two cores, each request costing it ~2.5x: quiet runs of 2 Dec with --reps 0 --warmup 1
-  // had 0.37-0.41 broker cores in the first phase, 0.19-0.28 in the next ones, and accepted 30 % less
-  // there), a broker no deployment has. The real gateways go on at maximum load, second by second,
-  // until the broker's compilers are a small share of its CPU (the gateways' own shedding paths stay cold: not warmed here).
+  // The broker, started seconds ago, would still be compiling its produce path in the first measured
+  // phases (its JIT threads on the gateway's two cores), a broker no deployment has: bench/README.md,
+  // ninth and twenty-first stops. The real gateways go on at maximum load, second by second, until
+  // the broker's compilers are a small share of its CPU (their shedding paths stay cold: not warmed).
   const realTargets = targets.filter((t) => t.real);
-  if (REPS === 0 && OVERLOAD.length)
+  if (REPS > 0 || HALF_REPS > 0 || OVERLOAD.length)
     await warmBroker(brokerPid, BROKER_WARMUP_MAX_S, realTargets.length, async () => {
       for (const t of realTargets) await run(t, `broker warm-up ${t.label}`, 1);
     });

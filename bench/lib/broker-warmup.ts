@@ -1,6 +1,6 @@
 /**
- * Warming a broker the bench started seconds ago before overload-only phases: its JIT compilers
- * would otherwise take a share of the first phase (bench/README.md, ninth stop).
+ * Warming a broker the bench started seconds ago before the measured phases: its JIT compilers
+ * would otherwise take a share of the first ones (bench/README.md, ninth stop and twenty-first).
  */
 import { cpuSecondsOf, jitCpuSecondsOf } from './child.js';
 import { log } from './run.js';
@@ -33,5 +33,5 @@ export async function warmBroker(brokerPid: number | undefined, maxS: number, ro
     jitCores = jit / ((performance.now() - w0) / 1000);
     if (!(share >= BROKER_JIT_QUIET_SHARE)) break;
   }
-  log(`broker warmed for the overload phases: ${loadS} s at maximum load (${((performance.now() - t0) / 1000).toFixed(1)} s), its JIT compilers ${(share * 100).toFixed(1)} % of its CPU (${jitCores.toFixed(3)} cores) over the last round`);
+  log(`broker warmed for the measured phases: ${loadS} s at maximum load (${((performance.now() - t0) / 1000).toFixed(1)} s), its JIT compilers ${(share * 100).toFixed(1)} % of its CPU (${jitCores.toFixed(3)} cores) over the last round`);
 }

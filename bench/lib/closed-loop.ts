@@ -5,6 +5,11 @@
  * encoded once (lib/raw-http.ts) instead of building each request with a general HTTP client:
  * autocannon took 31-33 µs of CPU per request here against this loop's 19-25 (bench/README.md), CPU
  * taken from what it measures. Latency is from the request's first byte written to the whole answer.
+ *
+ * A connection answered 503 or 429 with a Retry-After waits those seconds before its next request
+ * (on the same connection, or on a new one when the answer closed it), as the SDK does
+ * (sdk/src/core.ts): a loop that sent again at once turned one shed into thousands a second,
+ * answered by the acceptor while the gateway processes had no room, CPU taken from the gateway.
  */
 import net from 'node:net';
 import type { BodyPool } from './bodies.js';
@@ -29,14 +34,28 @@ export async function closedLoopRun(pool: BodyPool, opts: { port: number; path: 
   const t0 = performance.now();
   const end = t0 + opts.duration * 1000;
   const sockets = new Set<net.Socket>();
+  /** Connections waiting out a Retry-After (their timers, cleared at the end). */
+  const parked = new Set<NodeJS.Timeout>();
+  /** Runs `f` after `ms`, or ends the connection's part in the run now when the run is over by then. */
+  const after = (ms: number, f: () => void, otherwise: () => void) => {
+    if (performance.now() + ms >= end) return otherwise();
+    const t = setTimeout(() => {
+      parked.delete(t);
+      f();
+    }, ms);
+    parked.add(t);
+  };
 
   const conn = (): void => {
+    if (!running || performance.now() >= end) return;
     const sock = net.connect(opts.port, '127.0.0.1');
     sock.setNoDelay(true);
     sockets.add(sock);
     let buf: Buffer | null = null;
     let sentAt = NaN;
     let timer: NodeJS.Timeout | undefined;
+    /** The Retry-After (ms) of the answer that closed this connection: the next one opens after it. */
+    let reopenAfter = 0;
     const send = () => {
       if (!running || performance.now() >= end) return void sock.end();
       buf = null;
@@ -53,7 +72,11 @@ export async function closedLoopRun(pool: BodyPool, opts: { port: number; path: 
       latencies.push(performance.now() - sentAt);
       codes.set(answer.status, (codes.get(answer.status) ?? 0) + 1);
       sentAt = NaN;
-      if (answer.close) sock.end();
+      const wait = (answer.status === 503 || answer.status === 429) && answer.retryAfterS > 0 ? answer.retryAfterS * 1000 : 0;
+      if (answer.close) {
+        reopenAfter = wait;
+        sock.end();
+      } else if (wait) after(wait, send, () => sock.end());
       else send();
     });
     const gone = (err?: Error) => {
@@ -62,7 +85,9 @@ export async function closedLoopRun(pool: BodyPool, opts: { port: number; path: 
       sock.destroy();
       // A request still on it failed (refused, reset, closed, timed out); a new connection takes its place.
       if (!Number.isNaN(sentAt) || err) errors++;
-      if (running && performance.now() < end) conn();
+      if (!running || performance.now() >= end) return;
+      if (reopenAfter) after(reopenAfter, conn, () => undefined);
+      else conn();
     };
     sock.on('error', gone);
     sock.on('close', () => gone());
@@ -73,6 +98,7 @@ export async function closedLoopRun(pool: BodyPool, opts: { port: number; path: 
   const drainUntil = performance.now() + timeoutMs;
   while (sockets.size && performance.now() < drainUntil) await new Promise((r) => setTimeout(r, 5));
   running = false;
+  for (const t of parked) clearTimeout(t);
   for (const s of sockets) s.destroy();
   const seconds = (performance.now() - t0) / 1000;
   let ok = 0;

@@ -62,6 +62,7 @@ const CRLFCRLF = Buffer.from('\r\n\r\n');
 /** Node writes the headers it adds capitalised, Fastify its own lower-case: both spellings, on the bytes. */
 const CONTENT_LENGTH = [Buffer.from('\r\ncontent-length:'), Buffer.from('\r\nContent-Length:')];
 const CONNECTION_CLOSE = [Buffer.from('\r\nconnection: close'), Buffer.from('\r\nConnection: close')];
+const RETRY_AFTER = [Buffer.from('\r\nretry-after:'), Buffer.from('\r\nRetry-After:')];
 
 /** Where one of the spellings of a header starts in the head (bytes up to `end`), -1 when absent. */
 function headerAt(buf: Buffer, names: Buffer[], end: number): number {
@@ -72,19 +73,27 @@ function headerAt(buf: Buffer, names: Buffer[], end: number): number {
   return -1;
 }
 
-/** The answer at the start of `buf` once it is whole (head and Content-Length body), else null. */
-export function parseAnswer(buf: Buffer): { status: number; close: boolean } | null {
+/** The decimal number after header `names` in the head (bytes up to `end`); -1 when the header is absent. */
+function headerNumber(buf: Buffer, names: Buffer[], end: number): number {
+  const at = headerAt(buf, names, end);
+  if (at < 0) return -1;
+  let i = at + names[0].length;
+  while (buf[i] === 0x20) i++;
+  let n = 0;
+  for (; buf[i] >= 0x30 && buf[i] <= 0x39; i++) n = n * 10 + buf[i] - 0x30;
+  return n;
+}
+
+/**
+ * The answer at the start of `buf` once it is whole (head and Content-Length body), else null;
+ * `retryAfterS` is the Retry-After header's seconds (0 when absent).
+ */
+export function parseAnswer(buf: Buffer): { status: number; close: boolean; retryAfterS: number } | null {
   const end = buf.indexOf(CRLFCRLF);
   if (end < 0) return null;
-  const cl = headerAt(buf, CONTENT_LENGTH, end);
-  let length = 0;
-  if (cl >= 0) {
-    let i = cl + CONTENT_LENGTH[0].length;
-    while (buf[i] === 0x20) i++;
-    for (; buf[i] >= 0x30 && buf[i] <= 0x39; i++) length = length * 10 + buf[i] - 0x30;
-  }
+  const length = Math.max(0, headerNumber(buf, CONTENT_LENGTH, end));
   if (buf.length < end + 4 + length) return null;
   // "HTTP/1.1 200 ...": the three digits at 9..11.
   const status = (buf[9] - 0x30) * 100 + (buf[10] - 0x30) * 10 + (buf[11] - 0x30);
-  return { status, close: headerAt(buf, CONNECTION_CLOSE, end) >= 0 };
+  return { status, close: headerAt(buf, CONNECTION_CLOSE, end) >= 0, retryAfterS: Math.max(0, headerNumber(buf, RETRY_AFTER, end)) };
 }
