@@ -10,6 +10,7 @@ import type { BodyPool } from './bodies.js';
 import { cpuSecondsOf } from './child.js';
 import type { RequestHops } from './hops.js';
 import { closedLoopRun } from './closed-loop.js';
+import { writeBack } from './writeback.js';
 import { openLoopLoad } from './open-loop.js';
 import { pacedLoad } from './paced.js';
 import { loadAverage, percentile } from './stats.js';
@@ -146,6 +147,7 @@ export async function measure(
   pool: BodyPool,
   opts: { port: number; duration: number; connections: number; rate?: number; trace?: boolean; closedLoop?: ClosedLoop; pacedConnections?: number; pacedWarm?: number; pacedNew?: number; pacedClient?: PacedClient },
 ): Promise<Measured> {
+  writeBack();
   const load = await loadAverage();
   const cpu0 = { server: server.cpuSeconds(), kafka: cpuSecondsOf(kafkaPid), loadgen: process.cpuUsage() };
   const t0 = performance.now();

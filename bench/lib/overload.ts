@@ -16,6 +16,7 @@ import { histogramDelta } from './histograms.js';
 import { promSum } from './prom-scrape.js';
 import { log } from './run.js';
 import { int, percentile } from './stats.js';
+import { writeBack } from './writeback.js';
 
 
 export interface OverloadRun {
@@ -268,6 +269,7 @@ async function overloadPhase(opts: OverloadOptions, factor: number): Promise<Ove
   const rate = Math.round(opts.maxReqPerS * factor);
   const rssOf = opts.rssMb ?? (() => rssMb(opts.pid));
   const cpuOf = opts.cpuSeconds ?? (() => cpuSecondsOf(opts.pid));
+  writeBack();
   const rssBefore = rssOf();
   let peak = rssBefore;
   const sampler = setInterval(() => (peak = Math.max(peak, rssOf())), 100);
