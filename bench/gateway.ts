@@ -262,7 +262,7 @@ await runBench('bench:gateway', 1800, async () => {
     for (const t of order) {
       const m = await run(t, `${t.label} #${i}`, DURATION);
       t.runs.push(m);
-      log(`${m.what}: ${int(m.reqPerS)} req/s, ${int(m.eventsPerS)} events/s, p50 ${ms(m.p50)}, p99 ${ms(m.p99)}, codes ${m.codes}${m.errors ? `, ${m.errors} errors` : ''}`);
+      log(`${m.what}: ${int(m.reqPerS)} req/s, ${int(m.eventsPerS)} events/s, p50 ${ms(m.p50)}, p99 ${ms(m.p99)}, codes ${m.codes}${m.retryWaits ? ` (${m.retryWaits} waits for a Retry-After)` : ''}${m.errors ? `, ${m.errors} errors` : ''}`);
     }
   }
 

@@ -48,6 +48,7 @@ test.each([
   expect(arrivals[1].at - arrivals[0].at).toBeGreaterThanOrEqual(990);
   expect(arrivals[1].socket === arrivals[0].socket).toBe(sameSocket);
   expect(r.errors).toBe(0);
+  expect(r.retryWaits).toBe(1);
 });
 
 test('a 503 without Retry-After is followed by the next request at once', async () => {

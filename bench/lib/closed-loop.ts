@@ -36,8 +36,10 @@ export async function closedLoopRun(pool: BodyPool, opts: { port: number; path: 
   const sockets = new Set<net.Socket>();
   /** Connections waiting out a Retry-After (their timers, cleared at the end). */
   const parked = new Set<NodeJS.Timeout>();
+  let retryWaits = 0;
   /** Runs `f` after `ms`, or ends the connection's part in the run now when the run is over by then. */
   const after = (ms: number, f: () => void, otherwise: () => void) => {
+    retryWaits++;
     if (performance.now() + ms >= end) return otherwise();
     const t = setTimeout(() => {
       parked.delete(t);
@@ -116,5 +118,6 @@ export async function closedLoopRun(pool: BodyPool, opts: { port: number; path: 
     p50: percentile(latencies, 50),
     p99: percentile(latencies, 99),
     codes: [...codes].map(([c, n]) => `${c}:${n}`).join(' '),
+    retryWaits,
   };
 }

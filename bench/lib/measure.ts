@@ -69,6 +69,8 @@ export interface Measured {
   non2xx: number;
   errors: number;
   codes: string;
+  /** The closed loop only: how many times a connection waited out a Retry-After (lib/closed-loop.ts). */
+  retryWaits?: number;
   /** Cores used during the run: server process, Kafka broker, this load generator. */
   cpu: { server: number; kafka: number; loadgen: number };
   /** CPU milliseconds the server process (and the broker) spent per answered request: robust to a busy machine. */
@@ -90,6 +92,8 @@ export interface LoadResult {
   p95?: number;
   p99: number;
   codes: string;
+  /** The closed loop only: how many times a connection waited out a Retry-After. */
+  retryWaits?: number;
   /** Paced runs only: where the slow requests came from (the generator's lateness, their spread in time). */
   tail?: TailDetail;
   hops?: (RequestHops | null)[];
@@ -175,6 +179,7 @@ export async function measure(
     non2xx: r.non2xx,
     errors: r.errors,
     codes: r.codes,
+    retryWaits: r.retryWaits,
     cpu: {
       server: serverCpu / wall,
       kafka: kafkaCpu / wall,
