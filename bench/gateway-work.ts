@@ -4,7 +4,8 @@
  * events) with a producer that acknowledges at once. CPU microseconds per request (this process's
  * CPU time, so a busy machine slows it less than wall time), median of 5 rounds after a warm-up.
  * For A/B comparisons of the same code path in the same minute; bench:gateway's stubbed target is
- * the figure with HTTP around it. Also prints the GC pauses of the measured rounds; this loop never
+ * the figure with HTTP around it. Runs with a gateway process's V8 flags (GATEWAY_V8_PRETENURING,
+ * GATEWAY_MIN_YOUNG_MB ...: it starts itself again with them). Also prints the GC pauses of the measured rounds; this loop never
  * yields to the timers, so its pauses are longer than a server's: compare them A/B only.
  *
  * --ab-root DIR: the same loop on another checkout's gateway modules (e.g. main in a git worktree),
@@ -18,6 +19,7 @@
  *
  *   npm run bench:gateway-work -- [--requests 20000] [--ab-root DIR] [--rounds 10] [--encode]
  */
+import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { PerformanceObserver } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
@@ -25,6 +27,16 @@ import { pino } from 'pino';
 import { bodyPool } from './lib/bodies.js';
 import { parseArgs } from './lib/args.js';
 import { PROJECT_ROOT } from '../infra/paths.js';
+import { loadConfig as configHere } from '../common/config.js';
+import { workerHeapFlags, workerSettings } from '../gateway/workers.js';
+
+// A gateway process runs with the V8 flags of gateway/workers.ts; without them this loop measured V8's
+// allocation-site pretenuring instead (245-266 µs of CPU per request against 91-98 with them, 4 Dec 2026).
+const heapFlags = workerHeapFlags(workerSettings(configHere()));
+if (!heapFlags.every((f) => process.execArgv.includes(f))) {
+  const r = spawnSync(process.execPath, [...process.execArgv, ...heapFlags, ...process.argv.slice(1)], { stdio: 'inherit' });
+  process.exit(r.status ?? 1);
+}
 
 const a = parseArgs();
 const N = a.num('requests', 20_000);

@@ -8,7 +8,7 @@ import { isAcceptorMessage, type AcceptorMessage } from './acceptor.js';
 import { HANDOVER_MAX_WAIT_MS } from './handover-pipe.js';
 import { isMetricsMessage, metricsClient } from './cluster-metrics.js';
 import { stampArrival } from './admission-hooks.js';
-import { CONFIG_ERROR_EXIT, isWorker, runWorkers } from './workers.js';
+import { CONFIG_ERROR_EXIT, isWorker, runWorkers, workerSettings } from './workers.js';
 
 /**
  * Starts the gateway from the environment (and `overrides`). Config errors throw before anything listens.
@@ -161,13 +161,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
           log: line(40),
         }
       : null;
-    process.exit(await runWorkers(cfg.gatewayWorkers, { info: line(30), error: line(50) }, cfg.gatewayShutdownTimeoutMs, acceptor, {
-      maxHeapMb: cfg.gatewayMaxHeapMb,
-      minHeapMb: cfg.gatewayMinHeapMb,
-      minYoungMb: cfg.gatewayMinYoungMb,
-      pretenuring: cfg.gatewayV8Pretenuring,
-      nice: cfg.gatewayWorkerNice,
-    }));
+    process.exit(await runWorkers(cfg.gatewayWorkers, { info: line(30), error: line(50) }, cfg.gatewayShutdownTimeoutMs, acceptor, workerSettings(cfg)));
   } else {
     await runOne();
   }

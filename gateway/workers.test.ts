@@ -4,7 +4,8 @@ import net from 'node:net';
 import os from 'node:os';
 import { afterEach, beforeEach, expect, test } from 'vitest';
 import { freePort } from '../infra/ports.js';
-import { workerHeapFlags } from './workers.js';
+import { parseConfig } from '../contracts/config.js';
+import { workerHeapFlags, workerSettings } from './workers.js';
 
 /**
  * GATEWAY_WORKERS: the real gateway/server.ts as a primary with worker processes (no Kafka: the
@@ -296,4 +297,16 @@ test.each([
   [0, 0, 16, true, ['--min-semi-space-size=16']],
 ] as const)('the heap flags of a worker (max %i MB, old floor %i MB, young floor %i MB, pretenuring %s)', (maxHeapMb, minHeapMb, minYoungMb, pretenuring, flags) => {
   expect(workerHeapFlags({ maxHeapMb, minHeapMb, minYoungMb, pretenuring })).toEqual(flags);
+});
+
+test('a worker is started with the settings the configuration gives, its defaults included', () => {
+  expect(workerSettings(parseConfig({ GATEWAY_MAX_HEAP_MB: '900', GATEWAY_MIN_HEAP_MB: '128', GATEWAY_MIN_YOUNG_MB: '32', GATEWAY_V8_PRETENURING: 'true', GATEWAY_WORKER_NICE: '3' }))).toEqual({
+    maxHeapMb: 900,
+    minHeapMb: 128,
+    minYoungMb: 32,
+    pretenuring: true,
+    nice: 3,
+  });
+  // The defaults: what bench:gateway-work starts itself with too.
+  expect(workerHeapFlags(workerSettings(parseConfig({})))).toContain('--no-allocation-site-pretenuring');
 });

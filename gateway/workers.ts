@@ -1,5 +1,6 @@
 import cluster, { type Worker } from 'node:cluster';
 import os from 'node:os';
+import type { Config } from '../contracts/config.js';
 import { Acceptor, isAcceptorMessage, type AcceptorOptions } from './acceptor.js';
 import { isMetricsMessage, MetricsAggregator } from './cluster-metrics.js';
 
@@ -28,6 +29,11 @@ export interface WorkerSettings {
 
 /** V8's own heap, no niceness: what a primary started without settings (bench/shed-server.ts) gives its processes. */
 export const DEFAULT_WORKER_SETTINGS: WorkerSettings = { maxHeapMb: 0, minHeapMb: 0, minYoungMb: 0, pretenuring: true, nice: 0 };
+
+/** A gateway process's settings as the configuration gives them (GATEWAY_MAX_HEAP_MB, GATEWAY_MIN_HEAP_MB, GATEWAY_MIN_YOUNG_MB, GATEWAY_V8_PRETENURING, GATEWAY_WORKER_NICE). */
+export function workerSettings(cfg: Pick<Config, 'gatewayMaxHeapMb' | 'gatewayMinHeapMb' | 'gatewayMinYoungMb' | 'gatewayV8Pretenuring' | 'gatewayWorkerNice'>): WorkerSettings {
+  return { maxHeapMb: cfg.gatewayMaxHeapMb, minHeapMb: cfg.gatewayMinHeapMb, minYoungMb: cfg.gatewayMinYoungMb, pretenuring: cfg.gatewayV8Pretenuring, nice: cfg.gatewayWorkerNice };
+}
 
 /**
  * The V8 flags of a worker's heap: its old-space limit (GATEWAY_MAX_HEAP_MB), and the old-space size
