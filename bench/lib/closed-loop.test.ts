@@ -56,3 +56,11 @@ test('a 503 without Retry-After is followed by the next request at once', async 
   await closedLoopRun(pool, { port, path: '/v1/events', duration: 0.5, connections: 1 });
   expect(arrivals[1].at - arrivals[0].at).toBeLessThan(400);
 });
+
+test('a Retry-After that ends after the run: that connection sends nothing more, on it or on a new one', async () => {
+  const { port, arrivals } = await serve({ 'retry-after': '5' });
+  const r = await closedLoopRun(pool, { port, path: '/v1/events', duration: 1, connections: 1 });
+  expect(arrivals).toHaveLength(1);
+  expect(r.codes).toBe('503:1');
+  expect(r.retryWaits).toBe(1);
+});

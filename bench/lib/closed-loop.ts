@@ -39,7 +39,6 @@ export async function closedLoopRun(pool: BodyPool, opts: { port: number; path: 
   let retryWaits = 0;
   /** Runs `f` after `ms`, or ends the connection's part in the run now when the run is over by then. */
   const after = (ms: number, f: () => void, otherwise: () => void) => {
-    retryWaits++;
     if (performance.now() + ms >= end) return otherwise();
     const t = setTimeout(() => {
       parked.delete(t);
@@ -75,10 +74,16 @@ export async function closedLoopRun(pool: BodyPool, opts: { port: number; path: 
       codes.set(answer.status, (codes.get(answer.status) ?? 0) + 1);
       sentAt = NaN;
       const wait = (answer.status === 503 || answer.status === 429) && answer.retryAfterS > 0 ? answer.retryAfterS * 1000 : 0;
+      if (wait) retryWaits++;
       if (answer.close) {
         reopenAfter = wait;
         sock.end();
-      } else if (wait) after(wait, send, () => sock.end());
+      } else if (wait)
+        after(wait, send, () => {
+          // Not before the run ends: this connection is done (no new one in its place either).
+          reopenAfter = wait;
+          sock.end();
+        });
       else send();
     });
     const gone = (err?: Error) => {
