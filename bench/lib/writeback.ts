@@ -8,7 +8,8 @@ import { spawnSync } from 'node:child_process';
  * variant left ~1 GB dirty, flushed 30 s later in the middle of another target's repetition, which
  * then got 0.98 of the gateway's cores and 57,205 events/s against 102,091 in its first repetition
  * (bench/README.md, twenty-first stop). Each phase now starts with nothing of the earlier ones left to
- * write; its own log (~9 MB/s at 100,000 events/s with lz4) is older than 10 s only after it ends.
+ * write; its own log (~9 MB/s at 100,000 events/s with lz4) reaches the kernel's 30 s expiry only after
+ * a 10 s phase has ended, so it is written back between phases too.
  * Returns how long the sync took (ms).
  */
 export function writeBack(): number {
