@@ -57,6 +57,8 @@ export async function closedLoopRun(pool: BodyPool, opts: { port: number; path: 
     let timer: NodeJS.Timeout | undefined;
     /** The Retry-After (ms) of the answer that closed this connection: the next one opens after it. */
     let reopenAfter = 0;
+    /** Its Retry-After outlasts the run: no new connection takes its place. */
+    let done = false;
     const send = () => {
       if (!running || performance.now() >= end) return void sock.end();
       buf = null;
@@ -80,8 +82,7 @@ export async function closedLoopRun(pool: BodyPool, opts: { port: number; path: 
         sock.end();
       } else if (wait)
         after(wait, send, () => {
-          // Not before the run ends: this connection is done (no new one in its place either).
-          reopenAfter = wait;
+          done = true;
           sock.end();
         });
       else send();
@@ -92,7 +93,7 @@ export async function closedLoopRun(pool: BodyPool, opts: { port: number; path: 
       sock.destroy();
       // A request still on it failed (refused, reset, closed, timed out); a new connection takes its place.
       if (!Number.isNaN(sentAt) || err) errors++;
-      if (!running || performance.now() >= end) return;
+      if (done || !running || performance.now() >= end) return;
       if (reopenAfter) after(reopenAfter, conn, () => undefined);
       else conn();
     };
