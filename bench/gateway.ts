@@ -12,7 +12,7 @@
  *                            [--overload-connections 4096] [--overload-warm-connections 1024]
  *                            [--overload-new-connections 0.1] [--client-timeout 10] [--workers 1]
  *                            [--compression none] [--linger 5] [--secure] [--ab-root DIR] [--overload-base 0]
- *                            [--broker-warmup-max 30]
+ *                            [--broker-warmup-max 45]
  *                            [--loadgen-nice 0] [--trace] [--closed-loop raw|autocannon] [--paced-connections 256 | --paced-warm 32] [--paced-new 0.1] [--paced-client raw|http]
  *                            [--variants 'GATEWAY_WORKERS=2,GATEWAY_KAFKA_LINGER_MS=2;GATEWAY_KAFKA_COMPRESSION=lz4']
  *
@@ -33,7 +33,7 @@
  * --overload-base N --no-stub --workers 0 --compression '' --linger 0 (with --ab-root for a before and
  * after). Every target's phases run factor by factor, each factor in a rotated order of targets.
  * Before any phase is measured, the real gateways go on at maximum load until the broker's JIT
- * compilers take under 10 % of its CPU (--broker-warmup-max S of load at most; 0: not at all): a broker
+ * compilers took under 10 % of its CPU in two rounds of ~4 s in a row (--broker-warmup-max S of load at most; 0: not at all): a broker
  * started for the bench would otherwise spend the first repetitions compiling, on the same two cores.
  * --overload-base N: the overload phases offer multiples of N req/s to every gateway instead of
  * multiples of each one's own measured maximum (0, the default): the same offered load for an A/B
@@ -148,7 +148,7 @@ const overloadMaxEvents = (measured: number) => (OVERLOAD_BASE > 0 ? OVERLOAD_BA
 const DATA_DIR = resolveDataDir(a.str('data-dir', '.data/bench/gateway'));
 
 /** --broker-warmup-max S: the longest the broker is warmed before the measured phases (s of load; 0: not at all). */
-const BROKER_WARMUP_MAX_S = a.num('broker-warmup-max', 30);
+const BROKER_WARMUP_MAX_S = a.num('broker-warmup-max', 45);
 
 let brokerPid: number | undefined;
 
@@ -248,12 +248,14 @@ await runBench('bench:gateway', 1800, async () => {
   for (const t of targets) await run(t, `warm-up ${t.label}`, WARMUP);
   // The broker, started seconds ago, would still be compiling its produce path in the first measured
   // phases (its JIT threads on the gateway's two cores), a broker no deployment has: bench/README.md,
-  // ninth and twenty-first stops. The real gateways go on at maximum load, second by second, until
-  // the broker's compilers are a small share of its CPU (their shedding paths stay cold: not warmed).
+  // ninth and twenty-first stops. The real gateways go on at maximum load in rounds of ~4 s (a shorter one
+  // can fall between two bursts of compiling) until the broker's compilers were a small share of its
+  // CPU in two rounds in a row (their shedding paths stay cold: not warmed).
   const realTargets = targets.filter((t) => t.real);
+  const eachS = realTargets.length ? Math.max(1, Math.ceil(4 / realTargets.length)) : 0;
   if (REPS > 0 || HALF_REPS > 0 || OVERLOAD.length)
-    await warmBroker(brokerPid, BROKER_WARMUP_MAX_S, realTargets.length, async () => {
-      for (const t of realTargets) await run(t, `broker warm-up ${t.label}`, 1);
+    await warmBroker(brokerPid, BROKER_WARMUP_MAX_S, eachS * realTargets.length, async () => {
+      for (const t of realTargets) await run(t, `broker warm-up ${t.label}`, eachS);
     });
 
   for (let i = 1; i <= REPS; i++) {
