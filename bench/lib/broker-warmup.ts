@@ -14,8 +14,8 @@ const BROKER_JIT_QUIET_SHARE = 0.1;
 
 /**
  * Rounds in a row that must be quiet: C2 compiles in bursts, and one quiet round of 2 s ended a
- * warm-up after 8 s whose broker then compiled for 1.4 s of CPU in the first measured repetition
- * (0.16 cores, 4 Dec 2026, twenty-second stop).
+ * warm-up after 8 s whose broker then compiled for 0.95 s of CPU during the gateway's first
+ * measured repetition (0.16 cores beside it; 4 Dec 2026, twenty-second stop).
  */
 const QUIET_ROUNDS = 2;
 
