@@ -30,7 +30,11 @@ describe('demo shop in Chromium, network cut -> gateway -> Kafka -> processor ->
     await dwell(2000); // at least one retry on this page fails too
     const whileCut = (await sentRecords(page)).slice(sentBeforeCut);
     expect(whileCut.some((r) => r.t === 'beacon'), 'a beacon was tried while cut').toBe(true);
-    expect(whileCut.filter((r) => r.t === 'fetch').every((r) => r.s === 'net'), 'every fetch failed while cut').toBe(true);
+    // A fetch whose page was left before it failed keeps no status (the recorder's handler went with
+    // the page): it is in the queue check below. No fetch may have got an answer.
+    const fetchesWhileCut = whileCut.filter((r) => r.t === 'fetch');
+    expect(fetchesWhileCut.filter((r) => r.s !== 'net' && r.s !== undefined), 'no fetch was answered while cut').toEqual([]);
+    expect(fetchesWhileCut.some((r) => r.s === 'net'), 'a fetch failed while cut').toBe(true);
     expect(shop.proxy.stats.passed, 'nothing reached the gateway while cut').toBe(passedAtCut);
     // Everything recorded since the cut is still in the stored queue.
     const queuedIds = new Set((await stored(page))[5].map((e) => e.event_id));
