@@ -22,9 +22,9 @@
  *                              [--bulk-size 2000] [--bulk-concurrency 1] [--bulk-warmup 50000] [--scale 3] [--ab-node-flags --max-semi-space-size=32] [--ab-root DIR]
  *                              [--processor-env KPI_EMIT_INTERVAL_MS=500,...] [--profile [--profile-role analytics]] [--secure]
  *                              [--fresh-ab-env ES_KPI_BULK_REFRESH=true,...] [--fresh-ab-root DIR]
- *                              [--compressions none,lz4] [--load-send 2000] [--fresh-roles analytics,archive] [--catch-up-max 180]
+ *                              [--compressions none,lz4,snappy] [--load-send 2000] [--fresh-roles analytics,archive] [--catch-up-max 180]
  *
- * --compressions none,lz4: repetition r loads its topics with the r-th of these batch compressions
+ * --compressions none,lz4,snappy: repetition r loads its topics with the r-th of these batch compressions
  * (in turn; as GATEWAY_KAFKA_COMPRESSION would write them), and the summary gives each role's CPU
  * per event and the bare kafkajs loop's rate per compression: what decoding costs the processor.
  * --load-send: records per send of the loader (2,000; a gateway's sends under load carry a few
@@ -64,7 +64,7 @@ import { bulkLoop } from './lib/es-bulk-loop.js';
 import { consumerPerformance, javaFetchProperties, kafkaToolsClasspath } from './lib/kafka-tools.js';
 import { ROLES, type BenchRole } from './lib/processor-child.js';
 import { runFreshness, type Freshness } from './lib/processor-freshness.js';
-import { createTopics, deleteTopics, kafkajsLoop, PERF_TOPIC, produceAll, type BenchKafka } from './lib/processor-kafka.js';
+import { createTopics, deleteTopics, kafkajsLoop, LOAD_COMPRESSIONS, PERF_TOPIC, produceAll, type BenchKafka, type LoadCompression } from './lib/processor-kafka.js';
 import { compareAnalyticsDocs } from './lib/compare-docs.js';
 import { processorReport, type Rep, type ScaleRun } from './lib/processor-report.js';
 import { runRole, type RoleRun } from './lib/processor-roles.js';
@@ -130,7 +130,8 @@ const AB_NODE_FLAGS = a.str('ab-node-flags', '').split(',').filter(Boolean);
  * a before/after of code in the same run; combines with --ab-node-flags.
  */
 const AB_ROOT = a.str('ab-root', '');
-const COMPRESSIONS = a.str('compressions', 'none').split(',').filter(Boolean) as ('none' | 'lz4')[];
+const COMPRESSIONS = a.str('compressions', 'none').split(',').filter(Boolean) as LoadCompression[];
+for (const c of COMPRESSIONS) if (!(c in LOAD_COMPRESSIONS)) throw new Error(`--compressions takes ${Object.keys(LOAD_COMPRESSIONS).join(', ')}, got ${c}`);
 const LOAD_SEND = a.num('load-send', 2000);
 const PORTS = {
   kafka: a.num('kafka-port', 29092),

@@ -34,8 +34,12 @@ export async function createTopics(kafka: BenchKafka, brokers: string[], prefix:
 }
 
 /** How the loader writes: record batches compressed as the gateway's GATEWAY_KAFKA_COMPRESSION would, and records per send. */
+/** The batch compressions the loader writes (GATEWAY_KAFKA_COMPRESSION's default, snappy, among them). */
+export const LOAD_COMPRESSIONS = { none: CompressionTypes.None, lz4: CompressionTypes.LZ4, snappy: CompressionTypes.Snappy } as const;
+export type LoadCompression = keyof typeof LOAD_COMPRESSIONS;
+
 export interface LoadOptions {
-  compression?: 'none' | 'lz4';
+  compression?: LoadCompression;
   /** Records a send (split over the topics' partitions): a gateway's send under load carries a few hundred, the default 2,000. */
   perSend?: number;
 }
@@ -43,7 +47,7 @@ export interface LoadOptions {
 /** Produces every event to its type's topic, keyed by visitor like the gateway (and a copy of each to `copyTo`). */
 export async function produceAll(kafka: BenchKafka, prefix: string, docs: EnrichedEvent[], copyTo?: string, load: LoadOptions = {}): Promise<{ seconds: number }> {
   const perSend = load.perSend ?? 2000;
-  const compression = load.compression === 'lz4' ? CompressionTypes.LZ4 : CompressionTypes.None;
+  const compression = LOAD_COMPRESSIONS[load.compression ?? 'none'];
   const producer = kafka('bench-loader').producer({ createPartitioner: Partitioners.DefaultPartitioner, allowAutoTopicCreation: false });
   await producer.connect();
   const t0 = performance.now();
