@@ -33,11 +33,11 @@ export async function createTopics(kafka: BenchKafka, brokers: string[], prefix:
   }
 }
 
-/** How the loader writes: record batches compressed as the gateway's GATEWAY_KAFKA_COMPRESSION would, and records per send. */
 /** The batch compressions the loader writes (GATEWAY_KAFKA_COMPRESSION's default, snappy, among them). */
 export const LOAD_COMPRESSIONS = { none: CompressionTypes.None, lz4: CompressionTypes.LZ4, snappy: CompressionTypes.Snappy } as const;
 export type LoadCompression = keyof typeof LOAD_COMPRESSIONS;
 
+/** How the loader writes: record batches compressed as the gateway's GATEWAY_KAFKA_COMPRESSION would, and records per send. */
 export interface LoadOptions {
   compression?: LoadCompression;
   /** Records a send (split over the topics' partitions): a gateway's send under load carries a few hundred, the default 2,000. */
