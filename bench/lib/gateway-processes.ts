@@ -6,6 +6,8 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { configToEnv, type Config } from '../../contracts/config.js';
+import { loadConfig } from '../../common/config.js';
+import { workerHeapFlags, workerSettings } from '../../gateway/workers.js';
 import type { KafkaBroker } from '../../infra/kafka.js';
 import { NodeChild, cpuSecondsOfTree, httpOk } from './child.js';
 import { onCleanup } from './run.js';
@@ -74,10 +76,14 @@ export function gatewayProcesses(o: GatewayProcessOptions) {
     /** The gateway with its producer swapped: `stub` (acknowledges at once) or `uncoalesced` (one Kafka send per request). */
     async variant(name: 'stub' | 'uncoalesced', client: KafkaClientName, port: number, nodeFlags: string[] = [], root = ''): Promise<NodeChild> {
       // `root`: another checkout's variant server and gateway (bench:gateway --ab-root).
+      // With a gateway process's V8 flags (gateway/workers.ts starts each process of the default
+      // layout with them): without, the stub measured V8's allocation-site pretenuring and its
+      // 1 MB starting young generation as the gateway's own work.
+      const heapFlags = workerHeapFlags(workerSettings(loadConfig()));
       const child = new NodeChild(name, root ? path.join(path.resolve(root), 'bench/gateway-variant-server.ts') : 'bench/gateway-variant-server.ts', {
         env: gatewayEnv(client, port, { VARIANT: name }),
         logFile: logFile(`${name}${root ? '-ab' : ''}${nodeFlags.length ? '-profiled' : ''}`),
-        nodeFlags,
+        nodeFlags: [...heapFlags, ...nodeFlags],
       });
       onCleanup(`${name}${root ? '-ab' : ''}`, () => child.stop());
       await child.waitReady(() => httpOk(`http://127.0.0.1:${port}/readyz`), 60_000);
