@@ -93,6 +93,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** The body's text as received (set by the content-type parser): dead letters keep it. */
     bodyText?: string;
+    /** The bytes it was decoded from (ingest digests events from them). */
+    bodyBytes?: Buffer;
   }
 }
 
@@ -218,6 +220,7 @@ export async function buildApp(opts: BuildOptions = {}): Promise<FastifyInstance
   // (which needs no CORS preflight), everything else posts application/json.
   app.removeAllContentTypeParsers();
   app.decorateRequest('bodyText', undefined);
+  app.decorateRequest('bodyBytes', undefined);
   app.addContentTypeParser(['application/json', 'text/plain'], { parseAs: 'buffer' }, (req, body, done) => {
     const buf = body as Buffer;
     // Refused rather than decoded with U+FFFD in place of the bad bytes: the event would no longer be what was sent.
@@ -230,6 +233,7 @@ export async function buildApp(opts: BuildOptions = {}): Promise<FastifyInstance
     // A UTF-8 byte-order mark is tolerated (some clients write one); JSON.parse would refuse it.
     const text = buf.length >= 3 && buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf ? buf.toString('utf8', 3) : buf.toString('utf8');
     req.bodyText = text;
+    req.bodyBytes = buf;
     try {
       done(null, JSON.parse(text));
     } catch (err) {
@@ -342,6 +346,7 @@ export async function buildApp(opts: BuildOptions = {}): Promise<FastifyInstance
       receivedAt,
       log: req.log,
       bodyText: req.bodyText,
+      bodyBytes: req.bodyBytes,
       wantResults: wantsResults(req),
     });
     const b = out.body;

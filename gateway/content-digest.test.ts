@@ -1,5 +1,5 @@
 import { expect, test } from 'vitest';
-import { contentDigest, hash64, hash64Joined, lanes } from './content-digest.js';
+import { contentDigest, digestBytes, digestText, hash64, hash64Joined, lanes } from './content-digest.js';
 
 test('contentDigest: the same text gives the same digest wherever it sits; any change of one character, order or length gives another', () => {
   const ev = '{"type":"page_view","event_id":"abcdefgh12","url":"https://shop.example/a?x=1","ts":1764547200000}';
@@ -18,6 +18,28 @@ test('contentDigest: the same text gives the same digest wherever it sits; any c
   expect(new Set([...variants].map((v) => contentDigest(v))).size).toBe(variants.size);
   expect(contentDigest('ab')).not.toBe(contentDigest('ba'));
   expect(contentDigest('')).not.toBe(contentDigest('\u0000'));
+  // A lone surrogate is not replaced (as U+FFFD, TextEncoder's way) before digesting.
+  expect(contentDigest('a\ud83d')).not.toBe(contentDigest('a\ufffd'));
+  expect(contentDigest('a\ud83d')).not.toBe(contentDigest('a\ude00'));
+});
+
+test.each([
+  ['', 0],
+  ['a', 0],
+  ['abc', 0],
+  ['abcd', 0],
+  ['{"type":"page_view","event_id":"abcdefgh12"}', 0],
+  ['{"title":"Tassen für Kaffee ☕ 😀","x":"\u00e9"}', 0],
+  ['{"t":"日本語のタイトル","u":"ü"}', 3],
+  ['€', 5],
+  // Longer than any text digested before in this process: the scratch its UTF-8 is written to grows.
+  [`{"t":"${'é'.repeat(3000)}"}`, 1],
+])('digestBytes of the UTF-8 bytes of %j (at offset %i of a buffer) is contentDigest of the text', (text, at) => {
+  const bytes = Buffer.concat([Buffer.alloc(at, 0x7b), Buffer.from(text), Buffer.from('}]')]);
+  const out = new Int32Array(4);
+  digestBytes(new DataView(bytes.buffer, bytes.byteOffset, bytes.length), at, at + Buffer.byteLength(text), out, 1);
+  expect(digestText(out[2], out[3])).toBe(contentDigest(text));
+  expect([out[0], out[1]]).toEqual([0, 0]);
 });
 
 test('hash64Joined(head, tail) is hash64 of head, U+0000 and tail joined, for any seed', () => {

@@ -102,11 +102,6 @@ export class Delivery {
       } catch (err) {
         sent = Promise.reject(err);
       }
-      const failed = (err: unknown) => {
-        if (w.done) return;
-        log.warn({ err: (err as Error).message, records: n }, 'produce failed; answering 503');
-        this.answer(w, this.unavailable('error'));
-      };
       sent.then(
         () => {
           try {
@@ -124,10 +119,21 @@ export class Delivery {
           } finally {
             this.settled(n, onSettled, false);
           }
-          failed(err);
+          this.failed(w, err);
         },
-      ).catch(failed);
+      ).catch((err: unknown) => this.failed(w, err));
     });
+  }
+
+  /**
+   * A send failed (or answering its success threw): 503 to its request, unless already answered.
+   * A method, not a named closure per send: run from source, each named closure cost a
+   * defineProperty of its name per request (about 2 µs, profile of 5 Dec 2026).
+   */
+  private failed(w: Waiter, err: unknown): void {
+    if (w.done) return;
+    w.log.warn({ err: (err as Error).message, records: w.records }, 'produce failed; answering 503');
+    this.answer(w, this.unavailable('error'));
   }
 
   /** Kafka answered a send: it counts as in flight no more, and `onSettled` learns the outcome. */

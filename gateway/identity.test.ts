@@ -60,3 +60,22 @@ test('the same in a batch of over 32 events (found by key, not by scan): duplica
   expect(outcome).toEqual([...Array(38).fill('accepted'), 'duplicate', 'GW_ERR_EVENT_ID_CONFLICT']);
   expect(res.json()).toMatchObject({ accepted: 38, duplicate: 1, rejected: 1 });
 });
+
+test('a retry is a duplicate however its body is encoded around it: alone, beside a non-ASCII event, after a byte-order mark; one changed byte is a conflict', async () => {
+  h = await harness();
+  const ev = pageView({ title: 'Mugs' });
+  const other = pageView({ title: 'Tassen für Kaffee ☕ 😀' });
+  const json = JSON.stringify(ev);
+  // Digested from the body's own bytes (all ASCII) the first time, from the text the next times.
+  expect((await postEvents(h.app, `{"events":[${json}]}`, { query: '?site=shop' })).json()).toMatchObject({ accepted: 1 });
+  expect((await postEvents(h.app, `{"events":[${JSON.stringify(other)},${json}]}`, { query: '?site=shop&results=1' })).json().results.map((r: { status: string }) => r.status)).toEqual(['accepted', 'duplicate']);
+  expect((await postEvents(h.app, `\uFEFF[${json}]`, { query: '?site=shop' })).json()).toMatchObject({ accepted: 0, duplicate: 1 });
+  // The other way round: first seen beside non-ASCII text, then alone.
+  const ev2 = pageView({ title: 'Cups' });
+  const other2 = pageView({ title: 'Mañana' });
+  expect((await postEvents(h.app, `[${JSON.stringify(other2)},${JSON.stringify(ev2)}]`, { query: '?site=shop' })).json()).toMatchObject({ accepted: 2 });
+  expect((await postEvents(h.app, `[${JSON.stringify(ev2)}]`, { query: '?site=shop' })).json()).toMatchObject({ duplicate: 1 });
+  // The same fields with one character of the title changed: other content.
+  const res = await postEvents(h.app, `[${json.replace('"Mugs"', '"Mugz"')}]`, { query: '?site=shop' });
+  expect(res.json().results[0]).toMatchObject({ status: 'rejected', code: 'GW_ERR_EVENT_ID_CONFLICT' });
+});

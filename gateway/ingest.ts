@@ -12,7 +12,7 @@ import { GW_ERRORS } from './errors.js';
 import type { OutRecord } from './event-producer.js';
 import type { GeoProvider } from './geo.js';
 import { eventSpans } from './json-spans.js';
-import { digestText, hash64, lanes } from './content-digest.js';
+import { digestText, digestTextSpan, lanes } from './content-digest.js';
 import type { GatewayMetrics } from './metrics.js';
 import type { Site } from './sites.js';
 import type { UaInfo } from './user-agent.js';
@@ -51,6 +51,8 @@ export interface IngestInput {
   log: FastifyBaseLogger;
   /** The body as received, when there is one: refused events keep their own span of it. */
   bodyText?: string;
+  /** The bytes `bodyText` was decoded from (a byte-order mark included), when there are any: content digests read them four at a time. */
+  bodyBytes?: Buffer;
   /** The caller wants the per-event results even when every event was accepted (`?results=1`; the pixel). */
   wantResults?: boolean;
 }
@@ -108,6 +110,8 @@ class IngestRun {
   readonly ownByKey: Map<number, number> | null;
   dropped = 0;
   spans: [number, number][] | null | undefined = undefined;
+  /** The body's bytes, when they are as many as its chars (all ASCII): a span of the text is then the same span of them. */
+  readonly ascii: DataView | undefined;
 
   constructor(
     readonly d: IngestDeps,
@@ -118,7 +122,10 @@ class IngestRun {
     readonly siteId: string | null,
     readonly bot: BotPolicy | null,
     readonly botTopic: string,
+    /** The bytes `body` was decoded from. */
+    bytes?: Buffer,
   ) {
+    this.ascii = bytes && body !== undefined && bytes.length === body.length ? new DataView(bytes.buffer, bytes.byteOffset, bytes.length) : undefined;
     this.keys = new Int32Array(2 * n);
     this.digests = new Int32Array(2 * n);
     this.ownByKey = n > 32 ? new Map<number, number>() : null;
@@ -132,7 +139,7 @@ class IngestRun {
   receivedOf(index: number): string | null {
     const body = this.body;
     if (body === undefined) return null;
-    if (this.spans === undefined) this.spans = eventSpans(body, this.digests);
+    if (this.spans === undefined) this.spans = eventSpans(body, this.digests, this.ascii);
     const span = this.spans?.[index];
     return span ? body.slice(span[0], span[1]) : null;
   }
@@ -145,15 +152,17 @@ class IngestRun {
   digestOf(index: number, ev: ClientEvent): void {
     const body = this.body;
     if (body !== undefined) {
-      if (this.spans === undefined) this.spans = eventSpans(body, this.digests);
+      if (this.spans === undefined) this.spans = eventSpans(body, this.digests, this.ascii);
       const span = this.spans?.[index];
       // A valid event is an object, whose digest eventSpans wrote.
       if (span && body.charCodeAt(span[0]) === 0x7b) return;
-      if (span) hash64(body, span[0], span[1]);
-      else hash64(JSON.stringify(ev));
-    } else hash64(JSON.stringify(ev));
-    this.digests[2 * index] = lanes[0];
-    this.digests[2 * index + 1] = lanes[1];
+      if (span) {
+        digestTextSpan(body, span[0], span[1], this.digests, index);
+        return;
+      }
+    }
+    const json = JSON.stringify(ev);
+    digestTextSpan(json, 0, json.length, this.digests, index);
   }
 
   /** The earlier event of this batch with the identity of event `index`, or -1. */
@@ -246,7 +255,7 @@ export function createIngest(d: IngestDeps) {
     const bot = ua.is_bot ? d.botPolicy : null;
 
     const n = events.length;
-    const run = new IngestRun(d, n, input.bodyText, ctx, siteId, bot, botTopic);
+    const run = new IngestRun(d, n, input.bodyText, ctx, siteId, bot, botTopic, input.bodyBytes);
     const { keys, digests, accepted, records, rejectedCodes } = run;
     let deferred: [number, ClientEvent][] | undefined;
     let waits: Set<Promise<void>> | undefined;

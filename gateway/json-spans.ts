@@ -4,7 +4,7 @@
  * the parsed form alone does not show what the client sent), and each event's content digest
  * for dedup (gateway/content-digest.ts). Only called for bodies that JSON.parse accepted.
  */
-import { hashedValueEnd } from './content-digest.js';
+import { digestBytes, digestTextSpan } from './content-digest.js';
 
 const isWs = (c: number) => c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09 || c === 0xfeff;
 
@@ -54,7 +54,16 @@ function skipValue(t: string, i: number): number {
 /** End (exclusive) of the array the last `elements` call read. */
 let elementsEnd = 0;
 
-function elements(t: string, i: number, digests?: Int32Array): [number, number][] {
+/**
+ * The content digest of the event at text[start, end) into `digests` at index `at`: from the
+ * body's bytes when `ascii` holds them (a char offset is then a byte offset), else from the text.
+ */
+function digestSpan(t: string, start: number, end: number, digests: Int32Array, at: number, ascii: DataView | undefined): void {
+  if (ascii) digestBytes(ascii, start, end, digests, at);
+  else digestTextSpan(t, start, end, digests, at);
+}
+
+function elements(t: string, i: number, digests?: Int32Array, ascii?: DataView): [number, number][] {
   const out: [number, number][] = [];
   i++;
   for (;;) {
@@ -64,8 +73,9 @@ function elements(t: string, i: number, digests?: Int32Array): [number, number][
       return out;
     }
     const c = t.charCodeAt(i);
-    // An event (an object) is hashed on the way; whatever else is there is only skipped.
-    const end = digests && (c === 0x7b || c === 0x5b) ? hashedValueEnd(t, i, digests, out.length) : skipValue(t, i);
+    const end = skipValue(t, i);
+    // An event (an object) is digested; whatever else is there is only skipped.
+    if (digests && (c === 0x7b || c === 0x5b)) digestSpan(t, i, end, digests, out.length, ascii);
     out.push([i, end]);
     i = skipWs(t, end);
     if (t.charCodeAt(i) === 0x2c) i++;
@@ -77,12 +87,13 @@ function elements(t: string, i: number, digests?: Int32Array): [number, number][
  * array, of the `events` array of an envelope (the last `events` key, as JSON.parse keeps), or
  * the whole body when it is one event object. Null when the body is none of these. With
  * `digests`, the two lanes of the `contentDigest` of each event that is an object or array are
- * written at 2 * its index and the next on the way (`digests` holds two per event of the body).
+ * written at 2 * its index and the next (`digests` holds two per event of the body). `ascii`: the
+ * body's UTF-8 bytes, given only when they are as many as its chars (every char ASCII).
  */
-export function eventSpans(text: string, digests?: Int32Array): [number, number][] | null {
+export function eventSpans(text: string, digests?: Int32Array, ascii?: DataView): [number, number][] | null {
   let i = skipWs(text, 0);
   const c = text.charCodeAt(i);
-  if (c === 0x5b) return elements(text, i, digests);
+  if (c === 0x5b) return elements(text, i, digests, ascii);
   if (c !== 0x7b) return null;
   const start = i;
   let events: [number, number][] | null = null;
@@ -104,7 +115,7 @@ export function eventSpans(text: string, digests?: Int32Array): [number, number]
     if (key === 'events' && text.charCodeAt(i) === 0x5b) {
       // JSON.parse keeps the last `events`: so do the spans and the digests (written over). Read
       // once: skipping the array first and then reading its elements read most of the body twice.
-      events = elements(text, i, digests);
+      events = elements(text, i, digests, ascii);
       end = elementsEnd;
     } else {
       if (key === 'events') events = null;
@@ -116,5 +127,7 @@ export function eventSpans(text: string, digests?: Int32Array): [number, number]
   }
   if (events) return events;
   if (!hasType) return null;
-  return [[start, digests ? hashedValueEnd(text, start, digests, 0) : skipValue(text, start)]];
+  const end = skipValue(text, start);
+  if (digests) digestSpan(text, start, end, digests, 0, ascii);
+  return [[start, end]];
 }

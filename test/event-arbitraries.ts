@@ -145,9 +145,13 @@ const mutation: fc.Arbitrary<Mutation> = fc.oneof(
   ),
 );
 
+// On a copy: fast-check runs a mapper again on the same generated value while it shrinks a
+// failure, and a second mutation of one object (a removed field after an unknown type) threw
+// inside the generator instead of reporting the failure.
 export const invalidEvent = fc.tuple(validEvent, mutation).map(([ev, m]) => {
-  m(ev);
-  return ev;
+  const copy = { ...ev };
+  m(copy);
+  return copy;
 });
 
 export type Kind = 'valid' | 'invalid' | 'unknown';
