@@ -75,6 +75,7 @@ describe('eventSpans', () => {
       if (k === 3) return Array.from({ length: rnd(4) }, () => value(depth + 1));
       return Object.fromEntries(Array.from({ length: rnd(4) }, () => [str(), value(depth + 1)]));
     };
+    let ascii = 0;
     for (let n = 0; n < 300; n++) {
       const events = Array.from({ length: 1 + rnd(5) }, () => (rnd(5) === 0 ? value(3) : { type: 'page_view', event_id: str(), x: value(1) }));
       const text = rnd(2) === 0 ? JSON.stringify(events) : JSON.stringify({ sent_at: 1, events }, null, rnd(2) === 0 ? 2 : undefined);
@@ -82,7 +83,16 @@ describe('eventSpans', () => {
       const spans = eventSpans(text, digests);
       expect(spans?.map(([a, b]) => JSON.parse(text.slice(a, b)))).toEqual(events);
       spans?.forEach(([a, b], i) => expect(digestText(digests[2 * i], digests[2 * i + 1])).toBe('{['.includes(text[a]) ? contentDigest(text, a, b) : '0000000000000000'));
+      // From the body's bytes (given only when every char is ASCII): the same spans and digests.
+      const bytes = Buffer.from(text);
+      if (bytes.length === text.length) {
+        ascii++;
+        const fromBytes = new Int32Array(2 * events.length);
+        expect(eventSpans(text, fromBytes, new DataView(bytes.buffer, bytes.byteOffset, bytes.length))).toEqual(spans);
+        expect(fromBytes).toEqual(digests);
+      }
     }
+    expect(ascii).toBeGreaterThan(20);
   });
 });
 
