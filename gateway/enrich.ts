@@ -2,8 +2,8 @@ import { SCHEMA_VERSION, type ClientEvent, type EnrichedEvent } from '../contrac
 import type { GeoInfo } from './geo.js';
 import type { UaInfo } from './user-agent.js';
 import { CLICK_ID_PARAMS, classifyReferrer } from './referrer.js';
-import { normaliseUrl, queryAllowlist, type QueryKeep } from './url-normalise.js';
-import { SETTINGS } from '../contracts/config.js';
+import type { QueryKeep } from './url-normalise.js';
+import { NO_URL, UrlMemo, type ParsedUrl } from './parsed-url.js';
 import { isoTime } from './iso-time.js';
 
 /** What is known once per request and shared by every event in its batch. */
@@ -25,8 +25,10 @@ export interface RequestContext {
   sentIso?: string | null;
   /** Query parameters a page URL keeps (URL_QUERY_ALLOWLIST); absent: the setting's default. */
   keepQuery?: QueryKeep;
-  /** URLs parsed so far in this request: the events of a batch mostly share their page and referrer. */
-  urls?: Map<string, ParsedUrl>;
+  /** Parsed URLs: the gateway's (ingest passes its own), else this request's (made on first use). */
+  urls?: UrlMemo;
+  /** This request's number among those that used `urls` (made on first use): what it memoises on a shared ParsedUrl for this request only is marked with it. */
+  memo?: number;
   /** JSON of the fields every event of the request shares (enrichedJson; filled in on first use). */
   json?: RequestJson;
   /**
@@ -53,33 +55,6 @@ interface RequestJson {
   times: string;
   /** `,"browser":..` to `,"location":..`: user agent, anonymised IP and geo, in ENRICHED_FIELDS's order. */
   client: string;
-}
-
-/** What one URL parse yields: host, path, UTM / click-id hints from the query string, the normalised URL. */
-interface ParsedUrl {
-  host: string | null;
-  path: string | null;
-  query: URLSearchParams | null;
-  /** gateway/url-normalise.ts; null when the URL does not parse (kept as sent). */
-  normal: string | null;
-  /** `,"url":..,"url_raw":..,"url_host":..,"url_path":..` when this is the page URL (enrichedJson; filled in on first use). */
-  pageJson?: string;
-  /** The query's UTM fields as JSON and whether it marks a campaign (enrichedJson, for events that carry no UTM; filled in on first use). */
-  utm?: { json: string; campaign: boolean };
-  /** The referrer fields' JSON of the last event on this page, and what they were computed from (enrichedJson). */
-  ref?: { referrer: string | undefined; campaign: boolean; json: string };
-}
-const NO_URL: ParsedUrl = { host: null, path: null, query: null, normal: null };
-const DEFAULT_KEEP = queryAllowlist(SETTINGS.urlQueryAllowlist.default.split(','));
-
-function parseUrl(url: string | undefined, keep: QueryKeep): ParsedUrl {
-  if (!url) return NO_URL;
-  try {
-    const u = new URL(url);
-    return { host: u.hostname || null, path: u.pathname || null, query: u.search.length > 1 ? u.searchParams : null, normal: normaliseUrl(u, keep) };
-  } catch {
-    return NO_URL;
-  }
 }
 
 const UTM_KEYS = ['utm_source', 'utm_medium', 'utm_campaign', 'utm_term', 'utm_content'] as const;
@@ -148,14 +123,14 @@ export function eventTimeRefusal(clientTs: number, sentAt: number | null, receiv
 const orNull = <T>(v: T | undefined): T | null => (v === undefined ? null : v);
 const iso = isoTime;
 
-/** parseUrl, once per distinct URL of a request. */
+/** A URL's parse, through the request's memo. */
 function parseUrlOnce(url: string | undefined, ctx: RequestContext): ParsedUrl {
   if (!url) return NO_URL;
-  const urls = (ctx.urls ??= new Map());
-  let parsed = urls.get(url);
-  if (!parsed) urls.set(url, (parsed = parseUrl(url, ctx.keepQuery ?? DEFAULT_KEEP)));
-  return parsed;
+  return (ctx.urls ??= new UrlMemo(ctx.keepQuery)).get(url);
 }
+
+/** Numbers the requests that memoise on ParsedUrls (RequestContext.memo). */
+let requests = 0;
 
 export function enrichEvent(ev: ClientEvent, ctx: RequestContext): EnrichedEvent {
   const page = parseUrlOnce(ev.url, ctx);
@@ -286,11 +261,12 @@ export function enrichedJson(ev: ClientEvent, ctx: RequestContext): string {
     utm = u.json;
     campaign = u.campaign;
   }
+  const request = (ctx.memo ??= ++requests);
   let ref = shared ? page.ref : undefined;
-  if (!ref || ref.referrer !== ev.referrer || ref.campaign !== campaign) {
+  if (!ref || ref.request !== request || ref.referrer !== ev.referrer || ref.campaign !== campaign) {
     const referrerHost = parseUrlOnce(ev.referrer, ctx).host;
     const type = classifyReferrer({ pageHost: page.host, referrerHost, campaign, siteHosts: ctx.siteHosts });
-    ref = { referrer: ev.referrer, campaign, json: flat(`,"referrer":${q(ev.referrer || null)},"referrer_host":${str(referrerHost)},"referrer_type":"${type}"`) };
+    ref = { request, referrer: ev.referrer, campaign, json: flat(`,"referrer":${q(ev.referrer || null)},"referrer_host":${str(referrerHost)},"referrer_type":"${type}"`) };
     if (shared) page.ref = ref;
   }
   const rj = (ctx.json ??= requestJson(ctx));

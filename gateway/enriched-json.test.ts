@@ -3,6 +3,7 @@ import fc from 'fast-check';
 import { ENRICHED_FIELDS } from '../contracts/event-schema.js';
 import type { ClientEvent } from '../contracts/event-schema.js';
 import { enrichEvent, enrichedJson, plainBody } from './enrich.js';
+import { UrlMemo } from './parsed-url.js';
 import { parseUserAgent } from './user-agent.js';
 import { bodyPool } from '../bench/lib/bodies.js';
 import { addToCart, berlinRequest, pageView, purchase } from '../test/unit/fixtures.js';
@@ -35,6 +36,44 @@ describe('enrichedJson: the enriched event as JSON without building it', () => {
       expect(Object.keys(JSON.parse(enrichedJson(ev, ctx())))).toEqual(Object.keys(ENRICHED_FIELDS));
       expect(Object.keys(enrichEvent(ev, ctx()))).toEqual(Object.keys(ENRICHED_FIELDS));
     }
+  });
+
+  test('URLs kept across requests (one memo, as ingest passes it): each request still gets its own site\'s referrer types and quoting', () => {
+    const urls = new UrlMemo();
+    // The referrer is internal for a site that lists its host, external for one that does not.
+    const ev = pageView({ url: 'https://a.example/p?utm_source=x', referrer: 'https://b.example/q' });
+    const next = pageView({ url: 'https://a.example/p?utm_source=x', referrer: 'https://b.example/q' });
+    const types: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      const c = ctx({ urls, siteHosts: new Set(i % 2 ? ['a.example'] : ['a.example', 'b.example']), plainStrings: i > 1 });
+      for (const e of [ev, next]) {
+        const json = enrichedJson(e, c);
+        expect(json).toBe(JSON.stringify(enrichEvent(e, ctx({ siteHosts: c.siteHosts }))));
+        types.push(JSON.parse(json).referrer_type);
+      }
+    }
+    expect(types).toEqual(['internal', 'internal', 'campaign', 'campaign', 'internal', 'internal', 'campaign', 'campaign']);
+    expect(urls.size).toBe(2);
+  });
+
+  test('UrlMemo forgets everything once the URLs it keeps pass its bound, and parses the same again', () => {
+    const urls = new UrlMemo(undefined, 120);
+    const a = urls.get('https://shop.example/a?utm_source=x&session=1');
+    expect(urls.get('https://shop.example/a?utm_source=x&session=1')).toBe(a);
+    urls.get('https://shop.example/b/' + 'x'.repeat(40));
+    expect(urls.size).toBe(2);
+    urls.get('https://shop.example/c/' + 'y'.repeat(40));
+    expect(urls.size).toBe(1);
+    const again = urls.get('https://shop.example/a?utm_source=x&session=1');
+    expect(again).not.toBe(a);
+    expect(again).toEqual(a);
+    expect(a).toMatchObject({ host: 'shop.example', path: '/a', normal: 'https://shop.example/a?utm_source=x' });
+    // And once it holds as many URLs as it may.
+    const few = new UrlMemo(undefined, 1 << 20, 3);
+    for (const p of ['a', 'b', 'c']) few.get(`https://shop.example/${p}`);
+    expect(few.size).toBe(3);
+    few.get('https://shop.example/d');
+    expect(few.size).toBe(1);
   });
 
   test('an unparseable page URL is kept as sent, and does not lend its fields to the next event', () => {

@@ -12,6 +12,7 @@ import { GW_ERRORS } from './errors.js';
 import type { OutRecord } from './event-producer.js';
 import type { GeoProvider } from './geo.js';
 import { eventSpans } from './json-spans.js';
+import { UrlMemo } from './parsed-url.js';
 import { digestText, digestTextSpan, lanes } from './content-digest.js';
 import type { GatewayMetrics } from './metrics.js';
 import type { Site } from './sites.js';
@@ -232,6 +233,7 @@ class IngestRun {
  */
 export function createIngest(d: IngestDeps) {
   const botTopic = d.topicPrefix + BOTS_TOPIC;
+  const urls = new UrlMemo(d.keepQuery);
 
   return async function ingest(input: IngestInput): Promise<IngestReply> {
     const { events, site, receivedAt, log } = input;
@@ -250,6 +252,7 @@ export function createIngest(d: IngestDeps) {
       siteHosts: site?.hosts,
       hashUserId: d.hashUserId,
       keepQuery: d.keepQuery,
+      urls,
       plainStrings: input.bodyText !== undefined && plainBody(input.bodyText),
     };
     const bot = ua.is_bot ? d.botPolicy : null;
