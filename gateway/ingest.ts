@@ -146,8 +146,8 @@ class IngestRun {
   }
 
   /**
-   * What an event's content is: a digest of its text as sent (its span of the body, hashed with
-   * every event's span in one pass; for the pixel, its JSON), into `digests` at its index. A retry
+   * What an event's content is: a digest of its bytes as sent (its span of the body, digested with
+   * every event's span on the first call; for the pixel, its JSON's), into `digests` at its index. A retry
    * carries the same bytes; another event under the same id does not.
    */
   digestOf(index: number, ev: ClientEvent): void {
