@@ -183,6 +183,8 @@ test('by default (GATEWAY_ACCEPTOR) the primary alone listens and hands connecti
   expect(argv).toContain('--min-semi-space-size=64');
   // GATEWAY_V8_PRETENURING (false by default): no pretenuring decisions left over from a spike.
   expect(argv).toContain('--no-allocation-site-pretenuring');
+  // GATEWAY_V8_MEMORY_REDUCER (false by default): an idle spell does not shrink the heap the next load needs.
+  expect(argv).toContain('--no-memory-reducer');
   // GATEWAY_WORKER_NICE (5 here; 0 by default): the gateway process gives way to the acceptor for a core.
   expect(os.getPriority(w.pid)).toBe(Math.min(19, os.getPriority(g.child.pid!) + 5));
   // Only the acceptor holds the public socket (with the configured accept queue).
@@ -296,17 +298,21 @@ test.each([
   [768, 256, 64, false, ['--max-old-space-size=768', '--no-allocation-site-pretenuring', '--initial-old-space-size=256', '--min-semi-space-size=64']],
   [0, 0, 16, true, ['--min-semi-space-size=16']],
 ] as const)('the heap flags of a worker (max %i MB, old floor %i MB, young floor %i MB, pretenuring %s)', (maxHeapMb, minHeapMb, minYoungMb, pretenuring, flags) => {
-  expect(workerHeapFlags({ maxHeapMb, minHeapMb, minYoungMb, pretenuring })).toEqual(flags);
+  expect(workerHeapFlags({ maxHeapMb, minHeapMb, minYoungMb, pretenuring, memoryReducer: true })).toEqual(flags);
+  // GATEWAY_V8_MEMORY_REDUCER false: the same flags and --no-memory-reducer last.
+  expect(workerHeapFlags({ maxHeapMb, minHeapMb, minYoungMb, pretenuring, memoryReducer: false })).toEqual([...flags, '--no-memory-reducer']);
 });
 
 test('a worker is started with the settings the configuration gives, its defaults included', () => {
-  expect(workerSettings(parseConfig({ GATEWAY_MAX_HEAP_MB: '900', GATEWAY_MIN_HEAP_MB: '128', GATEWAY_MIN_YOUNG_MB: '32', GATEWAY_V8_PRETENURING: 'true', GATEWAY_WORKER_NICE: '3' }))).toEqual({
+  expect(workerSettings(parseConfig({ GATEWAY_MAX_HEAP_MB: '900', GATEWAY_MIN_HEAP_MB: '128', GATEWAY_MIN_YOUNG_MB: '32', GATEWAY_V8_PRETENURING: 'true', GATEWAY_V8_MEMORY_REDUCER: 'true', GATEWAY_WORKER_NICE: '3' }))).toEqual({
     maxHeapMb: 900,
     minHeapMb: 128,
     minYoungMb: 32,
     pretenuring: true,
+    memoryReducer: true,
     nice: 3,
   });
   // The defaults: what bench:gateway-work starts itself with too.
   expect(workerHeapFlags(workerSettings(parseConfig({})))).toContain('--no-allocation-site-pretenuring');
+  expect(workerHeapFlags(workerSettings(parseConfig({})))).toContain('--no-memory-reducer');
 });

@@ -23,16 +23,18 @@ export interface WorkerSettings {
   minYoungMb: number;
   /** GATEWAY_V8_PRETENURING. */
   pretenuring: boolean;
+  /** GATEWAY_V8_MEMORY_REDUCER. */
+  memoryReducer: boolean;
   /** GATEWAY_WORKER_NICE, applied only behind the acceptor. */
   nice: number;
 }
 
 /** V8's own heap, no niceness: what a primary started without settings (bench/shed-server.ts) gives its processes. */
-export const DEFAULT_WORKER_SETTINGS: WorkerSettings = { maxHeapMb: 0, minHeapMb: 0, minYoungMb: 0, pretenuring: true, nice: 0 };
+export const DEFAULT_WORKER_SETTINGS: WorkerSettings = { maxHeapMb: 0, minHeapMb: 0, minYoungMb: 0, pretenuring: true, memoryReducer: true, nice: 0 };
 
-/** A gateway process's settings as the configuration gives them (GATEWAY_MAX_HEAP_MB, GATEWAY_MIN_HEAP_MB, GATEWAY_MIN_YOUNG_MB, GATEWAY_V8_PRETENURING, GATEWAY_WORKER_NICE). */
-export function workerSettings(cfg: Pick<Config, 'gatewayMaxHeapMb' | 'gatewayMinHeapMb' | 'gatewayMinYoungMb' | 'gatewayV8Pretenuring' | 'gatewayWorkerNice'>): WorkerSettings {
-  return { maxHeapMb: cfg.gatewayMaxHeapMb, minHeapMb: cfg.gatewayMinHeapMb, minYoungMb: cfg.gatewayMinYoungMb, pretenuring: cfg.gatewayV8Pretenuring, nice: cfg.gatewayWorkerNice };
+/** A gateway process's settings as the configuration gives them (GATEWAY_MAX_HEAP_MB, GATEWAY_MIN_HEAP_MB, GATEWAY_MIN_YOUNG_MB, GATEWAY_V8_PRETENURING, GATEWAY_V8_MEMORY_REDUCER, GATEWAY_WORKER_NICE). */
+export function workerSettings(cfg: Pick<Config, 'gatewayMaxHeapMb' | 'gatewayMinHeapMb' | 'gatewayMinYoungMb' | 'gatewayV8Pretenuring' | 'gatewayV8MemoryReducer' | 'gatewayWorkerNice'>): WorkerSettings {
+  return { maxHeapMb: cfg.gatewayMaxHeapMb, minHeapMb: cfg.gatewayMinHeapMb, minYoungMb: cfg.gatewayMinYoungMb, pretenuring: cfg.gatewayV8Pretenuring, memoryReducer: cfg.gatewayV8MemoryReducer, nice: cfg.gatewayWorkerNice };
 }
 
 /**
@@ -50,13 +52,17 @@ export function workerSettings(cfg: Pick<Config, 'gatewayMaxHeapMb' | 'gatewayMi
  * coming out of a busy spell and a pause also collected 2-2.7x as often for 10-20 s (how V8 got
  * there is not established): with the floor, every repetition collects as often as a settled one
  * (bench/README.md, sixteenth stop).
+ * Without the memory reducer (GATEWAY_V8_MEMORY_REDUCER false, the default): V8 shrinks an idle
+ * process's heap, and the next load paid 6-11 % more CPU per request while it grew back (bench/README.md,
+ * twenty-fourth stop).
  */
-export function workerHeapFlags(h: Pick<WorkerSettings, 'maxHeapMb' | 'minHeapMb' | 'minYoungMb' | 'pretenuring'>): string[] {
+export function workerHeapFlags(h: Pick<WorkerSettings, 'maxHeapMb' | 'minHeapMb' | 'minYoungMb' | 'pretenuring' | 'memoryReducer'>): string[] {
   const flags = h.maxHeapMb > 0 ? [`--max-old-space-size=${h.maxHeapMb}`] : [];
   if (!h.pretenuring) flags.push('--no-allocation-site-pretenuring');
   const floor = h.maxHeapMb > 0 ? Math.min(h.minHeapMb, Math.floor(h.maxHeapMb / 2)) : h.minHeapMb;
   if (floor > 0) flags.push(`--initial-old-space-size=${floor}`);
   if (h.minYoungMb > 0) flags.push(`--min-semi-space-size=${h.minYoungMb}`);
+  if (!h.memoryReducer) flags.push('--no-memory-reducer');
   return flags;
 }
 
@@ -84,7 +90,7 @@ export function runWorkers(n: number, log: WorkersLog, shutdownTimeoutMs: number
   // socket leaves them in the kernel's accept queue (GATEWAY_LISTEN_BACKLOG), taken by whichever
   // worker's loop comes back first: the least busy one.
   if (!process.env.NODE_CLUSTER_SCHED_POLICY) cluster.schedulingPolicy = cluster.SCHED_NONE;
-  // GATEWAY_MAX_HEAP_MB / GATEWAY_MIN_HEAP_MB / GATEWAY_MIN_YOUNG_MB / GATEWAY_V8_PRETENURING: each worker's V8 heap settings, on top of the flags
+  // GATEWAY_MAX_HEAP_MB / GATEWAY_MIN_HEAP_MB / GATEWAY_MIN_YOUNG_MB / GATEWAY_V8_PRETENURING / GATEWAY_V8_MEMORY_REDUCER: each worker's V8 heap settings, on top of the flags
   // this process runs with (after the policy: setupPrimary freezes it).
   const heap = workerHeapFlags(settings);
   if (heap.length) cluster.setupPrimary({ execArgv: [...process.execArgv, ...heap] });
